@@ -1,0 +1,78 @@
+// Starts a kitod for one browser test file against the test command's Redis and MariaDB
+// (ops/test.sh exports KITO_TEST_*), and a headless Debian Chromium driven by playwright-core.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { openSync, mkdirSync } from 'node:fs';
+import { get } from 'node:https';
+import { chromium } from 'playwright-core';
+
+function need(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run through "ops/kito test browser"`);
+  return v;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+// True once url answers at all (any status): the server is up.
+function answers(url) {
+  return new Promise((resolve) => {
+    const req = get(url, { rejectUnauthorized: false, timeout: 1000 }, (res) => { res.resume(); resolve(true); });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => { req.destroy(); resolve(false); });
+  });
+}
+
+export async function startKitod() {
+  const root = need('KITO_TEST_ROOT'), v = need('KITO_TEST_VAR');
+  const https = await freePort(), http = await freePort();
+  mkdirSync(`${v}/logs`, { recursive: true });
+  mkdirSync(`${v}/keys`, { recursive: true });
+  const log = openSync(`${v}/logs/kitod-browser-${https}.log`, 'a');
+  const env = {
+    ...process.env,
+    KITO_BIND: '127.0.0.1', KITO_HTTPS_PORT: String(https), KITO_HTTP_PORT: String(http),
+    KITO_TLS_CERT: `${v}/tls/cert.pem`, KITO_TLS_KEY: `${v}/tls/key.pem`,
+    KITO_REDIS_HOST: '127.0.0.1', KITO_REDIS_PORT: need('KITO_TEST_REDIS_PORT'),
+    KITO_MYSQL_HOST: '127.0.0.1', KITO_MYSQL_PORT: need('KITO_TEST_MYSQL_PORT'),
+    KITO_MYSQL_USER: 'kito', KITO_MYSQL_PASSWORD: need('KITO_TEST_MYSQL_PASSWORD'), KITO_MYSQL_DB: 'kito',
+    KITO_STOREFRONT_DIR: `${root}/storefront`, KITO_SIGNING_KEY: `${v}/keys/signing-ed25519.pem`,
+    KITO_ACCESS_LOG: '-',
+  };
+  const proc = spawn(`${need('KITO_TEST_BUILD')}/api/kitod`, [], { env, stdio: ['ignore', log, log] });
+  const base = `https://localhost:${https}`;
+  for (let i = 0; ; i++) {
+    if (proc.exitCode !== null) throw new Error(`kitod exited with ${proc.exitCode}`);
+    if (await answers(`${base}/healthz`)) break;
+    if (i >= 200) { proc.kill('SIGKILL'); throw new Error('kitod did not answer /healthz in 10 s'); }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    base,
+    async stop() {
+      if (proc.exitCode !== null) return;
+      const done = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    },
+  };
+}
+
+// Chromium trusts nothing it was not told about; the test certificate is self-signed, so the
+// browser is told to accept it (the API tests verify TLS for real against the test CA).
+export async function startBrowser() {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  return { browser, context };
+}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Browser tests: Debian's Chromium driven by playwright-core (never a downloaded browser).
+# Called by ops/test.sh with the test services running and KITO_TEST_* exported.
+set -euo pipefail
+cd "$(dirname "$0")"
+[ -x /usr/bin/chromium ] || { echo "chromium is not installed (apt-get install chromium)" >&2; exit 1; }
+if [ ! -d node_modules/playwright-core ]; then
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent
+fi
+exec node --test --test-concurrency=1 --test-reporter=tap ./*.test.mjs

@@ -1,0 +1,348 @@
+#include "tests/integration/harness.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const char *env_or_die(const char *name)
+{
+    const char *v = getenv(name);
+    cr_assert(v != NULL && *v != '\0', "%s is not set: run the integration tests through "
+                                       "`ops/kito test integration`",
+              name);
+    return v;
+}
+
+const char *kito_harness_path(const char *rel)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof(buf), "%s/%s", env_or_die("KITO_TEST_ROOT"), rel);
+    return buf;
+}
+
+const char *kito_harness_var(const char *rel)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof(buf), "%s/%s", env_or_die("KITO_TEST_VAR"), rel);
+    return buf;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "bind: %s", strerror(errno));
+    socklen_t len = sizeof(a);
+    cr_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env)
+{
+    memset(k, 0, sizeof(*k));
+    k->https_port = free_port();
+    k->http_port = free_port();
+    while (k->http_port == k->https_port)
+        k->http_port = free_port();
+    snprintf(k->log_path, sizeof(k->log_path), "%s/logs/kitod-%d-%d.log",
+             env_or_die("KITO_TEST_VAR"), (int)getpid(), k->https_port);
+
+    char vars[16][600];
+    int n = 0;
+    const char *var = env_or_die("KITO_TEST_VAR");
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_BIND=127.0.0.1");
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_HTTPS_PORT=%d", k->https_port);
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_HTTP_PORT=%d", k->http_port);
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_TLS_CERT=%s/tls/cert.pem", var);
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_TLS_KEY=%s/tls/key.pem", var);
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_REDIS_HOST=127.0.0.1");
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_REDIS_PORT=%s", env_or_die("KITO_TEST_REDIS_PORT"));
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_MYSQL_HOST=127.0.0.1");
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_MYSQL_PORT=%s", env_or_die("KITO_TEST_MYSQL_PORT"));
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_MYSQL_USER=kito");
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_MYSQL_PASSWORD=%s",
+             env_or_die("KITO_TEST_MYSQL_PASSWORD"));
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_MYSQL_DB=kito");
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_STOREFRONT_DIR=%s/storefront",
+             env_or_die("KITO_TEST_ROOT"));
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_SIGNING_KEY=%s/keys/signing-ed25519.pem", var);
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_ACCESS_LOG=-");
+
+    /* environment: ours, then extra_env, then the inherited one minus names we set */
+    char *envp[512];
+    size_t e = 0;
+    for (int i = 0; i < n; i++)
+        envp[e++] = vars[i];
+    for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL && e < 300; i++)
+        envp[e++] = (char *)extra_env[i];
+    size_t ours = e;
+    for (char **p = environ; *p != NULL && e < 510; p++) {
+        const char *eq = strchr(*p, '=');
+        size_t nl = eq ? (size_t)(eq - *p) : strlen(*p);
+        bool shadowed = false;
+        for (size_t i = 0; i < ours && !shadowed; i++)
+            shadowed = strncmp(envp[i], *p, nl) == 0 && envp[i][nl] == '=';
+        if (!shadowed)
+            envp[e++] = *p;
+    }
+    envp[e] = NULL;
+
+    char bin[1024];
+    snprintf(bin, sizeof(bin), "%s/api/kitod", env_or_die("KITO_TEST_BUILD"));
+    char keys[1024];
+    snprintf(keys, sizeof(keys), "mkdir -p '%s/keys' '%s/logs'", var, var);
+    cr_assert(system(keys) == 0);
+
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        FILE *f = freopen(k->log_path, "a", stdout);
+        if (f != NULL)
+            dup2(fileno(stdout), 2);
+        char *argv[] = {bin, NULL};
+        execve(bin, argv, envp);
+        _exit(127);
+    }
+    k->pid = pid;
+
+    for (int i = 0; i < 200; i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            k->pid = 0;
+            cr_assert_fail("kitod exited during start (status %d); see %s", st, k->log_path);
+        }
+        struct kito_http_resp r;
+        if (kito_http(k, "GET", "/healthz", NULL, 0, NULL, 0, &r) == 0) {
+            kito_http_resp_free(&r);
+            return;
+        }
+        sleep_ms(50);
+    }
+    kito_harness_kitod_stop(k, 1000);
+    cr_assert_fail("kitod did not answer /healthz within 10 s; see %s", k->log_path);
+}
+
+int kito_harness_kitod_stop(struct kito_kitod *k, int timeout_ms)
+{
+    if (k->pid <= 0)
+        return 0;
+    int st = 0;
+    kill(k->pid, SIGTERM);
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        if (waitpid(k->pid, &st, WNOHANG) == k->pid) {
+            k->pid = 0;
+            return st;
+        }
+        sleep_ms(20);
+    }
+    kill(k->pid, SIGKILL);
+    waitpid(k->pid, &st, 0);
+    k->pid = 0;
+    return st;
+}
+
+struct buf {
+    char *p;
+    size_t len;
+};
+
+static size_t collect(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct buf *b = ud;
+    size_t n = size * nmemb;
+    char *p = realloc(b->p, b->len + n + 1);
+    if (p == NULL)
+        return 0;
+    memcpy(p + b->len, data, n);
+    b->p = p;
+    b->len += n;
+    b->p[b->len] = '\0';
+    return n;
+}
+
+int kito_http(const struct kito_kitod *k, const char *method, const char *path, const char *body,
+              size_t body_len, const char *const *headers, unsigned flags,
+              struct kito_http_resp *out)
+{
+    memset(out, 0, sizeof(*out));
+    CURL *c = curl_easy_init();
+    cr_assert(c != NULL);
+    char url[2048];
+    if (flags & KITO_HTTP_PLAIN)
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", k->http_port, path);
+    else
+        snprintf(url, sizeof(url), "https://localhost:%d%s", k->https_port, path);
+    /* localhost resolves to 127.0.0.1 without asking the system resolver */
+    char resolve[64];
+    snprintf(resolve, sizeof(resolve), "localhost:%d:127.0.0.1", k->https_port);
+    struct curl_slist *res = curl_slist_append(NULL, resolve);
+    struct curl_slist *hdrs = NULL;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        hdrs = curl_slist_append(hdrs, headers[i]);
+    struct buf b = {0}, h = {0};
+
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_RESOLVE, res);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_CAINFO, kito_harness_var("tls/cert.pem"));
+    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (flags & KITO_HTTP_H2) ? CURL_HTTP_VERSION_2TLS
+                                                                     : CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    if (hdrs != NULL)
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+        curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &out->http_version);
+        out->body = b.p != NULL ? b.p : strdup("");
+        out->body_len = b.len;
+        out->headers = h.p != NULL ? h.p : strdup("");
+        out->json = json_loadb(out->body, out->body_len, 0, NULL);
+    } else {
+        free(b.p);
+        free(h.p);
+    }
+    curl_slist_free_all(hdrs);
+    curl_slist_free_all(res);
+    curl_easy_cleanup(c);
+    return (int)rc;
+}
+
+void kito_http_ok(const struct kito_kitod *k, const char *method, const char *path,
+                  const char *body, struct kito_http_resp *out)
+{
+    int rc = kito_http(k, method, path, body, body ? strlen(body) : 0, NULL, 0, out);
+    cr_assert_eq(rc, 0, "%s %s: no response (%s)", method, path,
+                 curl_easy_strerror((CURLcode)rc));
+}
+
+void kito_http_resp_free(struct kito_http_resp *r)
+{
+    free(r->body);
+    free(r->headers);
+    json_decref(r->json);
+    memset(r, 0, sizeof(*r));
+}
+
+bool kito_http_header(const struct kito_http_resp *r, const char *name, char *buf, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *line = r->headers; line != NULL && *line != '\0';) {
+        const char *end = strstr(line, "\r\n");
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (len > nl && strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+            const char *v = line + nl + 1;
+            while (*v == ' ')
+                v++;
+            size_t vl = (size_t)(line + len - v);
+            if (vl >= cap)
+                vl = cap - 1;
+            memcpy(buf, v, vl);
+            buf[vl] = '\0';
+            return true;
+        }
+        line = end ? end + 2 : NULL;
+    }
+    return false;
+}
+
+void kito_assert_error(const struct kito_http_resp *r, long status, const char *code)
+{
+    cr_assert_eq(r->status, status, "status %ld, expected %ld; body: %s", r->status, status,
+                 r->body);
+    cr_assert(r->json != NULL, "error body is not JSON: %s", r->body);
+    json_t *err = json_object_get(r->json, "error");
+    cr_assert(json_is_object(err), "no error object: %s", r->body);
+    const char *got = json_string_value(json_object_get(err, "code"));
+    cr_assert(got != NULL && strcmp(got, code) == 0, "error code %s, expected %s",
+              got ? got : "(none)", code);
+    const char *msg = json_string_value(json_object_get(err, "message"));
+    cr_assert(msg != NULL && *msg != '\0', "error without a message: %s", r->body);
+}
+
+int kito_harness_sh(const char *command, char *out, size_t cap)
+{
+    FILE *p = popen(command, "r");
+    if (p == NULL)
+        return -1;
+    size_t n = 0;
+    char tmp[4096];
+    size_t got;
+    while ((got = fread(tmp, 1, sizeof(tmp), p)) > 0) {
+        if (out != NULL && n + 1 < cap) {
+            size_t take = got < cap - 1 - n ? got : cap - 1 - n;
+            memcpy(out + n, tmp, take);
+            n += take;
+        }
+    }
+    if (out != NULL && cap > 0)
+        out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int kito_harness_service(const char *action)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "bash -c '. \"%s/ops/lib.sh\" && case %s in "
+             "redis_start) redis_start \"$TEST_VAR/redis\" $TEST_REDIS_PORT strict;; "
+             "redis_stop) redis_stop \"$TEST_VAR/redis\" $TEST_REDIS_PORT;; "
+             "redis_kill) redis_kill \"$TEST_VAR/redis\";; "
+             "mysql_start) mysql_start \"$TEST_VAR/mysql\" $TEST_MYSQL_PORT;; "
+             "mysql_stop) mysql_stop \"$TEST_VAR/mysql\";; "
+             "*) exit 64;; esac' >/dev/null 2>&1",
+             env_or_die("KITO_TEST_ROOT"), action);
+    return kito_harness_sh(cmd, NULL, 0);
+}
+
+long kito_harness_wait_health(const struct kito_kitod *k, long want_status, int timeout_ms)
+{
+    long last = 0;
+    for (int waited = 0; waited <= timeout_ms; waited += 100) {
+        struct kito_http_resp r;
+        if (kito_http(k, "GET", "/healthz", NULL, 0, NULL, 0, &r) == 0) {
+            last = r.status;
+            kito_http_resp_free(&r);
+            if (last == want_status)
+                return last;
+        }
+        sleep_ms(100);
+    }
+    return last;
+}

@@ -1,0 +1,84 @@
+/*
+ * Integration-test harness: starts a real kitod against the test command's Redis and MariaDB
+ * (ops/test.sh starts those and exports KITO_TEST_*), and talks HTTPS to it with libcurl,
+ * verifying the server's certificate against the test CA (no "insecure" mode).
+ *
+ * Every function that can fail aborts the current Criterion test with a message (cr_assert), so
+ * tests read as a story. Not thread-safe; one kitod per test process.
+ */
+#ifndef KITO_HARNESS_H
+#define KITO_HARNESS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct kito_kitod {
+    pid_t pid;
+    int https_port;
+    int http_port;
+    char log_path[512]; /* kitod's stdout and stderr */
+};
+
+/* Starts kitod on free ports and waits until /healthz answers (any status). extra_env is a
+ * NULL-terminated list of "NAME=value" strings added to (and overriding) the defaults; may be
+ * NULL. */
+void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env);
+
+/* Sends SIGTERM and waits up to timeout_ms; then SIGKILL. Returns the exit status as
+ * waitpid(2) reports it. Safe to call twice. */
+int kito_harness_kitod_stop(struct kito_kitod *k, int timeout_ms);
+
+enum {
+    KITO_HTTP_H2 = 1 << 0,    /* negotiate HTTP/2 (ALPN); the default is HTTP/1.1 */
+    KITO_HTTP_PLAIN = 1 << 1, /* plain http:// to the redirect port, no TLS */
+};
+
+struct kito_http_resp {
+    long status;
+    long http_version; /* CURL_HTTP_VERSION_1_1 or CURL_HTTP_VERSION_2_0 */
+    char *body;        /* NUL-terminated */
+    size_t body_len;
+    char *headers; /* raw response header block, NUL-terminated */
+    json_t *json;  /* body parsed as JSON, or NULL when it is not JSON */
+};
+
+/* One request to kitod. headers is a NULL-terminated list of "Name: value" lines or NULL; body
+ * may be NULL (body_len ignored) or binary (body_len bytes). Returns the transport result: 0 on
+ * a response, the curl error code when no response came (connection refused, reset ...). */
+int kito_http(const struct kito_kitod *k, const char *method, const char *path, const char *body,
+              size_t body_len, const char *const *headers, unsigned flags,
+              struct kito_http_resp *out);
+
+/* kito_http with a NUL-terminated body that must get a response (asserts transport success). */
+void kito_http_ok(const struct kito_kitod *k, const char *method, const char *path,
+                  const char *body, struct kito_http_resp *out);
+
+void kito_http_resp_free(struct kito_http_resp *r);
+
+/* The value of response header name (case-insensitive), copied into buf; false if absent. */
+bool kito_http_header(const struct kito_http_resp *r, const char *name, char *buf, size_t cap);
+
+/* Asserts the response is the JSON error shape {"error":{"code":code,"message":"..."}} with
+ * the given status. */
+void kito_assert_error(const struct kito_http_resp *r, long status, const char *code);
+
+/* Runs a lib.sh shell function against the test services, e.g. "redis_stop" or "mysql_start";
+ * returns its exit status. Known: redis_start, redis_stop, redis_kill, mysql_start, mysql_stop. */
+int kito_harness_service(const char *action);
+
+/* Polls GET /healthz every 100 ms until it returns want_status or timeout_ms passes; returns the
+ * last status seen. */
+long kito_harness_wait_health(const struct kito_kitod *k, long want_status, int timeout_ms);
+
+/* Path of a file under the repository / the test var folder (static buffer, overwritten by the
+ * next call). */
+const char *kito_harness_path(const char *relative_to_root);
+const char *kito_harness_var(const char *relative_to_var);
+
+/* Runs a shell command, capturing up to cap-1 bytes of its stdout into out (may be NULL).
+ * Returns the exit status (or -1). */
+int kito_harness_sh(const char *command, char *out, size_t cap);
+
+#endif
