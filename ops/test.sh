@@ -65,7 +65,7 @@ if want fuzz; then
         [ -x "$bin" ] || continue
         name=$(basename "$bin")
         corpus=$KITO_ROOT/tests/fuzz/corpus/$name
-        if timeout 300 "$bin" -max_total_time="${KITO_FUZZ_SECONDS:-15}" -seed=1 "$corpus" \
+        if timeout 300 "$bin" -max_total_time="${KITO_FUZZ_SECONDS:-15}" -seed=1 -artifact_prefix="$LOGS/" "$corpus" \
             >"$LOGS/$name.log" 2>&1; then
             printf '%-12s %-40s %s\n' fuzz "$name" "$(tail -1 "$LOGS/$name.log")"
             passed=$((passed + 1))
