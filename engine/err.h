@@ -32,6 +32,15 @@
     XX(BAD_LADDER, -14, "bad_ladder", "the increment ladder is not valid")                         \
     XX(BAD_COMMAND, -15, "bad_command", "the command is not valid")                                \
     XX(BAD_SNAPSHOT, -16, "bad_snapshot", "the snapshot is damaged or of another version")         \
+    XX(NOT_ABOVE_OWN_MAX, -17, "not_above_own_max",                                                \
+       "a new maximum must be above your current maximum")                                         \
+    XX(UNCHANGED, -18, "unchanged", "the bid already stands at this amount")                       \
+    XX(LOT_PAUSED, -19, "lot_paused", "the lot is paused")                                         \
+    XX(ALREADY_LEADING, -20, "already_leading", "this bidder already holds the lead")              \
+    XX(RESERVE_NOT_MET, -21, "reserve_not_met", "the reserve is not met; pass the lot instead")    \
+    XX(NO_BID, -22, "no_bid", "there is no bid to sell to")                                        \
+    XX(ASK_NOT_ABOVE_PRICE, -23, "ask_not_above_price", "the ask must be above the current price") \
+    XX(NOT_DUE, -24, "not_due", "the lot is not due to open or close yet")                         \
     /* request and service errors (-100 ..) */                                                     \
     XX(BAD_REQUEST, -100, "bad_request", "the request is not valid")                               \
     XX(MALFORMED_JSON, -101, "malformed_json", "the body is not valid JSON")                       \

@@ -14,7 +14,7 @@ KITO_PACKAGES="build-essential cmake pkg-config clang-format libh2o-dev libuv1-d
 libssl-dev openssl libhiredis-dev libmariadb-dev libjansson-dev libcriterion-dev
 libcurl4-openssl-dev libnghttp2-dev redis-server redis-tools mariadb-server mariadb-client
 curl ca-certificates nghttp2-client wrk testssl.sh bsdextrautils"
-KITO_BROWSER_PACKAGES="chromium nodejs npm"
+KITO_BROWSER_PACKAGES="chromium"
 
 log() { printf '\033[1m[kito]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[31m[kito] error:\033[0m %s\n' "$*" >&2; exit 1; }
@@ -128,17 +128,30 @@ GRANT ALL PRIVILEGES ON \`$db\`.* TO 'kito'@'127.0.0.1';
 SQL
 }
 
-# tls_selfsigned DIR: a self-signed ECDSA P-256 certificate for localhost and 127.0.0.1 unless
-# DIR already holds one.
-tls_selfsigned() {
+# tls_local_ca DIR: a private certificate authority (ca.pem) and a certificate for localhost and
+# 127.0.0.1 signed by it (cert.pem + key.pem, ECDSA P-256), unless DIR already holds them. Clients
+# that trust ca.pem verify kitod for real; a browser asks once. An operator with a real
+# certificate points KITO_TLS_CERT and KITO_TLS_KEY at it instead.
+tls_local_ca() {
     local dir=$1
     mkdir -p "$dir"
-    [ -s "$dir/cert.pem" ] && [ -s "$dir/key.pem" ] && return 0
+    [ -s "$dir/ca.pem" ] && [ -s "$dir/cert.pem" ] && [ -s "$dir/key.pem" ] && return 0
     (umask 077
+     set -e
      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 \
-         -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -days 365 \
-         -keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1) ||
-        die "openssl could not create a certificate"
+         -subj "/O=Kito local/CN=Kito local CA" -days 3650 \
+         -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+         -keyout "$dir/ca-key.pem" -out "$dir/ca.pem"
+     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 \
+         -subj /CN=localhost -keyout "$dir/key.pem" -out "$dir/leaf.csr"
+     printf '%s\n' 'basicConstraints=critical,CA:FALSE' \
+         'keyUsage=critical,digitalSignature' 'extendedKeyUsage=serverAuth' \
+         'subjectAltName=DNS:localhost,IP:127.0.0.1' >"$dir/leaf.ext"
+     openssl x509 -req -in "$dir/leaf.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" \
+         -CAcreateserial -days 365 -sha256 -extfile "$dir/leaf.ext" -out "$dir/cert.pem"
+     rm -f "$dir/leaf.csr" "$dir/leaf.ext" "$dir/ca.srl") >/dev/null 2>&1 ||
+        die "openssl could not create the local certificates"
+    chmod 644 "$dir/ca.pem" "$dir/cert.pem"
 }
 
 # Test services: a fresh database every run, on ports apart from the demo's.
@@ -149,7 +162,7 @@ test_services_start() {
     mariadb --socket="$TEST_VAR/mysql/mysql.sock" -uroot -e 'DROP DATABASE IF EXISTS kito'
     mysql_bootstrap "$TEST_VAR/mysql" kito "$TEST_VAR/secrets.env"
     "$KITO_ROOT/ops/migrate.sh" --socket="$TEST_VAR/mysql/mysql.sock" -uroot kito
-    tls_selfsigned "$TEST_VAR/tls"
+    tls_local_ca "$TEST_VAR/tls"
 }
 
 test_services_stop() {

@@ -12,7 +12,12 @@ groups=("$@")
 want() { local g; for g in "${groups[@]}"; do [ "$g" = "$1" ] && return 0; done; return 1; }
 
 ensure_packages $KITO_PACKAGES
-if want browser && [ -d "$KITO_ROOT/tests/browser" ]; then ensure_packages $KITO_BROWSER_PACKAGES; fi
+if want browser && [ -d "$KITO_ROOT/tests/browser" ]; then
+    ensure_packages $KITO_BROWSER_PACKAGES
+    # Node.js may come from elsewhere than Debian (a newer build is common); only without one
+    # install Debian's.
+    command -v node >/dev/null && command -v npm >/dev/null || ensure_packages nodejs npm
+fi
 
 BUILD=$KITO_ROOT/build/test
 log "building with sanitizers"

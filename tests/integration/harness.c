@@ -20,23 +20,32 @@ extern char **environ;
 static const char *env_or_die(const char *name)
 {
     const char *v = getenv(name);
-    cr_assert(v != NULL && *v != '\0', "%s is not set: run the integration tests through "
-                                       "`ops/kito test integration`",
+    cr_assert(v != NULL && *v != '\0',
+              "%s is not set: run the integration tests through "
+              "`ops/kito test integration`",
               name);
     return v;
 }
 
+/* Four buffers in turn, so one call's result survives the next three (several in one printf). */
+static char *path_buffer(void)
+{
+    static char bufs[4][1024];
+    static unsigned next;
+    return bufs[next++ % 4];
+}
+
 const char *kito_harness_path(const char *rel)
 {
-    static char buf[1024];
-    snprintf(buf, sizeof(buf), "%s/%s", env_or_die("KITO_TEST_ROOT"), rel);
+    char *buf = path_buffer();
+    snprintf(buf, 1024, "%s/%s", env_or_die("KITO_TEST_ROOT"), rel);
     return buf;
 }
 
 const char *kito_harness_var(const char *rel)
 {
-    static char buf[1024];
-    snprintf(buf, sizeof(buf), "%s/%s", env_or_die("KITO_TEST_VAR"), rel);
+    char *buf = path_buffer();
+    snprintf(buf, 1024, "%s/%s", env_or_die("KITO_TEST_VAR"), rel);
     return buf;
 }
 
@@ -206,9 +215,9 @@ int kito_http(const struct kito_kitod *k, const char *method, const char *path, 
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_RESOLVE, res);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_CAINFO, kito_harness_var("tls/cert.pem"));
-    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (flags & KITO_HTTP_H2) ? CURL_HTTP_VERSION_2TLS
-                                                                     : CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(c, CURLOPT_CAINFO, kito_harness_var("tls/ca.pem"));
+    curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
+                     (flags & KITO_HTTP_H2) ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -246,9 +255,9 @@ int kito_http(const struct kito_kitod *k, const char *method, const char *path, 
 void kito_http_ok(const struct kito_kitod *k, const char *method, const char *path,
                   const char *body, struct kito_http_resp *out)
 {
-    int rc = kito_http(k, method, path, body, body ? strlen(body) : 0, NULL, 0, out);
-    cr_assert_eq(rc, 0, "%s %s: no response (%s)", method, path,
-                 curl_easy_strerror((CURLcode)rc));
+    static const char *const json[] = {"Content-Type: application/json", NULL};
+    int rc = kito_http(k, method, path, body, body ? strlen(body) : 0, body ? json : NULL, 0, out);
+    cr_assert_eq(rc, 0, "%s %s: no response (%s)", method, path, curl_easy_strerror((CURLcode)rc));
 }
 
 void kito_http_resp_free(struct kito_http_resp *r)
@@ -345,4 +354,101 @@ long kito_harness_wait_health(const struct kito_kitod *k, long want_status, int 
         sleep_ms(100);
     }
     return last;
+}
+
+/* ---- direct database access ------------------------------------------------------------------ */
+
+#include <mysql.h>
+#include <stdarg.h>
+
+#include "api/crypto.h"
+
+static MYSQL *test_db(void)
+{
+    static MYSQL *db;
+    if (db != NULL)
+        return db;
+    db = mysql_init(NULL);
+    cr_assert(db != NULL);
+    unsigned port = (unsigned)atoi(env_or_die("KITO_TEST_MYSQL_PORT"));
+    cr_assert(mysql_real_connect(db, "127.0.0.1", "kito", env_or_die("KITO_TEST_MYSQL_PASSWORD"),
+                                 "kito", port, NULL, 0) != NULL,
+              "cannot connect to the test database: %s", mysql_error(db));
+    mysql_query(db, "SET time_zone = '+00:00'");
+    return db;
+}
+
+unsigned long long kito_harness_sql(const char *fmt, ...)
+{
+    char sql[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    MYSQL *db = test_db();
+    cr_assert(mysql_query(db, sql) == 0, "SQL failed: %s\n%s", mysql_error(db), sql);
+    MYSQL_RES *res = mysql_store_result(db);
+    if (res != NULL)
+        mysql_free_result(res);
+    return mysql_insert_id(db);
+}
+
+unsigned long long kito_harness_sql_value(char *out, size_t cap, const char *fmt, ...)
+{
+    char sql[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    MYSQL *db = test_db();
+    cr_assert(mysql_query(db, sql) == 0, "SQL failed: %s\n%s", mysql_error(db), sql);
+    MYSQL_RES *res = mysql_store_result(db);
+    cr_assert(res != NULL, "no result: %s", sql);
+    unsigned long long n = mysql_num_rows(res);
+    MYSQL_ROW row = mysql_fetch_row(res);
+    snprintf(out, cap, "%s", row != NULL && row[0] != NULL ? row[0] : "");
+    mysql_free_result(res);
+    return n;
+}
+
+unsigned long long kito_harness_account(const char *role, char *contact, size_t cap)
+{
+    static unsigned counter;
+    static char pw_hash[160], pin_hash[160];
+    if (pw_hash[0] == '\0') {
+        cr_assert(kito_crypto_secret_hash(KITO_HARNESS_PASSWORD, strlen(KITO_HARNESS_PASSWORD),
+                                          &kito_scrypt_test, pw_hash, sizeof(pw_hash)) == KITO_OK);
+        cr_assert(kito_crypto_secret_hash(KITO_HARNESS_PIN, strlen(KITO_HARNESS_PIN),
+                                          &kito_scrypt_test, pin_hash,
+                                          sizeof(pin_hash)) == KITO_OK);
+    }
+    counter++;
+    unsigned long long id;
+    char c[128];
+    if (strcmp(role, "miner") == 0) {
+        /* +2557 + 8 digits: a Tanzanian mobile number, unique per process and call */
+        snprintf(c, sizeof(c), "+2557%04u%04u", (unsigned)getpid() % 10000, counter % 10000);
+        id = kito_harness_sql("INSERT INTO accounts (role, name, phone, secret_kind, secret_hash,"
+                              " country) VALUES ('miner', 'Test Miner %u', '%s', 'pin', '%s', "
+                              "'TZ')",
+                              counter, c, pin_hash);
+    } else {
+        snprintf(c, sizeof(c), "%s%u.%u@example.test", role, (unsigned)getpid(), counter);
+        id = kito_harness_sql("INSERT INTO accounts (role, name, email, secret_kind, secret_hash)"
+                              " VALUES ('%s', 'Test %s %u', '%s', 'password', '%s')",
+                              role, role, counter, c, pw_hash);
+    }
+    if (contact != NULL)
+        snprintf(contact, cap, "%s", c);
+    return id;
+}
+
+unsigned long long kito_harness_session(unsigned long long account_id, char token[44])
+{
+    char digest[65];
+    cr_assert(kito_crypto_token_new(token) == KITO_OK);
+    cr_assert(kito_crypto_token_digest(token, digest) == KITO_OK);
+    return kito_harness_sql("INSERT INTO sessions (token_sha256, account_id, expires_at) VALUES"
+                            " ('%s', %llu, UTC_TIMESTAMP(3) + INTERVAL 1 DAY)",
+                            digest, account_id);
 }

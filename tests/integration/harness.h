@@ -72,8 +72,8 @@ int kito_harness_service(const char *action);
  * last status seen. */
 long kito_harness_wait_health(const struct kito_kitod *k, long want_status, int timeout_ms);
 
-/* Path of a file under the repository / the test var folder (static buffer, overwritten by the
- * next call). */
+/* Path of a file under the repository / the test var folder (a static buffer, valid until the
+ * fourth call after this one). */
 const char *kito_harness_path(const char *relative_to_root);
 const char *kito_harness_var(const char *relative_to_var);
 
@@ -82,3 +82,27 @@ const char *kito_harness_var(const char *relative_to_var);
 int kito_harness_sh(const char *command, char *out, size_t cap);
 
 #endif
+
+/* ---- direct database access, for arranging and checking state ---------------------------- */
+
+/* Runs one SQL statement (printf-style) on the test database as the application user. Returns
+ * the insert id (0 when none); asserts on error. */
+unsigned long long kito_harness_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Runs a query and copies the first column of its first row into out ("" when no row or NULL).
+ * Returns the number of rows. */
+unsigned long long kito_harness_sql_value(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The password (buyers, staff) or PIN (miners) of every account made by kito_harness_account. */
+#define KITO_HARNESS_PASSWORD "correct horse battery"
+#define KITO_HARNESS_PIN "4826"
+
+/* Makes an active account of role ("miner", "buyer", "valuer", "organizer", "operator") with a
+ * unique phone or e-mail derived from a counter and the process id, written into contact (may be
+ * NULL, cap bytes). Returns its id. */
+unsigned long long kito_harness_account(const char *role, char *contact, size_t cap);
+
+/* Makes a live session for account_id, as sign-in would, and writes its bearer token (44 bytes
+ * with the NUL) into token. Returns the session id. */
+unsigned long long kito_harness_session(unsigned long long account_id, char token[44]);

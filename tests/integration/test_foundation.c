@@ -12,6 +12,7 @@ static struct kito_kitod kd;
 static void up(void)
 {
     kito_harness_kitod_start(&kd, NULL);
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 5000), 200, "kitod never became healthy");
 }
 
 static void down(void)

@@ -38,7 +38,8 @@ Test(outage, redis_stop_shows_503_and_recovers)
     cr_assert(!service_ok(&kd, "redis"));
     cr_assert(service_ok(&kd, "mysql"), "MySQL reported down while only Redis is");
     cr_assert_eq(kito_harness_service("redis_start"), 0);
-    cr_assert_eq(kito_harness_wait_health(&kd, 200, 8000), 200, "no recovery after Redis came back");
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 8000), 200,
+                 "no recovery after Redis came back");
     cr_assert(service_ok(&kd, "redis"));
 }
 

@@ -1,5 +1,6 @@
 /* TLS configuration and HTTP/2 abuse (issue 2): testssl.sh finds nothing HIGH or CRITICAL, and
- * an HTTP/2 Rapid Reset flood (CVE-2023-44487) gets its connection closed while others are served. */
+ * an HTTP/2 Rapid Reset flood (CVE-2023-44487) gets its connection closed while others are served.
+ */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@ static struct kito_kitod kd;
 static void up(void)
 {
     kito_harness_kitod_start(&kd, NULL);
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 5000), 200, "kitod never became healthy");
 }
 
 static void down(void)
@@ -27,13 +29,13 @@ Test(tls, testssl_finds_nothing_high_or_critical)
     char json_path[600], cmd[2048];
     snprintf(json_path, sizeof(json_path), "%s", kito_harness_var("logs/testssl.json"));
     unlink(json_path);
-    /* The certificate is our own test CA's: --add-ca makes the chain trusted, so what remains
-     * is the server's TLS configuration. */
+    /* The certificate is signed by the test's local CA: --add-ca makes the chain trusted, so
+     * what remains is the server's TLS configuration. */
     snprintf(cmd, sizeof(cmd),
-             "testssl --quiet --warnings off --color 0 --fast --sneaky --severity LOW "
+             "testssl --quiet --warnings off --color 0 --fast --sneaky "
              "--add-ca '%s' --ip 127.0.0.1 --jsonfile '%s' https://localhost:%d "
              ">'%s' 2>&1",
-             kito_harness_var("tls/cert.pem"), json_path, kd.https_port,
+             kito_harness_var("tls/ca.pem"), json_path, kd.https_port,
              kito_harness_var("logs/testssl.txt"));
     kito_harness_sh(cmd, NULL, 0); /* its exit code counts findings; the JSON says which */
 
@@ -50,6 +52,10 @@ Test(tls, testssl_finds_nothing_high_or_critical)
         const char *text = json_string_value(json_object_get(f, "finding"));
         if (id != NULL && (strncmp(id, "TLS1", 4) == 0 || strncmp(id, "SSLv", 4) == 0))
             protocol_rows++;
+        /* The one finding about the certificate file rather than kitod: a local test CA runs
+         * no OCSP responder or CRL. A production certificate from a public CA carries both. */
+        if (id != NULL && strcmp(id, "cert_revocation") == 0)
+            continue;
         if (sev != NULL && (strcmp(sev, "HIGH") == 0 || strcmp(sev, "CRITICAL") == 0)) {
             bad++;
             cr_log_error("testssl %s: %s: %s", sev, id ? id : "?", text ? text : "");

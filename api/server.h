@@ -1,0 +1,97 @@
+/*
+ * The kitod server: one uv loop running h2o (TLS listener, plain-HTTP redirect listener), the
+ * Redis link, the MySQL worker pool, health checks, metrics, the access log, the rapid-reset
+ * guard and clean shutdown on SIGTERM/SIGINT.
+ *
+ * Request flow (api/server.c): our h2o handler sees every request first. It makes a kito_req,
+ * redirects plain HTTP, matches the router, enforces the route's body limit and parses JSON,
+ * then calls the route's handler; a path the router does not know is served from the storefront
+ * directory if such a file exists, else answered 404 in the JSON error shape.
+ */
+#ifndef KITO_SERVER_H
+#define KITO_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <h2o.h>
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "api/access_log.h"
+#include "api/auth.h"
+#include "api/config.h"
+#include "api/crypto.h"
+#include "api/health.h"
+#include "api/metrics.h"
+#include "api/redis.h"
+#include "api/request.h"
+#include "api/router.h"
+#include "api/worker_pool.h"
+#include "engine/err.h"
+
+/* The body size h2o itself buffers at most (its max_request_entity_size): twice the largest
+ * route limit, at least this, so that a body over a route's limit but under this bound is
+ * answered by us with 413 payload_too_large. Beyond it h2o refuses on its own: HTTP/1.1 gets
+ * h2o's plain-text 413 and the connection closed; HTTP/2 gets RST_STREAM(REFUSED_STREAM). */
+#define KITO_BODY_HARD_MIN ((size_t)1 << 20)
+
+typedef struct kito_listener {
+    uv_tcp_t tcp;
+    h2o_accept_ctx_t accept_ctx;
+    struct kito_server *server;
+    bool open;
+} kito_listener;
+
+/* One accepted client connection. */
+typedef struct kito_conn kito_conn;
+
+typedef struct kito_server {
+    const kito_config *cfg; /* borrowed */
+    uv_loop_t *loop;        /* borrowed */
+    h2o_globalconf_t globalconf;
+    bool conf_ready;
+    h2o_context_t ctx;
+    bool ctx_ready;
+    SSL_CTX *ssl_ctx;
+    kito_listener https;
+    kito_listener http; /* used when cfg->http_port != 0 */
+    kito_router router;
+    kito_metrics metrics;
+    kito_access_log access_log;
+    kito_redis redis;
+    kito_pool *pool; /* MySQL workers */
+    kito_health health;
+    kito_auth auth;         /* session cache */
+    kito_signer *signer;    /* the platform's Ed25519 key (certificates) */
+    uint8_t cursor_key[32]; /* authenticates pagination cursors (api/query.h) */
+    h2o_linklist_t conns;   /* kito_conn.link */
+    uv_signal_t sigterm, sigint;
+    uv_timer_t shutdown_timer;
+    bool stopping;
+    bool forced;
+    uint64_t stop_started_ms;
+    int exit_code;
+} kito_server;
+
+/* Builds the server on loop from cfg: TLS context, router (kito_server_add_routes), h2o config,
+ * access log, Redis link, MySQL pool and health checks; binds and listens on both ports and
+ * installs the signal handlers. On failure writes one sentence into err and returns KITO_E_CONFIG
+ * (bad certificate or key, storefront problems), KITO_E_IO (cannot bind) or another code; what
+ * was started is stopped again (run the loop to let handles close). */
+kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *loop, char *err,
+                           size_t err_size);
+
+/* The route table (api/routes_system.c now, more modules later): adds every route to s->router.
+ * KITO_E_CONFIG if one is malformed (a programming error). */
+kito_err kito_server_add_routes(kito_server *s);
+
+/* Begins a graceful stop, as SIGTERM does: stop accepting, let in-flight requests finish for up
+ * to cfg->shutdown_grace_ms, close what remains, stop Redis, MySQL and the timers. The loop
+ * returns from uv_run once everything is closed. Idempotent; a second call forces the close. */
+void kito_server_stop(kito_server *s);
+
+/* Releases what remains after uv_run returned (h2o context and config, TLS context). */
+void kito_server_dispose(kito_server *s);
+
+#endif

@@ -1,0 +1,834 @@
+/*
+ * The engine's tables: lot slots and the lot-id index, the standing-bid chunk pool, live blocks,
+ * the timer heap, the idempotency window and the ladders; and the command dispatch around
+ * lot.c. Everything is allocated in kito_engine_create.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "engine/internal.h"
+
+#define MAX_LOTS_LIMIT (UINT32_C(1) << 26)
+#define MAX_IDS_LIMIT (UINT32_C(1) << 26)
+#define MAX_UNDO_DEPTH 1024
+#define MAX_SOFT_CLOSE_S 86400
+
+/* ---- allocation ------------------------------------------------------------------------------ */
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static void *default_alloc(void *ctx, size_t size)
+{
+    (void)ctx;
+    if (size < HUGE_PAGE)
+        return aligned_alloc(64, (size + 63) & ~(size_t)63);
+    /* Big tables are read at random: on 2 MiB pages a lookup costs one TLB entry instead of a
+     * page walk (which is dearer still under virtualisation). A hint, so failure is harmless. */
+    size_t rounded = (size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    void *p = aligned_alloc(HUGE_PAGE, rounded);
+#ifdef MADV_HUGEPAGE
+    if (p != NULL)
+        (void)madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+static void default_free(void *ctx, void *ptr, size_t size)
+{
+    (void)ctx;
+    (void)size;
+    free(ptr);
+}
+
+static void *eng_alloc(kito_engine *eng, size_t count, size_t each)
+{
+    size_t size;
+    if (__builtin_mul_overflow(count, each, &size))
+        return NULL;
+    if (size == 0)
+        size = 64;
+    void *p = eng->alloc.alloc(eng->alloc.ctx, size);
+    if (p == NULL)
+        return NULL;
+    memset(p, 0, size);
+    eng->total_bytes += size;
+    return p;
+}
+
+static void eng_free(kito_engine *eng, void *p, size_t count, size_t each)
+{
+    if (p == NULL)
+        return;
+    size_t size = count * each;
+    eng->alloc.free(eng->alloc.ctx, p, size == 0 ? 64 : size);
+}
+
+/* ---- hashing ------------------------------------------------------------------------------- */
+
+/* splitmix64's finaliser: lot ids and command ids are often sequential. */
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= UINT64_C(0xbf58476d1ce4e5b9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94d049bb133111eb);
+    x ^= x >> 31;
+    return x;
+}
+
+static uint32_t pow2_at_least(uint64_t n)
+{
+    uint32_t p = 1;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+/* The three lines of a lot record. */
+static inline void prefetch_lot(const struct kito__lot *lot)
+{
+    const char *p = (const char *)lot;
+    __builtin_prefetch(p, 1);
+    __builtin_prefetch(p + 64, 1);
+    __builtin_prefetch(p + 128);
+}
+
+/* ---- create / free ------------------------------------------------------------------------- */
+
+void kito_engine_limits_default(struct kito_engine_limits *lim)
+{
+    lim->max_lots = 65536;
+    lim->max_standing_bids = 1048576;
+    lim->max_bidders_per_lot = 10000;
+    lim->max_live_lots = 64;
+    lim->live_undo_depth = 32;
+    lim->recent_commands = 262144;
+    lim->max_ladders = 256;
+}
+
+static bool limits_valid(const struct kito_engine_limits *lim)
+{
+    return lim->max_lots >= 1 && lim->max_lots <= MAX_LOTS_LIMIT && lim->max_standing_bids >= 1 &&
+           lim->max_standing_bids <= UINT32_MAX - KITO__CHUNK_BIDS &&
+           lim->max_bidders_per_lot >= 1 && lim->max_live_lots <= lim->max_lots &&
+           lim->live_undo_depth >= 1 && lim->live_undo_depth <= MAX_UNDO_DEPTH &&
+           lim->recent_commands >= 1 && lim->recent_commands <= MAX_IDS_LIMIT &&
+           lim->max_ladders >= 1 && lim->max_ladders <= UINT16_MAX;
+}
+
+kito_err kito_engine_create(const struct kito_engine_limits *lim,
+                            const struct kito_allocator *alloc, kito_engine **out)
+{
+    if (lim == NULL || !limits_valid(lim))
+        return KITO_E_CONFIG;
+    struct kito_allocator a = {default_alloc, default_free, NULL};
+    if (alloc != NULL)
+        a = *alloc;
+    kito_engine *eng = a.alloc(a.ctx, sizeof(*eng));
+    if (eng == NULL)
+        return KITO_E_NOMEM;
+    memset(eng, 0, sizeof(*eng));
+    eng->lim = *lim;
+    eng->alloc = a;
+    eng->total_bytes = sizeof(*eng);
+
+    uint32_t n_lots = lim->max_lots;
+    eng->index_mask = pow2_at_least((uint64_t)n_lots * 2) - 1;
+    eng->n_chunks = (lim->max_standing_bids + KITO__CHUNK_BIDS - 1) / KITO__CHUNK_BIDS;
+    eng->ids_mask = pow2_at_least((uint64_t)lim->recent_commands * 2) - 1;
+
+    eng->lots = eng_alloc(eng, n_lots, sizeof(struct kito__lot));
+    eng->free_slots = eng_alloc(eng, n_lots, sizeof(uint32_t));
+    eng->index = eng_alloc(eng, (size_t)eng->index_mask + 1, sizeof(struct kito__index_entry));
+    eng->heap = eng_alloc(eng, n_lots, sizeof(struct kito__heap_entry));
+    eng->chunks = eng_alloc(eng, eng->n_chunks, sizeof(struct kito__chunk));
+    eng->live = eng_alloc(eng, lim->max_live_lots, sizeof(struct kito__live));
+    eng->undo = eng_alloc(eng, (size_t)lim->max_live_lots * lim->live_undo_depth,
+                          sizeof(struct kito__undo));
+    eng->free_live = eng_alloc(eng, lim->max_live_lots, sizeof(uint32_t));
+    eng->ids[0] = eng_alloc(eng, (size_t)eng->ids_mask + 1, sizeof(struct kito__id_entry));
+    eng->ids[1] = eng_alloc(eng, (size_t)eng->ids_mask + 1, sizeof(struct kito__id_entry));
+    eng->ladders = eng_alloc(eng, lim->max_ladders, sizeof(struct kito_ladder));
+    eng->ladder_refs = eng_alloc(eng, lim->max_ladders, sizeof(uint32_t));
+    if (!eng->lots || !eng->free_slots || !eng->index || !eng->heap || !eng->chunks || !eng->live ||
+        !eng->undo || !eng->free_live || !eng->ids[0] || !eng->ids[1] || !eng->ladders ||
+        !eng->ladder_refs) {
+        kito_engine_free(eng);
+        return KITO_E_NOMEM;
+    }
+
+    /* Free stacks hand out low indexes first, so a small engine stays compact in memory. */
+    for (uint32_t i = 0; i < n_lots; i++) {
+        eng->free_slots[i] = n_lots - 1 - i;
+        eng->lots[i].heap_pos = KITO__NONE;
+        eng->lots[i].live_id = KITO__NONE;
+        eng->lots[i].bids_head = eng->lots[i].bids_tail = KITO__NONE;
+    }
+    eng->n_free_slots = n_lots;
+    for (uint32_t c = 0; c < eng->n_chunks; c++)
+        eng->chunks[c].next = c + 1 < eng->n_chunks ? c + 1 : KITO__NONE;
+    eng->chunk_free = 0;
+    for (uint32_t i = 0; i < lim->max_live_lots; i++) {
+        eng->free_live[i] = lim->max_live_lots - 1 - i;
+        eng->live[i].lot_slot = KITO__NONE;
+    }
+    eng->n_free_live = lim->max_live_lots;
+    *out = eng;
+    return KITO_OK;
+}
+
+void kito_engine_free(kito_engine *eng)
+{
+    if (eng == NULL)
+        return;
+    const struct kito_engine_limits *lim = &eng->lim;
+    eng_free(eng, eng->lots, lim->max_lots, sizeof(struct kito__lot));
+    eng_free(eng, eng->free_slots, lim->max_lots, sizeof(uint32_t));
+    eng_free(eng, eng->index, (size_t)eng->index_mask + 1, sizeof(struct kito__index_entry));
+    eng_free(eng, eng->heap, lim->max_lots, sizeof(struct kito__heap_entry));
+    eng_free(eng, eng->chunks, eng->n_chunks, sizeof(struct kito__chunk));
+    eng_free(eng, eng->live, lim->max_live_lots, sizeof(struct kito__live));
+    eng_free(eng, eng->undo, (size_t)lim->max_live_lots * lim->live_undo_depth,
+             sizeof(struct kito__undo));
+    eng_free(eng, eng->free_live, lim->max_live_lots, sizeof(uint32_t));
+    eng_free(eng, eng->ids[0], (size_t)eng->ids_mask + 1, sizeof(struct kito__id_entry));
+    eng_free(eng, eng->ids[1], (size_t)eng->ids_mask + 1, sizeof(struct kito__id_entry));
+    eng_free(eng, eng->ladders, lim->max_ladders, sizeof(struct kito_ladder));
+    eng_free(eng, eng->ladder_refs, lim->max_ladders, sizeof(uint32_t));
+    struct kito_allocator a = eng->alloc;
+    a.free(a.ctx, eng, sizeof(*eng));
+}
+
+/* ---- lot index ----------------------------------------------------------------------------- */
+
+static inline uint32_t index_home(const kito_engine *eng, uint64_t lot_id)
+{
+    return (uint32_t)mix64(lot_id) & eng->index_mask;
+}
+
+static inline struct kito__lot *lot_find_at(const kito_engine *eng, uint64_t lot_id, uint32_t home)
+{
+    if (lot_id == 0)
+        return NULL;
+    for (uint32_t i = home;; i = (i + 1) & eng->index_mask) {
+        const struct kito__index_entry *e = &eng->index[i];
+        if (e->lot_id == lot_id)
+            return &eng->lots[e->slot];
+        if (e->lot_id == 0)
+            return NULL;
+    }
+}
+
+struct kito__lot *kito__lot_find(const kito_engine *eng, uint64_t lot_id)
+{
+    return lot_find_at(eng, lot_id, index_home(eng, lot_id));
+}
+
+uint32_t kito__lot_slot(const kito_engine *eng, const struct kito__lot *lot)
+{
+    return (uint32_t)(lot - eng->lots);
+}
+
+static void index_insert(kito_engine *eng, uint64_t lot_id, uint32_t slot)
+{
+    uint32_t i = index_home(eng, lot_id);
+    while (eng->index[i].lot_id != 0)
+        i = (i + 1) & eng->index_mask;
+    eng->index[i].lot_id = lot_id;
+    eng->index[i].slot = slot;
+}
+
+/* Backward-shift deletion keeps probe chains whole without tombstones. */
+static void index_delete(kito_engine *eng, uint64_t lot_id)
+{
+    uint32_t mask = eng->index_mask;
+    uint32_t i = index_home(eng, lot_id);
+    while (eng->index[i].lot_id != lot_id) {
+        assert(eng->index[i].lot_id != 0);
+        i = (i + 1) & mask;
+    }
+    for (uint32_t j = (i + 1) & mask; eng->index[j].lot_id != 0; j = (j + 1) & mask) {
+        uint32_t home = index_home(eng, eng->index[j].lot_id);
+        /* Move j back to i unless its home lies cyclically in (i, j]. */
+        bool home_in_between = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (!home_in_between) {
+            eng->index[i] = eng->index[j];
+            i = j;
+        }
+    }
+    eng->index[i].lot_id = 0;
+    eng->index[i].slot = 0;
+}
+
+/* ---- timer heap ---------------------------------------------------------------------------- */
+
+static bool heap_less(const kito_engine *eng, uint32_t a, uint32_t b)
+{
+    const struct kito__heap_entry *x = &eng->heap[a], *y = &eng->heap[b];
+    if (x->deadline_ms != y->deadline_ms)
+        return x->deadline_ms < y->deadline_ms;
+    /* Ties by lot id, so the order does not depend on where lots sit in memory. */
+    return eng->lots[x->slot].lot_id < eng->lots[y->slot].lot_id;
+}
+
+static void heap_swap(kito_engine *eng, uint32_t a, uint32_t b)
+{
+    struct kito__heap_entry t = eng->heap[a];
+    eng->heap[a] = eng->heap[b];
+    eng->heap[b] = t;
+    eng->lots[eng->heap[a].slot].heap_pos = a;
+    eng->lots[eng->heap[b].slot].heap_pos = b;
+}
+
+static void heap_sift(kito_engine *eng, uint32_t pos)
+{
+    while (pos > 0 && heap_less(eng, pos, (pos - 1) / 2)) {
+        heap_swap(eng, pos, (pos - 1) / 2);
+        pos = (pos - 1) / 2;
+    }
+    for (;;) {
+        uint32_t l = 2 * pos + 1, r = l + 1, m = pos;
+        if (l < eng->heap_n && heap_less(eng, l, m))
+            m = l;
+        if (r < eng->heap_n && heap_less(eng, r, m))
+            m = r;
+        if (m == pos)
+            break;
+        heap_swap(eng, pos, m);
+        pos = m;
+    }
+}
+
+void kito__heap_set(kito_engine *eng, uint32_t slot, int64_t deadline_ms)
+{
+    struct kito__lot *lot = &eng->lots[slot];
+    if (lot->heap_pos == KITO__NONE) {
+        assert(eng->heap_n < eng->lim.max_lots);
+        lot->heap_pos = eng->heap_n++;
+        eng->heap[lot->heap_pos].slot = slot;
+    }
+    eng->heap[lot->heap_pos].deadline_ms = deadline_ms;
+    heap_sift(eng, lot->heap_pos);
+}
+
+void kito__heap_remove(kito_engine *eng, uint32_t slot)
+{
+    struct kito__lot *lot = &eng->lots[slot];
+    uint32_t pos = lot->heap_pos;
+    assert(pos != KITO__NONE && pos < eng->heap_n);
+    uint32_t last = --eng->heap_n;
+    if (pos != last) {
+        heap_swap(eng, pos, last);
+        lot->heap_pos = KITO__NONE;
+        heap_sift(eng, pos);
+    }
+    lot->heap_pos = KITO__NONE;
+}
+
+int64_t kito_engine_next_deadline(const kito_engine *eng)
+{
+    return eng->heap_n > 0 ? eng->heap[0].deadline_ms : INT64_MAX;
+}
+
+/* ---- idempotency window ---------------------------------------------------------------------- */
+
+/* Two generations: new ids go to the current table; when it holds recent_commands entries the
+ * previous table is cleared and the two swap. Lookups check both, so the latest recent_commands
+ * accepted ids (and at most twice as many) are always remembered. Past that an id is forgotten
+ * and a retry is judged afresh -- a retried maximum is then refused as not above the bidder's own
+ * maximum or below the ask, so a stale retry cannot bid twice in practice, but only the window is
+ * a guarantee. */
+/* What a command's lookups need, computed once: two hashes per command in all. */
+struct pre {
+    struct kito__lot *lot; /* valid when looked_up */
+    bool looked_up;
+    uint32_t index_home; /* home slot of the lot id in the index */
+    uint32_t id_home;    /* home slot of (id, lot) in the window tables */
+    uint32_t id_fp;      /* fingerprint of the lot id kept beside the command id */
+};
+
+static inline void pre_compute(const kito_engine *eng, const struct kito_command *c, struct pre *p)
+{
+    uint64_t h = mix64(c->lot_id);
+    p->lot = NULL;
+    p->looked_up = false;
+    p->index_home = (uint32_t)h & eng->index_mask;
+    p->id_fp = (uint32_t)(h >> 32);
+    p->id_home = (uint32_t)mix64(c->id ^ h) & eng->ids_mask;
+}
+
+static inline void pre_prefetch(const kito_engine *eng, const struct kito_command *c,
+                                const struct pre *p)
+{
+    __builtin_prefetch(&eng->index[p->index_home]);
+    if (c->id != 0) {
+        __builtin_prefetch(&eng->ids[0][p->id_home]);
+        __builtin_prefetch(&eng->ids[1][p->id_home]);
+    }
+}
+
+static bool ids_find(const kito_engine *eng, uint64_t cmd_id, const struct pre *p, uint32_t *seq)
+{
+    for (uint32_t g = 0; g < 2; g++) {
+        const struct kito__id_entry *t = eng->ids[(eng->ids_cur + g) & 1];
+        for (uint32_t i = p->id_home;; i = (i + 1) & eng->ids_mask) {
+            if (t[i].cmd_id == 0)
+                break;
+            if (t[i].cmd_id == cmd_id && t[i].lot_fp == p->id_fp) {
+                *seq = t[i].seq;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static void ids_insert(kito_engine *eng, uint64_t cmd_id, const struct pre *p, uint32_t seq)
+{
+    assert(cmd_id != 0);
+    if (eng->ids_fill == eng->lim.recent_commands) {
+        uint32_t prev = (eng->ids_cur + 1) & 1;
+        memset(eng->ids[prev], 0, ((size_t)eng->ids_mask + 1) * sizeof(struct kito__id_entry));
+        eng->ids_cur = prev;
+        eng->ids_fill = 0;
+    }
+    struct kito__id_entry *t = eng->ids[eng->ids_cur];
+    uint32_t i = p->id_home;
+    while (t[i].cmd_id != 0)
+        i = (i + 1) & eng->ids_mask;
+    t[i].cmd_id = cmd_id;
+    t[i].lot_fp = p->id_fp;
+    t[i].seq = seq;
+    eng->ids_fill++;
+}
+
+/* ---- ladders --------------------------------------------------------------------------------- */
+
+static kito_err ladder_intern(kito_engine *eng, const struct kito_ladder *ladder, uint16_t *id)
+{
+    uint32_t free_id = KITO__NONE;
+    for (uint32_t i = 0; i < eng->lim.max_ladders; i++) {
+        if (eng->ladder_refs[i] == 0) {
+            if (free_id == KITO__NONE)
+                free_id = i;
+        } else if (kito_ladder_equal(&eng->ladders[i], ladder)) {
+            eng->ladder_refs[i]++;
+            *id = (uint16_t)i;
+            return KITO_OK;
+        }
+    }
+    if (free_id == KITO__NONE)
+        return KITO_E_CAPACITY;
+    eng->ladders[free_id] = *ladder;
+    eng->ladder_refs[free_id] = 1;
+    *id = (uint16_t)free_id;
+    return KITO_OK;
+}
+
+static bool ladder_available(const kito_engine *eng, const struct kito_ladder *ladder)
+{
+    for (uint32_t i = 0; i < eng->lim.max_ladders; i++) {
+        if (eng->ladder_refs[i] == 0 || kito_ladder_equal(&eng->ladders[i], ladder))
+            return true;
+    }
+    return false;
+}
+
+/* ---- lot slots ---------------------------------------------------------------------------------
+ */
+
+/* Takes a slot, a ladder and (live) a live block for a new lot with room for n_bidders entries,
+ * or fails having changed nothing. */
+kito_err kito__lot_alloc(kito_engine *eng, uint64_t lot_id, const struct kito_ladder *ladder,
+                         bool live, uint32_t n_bidders, struct kito__lot **out)
+{
+    if (kito__lot_find(eng, lot_id) != NULL)
+        return KITO_E_LOT_EXISTS;
+    uint32_t chunks_needed = (n_bidders + KITO__CHUNK_BIDS - 1) / KITO__CHUNK_BIDS;
+    if (eng->n_free_slots == 0 || (live && eng->n_free_live == 0) ||
+        !ladder_available(eng, ladder) || n_bidders > eng->lim.max_bidders_per_lot ||
+        chunks_needed > eng->n_chunks - eng->chunks_used)
+        return KITO_E_CAPACITY;
+
+    uint32_t slot = eng->free_slots[--eng->n_free_slots];
+    struct kito__lot *lot = &eng->lots[slot];
+    memset(lot, 0, sizeof(*lot));
+    lot->lot_id = lot_id;
+    lot->bids_head = lot->bids_tail = KITO__NONE;
+    lot->heap_pos = KITO__NONE;
+    lot->live_id = KITO__NONE;
+    kito_err err = ladder_intern(eng, ladder, &lot->ladder_id);
+    assert(err == KITO_OK);
+    (void)err;
+    if (live) {
+        uint32_t id = eng->free_live[--eng->n_free_live];
+        struct kito__live *lv = &eng->live[id];
+        memset(lv, 0, sizeof(*lv));
+        lv->lot_slot = slot;
+        lot->live_id = id;
+    }
+    index_insert(eng, lot_id, slot);
+    eng->lots_loaded++;
+    *out = lot;
+    return KITO_OK;
+}
+
+void kito__lot_release(kito_engine *eng, struct kito__lot *lot)
+{
+    uint32_t slot = kito__lot_slot(eng, lot);
+    if (lot->heap_pos != KITO__NONE)
+        kito__heap_remove(eng, slot);
+    kito__entries_free(eng, lot);
+    if (lot->live_id != KITO__NONE) {
+        eng->live[lot->live_id].lot_slot = KITO__NONE;
+        eng->free_live[eng->n_free_live++] = lot->live_id;
+    }
+    assert(eng->ladder_refs[lot->ladder_id] > 0);
+    eng->ladder_refs[lot->ladder_id]--;
+    index_delete(eng, lot->lot_id);
+    memset(lot, 0, sizeof(*lot));
+    lot->heap_pos = KITO__NONE;
+    lot->live_id = KITO__NONE;
+    lot->bids_head = lot->bids_tail = KITO__NONE;
+    eng->free_slots[eng->n_free_slots++] = slot;
+    eng->lots_loaded--;
+}
+
+/* ---- loading -----------------------------------------------------------------------------------
+ */
+
+void kito_lot_config_init(struct kito_lot_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    memcpy(cfg->currency, "USD", 4);
+    cfg->format = KITO_FORMAT_TIMED;
+    cfg->tender_price = KITO_TENDER_FIRST_PRICE;
+    kito_ladder_default(&cfg->ladder);
+    cfg->stagger_s = 60;
+    cfg->soft_close_s = 120;
+}
+
+static bool currency_valid(const char c[4])
+{
+    for (int i = 0; i < 3; i++) {
+        if (c[i] < 'A' || c[i] > 'Z')
+            return false;
+    }
+    return c[3] == '\0';
+}
+
+kito_err kito_engine_lot_load(kito_engine *eng, const struct kito_lot_config *cfg)
+{
+    if (cfg->lot_id == 0 || cfg->format < KITO_FORMAT_TIMED || cfg->format > KITO_FORMAT_LIVE ||
+        !currency_valid(cfg->currency) || cfg->soft_close_s > MAX_SOFT_CLOSE_S)
+        return KITO_E_BAD_COMMAND;
+    if (cfg->format == KITO_FORMAT_TENDER && cfg->tender_price != KITO_TENDER_FIRST_PRICE &&
+        cfg->tender_price != KITO_TENDER_SECOND_PRICE)
+        return KITO_E_BAD_COMMAND;
+    if (cfg->opening_minor <= 0 || cfg->opening_minor > KITO_AMOUNT_MAX_MINOR ||
+        cfg->reserve_minor < 0 || cfg->reserve_minor > KITO_AMOUNT_MAX_MINOR)
+        return KITO_E_BAD_AMOUNT;
+    if (kito_ladder_validate(&cfg->ladder) != KITO_OK)
+        return KITO_E_BAD_LADDER;
+
+    int64_t ends_at = 0;
+    if (cfg->format != KITO_FORMAT_LIVE) {
+        /* Staggered close (DESIGN.md, Timed): lot i ends at sale end + i x stagger. */
+        int64_t offset_ms;
+        if (__builtin_mul_overflow((int64_t)cfg->index_in_sale, (int64_t)cfg->stagger_s * 1000,
+                                   &offset_ms) ||
+            __builtin_add_overflow(cfg->sale_ends_at_ms, offset_ms, &ends_at) ||
+            ends_at <= cfg->starts_at_ms || ends_at > INT64_MAX / 2)
+            return KITO_E_BAD_COMMAND;
+    }
+
+    struct kito__lot *lot;
+    kito_err err =
+        kito__lot_alloc(eng, cfg->lot_id, &cfg->ladder, cfg->format == KITO_FORMAT_LIVE, 0, &lot);
+    if (err != KITO_OK)
+        return err;
+    lot->sale_id = cfg->sale_id;
+    lot->seller_id = cfg->seller_id;
+    memcpy(lot->currency, cfg->currency, sizeof(lot->currency));
+    lot->format = cfg->format;
+    lot->tender_price = cfg->format == KITO_FORMAT_TENDER ? cfg->tender_price : 0;
+    lot->state = KITO_LOT_SCHEDULED;
+    lot->opening_minor = cfg->opening_minor;
+    lot->reserve_minor = cfg->reserve_minor;
+    if (cfg->format != KITO_FORMAT_LIVE) {
+        lot->starts_at_ms = cfg->starts_at_ms;
+        lot->ends_at_ms = ends_at;
+        lot->soft_close_ms = cfg->format == KITO_FORMAT_TIMED ? cfg->soft_close_s * 1000u : 0;
+        kito__heap_set(eng, kito__lot_slot(eng, lot), lot->starts_at_ms);
+    }
+    return KITO_OK;
+}
+
+kito_err kito_engine_lot_unload(kito_engine *eng, uint64_t lot_id)
+{
+    struct kito__lot *lot = kito__lot_find(eng, lot_id);
+    if (lot == NULL)
+        return KITO_E_UNKNOWN_LOT;
+    kito__lot_release(eng, lot);
+    return KITO_OK;
+}
+
+/* ---- applying commands --------------------------------------------------------------------- */
+
+static bool amount_valid(int64_t a)
+{
+    return a > 0 && a <= KITO_AMOUNT_MAX_MINOR;
+}
+
+/* What can be refused without looking at the lot. */
+static kito_err precheck(const struct kito_command *cmd)
+{
+    if (kito_command_check(cmd) != KITO_OK)
+        return KITO_E_BAD_COMMAND;
+    switch (cmd->type) {
+    case KITO_CMD_BID:
+    case KITO_CMD_FLOOR_BID:
+        if (cmd->actor == 0 || (cmd->actor & KITO_PADDLE_FLAG))
+            return KITO_E_BAD_COMMAND;
+        if (!amount_valid(cmd->amount_minor))
+            return KITO_E_BAD_AMOUNT;
+        break;
+    case KITO_CMD_SET_ASK:
+        if (!amount_valid(cmd->amount_minor))
+            return KITO_E_BAD_AMOUNT;
+        break;
+    case KITO_CMD_SET_STEP:
+        if (cmd->arg == KITO_STEP_MANUAL && !amount_valid(cmd->amount_minor))
+            return KITO_E_BAD_AMOUNT;
+        break;
+    default:
+        break;
+    }
+    return KITO_OK;
+}
+
+static kito_err apply_to(kito_engine *eng, const struct kito_command *cmd, struct pre *pre,
+                         bool replay, struct kito_event *events, size_t events_cap,
+                         struct kito_outcome *out)
+{
+    out->seq = 0;
+    out->n_events = 0;
+    kito_err err = precheck(cmd);
+    if (err != KITO_OK)
+        return out->err = err;
+    uint32_t first_seq;
+    if (cmd->id != 0 && ids_find(eng, cmd->id, pre, &first_seq)) {
+        out->seq = first_seq;
+        return out->err = KITO_E_DUPLICATE;
+    }
+    struct kito__lot *lot =
+        pre->looked_up ? pre->lot : lot_find_at(eng, cmd->lot_id, pre->index_home);
+    if (lot == NULL)
+        return out->err = KITO_E_UNKNOWN_LOT;
+    if (lot->seq == UINT32_MAX)
+        return out->err = KITO_E_CAPACITY;
+    if (replay && cmd->seq != lot->seq + 1)
+        return out->err = KITO_E_BAD_COMMAND;
+
+    assert(events == NULL || events_cap >= KITO_MAX_EVENTS_PER_COMMAND);
+    (void)events_cap;
+    struct kito__emit em;
+    em.buf = events;
+    em.n = 0;
+    em.seq = lot->seq + 1;
+    em.lot_id = lot->lot_id;
+    em.at_ms = cmd->now_ms;
+    err = kito__lot_apply(eng, lot, cmd, &em);
+    if (err != KITO_OK)
+        return out->err = err;
+    lot->seq = em.seq;
+    if (cmd->id != 0)
+        ids_insert(eng, cmd->id, pre, em.seq);
+    out->seq = em.seq;
+    out->n_events = em.n;
+    return out->err = KITO_OK;
+}
+
+/* One command on its own: its two independent lookups (window, index) start together, then the
+ * lot's lines. */
+static kito_err apply_one(kito_engine *eng, const struct kito_command *cmd, bool replay,
+                          struct kito_event *events, size_t events_cap, struct kito_outcome *out)
+{
+    struct pre pre;
+    pre_compute(eng, cmd, &pre);
+    pre_prefetch(eng, cmd, &pre);
+    pre.lot = lot_find_at(eng, cmd->lot_id, pre.index_home);
+    pre.looked_up = true;
+    if (pre.lot != NULL)
+        prefetch_lot(pre.lot);
+    return apply_to(eng, cmd, &pre, replay, events, events_cap, out);
+}
+
+kito_err kito_engine_apply(kito_engine *eng, const struct kito_command *cmd,
+                           struct kito_event *events, size_t events_cap, struct kito_outcome *out)
+{
+    struct kito_outcome local;
+    return apply_one(eng, cmd, false, events, events_cap, out != NULL ? out : &local);
+}
+
+kito_err kito_engine_replay(kito_engine *eng, const struct kito_command *cmd,
+                            struct kito_event *events, size_t events_cap, struct kito_outcome *out)
+{
+    struct kito_outcome local;
+    return apply_one(eng, cmd, true, events, events_cap, out != NULL ? out : &local);
+}
+
+/* How far apart the batch's prefetch stages run: far enough to hide a memory access behind the
+ * work of the commands in between, near enough that prefetched lines are still in cache. */
+#define BATCH_AHEAD 6
+#define BATCH_RING 32 /* > 3 x BATCH_AHEAD, a power of two */
+/* Chunks prefetched per lot (18 bidders); a bid on a bigger book waits for the rest. */
+#define BATCH_CHUNKS 3
+_Static_assert(3 * BATCH_AHEAD < BATCH_RING, "the ring holds every command in flight");
+
+size_t kito_engine_apply_batch(kito_engine *eng, const struct kito_command *cmds, size_t n,
+                               struct kito_outcome *outs, struct kito_event *events,
+                               size_t events_cap, size_t *n_events)
+{
+    /* A software pipeline of three stages, AHEAD commands apart, each using what the previous
+     * one brought into cache: 1) hash the command, fetch its index slot and id window slots;
+     * 2) find the lot through the index, fetch its lines; 3) fetch its chunks through its
+     * chunk directory. Commands in a batch never load or unload lots, so a lot found in stage
+     * 2 is still there when its command runs. */
+    struct pre ring[BATCH_RING];
+    size_t used = 0, k, s1 = 0, s2 = 0, s3 = 0;
+    for (k = 0; k < n; k++) {
+        if (events != NULL && events_cap - used < KITO_MAX_EVENTS_PER_COMMAND)
+            break;
+        for (; s1 < n && s1 < k + 3 * BATCH_AHEAD; s1++) {
+            struct pre *p = &ring[s1 % BATCH_RING];
+            pre_compute(eng, &cmds[s1], p);
+            pre_prefetch(eng, &cmds[s1], p);
+        }
+        for (; s2 < n && s2 < k + 2 * BATCH_AHEAD; s2++) {
+            struct pre *p = &ring[s2 % BATCH_RING];
+            p->lot = lot_find_at(eng, cmds[s2].lot_id, p->index_home);
+            p->looked_up = true;
+            if (p->lot != NULL)
+                prefetch_lot(p->lot);
+        }
+        for (; s3 < n && s3 < k + BATCH_AHEAD; s3++) {
+            const struct pre *p = &ring[s3 % BATCH_RING];
+            if (p->lot != NULL)
+                kito__prefetch_chunks(eng, p->lot, BATCH_CHUNKS);
+        }
+        apply_to(eng, &cmds[k], &ring[k % BATCH_RING], false, events != NULL ? events + used : NULL,
+                 events != NULL ? events_cap - used : 0, &outs[k]);
+        used += outs[k].n_events;
+    }
+    if (n_events != NULL)
+        *n_events = used;
+    return k;
+}
+
+kito_err kito_engine_tick(kito_engine *eng, int64_t now_ms, struct kito_command *applied,
+                          size_t applied_cap, size_t *n_applied, struct kito_event *events,
+                          size_t events_cap, size_t *n_events)
+{
+    size_t n_cmd = 0, n_ev = 0;
+    while (eng->heap_n > 0 && n_cmd < applied_cap && eng->heap[0].deadline_ms <= now_ms) {
+        if (events != NULL && events_cap - n_ev < KITO_MAX_EVENTS_PER_COMMAND)
+            break;
+        uint32_t slot = eng->heap[0].slot;
+        struct kito__lot *lot = &eng->lots[slot];
+        int64_t due = kito__lot_deadline(lot);
+        assert(due >= eng->heap[0].deadline_ms);
+        if (due > now_ms) {
+            /* A soft close moved the end after the key was set: re-key and look again. */
+            kito__heap_set(eng, slot, due);
+            continue;
+        }
+        struct kito_command cmd = {
+            .lot_id = lot->lot_id,
+            .now_ms = now_ms,
+            .type = lot->state == KITO_LOT_SCHEDULED ? KITO_CMD_OPEN : KITO_CMD_CLOSE,
+        };
+        struct kito_outcome out;
+        struct pre pre;
+        pre_compute(eng, &cmd, &pre);
+        pre.lot = lot;
+        pre.looked_up = true;
+        kito_err err = apply_to(eng, &cmd, &pre, false, events != NULL ? events + n_ev : NULL,
+                                events != NULL ? events_cap - n_ev : 0, &out);
+        assert(err == KITO_OK);
+        (void)err;
+        cmd.seq = out.seq;
+        applied[n_cmd++] = cmd;
+        n_ev += out.n_events;
+    }
+    if (n_applied != NULL)
+        *n_applied = n_cmd;
+    if (n_events != NULL)
+        *n_events = n_ev;
+    return KITO_OK;
+}
+
+/* ---- views ----------------------------------------------------------------------------------- */
+
+kito_err kito_engine_lot_view(const kito_engine *eng, uint64_t lot_id, struct kito_lot_view *out)
+{
+    const struct kito__lot *lot = kito__lot_find(eng, lot_id);
+    if (lot == NULL)
+        return KITO_E_UNKNOWN_LOT;
+    kito__lot_view(eng, lot, out);
+    return KITO_OK;
+}
+
+kito_err kito_engine_my_bid(const kito_engine *eng, uint64_t lot_id, uint64_t bidder,
+                            struct kito_my_bid *out)
+{
+    const struct kito__lot *lot = kito__lot_find(eng, lot_id);
+    if (lot == NULL)
+        return KITO_E_UNKNOWN_LOT;
+    memset(out, 0, sizeof(*out));
+    struct kito__entry_ref ref;
+    if (bidder == 0 || !kito__entry_find(eng, lot, bidder, &ref))
+        return KITO_OK;
+    out->has_bid = true;
+    out->amount_minor = ref.chunk->max_minor[ref.i];
+    out->seq = ref.chunk->seq[ref.i];
+    out->leading = !kito__lot_sealed(lot) && lot->leader == bidder;
+    return KITO_OK;
+}
+
+kito_err kito_engine_lot_bids(const kito_engine *eng, uint64_t lot_id,
+                              struct kito_standing_bid *out, size_t cap, size_t *n)
+{
+    const struct kito__lot *lot = kito__lot_find(eng, lot_id);
+    if (lot == NULL)
+        return KITO_E_UNKNOWN_LOT;
+    if (!kito__state_final(lot->state))
+        return KITO_E_BAD_STATE;
+    for (uint32_t k = 0; k < lot->n_bidders && k < cap; k++) {
+        struct kito__entry_ref ref;
+        kito__entry_at(eng, lot, k, &ref);
+        out[k].bidder = ref.chunk->bidder[ref.i];
+        out[k].amount_minor = ref.chunk->max_minor[ref.i];
+        out[k].seq = ref.chunk->seq[ref.i];
+    }
+    *n = lot->n_bidders;
+    return KITO_OK;
+}
+
+void kito_engine_memory(const kito_engine *eng, struct kito_engine_memory *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->total_bytes = eng->total_bytes;
+    size_t index_per_lot =
+        ((size_t)eng->index_mask + 1) * sizeof(struct kito__index_entry) / eng->lim.max_lots;
+    out->lot_slot_bytes = sizeof(struct kito__lot) + index_per_lot +
+                          sizeof(struct kito__heap_entry) + sizeof(uint32_t);
+    out->chunk_bytes = sizeof(struct kito__chunk);
+    out->live_slot_bytes = sizeof(struct kito__live) + sizeof(uint32_t) +
+                           (size_t)eng->lim.live_undo_depth * sizeof(struct kito__undo);
+    out->id_window_bytes = 2 * ((size_t)eng->ids_mask + 1) * sizeof(struct kito__id_entry);
+    out->lots_loaded = eng->lots_loaded;
+    out->chunks_used = eng->chunks_used;
+    out->chunks_total = eng->n_chunks;
+}
