@@ -1,0 +1,237 @@
+#include "api/auth.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/crypto.h"
+#include "api/request.h"
+#include "api/server.h"
+#include "api/sql.h"
+
+struct kito_auth_slot {
+    char token_sha256[65]; /* "" when empty */
+    kito_principal principal;
+    uint64_t valid_until_ms; /* loop time (uv_now) */
+};
+
+static const struct {
+    unsigned bit;
+    const char *name;
+} roles[] = {
+    {KITO_ROLE_MINER, "miner"},       {KITO_ROLE_VALUER, "valuer"},
+    {KITO_ROLE_BUYER, "buyer"},       {KITO_ROLE_ORGANIZER, "organizer"},
+    {KITO_ROLE_OPERATOR, "operator"},
+};
+
+const char *kito_role_name(unsigned role)
+{
+    for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+        if (roles[i].bit == role)
+            return roles[i].name;
+    return "anonymous";
+}
+
+unsigned kito_role_parse(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+        if (strlen(roles[i].name) == len && memcmp(roles[i].name, name, len) == 0)
+            return roles[i].bit;
+    return 0;
+}
+
+kito_err kito_auth_init(kito_auth *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->slots = calloc(KITO_AUTH_CACHE_SLOTS, sizeof(*a->slots));
+    return a->slots != NULL ? KITO_OK : KITO_E_NOMEM;
+}
+
+void kito_auth_dispose(kito_auth *a)
+{
+    if (a == NULL)
+        return;
+    free(a->slots);
+    a->slots = NULL;
+}
+
+static struct kito_auth_slot *slot_for(kito_auth *a, const char *hex)
+{
+    /* the digest is uniformly random: its first 8 hex digits are a fine index */
+    unsigned long h = strtoul(
+        (char[9]){hex[0], hex[1], hex[2], hex[3], hex[4], hex[5], hex[6], hex[7], '\0'}, NULL, 16);
+    return &a->slots[h % KITO_AUTH_CACHE_SLOTS];
+}
+
+void kito_auth_forget(kito_auth *a, const char *token_sha256)
+{
+    struct kito_auth_slot *s = slot_for(a, token_sha256);
+    if (strcmp(s->token_sha256, token_sha256) == 0)
+        memset(s, 0, sizeof(*s));
+}
+
+/* ---- the dispatcher's side ------------------------------------------------------------------ */
+
+typedef void (*run_fn)(kito_req *r);
+
+static void unauthorized(kito_req *r, const char *why)
+{
+    if (kito_req_alive(r))
+        h2o_add_header(&r->h2o->pool, &r->h2o->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                       H2O_STRLIT("Bearer"));
+    kito_respond_error(r, KITO_E_UNAUTHORIZED, why);
+}
+
+/* The role check of the route table, then the handler. */
+static void authorize(kito_req *r, const kito_principal *p, run_fn run)
+{
+    r->principal = *p;
+    unsigned need = r->route->roles;
+    if (need != 0 && (need & p->role) == 0) {
+        char msg[120];
+        snprintf(msg, sizeof(msg), "a %s account may not do this", kito_role_name(p->role));
+        kito_respond_error(r, KITO_E_FORBIDDEN, msg);
+        return;
+    }
+    run(r);
+}
+
+typedef struct lookup_job {
+    kito_req *r;
+    run_fn run;
+    char token_sha256[65];
+    kito_err status; /* KITO_OK found and live; UNAUTHORIZED not found/expired; else failure */
+    kito_principal principal;
+    int64_t ms_left;
+} lookup_job;
+
+static kito_err lookup_row(void *ud, const kito_sql_row *row)
+{
+    lookup_job *j = ud;
+    const char *role = kito_sql_text(row, 2, NULL);
+    const char *status = kito_sql_text(row, 3, NULL);
+    j->principal.session_id = kito_sql_u64(row, 0);
+    j->principal.account_id = kito_sql_u64(row, 1);
+    j->principal.role = role != NULL ? kito_role_parse(role, strlen(role)) : 0;
+    j->ms_left = kito_sql_i64(row, 4);
+    j->principal.session_expires_ms = kito_sql_i64(row, 5);
+    bool live = status != NULL && strcmp(status, "active") == 0 && kito_sql_is_null(row, 6) &&
+                j->ms_left > 0 && j->principal.role != 0;
+    j->status = live ? KITO_OK : KITO_E_UNAUTHORIZED;
+    return KITO_OK;
+}
+
+static void lookup_run(void *worker, void *arg)
+{
+    lookup_job *j = arg;
+    static const char sql[] =
+        "SELECT s.id, s.account_id, a.role, a.status,"
+        " TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), s.expires_at) DIV 1000,"
+        " FLOOR(UNIX_TIMESTAMP(s.expires_at) * 1000), s.revoked_at"
+        " FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_sha256 = ?";
+    kito_sql_param p[] = {KITO_SQL_TEXT(j->token_sha256)};
+    j->status = KITO_E_UNAUTHORIZED;
+    kito_err e = kito_sql_query(worker, sql, p, 1, lookup_row, j, NULL);
+    if (e != KITO_OK) {
+        fprintf(stderr, "kitod: session lookup failed: %s\n", kito_sql_last_error());
+        j->status = e == KITO_E_UNAVAILABLE ? KITO_E_UNAVAILABLE : KITO_E_INTERNAL;
+    }
+}
+
+static void lookup_done(void *arg, kito_err pool_status)
+{
+    lookup_job *j = arg;
+    kito_req *r = j->r;
+    kito_err st = pool_status != KITO_OK ? KITO_E_UNAVAILABLE : j->status;
+    if (kito_req_alive(r)) {
+        if (st == KITO_OK) {
+            memcpy(j->principal.token_sha256, j->token_sha256, sizeof(j->token_sha256));
+            kito_auth *a = &r->server->auth;
+            struct kito_auth_slot *s = slot_for(a, j->token_sha256);
+            uint64_t now = uv_now(r->server->loop);
+            uint64_t ttl =
+                j->ms_left < KITO_AUTH_CACHE_TTL_MS ? (uint64_t)j->ms_left : KITO_AUTH_CACHE_TTL_MS;
+            memcpy(s->token_sha256, j->token_sha256, sizeof(s->token_sha256));
+            s->principal = j->principal;
+            s->valid_until_ms = now + ttl;
+            authorize(r, &j->principal, j->run);
+        } else if (st == KITO_E_UNAUTHORIZED) {
+            unauthorized(r, "the session is unknown, expired or signed out; sign in again");
+        } else {
+            kito_respond_error(r, st, NULL);
+        }
+    }
+    kito_req_release(r);
+    free(j);
+}
+
+/* The bearer token of r into digest; KITO_E_NOT_FOUND when there is no Authorization header,
+ * KITO_E_UNAUTHORIZED when it is not a token of ours. */
+static kito_err bearer_digest(kito_req *r, char digest[65])
+{
+    h2o_req_t *req = r->h2o;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i == -1)
+        return KITO_E_NOT_FOUND;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    static const char scheme[] = "Bearer ";
+    if (v.len <= sizeof(scheme) - 1 || strncasecmp(v.base, scheme, sizeof(scheme) - 1) != 0)
+        return KITO_E_UNAUTHORIZED;
+    char token[KITO_TOKEN_SIZE];
+    size_t n = v.len - (sizeof(scheme) - 1);
+    if (n >= sizeof(token))
+        return KITO_E_UNAUTHORIZED;
+    memcpy(token, v.base + sizeof(scheme) - 1, n);
+    token[n] = '\0';
+    return kito_crypto_token_digest(token, digest) == KITO_OK ? KITO_OK : KITO_E_UNAUTHORIZED;
+}
+
+void kito_auth_dispatch(kito_req *r, run_fn run)
+{
+    assert(r->route != NULL);
+    const bool required = r->route->roles != 0;
+    const bool optional = (r->route->flags & KITO_ROUTE_AUTH_OPTIONAL) != 0;
+    if (!required && !optional) {
+        run(r);
+        return;
+    }
+    char digest[65];
+    kito_err e = bearer_digest(r, digest);
+    if (e == KITO_E_NOT_FOUND) {
+        if (required)
+            unauthorized(r, "this needs `Authorization: Bearer <token>`; sign in first");
+        else
+            run(r);
+        return;
+    }
+    if (e != KITO_OK) {
+        unauthorized(r, "the bearer token is malformed");
+        return;
+    }
+
+    kito_auth *a = &r->server->auth;
+    struct kito_auth_slot *s = slot_for(a, digest);
+    if (strcmp(s->token_sha256, digest) == 0 && uv_now(r->server->loop) < s->valid_until_ms) {
+        a->hits++;
+        authorize(r, &s->principal, run);
+        return;
+    }
+    a->misses++;
+    lookup_job *j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        kito_respond_error(r, KITO_E_NOMEM, NULL);
+        return;
+    }
+    j->r = r;
+    j->run = run;
+    memcpy(j->token_sha256, digest, sizeof(digest));
+    kito_req_retain(r);
+    e = kito_pool_submit(r->server->pool, lookup_run, lookup_done, j);
+    if (e != KITO_OK) {
+        kito_respond_error(r, KITO_E_UNAVAILABLE, "too many requests are waiting for the database");
+        kito_req_release(r);
+        free(j);
+    }
+}

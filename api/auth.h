@@ -1,0 +1,81 @@
+/*
+ * Authentication and role checks for every route (issue 4, "Accounts and roles").
+ *
+ * Who may call a route is part of the route itself (kito_route.roles, api/router.h): the route
+ * table is the authorization matrix, kept in one place, and the dispatcher enforces it before a
+ * handler runs. What a role may do to a particular row (a miner edits her own stones only) is
+ * the repository's check, since it needs the row.
+ *
+ *   roles == 0, no KITO_ROUTE_AUTH_OPTIONAL   public: no token is looked at
+ *   roles == 0, KITO_ROUTE_AUTH_OPTIONAL      public, but a valid token is resolved (a lot page
+ *                                             says "you are leading"); a bad token is a 401
+ *   roles != 0                                a valid token of one of these roles, else 401/403
+ *
+ * Tokens: `Authorization: Bearer <token>`; the token is 43 base64url characters (api/crypto.h).
+ * The server keeps a small cache of resolved sessions (KITO_AUTH_CACHE_SLOTS entries, each valid
+ * for at most KITO_AUTH_CACHE_TTL_MS and never past the session's expiry), so bids do not cost a
+ * MySQL round trip each. A session revoked by this process leaves the cache at once
+ * (kito_auth_forget); one revoked elsewhere stops working within the TTL.
+ *
+ * Threads: the loop thread only.
+ */
+#ifndef KITO_AUTH_H
+#define KITO_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/err.h"
+
+/* Roles as bits, so a route's allowed roles form one mask. */
+#define KITO_ROLE_MINER (1u << 0)
+#define KITO_ROLE_VALUER (1u << 1)
+#define KITO_ROLE_BUYER (1u << 2)
+#define KITO_ROLE_ORGANIZER (1u << 3)
+#define KITO_ROLE_OPERATOR (1u << 4)
+#define KITO_ROLES_ANY 0x1fu /* any signed-in account */
+
+#define KITO_AUTH_CACHE_SLOTS 16384
+#define KITO_AUTH_CACHE_TTL_MS 15000
+
+/* The signed-in caller of a request; account_id 0 when anonymous. */
+typedef struct kito_principal {
+    uint64_t account_id;
+    uint64_t session_id;
+    unsigned role;              /* one KITO_ROLE_* bit; 0 when anonymous */
+    char token_sha256[65];      /* the session's token digest (hex), for sign-out */
+    int64_t session_expires_ms; /* ms since the epoch */
+} kito_principal;
+
+/* The role's name ("miner") or "anonymous" for 0; static storage. */
+const char *kito_role_name(unsigned role);
+
+/* The role bit for a name, or 0 if it is not one. */
+unsigned kito_role_parse(const char *name, size_t len);
+
+struct kito_auth_slot;
+
+/* The session cache of one server. */
+typedef struct kito_auth {
+    struct kito_auth_slot *slots; /* KITO_AUTH_CACHE_SLOTS, direct-mapped by token digest */
+    uint64_t hits, misses;        /* for metrics */
+} kito_auth;
+
+/* Allocates the cache. KITO_E_NOMEM on failure. */
+kito_err kito_auth_init(kito_auth *a);
+
+/* Frees the cache; a may be zeroed or NULL. */
+void kito_auth_dispose(kito_auth *a);
+
+/* Drops a session from the cache (after sign-out); token_sha256 is the hex digest. */
+void kito_auth_forget(kito_auth *a, const char *token_sha256);
+
+struct kito_req;
+
+/* Resolves the caller of r as its route asks (see above), then calls run(r) with r->principal
+ * set; or answers 401 unauthorized / 403 forbidden / 503 unavailable itself and never calls run.
+ * May finish asynchronously (a MySQL lookup on the server's worker pool). */
+void kito_auth_dispatch(struct kito_req *r, void (*run)(struct kito_req *r));
+
+#endif

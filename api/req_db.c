@@ -1,0 +1,50 @@
+#include "api/req_db.h"
+
+#include <stdlib.h>
+
+#include "api/server.h"
+
+typedef struct call {
+    kito_req *r;
+    kito_req_db_run_fn run;
+    kito_req_db_done_fn done;
+    void *job;
+} call;
+
+static void call_run(void *worker, void *arg)
+{
+    call *c = arg;
+    c->run(worker, c->job);
+}
+
+static void call_done(void *arg, kito_err status)
+{
+    call *c = arg;
+    if (kito_req_alive(c->r)) {
+        if (status == KITO_OK)
+            c->done(c->r, c->job);
+        else
+            kito_respond_error(c->r, KITO_E_UNAVAILABLE, "the server is shutting down");
+    }
+    kito_req_release(c->r);
+    free(c->job);
+    free(c);
+}
+
+kito_err kito_req_db(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done, void *job)
+{
+    call *c = malloc(sizeof(*c));
+    if (c == NULL) {
+        free(job);
+        return KITO_E_NOMEM;
+    }
+    *c = (call){r, run, done, job};
+    kito_req_retain(r);
+    if (kito_pool_submit(r->server->pool, call_run, call_done, c) != KITO_OK) {
+        kito_req_release(r);
+        free(job);
+        free(c);
+        return KITO_E_UNAVAILABLE;
+    }
+    return KITO_OK;
+}
