@@ -5,8 +5,8 @@ KITO_ROOT=${KITO_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 VAR=${KITO_VAR:-$KITO_ROOT/var}
 # The test command's services use their own ports and folder, so tests never touch the demo.
 TEST_VAR=$VAR/test
-TEST_REDIS_PORT=6391
-TEST_MYSQL_PORT=3317
+TEST_REDIS_PORT=${KITO_TEST_REDIS_PORT:-6391}
+TEST_MYSQL_PORT=${KITO_TEST_MYSQL_PORT:-3317}
 
 # Debian packages the build, the services and the tests need. Browser-test packages are separate
 # because only the test command needs them.

@@ -378,32 +378,34 @@ static MYSQL *test_db(void)
     return db;
 }
 
-unsigned long long kito_harness_sql(const char *fmt, ...)
+/* Runs the printf-formatted statement; the result (if any) is the caller's to free. */
+static MYSQL_RES *run_sql(const char *fmt, va_list ap)
 {
     char sql[8192];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
     MYSQL *db = test_db();
     cr_assert(mysql_query(db, sql) == 0, "SQL failed: %s\n%s", mysql_error(db), sql);
-    MYSQL_RES *res = mysql_store_result(db);
+    return mysql_store_result(db);
+}
+
+unsigned long long kito_harness_sql(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    MYSQL_RES *res = run_sql(fmt, ap);
+    va_end(ap);
     if (res != NULL)
         mysql_free_result(res);
-    return mysql_insert_id(db);
+    return mysql_insert_id(test_db());
 }
 
 unsigned long long kito_harness_sql_value(char *out, size_t cap, const char *fmt, ...)
 {
-    char sql[8192];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
+    MYSQL_RES *res = run_sql(fmt, ap);
     va_end(ap);
-    MYSQL *db = test_db();
-    cr_assert(mysql_query(db, sql) == 0, "SQL failed: %s\n%s", mysql_error(db), sql);
-    MYSQL_RES *res = mysql_store_result(db);
-    cr_assert(res != NULL, "no result: %s", sql);
+    cr_assert(res != NULL, "the query returned no result set");
     unsigned long long n = mysql_num_rows(res);
     MYSQL_ROW row = mysql_fetch_row(res);
     snprintf(out, cap, "%s", row != NULL && row[0] != NULL ? row[0] : "");

@@ -26,6 +26,21 @@ struct kito_kitod {
  * NULL. */
 void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env);
 
+/* Declares `static struct kito_kitod kd;` and a Criterion suite whose every test gets a fresh
+ * kitod that has answered /healthz with 200 (and is stopped after the test). */
+#define KITO_SUITE_WITH_KITOD(suite, timeout_s)                                                    \
+    static struct kito_kitod kd;                                                                   \
+    static void suite##_up(void)                                                                   \
+    {                                                                                              \
+        kito_harness_kitod_start(&kd, NULL);                                                       \
+        cr_assert_eq(kito_harness_wait_health(&kd, 200, 5000), 200, "kitod never became healthy"); \
+    }                                                                                              \
+    static void suite##_down(void)                                                                 \
+    {                                                                                              \
+        kito_harness_kitod_stop(&kd, 5000);                                                        \
+    }                                                                                              \
+    TestSuite(suite, .init = suite##_up, .fini = suite##_down, .timeout = (timeout_s))
+
 /* Sends SIGTERM and waits up to timeout_ms; then SIGKILL. Returns the exit status as
  * waitpid(2) reports it. Safe to call twice. */
 int kito_harness_kitod_stop(struct kito_kitod *k, int timeout_ms);

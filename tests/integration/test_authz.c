@@ -10,20 +10,7 @@
 #include "api/routes.h"
 #include "tests/integration/harness.h"
 
-static struct kito_kitod kd;
-
-static void up(void)
-{
-    kito_harness_kitod_start(&kd, NULL);
-    cr_assert_eq(kito_harness_wait_health(&kd, 200, 5000), 200);
-}
-
-static void down(void)
-{
-    kito_harness_kitod_stop(&kd, 5000);
-}
-
-TestSuite(authz, .init = up, .fini = down, .timeout = 120);
+KITO_SUITE_WITH_KITOD(authz, 120);
 
 static const unsigned all_roles[] = {KITO_ROLE_MINER, KITO_ROLE_VALUER, KITO_ROLE_BUYER,
                                      KITO_ROLE_ORGANIZER, KITO_ROLE_OPERATOR};

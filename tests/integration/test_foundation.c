@@ -7,20 +7,7 @@
 
 #include "tests/integration/harness.h"
 
-static struct kito_kitod kd;
-
-static void up(void)
-{
-    kito_harness_kitod_start(&kd, NULL);
-    cr_assert_eq(kito_harness_wait_health(&kd, 200, 5000), 200, "kitod never became healthy");
-}
-
-static void down(void)
-{
-    kito_harness_kitod_stop(&kd, 5000);
-}
-
-TestSuite(foundation, .init = up, .fini = down, .timeout = 60);
+KITO_SUITE_WITH_KITOD(foundation, 60);
 
 Test(foundation, healthz_over_http2_reports_both_services)
 {
