@@ -16,6 +16,7 @@ int kito_http_status(kito_err err)
     case KITO_E_BAD_LADDER:
     case KITO_E_NOT_ABOVE_OWN_MAX:
     case KITO_E_ASK_NOT_ABOVE_PRICE:
+    case KITO_E_VALIDATION: /* well-formed JSON whose fields are wrong */
         return 422;
     case KITO_E_LOT_NOT_OPEN:
     case KITO_E_LOT_CLOSED:
@@ -41,7 +42,6 @@ int kito_http_status(kito_err err)
     case KITO_E_BAD_COMMAND:
     case KITO_E_BAD_REQUEST:
     case KITO_E_MALFORMED_JSON:
-    case KITO_E_VALIDATION:
         return 400;
     case KITO_E_UNAUTHORIZED:
         return 401;

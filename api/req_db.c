@@ -8,6 +8,7 @@ typedef struct call {
     kito_req *r;
     kito_req_db_run_fn run;
     kito_req_db_done_fn done;
+    void (*job_free)(void *job);
     void *job;
 } call;
 
@@ -27,24 +28,30 @@ static void call_done(void *arg, kito_err status)
             kito_respond_error(c->r, KITO_E_UNAVAILABLE, "the server is shutting down");
     }
     kito_req_release(c->r);
-    free(c->job);
+    c->job_free(c->job);
     free(c);
 }
 
-kito_err kito_req_db(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done, void *job)
+kito_err kito_req_db_owned(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done,
+                           void (*job_free)(void *job), void *job)
 {
     call *c = malloc(sizeof(*c));
     if (c == NULL) {
-        free(job);
+        job_free(job);
         return KITO_E_NOMEM;
     }
-    *c = (call){r, run, done, job};
+    *c = (call){r, run, done, job_free, job};
     kito_req_retain(r);
     if (kito_pool_submit(r->server->pool, call_run, call_done, c) != KITO_OK) {
         kito_req_release(r);
-        free(job);
+        job_free(job);
         free(c);
         return KITO_E_UNAVAILABLE;
     }
     return KITO_OK;
+}
+
+kito_err kito_req_db(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done, void *job)
+{
+    return kito_req_db_owned(r, run, done, free, job);
 }

@@ -24,4 +24,9 @@ typedef void (*kito_req_db_done_fn)(kito_req *r, void *job);
  * KITO_E_UNAVAILABLE when the queue is full (job already freed; return the error). */
 kito_err kito_req_db(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done, void *job);
 
+/* As kito_req_db, for a job that owns more than its own block (a JSON document, a buffer): it is
+ * released with job_free(job) instead of free(job), whether or not done ran. */
+kito_err kito_req_db_owned(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done,
+                           void (*job_free)(void *job), void *job);
+
 #endif

@@ -36,10 +36,54 @@ static const kito_route table[] = {
     {POST, "/v1/echo", kito_post_echo, JSON_MAX, JSON, NULL, 0},
 
     /* ---- accounts and sessions ---- */
+    {POST, "/v1/accounts", kito_post_accounts, JSON_MAX, JSON, NULL, 0},
+    {GET, "/v1/accounts/me", kito_get_accounts_me, 0, 0, NULL, ANY},
+    {PATCH, "/v1/accounts/me", kito_patch_accounts_me, JSON_MAX, JSON, NULL, ANY},
+    {POST, "/v1/accounts/me/secret", kito_post_accounts_me_secret, JSON_MAX, JSON, NULL, ANY},
+    {POST, "/v1/sessions", kito_post_sessions, JSON_MAX, JSON, NULL, 0},
+    {DELETE, "/v1/sessions/current", kito_delete_sessions_current, 0, 0, NULL, ANY},
+    {GET, "/v1/associations", kito_get_associations, 0, 0, NULL, 0},
+    {POST, "/v1/associations", kito_post_associations, JSON_MAX, JSON, NULL, OPERATOR},
 
     /* ---- stones, photos, certificates, provenance ---- */
+    {POST, "/v1/stones", kito_post_stones, JSON_MAX, JSON, NULL, MINER | VALUER},
+    {GET, "/v1/stones", kito_get_stones, 0, 0, NULL, 0},
+    {GET, "/v1/stones/{id}", kito_get_stone, 0, 0, NULL, 0},
+    {PATCH, "/v1/stones/{id}", kito_patch_stone, JSON_MAX, JSON, NULL, MINER | VALUER},
+    /* raw JPEG/PNG body, not JSON; KITO_PHOTO_MAX_BYTES (api/photos.h) */
+    {POST, "/v1/stones/{id}/photos", kito_post_stone_photo, (size_t)8 << 20, 0, NULL,
+     MINER | VALUER},
+    {GET, "/v1/photos/{sha256}", kito_get_photo, 0, 0, NULL, 0},
+    {POST, "/v1/stones/{id}/certificates", kito_post_stone_certificate, JSON_MAX, JSON, NULL,
+     VALUER},
+    {GET, "/v1/certificates/{id}", kito_get_certificate, 0, 0, NULL, 0},
+    {GET, "/v1/certificates/{id}/verify", kito_get_certificate_verify, 0, 0, NULL, 0},
+    {GET, "/v1/stones/{id}/provenance", kito_get_stone_provenance, 0, 0, NULL, 0},
+    {GET, "/.well-known/kito-signing-key.pem", kito_get_signing_key_pem, 0, 0, NULL, 0},
+    {GET, "/.well-known/kito-keys.json", kito_get_signing_keys, 0, 0, NULL, 0},
 
     /* ---- sales, lots, approvals ---- */
+    {POST, "/v1/sales", kito_post_sales, JSON_MAX, JSON, NULL, ORGANIZER},
+    {GET, "/v1/sales", kito_get_sales, 0, OPT, NULL, 0},
+    {GET, "/v1/sales/{id}", kito_get_sale, 0, OPT, NULL, 0},
+    {PATCH, "/v1/sales/{id}", kito_patch_sale, JSON_MAX, JSON, NULL, ORGANIZER | OPERATOR},
+    {POST, "/v1/sales/{id}/publish", kito_post_sale_publish, 1024, 0, NULL, ORGANIZER | OPERATOR},
+    {POST, "/v1/sales/{id}/cancel", kito_post_sale_cancel, 1024, 0, NULL, ORGANIZER | OPERATOR},
+    {POST, "/v1/sales/{id}/lots", kito_post_sale_lots, JSON_MAX, JSON, NULL, ORGANIZER | OPERATOR},
+    {GET, "/v1/sales/{id}/lots", kito_get_sale_lots, 0, OPT, NULL, 0},
+    {POST, "/v1/sales/{id}/lots/order", kito_post_sale_lots_order, JSON_MAX, JSON, NULL,
+     ORGANIZER | OPERATOR},
+    {GET, "/v1/lots/{id}", kito_get_lot, 0, OPT, NULL, 0},
+    {PATCH, "/v1/lots/{id}", kito_patch_lot, JSON_MAX, JSON, NULL, ORGANIZER | OPERATOR},
+    {POST, "/v1/lots/{id}/withdraw", kito_post_lot_withdraw, 4096, 0, NULL, ORGANIZER | OPERATOR},
+    {POST, "/v1/sales/{id}/registrations", kito_post_sale_registrations, 1024, 0, NULL, BUYER},
+    {GET, "/v1/sales/{id}/registrations", kito_get_sale_registrations, 0, 0, NULL,
+     ORGANIZER | OPERATOR},
+    {POST, "/v1/sales/{id}/approvals", kito_post_sale_approvals, JSON_MAX, JSON, NULL,
+     ORGANIZER | OPERATOR},
+    {DELETE, "/v1/sales/{id}/approvals/{buyer_id}", kito_delete_sale_approval, 0, 0, NULL,
+     ORGANIZER | OPERATOR},
+    {GET, "/v1/sales/{id}/approval", kito_get_sale_approval, 0, 0, NULL, BUYER},
 };
 
 const kito_route *kito_routes_table(size_t json_body_max, size_t *count)

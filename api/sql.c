@@ -192,6 +192,7 @@ kito_err kito_sql_query(kito_db_conn *c, const char *sql, const kito_sql_param *
             e = stmt_fail(c, st);
             goto out;
         }
+        bool rebind = false;
         for (unsigned i = 0; i < row.ncols; i++) {
             if (row.nulls[i])
                 continue;
@@ -213,8 +214,14 @@ kito_err kito_sql_query(kito_db_conn *c, const char *sql, const kito_sql_param *
                     e = stmt_fail(c, st);
                     goto out;
                 }
+                rebind = true;
             }
             row.bufs[i][row.lengths[i]] = '\0';
+        }
+        /* the statement still points at the old buffers: the next row must go to the new ones */
+        if (rebind && mysql_stmt_bind_result(st, binds) != 0) {
+            e = stmt_fail(c, st);
+            goto out;
         }
         seen++;
         if (fn != NULL && (e = fn(ud, &row)) != KITO_OK)

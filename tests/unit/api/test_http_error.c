@@ -28,7 +28,7 @@ Test(http_error, the_statuses_the_design_names)
     cr_expect_eq(kito_http_status(KITO_E_METHOD_NOT_ALLOWED), 405);
     cr_expect_eq(kito_http_status(KITO_E_PAYLOAD_TOO_LARGE), 413);
     cr_expect_eq(kito_http_status(KITO_E_MALFORMED_JSON), 400);
-    cr_expect_eq(kito_http_status(KITO_E_VALIDATION), 400);
+    cr_expect_eq(kito_http_status(KITO_E_VALIDATION), 422);
     cr_expect_eq(kito_http_status(KITO_E_UNAUTHORIZED), 401);
     cr_expect_eq(kito_http_status(KITO_E_RATE_LIMITED), 429);
     cr_expect_eq(kito_http_status(KITO_E_UNSUPPORTED_MEDIA), 415);

@@ -1,0 +1,981 @@
+/* Sales, lots and buyer approvals over HTTPS against the real MariaDB (issue 4, "Sales and
+ * lots"): an organiser's journey, row-level authorization, what the public sees (never a
+ * reserve, never a draft), pagination, every validation error and that a refused request wrote
+ * nothing, and the buyer registration and approval flow. Stones and certificates are arranged
+ * directly in the database (kito_harness_sql), so these tests do not depend on the stones API. */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/http_error.h"
+#include "api/validate.h"
+#include "tests/integration/harness.h"
+
+static struct kito_kitod kd;
+
+static void up(void)
+{
+    kito_harness_kitod_start(&kd, NULL);
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 5000), 200);
+}
+
+static void down(void)
+{
+    kito_harness_kitod_stop(&kd, 5000);
+}
+
+TestSuite(sales, .init = up, .fini = down, .timeout = 180);
+
+/* The status validation_failed maps to (api/http_error.c owns the mapping). */
+#define VSTATUS ((long)kito_http_status(KITO_E_VALIDATION))
+
+/* ---- helpers --------------------------------------------------------------------------------- */
+
+/* One person with a session. */
+typedef struct who {
+    unsigned long long id;
+    char token[44];
+    char acc[KITO_ID_SIZE];
+} who;
+
+static who person(const char *role)
+{
+    who w;
+    w.id = kito_harness_account(role, NULL, 0);
+    kito_harness_session(w.id, w.token);
+    kito_id_format(KITO_ID_ACCOUNT, w.id, w.acc, sizeof(w.acc));
+    return w;
+}
+
+/* A request with an optional bearer token and JSON body (printf-style). */
+static struct kito_http_resp call(const who *w, const char *method, const char *path,
+                                  const char *body_fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static struct kito_http_resp call(const who *w, const char *method, const char *path,
+                                  const char *body_fmt, ...)
+{
+    char body[16384], auth[128];
+    const char *headers[3] = {"Content-Type: application/json", NULL, NULL};
+    if (w != NULL) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w->token);
+        headers[1] = auth;
+    }
+    if (body_fmt != NULL) {
+        va_list ap;
+        va_start(ap, body_fmt);
+        vsnprintf(body, sizeof(body), body_fmt, ap);
+        va_end(ap);
+    }
+    struct kito_http_resp r;
+    int rc = kito_http(&kd, method, path, body_fmt != NULL ? body : NULL,
+                       body_fmt != NULL ? strlen(body) : 0, headers, 0, &r);
+    cr_assert_eq(rc, 0, "%s %s: no response", method, path);
+    return r;
+}
+
+/* Asserts status; on failure shows the body. */
+static void expect(const struct kito_http_resp *r, long status, const char *what)
+{
+    cr_assert_eq(r->status, status, "%s: status %ld, want %ld: %s", what, r->status, status,
+                 r->body);
+}
+
+/* Asserts a validation error whose message names field. */
+static void expect_invalid(const struct kito_http_resp *r, const char *field, const char *what)
+{
+    kito_assert_error(r, VSTATUS, "validation_failed");
+    const char *msg =
+        json_string_value(json_object_get(json_object_get(r->json, "error"), "message"));
+    cr_assert(msg != NULL && strstr(msg, field) != NULL, "%s: message \"%s\" does not name %s",
+              what, msg ? msg : "", field);
+}
+
+static const char *str(const struct kito_http_resp *r, const char *name)
+{
+    const char *s = json_string_value(json_object_get(r->json, name));
+    cr_assert(s != NULL, "no string member %s in %s", name, r->body);
+    return s;
+}
+
+/* RFC 3339 UTC at now + offset_s. */
+static const char *at(long offset_s, char buf[KITO_TIME_SIZE])
+{
+    cr_assert_eq(kito_time_format(((int64_t)time(NULL) + offset_s) * 1000, buf), KITO_OK);
+    return buf;
+}
+
+/* A draft sale of format by w starting tomorrow; extra is more members (",..." or ""). The id
+ * goes into id. */
+static void new_sale_as(const who *w, const char *format, const char *extra, char id[KITO_ID_SIZE])
+{
+    char s[KITO_TIME_SIZE], e[KITO_TIME_SIZE];
+    struct kito_http_resp r = call(w, "POST", "/v1/sales",
+                                   "{\"title\":\"Tanzanite and spinel, Arusha\",\"format\":\"%s\","
+                                   "\"starts_at\":\"%s\",\"ends_at\":\"%s\"%s}",
+                                   format, at(86400, s), at(3 * 86400, e), extra);
+    expect(&r, 201, "create sale");
+    snprintf(id, KITO_ID_SIZE, "%s", str(&r, "id"));
+    kito_http_resp_free(&r);
+}
+
+static void new_sale(const who *w, const char *extra, char id[KITO_ID_SIZE])
+{
+    new_sale_as(w, "timed", extra, id);
+}
+
+/* A miner's stone; with a certificate when certified. Returns the stone's id text. */
+static void new_stone(bool certified, char id[KITO_ID_SIZE])
+{
+    static unsigned long long miner, valuer;
+    char key[32];
+    if (miner == 0) {
+        miner = kito_harness_account("miner", NULL, 0);
+        valuer = kito_harness_account("valuer", NULL, 0);
+    }
+    unsigned long long stone = kito_harness_sql(
+        "INSERT INTO stones (seller_id, listed_by, species, variety, weight_cct, origin_country,"
+        " origin_region, colour, status) VALUES (%llu, %llu, 'zoisite', 'tanzanite', 312, 'TZ',"
+        " 'Manyara', 'violet blue', '%s')",
+        miner, miner, certified ? "certified" : "draft");
+    if (certified) {
+        if (kito_harness_sql_value(key, sizeof(key), "SELECT key_id FROM signing_keys LIMIT 1") ==
+            0) {
+            kito_harness_sql("INSERT IGNORE INTO signing_keys (key_id, public_key_b64) VALUES"
+                             " ('5a1e5a1e5a1e5a1e', '%043d=')",
+                             0);
+            snprintf(key, sizeof(key), "5a1e5a1e5a1e5a1e");
+        }
+        char sig[89];
+        memset(sig, 'A', 86);
+        sig[86] = sig[87] = '=';
+        sig[88] = '\0';
+        kito_harness_sql("INSERT INTO certificates (stone_id, version, canonical_json, signature,"
+                         " key_id, valuer_id) VALUES (%llu, 1, '{\"species\":\"zoisite\"}', '%s',"
+                         " '%s', %llu)",
+                         stone, sig, key, valuer);
+    }
+    kito_id_format(KITO_ID_STONE, stone, id, KITO_ID_SIZE);
+}
+
+/* Adds a lot of a new certified stone to sale; returns the lot id. */
+static void new_lot(const who *w, const char *sale, long opening, long reserve,
+                    char id[KITO_ID_SIZE])
+{
+    char stone[KITO_ID_SIZE], path[128];
+    new_stone(true, stone);
+    snprintf(path, sizeof(path), "/v1/sales/%s/lots", sale);
+    struct kito_http_resp r =
+        reserve > 0
+            ? call(w, "POST", path, "{\"stone_id\":\"%s\",\"opening\":%ld,\"reserve\":%ld}", stone,
+                   opening, reserve)
+            : call(w, "POST", path, "{\"stone_id\":\"%s\",\"opening\":%ld}", stone, opening);
+    expect(&r, 201, "add lot");
+    snprintf(id, KITO_ID_SIZE, "%s", str(&r, "id"));
+    kito_http_resp_free(&r);
+}
+
+static unsigned long long key_of(const char *prefix, const char *id)
+{
+    uint64_t k = 0;
+    cr_assert_eq(kito_id_parse(prefix, id, &k), KITO_OK, "bad id %s", id);
+    return (unsigned long long)k;
+}
+
+static long long count(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static long long count(const char *fmt, ...)
+{
+    char sql[2048], out[32];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    kito_harness_sql_value(out, sizeof(out), "%s", sql);
+    return atoll(out);
+}
+
+/* Everything a refused request could have written about organiser w. */
+static long long footprint(const who *w)
+{
+    return count("SELECT (SELECT COUNT(*) FROM sales WHERE organizer_id = %llu)"
+                 " + (SELECT COUNT(*) FROM audit_log WHERE actor_id = %llu)"
+                 " + (SELECT COUNT(*) FROM lots l JOIN sales s ON s.id = l.sale_id"
+                 "    WHERE s.organizer_id = %llu)"
+                 " + (SELECT COALESCE(SUM(l.position + l.opening_minor"
+                 "    + COALESCE(l.reserve_minor, 0)), 0) FROM lots l JOIN sales s"
+                 "    ON s.id = l.sale_id WHERE s.organizer_id = %llu)",
+                 w->id, w->id, w->id, w->id);
+}
+
+/* ---- the organiser's journey ----------------------------------------------------------------- */
+
+Test(sales, organiser_journey)
+{
+    who org = person("organizer");
+    char sale[KITO_ID_SIZE], path[160], lots[3][KITO_ID_SIZE];
+    new_sale(&org, "", sale);
+
+    /* defaults of DESIGN.md */
+    snprintf(path, sizeof(path), "/v1/sales/%s", sale);
+    struct kito_http_resp r = call(&org, "GET", path, NULL);
+    expect(&r, 200, "get own draft");
+    cr_assert_str_eq(str(&r, "status"), "draft");
+    cr_assert_str_eq(str(&r, "currency"), "USD");
+    cr_assert_str_eq(str(&r, "organizer_id"), org.acc);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "soft_close_s")), 120);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "stagger_s")), 60);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "buyer_premium_bps")), 1000);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "commission_bps")), 500);
+    cr_assert(json_is_true(json_object_get(r.json, "online")));
+    json_t *ladder = json_object_get(r.json, "ladder");
+    cr_assert_eq(json_array_size(ladder), 10);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(ladder, 1), "from_minor")),
+                 10000);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(ladder, 1), "step_minor")),
+                 1000);
+    kito_http_resp_free(&r);
+
+    /* publishing an empty sale is refused */
+    snprintf(path, sizeof(path), "/v1/sales/%s/publish", sale);
+    r = call(&org, "POST", path, NULL);
+    kito_assert_error(&r, 409, "conflict");
+    kito_http_resp_free(&r);
+
+    for (int i = 0; i < 3; i++)
+        new_lot(&org, sale, 10000 * (i + 1), i == 1 ? 0 : 50000 * (i + 1), lots[i]);
+
+    /* numbers and positions, the owner's view with the reserve and the stone summary */
+    snprintf(path, sizeof(path), "/v1/lots/%s", lots[2]);
+    r = call(&org, "GET", path, NULL);
+    expect(&r, 200, "get lot");
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "lot_number")), 3);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "position")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r.json, "reserve"), "amount")),
+                 150000);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r.json, "opening"), "amount")),
+                 30000);
+    json_t *stone = json_object_get(r.json, "stone");
+    cr_assert_str_eq(json_string_value(json_object_get(stone, "species")), "zoisite");
+    cr_assert_str_eq(json_string_value(json_object_get(stone, "weight_ct")), "3.12");
+    cr_assert(strncmp(json_string_value(json_object_get(stone, "certificate_id")), "crt_", 4) == 0);
+    cr_assert_str_eq(str(&r, "state"), "scheduled");
+    kito_http_resp_free(&r);
+
+    /* the stone is listed, with its provenance event, in the same transaction */
+    unsigned long long lot3 = key_of("lot", lots[2]);
+    cr_assert_eq(count("SELECT COUNT(*) FROM provenance_events p JOIN lots l ON l.stone_id ="
+                       " p.stone_id WHERE l.id = %llu AND p.kind = 'listed'",
+                       lot3),
+                 1);
+    cr_assert_eq(count("SELECT COUNT(*) FROM stones s JOIN lots l ON l.stone_id = s.id"
+                       " WHERE l.id = %llu AND s.status = 'listed'",
+                       lot3),
+                 1);
+
+    /* change a lot while draft */
+    snprintf(path, sizeof(path), "/v1/lots/%s", lots[1]);
+    r = call(&org, "PATCH", path, "{\"opening\":12000,\"reserve\":20000}");
+    expect(&r, 200, "patch lot");
+    cr_assert(json_is_true(json_object_get(r.json, "has_reserve")));
+    kito_http_resp_free(&r);
+
+    /* reorder: 3, 1, 2 */
+    snprintf(path, sizeof(path), "/v1/sales/%s/lots/order", sale);
+    r = call(&org, "POST", path, "{\"lot_ids\":[\"%s\",\"%s\",\"%s\"]}", lots[2], lots[0], lots[1]);
+    expect(&r, 200, "reorder");
+    kito_http_resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/sales/%s/lots", sale);
+    r = call(&org, "GET", path, NULL);
+    expect(&r, 200, "list lots");
+    json_t *items = json_object_get(r.json, "items");
+    cr_assert_eq(json_array_size(items), 3);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "id")), lots[2]);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 1), "id")), lots[0]);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 2), "id")), lots[1]);
+    /* lot_number stays; the staggered close follows the position */
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(items, 0), "lot_number")), 3);
+    kito_http_resp_free(&r);
+
+    /* a reorder that misses or repeats a lot, or names another sale's, changes nothing */
+    long long before = footprint(&org);
+    snprintf(path, sizeof(path), "/v1/sales/%s/lots/order", sale);
+    r = call(&org, "POST", path, "{\"lot_ids\":[\"%s\",\"%s\"]}", lots[0], lots[1]);
+    expect_invalid(&r, "lot_ids", "reorder missing one");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, "{\"lot_ids\":[\"%s\",\"%s\",\"%s\"]}", lots[0], lots[0], lots[1]);
+    expect_invalid(&r, "lot_ids[1]", "reorder repeat");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, "{\"lot_ids\":[\"%s\",\"%s\",\"lot_0000000000zzz\"]}", lots[0],
+             lots[1]);
+    expect_invalid(&r, "lot_ids", "reorder stranger");
+    kito_http_resp_free(&r);
+    cr_assert_eq(footprint(&org), before);
+
+    /* withdraw one while draft: the stone is free again, the rest keep their places */
+    snprintf(path, sizeof(path), "/v1/lots/%s/withdraw", lots[0]);
+    r = call(&org, "POST", path, "{\"reason\":\"the miner asked to keep it\"}");
+    expect(&r, 200, "withdraw");
+    cr_assert_str_eq(str(&r, "state"), "withdrawn");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, NULL);
+    kito_assert_error(&r, 409, "conflict");
+    kito_http_resp_free(&r);
+    unsigned long long lot1 = key_of("lot", lots[0]);
+    cr_assert_eq(count("SELECT COUNT(*) FROM stones s JOIN lots l ON l.stone_id = s.id"
+                       " WHERE l.id = %llu AND s.status = 'certified'",
+                       lot1),
+                 1);
+
+    /* publish */
+    snprintf(path, sizeof(path), "/v1/sales/%s/publish", sale);
+    r = call(&org, "POST", path, NULL);
+    expect(&r, 200, "publish");
+    cr_assert_str_eq(str(&r, "status"), "published");
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "lot_count")), 2);
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, "{}");
+    kito_assert_error(&r, 409, "conflict");
+    kito_http_resp_free(&r);
+
+    /* after publication: no new lots, no edits */
+    char stone2[KITO_ID_SIZE];
+    new_stone(true, stone2);
+    snprintf(path, sizeof(path), "/v1/sales/%s/lots", sale);
+    r = call(&org, "POST", path, "{\"stone_id\":\"%s\",\"opening\":100}", stone2);
+    kito_assert_error(&r, 409, "conflict");
+    kito_http_resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/sales/%s", sale);
+    r = call(&org, "PATCH", path, "{\"title\":\"Renamed\"}");
+    kito_assert_error(&r, 409, "conflict");
+    kito_http_resp_free(&r);
+
+    /* every change is in the audit trail */
+    unsigned long long sk = key_of("sal", sale);
+    cr_assert_eq(count("SELECT COUNT(*) FROM audit_log WHERE entity = 'sale' AND entity_id = %llu"
+                       " AND action IN ('sale.create', 'sale.publish', 'lot.reorder')",
+                       sk),
+                 3);
+    cr_assert_eq(count("SELECT COUNT(*) FROM audit_log a JOIN lots l ON a.entity = 'lot' AND"
+                       " a.entity_id = l.id WHERE l.sale_id = %llu",
+                       sk),
+                 5); /* 3 lot.create, 1 lot.update, 1 lot.withdraw */
+
+    /* cancel before the start: the lots are withdrawn and their stones freed */
+    snprintf(path, sizeof(path), "/v1/sales/%s/cancel", sale);
+    r = call(&org, "POST", path, NULL);
+    expect(&r, 200, "cancel");
+    cr_assert_str_eq(str(&r, "status"), "cancelled");
+    kito_http_resp_free(&r);
+    cr_assert_eq(
+        count("SELECT COUNT(*) FROM lots WHERE sale_id = %llu AND state <> 'withdrawn'", sk), 0);
+    cr_assert_eq(count("SELECT COUNT(*) FROM lots l JOIN stones s ON s.id = l.stone_id"
+                       " WHERE l.sale_id = %llu AND s.status = 'listed'",
+                       sk),
+                 0);
+    r = call(&org, "POST", path, NULL);
+    kito_assert_error(&r, 409, "conflict");
+    kito_http_resp_free(&r);
+}
+
+Test(sales, patch_a_draft)
+{
+    who org = person("organizer");
+    char sale[KITO_ID_SIZE], path[160], lot[KITO_ID_SIZE];
+    new_sale_as(&org, "tender", ",\"tender_pricing\":\"second\"", sale);
+    snprintf(path, sizeof(path), "/v1/sales/%s", sale);
+    struct kito_http_resp r =
+        call(&org, "PATCH", path,
+             "{\"title\":\"Mahenge spinel tender\",\"description\":\"Rough spinel\\nfrom Mahenge\","
+             "\"ladder\":[{\"from_minor\":0,\"step_minor\":100},{\"from_minor\":5000,"
+             "\"step_minor\":500}],\"buyer_premium_bps\":900}");
+    expect(&r, 200, "patch sale");
+    cr_assert_str_eq(str(&r, "title"), "Mahenge spinel tender");
+    cr_assert_str_eq(str(&r, "tender_pricing"), "second");
+    cr_assert_eq(json_array_size(json_object_get(r.json, "ladder")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "buyer_premium_bps")), 900);
+    kito_http_resp_free(&r);
+
+    /* the merged result is validated as a whole; nothing is written when it fails */
+    long long before = footprint(&org);
+    r = call(&org, "PATCH", path, "{\"format\":\"timed\"}"); /* tender_pricing still set */
+    expect_invalid(&r, "tender_pricing", "timed with tender pricing");
+    kito_http_resp_free(&r);
+    r = call(&org, "PATCH", path, "{\"title\":null}");
+    expect_invalid(&r, "title", "title removed");
+    kito_http_resp_free(&r);
+    r = call(&org, "PATCH", path, "{\"colour\":\"blue\"}");
+    expect_invalid(&r, "colour", "unknown field");
+    kito_http_resp_free(&r);
+    r = call(&org, "PATCH", path, "{\"ends_at\":\"2020-01-01T00:00:00Z\"}");
+    expect_invalid(&r, "ends_at", "ends before starts");
+    kito_http_resp_free(&r);
+    cr_assert_eq(footprint(&org), before);
+
+    /* the currency cannot change under priced lots */
+    new_lot(&org, sale, 5000, 0, lot);
+    before = footprint(&org);
+    r = call(&org, "PATCH", path, "{\"currency\":\"EUR\"}");
+    kito_assert_error(&r, 409, "conflict");
+    kito_http_resp_free(&r);
+    cr_assert_eq(footprint(&org), before);
+}
+
+/* ---- authorization by row -------------------------------------------------------------------- */
+
+Test(sales, another_organiser_is_refused)
+{
+    who org = person("organizer"), other = person("organizer"), buyer = person("buyer");
+    char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], stone[KITO_ID_SIZE], path[200];
+    new_sale(&org, "", sale);
+    new_lot(&org, sale, 1000, 2000, lot);
+    new_stone(true, stone);
+    long long before = footprint(&org) + footprint(&other);
+
+    struct {
+        const char *method;
+        char path[200];
+        char body[200];
+        bool has_body;
+    } calls[10];
+    size_t n = 0;
+#define CALL(m, b, ...)                                                                            \
+    do {                                                                                           \
+        calls[n].method = (m);                                                                     \
+        snprintf(calls[n].path, sizeof(calls[n].path), __VA_ARGS__);                               \
+        calls[n].has_body = (b) != NULL;                                                           \
+        snprintf(calls[n].body, sizeof(calls[n].body), "%s", (b) != NULL ? (b) : "");              \
+        n++;                                                                                       \
+    } while (0)
+    char lot_body[200], approve_body[200], order_body[200];
+    snprintf(lot_body, sizeof(lot_body), "{\"stone_id\":\"%s\",\"opening\":100}", stone);
+    snprintf(approve_body, sizeof(approve_body), "{\"buyer_id\":\"%s\"}", buyer.acc);
+    snprintf(order_body, sizeof(order_body), "{\"lot_ids\":[\"%s\"]}", lot);
+    CALL("PATCH", "{\"title\":\"Mine now\"}", "/v1/sales/%s", sale);
+    CALL("POST", NULL, "/v1/sales/%s/publish", sale);
+    CALL("POST", NULL, "/v1/sales/%s/cancel", sale);
+    CALL("POST", lot_body, "/v1/sales/%s/lots", sale);
+    CALL("POST", order_body, "/v1/sales/%s/lots/order", sale);
+    CALL("PATCH", "{\"opening\":5}", "/v1/lots/%s", lot);
+    CALL("POST", NULL, "/v1/lots/%s/withdraw", lot);
+    CALL("GET", NULL, "/v1/sales/%s/registrations", sale);
+    CALL("POST", approve_body, "/v1/sales/%s/approvals", sale);
+    CALL("DELETE", NULL, "/v1/sales/%s/approvals/%s", sale, buyer.acc);
+#undef CALL
+    for (size_t i = 0; i < n; i++) {
+        struct kito_http_resp r =
+            calls[i].has_body ? call(&other, calls[i].method, calls[i].path, "%s", calls[i].body)
+                              : call(&other, calls[i].method, calls[i].path, NULL);
+        cr_assert_eq(r.status, 403, "%s %s: %ld %s", calls[i].method, calls[i].path, r.status,
+                     r.body);
+        kito_assert_error(&r, 403, "forbidden");
+        kito_http_resp_free(&r);
+    }
+    cr_assert_eq(footprint(&org) + footprint(&other), before);
+
+    /* her draft does not even exist for the other organiser's reads */
+    snprintf(path, sizeof(path), "/v1/sales/%s", sale);
+    struct kito_http_resp r = call(&other, "GET", path, NULL);
+    kito_assert_error(&r, 404, "not_found");
+    kito_http_resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/lots/%s", lot);
+    r = call(&other, "GET", path, NULL);
+    kito_assert_error(&r, 404, "not_found");
+    kito_http_resp_free(&r);
+
+    /* an operator may act on any sale */
+    who op = person("operator");
+    snprintf(path, sizeof(path), "/v1/sales/%s", sale);
+    r = call(&op, "PATCH", path, "{\"title\":\"Checked by operations\"}");
+    expect(&r, 200, "operator patch");
+    kito_http_resp_free(&r);
+}
+
+/* ---- what the public sees -------------------------------------------------------------------- */
+
+Test(sales, public_views_hide_reserve_and_drafts)
+{
+    who org = person("organizer"), buyer = person("buyer");
+    char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], lot2[KITO_ID_SIZE], path[200];
+    new_sale(&org, "", sale);
+    new_lot(&org, sale, 1000, 98765, lot);
+    new_lot(&org, sale, 1000, 0, lot2);
+
+    /* a draft is invisible: by id, its lots, and in lists */
+    const char *paths[] = {"/v1/sales/%s", "/v1/sales/%s/lots"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), paths[i], sale);
+        struct kito_http_resp r = call(NULL, "GET", path, NULL);
+        kito_assert_error(&r, 404, "not_found");
+        kito_http_resp_free(&r);
+        r = call(&buyer, "GET", path, NULL);
+        kito_assert_error(&r, 404, "not_found");
+        kito_http_resp_free(&r);
+    }
+    snprintf(path, sizeof(path), "/v1/lots/%s", lot);
+    struct kito_http_resp r = call(NULL, "GET", path, NULL);
+    kito_assert_error(&r, 404, "not_found");
+    kito_http_resp_free(&r);
+    r = call(NULL, "GET", "/v1/sales?status=draft&limit=100", NULL);
+    expect(&r, 200, "public drafts");
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0);
+    kito_http_resp_free(&r);
+    /* ...but the organiser sees her own drafts listed */
+    r = call(&org, "GET", "/v1/sales?status=draft&limit=100", NULL);
+    expect(&r, 200, "own drafts");
+    cr_assert(strstr(r.body, sale) != NULL);
+    json_t *item;
+    size_t i;
+    json_array_foreach(json_object_get(r.json, "items"), i, item)
+        cr_assert_str_eq(json_string_value(json_object_get(item, "organizer_id")), org.acc);
+    kito_http_resp_free(&r);
+
+    snprintf(path, sizeof(path), "/v1/sales/%s/publish", sale);
+    r = call(&org, "POST", path, NULL);
+    expect(&r, 200, "publish");
+    kito_http_resp_free(&r);
+
+    /* public and other roles: never the reserve, only has_reserve and reserve_met */
+    const who *viewers[] = {NULL, &buyer};
+    for (int v = 0; v < 2; v++) {
+        snprintf(path, sizeof(path), "/v1/sales/%s/lots", sale);
+        r = call(viewers[v], "GET", path, NULL);
+        expect(&r, 200, "public lots");
+        cr_assert(strstr(r.body, "\"reserve\"") == NULL, "reserve shown: %s", r.body);
+        cr_assert(strstr(r.body, "98765") == NULL, "reserve amount shown: %s", r.body);
+        json_t *first = json_array_get(json_object_get(r.json, "items"), 0);
+        cr_assert(json_is_true(json_object_get(first, "has_reserve")));
+        cr_assert(json_is_null(json_object_get(first, "reserve_met")));
+        json_t *second = json_array_get(json_object_get(r.json, "items"), 1);
+        cr_assert(json_is_false(json_object_get(second, "has_reserve")));
+        kito_http_resp_free(&r);
+        snprintf(path, sizeof(path), "/v1/lots/%s", lot);
+        r = call(viewers[v], "GET", path, NULL);
+        expect(&r, 200, "public lot");
+        cr_assert(strstr(r.body, "\"reserve\"") == NULL, "reserve shown: %s", r.body);
+        cr_assert(strstr(r.body, "98765") == NULL, "reserve amount shown: %s", r.body);
+        cr_assert(json_object_get(r.json, "reserve_met") != NULL);
+        kito_http_resp_free(&r);
+        snprintf(path, sizeof(path), "/v1/sales/%s", sale);
+        r = call(viewers[v], "GET", path, NULL);
+        expect(&r, 200, "public sale");
+        kito_http_resp_free(&r);
+    }
+    /* the organiser does see it */
+    snprintf(path, sizeof(path), "/v1/lots/%s", lot);
+    r = call(&org, "GET", path, NULL);
+    expect(&r, 200, "own lot");
+    cr_assert(strstr(r.body, "\"reserve\"") != NULL);
+    cr_assert(strstr(r.body, "98765") != NULL);
+    kito_http_resp_free(&r);
+}
+
+/* ---- pagination ------------------------------------------------------------------------------ */
+
+/* Walks path (with "?limit=N" already) to the end; returns the ids seen, in order. */
+static size_t walk(const who *w, const char *path, char ids[][KITO_ID_SIZE], size_t cap,
+                   size_t *pages)
+{
+    char next[256] = "", url[512];
+    size_t n = 0;
+    *pages = 0;
+    for (;;) {
+        snprintf(url, sizeof(url), "%s%s%s", path, next[0] ? "&cursor=" : "", next);
+        struct kito_http_resp r = call(w, "GET", url, NULL);
+        expect(&r, 200, url);
+        (*pages)++;
+        json_t *item;
+        size_t i;
+        json_array_foreach(json_object_get(r.json, "items"), i, item)
+        {
+            cr_assert(n < cap, "more rows than expected");
+            snprintf(ids[n++], KITO_ID_SIZE, "%s", json_string_value(json_object_get(item, "id")));
+        }
+        json_t *c = json_object_get(r.json, "next_cursor");
+        if (json_is_null(c)) {
+            kito_http_resp_free(&r);
+            break;
+        }
+        snprintf(next, sizeof(next), "%s", json_string_value(c));
+        kito_http_resp_free(&r);
+        cr_assert(*pages < 10000, "the cursor never ends");
+    }
+    return n;
+}
+
+Test(sales, pagination)
+{
+    who org = person("organizer");
+    char sale[KITO_ID_SIZE], lots[7][KITO_ID_SIZE], path[200];
+    new_sale(&org, "", sale);
+    for (int i = 0; i < 7; i++)
+        new_lot(&org, sale, 100 + i, 0, lots[i]);
+    snprintf(path, sizeof(path), "/v1/sales/%s/publish", sale);
+    struct kito_http_resp r = call(&org, "POST", path, NULL);
+    expect(&r, 200, "publish");
+    kito_http_resp_free(&r);
+
+    static char seen[16][KITO_ID_SIZE];
+    size_t pages;
+    snprintf(path, sizeof(path), "/v1/sales/%s/lots?limit=3", sale);
+    size_t n = walk(NULL, path, seen, 16, &pages);
+    cr_assert_eq(n, 7);
+    cr_assert_eq(pages, 3);
+    for (int i = 0; i < 7; i++)
+        cr_assert_str_eq(seen[i], lots[i], "page order: %s at %d, want %s", seen[i], i, lots[i]);
+
+    /* a tampered cursor, a cursor of another list, a bad limit, an unknown parameter */
+    snprintf(path, sizeof(path), "/v1/sales/%s/lots?limit=3", sale);
+    r = call(NULL, "GET", path, NULL);
+    char cursor[64];
+    snprintf(cursor, sizeof(cursor), "%s",
+             json_string_value(json_object_get(r.json, "next_cursor")));
+    kito_http_resp_free(&r);
+    cursor[5] = cursor[5] == 'A' ? 'B' : 'A';
+    snprintf(path, sizeof(path), "/v1/sales/%s/lots?limit=3&cursor=%s", sale, cursor);
+    r = call(NULL, "GET", path, NULL);
+    expect_invalid(&r, "cursor", "tampered cursor");
+    kito_http_resp_free(&r);
+    r = call(NULL, "GET", "/v1/sales?limit=1", NULL);
+    expect(&r, 200, "sales page");
+    const char *sc = json_string_value(json_object_get(r.json, "next_cursor"));
+    if (sc != NULL) {
+        snprintf(path, sizeof(path), "/v1/sales/%s/lots?cursor=%s", sale, sc);
+        struct kito_http_resp r2 = call(NULL, "GET", path, NULL);
+        expect_invalid(&r2, "cursor", "another list's cursor");
+        kito_http_resp_free(&r2);
+    }
+    kito_http_resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/sales/%s/lots?limit=101", sale);
+    r = call(NULL, "GET", path, NULL);
+    expect_invalid(&r, "limit", "limit too big");
+    kito_http_resp_free(&r);
+    r = call(NULL, "GET", "/v1/sales?species=beryl", NULL);
+    expect_invalid(&r, "species", "unknown parameter");
+    kito_http_resp_free(&r);
+    r = call(NULL, "GET", "/v1/sales?status=running", NULL);
+    expect_invalid(&r, "status", "unknown status");
+    kito_http_resp_free(&r);
+
+    /* the sales list: five more published sales, walked two at a time, each seen exactly once */
+    char mine[5][KITO_ID_SIZE], lot[KITO_ID_SIZE];
+    for (int i = 0; i < 5; i++) {
+        new_sale(&org, "", mine[i]);
+        new_lot(&org, mine[i], 100, 0, lot);
+        snprintf(path, sizeof(path), "/v1/sales/%s/publish", mine[i]);
+        r = call(&org, "POST", path, NULL);
+        expect(&r, 200, "publish");
+        kito_http_resp_free(&r);
+    }
+    static char all[20000][KITO_ID_SIZE];
+    n = walk(NULL, "/v1/sales?status=published&format=timed&currency=USD&limit=2", all, 20000,
+             &pages);
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = a + 1; b < n; b++)
+            cr_assert_str_neq(all[a], all[b], "%s listed twice", all[a]);
+    for (int i = 0; i < 5; i++) {
+        int hits = 0;
+        for (size_t a = 0; a < n; a++)
+            hits += strcmp(all[a], mine[i]) == 0;
+        cr_assert_eq(hits, 1, "%s seen %d times", mine[i], hits);
+    }
+}
+
+/* ---- validation ------------------------------------------------------------------------------ */
+
+Test(sales, every_validation_error_and_nothing_written)
+{
+    who org = person("organizer");
+    char s[KITO_TIME_SIZE], e[KITO_TIME_SIZE];
+    at(86400, s);
+    at(2 * 86400, e);
+    long long before = footprint(&org);
+    struct {
+        const char *field, *body;
+    } bad[] = {
+        {"ends_at", "\"format\":\"timed\",\"starts_at\":\"E\",\"ends_at\":\"S\""},
+        {"ends_at", "\"format\":\"timed\",\"starts_at\":\"S\""},
+        {"buyer_premium_bps", "\"format\":\"timed\",\"starts_at\":\"S\",\"ends_at\":\"E\","
+                              "\"buyer_premium_bps\":10001"},
+        {"commission_bps", "\"format\":\"timed\",\"starts_at\":\"S\",\"ends_at\":\"E\","
+                           "\"commission_bps\":-1"},
+        {"ladder[0].from_minor", "\"format\":\"timed\",\"starts_at\":\"S\",\"ends_at\":\"E\","
+                                 "\"ladder\":[{\"from_minor\":100,\"step_minor\":5}]"},
+        {"ladder[1].step_minor", "\"format\":\"timed\",\"starts_at\":\"S\",\"ends_at\":\"E\","
+                                 "\"ladder\":[{\"from_minor\":0,\"step_minor\":50},"
+                                 "{\"from_minor\":100,\"step_minor\":10}]"},
+        {"ladder[1].from_minor", "\"format\":\"timed\",\"starts_at\":\"S\",\"ends_at\":\"E\","
+                                 "\"ladder\":[{\"from_minor\":0,\"step_minor\":50},"
+                                 "{\"from_minor\":0,\"step_minor\":60}]"},
+        {"ladder[0].step_minor", "\"format\":\"timed\",\"starts_at\":\"S\",\"ends_at\":\"E\","
+                                 "\"ladder\":[{\"from_minor\":0,\"step_minor\":0}]"},
+        {"ladder", "\"format\":\"timed\",\"starts_at\":\"S\",\"ends_at\":\"E\",\"ladder\":[]"},
+        {"ladder[0].size", "\"format\":\"timed\",\"starts_at\":\"S\",\"ends_at\":\"E\","
+                           "\"ladder\":[{\"from_minor\":0,\"step_minor\":5,\"size\":1}]"},
+        {"colour", "\"format\":\"timed\",\"starts_at\":\"S\",\"ends_at\":\"E\",\"colour\":\"red\""},
+        {"currency", "\"format\":\"timed\",\"starts_at\":\"S\",\"ends_at\":\"E\","
+                     "\"currency\":\"XYZ\""},
+        {"ladder", "\"format\":\"timed\",\"starts_at\":\"S\",\"ends_at\":\"E\","
+                   "\"currency\":\"TZS\""},
+        {"format", "\"format\":\"dutch\",\"starts_at\":\"S\",\"ends_at\":\"E\""},
+        {"venue", "\"format\":\"live\",\"starts_at\":\"S\""},
+        {"venue", "\"format\":\"timed\",\"online\":false,\"starts_at\":\"S\",\"ends_at\":\"E\""},
+        {"tender_pricing", "\"format\":\"timed\",\"starts_at\":\"S\",\"ends_at\":\"E\","
+                           "\"tender_pricing\":\"second\""},
+        {"tender_pricing", "\"format\":\"tender\",\"starts_at\":\"S\",\"ends_at\":\"E\","
+                           "\"tender_pricing\":\"third\""},
+        {"soft_close_s", "\"format\":\"timed\",\"starts_at\":\"S\",\"ends_at\":\"E\","
+                         "\"soft_close_s\":3601"},
+        {"stagger_s", "\"format\":\"timed\",\"starts_at\":\"S\",\"ends_at\":\"E\","
+                      "\"stagger_s\":1.5"},
+        {"starts_at", "\"format\":\"timed\",\"starts_at\":\"tomorrow\",\"ends_at\":\"E\""},
+        {"online", "\"format\":\"timed\",\"starts_at\":\"S\",\"ends_at\":\"E\",\"online\":1"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        /* S and E stand for the start and end times */
+        char members[1024] = "", *o = members;
+        for (const char *p = bad[i].body; *p != '\0'; p++) {
+            if ((*p == 'S' || *p == 'E') && p[-1] == '"' && p[1] == '"')
+                o += sprintf(o, "%s", *p == 'S' ? s : e);
+            else
+                *o++ = *p;
+        }
+        *o = '\0';
+        struct kito_http_resp r =
+            call(&org, "POST", "/v1/sales", "{\"title\":\"Bad sale\",%s}", members);
+        char what[64];
+        snprintf(what, sizeof(what), "case %zu (%s)", i, bad[i].field);
+        expect_invalid(&r, bad[i].field, what);
+        kito_http_resp_free(&r);
+    }
+    struct kito_http_resp r = call(&org, "POST", "/v1/sales",
+                                   "{\"title\":\"   \",\"format\":"
+                                   "\"timed\",\"starts_at\":\"%s\",\"ends_at\":\"%s\"}",
+                                   s, e);
+    expect_invalid(&r, "title", "blank title");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", "/v1/sales", "[1]");
+    cr_assert(r.status == 400 || r.status == VSTATUS, "an array body: %ld", r.status);
+    kito_http_resp_free(&r);
+    cr_assert_eq(footprint(&org), before, "a refused sale wrote something");
+
+    /* lots */
+    char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], path[200], stone[KITO_ID_SIZE], bare[KITO_ID_SIZE],
+        other_sale[KITO_ID_SIZE];
+    new_sale(&org, "", sale);
+    new_sale(&org, "", other_sale);
+    new_lot(&org, other_sale, 1000, 0, lot);
+    new_stone(true, stone);
+    new_stone(false, bare);
+    /* the stone of the lot in the other sale */
+    char taken[KITO_ID_SIZE], key[32];
+    kito_harness_sql_value(key, sizeof(key), "SELECT stone_id FROM lots WHERE id = %llu",
+                           key_of("lot", lot));
+    kito_id_format(KITO_ID_STONE, strtoull(key, NULL, 10), taken, sizeof(taken));
+    before = footprint(&org);
+    long long provenance = count("SELECT COUNT(*) FROM provenance_events");
+    snprintf(path, sizeof(path), "/v1/sales/%s/lots", sale);
+    r = call(&org, "POST", path, "{\"stone_id\":\"%s\",\"opening\":5000,\"reserve\":4999}", stone);
+    expect_invalid(&r, "reserve", "reserve below opening");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, "{\"stone_id\":\"%s\",\"opening\":0}", stone);
+    expect_invalid(&r, "opening", "zero opening");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, "{\"stone_id\":\"%s\",\"opening\":\"50\"}", stone);
+    expect_invalid(&r, "opening", "opening as text");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, "{\"stone_id\":\"%s\",\"opening\":100,\"estimate\":1}", stone);
+    expect_invalid(&r, "estimate", "unknown lot field");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, "{\"stone_id\":\"%s\",\"opening\":100}", lot);
+    expect_invalid(&r, "stone_id", "a lot id as stone");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, "{\"stone_id\":\"stn_00000000zzzzz\",\"opening\":100}");
+    expect_invalid(&r, "stone_id", "no such stone");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, "{\"stone_id\":\"%s\",\"opening\":100}", bare);
+    expect_invalid(&r, "stone_id", "uncertified stone");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, "{\"stone_id\":\"%s\",\"opening\":100,\"position\":5}", stone);
+    expect_invalid(&r, "position", "position past the end");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, "{\"stone_id\":\"%s\",\"opening\":100}", taken);
+    kito_assert_error(&r, 409, "conflict");
+    cr_assert(strstr(r.body, "stone_id") != NULL, "%s", r.body);
+    kito_http_resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/lots/%s", lot);
+    r = call(&org, "PATCH", path, "{\"reserve\":999}");
+    expect_invalid(&r, "reserve", "patched reserve below opening");
+    kito_http_resp_free(&r);
+    r = call(&org, "PATCH", path, "{}");
+    expect_invalid(&r, "body", "empty patch");
+    kito_http_resp_free(&r);
+    cr_assert_eq(footprint(&org), before, "a refused lot wrote something");
+    cr_assert_eq(count("SELECT COUNT(*) FROM provenance_events"), provenance);
+
+    /* a superseded certificate does not count, its successor does */
+    unsigned long long sk = key_of("stn", stone);
+    kito_harness_sql("INSERT INTO certificates (stone_id, version, supersedes_id, canonical_json,"
+                     " signature, key_id, valuer_id) SELECT stone_id, 2, id, canonical_json,"
+                     " signature, key_id, valuer_id FROM certificates WHERE stone_id = %llu",
+                     sk);
+    snprintf(path, sizeof(path), "/v1/sales/%s/lots", sale);
+    r = call(&org, "POST", path, "{\"stone_id\":\"%s\",\"opening\":100,\"position\":0}", stone);
+    expect(&r, 201, "certified stone");
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "lot_number")), 1);
+    char current[32], shown[KITO_ID_SIZE];
+    kito_harness_sql_value(current, sizeof(current),
+                           "SELECT id FROM certificates WHERE stone_id = %llu AND version = 2", sk);
+    kito_id_format(KITO_ID_CERTIFICATE, strtoull(current, NULL, 10), shown, sizeof(shown));
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(r.json, "stone"), "certificate_id")),
+        shown);
+    kito_http_resp_free(&r);
+}
+
+/* ---- buyers ---------------------------------------------------------------------------------- */
+
+Test(sales, registration_and_approval)
+{
+    who org = person("organizer"), b1 = person("buyer"), b2 = person("buyer"), b3 = person("buyer"),
+        miner = person("miner");
+    char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], path[200];
+    new_sale(&org, "", sale);
+
+    /* a draft takes no registrations (it does not exist for buyers) */
+    snprintf(path, sizeof(path), "/v1/sales/%s/registrations", sale);
+    struct kito_http_resp r = call(&b1, "POST", path, NULL);
+    kito_assert_error(&r, 404, "not_found");
+    kito_http_resp_free(&r);
+
+    new_lot(&org, sale, 1000, 0, lot);
+    snprintf(path, sizeof(path), "/v1/sales/%s/publish", sale);
+    r = call(&org, "POST", path, NULL);
+    expect(&r, 200, "publish");
+    kito_http_resp_free(&r);
+
+    /* asking twice is asking once */
+    snprintf(path, sizeof(path), "/v1/sales/%s/registrations", sale);
+    r = call(&b1, "POST", path, NULL);
+    expect(&r, 201, "register");
+    cr_assert_str_eq(str(&r, "status"), "pending");
+    kito_http_resp_free(&r);
+    r = call(&b1, "POST", path, NULL);
+    expect(&r, 200, "register again");
+    cr_assert_str_eq(str(&r, "status"), "pending");
+    kito_http_resp_free(&r);
+    unsigned long long sk = key_of("sal", sale);
+    cr_assert_eq(count("SELECT COUNT(*) FROM sale_registrations WHERE sale_id = %llu", sk), 1);
+    r = call(&b2, "POST", path, "{}");
+    expect(&r, 201, "register b2");
+    kito_http_resp_free(&r);
+
+    snprintf(path, sizeof(path), "/v1/sales/%s/approval", sale);
+    r = call(&b1, "GET", path, NULL);
+    expect(&r, 200, "own standing");
+    cr_assert_str_eq(str(&r, "status"), "pending");
+    kito_http_resp_free(&r);
+    r = call(&b3, "GET", path, NULL);
+    expect(&r, 200, "standing of one who never asked");
+    cr_assert_str_eq(str(&r, "status"), "none");
+    kito_http_resp_free(&r);
+
+    /* the organiser sees the queue */
+    snprintf(path, sizeof(path), "/v1/sales/%s/registrations", sale);
+    r = call(&org, "GET", path, NULL);
+    expect(&r, 200, "registrations");
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 2);
+    cr_assert(strstr(r.body, b1.acc) != NULL && strstr(r.body, b2.acc) != NULL);
+    kito_http_resp_free(&r);
+
+    /* approve: paddles 1, 2 given in turn, unique per sale */
+    snprintf(path, sizeof(path), "/v1/sales/%s/approvals", sale);
+    r = call(&org, "POST", path, "{\"buyer_id\":\"%s\",\"limit\":2500000}", b1.acc);
+    expect(&r, 201, "approve b1");
+    cr_assert_str_eq(str(&r, "status"), "approved");
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "paddle_number")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r.json, "limit"), "amount")),
+                 2500000);
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, "{\"buyer_id\":\"%s\"}", b2.acc);
+    expect(&r, 201, "approve b2");
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "paddle_number")), 2);
+    kito_http_resp_free(&r);
+    long long before = footprint(&org);
+    r = call(&org, "POST", path, "{\"buyer_id\":\"%s\",\"paddle_number\":2}", b3.acc);
+    kito_assert_error(&r, 409, "conflict");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, "{\"buyer_id\":\"%s\"}", miner.acc);
+    expect_invalid(&r, "buyer_id", "a miner as buyer");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, "{\"buyer_id\":\"%s\",\"paddle_number\":0}", b3.acc);
+    expect_invalid(&r, "paddle_number", "paddle 0");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, "{\"buyer_id\":\"%s\",\"limit\":-5}", b3.acc);
+    expect_invalid(&r, "limit", "negative limit");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, "{\"buyer\":\"%s\"}", b3.acc);
+    expect_invalid(&r, "buyer", "unknown field");
+    kito_http_resp_free(&r);
+    cr_assert_eq(footprint(&org), before);
+    /* a buyer who never asked, with a paddle of the organiser's choice */
+    r = call(&org, "POST", path, "{\"buyer_id\":\"%s\",\"paddle_number\":50}", b3.acc);
+    expect(&r, 201, "approve b3");
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "paddle_number")), 50);
+    kito_http_resp_free(&r);
+    /* approving again updates (200) and keeps the paddle */
+    r = call(&org, "POST", path, "{\"buyer_id\":\"%s\",\"limit\":null}", b1.acc);
+    expect(&r, 200, "update b1");
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "paddle_number")), 1);
+    cr_assert(json_is_null(json_object_get(r.json, "limit")));
+    kito_http_resp_free(&r);
+    cr_assert_eq(count("SELECT COUNT(DISTINCT paddle_number) FROM sale_approvals WHERE"
+                       " sale_id = %llu",
+                       sk),
+                 3);
+
+    snprintf(path, sizeof(path), "/v1/sales/%s/approval", sale);
+    r = call(&b1, "GET", path, NULL);
+    expect(&r, 200, "approved standing");
+    cr_assert_str_eq(str(&r, "status"), "approved");
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "paddle_number")), 1);
+    kito_http_resp_free(&r);
+
+    /* revoke; a second time there is nothing to revoke */
+    snprintf(path, sizeof(path), "/v1/sales/%s/approvals/%s", sale, b2.acc);
+    r = call(&org, "DELETE", path, NULL);
+    expect(&r, 204, "revoke");
+    kito_http_resp_free(&r);
+    r = call(&org, "DELETE", path, NULL);
+    kito_assert_error(&r, 404, "not_found");
+    kito_http_resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/sales/%s/approval", sale);
+    r = call(&b2, "GET", path, NULL);
+    cr_assert_str_eq(str(&r, "status"), "revoked");
+    cr_assert(json_is_null(json_object_get(r.json, "paddle_number")));
+    kito_http_resp_free(&r);
+    cr_assert_eq(count("SELECT COUNT(*) FROM sale_approvals WHERE sale_id = %llu", sk), 2);
+    cr_assert_eq(count("SELECT COUNT(*) FROM audit_log WHERE entity = 'sale' AND entity_id = %llu"
+                       " AND action IN ('sale.register', 'sale.approve', 'sale.revoke')",
+                       sk),
+                 7); /* 2 register, 4 approve, 1 revoke */
+
+    /* the queue filtered by status */
+    snprintf(path, sizeof(path), "/v1/sales/%s/registrations?status=revoked", sale);
+    r = call(&org, "GET", path, NULL);
+    expect(&r, 200, "revoked list");
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1);
+    kito_http_resp_free(&r);
+
+    /* after the sale is cancelled, approvals no longer change */
+    snprintf(path, sizeof(path), "/v1/sales/%s/cancel", sale);
+    r = call(&org, "POST", path, NULL);
+    expect(&r, 200, "cancel");
+    kito_http_resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/sales/%s/approvals/%s", sale, b1.acc);
+    r = call(&org, "DELETE", path, NULL);
+    kito_assert_error(&r, 409, "conflict");
+    kito_http_resp_free(&r);
+}
