@@ -476,6 +476,8 @@ static void close_everything_else(kito_server *s)
     if (!uv_is_closing((uv_handle_t *)&s->shutdown_timer))
         uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
     kito_health_stop(&s->health);
+    kito_market_free(s->market); /* unanswered bids get unavailable: none was acknowledged */
+    s->market = NULL;
     kito_redis_stop(&s->redis);
     kito_pool_stop(s->pool);
     s->pool = NULL;
@@ -545,6 +547,36 @@ static void on_signal(uv_signal_t *h, int signum)
 }
 
 /* ---- start ---------------------------------------------------------------------------------- */
+
+/* The order books are rebuilt from Redis before the market takes a bid (DESIGN.md,
+ * Durability); until then, and whenever Redis is down, bids are refused as unavailable. */
+static void on_market_recovered(void *ud, kito_err status, const struct kito_market_recovery *r)
+{
+    (void)ud;
+    if (status != KITO_OK) {
+        fprintf(stderr, "kitod: order books NOT recovered (%s); bids stay refused\n",
+                kito_err_code(status));
+        return;
+    }
+    fprintf(stderr,
+            "kitod: order books recovered: %u lots, %llu commands replayed, %.1f ms "
+            "(%u from snapshots, %u damaged)\n",
+            r->lots, (unsigned long long)r->commands, r->ms, r->from_snapshots, r->damaged);
+}
+
+static kito_err start_market(kito_server *s)
+{
+    struct kito_bookstore_params sp;
+    struct kito_market_limits lim;
+    kito_bookstore_params_default(&sp);
+    sp.host = s->cfg->redis_host;
+    sp.port = s->cfg->redis_port;
+    kito_market_limits_default(&lim);
+    kito_err e = kito_market_create(s->loop, &sp, &lim, &s->market);
+    if (e != KITO_OK)
+        return e;
+    return kito_market_recover(s->market, on_market_recovered, s);
+}
 
 static size_t largest_body_limit(const kito_router *r)
 {
@@ -657,6 +689,10 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
         goto fail;
     if ((e = kito_redis_start(&s->redis, loop, cfg->redis_host, cfg->redis_port)) != KITO_OK) {
         snprintf(err, err_size, "cannot start the Redis link");
+        goto fail;
+    }
+    if ((e = start_market(s)) != KITO_OK) {
+        snprintf(err, err_size, "cannot start the order books (%s)", kito_err_code(e));
         goto fail;
     }
     static kito_db_params db; /* lives as long as the pool: the process */

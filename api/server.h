@@ -23,6 +23,7 @@
 #include "api/config.h"
 #include "api/crypto.h"
 #include "api/health.h"
+#include "api/market.h"
 #include "api/metrics.h"
 #include "api/redis.h"
 #include "api/request.h"
@@ -61,6 +62,7 @@ typedef struct kito_server {
     kito_access_log access_log;
     kito_redis redis;
     kito_pool *pool; /* MySQL workers */
+    kito_market *market; /* the order books (api/market.h); rebuilt from Redis at start */
     kito_health health;
     kito_auth auth;         /* session cache */
     kito_signer *signer;    /* the platform's Ed25519 key (certificates) */

@@ -1,0 +1,435 @@
+/*
+ * Durable bids benchmark (issue 6). Starts its own Redis instances -- port 6395 with the fast
+ * profile (appendfsync everysec) and 6396 with the strict profile (appendfsync always), data
+ * under $KITO_BENCH_VAR -- and stops them at the end.
+ *
+ *   redis_xadd_ceiling_per_sec   redis-benchmark, XADD pipelined 64 deep (50 connections), on
+ *                                the fast instance, keys lot:{1..10000}:journal, a payload the size
+ *                                of a journaled bid: Redis's own ceiling for what we write.
+ *   durable_bids_per_sec         the market (engine + book store) in this process on one loop,
+ *                                10,000 open timed lots, CLIENTS simulated clients each with one
+ * bid outstanding: a bid at the ask (or a step above) from one of 15 buyers per lot, counted when
+ * its callback reports KITO_OK, i.e. after Redis answered its batch's EXEC. 1,000,000 acknowledged
+ *                                bids, fast profile. Group commit is what makes this possible: one
+ *                                MULTI/EXEC per loop turn.
+ *   durable_vs_ceiling           the ratio of the two.
+ *   durable_bids_per_sec_strict  the same on the strict instance (every batch fsynced before
+ *                                EXEC is answered), 400,000 bids.
+ *   recovery_seconds_1m          a fresh market recovering the fast instance's books: the
+ *                                1,000,000 journaled bids (plus 10,000 opens) over 10,000 lots,
+ *                                snapshots every 1,000 commands (so all of it is replayed).
+ *
+ * CLIENTS simulated clients, twice what one batch holds. KITO_BENCH_BIDS scales the bid counts
+ * (default 1000000).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/market.h"
+
+#define LOTS 10000
+#define BUYERS_PER_LOT 15
+/* Twice what one batch holds: while a batch is in flight the next one fills (the rest of the
+ * clients are told KITO_E_CAPACITY and retry next turn: the market's back-pressure). */
+#define CLIENTS 16384
+#define BATCH_BIDS 8192
+#define PORT_FAST 6395
+#define PORT_STRICT 6396
+#define T0_MS INT64_C(1700000000000)
+
+static const char *root, *var;
+
+static uint64_t rng = 0x853c49e6748fea9bULL;
+
+static uint64_t rnd(void)
+{
+    uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_durable: %s\n", what);
+    exit(1);
+}
+
+static int sh(const char *fmt, const char *a, int port, const char *profile)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), fmt, root, a, port, profile);
+    return system(cmd);
+}
+
+static void redis_up(const char *name, int port, const char *profile)
+{
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s/%s", var, name);
+    sh("bash -c '. %s/ops/lib.sh; redis_stop %s %d' %s >/dev/null 2>&1", dir, port, "");
+    char rm[1100];
+    snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
+    if (system(rm) != 0)
+        die("cannot clear the Redis folder");
+    if (sh("bash -c '. %s/ops/lib.sh; redis_start %s %d %s'", dir, port, profile) != 0)
+        die("cannot start Redis");
+}
+
+static void redis_down(const char *name, int port)
+{
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s/%s", var, name);
+    sh("bash -c '. %s/ops/lib.sh; redis_stop %s %d' %s >/dev/null 2>&1", dir, port, "");
+}
+
+/* ---- the XADD ceiling ----------------------------------------------------------------------- */
+
+static double xadd_ceiling(size_t payload_len, uint64_t n)
+{
+    char payload[128];
+    memset(payload, 'x', payload_len);
+    payload[payload_len] = '\0';
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "redis-benchmark -p %d -P 64 -c 50 -n %llu -r %d -q XADD 'lot:{__rand_int__}:journal' "
+             "'*' c %s 2>/dev/null",
+             PORT_FAST, (unsigned long long)n, LOTS, payload);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL)
+        die("cannot run redis-benchmark");
+    char line[4096];
+    double rps = 0;
+    while (fgets(line, sizeof(line), p) != NULL) {
+        /* "XADD ...: 412345.67 requests per second, p50=..." (the last of \r-separated updates) */
+        char *at = strstr(line, " requests per second");
+        if (at == NULL)
+            continue;
+        char *start = at;
+        while (start > line && (start[-1] == '.' || (start[-1] >= '0' && start[-1] <= '9')))
+            start--;
+        rps = atof(start);
+    }
+    pclose(p);
+    if (rps <= 0)
+        die("could not read redis-benchmark's figure");
+    return rps;
+}
+
+/* ---- the market under load ------------------------------------------------------------------ */
+
+struct client {
+    bool busy;
+};
+
+struct run {
+    kito_market *m;
+    uv_idle_t idle;
+    struct client clients[CLIENTS];
+    uint64_t next_id;
+    uint64_t acked;
+    uint64_t target;
+    uint64_t failed;
+    uint64_t loaded;
+    bool recovered;
+    struct kito_market_recovery rec;
+    bool stop;
+};
+
+static void on_recovered(void *ud, kito_err st, const struct kito_market_recovery *r)
+{
+    struct run *run = ud;
+    if (st != KITO_OK)
+        die("recovery failed");
+    run->recovered = true;
+    run->rec = *r;
+}
+
+static void on_loaded(void *ud, kito_err st)
+{
+    struct run *run = ud;
+    if (st != KITO_OK)
+        die("lot load failed");
+    run->loaded++;
+}
+
+static struct run *g_run;
+
+static void on_acked_count(void *ud, const struct kito_outcome *o, const struct kito_event *ev,
+                           size_t n)
+{
+    (void)ev;
+    (void)n;
+    struct client *c = ud;
+    c->busy = false;
+    if (o->err == KITO_OK)
+        g_run->acked++;
+    else
+        g_run->failed++;
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    struct run *run = h->data;
+    if (run->acked >= run->target) {
+        run->stop = true;
+        return;
+    }
+    for (int i = 0; i < CLIENTS; i++) {
+        struct client *c = &run->clients[i];
+        if (c->busy)
+            continue;
+        uint64_t r = rnd();
+        uint64_t lot = 1 + r % LOTS;
+        struct kito_lot_view v;
+        if (kito_market_lot_view(run->m, lot, &v) != KITO_OK)
+            die("a lot vanished");
+        uint64_t buyer = 1 + (r >> 20) % BUYERS_PER_LOT;
+        if (buyer == v.leader)
+            buyer = buyer % BUYERS_PER_LOT + 1;
+        struct kito_command b = {.id = ++run->next_id,
+                                 .lot_id = lot,
+                                 .actor = buyer,
+                                 .amount_minor = v.ask_minor + (int64_t)((r >> 40) % 2) * 100,
+                                 .now_ms = T0_MS + 1000,
+                                 .type = KITO_CMD_BID,
+                                 .flags = KITO_CMD_F_APPROVED};
+        kito_err e = kito_market_submit(run->m, &b, on_acked_count, c, NULL);
+        if (e == KITO_OK)
+            c->busy = true;
+        else if (e == KITO_E_CAPACITY)
+            return;
+    }
+}
+
+static void limits(struct kito_market_limits *lim)
+{
+    kito_market_limits_default(lim);
+    lim->engine.max_lots = 16384;
+    lim->engine.max_standing_bids = 1u << 19;
+    lim->engine.recent_commands = 1u << 20;
+    lim->snapshot_every = 1000;
+    lim->recover_parallel = KITO_BOOKSTORE_READS_MAX;
+}
+
+static void params(struct kito_bookstore_params *p, int port)
+{
+    kito_bookstore_params_default(p);
+    p->host = "127.0.0.1";
+    p->port = port;
+    p->batch_max_commands = BATCH_BIDS + 64; /* ~BATCH_BIDS bids: room() keeps 3 spare */
+    p->batch_max_bytes = 8u << 20;
+    p->timeout_ms = 10000;
+}
+
+static void run_until(uv_loop_t *loop, bool *flag)
+{
+    while (!*flag)
+        uv_run(loop, UV_RUN_ONCE);
+}
+
+static kito_market *market_up(uv_loop_t *loop, int port, struct run *run)
+{
+    struct kito_bookstore_params sp;
+    struct kito_market_limits lim;
+    params(&sp, port);
+    limits(&lim);
+    kito_market *m;
+    if (kito_market_create(loop, &sp, &lim, &m) != KITO_OK)
+        die("cannot create the market");
+    run->recovered = false;
+    if (kito_market_recover(m, on_recovered, run) != KITO_OK)
+        die("cannot recover");
+    run_until(loop, &run->recovered);
+    return m;
+}
+
+static void market_down(uv_loop_t *loop, kito_market *m)
+{
+    kito_market_free(m);
+    for (int i = 0; i < 20; i++)
+        uv_run(loop, UV_RUN_NOWAIT);
+}
+
+static bool g_done;
+
+static void on_tick_acked(void *ud, const struct kito_outcome *o, const struct kito_event *ev,
+                          size_t n)
+{
+    (void)ev;
+    (void)n;
+    uint64_t *left = ud;
+    if (o->err != KITO_OK)
+        die("an open failed");
+    if (--*left == 0)
+        g_done = true;
+}
+
+/* Loads and opens LOTS lots. */
+static void setup_lots(uv_loop_t *loop, struct run *run)
+{
+    run->loaded = 0;
+    for (uint64_t i = 1; i <= LOTS; i++) {
+        struct kito_lot_config cfg;
+        kito_lot_config_init(&cfg);
+        cfg.lot_id = i;
+        cfg.sale_id = 1 + i / 100;
+        cfg.seller_id = 1000000 + i;
+        cfg.format = KITO_FORMAT_TIMED;
+        cfg.opening_minor = 1000;
+        cfg.starts_at_ms = T0_MS;
+        cfg.sale_ends_at_ms = T0_MS + 30LL * 86400000;
+        cfg.soft_close_s = 0;
+        while (kito_market_lot_load(run->m, &cfg, on_loaded, run) != KITO_OK)
+            uv_run(loop, UV_RUN_NOWAIT); /* batch bound: let one go out */
+        if (i % 512 == 0)
+            uv_run(loop, UV_RUN_NOWAIT);
+    }
+    while (run->loaded < LOTS)
+        uv_run(loop, UV_RUN_ONCE);
+    uint64_t left = 0;
+    g_done = false;
+    for (;;) {
+        size_t applied = 0;
+        if (kito_market_tick(run->m, T0_MS, on_tick_acked, &left, &applied) != KITO_OK)
+            die("tick failed");
+        left += applied;
+        if (applied == 0 || kito_market_next_deadline(run->m) > T0_MS)
+            break;
+        uv_run(loop, UV_RUN_NOWAIT);
+    }
+    if (left > 0)
+        run_until(loop, &g_done);
+}
+
+/* Streams bids until target more are acknowledged; returns acknowledged bids per second. */
+static double stream(uv_loop_t *loop, struct run *run, uint64_t target)
+{
+    memset(run->clients, 0, sizeof(run->clients));
+    run->acked = 0;
+    run->failed = 0;
+    run->target = target;
+    run->stop = false;
+    g_run = run;
+    uv_idle_t *idle = &run->idle;
+    uv_idle_init(loop, idle);
+    idle->data = run;
+    struct kito_market_stats before, after;
+    kito_market_stats(run->m, &before);
+    double t0 = now_s();
+    uv_idle_start(idle, on_idle);
+    run_until(loop, &run->stop);
+    double dt = now_s() - t0;
+    uv_idle_stop(idle);
+    uv_close((uv_handle_t *)idle, NULL);
+    kito_market_stats(run->m, &after);
+    uint64_t batches = after.store.batches_ok - before.store.batches_ok;
+    fprintf(stderr,
+            "  %llu bids acknowledged in %.2f s, %llu batches (%.0f commands a batch, largest "
+            "%u), %llu failed, %llu refused\n",
+            (unsigned long long)run->acked, dt, (unsigned long long)batches,
+            batches ? (double)(after.store.commands_ok - before.store.commands_ok) / batches : 0,
+            after.store.batch_max_seen, (unsigned long long)run->failed,
+            (unsigned long long)(after.refused - before.refused));
+    return (double)run->acked / dt;
+}
+
+static void drain(uv_loop_t *loop, struct run *run)
+{
+    /* wait for every outstanding bid's answer */
+    for (;;) {
+        bool any = false;
+        for (int i = 0; i < CLIENTS; i++)
+            any |= run->clients[i].busy;
+        if (!any)
+            break;
+        uv_run(loop, UV_RUN_ONCE);
+    }
+}
+
+int main(void)
+{
+    root = getenv("KITO_BENCH_ROOT");
+    var = getenv("KITO_BENCH_VAR");
+    if (root == NULL || var == NULL)
+        die("KITO_BENCH_ROOT and KITO_BENCH_VAR must be set (run it through ops/kito bench)");
+    uint64_t bids = 1000000;
+    if (getenv("KITO_BENCH_BIDS") != NULL)
+        bids = strtoull(getenv("KITO_BENCH_BIDS"), NULL, 10);
+
+    /* the size of a journaled bid, for the ceiling's payload */
+    struct kito_command sample = {.id = 123456789,
+                                  .lot_id = 5000,
+                                  .actor = 12,
+                                  .amount_minor = 250000,
+                                  .now_ms = T0_MS + 1000,
+                                  .seq = 57,
+                                  .type = KITO_CMD_BID,
+                                  .flags = KITO_CMD_F_APPROVED};
+    uint8_t rec[KITO_COMMAND_ENCODED_MAX];
+    size_t rec_len;
+    if (kito_command_encode(&sample, rec, sizeof(rec), &rec_len) != KITO_OK)
+        die("encode");
+
+    redis_up("durable-fast", PORT_FAST, "fast");
+    redis_up("durable-strict", PORT_STRICT, "strict");
+
+    fprintf(stderr, "XADD ceiling (redis-benchmark, -P 64, %zu-byte payload)\n", rec_len);
+    double ceiling = xadd_ceiling(rec_len, bids);
+    fprintf(stderr, "  %.0f XADD/s\n", ceiling);
+    if (system("redis-cli -p 6395 flushall >/dev/null") != 0)
+        die("flushall");
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    static struct run run;
+
+    fprintf(stderr, "durable bids, fast profile (everysec)\n");
+    run.m = market_up(&loop, PORT_FAST, &run);
+    setup_lots(&loop, &run);
+    double fast = stream(&loop, &run, bids);
+    drain(&loop, &run);
+    uint64_t journaled = 0;
+    {
+        struct kito_market_stats st;
+        kito_market_stats(run.m, &st);
+        journaled = st.acked;
+    }
+    market_down(&loop, run.m);
+
+    fprintf(stderr, "durable bids, strict profile (always)\n");
+    run.m = market_up(&loop, PORT_STRICT, &run);
+    setup_lots(&loop, &run);
+    double strict = stream(&loop, &run, bids * 2 / 5);
+    drain(&loop, &run);
+    market_down(&loop, run.m);
+
+    fprintf(stderr, "recovery of the fast instance (%llu acknowledged commands)\n",
+            (unsigned long long)journaled);
+    run.m = market_up(&loop, PORT_FAST, &run);
+    fprintf(stderr, "  %u lots, %llu commands replayed, %u from snapshots, %.0f ms\n", run.rec.lots,
+            (unsigned long long)run.rec.commands, run.rec.from_snapshots, run.rec.ms);
+    if (run.rec.lots != LOTS || run.rec.damaged != 0)
+        die("recovery did not find every lot");
+    market_down(&loop, run.m);
+    uv_loop_close(&loop);
+
+    redis_down("durable-fast", PORT_FAST);
+    redis_down("durable-strict", PORT_STRICT);
+
+    printf("BENCH redis_xadd_ceiling_per_sec %.0f\n", ceiling);
+    printf("BENCH durable_bids_per_sec %.0f\n", fast);
+    printf("BENCH durable_vs_ceiling %.2f\n", fast / ceiling);
+    printf("BENCH durable_bids_per_sec_strict %.0f\n", strict);
+    printf("BENCH recovery_seconds_1m %.2f\n", run.rec.ms / 1000.0);
+    return 0;
+}
