@@ -47,27 +47,42 @@ static bool begin_response(kito_req *r)
     return true;
 }
 
-void kito_respond_bytes(kito_req *r, int status, const char *content_type, const char *body,
-                        size_t len)
+void kito_respond_bytes_cached(kito_req *r, int status, const char *content_type,
+                               const char *cache_control, const char *etag, const char *body,
+                               size_t len)
 {
     if (!begin_response(r))
         return;
     h2o_req_t *req = r->h2o;
     req->res.status = status;
     req->res.reason = kito_http_reason(status);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
-                   strlen(content_type));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                   H2O_STRLIT("no-store"));
-    if (r->method == KITO_METHOD_HEAD) {
-        static h2o_generator_t head_generator = {NULL, NULL};
-        req->res.content_length = len;
-        h2o_start_response(req, &head_generator);
+    if (content_type != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                       strlen(content_type));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, cache_control,
+                   strlen(cache_control));
+    if (etag != NULL) {
+        h2o_iovec_t v =
+            h2o_concat(&req->pool, h2o_iovec_init(H2O_STRLIT("\"")),
+                       h2o_iovec_init(etag, strlen(etag)), h2o_iovec_init(H2O_STRLIT("\"")));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, v.base, v.len);
+    }
+    if (status == 304 || r->method == KITO_METHOD_HEAD) {
+        static h2o_generator_t no_body = {NULL, NULL};
+        if (status != 304)
+            req->res.content_length = len;
+        h2o_start_response(req, &no_body);
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
         return;
     }
     req->res.content_length = len;
     h2o_send_inline(req, body, len);
+}
+
+void kito_respond_bytes(kito_req *r, int status, const char *content_type, const char *body,
+                        size_t len)
+{
+    kito_respond_bytes_cached(r, status, content_type, "no-store", NULL, body, len);
 }
 
 void kito_respond_json(kito_req *r, int status, json_t *doc)

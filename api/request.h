@@ -87,6 +87,12 @@ void kito_respond_error_allow(kito_req *r, kito_err err, const char *message, un
  * kito_req_release. */
 void kito__req_free(kito_req *r);
 
+/* As kito_respond_bytes, with the Cache-Control value given and, when etag is not NULL, an ETag
+ * of "etag" (quoted here). A 304 or a HEAD request sends the headers without a body. */
+void kito_respond_bytes_cached(kito_req *r, int status, const char *content_type,
+                               const char *cache_control, const char *etag, const char *body,
+                               size_t len);
+
 /* Responds with len bytes of body (copied) and the given Content-Type. Same no-op rule. */
 void kito_respond_bytes(kito_req *r, int status, const char *content_type, const char *body,
                         size_t len);

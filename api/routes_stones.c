@@ -373,39 +373,12 @@ typedef struct photo_get_job {
     size_t len;
 } photo_get_job;
 
-/* Responds with a stored photo: content-addressed, so cacheable for a year and immutable.
- * (kito_respond_bytes always says no-store, so this one builds the response itself.) */
+/* Responds with a stored photo: content-addressed, so cacheable for a year and immutable. */
 static void respond_photo(kito_req *r, int status, const char *mime, const char *sha,
                           const char *body, size_t len)
 {
-    if (r->h2o == NULL || r->responded)
-        return;
-    r->responded = true;
-    if (r->conn != NULL && r->conn->sock != NULL)
-        r->bytes_written_mark = r->conn->sock->bytes_written;
-    h2o_req_t *req = r->h2o;
-    req->res.status = status;
-    req->res.reason = kito_http_reason(status);
-    char etag[72];
-    int n = snprintf(etag, sizeof(etag), "\"%s\"", sha);
-    if (mime != NULL)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, mime,
-                       strlen(mime));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                   H2O_STRLIT("public, max-age=31536000, immutable"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL,
-                   h2o_strdup(&req->pool, etag, (size_t)n).base, (size_t)n);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
-                          NULL, H2O_STRLIT("nosniff"));
-    if (status == 304 || r->method == KITO_METHOD_HEAD) {
-        static h2o_generator_t empty = {NULL, NULL};
-        if (status != 304)
-            req->res.content_length = len;
-        h2o_start_response(req, &empty);
-        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
-        return;
-    }
-    h2o_send_inline(req, body, len);
+    kito_respond_bytes_cached(r, status, mime, "public, max-age=31536000, immutable", sha, body,
+                              len);
 }
 
 static void photo_get_run(kito_db_conn *db, void *arg)
