@@ -26,7 +26,8 @@ api() {
     printf '%s' "$out"
 }
 
-count=$("$kitoctl" account list 2>/dev/null | wc -l) || die "kitoctl cannot reach the database"
+# kitoctl prints a header line, then one line per account
+count=$("$kitoctl" account list | tail -n +2 | wc -l) || die "kitoctl cannot reach the database"
 if [ "$count" -gt 0 ]; then
     echo "demo data: the database already has accounts; nothing loaded" >&2
     exit 0
