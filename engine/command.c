@@ -4,22 +4,11 @@
 #include <string.h>
 
 #include "engine/codec.h"
+#include "engine/internal.h"
 
 kito_err kito_command_check(const struct kito_command *cmd)
 {
-    if (cmd->type < 1 || cmd->type > KITO_CMD_TYPE_MAX)
-        return KITO_E_BAD_COMMAND;
-    if (cmd->flags & ~KITO_CMD_F_ALL)
-        return KITO_E_BAD_COMMAND;
-    if (cmd->reserved != 0 || cmd->lot_id == 0)
-        return KITO_E_BAD_COMMAND;
-    if (cmd->type == KITO_CMD_SET_STEP) {
-        if (cmd->arg < KITO_STEP_MANUAL || cmd->arg > KITO_STEP_LADDER)
-            return KITO_E_BAD_COMMAND;
-    } else if (cmd->arg != 0) {
-        return KITO_E_BAD_COMMAND;
-    }
-    return KITO_OK;
+    return kito__command_check(cmd);
 }
 
 kito_err kito_command_encode(const struct kito_command *cmd, uint8_t *buf, size_t cap, size_t *len)

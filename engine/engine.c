@@ -85,13 +85,12 @@ static uint32_t pow2_at_least(uint64_t n)
     return p;
 }
 
-/* The three lines of a lot record. */
+/* The two lines of a lot record a bid reads and writes (line 2 is cold). */
 static inline void prefetch_lot(const struct kito__lot *lot)
 {
     const char *p = (const char *)lot;
     __builtin_prefetch(p, 1);
     __builtin_prefetch(p + 64, 1);
-    __builtin_prefetch(p + 128);
 }
 
 /* ---- create / free ------------------------------------------------------------------------- */
@@ -136,7 +135,8 @@ kito_err kito_engine_create(const struct kito_engine_limits *lim,
     uint32_t n_lots = lim->max_lots;
     eng->index_mask = pow2_at_least((uint64_t)n_lots * 2) - 1;
     eng->n_chunks = (lim->max_standing_bids + KITO__CHUNK_BIDS - 1) / KITO__CHUNK_BIDS;
-    eng->ids_mask = pow2_at_least((uint64_t)lim->recent_commands * 2) - 1;
+    /* Each generation has pow2(2 x recent_commands) >= 2 slots, two to a line per generation. */
+    eng->ids_mask = pow2_at_least((uint64_t)lim->recent_commands * 2) / 2 - 1;
 
     eng->lots = eng_alloc(eng, n_lots, sizeof(struct kito__lot));
     eng->free_slots = eng_alloc(eng, n_lots, sizeof(uint32_t));
@@ -147,12 +147,12 @@ kito_err kito_engine_create(const struct kito_engine_limits *lim,
     eng->undo = eng_alloc(eng, (size_t)lim->max_live_lots * lim->live_undo_depth,
                           sizeof(struct kito__undo));
     eng->free_live = eng_alloc(eng, lim->max_live_lots, sizeof(uint32_t));
-    eng->ids[0] = eng_alloc(eng, (size_t)eng->ids_mask + 1, sizeof(struct kito__id_entry));
-    eng->ids[1] = eng_alloc(eng, (size_t)eng->ids_mask + 1, sizeof(struct kito__id_entry));
+    eng->ids = eng_alloc(eng, (size_t)eng->ids_mask + 1, sizeof(struct kito__id_line));
     eng->ladders = eng_alloc(eng, lim->max_ladders, sizeof(struct kito_ladder));
+    eng->ladder_fast = eng_alloc(eng, lim->max_ladders, sizeof(struct kito__ladder_fast));
     eng->ladder_refs = eng_alloc(eng, lim->max_ladders, sizeof(uint32_t));
     if (!eng->lots || !eng->free_slots || !eng->index || !eng->heap || !eng->chunks || !eng->live ||
-        !eng->undo || !eng->free_live || !eng->ids[0] || !eng->ids[1] || !eng->ladders ||
+        !eng->undo || !eng->free_live || !eng->ids || !eng->ladders || !eng->ladder_fast ||
         !eng->ladder_refs) {
         kito_engine_free(eng);
         return KITO_E_NOMEM;
@@ -192,9 +192,9 @@ void kito_engine_free(kito_engine *eng)
     eng_free(eng, eng->undo, (size_t)lim->max_live_lots * lim->live_undo_depth,
              sizeof(struct kito__undo));
     eng_free(eng, eng->free_live, lim->max_live_lots, sizeof(uint32_t));
-    eng_free(eng, eng->ids[0], (size_t)eng->ids_mask + 1, sizeof(struct kito__id_entry));
-    eng_free(eng, eng->ids[1], (size_t)eng->ids_mask + 1, sizeof(struct kito__id_entry));
+    eng_free(eng, eng->ids, (size_t)eng->ids_mask + 1, sizeof(struct kito__id_line));
     eng_free(eng, eng->ladders, lim->max_ladders, sizeof(struct kito_ladder));
+    eng_free(eng, eng->ladder_fast, lim->max_ladders, sizeof(struct kito__ladder_fast));
     eng_free(eng, eng->ladder_refs, lim->max_ladders, sizeof(uint32_t));
     struct kito_allocator a = eng->alloc;
     a.free(a.ctx, eng, sizeof(*eng));
@@ -355,52 +355,68 @@ static inline void pre_compute(const kito_engine *eng, const struct kito_command
     p->looked_up = false;
     p->index_home = (uint32_t)h & eng->index_mask;
     p->id_fp = (uint32_t)(h >> 32);
-    p->id_home = (uint32_t)mix64(c->id ^ h) & eng->ids_mask;
+    /* h is already well mixed; one multiply spreads sequential command ids (Fibonacci
+     * hashing, high bits). */
+    p->id_home = (uint32_t)(((c->id ^ h) * UINT64_C(0x9e3779b97f4a7c15)) >> 32) & eng->ids_mask;
 }
 
 static inline void pre_prefetch(const kito_engine *eng, const struct kito_command *c,
                                 const struct pre *p)
 {
     __builtin_prefetch(&eng->index[p->index_home]);
-    if (c->id != 0) {
-        __builtin_prefetch(&eng->ids[0][p->id_home]);
-        __builtin_prefetch(&eng->ids[1][p->id_home]);
-    }
+    if (c->id != 0)
+        __builtin_prefetch(&eng->ids[p->id_home]);
 }
 
-static bool ids_find(const kito_engine *eng, uint64_t cmd_id, const struct pre *p, uint32_t *seq)
+/* Looks (cmd_id, lot) up in one generation (a half of each line). An empty slot ends the chain:
+ * nothing is deleted from a generation but all at once. */
+static inline bool ids_find_half(const kito_engine *eng, uint32_t half, uint64_t cmd_id,
+                                 const struct pre *p, uint32_t *seq)
 {
-    for (uint32_t g = 0; g < 2; g++) {
-        const struct kito__id_entry *t = eng->ids[(eng->ids_cur + g) & 1];
-        for (uint32_t i = p->id_home;; i = (i + 1) & eng->ids_mask) {
-            if (t[i].cmd_id == 0)
-                break;
-            if (t[i].cmd_id == cmd_id && t[i].lot_fp == p->id_fp) {
-                *seq = t[i].seq;
+    for (uint32_t i = p->id_home;; i = (i + 1) & eng->ids_mask) {
+        const struct kito__id_entry *e = eng->ids[i].e[half];
+        for (uint32_t k = 0; k < 2; k++) {
+            if (e[k].cmd_id == 0)
+                return false;
+            if (e[k].cmd_id == cmd_id && e[k].lot_fp == p->id_fp) {
+                *seq = e[k].seq;
                 return true;
             }
         }
     }
-    return false;
+}
+
+static inline bool ids_find(const kito_engine *eng, uint64_t cmd_id, const struct pre *p,
+                            uint32_t *seq)
+{
+    return ids_find_half(eng, eng->ids_cur, cmd_id, p, seq) ||
+           ids_find_half(eng, eng->ids_cur ^ 1, cmd_id, p, seq);
 }
 
 static void ids_insert(kito_engine *eng, uint64_t cmd_id, const struct pre *p, uint32_t seq)
 {
     assert(cmd_id != 0);
     if (eng->ids_fill == eng->lim.recent_commands) {
-        uint32_t prev = (eng->ids_cur + 1) & 1;
-        memset(eng->ids[prev], 0, ((size_t)eng->ids_mask + 1) * sizeof(struct kito__id_entry));
+        /* The previous generation is forgotten and becomes the current one. */
+        uint32_t prev = eng->ids_cur ^ 1;
+        for (size_t i = 0; i <= eng->ids_mask; i++)
+            memset(eng->ids[i].e[prev], 0, sizeof(eng->ids[i].e[prev]));
         eng->ids_cur = prev;
         eng->ids_fill = 0;
     }
-    struct kito__id_entry *t = eng->ids[eng->ids_cur];
-    uint32_t i = p->id_home;
-    while (t[i].cmd_id != 0)
-        i = (i + 1) & eng->ids_mask;
-    t[i].cmd_id = cmd_id;
-    t[i].lot_fp = p->id_fp;
-    t[i].seq = seq;
-    eng->ids_fill++;
+    uint32_t half = eng->ids_cur;
+    for (uint32_t i = p->id_home;; i = (i + 1) & eng->ids_mask) {
+        struct kito__id_entry *e = eng->ids[i].e[half];
+        for (uint32_t k = 0; k < 2; k++) {
+            if (e[k].cmd_id == 0) {
+                e[k].cmd_id = cmd_id;
+                e[k].lot_fp = p->id_fp;
+                e[k].seq = seq;
+                eng->ids_fill++;
+                return;
+            }
+        }
+    }
 }
 
 /* ---- ladders --------------------------------------------------------------------------------- */
@@ -421,6 +437,12 @@ static kito_err ladder_intern(kito_engine *eng, const struct kito_ladder *ladder
     if (free_id == KITO__NONE)
         return KITO_E_CAPACITY;
     eng->ladders[free_id] = *ladder;
+    struct kito__ladder_fast *f = &eng->ladder_fast[free_id];
+    for (uint32_t i = 0; i < KITO_LADDER_MAX_RUNGS; i++) {
+        bool used = i < ladder->n_rungs;
+        f->from_minor[i] = used ? ladder->rungs[i].from_minor : INT64_MAX;
+        f->step_minor[i] = used ? ladder->rungs[i].step_minor : 0;
+    }
     eng->ladder_refs[free_id] = 1;
     *id = (uint16_t)free_id;
     return KITO_OK;
@@ -562,6 +584,7 @@ kito_err kito_engine_lot_load(kito_engine *eng, const struct kito_lot_config *cf
         lot->soft_close_ms = cfg->format == KITO_FORMAT_TIMED ? cfg->soft_close_s * 1000u : 0;
         kito__heap_set(eng, kito__lot_slot(eng, lot), lot->starts_at_ms);
     }
+    kito__lot_refresh_ask(eng, lot);
     return KITO_OK;
 }
 
@@ -582,9 +605,9 @@ static bool amount_valid(int64_t a)
 }
 
 /* What can be refused without looking at the lot. */
-static kito_err precheck(const struct kito_command *cmd)
+static inline kito_err precheck(const struct kito_command *cmd)
 {
-    if (kito_command_check(cmd) != KITO_OK)
+    if (kito__command_check(cmd) != KITO_OK)
         return KITO_E_BAD_COMMAND;
     switch (cmd->type) {
     case KITO_CMD_BID:
@@ -687,6 +710,29 @@ kito_err kito_engine_replay(kito_engine *eng, const struct kito_command *cmd,
 #define BATCH_CHUNKS 3
 _Static_assert(3 * BATCH_AHEAD < BATCH_RING, "the ring holds every command in flight");
 
+/* 1) hash the command, fetch its index slot and id window line */
+static inline void batch_stage1(const kito_engine *eng, const struct kito_command *c, struct pre *p)
+{
+    pre_compute(eng, c, p);
+    pre_prefetch(eng, c, p);
+}
+
+/* 2) find the lot through the index, fetch its lines */
+static inline void batch_stage2(const kito_engine *eng, const struct kito_command *c, struct pre *p)
+{
+    p->lot = lot_find_at(eng, c->lot_id, p->index_home);
+    p->looked_up = true;
+    if (p->lot != NULL)
+        prefetch_lot(p->lot);
+}
+
+/* 3) fetch its chunks through its chunk directory */
+static inline void batch_stage3(const kito_engine *eng, const struct pre *p)
+{
+    if (p->lot != NULL)
+        kito__prefetch_chunks(eng, p->lot, BATCH_CHUNKS);
+}
+
 size_t kito_engine_apply_batch(kito_engine *eng, const struct kito_command *cmds, size_t n,
                                struct kito_outcome *outs, struct kito_event *events,
                                size_t events_cap, size_t *n_events)
@@ -697,30 +743,32 @@ size_t kito_engine_apply_batch(kito_engine *eng, const struct kito_command *cmds
      * chunk directory. Commands in a batch never load or unload lots, so a lot found in stage
      * 2 is still there when its command runs. */
     struct pre ring[BATCH_RING];
-    size_t used = 0, k, s1 = 0, s2 = 0, s3 = 0;
+    size_t used = 0, k;
+    size_t head = n < 3 * BATCH_AHEAD ? n : 3 * BATCH_AHEAD;
+    for (size_t s = 0; s < head; s++)
+        batch_stage1(eng, &cmds[s], &ring[s % BATCH_RING]);
+    for (size_t s = 0; s < head && s < 2 * BATCH_AHEAD; s++)
+        batch_stage2(eng, &cmds[s], &ring[s % BATCH_RING]);
+    for (size_t s = 0; s < head && s < BATCH_AHEAD; s++)
+        batch_stage3(eng, &ring[s % BATCH_RING]);
     for (k = 0; k < n; k++) {
         if (events != NULL && events_cap - used < KITO_MAX_EVENTS_PER_COMMAND)
             break;
-        for (; s1 < n && s1 < k + 3 * BATCH_AHEAD; s1++) {
-            struct pre *p = &ring[s1 % BATCH_RING];
-            pre_compute(eng, &cmds[s1], p);
-            pre_prefetch(eng, &cmds[s1], p);
+        if (k + 3 * BATCH_AHEAD < n)
+            batch_stage1(eng, &cmds[k + 3 * BATCH_AHEAD],
+                         &ring[(k + 3 * BATCH_AHEAD) % BATCH_RING]);
+        if (k + 2 * BATCH_AHEAD < n)
+            batch_stage2(eng, &cmds[k + 2 * BATCH_AHEAD],
+                         &ring[(k + 2 * BATCH_AHEAD) % BATCH_RING]);
+        if (k + BATCH_AHEAD < n)
+            batch_stage3(eng, &ring[(k + BATCH_AHEAD) % BATCH_RING]);
+        if (events != NULL) {
+            apply_to(eng, &cmds[k], &ring[k % BATCH_RING], false, events + used, events_cap - used,
+                     &outs[k]);
+            used += outs[k].n_events;
+        } else {
+            apply_to(eng, &cmds[k], &ring[k % BATCH_RING], false, NULL, 0, &outs[k]);
         }
-        for (; s2 < n && s2 < k + 2 * BATCH_AHEAD; s2++) {
-            struct pre *p = &ring[s2 % BATCH_RING];
-            p->lot = lot_find_at(eng, cmds[s2].lot_id, p->index_home);
-            p->looked_up = true;
-            if (p->lot != NULL)
-                prefetch_lot(p->lot);
-        }
-        for (; s3 < n && s3 < k + BATCH_AHEAD; s3++) {
-            const struct pre *p = &ring[s3 % BATCH_RING];
-            if (p->lot != NULL)
-                kito__prefetch_chunks(eng, p->lot, BATCH_CHUNKS);
-        }
-        apply_to(eng, &cmds[k], &ring[k % BATCH_RING], false, events != NULL ? events + used : NULL,
-                 events != NULL ? events_cap - used : 0, &outs[k]);
-        used += outs[k].n_events;
     }
     if (n_events != NULL)
         *n_events = used;
@@ -827,7 +875,7 @@ void kito_engine_memory(const kito_engine *eng, struct kito_engine_memory *out)
     out->chunk_bytes = sizeof(struct kito__chunk);
     out->live_slot_bytes = sizeof(struct kito__live) + sizeof(uint32_t) +
                            (size_t)eng->lim.live_undo_depth * sizeof(struct kito__undo);
-    out->id_window_bytes = 2 * ((size_t)eng->ids_mask + 1) * sizeof(struct kito__id_entry);
+    out->id_window_bytes = ((size_t)eng->ids_mask + 1) * sizeof(struct kito__id_line);
     out->lots_loaded = eng->lots_loaded;
     out->chunks_used = eng->chunks_used;
     out->chunks_total = eng->n_chunks;

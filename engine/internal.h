@@ -32,7 +32,9 @@ _Static_assert(sizeof(struct kito__chunk) == 128, "a chunk is two cache lines");
 #define KITO__F_OPENED 0x02u /* live: the clerk opened it (a withdrawn lot may or may not have) */
 #define KITO__F_ALL 0x03u
 
-/* One lot. The first cache line is all a timed bid reads and writes in the common case. */
+/* One lot. A timed bid reads and writes its first two cache lines only (the batch path fetches
+ * just those): line 0 the book's money and the sequence, line 1 the runner-up, the reserve, the
+ * chunk-chain tail and the first five chunks by number; line 2 is cold configuration. */
 struct kito__lot {
     /* line 0: the bid path */
     uint64_t lot_id;          /* 0 = free slot */
@@ -41,37 +43,41 @@ struct kito__lot {
     int64_t price_minor;      /* current price; 0 with no bid; sold: the hammer */
     int64_t ends_at_ms;       /* timed/tender: current end (soft close moves it); live: 0 */
     uint64_t seller_id;
+    int64_t ask_minor;  /* cache of kito__lot_ask_compute (0: the ask would pass the maximum
+                           amount); refreshed after every change (kito__lot_refresh_ask) */
     uint32_t seq;       /* accepted commands so far */
     uint32_t bid_count; /* accepted bids (absentee and sealed bids included; views hide them) */
+    /* line 1: the rest of the bid path */
+    uint64_t runner;          /* the best non-leader bidder, 0 = none */
+    int64_t runner_max_minor; /* her maximum */
+    int64_t reserve_minor;    /* 0 = none */
+    uint32_t n_bidders;       /* entries in the chain */
+    uint32_t soft_close_ms;
+    uint32_t bids_tail; /* last chunk */
     uint8_t state;      /* enum kito_lot_state */
     uint8_t format;     /* enum kito_format */
     uint8_t flags;      /* KITO__F_* */
     uint8_t tender_price;
     uint16_t ladder_id; /* into kito_engine.ladders */
     uint16_t pad0;
-    /* line 1 */
-    uint64_t runner;          /* the best non-leader bidder, 0 = none */
-    int64_t runner_max_minor; /* her maximum */
+    /* the first chunks by number, so a bid can fetch them all at once instead of walking the
+     * chain (entries past KITO__CHUNK_DIR chunks are reached through the chain); the first
+     * five are in line 1, the rest in line 2 */
+    uint32_t chunk_dir[KITO__CHUNK_DIR];
+    /* line 2 (from chunk_dir[5]): cold */
+    uint32_t bids_head; /* first chunk, KITO__NONE if no bid */
     int64_t opening_minor;
-    int64_t reserve_minor; /* 0 = none */
-    uint32_t bids_head;    /* first chunk, KITO__NONE if no bid */
-    uint32_t bids_tail;    /* last chunk */
-    uint32_t n_bidders;    /* entries in the chain */
-    uint32_t soft_close_ms;
     uint32_t heap_pos; /* position in the timer heap, KITO__NONE if not in it */
     uint32_t live_id;  /* live lots: index of its kito__live block; else KITO__NONE */
-    uint32_t pad_l1[2];
-    /* line 2: the first chunks by number, so a bid can fetch them all at once instead of
-     * walking the chain (entries past KITO__CHUNK_DIR chunks are reached through the chain);
-     * then cold configuration */
-    uint32_t chunk_dir[KITO__CHUNK_DIR];
     uint64_t sale_id;
     int64_t starts_at_ms;
     char currency[4];
-    uint32_t pad1;
-    uint64_t pad2;
+    uint32_t pad1[3];
 };
 _Static_assert(sizeof(struct kito__lot) == 192, "a lot is three cache lines");
+_Static_assert(__builtin_offsetof(struct kito__lot, runner) == 64, "line 1 starts at the runner");
+_Static_assert(__builtin_offsetof(struct kito__lot, chunk_dir) + 5 * sizeof(uint32_t) == 128,
+               "five chunk numbers in line 1");
 
 /* One undoable live bid: the book as it was before it. 88 bytes. */
 struct kito__undo {
@@ -120,6 +126,32 @@ struct kito__id_entry {
     uint32_t seq;    /* the seq the command got */
 };
 
+/* A ladder as the bid path reads it: every rung present, the unused ones from INT64_MAX, so that
+ * the step at a price is four branch-free halvings (kito__ladder_step). 256 bytes. */
+struct kito__ladder_fast {
+    int64_t from_minor[KITO_LADDER_MAX_RUNGS];
+    int64_t step_minor[KITO_LADDER_MAX_RUNGS];
+};
+_Static_assert(KITO_LADDER_MAX_RUNGS == 16, "kito__ladder_step halves 16 rungs four times");
+
+static inline int64_t kito__ladder_step(const struct kito__ladder_fast *f, int64_t price_minor)
+{
+    /* The last rung whose from <= price (rung 0 starts at 0; padding never qualifies). */
+    uint32_t lo = f->from_minor[8] <= price_minor ? 8 : 0;
+    lo += f->from_minor[lo + 4] <= price_minor ? 4 : 0;
+    lo += f->from_minor[lo + 2] <= price_minor ? 2 : 0;
+    lo += f->from_minor[lo + 1] <= price_minor ? 1 : 0;
+    return f->step_minor[lo];
+}
+
+/* The idempotency window: two generations of open-addressing tables (linear probing over
+ * lines), interleaved so that line i holds slots 2i and 2i+1 of both: a lookup of either
+ * generation starts on the same cache line, so it usually costs one memory access. 64 bytes. */
+struct kito__id_line {
+    struct kito__id_entry e[2][2]; /* [generation half][slot] */
+};
+_Static_assert(sizeof(struct kito__id_line) == 64, "an id line is a cache line");
+
 struct kito_engine {
     struct kito_engine_limits lim;
     struct kito_allocator alloc;
@@ -146,12 +178,13 @@ struct kito_engine {
     uint32_t *free_live;
     uint32_t n_free_live;
 
-    struct kito__id_entry *ids[2]; /* current and previous generation */
-    uint32_t ids_mask;
-    uint32_t ids_fill; /* entries in the current generation */
-    uint32_t ids_cur;
+    struct kito__id_line *ids; /* both generations, interleaved by cache line */
+    uint32_t ids_mask;         /* lines - 1 */
+    uint32_t ids_fill;         /* entries in the current generation */
+    uint32_t ids_cur;          /* which half of each line is the current generation */
 
-    struct kito_ladder *ladders; /* max_ladders */
+    struct kito_ladder *ladders;           /* max_ladders */
+    struct kito__ladder_fast *ladder_fast; /* max_ladders: the same ladders, padded */
     uint32_t *ladder_refs;
 };
 
@@ -170,6 +203,24 @@ struct kito__entry_ref {
     uint32_t i;     /* position in the chunk */
     uint32_t index; /* ordinal in the lot */
 };
+
+/* kito_command_check, inline for the engine's own dispatch. */
+static inline kito_err kito__command_check(const struct kito_command *cmd)
+{
+    if (cmd->type < 1 || cmd->type > KITO_CMD_TYPE_MAX)
+        return KITO_E_BAD_COMMAND;
+    if (cmd->flags & ~KITO_CMD_F_ALL)
+        return KITO_E_BAD_COMMAND;
+    if (cmd->reserved != 0 || cmd->lot_id == 0)
+        return KITO_E_BAD_COMMAND;
+    if (cmd->type == KITO_CMD_SET_STEP) {
+        if (cmd->arg < KITO_STEP_MANUAL || cmd->arg > KITO_STEP_LADDER)
+            return KITO_E_BAD_COMMAND;
+    } else if (cmd->arg != 0) {
+        return KITO_E_BAD_COMMAND;
+    }
+    return KITO_OK;
+}
 
 /* engine.c */
 struct kito__lot *kito__lot_find(const kito_engine *eng, uint64_t lot_id);
@@ -214,9 +265,11 @@ static inline const struct kito_ladder *kito__lot_ladder(const kito_engine *eng,
     return &eng->ladders[lot->ladder_id];
 }
 
+/* The live block of a live lot, NULL for the other formats (decided by the format, in the bid
+ * path's lines; kito__lot_check holds live_id to it). */
 static inline struct kito__live *kito__lot_live(const kito_engine *eng, const struct kito__lot *lot)
 {
-    return lot->live_id == KITO__NONE ? NULL : &eng->live[lot->live_id];
+    return lot->format == KITO_FORMAT_LIVE ? &eng->live[lot->live_id] : NULL;
 }
 
 static inline struct kito__undo *kito__live_undo(const kito_engine *eng, uint32_t live_id,
@@ -233,9 +286,36 @@ static inline bool kito__state_final(uint8_t state)
 }
 
 /* The step at a price: the clerk's override on a live lot, else the ladder. */
-int64_t kito__lot_step(const kito_engine *eng, const struct kito__lot *lot, int64_t price_minor);
-/* The ask now; KITO_E_BAD_AMOUNT if it would pass KITO_AMOUNT_MAX_MINOR. */
-kito_err kito__lot_ask(const kito_engine *eng, const struct kito__lot *lot, int64_t *ask_minor);
+static inline int64_t kito__lot_step(const kito_engine *eng, const struct kito__lot *lot,
+                                     int64_t price_minor)
+{
+    if (lot->format == KITO_FORMAT_LIVE) {
+        const struct kito__live *lv = &eng->live[lot->live_id];
+        if (lv->step_override_minor > 0)
+            return lv->step_override_minor;
+    }
+    assert(price_minor >= 0);
+    return kito__ladder_step(&eng->ladder_fast[lot->ladder_id], price_minor);
+}
+/* The ask now, computed; KITO_E_BAD_AMOUNT if it would pass KITO_AMOUNT_MAX_MINOR. */
+kito_err kito__lot_ask_compute(const kito_engine *eng, const struct kito__lot *lot,
+                               int64_t *ask_minor);
+/* Recomputes lot->ask_minor: after every accepted command, a load and a restore. */
+static inline void kito__lot_refresh_ask(const kito_engine *eng, struct kito__lot *lot)
+{
+    int64_t ask;
+    lot->ask_minor = kito__lot_ask_compute(eng, lot, &ask) == KITO_OK ? ask : 0;
+}
+/* The ask now (the cached value); KITO_E_BAD_AMOUNT if it would pass KITO_AMOUNT_MAX_MINOR. */
+static inline kito_err kito__lot_ask(const kito_engine *eng, const struct kito__lot *lot,
+                                     int64_t *ask_minor)
+{
+    (void)eng;
+    if (lot->ask_minor == 0)
+        return KITO_E_BAD_AMOUNT;
+    *ask_minor = lot->ask_minor;
+    return KITO_OK;
+}
 /* The deadline a timed/tender lot waits for (start when scheduled, end when open), or
  * INT64_MAX. */
 int64_t kito__lot_deadline(const struct kito__lot *lot);

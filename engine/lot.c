@@ -3,7 +3,11 @@
  * can refuse the command and only then changes the lot, so a refusal changes nothing; the
  * handlers never allocate (chunks come from the engine's pool, checked before use).
  */
+#include <stddef.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "engine/internal.h"
 
@@ -20,29 +24,50 @@ uint32_t kito__chunk_at(const kito_engine *eng, const struct kito__lot *lot, uin
     return idx;
 }
 
+/* The positions in a chunk holding bidder, as bits 0..5. Unused positions are zero (chunks are
+ * zeroed when taken and entry_pop clears what it removes) and bidder is never 0, so the whole
+ * chunk is compared without branches. */
+static inline unsigned chunk_match(const struct kito__chunk *ch, uint64_t bidder)
+{
+#ifdef __SSE2__
+    /* SSE2 has no 64-bit compare: equal 64-bit lanes are those whose two 32-bit halves are. */
+    const __m128i x = _mm_set1_epi64x((long long)bidder);
+    unsigned m = 0;
+    for (unsigned j = 0; j < KITO__CHUNK_BIDS; j += 2) {
+        __m128i eq = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)&ch->bidder[j]), x);
+        eq = _mm_and_si128(eq, _mm_shuffle_epi32(eq, _MM_SHUFFLE(2, 3, 0, 1)));
+        m |= (unsigned)_mm_movemask_pd(_mm_castsi128_pd(eq)) << j;
+    }
+    return m;
+#else
+    unsigned m = 0;
+    for (unsigned i = 0; i < KITO__CHUNK_BIDS; i++)
+        m |= (unsigned)(ch->bidder[i] == bidder) << i;
+    return m;
+#endif
+}
+
 bool kito__entry_find(const kito_engine *eng, const struct kito__lot *lot, uint64_t bidder,
                       struct kito__entry_ref *ref)
 {
-    uint32_t left = lot->n_bidders;
-    uint32_t index = 0;
+    assert(bidder != 0);
+    uint32_t n_chunks = (lot->n_bidders + KITO__CHUNK_BIDS - 1) / KITO__CHUNK_BIDS;
     /* All the directly numbered chunks are requested at once; the scan then waits for the
      * slowest of them rather than for each in turn. */
     kito__prefetch_chunks(eng, lot, KITO__CHUNK_DIR);
     uint32_t c = KITO__NONE;
-    for (uint32_t k = 0; left > 0; k++) {
+    for (uint32_t k = 0; k < n_chunks; k++) {
         c = k < KITO__CHUNK_DIR ? lot->chunk_dir[k] : eng->chunks[c].next;
         struct kito__chunk *ch = &eng->chunks[c];
-        uint32_t n = left < KITO__CHUNK_BIDS ? left : KITO__CHUNK_BIDS;
-        for (uint32_t i = 0; i < n; i++) {
-            if (ch->bidder[i] == bidder) {
-                ref->chunk = ch;
-                ref->i = i;
-                ref->index = index + i;
-                return true;
-            }
+        unsigned m = chunk_match(ch, bidder);
+        if (m != 0) {
+            uint32_t i = (uint32_t)__builtin_ctz(m);
+            assert(k * KITO__CHUNK_BIDS + i < lot->n_bidders);
+            ref->chunk = ch;
+            ref->i = i;
+            ref->index = k * KITO__CHUNK_BIDS + i;
+            return true;
         }
-        left -= n;
-        index += n;
     }
     return false;
 }
@@ -156,25 +181,8 @@ static int64_t add_sat(int64_t a, int64_t b)
     return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
-int64_t kito__lot_step(const kito_engine *eng, const struct kito__lot *lot, int64_t price_minor)
-{
-    const struct kito__live *lv = kito__lot_live(eng, lot);
-    if (lv != NULL && lv->step_override_minor > 0)
-        return lv->step_override_minor;
-    /* kito_ladder_step as a branch-free binary search: the last rung whose from <= price
-     * (rung 0 starts at 0), in at most four halvings for 16 rungs. */
-    const struct kito_ladder *l = kito__lot_ladder(eng, lot);
-    assert(price_minor >= 0);
-    uint32_t lo = 0, n = l->n_rungs;
-    while (n > 1) {
-        uint32_t half = n / 2;
-        lo = l->rungs[lo + half].from_minor <= price_minor ? lo + half : lo;
-        n -= half;
-    }
-    return l->rungs[lo].step_minor;
-}
-
-kito_err kito__lot_ask(const kito_engine *eng, const struct kito__lot *lot, int64_t *ask_minor)
+kito_err kito__lot_ask_compute(const kito_engine *eng, const struct kito__lot *lot,
+                               int64_t *ask_minor)
 {
     const struct kito__live *lv = kito__lot_live(eng, lot);
     if (lv != NULL && lv->ask_override_minor > 0) {
@@ -245,28 +253,29 @@ void kito__lot_view(const kito_engine *eng, const struct kito__lot *lot, struct 
 
 /* ---- events ------------------------------------------------------------------------------ */
 
-static struct kito_event *emit(struct kito__emit *em, uint8_t type, uint8_t audience, uint64_t who,
-                               int64_t amount_minor)
+static inline struct kito_event *emit(struct kito__emit *em, uint8_t type, uint8_t audience,
+                                      uint64_t who, int64_t amount_minor)
 {
     assert(em->n < KITO_MAX_EVENTS_PER_COMMAND);
-    struct kito_event *ev = em->buf != NULL ? &em->buf[em->n] : &em->scratch;
-    /* Every field is written (finalize_events fills the public state later). */
-    *ev = (struct kito_event){.lot_id = em->lot_id,
-                              .who = who,
-                              .amount_minor = amount_minor,
-                              .at_ms = em->at_ms,
-                              .seq = em->seq,
-                              .type = type,
-                              .audience = audience};
-    if (em->buf != NULL)
-        em->n++;
+    struct kito_event *ev = em->buf != NULL ? &em->buf[em->n++] : &em->scratch;
+    /* Every field is written once: these here, the public state by finalize_events. */
+    ev->lot_id = em->lot_id;
+    ev->who = who;
+    ev->amount_minor = amount_minor;
+    ev->at_ms = em->at_ms;
+    ev->seq = em->seq;
+    /* type, audience, state, reason and the tail padding: one store, so that events are equal
+     * byte for byte whatever the buffer held */
+    memset(&ev->type, 0, sizeof(*ev) - offsetof(struct kito_event, type));
+    ev->type = type;
+    ev->audience = audience;
     return ev;
 }
 
 /* The reserve rule (DESIGN.md, Timed): when the leader's maximum reaches the reserve and the
  * price is below it, the price jumps to the reserve. Emits RESERVE_MET when the public flag
  * flips. */
-static void reserve_jump(struct kito__lot *lot, bool was_met, struct kito__emit *em)
+static inline void reserve_jump(struct kito__lot *lot, bool was_met, struct kito__emit *em)
 {
     if (lot->reserve_minor > 0 && lot->leader != 0 && lot->leader_max_minor >= lot->reserve_minor &&
         lot->price_minor < lot->reserve_minor)
@@ -277,8 +286,8 @@ static void reserve_jump(struct kito__lot *lot, bool was_met, struct kito__emit 
 
 /* ---- live undo history ------------------------------------------------------------------- */
 
-static void undo_push(kito_engine *eng, struct kito__lot *lot, uint64_t bidder, int64_t amount,
-                      bool found, const struct kito__entry_ref *ref)
+static void undo_record(kito_engine *eng, struct kito__lot *lot, uint64_t bidder, int64_t amount,
+                        bool found, const struct kito__entry_ref *ref)
 {
     struct kito__live *lv = kito__lot_live(eng, lot);
     if (lv == NULL || lot->state == KITO_LOT_SCHEDULED)
@@ -306,6 +315,14 @@ static void undo_push(kito_engine *eng, struct kito__lot *lot, uint64_t bidder, 
     u->prev_seq = found ? ref->chunk->seq[ref->i] : 0;
 }
 
+/* Live lots only: the format test is inline so that a timed bid pays no call for it. */
+static inline void undo_push(kito_engine *eng, struct kito__lot *lot, uint64_t bidder,
+                             int64_t amount, bool found, const struct kito__entry_ref *ref)
+{
+    if (lot->format == KITO_FORMAT_LIVE)
+        undo_record(eng, lot, bidder, amount, found, ref);
+}
+
 /* ---- bids ---------------------------------------------------------------------------------- */
 
 static void entry_set(kito_engine *eng, struct kito__lot *lot, bool found,
@@ -320,8 +337,16 @@ static void entry_set(kito_engine *eng, struct kito__lot *lot, bool found,
     }
 }
 
+/* On a live lot whose price reached the ask the clerk called: that ask no longer applies. */
+static inline void live_drop_passed_ask(kito_engine *eng, struct kito__lot *lot)
+{
+    struct kito__live *lv = kito__lot_live(eng, lot);
+    if (lv != NULL && lv->ask_override_minor != 0 && lv->ask_override_minor <= lot->price_minor)
+        lv->ask_override_minor = 0;
+}
+
 /* After a bid on a live lot: the called ask is used up and a bid under fair warning reopens. */
-static void live_after_bid(kito_engine *eng, struct kito__lot *lot)
+static inline void live_after_bid(kito_engine *eng, struct kito__lot *lot)
 {
     struct kito__live *lv = kito__lot_live(eng, lot);
     if (lv == NULL)
@@ -399,9 +424,12 @@ static kito_err proxy_bid(kito_engine *eng, struct kito__lot *lot, const struct 
     lot->bid_count++;
     reserve_jump(lot, was_met, em);
     /* The leader raising her own maximum is not a bid against the room: the called ask and a
-     * fair warning stand. */
+     * fair warning stand, unless the reserve jump took the price to or past the called ask; then
+     * the ask goes back to the ladder (the room is asked for more than the new price). */
     if (!raising)
         live_after_bid(eng, lot);
+    else
+        live_drop_passed_ask(eng, lot);
     emit_bid_events(lot, bidder, amount, em);
     return KITO_OK;
 }
@@ -811,8 +839,7 @@ static kito_err clerk(kito_engine *eng, struct kito__lot *lot, const struct kito
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
 /* Stamps the public state after the command on its events (what kito__lot_view reports). */
-static void finalize_events(const kito_engine *eng, const struct kito__lot *lot,
-                            struct kito__emit *em)
+static void finalize_events(const struct kito__lot *lot, struct kito__emit *em)
 {
     if (em->buf == NULL || em->n == 0)
         return;
@@ -824,12 +851,13 @@ static void finalize_events(const kito_engine *eng, const struct kito__lot *lot,
     } else {
         price = lot->price_minor;
         bid_count = lot->bid_count;
-        if (!final && kito__lot_ask(eng, lot, &ask) != KITO_OK)
-            ask = 0;
+        if (!final)
+            ask = lot->ask_minor; /* 0 when it would pass the maximum amount */
     }
+    uint8_t state = lot->state;
     for (uint32_t k = 0; k < em->n; k++) {
         struct kito_event *ev = &em->buf[k];
-        ev->state = lot->state;
+        ev->state = state;
         ev->price_minor = price;
         ev->ask_minor = ask;
         ev->bid_count = bid_count;
@@ -868,6 +896,7 @@ kito_err kito__lot_apply(kito_engine *eng, struct kito__lot *lot, const struct k
         assert(em->n == 0);
         return err;
     }
-    finalize_events(eng, lot, em);
+    kito__lot_refresh_ask(eng, lot);
+    finalize_events(lot, em);
     return KITO_OK;
 }

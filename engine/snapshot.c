@@ -283,6 +283,7 @@ kito_err kito_engine_lot_restore(kito_engine *eng, const uint8_t *buf, size_t le
                 count--;
         }
     }
+    kito__lot_refresh_ask(eng, lot);
     if (bad == KITO_OK && !live &&
         (lot->state == KITO_LOT_SCHEDULED || lot->state == KITO_LOT_OPEN))
         kito__heap_set(eng, kito__lot_slot(eng, lot), kito__lot_deadline(lot));
@@ -500,6 +501,9 @@ kito_err kito__lot_check(const kito_engine *eng, const struct kito__lot *lot, bo
     RULE(lot->bid_count <= lot->seq, "more bids than commands");
     bool live = lot->format == KITO_FORMAT_LIVE;
     RULE(live == (lot->live_id != KITO__NONE), "live block");
+    int64_t ask;
+    RULE(lot->ask_minor == (kito__lot_ask_compute(eng, lot, &ask) == KITO_OK ? ask : 0),
+         "cached ask");
     RULE(!(lot->flags & KITO__F_PAUSED) ||
              (live && (lot->state == KITO_LOT_OPEN || lot->state == KITO_LOT_CLOSING)),
          "paused outside a running live lot");

@@ -350,3 +350,24 @@ Test(live, live_lot_capacity_is_enforced)
     cr_assert_eq(kito_engine_lot_unload(eng, 100), KITO_OK);
     cr_assert_eq(kito_engine_lot_load(eng, &cfg), KITO_OK, "the block is reused");
 }
+
+/* Found by the simulation (seed 7): the leader raising her own maximum past the reserve makes the
+ * price jump to the reserve; an ask the clerk called at or below that price no longer applies. */
+Test(live, reserve_jump_past_a_called_ask_returns_the_ask_to_the_ladder)
+{
+    load(USD(100), USD(400));
+    cr_assert_eq(clerk(KITO_CMD_OPEN), KITO_OK);
+    cr_assert_eq(online(1, USD(150)), KITO_OK);
+    cr_assert_eq(view().price_minor, USD(100));
+    cr_assert_eq(cmd(KITO_CMD_SET_ASK, 900, USD(300), 0), KITO_OK, "the clerk calls 300");
+    cr_assert_eq(view().ask_minor, USD(300));
+    cr_assert_eq(online(1, USD(450)), KITO_OK, "the leader raises her maximum past the reserve");
+    struct kito_lot_view v = view();
+    cr_assert_eq(v.price_minor, USD(400), "the reserve jump");
+    cr_assert(v.reserve_met);
+    cr_assert_eq(v.ask_minor, USD(420), "400 + step 20, not the stale 300");
+    cr_assert_eq(clerk(KITO_CMD_UNDO), KITO_OK);
+    v = view();
+    cr_assert_eq(v.price_minor, USD(100), "undo restores the price");
+    cr_assert_eq(v.ask_minor, USD(300), "and the called ask");
+}
