@@ -3,7 +3,8 @@
 # made the way users make data: miners in Kenya, Tanzania, Zambia and Malawi with their
 # associations, stones with signed valuation certificates, a buyer, a timed sale and a live sale.
 #   ops/demo-data.sh BASE_URL CA_FILE KITOCTL
-# Runs only when the database has no accounts (so `ops/kito run` twice never loads it twice).
+# Runs only when the database has no accounts (so `ops/kito run` twice never loads it twice);
+# KITO_DEMO_FORCE=1 loads it anyway (the browser tests load it into the shared test database).
 # The environment carries KITO_MYSQL_* for kitoctl. Demo credentials are printed at the end.
 set -euo pipefail
 base=$1 ca=$2 kitoctl=$3
@@ -28,7 +29,7 @@ api() {
 
 # kitoctl prints a header line, then one line per account
 count=$("$kitoctl" account list | tail -n +2 | wc -l) || die "kitoctl cannot reach the database"
-if [ "$count" -gt 0 ]; then
+if [ "$count" -gt 0 ] && [ "${KITO_DEMO_FORCE:-0}" != 1 ]; then
     echo "demo data: the database already has accounts; nothing loaded" >&2
     exit 0
 fi

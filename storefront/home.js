@@ -1,20 +1,43 @@
 import { apply, lang, setLang } from '/i18n.js';
+import { el, getJSON, showError, when } from '/api.js';
 
 async function checkStatus() {
-  const el = document.getElementById('status');
+  const status = document.getElementById('status');
   let state = 'degraded';
   try {
     const res = await fetch('/healthz', { cache: 'no-store' });
     const body = await res.json();
     if (res.ok && body.status === 'ok') state = 'ok';
   } catch (_) { /* offline or unreachable: degraded */ }
-  el.dataset.state = state;
-  el.dataset.i18n = `status.${state}`;
-  apply(el.parentElement);
+  status.dataset.state = state;
+  status.dataset.i18n = `status.${state}`;
+  apply(status.parentElement);
+}
+
+async function listSales() {
+  const list = document.getElementById('sales');
+  try {
+    const page = await getJSON('/v1/sales?limit=50');
+    list.replaceChildren(...page.items.map((s) => el('li', { class: 'card' },
+      el('a', { href: `/sale.html?id=${encodeURIComponent(s.id)}`, class: 'title' }, s.title),
+      el('p', { class: 'meta' },
+        el('span', { i18n: `format.${s.format}` }), ' · ',
+        s.online ? el('span', { i18n: 'sale.online' }) : s.venue, ' · ',
+        `${s.lot_count} `, el('span', { i18n: 'sale.lots' })),
+      el('p', { class: 'meta' }, el('span', { i18n: 'sale.starts' }), ' ', when(s.starts_at)),
+    )));
+    if (page.items.length === 0) list.replaceChildren(el('li', { i18n: 'sales.none' }));
+    apply(list);
+  } catch (err) {
+    showError(list, err);
+  }
+  list.removeAttribute('aria-busy');
 }
 
 document.getElementById('lang').addEventListener('click', () => {
   setLang(lang() === 'en' ? 'sw' : 'en');
+  listSales();
 });
 apply();
 checkStatus();
+listSales();

@@ -55,6 +55,12 @@ export async function startKitod() {
   }
   return {
     base,
+    // what kitoctl needs to reach the same database
+    mysqlEnv: {
+      KITO_MYSQL_HOST: env.KITO_MYSQL_HOST, KITO_MYSQL_PORT: env.KITO_MYSQL_PORT,
+      KITO_MYSQL_USER: env.KITO_MYSQL_USER, KITO_MYSQL_PASSWORD: env.KITO_MYSQL_PASSWORD,
+      KITO_MYSQL_DB: env.KITO_MYSQL_DB,
+    },
     async stop() {
       if (proc.exitCode !== null) return;
       const done = new Promise((r) => proc.once('exit', r));
