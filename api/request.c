@@ -1,12 +1,14 @@
 #include "api/request.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/conn.h"
 #include "api/http_error.h"
 #include "api/json.h"
+#include "api/validate.h"
 
 void kito__req_free(kito_req *r)
 {
@@ -127,4 +129,27 @@ void kito_respond_error_allow(kito_req *r, kito_err err, const char *message, un
 void kito_respond_error(kito_req *r, kito_err err, const char *message)
 {
     kito_respond_error_allow(r, err, message, 0);
+}
+
+void kito_req_client_ip(const kito_req *r, char out[46])
+{
+    const char *s = r->remote;
+    if (strncmp(s, "::ffff:", 7) == 0 && strchr(s + 7, '.') != NULL)
+        s += 7;
+    const char *colon = strrchr(s, ':');
+    size_t n = colon != NULL && colon != s ? (size_t)(colon - s) : strlen(s);
+    if (n == 0 || n > 45) {
+        strcpy(out, "-");
+        return;
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+kito_err kito_respond_invalid(kito_req *r, const kito_verr *ve)
+{
+    char msg[KITO_VERR_FIELD_SIZE + KITO_VERR_REASON_SIZE + 2];
+    snprintf(msg, sizeof(msg), "%s %s", ve->field, ve->reason);
+    kito_respond_error(r, KITO_E_VALIDATION, msg);
+    return KITO_OK;
 }

@@ -83,6 +83,16 @@ void kito_respond_error(kito_req *r, kito_err err, const char *message);
 /* As kito_respond_error, plus an Allow header (405). */
 void kito_respond_error_allow(kito_req *r, kito_err err, const char *message, unsigned allow);
 
+/* The client's address (r->remote without its port; an IPv4-mapped IPv6 address written as IPv4)
+ * into out, or "-" when unknown. For throttles and the audit trail. */
+void kito_req_client_ip(const kito_req *r, char out[46]);
+
+struct kito_verr;
+
+/* Answers 422 validation_failed with the message "<field> <reason>" from ve (api/validate.h).
+ * Returns KITO_OK, so a handler can `return kito_respond_invalid(r, &ve);`. */
+kito_err kito_respond_invalid(kito_req *r, const struct kito_verr *ve);
+
 /* Frees r at once (its JSON body too). Internal: the server calls it through the last
  * kito_req_release. */
 void kito__req_free(kito_req *r);

@@ -30,32 +30,6 @@ static const char SIGNIN_FAILED[] = "the phone number or e-mail address and the 
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-/* Answers 400/422 validation_failed with a message naming the field; returns KITO_OK (answered). */
-static kito_err invalid(kito_req *r, const kito_verr *ve)
-{
-    char msg[KITO_VERR_FIELD_SIZE + KITO_VERR_REASON_SIZE + 2];
-    snprintf(msg, sizeof(msg), "%s %s", ve->field, ve->reason);
-    kito_respond_error(r, KITO_E_VALIDATION, msg);
-    return KITO_OK;
-}
-
-/* The client's address from r->remote ("addr:port", or "-"): the port cut off, and an IPv4
- * address mapped into IPv6 written as IPv4, so one client has one throttle counter. */
-static void client_ip(const kito_req *r, char out[46])
-{
-    const char *s = r->remote;
-    if (strncmp(s, "::ffff:", 7) == 0 && strchr(s + 7, '.') != NULL)
-        s += 7;
-    const char *colon = strrchr(s, ':');
-    size_t n = colon != NULL && colon != s ? (size_t)(colon - s) : strlen(s);
-    if (n == 0 || n > 45) {
-        strcpy(out, "-");
-        return;
-    }
-    memcpy(out, s, n);
-    out[n] = '\0';
-}
-
 /* The User-Agent as printable ASCII, cut to fit (the column is 255 characters). */
 static void user_agent(const kito_req *r, char out[256])
 {
@@ -167,7 +141,7 @@ static void register_done(kito_req *r, void *arg)
     if (j->err == KITO_OK)
         kito_respond_json(r, 201, kito_account_view(&j->out));
     else if (j->err == KITO_E_VALIDATION && j->ve.field[0] != '\0')
-        invalid(r, &j->ve);
+        kito_respond_invalid(r, &j->ve);
     else if (j->err == KITO_E_CONFLICT)
         kito_respond_error(r, KITO_E_CONFLICT,
                            j->in.phone[0] != '\0'
@@ -187,7 +161,7 @@ kito_err kito_post_accounts(kito_req *r)
     if (role == NULL) {
         kito_verr_set(&ve, "role",
                       role_v == NULL || json_is_null(role_v) ? "is required" : "must be a string");
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     }
     const bool miner = strcmp(role, "miner") == 0;
     if (!miner && strcmp(role, "buyer") != 0) {
@@ -198,10 +172,10 @@ kito_err kito_post_accounts(kito_req *r)
             return KITO_OK;
         }
         kito_verr_set(&ve, "role", "must be one of: miner, buyer");
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     }
     if (kito_validate_object(r->body, miner ? &miner_shape : &buyer_shape, &ve) != KITO_OK)
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
 
     register_job *j = calloc(1, sizeof(*j));
     if (j == NULL)
@@ -226,9 +200,9 @@ kito_err kito_post_accounts(kito_req *r)
     if (e != KITO_OK) {
         explicit_bzero(j, sizeof(*j));
         free(j);
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     }
-    client_ip(r, j->ip);
+    kito_req_client_ip(r, j->ip);
     return kito_req_db(r, register_run, register_done, j);
 }
 
@@ -287,25 +261,25 @@ kito_err kito_post_sessions(kito_req *r)
 {
     kito_verr ve = {{0}};
     if (kito_validate_object(r->body, &signin_shape, &ve) != KITO_OK)
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     const char *phone = member(r->body, "phone"), *email = member(r->body, "email");
     const char *pin = member(r->body, "pin"), *password = member(r->body, "password");
     if ((phone == NULL) == (email == NULL)) {
         kito_verr_set(&ve, "phone", "or email is required (exactly one of them)");
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     }
     if ((pin == NULL) == (password == NULL)) {
         kito_verr_set(&ve, "pin", "or password is required (exactly one of them)");
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     }
     const char *secret = pin != NULL ? pin : password;
     if (phone != NULL && kito_validate_phone("phone", phone, &ve) != KITO_OK)
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     if (email != NULL && kito_validate_email("email", email, &ve) != KITO_OK)
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     if (secret[0] == '\0' || strlen(secret) >= KITO_ACCOUNT_SECRET_SIZE) {
         kito_verr_set(&ve, pin != NULL ? "pin" : "password", "must be 1 to 128 bytes long");
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     }
     signin_job *j = calloc(1, sizeof(*j));
     if (j == NULL)
@@ -313,7 +287,7 @@ kito_err kito_post_sessions(kito_req *r)
     copy_str(j->in.phone, sizeof(j->in.phone), phone);
     copy_str(j->in.email, sizeof(j->in.email), email);
     copy_str(j->in.secret, sizeof(j->in.secret), secret);
-    client_ip(r, j->in.ip);
+    kito_req_client_ip(r, j->in.ip);
     user_agent(r, j->in.user_agent);
     return kito_req_db(r, signin_run, signin_done, j);
 }
@@ -354,7 +328,7 @@ kito_err kito_delete_sessions_current(kito_req *r)
     j->account_id = r->principal.account_id;
     j->session_id = r->principal.session_id;
     memcpy(j->token_sha256, r->principal.token_sha256, sizeof(j->token_sha256));
-    client_ip(r, j->ip);
+    kito_req_client_ip(r, j->ip);
     /* forget it now, not after the database answered: a request racing the sign-out must not
      * find it in the cache (it then asks MySQL, which has it revoked or soon will) */
     kito_auth_forget(&r->server->auth, r->principal.token_sha256);
@@ -391,7 +365,7 @@ static void me_done(kito_req *r, void *arg)
     if (j->err == KITO_OK)
         kito_respond_json(r, 200, kito_account_view(&j->out));
     else if (j->err == KITO_E_VALIDATION && j->ve.field[0] != '\0')
-        invalid(r, &j->ve);
+        kito_respond_invalid(r, &j->ve);
     else
         respond_failure(r, j->err, "own account");
 }
@@ -425,19 +399,19 @@ kito_err kito_patch_accounts_me(kito_req *r)
     kito_verr ve = {{0}};
     static const char *const locales[] = {"en", "sw", NULL};
     if (kito_validate_object(r->body, &patch_shape, &ve) != KITO_OK)
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     const char *name = member(r->body, "name"), *locale = member(r->body, "locale");
     const json_t *payout = json_object_get(r->body, "payout");
     const char *msisdn = member(payout, "msisdn"), *rail = member(payout, "rail");
     if (locale != NULL && kito_validate_enum("locale", locale, locales, NULL, &ve) != KITO_OK)
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     if (name == NULL && locale == NULL && msisdn == NULL && rail == NULL) {
         kito_verr_set(&ve, "body", "must change at least one of name, locale, payout");
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     }
     if ((msisdn != NULL || rail != NULL) && r->principal.role != KITO_ROLE_MINER) {
         kito_verr_set(&ve, "payout", "only miners have a payout wallet");
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     }
     me_job *j = calloc(1, sizeof(*j));
     if (j == NULL)
@@ -452,7 +426,7 @@ kito_err kito_patch_accounts_me(kito_req *r)
     copy_str(p->locale, sizeof(p->locale), locale);
     copy_str(p->payout_msisdn, sizeof(p->payout_msisdn), msisdn);
     copy_str(p->payout_rail, sizeof(p->payout_rail), rail);
-    client_ip(r, j->ip);
+    kito_req_client_ip(r, j->ip);
     return kito_req_db(r, me_patch_run, me_done, j);
 }
 
@@ -494,7 +468,7 @@ static void secret_done(kito_req *r, void *arg)
         kito_respond_json(r, 200, json_pack("{s:I}", "sessions_revoked", (json_int_t)j->out.count));
         break;
     case KITO_E_VALIDATION:
-        invalid(r, &j->ve);
+        kito_respond_invalid(r, &j->ve);
         break;
     case KITO_E_FORBIDDEN:
         kito_respond_error(r, KITO_E_FORBIDDEN, "the current PIN or password is wrong");
@@ -513,12 +487,12 @@ kito_err kito_post_accounts_me_secret(kito_req *r)
 {
     kito_verr ve = {{0}};
     if (kito_validate_object(r->body, &secret_shape, &ve) != KITO_OK)
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     const char *current = member(r->body, "current"), *new_secret = member(r->body, "new");
     if (strlen(current) >= KITO_ACCOUNT_SECRET_SIZE ||
         strlen(new_secret) >= KITO_ACCOUNT_SECRET_SIZE) {
         kito_verr_set(&ve, "new", "must be at most 128 bytes long");
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     }
     secret_job *j = calloc(1, sizeof(*j));
     if (j == NULL)
@@ -527,7 +501,7 @@ kito_err kito_post_accounts_me_secret(kito_req *r)
     j->session_id = r->principal.session_id;
     copy_str(j->current, sizeof(j->current), current);
     copy_str(j->new_secret, sizeof(j->new_secret), new_secret);
-    client_ip(r, j->ip);
+    kito_req_client_ip(r, j->ip);
     return kito_req_db(r, secret_run, secret_done, j);
 }
 
@@ -605,15 +579,15 @@ kito_err kito_get_associations(kito_req *r)
     if (kito_query_parse(qs, qlen, &q, &ve) != KITO_OK ||
         kito_query_check_allowed(&q, allowed, &ve) != KITO_OK ||
         kito_query_get_int(&q, "limit", 1, ASSOCIATIONS_PAGE_MAX, 20, &limit, &ve) != KITO_OK)
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     const char *country = kito_query_get(&q, "country");
     if (country != NULL && kito_validate_origin_country("country", country, &ve) != KITO_OK)
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     kito_cursor c = {0, 0};
     const char *cursor = kito_query_get(&q, "cursor");
     if (cursor != NULL &&
         kito_query_cursor_decode(r->server->cursor_key, "associations", cursor, &c, &ve) != KITO_OK)
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     associations_job *j = calloc(1, sizeof(*j));
     if (j == NULL)
         return KITO_E_NOMEM;
@@ -655,14 +629,14 @@ kito_err kito_post_associations(kito_req *r)
 {
     kito_verr ve = {{0}};
     if (kito_validate_object(r->body, &association_shape, &ve) != KITO_OK)
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     const char *country = member(r->body, "country");
     int32_t levy = 0;
     const json_t *levy_v = json_object_get(r->body, "levy_bps");
     if (kito_validate_origin_country("country", country, &ve) != KITO_OK ||
         (levy_v != NULL && !json_is_null(levy_v) &&
          kito_validate_bps("levy_bps", levy_v, &levy, &ve) != KITO_OK))
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     associations_job *j = calloc(1, sizeof(*j));
     if (j == NULL)
         return KITO_E_NOMEM;
@@ -670,6 +644,6 @@ kito_err kito_post_associations(kito_req *r)
     copy_str(j->country, sizeof(j->country), country);
     j->levy_bps = levy;
     j->actor_id = r->principal.account_id;
-    client_ip(r, j->ip);
+    kito_req_client_ip(r, j->ip);
     return kito_req_db(r, associations_create_run, associations_create_done, j);
 }

@@ -23,20 +23,11 @@
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-/* Answers validation_failed with a message naming the field; returns KITO_OK (answered). */
-static kito_err invalid(kito_req *r, const kito_verr *ve)
-{
-    char msg[KITO_VERR_FIELD_SIZE + KITO_VERR_REASON_SIZE + 2];
-    snprintf(msg, sizeof(msg), "%s %s", ve->field, ve->reason);
-    kito_respond_error(r, KITO_E_VALIDATION, msg);
-    return KITO_OK;
-}
-
 /* Answers a repository's error: validation with its field, others with the reason if any. */
 static void respond_failure(kito_req *r, kito_err e, const kito_verr *ve)
 {
     if (e == KITO_E_VALIDATION) {
-        invalid(r, ve);
+        kito_respond_invalid(r, ve);
         return;
     }
     /* row rules give a whole sentence as the reason */
@@ -48,22 +39,6 @@ static void respond_failure(kito_req *r, kito_err e, const kito_verr *ve)
         fprintf(stderr, "kitod: %s %.*s: %s (%s)\n", r->method_text, (int)r->path_len, r->path,
                 kito_err_message(e), kito_sql_last_error());
     kito_respond_error(r, e, NULL);
-}
-
-/* The client's address from r->remote ("addr:port"), for the audit trail. */
-static void client_ip(const kito_req *r, char out[46])
-{
-    const char *s = r->remote;
-    if (strncmp(s, "::ffff:", 7) == 0 && strchr(s + 7, '.') != NULL)
-        s += 7;
-    const char *colon = strrchr(s, ':');
-    size_t n = colon != NULL && colon != s ? (size_t)(colon - s) : strlen(s);
-    if (n == 0 || n > 45) {
-        strcpy(out, "-");
-        return;
-    }
-    memcpy(out, s, n);
-    out[n] = '\0';
 }
 
 /* Reads path parameter "id" as an id of prefix; false (and nothing answered) if it is not one. */
@@ -100,7 +75,7 @@ static stone_job *stone_job_new(kito_req *r)
         return NULL;
     j->actor_id = r->principal.account_id;
     j->role = r->principal.role;
-    client_ip(r, j->ip);
+    kito_req_client_ip(r, j->ip);
     return j;
 }
 
@@ -129,7 +104,7 @@ kito_err kito_post_stones(kito_req *r)
     kito_verr ve = {{0}};
     kito_stone_input in;
     if (kito_stone_input_decode(r->body, false, &in, &ve) != KITO_OK)
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     stone_job *j = stone_job_new(r);
     if (j == NULL)
         return KITO_E_NOMEM;
@@ -175,7 +150,7 @@ kito_err kito_patch_stone(kito_req *r)
     kito_verr ve = {{0}};
     kito_stone_input in;
     if (kito_stone_input_decode(r->body, true, &in, &ve) != KITO_OK)
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     stone_job *j = stone_job_new(r);
     if (j == NULL)
         return KITO_E_NOMEM;
@@ -239,7 +214,7 @@ kito_err kito_get_stones(kito_req *r)
     }
     if (kito_query_parse(qs, qlen, &q, &ve) != KITO_OK ||
         kito_query_check_allowed(&q, allowed, &ve) != KITO_OK)
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     list_job *j = calloc(1, sizeof(*j));
     if (j == NULL)
         return KITO_E_NOMEM;
@@ -271,7 +246,7 @@ kito_err kito_get_stones(kito_req *r)
     }
     if (e != KITO_OK) {
         free(j);
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     }
     f->limit = (uint32_t)limit;
     return kito_req_db(r, list_run, list_done, j);
@@ -342,12 +317,13 @@ kito_err kito_post_stone_photo(kito_req *r)
     kito_verr ve = {{0}};
     size_t len = req->entity.base != NULL ? req->entity.len : 0;
     if (len == 0)
-        return invalid(r, (kito_verr_set(&ve, "body", "must be the photo's bytes"), &ve));
+        return kito_respond_invalid(r,
+                                    (kito_verr_set(&ve, "body", "must be the photo's bytes"), &ve));
     const char *actual = kito_photo_detect(req->entity.base, len);
     if (actual == NULL || strcmp(actual, declared) != 0) {
         kito_verr_set(&ve, "body", "is not a %s image: its bytes do not match its Content-Type",
                       strcmp(declared, "image/png") == 0 ? "PNG" : "JPEG");
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     }
     photo_job *j = malloc(sizeof(*j) + len);
     if (j == NULL)
@@ -355,7 +331,7 @@ kito_err kito_post_stone_photo(kito_req *r)
     memset(j, 0, sizeof(*j));
     j->actor_id = r->principal.account_id;
     j->role = r->principal.role;
-    client_ip(r, j->ip);
+    kito_req_client_ip(r, j->ip);
     j->stone_id = id;
     j->photo_dir = r->server->cfg->photo_dir;
     j->mime = actual;
@@ -475,7 +451,7 @@ static cert_job *cert_job_new(kito_req *r)
         return NULL;
     j->signer = r->server->signer;
     j->actor_id = r->principal.account_id;
-    client_ip(r, j->ip);
+    kito_req_client_ip(r, j->ip);
     return j;
 }
 
@@ -488,7 +464,7 @@ kito_err kito_post_stone_certificate(kito_req *r)
     kito_verr ve = {{0}};
     kito_certificate_request req;
     if (kito_certificate_request_decode(r->body, &req, &ve) != KITO_OK)
-        return invalid(r, &ve);
+        return kito_respond_invalid(r, &ve);
     cert_job *j = cert_job_new(r);
     if (j == NULL)
         return KITO_E_NOMEM;

@@ -1,6 +1,6 @@
 // Small helpers shared by the pages: API calls and formatting. Amounts arrive as integer minor
 // units with a currency (the API's convention); they are formatted here and nowhere else.
-import { lang, t } from '/i18n.js';
+import { apply, lang, setLang, t } from '/i18n.js';
 
 export async function getJSON(path) {
   const res = await fetch(path, { headers: { Accept: 'application/json' } });
@@ -57,4 +57,20 @@ export function stoneTitle(s) {
 export function showError(where, err) {
   where.replaceChildren(el('p', { class: 'error', role: 'alert' },
     err.status === 404 ? t('error.not_found') : t('error.generic')));
+}
+
+// The translation key that says where a lot stands against its hidden reserve.
+export function reserveKey(lot) {
+  if (!lot.has_reserve) return 'lot.no_reserve';
+  return lot.reserve_met ? 'lot.reserve_met' : 'lot.reserve_not_met';
+}
+
+// Renders a page now and again whenever the visitor switches language.
+export function startPage(render) {
+  document.getElementById('lang').addEventListener('click', () => {
+    setLang(lang() === 'en' ? 'sw' : 'en');
+    render();
+  });
+  apply();
+  render();
 }

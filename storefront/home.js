@@ -1,5 +1,5 @@
-import { apply, lang, setLang } from '/i18n.js';
-import { el, getJSON, showError, when } from '/api.js';
+import { apply } from '/i18n.js';
+import { el, getJSON, showError, startPage, when } from '/api.js';
 
 async function checkStatus() {
   const status = document.getElementById('status');
@@ -34,10 +34,5 @@ async function listSales() {
   list.removeAttribute('aria-busy');
 }
 
-document.getElementById('lang').addEventListener('click', () => {
-  setLang(lang() === 'en' ? 'sw' : 'en');
-  listSales();
-});
-apply();
+startPage(listSales);
 checkStatus();
-listSales();

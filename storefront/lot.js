@@ -1,5 +1,5 @@
-import { apply, lang, setLang } from '/i18n.js';
-import { el, getJSON, money, param, showError, stoneTitle, when } from '/api.js';
+import { apply } from '/i18n.js';
+import { el, getJSON, money, param, reserveKey, showError, startPage, stoneTitle, when } from '/api.js';
 
 const page = document.getElementById('page');
 
@@ -42,8 +42,7 @@ async function render() {
   try {
     const lot = await getJSON(`/v1/lots/${encodeURIComponent(id)}`);
     document.title = `Kito — ${stoneTitle(lot.stone)}`;
-    const reserve = !lot.has_reserve ? 'lot.no_reserve'
-      : lot.reserve_met ? 'lot.reserve_met' : 'lot.reserve_not_met';
+    const reserve = reserveKey(lot);
     const parts = [
       el('p', { class: 'meta' }, el('a', { href: `/sale.html?id=${encodeURIComponent(lot.sale_id)}`, i18n: 'lot.back' })),
       el('h1', {}, `${lot.lot_number}. ${stoneTitle(lot.stone)}`),
@@ -64,9 +63,4 @@ async function render() {
   page.removeAttribute('aria-busy');
 }
 
-document.getElementById('lang').addEventListener('click', () => {
-  setLang(lang() === 'en' ? 'sw' : 'en');
-  render();
-});
-apply();
-render();
+startPage(render);

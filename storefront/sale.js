@@ -1,13 +1,12 @@
-import { apply, lang, setLang } from '/i18n.js';
-import { el, getJSON, money, param, showError, stoneTitle, when } from '/api.js';
+import { apply } from '/i18n.js';
+import { el, getJSON, money, param, reserveKey, showError, startPage, stoneTitle, when } from '/api.js';
 
 const page = document.getElementById('page');
 
 function lotCard(lot) {
   const live = lot.price ? [el('span', { i18n: 'lot.price' }), ' ', money(lot.price)]
     : [el('span', { i18n: 'lot.opening' }), ' ', money(lot.opening)];
-  const reserve = !lot.has_reserve ? 'lot.no_reserve'
-    : lot.reserve_met ? 'lot.reserve_met' : 'lot.reserve_not_met';
+  const reserve = reserveKey(lot);
   return el('li', { class: 'card lot', 'data-lot': lot.id },
     el('a', { href: `/lot.html?id=${encodeURIComponent(lot.id)}`, class: 'title' },
       `${lot.lot_number}. ${stoneTitle(lot.stone)}`),
@@ -46,9 +45,4 @@ async function render() {
   page.removeAttribute('aria-busy');
 }
 
-document.getElementById('lang').addEventListener('click', () => {
-  setLang(lang() === 'en' ? 'sw' : 'en');
-  render();
-});
-apply();
-render();
+startPage(render);
