@@ -24,6 +24,12 @@ struct mk_pending {
     void *ud;
     struct kito_outcome out;
     struct kito_event ev[KITO_MAX_EVENTS_PER_COMMAND];
+    /* for the listener: set when the command was journaled (not for duplicates or loads) */
+    bool journaled;
+    uint8_t format;
+    char currency[4];
+    uint64_t lot_id;
+    uint64_t sale_id;
 };
 
 /* One batch's waiting answers and touched lots (two: the one in flight, the one collecting;
@@ -103,6 +109,8 @@ struct kito_market {
     size_t scratch_cap;
     struct kito_market_stats st;
     struct kito_bookstore_reader reader;
+    kito_market_listener_fn listener; /* confirmed commands (the live feed) */
+    void *listener_ud;
 };
 
 void kito_market_limits_default(struct kito_market_limits *lim)
@@ -197,6 +205,16 @@ static void answer(kito_market *m, struct mk_pending *p, kito_err status)
             m->st.failed++;
     } else if (p->kind == PEND_COMMAND && p->out.err == KITO_OK) {
         m->st.acked++;
+    }
+    if (status == KITO_OK && p->kind == PEND_COMMAND && p->journaled && m->listener != NULL) {
+        struct kito_market_note note = {.lot_id = p->lot_id,
+                                        .sale_id = p->sale_id,
+                                        .seq = p->out.seq,
+                                        .format = p->format,
+                                        .events = p->ev,
+                                        .n_events = p->out.n_events};
+        memcpy(note.currency, p->currency, 4);
+        m->listener(m->listener_ud, &note);
     }
     if (p->kind == PEND_LOAD) {
         if (p->load_cb != NULL)
@@ -669,6 +687,22 @@ static void journal(kito_market *m, struct mk_lot *l, const struct kito_command 
     (void)e;
 }
 
+/* Marks a pending answer as a journaled command of lot l, for the listener. */
+static void note_journaled(struct mk_pending *p, const struct mk_lot *l)
+{
+    p->journaled = true;
+    p->format = l->format;
+    memcpy(p->currency, l->currency, 4);
+    p->lot_id = l->lot_id;
+    p->sale_id = l->sale_id;
+}
+
+void kito_market_set_listener(kito_market *m, kito_market_listener_fn fn, void *ud)
+{
+    m->listener = fn;
+    m->listener_ud = ud;
+}
+
 /* Room for one command's records and one answer in the collecting batch: returns the batch id
  * or 0 (KITO_E_CAPACITY). */
 static uint64_t reserve(kito_market *m)
@@ -740,6 +774,7 @@ kito_err kito_market_submit(kito_market *m, const struct kito_command *cmd,
     p->cb = cb;
     p->load_cb = NULL;
     p->ud = ud;
+    note_journaled(p, l);
     b->n_pend++;
     m->st.accepted++;
     *now = p->out;
@@ -775,6 +810,7 @@ kito_err kito_market_tick(kito_market *m, int64_t now_ms, kito_market_submit_cb 
         p->load_cb = NULL;
         p->ud = ud;
         p->out = (struct kito_outcome){.err = KITO_OK, .seq = c.seq, .n_events = (uint32_t)n_ev};
+        note_journaled(p, l);
         b->n_pend++;
         m->st.accepted++;
         n++;

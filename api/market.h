@@ -134,6 +134,27 @@ typedef void (*kito_market_submit_cb)(void *ud, const struct kito_outcome *out,
 kito_err kito_market_submit(kito_market *m, const struct kito_command *cmd,
                             kito_market_submit_cb cb, void *ud, struct kito_outcome *now);
 
+/* One command Redis has confirmed, for the listener (kito_market_set_listener). events are all
+ * the command's events (PUBLIC and BIDDER: the listener filters), valid during the call only. */
+struct kito_market_note {
+    uint64_t lot_id;
+    uint64_t sale_id;
+    uint32_t seq;   /* the command's seq in its lot */
+    uint8_t format; /* enum kito_format */
+    char currency[4];
+    const struct kito_event *events;
+    size_t n_events;
+};
+
+typedef void (*kito_market_listener_fn)(void *ud, const struct kito_market_note *note);
+
+/* Sets the one listener (NULL to remove): called on the loop for every command once Redis has
+ * confirmed its batch -- submitted, tick-generated and clerk commands alike -- in the order the
+ * commands were applied, just before that command's own callback. Never for a refused command,
+ * a duplicate, or a command whose batch failed (those were never acknowledged). The listener must
+ * not free the market. */
+void kito_market_set_listener(kito_market *m, kito_market_listener_fn fn, void *ud);
+
 /* Applies the engine's tick at now_ms (due opens and closes) and journals the OPEN/CLOSE
  * commands like any other; closes also write their outbox entries. cb (may be NULL) is called
  * once per applied command as for submit. *n_applied (may be NULL) gets the count. Stops early at

@@ -577,29 +577,55 @@ kito_err kito_lots_reorder(kito_db_conn *db, const kito_actor *actor, uint64_t s
     return finish(db, e);
 }
 
-kito_err kito_lots_withdraw(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                            const char *reason, kito_sale *sale, kito_lot *out, kito_verr *ve)
+/* The rules of a withdrawal, inside the caller's transaction: the actor owns the sale and the lot
+ * has not ended; with accept_withdrawn, a lot already withdrawn passes too (the order book
+ * withdrew it first and the settlement worker has recorded that already). */
+static kito_err withdraw_allowed(kito_db_conn *db, const kito_actor *actor, uint64_t id,
+                                 bool accept_withdrawn, kito_sale *sale, kito_lot *out,
+                                 kito_verr *ve)
 {
-    kito_err e = kito_sql_begin(db);
-    if (e == KITO_OK)
-        e = lock_lot(db, actor, id, sale, out);
+    kito_err e = lock_lot(db, actor, id, sale, out);
+    bool withdrawn = e == KITO_OK && strcmp(out->state, "withdrawn") == 0;
     if (e == KITO_OK && (strcmp(out->state, "sold") == 0 || strcmp(out->state, "unsold") == 0 ||
-                         strcmp(out->state, "withdrawn") == 0)) {
+                         (withdrawn && !accept_withdrawn))) {
         kito_verr_set(ve, "", "the lot is %s; it can no longer be withdrawn", out->state);
         e = KITO_E_CONFLICT;
     }
+    return e;
+}
+
+kito_err kito_lots_withdraw_check(kito_db_conn *db, const kito_actor *actor, uint64_t id,
+                                  kito_sale *sale, kito_lot *out, kito_verr *ve)
+{
+    kito_err e = kito_sql_begin(db);
+    if (e == KITO_OK)
+        e = withdraw_allowed(db, actor, id, false, sale, out, ve);
+    kito_sql_rollback(db); /* a check: nothing to keep, and the row locks go */
+    return e;
+}
+
+static kito_err withdraw(kito_db_conn *db, const kito_actor *actor, uint64_t id, const char *reason,
+                         bool accept_withdrawn, kito_sale *sale, kito_lot *out, kito_verr *ve)
+{
+    kito_err e = kito_sql_begin(db);
+    if (e == KITO_OK)
+        e = withdraw_allowed(db, actor, id, accept_withdrawn, sale, out, ve);
     kito_sql_param p[] = {KITO_SQL_U64(id)};
     if (e == KITO_OK)
         e = kito_sql_exec(db,
                           "UPDATE lots SET state = 'withdrawn', updated_at = UTC_TIMESTAMP(3)"
                           " WHERE id = ?",
                           p, 1, NULL);
-    kito_sql_param ps[] = {KITO_SQL_U64(out->stone_id)};
+    /* the stone is free again, unless it has been listed in another lot meanwhile */
+    kito_sql_param ps[] = {KITO_SQL_U64(out->stone_id), KITO_SQL_U64(out->stone_id),
+                           KITO_SQL_U64(id)};
     if (e == KITO_OK)
-        e = kito_sql_exec(db,
-                          "UPDATE stones SET status = 'certified', updated_at = UTC_TIMESTAMP(3)"
-                          " WHERE id = ? AND status = 'listed'",
-                          ps, 1, NULL);
+        e = kito_sql_exec(
+            db,
+            "UPDATE stones SET status = 'certified', updated_at = UTC_TIMESTAMP(3)"
+            " WHERE id = ? AND status = 'listed' AND NOT EXISTS (SELECT 1 FROM lots"
+            " WHERE stone_id = ? AND id <> ? AND state NOT IN ('withdrawn', 'unsold'))",
+            ps, 3, NULL);
     if (e == KITO_OK) {
         json_t *detail = json_pack("{s:s,s:s?}", "from", out->state, "reason",
                                    reason[0] != '\0' ? reason : NULL);
@@ -611,4 +637,17 @@ kito_err kito_lots_withdraw(kito_db_conn *db, const kito_actor *actor, uint64_t 
     if (e == KITO_OK)
         e = kito_sales_read(db, out->sale_id, sale);
     return finish(db, e);
+}
+
+kito_err kito_lots_withdraw(kito_db_conn *db, const kito_actor *actor, uint64_t id,
+                            const char *reason, kito_sale *sale, kito_lot *out, kito_verr *ve)
+{
+    return withdraw(db, actor, id, reason, false, sale, out, ve);
+}
+
+kito_err kito_lots_withdraw_after_engine(kito_db_conn *db, const kito_actor *actor, uint64_t id,
+                                         const char *reason, kito_sale *sale, kito_lot *out,
+                                         kito_verr *ve)
+{
+    return withdraw(db, actor, id, reason, true, sale, out, ve);
 }

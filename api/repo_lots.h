@@ -140,6 +140,17 @@ kito_err kito_lots_update(kito_db_conn *db, const kito_actor *actor, uint64_t id
 kito_err kito_lots_reorder(kito_db_conn *db, const kito_actor *actor, uint64_t sale_id,
                            const uint64_t *ids, size_t n, kito_verr *ve);
 
+/* Checks, changing nothing, that actor may withdraw lot id now (kito_lots_withdraw's rules);
+ * fills sale and out. Errors as kito_lots_withdraw. */
+kito_err kito_lots_withdraw_check(kito_db_conn *db, const kito_actor *actor, uint64_t id,
+                                  kito_sale *sale, kito_lot *out, kito_verr *ve);
+
+/* As kito_lots_withdraw once the order book has withdrawn the lot: a lot already recorded as
+ * withdrawn (by the settlement worker, from the outbox) is accepted and its stone freed. */
+kito_err kito_lots_withdraw_after_engine(kito_db_conn *db, const kito_actor *actor, uint64_t id,
+                                         const char *reason, kito_sale *sale, kito_lot *out,
+                                         kito_verr *ve);
+
 /* Withdraws lot id (any state before sold, unsold or withdrawn; KITO_E_CONFLICT otherwise) and
  * frees its stone. reason ("" = none) goes into the audit row ("lot.withdraw"). */
 kito_err kito_lots_withdraw(kito_db_conn *db, const kito_actor *actor, uint64_t id,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/bidding.h"
 #include "api/json.h"
 #include "api/query.h"
 #include "api/render.h"
@@ -94,55 +95,16 @@ static void job_free(job *j)
     free(j);
 }
 
-/* A job in flight: kito_req_db's retain / submit / alive / release dance (api/req_db.h), plus a
- * clean-up that runs whether or not done does, since a list page built on the worker must be
- * freed even when the client has gone meanwhile (kito_req_db would free() only the job). */
-typedef struct call {
-    kito_req *r;
-    kito_req_db_run_fn run;
-    kito_req_db_done_fn done;
-    job *j;
-} call;
-
-static void call_run(void *worker, void *arg)
+static void job_release(void *j)
 {
-    call *c = arg;
-    c->run(worker, c->j);
-}
-
-static void call_done(void *arg, kito_err status)
-{
-    call *c = arg;
-    if (kito_req_alive(c->r)) {
-        if (status == KITO_OK)
-            c->done(c->r, c->j);
-        else
-            kito_respond_error(c->r, KITO_E_UNAVAILABLE, "the server is shutting down");
-    }
-    kito_req_release(c->r);
-    job_free(c->j);
-    free(c);
+    job_free(j);
 }
 
 /* Runs run(db, j) on a MySQL worker, then done(r, j) on the loop if r is still there; j is
- * freed (job_free) either way. Returns KITO_OK when queued; otherwise j is freed and the error
- * (KITO_E_UNAVAILABLE when the queue is full) is for the handler to return. */
+ * freed (job_free, which also frees a list page built on the worker) either way. */
 static kito_err submit(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done, job *j)
 {
-    call *c = malloc(sizeof(*c));
-    if (c == NULL) {
-        job_free(j);
-        return KITO_E_NOMEM;
-    }
-    *c = (call){r, run, done, j};
-    kito_req_retain(r);
-    if (kito_pool_submit(r->server->pool, call_run, call_done, c) != KITO_OK) {
-        kito_req_release(r);
-        job_free(j);
-        free(c);
-        return KITO_E_UNAVAILABLE;
-    }
-    return KITO_OK;
+    return kito_req_db_owned(r, run, done, job_release, j);
 }
 
 /* Answers err with "field: reason" from ve when there is one. */
@@ -485,12 +447,23 @@ static void run_sale_publish(kito_db_conn *db, void *arg)
     log_err("sale publish", j->err);
 }
 
+/* Issue 5: once the publish committed, the sale's lots go into the order books (api/bidding.h),
+ * and the answer waits for that, so the lots take bids as soon as the client hears "published". */
+static void done_sale_published(kito_req *r, void *arg)
+{
+    job *j = arg;
+    if (j->err != KITO_OK)
+        respond_job_err(r, j);
+    else
+        kito_bidding_activate_sale(r->server->bidding, j->sale.id, r, 200, render_sale(&j->sale));
+}
+
 /* POST /v1/sales/{id}/publish (owner): draft -> published. */
 kito_err kito_post_sale_publish(kito_req *r)
 {
     if (!empty_body(r))
         return KITO_OK;
-    return sale_job(r, run_sale_publish, done_sale_ok);
+    return sale_job(r, run_sale_publish, done_sale_published);
 }
 
 static void run_sale_cancel(kito_db_conn *db, void *arg)
@@ -569,10 +542,13 @@ kito_err kito_get_sales(kito_req *r)
 /* Responds with j->lot as the caller sees it. */
 static void done_lot(kito_req *r, job *j, int status)
 {
-    if (j->err != KITO_OK)
+    if (j->err != KITO_OK) {
         respond_job_err(r, j);
-    else
-        kito_respond_json(r, status, render_lot(&j->lot, &j->sale, &j->actor));
+    } else {
+        json_t *o = render_lot(&j->lot, &j->sale, &j->actor);
+        kito_bidding_overlay_lot(r, o); /* the order book's live fields (issue 5) */
+        kito_respond_json(r, status, o);
+    }
 }
 
 static void done_lot_created(kito_req *r, void *arg)
@@ -637,10 +613,12 @@ static void run_lots_list(kito_db_conn *db, void *arg)
 static void done_lots_list(kito_req *r, void *arg)
 {
     job *j = arg;
-    if (j->err != KITO_OK)
+    if (j->err != KITO_OK) {
         respond_job_err(r, j);
-    else
+    } else {
+        kito_bidding_overlay_items(r, j->items); /* the order books' live fields (issue 5) */
         respond_page(r, j, "sale_lots");
+    }
 }
 
 /* GET /v1/sales/{id}/lots (public, optional token): in running order; filter state. */
@@ -720,6 +698,108 @@ static void run_lot_withdraw(kito_db_conn *db, void *arg)
     log_err("lot withdraw", j->err);
 }
 
+/* A lot the order books hold is withdrawn in the engine first, then in the catalogue: a lot that
+ * sold a moment ago must not be withdrawn in MySQL, and a withdrawn lot must take no more bids.
+ * The steps: check ownership and state (MySQL, nothing changed), the engine's WITHDRAW (answered
+ * once Redis has it), the catalogue (MySQL), the answer. */
+typedef struct withdrawal {
+    kito_req *r; /* retained while the engine works */
+    job *j;      /* the catalogue step's job */
+} withdrawal;
+
+static void run_lot_withdraw_check(kito_db_conn *db, void *arg)
+{
+    job *j = arg;
+    j->err = kito_lots_withdraw_check(db, &j->actor, j->id, &j->sale, &j->lot, &j->ve);
+    log_err("lot withdraw check", j->err);
+}
+
+static void run_lot_withdraw_after_engine(kito_db_conn *db, void *arg)
+{
+    job *j = arg;
+    j->err =
+        kito_lots_withdraw_after_engine(db, &j->actor, j->id, j->reason, &j->sale, &j->lot, &j->ve);
+    log_err("lot withdraw", j->err);
+}
+
+static void withdraw_in_catalogue(kito_req *r, job *j)
+{
+    kito_err e = submit(r, run_lot_withdraw_after_engine, done_lot_ok, j);
+    if (e != KITO_OK)
+        kito_respond_error(r, e, NULL);
+}
+
+static void on_engine_withdrawn(void *ud, const struct kito_outcome *out,
+                                const struct kito_event *events, size_t n_events)
+{
+    (void)events;
+    (void)n_events;
+    withdrawal *w = ud;
+    if (kito_req_alive(w->r) && out->err == KITO_OK) {
+        withdraw_in_catalogue(w->r, w->j);
+    } else {
+        /* Redis failed (nothing changed), or the client left: then the engine has withdrawn the
+         * lot and a repeated withdraw brings the catalogue along (v.state below) */
+        kito_respond_error(w->r, out->err != KITO_OK ? out->err : KITO_E_UNAVAILABLE, NULL);
+        job_free(w->j);
+    }
+    kito_req_release(w->r);
+    free(w);
+}
+
+static void done_lot_withdraw_check(kito_req *r, void *arg)
+{
+    job *checked = arg;
+    if (checked->err != KITO_OK) {
+        respond_job_err(r, checked);
+        return;
+    }
+    job *j = job_new(r);
+    if (j == NULL) {
+        kito_respond_error(r, KITO_E_NOMEM, NULL);
+        return;
+    }
+    j->id = checked->id;
+    memcpy(j->reason, checked->reason, sizeof(j->reason));
+    kito_market *m = r->server->market;
+    struct kito_lot_view v;
+    if (m == NULL || kito_market_lot_view(m, j->id, &v) != KITO_OK) {
+        /* not in the order books (a draft sale's lot) */
+        kito_err e = submit(r, run_lot_withdraw, done_lot_ok, j);
+        if (e != KITO_OK)
+            kito_respond_error(r, e, NULL);
+        return;
+    }
+    if (v.state == KITO_LOT_WITHDRAWN) {
+        withdraw_in_catalogue(r, j); /* the engine has it already: bring the catalogue along */
+        return;
+    }
+    withdrawal *w = malloc(sizeof(*w));
+    if (w == NULL) {
+        job_free(j);
+        kito_respond_error(r, KITO_E_NOMEM, NULL);
+        return;
+    }
+    *w = (withdrawal){r, j};
+    struct kito_command cmd = {.lot_id = j->id,
+                               .actor = r->principal.account_id,
+                               .type = KITO_CMD_WITHDRAW,
+                               .now_ms = kito_bidding_now_ms()};
+    kito_err e = kito_market_submit(m, &cmd, on_engine_withdrawn, w, NULL);
+    if (e == KITO_OK) {
+        kito_req_retain(r);
+        return;
+    }
+    free(w);
+    job_free(j);
+    /* a lot that ended in the engine (sold, passed) cannot be withdrawn any more */
+    kito_respond_error(r, e,
+                       e == KITO_E_LOT_CLOSED || e == KITO_E_BAD_STATE
+                           ? "the lot has ended in the order book; it can no longer be "
+                             "withdrawn"
+                           : NULL);
+}
+
 /* POST /v1/lots/{id}/withdraw (owner): optional {"reason"}. */
 kito_err kito_post_lot_withdraw(kito_req *r)
 {
@@ -738,7 +818,7 @@ kito_err kito_post_lot_withdraw(kito_req *r)
         job_free(j);
         return KITO_OK;
     }
-    return lot_job(r, j, run_lot_withdraw, done_lot_ok);
+    return lot_job(r, j, run_lot_withdraw_check, done_lot_withdraw_check);
 }
 
 static void run_lots_order(kito_db_conn *db, void *arg)
@@ -862,6 +942,15 @@ static void run_approve(kito_db_conn *db, void *arg)
     log_err("sale approve", j->err);
 }
 
+/* The bidding code caches approvals (api/bidding.h): a change made here takes effect at once. */
+static void done_approved(kito_req *r, void *arg)
+{
+    job *j = arg;
+    if (j->err == KITO_OK)
+        kito_bidding_approval_forget(r->server->bidding, j->id, j->approval.buyer_id);
+    done_registration(r, arg);
+}
+
 /* POST /v1/sales/{id}/approvals (owner): approve (201) or update (200) a buyer's approval. */
 kito_err kito_post_sale_approvals(kito_req *r)
 {
@@ -876,7 +965,7 @@ kito_err kito_post_sale_approvals(kito_req *r)
         job_free(j);
         return KITO_OK;
     }
-    return submit(r, run_approve, done_registration, j);
+    return submit(r, run_approve, done_approved, j);
 }
 
 static void run_revoke(kito_db_conn *db, void *arg)
@@ -889,10 +978,12 @@ static void run_revoke(kito_db_conn *db, void *arg)
 static void done_revoke(kito_req *r, void *arg)
 {
     job *j = arg;
-    if (j->err != KITO_OK)
+    if (j->err != KITO_OK) {
         respond_job_err(r, j);
-    else
+    } else {
+        kito_bidding_approval_forget(r->server->bidding, j->id, j->buyer_id); /* issue 5 */
         kito_respond_bytes(r, 204, KITO_JSON_CONTENT_TYPE, "", 0);
+    }
 }
 
 /* DELETE /v1/sales/{id}/approvals/{buyer_id} (owner): revoke, or decline a pending request. */

@@ -1,0 +1,853 @@
+#include "api/feed.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "api/validate.h"
+#include "engine/engine.h"
+
+/* A rendered frame, shared by the ring and the writes in flight. */
+struct frame {
+    uint32_t refs;
+    uint32_t len;
+    char text[];
+};
+
+/* One sale's ring and subscribers. */
+struct sale {
+    uint64_t sale_id; /* 0: free */
+    uint64_t base;    /* external id = base + frame number */
+    uint64_t head;    /* number of the newest frame (0: none yet) */
+    uint64_t first;   /* number of the oldest frame kept (head + 1 when none) */
+    struct frame **ring;
+    h2o_linklist_t subs; /* kito_feed_sub.sale_link */
+    uint32_t n_subs;
+    uint64_t used_ms;
+    bool is_public;
+    bool dirty; /* frames added since subscribers were last written to (f->dirty) */
+};
+
+struct kito_feed_sub {
+    h2o_linklist_t sale_link; /* in sale->subs while live */
+    h2o_linklist_t all_link;  /* in f->all until freed */
+    kito_feed *f;
+    struct sale *sale; /* NULL once dropping */
+    const struct kito_feed_sink *sink;
+    void *ctx;
+    uint64_t next;     /* number of the next frame to write */
+    uint64_t write_ms; /* when the current write started, or the last one finished */
+    struct frame *pre; /* the preamble, written first */
+    struct frame *inflight[KITO_FEED_WRITE_MAX + 1];
+    h2o_iovec_t iov[KITO_FEED_WRITE_MAX + 1];
+    uint32_t n_inflight;
+    bool started;
+    bool writing;
+    bool dropping;
+    h2o_iovec_t end_text;
+};
+
+struct kito_feed {
+    uv_loop_t *loop;
+    uv_timer_t timer;
+    uv_check_t check; /* writes the dirty sales' subscribers after the poll phase */
+    int handles_open; /* timer and check, until closed */
+    uint32_t *dirty;  /* indexes of sales with new frames (2 x max_sales) */
+    uint32_t n_dirty;
+    bool check_on;
+    struct kito_feed_limits lim;
+    uint8_t key[32];
+    struct sale *sales;
+    struct sale *last_hit;
+    uint32_t n_sales;
+    h2o_linklist_t all; /* every subscriber */
+    uint32_t n_subs;
+    uint64_t clock_ms; /* without a loop: the last time given */
+    bool closing;
+    bool freeing;
+    struct kito_feed_stats st;
+};
+
+static const char heartbeat_text[] = ":\n\n";
+static const char dropped_text[] =
+    "event: dropped\ndata: {\"reason\":\"slow\",\"message\":\"too far behind; reconnect with "
+    "Last-Event-ID\"}\n\n";
+static const char shutdown_text[] =
+    "event: shutdown\ndata: {\"reason\":\"shutdown\",\"message\":\"the server is restarting; "
+    "reconnect with Last-Event-ID\"}\n\n";
+static struct {
+    struct frame f;
+    char text[sizeof(heartbeat_text)];
+} heartbeat_frame = {{UINT32_MAX, sizeof(heartbeat_text) - 1}, ":\n\n"};
+
+void kito_feed_limits_default(struct kito_feed_limits *lim)
+{
+    lim->ring_events = 4096;
+    lim->backlog_events = 4096;
+    lim->max_subscribers = 20000;
+    lim->max_sales = 64;
+    lim->write_frames = 32;
+    lim->heartbeat_ms = 15000;
+    lim->stall_ms = 60000;
+}
+
+static uint64_t now_ms(const kito_feed *f)
+{
+    return f->loop != NULL ? uv_now(f->loop) : f->clock_ms;
+}
+
+/* ---- frames --------------------------------------------------------------------------------- */
+
+static struct frame *frame_new(const char *text, size_t len)
+{
+    struct frame *fr = malloc(sizeof(*fr) + len);
+    if (fr == NULL)
+        return NULL;
+    fr->refs = 1;
+    fr->len = (uint32_t)len;
+    memcpy(fr->text, text, len);
+    return fr;
+}
+
+static void frame_unref(struct frame *fr)
+{
+    if (fr == NULL || fr->refs == UINT32_MAX) /* static */
+        return;
+    if (--fr->refs == 0)
+        free(fr);
+}
+
+static void frame_ref(struct frame *fr)
+{
+    if (fr->refs != UINT32_MAX)
+        fr->refs++;
+}
+
+/* ---- sales ---------------------------------------------------------------------------------- */
+
+static struct sale *sale_find(kito_feed *f, uint64_t sale_id)
+{
+    if (f->last_hit != NULL && f->last_hit->sale_id == sale_id)
+        return f->last_hit;
+    for (uint32_t i = 0; i < f->lim.max_sales; i++)
+        if (f->sales[i].sale_id == sale_id)
+            return f->last_hit = &f->sales[i];
+    return NULL;
+}
+
+static void sale_clear(kito_feed *f, struct sale *sa)
+{
+    assert(sa->n_subs == 0);
+    if (sa->ring != NULL)
+        for (uint32_t i = 0; i < f->lim.ring_events; i++) {
+            frame_unref(sa->ring[i]);
+            sa->ring[i] = NULL;
+        }
+    sa->sale_id = 0;
+    sa->is_public = false;
+    sa->dirty = false;
+    if (f->last_hit == sa)
+        f->last_hit = NULL;
+    f->n_sales--;
+}
+
+/* The sale's ring, made if needed: a free slot, else the one idle longest without subscribers.
+ * NULL when every ring has subscribers (or no memory). */
+static struct sale *sale_get(kito_feed *f, uint64_t sale_id, uint64_t now)
+{
+    struct sale *sa = sale_find(f, sale_id);
+    if (sa != NULL) {
+        sa->used_ms = now;
+        return sa;
+    }
+    struct sale *victim = NULL;
+    for (uint32_t i = 0; i < f->lim.max_sales; i++) {
+        struct sale *c = &f->sales[i];
+        if (c->sale_id == 0) {
+            victim = c;
+            break;
+        }
+        if (c->n_subs == 0 && (victim == NULL || c->used_ms < victim->used_ms))
+            victim = c;
+    }
+    if (victim == NULL)
+        return NULL;
+    if (victim->ring == NULL) {
+        victim->ring = calloc(f->lim.ring_events, sizeof(*victim->ring));
+        if (victim->ring == NULL)
+            return NULL;
+    }
+    if (victim->sale_id != 0)
+        sale_clear(f, victim);
+    victim->sale_id = sale_id;
+    /* ids keep growing across rings and restarts: the wall clock in ms x 1000 (below 2^53
+     * until the year 2255) */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t wall = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    victim->base = wall * 1000;
+    victim->head = 0;
+    victim->first = 1;
+    victim->n_subs = 0;
+    victim->used_ms = now;
+    victim->is_public = false;
+    h2o_linklist_init_anchor(&victim->subs);
+    f->n_sales++;
+    f->last_hit = victim;
+    return victim;
+}
+
+/* ---- subscribers ---------------------------------------------------------------------------- */
+
+static void feed_release(kito_feed *f);
+
+static void release_inflight(kito_feed_sub *s)
+{
+    for (uint32_t i = 0; i < s->n_inflight; i++)
+        frame_unref(s->inflight[i]);
+    s->n_inflight = 0;
+}
+
+static void unlink_sale(kito_feed_sub *s)
+{
+    if (s->sale == NULL)
+        return;
+    h2o_linklist_unlink(&s->sale_link);
+    s->sale->n_subs--;
+    s->sale = NULL;
+}
+
+static void sub_free(kito_feed_sub *s)
+{
+    kito_feed *f = s->f;
+    unlink_sale(s);
+    release_inflight(s);
+    frame_unref(s->pre);
+    h2o_linklist_unlink(&s->all_link);
+    f->n_subs--;
+    free(s);
+    if (f->freeing && f->n_subs == 0)
+        feed_release(f);
+}
+
+/* Ends the stream now (no write in flight) and frees the subscriber. */
+static void sub_end(kito_feed_sub *s)
+{
+    const struct kito_feed_sink *sink = s->sink;
+    void *ctx = s->ctx;
+    h2o_iovec_t text = s->end_text;
+    sub_free(s); /* may free the feed too (kito_feed_free): touch neither after this */
+    sink->end(ctx, text);
+}
+
+/* Leaves the sale at once; the stream ends with text once no write is in flight. */
+static void sub_drop(kito_feed_sub *s, const char *text, size_t len)
+{
+    unlink_sale(s);
+    s->dropping = true;
+    s->end_text = h2o_iovec_init(text, len);
+    if (!s->writing)
+        sub_end(s);
+}
+
+/* Starts a write of what is waiting, if none is in flight. */
+static void pump(kito_feed_sub *s)
+{
+    if (!s->started || s->writing || s->dropping)
+        return;
+    kito_feed *f = s->f;
+    struct sale *sa = s->sale;
+    uint32_t n = 0;
+    if (s->pre != NULL) {
+        s->inflight[n] = s->pre;
+        s->iov[n++] = h2o_iovec_init(s->pre->text, s->pre->len);
+        s->pre = NULL;
+    }
+    uint32_t cap = n + f->lim.write_frames;
+    while (n < cap && s->next <= sa->head) {
+        assert(s->next >= sa->first);
+        struct frame *fr = sa->ring[s->next % f->lim.ring_events];
+        frame_ref(fr);
+        s->inflight[n] = fr;
+        s->iov[n++] = h2o_iovec_init(fr->text, fr->len);
+        s->next++;
+    }
+    if (n == 0)
+        return;
+    s->n_inflight = n;
+    s->writing = true;
+    s->write_ms = now_ms(f);
+    f->st.frames_written += n;
+    s->sink->write(s->ctx, s->iov, n);
+}
+
+/* Drops s if it is too far behind, else writes. */
+static void sub_feed(kito_feed_sub *s)
+{
+    struct sale *sa = s->sale;
+    kito_feed *f = s->f;
+    if (s->next < sa->first || sa->head + 1 - s->next > f->lim.backlog_events) {
+        f->st.dropped_slow++;
+        sub_drop(s, dropped_text, sizeof(dropped_text) - 1);
+        return;
+    }
+    pump(s);
+}
+
+/* ---- rendering ------------------------------------------------------------------------------ */
+
+void kito_feed_bidder_token(const kito_feed *f, uint64_t lot_id, uint64_t who,
+                            char out[KITO_FEED_TOKEN_SIZE])
+{
+    uint8_t msg[16], mac[EVP_MAX_MD_SIZE];
+    unsigned mac_len = 0;
+    for (int i = 0; i < 8; i++) {
+        msg[i] = (uint8_t)(lot_id >> (56 - 8 * i));
+        msg[8 + i] = (uint8_t)(who >> (56 - 8 * i));
+    }
+    HMAC(EVP_sha256(), f->key, sizeof(f->key), msg, sizeof(msg), mac, &mac_len);
+    static const char hex[] = "0123456789abcdef";
+    out[0] = 'b';
+    for (int i = 0; i < 6; i++) {
+        out[1 + 2 * i] = hex[mac[i] >> 4];
+        out[2 + 2 * i] = hex[mac[i] & 15];
+    }
+    out[13] = '\0';
+}
+
+static const char *state_name(uint8_t s)
+{
+    switch (s) {
+    case KITO_LOT_SCHEDULED:
+        return "scheduled";
+    case KITO_LOT_OPEN:
+        return "open";
+    case KITO_LOT_CLOSING:
+        return "closing";
+    case KITO_LOT_SOLD:
+        return "sold";
+    case KITO_LOT_UNSOLD:
+        return "unsold";
+    case KITO_LOT_WITHDRAWN:
+        return "withdrawn";
+    default:
+        return "unknown";
+    }
+}
+
+static const char *format_name(uint8_t fmt)
+{
+    switch (fmt) {
+    case KITO_FORMAT_TIMED:
+        return "timed";
+    case KITO_FORMAT_TENDER:
+        return "tender";
+    case KITO_FORMAT_LIVE:
+        return "live";
+    default:
+        return "unknown";
+    }
+}
+
+static const char *unsold_name(uint8_t r)
+{
+    switch (r) {
+    case KITO_UNSOLD_NO_BIDS:
+        return "no_bids";
+    case KITO_UNSOLD_RESERVE_NOT_MET:
+        return "reserve_not_met";
+    case KITO_UNSOLD_PASSED:
+        return "passed";
+    default:
+        return "unknown";
+    }
+}
+
+/* Whether an event may go on the public feed (feed.h, "Source"). */
+static bool is_public(const struct kito_market_note *n, const struct kito_event *ev)
+{
+    if (ev->audience != KITO_AUDIENCE_PUBLIC || ev->type == 0 || ev->type > KITO_EV_TYPE_MAX ||
+        ev->type == KITO_EV_BID_ACCEPTED || ev->type == KITO_EV_OUTBID)
+        return false;
+    if (n->format == KITO_FORMAT_TENDER)
+        switch (ev->type) {
+        case KITO_EV_OPENED:
+        case KITO_EV_PAUSED:
+        case KITO_EV_RESUMED:
+        case KITO_EV_SOLD:
+        case KITO_EV_UNSOLD:
+        case KITO_EV_WITHDRAWN:
+            return true;
+        default:
+            return false;
+        }
+    return true;
+}
+
+struct out {
+    char *p;
+    size_t cap, len;
+    bool over;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= o->cap - o->len)
+        o->over = true;
+    else
+        o->len += (size_t)k;
+}
+
+static void put_money(struct out *o, const char *name, int64_t amount, const char *currency)
+{
+    if (amount <= 0)
+        put(o, ",\"%s\":null", name);
+    else
+        put(o, ",\"%s\":{\"amount\":%" PRId64 ",\"currency\":\"%s\"}", name, amount, currency);
+}
+
+static void put_time(struct out *o, const char *name, int64_t ms)
+{
+    char t[KITO_TIME_SIZE];
+    if (ms > 0 && kito_time_format(ms, t) == KITO_OK)
+        put(o, ",\"%s\":\"%s\"", name, t);
+    else
+        put(o, ",\"%s\":null", name);
+}
+
+static void put_bidder(const kito_feed *f, struct out *o, const char *name, uint64_t lot_id,
+                       uint64_t who)
+{
+    if (who == 0) {
+        put(o, ",\"%s\":null", name);
+        return;
+    }
+    char tok[KITO_FEED_TOKEN_SIZE];
+    kito_feed_bidder_token(f, lot_id, who, tok);
+    put(o, ",\"%s\":\"%s\",\"floor\":%s", name, tok,
+        (who & KITO_PADDLE_FLAG) != 0 ? "true" : "false");
+}
+
+/* Renders one event as an SSE frame into buf; its length, or 0 if it does not fit. */
+static size_t render(const kito_feed *f, uint64_t id, const struct kito_market_note *n,
+                     const struct kito_event *ev, char *buf, size_t cap)
+{
+    char sale[32], lot[32], cur[4];
+    kito_id_format("sal", n->sale_id, sale, sizeof(sale));
+    kito_id_format("lot", n->lot_id, lot, sizeof(lot));
+    memcpy(cur, n->currency, 3);
+    cur[3] = '\0';
+    for (int i = 0; i < 3; i++)
+        if (cur[i] < 'A' || cur[i] > 'Z')
+            cur[i] = 'X';
+    const char *type = kito_event_type_name(ev->type);
+    struct out o = {buf, cap, 0, false};
+    put(&o,
+        "id: %" PRIu64 "\nevent: %s\ndata: {\"sale_id\":\"%s\",\"lot_id\":\"%s\",\"seq\":%" PRIu32
+        ",\"type\":\"%s\",\"format\":\"%s\",\"state\":\"%s\"",
+        id, type, sale, lot, n->seq, type, format_name(n->format), state_name(ev->state));
+    put_money(&o, "price", ev->price_minor, cur);
+    put_money(&o, "ask", ev->ask_minor, cur);
+    put(&o, ",\"bid_count\":%" PRIu32, ev->bid_count);
+    if (ev->type == KITO_EV_EXTENDED)
+        put_time(&o, "ends_at", ev->at_ms);
+    else
+        put_time(&o, "at", ev->at_ms);
+    switch (ev->type) {
+    case KITO_EV_OPENED:
+    case KITO_EV_BOOK:
+    case KITO_EV_FAIR_WARNING:
+        put_bidder(f, &o, "leader", n->lot_id, ev->who);
+        break;
+    case KITO_EV_STEP_CHANGED:
+        put_money(&o, "step", ev->amount_minor, cur);
+        break;
+    case KITO_EV_BID_UNDONE:
+        put_bidder(f, &o, "bidder", n->lot_id, ev->who);
+        put_money(&o, "amount", ev->amount_minor, cur);
+        break;
+    case KITO_EV_SOLD:
+        put_bidder(f, &o, "winner", n->lot_id, ev->who);
+        put_money(&o, "hammer", ev->amount_minor, cur);
+        break;
+    case KITO_EV_UNSOLD:
+        put(&o, ",\"reason\":\"%s\"", unsold_name(ev->reason));
+        break;
+    default:
+        break;
+    }
+    put(&o, "}\n\n");
+    return o.over ? 0 : o.len;
+}
+
+/* ---- publishing ----------------------------------------------------------------------------- */
+
+/* Writes (or drops) every subscriber of sa. */
+static void fan_out(struct sale *sa)
+{
+    h2o_linklist_t *anchor = &sa->subs;
+    for (h2o_linklist_t *l = anchor->next, *nx; l != anchor; l = nx) {
+        nx = l->next;
+        sub_feed(H2O_STRUCT_FROM_MEMBER(kito_feed_sub, sale_link, l));
+    }
+}
+
+/* After the loop's poll phase: the bid callbacks of the Redis batch that produced the frames
+ * have answered their clients, and each subscriber gets all of the turn's frames in one write. */
+static void on_check(uv_check_t *h)
+{
+    kito_feed *f = h->data;
+    uint32_t n = f->n_dirty;
+    f->n_dirty = 0;
+    uv_check_stop(&f->check);
+    f->check_on = false;
+    for (uint32_t i = 0; i < n; i++) {
+        struct sale *sa = &f->sales[f->dirty[i]];
+        if (!sa->dirty)
+            continue; /* listed twice, or its ring was reused */
+        sa->dirty = false;
+        fan_out(sa);
+    }
+}
+
+void kito_feed_publish(kito_feed *f, const struct kito_market_note *n, uint64_t now)
+{
+    if (f->loop == NULL)
+        f->clock_ms = now;
+    struct sale *sa = NULL;
+    bool added = false;
+    for (size_t i = 0; i < n->n_events; i++) {
+        const struct kito_event *ev = &n->events[i];
+        if (!is_public(n, ev)) {
+            f->st.events_filtered++;
+            continue;
+        }
+        if (sa == NULL && (sa = sale_get(f, n->sale_id, now)) == NULL) {
+            f->st.events_unkept++;
+            continue;
+        }
+        char buf[KITO_FEED_FRAME_MAX];
+        uint64_t num = sa->head + 1;
+        size_t len = render(f, sa->base + num, n, ev, buf, sizeof(buf));
+        struct frame *fr = len > 0 ? frame_new(buf, len) : NULL;
+        if (fr == NULL) {
+            f->st.events_unkept++; /* cannot happen short of memory: the frame is bounded */
+            continue;
+        }
+        uint32_t slot = (uint32_t)(num % f->lim.ring_events);
+        frame_unref(sa->ring[slot]);
+        sa->ring[slot] = fr;
+        sa->head = num;
+        if (num >= f->lim.ring_events + sa->first)
+            sa->first = num - f->lim.ring_events + 1;
+        f->st.events_published++;
+        added = true;
+    }
+    if (!added)
+        return;
+    if (f->loop == NULL || sa->n_subs == 0) {
+        fan_out(sa);
+        return;
+    }
+    if (sa->dirty)
+        return;
+    if (f->n_dirty == 2 * f->lim.max_sales) { /* only after many evictions in one turn */
+        fan_out(sa);
+        return;
+    }
+    sa->dirty = true;
+    f->dirty[f->n_dirty++] = (uint32_t)(sa - f->sales);
+    if (!f->check_on) {
+        uv_check_start(&f->check, on_check);
+        f->check_on = true;
+    }
+}
+
+void kito_feed_market_listener(void *ud, const struct kito_market_note *note)
+{
+    kito_feed *f = ud;
+    kito_feed_publish(f, note, now_ms(f));
+}
+
+/* ---- subscribing ---------------------------------------------------------------------------- */
+
+kito_err kito_feed_subscribe(kito_feed *f, uint64_t sale_id, bool has_last, uint64_t last_id,
+                             const struct kito_feed_sink *sink, void *ctx, kito_feed_sub **out)
+{
+    if (f->closing)
+        return KITO_E_UNAVAILABLE;
+    if (f->n_subs >= f->lim.max_subscribers) {
+        f->st.refused++;
+        return KITO_E_CAPACITY;
+    }
+    uint64_t now = now_ms(f);
+    struct sale *sa = sale_get(f, sale_id, now);
+    if (sa == NULL) {
+        f->st.refused++;
+        return KITO_E_CAPACITY;
+    }
+    kito_feed_sub *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return KITO_E_NOMEM;
+    char sale[32], buf[320];
+    kito_id_format("sal", sale_id, sale, sizeof(sale));
+    uint64_t head_id = sa->base + sa->head;
+    int len;
+    bool resume = false;
+    if (has_last && last_id >= sa->base) {
+        uint64_t k = last_id - sa->base; /* the last frame number the client has */
+        resume = k <= sa->head && k + 1 >= sa->first && sa->head - k <= f->lim.backlog_events;
+    }
+    if (resume) {
+        /* no id on this frame: the client's last id stays until the missed frames arrive */
+        s->next = last_id - sa->base + 1;
+        len = snprintf(buf, sizeof(buf),
+                       "retry: 2000\nevent: ready\ndata: {\"sale_id\":\"%s\",\"resumed\":true,"
+                       "\"missed\":%" PRIu64 "}\n\n",
+                       sale, sa->head + 1 - s->next);
+        f->st.resumed++;
+    } else if (has_last) {
+        s->next = sa->head + 1;
+        len = snprintf(buf, sizeof(buf),
+                       "retry: 2000\nid: %" PRIu64
+                       "\nevent: resync\ndata: {\"sale_id\":\"%s\",\"reason\":\"%s\","
+                       "\"message\":\"events since your last id are no longer kept; "
+                       "refetch the lots\"}\n\n",
+                       head_id, sale, last_id > head_id ? "unknown_id" : "gap");
+        f->st.resynced++;
+    } else {
+        s->next = sa->head + 1;
+        len = snprintf(buf, sizeof(buf),
+                       "retry: 2000\nid: %" PRIu64
+                       "\nevent: ready\ndata: {\"sale_id\":\"%s\",\"resumed\":false}\n\n",
+                       head_id, sale);
+    }
+    s->pre = frame_new(buf, (size_t)len);
+    if (s->pre == NULL) {
+        free(s);
+        return KITO_E_NOMEM;
+    }
+    s->f = f;
+    s->sale = sa;
+    s->sink = sink;
+    s->ctx = ctx;
+    s->write_ms = now;
+    h2o_linklist_insert(&sa->subs, &s->sale_link);
+    h2o_linklist_insert(&f->all, &s->all_link);
+    sa->n_subs++;
+    f->n_subs++;
+    f->st.subscribed++;
+    *out = s;
+    return KITO_OK;
+}
+
+void kito_feed_start(kito_feed_sub *s)
+{
+    s->started = true;
+    pump(s);
+}
+
+void kito_feed_written(kito_feed_sub *s)
+{
+    release_inflight(s);
+    s->writing = false;
+    s->write_ms = now_ms(s->f);
+    if (s->dropping) {
+        sub_end(s);
+        return;
+    }
+    sub_feed(s);
+}
+
+void kito_feed_gone(kito_feed_sub *s)
+{
+    sub_free(s);
+}
+
+/* ---- time ----------------------------------------------------------------------------------- */
+
+void kito_feed_tick(kito_feed *f, uint64_t now)
+{
+    if (f->loop == NULL)
+        f->clock_ms = now;
+    for (h2o_linklist_t *l = f->all.next, *nx; l != &f->all; l = nx) {
+        nx = l->next;
+        kito_feed_sub *s = H2O_STRUCT_FROM_MEMBER(kito_feed_sub, all_link, l);
+        if (!s->started)
+            continue;
+        if (s->writing) {
+            if (now - s->write_ms >= f->lim.stall_ms && s->sink->abort != NULL) {
+                f->st.aborted_stalled++;
+                s->write_ms = now; /* once per stall period */
+                if (!s->dropping) {
+                    unlink_sale(s);
+                    s->dropping = true;
+                    s->end_text = h2o_iovec_init(dropped_text, sizeof(dropped_text) - 1);
+                }
+                s->sink->abort(s->ctx);
+            }
+            continue;
+        }
+        if (s->dropping || now - s->write_ms < f->lim.heartbeat_ms)
+            continue;
+        s->inflight[0] = &heartbeat_frame.f;
+        s->iov[0] = h2o_iovec_init(heartbeat_frame.f.text, heartbeat_frame.f.len);
+        s->n_inflight = 1;
+        s->writing = true;
+        s->write_ms = now;
+        s->sink->write(s->ctx, s->iov, 1);
+    }
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    kito_feed *f = t->data;
+    kito_feed_tick(f, uv_now(f->loop));
+}
+
+/* ---- life ----------------------------------------------------------------------------------- */
+
+kito_err kito_feed_create(uv_loop_t *loop, const struct kito_feed_limits *lim,
+                          const uint8_t key[32], kito_feed **out)
+{
+    if (lim->ring_events < 16 || lim->ring_events > (1u << 24) || lim->backlog_events == 0 ||
+        lim->backlog_events > lim->ring_events || lim->max_subscribers == 0 ||
+        lim->max_sales == 0 || lim->max_sales > 65536 || lim->write_frames == 0 ||
+        lim->write_frames > KITO_FEED_WRITE_MAX || lim->heartbeat_ms == 0 || lim->stall_ms == 0)
+        return KITO_E_CONFIG;
+    kito_feed *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return KITO_E_NOMEM;
+    f->sales = calloc(lim->max_sales, sizeof(*f->sales));
+    f->dirty = calloc(2 * (size_t)lim->max_sales, sizeof(*f->dirty));
+    if (f->sales == NULL || f->dirty == NULL) {
+        free(f->sales);
+        free(f->dirty);
+        free(f);
+        return KITO_E_NOMEM;
+    }
+    f->lim = *lim;
+    memcpy(f->key, key, sizeof(f->key));
+    h2o_linklist_init_anchor(&f->all);
+    f->loop = loop;
+    if (loop != NULL) {
+        uv_timer_init(loop, &f->timer);
+        f->timer.data = f;
+        uv_check_init(loop, &f->check);
+        f->check.data = f;
+        uv_unref((uv_handle_t *)&f->check);
+        f->handles_open = 2;
+        uint64_t period = lim->heartbeat_ms / 3 > 0 ? lim->heartbeat_ms / 3 : 1;
+        uv_timer_start(&f->timer, on_timer, period, period);
+        uv_unref((uv_handle_t *)&f->timer);
+    }
+    *out = f;
+    return KITO_OK;
+}
+
+static void free_memory(kito_feed *f)
+{
+    for (uint32_t i = 0; i < f->lim.max_sales; i++) {
+        struct sale *sa = &f->sales[i];
+        if (sa->ring != NULL)
+            for (uint32_t k = 0; k < f->lim.ring_events; k++)
+                frame_unref(sa->ring[k]);
+        free(sa->ring);
+    }
+    free(f->sales);
+    free(f->dirty);
+    OPENSSL_cleanse(f->key, sizeof(f->key));
+    free(f);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    kito_feed *f = h->data;
+    if (--f->handles_open > 0)
+        return;
+    f->loop = NULL; /* marks the handles closed */
+    if (f->n_subs == 0)
+        free_memory(f);
+}
+
+/* Frees the feed once the timer is closed and no subscriber is left. */
+static void feed_release(kito_feed *f)
+{
+    if (f->loop == NULL && f->n_subs == 0)
+        free_memory(f);
+}
+
+void kito_feed_shutdown(kito_feed *f)
+{
+    if (f == NULL)
+        return;
+    f->closing = true;
+    for (h2o_linklist_t *l = f->all.next, *nx; l != &f->all; l = nx) {
+        nx = l->next;
+        kito_feed_sub *s = H2O_STRUCT_FROM_MEMBER(kito_feed_sub, all_link, l);
+        if (!s->dropping)
+            sub_drop(s, shutdown_text, sizeof(shutdown_text) - 1);
+    }
+}
+
+void kito_feed_free(kito_feed *f)
+{
+    if (f == NULL)
+        return;
+    kito_feed_shutdown(f);
+    /* Subscribers with a write in flight stay until h2o reports on them (written or gone):
+     * their generators point at them. The feed is freed when the last one goes. */
+    f->freeing = true;
+    if (f->loop != NULL) {
+        uv_timer_stop(&f->timer);
+        uv_check_stop(&f->check);
+        uv_close((uv_handle_t *)&f->timer, on_handle_closed);
+        uv_close((uv_handle_t *)&f->check, on_handle_closed);
+    } else {
+        feed_release(f);
+    }
+}
+
+/* ---- queries -------------------------------------------------------------------------------- */
+
+bool kito_feed_sale_public(const kito_feed *f, uint64_t sale_id)
+{
+    for (uint32_t i = 0; i < f->lim.max_sales; i++)
+        if (f->sales[i].sale_id == sale_id)
+            return f->sales[i].is_public;
+    return false;
+}
+
+void kito_feed_mark_public(kito_feed *f, uint64_t sale_id)
+{
+    struct sale *sa = sale_find(f, sale_id);
+    if (sa != NULL)
+        sa->is_public = true;
+}
+
+uint64_t kito_feed_last_id(const kito_feed *f, uint64_t sale_id)
+{
+    for (uint32_t i = 0; i < f->lim.max_sales; i++)
+        if (f->sales[i].sale_id == sale_id)
+            return f->sales[i].base + f->sales[i].head;
+    return 0;
+}
+
+void kito_feed_stats(const kito_feed *f, struct kito_feed_stats *out)
+{
+    *out = f->st;
+    out->subscribers = f->n_subs;
+    out->sales = f->n_sales;
+}

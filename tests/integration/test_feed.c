@@ -1,0 +1,576 @@
+/*
+ * The live feed over HTTPS (issue 5): GET /v1/sales/{id}/live as Server-Sent Events against a
+ * real kitod, with bids placed through POST /v1/lots/{id}/bids. An SSE client (libcurl multi,
+ * streaming write callback) subscribes, sees every public event of real bids, disconnects, misses
+ * some, reconnects with Last-Event-ID and receives exactly the missed frames in order, with
+ * contiguous ids and per-lot seqs. Tender bids never appear; bad requests are refused.
+ */
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/validate.h"
+#include "tests/integration/harness.h"
+
+KITO_SUITE_WITH_KITOD(feed, 120);
+
+/* ---- people and sales ----------------------------------------------------------------------- */
+
+typedef struct who {
+    unsigned long long id;
+    char token[44];
+    char acc[KITO_ID_SIZE];
+} who;
+
+static who person(const char *role)
+{
+    who w;
+    w.id = kito_harness_account(role, NULL, 0);
+    kito_harness_session(w.id, w.token);
+    kito_id_format(KITO_ID_ACCOUNT, w.id, w.acc, sizeof(w.acc));
+    return w;
+}
+
+static struct kito_http_resp call(const who *w, const char *method, const char *path,
+                                  const char *idem, const char *body_fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static struct kito_http_resp call(const who *w, const char *method, const char *path,
+                                  const char *idem, const char *body_fmt, ...)
+{
+    char body[4096], auth[128], key[128];
+    const char *headers[4] = {"Content-Type: application/json", NULL, NULL, NULL};
+    int h = 1;
+    if (w != NULL) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w->token);
+        headers[h++] = auth;
+    }
+    if (idem != NULL) {
+        snprintf(key, sizeof(key), "Idempotency-Key: %s", idem);
+        headers[h++] = key;
+    }
+    if (body_fmt != NULL) {
+        va_list ap;
+        va_start(ap, body_fmt);
+        vsnprintf(body, sizeof(body), body_fmt, ap);
+        va_end(ap);
+    }
+    struct kito_http_resp r;
+    int rc = kito_http(&kd, method, path, body_fmt != NULL ? body : NULL,
+                       body_fmt != NULL ? strlen(body) : 0, headers, 0, &r);
+    cr_assert_eq(rc, 0, "%s %s: no response", method, path);
+    return r;
+}
+
+static void expect(const struct kito_http_resp *r, long status, const char *what)
+{
+    cr_assert_eq(r->status, status, "%s: status %ld, want %ld: %s", what, r->status, status,
+                 r->body);
+}
+
+static const char *at(long offset_s, char buf[KITO_TIME_SIZE])
+{
+    cr_assert_eq(kito_time_format(((int64_t)time(NULL) + offset_s) * 1000, buf), KITO_OK);
+    return buf;
+}
+
+static void new_stone(char id[KITO_ID_SIZE])
+{
+    static unsigned long long miner, valuer;
+    char key[32];
+    if (miner == 0) {
+        miner = kito_harness_account("miner", NULL, 0);
+        valuer = kito_harness_account("valuer", NULL, 0);
+    }
+    unsigned long long stone = kito_harness_sql(
+        "INSERT INTO stones (seller_id, listed_by, species, variety, weight_cct, origin_country,"
+        " origin_region, colour, status) VALUES (%llu, %llu, 'corundum', 'sapphire', 204, 'TZ',"
+        " 'Tunduru', 'blue', 'certified')",
+        miner, miner);
+    if (kito_harness_sql_value(key, sizeof(key), "SELECT key_id FROM signing_keys LIMIT 1") == 0) {
+        kito_harness_sql("INSERT IGNORE INTO signing_keys (key_id, public_key_b64) VALUES"
+                         " ('5a1e5a1e5a1e5a1e', '%043d=')",
+                         0);
+        snprintf(key, sizeof(key), "5a1e5a1e5a1e5a1e");
+    }
+    char sig[89];
+    memset(sig, 'A', 86);
+    sig[86] = sig[87] = '=';
+    sig[88] = '\0';
+    kito_harness_sql("INSERT INTO certificates (stone_id, version, canonical_json, signature,"
+                     " key_id, valuer_id) VALUES (%llu, 1, '{\"species\":\"corundum\"}', '%s',"
+                     " '%s', %llu)",
+                     stone, sig, key, valuer);
+    kito_id_format(KITO_ID_STONE, stone, id, KITO_ID_SIZE);
+}
+
+struct sale {
+    who org;
+    who buyer[3];
+    char id[KITO_ID_SIZE];
+    char lot[2][KITO_ID_SIZE];
+};
+
+/* A draft sale of format with two lots (opening 10,000) and three approved buyers, starting in
+ * start_s seconds. Not published. */
+static void make_sale(struct sale *s, const char *format, int start_s)
+{
+    char a[KITO_TIME_SIZE], b[KITO_TIME_SIZE], path[160];
+    s->org = person("organizer");
+    struct kito_http_resp r =
+        call(&s->org, "POST", "/v1/sales", NULL,
+             "{\"title\":\"Live feed test\",\"format\":\"%s\",\"starts_at\":\"%s\","
+             "\"ends_at\":\"%s\"}",
+             format, at(start_s, a), at(600, b));
+    expect(&r, 201, "create sale");
+    snprintf(s->id, sizeof(s->id), "%s", json_string_value(json_object_get(r.json, "id")));
+    kito_http_resp_free(&r);
+    for (int i = 0; i < 2; i++) {
+        char stone[KITO_ID_SIZE];
+        new_stone(stone);
+        snprintf(path, sizeof(path), "/v1/sales/%s/lots", s->id);
+        r = call(&s->org, "POST", path, NULL, "{\"stone_id\":\"%s\",\"opening\":10000}", stone);
+        expect(&r, 201, "add lot");
+        snprintf(s->lot[i], KITO_ID_SIZE, "%s", json_string_value(json_object_get(r.json, "id")));
+        kito_http_resp_free(&r);
+    }
+    for (int i = 0; i < 3; i++) {
+        s->buyer[i] = person("buyer");
+        snprintf(path, sizeof(path), "/v1/sales/%s/approvals", s->id);
+        r = call(&s->org, "POST", path, NULL, "{\"buyer_id\":\"%s\"}", s->buyer[i].acc);
+        cr_assert(r.status == 201 || r.status == 200, "approve: %ld %s", r.status, r.body);
+        kito_http_resp_free(&r);
+    }
+}
+
+static void publish(struct sale *s)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/sales/%s/publish", s->id);
+    struct kito_http_resp r = call(&s->org, "POST", path, NULL, NULL);
+    cr_assert(r.status == 200 || r.status == 201, "publish: %ld %s", r.status, r.body);
+    kito_http_resp_free(&r);
+}
+
+/* A bid that must be accepted (201). */
+static void bid(const who *w, const char *lot, long amount)
+{
+    static unsigned n;
+    char path[160], key[64];
+    snprintf(path, sizeof(path), "/v1/lots/%s/bids", lot);
+    snprintf(key, sizeof(key), "feed-%d-%u-%ld", (int)getpid(), ++n, amount);
+    struct kito_http_resp r = call(w, "POST", path, key, "{\"amount\":%ld}", amount);
+    expect(&r, 201, "bid");
+    kito_http_resp_free(&r);
+}
+
+/* ---- an SSE client ------------------------------------------------------------------------- */
+
+struct frame {
+    unsigned long long id; /* 0 = the frame had none */
+    char event[32];
+    char data[1024];
+};
+
+struct sse {
+    CURLM *multi;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    struct curl_slist *resolve;
+    char *buf;
+    size_t len, cap;
+    size_t parsed; /* bytes of buf split into frames */
+    struct frame fr[512];
+    size_t n;
+    int running;
+    long status;
+    char ctype[128];
+};
+
+static size_t sse_collect(char *p, size_t size, size_t n, void *ud)
+{
+    struct sse *c = ud;
+    size_t k = size * n;
+    if (c->len + k + 1 > c->cap) {
+        c->cap = (c->len + k + 1) * 2;
+        c->buf = realloc(c->buf, c->cap);
+        cr_assert(c->buf != NULL);
+    }
+    memcpy(c->buf + c->len, p, k);
+    c->len += k;
+    c->buf[c->len] = '\0';
+    /* split complete frames */
+    for (;;) {
+        char *start = c->buf + c->parsed;
+        char *end = strstr(start, "\n\n");
+        if (end == NULL)
+            break;
+        struct frame f = {0};
+        bool any = false;
+        for (char *l = start; l < end;) {
+            char *nl = memchr(l, '\n', (size_t)(end - l));
+            if (nl == NULL)
+                nl = end;
+            int ll = (int)(nl - l);
+            if (ll > 4 && strncmp(l, "id: ", 4) == 0)
+                f.id = strtoull(l + 4, NULL, 10), any = true;
+            else if (ll > 7 && strncmp(l, "event: ", 7) == 0)
+                snprintf(f.event, sizeof(f.event), "%.*s", ll - 7, l + 7), any = true;
+            else if (ll > 6 && strncmp(l, "data: ", 6) == 0)
+                snprintf(f.data, sizeof(f.data), "%.*s", ll - 6, l + 6), any = true;
+            l = nl + 1;
+        }
+        if (any && c->n < sizeof(c->fr) / sizeof(c->fr[0]))
+            c->fr[c->n++] = f;
+        c->parsed = (size_t)(end + 2 - c->buf);
+    }
+    return k;
+}
+
+static size_t sse_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct sse *c = ud;
+    size_t k = size * n;
+    if (k > 14 && strncasecmp(p, "content-type:", 13) == 0)
+        snprintf(c->ctype, sizeof(c->ctype), "%.*s", (int)(k - 13), p + 13);
+    return k;
+}
+
+/* Opens the feed of sale; last (may be NULL) goes as Last-Event-ID, or in the query when
+ * in_query. */
+static void sse_open(struct sse *c, const char *sale, const char *last, bool in_query, bool h2)
+{
+    memset(c, 0, sizeof(*c));
+    char url[256], resolve[64], hdr[96];
+    if (last != NULL && in_query)
+        snprintf(url, sizeof(url), "https://localhost:%d/v1/sales/%s/live?last_event_id=%s",
+                 kd.https_port, sale, last);
+    else
+        snprintf(url, sizeof(url), "https://localhost:%d/v1/sales/%s/live", kd.https_port, sale);
+    snprintf(resolve, sizeof(resolve), "localhost:%d:127.0.0.1", kd.https_port);
+    c->resolve = curl_slist_append(NULL, resolve);
+    c->hdrs = curl_slist_append(NULL, "Accept: text/event-stream");
+    if (last != NULL && !in_query) {
+        snprintf(hdr, sizeof(hdr), "Last-Event-ID: %s", last);
+        c->hdrs = curl_slist_append(c->hdrs, hdr);
+    }
+    c->easy = curl_easy_init();
+    curl_easy_setopt(c->easy, CURLOPT_URL, url);
+    curl_easy_setopt(c->easy, CURLOPT_RESOLVE, c->resolve);
+    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->hdrs);
+    curl_easy_setopt(c->easy, CURLOPT_CAINFO, kito_harness_var("tls/ca.pem"));
+    curl_easy_setopt(c->easy, CURLOPT_HTTP_VERSION,
+                     h2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, sse_collect);
+    curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, sse_header);
+    curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
+    c->multi = curl_multi_init();
+    curl_multi_add_handle(c->multi, c->easy);
+    c->running = 1;
+}
+
+/* Runs the transfer until the client holds at least want frames (or the stream ended, or
+ * timeout_ms passed). Returns the count. */
+static size_t sse_wait(struct sse *c, size_t want, int timeout_ms)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (c->n < want && c->running) {
+        curl_multi_perform(c->multi, &c->running);
+        if (c->n >= want || !c->running)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms > timeout_ms)
+            break;
+        curl_multi_poll(c->multi, NULL, 0, 50, NULL);
+    }
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
+    return c->n;
+}
+
+/* Lets the transfer run for ms (to show nothing more arrives). */
+static void sse_idle(struct sse *c, int ms)
+{
+    sse_wait(c, (size_t)-1, ms);
+}
+
+static void sse_close(struct sse *c)
+{
+    curl_multi_remove_handle(c->multi, c->easy);
+    curl_easy_cleanup(c->easy);
+    curl_multi_cleanup(c->multi);
+    curl_slist_free_all(c->hdrs);
+    curl_slist_free_all(c->resolve);
+    free(c->buf);
+}
+
+/* The value of "name":<number> in a frame's data, or -1. */
+static long long data_int(const struct frame *f, const char *name)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":", name);
+    const char *p = strstr(f->data, pat);
+    return p != NULL ? atoll(p + strlen(pat)) : -1;
+}
+
+/* Copies "name":"<string>" from a frame's data into out ("" when absent). */
+static const char *data_str(const struct frame *f, const char *name, char *out, size_t cap)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":\"", name);
+    const char *p = strstr(f->data, pat);
+    out[0] = '\0';
+    if (p != NULL) {
+        p += strlen(pat);
+        const char *q = strchr(p, '"');
+        snprintf(out, cap, "%.*s", (int)(q - p), p);
+    }
+    return out;
+}
+
+/* Index of the first frame of type event at or after from, or -1. */
+static long find_event(const struct sse *c, size_t from, const char *event)
+{
+    for (size_t i = from; i < c->n; i++)
+        if (strcmp(c->fr[i].event, event) == 0)
+            return (long)i;
+    return -1;
+}
+
+static size_t count_event(const struct sse *c, const char *event)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < c->n; i++)
+        k += strcmp(c->fr[i].event, event) == 0;
+    return k;
+}
+
+/* Waits until the client has seen `n` frames of event. */
+static void wait_events(struct sse *c, const char *event, size_t n, int timeout_ms)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (count_event(c, event) < n) {
+        sse_wait(c, c->n + 1, 200);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        cr_assert(ms < timeout_ms && c->running, "waited %ld ms for %zu %s events; have %zu:\n%s",
+                  ms, n, event, count_event(c, event), c->buf ? c->buf : "");
+    }
+}
+
+/* ---- tests ---------------------------------------------------------------------------------- */
+
+Test(feed, disconnect_and_resume_without_missing_an_event)
+{
+    struct sale s;
+    make_sale(&s, "timed", 3);
+    publish(&s);
+
+    struct sse a;
+    sse_open(&a, s.id, NULL, false, false);
+    cr_assert_geq(sse_wait(&a, 1, 5000), 1, "no ready frame: status %ld", a.status);
+    cr_assert_eq(a.status, 200);
+    cr_assert(strstr(a.ctype, "text/event-stream") != NULL, "content type %s", a.ctype);
+    cr_assert_str_eq(a.fr[0].event, "ready");
+    cr_assert_neq(a.fr[0].id, 0, "a fresh subscriber gets the current id");
+    unsigned long long id0 = a.fr[0].id;
+
+    /* both lots open at the sale's start (kitod's clock) */
+    wait_events(&a, "opened", 2, 10000);
+
+    /* six bids, alternating buyers and lots: every maximum above the last */
+    long amount = 20000;
+    for (int i = 0; i < 6; i++) {
+        bid(&s.buyer[i % 3], s.lot[i % 2], amount);
+        amount += 20000;
+    }
+    wait_events(&a, "book", 6, 5000);
+    /* every frame so far: ids contiguous from the ready frame's */
+    for (size_t i = 1; i < a.n; i++)
+        cr_assert_eq(a.fr[i].id, id0 + i, "frame %zu id %llu, want %llu", i, a.fr[i].id, id0 + i);
+    cr_assert(strstr(a.buf, "bid_accepted") == NULL && strstr(a.buf, "outbid") == NULL,
+              "a bidder-only event reached the feed");
+    for (int i = 0; i < 3; i++) {
+        char num[32];
+        snprintf(num, sizeof(num), "%llu", s.buyer[i].id);
+        cr_assert(strstr(a.buf, s.buyer[i].acc) == NULL, "a buyer's account id leaked");
+    }
+
+    /* per lot: seq grows by one per public command (opened = 1, then one book per bid) */
+    long long last_seq[2] = {0, 0};
+    for (size_t i = 1; i < a.n; i++) {
+        char lot[KITO_ID_SIZE];
+        data_str(&a.fr[i], "lot_id", lot, sizeof(lot));
+        int k = strcmp(lot, s.lot[0]) == 0 ? 0 : 1;
+        cr_assert(k == 1 ? strcmp(lot, s.lot[1]) == 0 : true, "frame of another lot: %s", lot);
+        long long seq = data_int(&a.fr[i], "seq");
+        cr_assert(seq == last_seq[k] + 1 || seq == last_seq[k], "lot %d: seq %lld after %lld (gap)",
+                  k, seq, last_seq[k]);
+        last_seq[k] = seq;
+    }
+    unsigned long long last_seen = a.fr[a.n - 1].id;
+    char last_text[32];
+    snprintf(last_text, sizeof(last_text), "%llu", last_seen);
+    sse_close(&a); /* the client leaves */
+
+    /* more happens meanwhile */
+    for (int i = 0; i < 5; i++) {
+        bid(&s.buyer[(i + 1) % 3], s.lot[i % 2], amount);
+        amount += 20000;
+    }
+
+    /* back, with Last-Event-ID: exactly the five missed frames, in order, then live ones */
+    struct sse b;
+    sse_open(&b, s.id, last_text, false, false);
+    sse_wait(&b, 6, 5000);
+    cr_assert_eq(b.n, 6, "ready + 5 missed, got %zu:\n%s", b.n, b.buf ? b.buf : "");
+    cr_assert_str_eq(b.fr[0].event, "ready");
+    cr_assert_eq(b.fr[0].id, 0, "the ready frame of a resume has no id");
+    cr_assert(strstr(b.fr[0].data, "\"resumed\":true") != NULL, "%s", b.fr[0].data);
+    for (size_t i = 1; i < 6; i++) {
+        cr_assert_str_eq(b.fr[i].event, "book");
+        cr_assert_eq(b.fr[i].id, last_seen + i, "missed frame %zu has id %llu, want %llu", i,
+                     b.fr[i].id, last_seen + i);
+        char lot[KITO_ID_SIZE];
+        data_str(&b.fr[i], "lot_id", lot, sizeof(lot));
+        int k = strcmp(lot, s.lot[0]) == 0 ? 0 : 1;
+        long long seq = data_int(&b.fr[i], "seq");
+        cr_assert_eq(seq, last_seq[k] + 1, "lot %d: seq %lld after %lld", k, seq, last_seq[k]);
+        last_seq[k] = seq;
+    }
+    sse_idle(&b, 300);
+    cr_assert_eq(b.n, 6, "nothing more than the missed frames");
+    bid(&s.buyer[0], s.lot[1], amount + 100000);
+    wait_events(&b, "book", 6, 5000);
+    cr_assert_eq(b.fr[6].id, last_seen + 6);
+    cr_assert_eq(data_int(&b.fr[6], "seq"), last_seq[1] + 1);
+
+    /* the same resume through the query string (clients that cannot set headers) */
+    struct sse c;
+    sse_open(&c, s.id, last_text, true, false);
+    sse_wait(&c, 7, 5000);
+    cr_assert_eq(c.n, 7, "%s", c.buf ? c.buf : "");
+    for (size_t i = 1; i < 7; i++)
+        cr_assert_eq(c.fr[i].id, last_seen + i);
+
+    /* an id the server never gave (or from a ring that is gone): resync, then live */
+    struct sse d;
+    sse_open(&d, s.id, "12345", false, false);
+    sse_wait(&d, 1, 5000);
+    cr_assert_str_eq(d.fr[0].event, "resync");
+    cr_assert_eq(d.fr[0].id, last_seen + 6, "resync carries the current id");
+    sse_close(&b);
+    sse_close(&c);
+    sse_close(&d);
+}
+
+Test(feed, over_http2_too)
+{
+    struct sale s;
+    make_sale(&s, "timed", 2);
+    publish(&s);
+    struct sse a;
+    sse_open(&a, s.id, NULL, false, true);
+    sse_wait(&a, 1, 5000);
+    long version = 0;
+    curl_easy_getinfo(a.easy, CURLINFO_HTTP_VERSION, &version);
+    cr_assert_eq(version, CURL_HTTP_VERSION_2_0, "not HTTP/2");
+    wait_events(&a, "opened", 2, 10000);
+    bid(&s.buyer[0], s.lot[0], 15000);
+    wait_events(&a, "book", 1, 5000);
+    long i = find_event(&a, 0, "book");
+    cr_assert(strstr(a.fr[i].data, "\"leader\":\"b") != NULL, "%s", a.fr[i].data);
+    cr_assert(strstr(a.fr[i].data, "\"price\":{\"amount\":10000,\"currency\":\"USD\"}") != NULL,
+              "%s", a.fr[i].data);
+    cr_assert(strstr(a.buf, "15000") == NULL, "the bidder's maximum leaked: %s", a.buf);
+    sse_close(&a);
+}
+
+Test(feed, tender_bids_never_appear)
+{
+    struct sale s;
+    make_sale(&s, "tender", 2);
+    publish(&s);
+    struct sse a;
+    sse_open(&a, s.id, NULL, false, false);
+    sse_wait(&a, 1, 5000);
+    wait_events(&a, "opened", 2, 10000);
+    size_t before = a.n;
+    bid(&s.buyer[0], s.lot[0], 31337);
+    bid(&s.buyer[1], s.lot[0], 42424);
+    bid(&s.buyer[0], s.lot[0], 33333); /* a revision */
+    sse_idle(&a, 800);
+    cr_assert_eq(a.n, before, "a tender bid reached the feed:\n%s", a.buf);
+    cr_assert(strstr(a.buf, "31337") == NULL && strstr(a.buf, "42424") == NULL);
+    sse_close(&a);
+}
+
+Test(feed, refusals)
+{
+    struct kito_http_resp r;
+    /* a sale that does not exist, a malformed id */
+    r = call(NULL, "GET", "/v1/sales/sal_0000000zzzzzz/live", NULL, NULL);
+    kito_assert_error(&r, 404, "not_found");
+    kito_http_resp_free(&r);
+    r = call(NULL, "GET", "/v1/sales/nope/live", NULL, NULL);
+    kito_assert_error(&r, 404, "not_found");
+    kito_http_resp_free(&r);
+    /* a draft is nobody's business */
+    struct sale s;
+    make_sale(&s, "timed", 60);
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/sales/%s/live", s.id);
+    r = call(NULL, "GET", path, NULL, NULL);
+    kito_assert_error(&r, 404, "not_found");
+    kito_http_resp_free(&r);
+    publish(&s);
+    /* malformed resume points */
+    const char *hdr[] = {"Last-Event-ID: abc", NULL};
+    cr_assert_eq(kito_http(&kd, "GET", path, NULL, 0, hdr, 0, &r), 0);
+    kito_assert_error(&r, 422, "validation_failed");
+    kito_http_resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/sales/%s/live?last_event_id=-1", s.id);
+    r = call(NULL, "GET", path, NULL, NULL);
+    kito_assert_error(&r, 422, "validation_failed");
+    kito_http_resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/sales/%s/live?since=1", s.id);
+    r = call(NULL, "GET", path, NULL, NULL);
+    kito_assert_error(&r, 422, "validation_failed");
+    kito_http_resp_free(&r);
+    /* POST is not a method of the feed */
+    snprintf(path, sizeof(path), "/v1/sales/%s/live", s.id);
+    r = call(NULL, "POST", path, NULL, NULL);
+    cr_assert_eq(r.status, 405);
+    kito_http_resp_free(&r);
+}
+
+Test(feed, shutdown_ends_the_stream)
+{
+    struct sale s;
+    make_sale(&s, "timed", 60);
+    publish(&s);
+    struct sse a;
+    sse_open(&a, s.id, NULL, false, false);
+    sse_wait(&a, 1, 5000);
+    cr_assert_eq(a.n, 1);
+    kill(kd.pid, SIGTERM);
+    sse_wait(&a, 2, 5000);
+    cr_assert_str_eq(a.fr[1].event, "shutdown", "%s", a.buf);
+    sse_idle(&a, 3000);
+    cr_assert(!a.running, "the stream ended");
+    int st = kito_harness_kitod_stop(&kd, 5000);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "kitod did not stop cleanly: %d", st);
+    sse_close(&a);
+}
