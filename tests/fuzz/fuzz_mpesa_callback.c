@@ -1,0 +1,51 @@
+/*
+ * Fuzz target: the M-Pesa result callback and the provider's synchronous answers (api/mpesa.h),
+ * the bytes a network peer controls. Checks, besides "no crash": a parsed result has a
+ * non-empty OriginatorConversationID that fits, a success always carries a TransactionID, the
+ * strings are NUL-terminated within their buffers, a refusal gives a reason, and the answer
+ * parsers never call an unreadable answer "accepted".
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/mpesa.h"
+
+#define CHECK(x)                                                                                   \
+    do {                                                                                           \
+        if (!(x))                                                                                  \
+            abort();                                                                               \
+    } while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *body = (const char *)data;
+    kito_mpesa_result r;
+    char why[200] = "";
+    kito_err e = kito_mpesa_result_parse(body, size, &r, why, sizeof(why));
+    if (e == KITO_OK) {
+        size_t n = strnlen(r.originator_conversation_id, sizeof(r.originator_conversation_id));
+        CHECK(n > 0 && n < sizeof(r.originator_conversation_id));
+        CHECK(strnlen(r.conversation_id, sizeof(r.conversation_id)) < sizeof(r.conversation_id));
+        CHECK(strnlen(r.transaction_id, sizeof(r.transaction_id)) < sizeof(r.transaction_id));
+        CHECK(strnlen(r.result_desc, sizeof(r.result_desc)) < sizeof(r.result_desc));
+        CHECK(r.result_code != 0 || r.transaction_id[0] != '\0');
+    } else {
+        CHECK(e == KITO_E_MALFORMED_JSON || e == KITO_E_VALIDATION);
+        CHECK(why[0] != '\0');
+    }
+    static const long statuses[] = {0, 200, 400, 404, 408, 500};
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        kito_mpesa_response a;
+        kito_mpesa_response_parse(statuses[i], body, size, &a);
+        if (a.ack == KITO_MPESA_ACK_ACCEPTED)
+            CHECK(statuses[i] == 200 && a.conversation_id[0] != '\0');
+        kito_mpesa_result s;
+        kito_mpesa_status st = kito_mpesa_status_parse(statuses[i], body, size, &s);
+        if (st == KITO_MPESA_STATUS_FINAL)
+            CHECK(statuses[i] == 200 && s.originator_conversation_id[0] != '\0');
+        if (st == KITO_MPESA_STATUS_NOT_FOUND)
+            CHECK(statuses[i] == 404);
+    }
+    return 0;
+}

@@ -1,0 +1,758 @@
+/*
+ * Payouts end to end (issue 7): a paid settlement (arranged with SQL) -> the payout worker in a
+ * real kitod -> a real mpesa_sim process (api/main_mpesa_sim.c) on a free port -> its result
+ * callback over HTTPS into kitod -> payout succeeded and its ledger transaction, in the real
+ * MariaDB. Faults: failure then retry, duplicate callback, late failure after success, forged
+ * callbacks, provider timeout, a lost answer, kitod killed mid-way. The no-double-payment check
+ * counts payments at the provider (the simulator), not only rows in our database. After every
+ * test, every ledger transaction sums to zero per currency.
+ *
+ * Wallet numbers end in the simulator's mode digits: 91 failure, 92 timeout, 93 duplicate,
+ * 94 late, 95 fail once, 97 hang; others succeed.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <mysql.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/mpesa.h"
+#include "api/validate.h"
+#include "tests/integration/harness.h"
+
+#define TOKEN "test-callback-token-0123456789abcdef"
+
+static struct kito_kitod kd;
+static pid_t sim_pid;
+static int sim_port;
+static char sim_log[512];
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "bind: %s", strerror(errno));
+    socklen_t len = sizeof(a);
+    cr_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* ---- the simulator --------------------------------------------------------------------------- */
+
+static size_t on_sim_body(char *data, size_t size, size_t n, void *ud)
+{
+    char **buf = ud;
+    size_t old = *buf != NULL ? strlen(*buf) : 0;
+    char *b = realloc(*buf, old + size * n + 1);
+    cr_assert(b != NULL);
+    memcpy(b + old, data, size * n);
+    b[old + size * n] = '\0';
+    *buf = b;
+    return size * n;
+}
+
+/* One plain-HTTP call to the simulator; returns the status, the body parsed into *out. */
+static long sim_call(const char *method, const char *path, const char *body, json_t **out)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", sim_port, path);
+    CURL *c = curl_easy_init();
+    char *buf = NULL;
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    if (body != NULL)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_sim_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (out != NULL)
+        *out = buf != NULL ? json_loads(buf, 0, NULL) : NULL;
+    free(buf);
+    return status;
+}
+
+static void sim_start(void)
+{
+    sim_port = free_port();
+    snprintf(sim_log, sizeof(sim_log), "%s", kito_harness_var("logs/mpesa_sim.log"));
+    char bin[1024], port[16], cacert[1024];
+    snprintf(bin, sizeof(bin), "%s/api/mpesa_sim", getenv("KITO_TEST_BUILD"));
+    snprintf(port, sizeof(port), "%d", sim_port);
+    snprintf(cacert, sizeof(cacert), "%s", kito_harness_var("tls/ca.pem"));
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        /* both streams to the log: a leaked simulator must never hold the test's stdout */
+        if (freopen(sim_log, "a", stderr) != NULL)
+            dup2(fileno(stderr), 1);
+        char *argv[] = {bin,   "--port",    port,   "--cacert",  cacert, "--delay-ms",
+                        "200", "--late-ms", "2500", "--hang-ms", "4000", NULL};
+        execv(bin, argv);
+        _exit(127);
+    }
+    sim_pid = pid;
+    for (int i = 0; i < 100; i++) {
+        if (sim_call("GET", "/healthz", NULL, NULL) == 200)
+            return;
+        sleep_ms(50);
+    }
+    cr_assert_fail("mpesa_sim did not start; see %s", sim_log);
+}
+
+static void sim_stop(void)
+{
+    if (sim_pid > 0) {
+        kill(sim_pid, SIGTERM);
+        waitpid(sim_pid, NULL, 0);
+        sim_pid = 0;
+    }
+}
+
+/* Points the simulator's callbacks at the running kitod. */
+static void sim_point_at_kitod(void)
+{
+    char body[128];
+    snprintf(body, sizeof(body), "{\"callback_base\":\"https://localhost:%d\"}", kd.https_port);
+    cr_assert_eq(sim_call("POST", "/kito-sim/callback-base", body, NULL), 200);
+}
+
+/* Payments the simulator received for occasion (the payout id): how many, and how many paid. */
+static void sim_payments(const char *occasion, int *received, int *paid, int *callbacks)
+{
+    json_t *doc = NULL;
+    cr_assert_eq(sim_call("GET", "/kito-sim/payments", NULL, &doc), 200);
+    *received = *paid = 0;
+    if (callbacks != NULL)
+        *callbacks = 0;
+    json_t *list = json_object_get(doc, "payments"), *p;
+    size_t i;
+    json_array_foreach(list, i, p)
+    {
+        if (strcmp(json_string_value(json_object_get(p, "Occasion")), occasion) != 0)
+            continue;
+        (*received)++;
+        if (json_integer_value(json_object_get(p, "ResultCode")) == 0)
+            (*paid)++;
+        if (callbacks != NULL)
+            *callbacks += (int)json_integer_value(json_object_get(p, "callbacks_delivered"));
+    }
+    json_decref(doc);
+}
+
+/* ---- kitod ------------------------------------------------------------------------------------
+ */
+
+static void kitod_up(void)
+{
+    static char base[128];
+    snprintf(base, sizeof(base), "KITO_MPESA_BASE_URL=http://127.0.0.1:%d", sim_port);
+    const char *env[] = {base, "KITO_MPESA_INITIATOR=kito_test",
+                         "KITO_MPESA_SECURITY_CREDENTIAL=c2ltdWxhdG9yLWNyZWRlbnRpYWw=",
+                         "KITO_MPESA_SHORTCODE=600000",
+                         /* the simulator is pointed at the real port once kitod has one */
+                         "KITO_MPESA_CALLBACK_BASE=https://localhost:1",
+                         "KITO_MPESA_CALLBACK_TOKEN=" TOKEN, "KITO_MPESA_TIMEOUT_MS=1500",
+                         "KITO_PAYOUT_INTERVAL_MS=100", "KITO_PAYOUT_CHECK_AFTER_MS=2500", NULL};
+    kito_harness_kitod_start(&kd, env);
+    /* a busy shared machine can take a while; leave nothing running if it never does */
+    if (kito_harness_wait_health(&kd, 200, 20000) != 200) {
+        kito_harness_kitod_stop(&kd, 5000);
+        sim_stop();
+        cr_assert_fail("kitod never became healthy; see %s", kd.log_path);
+    }
+    sim_point_at_kitod();
+}
+
+/* ---- the ledger -------------------------------------------------------------------------------
+ */
+
+static long long value_i64(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static long long value_i64(const char *fmt, ...)
+{
+    char sql[4096], out[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    if (kito_harness_sql_value(out, sizeof(out), "%s", sql) == 0 || out[0] == '\0')
+        return -1;
+    return atoll(out);
+}
+
+static char *value_text(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static char *value_text(char *out, size_t cap, const char *fmt, ...)
+{
+    char sql[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    kito_harness_sql_value(out, cap, "%s", sql);
+    return out;
+}
+
+/* DESIGN.md: every ledger transaction sums to zero per currency (and none is empty). */
+static void ledger_check(void)
+{
+    long long bad =
+        value_i64("SELECT COUNT(*) FROM (SELECT transaction_id FROM ledger_entries"
+                  " GROUP BY transaction_id, currency HAVING SUM(amount_minor) <> 0) x");
+    cr_assert_eq(bad, 0, "%lld ledger transactions do not sum to zero", bad);
+    long long empty = value_i64("SELECT COUNT(*) FROM ledger_transactions t WHERE NOT EXISTS"
+                                " (SELECT 1 FROM ledger_entries e WHERE e.transaction_id = t.id)");
+    cr_assert_eq(empty, 0, "%lld ledger transactions have no entries", empty);
+}
+
+static void suite_up(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    sim_start();
+    kitod_up();
+}
+
+static void suite_down(void)
+{
+    kito_harness_kitod_stop(&kd, 5000);
+    sim_stop();
+    ledger_check();
+}
+
+TestSuite(payouts, .init = suite_up, .fini = suite_down, .timeout = 90);
+
+/* ---- arranging a paid settlement --------------------------------------------------------------
+ */
+
+struct sold {
+    unsigned long long miner, buyer, settlement;
+    char msisdn[20];
+    char miner_token[44];
+};
+
+/* A Kenyan miner (payout wallet ending in suffix), a USD sale, a sold lot, its settlement with a
+ * balanced ledger transaction, and its invoice, paid. Hammer USD 100.00: premium 10.00, commission
+ * 5.00, royalty 6.00, miner net 89.00. */
+static void arrange(struct sold *s, const char *suffix, const char *currency)
+{
+    static unsigned counter;
+    counter++;
+    memset(s, 0, sizeof(*s));
+    s->miner = kito_harness_account("miner", NULL, 0);
+    s->buyer = kito_harness_account("buyer", NULL, 0);
+    unsigned long long org = kito_harness_account("organizer", NULL, 0);
+    snprintf(s->msisdn, sizeof(s->msisdn), "+2547%02u%04u%s", (unsigned)getpid() % 100,
+             counter % 10000, suffix);
+    kito_harness_sql("INSERT INTO miner_profiles (account_id, country, payout_msisdn, payout_rail)"
+                     " VALUES (%llu, 'KE', '%s', 'mpesa')",
+                     s->miner, s->msisdn);
+    kito_harness_session(s->miner, s->miner_token);
+    unsigned long long sale = kito_harness_sql(
+        "INSERT INTO sales (organizer_id, title, format, currency, starts_at, ends_at, ladder_json,"
+        " status) VALUES (%llu, 'Payout test', 'timed', '%s', UTC_TIMESTAMP(3) - INTERVAL 2 DAY,"
+        " UTC_TIMESTAMP(3) - INTERVAL 1 DAY,"
+        " '[{\"from_minor\":0,\"step_minor\":100}]', 'closed')",
+        org, currency);
+    unsigned long long stone = kito_harness_sql(
+        "INSERT INTO stones (seller_id, listed_by, species, weight_cct, origin_country, status)"
+        " VALUES (%llu, %llu, 'garnet', 150, 'KE', 'listed')",
+        s->miner, s->miner);
+    unsigned long long lot = kito_harness_sql(
+        "INSERT INTO lots (sale_id, stone_id, lot_number, position, opening_minor, state,"
+        " hammer_minor, winner_id, closed_at) VALUES (%llu, %llu, 1, 0, 100, 'sold', 10000, %llu,"
+        " UTC_TIMESTAMP(3))",
+        sale, stone, s->buyer);
+    long long rate = value_i64("SELECT id FROM royalty_rates ORDER BY id LIMIT 1");
+    if (rate < 0)
+        rate = (long long)kito_harness_sql(
+            "INSERT INTO royalty_rates (country, species, rate_bps, effective_from) VALUES"
+            " ('KE', '*', 600, '2001-01-01 00:00:00')");
+    unsigned long long tx = kito_harness_sql(
+        "INSERT INTO ledger_transactions (kind, reference, currency, memo) VALUES ('settlement',"
+        " 'payout-test-%llu', '%s', 'arranged by test_payouts')",
+        lot, currency);
+    kito_harness_sql("INSERT INTO ledger_entries (transaction_id, account_code, party_id,"
+                     " amount_minor, currency) VALUES (%llu, 1, %llu, 11000, '%s'),"
+                     " (%llu, 2, %llu, -8900, '%s'), (%llu, 3, NULL, -1500, '%s'),"
+                     " (%llu, 4, NULL, -600, '%s')",
+                     tx, s->buyer, currency, tx, s->miner, currency, tx, currency, tx, currency);
+    s->settlement = kito_harness_sql(
+        "INSERT INTO settlements (lot_id, sale_id, stone_id, buyer_id, miner_id, currency,"
+        " hammer_minor, buyer_premium_bps, buyer_premium_minor, buyer_total_minor, commission_bps,"
+        " commission_minor, royalty_rate_id, royalty_country, royalty_rate_bps, royalty_minor,"
+        " miner_net_minor, ledger_transaction_id, outbox_entry_id, closed_at) VALUES (%llu, %llu,"
+        " %llu, %llu, %llu, '%s', 10000, 1000, 1000, 11000, 500, 500, %lld, 'KE', 600, 600, 8900,"
+        " %llu, '1-%llu', UTC_TIMESTAMP(3))",
+        lot, sale, stone, s->buyer, s->miner, currency, rate, tx, lot);
+    /* paid last, with the buyer's payment and its ledger transaction (cash debit, receivable
+     * credit) as `kitoctl payment record` makes them: from here the payout worker may act */
+    unsigned long long invoice = kito_harness_sql(
+        "INSERT INTO invoices (settlement_id, buyer_id, sale_id, number, status, amount_minor,"
+        " paid_minor, currency, issued_at, due_at, paid_at) VALUES (%llu, %llu, %llu,"
+        " 'INV-77%010llu', 'paid', 11000, 11000, '%s', UTC_TIMESTAMP(3) - INTERVAL 1 HOUR,"
+        " UTC_TIMESTAMP(3) + INTERVAL 3 DAY, UTC_TIMESTAMP(3))",
+        s->settlement, s->buyer, sale, s->settlement, currency);
+    unsigned long long ptx = kito_harness_sql(
+        "INSERT INTO ledger_transactions (kind, reference, currency, memo) VALUES ('payment',"
+        " 'PAYOUT-TEST-%llu', '%s', 'arranged by test_payouts')",
+        lot, currency);
+    kito_harness_sql("INSERT INTO ledger_entries (transaction_id, account_code, party_id,"
+                     " amount_minor, currency) VALUES (%llu, 7, NULL, 11000, '%s'),"
+                     " (%llu, 1, %llu, -11000, '%s')",
+                     ptx, currency, ptx, s->buyer, currency);
+    kito_harness_sql("INSERT INTO payments (invoice_id, amount_minor, currency, reference,"
+                     " ledger_transaction_id) VALUES (%llu, 11000, '%s', 'PAYOUT-TEST-%llu', %llu)",
+                     invoice, currency, lot, ptx);
+}
+
+static void set_rate(const char *rate)
+{
+    char cmd[2048], out[256];
+    snprintf(cmd, sizeof(cmd),
+             "KITO_MYSQL_HOST=127.0.0.1 KITO_MYSQL_PORT=%s KITO_MYSQL_USER=kito"
+             " KITO_MYSQL_PASSWORD='%s' KITO_MYSQL_DB=kito %s/api/kitoctl fx set --from USD"
+             " --to KES --rate %s",
+             getenv("KITO_TEST_MYSQL_PORT"), getenv("KITO_TEST_MYSQL_PASSWORD"),
+             getenv("KITO_TEST_BUILD"), rate);
+    cr_assert_eq(kito_harness_sh(cmd, out, sizeof(out)), 0, "kitoctl fx set failed: %s", out);
+    sleep_ms(5); /* effective_from has millisecond resolution */
+}
+
+/* Waits (up to timeout_ms) for the settlement's payout to reach state; returns its id. */
+static unsigned long long wait_state(const struct sold *s, const char *state, int timeout_ms)
+{
+    char got[32] = "";
+    for (int waited = 0; waited <= timeout_ms; waited += 100) {
+        value_text(got, sizeof(got), "SELECT state FROM payouts WHERE settlement_id = %llu",
+                   s->settlement);
+        if (strcmp(got, state) == 0)
+            return (unsigned long long)value_i64("SELECT id FROM payouts WHERE settlement_id ="
+                                                 " %llu",
+                                                 s->settlement);
+        sleep_ms(100);
+    }
+    cr_assert_fail("payout of settlement %llu is '%s', not '%s' after %d ms", s->settlement, got,
+                   state, timeout_ms);
+    return 0;
+}
+
+static const char *pay_id(unsigned long long id)
+{
+    static char bufs[4][KITO_ID_SIZE];
+    static unsigned next;
+    char *b = bufs[next++ % 4];
+    cr_assert_eq(kito_id_format("pay", id, b, KITO_ID_SIZE), KITO_OK);
+    return b;
+}
+
+/* Exactly one succeeded attempt, one payout ledger transaction, one payment at the provider. */
+static void assert_paid_once(unsigned long long payout)
+{
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu"
+                           " AND state = 'succeeded'",
+                           payout),
+                 1);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM ledger_transactions WHERE kind = 'payout'"
+                           " AND reference = '%s'",
+                           pay_id(payout)),
+                 1);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'payout.succeeded'"
+                           " AND entity_id = %llu",
+                           payout),
+                 1);
+    int received, paid;
+    sim_payments(pay_id(payout), &received, &paid, NULL);
+    cr_assert_eq(paid, 1, "the provider paid %s %d times", pay_id(payout), paid);
+}
+
+/* Posts a result callback for ocid to kitod with the given token (NULL: none). */
+static long post_callback(const char *token, const char *ocid, int result_code, const char *txn)
+{
+    char body[1024], path[256];
+    snprintf(body, sizeof(body),
+             "{\"Result\":{\"ResultType\":0,\"ResultCode\":%d,\"ResultDesc\":\"test\","
+             "\"OriginatorConversationID\":\"%s\",\"ConversationID\":\"AG_TEST\","
+             "\"TransactionID\":\"%s\"}}",
+             result_code, ocid, txn);
+    if (token != NULL)
+        snprintf(path, sizeof(path), "/v1/payouts/callbacks/mpesa?token=%s", token);
+    else
+        snprintf(path, sizeof(path), "/v1/payouts/callbacks/mpesa");
+    const char *headers[] = {"Content-Type: application/json", NULL};
+    struct kito_http_resp r;
+    cr_assert_eq(kito_http(&kd, "POST", path, body, strlen(body), headers, 0, &r), 0);
+    long status = r.status;
+    if (status == 200) {
+        cr_assert_eq(json_integer_value(json_object_get(r.json, "ResultCode")), 0);
+        cr_assert_str_eq(json_string_value(json_object_get(r.json, "ResultDesc")), "Accepted");
+    }
+    kito_http_resp_free(&r);
+    return status;
+}
+
+static struct kito_http_resp get_as(const char *token, const char *path)
+{
+    char auth[128];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    const char *headers[] = {auth, NULL};
+    struct kito_http_resp r;
+    cr_assert_eq(kito_http(&kd, "GET", path, NULL, 0, headers, 0, &r), 0);
+    return r;
+}
+
+/* ---- tests -------------------------------------------------------------------------------------
+ */
+
+Test(payouts, paid_settlement_to_payout_succeeded_with_the_ledger_balanced)
+{
+    set_rate("129.50");
+    struct sold s;
+    arrange(&s, "10", "USD");
+    unsigned long long id = wait_state(&s, "succeeded", 10000);
+    /* the rate is copied onto the payout, and the amount is converted half up, paid whole */
+    long long rate = value_i64("SELECT rate_micros FROM payouts WHERE id = %llu", id);
+    int64_t local, units, rem;
+    cr_assert_eq(kito_mpesa_convert(8900, 2, 2, rate, &local, &units, &rem), KITO_OK);
+    cr_assert_eq(value_i64("SELECT amount_minor FROM payouts WHERE id = %llu", id), local);
+    cr_assert_eq(value_i64("SELECT paid_units FROM payouts WHERE id = %llu", id), units);
+    cr_assert_eq(value_i64("SELECT remainder_minor FROM payouts WHERE id = %llu", id), rem);
+    cr_assert_eq(value_i64("SELECT exchange_rate_id IS NOT NULL FROM payouts WHERE id = %llu", id),
+                 1);
+    assert_paid_once(id);
+    /* the provider was asked for exactly the whole units, to the wallet without '+' */
+    char req[2048];
+    value_text(req, sizeof(req), "SELECT request_json FROM payout_attempts WHERE payout_id = %llu",
+               id);
+    json_t *doc = json_loads(req, 0, NULL);
+    cr_assert_not_null(doc, "%s", req);
+    cr_assert_eq(json_integer_value(json_object_get(doc, "Amount")), units);
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "PartyB")), s.msisdn + 1);
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "SecurityCredential")), "***",
+                     "the credential is never stored");
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "Occasion")), pay_id(id));
+    json_decref(doc);
+    /* the miner's payable in USD is cleared; KES: the remainder stays owed to her */
+    cr_assert_eq(value_i64("SELECT COALESCE(SUM(amount_minor), 0) FROM ledger_entries WHERE"
+                           " account_code = 2 AND party_id = %llu AND currency = 'USD'",
+                           s.miner),
+                 0);
+    cr_assert_eq(value_i64("SELECT -COALESCE(SUM(amount_minor), 0) FROM ledger_entries WHERE"
+                           " account_code = 2 AND party_id = %llu AND currency = 'KES'",
+                           s.miner),
+                 rem);
+    cr_assert_eq(value_i64("SELECT -SUM(e.amount_minor) FROM ledger_entries e JOIN"
+                           " ledger_transactions t ON t.id = e.transaction_id WHERE t.reference ="
+                           " '%s' AND e.account_code = 8",
+                           pay_id(id)),
+                 units * 100);
+    ledger_check();
+
+    /* the endpoints: the miner sees it, another miner does not, the operator does */
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/payouts/%s", pay_id(id));
+    struct kito_http_resp r = get_as(s.miner_token, path);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "state")), "succeeded");
+    cr_assert_eq(json_array_size(json_object_get(r.json, "attempt_list")), 1);
+    kito_http_resp_free(&r);
+    char other[44], op[44];
+    kito_harness_session(kito_harness_account("miner", NULL, 0), other);
+    r = get_as(other, path);
+    kito_assert_error(&r, 404, "not_found");
+    kito_http_resp_free(&r);
+    kito_harness_session(kito_harness_account("operator", NULL, 0), op);
+    r = get_as(op, path);
+    cr_assert_eq(r.status, 200);
+    kito_http_resp_free(&r);
+    r = get_as(s.miner_token, "/v1/me/payouts?state=succeeded&limit=5");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(r.json, "items"), 0), "id")),
+                     pay_id(id));
+    kito_http_resp_free(&r);
+    r = get_as(s.miner_token, "/v1/me/payouts?state=lost");
+    kito_assert_error(&r, 422, "validation_failed");
+    kito_http_resp_free(&r);
+}
+
+Test(payouts, same_currency_payout_needs_no_rate)
+{
+    struct sold s;
+    arrange(&s, "11", "KES");
+    unsigned long long id = wait_state(&s, "succeeded", 10000);
+    cr_assert_eq(value_i64("SELECT rate_micros FROM payouts WHERE id = %llu", id), 1000000);
+    /* KES 89.00: 89 shillings, nothing left over */
+    cr_assert_eq(value_i64("SELECT paid_units FROM payouts WHERE id = %llu", id), 89);
+    cr_assert_eq(value_i64("SELECT remainder_minor FROM payouts WHERE id = %llu", id), 0);
+    assert_paid_once(id);
+}
+
+Test(payouts, failure_then_retry_is_a_new_attempt_then_success)
+{
+    set_rate("129.50");
+    struct sold s;
+    arrange(&s, "95", "USD"); /* fail once */
+    unsigned long long id = wait_state(&s, "failed", 10000);
+    char code[32];
+    value_text(code, sizeof(code),
+               "SELECT result_code FROM payout_attempts WHERE payout_id = %llu AND attempt_no = 1",
+               id);
+    cr_assert_str_eq(code, "2001");
+    cr_assert_eq(
+        value_i64("SELECT COUNT(*) FROM ledger_transactions WHERE reference = '%s'", pay_id(id)), 0,
+        "a failed payout posts nothing");
+    /* only a failed payout can be retried, with kitoctl */
+    char cmd[2048], out[256];
+    snprintf(cmd, sizeof(cmd),
+             "KITO_MYSQL_HOST=127.0.0.1 KITO_MYSQL_PORT=%s KITO_MYSQL_USER=kito"
+             " KITO_MYSQL_PASSWORD='%s' %s/api/kitoctl payout retry --payout %s",
+             getenv("KITO_TEST_MYSQL_PORT"), getenv("KITO_TEST_MYSQL_PASSWORD"),
+             getenv("KITO_TEST_BUILD"), pay_id(id));
+    cr_assert_eq(kito_harness_sh(cmd, out, sizeof(out)), 0, "%s", out);
+    wait_state(&s, "succeeded", 10000);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id), 2);
+    char ocid1[80], ocid2[80];
+    value_text(ocid1, sizeof(ocid1),
+               "SELECT originator_conversation_id FROM payout_attempts WHERE payout_id = %llu"
+               " AND attempt_no = 1",
+               id);
+    value_text(ocid2, sizeof(ocid2),
+               "SELECT originator_conversation_id FROM payout_attempts WHERE payout_id = %llu"
+               " AND attempt_no = 2",
+               id);
+    cr_assert_str_neq(ocid1, ocid2, "a retry is a new request, never the old one again");
+    assert_paid_once(id);
+    /* a succeeded payout cannot be retried */
+    cr_assert_neq(kito_harness_sh(cmd, out, sizeof(out)), 0);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id), 2);
+}
+
+Test(payouts, duplicate_callback_changes_nothing)
+{
+    set_rate("129.50");
+    struct sold s;
+    arrange(&s, "93", "USD");
+    unsigned long long id = wait_state(&s, "succeeded", 10000);
+    int received = 0, paid = 0, callbacks = 0;
+    for (int i = 0; i < 50 && callbacks < 2; i++) {
+        sim_payments(pay_id(id), &received, &paid, &callbacks);
+        sleep_ms(100);
+    }
+    cr_assert_eq(callbacks, 2, "the simulator delivered %d callbacks", callbacks);
+    assert_paid_once(id);
+    /* and once more by hand */
+    char ocid[80], txn[40];
+    value_text(ocid, sizeof(ocid),
+               "SELECT originator_conversation_id FROM payout_attempts WHERE payout_id = %llu", id);
+    value_text(txn, sizeof(txn),
+               "SELECT transaction_id FROM payout_attempts WHERE payout_id = %llu", id);
+    cr_assert_eq(post_callback(TOKEN, ocid, 0, txn), 200);
+    assert_paid_once(id);
+}
+
+Test(payouts, late_failure_after_success_changes_nothing)
+{
+    set_rate("129.50");
+    struct sold s;
+    arrange(&s, "12", "USD");
+    unsigned long long id = wait_state(&s, "succeeded", 10000);
+    char ocid[80];
+    value_text(ocid, sizeof(ocid),
+               "SELECT originator_conversation_id FROM payout_attempts WHERE payout_id = %llu", id);
+    cr_assert_eq(post_callback(TOKEN, ocid, 2001, "LATEFAIL01"), 200);
+    char state[32];
+    cr_assert_str_eq(
+        value_text(state, sizeof(state), "SELECT state FROM payouts WHERE id = %llu", id),
+        "succeeded");
+    cr_assert_str_eq(value_text(state, sizeof(state),
+                                "SELECT state FROM payout_attempts WHERE payout_id = %llu", id),
+                     "succeeded");
+    assert_paid_once(id);
+}
+
+Test(payouts, forged_callbacks_are_refused_and_unknown_ids_ignored)
+{
+    set_rate("129.50");
+    struct sold s;
+    arrange(&s, "92", "USD"); /* timeout: stays submitted, so a forged success would show */
+    unsigned long long id = wait_state(&s, "submitted", 10000);
+    char ocid[80], state[32];
+    for (int i = 0; i < 50; i++) {
+        value_text(state, sizeof(state), "SELECT state FROM payout_attempts WHERE payout_id = %llu",
+                   id);
+        if (strcmp(state, "accepted") == 0)
+            break;
+        sleep_ms(100);
+    }
+    value_text(ocid, sizeof(ocid),
+               "SELECT originator_conversation_id FROM payout_attempts WHERE payout_id = %llu", id);
+    cr_assert_eq(post_callback("wrong-token-0123456789abcdef01234", ocid, 0, "FORGED0001"), 401);
+    cr_assert_eq(post_callback(NULL, ocid, 0, "FORGED0002"), 401);
+    cr_assert_eq(post_callback(TOKEN "x", ocid, 0, "FORGED0003"), 401);
+    cr_assert_eq(post_callback("", ocid, 0, "FORGED0004"), 401);
+    cr_assert_str_eq(
+        value_text(state, sizeof(state), "SELECT state FROM payouts WHERE id = %llu", id),
+        "submitted");
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE transaction_id LIKE"
+                           " 'FORGED%%'"),
+                 0);
+    /* right token, unknown OriginatorConversationID: acknowledged, ignored */
+    cr_assert_eq(post_callback(TOKEN, "kito-unknown-1-0000", 0, "UNKNOWN001"), 200);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE transaction_id ="
+                           " 'UNKNOWN001'"),
+                 0);
+    /* right token, not a result: 400, nothing changes */
+    const char *headers[] = {"Content-Type: application/json", NULL};
+    struct kito_http_resp r;
+    cr_assert_eq(kito_http(&kd, "POST", "/v1/payouts/callbacks/mpesa?token=" TOKEN,
+                           "{\"Result\":{\"ResultCode\":0}}", 27, headers, 0, &r),
+                 0);
+    kito_assert_error(&r, 400, "bad_request");
+    kito_http_resp_free(&r);
+    cr_assert_eq(kito_http(&kd, "POST", "/v1/payouts/callbacks/mpesa?token=" TOKEN, "{\"Res", 5,
+                           headers, 0, &r),
+                 0);
+    cr_assert_eq(r.status, 400);
+    kito_http_resp_free(&r);
+    cr_assert_str_eq(
+        value_text(state, sizeof(state), "SELECT state FROM payouts WHERE id = %llu", id),
+        "submitted");
+}
+
+Test(payouts, provider_timeout_stays_submitted_and_is_never_resent)
+{
+    set_rate("129.50");
+    struct sold s;
+    arrange(&s, "92", "USD");
+    unsigned long long id = wait_state(&s, "submitted", 10000);
+    /* past KITO_PAYOUT_CHECK_AFTER_MS: the worker asks, the provider says "in progress" */
+    for (int i = 0; i < 80; i++) {
+        if (value_i64("SELECT checks FROM payout_attempts WHERE payout_id = %llu", id) >= 1)
+            break;
+        sleep_ms(100);
+    }
+    cr_assert_geq(value_i64("SELECT checks FROM payout_attempts WHERE payout_id = %llu", id), 1);
+    char state[32];
+    cr_assert_str_eq(
+        value_text(state, sizeof(state), "SELECT state FROM payouts WHERE id = %llu", id),
+        "submitted");
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id), 1);
+    int received, paid;
+    sim_payments(pay_id(id), &received, &paid, NULL);
+    cr_assert_eq(received, 1, "the provider got the request %d times", received);
+}
+
+Test(payouts, lost_answer_is_never_resent_and_the_result_still_lands)
+{
+    set_rate("129.50");
+    struct sold s;
+    arrange(&s, "97", "USD"); /* hang: paid, but the answer never comes back */
+    unsigned long long id = wait_state(&s, "succeeded", 15000);
+    assert_paid_once(id);
+    int received, paid;
+    sim_payments(pay_id(id), &received, &paid, NULL);
+    cr_assert_eq(received, 1, "a request with an unknown outcome was sent again");
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id), 1);
+}
+
+Test(payouts, kitod_killed_midway_pays_exactly_once_after_restart)
+{
+    set_rate("129.50");
+    struct sold s;
+    arrange(&s, "94", "USD"); /* late: the callback comes 2.5 s after the request */
+    unsigned long long id = wait_state(&s, "submitted", 10000);
+    char state[32] = "";
+    for (int i = 0; i < 50 && strcmp(state, "accepted") != 0; i++) {
+        value_text(state, sizeof(state), "SELECT state FROM payout_attempts WHERE payout_id = %llu",
+                   id);
+        sleep_ms(50);
+    }
+    cr_assert_str_eq(state, "accepted");
+    kill(kd.pid, SIGKILL);
+    waitpid(kd.pid, NULL, 0);
+    kd.pid = 0;
+    sleep_ms(3000); /* the callback finds nobody and is retried by the provider */
+    kitod_up();
+    wait_state(&s, "succeeded", 15000);
+    assert_paid_once(id);
+    int received, paid;
+    sim_payments(pay_id(id), &received, &paid, NULL);
+    cr_assert_eq(received, 1);
+}
+
+/* The database itself refuses a second success, whatever the code does (proof of the rule). */
+Test(payouts, the_schema_refuses_a_second_success)
+{
+    set_rate("129.50");
+    struct sold s;
+    arrange(&s, "13", "USD");
+    unsigned long long id = wait_state(&s, "succeeded", 10000);
+    MYSQL *db = mysql_init(NULL);
+    cr_assert(mysql_real_connect(db, "127.0.0.1", "kito", getenv("KITO_TEST_MYSQL_PASSWORD"),
+                                 "kito", (unsigned)atoi(getenv("KITO_TEST_MYSQL_PORT")), NULL,
+                                 0) != NULL);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO payout_attempts (payout_id, attempt_no, originator_conversation_id,"
+             " request_json, state, transaction_id) VALUES (%llu, 9, 'kito-forged-%llu', '{}',"
+             " 'succeeded', 'SECOND%llu')",
+             id, id, id);
+    cr_assert_neq(mysql_query(db, sql), 0, "a second succeeded attempt was accepted");
+    cr_assert_eq(mysql_errno(db), 1062, "%s", mysql_error(db));
+    /* nor two open attempts at once */
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO payout_attempts (payout_id, attempt_no, originator_conversation_id,"
+             " request_json) VALUES (%llu, 10, 'kito-open-a-%llu', '{}'), (%llu, 11,"
+             " 'kito-open-b-%llu', '{}')",
+             id, id, id, id);
+    cr_assert_neq(mysql_query(db, sql), 0);
+    cr_assert_eq(mysql_errno(db), 1062, "%s", mysql_error(db));
+    /* nor one M-Pesa transaction on two attempts */
+    char txn[40];
+    value_text(txn, sizeof(txn),
+               "SELECT transaction_id FROM payout_attempts WHERE payout_id = %llu", id);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO payout_attempts (payout_id, attempt_no, originator_conversation_id,"
+             " request_json, state, transaction_id) VALUES (%llu, 12, 'kito-txn-%llu', '{}',"
+             " 'failed', '%s')",
+             id, id, txn);
+    cr_assert_neq(mysql_query(db, sql), 0);
+    /* nor a second payout for the settlement */
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO payouts (settlement_id, miner_id, msisdn, rail, currency, amount_minor,"
+             " paid_units, remainder_minor, source_minor, source_currency, rate_micros) SELECT"
+             " settlement_id, miner_id, msisdn, rail, currency, amount_minor, paid_units,"
+             " remainder_minor, source_minor, source_currency, rate_micros FROM payouts WHERE id ="
+             " %llu",
+             id);
+    cr_assert_neq(mysql_query(db, sql), 0);
+    cr_assert_eq(mysql_errno(db), 1062, "%s", mysql_error(db));
+    mysql_close(db);
+    assert_paid_once(id);
+}

@@ -1,0 +1,610 @@
+/*
+ * Settlement end to end (issue 7): outbox entries in the real Redis -> the settlement worker
+ * inside kitod -> settlements, invoices and a balanced ledger in the real MariaDB; replays,
+ * MySQL outages and kill -9 settle every lot exactly once; payments; reconciliation; the
+ * settlement endpoints. After every test, every ledger transaction must sum to zero per currency.
+ *
+ * Lots are made by SQL with lots.state 'open' (not 'scheduled'), so the bidding code never loads
+ * them into the market: the outbox entries these tests write are the only close they get.
+ */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <mysql.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/integration/harness.h"
+
+static struct kito_kitod kd;
+
+/* A fresh connection per call: the harness's cached one does not survive a MariaDB restart. */
+static long long fresh_i64(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static long long fresh_i64(const char *fmt, ...)
+{
+    char sql[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    MYSQL *db = mysql_init(NULL);
+    cr_assert(db != NULL);
+    cr_assert(mysql_real_connect(db, "127.0.0.1", "kito", getenv("KITO_TEST_MYSQL_PASSWORD"),
+                                 "kito", (unsigned)atoi(getenv("KITO_TEST_MYSQL_PORT")), NULL,
+                                 0) != NULL,
+              "cannot connect: %s", mysql_error(db));
+    cr_assert(mysql_query(db, sql) == 0, "SQL failed: %s\n%s", mysql_error(db), sql);
+    MYSQL_RES *res = mysql_store_result(db);
+    MYSQL_ROW row = res != NULL ? mysql_fetch_row(res) : NULL;
+    long long v = row != NULL && row[0] != NULL ? atoll(row[0]) : -1;
+    if (res != NULL)
+        mysql_free_result(res);
+    mysql_close(db);
+    return v;
+}
+
+/* DESIGN.md: "The sum of every transaction is zero per currency -- a test checks it after every
+ * change." Called in every test's teardown. */
+static void ledger_check(void)
+{
+    long long bad =
+        fresh_i64("SELECT COUNT(*) FROM (SELECT transaction_id FROM ledger_entries"
+                  " GROUP BY transaction_id, currency HAVING SUM(amount_minor) <> 0) x");
+    cr_assert_eq(bad, 0, "%lld ledger transactions do not sum to zero", bad);
+    long long empty = fresh_i64("SELECT COUNT(*) FROM ledger_transactions t WHERE NOT EXISTS"
+                                " (SELECT 1 FROM ledger_entries e WHERE e.transaction_id = t.id)");
+    cr_assert_eq(empty, 0, "%lld ledger transactions have no entries", empty);
+}
+
+static void up(void)
+{
+    kito_harness_kitod_start(&kd, NULL);
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 8000), 200, "kitod never became healthy");
+}
+
+static void down(void)
+{
+    kito_harness_service("mysql_start"); /* whatever a test did, leave the services running */
+    kito_harness_kitod_stop(&kd, 5000);
+    ledger_check();
+}
+
+TestSuite(settlement, .init = up, .fini = down, .timeout = 120);
+
+/* ---- fixtures -------------------------------------------------------------------------------- */
+
+struct world {
+    unsigned long long organizer, miner, buyer, association, sale;
+    char org_token[44], buyer_token[44], miner_token[44];
+    char currency[4];
+};
+
+/* The worked example's rates: TZ zoisite rough 6% (DEMO-DATA.md), a 1% association levy, a 10%
+ * buyer's premium and a 5% commission. */
+static void world_make(struct world *w, const char *currency)
+{
+    memset(w, 0, sizeof(*w));
+    snprintf(w->currency, sizeof(w->currency), "%s", currency);
+    kito_harness_sql("INSERT IGNORE INTO royalty_rates (country, species, form, rate_bps,"
+                     " effective_from, source) VALUES ('TZ', 'zoisite', 'rough', 600,"
+                     " '2020-01-01 00:00:00', 'test')");
+    w->organizer = kito_harness_account("organizer", NULL, 0);
+    w->miner = kito_harness_account("miner", NULL, 0);
+    w->buyer = kito_harness_account("buyer", NULL, 0);
+    w->association = kito_harness_sql("INSERT INTO associations (name, country, levy_bps) VALUES"
+                                      " ('Test Women Miners %d %llu', 'TZ', 100)",
+                                      (int)getpid(), w->miner);
+    kito_harness_sql("INSERT INTO miner_profiles (account_id, association_id, country,"
+                     " payout_msisdn, payout_rail) VALUES (%llu, %llu, 'TZ', '+255700000001',"
+                     " 'mpesa')",
+                     w->miner, w->association);
+    w->sale = kito_harness_sql(
+        "INSERT INTO sales (organizer_id, title, format, currency, starts_at, ends_at,"
+        " buyer_premium_bps, commission_bps, ladder_json, status) VALUES (%llu, 'Settlement test',"
+        " 'timed', '%s', UTC_TIMESTAMP(3) - INTERVAL 2 DAY, UTC_TIMESTAMP(3) - INTERVAL 1 DAY,"
+        " 1000, 500, '[{\"from_minor\":0,\"step_minor\":100}]', 'open')",
+        w->organizer, currency);
+    kito_harness_session(w->organizer, w->org_token);
+    kito_harness_session(w->buyer, w->buyer_token);
+    kito_harness_session(w->miner, w->miner_token);
+}
+
+/* A stone of the miner and its lot (state 'open'); returns the lot id. */
+static unsigned long long lot_make(struct world *w, const char *country, const char *species,
+                                   int weight_cct)
+{
+    static int number;
+    unsigned long long stone = kito_harness_sql(
+        "INSERT INTO stones (seller_id, listed_by, species, weight_cct, origin_country, status)"
+        " VALUES (%llu, %llu, '%s', %d, '%s', 'listed')",
+        w->miner, w->miner, species, weight_cct, country);
+    number++;
+    return kito_harness_sql("INSERT INTO lots (sale_id, stone_id, lot_number, position,"
+                            " opening_minor, state) VALUES (%llu, %llu, %d, %d, 100, 'open')",
+                            w->sale, stone, number, number - 1);
+}
+
+/* XADDs an outbox entry exactly as api/bookstore.c writes it. */
+static void xadd(const struct world *w, unsigned long long lot, const char *result,
+                 unsigned long long winner, long long hammer)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "redis-cli -p %s XADD outbox:settlement '*' lot_id %llu sale_id %llu seller_id %llu"
+             " winner %llu hammer_minor %lld currency %s result %s reason %d seq 7 ends_at_ms 0"
+             " closed_at_ms %lld format 0 >/dev/null",
+             getenv("KITO_TEST_REDIS_PORT"), lot, w->sale, w->miner, winner, hammer, w->currency,
+             result, strcmp(result, "unsold") == 0 ? 1 : 0, (long long)time(NULL) * 1000);
+    cr_assert_eq(kito_harness_sh(cmd, NULL, 0), 0, "XADD failed");
+}
+
+static void sold(const struct world *w, unsigned long long lot, long long hammer)
+{
+    xadd(w, lot, "sold", w->buyer, hammer);
+}
+
+/* Waits until the lot has left 'open' in MySQL (the worker wrote its result). */
+static bool wait_final(unsigned long long lot, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 100) {
+        if (fresh_i64("SELECT COUNT(*) FROM lots WHERE id = %llu AND state <> 'open'", lot) == 1)
+            return true;
+        usleep(100 * 1000);
+    }
+    return false;
+}
+
+static long long settlement_i64(unsigned long long lot, const char *column)
+{
+    return fresh_i64("SELECT %s FROM settlements WHERE lot_id = %llu", column, lot);
+}
+
+/* ---- the worked example ---------------------------------------------------------------------- */
+
+Test(settlement, worked_example_settles_with_exact_parts)
+{
+    struct world w;
+    world_make(&w, "USD");
+    unsigned long long half = lot_make(&w, "TZ", "zoisite", 312);
+    unsigned long long odd = lot_make(&w, "TZ", "zoisite", 150);
+    sold(&w, half, 123450); /* $1,234.50: commission and levy land on exactly .5 */
+    sold(&w, odd, 123457);  /* $1,234.57: nothing divides evenly */
+    cr_assert(wait_final(half, 10000) && wait_final(odd, 10000), "the lots were not settled");
+
+    /* 123450: premium 12345, total 135795; commission 6172.5 -> 6173; royalty 7407;
+     * levy 1234.5 -> 1235; net 123450 - 6173 - 7407 - 1235 = 108635 */
+    cr_assert_eq(settlement_i64(half, "buyer_premium_minor"), 12345);
+    cr_assert_eq(settlement_i64(half, "buyer_total_minor"), 135795);
+    cr_assert_eq(settlement_i64(half, "commission_minor"), 6173);
+    cr_assert_eq(settlement_i64(half, "royalty_minor"), 7407);
+    cr_assert_eq(settlement_i64(half, "levy_minor"), 1235);
+    cr_assert_eq(settlement_i64(half, "miner_net_minor"), 108635);
+    cr_assert_eq(settlement_i64(half, "royalty_rate_bps"), 600);
+    cr_assert_eq(settlement_i64(half, "levy_rate_bps"), 100);
+    /* 123457: premium 12345.7 -> 12346, total 135803; commission 6172.85 -> 6173;
+     * royalty 7407.42 -> 7407; levy 1234.57 -> 1235; net 108642 */
+    cr_assert_eq(settlement_i64(odd, "buyer_premium_minor"), 12346);
+    cr_assert_eq(settlement_i64(odd, "buyer_total_minor"), 135803);
+    cr_assert_eq(settlement_i64(odd, "commission_minor"), 6173);
+    cr_assert_eq(settlement_i64(odd, "royalty_minor"), 7407);
+    cr_assert_eq(settlement_i64(odd, "levy_minor"), 1235);
+    cr_assert_eq(settlement_i64(odd, "miner_net_minor"), 108642);
+
+    /* the lot, the stone, the invoice (due in 3 days), the ledger, the audit trail */
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM lots WHERE id = %llu AND state = 'sold' AND"
+                           " hammer_minor = 123450 AND winner_id = %llu AND closed_at IS NOT NULL",
+                           half, w.buyer),
+                 1);
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM stones st JOIN lots l ON l.stone_id = st.id"
+                           " WHERE l.id = %llu AND st.status = 'sold'",
+                           half),
+                 1);
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM invoices i JOIN settlements s ON s.id ="
+                           " i.settlement_id WHERE s.lot_id = %llu AND i.status = 'issued' AND"
+                           " i.amount_minor = 135795 AND i.buyer_id = %llu AND"
+                           " TIMESTAMPDIFF(HOUR, i.issued_at, i.due_at) = 72",
+                           half, w.buyer),
+                 1);
+    unsigned long long tx = (unsigned long long)settlement_i64(half, "ledger_transaction_id");
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM ledger_entries WHERE transaction_id = %llu", tx),
+                 5);
+    cr_assert_eq(fresh_i64("SELECT amount_minor FROM ledger_entries WHERE transaction_id = %llu"
+                           " AND account_code = 1 AND party_id = %llu",
+                           tx, w.buyer),
+                 135795);
+    cr_assert_eq(fresh_i64("SELECT amount_minor FROM ledger_entries WHERE transaction_id = %llu"
+                           " AND account_code = 2 AND party_id = %llu",
+                           tx, w.miner),
+                 -108635);
+    cr_assert_eq(fresh_i64("SELECT amount_minor FROM ledger_entries WHERE transaction_id = %llu"
+                           " AND account_code = 3",
+                           tx),
+                 -(12345 + 6173));
+    cr_assert_eq(fresh_i64("SELECT SUM(amount_minor) FROM ledger_entries WHERE"
+                           " transaction_id = %llu",
+                           tx),
+                 0);
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM audit_log a JOIN settlements s ON a.entity ="
+                           " 'settlement' AND a.entity_id = s.id WHERE s.lot_id = %llu AND"
+                           " a.action = 'settlement.create'",
+                           half),
+                 1);
+    /* both lots final: the sale is closed */
+    cr_assert_eq(
+        fresh_i64("SELECT COUNT(*) FROM sales WHERE id = %llu AND status = 'closed'", w.sale), 1);
+}
+
+/* ---- replays and unsold lots ----------------------------------------------------------------- */
+
+Test(settlement, replayed_entry_settles_nothing_twice)
+{
+    struct world w;
+    world_make(&w, "USD");
+    unsigned long long lot = lot_make(&w, "TZ", "zoisite", 200);
+    unsigned long long unsold = lot_make(&w, "TZ", "zoisite", 90);
+    sold(&w, lot, 50001);
+    sold(&w, lot, 50001); /* the same close written twice (a retried batch) */
+    xadd(&w, unsold, "unsold", 0, 0);
+    cr_assert(wait_final(lot, 10000) && wait_final(unsold, 10000));
+    usleep(1500 * 1000);  /* let the duplicate be read and acknowledged */
+    sold(&w, lot, 50001); /* and once more, later */
+    usleep(1500 * 1000);
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM settlements WHERE lot_id = %llu", lot), 1);
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM ledger_transactions WHERE kind = 'settlement'"
+                           " AND reference = 'lot:%llu'",
+                           lot),
+                 1);
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM invoices i JOIN settlements s ON s.id ="
+                           " i.settlement_id WHERE s.lot_id = %llu",
+                           lot),
+                 1);
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM lots WHERE id = %llu AND state = 'unsold' AND"
+                           " hammer_minor IS NULL",
+                           unsold),
+                 1);
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM settlements WHERE lot_id = %llu", unsold), 0);
+    /* nothing left pending for our lots */
+    char out[64];
+    cr_assert_eq(kito_harness_sh("redis-cli -p $KITO_TEST_REDIS_PORT XPENDING outbox:settlement"
+                                 " settlement | head -1",
+                                 out, sizeof(out)),
+                 0);
+}
+
+/* ---- MySQL down while lots close ------------------------------------------------------------- */
+
+Test(settlement, mysql_outage_loses_nothing)
+{
+    struct world w;
+    world_make(&w, "USD");
+    enum { LOTS = 20 };
+    unsigned long long lots[LOTS];
+    for (int i = 0; i < LOTS; i++)
+        lots[i] = lot_make(&w, "TZ", "zoisite", 100 + i);
+    cr_assert_eq(kito_harness_service("mysql_stop"), 0);
+    for (int i = 0; i < LOTS; i++)
+        sold(&w, lots[i], 10000 + i * 37);
+    usleep(2500 * 1000); /* the worker reads the entries, cannot write, backs off */
+    cr_assert_eq(kito_harness_service("mysql_start"), 0);
+    for (int i = 0; i < LOTS; i++)
+        cr_assert(wait_final(lots[i], 20000), "lot %d never settled after MySQL returned", i);
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM settlements WHERE sale_id = %llu", w.sale), LOTS);
+    cr_assert_eq(
+        fresh_i64("SELECT COUNT(DISTINCT lot_id) FROM settlements WHERE sale_id = %llu", w.sale),
+        LOTS);
+}
+
+/* ---- kill -9 inside the transaction ---------------------------------------------------------- */
+
+Test(settlement, kill9_mid_transaction_settles_exactly_once)
+{
+    struct world w;
+    world_make(&w, "USD");
+    unsigned long long lot = lot_make(&w, "TZ", "zoisite", 444);
+    /* a kitod whose worker waits 4 s before each COMMIT: a window to kill it inside */
+    kito_harness_kitod_stop(&kd, 5000);
+    const char *env[] = {"KITO_SETTLEMENT_TEST_COMMIT_DELAY_MS=4000", NULL};
+    kito_harness_kitod_start(&kd, env);
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 8000), 200);
+    sold(&w, lot, 77777);
+    usleep(1500 * 1000); /* read, written, not committed */
+    kill(kd.pid, SIGKILL);
+    int st;
+    waitpid(kd.pid, &st, 0);
+    kd.pid = 0;
+    usleep(500 * 1000);
+    /* Nothing of the killed transaction survives. (On a test Redis shared with other kitods --
+     * other suites running at the same time -- one of them may settle the entry meanwhile, since
+     * every kitod is consumer "kitod" of the group; then it must be whole, never half.) */
+    long long n = fresh_i64("SELECT COUNT(*) FROM settlements WHERE lot_id = %llu", lot);
+    cr_assert(n == 0 || n == 1);
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM invoices i JOIN settlements s ON s.id ="
+                           " i.settlement_id WHERE s.lot_id = %llu",
+                           lot),
+                 n, "a half settlement survived the kill");
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM ledger_transactions WHERE reference ="
+                           " 'lot:%llu'",
+                           lot),
+                 n, "a half settlement survived the kill");
+    cr_assert_eq(fresh_i64("SELECT state = 'open' FROM lots WHERE id = %llu", lot), n == 0);
+    kito_harness_kitod_start(&kd, NULL); /* the entry is still pending: settled now */
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 8000), 200);
+    cr_assert(wait_final(lot, 15000), "the pending entry was not settled after the restart");
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM settlements WHERE lot_id = %llu", lot), 1);
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM ledger_transactions WHERE reference ="
+                           " 'lot:%llu'",
+                           lot),
+                 1);
+}
+
+/* ---- a rate the operator has not set yet ----------------------------------------------------- */
+
+static int kitoctl(const char *args, char *out, size_t cap)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "KITO_MYSQL_HOST=127.0.0.1 KITO_MYSQL_PORT=$KITO_TEST_MYSQL_PORT KITO_MYSQL_USER=kito"
+             " KITO_MYSQL_PASSWORD=$KITO_TEST_MYSQL_PASSWORD KITO_MYSQL_DB=kito"
+             " $KITO_TEST_BUILD/api/kitoctl %s",
+             args);
+    return kito_harness_sh(cmd, out, cap);
+}
+
+Test(settlement, missing_royalty_rate_waits_for_the_operator)
+{
+    struct world w;
+    world_make(&w, "USD");
+    /* hide any rate an earlier run set for Malawian opal (and Malawi's catch-all) */
+    kito_harness_sql("UPDATE royalty_rates SET effective_from = effective_from + INTERVAL 200 YEAR"
+                     " WHERE country = 'MW' AND species IN ('opal', '*') AND effective_from <"
+                     " UTC_TIMESTAMP(3)");
+    unsigned long long lot = lot_make(&w, "MW", "opal", 120);
+    sold(&w, lot, 9999);
+    usleep(2000 * 1000);
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM settlements WHERE lot_id = %llu", lot), 0,
+                 "settled without a royalty rate");
+    char out[256];
+    cr_assert_eq(kitoctl("royalty set --country MW --species opal --rate-bps 500 --source test",
+                         out, sizeof(out)),
+                 0, "kitoctl royalty set failed");
+    cr_assert(wait_final(lot, 15000), "the waiting lot did not settle once the rate was set");
+    cr_assert_eq(settlement_i64(lot, "royalty_rate_bps"), 500);
+    cr_assert_eq(settlement_i64(lot, "royalty_minor"), 500); /* 9999 x 5% = 499.95 -> 500 */
+    char list[8192];
+    cr_assert_eq(kitoctl("royalty list", list, sizeof(list)), 0);
+    cr_assert(strstr(list, "MW\topal\trough\t500\t") != NULL, "royalty list: %s", list);
+}
+
+/* ---- payments -------------------------------------------------------------------------------- */
+
+static unsigned long long invoice_of(unsigned long long lot)
+{
+    return (unsigned long long)fresh_i64(
+        "SELECT i.id FROM invoices i JOIN settlements s ON s.id = i.settlement_id"
+        " WHERE s.lot_id = %llu",
+        lot);
+}
+
+static void inv_id(unsigned long long key, char out[32])
+{
+    /* kito_id_format("inv", key): Crockford base32, 13 characters */
+    static const char digits[] = "0123456789abcdefghjkmnpqrstvwxyz";
+    char tmp[14];
+    for (int i = 12; i >= 0; i--) {
+        tmp[i] = digits[key & 31];
+        key >>= 5;
+    }
+    tmp[13] = '\0';
+    snprintf(out, 32, "inv_%s", tmp);
+}
+
+Test(settlement, payments_move_the_invoice_to_paid)
+{
+    struct world w;
+    world_make(&w, "USD");
+    unsigned long long lot = lot_make(&w, "TZ", "zoisite", 500);
+    sold(&w, lot, 100000); /* total 110000 */
+    cr_assert(wait_final(lot, 10000));
+    char inv[32], path[96], body[256], auth[80];
+    inv_id(invoice_of(lot), inv);
+    snprintf(path, sizeof(path), "/v1/invoices/%s/payments", inv);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w.org_token);
+    const char *hdr[] = {auth, "Content-Type: application/json", NULL};
+    char ref[64];
+    snprintf(ref, sizeof(ref), "WIRE-%d-%llu", (int)getpid(), lot);
+
+    struct kito_http_resp r;
+    snprintf(body, sizeof(body), "{\"amount\":60000,\"reference\":\"%s\"}", ref);
+    cr_assert_eq(kito_http(&kd, "POST", path, body, strlen(body), hdr, 0, &r), 0);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(r.json, "invoice"), "status")), "issued");
+    kito_http_resp_free(&r);
+    /* the same payment again: answered, not counted twice */
+    cr_assert_eq(kito_http(&kd, "POST", path, body, strlen(body), hdr, 0, &r), 0);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(json_is_true(json_object_get(r.json, "replay")));
+    kito_http_resp_free(&r);
+    /* the reference for another amount: 409 */
+    snprintf(body, sizeof(body), "{\"amount\":1,\"reference\":\"%s\"}", ref);
+    cr_assert_eq(kito_http(&kd, "POST", path, body, strlen(body), hdr, 0, &r), 0);
+    kito_assert_error(&r, 409, "conflict");
+    kito_http_resp_free(&r);
+    /* more than is due: 422 */
+    snprintf(body, sizeof(body), "{\"amount\":50001,\"reference\":\"%s-b\"}", ref);
+    cr_assert_eq(kito_http(&kd, "POST", path, body, strlen(body), hdr, 0, &r), 0);
+    kito_assert_error(&r, 422, "validation_failed");
+    kito_http_resp_free(&r);
+    /* another organizer: 404; a buyer: 403 */
+    unsigned long long other = kito_harness_account("organizer", NULL, 0);
+    char other_tok[44], other_auth[80];
+    kito_harness_session(other, other_tok);
+    snprintf(other_auth, sizeof(other_auth), "Authorization: Bearer %s", other_tok);
+    const char *ohdr[] = {other_auth, "Content-Type: application/json", NULL};
+    cr_assert_eq(kito_http(&kd, "POST", path, body, strlen(body), ohdr, 0, &r), 0);
+    kito_assert_error(&r, 404, "not_found");
+    kito_http_resp_free(&r);
+
+    /* the rest through kitoctl */
+    char args[256], out[512];
+    snprintf(args, sizeof(args), "payment record --invoice %s --amount 50000 --reference %s-k", inv,
+             ref);
+    cr_assert_eq(kitoctl(args, out, sizeof(out)), 0, "kitoctl payment record: %s", out);
+    cr_assert(strstr(out, "invoice paid") != NULL, "%s", out);
+    cr_assert_eq(kitoctl(args, out, sizeof(out)), 0, "a repeated kitoctl payment is not refused");
+    cr_assert(strstr(out, "already recorded") != NULL, "%s", out);
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM invoices WHERE id = %llu AND status = 'paid' AND"
+                           " paid_minor = 110000 AND paid_at IS NOT NULL",
+                           invoice_of(lot)),
+                 1);
+    /* the buyer's receivable is cleared: settlement debit 110000, payments credit 110000 */
+    cr_assert_eq(fresh_i64("SELECT SUM(amount_minor) FROM ledger_entries WHERE account_code = 1"
+                           " AND party_id = %llu",
+                           w.buyer),
+                 0);
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM ledger_transactions WHERE kind = 'payment' AND"
+                           " reference LIKE '%s%%'",
+                           ref),
+                 2);
+}
+
+/* ---- reconciliation -------------------------------------------------------------------------- */
+
+Test(settlement, reconcile_finds_a_corrupted_row)
+{
+    struct world w;
+    world_make(&w, "USD");
+    unsigned long long lot = lot_make(&w, "TZ", "zoisite", 321);
+    sold(&w, lot, 31415);
+    cr_assert(wait_final(lot, 10000));
+    char out[16384];
+    cr_assert_eq(kitoctl("reconcile", out, sizeof(out)), 0, "reconcile is not clean: %s", out);
+    unsigned long long tx = (unsigned long long)settlement_i64(lot, "ledger_transaction_id");
+    /* one entry off by one minor unit */
+    kito_harness_sql("UPDATE ledger_entries SET amount_minor = amount_minor + 1 WHERE"
+                     " transaction_id = %llu AND account_code = 3",
+                     tx);
+    int rc = kitoctl("reconcile", out, sizeof(out));
+    kito_harness_sql("UPDATE ledger_entries SET amount_minor = amount_minor - 1 WHERE"
+                     " transaction_id = %llu AND account_code = 3",
+                     tx);
+    cr_assert_eq(rc, 1, "reconcile missed the unbalanced transaction");
+    char want[64];
+    snprintf(want, sizeof(want), "ledger_unbalanced\t%llu\t", tx);
+    cr_assert(strstr(out, want) != NULL, "%s", out);
+    cr_assert(strstr(out, "settlement_ledger\t") != NULL, "%s", out);
+    /* an invoice marked paid without payments */
+    unsigned long long inv = invoice_of(lot);
+    kito_harness_sql("UPDATE invoices SET status = 'paid', paid_minor = amount_minor,"
+                     " paid_at = UTC_TIMESTAMP(3) WHERE id = %llu",
+                     inv);
+    rc = kitoctl("reconcile", out, sizeof(out));
+    kito_harness_sql("UPDATE invoices SET status = 'issued', paid_minor = 0, paid_at = NULL"
+                     " WHERE id = %llu",
+                     inv);
+    cr_assert_eq(rc, 1);
+    snprintf(want, sizeof(want), "invoice_mismatch\t%llu\t", inv);
+    cr_assert(strstr(out, want) != NULL, "%s", out);
+    cr_assert_eq(kitoctl("reconcile", out, sizeof(out)), 0, "not clean after repair: %s", out);
+}
+
+/* ---- endpoints ------------------------------------------------------------------------------- */
+
+static json_t *get(const char *path, const char *token, long want)
+{
+    char auth[80];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token != NULL ? token : "");
+    const char *hdr[] = {auth, NULL};
+    struct kito_http_resp r;
+    cr_assert_eq(kito_http(&kd, "GET", path, NULL, 0, token != NULL ? hdr : NULL, 0, &r), 0);
+    cr_assert_eq(r.status, want, "GET %s: %ld %s", path, r.status, r.body);
+    json_t *doc = json_incref(r.json);
+    kito_http_resp_free(&r);
+    return doc;
+}
+
+static void sal_id(unsigned long long key, char out[32])
+{
+    inv_id(key, out);
+    memcpy(out, "sal", 3);
+}
+
+Test(settlement, endpoints_show_settlements_invoices_sales_and_results)
+{
+    struct world w;
+    world_make(&w, "USD");
+    unsigned long long a = lot_make(&w, "TZ", "zoisite", 250);
+    unsigned long long b = lot_make(&w, "TZ", "zoisite", 150);
+    unsigned long long c = lot_make(&w, "TZ", "zoisite", 100);
+    char sale[32], path[96];
+    sal_id(w.sale, sale);
+    snprintf(path, sizeof(path), "/v1/sales/%s/results", sale);
+    json_decref(get(path, NULL, 404)); /* nothing closed yet */
+    sold(&w, a, 100000);
+    sold(&w, b, 50000);
+    xadd(&w, c, "unsold", 0, 0);
+    cr_assert(wait_final(a, 10000) && wait_final(b, 10000) && wait_final(c, 10000));
+
+    json_t *res = get(path, NULL, 200);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(res, "revenue"), "amount")),
+                 150000);
+    cr_assert_eq(json_integer_value(json_object_get(res, "lots_offered")), 3);
+    cr_assert_eq(json_integer_value(json_object_get(res, "lots_sold")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(res, "sold_by_count_bps")), 6666);
+    cr_assert_eq(json_integer_value(json_object_get(res, "sold_by_weight_bps")), 8000);
+    /* 150000 minor over 4.00 ct = 37500 per carat */
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_object_get(res, "average_per_carat"), "amount")),
+        37500);
+    cr_assert_eq(json_integer_value(json_object_get(res, "bidders")), 1);
+    /* net 100000: 100000 - 5000 - 6000 - 1000 = 88000; 50000: 44000 */
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_object_get(res, "paid_to_miners"), "amount")),
+        132000);
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_object_get(res, "royalty_withheld"), "amount")),
+        9000);
+    json_decref(res);
+
+    snprintf(path, sizeof(path), "/v1/sales/%s/settlements?limit=1", sale);
+    json_t *page = get(path, w.org_token, 200);
+    cr_assert_eq(json_array_size(json_object_get(page, "items")), 1);
+    const char *next = json_string_value(json_object_get(page, "next_cursor"));
+    cr_assert(next != NULL);
+    char path2[160];
+    snprintf(path2, sizeof(path2), "/v1/sales/%s/settlements?limit=1&cursor=%s", sale, next);
+    json_decref(page);
+    page = get(path2, w.org_token, 200);
+    cr_assert_eq(json_array_size(json_object_get(page, "items")), 1);
+    cr_assert(json_is_null(json_object_get(page, "next_cursor")));
+    json_decref(page);
+    json_decref(get(path, w.buyer_token, 403));
+    unsigned long long other = kito_harness_account("organizer", NULL, 0);
+    char other_tok[44];
+    kito_harness_session(other, other_tok);
+    json_decref(get(path, other_tok, 404));
+
+    page = get("/v1/me/invoices?limit=100", w.buyer_token, 200);
+    cr_assert_eq(json_array_size(json_object_get(page, "items")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(
+                     json_object_get(json_array_get(json_object_get(page, "items"), 0), "amount"),
+                     "amount")),
+                 110000);
+    json_decref(page);
+
+    page = get("/v1/me/sales", w.miner_token, 200);
+    json_t *items = json_object_get(page, "items");
+    cr_assert_eq(json_array_size(items), 2);
+    json_t *first = json_array_get(items, 0);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(first, "miner_net"), "amount")),
+                 88000);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(first, "royalty"), "amount")),
+                 6000);
+    cr_assert_null(json_object_get(first, "buyer_id"), "the miner sees who bought");
+    json_decref(page);
+    json_decref(get("/v1/me/sales", w.buyer_token, 403));
+}
