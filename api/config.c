@@ -142,6 +142,55 @@ static bool is_host(const char *s)
             return try_e_;                                                                         \
     } while (0)
 
+/* The payout provider (api/mpesa.h). All or nothing: with KITO_MPESA_BASE_URL set, the
+ * initiator, credential, shortcode, callback base (https) and callback token must be too. */
+static kito_err load_mpesa(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
+                           size_t err_size)
+{
+    uint64_t v;
+    TRY(get_string(env, ud, "KITO_MPESA_BASE_URL", "", cfg->mpesa_base_url,
+                   sizeof(cfg->mpesa_base_url), err, err_size));
+    TRY(get_string(env, ud, "KITO_MPESA_INITIATOR", "", cfg->mpesa_initiator,
+                   sizeof(cfg->mpesa_initiator), err, err_size));
+    TRY(get_string(env, ud, "KITO_MPESA_SECURITY_CREDENTIAL", "", cfg->mpesa_security_credential,
+                   sizeof(cfg->mpesa_security_credential), err, err_size));
+    TRY(get_string(env, ud, "KITO_MPESA_SHORTCODE", "", cfg->mpesa_shortcode,
+                   sizeof(cfg->mpesa_shortcode), err, err_size));
+    TRY(get_string(env, ud, "KITO_MPESA_CALLBACK_BASE", "", cfg->mpesa_callback_base,
+                   sizeof(cfg->mpesa_callback_base), err, err_size));
+    TRY(get_string(env, ud, "KITO_MPESA_CALLBACK_TOKEN", "", cfg->mpesa_callback_token,
+                   sizeof(cfg->mpesa_callback_token), err, err_size));
+    TRY(get_uint(env, ud, "KITO_MPESA_TIMEOUT_MS", 10000, 100, 120000, &v, err, err_size));
+    cfg->mpesa_timeout_ms = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_PAYOUT_INTERVAL_MS", 500, 10, 600000, &v, err, err_size));
+    cfg->payout_interval_ms = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_PAYOUT_CHECK_AFTER_MS", 60000, 200, 86400000, &v, err, err_size));
+    cfg->payout_check_after_ms = (uint32_t)v;
+    if (cfg->mpesa_callback_token[0] != '\0' && strlen(cfg->mpesa_callback_token) < 16)
+        return fail(err, err_size, "KITO_MPESA_CALLBACK_TOKEN must have at least 16 characters");
+    if (cfg->mpesa_base_url[0] == '\0')
+        return KITO_OK;
+    if (strncmp(cfg->mpesa_base_url, "https://", 8) != 0 &&
+        strncmp(cfg->mpesa_base_url, "http://", 7) != 0)
+        return fail(err, err_size, "KITO_MPESA_BASE_URL=%s must start with https:// or http://",
+                    cfg->mpesa_base_url);
+    if (cfg->mpesa_initiator[0] == '\0' || cfg->mpesa_shortcode[0] == '\0' ||
+        cfg->mpesa_callback_token[0] == '\0' || cfg->mpesa_callback_base[0] == '\0')
+        return fail(err, err_size,
+                    "KITO_MPESA_BASE_URL is set: set KITO_MPESA_INITIATOR, KITO_MPESA_SHORTCODE, "
+                    "KITO_MPESA_CALLBACK_BASE and KITO_MPESA_CALLBACK_TOKEN too");
+    if (!kito_config_parse_uint(cfg->mpesa_shortcode, 1, 9999999999ULL, &v))
+        return fail(err, err_size, "KITO_MPESA_SHORTCODE=%s is not a number", cfg->mpesa_shortcode);
+    if (strncmp(cfg->mpesa_callback_base, "https://", 8) != 0)
+        return fail(err, err_size, "KITO_MPESA_CALLBACK_BASE=%s must be an https:// URL",
+                    cfg->mpesa_callback_base);
+    /* a status query before the request itself timed out could race it */
+    if (cfg->payout_check_after_ms <= cfg->mpesa_timeout_ms)
+        return fail(err, err_size,
+                    "KITO_PAYOUT_CHECK_AFTER_MS must be longer than KITO_MPESA_TIMEOUT_MS");
+    return KITO_OK;
+}
+
 kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
                           size_t err_size)
 {
@@ -216,7 +265,15 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud,
     cfg->h2_reset_max = (uint32_t)v;
     TRY(get_uint(env, ud, "KITO_SHUTDOWN_GRACE_MS", 5000, 0, 600000, &v, err, err_size));
     cfg->shutdown_grace_ms = (uint32_t)v;
-    return KITO_OK;
+    TRY(get_uint(env, ud, "KITO_BID_BUYER_RATE", 5, 1, 1000000, &v, err, err_size));
+    cfg->bid_buyer_rate = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_BID_BUYER_BURST", 10, 1, 1000000, &v, err, err_size));
+    cfg->bid_buyer_burst = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_BID_ADDR_RATE", 50, 1, 1000000, &v, err, err_size));
+    cfg->bid_addr_rate = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_BID_ADDR_BURST", 100, 1, 1000000, &v, err, err_size));
+    cfg->bid_addr_burst = (uint32_t)v;
+    return load_mpesa(cfg, env, ud, err, err_size);
 }
 
 static const char *process_getenv(const char *name, void *ud)

@@ -41,9 +41,26 @@ typedef struct kito_config {
     char access_log[KITO_CONFIG_PATH_SIZE];     /* KITO_ACCESS_LOG: "-" = stdout, or a path */
     uint32_t max_connections;                   /* KITO_MAX_CONNECTIONS: open connection bound */
     size_t json_body_max;                       /* KITO_JSON_BODY_MAX: bytes, JSON routes */
+    uint32_t bid_buyer_rate;    /* KITO_BID_BUYER_RATE: bids per second per buyer (default 5) */
+    uint32_t bid_buyer_burst;   /* KITO_BID_BUYER_BURST: ... in a burst (10) */
+    uint32_t bid_addr_rate;     /* KITO_BID_ADDR_RATE: bids per second per client address (50) */
+    uint32_t bid_addr_burst;    /* KITO_BID_ADDR_BURST: ... in a burst (100) */
     uint32_t h2_reset_max;      /* KITO_H2_RESET_MAX: abandoned HTTP/2 streams a connection may have
                                    per second (token bucket of this size, refilled at this rate) */
     uint32_t shutdown_grace_ms; /* KITO_SHUTDOWN_GRACE_MS: in-flight wait on SIGTERM */
+
+    /* payouts (api/payouts.h, api/mpesa.h); sending is off while mpesa_base_url is empty */
+    char mpesa_base_url[KITO_CONFIG_PATH_SIZE];  /* KITO_MPESA_BASE_URL: http(s)://host[:port] */
+    char mpesa_initiator[KITO_CONFIG_NAME_SIZE]; /* KITO_MPESA_INITIATOR: InitiatorName */
+    char
+        mpesa_security_credential[2048]; /* KITO_MPESA_SECURITY_CREDENTIAL (secret; never logged) */
+    char mpesa_shortcode[16];            /* KITO_MPESA_SHORTCODE: PartyA, digits */
+    char mpesa_callback_base[KITO_CONFIG_PATH_SIZE];  /* KITO_MPESA_CALLBACK_BASE: https://... */
+    char mpesa_callback_token[KITO_CONFIG_NAME_SIZE]; /* KITO_MPESA_CALLBACK_TOKEN (secret) */
+    uint32_t mpesa_timeout_ms;      /* KITO_MPESA_TIMEOUT_MS: one provider call at most */
+    uint32_t payout_interval_ms;    /* KITO_PAYOUT_INTERVAL_MS: the payout worker's tick */
+    uint32_t payout_check_after_ms; /* KITO_PAYOUT_CHECK_AFTER_MS: ask the provider about an
+                                       attempt with no result this long after it was sent */
 } kito_config;
 
 /* Looks a variable up; returns NULL when it is not set. ud is the caller's. */

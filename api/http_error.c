@@ -16,6 +16,7 @@ int kito_http_status(kito_err err)
     case KITO_E_BAD_LADDER:
     case KITO_E_NOT_ABOVE_OWN_MAX:
     case KITO_E_ASK_NOT_ABOVE_PRICE:
+    case KITO_E_OVER_LIMIT: /* the organiser's spending limit for the buyer (issue 5) */
     case KITO_E_VALIDATION: /* well-formed JSON whose fields are wrong */
         return 422;
     case KITO_E_LOT_NOT_OPEN:

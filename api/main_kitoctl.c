@@ -25,7 +25,10 @@
 
 #include "api/config.h"
 #include "api/db.h"
+#include "api/mpesa.h"
+#include "api/payouts.h"
 #include "api/repo_accounts.h"
+#include "api/repo_settlement.h"
 #include "api/sql.h"
 #include "api/validate.h"
 
@@ -333,6 +336,275 @@ static int cmd_association_create(int argc, char **argv)
     return rc;
 }
 
+/* ---- settlement (issue 7): royalty rates, payments, reconciliation ----------------------------
+ */
+
+static int cmd_royalty_set(int argc, char **argv)
+{
+    options o = {.names = {"country", "species", "form", "rate-bps", "effective-from", "source"},
+                 .count = 6};
+    int rc = options_parse(&o, argc, argv);
+    if (rc != 0)
+        return rc;
+    const char *country = opt(&o, "country"), *species = opt(&o, "species");
+    const char *form = opt(&o, "form") != NULL ? opt(&o, "form") : "rough";
+    kito_verr ve;
+    uint64_t bps;
+    int64_t from_ms = 0;
+    if (country == NULL || species == NULL || opt(&o, "rate-bps") == NULL)
+        return usage_error("royalty set needs --country, --species and --rate-bps");
+    if (kito_validate_origin_country("country", country, &ve) != KITO_OK)
+        return usage_error("--country %s", ve.reason);
+    size_t sl = strlen(species);
+    if (!(strcmp(species, "*") == 0 ||
+          (sl >= 2 && sl <= 24 && strspn(species, "abcdefghijklmnopqrstuvwxyz") == sl)))
+        return usage_error("--species must be a species name in lower case (zoisite) or '*'");
+    if (strcmp(form, "rough") != 0 && strcmp(form, "cut") != 0)
+        return usage_error("--form must be rough or cut");
+    if (!kito_config_parse_uint(opt(&o, "rate-bps"), 0, 10000, &bps))
+        return usage_error("--rate-bps must be a whole number of basis points from 0 to 10000");
+    if (opt(&o, "effective-from") != NULL &&
+        kito_validate_time("effective-from", opt(&o, "effective-from"), &from_ms, &ve) != KITO_OK)
+        return usage_error("--effective-from %s", ve.reason);
+    if (opt(&o, "source") != NULL &&
+        kito_validate_text("source", opt(&o, "source"), 1, 200, 0, &ve) != KITO_OK)
+        return usage_error("--source %s", ve.reason);
+    kito_db_conn *db = db_open();
+    if (db == NULL)
+        return EXIT_DB;
+    uint64_t id;
+    kito_err e = kito_repo_royalty_set(db, country, species, form, (int32_t)bps, from_ms,
+                                       opt(&o, "source"), 0, &id);
+    if (e != KITO_OK)
+        rc = db_failed("a rate for this country, species and form from that instant", e);
+    else
+        printf("%" PRIu64 "\n", id);
+    db_close(db);
+    return rc;
+}
+
+static kito_err print_royalty(void *ud, const kito_royalty_rate *r)
+{
+    (void)ud;
+    char from[KITO_TIME_SIZE];
+    kito_time_format(r->effective_from_ms, from);
+    printf("%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r->country, r->species, r->form, (int)r->rate_bps, from,
+           r->current ? "current" : "-", r->source[0] != '\0' ? r->source : "-");
+    return KITO_OK;
+}
+
+static int cmd_royalty_list(int argc, char **argv)
+{
+    options o = {.count = 0};
+    int rc = options_parse(&o, argc, argv);
+    if (rc != 0)
+        return rc;
+    kito_db_conn *db = db_open();
+    if (db == NULL)
+        return EXIT_DB;
+    printf("country\tspecies\tform\trate_bps\teffective_from\tstatus\tsource\n");
+    kito_err e = kito_repo_royalty_list(db, print_royalty, NULL);
+    rc = e == KITO_OK ? 0 : db_failed("royalty list", e);
+    db_close(db);
+    return rc;
+}
+
+static int cmd_payment_record(int argc, char **argv)
+{
+    options o = {.names = {"invoice", "amount", "reference", "method", "currency"}, .count = 5};
+    int rc = options_parse(&o, argc, argv);
+    if (rc != 0)
+        return rc;
+    kito_payment_new in;
+    memset(&in, 0, sizeof(in));
+    kito_verr ve;
+    const char *ref = opt(&o, "reference"), *method = opt(&o, "method");
+    const char *currency = opt(&o, "currency");
+    if (opt(&o, "invoice") == NULL || opt(&o, "amount") == NULL || ref == NULL)
+        return usage_error("payment record needs --invoice, --amount and --reference");
+    if (kito_validate_id("invoice", "inv", opt(&o, "invoice"), &in.invoice_id, &ve) != KITO_OK)
+        return usage_error("--invoice %s", ve.reason);
+    if (kito_validate_amount_text("amount", opt(&o, "amount"), &in.amount_minor, &ve) != KITO_OK)
+        return usage_error("--amount %s (minor units)", ve.reason);
+    size_t rl = strlen(ref);
+    bool printable = rl >= 1 && rl <= 64;
+    for (size_t i = 0; printable && i < rl; i++)
+        printable = ref[i] >= '!' && ref[i] <= '~';
+    if (!printable)
+        return usage_error("--reference must be 1 to 64 printable ASCII characters, no spaces");
+    static const char *const methods[] = {"bank_transfer", "card",  "mobile_money",
+                                          "cash",          "other", NULL};
+    if (method != NULL && kito_validate_enum("method", method, methods, NULL, &ve) != KITO_OK)
+        return usage_error("--method %s", ve.reason);
+    if (currency != NULL &&
+        (strlen(currency) != 3 || strspn(currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3))
+        return usage_error("--currency must be a three-letter code such as USD");
+    snprintf(in.reference, sizeof(in.reference), "%s", ref);
+    snprintf(in.method, sizeof(in.method), "%s", method != NULL ? method : "");
+    snprintf(in.currency, sizeof(in.currency), "%s", currency != NULL ? currency : "");
+    kito_db_conn *db = db_open();
+    if (db == NULL)
+        return EXIT_DB;
+    kito_payment_result out;
+    ve.field[0] = '\0';
+    kito_err e = kito_repo_payment_record(db, &in, &out, &ve);
+    if (e == KITO_E_VALIDATION && ve.field[0] != '\0')
+        rc = (fprintf(stderr, "kitoctl: --%s %s\n", ve.field, ve.reason), EXIT_USAGE);
+    else if (e == KITO_E_CONFLICT)
+        rc = (fprintf(stderr, "kitoctl: reference %s was recorded for another payment\n", ref),
+              EXIT_DB);
+    else if (e == KITO_E_BAD_STATE)
+        rc = (fprintf(stderr, "kitoctl: the invoice is not awaiting payment\n"), EXIT_DB);
+    else if (e != KITO_OK)
+        rc = db_failed("payment record", e);
+    else {
+        char pid[KITO_ID_SIZE];
+        kito_id_format("pay", out.payment_id, pid, sizeof(pid));
+        printf("%s\t%s\tinvoice %s\tpaid %lld of %lld %s%s\n", pid,
+               out.replay ? "already recorded" : "recorded", out.invoice_status,
+               (long long)out.paid_minor, (long long)out.invoice_amount_minor, out.currency, "");
+    }
+    db_close(db);
+    return rc;
+}
+
+static kito_err print_finding(void *ud, const char *kind, uint64_t id, const char *what)
+{
+    (void)ud;
+    printf("%s\t%" PRIu64 "\t%s\n", kind, id, what != NULL ? what : "");
+    return KITO_OK;
+}
+
+static int cmd_reconcile(int argc, char **argv)
+{
+    options o = {.count = 0};
+    int rc = options_parse(&o, argc, argv);
+    if (rc != 0)
+        return rc;
+    kito_db_conn *db = db_open();
+    if (db == NULL)
+        return EXIT_DB;
+    size_t findings = 0;
+    kito_err e = kito_repo_reconcile(db, print_finding, NULL, &findings);
+    if (e != KITO_OK)
+        rc = db_failed("reconcile", e);
+    else {
+        fprintf(stderr, "kitoctl: reconcile: %zu finding%s\n", findings, findings == 1 ? "" : "s");
+        rc = findings == 0 ? 0 : 1;
+    }
+    db_close(db);
+    return rc;
+}
+
+/* ---- payouts (issue 7; api/payouts.h) ---------------------------------------------------------
+ */
+
+static int cmd_fx_set(int argc, char **argv)
+{
+    options o = {.names = {"from", "to", "rate"}, .count = 3};
+    int rc = options_parse(&o, argc, argv);
+    if (rc != 0)
+        return rc;
+    const char *from = opt(&o, "from"), *to = opt(&o, "to"), *rate = opt(&o, "rate");
+    kito_verr ve;
+    int64_t micros;
+    if (from == NULL || to == NULL || rate == NULL)
+        return usage_error("fx set needs --from, --to and --rate (see kitoctl help)");
+    if (kito_validate_currency("from", from, &ve) != KITO_OK)
+        return usage_error("--from %s", ve.reason);
+    if (kito_validate_currency("to", to, &ve) != KITO_OK)
+        return usage_error("--to %s", ve.reason);
+    if (strcmp(from, to) == 0)
+        return usage_error("--from and --to are the same currency");
+    if (!kito_mpesa_rate_parse(rate, &micros))
+        return usage_error("--rate must be a positive decimal with at most 6 decimals, like "
+                           "129.50 (units of --to per unit of --from)");
+    kito_db_conn *db = db_open();
+    if (db == NULL)
+        return EXIT_DB;
+    uint64_t id = 0;
+    kito_err e = kito_fx_set(db, from, to, micros, 0, &id);
+    if (e != KITO_OK)
+        rc = db_failed("fx set", e);
+    else
+        printf("%" PRIu64 "\t%s\t%s\t%" PRId64 ".%06" PRId64 "\n", id, from, to, micros / 1000000,
+               micros % 1000000);
+    db_close(db);
+    return rc;
+}
+
+static kito_err print_payout(void *ud, const kito_payout *p)
+{
+    uint64_t *last = ud;
+    char id[KITO_ID_SIZE], miner[KITO_ID_SIZE];
+    kito_id_format(KITO_ID_PAYOUT, p->id, id, sizeof(id));
+    kito_id_format(KITO_ID_ACCOUNT, p->miner_id, miner, sizeof(miner));
+    printf("%s\t%s\t%s\t%s\t%" PRId64 "\t%s\t%" PRId64 "\t%s\t%u\n", id, p->state, miner, p->msisdn,
+           p->paid_units, p->currency, p->source_minor, p->source_currency, p->attempts);
+    *last = p->id;
+    return KITO_OK;
+}
+
+static int cmd_payout_list(int argc, char **argv)
+{
+    options o = {.names = {"state"}, .count = 1};
+    int rc = options_parse(&o, argc, argv);
+    if (rc != 0)
+        return rc;
+    const char *state = opt(&o, "state");
+    static const char *const states[] = {"pending", "submitted", "succeeded", "failed", NULL};
+    kito_verr ve;
+    if (state != NULL && kito_validate_enum("state", state, states, NULL, &ve) != KITO_OK)
+        return usage_error("--state %s", ve.reason);
+    kito_db_conn *db = db_open();
+    if (db == NULL)
+        return EXIT_DB;
+    printf("id\tstate\tminer\tmsisdn\tpaid_units\tcurrency\tsource_minor\tsource_currency"
+           "\tattempts\n");
+    uint64_t after = 0, last = 0;
+    kito_err e;
+    do {
+        after = last;
+        e = kito_payout_list(db, 0, state, after, 500, print_payout, &last);
+    } while (e == KITO_OK && last != after);
+    rc = e == KITO_OK ? 0 : db_failed("payout list", e);
+    db_close(db);
+    return rc;
+}
+
+static int cmd_payout_retry(int argc, char **argv)
+{
+    options o = {.names = {"payout"}, .count = 1};
+    int rc = options_parse(&o, argc, argv);
+    if (rc != 0)
+        return rc;
+    uint64_t id;
+    if (opt(&o, "payout") == NULL ||
+        kito_id_parse(KITO_ID_PAYOUT, opt(&o, "payout"), &id) != KITO_OK)
+        return usage_error("payout retry needs --payout pay_... (see kitoctl payout list)");
+    kito_db_conn *db = db_open();
+    if (db == NULL)
+        return EXIT_DB;
+    uint32_t no = 0;
+    kito_err e = kito_payout_retry(db, id, 0, &no);
+    if (e == KITO_E_NOT_FOUND) {
+        fprintf(stderr, "kitoctl: payout retry: no payout %s\n", opt(&o, "payout"));
+        rc = EXIT_DB;
+    } else if (e == KITO_E_BAD_STATE) {
+        fprintf(stderr,
+                "kitoctl: payout retry: %s is not failed (only a failed payout gets a new "
+                "attempt)\n",
+                opt(&o, "payout"));
+        rc = EXIT_DB;
+    } else if (e != KITO_OK) {
+        rc = db_failed("payout retry", e);
+    } else {
+        printf("%s\tattempt %u queued\n", opt(&o, "payout"), no);
+    }
+    db_close(db);
+    return rc;
+}
+
 static int cmd_help(int argc, char **argv);
 
 /* The command table: a later issue adds a row (and its function) here. */
@@ -355,6 +627,27 @@ static const struct command {
     {"association", "create", cmd_association_create,
      "--name NAME --country KE|TZ|ZM|MW [--levy-bps 0..10000]",
      "create a miners' association; prints the new id"},
+    {"royalty", "set", cmd_royalty_set,
+     "--country KE|TZ|ZM|MW --species SPECIES|'*' [--form rough|cut] --rate-bps 0..10000\n"
+     "        [--effective-from RFC3339] [--source TEXT]",
+     "add a royalty rate (the latest effective_from <= now applies; an exact species before\n"
+     "        '*'); prints the new id"},
+    {"royalty", "list", cmd_royalty_list, "",
+     "list royalty rates: country, species, form, rate_bps, effective_from, current, source"},
+    {"payment", "record", cmd_payment_record,
+     "--invoice inv_... --amount MINOR --reference REF [--method bank_transfer|card|\n"
+     "        mobile_money|cash|other] [--currency CUR]",
+     "record a buyer's payment (idempotent by reference); the invoice is paid when covered"},
+    {"reconcile", NULL, cmd_reconcile, "",
+     "list ledger transactions that do not sum to zero, invoices that disagree with their\n"
+     "        payments, settlements whose parts or postings do not add up; exit 1 if any"},
+    {"fx", "set", cmd_fx_set, "--from CUR --to CUR --rate DECIMAL",
+     "add an exchange rate effective now (units of --to per unit of --from, e.g. 129.50);\n"
+     "        payouts copy the rate they use"},
+    {"payout", "list", cmd_payout_list, "[--state pending|submitted|succeeded|failed]",
+     "list payouts: id, state, miner, msisdn, paid units, currency, source, attempts"},
+    {"payout", "retry", cmd_payout_retry, "--payout pay_...",
+     "give a failed payout a new attempt (new OriginatorConversationID); the worker sends it"},
     {"help", NULL, cmd_help, "", "this text"},
 };
 

@@ -12,6 +12,7 @@
 
 #define JSON KITO_ROUTE_JSON_BODY
 #define OPT KITO_ROUTE_AUTH_OPTIONAL
+#define SELF_AUTH KITO_ROUTE_SELF_AUTH
 #define ANY KITO_ROLES_ANY
 #define MINER KITO_ROLE_MINER
 #define VALUER KITO_ROLE_VALUER
@@ -84,6 +85,35 @@ static const kito_route table[] = {
     {DELETE, "/v1/sales/{id}/approvals/{buyer_id}", kito_delete_sale_approval, 0, 0, NULL,
      ORGANIZER | OPERATOR},
     {GET, "/v1/sales/{id}/approval", kito_get_sale_approval, 0, 0, NULL, BUYER},
+
+    /* ---- bids and clerk ---- */
+    {POST, "/v1/lots/{id}/bids", kito_post_lot_bids, 1024, JSON, NULL, BUYER},
+    {GET, "/v1/lots/{id}/my-bid", kito_get_lot_my_bid, 0, 0, NULL, BUYER},
+    {POST, "/v1/lots/{id}/clerk", kito_post_lot_clerk, 1024, JSON, NULL, ORGANIZER | OPERATOR},
+    {GET, "/v1/me/bids", kito_get_me_bids, 0, 0, NULL, BUYER},
+    {GET, "/v1/me/wins", kito_get_me_wins, 0, 0, NULL, BUYER},
+    {PUT, "/v1/me/watchlist/{id}", kito_put_me_watchlist, 64, 0, NULL, BUYER}, /* body ignored */
+    {DELETE, "/v1/me/watchlist/{id}", kito_delete_me_watchlist, 0, 0, NULL, BUYER},
+    {GET, "/v1/me/watchlist", kito_get_me_watchlist, 0, 0, NULL, BUYER},
+
+    /* ---- live feed ---- */
+    {GET, "/v1/sales/{id}/live", kito_get_sale_live, 0, 0, NULL, 0},
+
+    /* ---- payouts ---- */
+    /* public: the provider calls it; authenticated by the ?token= it was given (api/mpesa.h) */
+    {POST, "/v1/payouts/callbacks/mpesa", kito_post_payouts_callback_mpesa, 65536, JSON | SELF_AUTH,
+     NULL, 0},
+    {GET, "/v1/me/payouts", kito_get_me_payouts, 0, 0, NULL, MINER},
+    {GET, "/v1/payouts/{id}", kito_get_payout, 0, 0, NULL, MINER | OPERATOR},
+
+    /* ---- settlement ---- */
+    {GET, "/v1/sales/{id}/settlements", kito_get_sale_settlements, 0, 0, NULL,
+     ORGANIZER | OPERATOR},
+    {GET, "/v1/me/invoices", kito_get_me_invoices, 0, 0, NULL, BUYER},
+    {GET, "/v1/me/sales", kito_get_me_sales, 0, 0, NULL, MINER},
+    {GET, "/v1/sales/{id}/results", kito_get_sale_results, 0, 0, NULL, 0},
+    {POST, "/v1/invoices/{id}/payments", kito_post_invoice_payments, 4096, JSON, NULL,
+     ORGANIZER | OPERATOR},
 };
 
 const kito_route *kito_routes_table(size_t json_body_max, size_t *count)

@@ -38,36 +38,73 @@ kito_err kito_get_associations(kito_req *r);
 kito_err kito_post_associations(kito_req *r);
 
 /* ---- stones, photos, certificates, provenance (routes_stones.c) ---- */
-kito_err kito_post_stones(kito_req *r);             /* POST /v1/stones */
-kito_err kito_get_stones(kito_req *r);              /* GET /v1/stones */
-kito_err kito_get_stone(kito_req *r);               /* GET /v1/stones/{id} */
-kito_err kito_patch_stone(kito_req *r);             /* PATCH /v1/stones/{id} */
-kito_err kito_post_stone_photo(kito_req *r);        /* POST /v1/stones/{id}/photos (raw body) */
-kito_err kito_get_photo(kito_req *r);               /* GET /v1/photos/{sha256} */
-kito_err kito_post_stone_certificate(kito_req *r);  /* POST /v1/stones/{id}/certificates */
-kito_err kito_get_certificate(kito_req *r);         /* GET /v1/certificates/{id} */
-kito_err kito_get_certificate_verify(kito_req *r);  /* GET /v1/certificates/{id}/verify */
-kito_err kito_get_stone_provenance(kito_req *r);    /* GET /v1/stones/{id}/provenance */
-kito_err kito_get_signing_key_pem(kito_req *r);     /* GET /.well-known/kito-signing-key.pem */
-kito_err kito_get_signing_keys(kito_req *r);        /* GET /.well-known/kito-keys.json */
+kito_err kito_post_stones(kito_req *r);            /* POST /v1/stones */
+kito_err kito_get_stones(kito_req *r);             /* GET /v1/stones */
+kito_err kito_get_stone(kito_req *r);              /* GET /v1/stones/{id} */
+kito_err kito_patch_stone(kito_req *r);            /* PATCH /v1/stones/{id} */
+kito_err kito_post_stone_photo(kito_req *r);       /* POST /v1/stones/{id}/photos (raw body) */
+kito_err kito_get_photo(kito_req *r);              /* GET /v1/photos/{sha256} */
+kito_err kito_post_stone_certificate(kito_req *r); /* POST /v1/stones/{id}/certificates */
+kito_err kito_get_certificate(kito_req *r);        /* GET /v1/certificates/{id} */
+kito_err kito_get_certificate_verify(kito_req *r); /* GET /v1/certificates/{id}/verify */
+kito_err kito_get_stone_provenance(kito_req *r);   /* GET /v1/stones/{id}/provenance */
+kito_err kito_get_signing_key_pem(kito_req *r);    /* GET /.well-known/kito-signing-key.pem */
+kito_err kito_get_signing_keys(kito_req *r);       /* GET /.well-known/kito-keys.json */
 
 /* ---- sales, lots, approvals (routes_sales.c) ---- */
-kito_err kito_post_sales(kito_req *r);               /* new draft sale (organizer) */
-kito_err kito_get_sales(kito_req *r);                /* list: public + own drafts */
-kito_err kito_get_sale(kito_req *r);                 /* one sale: public, drafts to the owner */
-kito_err kito_patch_sale(kito_req *r);               /* change a draft (owner) */
-kito_err kito_post_sale_publish(kito_req *r);        /* draft -> published (owner) */
-kito_err kito_post_sale_cancel(kito_req *r);         /* cancel before the start (owner) */
-kito_err kito_post_sale_lots(kito_req *r);           /* add a lot to a draft (owner) */
-kito_err kito_get_sale_lots(kito_req *r);            /* a sale's lots, running order (public) */
-kito_err kito_post_sale_lots_order(kito_req *r);     /* reorder a draft's lots (owner) */
-kito_err kito_get_lot(kito_req *r);                  /* one lot (public; reserve to the owner) */
-kito_err kito_patch_lot(kito_req *r);                /* opening, reserve of a draft's lot (owner) */
-kito_err kito_post_lot_withdraw(kito_req *r);        /* withdraw before it is sold (owner) */
-kito_err kito_post_sale_registrations(kito_req *r);  /* a buyer asks to bid (idempotent) */
-kito_err kito_get_sale_registrations(kito_req *r);   /* pending and approved buyers (owner) */
-kito_err kito_post_sale_approvals(kito_req *r);      /* approve a buyer, paddle, limit (owner) */
-kito_err kito_delete_sale_approval(kito_req *r);     /* revoke or decline (owner) */
-kito_err kito_get_sale_approval(kito_req *r);        /* the buyer's own standing */
+kito_err kito_post_sales(kito_req *r);              /* new draft sale (organizer) */
+kito_err kito_get_sales(kito_req *r);               /* list: public + own drafts */
+kito_err kito_get_sale(kito_req *r);                /* one sale: public, drafts to the owner */
+kito_err kito_patch_sale(kito_req *r);              /* change a draft (owner) */
+kito_err kito_post_sale_publish(kito_req *r);       /* draft -> published (owner) */
+kito_err kito_post_sale_cancel(kito_req *r);        /* cancel before the start (owner) */
+kito_err kito_post_sale_lots(kito_req *r);          /* add a lot to a draft (owner) */
+kito_err kito_get_sale_lots(kito_req *r);           /* a sale's lots, running order (public) */
+kito_err kito_post_sale_lots_order(kito_req *r);    /* reorder a draft's lots (owner) */
+kito_err kito_get_lot(kito_req *r);                 /* one lot (public; reserve to the owner) */
+kito_err kito_patch_lot(kito_req *r);               /* opening, reserve of a draft's lot (owner) */
+kito_err kito_post_lot_withdraw(kito_req *r);       /* withdraw before it is sold (owner) */
+kito_err kito_post_sale_registrations(kito_req *r); /* a buyer asks to bid (idempotent) */
+kito_err kito_get_sale_registrations(kito_req *r);  /* pending and approved buyers (owner) */
+kito_err kito_post_sale_approvals(kito_req *r);     /* approve a buyer, paddle, limit (owner) */
+kito_err kito_delete_sale_approval(kito_req *r);    /* revoke or decline (owner) */
+kito_err kito_get_sale_approval(kito_req *r);       /* the buyer's own standing */
+
+/* ---- bids and clerk (routes_bids.c) ---- */
+kito_err kito_post_lot_bids(kito_req *r);    /* a bid (buyer), Idempotency-Key; 201 after Redis */
+kito_err kito_get_lot_my_bid(kito_req *r);   /* the buyer's own bid on a lot (tender: sealed) */
+kito_err kito_post_lot_clerk(kito_req *r);   /* a live clerk action (organiser, operator) */
+kito_err kito_get_me_bids(kito_req *r);      /* the buyer's standing bids and their lots */
+kito_err kito_get_me_wins(kito_req *r);      /* the lots the buyer won */
+kito_err kito_put_me_watchlist(kito_req *r); /* watch a lot (buyer); 204 */
+kito_err kito_delete_me_watchlist(kito_req *r); /* stop watching (buyer); 204 */
+kito_err kito_get_me_watchlist(kito_req *r);    /* watched lots with their views (buyer) */
+
+/* ---- live feed (routes_feed.c) ---- */
+/* GET /v1/sales/{id}/live (public): the sale's public lot events as Server-Sent Events; resumes
+ * after Last-Event-ID (header or ?last_event_id=); 404, 422, 503 at the subscriber bound. */
+kito_err kito_get_sale_live(kito_req *r);
+
+/* ---- payouts (routes_payouts.c) ---- */
+/* POST /v1/payouts/callbacks/mpesa (public, authenticated by ?token=): a B2C result; 200 (also
+ * duplicates and unknown ids: ignored), 400, 401 bad token, 503. */
+kito_err kito_post_payouts_callback_mpesa(kito_req *r);
+/* GET /v1/me/payouts (miner): her payouts, paginated, ?state=; 422. */
+kito_err kito_get_me_payouts(kito_req *r);
+/* GET /v1/payouts/{id} (operator; the miner herself): the payout and its attempts; 404. */
+kito_err kito_get_payout(kito_req *r);
+
+/* ---- settlement (routes_settlement.c) ---- */
+/* GET /v1/sales/{id}/settlements (organizer of the sale, operator): paginated; 404, 422. */
+kito_err kito_get_sale_settlements(kito_req *r);
+/* GET /v1/me/invoices (buyer): her invoices, paginated. */
+kito_err kito_get_me_invoices(kito_req *r);
+/* GET /v1/me/sales (miner): her settled lots with the breakdown, paginated. */
+kito_err kito_get_me_sales(kito_req *r);
+/* GET /v1/sales/{id}/results (public once a lot closed): revenue, % sold, per carat...; 404. */
+kito_err kito_get_sale_results(kito_req *r);
+/* POST /v1/invoices/{id}/payments (organizer of the sale, operator): 201, 200 replay, 404, 409,
+ * 422. */
+kito_err kito_post_invoice_payments(kito_req *r);
 
 #endif

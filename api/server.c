@@ -13,11 +13,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "api/bidding.h"
 #include "api/conn.h"
 #include "api/db.h"
+#include "api/feed.h"
 #include "api/h2_guard.h"
 #include "api/http_error.h"
 #include "api/json.h"
+#include "api/payouts.h"
+#include "api/settlement.h"
 #include "api/tls.h"
 
 /* The rapid-reset guard reads h2o's HTTP/2 connection state (http2_internal.h): pin the version
@@ -476,9 +480,18 @@ static void close_everything_else(kito_server *s)
     if (!uv_is_closing((uv_handle_t *)&s->shutdown_timer))
         uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
     kito_health_stop(&s->health);
-    kito_market_free(s->market); /* unanswered bids get unavailable: none was acknowledged */
+    kito_settlement_stop(s->settlement); /* an unacknowledged batch is settled after restart */
+    s->settlement = NULL;
+    kito_bidding_stop(s->bidding); /* no tick into a market being freed */
+    kito_market_free(s->market);   /* unanswered bids get unavailable: none was acknowledged */
     s->market = NULL;
+    kito_feed_free(s->feed); /* after the market: its listener publishes to the feed */
+    s->feed = NULL;
+    kito_bidding_free(s->bidding);
+    s->bidding = NULL;
     kito_redis_stop(&s->redis);
+    kito_payouts_stop(s->payouts); /* joins the thread; an HTTP call in flight is abandoned */
+    s->payouts = NULL;
     kito_pool_stop(s->pool);
     s->pool = NULL;
     kito_access_log_close(&s->access_log);
@@ -535,6 +548,7 @@ void kito_server_stop(kito_server *s)
     close_listener(&s->http);
     if (s->ctx_ready)
         h2o_context_request_shutdown(&s->ctx);
+    kito_feed_shutdown(s->feed); /* live-feed streams never end by themselves */
     uv_timer_start(&s->shutdown_timer, on_shutdown_tick, 0, 50);
 }
 
@@ -552,7 +566,7 @@ static void on_signal(uv_signal_t *h, int signum)
  * Durability); until then, and whenever Redis is down, bids are refused as unavailable. */
 static void on_market_recovered(void *ud, kito_err status, const struct kito_market_recovery *r)
 {
-    (void)ud;
+    kito_server *s = ud;
     if (status != KITO_OK) {
         fprintf(stderr, "kitod: order books NOT recovered (%s); bids stay refused\n",
                 kito_err_code(status));
@@ -562,6 +576,27 @@ static void on_market_recovered(void *ud, kito_err status, const struct kito_mar
             "kitod: order books recovered: %u lots, %llu commands replayed, %.1f ms "
             "(%u from snapshots, %u damaged)\n",
             r->lots, (unsigned long long)r->commands, r->ms, r->from_snapshots, r->damaged);
+    /* a crash between a publish and its lots' loading must not lose them (issue 5) */
+    kito_bidding_reconcile(s->bidding);
+}
+
+/* The live feed hears every command Redis confirmed (api/feed.h). Its anonymous bidder tokens
+ * are keyed by a key derived from the cursor key: stable across restarts, never the key itself. */
+static kito_err start_feed(kito_server *s)
+{
+    struct kito_feed_limits fl;
+    uint8_t material[sizeof(s->cursor_key) + 24], key[32];
+    kito_feed_limits_default(&fl);
+    memcpy(material, s->cursor_key, sizeof(s->cursor_key));
+    memcpy(material + sizeof(s->cursor_key), "kito feed bidder key v1", 24);
+    kito_err e = kito_crypto_sha256(material, sizeof(material), key);
+    if (e == KITO_OK)
+        e = kito_feed_create(s->loop, &fl, key, &s->feed);
+    OPENSSL_cleanse(material, sizeof(material));
+    OPENSSL_cleanse(key, sizeof(key));
+    if (e == KITO_OK)
+        kito_market_set_listener(s->market, kito_feed_market_listener, s->feed);
+    return e;
 }
 
 static kito_err start_market(kito_server *s)
@@ -575,7 +610,28 @@ static kito_err start_market(kito_server *s)
     kito_err e = kito_market_create(s->loop, &sp, &lim, &s->market);
     if (e != KITO_OK)
         return e;
+    if ((e = start_feed(s)) != KITO_OK)
+        return e;
+    if ((e = kito_bidding_create(s, &s->bidding)) != KITO_OK)
+        return e;
     return kito_market_recover(s->market, on_market_recovered, s);
+}
+
+/* The settlement worker (api/settlement.h): its own thread, Redis and MySQL connections.
+ * KITO_SETTLEMENT_TEST_COMMIT_DELAY_MS is for crash tests only (a window before each COMMIT). */
+static kito_err start_settlement(kito_server *s)
+{
+    struct kito_settlement_params sp;
+    kito_settlement_params_default(&sp);
+    sp.redis_host = s->cfg->redis_host;
+    sp.redis_port = s->cfg->redis_port;
+    sp.db = (kito_db_params){s->cfg->mysql_host, s->cfg->mysql_port, s->cfg->mysql_user,
+                             s->cfg->mysql_password, s->cfg->mysql_db};
+    const char *delay = getenv("KITO_SETTLEMENT_TEST_COMMIT_DELAY_MS");
+    uint64_t ms;
+    if (delay != NULL && kito_config_parse_uint(delay, 0, 600000, &ms))
+        sp.commit_delay_ms = (uint32_t)ms;
+    return kito_settlement_start(&sp, &s->settlement);
 }
 
 static size_t largest_body_limit(const kito_router *r)
@@ -701,6 +757,14 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
     if ((e = kito_pool_create(loop, cfg->mysql_workers, cfg->mysql_queue_max, kito_db_worker_ops(),
                               &db, &s->pool)) != KITO_OK) {
         snprintf(err, err_size, "cannot start the MySQL workers (%s)", kito_err_code(e));
+        goto fail;
+    }
+    if ((e = start_settlement(s)) != KITO_OK) {
+        snprintf(err, err_size, "cannot start the settlement worker (%s)", kito_err_code(e));
+        goto fail;
+    }
+    if ((e = kito_payouts_start(cfg, &db, &s->payouts)) != KITO_OK) {
+        snprintf(err, err_size, "cannot start the payout worker (%s)", kito_err_code(e));
         goto fail;
     }
     if ((e = kito_health_start(&s->health, loop, s->pool, &s->redis, &s->metrics)) != KITO_OK) {

@@ -61,8 +61,12 @@ typedef struct kito_server {
     kito_metrics metrics;
     kito_access_log access_log;
     kito_redis redis;
-    kito_pool *pool; /* MySQL workers */
-    kito_market *market; /* the order books (api/market.h); rebuilt from Redis at start */
+    kito_pool *pool;              /* MySQL workers */
+    kito_market *market;          /* the order books (api/market.h); rebuilt from Redis at start */
+    struct kito_feed *feed;       /* the live feed (api/feed.h); fed by the market's listener */
+    struct kito_bidding *bidding; /* api/bidding.h: activation, clock, caches, rate limits */
+    struct kito_payouts *payouts; /* api/payouts.h: the payout worker thread */
+    struct kito_settlement *settlement; /* api/settlement.h: outbox -> MySQL, its own thread */
     kito_health health;
     kito_auth auth;         /* session cache */
     kito_signer *signer;    /* the platform's Ed25519 key (certificates) */

@@ -59,7 +59,8 @@
     XX(DB, -114, "database_error", "the database reported an error")                               \
     XX(CONFIG, -115, "bad_config", "the configuration is not valid")                               \
     XX(UNSUPPORTED_MEDIA, -116, "unsupported_media_type", "this content type is not accepted")     \
-    XX(LOCKED, -117, "locked", "too many failed attempts; try again later")
+    XX(LOCKED, -117, "locked", "too many failed attempts; try again later")                        \
+    XX(OVER_LIMIT, -118, "over_limit", "the amount is above your spending limit for this sale")
 
 typedef enum kito_err {
     KITO_OK = 0,

@@ -34,6 +34,19 @@ if [ "$count" -gt 0 ] && [ "${KITO_DEMO_FORCE:-0}" != 1 ]; then
     exit 0
 fi
 
+# Royalty rates (DEMO-DATA.md; issue 7): every species of a country, rough unless said otherwise.
+royalty() { "$kitoctl" royalty set --country "$1" --species '*' --form "$2" --rate-bps "$3" --source "$4" >/dev/null; }
+royalty TZ rough 600 "Tanzania Mining Commission: 6% royalty on rough coloured gemstones"
+royalty TZ cut 100 "Tanzania Mining Commission: 1% royalty on cut and polished gemstones"
+royalty KE rough 600 "Kenya 2024 royalty regulations as reported in the Kenyan press (5% in 2013)"
+royalty ZM rough 600 "Mines and Minerals Development Act (not verified)"
+royalty MW rough 500 "not verified"
+
+# Exchange rates for payouts in the miners' currencies (demo figures, not market quotes).
+for pair in KES:129.50 TZS:2450.00 ZMW:26.40 MWK:1735.00; do
+    "$kitoctl" fx set --from USD --to "${pair%%:*}" --rate "${pair#*:}" >/dev/null
+done
+
 staff() { # staff ROLE NAME EMAIL: an account made by the operator tool
     printf '%s\n' "$DEMO_PASSWORD" | "$kitoctl" account create --role "$1" --name "$2" --email "$3"
 }

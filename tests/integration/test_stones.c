@@ -324,7 +324,8 @@ Test(stones, only_the_seller_or_a_valuer_edits)
     unsigned long long sale = kito_harness_sql(
         "INSERT INTO sales (organizer_id, title, format, currency, starts_at, ends_at,"
         " ladder_json) VALUES (%llu, 'Arusha gem fair', 'timed', 'USD',"
-        " UTC_TIMESTAMP(3) + INTERVAL 1 DAY, UTC_TIMESTAMP(3) + INTERVAL 2 DAY, '[]')",
+        " UTC_TIMESTAMP(3) + INTERVAL 1 DAY, UTC_TIMESTAMP(3) + INTERVAL 2 DAY,"
+        " '[{\"from_minor\":0,\"step_minor\":100}]')",
         org);
     unsigned long long lot =
         kito_harness_sql("INSERT INTO lots (sale_id, stone_id, lot_number, position, opening_minor)"
