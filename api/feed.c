@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "api/bidding.h"
 #include "api/validate.h"
 #include "engine/engine.h"
 
@@ -323,26 +324,6 @@ void kito_feed_bidder_token(const kito_feed *f, uint64_t lot_id, uint64_t who,
     out[13] = '\0';
 }
 
-static const char *state_name(uint8_t s)
-{
-    switch (s) {
-    case KITO_LOT_SCHEDULED:
-        return "scheduled";
-    case KITO_LOT_OPEN:
-        return "open";
-    case KITO_LOT_CLOSING:
-        return "closing";
-    case KITO_LOT_SOLD:
-        return "sold";
-    case KITO_LOT_UNSOLD:
-        return "unsold";
-    case KITO_LOT_WITHDRAWN:
-        return "withdrawn";
-    default:
-        return "unknown";
-    }
-}
-
 static const char *format_name(uint8_t fmt)
 {
     switch (fmt) {
@@ -457,7 +438,7 @@ static size_t render(const kito_feed *f, uint64_t id, const struct kito_market_n
     put(&o,
         "id: %" PRIu64 "\nevent: %s\ndata: {\"sale_id\":\"%s\",\"lot_id\":\"%s\",\"seq\":%" PRIu32
         ",\"type\":\"%s\",\"format\":\"%s\",\"state\":\"%s\"",
-        id, type, sale, lot, n->seq, type, format_name(n->format), state_name(ev->state));
+        id, type, sale, lot, n->seq, type, format_name(n->format), kito_lot_state_name(ev->state));
     put_money(&o, "price", ev->price_minor, cur);
     put_money(&o, "ask", ev->ask_minor, cur);
     put(&o, ",\"bid_count\":%" PRIu32, ev->bid_count);
