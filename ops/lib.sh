@@ -61,8 +61,9 @@ redis_start() {
         --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" ||
         die "redis-server failed to start (see $dir/redis.log)"
     local i
-    for i in $(seq 1 100); do
-        redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+    for i in $(seq 1 300); do
+        # PONG only once the append-only file is loaded (before that Redis answers LOADING)
+        [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return 0
         sleep 0.1
     done
     die "redis did not answer on port $port (see $dir/redis.log)"
@@ -156,8 +157,11 @@ tls_local_ca() {
 
 # Test services: a fresh database every run, on ports apart from the demo's.
 test_services_start() {
+    # a fresh Redis every run: no journal, outbox or consumer group of an earlier run
+    redis_stop "$TEST_VAR/redis" "$TEST_REDIS_PORT"
+    rm -rf "$TEST_VAR/redis"
     redis_start "$TEST_VAR/redis" "$TEST_REDIS_PORT" strict
-    redis-cli -p "$TEST_REDIS_PORT" flushall >/dev/null
+    [ "$(redis-cli -p "$TEST_REDIS_PORT" flushall)" = OK ] || die "cannot empty the test Redis"
     mysql_start "$TEST_VAR/mysql" "$TEST_MYSQL_PORT"
     mariadb --socket="$TEST_VAR/mysql/mysql.sock" -uroot -e 'DROP DATABASE IF EXISTS kito'
     mysql_bootstrap "$TEST_VAR/mysql" kito "$TEST_VAR/secrets.env"
