@@ -24,13 +24,14 @@
 #include "engine/err.h"
 
 /* Buffer sizes, each with room for the NUL (the column widths of schemas/002_accounts.sql). */
-#define KITO_ACCOUNT_NAME_SIZE 481   /* VARCHAR(120) of utf8mb4: up to 4 bytes a code point */
-#define KITO_ACCOUNT_PHONE_SIZE 17   /* E.164: '+' and at most 15 digits */
-#define KITO_ACCOUNT_EMAIL_SIZE 255  /* VARCHAR(254) */
-#define KITO_ACCOUNT_ROLE_SIZE 17    /* VARCHAR(16) */
-#define KITO_ACCOUNT_RAIL_SIZE 17    /* VARCHAR(16) */
-#define KITO_ACCOUNT_SECRET_SIZE 129 /* a password is at most 128 bytes (kito_validate_password)   \
-                                      */
+#define KITO_ACCOUNT_NAME_SIZE 481  /* VARCHAR(120) of utf8mb4: up to 4 bytes a code point */
+#define KITO_ACCOUNT_PHONE_SIZE 17  /* E.164: '+' and at most 15 digits */
+#define KITO_ACCOUNT_EMAIL_SIZE 255 /* VARCHAR(254) */
+#define KITO_ACCOUNT_ROLE_SIZE 17   /* VARCHAR(16) */
+#define KITO_ACCOUNT_RAIL_SIZE 17   /* VARCHAR(16) */
+#define KITO_ACCOUNT_SECRET_SIZE                                                                   \
+    129 /* a password is at most 128 bytes (kito_validate_password)                                \
+         */
 #define KITO_ASSOCIATION_NAME_SIZE 481
 
 /* An account as stored, with the miner's profile when it has one. Never holds a secret. */
