@@ -49,7 +49,7 @@ const char *kito_harness_var(const char *rel)
     return buf;
 }
 
-static int free_port(void)
+int kito_harness_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert(fd >= 0);
@@ -62,19 +62,19 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
-static void sleep_ms(int ms)
+void kito_harness_sleep_ms(long ms)
 {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
 void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env)
 {
     memset(k, 0, sizeof(*k));
-    k->https_port = free_port();
-    k->http_port = free_port();
+    k->https_port = kito_harness_free_port();
+    k->http_port = kito_harness_free_port();
     while (k->http_port == k->https_port)
-        k->http_port = free_port();
+        k->http_port = kito_harness_free_port();
     snprintf(k->log_path, sizeof(k->log_path), "%s/logs/kitod-%d-%d.log",
              env_or_die("KITO_TEST_VAR"), (int)getpid(), k->https_port);
 
@@ -98,6 +98,7 @@ void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env
              env_or_die("KITO_TEST_ROOT"));
     snprintf(vars[n++], sizeof(vars[0]), "KITO_SIGNING_KEY=%s/keys/signing-ed25519.pem", var);
     snprintf(vars[n++], sizeof(vars[0]), "KITO_ACCESS_LOG=-");
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_PHOTO_DIR=%s/photos", var);
 
     /* environment: ours, then extra_env, then the inherited one minus names we set */
     char *envp[512];
@@ -147,7 +148,7 @@ void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env
             kito_http_resp_free(&r);
             return;
         }
-        sleep_ms(50);
+        kito_harness_sleep_ms(50);
     }
     kito_harness_kitod_stop(k, 1000);
     cr_assert_fail("kitod did not answer /healthz within 10 s; see %s", k->log_path);
@@ -164,7 +165,7 @@ int kito_harness_kitod_stop(struct kito_kitod *k, int timeout_ms)
             k->pid = 0;
             return st;
         }
-        sleep_ms(20);
+        kito_harness_sleep_ms(20);
     }
     kill(k->pid, SIGKILL);
     waitpid(k->pid, &st, 0);
@@ -351,7 +352,7 @@ long kito_harness_wait_health(const struct kito_kitod *k, long want_status, int 
             if (last == want_status)
                 return last;
         }
-        sleep_ms(100);
+        kito_harness_sleep_ms(100);
     }
     return last;
 }
@@ -453,4 +454,76 @@ unsigned long long kito_harness_session(unsigned long long account_id, char toke
     return kito_harness_sql("INSERT INTO sessions (token_sha256, account_id, expires_at) VALUES"
                             " ('%s', %llu, UTC_TIMESTAMP(3) + INTERVAL 1 DAY)",
                             digest, account_id);
+}
+
+unsigned int kito_harness_sql_errno(const char *fmt, ...)
+{
+    char sql[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    MYSQL *db = test_db();
+    if (mysql_query(db, sql) != 0)
+        return mysql_errno(db);
+    MYSQL_RES *res = mysql_store_result(db);
+    if (res != NULL)
+        mysql_free_result(res);
+    return 0;
+}
+
+kito_who kito_harness_person(const char *role)
+{
+    kito_who w;
+    w.id = kito_harness_account(role, NULL, 0);
+    kito_harness_session(w.id, w.token);
+    cr_assert_eq(kito_id_format(KITO_ID_ACCOUNT, w.id, w.acc, sizeof(w.acc)), KITO_OK);
+    return w;
+}
+
+/* One request with optional bearer token, Idempotency-Key and typed body; asserts a response. */
+static struct kito_http_resp call(const struct kito_kitod *k, const char *token,
+                                  const char *idempotency_key, const char *method, const char *path,
+                                  const void *body, size_t len, const char *content_type)
+{
+    char auth[128], idem[160], ct[128];
+    const char *headers[4] = {NULL, NULL, NULL, NULL};
+    int h = 0;
+    if (content_type != NULL) {
+        snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+        headers[h++] = ct;
+    }
+    if (token != NULL) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        headers[h++] = auth;
+    }
+    if (idempotency_key != NULL) {
+        snprintf(idem, sizeof(idem), "Idempotency-Key: %s", idempotency_key);
+        headers[h++] = idem;
+    }
+    struct kito_http_resp r;
+    int rc = kito_http(k, method, path, body, len, headers, 0, &r);
+    cr_assert_eq(rc, 0, "%s %s: no response", method, path);
+    return r;
+}
+
+struct kito_http_resp kito_harness_call(const struct kito_kitod *k, const kito_who *w,
+                                        const char *idempotency_key, const char *method,
+                                        const char *path, const char *json)
+{
+    return call(k, w != NULL ? w->token : NULL, idempotency_key, method, path, json,
+                json != NULL ? strlen(json) : 0, json != NULL ? "application/json" : NULL);
+}
+
+struct kito_http_resp kito_harness_call_raw(const struct kito_kitod *k, const char *token,
+                                            const char *method, const char *path, const void *body,
+                                            size_t len, const char *content_type)
+{
+    return call(k, token, NULL, method, path, body, len, content_type);
+}
+
+void kito_harness_expect(const struct kito_http_resp *r, long status, const char *what)
+{
+    cr_assert_eq(r->status, status, "%s: status %ld, want %ld: %s", what, r->status, status,
+                 r->body);
 }

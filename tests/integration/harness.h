@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "api/validate.h"
+
 struct kito_kitod {
     pid_t pid;
     int https_port;
@@ -21,7 +23,8 @@ struct kito_kitod {
     char log_path[512]; /* kitod's stdout and stderr */
 };
 
-/* Starts kitod on free ports and waits until /healthz answers (any status). extra_env is a
+/* Starts kitod on free ports and waits until /healthz answers (any status). Photos go under
+ * $KITO_TEST_VAR/photos. extra_env is a
  * NULL-terminated list of "NAME=value" strings added to (and overriding) the defaults; may be
  * NULL. */
 void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env);
@@ -121,3 +124,39 @@ unsigned long long kito_harness_account(const char *role, char *contact, size_t 
 /* Makes a live session for account_id, as sign-in would, and writes its bearer token (44 bytes
  * with the NUL) into token. Returns the session id. */
 unsigned long long kito_harness_session(unsigned long long account_id, char token[44]);
+
+/* Runs one SQL statement (printf-style) that is expected to be refused; returns MariaDB's error
+ * number (0 if it succeeded). For checking the schema's own constraints. */
+unsigned int kito_harness_sql_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- people and requests, the shape most tests share ------------------------------------ */
+
+/* One person with a session: key, bearer token and the API's id ("acc_..."). */
+typedef struct kito_who {
+    unsigned long long id;
+    char token[44];
+    char acc[KITO_ID_SIZE];
+} kito_who;
+
+/* Makes an active account of role (kito_harness_account) with a live session. */
+kito_who kito_harness_person(const char *role);
+
+/* One request to k that must get a response: bearer token of w (may be NULL), an
+ * Idempotency-Key (may be NULL) and a body sent as application/json (may be NULL). */
+struct kito_http_resp kito_harness_call(const struct kito_kitod *k, const kito_who *w,
+                                        const char *idempotency_key, const char *method,
+                                        const char *path, const char *json);
+
+/* One request to k that must get a response, with a bearer token (may be NULL) and a body of
+ * any content type (body and content_type may be NULL). */
+struct kito_http_resp kito_harness_call_raw(const struct kito_kitod *k, const char *token,
+                                            const char *method, const char *path, const void *body,
+                                            size_t len, const char *content_type);
+
+/* Asserts r's status; on failure the message shows what and the body. */
+void kito_harness_expect(const struct kito_http_resp *r, long status, const char *what);
+
+/* A free TCP port on the loopback address (bound and released). */
+int kito_harness_free_port(void);
+
+void kito_harness_sleep_ms(long ms);

@@ -22,52 +22,13 @@ KITO_SUITE_WITH_KITOD(bidding, 240);
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-typedef struct who {
-    unsigned long long id;
-    char token[44];
-    char acc[KITO_ID_SIZE];
-} who;
-
-static who person(const char *role)
-{
-    who w;
-    w.id = kito_harness_account(role, NULL, 0);
-    kito_harness_session(w.id, w.token);
-    kito_id_format(KITO_ID_ACCOUNT, w.id, w.acc, sizeof(w.acc));
-    return w;
-}
+typedef kito_who who;
 
 static long long now_ms(void)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-static void sleep_ms(long ms)
-{
-    usleep((useconds_t)ms * 1000);
-}
-
-/* A request with an optional bearer token, an optional Idempotency-Key and a JSON body. */
-static struct kito_http_resp send_req(const who *w, const char *key, const char *method,
-                                      const char *path, const char *body)
-{
-    char auth[128], idem[128];
-    const char *headers[4] = {"Content-Type: application/json", NULL, NULL, NULL};
-    int h = 1;
-    if (w != NULL) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w->token);
-        headers[h++] = auth;
-    }
-    if (key != NULL) {
-        snprintf(idem, sizeof(idem), "Idempotency-Key: %s", key);
-        headers[h++] = idem;
-    }
-    struct kito_http_resp r;
-    int rc = kito_http(&kd, method, path, body, body != NULL ? strlen(body) : 0, headers, 0, &r);
-    cr_assert_eq(rc, 0, "%s %s: no response", method, path);
-    return r;
 }
 
 static struct kito_http_resp call(const who *w, const char *method, const char *path,
@@ -83,13 +44,7 @@ static struct kito_http_resp call(const who *w, const char *method, const char *
         vsnprintf(body, sizeof(body), body_fmt, ap);
         va_end(ap);
     }
-    return send_req(w, NULL, method, path, body_fmt != NULL ? body : NULL);
-}
-
-static void expect(const struct kito_http_resp *r, long status, const char *what)
-{
-    cr_assert_eq(r->status, status, "%s: status %ld, want %ld: %s", what, r->status, status,
-                 r->body);
+    return kito_harness_call(&kd, w, NULL, method, path, body_fmt != NULL ? body : NULL);
 }
 
 static const char *str(const json_t *o, const char *name)
@@ -132,7 +87,7 @@ static void new_stone(who *seller, char id[KITO_ID_SIZE])
     char key[32], sig[89];
     if (valuer == 0)
         valuer = kito_harness_account("valuer", NULL, 0);
-    *seller = person("miner");
+    *seller = kito_harness_person("miner");
     unsigned long long stone = kito_harness_sql(
         "INSERT INTO stones (seller_id, listed_by, species, variety, weight_cct, origin_country,"
         " origin_region, colour, status) VALUES (%llu, %llu, 'corundum', 'sapphire', 214, 'TZ',"
@@ -174,7 +129,7 @@ static void build_sale(sale *s, const char *format, int n, long long reserve, lo
 {
     char a[KITO_TIME_SIZE], b[KITO_TIME_SIZE], path[160], body[512];
     memset(s, 0, sizeof(*s));
-    s->org = person("organizer");
+    s->org = kito_harness_person("organizer");
     s->starts_ms = now_ms() + start_in_ms;
     s->ends_ms = end_in_ms > 0 ? now_ms() + end_in_ms : 0;
     if (end_in_ms > 0)
@@ -187,8 +142,8 @@ static void build_sale(sale *s, const char *format, int n, long long reserve, lo
                  "{\"title\":\"Arusha trade forum\",\"format\":\"%s\",\"venue\":\"AICC Arusha\","
                  "\"starts_at\":\"%s\"%s}",
                  format, rfc3339(s->starts_ms, a), extra);
-    struct kito_http_resp r = send_req(&s->org, NULL, "POST", "/v1/sales", body);
-    expect(&r, 201, "create sale");
+    struct kito_http_resp r = kito_harness_call(&kd, &s->org, NULL, "POST", "/v1/sales", body);
+    kito_harness_expect(&r, 201, "create sale");
     snprintf(s->id, sizeof(s->id), "%s", str(r.json, "id"));
     kito_http_resp_free(&r);
     for (int i = 0; i < n; i++) {
@@ -200,7 +155,7 @@ static void build_sale(sale *s, const char *format, int n, long long reserve, lo
                      "{\"stone_id\":\"%s\",\"opening\":10000,\"reserve\":%lld}", stone, reserve);
         else
             r = call(&s->org, "POST", path, "{\"stone_id\":\"%s\",\"opening\":10000}", stone);
-        expect(&r, 201, "add lot");
+        kito_harness_expect(&r, 201, "add lot");
         snprintf(s->lots[i], KITO_ID_SIZE, "%s", str(r.json, "id"));
         uint64_t k = 0;
         kito_id_parse(KITO_ID_LOT, s->lots[i], &k);
@@ -211,7 +166,7 @@ static void build_sale(sale *s, const char *format, int n, long long reserve, lo
         snprintf(path, sizeof(path), "/v1/sales/%s/approvals", s->id);
         r = call(&s->org, "POST", path, "{\"buyer_id\":\"%s\",\"paddle_number\":%d}", buyers[i].acc,
                  paddles != NULL ? paddles[i] : i + 1);
-        expect(&r, 201, "approve");
+        kito_harness_expect(&r, 201, "approve");
         kito_http_resp_free(&r);
     }
 }
@@ -221,7 +176,7 @@ static void publish(sale *s)
     char path[160];
     snprintf(path, sizeof(path), "/v1/sales/%s/publish", s->id);
     struct kito_http_resp r = call(&s->org, "POST", path, NULL);
-    expect(&r, 200, "publish");
+    kito_harness_expect(&r, 200, "publish");
     kito_http_resp_free(&r);
 }
 
@@ -231,7 +186,7 @@ static struct kito_http_resp get_lot(const who *w, const char *lot)
     char path[160];
     snprintf(path, sizeof(path), "/v1/lots/%s", lot);
     struct kito_http_resp r = call(w, "GET", path, NULL);
-    expect(&r, 200, "get lot");
+    kito_harness_expect(&r, 200, "get lot");
     return r;
 }
 
@@ -246,7 +201,7 @@ static void wait_state(const char *lot, const char *want, long timeout_ms)
         kito_http_resp_free(&r);
         if (strcmp(last, want) == 0)
             return;
-        sleep_ms(100);
+        kito_harness_sleep_ms(100);
     }
     cr_assert_fail("lot %s never became %s (last %s)", lot, want, last);
 }
@@ -260,7 +215,7 @@ static struct kito_http_resp bid_key(const who *w, const char *lot, long long am
     char path[160], body[64];
     snprintf(path, sizeof(path), "/v1/lots/%s/bids", lot);
     snprintf(body, sizeof(body), "{\"amount\":%lld}", amount);
-    return send_req(w, key, "POST", path, body);
+    return kito_harness_call(&kd, w, key, "POST", path, body);
 }
 
 static struct kito_http_resp bid(const who *w, const char *lot, long long amount)
@@ -275,7 +230,7 @@ static void bid_ok(const who *w, const char *lot, long long amount, long long pr
                    long long ask)
 {
     struct kito_http_resp r = bid(w, lot, amount);
-    expect(&r, 201, "bid");
+    kito_harness_expect(&r, 201, "bid");
     const json_t *view = json_object_get(r.json, "lot");
     cr_assert_eq(money(view, "price"), price, "bid %lld: price %lld, want %lld", amount,
                  money(view, "price"), price);
@@ -333,7 +288,7 @@ static json_t *wait_outbox(unsigned long long lot_key, long timeout_ms)
         json_t *o = outbox_entry(lot_key);
         if (o != NULL)
             return o;
-        sleep_ms(100);
+        kito_harness_sleep_ms(100);
     }
     cr_assert_fail("no outbox entry for lot %llu", lot_key);
     return NULL;
@@ -349,7 +304,8 @@ static const char *field(const json_t *o, const char *name)
 
 Test(bidding, timed_sale_proxy_bidding_to_close)
 {
-    who b[4] = {person("buyer"), person("buyer"), person("buyer"), person("buyer")};
+    who b[4] = {kito_harness_person("buyer"), kito_harness_person("buyer"),
+                kito_harness_person("buyer"), kito_harness_person("buyer")};
     sale s;
     build_sale(&s, "timed", 1, 0, 2500, 9000, ",\"soft_close_s\":0", b, 3, NULL);
     struct kito_http_resp r;
@@ -393,7 +349,7 @@ Test(bidding, timed_sale_proxy_bidding_to_close)
     char path[160];
     snprintf(path, sizeof(path), "/v1/sales/%s/lots", s.id);
     r = call(&b[0], "GET", path, NULL);
-    expect(&r, 200, "sale lots");
+    kito_harness_expect(&r, 200, "sale lots");
     const json_t *item = json_array_get(json_object_get(r.json, "items"), 0);
     cr_assert_eq(money(item, "price"), 16000);
     cr_assert(boolean(item, "leader_is_you"));
@@ -416,11 +372,12 @@ Test(bidding, timed_sale_proxy_bidding_to_close)
                          "{\"amount\":17000,\"x\":1}"};
     snprintf(path, sizeof(path), "/v1/lots/%s/bids", s.lots[0]);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        r = send_req(&b[1 + i % 3], "malformed-1", "POST", path, bad[i]); /* rate limits */
+        r = kito_harness_call(&kd, &b[1 + i % 3], "malformed-1", "POST", path,
+                              bad[i]); /* rate limits */
         kito_assert_error(&r, 422, "validation_failed");
         kito_http_resp_free(&r);
     }
-    r = send_req(&b[1], NULL, "POST", path, "{\"amount\":30000}");
+    r = kito_harness_call(&kd, &b[1], NULL, "POST", path, "{\"amount\":30000}");
     kito_assert_error(&r, 400, "bad_request"); /* no Idempotency-Key */
     kito_http_resp_free(&r);
     r = get_lot(NULL, s.lots[0]);
@@ -430,7 +387,7 @@ Test(bidding, timed_sale_proxy_bidding_to_close)
 
     /* /v1/me/bids and the close */
     r = call(&b[2], "GET", "/v1/me/bids", NULL);
-    expect(&r, 200, "me bids");
+    kito_harness_expect(&r, 200, "me bids");
     bool seen = false;
     size_t i;
     json_t *v;
@@ -457,7 +414,7 @@ Test(bidding, timed_sale_proxy_bidding_to_close)
     bid_refused(&b[1], s.lots[0], 30000, 409, "lot_closed", -1);
 
     r = call(&b[0], "GET", "/v1/me/wins", NULL);
-    expect(&r, 200, "me wins");
+    kito_harness_expect(&r, 200, "me wins");
     seen = false;
     json_array_foreach(json_object_get(r.json, "items"), i, v)
     {
@@ -478,16 +435,16 @@ Test(bidding, timed_sale_proxy_bidding_to_close)
 
 Test(bidding, idempotent_retries)
 {
-    who b[2] = {person("buyer"), person("buyer")};
+    who b[2] = {kito_harness_person("buyer"), kito_harness_person("buyer")};
     sale s;
     build_sale(&s, "timed", 1, 0, 1500, 60000, "", b, 2, NULL);
     publish(&s);
     wait_state(s.lots[0], "open", 5000);
 
     struct kito_http_resp r1 = bid_key(&b[0], s.lots[0], 10000, "retry-me-1");
-    expect(&r1, 201, "first");
+    kito_harness_expect(&r1, 201, "first");
     struct kito_http_resp r2 = bid_key(&b[0], s.lots[0], 10000, "retry-me-1");
-    expect(&r2, 201, "retry");
+    kito_harness_expect(&r2, 201, "retry");
     cr_assert_str_eq(str(r1.json, "bid_id"), str(r2.json, "bid_id"));
     cr_assert_eq(integer(r1.json, "seq"), integer(r2.json, "seq"));
     char hdr[16];
@@ -498,7 +455,7 @@ Test(bidding, idempotent_retries)
 
     /* the same key from another buyer is another bid */
     r1 = bid_key(&b[1], s.lots[0], 11000, "retry-me-1");
-    expect(&r1, 201, "other buyer, same key");
+    kito_harness_expect(&r1, 201, "other buyer, same key");
     cr_assert_eq(integer(json_object_get(r1.json, "lot"), "bid_count"), 2);
     kito_http_resp_free(&r1);
 
@@ -526,13 +483,13 @@ Test(bidding, idempotent_retries)
     char path[160];
     snprintf(path, sizeof(path), "/v1/sales/%s/approvals", s.id);
     r1 = call(&s.org, "POST", path, "{\"buyer_id\":\"%s\",\"limit\":15000}", b[1].acc);
-    expect(&r1, 200, "set a limit");
+    kito_harness_expect(&r1, 200, "set a limit");
     kito_http_resp_free(&r1);
     bid_refused(&b[1], s.lots[0], 20000, 422, "over_limit", 12000);
     bid_ok(&b[1], s.lots[0], 14000, 11000, true, 12000); /* she leads: raising moves nothing */
     snprintf(path, sizeof(path), "/v1/sales/%s/approvals/%s", s.id, b[1].acc);
     r1 = call(&s.org, "DELETE", path, NULL);
-    expect(&r1, 204, "revoke");
+    kito_harness_expect(&r1, 204, "revoke");
     kito_http_resp_free(&r1);
     bid_refused(&b[1], s.lots[0], 15000, 403, "not_approved", 12000);
 
@@ -550,7 +507,7 @@ Test(bidding, idempotent_retries)
 
 Test(bidding, soft_close_extends_the_end)
 {
-    who b[2] = {person("buyer"), person("buyer")};
+    who b[2] = {kito_harness_person("buyer"), kito_harness_person("buyer")};
     sale s;
     build_sale(&s, "timed", 1, 0, 1500, 5000, ",\"soft_close_s\":3", b, 2, NULL);
     publish(&s);
@@ -558,10 +515,10 @@ Test(bidding, soft_close_extends_the_end)
     bid_ok(&b[0], s.lots[0], 10000, 10000, true, 11000);
     /* wait until half a second before the planned end, then bid inside the window */
     while (now_ms() < s.ends_ms - 700)
-        sleep_ms(50);
+        kito_harness_sleep_ms(50);
     long long at = now_ms();
     struct kito_http_resp r = bid(&b[1], s.lots[0], 12000);
-    expect(&r, 201, "late bid");
+    kito_harness_expect(&r, 201, "late bid");
     char planned[KITO_TIME_SIZE], moved[KITO_TIME_SIZE];
     rfc3339(s.ends_ms, planned);
     const char *ends = str(json_object_get(r.json, "lot"), "ends_at");
@@ -576,7 +533,7 @@ Test(bidding, soft_close_extends_the_end)
 
     /* still open after the planned end; sold after the new one */
     while (now_ms() < s.ends_ms + 500)
-        sleep_ms(50);
+        kito_harness_sleep_ms(50);
     r = get_lot(NULL, s.lots[0]);
     cr_assert_str_eq(str(r.json, "state"), "open", "closed at the planned end despite soft close");
     cr_assert_str_eq(str(r.json, "ends_at"), moved);
@@ -591,14 +548,15 @@ Test(bidding, soft_close_extends_the_end)
 
 Test(bidding, tender_tie_goes_to_the_earliest_and_stays_sealed)
 {
-    who b[3] = {person("buyer"), person("buyer"), person("buyer")};
+    who b[3] = {kito_harness_person("buyer"), kito_harness_person("buyer"),
+                kito_harness_person("buyer")};
     sale s;
     build_sale(&s, "tender", 1, 0, 1500, 6000, "", b, 3, NULL);
     publish(&s);
     wait_state(s.lots[0], "open", 5000);
 
     struct kito_http_resp r = bid(&b[2], s.lots[0], 15000);
-    expect(&r, 201, "C's sealed bid");
+    kito_harness_expect(&r, 201, "C's sealed bid");
     const json_t *view = json_object_get(r.json, "lot");
     cr_assert_eq(money(view, "price"), -1, "a tender view shows a price");
     cr_assert_eq(integer(view, "bid_count"), 0);
@@ -606,7 +564,7 @@ Test(bidding, tender_tie_goes_to_the_earliest_and_stays_sealed)
     cr_assert_eq(money(json_object_get(r.json, "your_bid"), "amount"), 15000);
     kito_http_resp_free(&r);
     bid_ok(&b[0], s.lots[0], 20000, -1, false, 10000); /* A first at 20000 */
-    sleep_ms(20);
+    kito_harness_sleep_ms(20);
     bid_ok(&b[1], s.lots[0], 20000, -1, false, 10000); /* B ties later */
     bid_ok(&b[2], s.lots[0], 18000, -1, false, 10000); /* C revises (up or down allowed) */
     bid_refused(&b[2], s.lots[0], 9000, 422, "below_ask", 10000);
@@ -615,16 +573,16 @@ Test(bidding, tender_tie_goes_to_the_earliest_and_stays_sealed)
     char path[160];
     snprintf(path, sizeof(path), "/v1/lots/%s/my-bid", s.lots[0]);
     r = call(&b[1], "GET", path, NULL);
-    expect(&r, 200, "my bid");
+    kito_harness_expect(&r, 200, "my bid");
     cr_assert_eq(money(json_object_get(r.json, "bid"), "amount"), 20000);
     cr_assert(!boolean(json_object_get(r.json, "bid"), "leading"), "a sealed bid says it leads");
     kito_http_resp_free(&r);
     r = call(&b[2], "GET", path, NULL);
     cr_assert_eq(money(json_object_get(r.json, "bid"), "amount"), 18000);
     kito_http_resp_free(&r);
-    who d = person("buyer");
+    who d = kito_harness_person("buyer");
     r = call(&d, "GET", path, NULL);
-    expect(&r, 200, "my bid, none");
+    kito_harness_expect(&r, 200, "my bid, none");
     cr_assert(json_is_null(json_object_get(r.json, "bid")));
     kito_http_resp_free(&r);
     r = call(NULL, "GET", path, NULL);
@@ -662,14 +620,14 @@ static struct kito_http_resp clerk(const who *w, const char *lot, const char *bo
     char path[160], key[64];
     snprintf(path, sizeof(path), "/v1/lots/%s/clerk", lot);
     snprintf(key, sizeof(key), "clerk-%d-%d-%lld", (int)getpid(), ++key_counter, now_ms());
-    return send_req(w, key, "POST", path, body);
+    return kito_harness_call(&kd, w, key, "POST", path, body);
 }
 
 static void clerk_ok(const who *w, const char *lot, const char *body, long long price,
                      const char *state)
 {
     struct kito_http_resp r = clerk(w, lot, body);
-    expect(&r, 200, body);
+    kito_harness_expect(&r, 200, body);
     const json_t *view = json_object_get(r.json, "lot");
     cr_assert_eq(money(view, "price"), price, "%s: price %lld, want %lld", body,
                  money(view, "price"), price);
@@ -679,7 +637,8 @@ static void clerk_ok(const who *w, const char *lot, const char *body, long long 
 
 Test(bidding, live_sale_floor_online_absentee_and_undo)
 {
-    who b[3] = {person("buyer"), person("buyer"), person("buyer")}; /* A online, B floor, C */
+    who b[3] = {kito_harness_person("buyer"), kito_harness_person("buyer"),
+                kito_harness_person("buyer")}; /* A online, B floor, C */
     int paddles[3] = {11, 7, 12};
     sale s;
     build_sale(&s, "live", 1, 0, 0, 0, "", b, 3, paddles);
@@ -687,7 +646,7 @@ Test(bidding, live_sale_floor_online_absentee_and_undo)
 
     /* A's absentee maximum before the lot opens: sealed */
     struct kito_http_resp r = bid(&b[0], s.lots[0], 30000);
-    expect(&r, 201, "absentee");
+    kito_harness_expect(&r, 201, "absentee");
     cr_assert_eq(integer(json_object_get(r.json, "lot"), "bid_count"), 0);
     cr_assert_str_eq(str(json_object_get(r.json, "lot"), "state"), "scheduled");
     kito_http_resp_free(&r);
@@ -696,7 +655,7 @@ Test(bidding, live_sale_floor_online_absentee_and_undo)
     kito_http_resp_free(&r);
 
     /* the clerk: only the sale's organiser; only live lots */
-    who other = person("organizer");
+    who other = kito_harness_person("organizer");
     r = clerk(&other, s.lots[0], "{\"action\":\"open\"}");
     kito_assert_error(&r, 403, "forbidden");
     kito_http_resp_free(&r);
@@ -719,7 +678,7 @@ Test(bidding, live_sale_floor_online_absentee_and_undo)
 
     /* a floor bid (paddle 7 = B) at the ask; A's proxy answers one step above */
     r = clerk(&s.org, s.lots[0], "{\"action\":\"floor_bid\",\"paddle\":7,\"amount\":11000}");
-    expect(&r, 200, "floor bid");
+    kito_harness_expect(&r, 200, "floor bid");
     const json_t *view = json_object_get(r.json, "lot");
     cr_assert_eq(money(view, "price"), 12000);
     cr_assert_str_eq(str(json_object_get(view, "leader"), "buyer_id"), b[0].acc);
@@ -733,7 +692,7 @@ Test(bidding, live_sale_floor_online_absentee_and_undo)
 
     /* the floor outbids A's maximum; then the clerk undoes it */
     r = clerk(&s.org, s.lots[0], "{\"action\":\"floor_bid\",\"paddle\":7,\"amount\":35000}");
-    expect(&r, 200, "floor bid over the max");
+    kito_harness_expect(&r, 200, "floor bid over the max");
     view = json_object_get(r.json, "lot");
     cr_assert_eq(money(view, "price"), 35000);
     cr_assert_eq(integer(json_object_get(view, "leader"), "paddle"), 7);
@@ -781,7 +740,7 @@ Test(bidding, live_sale_floor_online_absentee_and_undo)
 
 Test(bidding, too_fast_is_rate_limited)
 {
-    who b[1] = {person("buyer")};
+    who b[1] = {kito_harness_person("buyer")};
     sale s;
     build_sale(&s, "timed", 1, 0, 60000, 120000, "", b, 1, NULL);
     publish(&s);
@@ -800,7 +759,7 @@ Test(bidding, too_fast_is_rate_limited)
     }
     cr_assert(limited >= 5, "only %d of 20 rapid bids were limited", limited);
     cr_assert(atoi(retry) >= 1);
-    sleep_ms(1500); /* the bucket refills */
+    kito_harness_sleep_ms(1500); /* the bucket refills */
     struct kito_http_resp r = bid(&b[0], s.lots[0], 10000);
     kito_assert_error(&r, 409, "lot_not_open");
     kito_http_resp_free(&r);
@@ -813,7 +772,7 @@ static void restart_redis(void)
 
 Test(bidding, redis_down_is_503_and_nothing_is_acknowledged, .fini = restart_redis)
 {
-    who b[2] = {person("buyer"), person("buyer")};
+    who b[2] = {kito_harness_person("buyer"), kito_harness_person("buyer")};
     sale s;
     build_sale(&s, "timed", 1, 0, 1500, 120000, "", b, 2, NULL);
     publish(&s);
@@ -847,7 +806,7 @@ Test(bidding, redis_down_is_503_and_nothing_is_acknowledged, .fini = restart_red
         kito_http_resp_free(&r);
         if (status == 201)
             break;
-        sleep_ms(200);
+        kito_harness_sleep_ms(200);
     }
     cr_assert_eq(status, 201, "bids never came back after Redis did");
 }
@@ -856,7 +815,7 @@ Test(bidding, redis_down_is_503_and_nothing_is_acknowledged, .fini = restart_red
 
 Test(bidding, published_sale_missing_from_the_market_is_loaded_at_start)
 {
-    who b[1] = {person("buyer")};
+    who b[1] = {kito_harness_person("buyer")};
     sale s;
     build_sale(&s, "timed", 2, 0, 2500, 60000, "", b, 1, NULL);
     /* published in MySQL but never loaded: a crash between the commit and the load */
@@ -885,7 +844,7 @@ Test(bidding, published_sale_missing_from_the_market_is_loaded_at_start)
 
 Test(bidding, watchlist)
 {
-    who b[1] = {person("buyer")};
+    who b[1] = {kito_harness_person("buyer")};
     sale s, draft;
     build_sale(&s, "timed", 3, 0, 60000, 120000, "", b, 1, NULL);
     publish(&s);
@@ -895,7 +854,7 @@ Test(bidding, watchlist)
         snprintf(path, sizeof(path), "/v1/me/watchlist/%s", s.lots[i]);
         for (int twice = 0; twice < 2; twice++) { /* idempotent */
             struct kito_http_resp r = call(&b[0], "PUT", path, NULL);
-            expect(&r, 204, "watch");
+            kito_harness_expect(&r, 204, "watch");
             kito_http_resp_free(&r);
         }
     }
@@ -908,11 +867,11 @@ Test(bidding, watchlist)
     kito_http_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/me/watchlist/%s", s.lots[1]);
     r = call(&b[0], "DELETE", path, NULL);
-    expect(&r, 204, "unwatch");
+    kito_harness_expect(&r, 204, "unwatch");
     kito_http_resp_free(&r);
 
     r = call(&b[0], "GET", "/v1/me/watchlist?limit=1", NULL);
-    expect(&r, 200, "watchlist page 1");
+    kito_harness_expect(&r, 200, "watchlist page 1");
     json_t *items = json_object_get(r.json, "items");
     cr_assert_eq(json_array_size(items), 1);
     cr_assert_str_eq(str(json_array_get(items, 0), "lot_id"), s.lots[0]);
@@ -922,7 +881,7 @@ Test(bidding, watchlist)
     snprintf(path, sizeof(path), "/v1/me/watchlist?limit=1&cursor=%s", str(r.json, "next_cursor"));
     kito_http_resp_free(&r);
     r = call(&b[0], "GET", path, NULL);
-    expect(&r, 200, "watchlist page 2");
+    kito_harness_expect(&r, 200, "watchlist page 2");
     items = json_object_get(r.json, "items");
     cr_assert_eq(json_array_size(items), 1);
     cr_assert_str_eq(str(json_array_get(items, 0), "lot_id"), s.lots[2]);
@@ -930,9 +889,9 @@ Test(bidding, watchlist)
     kito_http_resp_free(&r);
 
     /* somebody else's list is her own */
-    who other = person("buyer");
+    who other = kito_harness_person("buyer");
     r = call(&other, "GET", "/v1/me/watchlist", NULL);
-    expect(&r, 200, "other's watchlist");
+    kito_harness_expect(&r, 200, "other's watchlist");
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0);
     kito_http_resp_free(&r);
 }
@@ -941,7 +900,7 @@ Test(bidding, watchlist)
  * bids, its outbox entry says withdrawn, and a lot that has ended can no longer be withdrawn. */
 Test(bidding, withdrawing_a_running_lot_stops_its_bidding)
 {
-    who b[2] = {person("buyer"), person("buyer")};
+    who b[2] = {kito_harness_person("buyer"), kito_harness_person("buyer")};
     sale s;
     build_sale(&s, "timed", 2, 0, 1500, 4000, ",\"soft_close_s\":0,\"stagger_s\":0", b, 2, NULL);
     publish(&s);
@@ -950,14 +909,14 @@ Test(bidding, withdrawing_a_running_lot_stops_its_bidding)
 
     char path[160];
     snprintf(path, sizeof(path), "/v1/lots/%s/withdraw", s.lots[0]);
-    who other = person("organizer");
+    who other = kito_harness_person("organizer");
     struct kito_http_resp r = call(&other, "POST", path, NULL);
     kito_assert_error(&r, 403, "forbidden");
     kito_http_resp_free(&r);
     bid_ok(&b[1], s.lots[0], 12000, 11000, true, 12000); /* still running after the refusal */
 
     r = call(&s.org, "POST", path, "{\"reason\":\"the miner asked for it back\"}");
-    expect(&r, 200, "withdraw a running lot");
+    kito_harness_expect(&r, 200, "withdraw a running lot");
     cr_assert_str_eq(str(r.json, "state"), "withdrawn");
     kito_http_resp_free(&r);
     bid_refused(&b[0], s.lots[0], 20000, 409, "lot_closed", -1);

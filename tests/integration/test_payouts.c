@@ -14,7 +14,6 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <mysql.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -36,25 +35,6 @@ static struct kito_kitod kd;
 static pid_t sim_pid;
 static int sim_port;
 static char sim_log[512];
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "bind: %s", strerror(errno));
-    socklen_t len = sizeof(a);
-    cr_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 /* ---- the simulator --------------------------------------------------------------------------- */
 
@@ -99,7 +79,7 @@ static long sim_call(const char *method, const char *path, const char *body, jso
 
 static void sim_start(void)
 {
-    sim_port = free_port();
+    sim_port = kito_harness_free_port();
     snprintf(sim_log, sizeof(sim_log), "%s", kito_harness_var("logs/mpesa_sim.log"));
     char bin[1024], port[16], cacert[1024];
     snprintf(bin, sizeof(bin), "%s/api/mpesa_sim", getenv("KITO_TEST_BUILD"));
@@ -120,7 +100,7 @@ static void sim_start(void)
     for (int i = 0; i < 100; i++) {
         if (sim_call("GET", "/healthz", NULL, NULL) == 200)
             return;
-        sleep_ms(50);
+        kito_harness_sleep_ms(50);
     }
     cr_assert_fail("mpesa_sim did not start; see %s", sim_log);
 }
@@ -340,7 +320,7 @@ static void set_rate(const char *rate)
              getenv("KITO_TEST_MYSQL_PORT"), getenv("KITO_TEST_MYSQL_PASSWORD"),
              getenv("KITO_TEST_BUILD"), rate);
     cr_assert_eq(kito_harness_sh(cmd, out, sizeof(out)), 0, "kitoctl fx set failed: %s", out);
-    sleep_ms(5); /* effective_from has millisecond resolution */
+    kito_harness_sleep_ms(5); /* effective_from has millisecond resolution */
 }
 
 /* Waits (up to timeout_ms) for the settlement's payout to reach state; returns its id. */
@@ -354,7 +334,7 @@ static unsigned long long wait_state(const struct sold *s, const char *state, in
             return (unsigned long long)value_i64("SELECT id FROM payouts WHERE settlement_id ="
                                                  " %llu",
                                                  s->settlement);
-        sleep_ms(100);
+        kito_harness_sleep_ms(100);
     }
     cr_assert_fail("payout of settlement %llu is '%s', not '%s' after %d ms", s->settlement, got,
                    state, timeout_ms);
@@ -562,7 +542,7 @@ Test(payouts, duplicate_callback_changes_nothing)
     int received = 0, paid = 0, callbacks = 0;
     for (int i = 0; i < 50 && callbacks < 2; i++) {
         sim_payments(pay_id(id), &received, &paid, &callbacks);
-        sleep_ms(100);
+        kito_harness_sleep_ms(100);
     }
     cr_assert_eq(callbacks, 2, "the simulator delivered %d callbacks", callbacks);
     assert_paid_once(id);
@@ -608,7 +588,7 @@ Test(payouts, forged_callbacks_are_refused_and_unknown_ids_ignored)
                    id);
         if (strcmp(state, "accepted") == 0)
             break;
-        sleep_ms(100);
+        kito_harness_sleep_ms(100);
     }
     value_text(ocid, sizeof(ocid),
                "SELECT originator_conversation_id FROM payout_attempts WHERE payout_id = %llu", id);
@@ -655,7 +635,7 @@ Test(payouts, provider_timeout_stays_submitted_and_is_never_resent)
     for (int i = 0; i < 80; i++) {
         if (value_i64("SELECT checks FROM payout_attempts WHERE payout_id = %llu", id) >= 1)
             break;
-        sleep_ms(100);
+        kito_harness_sleep_ms(100);
     }
     cr_assert_geq(value_i64("SELECT checks FROM payout_attempts WHERE payout_id = %llu", id), 1);
     char state[32];
@@ -691,13 +671,13 @@ Test(payouts, kitod_killed_midway_pays_exactly_once_after_restart)
     for (int i = 0; i < 50 && strcmp(state, "accepted") != 0; i++) {
         value_text(state, sizeof(state), "SELECT state FROM payout_attempts WHERE payout_id = %llu",
                    id);
-        sleep_ms(50);
+        kito_harness_sleep_ms(50);
     }
     cr_assert_str_eq(state, "accepted");
     kill(kd.pid, SIGKILL);
     waitpid(kd.pid, NULL, 0);
     kd.pid = 0;
-    sleep_ms(3000); /* the callback finds nobody and is retried by the provider */
+    kito_harness_sleep_ms(3000); /* the callback finds nobody and is retried by the provider */
     kitod_up();
     wait_state(&s, "succeeded", 15000);
     assert_paid_once(id);
@@ -713,46 +693,37 @@ Test(payouts, the_schema_refuses_a_second_success)
     struct sold s;
     arrange(&s, "13", "USD");
     unsigned long long id = wait_state(&s, "succeeded", 10000);
-    MYSQL *db = mysql_init(NULL);
-    cr_assert(mysql_real_connect(db, "127.0.0.1", "kito", getenv("KITO_TEST_MYSQL_PASSWORD"),
-                                 "kito", (unsigned)atoi(getenv("KITO_TEST_MYSQL_PORT")), NULL,
-                                 0) != NULL);
-    char sql[512];
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO payout_attempts (payout_id, attempt_no, originator_conversation_id,"
-             " request_json, state, transaction_id) VALUES (%llu, 9, 'kito-forged-%llu', '{}',"
-             " 'succeeded', 'SECOND%llu')",
-             id, id, id);
-    cr_assert_neq(mysql_query(db, sql), 0, "a second succeeded attempt was accepted");
-    cr_assert_eq(mysql_errno(db), 1062, "%s", mysql_error(db));
+    unsigned e = kito_harness_sql_errno(
+        "INSERT INTO payout_attempts (payout_id, attempt_no, originator_conversation_id,"
+        " request_json, state, transaction_id) VALUES (%llu, 9, 'kito-forged-%llu', '{}',"
+        " 'succeeded', 'SECOND%llu')",
+        id, id, id);
+    cr_assert_eq(e, 1062, "a second succeeded attempt: error %u, want 1062", e);
     /* nor two open attempts at once */
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO payout_attempts (payout_id, attempt_no, originator_conversation_id,"
-             " request_json) VALUES (%llu, 10, 'kito-open-a-%llu', '{}'), (%llu, 11,"
-             " 'kito-open-b-%llu', '{}')",
-             id, id, id, id);
-    cr_assert_neq(mysql_query(db, sql), 0);
-    cr_assert_eq(mysql_errno(db), 1062, "%s", mysql_error(db));
+    e = kito_harness_sql_errno(
+        "INSERT INTO payout_attempts (payout_id, attempt_no, originator_conversation_id,"
+        " request_json) VALUES (%llu, 10, 'kito-open-a-%llu', '{}'), (%llu, 11,"
+        " 'kito-open-b-%llu', '{}')",
+        id, id, id, id);
+    cr_assert_eq(e, 1062, "two open attempts: error %u, want 1062", e);
     /* nor one M-Pesa transaction on two attempts */
     char txn[40];
     value_text(txn, sizeof(txn),
                "SELECT transaction_id FROM payout_attempts WHERE payout_id = %llu", id);
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO payout_attempts (payout_id, attempt_no, originator_conversation_id,"
-             " request_json, state, transaction_id) VALUES (%llu, 12, 'kito-txn-%llu', '{}',"
-             " 'failed', '%s')",
-             id, id, txn);
-    cr_assert_neq(mysql_query(db, sql), 0);
+    e = kito_harness_sql_errno(
+        "INSERT INTO payout_attempts (payout_id, attempt_no, originator_conversation_id,"
+        " request_json, state, transaction_id) VALUES (%llu, 12, 'kito-txn-%llu', '{}',"
+        " 'failed', '%s')",
+        id, id, txn);
+    cr_assert_neq(e, 0, "one M-Pesa transaction on two attempts was accepted");
     /* nor a second payout for the settlement */
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO payouts (settlement_id, miner_id, msisdn, rail, currency, amount_minor,"
-             " paid_units, remainder_minor, source_minor, source_currency, rate_micros) SELECT"
-             " settlement_id, miner_id, msisdn, rail, currency, amount_minor, paid_units,"
-             " remainder_minor, source_minor, source_currency, rate_micros FROM payouts WHERE id ="
-             " %llu",
-             id);
-    cr_assert_neq(mysql_query(db, sql), 0);
-    cr_assert_eq(mysql_errno(db), 1062, "%s", mysql_error(db));
-    mysql_close(db);
+    e = kito_harness_sql_errno(
+        "INSERT INTO payouts (settlement_id, miner_id, msisdn, rail, currency, amount_minor,"
+        " paid_units, remainder_minor, source_minor, source_currency, rate_micros) SELECT"
+        " settlement_id, miner_id, msisdn, rail, currency, amount_minor, paid_units,"
+        " remainder_minor, source_minor, source_currency, rate_micros FROM payouts WHERE id ="
+        " %llu",
+        id);
+    cr_assert_eq(e, 1062, "a second payout: error %u, want 1062", e);
     assert_paid_once(id);
 }

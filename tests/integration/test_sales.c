@@ -14,41 +14,14 @@
 #include "api/validate.h"
 #include "tests/integration/harness.h"
 
-static struct kito_kitod kd;
-
-static void up(void)
-{
-    kito_harness_kitod_start(&kd, NULL);
-    cr_assert_eq(kito_harness_wait_health(&kd, 200, 5000), 200);
-}
-
-static void down(void)
-{
-    kito_harness_kitod_stop(&kd, 5000);
-}
-
-TestSuite(sales, .init = up, .fini = down, .timeout = 180);
+KITO_SUITE_WITH_KITOD(sales, 180);
 
 /* The status validation_failed maps to (api/http_error.c owns the mapping). */
 #define VSTATUS ((long)kito_http_status(KITO_E_VALIDATION))
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-/* One person with a session. */
-typedef struct who {
-    unsigned long long id;
-    char token[44];
-    char acc[KITO_ID_SIZE];
-} who;
-
-static who person(const char *role)
-{
-    who w;
-    w.id = kito_harness_account(role, NULL, 0);
-    kito_harness_session(w.id, w.token);
-    kito_id_format(KITO_ID_ACCOUNT, w.id, w.acc, sizeof(w.acc));
-    return w;
-}
+typedef kito_who who;
 
 /* A request with an optional bearer token and JSON body (printf-style). */
 static struct kito_http_resp call(const who *w, const char *method, const char *path,
@@ -57,30 +30,14 @@ static struct kito_http_resp call(const who *w, const char *method, const char *
 static struct kito_http_resp call(const who *w, const char *method, const char *path,
                                   const char *body_fmt, ...)
 {
-    char body[16384], auth[128];
-    const char *headers[3] = {"Content-Type: application/json", NULL, NULL};
-    if (w != NULL) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w->token);
-        headers[1] = auth;
-    }
+    char body[16384];
     if (body_fmt != NULL) {
         va_list ap;
         va_start(ap, body_fmt);
         vsnprintf(body, sizeof(body), body_fmt, ap);
         va_end(ap);
     }
-    struct kito_http_resp r;
-    int rc = kito_http(&kd, method, path, body_fmt != NULL ? body : NULL,
-                       body_fmt != NULL ? strlen(body) : 0, headers, 0, &r);
-    cr_assert_eq(rc, 0, "%s %s: no response", method, path);
-    return r;
-}
-
-/* Asserts status; on failure shows the body. */
-static void expect(const struct kito_http_resp *r, long status, const char *what)
-{
-    cr_assert_eq(r->status, status, "%s: status %ld, want %ld: %s", what, r->status, status,
-                 r->body);
+    return kito_harness_call(&kd, w, NULL, method, path, body_fmt != NULL ? body : NULL);
 }
 
 /* Asserts a validation error whose message names field. */
@@ -116,7 +73,7 @@ static void new_sale_as(const who *w, const char *format, const char *extra, cha
                                    "{\"title\":\"Tanzanite and spinel, Arusha\",\"format\":\"%s\","
                                    "\"starts_at\":\"%s\",\"ends_at\":\"%s\"%s}",
                                    format, at(86400, s), at(3 * 86400, e), extra);
-    expect(&r, 201, "create sale");
+    kito_harness_expect(&r, 201, "create sale");
     snprintf(id, KITO_ID_SIZE, "%s", str(&r, "id"));
     kito_http_resp_free(&r);
 }
@@ -172,7 +129,7 @@ static void new_lot(const who *w, const char *sale, long opening, long reserve,
             ? call(w, "POST", path, "{\"stone_id\":\"%s\",\"opening\":%ld,\"reserve\":%ld}", stone,
                    opening, reserve)
             : call(w, "POST", path, "{\"stone_id\":\"%s\",\"opening\":%ld}", stone, opening);
-    expect(&r, 201, "add lot");
+    kito_harness_expect(&r, 201, "add lot");
     snprintf(id, KITO_ID_SIZE, "%s", str(&r, "id"));
     kito_http_resp_free(&r);
 }
@@ -214,14 +171,14 @@ static long long footprint(const who *w)
 
 Test(sales, organiser_journey)
 {
-    who org = person("organizer");
+    who org = kito_harness_person("organizer");
     char sale[KITO_ID_SIZE], path[160], lots[3][KITO_ID_SIZE];
     new_sale(&org, "", sale);
 
     /* defaults of DESIGN.md */
     snprintf(path, sizeof(path), "/v1/sales/%s", sale);
     struct kito_http_resp r = call(&org, "GET", path, NULL);
-    expect(&r, 200, "get own draft");
+    kito_harness_expect(&r, 200, "get own draft");
     cr_assert_str_eq(str(&r, "status"), "draft");
     cr_assert_str_eq(str(&r, "currency"), "USD");
     cr_assert_str_eq(str(&r, "organizer_id"), org.acc);
@@ -250,7 +207,7 @@ Test(sales, organiser_journey)
     /* numbers and positions, the owner's view with the reserve and the stone summary */
     snprintf(path, sizeof(path), "/v1/lots/%s", lots[2]);
     r = call(&org, "GET", path, NULL);
-    expect(&r, 200, "get lot");
+    kito_harness_expect(&r, 200, "get lot");
     cr_assert_eq(json_integer_value(json_object_get(r.json, "lot_number")), 3);
     cr_assert_eq(json_integer_value(json_object_get(r.json, "position")), 2);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(r.json, "reserve"), "amount")),
@@ -278,18 +235,18 @@ Test(sales, organiser_journey)
     /* change a lot while draft */
     snprintf(path, sizeof(path), "/v1/lots/%s", lots[1]);
     r = call(&org, "PATCH", path, "{\"opening\":12000,\"reserve\":20000}");
-    expect(&r, 200, "patch lot");
+    kito_harness_expect(&r, 200, "patch lot");
     cr_assert(json_is_true(json_object_get(r.json, "has_reserve")));
     kito_http_resp_free(&r);
 
     /* reorder: 3, 1, 2 */
     snprintf(path, sizeof(path), "/v1/sales/%s/lots/order", sale);
     r = call(&org, "POST", path, "{\"lot_ids\":[\"%s\",\"%s\",\"%s\"]}", lots[2], lots[0], lots[1]);
-    expect(&r, 200, "reorder");
+    kito_harness_expect(&r, 200, "reorder");
     kito_http_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/sales/%s/lots", sale);
     r = call(&org, "GET", path, NULL);
-    expect(&r, 200, "list lots");
+    kito_harness_expect(&r, 200, "list lots");
     json_t *items = json_object_get(r.json, "items");
     cr_assert_eq(json_array_size(items), 3);
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "id")), lots[2]);
@@ -317,7 +274,7 @@ Test(sales, organiser_journey)
     /* withdraw one while draft: the stone is free again, the rest keep their places */
     snprintf(path, sizeof(path), "/v1/lots/%s/withdraw", lots[0]);
     r = call(&org, "POST", path, "{\"reason\":\"the miner asked to keep it\"}");
-    expect(&r, 200, "withdraw");
+    kito_harness_expect(&r, 200, "withdraw");
     cr_assert_str_eq(str(&r, "state"), "withdrawn");
     kito_http_resp_free(&r);
     r = call(&org, "POST", path, NULL);
@@ -332,7 +289,7 @@ Test(sales, organiser_journey)
     /* publish */
     snprintf(path, sizeof(path), "/v1/sales/%s/publish", sale);
     r = call(&org, "POST", path, NULL);
-    expect(&r, 200, "publish");
+    kito_harness_expect(&r, 200, "publish");
     cr_assert_str_eq(str(&r, "status"), "published");
     cr_assert_eq(json_integer_value(json_object_get(r.json, "lot_count")), 2);
     kito_http_resp_free(&r);
@@ -366,7 +323,7 @@ Test(sales, organiser_journey)
     /* cancel before the start: the lots are withdrawn and their stones freed */
     snprintf(path, sizeof(path), "/v1/sales/%s/cancel", sale);
     r = call(&org, "POST", path, NULL);
-    expect(&r, 200, "cancel");
+    kito_harness_expect(&r, 200, "cancel");
     cr_assert_str_eq(str(&r, "status"), "cancelled");
     kito_http_resp_free(&r);
     cr_assert_eq(
@@ -380,9 +337,25 @@ Test(sales, organiser_journey)
     kito_http_resp_free(&r);
 }
 
+/* The schema refuses a sale without a ladder rung (migration 011), whatever wrote it. */
+Test(sales, the_schema_refuses_an_empty_ladder)
+{
+    who org = kito_harness_person("organizer");
+    char sale[KITO_ID_SIZE], ladder[256];
+    new_sale(&org, "", sale);
+    unsigned long long key = key_of("sal", sale);
+    unsigned e = kito_harness_sql_errno("UPDATE sales SET ladder_json = '[]' WHERE id = %llu", key);
+    cr_assert_eq(e, 4025, "an empty ladder: error %u, want 4025 (CHECK constraint)", e);
+    e = kito_harness_sql_errno("UPDATE sales SET ladder_json = '{}' WHERE id = %llu", key);
+    cr_assert_eq(e, 4025, "an object for a ladder: error %u, want 4025", e);
+    kito_harness_sql_value(ladder, sizeof(ladder),
+                           "SELECT JSON_LENGTH(ladder_json) FROM sales WHERE id = %llu", key);
+    cr_assert_eq(strtol(ladder, NULL, 10), 10, "the default ladder is unchanged: %s", ladder);
+}
+
 Test(sales, patch_a_draft)
 {
-    who org = person("organizer");
+    who org = kito_harness_person("organizer");
     char sale[KITO_ID_SIZE], path[160], lot[KITO_ID_SIZE];
     new_sale_as(&org, "tender", ",\"tender_pricing\":\"second\"", sale);
     snprintf(path, sizeof(path), "/v1/sales/%s", sale);
@@ -391,7 +364,7 @@ Test(sales, patch_a_draft)
              "{\"title\":\"Mahenge spinel tender\",\"description\":\"Rough spinel\\nfrom Mahenge\","
              "\"ladder\":[{\"from_minor\":0,\"step_minor\":100},{\"from_minor\":5000,"
              "\"step_minor\":500}],\"buyer_premium_bps\":900}");
-    expect(&r, 200, "patch sale");
+    kito_harness_expect(&r, 200, "patch sale");
     cr_assert_str_eq(str(&r, "title"), "Mahenge spinel tender");
     cr_assert_str_eq(str(&r, "tender_pricing"), "second");
     cr_assert_eq(json_array_size(json_object_get(r.json, "ladder")), 2);
@@ -427,7 +400,8 @@ Test(sales, patch_a_draft)
 
 Test(sales, another_organiser_is_refused)
 {
-    who org = person("organizer"), other = person("organizer"), buyer = person("buyer");
+    who org = kito_harness_person("organizer"), other = kito_harness_person("organizer"),
+        buyer = kito_harness_person("buyer");
     char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], stone[KITO_ID_SIZE], path[200];
     new_sale(&org, "", sale);
     new_lot(&org, sale, 1000, 2000, lot);
@@ -486,10 +460,10 @@ Test(sales, another_organiser_is_refused)
     kito_http_resp_free(&r);
 
     /* an operator may act on any sale */
-    who op = person("operator");
+    who op = kito_harness_person("operator");
     snprintf(path, sizeof(path), "/v1/sales/%s", sale);
     r = call(&op, "PATCH", path, "{\"title\":\"Checked by operations\"}");
-    expect(&r, 200, "operator patch");
+    kito_harness_expect(&r, 200, "operator patch");
     kito_http_resp_free(&r);
 }
 
@@ -497,7 +471,7 @@ Test(sales, another_organiser_is_refused)
 
 Test(sales, public_views_hide_reserve_and_drafts)
 {
-    who org = person("organizer"), buyer = person("buyer");
+    who org = kito_harness_person("organizer"), buyer = kito_harness_person("buyer");
     char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], lot2[KITO_ID_SIZE], path[200];
     new_sale(&org, "", sale);
     new_lot(&org, sale, 1000, 98765, lot);
@@ -519,12 +493,12 @@ Test(sales, public_views_hide_reserve_and_drafts)
     kito_assert_error(&r, 404, "not_found");
     kito_http_resp_free(&r);
     r = call(NULL, "GET", "/v1/sales?status=draft&limit=100", NULL);
-    expect(&r, 200, "public drafts");
+    kito_harness_expect(&r, 200, "public drafts");
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0);
     kito_http_resp_free(&r);
     /* ...but the organiser sees her own drafts listed */
     r = call(&org, "GET", "/v1/sales?status=draft&limit=100", NULL);
-    expect(&r, 200, "own drafts");
+    kito_harness_expect(&r, 200, "own drafts");
     cr_assert(strstr(r.body, sale) != NULL);
     json_t *item;
     size_t i;
@@ -534,7 +508,7 @@ Test(sales, public_views_hide_reserve_and_drafts)
 
     snprintf(path, sizeof(path), "/v1/sales/%s/publish", sale);
     r = call(&org, "POST", path, NULL);
-    expect(&r, 200, "publish");
+    kito_harness_expect(&r, 200, "publish");
     kito_http_resp_free(&r);
 
     /* public and other roles: never the reserve, only has_reserve and reserve_met */
@@ -542,7 +516,7 @@ Test(sales, public_views_hide_reserve_and_drafts)
     for (int v = 0; v < 2; v++) {
         snprintf(path, sizeof(path), "/v1/sales/%s/lots", sale);
         r = call(viewers[v], "GET", path, NULL);
-        expect(&r, 200, "public lots");
+        kito_harness_expect(&r, 200, "public lots");
         cr_assert(strstr(r.body, "\"reserve\"") == NULL, "reserve shown: %s", r.body);
         cr_assert(strstr(r.body, "98765") == NULL, "reserve amount shown: %s", r.body);
         json_t *first = json_array_get(json_object_get(r.json, "items"), 0);
@@ -553,20 +527,20 @@ Test(sales, public_views_hide_reserve_and_drafts)
         kito_http_resp_free(&r);
         snprintf(path, sizeof(path), "/v1/lots/%s", lot);
         r = call(viewers[v], "GET", path, NULL);
-        expect(&r, 200, "public lot");
+        kito_harness_expect(&r, 200, "public lot");
         cr_assert(strstr(r.body, "\"reserve\"") == NULL, "reserve shown: %s", r.body);
         cr_assert(strstr(r.body, "98765") == NULL, "reserve amount shown: %s", r.body);
         cr_assert(json_object_get(r.json, "reserve_met") != NULL);
         kito_http_resp_free(&r);
         snprintf(path, sizeof(path), "/v1/sales/%s", sale);
         r = call(viewers[v], "GET", path, NULL);
-        expect(&r, 200, "public sale");
+        kito_harness_expect(&r, 200, "public sale");
         kito_http_resp_free(&r);
     }
     /* the organiser does see it */
     snprintf(path, sizeof(path), "/v1/lots/%s", lot);
     r = call(&org, "GET", path, NULL);
-    expect(&r, 200, "own lot");
+    kito_harness_expect(&r, 200, "own lot");
     cr_assert(strstr(r.body, "\"reserve\"") != NULL);
     cr_assert(strstr(r.body, "98765") != NULL);
     kito_http_resp_free(&r);
@@ -584,7 +558,7 @@ static size_t walk(const who *w, const char *path, char ids[][KITO_ID_SIZE], siz
     for (;;) {
         snprintf(url, sizeof(url), "%s%s%s", path, next[0] ? "&cursor=" : "", next);
         struct kito_http_resp r = call(w, "GET", url, NULL);
-        expect(&r, 200, url);
+        kito_harness_expect(&r, 200, url);
         (*pages)++;
         json_t *item;
         size_t i;
@@ -607,14 +581,14 @@ static size_t walk(const who *w, const char *path, char ids[][KITO_ID_SIZE], siz
 
 Test(sales, pagination)
 {
-    who org = person("organizer");
+    who org = kito_harness_person("organizer");
     char sale[KITO_ID_SIZE], lots[7][KITO_ID_SIZE], path[200];
     new_sale(&org, "", sale);
     for (int i = 0; i < 7; i++)
         new_lot(&org, sale, 100 + i, 0, lots[i]);
     snprintf(path, sizeof(path), "/v1/sales/%s/publish", sale);
     struct kito_http_resp r = call(&org, "POST", path, NULL);
-    expect(&r, 200, "publish");
+    kito_harness_expect(&r, 200, "publish");
     kito_http_resp_free(&r);
 
     static char seen[16][KITO_ID_SIZE];
@@ -639,7 +613,7 @@ Test(sales, pagination)
     expect_invalid(&r, "cursor", "tampered cursor");
     kito_http_resp_free(&r);
     r = call(NULL, "GET", "/v1/sales?limit=1", NULL);
-    expect(&r, 200, "sales page");
+    kito_harness_expect(&r, 200, "sales page");
     const char *sc = json_string_value(json_object_get(r.json, "next_cursor"));
     if (sc != NULL) {
         snprintf(path, sizeof(path), "/v1/sales/%s/lots?cursor=%s", sale, sc);
@@ -666,7 +640,7 @@ Test(sales, pagination)
         new_lot(&org, mine[i], 100, 0, lot);
         snprintf(path, sizeof(path), "/v1/sales/%s/publish", mine[i]);
         r = call(&org, "POST", path, NULL);
-        expect(&r, 200, "publish");
+        kito_harness_expect(&r, 200, "publish");
         kito_http_resp_free(&r);
     }
     static char all[20000][KITO_ID_SIZE];
@@ -687,7 +661,7 @@ Test(sales, pagination)
 
 Test(sales, every_validation_error_and_nothing_written)
 {
-    who org = person("organizer");
+    who org = kito_harness_person("organizer");
     char s[KITO_TIME_SIZE], e[KITO_TIME_SIZE];
     at(86400, s);
     at(2 * 86400, e);
@@ -823,7 +797,7 @@ Test(sales, every_validation_error_and_nothing_written)
                      sk);
     snprintf(path, sizeof(path), "/v1/sales/%s/lots", sale);
     r = call(&org, "POST", path, "{\"stone_id\":\"%s\",\"opening\":100,\"position\":0}", stone);
-    expect(&r, 201, "certified stone");
+    kito_harness_expect(&r, 201, "certified stone");
     cr_assert_eq(json_integer_value(json_object_get(r.json, "lot_number")), 1);
     char current[32], shown[KITO_ID_SIZE];
     kito_harness_sql_value(current, sizeof(current),
@@ -839,8 +813,9 @@ Test(sales, every_validation_error_and_nothing_written)
 
 Test(sales, registration_and_approval)
 {
-    who org = person("organizer"), b1 = person("buyer"), b2 = person("buyer"), b3 = person("buyer"),
-        miner = person("miner");
+    who org = kito_harness_person("organizer"), b1 = kito_harness_person("buyer"),
+        b2 = kito_harness_person("buyer"), b3 = kito_harness_person("buyer"),
+        miner = kito_harness_person("miner");
     char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], path[200];
     new_sale(&org, "", sale);
 
@@ -853,39 +828,39 @@ Test(sales, registration_and_approval)
     new_lot(&org, sale, 1000, 0, lot);
     snprintf(path, sizeof(path), "/v1/sales/%s/publish", sale);
     r = call(&org, "POST", path, NULL);
-    expect(&r, 200, "publish");
+    kito_harness_expect(&r, 200, "publish");
     kito_http_resp_free(&r);
 
     /* asking twice is asking once */
     snprintf(path, sizeof(path), "/v1/sales/%s/registrations", sale);
     r = call(&b1, "POST", path, NULL);
-    expect(&r, 201, "register");
+    kito_harness_expect(&r, 201, "register");
     cr_assert_str_eq(str(&r, "status"), "pending");
     kito_http_resp_free(&r);
     r = call(&b1, "POST", path, NULL);
-    expect(&r, 200, "register again");
+    kito_harness_expect(&r, 200, "register again");
     cr_assert_str_eq(str(&r, "status"), "pending");
     kito_http_resp_free(&r);
     unsigned long long sk = key_of("sal", sale);
     cr_assert_eq(count("SELECT COUNT(*) FROM sale_registrations WHERE sale_id = %llu", sk), 1);
     r = call(&b2, "POST", path, "{}");
-    expect(&r, 201, "register b2");
+    kito_harness_expect(&r, 201, "register b2");
     kito_http_resp_free(&r);
 
     snprintf(path, sizeof(path), "/v1/sales/%s/approval", sale);
     r = call(&b1, "GET", path, NULL);
-    expect(&r, 200, "own standing");
+    kito_harness_expect(&r, 200, "own standing");
     cr_assert_str_eq(str(&r, "status"), "pending");
     kito_http_resp_free(&r);
     r = call(&b3, "GET", path, NULL);
-    expect(&r, 200, "standing of one who never asked");
+    kito_harness_expect(&r, 200, "standing of one who never asked");
     cr_assert_str_eq(str(&r, "status"), "none");
     kito_http_resp_free(&r);
 
     /* the organiser sees the queue */
     snprintf(path, sizeof(path), "/v1/sales/%s/registrations", sale);
     r = call(&org, "GET", path, NULL);
-    expect(&r, 200, "registrations");
+    kito_harness_expect(&r, 200, "registrations");
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 2);
     cr_assert(strstr(r.body, b1.acc) != NULL && strstr(r.body, b2.acc) != NULL);
     kito_http_resp_free(&r);
@@ -893,14 +868,14 @@ Test(sales, registration_and_approval)
     /* approve: paddles 1, 2 given in turn, unique per sale */
     snprintf(path, sizeof(path), "/v1/sales/%s/approvals", sale);
     r = call(&org, "POST", path, "{\"buyer_id\":\"%s\",\"limit\":2500000}", b1.acc);
-    expect(&r, 201, "approve b1");
+    kito_harness_expect(&r, 201, "approve b1");
     cr_assert_str_eq(str(&r, "status"), "approved");
     cr_assert_eq(json_integer_value(json_object_get(r.json, "paddle_number")), 1);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(r.json, "limit"), "amount")),
                  2500000);
     kito_http_resp_free(&r);
     r = call(&org, "POST", path, "{\"buyer_id\":\"%s\"}", b2.acc);
-    expect(&r, 201, "approve b2");
+    kito_harness_expect(&r, 201, "approve b2");
     cr_assert_eq(json_integer_value(json_object_get(r.json, "paddle_number")), 2);
     kito_http_resp_free(&r);
     long long before = footprint(&org);
@@ -922,12 +897,12 @@ Test(sales, registration_and_approval)
     cr_assert_eq(footprint(&org), before);
     /* a buyer who never asked, with a paddle of the organiser's choice */
     r = call(&org, "POST", path, "{\"buyer_id\":\"%s\",\"paddle_number\":50}", b3.acc);
-    expect(&r, 201, "approve b3");
+    kito_harness_expect(&r, 201, "approve b3");
     cr_assert_eq(json_integer_value(json_object_get(r.json, "paddle_number")), 50);
     kito_http_resp_free(&r);
     /* approving again updates (200) and keeps the paddle */
     r = call(&org, "POST", path, "{\"buyer_id\":\"%s\",\"limit\":null}", b1.acc);
-    expect(&r, 200, "update b1");
+    kito_harness_expect(&r, 200, "update b1");
     cr_assert_eq(json_integer_value(json_object_get(r.json, "paddle_number")), 1);
     cr_assert(json_is_null(json_object_get(r.json, "limit")));
     kito_http_resp_free(&r);
@@ -938,7 +913,7 @@ Test(sales, registration_and_approval)
 
     snprintf(path, sizeof(path), "/v1/sales/%s/approval", sale);
     r = call(&b1, "GET", path, NULL);
-    expect(&r, 200, "approved standing");
+    kito_harness_expect(&r, 200, "approved standing");
     cr_assert_str_eq(str(&r, "status"), "approved");
     cr_assert_eq(json_integer_value(json_object_get(r.json, "paddle_number")), 1);
     kito_http_resp_free(&r);
@@ -946,7 +921,7 @@ Test(sales, registration_and_approval)
     /* revoke; a second time there is nothing to revoke */
     snprintf(path, sizeof(path), "/v1/sales/%s/approvals/%s", sale, b2.acc);
     r = call(&org, "DELETE", path, NULL);
-    expect(&r, 204, "revoke");
+    kito_harness_expect(&r, 204, "revoke");
     kito_http_resp_free(&r);
     r = call(&org, "DELETE", path, NULL);
     kito_assert_error(&r, 404, "not_found");
@@ -965,14 +940,14 @@ Test(sales, registration_and_approval)
     /* the queue filtered by status */
     snprintf(path, sizeof(path), "/v1/sales/%s/registrations?status=revoked", sale);
     r = call(&org, "GET", path, NULL);
-    expect(&r, 200, "revoked list");
+    kito_harness_expect(&r, 200, "revoked list");
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1);
     kito_http_resp_free(&r);
 
     /* after the sale is cancelled, approvals no longer change */
     snprintf(path, sizeof(path), "/v1/sales/%s/cancel", sale);
     r = call(&org, "POST", path, NULL);
-    expect(&r, 200, "cancel");
+    kito_harness_expect(&r, 200, "cancel");
     kito_http_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/sales/%s/approvals/%s", sale, b1.acc);
     r = call(&org, "DELETE", path, NULL);

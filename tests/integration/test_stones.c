@@ -14,23 +14,7 @@
 #include "api/validate.h"
 #include "tests/integration/harness.h"
 
-static struct kito_kitod kd;
-static char photo_env[700];
-
-static void up(void)
-{
-    snprintf(photo_env, sizeof(photo_env), "KITO_PHOTO_DIR=%s", kito_harness_var("photos"));
-    const char *env[] = {photo_env, NULL};
-    kito_harness_kitod_start(&kd, env);
-    cr_assert_eq(kito_harness_wait_health(&kd, 200, 5000), 200);
-}
-
-static void down(void)
-{
-    kito_harness_kitod_stop(&kd, 5000);
-}
-
-TestSuite(stones, .init = up, .fini = down, .timeout = 120);
+KITO_SUITE_WITH_KITOD(stones, 120);
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
@@ -38,21 +22,7 @@ TestSuite(stones, .init = up, .fini = down, .timeout = 120);
 static struct kito_http_resp call_raw(const char *method, const char *path, const void *body,
                                       size_t len, const char *ctype, const char *token)
 {
-    char auth[96], ct[96];
-    const char *headers[3] = {NULL, NULL, NULL};
-    size_t h = 0;
-    if (ctype != NULL) {
-        snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
-        headers[h++] = ct;
-    }
-    if (token != NULL) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        headers[h++] = auth;
-    }
-    struct kito_http_resp r;
-    int rc = kito_http(&kd, method, path, body, len, headers, 0, &r);
-    cr_assert_eq(rc, 0, "%s %s: no response", method, path);
-    return r;
+    return kito_harness_call_raw(&kd, token, method, path, body, len, ctype);
 }
 
 static struct kito_http_resp call(const char *method, const char *path, const char *json,
