@@ -63,7 +63,8 @@ typedef struct job {
     bool has_after;
     uint32_t limit;
     size_t seen;
-    kito_cursor last; /* the last row put on the page */
+    kito_cursor last;  /* the last row put on the page */
+    const char *scope; /* the list's cursor scope (page_query) */
     json_t *items;    /* owned until rendered */
 } job;
 
@@ -221,6 +222,7 @@ static bool page_query(kito_req *r, job *j, const char *const *allowed, const ch
         return false;
     }
     j->limit = (uint32_t)limit;
+    j->scope = scope;
     memcpy(j->cursor_key, r->server->cursor_key, KITO_CURSOR_KEY_LEN);
     return true;
 }
@@ -247,16 +249,26 @@ static bool page_take(job *j, int64_t sort_key, uint64_t id)
     return true;
 }
 
-/* Responds with the page in j->items. */
-static void respond_page(kito_req *r, job *j, const char *scope)
+/* Responds with the page in j->items, or with the job's error. */
+static void respond_page(kito_req *r, job *j)
 {
     char cursor[KITO_CURSOR_SIZE];
     const char *next = NULL;
+    if (j->err != KITO_OK) {
+        respond_job_err(r, j);
+        return;
+    }
     if (j->seen > j->limit &&
-        kito_query_cursor_encode(j->cursor_key, scope, j->last, cursor) == KITO_OK)
+        kito_query_cursor_encode(j->cursor_key, j->scope, j->last, cursor) == KITO_OK)
         next = cursor;
     kito_respond_json(r, 200, kito_render_page(j->items, next));
     j->items = NULL; /* the page took it */
+}
+
+/* The done half of every list job. */
+static void done_list(kito_req *r, void *arg)
+{
+    respond_page(r, arg);
 }
 
 static json_t *nullable_time(bool has, int64_t ms)
@@ -507,15 +519,6 @@ static void run_sales_list(kito_db_conn *db, void *arg)
     log_err("sale list", j->err);
 }
 
-static void done_sales_list(kito_req *r, void *arg)
-{
-    job *j = arg;
-    if (j->err != KITO_OK)
-        respond_job_err(r, j);
-    else
-        respond_page(r, j, "sales");
-}
-
 /* GET /v1/sales (public, optional token): published sales and beyond, plus the caller's own
  * drafts; filters status, format, currency; (starts_at, id) order. */
 kito_err kito_get_sales(kito_req *r)
@@ -534,7 +537,7 @@ kito_err kito_get_sales(kito_req *r)
         job_free(j);
         return KITO_OK;
     }
-    return submit(r, run_sales_list, done_sales_list, j);
+    return submit(r, run_sales_list, done_list, j);
 }
 
 /* ---- lots ------------------------------------------------------------------------------------ */
@@ -613,12 +616,9 @@ static void run_lots_list(kito_db_conn *db, void *arg)
 static void done_lots_list(kito_req *r, void *arg)
 {
     job *j = arg;
-    if (j->err != KITO_OK) {
-        respond_job_err(r, j);
-    } else {
+    if (j->err == KITO_OK)
         kito_bidding_overlay_items(r, j->items); /* the order books' live fields (issue 5) */
-        respond_page(r, j, "sale_lots");
-    }
+    respond_page(r, j);
 }
 
 /* GET /v1/sales/{id}/lots (public, optional token): in running order; filter state. */
@@ -1035,15 +1035,6 @@ static void run_registrations(kito_db_conn *db, void *arg)
     log_err("sale registrations", j->err);
 }
 
-static void done_registrations(kito_req *r, void *arg)
-{
-    job *j = arg;
-    if (j->err != KITO_OK)
-        respond_job_err(r, j);
-    else
-        respond_page(r, j, "sale_registrations");
-}
-
 /* GET /v1/sales/{id}/registrations (owner): pending and approved buyers (filter status). */
 kito_err kito_get_sale_registrations(kito_req *r)
 {
@@ -1061,5 +1052,5 @@ kito_err kito_get_sale_registrations(kito_req *r)
         job_free(j);
         return KITO_OK;
     }
-    return submit(r, run_registrations, done_registrations, j);
+    return submit(r, run_registrations, done_list, j);
 }
