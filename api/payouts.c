@@ -1,6 +1,5 @@
 #include "api/payouts.h"
 
-#include <assert.h>
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -13,6 +12,7 @@
 
 #include "api/audit.h"
 #include "api/crypto.h"
+#include "api/repo_settlement.h"
 #include "api/sql.h"
 #include "api/validate.h"
 
@@ -418,64 +418,25 @@ static kito_err post_ledger(kito_db_conn *db, const kito_payout *p, const char *
     format_id(p->id, ref);
     snprintf(memo, sizeof(memo), "payout %s to %s via %s, receipt %s", ref, p->msisdn, p->rail,
              txn);
-    kito_sql_param tp[] = {KITO_SQL_TEXT(ref), KITO_SQL_TEXT(p->source_currency),
-                           KITO_SQL_TEXT(memo)};
-    kito_sql_result res;
-    kito_err e = kito_sql_exec(db,
-                               "INSERT INTO ledger_transactions (kind, reference, currency, memo)"
-                               " VALUES ('payout', ?, ?, ?)",
-                               tp, N(tp), &res);
-    if (e != KITO_OK)
-        return e;
-    *txid = res.insert_id;
+    const uint64_t miner = p->miner_id;
     int64_t paid_minor = p->amount_minor - p->remainder_minor;
-    struct entry {
-        int account;
-        bool party;
-        int64_t amount;
-        const char *currency;
-    } entries[5];
+    kito_ledger_line lines[5];
     size_t n = 0;
     if (strcmp(p->source_currency, p->currency) == 0) {
-        entries[n++] = (struct entry){LEDGER_MINER_PAYABLE, true, paid_minor, p->currency};
-        entries[n++] =
-            (struct entry){LEDGER_MOBILE_MONEY_CLEARING, false, -paid_minor, p->currency};
+        lines[n++] = (kito_ledger_line){LEDGER_MINER_PAYABLE, miner, paid_minor, p->currency};
+        lines[n++] = (kito_ledger_line){LEDGER_MOBILE_MONEY_CLEARING, 0, -paid_minor, p->currency};
     } else {
-        entries[n++] =
-            (struct entry){LEDGER_MINER_PAYABLE, true, p->source_minor, p->source_currency};
-        entries[n++] =
-            (struct entry){LEDGER_FX_CONVERSION, false, -p->source_minor, p->source_currency};
-        entries[n++] = (struct entry){LEDGER_FX_CONVERSION, false, p->amount_minor, p->currency};
-        entries[n++] =
-            (struct entry){LEDGER_MOBILE_MONEY_CLEARING, false, -paid_minor, p->currency};
-        if (p->remainder_minor != 0)
-            entries[n++] =
-                (struct entry){LEDGER_MINER_PAYABLE, true, -p->remainder_minor, p->currency};
+        lines[n++] =
+            (kito_ledger_line){LEDGER_MINER_PAYABLE, miner, p->source_minor, p->source_currency};
+        lines[n++] =
+            (kito_ledger_line){LEDGER_FX_CONVERSION, 0, -p->source_minor, p->source_currency};
+        lines[n++] = (kito_ledger_line){LEDGER_FX_CONVERSION, 0, p->amount_minor, p->currency};
+        lines[n++] = (kito_ledger_line){LEDGER_MOBILE_MONEY_CLEARING, 0, -paid_minor, p->currency};
+        lines[n++] =
+            (kito_ledger_line){LEDGER_MINER_PAYABLE, miner, -p->remainder_minor, p->currency};
     }
-    int64_t sum_local = 0, sum_source = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(entries[i].currency, p->currency) == 0)
-            sum_local += entries[i].amount;
-        else
-            sum_source += entries[i].amount;
-    }
-    assert(sum_local == 0 && sum_source == 0); /* balanced per currency, always */
-    for (size_t i = 0; e == KITO_OK && i < n; i++) {
-        if (entries[i].amount == 0)
-            continue;
-        kito_sql_param ep[] = {
-            KITO_SQL_U64(*txid),
-            KITO_SQL_I64(entries[i].account),
-            entries[i].party ? KITO_SQL_U64(p->miner_id) : KITO_SQL_NULL,
-            KITO_SQL_I64(entries[i].amount),
-            KITO_SQL_TEXT(entries[i].currency),
-        };
-        e = kito_sql_exec(db,
-                          "INSERT INTO ledger_entries (transaction_id, account_code, party_id,"
-                          " amount_minor, currency) VALUES (?, ?, ?, ?, ?)",
-                          ep, N(ep), NULL);
-    }
-    return e;
+    /* balanced per currency, always: kito_ledger_post refuses anything else */
+    return kito_ledger_post(db, "payout", ref, p->source_currency, memo, lines, n, txid);
 }
 
 static kito_err audit_result(kito_db_conn *db, const char *action, uint64_t payout_id,

@@ -204,35 +204,55 @@ static void decide(const struct kito_outbox_entry *e, const struct lot_facts *f,
     out->outcome = KITO_SETTLE_SETTLED;
 }
 
-static kito_err insert_ledger(kito_db_conn *db, const char *kind, const char *reference,
-                              const char *currency, const struct kito_posting *postings,
-                              const uint64_t *parties, size_t n, uint64_t *tx_id)
+kito_err kito_ledger_post(kito_db_conn *db, const char *kind, const char *reference,
+                          const char *currency, const char *memo, const kito_ledger_line *lines,
+                          size_t n, uint64_t *tx_id)
 {
-    /* a transaction that does not balance is never written (DESIGN.md: every transaction sums to
-     * zero per currency) */
-    if (n == 0 || n > KITO_SETTLEMENT_POSTINGS_MAX ||
-        !kito_settlement_postings_balanced(postings, n))
+    if (n > KITO_LEDGER_LINES_MAX)
         return KITO_E_INTERNAL;
-    kito_sql_param p[] = {KITO_SQL_TEXT(kind), KITO_SQL_TEXT(reference), KITO_SQL_TEXT(currency)};
+    /* every currency sums to zero: each line's currency is checked against the sum of all lines
+     * in it (n is small) */
+    size_t written = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t sum = 0;
+        if (lines[i].currency == NULL)
+            return KITO_E_INTERNAL;
+        for (size_t k = 0; k < n; k++) {
+            if (strcmp(lines[k].currency, lines[i].currency) != 0)
+                continue;
+            if (__builtin_add_overflow(sum, lines[k].amount_minor, &sum))
+                return KITO_E_INTERNAL;
+        }
+        if (sum != 0)
+            return KITO_E_INTERNAL;
+        written += lines[i].amount_minor != 0;
+    }
+    if (written == 0)
+        return KITO_E_INTERNAL;
+    kito_sql_param p[] = {KITO_SQL_TEXT(kind), KITO_SQL_TEXT(reference), KITO_SQL_TEXT(currency),
+                          KITO_SQL_TEXT_OR_NULL(memo)};
     kito_sql_result res;
     kito_err e = kito_sql_exec(db,
-                               "INSERT INTO ledger_transactions (kind, reference, currency)"
-                               " VALUES (?, ?, ?)",
+                               "INSERT INTO ledger_transactions (kind, reference, currency, memo)"
+                               " VALUES (?, ?, ?, ?)",
                                p, N(p), &res);
     if (e != KITO_OK)
         return e;
     *tx_id = res.insert_id;
-    char sql[600] = "INSERT INTO ledger_entries (transaction_id, account_code, party_id,"
-                    " amount_minor, currency) VALUES ";
-    kito_sql_param q[KITO_SETTLEMENT_POSTINGS_MAX * 5];
+    char sql[128 + KITO_LEDGER_LINES_MAX * 18] =
+        "INSERT INTO ledger_entries (transaction_id, account_code, party_id, amount_minor,"
+        " currency) VALUES ";
+    kito_sql_param q[KITO_LEDGER_LINES_MAX * 5];
     size_t nq = 0;
     for (size_t i = 0; i < n; i++) {
-        strcat(sql, i == 0 ? "(?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?)");
+        if (lines[i].amount_minor == 0)
+            continue;
+        strcat(sql, nq == 0 ? "(?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?)");
         q[nq++] = KITO_SQL_U64(*tx_id);
-        q[nq++] = KITO_SQL_I64(postings[i].account);
-        q[nq++] = parties[i] != 0 ? KITO_SQL_U64(parties[i]) : KITO_SQL_NULL;
-        q[nq++] = KITO_SQL_I64(postings[i].amount_minor);
-        q[nq++] = KITO_SQL_TEXT(currency);
+        q[nq++] = KITO_SQL_I64(lines[i].account);
+        q[nq++] = lines[i].party != 0 ? KITO_SQL_U64(lines[i].party) : KITO_SQL_NULL;
+        q[nq++] = KITO_SQL_I64(lines[i].amount_minor);
+        q[nq++] = KITO_SQL_TEXT(lines[i].currency);
     }
     return kito_sql_exec(db, sql, q, nq, NULL);
 }
@@ -690,11 +710,12 @@ static kito_err payment_write(kito_db_conn *db, const kito_payment_new *in,
     if (in->amount_minor > f.amount_minor - f.paid_minor)
         return kito_verr_set(ve, "amount", "is more than the %lld still due",
                              (long long)(f.amount_minor - f.paid_minor));
-    const struct kito_posting postings[2] = {{7 /* cash */, in->amount_minor},
-                                             {KITO_LEDGER_BUYER_RECEIVABLE, -in->amount_minor}};
-    const uint64_t parties[2] = {0, f.buyer_id};
+    const kito_ledger_line lines[2] = {
+        {7 /* cash */, 0, in->amount_minor, f.currency},
+        {KITO_LEDGER_BUYER_RECEIVABLE, f.buyer_id, -in->amount_minor, f.currency},
+    };
     uint64_t tx_id;
-    e = insert_ledger(db, "payment", in->reference, f.currency, postings, parties, 2, &tx_id);
+    e = kito_ledger_post(db, "payment", in->reference, f.currency, NULL, lines, 2, &tx_id);
     if (e != KITO_OK)
         return e;
     kito_sql_param p[] = {

@@ -63,6 +63,28 @@ kito_err kito_repo_settlement_reject(kito_db_conn *db, const struct kito_outbox_
  * scheduled, open or closing. Inside the caller's transaction. */
 kito_err kito_repo_settlement_sale_close(kito_db_conn *db, uint64_t sale_id);
 
+/* ---- ledger postings --------------------------------------------------------------------------
+ */
+
+/* One line of a ledger transaction. */
+typedef struct kito_ledger_line {
+    int32_t account;      /* ledger_accounts.code */
+    uint64_t party;       /* accounts.id, 0 for none */
+    int64_t amount_minor; /* signed; a line of 0 is left out */
+    const char *currency;
+} kito_ledger_line;
+
+#define KITO_LEDGER_LINES_MAX 8
+
+/* Writes one ledger transaction (kind, reference: unique together; memo may be NULL; currency is
+ * the transaction's own) and its non-zero lines, inside the caller's SQL transaction; *tx_id gets
+ * its id. A transaction that does not sum to zero in every currency, or has no non-zero line, is
+ * never written (KITO_E_INTERNAL): DESIGN.md, "Settlement". Settlement, payments and payouts all
+ * post through here (the settlement worker's batch path writes the same rows set-wise). */
+kito_err kito_ledger_post(kito_db_conn *db, const char *kind, const char *reference,
+                          const char *currency, const char *memo, const kito_ledger_line *lines,
+                          size_t n, uint64_t *tx_id);
+
 /* ---- royalty rates ----------------------------------------------------------------------------
  */
 

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "api/repo_settlement.h"
 #include "api/settlement.h"
 #include "engine/fees.h"
 
@@ -173,4 +174,34 @@ Test(settlement_worker, start_refuses_bad_parameters)
     p.batch = KITO_SETTLEMENT_BATCH_MAX + 1;
     cr_assert_eq(kito_settlement_start(&p, &w), KITO_E_CONFIG);
     kito_settlement_stop(NULL);
+}
+
+/* kito_ledger_post judges the lines before it touches the database (db is NULL here: a check
+ * that let these through would crash on it). */
+Test(ledger_post, refuses_what_does_not_balance_per_currency)
+{
+    uint64_t tx = 0;
+    const kito_ledger_line one_sided[] = {{KITO_LEDGER_MINER_PAYABLE, 9, 500, "USD"},
+                                          {KITO_LEDGER_PLATFORM_REVENUE, 0, -400, "USD"}};
+    cr_assert_eq(kito_ledger_post(NULL, "payout", "r1", "USD", NULL, one_sided, 2, &tx),
+                 KITO_E_INTERNAL);
+    /* balanced in total but not per currency */
+    const kito_ledger_line mixed[] = {{KITO_LEDGER_MINER_PAYABLE, 9, 500, "USD"},
+                                      {KITO_LEDGER_PLATFORM_REVENUE, 0, -500, "KES"}};
+    cr_assert_eq(kito_ledger_post(NULL, "payout", "r2", "USD", NULL, mixed, 2, &tx),
+                 KITO_E_INTERNAL);
+    /* nothing to post */
+    const kito_ledger_line zeros[] = {{KITO_LEDGER_MINER_PAYABLE, 9, 0, "USD"}};
+    cr_assert_eq(kito_ledger_post(NULL, "payout", "r3", "USD", NULL, zeros, 1, &tx),
+                 KITO_E_INTERNAL);
+    /* an overflowing sum is not a balance */
+    const kito_ledger_line huge[] = {{KITO_LEDGER_MINER_PAYABLE, 9, INT64_MAX, "USD"},
+                                     {KITO_LEDGER_MINER_PAYABLE, 9, INT64_MAX, "USD"},
+                                     {KITO_LEDGER_PLATFORM_REVENUE, 0, 2, "USD"}};
+    cr_assert_eq(kito_ledger_post(NULL, "payout", "r4", "USD", NULL, huge, 3, &tx),
+                 KITO_E_INTERNAL);
+    cr_assert_eq(kito_ledger_post(NULL, "payout", "r5", "USD", NULL, huge,
+                                  KITO_LEDGER_LINES_MAX + 1, &tx),
+                 KITO_E_INTERNAL);
+    cr_assert_eq(tx, 0, "no transaction id was handed out");
 }
