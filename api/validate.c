@@ -604,34 +604,6 @@ kito_err kito_validate_id(const char *field, const char *prefix, const char *s, 
 
 /* ---- request bodies -------------------------------------------------------------------------- */
 
-kito_err kito_validate_json_body(const char *body, size_t len, size_t max_bytes, json_t **out,
-                                 kito_verr *ve)
-{
-    json_error_t jerr;
-    *out = NULL;
-    if (max_bytes == 0)
-        max_bytes = KITO_JSON_BODY_MAX;
-    if (len > max_bytes) {
-        kito_verr_set(ve, "body", "must be at most %zu bytes", max_bytes);
-        return KITO_E_PAYLOAD_TOO_LARGE;
-    }
-    if (body == NULL)
-        len = 0; /* nothing to read, whatever len says */
-    json_t *root = json_loadb(body != NULL ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL) {
-        kito_verr_set(ve, "body", "is not valid JSON (line %d, column %d): %s", jerr.line,
-                      jerr.column, jerr.text);
-        return KITO_E_MALFORMED_JSON;
-    }
-    if (!json_is_object(root)) {
-        json_decref(root);
-        kito_verr_set(ve, "body", "must be a JSON object");
-        return KITO_E_MALFORMED_JSON;
-    }
-    *out = root;
-    return KITO_OK;
-}
-
 static const char *ftype_name(kito_ftype t)
 {
     switch (t) {

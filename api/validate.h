@@ -6,9 +6,9 @@
  * is given) with the field's name and an English reason the API puts in its error body, e.g.
  *     field "pin", reason "must not be a run of consecutive digits like 1234".
  * Validators take the field's name from the caller so the message names what the client sent.
- * Nothing here allocates except kito_validate_json_body; nothing keeps state; all are
- * thread-safe. Money and weights are parsed from text into integers: no floating point is used to
- * compute a value (see kito_validate_carats for the one place a JSON number arrives as a double).
+ * Nothing here allocates; nothing keeps state; all are thread-safe. Money and weights are parsed
+ * from text into integers: no floating point is used to compute a value (see kito_validate_carats
+ * for the one place a JSON number arrives as a double).
  */
 #ifndef KITO_VALIDATE_H
 #define KITO_VALIDATE_H
@@ -182,18 +182,8 @@ kito_err kito_id_parse(const char *prefix, const char *s, uint64_t *key);
 kito_err kito_validate_id(const char *field, const char *prefix, const char *s, uint64_t *key,
                           kito_verr *ve);
 
-/* ---- request bodies -------------------------------------------------------------------------- */
-
-/* Largest request body kito_validate_json_body accepts when max_bytes is 0. */
-#define KITO_JSON_BODY_MAX ((size_t)64 * 1024)
-
-/* Parses a request body that must be one JSON object. Duplicate member names are refused
- * (JSON_REJECT_DUPLICATES); so are \u0000 in strings and integers beyond 64 bits (jansson's own
- * rules). KITO_E_PAYLOAD_TOO_LARGE if len > max_bytes (0 = KITO_JSON_BODY_MAX);
- * KITO_E_MALFORMED_JSON if it does not parse or is not an object (ve->reason tells where).
- * On success *out owns a new reference (json_decref it). body need not be NUL-terminated. */
-kito_err kito_validate_json_body(const char *body, size_t len, size_t max_bytes, json_t **out,
-                                 kito_verr *ve);
+/* ---- request bodies: api/json.h parses them (kito_json_parse); the shapes are checked here ----
+ */
 
 /* The JSON type a field must have. */
 typedef enum kito_ftype {

@@ -526,34 +526,6 @@ Test(ids, refuses_everything_else)
     cr_assert_str_eq(ve.reason, "must be an id like lot_0000000000001");
 }
 
-/* ---- request bodies ---- */
-
-Test(body, parse_limits_and_duplicates)
-{
-    json_t *v = NULL;
-    kito_verr ve;
-    const char *ok = "{\"phone\":\"+255754123456\"}";
-    cr_assert_eq(kito_validate_json_body(ok, strlen(ok), 0, &v, &ve), KITO_OK);
-    cr_assert(json_is_object(v));
-    json_decref(v);
-    cr_assert_eq(kito_validate_json_body(ok, strlen(ok), 10, &v, &ve), KITO_E_PAYLOAD_TOO_LARGE);
-    cr_assert_null(v);
-    const char *dup = "{\"a\":1,\"a\":2}";
-    cr_assert_eq(kito_validate_json_body(dup, strlen(dup), 0, &v, &ve), KITO_E_MALFORMED_JSON);
-    cr_assert_str_eq(ve.field, "body");
-    cr_assert_eq(kito_validate_json_body("[1]", 3, 0, &v, &ve), KITO_E_MALFORMED_JSON);
-    cr_assert_str_eq(ve.reason, "must be a JSON object");
-    cr_assert_eq(kito_validate_json_body("{", 1, 0, &v, &ve), KITO_E_MALFORMED_JSON);
-    cr_assert_eq(kito_validate_json_body("", 0, 0, &v, &ve), KITO_E_MALFORMED_JSON);
-    cr_assert_eq(kito_validate_json_body(NULL, 0, 0, &v, &ve), KITO_E_MALFORMED_JSON);
-    const char *nul = "{\"a\":\"x\\u0000y\"}";
-    cr_assert_eq(kito_validate_json_body(nul, strlen(nul), 0, &v, &ve), KITO_E_MALFORMED_JSON);
-    /* not NUL-terminated: only len bytes are read */
-    char buf[8] = {'{', '}', 'x', 'x', 'x', 'x', 'x', 'x'};
-    cr_assert_eq(kito_validate_json_body(buf, 2, 0, &v, &ve), KITO_OK);
-    json_decref(v);
-}
-
 static const kito_field measurement_fields[] = {
     {"length_um", KITO_FT_INTEGER, .required = true},
     {"width_um", KITO_FT_INTEGER, .required = true},
