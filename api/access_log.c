@@ -1,7 +1,6 @@
 #include "api/access_log.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/time.h>
@@ -65,44 +64,80 @@ static size_t put_escaped(char *buf, size_t size, size_t at, const char *s, size
     return at;
 }
 
-static size_t put(char *buf, size_t size, size_t at, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static size_t put(char *buf, size_t size, size_t at, const char *fmt, ...)
+/* Appends n bytes, cut at size - 1 (the line stays NUL-terminated). */
+static size_t put_raw(char *buf, size_t size, size_t at, const char *s, size_t n)
 {
-    if (at >= size)
+    if (at + 1 >= size)
         return at;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf + at, size - at, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return at;
-    return at + (size_t)n >= size ? size - 1 : at + (size_t)n;
+    if (n > size - 1 - at)
+        n = size - 1 - at;
+    memcpy(buf + at, s, n);
+    at += n;
+    buf[at] = '\0';
+    return at;
 }
 
+static size_t put(char *buf, size_t size, size_t at, const char *s)
+{
+    return put_raw(buf, size, at, s, strlen(s));
+}
+
+/* Appends v in decimal, at least `width` digits (zero-padded). */
+static size_t put_uint(char *buf, size_t size, size_t at, uint64_t v, int width)
+{
+    char t[24];
+    char *p = t + sizeof(t);
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+        width--;
+    } while (v != 0 || width > 0);
+    return put_raw(buf, size, at, p, (size_t)(t + sizeof(t) - p));
+}
+
+/* Formatted by hand rather than with strftime and printf: this runs for every request. */
 size_t kito_access_log_format(const kito_access_entry *e, int64_t unix_ms, char *buf, size_t size)
 {
     time_t secs = (time_t)(unix_ms / 1000);
     struct tm tm;
-    char when[32];
     gmtime_r(&secs, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-
-    size_t at =
-        put(buf, size, 0, "{\"time\":\"%s.%03dZ\",\"method\":\"", when, (int)(unix_ms % 1000));
+    if (size > 0)
+        buf[0] = '\0';
+    size_t at = put(buf, size, 0, "{\"time\":\"");
+    at = put_uint(buf, size, at, (uint64_t)tm.tm_year + 1900, 1);
+    at = put(buf, size, at, "-");
+    at = put_uint(buf, size, at, (uint64_t)tm.tm_mon + 1, 2);
+    at = put(buf, size, at, "-");
+    at = put_uint(buf, size, at, (uint64_t)tm.tm_mday, 2);
+    at = put(buf, size, at, "T");
+    at = put_uint(buf, size, at, (uint64_t)tm.tm_hour, 2);
+    at = put(buf, size, at, ":");
+    at = put_uint(buf, size, at, (uint64_t)tm.tm_min, 2);
+    at = put(buf, size, at, ":");
+    at = put_uint(buf, size, at, (uint64_t)tm.tm_sec, 2);
+    at = put(buf, size, at, ".");
+    at = put_uint(buf, size, at, (uint64_t)(unix_ms % 1000), 3);
+    at = put(buf, size, at, "Z\",\"method\":\"");
     at = put_escaped(buf, size, at, e->method, e->method_len > 16 ? 16 : e->method_len);
     at = put(buf, size, at, "\",\"path\":\"");
     size_t path_len = e->path_len;
     bool cut = path_len > KITO_ACCESS_LOG_PATH_MAX;
     at = put_escaped(buf, size, at, e->path, cut ? KITO_ACCESS_LOG_PATH_MAX : path_len);
-    at = put(buf, size, at,
-             "%s\",\"status\":%d,\"bytes\":%llu,\"duration_us\":%llu,\"protocol\":\"%s\","
-             "\"remote\":\"%s\",\"route\":\"",
-             cut ? "..." : "", e->status, (unsigned long long)e->bytes,
-             (unsigned long long)e->duration_us, e->protocol, e->remote);
+    at = put(buf, size, at, cut ? "...\",\"status\":" : "\",\"status\":");
+    if (e->status < 0)
+        at = put(buf, size, at, "-");
+    at = put_uint(buf, size, at, e->status < 0 ? -(uint64_t)e->status : (uint64_t)e->status, 1);
+    at = put(buf, size, at, ",\"bytes\":");
+    at = put_uint(buf, size, at, e->bytes, 1);
+    at = put(buf, size, at, ",\"duration_us\":");
+    at = put_uint(buf, size, at, e->duration_us, 1);
+    at = put(buf, size, at, ",\"protocol\":\"");
+    at = put(buf, size, at, e->protocol);
+    at = put(buf, size, at, "\",\"remote\":\"");
+    at = put(buf, size, at, e->remote);
+    at = put(buf, size, at, "\",\"route\":\"");
     at = put_escaped(buf, size, at, e->route, strlen(e->route));
-    at = put(buf, size, at, "\"%s}\n", e->abandoned ? ",\"abandoned\":true" : "");
+    at = put(buf, size, at, e->abandoned ? "\",\"abandoned\":true}\n" : "\"}\n");
     return at;
 }
 

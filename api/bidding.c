@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/bookstore.h"
 #include "api/crypto.h"
 #include "api/render.h"
 #include "api/repo_sales.h"
@@ -112,6 +113,53 @@ json_t *kito_bidding_render_view(const struct kito_lot_view *v, uint64_t viewer)
         "paused", v->paused, "leader_is_you", viewer != 0 && v->leader == viewer);
 }
 
+static void write_money_or_null(kito_jw *w, int64_t minor, const char *currency)
+{
+    if (minor > 0)
+        kito_jw_money(w, minor, currency);
+    else
+        kito_jw_raw(w, "null", 4);
+}
+
+void kito_bidding_write_view(kito_jw *w, const struct kito_lot_view *v, uint64_t viewer,
+                             uint64_t lot_id)
+{
+    /* member for member as kito_bidding_render_view packs them */
+    kito_jw_lit(w, "{\"state\":");
+    kito_jw_string(w, kito_lot_state_name(v->state));
+    kito_jw_lit(w, ",\"price\":");
+    write_money_or_null(w, v->price_minor, v->currency);
+    kito_jw_lit(w, ",\"ask\":");
+    write_money_or_null(w, v->ask_minor, v->currency);
+    kito_jw_lit(w, ",\"opening\":");
+    kito_jw_money(w, v->opening_minor, v->currency);
+    kito_jw_lit(w, ",\"bid_count\":");
+    kito_jw_int(w, (int)v->bid_count);
+    kito_jw_lit(w, ",\"reserve_met\":");
+    if (v->bid_count > 0)
+        kito_jw_bool(w, v->reserve_met);
+    else
+        kito_jw_raw(w, "null", 4);
+    kito_jw_lit(w, ",\"has_reserve\":");
+    kito_jw_bool(w, v->has_reserve);
+    kito_jw_lit(w, ",\"ends_at\":");
+    if (v->ends_at_ms > 0)
+        kito_jw_time(w, v->ends_at_ms);
+    else
+        kito_jw_raw(w, "null", 4);
+    kito_jw_lit(w, ",\"seq\":");
+    kito_jw_int(w, (int)v->seq);
+    kito_jw_lit(w, ",\"paused\":");
+    kito_jw_bool(w, v->paused);
+    kito_jw_lit(w, ",\"leader_is_you\":");
+    kito_jw_bool(w, viewer != 0 && v->leader == viewer);
+    if (lot_id != 0) {
+        kito_jw_lit(w, ",\"id\":");
+        kito_jw_id(w, KITO_ID_LOT, lot_id);
+    }
+    kito_jw_raw(w, "}", 1);
+}
+
 /* ---- the state ------------------------------------------------------------------------------- */
 
 typedef struct approval_slot {
@@ -140,6 +188,7 @@ struct kito_bidding {
     int handles_open;
     bool retry_armed;
     bool reconciling;
+    bool stopped; /* kito_bidding_stop: the market may be going: load nothing more */
     kito_bid_lot *lots;
     approval_slot *approvals;
     key_slot *keys;
@@ -200,6 +249,7 @@ void kito_bidding_stop(kito_bidding *b)
 {
     if (b == NULL)
         return;
+    b->stopped = true;
     uv_timer_stop(&b->tick);
     uv_timer_stop(&b->retry);
 }
@@ -235,7 +285,9 @@ typedef struct activation {
     struct kito_lot_config *cfgs;
     size_t n;
     kito_err db_err;
+    size_t next_cfg;  /* the next of cfgs to load */
     uint32_t pending; /* loads waiting for the market */
+    bool issuing;     /* inside act_pump */
     bool in_db;
     bool failed; /* a load failed for Redis or capacity: retry */
     bool chain;  /* part of a reconcile pass */
@@ -328,6 +380,8 @@ static void act_finish(activation *a)
     }
 }
 
+static void act_pump(activation *a);
+
 static void on_loaded(void *ud, kito_err status)
 {
     activation *a = ud;
@@ -338,8 +392,8 @@ static void on_loaded(void *ud, kito_err status)
                     (unsigned long long)a->sale_id, kito_err_code(status));
     }
     assert(a->pending > 0);
-    if (--a->pending == 0 && a->b != NULL)
-        act_finish(a);
+    a->pending--;
+    act_pump(a);
 }
 
 static void act_run(void *worker, void *arg)
@@ -366,32 +420,54 @@ static void act_done(void *arg, kito_err status)
     act_loaded_all(a);
 }
 
-/* Loads a's configs into the market; finishes when every load is answered. */
-static void act_loaded_all(activation *a)
+/* Issues a's next loads, at most KITO_BIDDING_LOADS_AT_ONCE waiting at a time: each load holds
+ * one of the book store's KITO_BOOKSTORE_READS_MAX reads until Redis answers, and a load refused
+ * for capacity would leave its lot unloaded until the retry timer (a sale of 1,000 lots would
+ * open to bids 256 lots every KITO_BIDDING_RETRY_MS). Called again by every answer; finishes a
+ * once every load has been answered. */
+static void act_pump(activation *a)
 {
+    if (a->b == NULL || a->issuing)
+        return;
+    a->issuing = true; /* an answer arriving while we issue (a failure) must not recurse */
     kito_market *m = a->b->s->market;
-    a->pending = 1; /* held while the loads are issued */
-    for (size_t i = 0; a->db_err == KITO_OK && i < a->n; i++) {
+    while (a->db_err == KITO_OK && a->next_cfg < a->n && a->pending < KITO_BIDDING_LOADS_AT_ONCE) {
+        const struct kito_lot_config *cfg = &a->cfgs[a->next_cfg];
         struct kito_lot_view v;
-        if (m == NULL) {
+        if (m == NULL || a->b->stopped) { /* (kito_market_free answers our loads) */
             a->failed = true;
             break;
         }
-        kito_err e = kito_market_lot_view(m, a->cfgs[i].lot_id, &v);
-        if (e == KITO_OK)
-            continue; /* already held */
-        e = kito_market_lot_load(m, &a->cfgs[i], on_loaded, a);
+        if (kito_market_lot_view(m, cfg->lot_id, &v) == KITO_OK) {
+            a->next_cfg++; /* already held */
+            continue;
+        }
+        kito_err e = kito_market_lot_load(m, cfg, on_loaded, a);
+        if (e == KITO_E_CAPACITY && a->pending > 0)
+            break; /* the reads are busy (ours among them): go on as ours are answered */
+        a->next_cfg++;
         if (e == KITO_OK)
             a->pending++;
         else if (e != KITO_E_LOT_EXISTS)
             a->failed = true;
     }
+    a->issuing = false;
+    if (a->pending == 0)
+        act_finish(a);
+}
+
+/* Loads a's configs into the market; finishes when every load is answered. */
+static void act_loaded_all(activation *a)
+{
     if (a->db_err != KITO_OK && a->db_err != KITO_E_NOT_FOUND)
         fprintf(stderr, "kitod: sale %llu: cannot read its lots (%s)\n",
                 (unsigned long long)a->sale_id, kito_err_code(a->db_err));
-    if (a->db_err == KITO_E_NOT_FOUND)
+    if (a->db_err == KITO_E_NOT_FOUND) {
         a->db_err = KITO_OK; /* gone: nothing to load */
-    on_loaded(a, KITO_OK);
+        a->n = 0;
+    }
+    a->next_cfg = 0;
+    act_pump(a);
 }
 
 static void act_start(kito_bidding *b, activation *a)
@@ -552,34 +628,59 @@ void kito_bidding_free(kito_bidding *b)
 
 /* ---- caches ---------------------------------------------------------------------------------- */
 
+/* The lot directory and the approvals cache are KITO_BIDDING_WAYS-way set-associative: a key
+ * lives in one set of that many slots, newest first, and a put into a full set evicts its oldest.
+ * (Direct-mapped, a sale of 1,000 lots put about 30 pairs of lots into shared slots, and bids on
+ * those lots evicted each other and went to MySQL every time.) */
+#define SETS(slots) ((slots) / KITO_BIDDING_WAYS)
+
+static kito_bid_lot *lot_set(kito_bidding *b, uint64_t lot_id)
+{
+    return &b->lots[(mix(lot_id) & (SETS(KITO_BIDDING_LOTS) - 1)) * KITO_BIDDING_WAYS];
+}
+
 const kito_bid_lot *kito_bidding_lot(kito_bidding *b, uint64_t lot_id)
 {
-    const kito_bid_lot *l = &b->lots[mix(lot_id) & (KITO_BIDDING_LOTS - 1)];
-    return l->lot_id == lot_id && lot_id != 0 ? l : NULL;
+    const kito_bid_lot *set = lot_set(b, lot_id);
+    for (size_t i = 0; lot_id != 0 && i < KITO_BIDDING_WAYS; i++)
+        if (set[i].lot_id == lot_id)
+            return &set[i];
+    return NULL;
 }
 
 void kito_bidding_lot_put(kito_bidding *b, const kito_bid_lot *lot)
 {
     if (strcmp(lot->sale_status, "draft") == 0)
         return;
-    b->lots[mix(lot->lot_id) & (KITO_BIDDING_LOTS - 1)] = *lot;
+    kito_bid_lot *set = lot_set(b, lot->lot_id);
+    size_t i = 0; /* the lot's own slot, else the oldest */
+    while (i < KITO_BIDDING_WAYS - 1 && set[i].lot_id != lot->lot_id)
+        i++;
+    memmove(&set[1], &set[0], i * sizeof(*set));
+    set[0] = *lot;
 }
 
-static approval_slot *approval_slot_of(kito_bidding *b, uint64_t sale_id, uint64_t buyer_id)
+static approval_slot *approval_set(kito_bidding *b, uint64_t sale_id, uint64_t buyer_id)
 {
-    return &b->approvals[mix(sale_id * 0x9e3779b97f4a7c15ULL ^ buyer_id) &
-                         (KITO_BIDDING_APPROVALS - 1)];
+    return &b->approvals[(mix(sale_id * 0x9e3779b97f4a7c15ULL ^ buyer_id) &
+                          (SETS(KITO_BIDDING_APPROVALS) - 1)) *
+                         KITO_BIDDING_WAYS];
 }
 
 bool kito_bidding_approval(kito_bidding *b, uint64_t sale_id, uint64_t buyer_id,
                            kito_bid_approval *out)
 {
-    approval_slot *a = approval_slot_of(b, sale_id, buyer_id);
-    if (a->sale_id != sale_id || a->buyer_id != buyer_id || sale_id == 0 ||
-        a->expires_ms <= (int64_t)uv_now(b->s->loop))
-        return false;
-    *out = a->ap;
-    return true;
+    const approval_slot *set = approval_set(b, sale_id, buyer_id);
+    for (size_t i = 0; sale_id != 0 && i < KITO_BIDDING_WAYS; i++) {
+        const approval_slot *a = &set[i];
+        if (a->sale_id == sale_id && a->buyer_id == buyer_id) {
+            if (a->expires_ms <= (int64_t)uv_now(b->s->loop))
+                return false;
+            *out = a->ap;
+            return true;
+        }
+    }
+    return false;
 }
 
 void kito_bidding_approval_put(kito_bidding *b, uint64_t sale_id, uint64_t buyer_id,
@@ -587,9 +688,13 @@ void kito_bidding_approval_put(kito_bidding *b, uint64_t sale_id, uint64_t buyer
 {
     if (!ap->approved)
         return;
-    approval_slot *a = approval_slot_of(b, sale_id, buyer_id);
-    *a = (approval_slot){sale_id, buyer_id,
-                         (int64_t)uv_now(b->s->loop) + KITO_BIDDING_APPROVAL_TTL_MS, *ap};
+    approval_slot *set = approval_set(b, sale_id, buyer_id);
+    size_t i = 0; /* the pair's own slot, else the oldest */
+    while (i < KITO_BIDDING_WAYS - 1 && (set[i].sale_id != sale_id || set[i].buyer_id != buyer_id))
+        i++;
+    memmove(&set[1], &set[0], i * sizeof(*set));
+    set[0] = (approval_slot){sale_id, buyer_id,
+                             (int64_t)uv_now(b->s->loop) + KITO_BIDDING_APPROVAL_TTL_MS, *ap};
 }
 
 void kito_bidding_approval_forget(kito_bidding *b, uint64_t sale_id, uint64_t buyer_id)
@@ -597,9 +702,10 @@ void kito_bidding_approval_forget(kito_bidding *b, uint64_t sale_id, uint64_t bu
     if (b == NULL)
         return;
     if (buyer_id != 0) {
-        approval_slot *a = approval_slot_of(b, sale_id, buyer_id);
-        if (a->sale_id == sale_id && a->buyer_id == buyer_id)
-            memset(a, 0, sizeof(*a));
+        approval_slot *set = approval_set(b, sale_id, buyer_id);
+        for (size_t i = 0; i < KITO_BIDDING_WAYS; i++)
+            if (set[i].sale_id == sale_id && set[i].buyer_id == buyer_id)
+                memset(&set[i], 0, sizeof(set[i]));
         return;
     }
     for (size_t i = 0; i < KITO_BIDDING_APPROVALS; i++)

@@ -11,13 +11,14 @@
  *     next deadline is due, so timed and tender lots open and close on time (soft close and
  *     stagger are the engine's); a closing lot's result goes to the outbox (the market does it).
  *   - A lot directory: lot -> sale, organiser, seller, format (KITO_BIDDING_LOTS slots,
- *     direct-mapped; a miss is read from MySQL). Entries never go stale once the sale is
- *     published: these facts are fixed from then on.
- *   - The approvals cache: (sale, buyer) -> approved, paddle, spending limit. Only approvals are
- *     cached (KITO_BIDDING_APPROVAL_TTL_MS); an unapproved buyer is asked of MySQL each time, so a
- *     fresh approval works at once. This process's approve and revoke endpoints drop the entry at
- *     once (kito_bidding_approval_forget); a change made by another process takes effect within
- *     the TTL.
+ *     KITO_BIDDING_WAYS-way set-associative; a miss is read from MySQL). Entries never go stale
+ *     once the sale is published: these facts are fixed from then on.
+ *   - The approvals cache: (sale, buyer) -> approved, paddle, spending limit; set-associative
+ *     like the lot directory. Only approvals are cached (KITO_BIDDING_APPROVAL_TTL_MS); an
+ *     unapproved buyer is asked of MySQL each time, so a fresh approval works at once. This
+ *     process's approve and revoke endpoints drop the entry at once
+ *     (kito_bidding_approval_forget); a change made by another process takes effect within the
+ *     TTL.
  *   - Rate limits: token buckets per buyer (KITO_BID_BUYER_RATE per second, burst
  *     KITO_BID_BUYER_BURST) and per client address (KITO_BID_ADDR_RATE, KITO_BID_ADDR_BURST;
  *     settings of api/config.h with these names, defaults 5/10 and 50/100), in
@@ -39,6 +40,7 @@
 
 #include <jansson.h>
 
+#include "api/render.h"
 #include "api/repo_bids.h"
 #include "engine/engine.h"
 #include "engine/err.h"
@@ -48,8 +50,10 @@ struct kito_req;
 
 #define KITO_BIDDING_TICK_MS 100           /* how often the clock looks at the deadline */
 #define KITO_BIDDING_RETRY_MS 5000         /* activation retry after a failed load */
+#define KITO_BIDDING_LOADS_AT_ONCE 128     /* an activation's lot loads waiting at once */
 #define KITO_BIDDING_LOTS 16384            /* lot directory slots */
 #define KITO_BIDDING_APPROVALS 16384       /* approvals cache slots */
+#define KITO_BIDDING_WAYS 8                /* slots per set in those two caches */
 #define KITO_BIDDING_APPROVAL_TTL_MS 30000 /* a cached approval is trusted this long */
 #define KITO_BIDDING_KEYS 16384            /* idempotency keys remembered (lot, amount) */
 #define KITO_BIDDING_BUCKETS 16384         /* rate-limit buckets per kind */
@@ -90,6 +94,12 @@ const char *kito_lot_state_name(uint8_t state);
  * viewer 0 = anonymous). The engine's view already hides a sealed book (tender before close, live
  * before the clerk opens), so nothing here can reveal one. New reference or NULL. Pure. */
 json_t *kito_bidding_render_view(const struct kito_lot_view *v, uint64_t viewer);
+
+/* Writes the same view as kito_bidding_render_view into w (api/render.h: the same bytes as
+ * rendering that object), followed by "id": lot_id when lot_id is not 0, as the handlers add it.
+ * For the bid's 201, which would otherwise build and dump a jansson tree per request. Pure. */
+void kito_bidding_write_view(kito_jw *w, const struct kito_lot_view *v, uint64_t viewer,
+                             uint64_t lot_id);
 
 /* ---- the loop-side state -----------------------------------------------------------------------
  */

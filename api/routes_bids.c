@@ -182,9 +182,60 @@ static json_t *render_lot_now(kito_req *r, const bid_job *j, struct kito_lot_vie
     return view;
 }
 
+/* The bid's 201 body written directly (api/render.h), the same bytes respond_accepted's jansson
+ * document renders to: this is the answer to every accepted bid, so it skips the tree. Returns
+ * false (nothing sent) if it does not fit or cannot be written; then the tree is built. */
+static bool respond_bid_direct(kito_req *r, const bid_job *j, uint32_t seq, bool replay)
+{
+    char buf[2048];
+    kito_jw w;
+    struct kito_lot_view v = {0};
+    struct kito_my_bid mb = {0};
+    kito_market *m = r->server->market;
+    bool have_view = m != NULL && kito_market_lot_view(m, j->lot_id, &v) == KITO_OK;
+    const char *cur = v.currency[0] != '\0' ? v.currency : j->lot.currency;
+    bool have_mine =
+        m != NULL &&
+        kito_engine_my_bid(kito_market_engine(m), j->lot_id, j->account_id, &mb) == KITO_OK &&
+        mb.has_bid;
+    kito_jw_init(&w, buf, sizeof(buf));
+    kito_jw_lit(&w, "{\"bid_id\":");
+    kito_jw_id(&w, KITO_ID_BID, j->cmd_id);
+    kito_jw_lit(&w, ",\"seq\":");
+    kito_jw_int(&w, (int)seq);
+    kito_jw_lit(&w, ",\"amount\":");
+    kito_jw_money(&w, j->amount, cur);
+    kito_jw_lit(&w, ",\"your_bid\":");
+    if (have_mine) { /* render_my_bid */
+        kito_jw_lit(&w, "{\"amount\":");
+        kito_jw_money(&w, mb.amount_minor, cur);
+        kito_jw_lit(&w, ",\"leading\":");
+        kito_jw_bool(&w, mb.leading);
+        kito_jw_lit(&w, ",\"seq\":");
+        kito_jw_int(&w, (int)mb.seq);
+        kito_jw_raw(&w, "}", 1);
+    } else {
+        kito_jw_raw(&w, "null", 4);
+    }
+    kito_jw_lit(&w, ",\"lot\":");
+    if (have_view) /* render_lot_now */
+        kito_bidding_write_view(&w, &v, j->account_id, j->lot_id);
+    else
+        kito_jw_raw(&w, "null", 4);
+    kito_jw_raw(&w, "}", 1);
+    if (w.failed)
+        return false;
+    if (replay)
+        add_header(r, "idempotent-replayed", "true");
+    kito_respond_bytes(r, 201, KITO_JSON_CONTENT_TYPE, w.buf, w.len);
+    return true;
+}
+
 /* 201 (bid) or 200 (clerk) once Redis has the command; replay: a retry of a confirmed one. */
 static void respond_accepted(kito_req *r, const bid_job *j, uint32_t seq, bool replay)
 {
+    if (!j->clerk && respond_bid_direct(r, j, seq, replay))
+        return;
     struct kito_lot_view v = {0};
     json_t *lot = render_lot_now(r, j, &v);
     json_t *doc;
