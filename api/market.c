@@ -32,8 +32,10 @@ struct mk_pending {
     uint64_t sale_id;
 };
 
-/* One batch's waiting answers and touched lots (two: the one in flight, the one collecting;
- * indexed by batch id & 1). */
+/* One batch's waiting answers and touched lots. Three, indexed by batch id % MK_BATCHES: the
+ * one being answered (the book store sends the next batch before it reports this one), the one
+ * in flight and the one collecting. */
+#define MK_BATCHES 3
 struct mk_batch {
     struct mk_pending *pend;
     uint32_t n_pend;
@@ -78,7 +80,7 @@ struct kito_market {
     kito_bookstore *bs;
     struct kito_market_limits lim;
     uint32_t batch_cap; /* pending answers and touched lots per batch */
-    struct mk_batch batch[2];
+    struct mk_batch batch[MK_BATCHES];
     uint64_t confirmed_id; /* the last batch Redis confirmed */
 
     /* the lot table: slots + open-addressing index (slot + 1; 0 = empty) */
@@ -239,7 +241,7 @@ static void touch(kito_market *m, struct mk_lot *l, uint64_t batch_id)
 {
     if (l->touched_batch == batch_id)
         return;
-    struct mk_batch *b = &m->batch[batch_id & 1];
+    struct mk_batch *b = &m->batch[batch_id % MK_BATCHES];
     assert(b->n_touched < m->batch_cap);
     b->touched[b->n_touched++] = slot_of(m, l);
     l->touched_batch = batch_id;
@@ -475,7 +477,7 @@ static void on_down(void *ud)
     m->ready = false;
     if (m->recover_phase != RECOVER_IDLE)
         m->dirty = true; /* rebuilt from Redis at the next connect (start_over) */
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < MK_BATCHES; k++) {
         struct mk_batch *b = &m->batch[k];
         for (uint32_t i = 0; i < b->n_touched; i++) {
             struct mk_lot *l = &m->lots[b->touched[i]];
@@ -489,15 +491,15 @@ static void on_down(void *ud)
         b->n_touched = 0;
     }
     /* answers last, so a callback finds the market consistent */
-    answer_batch(m, &m->batch[0], KITO_E_UNAVAILABLE);
-    answer_batch(m, &m->batch[1], KITO_E_UNAVAILABLE);
+    for (int k = 0; k < MK_BATCHES; k++)
+        answer_batch(m, &m->batch[k], KITO_E_UNAVAILABLE);
 }
 
 static void on_batch(void *ud, uint64_t batch_id)
 {
     kito_market *m = ud;
     m->confirmed_id = batch_id;
-    answer_batch(m, &m->batch[batch_id & 1], KITO_OK);
+    answer_batch(m, &m->batch[batch_id % MK_BATCHES], KITO_OK);
 }
 
 static bool ensure_scratch(kito_market *m, size_t n)
@@ -520,7 +522,7 @@ static bool ensure_scratch(kito_market *m, size_t n)
 static void on_seal(void *ud, uint64_t batch_id)
 {
     kito_market *m = ud;
-    struct mk_batch *b = &m->batch[batch_id & 1];
+    struct mk_batch *b = &m->batch[batch_id % MK_BATCHES];
     for (uint32_t i = 0; i < b->n_touched; i++) {
         struct mk_lot *l = &m->lots[b->touched[i]];
         if (l->state != LOT_READY || l->seq - l->snap_seq < m->lim.snapshot_every)
@@ -564,12 +566,14 @@ kito_err kito_market_create(uv_loop_t *loop, const struct kito_bookstore_params 
     m->index = calloc(index_size, sizeof(*m->index));
     m->lots = calloc(m->max_lots, sizeof(*m->lots));
     m->queue = calloc(m->max_lots, sizeof(*m->queue));
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < MK_BATCHES; k++) {
         m->batch[k].pend = calloc(m->batch_cap, sizeof(struct mk_pending));
         m->batch[k].touched = calloc(m->batch_cap, sizeof(uint32_t));
     }
-    if (m->index == NULL || m->lots == NULL || m->queue == NULL || m->batch[0].pend == NULL ||
-        m->batch[1].pend == NULL || m->batch[0].touched == NULL || m->batch[1].touched == NULL) {
+    bool batches_ok = true;
+    for (int k = 0; k < MK_BATCHES; k++)
+        batches_ok &= m->batch[k].pend != NULL && m->batch[k].touched != NULL;
+    if (m->index == NULL || m->lots == NULL || m->queue == NULL || !batches_ok) {
         e = KITO_E_NOMEM;
         goto fail;
     }
@@ -587,7 +591,7 @@ fail:
     free(m->index);
     free(m->lots);
     free(m->queue);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < MK_BATCHES; k++) {
         free(m->batch[k].pend);
         free(m->batch[k].touched);
     }
@@ -602,13 +606,13 @@ void kito_market_free(kito_market *m)
     m->freeing = true;
     m->ready = false;
     kito_bookstore_close(m->bs); /* calls nothing back */
-    answer_batch(m, &m->batch[0], KITO_E_UNAVAILABLE);
-    answer_batch(m, &m->batch[1], KITO_E_UNAVAILABLE);
+    for (int k = 0; k < MK_BATCHES; k++)
+        answer_batch(m, &m->batch[k], KITO_E_UNAVAILABLE);
     kito_engine_free(m->eng);
     free(m->index);
     free(m->lots);
     free(m->queue);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < MK_BATCHES; k++) {
         free(m->batch[k].pend);
         free(m->batch[k].touched);
     }
@@ -712,7 +716,7 @@ static uint64_t reserve(kito_market *m)
         KITO_OK)
         return 0;
     uint64_t id = kito_bookstore_batch_id(m->bs);
-    const struct mk_batch *b = &m->batch[id & 1];
+    const struct mk_batch *b = &m->batch[id % MK_BATCHES];
     if (b->n_pend >= m->batch_cap || b->n_touched >= m->batch_cap)
         return 0;
     return id;
@@ -748,12 +752,12 @@ kito_err kito_market_submit(kito_market *m, const struct kito_command *cmd,
         m->st.capacity++;
         return now->err = KITO_E_CAPACITY;
     }
-    struct mk_batch *b = &m->batch[id & 1];
+    struct mk_batch *b = &m->batch[id % MK_BATCHES];
     struct mk_pending *p = &b->pend[b->n_pend];
     kito_err e = kito_engine_apply(m->eng, cmd, p->ev, KITO_MAX_EVENTS_PER_COMMAND, &p->out);
     if (e == KITO_E_DUPLICATE && l->touched_batch > m->confirmed_id) {
         /* the first arrival is not durable yet: answer with it, not before */
-        struct mk_batch *wb = &m->batch[l->touched_batch & 1];
+        struct mk_batch *wb = &m->batch[l->touched_batch % MK_BATCHES];
         if (wb->n_pend >= m->batch_cap) {
             m->st.capacity++;
             return now->err = KITO_E_CAPACITY;
@@ -795,7 +799,7 @@ kito_err kito_market_tick(kito_market *m, int64_t now_ms, kito_market_submit_cb 
             m->st.capacity++;
             break;
         }
-        struct mk_batch *b = &m->batch[id & 1];
+        struct mk_batch *b = &m->batch[id % MK_BATCHES];
         struct mk_pending *p = &b->pend[b->n_pend];
         struct kito_command c;
         size_t k = 0, n_ev = 0;
@@ -870,7 +874,7 @@ static void on_exists(void *ud, kito_err status, bool exists)
         return load_done(c, KITO_E_CAPACITY, false);
     }
     uint64_t id = kito_bookstore_batch_id(m->bs);
-    struct mk_batch *b = &m->batch[id & 1];
+    struct mk_batch *b = &m->batch[id % MK_BATCHES];
     if (b->n_pend >= m->batch_cap || b->n_touched >= m->batch_cap) {
         kito_engine_lot_unload(m->eng, c->cfg.lot_id);
         m->st.capacity++;

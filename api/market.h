@@ -6,7 +6,8 @@
  * Acknowledgement. kito_market_submit applies a command to the engine at once, so views are
  * current within the loop turn, and puts the accepted command's journal record into this loop
  * turn's batch. The batch goes to Redis as one pipelined MULTI/EXEC (group commit: a uv_prepare
- * handle flushes it once per loop turn, or sooner when it reaches its bound), and only when
+ * handle flushes it once per loop turn, or sooner when it reaches its bound; while a batch is in
+ * flight, the next one collects and goes the moment the first is confirmed), and only when
  * Redis has answered EXEC are the batch's callbacks called with the outcome and events. With
  * the strict Redis profile (appendfsync always) Redis answers only after the append-only file is
  * fsynced, so an acknowledged command survives a crash of kitod, of Redis, or of the machine.
@@ -40,9 +41,10 @@
  * the command itself: a close is journaled if and only if its outbox entry is.
  *
  * Bounds. Per batch at most store.batch_max_commands pending answers (preallocated, events
- * included) and Redis commands; past that, while a batch is in flight, submit/tick answer
- * KITO_E_CAPACITY at once and change nothing. Lots: engine.max_lots. No allocation per command
- * on our side (see bookstore.h for hiredis's).
+ * included, for three batches: collecting, in flight, and the confirmed one being answered --
+ * about 600 bytes an answer, ~30 MB at the default 16,384) and Redis commands; past that, while a
+ * batch is in flight, submit/tick answer KITO_E_CAPACITY at once and change nothing. Lots:
+ * engine.max_lots. No allocation per command on our side (see bookstore.h for hiredis's).
  *
  * Idempotency after recovery: the engine's window of command ids is rebuilt from the replayed
  * journal tail only (commands after the snapshot), so a retry of a command older than the last

@@ -500,6 +500,78 @@ Test(bookstore, batch_bound_refuses_with_capacity)
     loop_fini(&loop, &wake);
 }
 
+/* Redis is kept busy: when a batch is confirmed, the batch that collected meanwhile is sent
+ * before the confirmed batch's callbacks run (ops/REDIS.md, "Writing"). Its own callbacks still
+ * wait for its own EXEC. */
+struct order_probe {
+    kito_market *m;
+    uint64_t sent_before;
+    uint64_t sent_at_first_answer;
+    int answered;
+    int ok;
+    uint32_t last_seq;
+    bool in_order;
+};
+
+static void on_acked_order(void *ud, const struct kito_outcome *o, const struct kito_event *ev,
+                           size_t n)
+{
+    (void)ev;
+    (void)n;
+    struct order_probe *p = ud;
+    if (p->answered++ == 0) {
+        struct kito_market_stats st;
+        kito_market_stats(p->m, &st);
+        p->sent_at_first_answer = st.store.batches_sent;
+    }
+    if (o->err == KITO_OK) {
+        p->ok++;
+        p->in_order &= o->seq > p->last_seq;
+        p->last_seq = o->seq;
+    }
+}
+
+static bool order_done(void *arg)
+{
+    return ((struct order_probe *)arg)->answered >= 40;
+}
+
+Test(bookstore, next_batch_goes_out_before_the_answers)
+{
+    flushdb();
+    uv_loop_t loop;
+    uv_timer_t wake;
+    loop_init(&loop, &wake);
+    struct recovered rc;
+    kito_market *m = market_new(&loop, 1000, 32, &rc);
+    struct kito_lot_config cfg;
+    lot_cfg(&cfg, 13, T0_MS + 3600000);
+    load_and_open(&loop, m, &cfg, 1);
+    struct kito_market_stats st;
+    kito_market_stats(m, &st);
+    struct order_probe p = {.m = m, .sent_before = st.store.batches_sent, .in_order = true};
+    /* 40 bids in one loop turn with room for ~30 a batch: the first batch is sealed and sent when
+     * it is full, the rest collect behind it */
+    for (int k = 0; k < 40; k++) {
+        struct kito_command b = next_bid(m, 100 + k, 13, (uint64_t)k);
+        struct kito_outcome now;
+        cr_assert_eq(kito_market_submit(m, &b, on_acked_order, &p, &now), KITO_OK, "bid %d: %s", k,
+                     kito_err_code(now.err));
+    }
+    kito_market_stats(m, &st);
+    cr_assert_eq(st.store.batches_sent, p.sent_before + 1);
+    cr_assert_eq(p.answered, 0, "answered before Redis confirmed");
+    cr_assert(run_until(&loop, order_done, &p, 5000));
+    cr_assert_eq(p.ok, 40);
+    cr_assert(p.in_order, "answers out of order");
+    cr_assert_eq(p.sent_at_first_answer, p.sent_before + 2,
+                 "the second batch was not on its way when the first one's answers ran");
+    kito_market_stats(m, &st);
+    cr_assert_eq(st.store.batches_ok, st.store.batches_sent);
+    market_del(&loop, m);
+    loop_fini(&loop, &wake);
+}
+
 /* ---- recovery and replay equality ----------------------------------------------------------- */
 
 #define REC_LOTS 20
