@@ -4,6 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/validate.h"
+
 size_t kito_json_depth(const char *s, size_t len, size_t limit)
 {
     size_t depth = 0, max = 0;
@@ -41,6 +43,26 @@ size_t kito_json_depth(const char *s, size_t len, size_t limit)
     return max;
 }
 
+/* Replaces, in place, every byte of s that does not start a whole valid UTF-8 sequence, and
+ * every control character, with '?': jansson quotes the bytes near an error ("invalid token
+ * near '\xa7co'") and snprintf may cut a sequence short, but the reason goes into the error
+ * body, which must be UTF-8. */
+static void utf8_scrub(char *s)
+{
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+        if (n == 1 && c >= 0x20 && c != 0x7f) {
+            i++;
+        } else if (n > 1 && i + n <= len && kito_utf8_valid(s + i, n, NULL)) {
+            i += n;
+        } else {
+            s[i++] = '?';
+        }
+    }
+}
+
 static void set_reason(char *reason, const char *fmt, const char *a, int line, int column)
 {
     if (reason == NULL)
@@ -49,6 +71,7 @@ static void set_reason(char *reason, const char *fmt, const char *a, int line, i
         snprintf(reason, KITO_JSON_REASON_SIZE, "line %d, column %d: %s", line, column, a);
     else
         snprintf(reason, KITO_JSON_REASON_SIZE, fmt, a);
+    utf8_scrub(reason);
 }
 
 kito_err kito_json_parse(const char *body, size_t len, size_t max_len, kito_json_top top,

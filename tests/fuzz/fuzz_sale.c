@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/json.h"
 #include "api/repo_lots.h"
 #include "api/repo_sales.h"
 
@@ -144,7 +145,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static kito_sale_input in;
     json_t *obj = NULL;
     kito_verr ve = {{0}};
-    if (kito_validate_json_body((const char *)data, size, 0, &obj, &ve) != KITO_OK) {
+    if (kito_json_parse((const char *)data, size, 64 * 1024, KITO_JSON_TOP_OBJECT, &obj, NULL) !=
+        KITO_OK) {
         CHECK(obj == NULL);
         return 0;
     }

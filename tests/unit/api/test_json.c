@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/json.h"
+#include "api/validate.h"
 
 static kito_err parse(const char *s, size_t max, kito_json_top top, json_t **out, char *reason)
 {
@@ -54,6 +55,24 @@ Test(json, empty_body_is_malformed)
                  KITO_E_MALFORMED_JSON);
     cr_expect_eq(kito_json_parse(NULL, 0, 10, KITO_JSON_TOP_OBJECT, &doc, reason),
                  KITO_E_MALFORMED_JSON);
+}
+
+/* jansson quotes the bytes near an error; the reason goes into a JSON error body, so it is
+ * always UTF-8 without control characters (found by fuzz_validate_json). */
+Test(json, reason_is_always_utf8)
+{
+    json_t *doc;
+    char reason[KITO_JSON_REASON_SIZE];
+    static const char *const bodies[] = {"{\"a\":1,\"b\"\xa7" "co}", "{\"a\":\xff}", "{\"a\":\x01}",
+                                         "{\"a\": tru\xc3}"};
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        cr_expect_eq(parse(bodies[i], 100, KITO_JSON_TOP_OBJECT, &doc, reason),
+                     KITO_E_MALFORMED_JSON);
+        cr_expect(reason[0] != '\0');
+        cr_expect(kito_utf8_valid(reason, strlen(reason), NULL), "body %zu: %s", i, reason);
+        for (const char *c = reason; *c != '\0'; c++)
+            cr_expect((unsigned char)*c >= 0x20, "body %zu: a control character", i);
+    }
 }
 
 Test(json, reason_says_where)
