@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "engine/internal.h"
 
@@ -85,12 +88,13 @@ static uint32_t pow2_at_least(uint64_t n)
     return p;
 }
 
-/* The two lines of a lot record a bid reads and writes (line 2 is cold). */
+/* The lines of a lot record a bid reads and writes (line 2 is cold). */
 static inline void prefetch_lot(const struct kito__lot *lot)
 {
     const char *p = (const char *)lot;
     __builtin_prefetch(p, 1);
     __builtin_prefetch(p + 64, 1);
+    __builtin_prefetch(p + 192);
 }
 
 /* ---- create / free ------------------------------------------------------------------------- */
@@ -135,8 +139,16 @@ kito_err kito_engine_create(const struct kito_engine_limits *lim,
     uint32_t n_lots = lim->max_lots;
     eng->index_mask = pow2_at_least((uint64_t)n_lots * 2) - 1;
     eng->n_chunks = (lim->max_standing_bids + KITO__CHUNK_BIDS - 1) / KITO__CHUNK_BIDS;
-    /* Each generation has pow2(2 x recent_commands) >= 2 slots, two to a line per generation. */
-    eng->ids_mask = pow2_at_least((uint64_t)lim->recent_commands * 2) / 2 - 1;
+    /* Each generation has pow2(2 x recent_commands) slots (at least a line's), eight to a line
+     * per generation, so a generation is at most half full; a slot keeps a log position under a
+     * tag (at least 6 bits, as recent_commands <= 2^26). */
+    uint32_t gen_slots = pow2_at_least((uint64_t)lim->recent_commands * 2);
+    if (gen_slots < KITO__ID_SLOTS)
+        gen_slots = KITO__ID_SLOTS;
+    eng->ids_mask = gen_slots / KITO__ID_SLOTS - 1;
+    eng->id_pos_bits = 1;
+    while ((UINT64_C(1) << eng->id_pos_bits) < lim->recent_commands)
+        eng->id_pos_bits++;
 
     eng->lots = eng_alloc(eng, n_lots, sizeof(struct kito__lot));
     eng->free_slots = eng_alloc(eng, n_lots, sizeof(uint32_t));
@@ -148,12 +160,13 @@ kito_err kito_engine_create(const struct kito_engine_limits *lim,
                           sizeof(struct kito__undo));
     eng->free_live = eng_alloc(eng, lim->max_live_lots, sizeof(uint32_t));
     eng->ids = eng_alloc(eng, (size_t)eng->ids_mask + 1, sizeof(struct kito__id_line));
+    eng->id_log = eng_alloc(eng, (size_t)lim->recent_commands * 2, sizeof(struct kito__id_entry));
     eng->ladders = eng_alloc(eng, lim->max_ladders, sizeof(struct kito_ladder));
     eng->ladder_fast = eng_alloc(eng, lim->max_ladders, sizeof(struct kito__ladder_fast));
     eng->ladder_refs = eng_alloc(eng, lim->max_ladders, sizeof(uint32_t));
     if (!eng->lots || !eng->free_slots || !eng->index || !eng->heap || !eng->chunks || !eng->live ||
-        !eng->undo || !eng->free_live || !eng->ids || !eng->ladders || !eng->ladder_fast ||
-        !eng->ladder_refs) {
+        !eng->undo || !eng->free_live || !eng->ids || !eng->id_log || !eng->ladders ||
+        !eng->ladder_fast || !eng->ladder_refs) {
         kito_engine_free(eng);
         return KITO_E_NOMEM;
     }
@@ -193,6 +206,7 @@ void kito_engine_free(kito_engine *eng)
              sizeof(struct kito__undo));
     eng_free(eng, eng->free_live, lim->max_live_lots, sizeof(uint32_t));
     eng_free(eng, eng->ids, (size_t)eng->ids_mask + 1, sizeof(struct kito__id_line));
+    eng_free(eng, eng->id_log, (size_t)lim->recent_commands * 2, sizeof(struct kito__id_entry));
     eng_free(eng, eng->ladders, lim->max_ladders, sizeof(struct kito_ladder));
     eng_free(eng, eng->ladder_fast, lim->max_ladders, sizeof(struct kito__ladder_fast));
     eng_free(eng, eng->ladder_refs, lim->max_ladders, sizeof(uint32_t));
@@ -338,14 +352,21 @@ int64_t kito_engine_next_deadline(const kito_engine *eng)
  * accepted ids (and at most twice as many) are always remembered. Past that an id is forgotten
  * and a retry is judged afresh -- a retried maximum is then refused as not above the bidder's own
  * maximum or below the ask, so a stale retry cannot bid twice in practice, but only the window is
- * a guarantee. */
+ * a guarantee.
+ *
+ * The entries themselves go to a log per generation, in order of acceptance (so writing them is
+ * sequential); the tables hold only tagged log positions (4 bytes a slot), which keeps what a
+ * lookup reads at random a quarter of the size. */
 /* What a command's lookups need, computed once: two hashes per command in all. */
 struct pre {
     struct kito__lot *lot; /* valid when looked_up */
     bool looked_up;
     uint32_t index_home; /* home slot of the lot id in the index */
-    uint32_t id_home;    /* home slot of (id, lot) in the window tables */
+    uint32_t id_home;    /* home line of (id, lot) in the window tables */
+    uint32_t id_tag;     /* nonzero tag of (id, lot) kept in its slot */
     uint32_t id_fp;      /* fingerprint of the lot id kept beside the command id */
+    uint32_t id_free;    /* set by ids_find when not found: line x 8 + slot of the current
+                            generation's first free slot from id_home, where ids_insert puts it */
 };
 
 static inline void pre_compute(const kito_engine *eng, const struct kito_command *c, struct pre *p)
@@ -356,8 +377,12 @@ static inline void pre_compute(const kito_engine *eng, const struct kito_command
     p->index_home = (uint32_t)h & eng->index_mask;
     p->id_fp = (uint32_t)(h >> 32);
     /* h is already well mixed; one multiply spreads sequential command ids (Fibonacci
-     * hashing, high bits). */
-    p->id_home = (uint32_t)(((c->id ^ h) * UINT64_C(0x9e3779b97f4a7c15)) >> 32) & eng->ids_mask;
+     * hashing, high bits): the line from bit 32 up, the tag from the top 32 - id_pos_bits
+     * bits (apart from the line's: there are at most 2^(id_pos_bits - 1) lines). */
+    uint64_t hh = (c->id ^ h) * UINT64_C(0x9e3779b97f4a7c15);
+    p->id_home = (uint32_t)(hh >> 32) & eng->ids_mask;
+    uint32_t tag = (uint32_t)(hh >> (32 + eng->id_pos_bits));
+    p->id_tag = tag != 0 ? tag : 1;
 }
 
 static inline void pre_prefetch(const kito_engine *eng, const struct kito_command *c,
@@ -368,55 +393,89 @@ static inline void pre_prefetch(const kito_engine *eng, const struct kito_comman
         __builtin_prefetch(&eng->ids[p->id_home]);
 }
 
-/* Looks (cmd_id, lot) up in one generation (a half of each line). An empty slot ends the chain:
- * nothing is deleted from a generation but all at once. */
-static inline bool ids_find_half(const kito_engine *eng, uint32_t half, uint64_t cmd_id,
-                                 const struct pre *p, uint32_t *seq)
+/* The slots of one line's generation holding `tag` (bits 0..7), and the empty ones (*empty). */
+static inline unsigned id_slots_match(const uint32_t *slot, uint32_t tag, uint32_t pos_bits,
+                                      unsigned *empty)
 {
+#ifdef __SSE2__
+    const __m128i t = _mm_set1_epi32((int)tag), zero = _mm_setzero_si128();
+    const __m128i shift = _mm_cvtsi32_si128((int)pos_bits);
+    __m128i a = _mm_loadu_si128((const __m128i *)slot);
+    __m128i b = _mm_loadu_si128((const __m128i *)(slot + 4));
+    unsigned m =
+        (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_srl_epi32(a, shift), t))) |
+        (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_srl_epi32(b, shift), t)))
+            << 4;
+    *empty = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(a, zero))) |
+             (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(b, zero))) << 4;
+    return m;
+#else
+    unsigned m = 0, e = 0;
+    for (unsigned k = 0; k < KITO__ID_SLOTS; k++) {
+        m |= (unsigned)(slot[k] >> pos_bits == tag) << k;
+        e |= (unsigned)(slot[k] == 0) << k;
+    }
+    *empty = e;
+    return m;
+#endif
+}
+
+/* Looks (cmd_id, lot) up in one generation (a half of each line). An empty slot ends the chain:
+ * nothing is deleted from a generation but all at once. When not found, *free gets the first
+ * empty slot (line x 8 + slot). */
+static inline bool ids_find_half(const kito_engine *eng, uint32_t half, uint64_t cmd_id,
+                                 const struct pre *p, uint32_t *seq, uint32_t *free)
+{
+    const struct kito__id_entry *log = eng->id_log + (size_t)half * eng->lim.recent_commands;
+    uint32_t pos_mask = (UINT32_C(1) << eng->id_pos_bits) - 1;
     for (uint32_t i = p->id_home;; i = (i + 1) & eng->ids_mask) {
-        const struct kito__id_entry *e = eng->ids[i].e[half];
-        for (uint32_t k = 0; k < 2; k++) {
-            if (e[k].cmd_id == 0)
-                return false;
-            if (e[k].cmd_id == cmd_id && e[k].lot_fp == p->id_fp) {
-                *seq = e[k].seq;
+        const uint32_t *slot = eng->ids[i].slot[half];
+        unsigned empty, m = id_slots_match(slot, p->id_tag, eng->id_pos_bits, &empty);
+        /* Slots fill from the front of a line: only those before the first empty one count. */
+        m &= empty != 0 ? (empty & -empty) - 1 : 0xffu;
+        for (; m != 0; m &= m - 1) {
+            const struct kito__id_entry *e = &log[slot[__builtin_ctz(m)] & pos_mask];
+            if (e->cmd_id == cmd_id && e->lot_fp == p->id_fp) {
+                *seq = e->seq;
                 return true;
             }
+        }
+        if (empty != 0) {
+            *free = i * KITO__ID_SLOTS + (uint32_t)__builtin_ctz(empty);
+            return false;
         }
     }
 }
 
-static inline bool ids_find(const kito_engine *eng, uint64_t cmd_id, const struct pre *p,
-                            uint32_t *seq)
+static inline bool ids_find(const kito_engine *eng, uint64_t cmd_id, struct pre *p, uint32_t *seq)
 {
-    return ids_find_half(eng, eng->ids_cur, cmd_id, p, seq) ||
-           ids_find_half(eng, eng->ids_cur ^ 1, cmd_id, p, seq);
+    uint32_t unused;
+    return ids_find_half(eng, eng->ids_cur, cmd_id, p, seq, &p->id_free) ||
+           ids_find_half(eng, eng->ids_cur ^ 1, cmd_id, p, seq, &unused);
 }
 
-static void ids_insert(kito_engine *eng, uint64_t cmd_id, const struct pre *p, uint32_t seq)
+/* Remembers (cmd_id, lot) after ids_find did not find it. */
+static void ids_insert(kito_engine *eng, uint64_t cmd_id, struct pre *p, uint32_t seq)
 {
     assert(cmd_id != 0);
     if (eng->ids_fill == eng->lim.recent_commands) {
         /* The previous generation is forgotten and becomes the current one. */
         uint32_t prev = eng->ids_cur ^ 1;
         for (size_t i = 0; i <= eng->ids_mask; i++)
-            memset(eng->ids[i].e[prev], 0, sizeof(eng->ids[i].e[prev]));
+            memset(eng->ids[i].slot[prev], 0, sizeof(eng->ids[i].slot[prev]));
         eng->ids_cur = prev;
         eng->ids_fill = 0;
+        p->id_free = p->id_home * KITO__ID_SLOTS; /* the new generation is empty */
     }
-    uint32_t half = eng->ids_cur;
-    for (uint32_t i = p->id_home;; i = (i + 1) & eng->ids_mask) {
-        struct kito__id_entry *e = eng->ids[i].e[half];
-        for (uint32_t k = 0; k < 2; k++) {
-            if (e[k].cmd_id == 0) {
-                e[k].cmd_id = cmd_id;
-                e[k].lot_fp = p->id_fp;
-                e[k].seq = seq;
-                eng->ids_fill++;
-                return;
-            }
-        }
-    }
+    uint32_t pos = eng->ids_fill++;
+    uint32_t *slot =
+        &eng->ids[p->id_free / KITO__ID_SLOTS].slot[eng->ids_cur][p->id_free % KITO__ID_SLOTS];
+    assert(*slot == 0);
+    *slot = pos | p->id_tag << eng->id_pos_bits;
+    struct kito__id_entry *e = &eng->id_log[(size_t)eng->ids_cur * eng->lim.recent_commands + pos];
+    e->cmd_id = cmd_id;
+    e->lot_fp = p->id_fp;
+    e->seq = seq;
 }
 
 /* ---- ladders --------------------------------------------------------------------------------- */
@@ -706,8 +765,6 @@ kito_err kito_engine_replay(kito_engine *eng, const struct kito_command *cmd,
  * work of the commands in between, near enough that prefetched lines are still in cache. */
 #define BATCH_AHEAD 6
 #define BATCH_RING 32 /* > 3 x BATCH_AHEAD, a power of two */
-/* Chunks prefetched per lot (18 bidders); a bid on a bigger book waits for the rest. */
-#define BATCH_CHUNKS 3
 _Static_assert(3 * BATCH_AHEAD < BATCH_RING, "the ring holds every command in flight");
 
 /* 1) hash the command, fetch its index slot and id window line */
@@ -726,11 +783,16 @@ static inline void batch_stage2(const kito_engine *eng, const struct kito_comman
         prefetch_lot(p->lot);
 }
 
-/* 3) fetch its chunks through its chunk directory */
-static inline void batch_stage3(const kito_engine *eng, const struct pre *p)
+/* 3) fetch the chunk line of the bidder's entry, found by her fingerprint in the lot */
+static inline void batch_stage3(const kito_engine *eng, const struct kito_command *c,
+                                const struct pre *p)
 {
-    if (p->lot != NULL)
-        kito__prefetch_chunks(eng, p->lot, BATCH_CHUNKS);
+    if (p->lot == NULL || c->actor == 0)
+        return;
+    if (c->type == KITO_CMD_BID)
+        kito__prefetch_entry(eng, p->lot, c->actor);
+    else if (c->type == KITO_CMD_FLOOR_BID)
+        kito__prefetch_entry(eng, p->lot, KITO_PADDLE_BIDDER(c->actor));
 }
 
 size_t kito_engine_apply_batch(kito_engine *eng, const struct kito_command *cmds, size_t n,
@@ -738,10 +800,10 @@ size_t kito_engine_apply_batch(kito_engine *eng, const struct kito_command *cmds
                                size_t events_cap, size_t *n_events)
 {
     /* A software pipeline of three stages, AHEAD commands apart, each using what the previous
-     * one brought into cache: 1) hash the command, fetch its index slot and id window slots;
-     * 2) find the lot through the index, fetch its lines; 3) fetch its chunks through its
-     * chunk directory. Commands in a batch never load or unload lots, so a lot found in stage
-     * 2 is still there when its command runs. */
+     * one brought into cache: 1) hash the command, fetch its index slot and id window line;
+     * 2) find the lot through the index, fetch its lines; 3) fetch the chunk line of the
+     * bidder's entry (or of the entry she would add). Commands in a batch never load or unload
+     * lots, so a lot found in stage 2 is still there when its command runs. */
     struct pre ring[BATCH_RING];
     size_t used = 0, k;
     size_t head = n < 3 * BATCH_AHEAD ? n : 3 * BATCH_AHEAD;
@@ -750,7 +812,7 @@ size_t kito_engine_apply_batch(kito_engine *eng, const struct kito_command *cmds
     for (size_t s = 0; s < head && s < 2 * BATCH_AHEAD; s++)
         batch_stage2(eng, &cmds[s], &ring[s % BATCH_RING]);
     for (size_t s = 0; s < head && s < BATCH_AHEAD; s++)
-        batch_stage3(eng, &ring[s % BATCH_RING]);
+        batch_stage3(eng, &cmds[s], &ring[s % BATCH_RING]);
     for (k = 0; k < n; k++) {
         if (events != NULL && events_cap - used < KITO_MAX_EVENTS_PER_COMMAND)
             break;
@@ -761,7 +823,7 @@ size_t kito_engine_apply_batch(kito_engine *eng, const struct kito_command *cmds
             batch_stage2(eng, &cmds[k + 2 * BATCH_AHEAD],
                          &ring[(k + 2 * BATCH_AHEAD) % BATCH_RING]);
         if (k + BATCH_AHEAD < n)
-            batch_stage3(eng, &ring[(k + BATCH_AHEAD) % BATCH_RING]);
+            batch_stage3(eng, &cmds[k + BATCH_AHEAD], &ring[(k + BATCH_AHEAD) % BATCH_RING]);
         if (events != NULL) {
             apply_to(eng, &cmds[k], &ring[k % BATCH_RING], false, events + used, events_cap - used,
                      &outs[k]);
@@ -839,8 +901,8 @@ kito_err kito_engine_my_bid(const kito_engine *eng, uint64_t lot_id, uint64_t bi
     if (bidder == 0 || !kito__entry_find(eng, lot, bidder, &ref))
         return KITO_OK;
     out->has_bid = true;
-    out->amount_minor = ref.chunk->max_minor[ref.i];
-    out->seq = ref.chunk->seq[ref.i];
+    out->amount_minor = ref.bid->max_minor;
+    out->seq = ref.bid->seq;
     out->leading = !kito__lot_sealed(lot) && lot->leader == bidder;
     return KITO_OK;
 }
@@ -856,9 +918,9 @@ kito_err kito_engine_lot_bids(const kito_engine *eng, uint64_t lot_id,
     for (uint32_t k = 0; k < lot->n_bidders && k < cap; k++) {
         struct kito__entry_ref ref;
         kito__entry_at(eng, lot, k, &ref);
-        out[k].bidder = ref.chunk->bidder[ref.i];
-        out[k].amount_minor = ref.chunk->max_minor[ref.i];
-        out[k].seq = ref.chunk->seq[ref.i];
+        out[k].bidder = ref.bid->bidder;
+        out[k].amount_minor = ref.bid->max_minor;
+        out[k].seq = ref.bid->seq;
     }
     *n = lot->n_bidders;
     return KITO_OK;
@@ -875,7 +937,8 @@ void kito_engine_memory(const kito_engine *eng, struct kito_engine_memory *out)
     out->chunk_bytes = sizeof(struct kito__chunk);
     out->live_slot_bytes = sizeof(struct kito__live) + sizeof(uint32_t) +
                            (size_t)eng->lim.live_undo_depth * sizeof(struct kito__undo);
-    out->id_window_bytes = ((size_t)eng->ids_mask + 1) * sizeof(struct kito__id_line);
+    out->id_window_bytes = ((size_t)eng->ids_mask + 1) * sizeof(struct kito__id_line) +
+                           (size_t)eng->lim.recent_commands * 2 * sizeof(struct kito__id_entry);
     out->lots_loaded = eng->lots_loaded;
     out->chunks_used = eng->chunks_used;
     out->chunks_total = eng->n_chunks;

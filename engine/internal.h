@@ -9,6 +9,9 @@
 #include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "engine/engine.h"
 
@@ -16,25 +19,54 @@
 #define KITO__CHUNK_BIDS KITO_ENGINE_CHUNK_BIDS
 #define KITO__CHUNK_DIR 8
 
+/* One standing bid: 20 bytes, packed so that three fit a cache line. */
+struct kito__bid {
+    uint64_t bidder;
+    int64_t max_minor; /* her maximum (timed/live) or sealed bid (tender) */
+    uint32_t seq;      /* seq of the command that set max_minor (ties) */
+} __attribute__((packed, aligned(4)));
+_Static_assert(sizeof(struct kito__bid) == 20, "a standing bid is 20 bytes");
+
 /* Standing bids of one lot: a singly linked chain of chunks from the engine's pool, entries in
- * order of each bidder's first bid. Struct of arrays so that a bidder lookup scans 48 contiguous
- * bytes of ids. 128 bytes: two cache lines. */
+ * order of each bidder's first bid. An entry never straddles a line: entries 0-2 are line 0,
+ * 3-5 line 1, so a bid reads and writes the one line holding its entry (the lot's bidder
+ * fingerprints say which). 128 bytes: two cache lines. */
 struct kito__chunk {
-    uint64_t bidder[KITO__CHUNK_BIDS];
-    int64_t max_minor[KITO__CHUNK_BIDS]; /* her maximum (timed/live) or sealed bid (tender) */
-    uint32_t seq[KITO__CHUNK_BIDS];      /* seq of the command that set max_minor (ties) */
-    uint32_t next;                       /* next chunk, KITO__NONE at the tail / free list link */
+    struct kito__bid lo[3]; /* entries 0-2 */
+    uint32_t next;          /* next chunk, KITO__NONE at the tail / free list link */
+    struct kito__bid hi[3]; /* entries 3-5 */
     uint32_t pad;
 };
 _Static_assert(sizeof(struct kito__chunk) == 128, "a chunk is two cache lines");
+_Static_assert(__builtin_offsetof(struct kito__chunk, hi) == 64, "entries 3-5 on line 1");
+
+/* Entry i (0 .. 5) of a chunk. */
+static inline struct kito__bid *kito__chunk_bid(struct kito__chunk *ch, uint32_t i)
+{
+    assert(i < KITO__CHUNK_BIDS);
+    return i < 3 ? &ch->lo[i] : &ch->hi[i - 3];
+}
+
+/* Bidders whose entries have a fingerprint in the lot record (entries 0 .. 15). */
+#define KITO__FP_BIDS 16
+_Static_assert(KITO__FP_BIDS <= KITO__CHUNK_BIDS * KITO__CHUNK_DIR, "fingerprinted entries "
+                                                                    "are in directory chunks");
+
+/* A bidder's fingerprint: equal ids give equal fingerprints; a match is confirmed on the id. */
+static inline uint32_t kito__bidder_fp(uint64_t bidder)
+{
+    return (uint32_t)bidder ^ (uint32_t)(bidder >> 32);
+}
 
 #define KITO__F_PAUSED 0x01u /* live: the clerk paused it */
 #define KITO__F_OPENED 0x02u /* live: the clerk opened it (a withdrawn lot may or may not have) */
 #define KITO__F_ALL 0x03u
 
-/* One lot. A timed bid reads and writes its first two cache lines only (the batch path fetches
- * just those): line 0 the book's money and the sequence, line 1 the runner-up, the reserve, the
- * chunk-chain tail and the first five chunks by number; line 2 is cold configuration. */
+/* One lot. A timed bid reads and writes lines 0, 1 and 3 only (the batch path fetches just
+ * those): line 0 the book's money and the sequence, line 1 the runner-up, the reserve, the
+ * chunk-chain tail and the first five chunks by number; line 2 is cold configuration; line 3 the
+ * fingerprints of the first 16 bidders, so that finding a bidder reads one line of the lot and
+ * then only the chunk line of her entry. */
 struct kito__lot {
     /* line 0: the bid path */
     uint64_t lot_id;          /* 0 = free slot */
@@ -73,8 +105,11 @@ struct kito__lot {
     int64_t starts_at_ms;
     char currency[4];
     uint32_t pad1[3];
+    /* line 3: kito__bidder_fp of entries 0 .. min(n_bidders, 16) - 1, the rest 0 */
+    uint32_t bidder_fp[KITO__FP_BIDS];
 };
-_Static_assert(sizeof(struct kito__lot) == 192, "a lot is three cache lines");
+_Static_assert(sizeof(struct kito__lot) == 256, "a lot is four cache lines");
+_Static_assert(__builtin_offsetof(struct kito__lot, bidder_fp) == 192, "fingerprints: line 3");
 _Static_assert(__builtin_offsetof(struct kito__lot, runner) == 64, "line 1 starts at the runner");
 _Static_assert(__builtin_offsetof(struct kito__lot, chunk_dir) + 5 * sizeof(uint32_t) == 128,
                "five chunk numbers in line 1");
@@ -120,11 +155,13 @@ struct kito__heap_entry {
     uint32_t pad;
 };
 
+/* One remembered command of the idempotency window, in its generation's log. */
 struct kito__id_entry {
-    uint64_t cmd_id; /* 0 = empty */
+    uint64_t cmd_id; /* nonzero */
     uint32_t lot_fp; /* fingerprint of the lot id: ids need only be unique per lot */
     uint32_t seq;    /* the seq the command got */
 };
+_Static_assert(sizeof(struct kito__id_entry) == 16, "a log entry is 16 bytes");
 
 /* A ladder as the bid path reads it: every rung present, the unused ones from INT64_MAX, so that
  * the step at a price is four branch-free halvings (kito__ladder_step). 256 bytes. */
@@ -144,11 +181,15 @@ static inline int64_t kito__ladder_step(const struct kito__ladder_fast *f, int64
     return f->step_minor[lo];
 }
 
-/* The idempotency window: two generations of open-addressing tables (linear probing over
- * lines), interleaved so that line i holds slots 2i and 2i+1 of both: a lookup of either
- * generation starts on the same cache line, so it usually costs one memory access. 64 bytes. */
+/* The idempotency window's hash: two generations of open-addressing tables (linear probing
+ * over lines, eight slots to a line), interleaved so that line i holds slots 8i .. 8i+7 of both:
+ * a lookup of either generation starts on the same cache line. A slot is 0 (empty) or a
+ * position in its generation's log (the low id_pos_bits) under a nonzero tag of the entry's
+ * hash (the high bits), so a lookup reads the log -- which is written in order and is the
+ * window's bulk -- only on a tag match. 64 bytes. */
+#define KITO__ID_SLOTS 8
 struct kito__id_line {
-    struct kito__id_entry e[2][2]; /* [generation half][slot] */
+    uint32_t slot[2][KITO__ID_SLOTS]; /* [generation half][slot] */
 };
 _Static_assert(sizeof(struct kito__id_line) == 64, "an id line is a cache line");
 
@@ -178,10 +219,13 @@ struct kito_engine {
     uint32_t *free_live;
     uint32_t n_free_live;
 
-    struct kito__id_line *ids; /* both generations, interleaved by cache line */
-    uint32_t ids_mask;         /* lines - 1 */
-    uint32_t ids_fill;         /* entries in the current generation */
-    uint32_t ids_cur;          /* which half of each line is the current generation */
+    struct kito__id_line *ids;     /* the hash of both generations, interleaved by line */
+    struct kito__id_entry *id_log; /* 2 x recent_commands: generation g's entries from
+                                      g x recent_commands, in order of acceptance */
+    uint32_t ids_mask;             /* lines - 1 */
+    uint32_t ids_fill;             /* entries in the current generation */
+    uint32_t ids_cur;              /* which half of each line is the current generation */
+    uint32_t id_pos_bits;          /* bits of a slot holding the log position; the rest: tag */
 
     struct kito_ladder *ladders;           /* max_ladders */
     struct kito__ladder_fast *ladder_fast; /* max_ladders: the same ladders, padded */
@@ -199,8 +243,7 @@ struct kito__emit {
 };
 
 struct kito__entry_ref {
-    struct kito__chunk *chunk;
-    uint32_t i;     /* position in the chunk */
+    struct kito__bid *bid;
     uint32_t index; /* ordinal in the lot */
 };
 
@@ -234,20 +277,46 @@ void kito__lot_release(kito_engine *eng, struct kito__lot *lot);
 /* lot.c: standing bids */
 /* Chunk number c (0-based) of a lot's chain. */
 uint32_t kito__chunk_at(const kito_engine *eng, const struct kito__lot *lot, uint32_t c);
-/* Asks the memory system for the lines of a lot's first chunks (up to max_chunks). */
-static inline void kito__prefetch_chunks(const kito_engine *eng, const struct kito__lot *lot,
-                                         uint32_t max_chunks)
+/* The fingerprinted entries (bits 0 .. 15) whose fingerprint is fp. */
+static inline unsigned kito__fp_match(const struct kito__lot *lot, uint32_t fp)
 {
-    uint32_t n = (lot->n_bidders + KITO__CHUNK_BIDS - 1) / KITO__CHUNK_BIDS;
-    if (n > max_chunks)
-        n = max_chunks;
-    if (n > KITO__CHUNK_DIR)
-        n = KITO__CHUNK_DIR;
-    for (uint32_t c = 0; c < n; c++) {
-        const char *p = (const char *)&eng->chunks[lot->chunk_dir[c]];
+    unsigned m = 0;
+#ifdef __SSE2__
+    const __m128i x = _mm_set1_epi32((int)fp);
+    for (unsigned j = 0; j < KITO__FP_BIDS; j += 4) {
+        __m128i v = _mm_loadu_si128((const __m128i *)&lot->bidder_fp[j]);
+        m |= (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, x))) << j;
+    }
+#else
+    for (unsigned j = 0; j < KITO__FP_BIDS; j++)
+        m |= (unsigned)(lot->bidder_fp[j] == fp) << j;
+#endif
+    if (lot->n_bidders < KITO__FP_BIDS)
+        m &= (1u << lot->n_bidders) - 1;
+    return m;
+}
+/* Asks the memory system for the chunk line a bid of bidder will read or write: her entry's if
+ * her fingerprint is there, else where her entry would be appended (a new chunk: both lines,
+ * as it is cleared). A hint: of the lot it reads lines 1 and 3 only. */
+static inline void kito__prefetch_entry(const kito_engine *eng, const struct kito__lot *lot,
+                                        uint64_t bidder)
+{
+    unsigned m = kito__fp_match(lot, kito__bidder_fp(bidder));
+    uint32_t k = m != 0 ? (uint32_t)__builtin_ctz(m) : lot->n_bidders;
+    if (k >= KITO__FP_BIDS)
+        return;
+    uint32_t i = k % KITO__CHUNK_BIDS;
+    const char *p;
+    if (k == lot->n_bidders && i == 0) {
+        if (eng->chunk_free == KITO__NONE)
+            return;
+        p = (const char *)&eng->chunks[eng->chunk_free];
         __builtin_prefetch(p, 1);
         __builtin_prefetch(p + 64, 1);
+        return;
     }
+    p = (const char *)&eng->chunks[lot->chunk_dir[k / KITO__CHUNK_BIDS]];
+    __builtin_prefetch(p + (i < 3 ? 0 : 64), 1);
 }
 bool kito__entry_find(const kito_engine *eng, const struct kito__lot *lot, uint64_t bidder,
                       struct kito__entry_ref *ref);

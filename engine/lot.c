@@ -5,9 +5,6 @@
  */
 #include <stddef.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include "engine/internal.h"
 
@@ -24,52 +21,42 @@ uint32_t kito__chunk_at(const kito_engine *eng, const struct kito__lot *lot, uin
     return idx;
 }
 
-/* The positions in a chunk holding bidder, as bits 0..5. Unused positions are zero (chunks are
- * zeroed when taken and entry_pop clears what it removes) and bidder is never 0, so the whole
- * chunk is compared without branches. */
-static inline unsigned chunk_match(const struct kito__chunk *ch, uint64_t bidder)
-{
-#ifdef __SSE2__
-    /* SSE2 has no 64-bit compare: equal 64-bit lanes are those whose two 32-bit halves are. */
-    const __m128i x = _mm_set1_epi64x((long long)bidder);
-    unsigned m = 0;
-    for (unsigned j = 0; j < KITO__CHUNK_BIDS; j += 2) {
-        __m128i eq = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)&ch->bidder[j]), x);
-        eq = _mm_and_si128(eq, _mm_shuffle_epi32(eq, _MM_SHUFFLE(2, 3, 0, 1)));
-        m |= (unsigned)_mm_movemask_pd(_mm_castsi128_pd(eq)) << j;
-    }
-    return m;
-#else
-    unsigned m = 0;
-    for (unsigned i = 0; i < KITO__CHUNK_BIDS; i++)
-        m |= (unsigned)(ch->bidder[i] == bidder) << i;
-    return m;
-#endif
-}
-
 bool kito__entry_find(const kito_engine *eng, const struct kito__lot *lot, uint64_t bidder,
                       struct kito__entry_ref *ref)
 {
     assert(bidder != 0);
-    uint32_t n_chunks = (lot->n_bidders + KITO__CHUNK_BIDS - 1) / KITO__CHUNK_BIDS;
-    /* All the directly numbered chunks are requested at once; the scan then waits for the
-     * slowest of them rather than for each in turn. */
-    kito__prefetch_chunks(eng, lot, KITO__CHUNK_DIR);
-    uint32_t c = KITO__NONE;
-    for (uint32_t k = 0; k < n_chunks; k++) {
-        c = k < KITO__CHUNK_DIR ? lot->chunk_dir[k] : eng->chunks[c].next;
-        struct kito__chunk *ch = &eng->chunks[c];
-        unsigned m = chunk_match(ch, bidder);
-        if (m != 0) {
-            uint32_t i = (uint32_t)__builtin_ctz(m);
-            assert(k * KITO__CHUNK_BIDS + i < lot->n_bidders);
-            ref->chunk = ch;
-            ref->i = i;
-            ref->index = k * KITO__CHUNK_BIDS + i;
+    /* The first 16 entries through their fingerprints: one line of the lot, then the one chunk
+     * line of each candidate (nearly always just hers). */
+    for (unsigned m = kito__fp_match(lot, kito__bidder_fp(bidder)); m != 0; m &= m - 1) {
+        uint32_t k = (uint32_t)__builtin_ctz(m);
+        struct kito__bid *b = kito__chunk_bid(&eng->chunks[lot->chunk_dir[k / KITO__CHUNK_BIDS]],
+                                              k % KITO__CHUNK_BIDS);
+        if (b->bidder == bidder) {
+            ref->bid = b;
+            ref->index = k;
             return true;
         }
     }
-    return false;
+    /* Past them: walk the chain from the chunk holding entry 16. */
+    uint32_t k = KITO__FP_BIDS;
+    if (lot->n_bidders <= k)
+        return false;
+    uint32_t c = kito__chunk_at(eng, lot, k / KITO__CHUNK_BIDS);
+    for (;;) {
+        struct kito__chunk *ch = &eng->chunks[c];
+        for (uint32_t i = k % KITO__CHUNK_BIDS; i < KITO__CHUNK_BIDS && k < lot->n_bidders;
+             i++, k++) {
+            struct kito__bid *b = kito__chunk_bid(ch, i);
+            if (b->bidder == bidder) {
+                ref->bid = b;
+                ref->index = k;
+                return true;
+            }
+        }
+        if (k >= lot->n_bidders)
+            return false;
+        c = ch->next;
+    }
 }
 
 void kito__entry_at(const kito_engine *eng, const struct kito__lot *lot, uint32_t index,
@@ -77,8 +64,7 @@ void kito__entry_at(const kito_engine *eng, const struct kito__lot *lot, uint32_
 {
     assert(index < lot->n_bidders);
     uint32_t c = kito__chunk_at(eng, lot, index / KITO__CHUNK_BIDS);
-    ref->chunk = &eng->chunks[c];
-    ref->i = index % KITO__CHUNK_BIDS;
+    ref->bid = kito__chunk_bid(&eng->chunks[c], index % KITO__CHUNK_BIDS);
     ref->index = index;
 }
 
@@ -111,10 +97,12 @@ void kito__entry_append(kito_engine *eng, struct kito__lot *lot, uint64_t bidder
         if (number < KITO__CHUNK_DIR)
             lot->chunk_dir[number] = c;
     }
-    struct kito__chunk *ch = &eng->chunks[lot->bids_tail];
-    ch->bidder[i] = bidder;
-    ch->max_minor[i] = max_minor;
-    ch->seq[i] = seq;
+    struct kito__bid *b = kito__chunk_bid(&eng->chunks[lot->bids_tail], i);
+    b->bidder = bidder;
+    b->max_minor = max_minor;
+    b->seq = seq;
+    if (lot->n_bidders < KITO__FP_BIDS)
+        lot->bidder_fp[lot->n_bidders] = kito__bidder_fp(bidder);
     lot->n_bidders++;
 }
 
@@ -132,10 +120,12 @@ static void entry_pop(kito_engine *eng, struct kito__lot *lot)
     assert(lot->n_bidders > 0);
     lot->n_bidders--;
     uint32_t i = lot->n_bidders % KITO__CHUNK_BIDS;
-    struct kito__chunk *tail = &eng->chunks[lot->bids_tail];
-    tail->bidder[i] = 0;
-    tail->max_minor[i] = 0;
-    tail->seq[i] = 0;
+    struct kito__bid *b = kito__chunk_bid(&eng->chunks[lot->bids_tail], i);
+    b->bidder = 0;
+    b->max_minor = 0;
+    b->seq = 0;
+    if (lot->n_bidders < KITO__FP_BIDS)
+        lot->bidder_fp[lot->n_bidders] = 0;
     if (i != 0)
         return;
     uint32_t old_tail = lot->bids_tail;
@@ -160,6 +150,7 @@ void kito__entries_free(kito_engine *eng, struct kito__lot *lot)
     }
     lot->bids_head = lot->bids_tail = KITO__NONE;
     lot->n_bidders = 0;
+    memset(lot->bidder_fp, 0, sizeof(lot->bidder_fp));
 }
 
 /* ---- prices ------------------------------------------------------------------------------ */
@@ -311,8 +302,8 @@ static void undo_record(kito_engine *eng, struct kito__lot *lot, uint64_t bidder
     u->bid_count = lot->bid_count;
     u->created = found ? 0 : 1;
     u->entry_index = found ? ref->index : lot->n_bidders;
-    u->prev_max_minor = found ? ref->chunk->max_minor[ref->i] : 0;
-    u->prev_seq = found ? ref->chunk->seq[ref->i] : 0;
+    u->prev_max_minor = found ? ref->bid->max_minor : 0;
+    u->prev_seq = found ? ref->bid->seq : 0;
 }
 
 /* Live lots only: the format test is inline so that a timed bid pays no call for it. */
@@ -330,8 +321,8 @@ static void entry_set(kito_engine *eng, struct kito__lot *lot, bool found,
                       uint32_t seq)
 {
     if (found) {
-        ref->chunk->max_minor[ref->i] = amount;
-        ref->chunk->seq[ref->i] = seq;
+        ref->bid->max_minor = amount;
+        ref->bid->seq = seq;
     } else {
         kito__entry_append(eng, lot, bidder, amount, seq);
     }
@@ -469,7 +460,7 @@ static kito_err tender_bid(kito_engine *eng, struct kito__lot *lot, const struct
         return KITO_E_BELOW_ASK;
     struct kito__entry_ref ref;
     bool found = kito__entry_find(eng, lot, cmd->actor, &ref);
-    if (found && ref.chunk->max_minor[ref.i] == cmd->amount_minor)
+    if (found && ref.bid->max_minor == cmd->amount_minor)
         return KITO_E_UNCHANGED;
     kito_err err;
     if (!found && (err = kito__entry_can_add(eng, lot)) != KITO_OK)
@@ -491,7 +482,7 @@ static kito_err absentee_bid(kito_engine *eng, struct kito__lot *lot,
         return KITO_E_BELOW_ASK;
     struct kito__entry_ref ref;
     bool found = kito__entry_find(eng, lot, bidder, &ref);
-    if (found && amount <= ref.chunk->max_minor[ref.i])
+    if (found && amount <= ref.bid->max_minor)
         return KITO_E_NOT_ABOVE_OWN_MAX;
     kito_err err;
     if (!found && (err = kito__entry_can_add(eng, lot)) != KITO_OK)
@@ -646,9 +637,9 @@ static void tender_award(kito_engine *eng, struct kito__lot *lot)
     for (uint32_t k = 0; k < lot->n_bidders; k++) {
         struct kito__entry_ref ref;
         kito__entry_at(eng, lot, k, &ref);
-        uint64_t b = ref.chunk->bidder[ref.i];
-        int64_t amt = ref.chunk->max_minor[ref.i];
-        uint32_t seq = ref.chunk->seq[ref.i];
+        uint64_t b = ref.bid->bidder;
+        int64_t amt = ref.bid->max_minor;
+        uint32_t seq = ref.bid->seq;
         if (best == 0 || amt > best_amt || (amt == best_amt && seq < best_seq)) {
             second = best, second_amt = best_amt, second_seq = best_seq;
             best = b, best_amt = amt, best_seq = seq;
@@ -756,9 +747,9 @@ static kito_err undo(kito_engine *eng, struct kito__lot *lot, struct kito__emit 
     } else {
         struct kito__entry_ref ref;
         kito__entry_at(eng, lot, u->entry_index, &ref);
-        assert(ref.chunk->bidder[ref.i] == u->bidder);
-        ref.chunk->max_minor[ref.i] = u->prev_max_minor;
-        ref.chunk->seq[ref.i] = u->prev_seq;
+        assert(ref.bid->bidder == u->bidder);
+        ref.bid->max_minor = u->prev_max_minor;
+        ref.bid->seq = u->prev_seq;
     }
     lot->leader = u->leader;
     lot->runner = u->runner;

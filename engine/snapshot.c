@@ -62,9 +62,9 @@ static void write_lot(const kito_engine *eng, const struct kito__lot *lot, struc
     for (uint32_t k = 0; k < lot->n_bidders; k++) {
         struct kito__entry_ref ref;
         kito__entry_at(eng, lot, k, &ref);
-        kito__put_u64(w, ref.chunk->bidder[ref.i]);
-        kito__put_u64(w, (uint64_t)ref.chunk->max_minor[ref.i]);
-        kito__put_u32(w, ref.chunk->seq[ref.i]);
+        kito__put_u64(w, ref.bid->bidder);
+        kito__put_u64(w, (uint64_t)ref.bid->max_minor);
+        kito__put_u32(w, ref.bid->seq);
     }
     const struct kito__live *lv = kito__lot_live(eng, lot);
     if (lv != NULL) {
@@ -276,8 +276,7 @@ kito_err kito_engine_lot_restore(kito_engine *eng, const uint8_t *buf, size_t le
             }
             struct kito__entry_ref ref;
             kito__entry_at(eng, lot, u->entry_index, &ref);
-            if (ref.chunk->bidder[ref.i] != u->bidder ||
-                (u->created && u->entry_index != count - 1))
+            if (ref.bid->bidder != u->bidder || (u->created && u->entry_index != count - 1))
                 bad = KITO_E_BAD_SNAPSHOT;
             if (u->created)
                 count--;
@@ -353,9 +352,8 @@ bool kito_engine_lot_equal(const kito_engine *a, const kito_engine *b, uint64_t 
         struct kito__entry_ref p, q;
         kito__entry_at(a, x, k, &p);
         kito__entry_at(b, y, k, &q);
-        if (p.chunk->bidder[p.i] != q.chunk->bidder[q.i] ||
-            p.chunk->max_minor[p.i] != q.chunk->max_minor[q.i] ||
-            p.chunk->seq[p.i] != q.chunk->seq[q.i])
+        if (p.bid->bidder != q.bid->bidder || p.bid->max_minor != q.bid->max_minor ||
+            p.bid->seq != q.bid->seq)
             return differ(why, why_cap, "bid %u", k);
     }
     const struct kito__live *lx = kito__lot_live(a, x), *ly = kito__lot_live(b, y);
@@ -409,6 +407,13 @@ static kito_err check_book(const kito_engine *eng, const struct kito__lot *lot, 
     uint32_t c = lot->bids_head;
     for (uint32_t k = 0; k < chunks && k < KITO__CHUNK_DIR; k++, c = eng->chunks[c].next)
         RULE(lot->chunk_dir[k] == c, "chunk directory");
+    for (uint32_t k = 0; k < KITO__FP_BIDS; k++) {
+        struct kito__entry_ref f;
+        if (k < lot->n_bidders)
+            kito__entry_at(eng, lot, k, &f);
+        RULE(lot->bidder_fp[k] == (k < lot->n_bidders ? kito__bidder_fp(f.bid->bidder) : 0),
+             "bidder fingerprint %u", k);
+    }
 
     bool tender_sealed = lot->format == KITO_FORMAT_TENDER &&
                          (lot->state == KITO_LOT_SCHEDULED || lot->state == KITO_LOT_OPEN);
@@ -418,15 +423,15 @@ static kito_err check_book(const kito_engine *eng, const struct kito__lot *lot, 
     for (uint32_t k = 0; k < lot->n_bidders; k++) {
         struct kito__entry_ref e;
         kito__entry_at(eng, lot, k, &e);
-        uint64_t b = e.chunk->bidder[e.i];
-        int64_t m = e.chunk->max_minor[e.i];
+        uint64_t b = e.bid->bidder;
+        int64_t m = e.bid->max_minor;
         RULE(b != 0 && amount_ok(m, false), "bid %u is empty", k);
-        RULE(e.chunk->seq[e.i] >= 1 && e.chunk->seq[e.i] <= lot->seq, "bid %u seq", k);
+        RULE(e.bid->seq >= 1 && e.bid->seq <= lot->seq, "bid %u seq", k);
         if (lot->format == KITO_FORMAT_TENDER)
             RULE(m >= lot->opening_minor, "tender bid %u below the opening price", k);
         if (b == lot->leader) {
             RULE(m == lot->leader_max_minor, "the leader's bid is not her maximum");
-            leader_seq = e.chunk->seq[e.i];
+            leader_seq = e.bid->seq;
             leader_seen = true;
         }
         if (b == lot->runner && lot->runner != 0) {
@@ -437,7 +442,7 @@ static kito_err check_book(const kito_engine *eng, const struct kito__lot *lot, 
             for (uint32_t j = k + 1; j < lot->n_bidders; j++) {
                 struct kito__entry_ref f;
                 kito__entry_at(eng, lot, j, &f);
-                RULE(f.chunk->bidder[f.i] != b, "bidder %u appears twice", k);
+                RULE(f.bid->bidder != b, "bidder %u appears twice", k);
             }
         }
     }
@@ -461,11 +466,10 @@ static kito_err check_book(const kito_engine *eng, const struct kito__lot *lot, 
     for (uint32_t k = 0; k < lot->n_bidders; k++) {
         struct kito__entry_ref e;
         kito__entry_at(eng, lot, k, &e);
-        if (e.chunk->bidder[e.i] == lot->leader)
+        if (e.bid->bidder == lot->leader)
             continue;
-        int64_t m = e.chunk->max_minor[e.i];
-        RULE(m < lot->leader_max_minor ||
-                 (m == lot->leader_max_minor && e.chunk->seq[e.i] > leader_seq),
+        int64_t m = e.bid->max_minor;
+        RULE(m < lot->leader_max_minor || (m == lot->leader_max_minor && e.bid->seq > leader_seq),
              "bid %u beats the leader", k);
         RULE(m <= lot->runner_max_minor, "bid %u beats the runner-up", k);
     }
