@@ -19,10 +19,20 @@
  * outside the ring. Ids stay below 2^53 (safe in JavaScript). Per-lot seq numbers in the data
  * have gaps by design where a command had no public event (tender bids, absentee maximums).
  *
- * The ring. Per sale, the last ring_events frames (refcounted: the ring holds one reference,
- * each write in flight another). A subscriber is a cursor into its sale's ring (the number of the
- * next frame to write), so it costs no memory per event. Writes are one at a time: up to
- * write_frames frames per write, the next write when the sink says the last one finished.
+ * The ring. Per sale, the last ring_events frames (refcounted: the ring holds one reference).
+ * A subscriber is a cursor into its sale's ring (the number of the next frame to write), so it
+ * costs no memory per event. Writes are one at a time: up to write_frames frames per write, the
+ * next write when the sink says the last one finished.
+ *
+ * Writes. Each write is ONE buffer (a batch: the frames copied together), because h2o 2.2.5
+ * turns every buffer of a write into its own TLS record (or several: it caps records at ~1,400
+ * bytes for a connection's first 200 KB). Over HTTP/1.1 the route declares
+ * `Transfer-Encoding: chunked` itself and the feed frames each batch as one chunk (sink
+ * `chunked`): h2o's own chunked encoder would add a chunk header and a CRLF as two more buffers,
+ * i.e. three TLS records per write for the client to decrypt instead of one. The bytes on the
+ * wire are the same chunked SSE stream either way. Batches are refcounted and the sale keeps its
+ * last one per framing: subscribers at the same cursor (after a fan-out, nearly all of them)
+ * share it, so a frame is copied once per loop turn, not once per subscriber.
  *
  * Fan-out. Publishing adds frames to the ring at once; with a loop, the sale's subscribers are
  * written from a uv_check handle, after the loop's poll phase: the callbacks of the Redis batch
@@ -41,12 +51,20 @@
  *     its stream ends (after an `event: dropped` frame) and it reconnects with Last-Event-ID
  *     (usually to a resync). A write still unfinished after stall_ms cuts its connection (the
  *     sink's abort). Each subscriber holds at most write_frames frames: memory never grows with
- *     a client's slowness, and nothing ever waits for a client.
+ *     a client's slowness, and nothing ever waits for a client. (Without memory for a batch a
+ *     subscriber is dropped the same way.)
  *   - Sales: rings for at most max_sales sales at once; a new sale takes the ring of the sale
  *     idle longest that has no subscriber. If all have subscribers, events of further sales are
  *     not kept (counted in events_unkept) and subscribing to them answers KITO_E_CAPACITY.
  *   - Memory: at most max_sales x ring_events frames of at most KITO_FEED_FRAME_MAX bytes (the
- *     defaults: 64 x 4,096 x 640 B = 160 MiB in the worst case; ~300 B a frame in practice).
+ *     defaults: 64 x 4,096 x 640 B = 160 MiB in the worst case; ~300 B a frame in practice),
+ *     plus one batch in flight per subscriber (shared when cursors agree) and the last batch of
+ *     each framing kept per sale, each at most write_frames frames and a preamble (~21 KiB with
+ *     the defaults).
+ *   - The heap: a fan-out makes h2o allocate a 4 KiB TLS output buffer per subscriber at once
+ *     and free them all a turn later, so with a loop kito_feed_create raises glibc's trim
+ *     threshold to 8 KiB x max_subscribers (mallopt, process-wide): free heap up to that size is
+ *     kept for the next fan-out instead of being returned and page-faulted back every time.
  * Heartbeat: a comment line to every subscriber idle for heartbeat_ms (proxies keep the stream
  * open and dead peers are found by the write).
  */
@@ -90,8 +108,9 @@ void kito_feed_limits_default(struct kito_feed_limits *lim);
 /* How a subscriber's bytes leave (api/routes_feed.c: an h2o streaming response; unit tests: a
  * fake). Called on the loop, never re-entrantly for one subscriber. */
 struct kito_feed_sink {
-    /* Writes n buffers, keeping the stream open. The buffers stay valid until the sink calls
-     * kito_feed_written(sub); there is never more than one write in flight per subscriber. */
+    /* Writes n buffers (the feed always gives one), keeping the stream open. The buffers stay
+     * valid until the sink calls kito_feed_written(sub); there is never more than one write in
+     * flight per subscriber. */
     void (*write)(void *ctx, h2o_iovec_t *bufs, size_t n);
     /* Writes text (static storage) and ends the stream. The subscriber is freed before this
      * returns: the sink must not call the feed about it again. */
@@ -99,6 +118,10 @@ struct kito_feed_sink {
     /* A write did not finish within stall_ms: cut the connection. The sink still calls
      * kito_feed_gone (or kito_feed_written) for the subscriber later. May be NULL. */
     void (*abort)(void *ctx);
+    /* The transport is HTTP/1.1 and the response declared `Transfer-Encoding: chunked` itself:
+     * the feed frames every write as one chunk, and end's text as a last chunk followed by the
+     * terminating empty chunk. False: the bytes are the stream itself (HTTP/2, HTTP/1.0). */
+    bool chunked;
 };
 
 /* Creates the feed. loop may be NULL (unit tests): then no timer runs and the caller calls

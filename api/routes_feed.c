@@ -6,9 +6,11 @@
  * themselves.
  *
  * The stream is an h2o generator: the feed writes one batch of frames at a time (h2o_send,
- * IN_PROGRESS); proceed says that batch was written; stop says the client left. The first
- * subscription to a sale checks in MySQL that the sale exists and is not a draft (on a worker);
- * later ones find it marked in the feed and skip the database.
+ * IN_PROGRESS); proceed says that batch was written; stop says the client left. Over HTTP/1.1
+ * the response carries `Transfer-Encoding: chunked` set here, which keeps h2o's chunked encoder
+ * out (it would split each write into three TLS records), and the feed writes whole chunks. The
+ * first subscription to a sale checks in MySQL that the sale exists and is not a draft (on a
+ * worker); later ones find it marked in the feed and skip the database.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +59,9 @@ static void sink_abort(void *ctx)
         shutdown(fd, SHUT_RDWR);
 }
 
-static const struct kito_feed_sink sink = {sink_write, sink_end, sink_abort};
+static const struct kito_feed_sink sink = {sink_write, sink_end, sink_abort, false};
+/* HTTP/1.1: the feed writes the chunks itself, one buffer (one TLS record) a write (feed.h). */
+static const struct kito_feed_sink sink_chunked = {sink_write, sink_end, sink_abort, true};
 
 static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
 {
@@ -96,8 +100,11 @@ static void start_stream(kito_req *r, const struct feed_ask *a)
     }
     struct feed_stream *st = h2o_mem_alloc_pool(&req->pool, sizeof(*st));
     *st = (struct feed_stream){.gen = {on_proceed, on_stop}, .req = req, .conn = r->conn};
-    kito_err e =
-        kito_feed_subscribe(s->feed, a->sale_id, a->has_last, a->last_id, &sink, st, &st->sub);
+    /* the cases where h2o's chunked encoder would step in (not for HEAD: no body) */
+    bool chunked =
+        req->version == 0x101 && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    kito_err e = kito_feed_subscribe(s->feed, a->sale_id, a->has_last, a->last_id,
+                                     chunked ? &sink_chunked : &sink, st, &st->sub);
     if (e == KITO_E_CAPACITY) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("5"));
         kito_respond_error(r, e, "too many live-feed subscribers; retry shortly");
@@ -119,6 +126,9 @@ static void start_stream(kito_req *r, const struct feed_ask *a)
                    H2O_STRLIT("no-store"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL,
                           H2O_STRLIT("no"));
+    if (chunked)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_TRANSFER_ENCODING, NULL,
+                       H2O_STRLIT("chunked"));
     h2o_start_response(req, &st->gen);
     kito_feed_start(st->sub);
 }

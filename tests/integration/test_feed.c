@@ -3,16 +3,22 @@
  * real kitod, with bids placed through POST /v1/lots/{id}/bids. An SSE client (libcurl multi,
  * streaming write callback) subscribes, sees every public event of real bids, disconnects, misses
  * some, reconnects with Last-Event-ID and receives exactly the missed frames in order, with
- * contiguous ids and per-lot seqs. Tender bids never appear; bad requests are refused.
+ * contiguous ids and per-lot seqs. Tender bids never appear; bad requests are refused. Over
+ * HTTP/1.1 every write is one chunk in one TLS record (a raw OpenSSL client checks the wire).
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -570,7 +576,126 @@ Test(feed, shutdown_ends_the_stream)
     cr_assert_str_eq(a.fr[1].event, "shutdown", "%s", a.buf);
     sse_idle(&a, 3000);
     cr_assert(!a.running, "the stream ended");
+    /* ended properly: over HTTP/1.1, the last chunk and the empty chunk that closes the body */
+    int left = 0;
+    CURLMsg *m = curl_multi_info_read(a.multi, &left);
+    cr_assert(m != NULL && m->msg == CURLMSG_DONE, "no transfer result");
+    cr_assert_eq(m->data.result, CURLE_OK, "the stream did not end cleanly: %s",
+                 curl_easy_strerror(m->data.result));
     int st = kito_harness_kitod_stop(&kd, 5000);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "kitod did not stop cleanly: %d", st);
     sse_close(&a);
+}
+
+/* ---- the wire over HTTP/1.1 ------------------------------------------------------------------ */
+
+/* Reads one TLS record's plaintext (OpenSSL's SSL_read never returns more than one record).
+ * Returns its length, 0 at the end of the stream, -1 after timeout_ms without data. */
+static int read_record(SSL *ssl, int fd, char *buf, int cap, int timeout_ms)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    int r = SSL_read(ssl, buf, cap);
+    return r > 0 ? r : SSL_get_error(ssl, r) == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+}
+
+/* Checks that rec[0..len) is exactly one whole HTTP/1.1 chunk of whole SSE frames and appends
+ * its payload to out. */
+static void one_chunk(const char *rec, int len, char *out, size_t cap)
+{
+    char *end;
+    unsigned long size = strtoul(rec, &end, 16);
+    cr_assert(end > rec && end[0] == '\r' && end[1] == '\n', "not a chunk: %.*s", len, rec);
+    const char *payload = end + 2;
+    cr_assert_gt(size, 0, "an empty chunk ended the stream");
+    cr_assert_eq((long)(payload - rec) + (long)size + 2, len,
+                 "a record holds more or less than one chunk (size %lu, record %d): %.*s", size,
+                 len, len, rec);
+    cr_assert(payload[size] == '\r' && payload[size + 1] == '\n', "chunk not closed by CRLF");
+    cr_assert(size >= 2 && payload[size - 2] == '\n' && payload[size - 1] == '\n',
+              "a chunk must end on a whole frame: %.*s", (int)size, payload);
+    size_t have = strlen(out);
+    cr_assert_lt(have + size, cap);
+    memcpy(out + have, payload, size);
+    out[have + size] = '\0';
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+Test(feed, http1_one_chunk_per_tls_record)
+{
+    struct sale s;
+    make_sale(&s, "timed", 2);
+    publish(&s);
+
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    cr_assert_eq(SSL_CTX_load_verify_locations(ctx, kito_harness_var("tls/ca.pem"), NULL), 1);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    static const unsigned char alpn[] = "\x08http/1.1";
+    SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)kd.https_port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    SSL_set1_host(ssl, "localhost");
+    cr_assert_eq(SSL_connect(ssl), 1, "TLS handshake");
+    char req[256];
+    int n = snprintf(req, sizeof(req),
+                     "GET /v1/sales/%s/live HTTP/1.1\r\nHost: localhost\r\n"
+                     "Accept: text/event-stream\r\n\r\n",
+                     s.id);
+    cr_assert_eq(SSL_write(ssl, req, n), n);
+
+    /* the head, in its own record or records */
+    static char rec[1 << 15], head[4096], body[1 << 16];
+    head[0] = body[0] = '\0';
+    char *eoh = NULL;
+    while (eoh == NULL) {
+        int r = read_record(ssl, fd, rec, sizeof(rec) - 1, 5000);
+        cr_assert_gt(r, 0, "no response head");
+        rec[r] = '\0';
+        cr_assert_lt(strlen(head) + (size_t)r, sizeof(head));
+        strcat(head, rec);
+        eoh = strstr(head, "\r\n\r\n");
+        if (eoh != NULL && eoh[4] != '\0') /* the head's record also carried body bytes */
+            one_chunk(eoh + 4, (int)strlen(eoh + 4), body, sizeof(body));
+    }
+    eoh[4] = '\0';
+    for (char *p = head; *p != '\0'; p++)
+        *p = (char)tolower((unsigned char)*p);
+    cr_assert(strncmp(head, "http/1.1 200", 12) == 0, "%s", head);
+    cr_assert_eq(count_of(head, "transfer-encoding:"), 1, "one Transfer-Encoding header: %s", head);
+    cr_assert(strstr(head, "transfer-encoding: chunked\r\n") != NULL, "%s", head);
+    cr_assert(strstr(head, "content-length:") == NULL, "%s", head);
+
+    /* then every record is one whole chunk: the preamble, the lots opening, three bids */
+    long amount = 20000;
+    int bids = 0;
+    for (int turns = 0; count_of(body, "event: book\n") < 3 && turns < 50; turns++) {
+        if (count_of(body, "event: opened\n") == 2 && bids == count_of(body, "event: book\n") &&
+            bids < 3) {
+            bid(&s.buyer[bids % 3], s.lot[0], amount);
+            amount += 20000;
+            bids++;
+        }
+        int r = read_record(ssl, fd, rec, sizeof(rec) - 1, 10000);
+        cr_assert_gt(r, 0, "the stream stalled or ended; so far:\n%s", body);
+        one_chunk(rec, r, body, sizeof(body));
+    }
+    cr_assert(strncmp(body, "retry: 2000\n", 12) == 0, "%s", body);
+    cr_assert_eq(count_of(body, "event: ready\n"), 1, "%s", body);
+    cr_assert_eq(count_of(body, "event: opened\n"), 2, "%s", body);
+    cr_assert_eq(count_of(body, "event: book\n"), 3, "%s", body);
+    SSL_free(ssl);
+    close(fd);
+    SSL_CTX_free(ctx);
 }

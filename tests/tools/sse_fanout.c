@@ -14,8 +14,14 @@
  * moment the last client's read returned the frame. Prints:
  *
  *   FANOUT clients=N bids=B ok=K p50_ms=.. p99_ms=.. max_ms=.. bid_p50_ms=.. after_201_p99_ms=..
+ *          dropped=.. client_cpu_ms_per_bid=.. server_cpu_ms_per_bid=..
  *
- * and exits 0 if every bid was accepted and every client saw every frame, 1 otherwise.
+ * and exits 0 if every bid was accepted and every client saw every frame, 1 otherwise. The CPU
+ * figures are the CPU time this tool, and the server if FANOUT_SERVER_PID names it (else -1),
+ * spent over the bids, divided by the bids: what one fan-out costs each side (steadier than the
+ * wall-clock times on a shared machine, though contention still inflates them). FANOUT_VERBOSE
+ * set prints a line per bid on stderr. The tool reads each readable socket once (OpenSSL
+ * read-ahead) so that its own cost stays below the server's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +69,34 @@ static double now_ms(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* CPU time (user + system) of this process, ms. */
+static double cpu_ms_self(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 +
+           (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
+}
+
+/* CPU time of process pid (from /proc, in clock ticks), ms; -1 if unknown. */
+static double cpu_ms_of(long pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL)
+        return -1;
+    size_t n = fread(line, 1, sizeof(line) - 1, fp);
+    fclose(fp);
+    line[n] = '\0';
+    char *p = strrchr(line, ')'); /* the command name may hold spaces */
+    unsigned long ut, st;
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void die(const char *m)
@@ -102,6 +137,8 @@ static void start_connect(struct client *c)
     watch(c, EPOLLOUT, EPOLL_CTL_ADD);
 }
 
+static void readable(struct client *c);
+
 /* Advances the TLS handshake; on completion writes the request. */
 static void handshake(struct client *c)
 {
@@ -127,6 +164,8 @@ static void handshake(struct client *c)
             c->state = C_HEADERS;
         }
         watch(c, EPOLLIN, EPOLL_CTL_MOD);
+        if (!c->is_bidder && SSL_has_pending(c->ssl))
+            readable(c); /* read ahead with the handshake: epoll would not report it */
         return;
     }
     int e = SSL_get_error(c->ssl, r);
@@ -175,6 +214,10 @@ static void on_bytes(struct client *c, const char *p, size_t n)
     }
 }
 
+/* One read(2) per readable socket: with read-ahead, OpenSSL fills its buffer with whatever the
+ * socket holds in one call, and SSL_read hands it out a record at a time. Records left whole in
+ * the buffer are read now; once none is (SSL_has_pending false), the socket is left to epoll
+ * (level-triggered) rather than read again only to meet EAGAIN. */
 static void readable(struct client *c)
 {
     char buf[16384];
@@ -182,7 +225,7 @@ static void readable(struct client *c)
         int r = SSL_read(c->ssl, buf, sizeof(buf));
         if (r > 0) {
             on_bytes(c, buf, (size_t)r);
-            if (c->state == C_DEAD)
+            if (c->state == C_DEAD || !SSL_has_pending(c->ssl))
                 return;
             continue;
         }
@@ -327,6 +370,7 @@ int main(int argc, char **argv)
         die("cannot load the CA");
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
+    SSL_CTX_set_read_ahead(ctx, 1);
     static const unsigned char alpn[] = "\x08http/1.1";
     SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);
     server.sin_family = AF_INET;
@@ -367,6 +411,12 @@ int main(int argc, char **argv)
         die("the bidder could not connect");
     epoll_ctl(ep, EPOLL_CTL_DEL, bidder.fd, NULL); /* read by bid_answered() */
 
+    /* CPU spent over the bids, here and (FANOUT_SERVER_PID) in the server: per bid, it is what
+     * one fan-out costs each side, whatever else shares the machine */
+    const char *spid = getenv("FANOUT_SERVER_PID");
+    long server_pid = spid != NULL ? atol(spid) : 0;
+    bool verbose = getenv("FANOUT_VERBOSE") != NULL; /* a line per bid on stderr */
+    double cpu0 = cpu_ms_self(), scpu0 = server_pid > 0 ? cpu_ms_of(server_pid) : -1;
     uint32_t ok = 0, answered_ok = 0;
     for (uint32_t k = 1; k <= n_bids; k++) {
         char body[64], req[1024];
@@ -404,16 +454,26 @@ int main(int argc, char **argv)
                     n_clients);
             break;
         }
+        if (verbose)
+            fprintf(
+                stderr,
+                "sse_fanout: bid %u: last client after %.2f ms; CPU here %.1f ms, server %.1f ms\n",
+                k, done_at[k] - start, cpu_ms_self() - cpu0,
+                server_pid > 0 ? cpu_ms_of(server_pid) - scpu0 : -1.0);
         lat[ok] = done_at[k] - start;
         bid_ms[ok] = resp_at - start;
         after[ok] = done_at[k] - resp_at;
         ok++;
         run(20, NULL); /* a pause between bids; the stream stays read */
     }
+    double cpu = cpu_ms_self() - cpu0, scpu = scpu0 >= 0 ? cpu_ms_of(server_pid) - scpu0 : -1;
+    uint32_t placed = answered_ok > 0 ? answered_ok : 1;
     double p50 = pct(lat, ok, 0.50), p99 = pct(lat, ok, 0.99), mx = pct(lat, ok, 1.0);
     double b50 = pct(bid_ms, ok, 0.50), a99 = pct(after, ok, 0.99);
     printf("FANOUT clients=%u bids=%u ok=%u p50_ms=%.2f p99_ms=%.2f max_ms=%.2f bid_p50_ms=%.2f "
-           "after_201_p99_ms=%.2f dropped=%u\n",
-           n_clients, n_bids, ok, p50, p99, mx, b50, a99, dead);
+           "after_201_p99_ms=%.2f dropped=%u client_cpu_ms_per_bid=%.1f "
+           "server_cpu_ms_per_bid=%.1f\n",
+           n_clients, n_bids, ok, p50, p99, mx, b50, a99, dead, cpu / placed,
+           scpu >= 0 ? scpu / placed : -1.0);
     return ok == n_bids && dead == 0 ? 0 : 1;
 }

@@ -616,3 +616,147 @@ Test(feed, frame_fields)
     kito_feed_free(f);
     free(a);
 }
+
+/* ---- HTTP/1.1 chunks and shared writes ----------------------------------------------------- */
+
+/* A sink that wants chunks: every write must be ONE buffer holding one whole chunk of whole
+ * frames; the payloads are kept in buf (so frames() reads them as before), the raw bytes in raw. */
+struct chunky {
+    struct fake fk; /* first: the fake's callbacks reach it */
+    char raw[1 << 16];
+    size_t raw_len;
+    const char *last_base; /* the last write's buffer */
+    bool closed;           /* the empty chunk was seen */
+};
+
+static void ck_take(struct chunky *c, const char *p, size_t n, bool final)
+{
+    cr_assert_lt(c->raw_len + n, sizeof(c->raw));
+    memcpy(c->raw + c->raw_len, p, n);
+    c->raw_len += n;
+    char *end;
+    unsigned long size = strtoul(p, &end, 16);
+    cr_assert(end > p && end[0] == '\r' && end[1] == '\n', "not a chunk: %.*s", (int)n, p);
+    const char *payload = end + 2;
+    size_t used = (size_t)(payload - p) + size + 2;
+    cr_assert(size > 0 && used <= n && payload[size] == '\r' && payload[size + 1] == '\n',
+              "a broken chunk: %.*s", (int)n, p);
+    cr_assert(payload[size - 2] == '\n' && payload[size - 1] == '\n', "partial frame in a chunk");
+    fk_append(&c->fk, payload, size);
+    if (final) {
+        cr_assert_eq(n - used, 5, "the last chunk and nothing but the terminator");
+        cr_assert(memcmp(p + used, "0\r\n\r\n", 5) == 0);
+        c->closed = true;
+    } else {
+        cr_assert_eq(used, n, "one write, one chunk");
+    }
+}
+
+static void ck_write(void *ctx, h2o_iovec_t *bufs, size_t n)
+{
+    struct chunky *c = ctx;
+    cr_assert_eq(n, 1, "a write is one buffer (one TLS record)");
+    fk_write(&c->fk, bufs, 0);
+    c->last_base = bufs[0].base;
+    ck_take(c, bufs[0].base, bufs[0].len, false);
+}
+
+static void ck_end(void *ctx, h2o_iovec_t text)
+{
+    struct chunky *c = ctx;
+    cr_assert(!c->fk.writing, "end while a write is in flight");
+    ck_take(c, text.base, text.len, true);
+    c->fk.ended = true;
+    c->fk.sub = NULL;
+}
+
+static const struct kito_feed_sink chunk_sink = {ck_write, ck_end, fk_abort, true};
+
+static struct chunky *subscribe_chunked(kito_feed *f, uint64_t sale)
+{
+    struct chunky *c = calloc(1, sizeof(*c));
+    cr_assert_eq(kito_feed_subscribe(f, sale, false, 0, &chunk_sink, c, &c->fk.sub), KITO_OK);
+    kito_feed_start(c->fk.sub);
+    return c;
+}
+
+Test(feed, chunked_writes_one_buffer_shared_by_subscribers)
+{
+    kito_feed *f = make(64, 64, 10, 4);
+    struct chunky *a = subscribe_chunked(f, 5), *b = subscribe_chunked(f, 5);
+    struct fake *plain = subscribe(f, 5, false, 0);
+    cr_assert_neq(a->last_base, b->last_base, "a preamble is each subscriber's own");
+    drain(&a->fk);
+    drain(&b->fk);
+    drain(plain);
+    for (uint32_t s = 1; s <= 3; s++) {
+        publish_bid(f, 5, 900, s, 1000 + s, 10000 * s, 1000);
+        cr_assert_eq(a->last_base, b->last_base, "one shared buffer for the same frames");
+        drain(&a->fk);
+        drain(&b->fk);
+        drain(plain);
+    }
+    /* a subscriber behind gets the frames it lacks in one chunk of its own */
+    for (uint32_t s = 4; s <= 6; s++) {
+        publish_bid(f, 5, 900, s, 1000 + s, 10000 * s, 1000);
+        drain(&b->fk);
+        drain(plain);
+    }
+    int writes = a->fk.writes;
+    drain(&a->fk); /* its write of frame 4 finished: frames 5 and 6 follow, together */
+    cr_assert_eq(a->fk.writes, writes + 1);
+    cr_assert_eq(b->fk.writes, writes + 2);
+    /* the same bytes as a plain subscriber gets, once unframed */
+    cr_assert_str_eq(a->fk.buf, plain->buf);
+    cr_assert_str_eq(b->fk.buf, plain->buf);
+    size_t n = frames(a->fk.buf, fs, 8192);
+    cr_assert_eq(n, 7, "%s", a->fk.buf);
+    cr_assert(strstr(a->raw, "transfer") == NULL);
+    kito_feed_shutdown(f);
+    cr_assert(a->closed && b->closed, "shutdown ends each chunked stream with the empty chunk");
+    cr_assert(strstr(a->fk.buf, "event: shutdown") != NULL);
+    cr_assert(plain->ended && strstr(plain->buf, "0\r\n\r\n") == NULL, "plain streams unframed");
+    kito_feed_free(f);
+    free(a);
+    free(b);
+    free(plain);
+}
+
+Test(feed, chunked_heartbeat_drop_and_batch_bound)
+{
+    struct kito_feed_limits lim;
+    kito_feed_limits_default(&lim);
+    lim.ring_events = 64;
+    lim.backlog_events = 20;
+    lim.write_frames = 4;
+    lim.heartbeat_ms = 1000;
+    kito_feed *f;
+    cr_assert_eq(kito_feed_create(NULL, &lim, key, &f), KITO_OK);
+    kito_feed_tick(f, 100);
+    struct chunky *a = subscribe_chunked(f, 5), *slow = subscribe_chunked(f, 5);
+    drain(&a->fk);
+    kito_feed_tick(f, 1200);
+    cr_assert_str_eq(a->fk.buf + strlen(a->fk.buf) - 3, ":\n\n", "a heartbeat, as a chunk");
+    drain(&a->fk);
+    /* a is slow for a while (writes in flight, unacknowledged): then at most write_frames
+     * frames a write */
+    for (uint32_t s = 1; s <= 10; s++)
+        publish_bid(f, 5, 900, s, 1000 + s, 10000 * s, 1200);
+    int before = a->fk.writes;
+    drain(&a->fk);
+    cr_assert_eq(a->fk.writes - before, 3, "10 frames, 4 a write: 4 + 4 + 2 after the first");
+    cr_assert_eq(frames(a->fk.buf, fs, 8192), 11);
+    /* the never-acknowledging subscriber falls past the backlog: dropped, its end is a chunk */
+    for (uint32_t s = 11; s <= 25; s++) {
+        publish_bid(f, 5, 900, s, 1000 + s, 10000 * s, 1200);
+        drain(&a->fk);
+    }
+    cr_assert(!slow->fk.ended, "the drop waits for its write in flight");
+    slow->fk.writing = false;
+    kito_feed_written(slow->fk.sub);
+    cr_assert(slow->fk.ended && slow->closed);
+    cr_assert(strstr(slow->fk.buf, "event: dropped") != NULL);
+    kito_feed_free(f);
+    free(a);
+    free(slow);
+}
