@@ -234,7 +234,7 @@ fi
 # ---- 4. live-feed fan-out -----------------------------------------------------------------------
 if [ "$probe" = 201 ]; then
     say "fan-out: $FANOUT_CLIENTS SSE clients on sale B, $FANOUT_BIDS bids (sse_fanout on core $LOAD_CORE)"
-    out=$(pin $LOAD_CORE "$BUILD/tests/sse_fanout" $KITOD_PORT "$BV/tls/ca.pem" "$saleB" "$lotB" \
+    out=$(FANOUT_SERVER_PID=$kitod_pid pin $LOAD_CORE "$BUILD/tests/sse_fanout" $KITOD_PORT "$BV/tls/ca.pem" "$saleB" "$lotB" \
         $FANOUT_CLIENTS $FANOUT_BIDS "$BV/tokens_b.txt" $((OPENING + 10 * STEP)) $STEP)
     rc=$?
     echo "$out" >&2
