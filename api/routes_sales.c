@@ -65,7 +65,7 @@ typedef struct job {
     size_t seen;
     kito_cursor last;  /* the last row put on the page */
     const char *scope; /* the list's cursor scope (page_query) */
-    json_t *items;    /* owned until rendered */
+    json_t *items;     /* owned until rendered */
 } job;
 
 /* ---- helpers --------------------------------------------------------------------------------- */

@@ -63,8 +63,9 @@ Test(json, reason_is_always_utf8)
 {
     json_t *doc;
     char reason[KITO_JSON_REASON_SIZE];
-    static const char *const bodies[] = {"{\"a\":1,\"b\"\xa7" "co}", "{\"a\":\xff}", "{\"a\":\x01}",
-                                         "{\"a\": tru\xc3}"};
+    static const char *const bodies[] = {"{\"a\":1,\"b\"\xa7"
+                                         "co}",
+                                         "{\"a\":\xff}", "{\"a\":\x01}", "{\"a\": tru\xc3}"};
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         cr_expect_eq(parse(bodies[i], 100, KITO_JSON_TOP_OBJECT, &doc, reason),
                      KITO_E_MALFORMED_JSON);

@@ -200,8 +200,8 @@ Test(ledger_post, refuses_what_does_not_balance_per_currency)
                                      {KITO_LEDGER_PLATFORM_REVENUE, 0, 2, "USD"}};
     cr_assert_eq(kito_ledger_post(NULL, "payout", "r4", "USD", NULL, huge, 3, &tx),
                  KITO_E_INTERNAL);
-    cr_assert_eq(kito_ledger_post(NULL, "payout", "r5", "USD", NULL, huge,
-                                  KITO_LEDGER_LINES_MAX + 1, &tx),
-                 KITO_E_INTERNAL);
+    cr_assert_eq(
+        kito_ledger_post(NULL, "payout", "r5", "USD", NULL, huge, KITO_LEDGER_LINES_MAX + 1, &tx),
+        KITO_E_INTERNAL);
     cr_assert_eq(tx, 0, "no transaction id was handed out");
 }
