@@ -305,6 +305,31 @@ static void w_ladder(struct w *w, const struct kito_ladder *l)
     w_bulk(w, tmp, n);
 }
 
+/* A record that did not fit: the batch goes back to how it was before it (first). */
+static kito_err refuse(kito_bookstore *bs, const struct mark *first)
+{
+    rollback(bs, first);
+    bs->st.capacity_refusals++;
+    return KITO_E_CAPACITY;
+}
+
+/* The last command of a lot's load (SADD) or result (SREM): lot_id joins or leaves the set of
+ * open lots, or the whole record goes back (refuse). */
+static kito_err open_set_last(kito_bookstore *bs, const char verb[4], uint64_t lot_id,
+                              const struct mark *first)
+{
+    struct w w;
+    struct mark m;
+    if (!cmd_begin(bs, &w, &m, 3))
+        return refuse(bs, first);
+    w_bulk(&w, verb, 4);
+    w_str(&w, KITO_BOOKSTORE_OPEN_KEY);
+    w_u64(&w, lot_id);
+    if (cmd_end(bs, &w, &m) != KITO_OK)
+        return refuse(bs, first);
+    return KITO_OK;
+}
+
 kito_err kito_bookstore_append_lot(kito_bookstore *bs, const struct kito_lot_config *cfg,
                                    const uint8_t *snap, size_t snap_len)
 {
@@ -355,18 +380,9 @@ kito_err kito_bookstore_append_lot(kito_bookstore *bs, const struct kito_lot_con
     w_bulk(&w, snap, snap_len);
     if (cmd_end(bs, &w, &m) != KITO_OK)
         goto full;
-    if (!cmd_begin(bs, &w, &m, 3))
-        goto full;
-    w_bulk(&w, "SADD", 4);
-    w_str(&w, KITO_BOOKSTORE_OPEN_KEY);
-    w_u64(&w, cfg->lot_id);
-    if (cmd_end(bs, &w, &m) != KITO_OK)
-        goto full;
-    return KITO_OK;
+    return open_set_last(bs, "SADD", cfg->lot_id, &first);
 full:
-    rollback(bs, &first);
-    bs->st.capacity_refusals++;
-    return KITO_E_CAPACITY;
+    return refuse(bs, &first);
 }
 
 kito_err kito_bookstore_append_snapshot(kito_bookstore *bs, uint64_t lot_id, uint32_t seq,
@@ -446,18 +462,9 @@ kito_err kito_bookstore_append_result(kito_bookstore *bs, const struct kito_lot_
     w_u64(&w, r->format);
     if (cmd_end(bs, &w, &m) != KITO_OK)
         goto full;
-    if (!cmd_begin(bs, &w, &m, 3))
-        goto full;
-    w_bulk(&w, "SREM", 4);
-    w_str(&w, KITO_BOOKSTORE_OPEN_KEY);
-    w_u64(&w, r->lot_id);
-    if (cmd_end(bs, &w, &m) != KITO_OK)
-        goto full;
-    return KITO_OK;
+    return open_set_last(bs, "SREM", r->lot_id, &first);
 full:
-    rollback(bs, &first);
-    bs->st.capacity_refusals++;
-    return KITO_E_CAPACITY;
+    return refuse(bs, &first);
 }
 
 /* ---- connection ----------------------------------------------------------------------------- */
