@@ -230,11 +230,7 @@ static kito_err create_one(kito_db_conn *db, uint64_t settlement_id)
         e = kito_audit(db, 0, "payout.create", "payout", res.insert_id, detail, NULL);
         json_decref(detail);
     }
-    if (e == KITO_OK)
-        e = kito_sql_commit(db);
-    if (e != KITO_OK)
-        kito_sql_rollback(db);
-    return e;
+    return kito_sql_end(db, e);
 }
 
 kito_err kito_payouts_create_due(kito_db_conn *db, size_t limit, size_t *created)
@@ -335,11 +331,7 @@ static kito_err new_attempt(kito_db_conn *db, uint64_t payout_id, const char *fr
         e = KITO_E_BAD_STATE;
     if (e == KITO_OK)
         e = add_attempt_locked(db, &pr.p, actor_id, attempt_no);
-    if (e == KITO_OK)
-        e = kito_sql_commit(db);
-    if (e != KITO_OK)
-        kito_sql_rollback(db);
-    return e;
+    return kito_sql_end(db, e);
 }
 
 kito_err kito_payout_retry(kito_db_conn *db, uint64_t payout_id, uint64_t actor_id,
@@ -572,11 +564,7 @@ static kito_err finish(kito_db_conn *db, const finish_req *f, kito_payout_outcom
     if ((e = kito_sql_begin(db)) != KITO_OK)
         return e;
     e = finish_locked(db, f, &key, outcome);
-    if (e == KITO_OK)
-        e = kito_sql_commit(db);
-    if (e != KITO_OK)
-        kito_sql_rollback(db);
-    return e;
+    return kito_sql_end(db, e);
 }
 
 kito_err kito_payout_apply_result(kito_db_conn *db, const kito_mpesa_result *res,
@@ -628,12 +616,9 @@ kito_err kito_fx_set(kito_db_conn *db, const char *from, const char *to, int64_t
         e = kito_audit(db, actor_id, "fx.set", "exchange_rate", res.insert_id, detail, NULL);
         json_decref(detail);
     }
-    if (e == KITO_OK)
-        e = kito_sql_commit(db);
-    if (e != KITO_OK) {
-        kito_sql_rollback(db);
+    e = kito_sql_end(db, e);
+    if (e != KITO_OK)
         return e;
-    }
     if (id != NULL)
         *id = res.insert_id;
     return KITO_OK;

@@ -233,11 +233,7 @@ static int64_t now_ms(void)
 
 static kito_err finish(kito_db_conn *db, kito_err e)
 {
-    if (e == KITO_OK)
-        e = kito_sql_commit(db);
-    if (e != KITO_OK)
-        kito_sql_rollback(db);
-    return e;
+    return kito_sql_end(db, e);
 }
 
 typedef struct stone_lock {

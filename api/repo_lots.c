@@ -264,11 +264,7 @@ kito_err kito_lots_list(kito_db_conn *db, const kito_actor *actor, uint64_t sale
 
 static kito_err finish(kito_db_conn *db, kito_err e)
 {
-    if (e == KITO_OK)
-        e = kito_sql_commit(db);
-    if (e != KITO_OK)
-        kito_sql_rollback(db);
-    return e;
+    return kito_sql_end(db, e);
 }
 
 /* Refuses a change to the lots of a sale that is no longer a draft. */

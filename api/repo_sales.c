@@ -444,11 +444,7 @@ kito_err kito_sales_get(kito_db_conn *db, const kito_actor *actor, uint64_t id, 
 /* Ends a transaction: commit on success, roll back otherwise. */
 static kito_err finish(kito_db_conn *db, kito_err e)
 {
-    if (e == KITO_OK)
-        e = kito_sql_commit(db);
-    if (e != KITO_OK)
-        kito_sql_rollback(db);
-    return e;
+    return kito_sql_end(db, e);
 }
 
 /* Renders in's ladder as stored in ladder_json. Free with free(). */

@@ -152,11 +152,7 @@ static kito_err record_failure(kito_db_conn *db, const kito_signin_policy *pol, 
         e = d != NULL ? kito_audit(db, 0, "address.lock", "address", 0, d, ip) : KITO_E_NOMEM;
         json_decref(d);
     }
-    if (e == KITO_OK)
-        e = kito_sql_commit(db);
-    if (e != KITO_OK)
-        kito_sql_rollback(db);
-    return e;
+    return kito_sql_end(db, e);
 }
 
 /* ---- sign-in --------------------------------------------------------------------------------- */
@@ -347,11 +343,7 @@ kito_err kito_repo_session_revoke(kito_db_conn *db, uint64_t account_id, uint64_
                       : KITO_E_NOMEM;
         json_decref(d);
     }
-    if (e == KITO_OK)
-        e = kito_sql_commit(db);
-    if (e != KITO_OK)
-        kito_sql_rollback(db);
-    return e;
+    return kito_sql_end(db, e);
 }
 
 /* ---- secret change --------------------------------------------------------------------------- */

@@ -565,12 +565,9 @@ kito_err kito_repo_royalty_set(kito_db_conn *db, const char *country, const char
                 : KITO_E_NOMEM;
         json_decref(d);
     }
-    if (e == KITO_OK)
-        e = kito_sql_commit(db);
-    if (e != KITO_OK) {
-        kito_sql_rollback(db);
+    e = kito_sql_end(db, e);
+    if (e != KITO_OK)
         return e;
-    }
     if (id_out != NULL)
         *id_out = res.insert_id;
     return KITO_OK;

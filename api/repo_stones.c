@@ -165,11 +165,7 @@ static json_t *photo_url(const char *sha)
 
 static kito_err finish(kito_db_conn *db, kito_err e)
 {
-    if (e == KITO_OK)
-        e = kito_sql_commit(db);
-    if (e != KITO_OK)
-        kito_sql_rollback(db);
-    return e;
+    return kito_sql_end(db, e);
 }
 
 /* ---- create ---------------------------------------------------------------------------------- */

@@ -307,3 +307,12 @@ void kito_sql_rollback(kito_db_conn *c)
     if (kito_db_get(c, &db, why, sizeof(why)) == KITO_OK)
         (void)mysql_query(db, "ROLLBACK");
 }
+
+kito_err kito_sql_end(kito_db_conn *c, kito_err e)
+{
+    if (e == KITO_OK)
+        e = kito_sql_commit(c);
+    if (e != KITO_OK)
+        kito_sql_rollback(c);
+    return e;
+}

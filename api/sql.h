@@ -89,6 +89,10 @@ kito_err kito_sql_begin(kito_db_conn *c);
 kito_err kito_sql_commit(kito_db_conn *c);
 void kito_sql_rollback(kito_db_conn *c);
 
+/* Ends the open transaction by its outcome so far: commits when e is KITO_OK, and rolls back
+ * when e is an error or the commit fails. Returns the final outcome. */
+kito_err kito_sql_end(kito_db_conn *c, kito_err e);
+
 /* The last MySQL error on this thread ("1062 Duplicate entry ..."), or "". */
 const char *kito_sql_last_error(void);
 
