@@ -196,6 +196,8 @@ struct kito_bidding {
     bucket_slot *addrs;
     uint64_t *ids;
     size_t ids_cap;
+    uint64_t
+        approvals_forgotten; /* kito_bidding_approval_forget calls: stale warm-ups are dropped */
     struct activation *acts; /* in flight, doubly linked */
 };
 
@@ -285,9 +287,15 @@ typedef struct activation {
     struct kito_lot_config *cfgs;
     size_t n;
     kito_err db_err;
-    size_t next_cfg;  /* the next of cfgs to load */
-    uint32_t pending; /* loads waiting for the market */
-    bool issuing;     /* inside act_pump */
+    /* the caches' warm-up: read with the configs, put in when they are back (act_warm) */
+    kito_bid_lot *dir;
+    size_t dir_n;
+    kito_bid_buyer_approval *aps;
+    size_t aps_n;
+    uint64_t forgotten_at_start; /* b->approvals_forgotten when the read was submitted */
+    size_t next_cfg;             /* the next of cfgs to load */
+    uint32_t pending;            /* loads waiting for the market */
+    bool issuing;                /* inside act_pump */
     bool in_db;
     bool failed; /* a load failed for Redis or capacity: retry */
     bool chain;  /* part of a reconcile pass */
@@ -328,6 +336,8 @@ static void act_free(activation *a)
     }
     json_decref(a->doc);
     free(a->cfgs);
+    free(a->dir);
+    free(a->aps);
     free(a->rest);
     free(a);
 }
@@ -403,6 +413,37 @@ static void act_run(void *worker, void *arg)
     a->db_err = a->cfgs != NULL
                     ? kito_bids_sale_configs(worker, a->sale_id, a->cfgs, KITO_SALE_LOTS_MAX, &a->n)
                     : KITO_E_NOMEM;
+    if (a->db_err != KITO_OK || a->n == 0)
+        return;
+    /* The warm-up is best effort: a failure here leaves the caches to fill on first use. */
+    a->dir = calloc(KITO_SALE_LOTS_MAX, sizeof(*a->dir));
+    a->aps = calloc(KITO_BIDDING_WARM_APPROVALS, sizeof(*a->aps));
+    if (a->dir == NULL ||
+        kito_bids_sale_lots(worker, a->sale_id, a->dir, KITO_SALE_LOTS_MAX, &a->dir_n) != KITO_OK)
+        a->dir_n = 0;
+    if (a->aps == NULL ||
+        kito_bids_sale_approvals(worker, a->sale_id, a->aps, KITO_BIDDING_WARM_APPROVALS,
+                                 &a->aps_n) != KITO_OK)
+        a->aps_n = 0;
+}
+
+/* Puts what act_run read into the lot directory and the approvals cache, so that the first bids
+ * of a sale's opening (every lot's first, every buyer's first) do not each wait for MySQL. The
+ * approvals are skipped if one was forgotten (revoked or changed here) while they were read:
+ * they may be older than the change. */
+static void act_warm(activation *a)
+{
+    kito_bidding *b = a->b;
+    for (size_t i = 0; i < a->dir_n; i++)
+        kito_bidding_lot_put(b, &a->dir[i]);
+    if (b->approvals_forgotten == a->forgotten_at_start)
+        for (size_t i = 0; i < a->aps_n; i++)
+            kito_bidding_approval_put(b, a->sale_id, a->aps[i].buyer_id, &a->aps[i].ap);
+    free(a->dir);
+    free(a->aps);
+    a->dir = NULL;
+    a->aps = NULL;
+    a->dir_n = a->aps_n = 0;
 }
 
 static void act_loaded_all(activation *a);
@@ -417,6 +458,8 @@ static void act_done(void *arg, kito_err status)
     }
     if (status != KITO_OK)
         a->db_err = status;
+    else
+        act_warm(a);
     act_loaded_all(a);
 }
 
@@ -474,6 +517,7 @@ static void act_start(kito_bidding *b, activation *a)
 {
     act_link(b, a);
     a->in_db = true;
+    a->forgotten_at_start = b->approvals_forgotten;
     if (b->s->pool == NULL || kito_pool_submit(b->s->pool, act_run, act_done, a) != KITO_OK) {
         a->in_db = false;
         a->db_err = KITO_E_UNAVAILABLE;
@@ -701,6 +745,7 @@ void kito_bidding_approval_forget(kito_bidding *b, uint64_t sale_id, uint64_t bu
 {
     if (b == NULL)
         return;
+    b->approvals_forgotten++;
     if (buyer_id != 0) {
         approval_slot *set = approval_set(b, sale_id, buyer_id);
         for (size_t i = 0; i < KITO_BIDDING_WAYS; i++)

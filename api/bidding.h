@@ -7,6 +7,9 @@
  *     (kito_market_lot_load). A lot the market or Redis already holds is refused by the market
  *     and skipped, so activation is idempotent; loads that fail because Redis is down are retried
  *     every KITO_BIDDING_RETRY_MS until they succeed.
+ *     The same read warms the caches below with the sale's lots and (up to
+ *     KITO_BIDDING_WARM_APPROVALS) approvals, so that a sale's opening rush -- every lot's first
+ *     bid, every buyer's first bid -- does not queue on MySQL.
  *   - The clock: a uv timer every KITO_BIDDING_TICK_MS calls kito_market_tick when the engine's
  *     next deadline is due, so timed and tender lots open and close on time (soft close and
  *     stagger are the engine's); a closing lot's result goes to the outbox (the market does it).
@@ -55,6 +58,7 @@ struct kito_req;
 #define KITO_BIDDING_APPROVALS 16384       /* approvals cache slots */
 #define KITO_BIDDING_WAYS 8                /* slots per set in those two caches */
 #define KITO_BIDDING_APPROVAL_TTL_MS 30000 /* a cached approval is trusted this long */
+#define KITO_BIDDING_WARM_APPROVALS 4096   /* a sale's approvals cached at its activation */
 #define KITO_BIDDING_KEYS 16384            /* idempotency keys remembered (lot, amount) */
 #define KITO_BIDDING_BUCKETS 16384         /* rate-limit buckets per kind */
 #define KITO_IDEMPOTENCY_KEY_MAX 64        /* characters in an Idempotency-Key */

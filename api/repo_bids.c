@@ -33,6 +33,11 @@ static kito_err lot_row(void *ud, const kito_sql_row *row)
     return l->format != 0 ? KITO_OK : KITO_E_INTERNAL;
 }
 
+/* A lot and its sale as kito_bid_lot holds them (lot_row's columns). */
+#define LOT_SELECT                                                                                 \
+    "SELECT l.id, l.sale_id, s.organizer_id, st.seller_id, s.format, s.currency, s.status,"        \
+    " l.state FROM lots l JOIN sales s ON s.id = l.sale_id JOIN stones st ON st.id = l.stone_id"
+
 static kito_err approval_row(void *ud, const kito_sql_row *row)
 {
     kito_bid_approval *a = ud;
@@ -48,12 +53,7 @@ kito_err kito_bids_lot_read(kito_db_conn *db, uint64_t lot_id, uint64_t buyer_id
     size_t rows = 0;
     memset(lot, 0, sizeof(*lot));
     kito_sql_param p[] = {KITO_SQL_U64(lot_id)};
-    kito_err e = kito_sql_query(db,
-                                "SELECT l.id, l.sale_id, s.organizer_id, st.seller_id, s.format,"
-                                " s.currency, s.status, l.state FROM lots l"
-                                " JOIN sales s ON s.id = l.sale_id"
-                                " JOIN stones st ON st.id = l.stone_id WHERE l.id = ?",
-                                p, 1, lot_row, lot, &rows);
+    kito_err e = kito_sql_query(db, LOT_SELECT " WHERE l.id = ?", p, 1, lot_row, lot, &rows);
     if (e == KITO_OK && rows == 0)
         e = KITO_E_NOT_FOUND;
     if (e != KITO_OK || buyer_id == 0)
@@ -64,6 +64,63 @@ kito_err kito_bids_lot_read(kito_db_conn *db, uint64_t lot_id, uint64_t buyer_id
                           "SELECT COALESCE(paddle_number, 0), COALESCE(limit_minor, 0)"
                           " FROM sale_approvals WHERE sale_id = ? AND buyer_id = ?",
                           q, 2, approval_row, ap, NULL);
+}
+
+/* Collecting a sale's directory entries or approvals. */
+typedef struct rows_out {
+    void *out;
+    size_t cap, n;
+} rows_out;
+
+static kito_err sale_lot_row(void *ud, const kito_sql_row *row)
+{
+    rows_out *c = ud;
+    if (c->n >= c->cap)
+        return KITO_OK;
+    kito_bid_lot *l = (kito_bid_lot *)c->out + c->n;
+    memset(l, 0, sizeof(*l));
+    kito_err e = lot_row(l, row);
+    if (e == KITO_OK)
+        c->n++;
+    return e;
+}
+
+kito_err kito_bids_sale_lots(kito_db_conn *db, uint64_t sale_id, kito_bid_lot *out, size_t cap,
+                             size_t *n)
+{
+    rows_out c = {out, cap, 0};
+    kito_sql_param p[] = {KITO_SQL_U64(sale_id)};
+    kito_err e = kito_sql_query(db, LOT_SELECT " WHERE l.sale_id = ? ORDER BY l.position, l.id", p,
+                                1, sale_lot_row, &c, NULL);
+    *n = c.n;
+    return e;
+}
+
+static kito_err sale_approval_row(void *ud, const kito_sql_row *row)
+{
+    rows_out *c = ud;
+    if (c->n >= c->cap)
+        return KITO_OK;
+    kito_bid_buyer_approval *a = (kito_bid_buyer_approval *)c->out + c->n++;
+    a->buyer_id = kito_sql_u64(row, 0);
+    a->ap = (kito_bid_approval){.approved = true,
+                                .paddle_number = (uint32_t)kito_sql_u64(row, 1),
+                                .limit_minor = kito_sql_i64(row, 2)};
+    return KITO_OK;
+}
+
+kito_err kito_bids_sale_approvals(kito_db_conn *db, uint64_t sale_id, kito_bid_buyer_approval *out,
+                                  size_t cap, size_t *n)
+{
+    rows_out c = {out, cap, 0};
+    kito_sql_param p[] = {KITO_SQL_U64(sale_id)};
+    kito_err e =
+        kito_sql_query(db,
+                       "SELECT buyer_id, COALESCE(paddle_number, 0), COALESCE(limit_minor, 0)"
+                       " FROM sale_approvals WHERE sale_id = ? ORDER BY buyer_id",
+                       p, 1, sale_approval_row, &c, NULL);
+    *n = c.n;
+    return e;
 }
 
 /* Collecting a sale's lot configs. */

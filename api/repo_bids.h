@@ -50,6 +50,23 @@ kito_err kito_bids_lot_read(kito_db_conn *db, uint64_t lot_id, uint64_t buyer_id
 kito_err kito_bids_sale_configs(kito_db_conn *db, uint64_t sale_id, struct kito_lot_config *out,
                                 size_t cap, size_t *n);
 
+/* The directory entry (as kito_bids_lot_read reads it) of every lot of sale sale_id, in running
+ * order; at most cap, *n gets the count written. For warming the bid path's caches when a sale
+ * is activated. */
+kito_err kito_bids_sale_lots(kito_db_conn *db, uint64_t sale_id, kito_bid_lot *out, size_t cap,
+                             size_t *n);
+
+/* A buyer's approval in a sale, as a row of a sale's list. */
+typedef struct kito_bid_buyer_approval {
+    uint64_t buyer_id;
+    kito_bid_approval ap;
+} kito_bid_buyer_approval;
+
+/* Every approval of sale sale_id (approved = true in each), by buyer id; at most cap, *n gets
+ * the count written. */
+kito_err kito_bids_sale_approvals(kito_db_conn *db, uint64_t sale_id, kito_bid_buyer_approval *out,
+                                  size_t cap, size_t *n);
+
 /* Ids of the sales whose lots belong in the market: published or open, with at least one lot
  * still 'scheduled'. At most cap; *n gets the count written. */
 kito_err kito_bids_active_sales(kito_db_conn *db, uint64_t *out, size_t cap, size_t *n);

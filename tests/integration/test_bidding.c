@@ -811,6 +811,36 @@ Test(bidding, redis_down_is_503_and_nothing_is_acknowledged, .fini = restart_red
     cr_assert_eq(status, 201, "bids never came back after Redis did");
 }
 
+/* ---- a sale's opening needs no MySQL round trip per bid ----------------------------------------
+ */
+
+static void restart_mysql(void)
+{
+    kito_harness_service("mysql_start");
+    kito_harness_wait_health(&kd, 200, 10000);
+}
+
+/* Activation warms the lot directory and the approvals cache: the first bid on each lot, by each
+ * buyer, is judged without MySQL (here MySQL is down while they arrive; before the warm-up each
+ * such bid waited for a MySQL read, and a sale's opening rush queued on them). */
+Test(bidding, opening_bids_need_no_mysql, .fini = restart_mysql)
+{
+    who b[2] = {kito_harness_person("buyer"), kito_harness_person("buyer")};
+    sale s;
+    build_sale(&s, "timed", 2, 0, 1500, 120000, "", b, 2, NULL);
+    publish(&s);
+    wait_state(s.lots[0], "open", 5000);
+    for (int i = 0; i < 2; i++) { /* signed in: their sessions are known to kitod */
+        struct kito_http_resp r = call(&b[i], "GET", "/v1/me/watchlist", NULL);
+        kito_harness_expect(&r, 200, "watchlist");
+        kito_http_resp_free(&r);
+    }
+    cr_assert_eq(kito_harness_service("mysql_stop"), 0);
+    bid_ok(&b[0], s.lots[0], 10000, 10000, true, 11000);
+    bid_ok(&b[1], s.lots[1], 10000, 10000, true, 11000);
+    bid_ok(&b[1], s.lots[0], 12000, 11000, true, 12000);
+}
+
 /* ---- activation after a crash ---------------------------------------------------------------- */
 
 Test(bidding, published_sale_missing_from_the_market_is_loaded_at_start)
