@@ -29,6 +29,22 @@ kito_err kito_crypto_random(void *buf, size_t len);
  * OpenSSL failure. */
 kito_err kito_crypto_sha256(const void *data, size_t len, uint8_t out[KITO_SHA256_LEN]);
 
+/* A keyed HMAC-SHA256, set up once and used many times: the key schedule and the algorithms are
+ * prepared at kito_hmac_new (OpenSSL 3 otherwise looks HMAC and SHA-256 up in its provider store
+ * on every one-shot HMAC() call, which cost more than the hashing in kitod's bid path). One
+ * thread at a time per kito_hmac. */
+typedef struct kito_hmac kito_hmac;
+
+/* A new HMAC-SHA256 keyed with key[0..len). KITO_E_NOMEM or KITO_E_INTERNAL. */
+kito_err kito_hmac_new(const void *key, size_t len, kito_hmac **out);
+
+/* HMAC-SHA256(key, msg[0..len)) into out (msg may be NULL when len is 0). KITO_E_INTERNAL on an
+ * OpenSSL failure. */
+kito_err kito_hmac_sha256(kito_hmac *h, const void *msg, size_t len, uint8_t out[KITO_SHA256_LEN]);
+
+/* Frees h (and clears its key schedule). Accepts NULL. */
+void kito_hmac_free(kito_hmac *h);
+
 /* SHA-256 of data as 64 lowercase hex digits and a NUL, written to out (photos are stored by it,
  * provenance events chain by it). KITO_E_INTERNAL on an OpenSSL failure. */
 kito_err kito_crypto_sha256_hex(const void *data, size_t len, char out[KITO_SHA256_HEX_SIZE]);

@@ -35,6 +35,43 @@ Test(sha256, known_vectors)
 
 /* ---- base64 ---- */
 
+/* RFC 4231 test cases 1, 2 and 6 (a key longer than the block), each twice through one keyed
+ * context (every message starts afresh), and a message split nowhere vs HMAC() one-shot. */
+Test(hmac, rfc4231_vectors_and_reuse)
+{
+    struct {
+        const char *key_hex, *msg, *mac_hex;
+    } v[] = {
+        {"0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", "Hi There",
+         "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+        {"4a656665", "what do ya want for nothing?",
+         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+        {NULL, "Test Using Larger Than Block-Size Key - Hash Key First",
+         "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        uint8_t key[131], mac[KITO_SHA256_LEN], want[KITO_SHA256_LEN];
+        size_t key_len;
+        if (v[i].key_hex != NULL) {
+            key_len = strlen(v[i].key_hex) / 2;
+            unhex(v[i].key_hex, key);
+        } else {
+            key_len = sizeof(key);
+            memset(key, 0xaa, sizeof(key));
+        }
+        unhex(v[i].mac_hex, want);
+        kito_hmac *h = NULL;
+        cr_assert_eq(kito_hmac_new(key, key_len, &h), KITO_OK);
+        for (int round = 0; round < 2; round++) {
+            memset(mac, 0, sizeof(mac));
+            cr_assert_eq(kito_hmac_sha256(h, v[i].msg, strlen(v[i].msg), mac), KITO_OK);
+            cr_assert_arr_eq(mac, want, sizeof(want), "vector %zu, round %d", i + 1, round);
+        }
+        kito_hmac_free(h);
+    }
+    kito_hmac_free(NULL);
+}
+
 Test(b64, rfc4648_vectors)
 {
     static const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
