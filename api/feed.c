@@ -4,17 +4,13 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "api/bidding.h"
+#include "api/crypto.h"
 #include "api/validate.h"
 #include "engine/engine.h"
 
@@ -74,7 +70,7 @@ struct kito_feed {
     uint32_t n_dirty;
     bool check_on;
     struct kito_feed_limits lim;
-    uint8_t key[32];
+    kito_hmac *hmac; /* keyed with the bidder-token key (kito_feed_bidder_token) */
     struct sale *sales;
     struct sale *last_hit;
     uint32_t n_sales;
@@ -394,13 +390,13 @@ static void sub_feed(kito_feed_sub *s)
 void kito_feed_bidder_token(const kito_feed *f, uint64_t lot_id, uint64_t who,
                             char out[KITO_FEED_TOKEN_SIZE])
 {
-    uint8_t msg[16], mac[EVP_MAX_MD_SIZE];
-    unsigned mac_len = 0;
+    uint8_t msg[16], mac[KITO_SHA256_LEN];
     for (int i = 0; i < 8; i++) {
         msg[i] = (uint8_t)(lot_id >> (56 - 8 * i));
         msg[8 + i] = (uint8_t)(who >> (56 - 8 * i));
     }
-    HMAC(EVP_sha256(), f->key, sizeof(f->key), msg, sizeof(msg), mac, &mac_len);
+    if (kito_hmac_sha256(f->hmac, msg, sizeof(msg), mac) != KITO_OK)
+        memset(mac, 0, sizeof(mac)); /* cannot happen short of OpenSSL failing: no id leaks */
     static const char hex[] = "0123456789abcdef";
     out[0] = 'b';
     for (int i = 0; i < 6; i++) {
@@ -459,104 +455,112 @@ static bool is_public(const struct kito_market_note *n, const struct kito_event 
     return true;
 }
 
-struct out {
-    char *p;
-    size_t cap, len;
-    bool over;
-};
-
-__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+/* The frame's JSON is written with api/render.h's writer (no printf: this runs for every public
+ * event of every bid, watched or not). Money and times that are absent (0) are null. */
+static void put_money(kito_jw *w, const char *name, int64_t amount, const char *currency)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
-    va_end(ap);
-    if (k < 0 || (size_t)k >= o->cap - o->len)
-        o->over = true;
-    else
-        o->len += (size_t)k;
-}
-
-static void put_money(struct out *o, const char *name, int64_t amount, const char *currency)
-{
+    kito_jw_raw(w, ",\"", 2);
+    kito_jw_lit(w, name);
+    kito_jw_raw(w, "\":", 2);
     if (amount <= 0)
-        put(o, ",\"%s\":null", name);
+        kito_jw_raw(w, "null", 4);
     else
-        put(o, ",\"%s\":{\"amount\":%" PRId64 ",\"currency\":\"%s\"}", name, amount, currency);
+        kito_jw_money(w, amount, currency);
 }
 
-static void put_time(struct out *o, const char *name, int64_t ms)
+static void put_time(kito_jw *w, const char *name, int64_t ms)
 {
     char t[KITO_TIME_SIZE];
+    kito_jw_raw(w, ",\"", 2);
+    kito_jw_lit(w, name);
+    kito_jw_raw(w, "\":", 2);
     if (ms > 0 && kito_time_format(ms, t) == KITO_OK)
-        put(o, ",\"%s\":\"%s\"", name, t);
+        kito_jw_string(w, t);
     else
-        put(o, ",\"%s\":null", name);
+        kito_jw_raw(w, "null", 4);
 }
 
-static void put_bidder(const kito_feed *f, struct out *o, const char *name, uint64_t lot_id,
+static void put_bidder(const kito_feed *f, kito_jw *w, const char *name, uint64_t lot_id,
                        uint64_t who)
 {
+    kito_jw_raw(w, ",\"", 2);
+    kito_jw_lit(w, name);
+    kito_jw_raw(w, "\":", 2);
     if (who == 0) {
-        put(o, ",\"%s\":null", name);
+        kito_jw_raw(w, "null", 4);
         return;
     }
     char tok[KITO_FEED_TOKEN_SIZE];
     kito_feed_bidder_token(f, lot_id, who, tok);
-    put(o, ",\"%s\":\"%s\",\"floor\":%s", name, tok,
-        (who & KITO_PADDLE_FLAG) != 0 ? "true" : "false");
+    kito_jw_string(w, tok);
+    kito_jw_lit(w, (who & KITO_PADDLE_FLAG) != 0 ? ",\"floor\":true" : ",\"floor\":false");
 }
 
 /* Renders one event as an SSE frame into buf; its length, or 0 if it does not fit. */
 static size_t render(const kito_feed *f, uint64_t id, const struct kito_market_note *n,
                      const struct kito_event *ev, char *buf, size_t cap)
 {
-    char sale[32], lot[32], cur[4];
-    kito_id_format("sal", n->sale_id, sale, sizeof(sale));
-    kito_id_format("lot", n->lot_id, lot, sizeof(lot));
+    char cur[4];
     memcpy(cur, n->currency, 3);
     cur[3] = '\0';
     for (int i = 0; i < 3; i++)
         if (cur[i] < 'A' || cur[i] > 'Z')
             cur[i] = 'X';
     const char *type = kito_event_type_name(ev->type);
-    struct out o = {buf, cap, 0, false};
-    put(&o,
-        "id: %" PRIu64 "\nevent: %s\ndata: {\"sale_id\":\"%s\",\"lot_id\":\"%s\",\"seq\":%" PRIu32
-        ",\"type\":\"%s\",\"format\":\"%s\",\"state\":\"%s\"",
-        id, type, sale, lot, n->seq, type, format_name(n->format), kito_lot_state_name(ev->state));
-    put_money(&o, "price", ev->price_minor, cur);
-    put_money(&o, "ask", ev->ask_minor, cur);
-    put(&o, ",\"bid_count\":%" PRIu32, ev->bid_count);
+    kito_jw w;
+    kito_jw_init(&w, buf, cap);
+    kito_jw_raw(&w, "id: ", 4);
+    kito_jw_int(&w, (int64_t)id); /* (frame numbers stay far below 2^63) */
+    kito_jw_raw(&w, "\nevent: ", 8);
+    kito_jw_lit(&w, type);
+    kito_jw_lit(&w, "\ndata: {\"sale_id\":");
+    kito_jw_id(&w, "sal", n->sale_id);
+    kito_jw_lit(&w, ",\"lot_id\":");
+    kito_jw_id(&w, "lot", n->lot_id);
+    kito_jw_lit(&w, ",\"seq\":");
+    kito_jw_int(&w, n->seq);
+    kito_jw_lit(&w, ",\"type\":\"");
+    kito_jw_lit(&w, type);
+    kito_jw_lit(&w, "\",\"format\":\"");
+    kito_jw_lit(&w, format_name(n->format));
+    kito_jw_lit(&w, "\",\"state\":\"");
+    kito_jw_lit(&w, kito_lot_state_name(ev->state));
+    kito_jw_raw(&w, "\"", 1);
+    put_money(&w, "price", ev->price_minor, cur);
+    put_money(&w, "ask", ev->ask_minor, cur);
+    kito_jw_lit(&w, ",\"bid_count\":");
+    kito_jw_int(&w, ev->bid_count);
     if (ev->type == KITO_EV_EXTENDED)
-        put_time(&o, "ends_at", ev->at_ms);
+        put_time(&w, "ends_at", ev->at_ms);
     else
-        put_time(&o, "at", ev->at_ms);
+        put_time(&w, "at", ev->at_ms);
     switch (ev->type) {
     case KITO_EV_OPENED:
     case KITO_EV_BOOK:
     case KITO_EV_FAIR_WARNING:
-        put_bidder(f, &o, "leader", n->lot_id, ev->who);
+        put_bidder(f, &w, "leader", n->lot_id, ev->who);
         break;
     case KITO_EV_STEP_CHANGED:
-        put_money(&o, "step", ev->amount_minor, cur);
+        put_money(&w, "step", ev->amount_minor, cur);
         break;
     case KITO_EV_BID_UNDONE:
-        put_bidder(f, &o, "bidder", n->lot_id, ev->who);
-        put_money(&o, "amount", ev->amount_minor, cur);
+        put_bidder(f, &w, "bidder", n->lot_id, ev->who);
+        put_money(&w, "amount", ev->amount_minor, cur);
         break;
     case KITO_EV_SOLD:
-        put_bidder(f, &o, "winner", n->lot_id, ev->who);
-        put_money(&o, "hammer", ev->amount_minor, cur);
+        put_bidder(f, &w, "winner", n->lot_id, ev->who);
+        put_money(&w, "hammer", ev->amount_minor, cur);
         break;
     case KITO_EV_UNSOLD:
-        put(&o, ",\"reason\":\"%s\"", unsold_name(ev->reason));
+        kito_jw_lit(&w, ",\"reason\":\"");
+        kito_jw_lit(&w, unsold_name(ev->reason));
+        kito_jw_raw(&w, "\"", 1);
         break;
     default:
         break;
     }
-    put(&o, "}\n\n");
-    return o.over ? 0 : o.len;
+    kito_jw_raw(&w, "}\n\n", 3);
+    return w.failed ? 0 : w.len;
 }
 
 /* ---- publishing ----------------------------------------------------------------------------- */
@@ -820,14 +824,15 @@ kito_err kito_feed_create(uv_loop_t *loop, const struct kito_feed_limits *lim,
         return KITO_E_NOMEM;
     f->sales = calloc(lim->max_sales, sizeof(*f->sales));
     f->dirty = calloc(2 * (size_t)lim->max_sales, sizeof(*f->dirty));
-    if (f->sales == NULL || f->dirty == NULL) {
+    kito_err e =
+        f->sales == NULL || f->dirty == NULL ? KITO_E_NOMEM : kito_hmac_new(key, 32, &f->hmac);
+    if (e != KITO_OK) {
         free(f->sales);
         free(f->dirty);
         free(f);
-        return KITO_E_NOMEM;
+        return e;
     }
     f->lim = *lim;
-    memcpy(f->key, key, sizeof(f->key));
     h2o_linklist_init_anchor(&f->all);
     f->loop = loop;
     if (loop != NULL) {
@@ -858,7 +863,7 @@ static void free_memory(kito_feed *f)
     }
     free(f->sales);
     free(f->dirty);
-    OPENSSL_cleanse(f->key, sizeof(f->key));
+    kito_hmac_free(f->hmac);
     free(f);
 }
 

@@ -126,7 +126,7 @@ struct kito_feed_sink {
 
 /* Creates the feed. loop may be NULL (unit tests): then no timer runs and the caller calls
  * kito_feed_tick itself. key (32 bytes, copied) keys the anonymous bidder tokens. KITO_E_CONFIG
- * for limits out of range, KITO_E_NOMEM. */
+ * for limits out of range, KITO_E_NOMEM, KITO_E_INTERNAL (OpenSSL could not key the HMAC). */
 kito_err kito_feed_create(uv_loop_t *loop, const struct kito_feed_limits *lim,
                           const uint8_t key[32], kito_feed **out);
 
