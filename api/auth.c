@@ -15,6 +15,7 @@ struct kito_auth_slot {
     char token_sha256[65]; /* "" when empty */
     kito_principal principal;
     uint64_t valid_until_ms; /* loop time (uv_now) */
+    bool refreshing;         /* a background lookup of this entry is out */
 };
 
 static const struct {
@@ -99,7 +100,8 @@ static void authorize(kito_req *r, const kito_principal *p, run_fn run)
 }
 
 typedef struct lookup_job {
-    kito_req *r;
+    kito_req *r; /* NULL: a background refresh of a cached entry */
+    kito_server *server;
     run_fn run;
     char token_sha256[65];
     kito_err status; /* KITO_OK found and live; UNAUTHORIZED not found/expired; else failure */
@@ -140,22 +142,47 @@ static void lookup_run(void *worker, void *arg)
     }
 }
 
+/* Caches what a lookup found live. */
+static void cache_put(kito_server *server, lookup_job *j)
+{
+    memcpy(j->principal.token_sha256, j->token_sha256, sizeof(j->token_sha256));
+    struct kito_auth_slot *s = slot_for(&server->auth, j->token_sha256);
+    uint64_t ttl =
+        j->ms_left < KITO_AUTH_CACHE_TTL_MS ? (uint64_t)j->ms_left : KITO_AUTH_CACHE_TTL_MS;
+    memcpy(s->token_sha256, j->token_sha256, sizeof(s->token_sha256));
+    s->principal = j->principal;
+    s->valid_until_ms = uv_now(server->loop) + ttl;
+    s->refreshing = false;
+}
+
+/* A background refresh is back: a live session stays cached for another TTL, a revoked or
+ * expired one leaves the cache now; on a failure the entry runs out as it would have. */
+static void refresh_done(lookup_job *j, kito_err st)
+{
+    struct kito_auth_slot *s = slot_for(&j->server->auth, j->token_sha256);
+    if (strcmp(s->token_sha256, j->token_sha256) == 0) { /* still ours */
+        if (st == KITO_OK)
+            cache_put(j->server, j);
+        else if (st == KITO_E_UNAUTHORIZED)
+            memset(s, 0, sizeof(*s));
+        else
+            s->refreshing = false;
+    }
+    free(j);
+}
+
 static void lookup_done(void *arg, kito_err pool_status)
 {
     lookup_job *j = arg;
     kito_req *r = j->r;
     kito_err st = pool_status != KITO_OK ? KITO_E_UNAVAILABLE : j->status;
+    if (r == NULL) {
+        refresh_done(j, st);
+        return;
+    }
     if (kito_req_alive(r)) {
         if (st == KITO_OK) {
-            memcpy(j->principal.token_sha256, j->token_sha256, sizeof(j->token_sha256));
-            kito_auth *a = &r->server->auth;
-            struct kito_auth_slot *s = slot_for(a, j->token_sha256);
-            uint64_t now = uv_now(r->server->loop);
-            uint64_t ttl =
-                j->ms_left < KITO_AUTH_CACHE_TTL_MS ? (uint64_t)j->ms_left : KITO_AUTH_CACHE_TTL_MS;
-            memcpy(s->token_sha256, j->token_sha256, sizeof(s->token_sha256));
-            s->principal = j->principal;
-            s->valid_until_ms = now + ttl;
+            cache_put(r->server, j);
             authorize(r, &j->principal, j->run);
         } else if (st == KITO_E_UNAUTHORIZED) {
             unauthorized(r, "the session is unknown, expired or signed out; sign in again");
@@ -188,6 +215,23 @@ static kito_err bearer_digest(kito_req *r, char digest[65])
     return kito_crypto_token_digest(token, digest) == KITO_OK ? KITO_OK : KITO_E_UNAUTHORIZED;
 }
 
+/* Looks a cached session up again in the background while it is still served from the cache,
+ * so that a busy buyer's requests do not wait for MySQL each time her entry runs out. */
+static void refresh(kito_server *server, struct kito_auth_slot *s)
+{
+    lookup_job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return; /* the entry runs out and is looked up on demand */
+    j->server = server;
+    memcpy(j->token_sha256, s->token_sha256, sizeof(j->token_sha256));
+    if (kito_pool_submit(server->pool, lookup_run, lookup_done, j) != KITO_OK) {
+        free(j);
+        return;
+    }
+    s->refreshing = true;
+    server->auth.refreshes++;
+}
+
 void kito_auth_dispatch(kito_req *r, run_fn run)
 {
     assert(r->route != NULL);
@@ -213,8 +257,11 @@ void kito_auth_dispatch(kito_req *r, run_fn run)
 
     kito_auth *a = &r->server->auth;
     struct kito_auth_slot *s = slot_for(a, digest);
-    if (strcmp(s->token_sha256, digest) == 0 && uv_now(r->server->loop) < s->valid_until_ms) {
+    uint64_t now = uv_now(r->server->loop);
+    if (strcmp(s->token_sha256, digest) == 0 && now < s->valid_until_ms) {
         a->hits++;
+        if (!s->refreshing && s->valid_until_ms - now < KITO_AUTH_REFRESH_AHEAD_MS)
+            refresh(r->server, s);
         authorize(r, &s->principal, run);
         return;
     }
@@ -225,6 +272,7 @@ void kito_auth_dispatch(kito_req *r, run_fn run)
         return;
     }
     j->r = r;
+    j->server = r->server;
     j->run = run;
     memcpy(j->token_sha256, digest, sizeof(digest));
     kito_req_retain(r);

@@ -14,7 +14,10 @@
  * Tokens: `Authorization: Bearer <token>`; the token is 43 base64url characters (api/crypto.h).
  * The server keeps a small cache of resolved sessions (KITO_AUTH_CACHE_SLOTS entries, each valid
  * for at most KITO_AUTH_CACHE_TTL_MS and never past the session's expiry), so bids do not cost a
- * MySQL round trip each. A session revoked by this process leaves the cache at once
+ * MySQL round trip each. An entry used within KITO_AUTH_REFRESH_AHEAD_MS of running out is
+ * looked up again in the background while the cache goes on answering, so a busy client does not
+ * wait for MySQL every TTL: a live session stays cached, a revoked or expired one leaves the
+ * cache when the lookup comes back. A session revoked by this process leaves the cache at once
  * (kito_auth_forget); one revoked elsewhere stops working within the TTL.
  *
  * Threads: the loop thread only.
@@ -38,6 +41,8 @@
 
 #define KITO_AUTH_CACHE_SLOTS 16384
 #define KITO_AUTH_CACHE_TTL_MS 15000
+#define KITO_AUTH_REFRESH_AHEAD_MS 5000 /* an entry this close to running out is looked up again   \
+                                         */
 
 /* The signed-in caller of a request; account_id 0 when anonymous. */
 typedef struct kito_principal {
@@ -60,6 +65,7 @@ struct kito_auth_slot;
 typedef struct kito_auth {
     struct kito_auth_slot *slots; /* KITO_AUTH_CACHE_SLOTS, direct-mapped by token digest */
     uint64_t hits, misses;        /* for metrics */
+    uint64_t refreshes;           /* background lookups started (KITO_AUTH_REFRESH_AHEAD_MS) */
 } kito_auth;
 
 /* Allocates the cache. KITO_E_NOMEM on failure. */

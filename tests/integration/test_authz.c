@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/auth.h"
 #include "api/crypto.h"
@@ -140,4 +141,39 @@ Test(authz, bad_tokens_are_refused_on_protected_routes)
     kito_harness_sql("UPDATE accounts SET status = 'suspended' WHERE id = %llu", acc2);
     cr_assert_eq(call(protected_route, suspended), 401);
     (void)ses;
+}
+
+/* The session cache (api/auth.h): a session revoked in MySQL by another process is served from
+ * the cache until its entry runs out. An entry used in its last KITO_AUTH_REFRESH_AHEAD_MS is
+ * looked up again in the background, and the revocation is seen then: before the TTL. */
+Test(authz, revoked_session_leaves_the_cache_at_the_refresh_ahead)
+{
+    kito_who b = kito_harness_person("buyer");
+    struct kito_http_resp r = kito_harness_call(&kd, &b, NULL, "GET", "/v1/me/watchlist", NULL);
+    kito_harness_expect(&r, 200, "first use: cached");
+    kito_http_resp_free(&r);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    kito_harness_sql("UPDATE sessions SET revoked_at = UTC_TIMESTAMP(3) WHERE account_id = %llu",
+                     b.id);
+    r = kito_harness_call(&kd, &b, NULL, "GET", "/v1/me/watchlist", NULL);
+    kito_harness_expect(&r, 200, "revoked elsewhere: still cached");
+    kito_http_resp_free(&r);
+    /* into the refresh window (a margin of a second on each side), then poll */
+    kito_harness_sleep_ms(KITO_AUTH_CACHE_TTL_MS - KITO_AUTH_REFRESH_AHEAD_MS + 1000);
+    long status = 0;
+    long elapsed_ms = 0;
+    while (elapsed_ms < KITO_AUTH_CACHE_TTL_MS - 1000) {
+        r = kito_harness_call(&kd, &b, NULL, "GET", "/v1/me/watchlist", NULL);
+        status = r.status;
+        kito_http_resp_free(&r);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        elapsed_ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (status == 401)
+            break;
+        cr_assert_eq(status, 200);
+        kito_harness_sleep_ms(100);
+    }
+    cr_assert_eq(status, 401, "the revocation was seen only when the entry ran out (%ld ms)",
+                 elapsed_ms);
 }
