@@ -12,16 +12,16 @@
  * table for the stated limits at once and the engine never allocates again, so nothing in the bid
  * path can fail for memory. Going past a limit is refused with KITO_E_CAPACITY and changes
  * nothing. Sizes on x86-64 (checked by static asserts and reported by kito_engine_memory):
- *   - per lot slot (max_lots):        256 B record (the last 64 B: fingerprints of its first 16
- *                                     bidders) + 32..64 B lot-id index (16 B x 2 x max_lots
+ *   - per lot slot (max_lots):        192 B record (three cache lines, of which a timed bid
+ *                                     reads two) + 32..64 B lot-id index (16 B x 2 x max_lots
  *                                     rounded up to a power of two) + 16 B timer heap + 4 B free
- *                                     list = 308..340 B, whether or not a lot is loaded;
+ *                                     list = 244..276 B, whether or not a lot is loaded;
  *   - per standing bid (max_standing_bids): bids are kept in chunks of 6 (128 B, two cache lines),
  *                                     21.3 B per bid; a lot with n bidders holds ceil(n/6) chunks,
  *                                     so a lot with 10 bidders uses 256 B of chunks (size
  *                                     max_standing_bids in whole chunks: 12 slots for 10 bidders);
- *   - an open timed lot with 10 bidders therefore costs ~564 B; measured (tests/bench): an engine
- *     for 1,000,000 such lots allocates 551.5 MiB in all (578 B a lot, the id window included);
+ *   - an open timed lot with 10 bidders therefore costs ~500 B; measured (tests/bench): an engine
+ *     for 1,000,000 such lots allocates 490.4 MiB in all (514 B a lot, the id window included);
  *   - per live lot slot (max_live_lots): 32 B + live_undo_depth x 88 B of undo history;
  *   - the idempotency window: a log of 2 x recent_commands x 16 B, and 2 hash tables of 4 B x
  *     (2 x recent_commands rounded up to a power of 2, at least 8);
@@ -118,7 +118,7 @@ struct kito_engine_limits {
 };
 
 /* Defaults: 65,536 lots, 1,048,576 standing bids, 10,000 bidders per lot, 64 live lots, undo
- * depth 32, 262,144 remembered commands, 256 ladders (55 MB in all, 12.6 MB of it the window). */
+ * depth 32, 262,144 remembered commands, 256 ladders (51 MB in all, 12.6 MB of it the window). */
 void kito_engine_limits_default(struct kito_engine_limits *lim);
 
 /* Creates an engine sized for *lim (borrowed). alloc may be NULL for the C library. Returns

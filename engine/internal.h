@@ -17,7 +17,8 @@
 
 #define KITO__NONE UINT32_MAX
 #define KITO__CHUNK_BIDS KITO_ENGINE_CHUNK_BIDS
-#define KITO__CHUNK_DIR 8
+#define KITO__CHUNK_DIR_HOT 3 /* chunk numbers on the lot's second line */
+#define KITO__CHUNK_DIR 7     /* in all (the rest on its cold line) */
 
 /* One standing bid: 20 bytes, packed so that three fit a cache line. */
 struct kito__bid {
@@ -47,29 +48,33 @@ static inline struct kito__bid *kito__chunk_bid(struct kito__chunk *ch, uint32_t
     return i < 3 ? &ch->lo[i] : &ch->hi[i - 3];
 }
 
-/* Bidders whose entries have a fingerprint in the lot record (entries 0 .. 15). */
+/* Bidders whose entries have a fingerprint in the lot record (entries 0 .. 15): the entries of
+ * the chunks whose numbers share the fingerprints' line. */
 #define KITO__FP_BIDS 16
-_Static_assert(KITO__FP_BIDS <= KITO__CHUNK_BIDS * KITO__CHUNK_DIR, "fingerprinted entries "
-                                                                    "are in directory chunks");
+_Static_assert(KITO__FP_BIDS <= KITO__CHUNK_BIDS * KITO__CHUNK_DIR_HOT,
+               "fingerprinted entries are in the chunks of the hot directory");
 
-/* A bidder's fingerprint: equal ids give equal fingerprints; a match is confirmed on the id. */
-static inline uint32_t kito__bidder_fp(uint64_t bidder)
+/* A bidder's 8-bit fingerprint: equal ids give equal fingerprints; a match is confirmed on the
+ * id (about one entry in 256 matches by chance and costs a look at its chunk line). */
+static inline uint8_t kito__bidder_fp(uint64_t bidder)
 {
-    return (uint32_t)bidder ^ (uint32_t)(bidder >> 32);
+    uint32_t x = (uint32_t)bidder ^ (uint32_t)(bidder >> 32);
+    x ^= x >> 16;
+    return (uint8_t)(x ^ x >> 8);
 }
 
 #define KITO__F_PAUSED 0x01u /* live: the clerk paused it */
 #define KITO__F_OPENED 0x02u /* live: the clerk opened it (a withdrawn lot may or may not have) */
 #define KITO__F_ALL 0x03u
 
-/* One lot. A timed bid reads and writes lines 0, 1 and 3 only (the batch path fetches just
- * those): line 0 the book's money and the sequence, line 1 the runner-up, the reserve, the
- * chunk-chain tail and the first five chunks by number; line 2 is cold configuration; line 3 the
- * fingerprints of the first 16 bidders, so that finding a bidder reads one line of the lot and
- * then only the chunk line of her entry. */
+/* One lot: 192 bytes, three cache lines. A timed bid reads and writes lines 0 and 1 only (the
+ * batch path fetches just those): line 0 the book's money, the sequence and the end; line 1 the
+ * runner-up, the reserve, the format, the first three chunks by number and an 8-bit fingerprint
+ * of each of the first 16 bidders, so that finding a bidder reads these two lines and then only
+ * the chunk line of her entry. Line 2 is cold configuration, the lot id included (the bid path
+ * has it from the command). */
 struct kito__lot {
     /* line 0: the bid path */
-    uint64_t lot_id;          /* 0 = free slot */
     uint64_t leader;          /* bidder id, 0 = none (tender: set only at close) */
     int64_t leader_max_minor; /* the leader's maximum (floor leader: her bid) */
     int64_t price_minor;      /* current price; 0 with no bid; sold: the hammer */
@@ -79,40 +84,48 @@ struct kito__lot {
                            amount); refreshed after every change (kito__lot_refresh_ask) */
     uint32_t seq;       /* accepted commands so far */
     uint32_t bid_count; /* accepted bids (absentee and sealed bids included; views hide them) */
+    uint32_t n_bidders; /* entries in the chain */
+    uint32_t soft_close_ms;
     /* line 1: the rest of the bid path */
     uint64_t runner;          /* the best non-leader bidder, 0 = none */
     int64_t runner_max_minor; /* her maximum */
     int64_t reserve_minor;    /* 0 = none */
-    uint32_t n_bidders;       /* entries in the chain */
-    uint32_t soft_close_ms;
-    uint32_t bids_tail; /* last chunk */
-    uint8_t state;      /* enum kito_lot_state */
-    uint8_t format;     /* enum kito_format */
-    uint8_t flags;      /* KITO__F_* */
+    uint32_t bids_tail;       /* last chunk */
+    uint8_t state;            /* enum kito_lot_state */
+    uint8_t format;           /* enum kito_format */
+    uint8_t flags;            /* KITO__F_* */
     uint8_t tender_price;
     uint16_t ladder_id; /* into kito_engine.ladders */
     uint16_t pad0;
-    /* the first chunks by number, so a bid can fetch them all at once instead of walking the
-     * chain (entries past KITO__CHUNK_DIR chunks are reached through the chain); the first
-     * five are in line 1, the rest in line 2 */
-    uint32_t chunk_dir[KITO__CHUNK_DIR];
-    /* line 2 (from chunk_dir[5]): cold */
-    uint32_t bids_head; /* first chunk, KITO__NONE if no bid */
+    /* the first chunks by number, so a bid finds its entry's chunk without walking the chain
+     * (kito__lot_chunk_dir; entries past KITO__CHUNK_DIR chunks are reached through the chain) */
+    uint32_t chunk_dir[KITO__CHUNK_DIR_HOT];
+    /* kito__bidder_fp of entries 0 .. min(n_bidders, 16) - 1, the rest 0 */
+    uint8_t bidder_fp[KITO__FP_BIDS];
+    /* line 2: cold */
+    uint64_t lot_id; /* 0 = free slot */
     int64_t opening_minor;
-    uint32_t heap_pos; /* position in the timer heap, KITO__NONE if not in it */
-    uint32_t live_id;  /* live lots: index of its kito__live block; else KITO__NONE */
     uint64_t sale_id;
     int64_t starts_at_ms;
+    uint32_t bids_head; /* first chunk, KITO__NONE if no bid */
+    uint32_t heap_pos;  /* position in the timer heap, KITO__NONE if not in it */
+    uint32_t live_id;   /* live lots: index of its kito__live block; else KITO__NONE */
     char currency[4];
-    uint32_t pad1[3];
-    /* line 3: kito__bidder_fp of entries 0 .. min(n_bidders, 16) - 1, the rest 0 */
-    uint32_t bidder_fp[KITO__FP_BIDS];
+    uint32_t chunk_dir_cold[KITO__CHUNK_DIR - KITO__CHUNK_DIR_HOT]; /* chunks 3 .. 6 */
 };
-_Static_assert(sizeof(struct kito__lot) == 256, "a lot is four cache lines");
-_Static_assert(__builtin_offsetof(struct kito__lot, bidder_fp) == 192, "fingerprints: line 3");
+_Static_assert(sizeof(struct kito__lot) == 192, "a lot is three cache lines");
 _Static_assert(__builtin_offsetof(struct kito__lot, runner) == 64, "line 1 starts at the runner");
-_Static_assert(__builtin_offsetof(struct kito__lot, chunk_dir) + 5 * sizeof(uint32_t) == 128,
-               "five chunk numbers in line 1");
+_Static_assert(__builtin_offsetof(struct kito__lot, bidder_fp) + KITO__FP_BIDS == 128,
+               "the fingerprints end line 1");
+_Static_assert(__builtin_offsetof(struct kito__lot, lot_id) == 128, "line 2 starts at the lot id");
+
+/* Chunk number c (< KITO__CHUNK_DIR) of a lot's directory. */
+static inline uint32_t kito__lot_chunk_dir(const struct kito__lot *lot, uint32_t c)
+{
+    assert(c < KITO__CHUNK_DIR);
+    return c < KITO__CHUNK_DIR_HOT ? lot->chunk_dir[c]
+                                   : lot->chunk_dir_cold[c - KITO__CHUNK_DIR_HOT];
+}
 
 /* One undoable live bid: the book as it was before it. 88 bytes. */
 struct kito__undo {
@@ -197,6 +210,7 @@ struct kito_engine {
     struct kito_engine_limits lim;
     struct kito_allocator alloc;
     size_t total_bytes;
+    bool general_path_only; /* tests: kito__lot_apply takes no fast path (timed_bid_fast) */
 
     struct kito__lot *lots; /* max_lots */
     uint32_t *free_slots;   /* stack of free lot slots */
@@ -278,15 +292,12 @@ void kito__lot_release(kito_engine *eng, struct kito__lot *lot);
 /* Chunk number c (0-based) of a lot's chain. */
 uint32_t kito__chunk_at(const kito_engine *eng, const struct kito__lot *lot, uint32_t c);
 /* The fingerprinted entries (bits 0 .. 15) whose fingerprint is fp. */
-static inline unsigned kito__fp_match(const struct kito__lot *lot, uint32_t fp)
+static inline unsigned kito__fp_match(const struct kito__lot *lot, uint8_t fp)
 {
     unsigned m = 0;
 #ifdef __SSE2__
-    const __m128i x = _mm_set1_epi32((int)fp);
-    for (unsigned j = 0; j < KITO__FP_BIDS; j += 4) {
-        __m128i v = _mm_loadu_si128((const __m128i *)&lot->bidder_fp[j]);
-        m |= (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, x))) << j;
-    }
+    __m128i v = _mm_loadu_si128((const __m128i *)lot->bidder_fp);
+    m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)fp)));
 #else
     for (unsigned j = 0; j < KITO__FP_BIDS; j++)
         m |= (unsigned)(lot->bidder_fp[j] == fp) << j;
@@ -297,7 +308,7 @@ static inline unsigned kito__fp_match(const struct kito__lot *lot, uint32_t fp)
 }
 /* Asks the memory system for the chunk line a bid of bidder will read or write: her entry's if
  * her fingerprint is there, else where her entry would be appended (a new chunk: both lines,
- * as it is cleared). A hint: of the lot it reads lines 1 and 3 only. */
+ * as it is cleared). A hint: of the lot it reads lines 0 and 1 only. */
 static inline void kito__prefetch_entry(const kito_engine *eng, const struct kito__lot *lot,
                                         uint64_t bidder)
 {

@@ -406,7 +406,7 @@ static kito_err check_book(const kito_engine *eng, const struct kito__lot *lot, 
     RULE(tail == lot->bids_tail, "chunk tail");
     uint32_t c = lot->bids_head;
     for (uint32_t k = 0; k < chunks && k < KITO__CHUNK_DIR; k++, c = eng->chunks[c].next)
-        RULE(lot->chunk_dir[k] == c, "chunk directory");
+        RULE(kito__lot_chunk_dir(lot, k) == c, "chunk directory");
     for (uint32_t k = 0; k < KITO__FP_BIDS; k++) {
         struct kito__entry_ref f;
         if (k < lot->n_bidders)

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/internal.h" /* general_path_only, for the replica */
 
 #define SALE_LOTS 40
 #define MAX_MODEL_BIDS 64
@@ -183,7 +184,8 @@ static void mundo_pop(struct mlot *m)
     }
 }
 
-static void journal(struct sim *s, struct mlot *m, const struct kito_command *c, uint32_t seq)
+static void journal(struct sim *s, struct mlot *m, const struct kito_command *c, uint32_t seq,
+                    const struct kito_event *ev, uint32_t n_ev)
 {
     struct kito_command copy = *c;
     copy.seq = seq;
@@ -203,10 +205,15 @@ static void journal(struct sim *s, struct mlot *m, const struct kito_command *c,
     SIM_ASSERT(kito_command_decode(m->rec[m->n_rec - 1], len, &back) == KITO_OK, "decode");
     SIM_ASSERT(memcmp(&back, &copy, sizeof(back)) == 0, "decode(encode(c)) != c");
     struct kito_outcome out;
-    kito_err err = kito_engine_replay(s->replica, &back, NULL, 0, &out);
+    struct kito_event rev[KITO_MAX_EVENTS_PER_COMMAND];
+    kito_err err = kito_engine_replay(s->replica, &back, rev, KITO_MAX_EVENTS_PER_COMMAND, &out);
     SIM_ASSERT(err == KITO_OK, "replay refused %s: %s", kito_command_type_name(c->type),
                kito_err_code(err));
     SIM_ASSERT(out.seq == seq, "replay seq");
+    /* the replica takes the general path: the fast path's events must be the same bytes */
+    SIM_ASSERT(out.n_events == n_ev && memcmp(rev, ev, n_ev * sizeof(*ev)) == 0,
+               "replay events differ after %s (%u vs %u events)", kito_command_type_name(c->type),
+               out.n_events, n_ev);
     char why[96] = "";
     SIM_ASSERT(kito_engine_lot_equal(s->eng, s->replica, m->cfg.lot_id, why, sizeof(why)),
                "replay differs after %s: %s", kito_command_type_name(c->type), why);
@@ -464,7 +471,7 @@ static void apply(struct sim *s, struct mlot *m, struct kito_command c)
                    (long long)v1.price_minor, (long long)expect_price);
     }
     remember(m, &c, out.seq);
-    journal(s, m, &c, out.seq);
+    journal(s, m, &c, out.seq, ev, out.n_events);
     check_lot(s, m);
 }
 
@@ -493,7 +500,7 @@ static void tick(struct sim *s)
                 e++;
             check_events(m, ev + k0, (uint32_t)(e - k0), applied[i].seq, false);
             check_result(s, m, ev + k0, (uint32_t)(e - k0));
-            journal(s, m, &applied[i], applied[i].seq);
+            journal(s, m, &applied[i], applied[i].seq, ev + k0, (uint32_t)(e - k0));
             check_lot(s, m);
         }
         SIM_ASSERT(e == nev, "events not matched to commands");
@@ -754,6 +761,7 @@ static void simulate(unsigned long long seed, size_t lots, size_t commands_per_l
     s.now = INT64_C(1700000000000);
     SIM_ASSERT(kito_engine_create(&lim, NULL, &s.eng) == KITO_OK, "create");
     SIM_ASSERT(kito_engine_create(&lim, NULL, &s.replica) == KITO_OK, "create replica");
+    s.replica->general_path_only = true; /* so that every fast path is checked against it */
     SIM_ASSERT(kito_engine_create(&lim, NULL, &s.scratch) == KITO_OK, "create scratch");
     size_t sales = (lots + SALE_LOTS - 1) / SALE_LOTS;
     for (size_t i = 0; i < sales; i++)

@@ -353,9 +353,9 @@ Test(engine, memory_accounting_states_the_per_lot_cost)
     struct kito_engine_memory m;
     kito_engine_memory(e, &m);
     cr_assert_eq(m.chunk_bytes, 128);
-    /* 256 B record + 16..32 B index + 16 B heap + 4 B free list */
-    cr_assert_geq(m.lot_slot_bytes, 292);
-    cr_assert_leq(m.lot_slot_bytes, 308);
+    /* 192 B record + 16..32 B index + 16 B heap + 4 B free list */
+    cr_assert_geq(m.lot_slot_bytes, 228);
+    cr_assert_leq(m.lot_slot_bytes, 244);
     cr_assert_eq(m.live_slot_bytes, 32 + 4 + 32 * 88);
     cr_assert_eq(m.chunks_total, (1048576 + 5) / 6);
     cr_assert_lt(m.total_bytes, (size_t)60 << 20, "defaults stay small (%zu)", m.total_bytes);
