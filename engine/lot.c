@@ -266,15 +266,57 @@ static inline struct kito_event *emit(struct kito__emit *em, uint8_t type, uint8
 }
 
 /* The reserve rule (DESIGN.md, Timed): when the leader's maximum reaches the reserve and the
- * price is below it, the price jumps to the reserve. Emits RESERVE_MET when the public flag
- * flips. */
-static inline void reserve_jump(struct kito__lot *lot, bool was_met, struct kito__emit *em)
+ * price is below it, the price jumps to the reserve. True when the public flag flips (then
+ * RESERVE_MET is due). */
+static inline bool reserve_rule(struct kito__lot *lot, bool was_met)
 {
     if (lot->reserve_minor > 0 && lot->leader != 0 && lot->leader_max_minor >= lot->reserve_minor &&
         lot->price_minor < lot->reserve_minor)
         lot->price_minor = lot->reserve_minor;
-    if (lot->reserve_minor > 0 && !was_met && reserve_met(lot))
+    return lot->reserve_minor > 0 && !was_met && reserve_met(lot);
+}
+
+/* reserve_rule, emitting RESERVE_MET when the flag flips. */
+static inline void reserve_jump(struct kito__lot *lot, bool was_met, struct kito__emit *em)
+{
+    if (reserve_rule(lot, was_met))
         emit(em, KITO_EV_RESERVE_MET, KITO_AUDIENCE_PUBLIC, 0, 0);
+}
+
+/* The proxy rule (DESIGN.md, Timed) for a new maximum `amount` of bidder, who is not the leader
+ * and met `ask`: leader, runner-up and price move. Returns who is to be told she was outbid (0 =
+ * nobody). The one place the rule is written: the general path (proxy_bid) and the timed fast
+ * path (timed_bid_fast) both call it. */
+static inline uint64_t proxy_move(kito_engine *eng, struct kito__lot *lot, uint64_t bidder,
+                                  int64_t amount, int64_t ask)
+{
+    uint64_t outbid = 0;
+    int64_t price;
+    if (lot->leader == 0) {
+        lot->leader = bidder;
+        lot->leader_max_minor = amount;
+        price = ask; /* the opening price, or the ask the clerk called */
+    } else if (amount > lot->leader_max_minor) {
+        outbid = lot->leader;
+        lot->runner = lot->leader;
+        lot->runner_max_minor = lot->leader_max_minor;
+        lot->leader = bidder;
+        lot->leader_max_minor = amount;
+        price = min64(amount, add_sat(lot->runner_max_minor,
+                                      kito__lot_step(eng, lot, lot->runner_max_minor)));
+    } else {
+        /* At or below the leader's maximum: her proxy answers; ties go to the earlier. */
+        outbid = bidder;
+        lot->runner = bidder;
+        lot->runner_max_minor = amount;
+        price = min64(lot->leader_max_minor, add_sat(amount, kito__lot_step(eng, lot, amount)));
+    }
+    /* Never below the ask just met (a no-op on a timed lot with a non-decreasing ladder; on a
+     * live lot the bidder accepted the ask the clerk called). */
+    price = max64(price, ask);
+    assert(price >= lot->price_minor && price <= lot->leader_max_minor);
+    lot->price_minor = price;
+    return outbid;
 }
 
 /* ---- live undo history ------------------------------------------------------------------- */
@@ -388,31 +430,9 @@ static kito_err proxy_bid(kito_engine *eng, struct kito__lot *lot, const struct 
 
         undo_push(eng, lot, bidder, amount, found, &ref);
         entry_set(eng, lot, found, &ref, bidder, amount, em->seq);
-        int64_t price;
-        if (lot->leader == 0) {
-            lot->leader = bidder;
-            lot->leader_max_minor = amount;
-            price = ask; /* the opening price, or the ask the clerk called */
-        } else if (amount > lot->leader_max_minor) {
-            emit(em, KITO_EV_OUTBID, KITO_AUDIENCE_BIDDER, lot->leader, 0);
-            lot->runner = lot->leader;
-            lot->runner_max_minor = lot->leader_max_minor;
-            lot->leader = bidder;
-            lot->leader_max_minor = amount;
-            price = min64(amount, add_sat(lot->runner_max_minor,
-                                          kito__lot_step(eng, lot, lot->runner_max_minor)));
-        } else {
-            /* At or below the leader's maximum: her proxy answers; ties go to the earlier. */
-            emit(em, KITO_EV_OUTBID, KITO_AUDIENCE_BIDDER, bidder, 0);
-            lot->runner = bidder;
-            lot->runner_max_minor = amount;
-            price = min64(lot->leader_max_minor, add_sat(amount, kito__lot_step(eng, lot, amount)));
-        }
-        /* Never below the ask just met (a no-op on a timed lot with a non-decreasing ladder; on a
-         * live lot the bidder accepted the ask the clerk called). */
-        price = max64(price, ask);
-        assert(price >= lot->price_minor && price <= lot->leader_max_minor);
-        lot->price_minor = price;
+        uint64_t outbid = proxy_move(eng, lot, bidder, amount, ask);
+        if (outbid != 0)
+            emit(em, KITO_EV_OUTBID, KITO_AUDIENCE_BIDDER, outbid, 0);
     }
     lot->bid_count++;
     reserve_jump(lot, was_met, em);
@@ -898,38 +918,10 @@ static kito_err timed_bid_fast(kito_engine *eng, struct kito__lot *lot,
         if (!found && (err = kito__entry_can_add(eng, lot)) != KITO_OK)
             return err;
         entry_set(eng, lot, found, &ref, bidder, amount, em->seq);
-        int64_t price;
-        if (lot->leader == 0) {
-            lot->leader = bidder;
-            lot->leader_max_minor = amount;
-            price = ask; /* the opening price */
-        } else if (amount > lot->leader_max_minor) {
-            outbid = lot->leader;
-            lot->runner = lot->leader;
-            lot->runner_max_minor = lot->leader_max_minor;
-            lot->leader = bidder;
-            lot->leader_max_minor = amount;
-            price = min64(amount, add_sat(lot->runner_max_minor,
-                                          kito__lot_step(eng, lot, lot->runner_max_minor)));
-        } else {
-            /* At or below the leader's maximum: her proxy answers; ties go to the earlier. */
-            outbid = bidder;
-            lot->runner = bidder;
-            lot->runner_max_minor = amount;
-            price = min64(lot->leader_max_minor, add_sat(amount, kito__lot_step(eng, lot, amount)));
-        }
-        price = max64(price, ask);
-        assert(price >= lot->price_minor && price <= lot->leader_max_minor);
-        lot->price_minor = price;
+        outbid = proxy_move(eng, lot, bidder, amount, ask);
     }
     lot->bid_count++;
-    /* The reserve rule, as reserve_jump. */
-    bool reserve_now_met = false;
-    if (lot->reserve_minor > 0) {
-        if (lot->leader_max_minor >= lot->reserve_minor && lot->price_minor < lot->reserve_minor)
-            lot->price_minor = lot->reserve_minor;
-        reserve_now_met = !was_met && reserve_met(lot);
-    }
+    bool reserve_now_met = reserve_rule(lot, was_met);
     /* Soft close (DESIGN.md, Timed), as timed_bid. */
     bool extended = false;
     if (lot->soft_close_ms > 0 && cmd->now_ms + (int64_t)lot->soft_close_ms > lot->ends_at_ms) {
