@@ -66,7 +66,7 @@ kito_err kito_bids_lot_read(kito_db_conn *db, uint64_t lot_id, uint64_t buyer_id
                           q, 2, approval_row, ap, NULL);
 }
 
-/* Collecting a sale's directory entries or approvals. */
+/* Collecting rows into an array of cap elements (directory entries, approvals, ids). */
 typedef struct rows_out {
     void *out;
     size_t cap, n;
@@ -179,23 +179,18 @@ kito_err kito_bids_sale_configs(kito_db_conn *db, uint64_t sale_id, struct kito_
     return e;
 }
 
-/* Collecting ids. */
-typedef struct ids {
-    uint64_t *out;
-    size_t cap, n;
-} ids;
-
+/* Collecting ids (rows_out of uint64_t). */
 static kito_err id_row(void *ud, const kito_sql_row *row)
 {
-    ids *c = ud;
+    rows_out *c = ud;
     if (c->n < c->cap)
-        c->out[c->n++] = kito_sql_u64(row, 0);
+        ((uint64_t *)c->out)[c->n++] = kito_sql_u64(row, 0);
     return KITO_OK;
 }
 
 kito_err kito_bids_active_sales(kito_db_conn *db, uint64_t *out, size_t cap, size_t *n)
 {
-    ids c = {out, cap, 0};
+    rows_out c = {out, cap, 0};
     kito_err e = kito_sql_query(db,
                                 "SELECT s.id FROM sales s WHERE s.status IN ('published', 'open')"
                                 " AND EXISTS (SELECT 1 FROM lots l WHERE l.sale_id = s.id"
@@ -208,7 +203,7 @@ kito_err kito_bids_active_sales(kito_db_conn *db, uint64_t *out, size_t cap, siz
 kito_err kito_bids_paddle_buyer(kito_db_conn *db, uint64_t sale_id, uint32_t paddle,
                                 uint64_t *buyer_id)
 {
-    ids c = {buyer_id, 1, 0};
+    rows_out c = {buyer_id, 1, 0};
     kito_sql_param p[] = {KITO_SQL_U64(sale_id), KITO_SQL_U64(paddle)};
     kito_err e = kito_sql_query(db,
                                 "SELECT buyer_id FROM sale_approvals WHERE sale_id = ?"
