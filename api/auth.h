@@ -41,8 +41,7 @@
 
 #define KITO_AUTH_CACHE_SLOTS 16384
 #define KITO_AUTH_CACHE_TTL_MS 15000
-#define KITO_AUTH_REFRESH_AHEAD_MS 5000 /* an entry this close to running out is looked up again   \
-                                         */
+#define KITO_AUTH_REFRESH_AHEAD_MS 5000 /* used this close to running out: looked up again */
 
 /* The signed-in caller of a request; account_id 0 when anonymous. */
 typedef struct kito_principal {
