@@ -16,6 +16,7 @@ struct kito_auth_slot {
     kito_principal principal;
     uint64_t valid_until_ms; /* loop time (uv_now) */
     bool refreshing;         /* a background lookup of this entry is out */
+    bool session_ends;       /* valid_until_ms is the session's own end: nothing to refresh */
 };
 
 static const struct {
@@ -153,6 +154,7 @@ static void cache_put(kito_server *server, lookup_job *j)
     s->principal = j->principal;
     s->valid_until_ms = uv_now(server->loop) + ttl;
     s->refreshing = false;
+    s->session_ends = ttl < KITO_AUTH_CACHE_TTL_MS;
 }
 
 /* A background refresh is back: a live session stays cached for another TTL, a revoked or
@@ -260,7 +262,8 @@ void kito_auth_dispatch(kito_req *r, run_fn run)
     uint64_t now = uv_now(r->server->loop);
     if (strcmp(s->token_sha256, digest) == 0 && now < s->valid_until_ms) {
         a->hits++;
-        if (!s->refreshing && s->valid_until_ms - now < KITO_AUTH_REFRESH_AHEAD_MS)
+        if (!s->refreshing && !s->session_ends &&
+            s->valid_until_ms - now < KITO_AUTH_REFRESH_AHEAD_MS)
             refresh(r->server, s);
         authorize(r, &s->principal, run);
         return;
