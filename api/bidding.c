@@ -196,9 +196,8 @@ struct kito_bidding {
     bucket_slot *addrs;
     uint64_t *ids;
     size_t ids_cap;
-    uint64_t
-        approvals_forgotten; /* kito_bidding_approval_forget calls: stale warm-ups are dropped */
-    struct activation *acts; /* in flight, doubly linked */
+    uint64_t approvals_forgotten; /* kito_bidding_approval_forget calls (act_warm) */
+    struct activation *acts;      /* in flight, doubly linked */
 };
 
 static uint64_t mix(uint64_t x)
