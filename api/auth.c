@@ -59,12 +59,18 @@ void kito_auth_dispose(kito_auth *a)
     a->slots = NULL;
 }
 
+/* The value of n (<= 8) hex digits of a token digest, which is uniformly random. */
+static unsigned long digest_bits(const char *hex, size_t n)
+{
+    char d[9];
+    memcpy(d, hex, n);
+    d[n] = '\0';
+    return strtoul(d, NULL, 16);
+}
+
 static struct kito_auth_slot *slot_for(kito_auth *a, const char *hex)
 {
-    /* the digest is uniformly random: its first 8 hex digits are a fine index */
-    unsigned long h = strtoul(
-        (char[9]){hex[0], hex[1], hex[2], hex[3], hex[4], hex[5], hex[6], hex[7], '\0'}, NULL, 16);
-    return &a->slots[h % KITO_AUTH_CACHE_SLOTS];
+    return &a->slots[digest_bits(hex, 8) % KITO_AUTH_CACHE_SLOTS]; /* digits 0..7 */
 }
 
 void kito_auth_forget(kito_auth *a, const char *token_sha256)
@@ -217,6 +223,16 @@ static kito_err bearer_digest(kito_req *r, char digest[65])
     return kito_crypto_token_digest(token, digest) == KITO_OK ? KITO_OK : KITO_E_UNAUTHORIZED;
 }
 
+/* How long before its entry runs out a session is refreshed: between half of and all of
+ * KITO_AUTH_REFRESH_AHEAD_MS, by the token's digest, so that sessions cached together (after a
+ * restart, at a sale's opening) are not looked up again together. */
+static uint64_t refresh_ahead_ms(const struct kito_auth_slot *s)
+{
+    unsigned long h = digest_bits(s->token_sha256 + 8, 4); /* (slot_for took digits 0..7) */
+    const uint64_t half = KITO_AUTH_REFRESH_AHEAD_MS / 2;
+    return half + h * half / 0x10000;
+}
+
 /* Looks a cached session up again in the background while it is still served from the cache,
  * so that a busy buyer's requests do not wait for MySQL each time her entry runs out. */
 static void refresh(kito_server *server, struct kito_auth_slot *s)
@@ -262,8 +278,7 @@ void kito_auth_dispatch(kito_req *r, run_fn run)
     uint64_t now = uv_now(r->server->loop);
     if (strcmp(s->token_sha256, digest) == 0 && now < s->valid_until_ms) {
         a->hits++;
-        if (!s->refreshing && !s->session_ends &&
-            s->valid_until_ms - now < KITO_AUTH_REFRESH_AHEAD_MS)
+        if (!s->refreshing && !s->session_ends && s->valid_until_ms - now < refresh_ahead_ms(s))
             refresh(r->server, s);
         authorize(r, &s->principal, run);
         return;

@@ -14,7 +14,8 @@
  * Tokens: `Authorization: Bearer <token>`; the token is 43 base64url characters (api/crypto.h).
  * The server keeps a small cache of resolved sessions (KITO_AUTH_CACHE_SLOTS entries, each valid
  * for at most KITO_AUTH_CACHE_TTL_MS and never past the session's expiry), so bids do not cost a
- * MySQL round trip each. An entry used within KITO_AUTH_REFRESH_AHEAD_MS of running out is
+ * MySQL round trip each. An entry used within KITO_AUTH_REFRESH_AHEAD_MS of running out (half
+ * of that to all of it, by token: sessions cached together are not refreshed together) is
  * looked up again in the background while the cache goes on answering, so a busy client does not
  * wait for MySQL every TTL: a live session stays cached, a revoked or expired one leaves the
  * cache when the lookup comes back. A session revoked by this process leaves the cache at once

@@ -144,8 +144,9 @@ Test(authz, bad_tokens_are_refused_on_protected_routes)
 }
 
 /* The session cache (api/auth.h): a session revoked in MySQL by another process is served from
- * the cache until its entry runs out. An entry used in its last KITO_AUTH_REFRESH_AHEAD_MS is
- * looked up again in the background, and the revocation is seen then: before the TTL. */
+ * the cache until its entry runs out. An entry used in its last KITO_AUTH_REFRESH_AHEAD_MS (by
+ * token: at least the last half of that) is looked up again in the background, and the
+ * revocation is seen then: before the TTL. */
 Test(authz, revoked_session_leaves_the_cache_at_the_refresh_ahead)
 {
     kito_who b = kito_harness_person("buyer");
