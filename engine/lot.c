@@ -851,26 +851,20 @@ static kito_err clerk(kito_engine *eng, struct kito__lot *lot, const struct kito
 
 /* ---- the timed bid, in one pass ------------------------------------------------------------ */
 
-/* One event of a timed bid, written whole: what emit and then finalize_events write, field for
- * field (the lot's public state after the command: a timed lot that took a bid is open, never
- * sealed), with the same zeroed tail, so that the bytes are the same. */
-static inline void timed_event(struct kito_event *ev, const struct kito__lot *lot,
-                               const struct kito__emit *em, uint8_t type, uint8_t audience,
-                               uint64_t who, int64_t amount_minor, uint8_t reason, int64_t at_ms)
+/* One event of a timed bid: emit's fields, then the public state finalize_events would stamp
+ * (a timed lot that took a bid is open, never sealed), written at once because the book has
+ * already moved. */
+static inline struct kito_event *timed_event(struct kito__emit *em, const struct kito__lot *lot,
+                                             uint8_t type, uint8_t audience, uint64_t who,
+                                             int64_t amount_minor, uint8_t reason)
 {
-    ev->lot_id = em->lot_id;
-    ev->who = who;
-    ev->amount_minor = amount_minor;
+    struct kito_event *ev = emit(em, type, audience, who, amount_minor);
+    ev->reason = reason;
+    ev->state = lot->state;
     ev->price_minor = lot->price_minor;
     ev->ask_minor = lot->ask_minor;
-    ev->at_ms = at_ms;
-    ev->seq = em->seq;
     ev->bid_count = lot->bid_count;
-    memset(&ev->type, 0, sizeof(*ev) - offsetof(struct kito_event, type));
-    ev->type = type;
-    ev->audience = audience;
-    ev->state = lot->state;
-    ev->reason = reason;
+    return ev;
 }
 
 /* A bid on a timed lot: bid, timed_bid and proxy_bid for this one format, then the ask refresh,
@@ -940,18 +934,16 @@ static kito_err timed_bid_fast(kito_engine *eng, struct kito__lot *lot,
     if (em->buf == NULL)
         return KITO_OK;
     /* The order of the general path: outbid, reserve met, bid accepted, book, extended. */
-    struct kito_event *ev = em->buf;
     if (outbid != 0)
-        timed_event(ev++, lot, em, KITO_EV_OUTBID, KITO_AUDIENCE_BIDDER, outbid, 0, 0, em->at_ms);
+        timed_event(em, lot, KITO_EV_OUTBID, KITO_AUDIENCE_BIDDER, outbid, 0, 0);
     if (reserve_now_met)
-        timed_event(ev++, lot, em, KITO_EV_RESERVE_MET, KITO_AUDIENCE_PUBLIC, 0, 0, 0, em->at_ms);
-    timed_event(ev++, lot, em, KITO_EV_BID_ACCEPTED, KITO_AUDIENCE_BIDDER, bidder, amount,
-                lot->leader == bidder ? 1 : 0, em->at_ms);
-    timed_event(ev++, lot, em, KITO_EV_BOOK, KITO_AUDIENCE_PUBLIC, lot->leader, 0, 0, em->at_ms);
+        timed_event(em, lot, KITO_EV_RESERVE_MET, KITO_AUDIENCE_PUBLIC, 0, 0, 0);
+    timed_event(em, lot, KITO_EV_BID_ACCEPTED, KITO_AUDIENCE_BIDDER, bidder, amount,
+                lot->leader == bidder ? 1 : 0);
+    timed_event(em, lot, KITO_EV_BOOK, KITO_AUDIENCE_PUBLIC, lot->leader, 0, 0);
     if (extended)
-        timed_event(ev++, lot, em, KITO_EV_EXTENDED, KITO_AUDIENCE_PUBLIC, 0, 0, 0,
-                    lot->ends_at_ms);
-    em->n = (uint32_t)(ev - em->buf);
+        timed_event(em, lot, KITO_EV_EXTENDED, KITO_AUDIENCE_PUBLIC, 0, 0, 0)->at_ms =
+            lot->ends_at_ms;
     return KITO_OK;
 }
 
