@@ -457,11 +457,16 @@ static bool is_public(const struct kito_market_note *n, const struct kito_event 
 
 /* The frame's JSON is written with api/render.h's writer (no printf: this runs for every public
  * event of every bid, watched or not). Money and times that are absent (0) are null. */
-static void put_money(kito_jw *w, const char *name, int64_t amount, const char *currency)
+static void put_key(kito_jw *w, const char *name)
 {
     kito_jw_raw(w, ",\"", 2);
     kito_jw_lit(w, name);
     kito_jw_raw(w, "\":", 2);
+}
+
+static void put_money(kito_jw *w, const char *name, int64_t amount, const char *currency)
+{
+    put_key(w, name);
     if (amount <= 0)
         kito_jw_raw(w, "null", 4);
     else
@@ -471,9 +476,7 @@ static void put_money(kito_jw *w, const char *name, int64_t amount, const char *
 static void put_time(kito_jw *w, const char *name, int64_t ms)
 {
     char t[KITO_TIME_SIZE];
-    kito_jw_raw(w, ",\"", 2);
-    kito_jw_lit(w, name);
-    kito_jw_raw(w, "\":", 2);
+    put_key(w, name);
     if (ms > 0 && kito_time_format(ms, t) == KITO_OK)
         kito_jw_string(w, t);
     else
@@ -483,9 +486,7 @@ static void put_time(kito_jw *w, const char *name, int64_t ms)
 static void put_bidder(const kito_feed *f, kito_jw *w, const char *name, uint64_t lot_id,
                        uint64_t who)
 {
-    kito_jw_raw(w, ",\"", 2);
-    kito_jw_lit(w, name);
-    kito_jw_raw(w, "\":", 2);
+    put_key(w, name);
     if (who == 0) {
         kito_jw_raw(w, "null", 4);
         return;
@@ -552,9 +553,8 @@ static size_t render(const kito_feed *f, uint64_t id, const struct kito_market_n
         put_money(&w, "hammer", ev->amount_minor, cur);
         break;
     case KITO_EV_UNSOLD:
-        kito_jw_lit(&w, ",\"reason\":\"");
-        kito_jw_lit(&w, unsold_name(ev->reason));
-        kito_jw_raw(&w, "\"", 1);
+        put_key(&w, "reason");
+        kito_jw_string(&w, unsold_name(ev->reason));
         break;
     default:
         break;
