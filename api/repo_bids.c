@@ -96,17 +96,15 @@ kito_err kito_bids_sale_lots(kito_db_conn *db, uint64_t sale_id, kito_bid_lot *o
     return e;
 }
 
+/* approval_row's columns, then the buyer. */
 static kito_err sale_approval_row(void *ud, const kito_sql_row *row)
 {
     rows_out *c = ud;
     if (c->n >= c->cap)
         return KITO_OK;
     kito_bid_buyer_approval *a = (kito_bid_buyer_approval *)c->out + c->n++;
-    a->buyer_id = kito_sql_u64(row, 0);
-    a->ap = (kito_bid_approval){.approved = true,
-                                .paddle_number = (uint32_t)kito_sql_u64(row, 1),
-                                .limit_minor = kito_sql_i64(row, 2)};
-    return KITO_OK;
+    a->buyer_id = kito_sql_u64(row, 2);
+    return approval_row(&a->ap, row);
 }
 
 kito_err kito_bids_sale_approvals(kito_db_conn *db, uint64_t sale_id, kito_bid_buyer_approval *out,
@@ -116,7 +114,7 @@ kito_err kito_bids_sale_approvals(kito_db_conn *db, uint64_t sale_id, kito_bid_b
     kito_sql_param p[] = {KITO_SQL_U64(sale_id)};
     kito_err e =
         kito_sql_query(db,
-                       "SELECT buyer_id, COALESCE(paddle_number, 0), COALESCE(limit_minor, 0)"
+                       "SELECT COALESCE(paddle_number, 0), COALESCE(limit_minor, 0), buyer_id"
                        " FROM sale_approvals WHERE sale_id = ? ORDER BY buyer_id",
                        p, 1, sale_approval_row, &c, NULL);
     *n = c.n;
