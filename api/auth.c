@@ -68,15 +68,47 @@ static unsigned long digest_bits(const char *hex, size_t n)
     return strtoul(d, NULL, 16);
 }
 
-static struct kito_auth_slot *slot_for(kito_auth *a, const char *hex)
+size_t kito_auth_cache_set(const char *token_sha256)
 {
-    return &a->slots[digest_bits(hex, 8) % KITO_AUTH_CACHE_SLOTS]; /* digits 0..7 */
+    return digest_bits(token_sha256, 8) % KITO_AUTH_CACHE_SETS; /* digits 0..7 */
+}
+
+static struct kito_auth_slot *set_of(kito_auth *a, const char *hex)
+{
+    return &a->slots[kito_auth_cache_set(hex) * KITO_AUTH_CACHE_WAYS];
+}
+
+/* The session's entry, or NULL. */
+static struct kito_auth_slot *slot_find(kito_auth *a, const char *hex)
+{
+    struct kito_auth_slot *set = set_of(a, hex);
+    for (size_t i = 0; i < KITO_AUTH_CACHE_WAYS; i++)
+        if (strcmp(set[i].token_sha256, hex) == 0)
+            return &set[i];
+    return NULL;
+}
+
+/* Where the session goes: its own entry, else an empty one of its set, else the one of its set
+ * that runs out first (valid at now or not). */
+static struct kito_auth_slot *slot_claim(kito_auth *a, const char *hex)
+{
+    struct kito_auth_slot *own = slot_find(a, hex);
+    if (own != NULL)
+        return own;
+    struct kito_auth_slot *set = set_of(a, hex), *pick = &set[0];
+    for (size_t i = 0; i < KITO_AUTH_CACHE_WAYS; i++) {
+        if (set[i].token_sha256[0] == '\0')
+            return &set[i];
+        if (set[i].valid_until_ms < pick->valid_until_ms)
+            pick = &set[i];
+    }
+    return pick;
 }
 
 void kito_auth_forget(kito_auth *a, const char *token_sha256)
 {
-    struct kito_auth_slot *s = slot_for(a, token_sha256);
-    if (strcmp(s->token_sha256, token_sha256) == 0)
+    struct kito_auth_slot *s = slot_find(a, token_sha256);
+    if (s != NULL)
         memset(s, 0, sizeof(*s));
 }
 
@@ -153,7 +185,7 @@ static void lookup_run(void *worker, void *arg)
 static void cache_put(kito_server *server, lookup_job *j)
 {
     memcpy(j->principal.token_sha256, j->token_sha256, sizeof(j->token_sha256));
-    struct kito_auth_slot *s = slot_for(&server->auth, j->token_sha256);
+    struct kito_auth_slot *s = slot_claim(&server->auth, j->token_sha256);
     uint64_t ttl =
         j->ms_left < KITO_AUTH_CACHE_TTL_MS ? (uint64_t)j->ms_left : KITO_AUTH_CACHE_TTL_MS;
     memcpy(s->token_sha256, j->token_sha256, sizeof(s->token_sha256));
@@ -167,8 +199,8 @@ static void cache_put(kito_server *server, lookup_job *j)
  * expired one leaves the cache now; on a failure the entry runs out as it would have. */
 static void refresh_done(lookup_job *j, kito_err st)
 {
-    struct kito_auth_slot *s = slot_for(&j->server->auth, j->token_sha256);
-    if (strcmp(s->token_sha256, j->token_sha256) == 0) { /* still ours */
+    struct kito_auth_slot *s = slot_find(&j->server->auth, j->token_sha256);
+    if (s != NULL) { /* still cached */
         if (st == KITO_OK)
             cache_put(j->server, j);
         else if (st == KITO_E_UNAUTHORIZED)
@@ -228,7 +260,7 @@ static kito_err bearer_digest(kito_req *r, char digest[65])
  * restart, at a sale's opening) are not looked up again together. */
 static uint64_t refresh_ahead_ms(const struct kito_auth_slot *s)
 {
-    unsigned long h = digest_bits(s->token_sha256 + 8, 4); /* (slot_for took digits 0..7) */
+    unsigned long h = digest_bits(s->token_sha256 + 8, 4); /* (the set took digits 0..7) */
     const uint64_t half = KITO_AUTH_REFRESH_AHEAD_MS / 2;
     return half + h * half / 0x10000;
 }
@@ -274,9 +306,9 @@ void kito_auth_dispatch(kito_req *r, run_fn run)
     }
 
     kito_auth *a = &r->server->auth;
-    struct kito_auth_slot *s = slot_for(a, digest);
+    struct kito_auth_slot *s = slot_find(a, digest);
     uint64_t now = uv_now(r->server->loop);
-    if (strcmp(s->token_sha256, digest) == 0 && now < s->valid_until_ms) {
+    if (s != NULL && now < s->valid_until_ms) {
         a->hits++;
         if (!s->refreshing && !s->session_ends && s->valid_until_ms - now < refresh_ahead_ms(s))
             refresh(r->server, s);

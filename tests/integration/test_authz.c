@@ -178,3 +178,44 @@ Test(authz, revoked_session_leaves_the_cache_at_the_refresh_ahead)
     cr_assert_eq(status, 401, "the revocation was seen only when the entry ran out (%ld ms)",
                  elapsed_ms);
 }
+
+/* Sessions whose tokens fall into one set of the cache all stay cached (api/auth.h): with each
+ * cached, a revocation made elsewhere is not seen until the entry runs out, so every one of them
+ * still answers 200 right after its session is revoked in MySQL. A direct-mapped cache kept only
+ * the last of them, and the others (looked up again) answered 401. */
+Test(authz, sessions_sharing_a_cache_set_all_stay_cached)
+{
+    kito_who b = kito_harness_person("buyer");
+    char tokens[KITO_AUTH_CACHE_WAYS][44], digest[65];
+    size_t set = 0;
+    for (int n = 0, tries = 0; n < KITO_AUTH_CACHE_WAYS; tries++) {
+        cr_assert_lt(tries, 1000000, "no tokens sharing a cache set found");
+        cr_assert(kito_crypto_token_new(tokens[n]) == KITO_OK);
+        cr_assert(kito_crypto_token_digest(tokens[n], digest) == KITO_OK);
+        if (n == 0)
+            set = kito_auth_cache_set(digest);
+        else if (kito_auth_cache_set(digest) != set)
+            continue;
+        kito_harness_sql("INSERT INTO sessions (token_sha256, account_id, expires_at) VALUES"
+                         " ('%s', %llu, UTC_TIMESTAMP(3) + INTERVAL 1 DAY)",
+                         digest, b.id);
+        n++;
+    }
+    kito_who as = b;
+    for (int round = 0; round < 2; round++) {
+        if (round == 1)
+            kito_harness_sql("UPDATE sessions SET revoked_at = UTC_TIMESTAMP(3)"
+                             " WHERE account_id = %llu",
+                             b.id);
+        for (int n = 0; n < KITO_AUTH_CACHE_WAYS; n++) {
+            char what[96];
+            snprintf(what, sizeof(what), "session %d of the set, %s", n,
+                     round == 0 ? "looked up and cached" : "still cached after the revocation");
+            memcpy(as.token, tokens[n], sizeof(as.token));
+            struct kito_http_resp r =
+                kito_harness_call(&kd, &as, NULL, "GET", "/v1/me/watchlist", NULL);
+            kito_harness_expect(&r, 200, what);
+            kito_http_resp_free(&r);
+        }
+    }
+}
