@@ -5,8 +5,9 @@
 # 9543, the hello server 9544 -- seeds a sale through the API and prints, last:
 #
 #   BENCH api_hello_rps <n>       bare libh2o HTTPS hello server (tests/tools/api_hello.c, kitod's
-#                                 TLS context from api/tls.c), wrk, 64 connections, HTTP/1.1
-#                                 keep-alive
+#                                 TLS context from api/tls.c; a small JSON body with its
+#                                 Content-Length, as kitod answers), wrk, 64 connections,
+#                                 HTTP/1.1 keep-alive
 #   BENCH api_bid_rps <n>         ACCEPTED bids (201) per second: wrk POSTing valid bids to kitod
 #                                 over HTTPS keep-alive, 64 connections (bench_api_bids.lua);
 #                                 the 201s are counted in kitod's access log

@@ -6,7 +6,8 @@
  *
  *   api_hello PORT CERT KEY
  *
- * Answers every request 200 with a 31-byte JSON body. Stops on SIGTERM or SIGINT.
+ * Answers every request 200 with a 30-byte JSON body and its Content-Length, as kitod answers.
+ * Stops on SIGTERM or SIGINT.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +31,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("application/json"));
+    /* a Content-Length, as kitod's responses have (api/request.c): without it h2o 2.2.5 sends
+     * the body chunked (size line, body and end as separate writes, so more TLS records), and
+     * the ceiling came out about a quarter lower than a like-for-like one */
+    req->res.content_length = sizeof(body) - 1;
     h2o_send_inline(req, body, sizeof(body) - 1);
     return 0;
 }
