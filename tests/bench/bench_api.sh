@@ -47,6 +47,7 @@ OPENING=6000000  # $60,000: above the default ladder's last rung, so the step is
 STEP=1200000     # more than two steps between consecutive maximums on a lot
 
 mkdir -p "$BV" "$BV/photos"
+rm -f "$BV/access.log" # this run's requests only (kitod appends: it had grown to 1.8 GB)
 say() { printf '[bench_api] %s %s\n' "$(date +%T)" "$*" >&2; }
 pids=()
 cleanup() {
