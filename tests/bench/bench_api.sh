@@ -23,7 +23,10 @@
 #                                 100 bids
 #
 # The machine has 2 cores: servers (hello, kitod) are pinned to core 0 and load generators (wrk,
-# sse_fanout) to core 1 with taskset; Redis and MariaDB float. A figure that cannot be measured
+# sse_fanout) to core 1 with taskset; Redis and MariaDB float. For each wrk run the log says how
+# much of its core the server used and how much of its own wrk used: the one near 100% was the
+# limit (the hello run is wrk's limit more often than the hello server's; the bid run is neither:
+# each of the 64 connections waits for its batch's fsync in Redis). A figure that cannot be measured
 # (e.g. the bid endpoint missing, or nearly every bid refused) is reported as 0 with the reason
 # on stderr -- never estimated.
 set -uo pipefail
@@ -59,6 +62,20 @@ cleanup() {
 trap cleanup EXIT
 
 pin() { taskset -c "$1" "${@:2}"; } # (util-linux)
+# CPU time (user + system, in clock ticks) of a process, and of this shell's waited-for children
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+child_ticks() { # VAR (`times` must run in this shell, not in a $(...) subshell, to see its children)
+    times >"$BV/times.txt"
+    printf -v "$1" '%s' "$(awk -v hz="$(getconf CLK_TCK)" 'NR == 2 {
+        for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } printf "%.0f", s * hz }' "$BV/times.txt")"
+}
+# How busy a load run kept the server and wrk, as percentages of one core over the run: which
+# of the two was the limit (a server below ~95% was waiting, not working).
+busy() { # NAME SERVER_PID TICKS_BEFORE CHILD_TICKS_BEFORE
+    local hz c1; hz=$(getconf CLK_TCK)
+    child_ticks c1
+    say "$1: the server used $(( ($(ticks "$2") - $3) * 100 / (hz * DURATION) ))% of its core, wrk $(( (c1 - $4) * 100 / (hz * DURATION) ))% of its own"
+}
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 hello_rps=0 bid_rps=0 bid_p99=0 fanout_p99=0 ratio=0
@@ -82,7 +99,9 @@ taskset -c $SERVER_CORE "$BUILD/tests/api_hello" $HELLO_PORT "$BV/tls/cert.pem" 
 pids+=($!) # taskset execs the server: $! is its pid
 for _ in $(seq 50); do curl -s --cacert "$BV/tls/ca.pem" "https://localhost:$HELLO_PORT/" >/dev/null && break; sleep 0.1; done
 say "hello server: wrk -t1 -c64 -d${DURATION}s (server on core $SERVER_CORE, wrk on core $LOAD_CORE)"
+t0=$(ticks "${pids[0]}") && child_ticks c0
 pin $LOAD_CORE wrk -t1 -c64 -d"${DURATION}s" --latency "https://localhost:$HELLO_PORT/" >"$WRK_LAT" 2>&1
+busy "hello run" "${pids[0]}" "$t0" "$c0"
 hello_rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$WRK_LAT")
 grep -E "Requests/sec|99%|Non-2xx" "$WRK_LAT" >&2
 kill "${pids[0]}" 2>/dev/null; wait "${pids[0]}" 2>/dev/null; pids=()
@@ -223,9 +242,11 @@ else
     redis-cli -p $REDIS_PORT config set latency-monitor-threshold 2 >/dev/null
     redis-cli -p $REDIS_PORT latency reset >/dev/null
     log_lines=$(wc -l <"$BV/access.log")
+    t0=$(ticks "$kitod_pid") && child_ticks c0
     BENCH_LOTS="$BV/lots_a.txt" BENCH_TOKENS="$tokens" BENCH_FIRST=$OPENING BENCH_STEP=$STEP BENCH_THREADS=1 \
         pin $LOAD_CORE wrk -t1 -c64 -d"${DURATION}s" --latency -s "$ROOT/tests/bench/bench_api_bids.lua" "$API" \
         >"$BV/wrk_bids.txt" 2>&1
+    busy "bid run" "$kitod_pid" "$t0" "$c0"
     grep -E "Requests/sec|BIDSTATUS|BIDSAMPLE" "$BV/wrk_bids.txt" >&2
     # Redis's own slow events (fsync of the AOF above all): to tell a Redis tail from ours
     say "Redis events over 2 ms in the bid run (LATENCY LATEST: event, time, latest ms, max ms):"
