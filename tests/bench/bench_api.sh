@@ -4,6 +4,11 @@
 # ports -- Redis 6397 (strict profile: appendfsync always, as in production), MariaDB 3397, kitod
 # 9543, the hello server 9544 -- seeds a sale through the API and prints, last:
 #
+#   BENCH api_hello_cpu_us <n>    the hello server's CPU time per request in its run (user +
+#                                 system, from /proc)
+#   BENCH api_bid_cpu_us <n>      kitod's CPU time (all its threads) per bid answered in its run:
+#                                 with the line above, what a bid costs the server whatever wrk
+#                                 and the journal's fsync let the rps figures reach
 #   BENCH api_hello_rps <n>       bare libh2o HTTPS hello server (tests/tools/api_hello.c, kitod's
 #                                 TLS context from api/tls.c; a small JSON body with its
 #                                 Content-Length, as kitod answers), wrk, 64 connections,
@@ -74,8 +79,10 @@ child_ticks() { # VAR (`times` must run in this shell, not in a $(...) subshell,
 busy() { # NAME SERVER_PID TICKS_BEFORE CHILD_TICKS_BEFORE
     local hz c1; hz=$(getconf CLK_TCK)
     child_ticks c1
-    say "$1: the server used $(( ($(ticks "$2") - $3) * 100 / (hz * DURATION) ))% of its core, wrk $(( (c1 - $4) * 100 / (hz * DURATION) ))% of its own"
+    busy_us=$(( ($(ticks "$2") - $3) * 1000000 / hz )) # the server's CPU time over the run
+    say "$1: the server used $(( busy_us / (10000 * DURATION) ))% of its core, wrk $(( (c1 - $4) * 100 / (hz * DURATION) ))% of its own"
 }
+per() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.1f", a / b; else print 0}'; }
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 hello_rps=0 bid_rps=0 bid_p99=0 fanout_p99=0 ratio=0
@@ -103,6 +110,7 @@ t0=$(ticks "${pids[0]}") && child_ticks c0
 pin $LOAD_CORE wrk -t1 -c64 -d"${DURATION}s" --latency "https://localhost:$HELLO_PORT/" >"$WRK_LAT" 2>&1
 busy "hello run" "${pids[0]}" "$t0" "$c0"
 hello_rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$WRK_LAT")
+hello_cpu=$(per "$busy_us" "$(awk '/ requests in / {print $1}' "$WRK_LAT")")
 grep -E "Requests/sec|99%|Non-2xx" "$WRK_LAT" >&2
 kill "${pids[0]}" 2>/dev/null; wait "${pids[0]}" 2>/dev/null; pids=()
 
@@ -247,6 +255,7 @@ else
         pin $LOAD_CORE wrk -t1 -c64 -d"${DURATION}s" --latency -s "$ROOT/tests/bench/bench_api_bids.lua" "$API" \
         >"$BV/wrk_bids.txt" 2>&1
     busy "bid run" "$kitod_pid" "$t0" "$c0"
+    bid_busy_us=$busy_us
     grep -E "Requests/sec|BIDSTATUS|BIDSAMPLE" "$BV/wrk_bids.txt" >&2
     # Redis's own slow events (fsync of the AOF above all): to tell a Redis tail from ours
     say "Redis events over 2 ms in the bid run (LATENCY LATEST: event, time, latest ms, max ms):"
@@ -264,6 +273,7 @@ else
     wrk_ok=$(awk '{for (i = 1; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}} END {print v["requests"] - v["non2xx"]}' <<<"$line")
     [ "${wrk_ok:-0}" -lt "$ok" ] && ok=$wrk_ok
     total=$(awk '{t += $1} END {print t + 0}' "$BV/bid_statuses.txt")
+    bid_cpu=$(per "$bid_busy_us" "$total")
     p99us=$(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' <<<"$line")
     if [ -n "$secs" ] && [ "${total:-0}" -gt 0 ] && [ $((ok * 2)) -ge "$total" ]; then
         bid_rps=$(awk -v n="$ok" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
@@ -289,6 +299,8 @@ if [ "$probe" = 201 ]; then
 fi
 grep -E "ERROR|runtime error|Assertion" "$BV/kitod.log" >&2
 
+echo "BENCH api_hello_cpu_us ${hello_cpu:-0}"
+echo "BENCH api_bid_cpu_us ${bid_cpu:-0}"
 echo "BENCH api_hello_rps ${hello_rps:-0}"
 echo "BENCH api_bid_rps ${bid_rps:-0}"
 echo "BENCH api_bid_vs_hello ${ratio:-0}"
