@@ -684,13 +684,6 @@ static bool amount_valid(int64_t a)
 /* What can be refused without looking at the lot. */
 static inline kito_err precheck(const struct kito_command *cmd)
 {
-    if (cmd->type == KITO_CMD_BID) {
-        /* The common case, with kito__command_check's checks for it first. */
-        if ((cmd->flags & ~KITO_CMD_F_ALL) != 0 || cmd->reserved != 0 || cmd->arg != 0 ||
-            cmd->lot_id == 0 || cmd->actor - 1 >= KITO_PADDLE_FLAG - 1 /* 0 or a paddle */)
-            return KITO_E_BAD_COMMAND;
-        return amount_valid(cmd->amount_minor) ? KITO_OK : KITO_E_BAD_AMOUNT;
-    }
     if (kito__command_check(cmd) != KITO_OK)
         return KITO_E_BAD_COMMAND;
     switch (cmd->type) {

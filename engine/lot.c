@@ -865,39 +865,19 @@ static kito_err clerk(kito_engine *eng, struct kito__lot *lot, const struct kito
 
 /* ---- the timed bid, in one pass ------------------------------------------------------------ */
 
-/* What every event of one timed bid shares: emit's fields from the command, then the public
- * state finalize_events would stamp (a timed lot that took a bid is open, never sealed), read
- * once because the book has already moved. */
-struct timed_stamp {
-    uint64_t lot_id;
-    int64_t price_minor;
-    int64_t ask_minor;
-    int64_t at_ms;
-    uint32_t seq;
-    uint32_t bid_count;
-    uint8_t state;
-};
-
-/* One event of a timed bid, every byte written: the fields emit writes (its tail of type,
- * audience, state, reason and padding in one 8-byte store) and those of finalize_events. */
-static inline struct kito_event *timed_event(struct kito__emit *em, const struct timed_stamp *st,
+/* One event of a timed bid: emit's fields, then the public state finalize_events would stamp
+ * (a timed lot that took a bid is open, never sealed), written at once because the book has
+ * already moved. */
+static inline struct kito_event *timed_event(struct kito__emit *em, const struct kito__lot *lot,
                                              uint8_t type, uint8_t audience, uint64_t who,
                                              int64_t amount_minor, uint8_t reason)
 {
-    assert(em->buf != NULL && em->n < KITO_MAX_EVENTS_PER_COMMAND);
-    struct kito_event *ev = &em->buf[em->n++];
-    ev->lot_id = st->lot_id;
-    ev->who = who;
-    ev->amount_minor = amount_minor;
-    ev->price_minor = st->price_minor;
-    ev->ask_minor = st->ask_minor;
-    ev->at_ms = st->at_ms;
-    ev->seq = st->seq;
-    ev->bid_count = st->bid_count;
-    uint8_t tail[sizeof(*ev) - offsetof(struct kito_event, type)] = {type, audience, st->state,
-                                                                     reason};
-    _Static_assert(sizeof(tail) == 8, "type, audience, state, reason and the padding");
-    memcpy(&ev->type, tail, sizeof(tail));
+    struct kito_event *ev = emit(em, type, audience, who, amount_minor);
+    ev->reason = reason;
+    ev->state = lot->state;
+    ev->price_minor = lot->price_minor;
+    ev->ask_minor = lot->ask_minor;
+    ev->bid_count = lot->bid_count;
     return ev;
 }
 
@@ -968,23 +948,15 @@ static kito_err timed_bid_fast(kito_engine *eng, struct kito__lot *lot,
     if (em->buf == NULL)
         return KITO_OK;
     /* The order of the general path: outbid, reserve met, bid accepted, book, extended. */
-    const struct timed_stamp st = {.lot_id = em->lot_id,
-                                   .price_minor = lot->price_minor,
-                                   .ask_minor = lot->ask_minor,
-                                   .at_ms = em->at_ms,
-                                   .seq = em->seq,
-                                   .bid_count = lot->bid_count,
-                                   .state = lot->state};
-    uint64_t leader = lot->leader;
     if (outbid != 0)
-        timed_event(em, &st, KITO_EV_OUTBID, KITO_AUDIENCE_BIDDER, outbid, 0, 0);
+        timed_event(em, lot, KITO_EV_OUTBID, KITO_AUDIENCE_BIDDER, outbid, 0, 0);
     if (reserve_now_met)
-        timed_event(em, &st, KITO_EV_RESERVE_MET, KITO_AUDIENCE_PUBLIC, 0, 0, 0);
-    timed_event(em, &st, KITO_EV_BID_ACCEPTED, KITO_AUDIENCE_BIDDER, bidder, amount,
-                leader == bidder ? 1 : 0);
-    timed_event(em, &st, KITO_EV_BOOK, KITO_AUDIENCE_PUBLIC, leader, 0, 0);
+        timed_event(em, lot, KITO_EV_RESERVE_MET, KITO_AUDIENCE_PUBLIC, 0, 0, 0);
+    timed_event(em, lot, KITO_EV_BID_ACCEPTED, KITO_AUDIENCE_BIDDER, bidder, amount,
+                lot->leader == bidder ? 1 : 0);
+    timed_event(em, lot, KITO_EV_BOOK, KITO_AUDIENCE_PUBLIC, lot->leader, 0, 0);
     if (extended)
-        timed_event(em, &st, KITO_EV_EXTENDED, KITO_AUDIENCE_PUBLIC, 0, 0, 0)->at_ms =
+        timed_event(em, lot, KITO_EV_EXTENDED, KITO_AUDIENCE_PUBLIC, 0, 0, 0)->at_ms =
             lot->ends_at_ms;
     return KITO_OK;
 }
