@@ -362,7 +362,7 @@ struct pre {
     bool looked_up;
     uint32_t index_home; /* home slot of the lot id in the index */
     uint32_t id_home;    /* home line of (id, lot) in the window tables */
-    uint32_t id_tag;     /* nonzero tag of (id, lot) kept in its slot */
+    uint32_t id_key;     /* the slot's tag part for (id, lot): a nonzero tag << id_pos_bits */
     uint32_t id_fp;      /* fingerprint of the lot id kept beside the command id */
     uint32_t id_free;    /* set by ids_find when not found: line x 8 + slot of the current
                             generation's first free slot from id_home, where ids_insert puts it */
@@ -381,7 +381,7 @@ static inline void pre_compute(const kito_engine *eng, const struct kito_command
     uint64_t hh = (c->id ^ h) * UINT64_C(0x9e3779b97f4a7c15);
     p->id_home = (uint32_t)(hh >> 32) & eng->ids_mask;
     uint32_t tag = (uint32_t)(hh >> (32 + eng->id_pos_bits));
-    p->id_tag = tag != 0 ? tag : 1;
+    p->id_key = (tag != 0 ? tag : 1) << eng->id_pos_bits;
 }
 
 static inline void pre_prefetch(const kito_engine *eng, const struct kito_command *c,
@@ -389,88 +389,103 @@ static inline void pre_prefetch(const kito_engine *eng, const struct kito_comman
 {
     __builtin_prefetch(&eng->index[p->index_home]);
     if (c->id != 0)
-        __builtin_prefetch(&eng->ids[p->id_home]);
+        __builtin_prefetch(&eng->ids[p->id_home], 1);
 }
 
-/* The slots of one line's generation holding `tag` (bits 0..7), and the empty ones (*empty). */
-static inline unsigned id_slots_match(const uint32_t *slot, uint32_t tag, uint32_t pos_bits,
-                                      unsigned *empty)
+/* The slots of one line holding key, the tagged part of a slot (bit 8h + k: generation half h,
+ * slot k), and the empty ones (*empty, the same bits). Both halves at once: a lookup reads
+ * them from the same line. */
+static inline unsigned id_line_match(const struct kito__id_line *line, uint32_t key,
+                                     uint32_t tag_mask, unsigned *empty)
 {
 #ifdef __SSE2__
-    const __m128i t = _mm_set1_epi32((int)tag), zero = _mm_setzero_si128();
-    const __m128i shift = _mm_cvtsi32_si128((int)pos_bits);
-    __m128i a = _mm_loadu_si128((const __m128i *)slot);
-    __m128i b = _mm_loadu_si128((const __m128i *)(slot + 4));
-    unsigned m =
-        (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_srl_epi32(a, shift), t))) |
-        (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_srl_epi32(b, shift), t)))
-            << 4;
-    *empty = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(a, zero))) |
-             (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(b, zero))) << 4;
-    return m;
+    const __m128i k = _mm_set1_epi32((int)key), t = _mm_set1_epi32((int)tag_mask);
+    const __m128i zero = _mm_setzero_si128();
+    __m128i a0 = _mm_loadu_si128((const __m128i *)line->slot[0]);
+    __m128i a1 = _mm_loadu_si128((const __m128i *)(line->slot[0] + 4));
+    __m128i b0 = _mm_loadu_si128((const __m128i *)line->slot[1]);
+    __m128i b1 = _mm_loadu_si128((const __m128i *)(line->slot[1] + 4));
+    /* Each compare gives 0 or -1 per slot; packing keeps that, in slot order. */
+    __m128i m0 = _mm_packs_epi32(_mm_cmpeq_epi32(_mm_and_si128(a0, t), k),
+                                 _mm_cmpeq_epi32(_mm_and_si128(a1, t), k));
+    __m128i m1 = _mm_packs_epi32(_mm_cmpeq_epi32(_mm_and_si128(b0, t), k),
+                                 _mm_cmpeq_epi32(_mm_and_si128(b1, t), k));
+    __m128i e0 = _mm_packs_epi32(_mm_cmpeq_epi32(a0, zero), _mm_cmpeq_epi32(a1, zero));
+    __m128i e1 = _mm_packs_epi32(_mm_cmpeq_epi32(b0, zero), _mm_cmpeq_epi32(b1, zero));
+    __m128i m = _mm_packs_epi16(m0, m1), e = _mm_packs_epi16(e0, e1);
+    *empty = (unsigned)_mm_movemask_epi8(e);
+    return (unsigned)_mm_movemask_epi8(m);
 #else
     unsigned m = 0, e = 0;
-    for (unsigned k = 0; k < KITO__ID_SLOTS; k++) {
-        m |= (unsigned)(slot[k] >> pos_bits == tag) << k;
-        e |= (unsigned)(slot[k] == 0) << k;
+    for (unsigned h = 0; h < 2; h++) {
+        for (unsigned k = 0; k < KITO__ID_SLOTS; k++) {
+            m |= (unsigned)((line->slot[h][k] & tag_mask) == key) << (h * 8 + k);
+            e |= (unsigned)(line->slot[h][k] == 0) << (h * 8 + k);
+        }
     }
     *empty = e;
     return m;
 #endif
 }
 
-/* Looks (cmd_id, lot) up in one generation (a half of each line). An empty slot ends the chain:
- * nothing is deleted from a generation but all at once. When not found, *free gets the first
- * empty slot (line x 8 + slot). */
-static inline bool ids_find_half(const kito_engine *eng, uint32_t half, uint64_t cmd_id,
-                                 const struct pre *p, uint32_t *seq, uint32_t *free)
+/* Looks (cmd_id, lot) up in both generations at once, line by line from its home: a
+ * generation's chain ends at the first of its line halves with an empty slot (nothing is deleted
+ * from a generation but all at once, and slots fill from the front of a line, so an empty slot
+ * matches no tag). An id is in at most one generation: it is inserted only when found in
+ * neither. When not found, p->id_free gets the current generation's first empty slot (line x 8
+ * + slot), where ids_insert puts it. */
+static inline __attribute__((always_inline)) bool ids_find(const kito_engine *eng, uint64_t cmd_id,
+                                                           struct pre *p, uint32_t *seq)
 {
-    const struct kito__id_entry *log = eng->id_log + (size_t)half * eng->lim.recent_commands;
-    uint32_t pos_mask = (UINT32_C(1) << eng->id_pos_bits) - 1;
+    const uint32_t cur_shift = eng->ids_cur * KITO__ID_SLOTS;
+    const uint32_t pos_mask = (UINT32_C(1) << eng->id_pos_bits) - 1;
+    unsigned live = 0xffffu; /* the halves whose chain goes on */
     for (uint32_t i = p->id_home;; i = (i + 1) & eng->ids_mask) {
-        const uint32_t *slot = eng->ids[i].slot[half];
-        unsigned empty, m = id_slots_match(slot, p->id_tag, eng->id_pos_bits, &empty);
-        /* Slots fill from the front of a line: only those before the first empty one count. */
-        m &= empty != 0 ? (empty & -empty) - 1 : 0xffu;
+        const struct kito__id_line *line = &eng->ids[i];
+        unsigned empty, m = id_line_match(line, p->id_key, ~pos_mask, &empty) & live;
         for (; m != 0; m &= m - 1) {
-            const struct kito__id_entry *e = &log[slot[__builtin_ctz(m)] & pos_mask];
+            uint32_t b = (uint32_t)__builtin_ctz(m), half = b / KITO__ID_SLOTS;
+            const struct kito__id_entry *e =
+                &eng->id_log[(size_t)half * eng->lim.recent_commands +
+                             (line->slot[half][b % KITO__ID_SLOTS] & pos_mask)];
             if (e->cmd_id == cmd_id && e->lot_fp == p->id_fp) {
                 *seq = e->seq;
                 return true;
             }
         }
-        if (empty != 0) {
-            *free = i * KITO__ID_SLOTS + (uint32_t)__builtin_ctz(empty);
+        unsigned cur_empty = (empty & live) >> cur_shift & 0xffu;
+        if (cur_empty != 0)
+            p->id_free = i * KITO__ID_SLOTS + (uint32_t)__builtin_ctz(cur_empty);
+        live &=
+            ((empty & 0xffu) != 0 ? 0xff00u : 0xffffu) & ((empty & 0xff00u) != 0 ? 0xffu : 0xffffu);
+        if (live == 0)
             return false;
-        }
     }
 }
 
-static inline bool ids_find(const kito_engine *eng, uint64_t cmd_id, struct pre *p, uint32_t *seq)
+/* The current generation is full: the previous one is forgotten and becomes the current one. */
+static __attribute__((noinline, cold)) void ids_swap(kito_engine *eng, struct pre *p)
 {
-    uint32_t unused;
-    return ids_find_half(eng, eng->ids_cur, cmd_id, p, seq, &p->id_free) ||
-           ids_find_half(eng, eng->ids_cur ^ 1, cmd_id, p, seq, &unused);
+    uint32_t prev = eng->ids_cur ^ 1;
+    for (size_t i = 0; i <= eng->ids_mask; i++)
+        memset(eng->ids[i].slot[prev], 0, sizeof(eng->ids[i].slot[prev]));
+    eng->ids_cur = prev;
+    eng->ids_fill = 0;
+    p->id_free = p->id_home * KITO__ID_SLOTS; /* the new generation is empty */
 }
 
 /* Remembers (cmd_id, lot) after ids_find did not find it. */
-static void ids_insert(kito_engine *eng, uint64_t cmd_id, struct pre *p, uint32_t seq)
+static inline __attribute__((always_inline)) void ids_insert(kito_engine *eng, uint64_t cmd_id,
+                                                             struct pre *p, uint32_t seq)
 {
     assert(cmd_id != 0);
-    if (eng->ids_fill == eng->lim.recent_commands) {
-        /* The previous generation is forgotten and becomes the current one. */
-        uint32_t prev = eng->ids_cur ^ 1;
-        for (size_t i = 0; i <= eng->ids_mask; i++)
-            memset(eng->ids[i].slot[prev], 0, sizeof(eng->ids[i].slot[prev]));
-        eng->ids_cur = prev;
-        eng->ids_fill = 0;
-        p->id_free = p->id_home * KITO__ID_SLOTS; /* the new generation is empty */
-    }
+    if (eng->ids_fill == eng->lim.recent_commands)
+        ids_swap(eng, p);
     uint32_t pos = eng->ids_fill++;
     uint32_t *slot =
         &eng->ids[p->id_free / KITO__ID_SLOTS].slot[eng->ids_cur][p->id_free % KITO__ID_SLOTS];
     assert(*slot == 0);
-    *slot = pos | p->id_tag << eng->id_pos_bits;
+    *slot = pos | p->id_key;
     struct kito__id_entry *e = &eng->id_log[(size_t)eng->ids_cur * eng->lim.recent_commands + pos];
     /* The log is written in order: ask for the line eight lines on, so that a write rarely
      * waits for its line (measured: 3-9% on the bench stream). */
@@ -693,9 +708,10 @@ static inline kito_err precheck(const struct kito_command *cmd)
     return KITO_OK;
 }
 
-static kito_err apply_to(kito_engine *eng, const struct kito_command *cmd, struct pre *pre,
-                         bool replay, struct kito_event *events, size_t events_cap,
-                         struct kito_outcome *out)
+/* Inlined into its three callers: the batch loop is the hot one. */
+static inline __attribute__((always_inline)) kito_err
+apply_to(kito_engine *eng, const struct kito_command *cmd, struct pre *pre, bool replay,
+         struct kito_event *events, size_t events_cap, struct kito_outcome *out)
 {
     out->seq = 0;
     out->n_events = 0;
@@ -796,7 +812,7 @@ static inline void batch_stage3(const kito_engine *eng, const struct kito_comman
                                 const struct pre *p)
 {
     if (c->id != 0)
-        __builtin_prefetch(&eng->ids[p->id_home]);
+        __builtin_prefetch(&eng->ids[p->id_home], 1); /* written when the command is accepted */
     if (p->lot == NULL || c->actor == 0)
         return;
     if (c->type == KITO_CMD_BID)
@@ -827,19 +843,20 @@ size_t kito_engine_apply_batch(kito_engine *eng, const struct kito_command *cmds
     for (k = 0; k < n; k++) {
         if (events != NULL && events_cap - used < KITO_MAX_EVENTS_PER_COMMAND)
             break;
-        if (k + BATCH_S1 < n)
+        if (k + BATCH_S1 < n) { /* then the nearer stages' commands are in the batch too */
             batch_stage1(eng, &cmds[k + BATCH_S1], &ring[(k + BATCH_S1) % BATCH_RING]);
-        if (k + BATCH_S2 < n)
             batch_stage2(eng, &cmds[k + BATCH_S2], &ring[(k + BATCH_S2) % BATCH_RING]);
-        if (k + BATCH_S3 < n)
             batch_stage3(eng, &cmds[k + BATCH_S3], &ring[(k + BATCH_S3) % BATCH_RING]);
-        if (events != NULL) {
-            apply_to(eng, &cmds[k], &ring[k % BATCH_RING], false, events + used, events_cap - used,
-                     &outs[k]);
-            used += outs[k].n_events;
         } else {
-            apply_to(eng, &cmds[k], &ring[k % BATCH_RING], false, NULL, 0, &outs[k]);
+            if (k + BATCH_S2 < n)
+                batch_stage2(eng, &cmds[k + BATCH_S2], &ring[(k + BATCH_S2) % BATCH_RING]);
+            if (k + BATCH_S3 < n)
+                batch_stage3(eng, &cmds[k + BATCH_S3], &ring[(k + BATCH_S3) % BATCH_RING]);
         }
+        /* Without an events buffer nothing is emitted: n_events is 0 and used stays 0. */
+        apply_to(eng, &cmds[k], &ring[k % BATCH_RING], false, events != NULL ? events + used : NULL,
+                 events != NULL ? events_cap - used : 0, &outs[k]);
+        used += outs[k].n_events;
     }
     if (n_events != NULL)
         *n_events = used;

@@ -21,26 +21,12 @@ uint32_t kito__chunk_at(const kito_engine *eng, const struct kito__lot *lot, uin
     return idx;
 }
 
-bool kito__entry_find(const kito_engine *eng, const struct kito__lot *lot, uint64_t bidder,
-                      struct kito__entry_ref *ref)
+/* kito__entry_find past the fingerprinted entries: walks the chain from the chunk holding entry
+ * 16. */
+static bool entry_find_chain(const kito_engine *eng, const struct kito__lot *lot, uint64_t bidder,
+                             struct kito__entry_ref *ref)
 {
-    assert(bidder != 0);
-    /* The first 16 entries through their fingerprints: one line of the lot, then the one chunk
-     * line of each candidate (nearly always just hers). */
-    for (unsigned m = kito__fp_match(lot, kito__bidder_fp(bidder)); m != 0; m &= m - 1) {
-        uint32_t k = (uint32_t)__builtin_ctz(m);
-        struct kito__bid *b = kito__chunk_bid(&eng->chunks[lot->chunk_dir[k / KITO__CHUNK_BIDS]],
-                                              k % KITO__CHUNK_BIDS);
-        if (b->bidder == bidder) {
-            ref->bid = b;
-            ref->index = k;
-            return true;
-        }
-    }
-    /* Past them: walk the chain from the chunk holding entry 16. */
     uint32_t k = KITO__FP_BIDS;
-    if (lot->n_bidders <= k)
-        return false;
     uint32_t c = kito__chunk_at(eng, lot, k / KITO__CHUNK_BIDS);
     for (;;) {
         struct kito__chunk *ch = &eng->chunks[c];
@@ -57,6 +43,34 @@ bool kito__entry_find(const kito_engine *eng, const struct kito__lot *lot, uint6
             return false;
         c = ch->next;
     }
+}
+
+/* kito__entry_find, inline for the timed fast path. */
+static inline __attribute__((always_inline)) bool entry_find(const kito_engine *eng,
+                                                             const struct kito__lot *lot,
+                                                             uint64_t bidder,
+                                                             struct kito__entry_ref *ref)
+{
+    assert(bidder != 0);
+    /* The first 16 entries through their fingerprints: one line of the lot, then the one chunk
+     * line of each candidate (nearly always just hers). */
+    for (unsigned m = kito__fp_match(lot, kito__bidder_fp(bidder)); m != 0; m &= m - 1) {
+        uint32_t k = (uint32_t)__builtin_ctz(m);
+        struct kito__bid *b = kito__chunk_bid(&eng->chunks[lot->chunk_dir[k / KITO__CHUNK_BIDS]],
+                                              k % KITO__CHUNK_BIDS);
+        if (b->bidder == bidder) {
+            ref->bid = b;
+            ref->index = k;
+            return true;
+        }
+    }
+    return lot->n_bidders > KITO__FP_BIDS && entry_find_chain(eng, lot, bidder, ref);
+}
+
+bool kito__entry_find(const kito_engine *eng, const struct kito__lot *lot, uint64_t bidder,
+                      struct kito__entry_ref *ref)
+{
+    return entry_find(eng, lot, bidder, ref);
 }
 
 void kito__entry_at(const kito_engine *eng, const struct kito__lot *lot, uint32_t index,
@@ -891,7 +905,7 @@ static kito_err timed_bid_fast(kito_engine *eng, struct kito__lot *lot,
         return KITO_E_LOT_CLOSED;
 
     struct kito__entry_ref ref;
-    bool found = kito__entry_find(eng, lot, bidder, &ref);
+    bool found = entry_find(eng, lot, bidder, &ref);
     bool was_met = reserve_met(lot);
     uint64_t outbid = 0; /* who is told she was outbid, 0 = nobody */
     if (bidder == lot->leader) {
