@@ -448,8 +448,13 @@ unsigned long long kito_harness_account(const char *role, char *contact, size_t 
 
 unsigned long long kito_harness_session(unsigned long long account_id, char token[44])
 {
-    char digest[65];
     cr_assert(kito_crypto_token_new(token) == KITO_OK);
+    return kito_harness_session_for(account_id, token);
+}
+
+unsigned long long kito_harness_session_for(unsigned long long account_id, const char *token)
+{
+    char digest[65];
     cr_assert(kito_crypto_token_digest(token, digest) == KITO_OK);
     return kito_harness_sql("INSERT INTO sessions (token_sha256, account_id, expires_at) VALUES"
                             " ('%s', %llu, UTC_TIMESTAMP(3) + INTERVAL 1 DAY)",

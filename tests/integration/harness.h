@@ -125,6 +125,9 @@ unsigned long long kito_harness_account(const char *role, char *contact, size_t 
  * with the NUL) into token. Returns the session id. */
 unsigned long long kito_harness_session(unsigned long long account_id, char token[44]);
 
+/* The same for a token the caller made (kito_crypto_token_new): its session, live for a day. */
+unsigned long long kito_harness_session_for(unsigned long long account_id, const char *token);
+
 /* Runs one SQL statement (printf-style) that is expected to be refused; returns MariaDB's error
  * number (0 if it succeeded). For checking the schema's own constraints. */
 unsigned int kito_harness_sql_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

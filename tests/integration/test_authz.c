@@ -196,9 +196,7 @@ Test(authz, sessions_sharing_a_cache_set_all_stay_cached)
             set = kito_auth_cache_set(digest);
         else if (kito_auth_cache_set(digest) != set)
             continue;
-        kito_harness_sql("INSERT INTO sessions (token_sha256, account_id, expires_at) VALUES"
-                         " ('%s', %llu, UTC_TIMESTAMP(3) + INTERVAL 1 DAY)",
-                         digest, b.id);
+        kito_harness_session_for(b.id, tokens[n]);
         n++;
     }
     kito_who as = b;
