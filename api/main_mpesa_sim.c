@@ -29,10 +29,12 @@
  *   refuse     answers the request itself with 400 errorCode 500.001.1001: nothing is paid
  *   hang       pays (success, callback as usual) but holds the answer for --hang-ms and closes
  *              without one: the client's outcome is unknown
+ *   no_conversation_id  pays (success, callback as usual) but its answer, ResponseCode "0",
+ *              carries no ConversationID
  * The mode of a request is chosen by the last two digits of PartyB: 91 failure, 92 timeout,
- * 93 duplicate, 94 late, 95 fail_once, 96 refuse, 97 hang; any other wallet gets --mode
- * (default success). A callback that cannot be delivered (kitod down, not 200) is retried every
- * 500 ms up to --callback-tries times.
+ * 93 duplicate, 94 late, 95 fail_once, 96 refuse, 97 hang, 98 no_conversation_id; any other
+ * wallet gets --mode (default success). A callback that cannot be delivered (kitod down, not
+ * 200) is retried every 500 ms up to --callback-tries times.
  *
  * Flags (or environment): --port (KITO_MPESA_SIM_PORT, required), --bind (127.0.0.1), --mode,
  * --delay-ms (200), --late-ms (3000), --hang-ms (15000), --callback-tries (20), --cacert PATH
@@ -59,9 +61,20 @@
 #define REQUEST_MAX 65536
 #define PAYMENTS_MAX 100000
 
-typedef enum mode { SUCCESS, FAILURE, TIMEOUT, DUPLICATE, LATE, FAIL_ONCE, REFUSE, HANG } mode;
-static const char *const mode_names[] = {"success", "failure",   "timeout", "duplicate",
-                                         "late",    "fail_once", "refuse",  "hang"};
+typedef enum mode {
+    SUCCESS,
+    FAILURE,
+    TIMEOUT,
+    DUPLICATE,
+    LATE,
+    FAIL_ONCE,
+    REFUSE,
+    HANG,
+    NO_CONVERSATION_ID
+} mode;
+static const char *const mode_names[] = {"success",   "failure", "timeout",
+                                         "duplicate", "late",    "fail_once",
+                                         "refuse",    "hang",    "no_conversation_id"};
 
 static struct {
     const char *bind;
@@ -310,8 +323,8 @@ static bool url_ok(const char *s)
 static mode mode_for(const char *party_b)
 {
     size_t n = strlen(party_b);
-    if (n >= 2 && party_b[n - 2] == '9' && party_b[n - 1] >= '1' && party_b[n - 1] <= '7')
-        return (mode)(party_b[n - 1] - '0'); /* 91 failure ... 97 hang */
+    if (n >= 2 && party_b[n - 2] == '9' && party_b[n - 1] >= '1' && party_b[n - 1] <= '8')
+        return (mode)(party_b[n - 1] - '0'); /* 91 failure ... 98 no_conversation_id */
     return opt.mode;
 }
 
@@ -401,6 +414,8 @@ static void handle_b2c(int fd, const char *body, size_t len)
     json_t *ack = json_pack("{s:s, s:s, s:s, s:s}", "ConversationID", p->conversation_id,
                             "OriginatorConversationID", p->ocid, "ResponseCode", "0",
                             "ResponseDescription", "Accept the service request successfully.");
+    if (m == NO_CONVERSATION_ID)
+        json_object_del(ack, "ConversationID");
     pthread_mutex_unlock(&mu);
     logmsg("B2C %s accepted: %" PRId64 " to %s, mode %s, result %d", ocid,
            (int64_t)json_integer_value(amount), party_b, mode_names[m], p->result_code);

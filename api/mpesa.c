@@ -164,10 +164,13 @@ void kito_mpesa_response_parse(long http_status, const char *body, size_t len,
         }
     }
     if (http_status == 200 && json_is_object(doc) && json_object_get(doc, "ResponseCode") != NULL) {
-        /* "0" (Daraja sends a string) or 0 accepts; any other code is a refusal */
-        out->ack = strcmp(out->code, "0") == 0 && out->conversation_id[0] != '\0'
-                       ? KITO_MPESA_ACK_ACCEPTED
-                       : KITO_MPESA_ACK_REFUSED;
+        /* "0" (Daraja sends a string) or 0 accepts; any other code is a refusal. An acceptance
+         * without its ConversationID is not one we can be sure of, but it is no refusal either:
+         * the provider may pay it, so it is asked about (unknown), never failed. */
+        if (strcmp(out->code, "0") != 0)
+            out->ack = KITO_MPESA_ACK_REFUSED;
+        else if (out->conversation_id[0] != '\0')
+            out->ack = KITO_MPESA_ACK_ACCEPTED;
     } else if (http_status >= 400 && http_status < 500 && http_status != 408) {
         /* The gateway refused the request itself (validation, authentication, throttling):
          * it was never queued, so nothing will be paid for it. 408 is a timeout: unknown. */

@@ -204,6 +204,23 @@ static void on_req_end(void *p)
     kito_req_release(r);
 }
 
+/* Masks, in the access log's copy of a path, the value of every `token` query parameter (the
+ * payment provider's callback carries its credential there): whoever reads the log must not be
+ * able to forge a callback. Same length, so the cut at KITO_ACCESS_LOG_PATH_MAX is unchanged. */
+static void mask_secrets(char *path, size_t len)
+{
+    char *q = memchr(path, '?', len);
+    for (char *p = q; p != NULL && p < path + len;) {
+        p++; /* past '?' or '&' */
+        char *end = memchr(p, '&', (size_t)(path + len - p));
+        if (end == NULL)
+            end = path + len;
+        if (end - p > 6 && memcmp(p, "token=", 6) == 0)
+            memset(p + 6, '*', (size_t)(end - p - 6));
+        p = end < path + len ? end : NULL;
+    }
+}
+
 static kito_req *req_new(kito_server *s, h2o_req_t *req)
 {
     kito_req *r = calloc(1, sizeof(*r));
@@ -227,6 +244,7 @@ static kito_req *req_new(kito_server *s, h2o_req_t *req)
     r->path_len = req->path.len;
     size_t pl = req->path.len < KITO_ACCESS_LOG_PATH_MAX ? req->path.len : KITO_ACCESS_LOG_PATH_MAX;
     memcpy(r->path, req->path.base, pl);
+    mask_secrets(r->path, pl);
     struct sockaddr_storage ss;
     socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
     char host[NI_MAXHOST];

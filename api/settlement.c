@@ -590,14 +590,22 @@ static void count_outcomes(kito_settlement *w, size_t n)
     w->stats.replays += add.replays;
     w->stats.finals += add.finals;
     w->stats.rejected += add.rejected;
-    /* entries waiting for the operator are retried every few seconds: say so when it changes */
+    /* waiting entries (for the operator, or after a lock conflict) are retried every few
+     * seconds: say so when their number changes */
     bool changed = add.waiting > 0 && add.waiting != w->stats.waiting;
     w->stats.waiting = add.waiting;
     pthread_mutex_unlock(&w->lock);
     if (changed)
         fprintf(stderr,
-                "kitod: settlement: %" PRIu64 " lots wait for the operator (lot %" PRIu64 ": %s)\n",
+                "kitod: settlement: %" PRIu64 " lots wait to be retried (lot %" PRIu64 ": %s)\n",
                 add.waiting, w->entries[first_wait].lot_id, w->why[first_wait]);
+}
+
+/* True if the last statement lost a lock (ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT): transient. */
+static bool lock_lost(void)
+{
+    unsigned no = kito_sql_last_errno();
+    return no == 1213 || no == 1205;
 }
 
 /* One batch: settle in one transaction; if that fails for a reason other than MySQL being
@@ -614,7 +622,14 @@ static void handle_batch(kito_settlement *w, size_t n)
         for (size_t i = 0; i < n && e != KITO_E_UNAVAILABLE; i++) {
             w->outcome[i] = parsed[i];
             e = settle_range(w, i, i + 1);
-            if (e != KITO_OK && e != KITO_E_UNAVAILABLE) {
+            if (e == KITO_E_CONFLICT && lock_lost()) {
+                /* a deadlock or a lock wait timeout says nothing about the entry: it stays
+                 * pending and is settled on a later pass, never rejected */
+                w->outcome[i] = KITO_SETTLE_WAIT;
+                snprintf(w->why[i], sizeof(w->why[i]), "MySQL lock conflict, retried: %s",
+                         kito_sql_last_error());
+                e = KITO_OK;
+            } else if (e != KITO_OK && e != KITO_E_UNAVAILABLE) {
                 /* this entry alone cannot be written: keep it with the reason, in a transaction
                  * of its own, and move on */
                 char reason[200];

@@ -20,8 +20,9 @@
  *     An entry that can never settle (MySQL does not know the lot; the outbox and MySQL disagree
  *     on sale, seller or currency; the winner is not a buyer; fees.h refuses the amounts) is
  *     written to settlement_rejects with its reason and acknowledged. An entry that can settle
- *     once the operator acts (no royalty rate for the stone's country and species) stays
- *     pending and is retried every KITO_SETTLEMENT_RETRY_MS.
+ *     once the operator acts (no royalty rate for the stone's country and species), or that
+ *     lost a lock when settled alone too (deadlock, lock wait timeout), stays pending and is
+ *     retried every KITO_SETTLEMENT_RETRY_MS.
  *   - MySQL or Redis unreachable: nothing is acknowledged; the worker backs off (100 ms doubling
  *     to KITO_SETTLEMENT_BACKOFF_MAX_MS) and retries; the backlog grows in Redis, never lost.
  *

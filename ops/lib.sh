@@ -47,8 +47,12 @@ build_tree() {
     if [ ! -f "$dir/CMakeCache.txt" ]; then
         cmake -S "$KITO_ROOT" -B "$dir" "$@" >/dev/null || die "cmake configure failed"
     fi
-    cmake --build "$dir" -j"$(nproc)" 2>&1 | grep -Ev '^\[ *[0-9]+%\] (Building|Linking|Built)|^Consolidate|^Scanning' || true
-    [ "${PIPESTATUS[0]}" -eq 0 ] || die "build failed"
+    # The build's own status, whatever the shell's options (with pipefail, the old
+    # `cmake ... | grep ... || true` then PIPESTATUS read the status of `true`: a failed build
+    # passed, and the tests ran the binaries of the last good one).
+    { local rc=0; cmake --build "$dir" -j"$(nproc)" 2>&1 || rc=$?; echo $rc >"$dir/.build-status"; } |
+        { grep -Ev '^\[ *[0-9]+%\] (Building|Linking|Built)|^Consolidate|^Scanning' || true; }
+    [ "$(cat "$dir/.build-status")" = 0 ] || die "build failed"
 }
 
 # redis_start DIR PORT [PROFILE]: PROFILE is strict (appendfsync always, default) or fast

@@ -8,7 +8,7 @@
  * test, every ledger transaction sums to zero per currency.
  *
  * Wallet numbers end in the simulator's mode digits: 91 failure, 92 timeout, 93 duplicate,
- * 94 late, 95 fail once, 97 hang; others succeed.
+ * 94 late, 95 fail once, 97 hang, 98 accepted without a ConversationID; others succeed.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -625,6 +625,25 @@ Test(payouts, forged_callbacks_are_refused_and_unknown_ids_ignored)
         "submitted");
 }
 
+/* The callback token is a credential: whoever reads kitod's log (which names every attempt's
+ * OriginatorConversationID) must not find it there, or could forge results. */
+Test(payouts, the_callback_token_never_reaches_the_log)
+{
+    cr_assert_eq(post_callback(TOKEN, "kito-unknown-2-0000", 0, "UNKNOWN002"), 200);
+    kito_harness_sleep_ms(600); /* the access log is flushed every 200 ms */
+    FILE *f = fopen(kd.log_path, "r");
+    cr_assert(f != NULL);
+    char line[4096];
+    bool logged = false, leaked = false;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        logged |= strstr(line, "\"route\":\"/v1/payouts/callbacks/mpesa\"") != NULL;
+        leaked |= strstr(line, TOKEN) != NULL;
+    }
+    fclose(f);
+    cr_assert(logged, "the callbacks are not in the access log");
+    cr_assert(!leaked, "the callback token is in kitod's log (%s)", kd.log_path);
+}
+
 Test(payouts, provider_timeout_stays_submitted_and_is_never_resent)
 {
     set_rate("129.50");
@@ -658,6 +677,19 @@ Test(payouts, lost_answer_is_never_resent_and_the_result_still_lands)
     int received, paid;
     sim_payments(pay_id(id), &received, &paid, NULL);
     cr_assert_eq(received, 1, "a request with an unknown outcome was sent again");
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id), 1);
+}
+
+Test(payouts, acceptance_without_conversation_id_is_never_taken_for_a_refusal)
+{
+    set_rate("129.50");
+    struct sold s;
+    /* ResponseCode "0" without a ConversationID: the provider took the request and pays it. Had
+     * Kito failed the attempt, the success callback would be ignored and the payout left failed,
+     * to be retried by an operator -- and paid a second time. */
+    arrange(&s, "98", "USD");
+    unsigned long long id = wait_state(&s, "succeeded", 10000);
+    assert_paid_once(id);
     cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id), 1);
 }
 

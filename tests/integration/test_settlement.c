@@ -341,6 +341,52 @@ Test(settlement, kill9_mid_transaction_settles_exactly_once)
                  1);
 }
 
+/* ---- a lock conflict is not a reason to give up a lot ---------------------------------------- */
+
+/* A connection as MariaDB's root over the test server's socket (for SET GLOBAL). */
+static MYSQL *root_connect(void)
+{
+    MYSQL *db = mysql_init(NULL);
+    cr_assert(db != NULL);
+    cr_assert(mysql_real_connect(db, NULL, "root", NULL, NULL, 0,
+                                 kito_harness_var("mysql/mysql.sock"), 0) != NULL,
+              "cannot connect as root: %s", mysql_error(db));
+    return db;
+}
+
+Test(settlement, lock_timeouts_leave_the_lot_pending_never_rejected)
+{
+    struct world w;
+    world_make(&w, "USD");
+    unsigned long long lot = lot_make(&w, "TZ", "zoisite", 321);
+    /* a worker whose lock waits give up after 1 s instead of 50 (a long transaction elsewhere) */
+    MYSQL *root = root_connect();
+    cr_assert(mysql_query(root, "SET GLOBAL innodb_lock_wait_timeout = 1") == 0);
+    kito_harness_kitod_stop(&kd, 5000);
+    kito_harness_kitod_start(&kd, NULL);
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 8000), 200);
+    /* another transaction holds the lot's row while the lot closes: the batch and then the
+     * entry alone both time out waiting for it */
+    MYSQL *holder = mysql_init(NULL);
+    cr_assert(mysql_real_connect(holder, "127.0.0.1", "kito", getenv("KITO_TEST_MYSQL_PASSWORD"),
+                                 "kito", (unsigned)atoi(getenv("KITO_TEST_MYSQL_PORT")), NULL,
+                                 0) != NULL);
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT id FROM lots WHERE id = %llu FOR UPDATE", lot);
+    cr_assert(mysql_query(holder, "BEGIN") == 0 && mysql_query(holder, sql) == 0);
+    mysql_free_result(mysql_store_result(holder));
+    sold(&w, lot, 123456);
+    usleep(4000 * 1000);
+    mysql_query(holder, "ROLLBACK");
+    mysql_close(holder);
+    mysql_query(root, "SET GLOBAL innodb_lock_wait_timeout = 50");
+    mysql_close(root);
+    /* the lock is gone: the lot settles, once, and nothing says it never can */
+    cr_assert(wait_final(lot, 15000), "the lot was given up after a lock wait timeout");
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM settlements WHERE lot_id = %llu", lot), 1);
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM settlement_rejects WHERE lot_id = %llu", lot), 0);
+}
+
 /* ---- a rate the operator has not set yet ----------------------------------------------------- */
 
 static int kitoctl(const char *args, char *out, size_t cap)

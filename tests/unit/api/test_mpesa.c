@@ -117,6 +117,19 @@ Test(mpesa, synchronous_answers)
     cr_assert_eq(ack_of(302, "{}"), KITO_MPESA_ACK_UNKNOWN);
 }
 
+Test(mpesa, accepted_without_a_conversation_id_is_unknown_not_refused)
+{
+    /* ResponseCode 0 says the provider took the request: it may pay it. Without a
+     * ConversationID we cannot be sure of that answer, so it is asked about, never failed (a
+     * failed attempt ignores its late success callback, and a retry would pay twice). */
+    cr_assert_eq(ack_of(200,
+                        "{\"OriginatorConversationID\":\"kito-1\",\"ResponseCode\":\"0\","
+                        "\"ResponseDescription\":\"Accept the service request successfully.\"}"),
+                 KITO_MPESA_ACK_UNKNOWN);
+    cr_assert_eq(ack_of(200, "{\"ConversationID\":\"\",\"ResponseCode\":0}"),
+                 KITO_MPESA_ACK_UNKNOWN);
+}
+
 static const char success_cb[] =
     "{\"Result\":{\"ResultType\":0,\"ResultCode\":0,\"ResultDesc\":\"The service request is "
     "processed successfully.\",\"OriginatorConversationID\":\"kito-7-1-ab\",\"ConversationID\":"
