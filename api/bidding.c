@@ -809,6 +809,12 @@ void kito_bidding_key_put(kito_bidding *b, uint64_t cmd_id, uint64_t lot_id, int
     b->keys[mix(cmd_id) & (KITO_BIDDING_KEYS - 1)] = (key_slot){cmd_id, lot_id, amount};
 }
 
+void kito_bidding_key_replayed(void *ud, const struct kito_command *cmd)
+{
+    if (cmd->type == KITO_CMD_BID && cmd->id != 0)
+        kito_bidding_key_put(ud, cmd->id, cmd->lot_id, cmd->amount_minor);
+}
+
 uint64_t *kito_bidding_ids_scratch(kito_bidding *b, size_t *cap)
 {
     *cap = b->ids_cap;

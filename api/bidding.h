@@ -29,8 +29,11 @@
  *   - Idempotency keys: the engine command id of a bid is the first 8 bytes of
  *     SHA-256(buyer id as 8 bytes big-endian || key), so a retry with the same key from the same
  *     buyer is the same engine command and the engine's window answers it as a duplicate. A
- *     small table remembers what each confirmed key was used for (lot and amount) so that a key
- *     reused for a different bid is refused instead of silently answered with the first one.
+ *     small table remembers what each key was used for (lot and amount) from the moment its bid
+ *     is accepted, and is refilled from the journal when the market replays it (the same
+ *     commands the engine's window holds again), so that a key reused for a different bid is
+ *     refused instead of silently answered with the first one -- while the first is in flight,
+ *     and after a restart.
  *
  * Everything is for the loop thread only, except the pure helpers marked "pure".
  */
@@ -159,8 +162,13 @@ kito_err kito_bidding_rate(kito_bidding *b, uint64_t buyer_id, const char *addr,
  * different bid). */
 bool kito_bidding_key_matches(kito_bidding *b, uint64_t cmd_id, uint64_t lot_id, int64_t amount);
 
-/* Remembers that cmd_id was confirmed for (lot_id, amount). */
+/* Remembers that cmd_id was accepted for (lot_id, amount). */
 void kito_bidding_key_put(kito_bidding *b, uint64_t cmd_id, uint64_t lot_id, int64_t amount);
+
+/* The market's replay listener (kito_market_set_replay_listener; ud is the kito_bidding): a bid
+ * read back from the journal is remembered as kito_bidding_key_put would, so that after a restart
+ * a key the engine answers as a duplicate is still refused for a different lot or amount. */
+void kito_bidding_key_replayed(void *ud, const struct kito_command *cmd);
 
 /* Overlays the market's view of the lot whose "id" member is in lot (a lot as
  * api/routes_sales.c renders it) onto lot: state, price, ask, bid_count, reserve_met, ends_at,

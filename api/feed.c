@@ -593,6 +593,40 @@ static void on_check(uv_check_t *h)
     }
 }
 
+/* Puts fr (taking its reference) into sa's ring as the next frame. */
+static void ring_add(kito_feed *f, struct sale *sa, struct frame *fr)
+{
+    uint64_t num = sa->head + 1;
+    uint32_t slot = (uint32_t)(num % f->lim.ring_events);
+    frame_unref(sa->ring[slot]);
+    sa->ring[slot] = fr;
+    sa->head = num;
+    if (num >= f->lim.ring_events + sa->first)
+        sa->first = num - f->lim.ring_events + 1;
+    f->st.events_published++;
+}
+
+/* sa has new frames: its subscribers are written after the poll phase (with a loop), else now. */
+static void wake(kito_feed *f, struct sale *sa)
+{
+    if (f->loop == NULL || sa->n_subs == 0) {
+        fan_out(sa);
+        return;
+    }
+    if (sa->dirty)
+        return;
+    if (f->n_dirty == 2 * f->lim.max_sales) { /* only after many evictions in one turn */
+        fan_out(sa);
+        return;
+    }
+    sa->dirty = true;
+    f->dirty[f->n_dirty++] = (uint32_t)(sa - f->sales);
+    if (!f->check_on) {
+        uv_check_start(&f->check, on_check);
+        f->check_on = true;
+    }
+}
+
 void kito_feed_publish(kito_feed *f, const struct kito_market_note *n, uint64_t now)
 {
     if (f->loop == NULL)
@@ -610,40 +644,51 @@ void kito_feed_publish(kito_feed *f, const struct kito_market_note *n, uint64_t 
             continue;
         }
         char buf[KITO_FEED_FRAME_MAX];
-        uint64_t num = sa->head + 1;
-        size_t len = render(f, sa->base + num, n, ev, buf, sizeof(buf));
+        size_t len = render(f, sa->base + sa->head + 1, n, ev, buf, sizeof(buf));
         struct frame *fr = len > 0 ? frame_new(buf, len) : NULL;
         if (fr == NULL) {
             f->st.events_unkept++; /* cannot happen short of memory: the frame is bounded */
             continue;
         }
-        uint32_t slot = (uint32_t)(num % f->lim.ring_events);
-        frame_unref(sa->ring[slot]);
-        sa->ring[slot] = fr;
-        sa->head = num;
-        if (num >= f->lim.ring_events + sa->first)
-            sa->first = num - f->lim.ring_events + 1;
-        f->st.events_published++;
+        ring_add(f, sa, fr);
         added = true;
     }
-    if (!added)
-        return;
-    if (f->loop == NULL || sa->n_subs == 0) {
-        fan_out(sa);
-        return;
+    if (added)
+        wake(f, sa);
+}
+
+void kito_feed_resync(kito_feed *f)
+{
+    for (uint32_t i = 0; i < f->lim.max_sales; i++) {
+        struct sale *sa = &f->sales[i];
+        if (sa->sale_id == 0)
+            continue;
+        char sale[32], buf[KITO_FEED_FRAME_MAX];
+        kito_id_format("sal", sa->sale_id, sale, sizeof(sale));
+        int len = snprintf(buf, sizeof(buf),
+                           "id: %" PRIu64 "\nevent: resync\ndata: {\"sale_id\":\"%s\","
+                           "\"reason\":\"rebuilt\",\"message\":\"the order books were "
+                           "reloaded from storage; refetch the lots\"}\n\n",
+                           sa->base + sa->head + 1, sale);
+        struct frame *fr = frame_new(buf, (size_t)len);
+        if (fr == NULL) {
+            /* no memory to tell them: no resume may cross this point, and every subscriber
+             * reconnects (to a resync) */
+            sa->first = sa->head + 1;
+            for (h2o_linklist_t *l = sa->subs.next, *nx; l != &sa->subs; l = nx) {
+                nx = l->next;
+                sub_drop(H2O_STRUCT_FROM_MEMBER(kito_feed_sub, sale_link, l), dropped_text);
+            }
+            continue;
+        }
+        ring_add(f, sa, fr);
+        wake(f, sa);
     }
-    if (sa->dirty)
-        return;
-    if (f->n_dirty == 2 * f->lim.max_sales) { /* only after many evictions in one turn */
-        fan_out(sa);
-        return;
-    }
-    sa->dirty = true;
-    f->dirty[f->n_dirty++] = (uint32_t)(sa - f->sales);
-    if (!f->check_on) {
-        uv_check_start(&f->check, on_check);
-        f->check_on = true;
-    }
+}
+
+void kito_feed_market_rebuilt(void *ud)
+{
+    kito_feed_resync(ud);
 }
 
 void kito_feed_market_listener(void *ud, const struct kito_market_note *note)

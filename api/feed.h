@@ -43,6 +43,8 @@
  * after it is still in the ring and there are at most backlog_events of them, it gets exactly
  * those, then the live ones; otherwise it gets `event: resync` (refetch the lot views) and
  * continues from now. A fresh subscriber first gets `event: ready` carrying the current id.
+ * After a Redis failure the rings also get an `event: resync` frame of their own (with an id:
+ * kito_feed_resync), since the rebuilt books may hold commands the feed never heard of.
  *
  * Bounds.
  *   - Subscribers: max_subscribers per process; past it kito_feed_subscribe answers
@@ -145,6 +147,17 @@ void kito_feed_market_listener(void *ud, const struct kito_market_note *note);
 /* Publishes one command's events at time now_ms (the clock the feed uses for heartbeats);
  * what kito_feed_market_listener does with uv_now. */
 void kito_feed_publish(kito_feed *f, const struct kito_market_note *note, uint64_t now_ms);
+
+/* Adds `event: resync` (reason "rebuilt"), with the next id, to every sale's ring and writes it
+ * to the subscribers: events may be missing from the rings that no id gap shows, so subscribers,
+ * and clients resuming from an earlier id, must refetch the lot views. Without memory for the
+ * frame, a sale's subscribers are dropped and no resume may cross this point. */
+void kito_feed_resync(kito_feed *f);
+
+/* The market's rebuilt listener (kito_market_set_rebuilt_listener; ud is the feed): after a Redis
+ * failure the market reloads its lots from Redis, which may hold commands whose batch failed
+ * (the reply was lost) and whose events the feed therefore never got; kito_feed_resync. */
+void kito_feed_market_rebuilt(void *ud);
 
 /* Adds a subscriber to sale_id's feed. has_last/last_id: the Last-Event-ID the client sent.
  * Nothing is written until kito_feed_start. KITO_E_CAPACITY (subscriber or sale bound),

@@ -113,6 +113,11 @@ struct kito_market {
     struct kito_bookstore_reader reader;
     kito_market_listener_fn listener; /* confirmed commands (the live feed) */
     void *listener_ud;
+    kito_market_replay_fn replay_listener; /* replayed commands (the idempotency keys) */
+    void *replay_ud;
+    kito_market_rebuilt_fn rebuilt_listener; /* rebuilt after a failure (the live feed) */
+    void *rebuilt_ud;
+    bool unheard; /* a failed batch held journaled commands: Redis may have run it */
 };
 
 void kito_market_limits_default(struct kito_market_limits *lim)
@@ -300,6 +305,8 @@ static kito_err on_commands(void *ud, const struct kito_command *cmds, size_t n)
             return e;
         }
         l->seq = cmds[i].seq;
+        if (m->replay_listener != NULL)
+            m->replay_listener(m->replay_ud, &cmds[i]);
     }
     m->rec.commands += n;
     return KITO_OK;
@@ -354,6 +361,9 @@ static void finish_rebuild(kito_market *m)
                 "kitod: market: rebuilt from Redis after a failure: %u lots, %llu commands, "
                 "%.1f ms\n",
                 m->rec.lots, (unsigned long long)m->rec.commands, m->rec.ms);
+        if (m->unheard && m->rebuilt_listener != NULL)
+            m->rebuilt_listener(m->rebuilt_ud);
+        m->unheard = false;
     }
 }
 
@@ -490,6 +500,9 @@ static void on_down(void *ud)
         }
         b->n_touched = 0;
     }
+    for (int k = 0; k < MK_BATCHES; k++)
+        for (uint32_t i = 0; i < m->batch[k].n_pend; i++)
+            m->unheard |= m->batch[k].pend[i].journaled;
     /* answers last, so a callback finds the market consistent */
     for (int k = 0; k < MK_BATCHES; k++)
         answer_batch(m, &m->batch[k], KITO_E_UNAVAILABLE);
@@ -705,6 +718,18 @@ void kito_market_set_listener(kito_market *m, kito_market_listener_fn fn, void *
 {
     m->listener = fn;
     m->listener_ud = ud;
+}
+
+void kito_market_set_rebuilt_listener(kito_market *m, kito_market_rebuilt_fn fn, void *ud)
+{
+    m->rebuilt_listener = fn;
+    m->rebuilt_ud = ud;
+}
+
+void kito_market_set_replay_listener(kito_market *m, kito_market_replay_fn fn, void *ud)
+{
+    m->replay_listener = fn;
+    m->replay_ud = ud;
 }
 
 /* Room for one command's records and one answer in the collecting batch: returns the batch id

@@ -157,6 +157,26 @@ typedef void (*kito_market_listener_fn)(void *ud, const struct kito_market_note 
  * not free the market. */
 void kito_market_set_listener(kito_market *m, kito_market_listener_fn fn, void *ud);
 
+/* Called on the loop when the market has rebuilt its lots from Redis after a failure that
+ * failed journaled commands, and accepts commands again. Such commands may be in Redis after all
+ * (only the reply was lost): they are in the rebuilt books, but the listener
+ * (kito_market_set_listener) never heard of them. */
+typedef void (*kito_market_rebuilt_fn)(void *ud);
+
+/* Sets the one rebuilt listener (NULL to remove). It must not free the market. */
+void kito_market_set_rebuilt_listener(kito_market *m, kito_market_rebuilt_fn fn, void *ud);
+
+/* A journaled command read back from Redis while a lot is rebuilt (at recovery, and after a
+ * Redis failure), for the replay listener (kito_market_set_replay_listener). cmd is borrowed. */
+typedef void (*kito_market_replay_fn)(void *ud, const struct kito_command *cmd);
+
+/* Sets the one replay listener (NULL to remove): called on the loop for every journal entry the
+ * market replays into the engine, in journal order -- the commands whose ids the engine's window
+ * holds again afterwards (see "Idempotency after recovery"), so that what a caller remembers of
+ * them can be rebuilt with it. Set it before kito_market_recover. The listener must not free the
+ * market or call into it. */
+void kito_market_set_replay_listener(kito_market *m, kito_market_replay_fn fn, void *ud);
+
 /* Applies the engine's tick at now_ms (due opens and closes) and journals the OPEN/CLOSE
  * commands like any other; closes also write their outbox entries. cb (may be NULL) is called
  * once per applied command as for submit. *n_applied (may be NULL) gets the count. Stops early at

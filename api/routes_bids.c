@@ -91,7 +91,9 @@ static void respond_refusal(kito_req *r, kito_err e, uint64_t lot_id, const char
     kito_market *m = r->server->market;
     if (e == KITO_E_UNAVAILABLE || e == KITO_E_CAPACITY) {
         respond_retry_after(r, KITO_E_UNAVAILABLE, 1,
-                            "the order book is not available; nothing was recorded, try again");
+                            message != NULL ? message
+                                            : "the order book is not available; nothing was "
+                                              "recorded, try again");
         return;
     }
     json_t *ask = json_null();
@@ -156,15 +158,28 @@ static json_t *render_bidder(uint64_t bidder)
     return json_pack("{s:o}", "buyer_id", kito_render_id(KITO_ID_ACCOUNT, bidder));
 }
 
+/* A seq as a bidder may see it: 0 while the lot's book is sealed (a tender before its award, a
+ * live lot before the clerk opens it), as the public view shows it (engine.h, kito_lot_view),
+ * since every accepted command takes the next seq and a bid's seq would count the sealed bids
+ * before it. A view's seq is 0 only while sealed once the lot has taken a command. */
+static uint32_t bidder_seq(const kito_engine *eng, uint64_t lot_id, uint32_t seq)
+{
+    struct kito_lot_view v;
+    if (kito_engine_lot_view(eng, lot_id, &v) == KITO_OK && v.seq == 0)
+        return 0;
+    return seq;
+}
+
 /* The caller's own standing bid on a lot: {"amount", "leading", "seq"} or null. */
 static json_t *render_my_bid(kito_market *m, uint64_t lot_id, uint64_t account,
                              const char *currency)
 {
     struct kito_my_bid mb;
-    if (kito_engine_my_bid(kito_market_engine(m), lot_id, account, &mb) != KITO_OK || !mb.has_bid)
+    const kito_engine *eng = kito_market_engine(m);
+    if (kito_engine_my_bid(eng, lot_id, account, &mb) != KITO_OK || !mb.has_bid)
         return json_null();
     return json_pack("{s:o,s:b,s:i}", "amount", kito_render_money(mb.amount_minor, currency),
-                     "leading", mb.leading, "seq", (int)mb.seq);
+                     "leading", mb.leading, "seq", (int)bidder_seq(eng, lot_id, mb.seq));
 }
 
 /* The lot's view now; for the clerk, with the leader (paddle or buyer) once the book is open. */
@@ -198,6 +213,8 @@ static bool respond_bid_direct(kito_req *r, const bid_job *j, uint32_t seq, bool
         m != NULL &&
         kito_engine_my_bid(kito_market_engine(m), j->lot_id, j->account_id, &mb) == KITO_OK &&
         mb.has_bid;
+    if (have_view && v.seq == 0) /* sealed: see bidder_seq */
+        seq = mb.seq = 0;
     kito_jw_init(&w, buf, sizeof(buf));
     kito_jw_lit(&w, "{\"bid_id\":");
     kito_jw_id(&w, KITO_ID_BID, j->cmd_id);
@@ -243,6 +260,8 @@ static void respond_accepted(kito_req *r, const bid_job *j, uint32_t seq, bool r
         doc = json_pack("{s:s,s:i,s:o}", "action", j->action, "seq", (int)seq, "lot", lot);
     } else {
         const char *cur = v.currency[0] != '\0' ? v.currency : j->lot.currency;
+        if (r->server->market != NULL)
+            seq = bidder_seq(kito_market_engine(r->server->market), j->lot_id, seq);
         doc = json_pack("{s:o,s:i,s:o,s:o,s:o}", "bid_id", kito_render_id(KITO_ID_BID, j->cmd_id),
                         "seq", (int)seq, "amount", kito_render_money(j->amount, cur), "your_bid",
                         r->server->market != NULL
@@ -268,7 +287,11 @@ static void on_market_answer(void *ud, const struct kito_outcome *out,
             kito_bidding_key_put(r->server->bidding, j->cmd_id, j->lot_id, j->amount);
         respond_accepted(r, j, out->seq, out->err == KITO_E_DUPLICATE);
     } else {
-        respond_refusal(r, out->err, j->lot_id, NULL); /* unavailable: never acknowledged */
+        /* unavailable: never acknowledged, yet Redis may have run the batch and lost only its
+         * reply (api/market.h, "Failures"); the same key tells which */
+        respond_refusal(r, out->err, j->lot_id,
+                        "the order book lost its store before confirming this; it may have been "
+                        "recorded: retry with the same Idempotency-Key to learn the outcome");
     }
     kito_req_release(r);
     free(j);
@@ -304,6 +327,10 @@ static void submit(kito_req *r, bid_job *j, const struct kito_command *cmd)
     kito_err e = kito_market_submit(m, cmd, on_market_answer, j, &now);
     switch (e) {
     case KITO_OK:
+        /* the key stands for this bid from now: a retry with another lot or amount while the
+         * batch is in flight is refused (proceed_bid), not answered as this bid's duplicate */
+        if (!j->clerk && r->server->bidding != NULL)
+            kito_bidding_key_put(r->server->bidding, j->cmd_id, j->lot_id, j->amount);
         kito_req_retain(r);
         j->handed = true;
         return;

@@ -612,8 +612,10 @@ static kito_err start_feed(kito_server *s)
         e = kito_feed_create(s->loop, &fl, key, &s->feed);
     OPENSSL_cleanse(material, sizeof(material));
     OPENSSL_cleanse(key, sizeof(key));
-    if (e == KITO_OK)
+    if (e == KITO_OK) {
         kito_market_set_listener(s->market, kito_feed_market_listener, s->feed);
+        kito_market_set_rebuilt_listener(s->market, kito_feed_market_rebuilt, s->feed);
+    }
     return e;
 }
 
@@ -632,6 +634,7 @@ static kito_err start_market(kito_server *s)
         return e;
     if ((e = kito_bidding_create(s, &s->bidding)) != KITO_OK)
         return e;
+    kito_market_set_replay_listener(s->market, kito_bidding_key_replayed, s->bidding);
     return kito_market_recover(s->market, on_market_recovered, s);
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -503,6 +504,159 @@ Test(bidding, idempotent_retries)
     cr_assert_eq(atoi(n), 4, "journal: open + 3 bids, got %s", n); /* OPEN by the clock */
 }
 
+/* The entries of lot_key's journal in Redis. */
+static int journal_len(unsigned long long lot_key)
+{
+    char n[32], cmd[200];
+    const char *port = getenv("KITO_TEST_REDIS_PORT");
+    snprintf(cmd, sizeof(cmd), "redis-cli -p %s XLEN 'lot:{%llu}:journal'", port ? port : "6391",
+             lot_key);
+    cr_assert_eq(kito_harness_sh(cmd, n, sizeof(n)), 0);
+    return atoi(n);
+}
+
+/* A retry that arrives while the first bid's batch is still in flight (Redis stopped for a
+ * moment) with another amount is refused, as it is once the first is confirmed: it must not be
+ * answered 201 with the amount it asked for, nor take over the key. */
+Test(bidding, idempotent_retry_in_flight_with_another_amount_is_refused)
+{
+    who b[1] = {kito_harness_person("buyer")};
+    sale s;
+    build_sale(&s, "timed", 1, 0, 1500, 60000, "", b, 1, NULL);
+    publish(&s);
+    wait_state(s.lots[0], "open", 5000);
+
+    /* Redis stopped now, and woken in 1.5 s (within the book store's 3 s timeout) */
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd),
+             "p=$(cat '%s') && kill -STOP $p && { (sleep 1.5; kill -CONT $p) >/dev/null 2>&1 & }",
+             kito_harness_var("redis/redis.pid"));
+    cr_assert_eq(kito_harness_sh(cmd, NULL, 0), 0, "cannot stop Redis");
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) { /* the first arrival: waits for Redis */
+        struct kito_http_resp r = bid_key(&b[0], s.lots[0], 10000, "in-flight-1");
+        long long got[2] = {r.status, r.status == 201 ? money(r.json, "amount") : -1};
+        ssize_t w = write(fds[1], got, sizeof(got));
+        _exit(w == (ssize_t)sizeof(got) ? 0 : 1);
+    }
+    close(fds[1]);
+    kito_harness_sleep_ms(500); /* the first is in the engine, its batch at Redis */
+    struct kito_http_resp r = bid_key(&b[0], s.lots[0], 20000, "in-flight-1");
+    long long first[2] = {0, 0};
+    cr_assert_eq(read(fds[0], first, sizeof(first)), (ssize_t)sizeof(first));
+    close(fds[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    /* whichever reached kitod first (the child, unless the machine is slow) has the key */
+    int64_t won = 10000, lost = 20000;
+    if (first[0] == 201) {
+        cr_assert_eq(first[1], 10000);
+        kito_assert_error(&r, 422, "validation_failed");
+    } else {
+        cr_assert_eq(first[0], 422, "neither arrival was refused: %lld", first[0]);
+        kito_harness_expect(&r, 201, "the second arrival, first at kitod");
+        cr_assert_eq(money(r.json, "amount"), 20000);
+        won = 20000, lost = 10000;
+    }
+    kito_http_resp_free(&r);
+
+    /* the key still stands for the first bid */
+    r = bid_key(&b[0], s.lots[0], won, "in-flight-1");
+    kito_harness_expect(&r, 201, "retry of the first");
+    cr_assert_eq(money(r.json, "amount"), won);
+    kito_http_resp_free(&r);
+    r = bid_key(&b[0], s.lots[0], lost, "in-flight-1");
+    kito_assert_error(&r, 422, "validation_failed");
+    kito_http_resp_free(&r);
+    cr_assert_eq(journal_len(s.lot_keys[0]), 2, "journal: open + 1 bid");
+}
+
+static void restart_redis(void);
+
+/* Redis stalls past kitod's 3 s timeout with the bid's batch in hand, then runs it: the bid is
+ * in the book and binding, so the 503 must not tell the buyer that nothing was recorded, and
+ * her retry with the same key finds the bid (201, replayed) without placing it twice. */
+Test(bidding, a_bid_whose_answer_was_lost_is_found_by_its_key, .fini = restart_redis)
+{
+    who b[1] = {kito_harness_person("buyer")};
+    sale s;
+    build_sale(&s, "timed", 1, 0, 1500, 120000, "", b, 1, NULL);
+    publish(&s);
+    wait_state(s.lots[0], "open", 5000);
+
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd),
+             "p=$(cat '%s') && kill -STOP $p && { (sleep 5; kill -CONT $p) >/dev/null 2>&1 & }",
+             kito_harness_var("redis/redis.pid"));
+    cr_assert_eq(kito_harness_sh(cmd, NULL, 0), 0, "cannot stop Redis");
+    struct kito_http_resp r = bid_key(&b[0], s.lots[0], 10000, "lost-answer-1");
+    kito_assert_error(&r, 503, "unavailable");
+    cr_assert(strstr(r.body, "nothing was recorded") == NULL,
+              "a bid Redis may hold was answered as not recorded: %s", r.body);
+    kito_http_resp_free(&r);
+
+    kito_harness_sleep_ms(2500); /* Redis runs the batch when it wakes */
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 10000), 200);
+    long long count = -1;
+    for (int i = 0; i < 100 && count != 1; i++) {
+        char path[160];
+        snprintf(path, sizeof(path), "/v1/lots/%s", s.lots[0]);
+        r = call(NULL, "GET", path, NULL);
+        if (r.status == 200)
+            count = integer(r.json, "bid_count");
+        kito_http_resp_free(&r);
+        kito_harness_sleep_ms(100);
+    }
+    cr_assert_eq(count, 1, "the premise: Redis ran the batch whose answer was lost");
+    r = bid_key(&b[0], s.lots[0], 10000, "lost-answer-1");
+    kito_harness_expect(&r, 201, "the retry with the same key");
+    char hdr[16];
+    cr_assert(kito_http_header(&r, "idempotent-replayed", hdr, sizeof(hdr)));
+    cr_assert_eq(integer(json_object_get(r.json, "lot"), "bid_count"), 1, "placed twice");
+    kito_http_resp_free(&r);
+    cr_assert_eq(journal_len(s.lot_keys[0]), 2, "journal: open + 1 bid");
+}
+
+/* The same key reused for another amount or another lot after kitod restarts is refused as
+ * before the restart: the engine answers the first bid's id as a duplicate (its window is
+ * rebuilt from the journal), which must not become a 201 for an amount never bid, and a key
+ * is not a fresh key on another lot. */
+Test(bidding, idempotent_key_reused_after_restart_is_refused)
+{
+    who b[1] = {kito_harness_person("buyer")};
+    sale s;
+    build_sale(&s, "timed", 2, 0, 1500, 60000, "", b, 1, NULL);
+    publish(&s);
+    wait_state(s.lots[0], "open", 5000);
+    wait_state(s.lots[1], "open", 5000);
+    struct kito_http_resp r1 = bid_key(&b[0], s.lots[0], 10000, "restart-key-1");
+    kito_harness_expect(&r1, 201, "first");
+
+    kito_harness_kitod_stop(&kd, 5000);
+    kito_harness_kitod_start(&kd, NULL);
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 5000), 200);
+
+    struct kito_http_resp r = bid_key(&b[0], s.lots[0], 12000, "restart-key-1");
+    kito_assert_error(&r, 422, "validation_failed");
+    kito_http_resp_free(&r);
+    r = bid_key(&b[0], s.lots[1], 10000, "restart-key-1");
+    kito_assert_error(&r, 422, "validation_failed");
+    kito_http_resp_free(&r);
+    r = bid_key(&b[0], s.lots[0], 10000, "restart-key-1");
+    kito_harness_expect(&r, 201, "retry after the restart");
+    cr_assert_str_eq(str(r.json, "bid_id"), str(r1.json, "bid_id"));
+    cr_assert_eq(integer(r.json, "seq"), integer(r1.json, "seq"));
+    cr_assert_eq(money(r.json, "amount"), 10000);
+    kito_http_resp_free(&r);
+    kito_http_resp_free(&r1);
+    cr_assert_eq(journal_len(s.lot_keys[0]), 2, "lot 0: open + 1 bid");
+    cr_assert_eq(journal_len(s.lot_keys[1]), 1, "lot 1: open only");
+}
+
 /* ---- soft close ------------------------------------------------------------------------------ */
 
 Test(bidding, soft_close_extends_the_end)
@@ -545,6 +699,36 @@ Test(bidding, soft_close_extends_the_end)
 }
 
 /* ---- tender ---------------------------------------------------------------------------------- */
+
+/* A sealed book shows seq 0 because every accepted command takes the next seq: a seq in a
+ * bidder's own answer would count the sealed bids placed before hers. */
+Test(bidding, a_tender_bid_answer_does_not_count_the_sealed_bids)
+{
+    who b[3] = {kito_harness_person("buyer"), kito_harness_person("buyer"),
+                kito_harness_person("buyer")};
+    sale s;
+    build_sale(&s, "tender", 1, 0, 1500, 60000, "", b, 3, NULL);
+    publish(&s);
+    wait_state(s.lots[0], "open", 5000);
+    struct kito_http_resp r = bid(&b[0], s.lots[0], 15000);
+    kito_harness_expect(&r, 201, "A's sealed bid");
+    kito_http_resp_free(&r);
+    r = bid(&b[1], s.lots[0], 16000);
+    kito_harness_expect(&r, 201, "B's sealed bid");
+    kito_http_resp_free(&r);
+    r = bid(&b[2], s.lots[0], 17000);
+    kito_harness_expect(&r, 201, "C's sealed bid");
+    cr_assert_eq(integer(json_object_get(r.json, "lot"), "seq"), 0, "the view is sealed");
+    cr_assert_eq(integer(r.json, "seq"), 0, "C's answer counts the bids before hers: %s", r.body);
+    cr_assert_eq(integer(json_object_get(r.json, "your_bid"), "seq"), 0, "%s", r.body);
+    kito_http_resp_free(&r);
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/lots/%s/my-bid", s.lots[0]);
+    r = call(&b[2], "GET", path, NULL);
+    kito_harness_expect(&r, 200, "my bid");
+    cr_assert_eq(integer(json_object_get(r.json, "bid"), "seq"), 0, "%s", r.body);
+    kito_http_resp_free(&r);
+}
 
 Test(bidding, tender_tie_goes_to_the_earliest_and_stays_sealed)
 {

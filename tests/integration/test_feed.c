@@ -504,6 +504,62 @@ Test(feed, over_http2_too)
     sse_close(&a);
 }
 
+static void redis_wake(void)
+{
+    kito_harness_service("redis_start"); /* (running again by now: this only checks) */
+}
+
+/* A batch whose answer is lost (Redis stalls past kitod's 3 s timeout, then runs it): the bidder
+ * gets 503, kitod rebuilds the lot from Redis -- bid included -- and the feed, which never saw
+ * that bid's events, must tell its subscribers to resync instead of silently going on. */
+Test(feed, a_bid_stored_after_its_batch_failed_is_not_silently_skipped, .fini = redis_wake)
+{
+    struct sale s;
+    make_sale(&s, "timed", 2);
+    publish(&s);
+    struct sse a;
+    sse_open(&a, s.id, NULL, false, false);
+    sse_wait(&a, 1, 5000);
+    wait_events(&a, "opened", 2, 10000);
+    bid(&s.buyer[0], s.lot[0], 20000);
+    wait_events(&a, "book", 1, 5000);
+
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd),
+             "p=$(cat '%s') && kill -STOP $p && { (sleep 5; kill -CONT $p) >/dev/null 2>&1 & }",
+             kito_harness_var("redis/redis.pid"));
+    cr_assert_eq(kito_harness_sh(cmd, NULL, 0), 0, "cannot stop Redis");
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/lots/%s/bids", s.lot[0]);
+    struct kito_http_resp r = call(&s.buyer[1], "POST", path, "lost-answer", "{\"amount\":40000}");
+    expect(&r, 503, "a bid whose batch timed out");
+    kito_http_resp_free(&r);
+    kito_harness_sleep_ms(2500); /* Redis runs the batch when it wakes */
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 10000), 200);
+    long long count = -1;
+    snprintf(path, sizeof(path), "/v1/lots/%s", s.lot[0]);
+    for (int i = 0; i < 100 && count != 2; i++) {
+        r = call(NULL, "GET", path, NULL, NULL);
+        if (r.status == 200)
+            count = (long long)json_integer_value(json_object_get(r.json, "bid_count"));
+        kito_http_resp_free(&r);
+        kito_harness_sleep_ms(100);
+    }
+    cr_assert_eq(count, 2, "the premise: Redis ran the batch whose answer was lost");
+
+    bid(&s.buyer[2], s.lot[0], 80000);
+    wait_events(&a, "book", 2, 5000);
+    long first = find_event(&a, 0, "book");
+    long second = find_event(&a, (size_t)first + 1, "book");
+    long long s1 = data_int(&a.fr[first], "seq"), s2 = data_int(&a.fr[second], "seq");
+    long resync = find_event(&a, (size_t)first + 1, "resync");
+    cr_assert(s2 == s1 + 1 || (resync > first && resync < second),
+              "lot seq %lld then %lld with no resync between:\n%s", s1, s2, a.buf);
+    for (size_t i = 1; i < a.n; i++)
+        cr_assert_eq(a.fr[i].id, a.fr[0].id + i, "ids stay contiguous");
+    sse_close(&a);
+}
+
 Test(feed, tender_bids_never_appear)
 {
     struct sale s;

@@ -356,6 +356,40 @@ Test(feed, resume_inside_ring_exactly_the_missed_frames)
     free(c);
 }
 
+/* After the market rebuilt its books (a Redis failure), every ring gets a resync frame with the
+ * next id: a live subscriber reads it in line, and a client resuming from before it replays it
+ * among the missed frames, so nobody skips the unannounced changes silently. */
+Test(feed, resync_frame_after_a_rebuild)
+{
+    kito_feed *f = make(16, 16, 10, 4);
+    struct fake *a = subscribe(f, 5, false, 0);
+    drain(a);
+    publish_bid(f, 5, 900, 1, 1, 100, 1000);
+    drain(a);
+    size_t n = frames(a->buf, fs, 8192);
+    cr_assert_eq(n, 2);
+    uint64_t last_seen = fs[1].id;
+    kito_feed_market_rebuilt(f);
+    publish_bid(f, 5, 900, 3, 1, 300, 1000);
+    drain(a);
+    n = frames(a->buf, fs, 8192);
+    cr_assert_eq(n, 4, "%s", a->buf);
+    cr_assert_str_eq(fs[2].event, "resync");
+    cr_assert_eq(fs[2].id, last_seen + 1, "the resync frame takes the next id");
+    cr_assert(strstr(fs[2].data, "\"reason\":\"rebuilt\"") != NULL, "%s", fs[2].data);
+    cr_assert(strstr(fs[2].data, "\"sale_id\":\"sal_") != NULL, "%s", fs[2].data);
+    cr_assert_eq(fs[3].id, last_seen + 2);
+    struct fake *b = subscribe(f, 5, true, last_seen);
+    drain(b);
+    n = frames(b->buf, fs, 8192);
+    cr_assert_eq(n, 3, "ready + resync + the bid:\n%s", b->buf);
+    cr_assert_str_eq(fs[1].event, "resync");
+    cr_assert_str_eq(fs[2].event, "book");
+    kito_feed_free(f);
+    free(a);
+    free(b);
+}
+
 Test(feed, resume_outside_ring_resyncs)
 {
     kito_feed *f = make(16, 16, 10, 4);
