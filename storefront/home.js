@@ -17,8 +17,15 @@ async function checkStatus() {
 async function listSales() {
   const list = document.getElementById('sales');
   try {
-    const page = await getJSON('/v1/sales?limit=50');
-    list.replaceChildren(...page.items.map((s) => el('li', { class: 'card' },
+    // Sales a visitor can still take part in: open ones, then those published and to come, each
+    // soonest first. (All sales by start time put the oldest, long closed, first: once there were
+    // fifty of them the current ones were never shown.)
+    const [open, upcoming] = await Promise.all([
+      getJSON('/v1/sales?status=open&limit=50'),
+      getJSON('/v1/sales?status=published&limit=50'),
+    ]);
+    const items = [...open.items, ...upcoming.items];
+    list.replaceChildren(...items.map((s) => el('li', { class: 'card' },
       el('a', { href: `/sale.html?id=${encodeURIComponent(s.id)}`, class: 'title' }, s.title),
       el('p', { class: 'meta' },
         el('span', { i18n: `format.${s.format}` }), ' · ',
@@ -26,7 +33,7 @@ async function listSales() {
         `${s.lot_count} `, el('span', { i18n: 'sale.lots' })),
       el('p', { class: 'meta' }, el('span', { i18n: 'sale.starts' }), ' ', when(s.starts_at)),
     )));
-    if (page.items.length === 0) list.replaceChildren(el('li', { i18n: 'sales.none' }));
+    if (items.length === 0) list.replaceChildren(el('li', { i18n: 'sales.none' }));
     apply(list);
   } catch (err) {
     showError(list, err);
