@@ -1,5 +1,6 @@
 #include "api/repo_sessions.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -115,9 +116,34 @@ static kito_err counter_clear(kito_db_conn *db, uint64_t account_id)
                          p, 1, NULL);
 }
 
-/* Records a failed attempt in one transaction: the failure row, both counters, the audit rows. */
+/* The account counter's subject for an identifier that no account has. The throttle must treat
+ * it as it treats an account, or its 429 where a stranger gets 401 tells which accounts exist;
+ * and the account scope takes only numbers (schemas/002_accounts.sql): "19" and 18 digits of the
+ * identifier's SHA-256, a number above any BIGINT UNSIGNED and so never an account's id. The
+ * e-mail column matches without regard to case, so "A@x" and "a@x" count as one, as they would
+ * for an account. */
+static kito_err unknown_subject(const char *identifier, char subject[24])
+{
+    char folded[KITO_ACCOUNT_EMAIL_SIZE];
+    size_t n = strnlen(identifier, sizeof(folded) - 1);
+    for (size_t i = 0; i < n; i++)
+        folded[i] = (char)tolower((unsigned char)identifier[i]);
+    uint8_t md[KITO_SHA256_LEN];
+    kito_err e = kito_crypto_sha256(folded, n, md);
+    if (e != KITO_OK)
+        return e;
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; i++)
+        v = v << 8 | md[i];
+    snprintf(subject, 24, "19%018" PRIu64, v % 1000000000000000000u);
+    return KITO_OK;
+}
+
+/* Records a failed attempt in one transaction: the failure row, both counters, the audit rows.
+ * subject is the account counter's: the account's id, or unknown_subject's. */
 static kito_err record_failure(kito_db_conn *db, const kito_signin_policy *pol, uint64_t account_id,
-                               const char *identifier, const char *ip, const char *reason)
+                               const char *subject, const char *identifier, const char *ip,
+                               const char *reason)
 {
     kito_err e = kito_sql_begin(db);
     if (e != KITO_OK)
@@ -128,11 +154,8 @@ static kito_err record_failure(kito_db_conn *db, const kito_signin_policy *pol, 
                       "INSERT INTO signin_failures (account_id, identifier, ip) VALUES (?, ?, ?)",
                       p, 3, NULL);
     bool account_locked = false, address_locked = false;
-    if (e == KITO_OK && account_id != 0) {
-        char subject[24];
-        snprintf(subject, sizeof(subject), "%" PRIu64, account_id);
+    if (e == KITO_OK)
         e = counter_fail(db, pol, "account", subject, pol->account_lock_after, &account_locked);
-    }
     if (e == KITO_OK)
         e = counter_fail(db, pol, "address", ip, pol->address_lock_after, &address_locked);
     if (e == KITO_OK) {
@@ -141,7 +164,7 @@ static kito_err record_failure(kito_db_conn *db, const kito_signin_policy *pol, 
                       : KITO_E_NOMEM;
         json_decref(d);
     }
-    if (e == KITO_OK && account_locked) {
+    if (e == KITO_OK && account_locked && account_id != 0) {
         json_t *d = json_pack("{s:s, s:i}", "scope", "account", "lock_s", (int)pol->lock_s);
         e = d != NULL ? kito_audit(db, 0, "account.lock", "account", account_id, d, ip)
                       : KITO_E_NOMEM;
@@ -290,22 +313,25 @@ kito_err kito_repo_session_signin(kito_db_conn *db, const kito_signin_policy *po
                        p, 1, found_row, &f, &rows);
     if (e != KITO_OK)
         return e;
-    if (rows == 1) {
-        char subject[24];
+    /* an unknown identifier is counted and slowed like an account, so that the throttle's
+     * answers do not tell whether it is one */
+    char subject[24];
+    if (rows == 1)
         snprintf(subject, sizeof(subject), "%" PRIu64, f.id);
-        if ((e = counter_read(db, "account", subject, &c)) != KITO_OK)
-            return e;
-        if ((e = kito_signin_throttle_check(pol, pol->account_slow_after, &c,
-                                            &out->retry_after_s)) != KITO_OK)
-            return e;
-    }
+    else if ((e = unknown_subject(identifier, subject)) != KITO_OK)
+        return e;
+    if ((e = counter_read(db, "account", subject, &c)) != KITO_OK)
+        return e;
+    if ((e = kito_signin_throttle_check(pol, pol->account_slow_after, &c, &out->retry_after_s)) !=
+        KITO_OK)
+        return e;
 
     bool match = false;
     e = verify(in->secret, rows == 1 ? f.hash : dummy_hash, &match);
     if (e != KITO_OK && rows == 1)
         return KITO_E_INTERNAL;
     if (rows != 1 || !match) {
-        e = record_failure(db, pol, rows == 1 ? f.id : 0, identifier, in->ip,
+        e = record_failure(db, pol, rows == 1 ? f.id : 0, subject, identifier, in->ip,
                            rows == 1 ? "wrong_secret" : "unknown_account");
         return e != KITO_OK ? e : KITO_E_UNAUTHORIZED;
     }
@@ -392,7 +418,7 @@ kito_err kito_repo_account_change_secret(kito_db_conn *db, const kito_signin_pol
     if (verify(current, f.hash, &match) != KITO_OK)
         return KITO_E_INTERNAL;
     if (!match) {
-        e = record_failure(db, pol, account_id, subject, ip, "wrong_current_secret");
+        e = record_failure(db, pol, account_id, subject, subject, ip, "wrong_current_secret");
         return e != KITO_OK ? e : KITO_E_FORBIDDEN;
     }
 

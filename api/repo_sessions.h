@@ -4,7 +4,9 @@
  * and per address)").
  *
  * Throttling keeps one counter per account and one per client address (signin_lockouts), and a
- * row per failure (signin_failures) for the record. A counter counts failures since its first one
+ * row per failure (signin_failures) for the record. An identifier that no account has gets an
+ * account counter of its own, so that it is slowed and locked like an account and the answers do
+ * not tell which accounts exist. A counter counts failures since its first one
  * and starts again once that is older than the window. While a counter stands at slow_after or
  * more, an attempt sooner than 2^(failures - slow_after) seconds (capped at delay_max_s) after
  * the last failure is refused with KITO_E_RATE_LIMITED without looking at the secret; at

@@ -482,7 +482,92 @@ static void run_sale_cancel(kito_db_conn *db, void *arg)
 {
     job *j = arg;
     j->err = kito_sales_cancel(db, &j->actor, j->id, &j->sale, &j->ve);
+    /* the lots to take out of the order books too (done_sale_cancelled) */
+    kito_bid_lot *dir = NULL;
+    if (j->err == KITO_OK) {
+        dir = calloc(KITO_SALE_LOTS_MAX, sizeof(*dir));
+        j->order = calloc(KITO_SALE_LOTS_MAX, sizeof(*j->order));
+        j->err = dir != NULL && j->order != NULL
+                     ? kito_bids_sale_lots(db, j->id, dir, KITO_SALE_LOTS_MAX, &j->order_n)
+                     : KITO_E_NOMEM;
+        for (size_t i = 0; j->err == KITO_OK && i < j->order_n; i++)
+            j->order[i] = dir[i].lot_id;
+    }
+    free(dir);
     log_err("sale cancel", j->err);
+}
+
+/* A published sale's lots are in the order books (issue 5: loaded at the publish) and open there
+ * at the start: a cancelled sale's lots are withdrawn there too, or they would take binding bids
+ * and sell stones that the cancel has freed for other sales. The answer waits for Redis. */
+typedef struct cancellation {
+    kito_req *r;    /* retained while the engine works */
+    json_t *doc;    /* the answer */
+    size_t pending; /* withdrawals submitted and not yet confirmed, + 1 while submitting */
+    kito_err err;   /* the first failure */
+} cancellation;
+
+static void cancellation_step(cancellation *c)
+{
+    if (--c->pending > 0)
+        return;
+    if (c->err != KITO_OK) {
+        json_decref(c->doc);
+        kito_respond_error(c->r, c->err,
+                           "the sale is cancelled, but not all its lots could be withdrawn from "
+                           "the order books");
+    } else {
+        kito_respond_json(c->r, 200, c->doc);
+    }
+    kito_req_release(c->r);
+    free(c);
+}
+
+static void on_cancel_withdrawn(void *ud, const struct kito_outcome *out,
+                                const struct kito_event *events, size_t n_events)
+{
+    (void)events;
+    (void)n_events;
+    cancellation *c = ud;
+    if (out->err != KITO_OK && c->err == KITO_OK)
+        c->err = out->err;
+    cancellation_step(c);
+}
+
+static void done_sale_cancelled(kito_req *r, void *arg)
+{
+    job *j = arg;
+    kito_market *m = r->server->market;
+    if (j->err != KITO_OK || m == NULL) {
+        done_sale(r, j, 200);
+        return;
+    }
+    cancellation *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        kito_respond_error(r, KITO_E_NOMEM, NULL);
+        return;
+    }
+    *c = (cancellation){.r = r, .doc = render_sale(&j->sale), .pending = 1};
+    kito_req_retain(r);
+    for (size_t i = 0; i < j->order_n; i++) {
+        struct kito_lot_view v;
+        kito_err e = kito_market_lot_view(m, j->order[i], &v);
+        if (e == KITO_E_UNKNOWN_LOT || (e == KITO_OK && v.state == KITO_LOT_WITHDRAWN))
+            continue; /* not in the order books, or out already */
+        struct kito_command cmd = {.lot_id = j->order[i],
+                                   .actor = r->principal.account_id,
+                                   .type = KITO_CMD_WITHDRAW,
+                                   .now_ms = kito_bidding_now_ms()};
+        c->pending++; /* before the submit: an answer may never free c under us */
+        if (e == KITO_OK)
+            e = kito_market_submit(m, &cmd, on_cancel_withdrawn, c, NULL);
+        if (e != KITO_OK) {
+            c->pending--;
+            if (c->err == KITO_OK)
+                c->err = e;
+        }
+    }
+    cancellation_step(c);
 }
 
 /* POST /v1/sales/{id}/cancel (owner): before the sale starts. */
@@ -490,7 +575,7 @@ kito_err kito_post_sale_cancel(kito_req *r)
 {
     if (!empty_body(r))
         return KITO_OK;
-    return sale_job(r, run_sale_cancel, done_sale_ok);
+    return sale_job(r, run_sale_cancel, done_sale_cancelled);
 }
 
 static kito_err sale_item(void *ud, const kito_sale *row)

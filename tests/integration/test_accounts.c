@@ -5,6 +5,7 @@
  * test's process id; Criterion runs each test in its own process), so the per-address sign-in
  * counters of one test never touch another test's, nor other suites' (which use 127.0.0.1). */
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -637,6 +638,56 @@ Test(accounts, an_address_with_many_failures_is_slowed_then_locked)
     cr_assert_eq(r.status, 201, "%s", r.body);
     kito_http_resp_free(&r);
     (void)token;
+}
+
+/* The throttle must not tell which accounts exist: an identifier nobody has is slowed after the
+ * same failures as a real account's (else the sixth quick attempt on an e-mail address, 429 or
+ * 401, says whether it is registered). */
+Test(accounts, an_unknown_identifier_is_slowed_like_an_account)
+{
+    char known[128], unknown[128];
+    kito_harness_account("buyer", known, sizeof(known));
+    fresh_email(unknown, sizeof(unknown), "nobody");
+    const char *who[] = {known, unknown};
+    struct kito_http_resp sixth[2];
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < 5; i++) {
+            struct kito_http_resp r = signin_email(who[k], "wrong password!");
+            kito_assert_error(&r, 401, "unauthorized");
+            kito_http_resp_free(&r);
+        }
+        sixth[k] = signin_email(who[k], "wrong password!");
+        /* e-mail addresses match without regard to case: the same answer for another spelling
+         * (right away: the delay is one second) */
+        char upper[128];
+        for (size_t i = 0; i <= strlen(who[k]); i++)
+            upper[i] = (char)toupper((unsigned char)who[k][i]);
+        struct kito_http_resp r = signin_email(upper, "wrong password!");
+        kito_assert_error(&r, 429, "rate_limited");
+        kito_http_resp_free(&r);
+    }
+    cr_assert_eq(sixth[1].status, sixth[0].status, "known: %ld %s; unknown: %ld %s",
+                 sixth[0].status, sixth[0].body, sixth[1].status, sixth[1].body);
+    kito_assert_error(&sixth[1], 429, "rate_limited");
+    cr_assert_eq(retry_after(&sixth[1]), retry_after(&sixth[0]));
+    kito_http_resp_free(&sixth[0]);
+    kito_http_resp_free(&sixth[1]);
+
+    /* and locked after ten, as an account is; failures 6 to 9 would need 1 + 2 + 4 + 8 s of
+     * waiting: move the clock of the unknown identifier's counter instead */
+    char body[256];
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"wrong password!\"}", unknown);
+    kito_harness_sql("UPDATE signin_lockouts SET failures = 9,"
+                     " first_failure_at = UTC_TIMESTAMP(3) - INTERVAL 60 SECOND,"
+                     " last_failure_at = UTC_TIMESTAMP(3) - INTERVAL 60 SECOND"
+                     " WHERE scope = 'account' AND failures = 5"
+                     " AND subject NOT IN (SELECT id FROM accounts)");
+    struct kito_http_resp r = call("POST", "/v1/sessions", body, NULL);
+    kito_assert_error(&r, 401, "unauthorized");
+    kito_http_resp_free(&r);
+    r = call("POST", "/v1/sessions", body, NULL);
+    kito_assert_error(&r, 429, "locked");
+    kito_http_resp_free(&r);
 }
 
 /* ---- own account ----------------------------------------------------------------------------- */

@@ -954,3 +954,46 @@ Test(sales, registration_and_approval)
     kito_assert_error(&r, 409, "conflict");
     kito_http_resp_free(&r);
 }
+
+/* A sale cancelled before its start stays closed: its lots were in the order books since the
+ * publish, and at the start they must not open and take bids (the lots are withdrawn and their
+ * stones are free to be offered, and sold, elsewhere). */
+Test(sales, a_cancelled_sale_takes_no_bids)
+{
+    who org = kito_harness_person("organizer"), buyer = kito_harness_person("buyer");
+    char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], path[200], s[KITO_TIME_SIZE], e[KITO_TIME_SIZE];
+    struct kito_http_resp r = call(&org, "POST", "/v1/sales",
+                                   "{\"title\":\"Tunduru sapphires\",\"format\":\"timed\","
+                                   "\"starts_at\":\"%s\",\"ends_at\":\"%s\"}",
+                                   at(8, s), at(120, e));
+    kito_harness_expect(&r, 201, "create sale");
+    snprintf(sale, sizeof(sale), "%s", str(&r, "id"));
+    kito_http_resp_free(&r);
+    new_lot(&org, sale, 10000, 0, lot);
+    snprintf(path, sizeof(path), "/v1/sales/%s/approvals", sale);
+    r = call(&org, "POST", path, "{\"buyer_id\":\"%s\"}", buyer.acc);
+    kito_harness_expect(&r, 201, "approve");
+    kito_http_resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/sales/%s/publish", sale);
+    r = call(&org, "POST", path, NULL);
+    kito_harness_expect(&r, 200, "publish");
+    kito_http_resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/sales/%s/cancel", sale);
+    r = call(&org, "POST", path, NULL);
+    kito_harness_expect(&r, 200, "cancel");
+    kito_http_resp_free(&r);
+
+    kito_harness_sleep_ms(10000); /* past the start */
+    snprintf(path, sizeof(path), "/v1/lots/%s/bids", lot);
+    char key[64];
+    snprintf(key, sizeof(key), "cancelled-%llu", buyer.id);
+    r = kito_harness_call(&kd, &buyer, key, "POST", path, "{\"amount\":10000}");
+    cr_assert_neq(r.status, 201, "a cancelled sale's lot took a bid: %s", r.body);
+    kito_assert_error(&r, kito_http_status(KITO_E_LOT_CLOSED), "lot_closed");
+    kito_http_resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/lots/%s", lot);
+    r = call(&buyer, "GET", path, NULL);
+    kito_harness_expect(&r, 200, "lot");
+    cr_assert_str_eq(str(&r, "state"), "withdrawn", "%s", r.body);
+    kito_http_resp_free(&r);
+}
