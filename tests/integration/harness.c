@@ -326,6 +326,15 @@ int kito_harness_sh(const char *command, char *out, size_t cap)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+void kito_harness_redis_pause(double seconds)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd),
+             "p=$(cat '%s') && kill -STOP $p && { (sleep %.3f; kill -CONT $p) >/dev/null 2>&1 & }",
+             kito_harness_var("redis/redis.pid"), seconds);
+    cr_assert_eq(kito_harness_sh(cmd, NULL, 0), 0, "cannot stop Redis");
+}
+
 int kito_harness_service(const char *action)
 {
     char cmd[1024];

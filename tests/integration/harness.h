@@ -86,6 +86,10 @@ void kito_assert_error(const struct kito_http_resp *r, long status, const char *
  * returns its exit status. Known: redis_start, redis_stop, redis_kill, mysql_start, mysql_stop. */
 int kito_harness_service(const char *action);
 
+/* Stops the test Redis (SIGSTOP) now and lets it go on (SIGCONT) after seconds, without waiting:
+ * what a stall of Redis looks like to kitod (commands it has already sent run when it wakes). */
+void kito_harness_redis_pause(double seconds);
+
 /* Polls GET /healthz every 100 ms until it returns want_status or timeout_ms passes; returns the
  * last status seen. */
 long kito_harness_wait_health(const struct kito_kitod *k, long want_status, int timeout_ms);

@@ -527,11 +527,7 @@ Test(bidding, idempotent_retry_in_flight_with_another_amount_is_refused)
     wait_state(s.lots[0], "open", 5000);
 
     /* Redis stopped now, and woken in 1.5 s (within the book store's 3 s timeout) */
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd),
-             "p=$(cat '%s') && kill -STOP $p && { (sleep 1.5; kill -CONT $p) >/dev/null 2>&1 & }",
-             kito_harness_var("redis/redis.pid"));
-    cr_assert_eq(kito_harness_sh(cmd, NULL, 0), 0, "cannot stop Redis");
+    kito_harness_redis_pause(1.5);
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
     fflush(NULL);
@@ -588,11 +584,7 @@ Test(bidding, a_bid_whose_answer_was_lost_is_found_by_its_key, .fini = restart_r
     publish(&s);
     wait_state(s.lots[0], "open", 5000);
 
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd),
-             "p=$(cat '%s') && kill -STOP $p && { (sleep 5; kill -CONT $p) >/dev/null 2>&1 & }",
-             kito_harness_var("redis/redis.pid"));
-    cr_assert_eq(kito_harness_sh(cmd, NULL, 0), 0, "cannot stop Redis");
+    kito_harness_redis_pause(5);
     struct kito_http_resp r = bid_key(&b[0], s.lots[0], 10000, "lost-answer-1");
     kito_assert_error(&r, 503, "unavailable");
     cr_assert(strstr(r.body, "nothing was recorded") == NULL,

@@ -524,11 +524,7 @@ Test(feed, a_bid_stored_after_its_batch_failed_is_not_silently_skipped, .fini = 
     bid(&s.buyer[0], s.lot[0], 20000);
     wait_events(&a, "book", 1, 5000);
 
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd),
-             "p=$(cat '%s') && kill -STOP $p && { (sleep 5; kill -CONT $p) >/dev/null 2>&1 & }",
-             kito_harness_var("redis/redis.pid"));
-    cr_assert_eq(kito_harness_sh(cmd, NULL, 0), 0, "cannot stop Redis");
+    kito_harness_redis_pause(5);
     char path[160];
     snprintf(path, sizeof(path), "/v1/lots/%s/bids", s.lot[0]);
     struct kito_http_resp r = call(&s.buyer[1], "POST", path, "lost-answer", "{\"amount\":40000}");
