@@ -283,8 +283,7 @@ static void on_market_answer(void *ud, const struct kito_outcome *out,
     bid_job *j = ud;
     kito_req *r = j->r;
     if (out->err == KITO_OK || out->err == KITO_E_DUPLICATE) {
-        if (!j->clerk && r->server->bidding != NULL)
-            kito_bidding_key_put(r->server->bidding, j->cmd_id, j->lot_id, j->amount);
+        /* (the key was remembered when the engine took the bid: submit) */
         respond_accepted(r, j, out->seq, out->err == KITO_E_DUPLICATE);
     } else {
         /* unavailable: never acknowledged, yet Redis may have run the batch and lost only its
