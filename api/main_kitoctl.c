@@ -3,7 +3,7 @@
  * created by an operator command line tool ... which also creates the first operator").
  *
  * It talks to MySQL directly and synchronously, with the same KITO_MYSQL_* variables as kitod
- * (api/config.h; ops/kito.env.sample), through the same repositories, so an account made here is
+ * (api/common/config.h; ops/kito.env.sample), through the same repositories, so an account made here is
  * made exactly as the API would make it, with its audit row (actor NULL: the system).
  *
  * Exit status: 0 done; 1 the database refused or failed (unreachable, duplicate, ...); 2 the
@@ -23,14 +23,14 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "api/config.h"
-#include "api/db.h"
-#include "api/mpesa.h"
-#include "api/payouts.h"
-#include "api/repo_accounts.h"
-#include "api/repo_settlement.h"
-#include "api/sql.h"
-#include "api/validate.h"
+#include "api/common/config.h"
+#include "api/store/db.h"
+#include "api/adapters/mpesa.h"
+#include "api/money/payouts.h"
+#include "api/store/repo_accounts.h"
+#include "api/money/repo_settlement.h"
+#include "api/store/sql.h"
+#include "api/common/validate.h"
 
 #define EXIT_DB 1
 #define EXIT_USAGE 2
@@ -496,7 +496,7 @@ static int cmd_reconcile(int argc, char **argv)
     return rc;
 }
 
-/* ---- payouts (issue 7; api/payouts.h) ---------------------------------------------------------
+/* ---- payouts (issue 7; api/money/payouts.h) ---------------------------------------------------------
  */
 
 static int cmd_fx_set(int argc, char **argv)

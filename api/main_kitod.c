@@ -9,9 +9,9 @@
 #include <openssl/ssl.h>
 #include <uv.h>
 
-#include "api/config.h"
-#include "api/db.h"
-#include "api/server.h"
+#include "api/common/config.h"
+#include "api/store/db.h"
+#include "api/http/server.h"
 
 static void close_any(uv_handle_t *h, void *arg)
 {
