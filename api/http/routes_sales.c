@@ -459,15 +459,38 @@ static void run_sale_publish(kito_db_conn *db, void *arg)
     log_err("sale publish", j->err);
 }
 
+/* A publish's answer, held while its lots are loaded. */
+typedef struct publication {
+    kito_req *r; /* retained */
+    json_t *doc; /* the sale, owned */
+} publication;
+
+static void on_sale_activated(void *ud)
+{
+    publication *p = ud;
+    kito_respond_json(p->r, 200, p->doc); /* the publish committed: say so */
+    kito_req_release(p->r);
+    free(p);
+}
+
 /* Issue 5: once the publish committed, the sale's lots go into the order books (api/live/bidding.h),
  * and the answer waits for that, so the lots take bids as soon as the client hears "published". */
 static void done_sale_published(kito_req *r, void *arg)
 {
     job *j = arg;
-    if (j->err != KITO_OK)
+    if (j->err != KITO_OK) {
         respond_job_err(r, j);
-    else
-        kito_bidding_activate_sale(r->server->bidding, j->sale.id, r, 200, render_sale(&j->sale));
+        return;
+    }
+    publication *p = malloc(sizeof(*p));
+    if (p == NULL) {
+        kito_respond_json(r, 200, render_sale(&j->sale)); /* unloaded lots are retried anyway */
+        kito_bidding_activate_sale(r->server->bidding, j->sale.id, NULL, NULL);
+        return;
+    }
+    *p = (publication){r, render_sale(&j->sale)};
+    kito_req_retain(r);
+    kito_bidding_activate_sale(r->server->bidding, j->sale.id, on_sale_activated, p);
 }
 
 /* POST /v1/sales/{id}/publish (owner): draft -> published. */
@@ -634,7 +657,8 @@ static void done_lot(kito_req *r, job *j, int status)
         respond_job_err(r, j);
     } else {
         json_t *o = render_lot(&j->lot, &j->sale, &j->actor);
-        kito_bidding_overlay_lot(r, o); /* the order book's live fields (issue 5) */
+        /* the order book's live fields (issue 5) */
+        kito_bidding_overlay_lot(r->server->market, r->principal.account_id, o);
         kito_respond_json(r, status, o);
     }
 }
@@ -702,7 +726,8 @@ static void done_lots_list(kito_req *r, void *arg)
 {
     job *j = arg;
     if (j->err == KITO_OK)
-        kito_bidding_overlay_items(r, j->items); /* the order books' live fields (issue 5) */
+        /* the order books' live fields (issue 5) */
+        kito_bidding_overlay_items(r->server->market, r->principal.account_id, j->items);
     respond_page(r, j);
 }
 

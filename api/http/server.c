@@ -632,7 +632,8 @@ static kito_err start_market(kito_server *s)
         return e;
     if ((e = start_feed(s)) != KITO_OK)
         return e;
-    if ((e = kito_bidding_create(s, &s->bidding)) != KITO_OK)
+    struct kito_bidding_params bp = {s->loop, s->market, s->pool, s->cfg};
+    if ((e = kito_bidding_create(&bp, &s->bidding)) != KITO_OK)
         return e;
     kito_market_set_replay_listener(s->market, kito_bidding_key_replayed, s->bidding);
     return kito_market_recover(s->market, on_market_recovered, s);
@@ -768,16 +769,17 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
         snprintf(err, err_size, "cannot start the Redis link");
         goto fail;
     }
-    if ((e = start_market(s)) != KITO_OK) {
-        snprintf(err, err_size, "cannot start the order books (%s)", kito_err_code(e));
-        goto fail;
-    }
     static kito_db_params db; /* lives as long as the pool: the process */
     db = (kito_db_params){cfg->mysql_host, cfg->mysql_port, cfg->mysql_user, cfg->mysql_password,
                           cfg->mysql_db};
+    /* (before the market: the bidding state it starts is given the pool) */
     if ((e = kito_pool_create(loop, cfg->mysql_workers, cfg->mysql_queue_max, kito_db_worker_ops(),
                               &db, &s->pool)) != KITO_OK) {
         snprintf(err, err_size, "cannot start the MySQL workers (%s)", kito_err_code(e));
+        goto fail;
+    }
+    if ((e = start_market(s)) != KITO_OK) {
+        snprintf(err, err_size, "cannot start the order books (%s)", kito_err_code(e));
         goto fail;
     }
     if ((e = start_settlement(s)) != KITO_OK) {
