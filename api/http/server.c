@@ -245,6 +245,12 @@ static kito_req *req_new(kito_server *s, h2o_req_t *req)
     size_t pl = req->path.len < KITO_ACCESS_LOG_PATH_MAX ? req->path.len : KITO_ACCESS_LOG_PATH_MAX;
     memcpy(r->path, req->path.base, pl);
     mask_secrets(r->path, pl);
+    if (r->conn != NULL && r->conn->remote[0] != '\0') {
+        /* a connection's peer never changes: written once, at its first request (getnameinfo
+         * and a printf cost more than the rest of this function) */
+        memcpy(r->remote, r->conn->remote, sizeof(r->remote));
+        return r;
+    }
     struct sockaddr_storage ss;
     socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
     char host[NI_MAXHOST];
@@ -254,6 +260,8 @@ static kito_req *req_new(kito_server *s, h2o_req_t *req)
                  h2o_socket_getport((struct sockaddr *)&ss));
     else
         snprintf(r->remote, sizeof(r->remote), "-");
+    if (r->conn != NULL && sl != 0)
+        memcpy(r->conn->remote, r->remote, sizeof(r->remote));
     return r;
 }
 
