@@ -42,22 +42,6 @@ void kito_jw_init(kito_jw *w, char *buf, size_t cap)
         w->failed = true;
 }
 
-void kito_jw_raw(kito_jw *w, const char *s, size_t n)
-{
-    if (w->failed || n >= w->cap - w->len) {
-        w->failed = true;
-        return;
-    }
-    memcpy(w->buf + w->len, s, n);
-    w->len += n;
-    w->buf[w->len] = '\0';
-}
-
-void kito_jw_lit(kito_jw *w, const char *s)
-{
-    kito_jw_raw(w, s, strlen(s));
-}
-
 void kito_jw_string(kito_jw *w, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -125,6 +109,22 @@ void kito_jw_bool(kito_jw *w, bool v)
         kito_jw_raw(w, "false", 5);
 }
 
+/* Appends s[0..n) quoted, for text made here of characters JSON never escapes (ids, times, a
+ * currency code): kito_jw_string's byte-by-byte scan was a fifth of writing a bid's 201. */
+static void put_quoted(kito_jw *w, const char *s, size_t n)
+{
+    if (w->failed || n + 2 >= w->cap - w->len) {
+        w->failed = true;
+        return;
+    }
+    char *p = w->buf + w->len;
+    p[0] = '"';
+    memcpy(p + 1, s, n);
+    p[n + 1] = '"';
+    p[n + 2] = '\0';
+    w->len += n + 2;
+}
+
 void kito_jw_id(kito_jw *w, const char *prefix, uint64_t key)
 {
     char id[KITO_ID_SIZE];
@@ -132,7 +132,7 @@ void kito_jw_id(kito_jw *w, const char *prefix, uint64_t key)
         w->failed = true;
         return;
     }
-    kito_jw_string(w, id);
+    put_quoted(w, id, strlen(id)); /* a prefix of [a-z] (checked), '_', base-32 digits */
 }
 
 void kito_jw_money(kito_jw *w, int64_t amount_minor, const char *currency)
@@ -140,7 +140,12 @@ void kito_jw_money(kito_jw *w, int64_t amount_minor, const char *currency)
     kito_jw_raw(w, "{\"amount\":", 10);
     kito_jw_int(w, amount_minor);
     kito_jw_raw(w, ",\"currency\":", 12);
-    kito_jw_string(w, currency);
+    const char *c = currency;
+    if (c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' && c[2] >= 'A' && c[2] <= 'Z' &&
+        c[3] == '\0')
+        put_quoted(w, c, 3); /* an ISO 4217 code, as every currency here is */
+    else
+        kito_jw_string(w, currency);
     kito_jw_raw(w, "}", 1);
 }
 
@@ -151,5 +156,5 @@ void kito_jw_time(kito_jw *w, int64_t ms_since_epoch)
         w->failed = true;
         return;
     }
-    kito_jw_string(w, t);
+    put_quoted(w, t, strlen(t)); /* digits and -:T.Z */
 }

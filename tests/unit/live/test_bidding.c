@@ -285,6 +285,31 @@ Test(bidding, written_json_matches_jansson)
     }
 }
 
+/* Money, ids and times are written without the string escaper where their text cannot need it;
+ * a currency that is not three capital letters still goes through it. */
+Test(bidding, written_money_ids_times_match_jansson)
+{
+    static const char *const currencies[] = {"USD", "KES", "usd", "US", "U\"SD", "", "EURO"};
+    for (size_t i = 0; i < sizeof(currencies) / sizeof(currencies[0]); i++) {
+        json_t *m = kito_render_money(-1234, currencies[i]);
+        char *want = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char buf[128];
+        kito_jw w;
+        kito_jw_init(&w, buf, sizeof(buf));
+        kito_jw_money(&w, -1234, currencies[i]);
+        cr_expect_str_eq(buf, want, "currency %zu", i);
+        free(want);
+        json_decref(m);
+    }
+    char buf[64];
+    kito_jw w;
+    kito_jw_init(&w, buf, sizeof(buf));
+    kito_jw_id(&w, "lot", 9);
+    kito_jw_raw(&w, ",", 1);
+    kito_jw_time(&w, 1800000000123);
+    cr_expect_str_eq(buf, "\"lot_0000000000009\",\"2027-01-15T08:00:00.123Z\"");
+}
+
 Test(bidding, a_writer_that_runs_out_of_room_fails)
 {
     char buf[16];
