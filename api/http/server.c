@@ -223,7 +223,7 @@ static void mask_secrets(char *path, size_t len)
 
 static kito_req *req_new(kito_server *s, h2o_req_t *req)
 {
-    kito_req *r = calloc(1, sizeof(*r));
+    kito_req *r = kito__req_new(s);
     if (r == NULL)
         return NULL;
     kito_req **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), on_req_end);
@@ -847,4 +847,5 @@ void kito_server_dispose(kito_server *s)
     kito_auth_dispose(&s->auth);
     kito_crypto_signer_free(s->signer);
     s->signer = NULL;
+    kito__req_spares_free(s); /* (last: disposing the context releases requests) */
 }
