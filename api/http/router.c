@@ -16,6 +16,7 @@ static const struct {
 void kito_router_init(kito_router *r)
 {
     r->count = 0;
+    memset(r->n_by_length, 0, sizeof(r->n_by_length));
 }
 
 unsigned kito_method_parse(const char *s, size_t len)
@@ -117,6 +118,7 @@ kito_err kito_router_add(kito_router *r, const kito_route *route)
     }
     if (e->route.name == NULL)
         e->route.name = e->route.pattern;
+    r->by_length[e->segment_count][r->n_by_length[e->segment_count]++] = (uint16_t)r->count;
     r->count++;
     return KITO_OK;
 }
@@ -153,15 +155,15 @@ static void split_path(const char *path, size_t path_len, path_segments *ps)
     }
 }
 
-/* Matches the path against one entry; on success fills params and a score whose higher bits are
- * literal segments (earlier segments weigh more), so literals beat parameters. */
+/* Matches the path against one entry of as many segments; on success fills params and a score
+ * whose higher bits are literal segments (earlier segments weigh more), so literals beat
+ * parameters. */
 static bool match_entry(const kito_router_entry *e, const path_segments *ps,
                         kito_route_param *params, size_t *param_count, uint32_t *score)
 {
     size_t np = 0;
     uint32_t sc = 0;
-    if (e->segment_count != ps->n)
-        return false;
+    assert(e->segment_count == ps->n);
     for (size_t seg = 0; seg < ps->n; seg++) {
         if (e->segments[seg].is_param) {
             params[np].name = e->segments[seg].text;
@@ -196,7 +198,9 @@ kito_err kito_router_match(const kito_router *r, unsigned method, const char *pa
     m->param_count = 0;
     m->allow = 0;
     split_path(path, path_len, &ps);
-    for (size_t i = 0; ps.matchable && i < r->count; i++) {
+    size_t n = ps.matchable ? r->n_by_length[ps.n] : 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = r->by_length[ps.n][k];
         const kito_router_entry *e = &r->entries[i];
         if (!match_entry(e, &ps, params, &np, &score))
             continue;
