@@ -89,13 +89,25 @@ void kito_jw_string(kito_jw *w, const char *s)
 
 void kito_jw_int(kito_jw *w, int64_t v)
 {
+    /* two digits a division: amounts in minor units run to 10 or more digits, ~7 a bid's 201 */
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                   "25262728293031323334353637383940414243444546474849"
+                                   "50515253545556575859606162636465666768697071727374"
+                                   "75767778798081828384858687888990919293949596979899";
     char t[24];
     char *p = t + sizeof(t);
     uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
+    while (u >= 100) {
+        p -= 2;
+        memcpy(p, pairs + 2 * (u % 100), 2);
+        u /= 100;
+    }
+    if (u >= 10) {
+        p -= 2;
+        memcpy(p, pairs + 2 * u, 2);
+    } else {
+        *--p = (char)('0' + u);
+    }
     if (v < 0)
         *--p = '-';
     kito_jw_raw(w, p, (size_t)(t + sizeof(t) - p));

@@ -271,7 +271,8 @@ Test(bidding, written_json_matches_jansson)
         free(want);
         json_decref(s);
     }
-    static const int64_t ints[] = {0, 1, -1, 9, 10, -10, 123456789, INT64_MAX, INT64_MIN};
+    static const int64_t ints[] = {0,   1,    -1,         9,         10,        -10,      99,
+                                   100, -101, 1000000007, 123456789, INT64_MAX, INT64_MIN};
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
         json_t *n = json_integer(ints[i]);
         char *want = json_dumps(n, JSON_COMPACT | JSON_ENCODE_ANY);
