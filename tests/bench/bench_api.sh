@@ -9,6 +9,10 @@
 #   BENCH api_bid_cpu_us <n>      kitod's CPU time (all its threads) per bid answered in its run:
 #                                 with the line above, what a bid costs the server whatever wrk
 #                                 and the journal's fsync let the rps figures reach
+#   BENCH api_bid_cpu_vs_hello <r> api_bid_cpu_us / api_hello_cpu_us, both of this run (issue 14's
+#                                 goal: at most 1.3). Both include the kernel's share (TCP on
+#                                 loopback, epoll), which the load of the machine moves: compare
+#                                 runs made on a quiet machine, or callgrind's instruction counts
 #   BENCH api_hello_rps <n>       bare libh2o HTTPS hello server (tests/tools/api_hello.c, kitod's
 #                                 TLS context from api/http/tls.c; a small JSON body with its
 #                                 Content-Length, as kitod answers), wrk, 64 connections,
@@ -76,6 +80,7 @@ trap cleanup EXIT
 pin() { taskset -c "$1" "${@:2}"; } # (util-linux)
 # CPU time (user + system, in clock ticks) of a process, and of this shell's waited-for children
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+sys_ticks() { awk '{print $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # (the kernel's part)
 child_ticks() { # VAR (`times` must run in this shell, not in a $(...) subshell, to see its children)
     times >"$BV/times.txt"
     printf -v "$1" '%s' "$(awk -v hz="$(getconf CLK_TCK)" 'NR == 2 {
@@ -113,11 +118,12 @@ taskset -c $SERVER_CORE "$BUILD/tests/api_hello" $HELLO_PORT "$BV/tls/cert.pem" 
 pids+=($!) # taskset execs the server: $! is its pid
 for _ in $(seq 50); do curl -s --cacert "$BV/tls/ca.pem" "https://localhost:$HELLO_PORT/" >/dev/null && break; sleep 0.1; done
 say "hello server: wrk -t1 -c64 -d${DURATION}s (server on core $SERVER_CORE, wrk on core $LOAD_CORE)"
-t0=$(ticks "${pids[0]}") && child_ticks c0
+t0=$(ticks "${pids[0]}") s0=$(sys_ticks "${pids[0]}") && child_ticks c0
 pin $LOAD_CORE wrk -t1 -c64 -d"${DURATION}s" --latency "https://localhost:$HELLO_PORT/" >"$WRK_LAT" 2>&1
 busy "hello run" "${pids[0]}" "$t0" "$c0"
 hello_rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$WRK_LAT")
 hello_cpu=$(per "$busy_us" "$(awk '/ requests in / {print $1}' "$WRK_LAT")")
+say "hello run: of ${hello_cpu} us of CPU a request, $(per "$(( ($(sys_ticks "${pids[0]}") - s0) * 1000000 / $(getconf CLK_TCK) ))" "$(awk '/ requests in / {print $1}' "$WRK_LAT")") us in the kernel"
 grep -E "Requests/sec|99%|Non-2xx" "$WRK_LAT" >&2
 kill "${pids[0]}" 2>/dev/null; wait "${pids[0]}" 2>/dev/null; pids=()
 
@@ -255,11 +261,12 @@ bid_run() {
     r_rps=0 r_p99=0 r_cpu=0 r_requests=0
     log_lines=$(wc -l <"$BV/access.log")
     rp=$(cat "$BV/redis/redis.pid")
-    t0=$(ticks "$kitod_pid") rt0=$(ticks "$rp") && child_ticks c0
+    t0=$(ticks "$kitod_pid") rt0=$(ticks "$rp") s0=$(sys_ticks "$kitod_pid") && child_ticks c0
     BENCH_LOTS="$BV/lots_a.txt" BENCH_TOKENS="$tokens" BENCH_FIRST=$first BENCH_STEP=$STEP BENCH_THREADS=1 \
         pin $LOAD_CORE wrk -t1 -c64 -d"${DURATION}s" --latency -s "$ROOT/tests/bench/bench_api_bids.lua" "$API" \
         >"$BV/wrk_$label.txt" 2>&1
     busy "$label" "$kitod_pid" "$t0" "$c0"
+    sys_us=$(( ($(sys_ticks "$kitod_pid") - s0) * 1000000 / $(getconf CLK_TCK) ))
     busy_us_run=$busy_us
     redis_us=$(( ($(ticks "$rp") - rt0) * 1000000 / $(getconf CLK_TCK) ))
     grep -E "Requests/sec|BIDSTATUS" "$BV/wrk_$label.txt" >&2
@@ -278,6 +285,7 @@ bid_run() {
     [ "${wrk_ok:-0}" -lt "$ok" ] && ok=$wrk_ok
     total=$(awk '{t += $1} END {print t + 0}' "$BV/statuses_$label.txt")
     r_cpu=$(per "$busy_us_run" "$total")
+    say "$label: of $r_cpu us of kitod's CPU a bid, $(per "$sys_us" "$total") us in the kernel"
     say "$label: Redis used $(per "$redis_us" "$total") us of CPU a bid (kitod $r_cpu)"
     p99us=$(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' <<<"$line")
     if [ -n "$secs" ] && [ "${total:-0}" -gt 0 ] && [ $((ok * 2)) -ge "$total" ]; then
@@ -337,6 +345,7 @@ grep -E "ERROR|runtime error|Assertion" "$BV/kitod.log" >&2
 
 echo "BENCH api_hello_cpu_us ${hello_cpu:-0}"
 echo "BENCH api_bid_cpu_us ${bid_cpu:-0}"
+echo "BENCH api_bid_cpu_vs_hello $(awk -v b="${bid_cpu:-0}" -v h="${hello_cpu:-0}" 'BEGIN {if (b > 0 && h > 0) printf "%.2f", b / h; else print 0}')"
 echo "BENCH api_hello_rps ${hello_rps:-0}"
 echo "BENCH api_bid_rps ${bid_rps:-0}"
 echo "BENCH api_bid_vs_hello ${ratio:-0}"
