@@ -123,6 +123,7 @@ static void new_lot(const who *w, const char *sale, long opening, long reserve,
 {
     char stone[KITO_ID_SIZE], path[128];
     new_stone(true, stone);
+    kito_harness_offer(stone, w->id); /* the miner's consent (DESIGN.md) */
     snprintf(path, sizeof(path), "/v1/sales/%s/lots", sale);
     struct kito_http_resp r =
         reserve > 0
@@ -300,6 +301,7 @@ Test(sales, organiser_journey)
     /* after publication: no new lots, no edits */
     char stone2[KITO_ID_SIZE];
     new_stone(true, stone2);
+    kito_harness_offer(stone2, org.id);
     snprintf(path, sizeof(path), "/v1/sales/%s/lots", sale);
     r = call(&org, "POST", path, "{\"stone_id\":\"%s\",\"opening\":100}", stone2);
     kito_assert_error(&r, 409, "conflict");
@@ -406,6 +408,7 @@ Test(sales, another_organiser_is_refused)
     new_sale(&org, "", sale);
     new_lot(&org, sale, 1000, 2000, lot);
     new_stone(true, stone);
+    kito_harness_offer(stone, org.id);
     long long before = footprint(&org) + footprint(&other);
 
     struct {
@@ -742,6 +745,7 @@ Test(sales, every_validation_error_and_nothing_written)
     new_sale(&org, "", other_sale);
     new_lot(&org, other_sale, 1000, 0, lot);
     new_stone(true, stone);
+    kito_harness_offer(stone, org.id);
     new_stone(false, bare);
     /* the stone of the lot in the other sale */
     char taken[KITO_ID_SIZE], key[32];
