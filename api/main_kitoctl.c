@@ -28,7 +28,9 @@
 #include "api/adapters/mpesa.h"
 #include "api/money/payouts.h"
 #include "api/store/repo_accounts.h"
-#include "api/money/repo_settlement.h"
+#include "api/money/payments.h"
+#include "api/money/reconcile.h"
+#include "api/money/royalty.h"
 #include "api/store/sql.h"
 #include "api/common/validate.h"
 
@@ -373,7 +375,7 @@ static int cmd_royalty_set(int argc, char **argv)
     if (db == NULL)
         return EXIT_DB;
     uint64_t id;
-    kito_err e = kito_repo_royalty_set(db, country, species, form, (int32_t)bps, from_ms,
+    kito_err e = kito_royalty_set(db, country, species, form, (int32_t)bps, from_ms,
                                        opt(&o, "source"), 0, &id);
     if (e != KITO_OK)
         rc = db_failed("a rate for this country, species and form from that instant", e);
@@ -403,7 +405,7 @@ static int cmd_royalty_list(int argc, char **argv)
     if (db == NULL)
         return EXIT_DB;
     printf("country\tspecies\tform\trate_bps\teffective_from\tstatus\tsource\n");
-    kito_err e = kito_repo_royalty_list(db, print_royalty, NULL);
+    kito_err e = kito_royalty_list(db, print_royalty, NULL);
     rc = e == KITO_OK ? 0 : db_failed("royalty list", e);
     db_close(db);
     return rc;
@@ -447,7 +449,7 @@ static int cmd_payment_record(int argc, char **argv)
         return EXIT_DB;
     kito_payment_result out;
     ve.field[0] = '\0';
-    kito_err e = kito_repo_payment_record(db, &in, &out, &ve);
+    kito_err e = kito_payment_record(db, &in, &out, &ve);
     if (e == KITO_E_VALIDATION && ve.field[0] != '\0')
         rc = (fprintf(stderr, "kitoctl: --%s %s\n", ve.field, ve.reason), EXIT_USAGE);
     else if (e == KITO_E_CONFLICT)
@@ -485,7 +487,7 @@ static int cmd_reconcile(int argc, char **argv)
     if (db == NULL)
         return EXIT_DB;
     size_t findings = 0;
-    kito_err e = kito_repo_reconcile(db, print_finding, NULL, &findings);
+    kito_err e = kito_reconcile(db, print_finding, NULL, &findings);
     if (e != KITO_OK)
         rc = db_failed("reconcile", e);
     else {

@@ -115,10 +115,7 @@ static void schedule_reconnect(kito_redis *r)
     r->ping_in_flight = false;
     if (r->stopping)
         return;
-    uint32_t wait = r->backoff_ms;
-    r->backoff_ms = r->backoff_ms * 2 > KITO_REDIS_BACKOFF_MAX_MS ? KITO_REDIS_BACKOFF_MAX_MS
-                                                                  : r->backoff_ms * 2;
-    uv_timer_start(&r->reconnect, on_reconnect, wait, 0);
+    uv_timer_start(&r->reconnect, on_reconnect, kito_backoff_next(&r->backoff), 0);
 }
 
 static void on_reconnect(uv_timer_t *t)
@@ -173,7 +170,7 @@ static void on_pong(redisAsyncContext *ac, void *reply_, void *privdata)
         r->ok = true;
         r->last_pong_ms = uv_now(r->loop);
         r->latency_ms = (double)(r->last_pong_ms - r->ping_sent_ms);
-        r->backoff_ms = KITO_REDIS_BACKOFF_MIN_MS;
+        kito_backoff_reset(&r->backoff);
         r->last_error[0] = '\0';
     } else {
         r->ok = false;
@@ -241,7 +238,7 @@ kito_err kito_redis_start(kito_redis *r, uv_loop_t *loop, const char *host, int 
     r->loop = loop;
     snprintf(r->host, sizeof(r->host), "%s", host);
     r->port = port;
-    r->backoff_ms = KITO_REDIS_BACKOFF_MIN_MS;
+    kito_backoff_init(&r->backoff, KITO_REDIS_BACKOFF_MIN_MS, KITO_REDIS_BACKOFF_MAX_MS);
     set_error(r, "not connected yet", NULL);
     if (uv_timer_init(loop, &r->tick) != 0)
         return KITO_E_INTERNAL;

@@ -15,6 +15,8 @@
 #include <hiredis/async.h>
 #include <uv.h>
 
+#include "api/common/backoff.h"
+
 #include "engine/err.h"
 
 #define KITO_REDIS_PING_MS 500
@@ -35,7 +37,7 @@ typedef struct kito_redis {
     uint64_t ping_sent_ms;
     uint64_t connect_started_ms;
     uint64_t last_pong_ms;
-    uint32_t backoff_ms;
+    kito_backoff backoff; /* reconnect waits (api/common/backoff.h) */
     double latency_ms; /* of the last PONG */
     char last_error[160];
     uv_timer_t tick;      /* PING, timeouts */

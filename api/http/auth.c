@@ -145,7 +145,7 @@ static void lookup_run(void *worker, void *arg)
     static const char sql[] =
         "SELECT s.id, s.account_id, a.role, a.status,"
         " TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), s.expires_at) DIV 1000,"
-        " FLOOR(UNIX_TIMESTAMP(s.expires_at) * 1000), s.revoked_at"
+        " " KITO_SQL_DT_TO_MS("s.expires_at") ", s.revoked_at"
         " FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_sha256 = ?";
     kito_sql_param p[] = {KITO_SQL_TEXT(j->token_sha256)};
     j->status = KITO_E_UNAUTHORIZED;

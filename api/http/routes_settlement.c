@@ -10,7 +10,8 @@
 #include "api/http/auth.h"
 #include "api/common/query.h"
 #include "api/common/render.h"
-#include "api/money/repo_settlement.h"
+#include "api/money/payments.h"
+#include "api/money/settlement_reads.h"
 #include "api/http/req_db.h"
 #include "api/http/routes.h"
 #include "api/http/server.h"
@@ -55,16 +56,16 @@ static void list_run(kito_db_conn *db, void *arg)
     list_job *j = arg;
     switch (j->kind) {
     case LIST_SALE_SETTLEMENTS:
-        j->err = kito_repo_settlement_sale_access(db, j->owner, j->viewer, j->operator);
+        j->err = kito_settlement_reads_sale_access(db, j->owner, j->viewer, j->operator);
         if (j->err == KITO_OK)
-            j->err = kito_repo_sale_settlements(db, j->owner, j->after_id, j->limit, &j->items,
+            j->err = kito_settlement_reads_sale_settlements(db, j->owner, j->after_id, j->limit, &j->items,
                                                 &j->more);
         break;
     case LIST_BUYER_INVOICES:
-        j->err = kito_repo_buyer_invoices(db, j->owner, j->after_id, j->limit, &j->items, &j->more);
+        j->err = kito_settlement_reads_buyer_invoices(db, j->owner, j->after_id, j->limit, &j->items, &j->more);
         break;
     case LIST_MINER_SALES:
-        j->err = kito_repo_miner_sales(db, j->owner, j->after_id, j->limit, &j->items, &j->more);
+        j->err = kito_settlement_reads_miner_sales(db, j->owner, j->after_id, j->limit, &j->items, &j->more);
         break;
     }
     log_failure(j->err, "settlement list");
@@ -202,7 +203,7 @@ static void results_job_free(void *arg)
 static void results_run(kito_db_conn *db, void *arg)
 {
     results_job *j = arg;
-    j->err = kito_repo_sale_results(db, j->sale_id, &j->doc);
+    j->err = kito_settlement_reads_sale_results(db, j->sale_id, &j->doc);
     log_failure(j->err, "sale results");
 }
 
@@ -254,7 +255,7 @@ static const kito_shape payment_shape = {payment_fields, 4};
 static void payment_run(kito_db_conn *db, void *arg)
 {
     payment_job *j = arg;
-    j->err = kito_repo_payment_record(db, &j->in, &j->out, &j->ve);
+    j->err = kito_payment_record(db, &j->in, &j->out, &j->ve);
     log_failure(j->err, "payment record");
 }
 

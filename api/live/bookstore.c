@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/adapters/redis.h"
+#include "api/common/backoff.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -48,7 +49,7 @@ struct kito_bookstore {
     bool sealing;
     uint64_t connect_started_ms;
     uint64_t last_activity_ms;
-    uint32_t backoff_ms;
+    kito_backoff backoff; /* reconnect waits */
     uv_timer_t timer;
     uv_timer_t reconnect;
     uv_prepare_t prepare;
@@ -504,9 +505,7 @@ static void go_down(kito_bookstore *bs, const char *why, const char *detail, boo
     }
     discard_batch(bs);
     if (!bs->closing) {
-        uint32_t wait = bs->backoff_ms;
-        bs->backoff_ms = bs->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : bs->backoff_ms * 2;
-        uv_timer_start(&bs->reconnect, on_reconnect, wait, 0);
+        uv_timer_start(&bs->reconnect, on_reconnect, kito_backoff_next(&bs->backoff), 0);
     }
     if (free_ctx && ac != NULL)
         redisAsyncFree(ac); /* pending callbacks now see a stale context and do nothing */
@@ -534,7 +533,7 @@ static void on_select(redisAsyncContext *ac, void *reply_, void *privdata)
         return;
     }
     bs->up = true;
-    bs->backoff_ms = BACKOFF_MIN_MS;
+    kito_backoff_reset(&bs->backoff);
     bs->st.connects++;
     bs->last_activity_ms = uv_now(bs->loop);
     bs->st.last_error[0] = '\0';
@@ -1104,7 +1103,7 @@ kito_err kito_bookstore_create(uv_loop_t *loop, const struct kito_bookstore_para
         return KITO_E_NOMEM;
     }
     bs->batch_id = 1;
-    bs->backoff_ms = BACKOFF_MIN_MS;
+    kito_backoff_init(&bs->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
     set_error(bs, "not connected yet", NULL);
     uv_timer_init(loop, &bs->timer);
     uv_timer_init(loop, &bs->reconnect);

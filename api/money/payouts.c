@@ -12,17 +12,15 @@
 
 #include "api/store/audit.h"
 #include "api/common/crypto.h"
-#include "api/money/repo_settlement.h"
+#include "api/common/backoff.h"
+#include "api/money/ledger.h"
 #include "api/store/sql.h"
 #include "api/common/validate.h"
 
-/* Milliseconds since the epoch of a UTC DATETIME column (NULL stays NULL, read as 0). */
-#define MS(c) "(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', " c ") DIV 1000)"
 
 /* Ledger account codes (schemas/009_settlement.sql, ledger_accounts). */
 enum { LEDGER_MINER_PAYABLE = 2, LEDGER_MOBILE_MONEY_CLEARING = 8, LEDGER_FX_CONVERSION = 9 };
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -41,8 +39,8 @@ static void logf_(const char *fmt, ...)
 #define PAYOUT_COLS                                                                                \
     "p.id, p.settlement_id, p.miner_id, p.msisdn, p.rail, p.currency, p.amount_minor,"             \
     " p.paid_units, p.remainder_minor, p.source_minor, p.source_currency, p.exchange_rate_id,"     \
-    " p.rate_micros, p.state, p.attempts, p.ledger_transaction_id, " MS("p.created_at") ", " MS(   \
-        "p.updated_at") ", " MS("p.succeeded_at") ", p.current_attempt_id"
+    " p.rate_micros, p.state, p.attempts, p.ledger_transaction_id, " KITO_SQL_DT_TO_MS("p.created_at") ", " KITO_SQL_DT_TO_MS(   \
+        "p.updated_at") ", " KITO_SQL_DT_TO_MS("p.succeeded_at") ", p.current_attempt_id"
 
 static void read_payout(const kito_sql_row *row, kito_payout *p, uint64_t *current_attempt)
 {
@@ -93,7 +91,7 @@ static kito_err load_payout(kito_db_conn *db, uint64_t id, bool lock, payout_row
                                 lock ? "SELECT " PAYOUT_COLS " FROM payouts p WHERE p.id = ?"
                                        " FOR UPDATE"
                                      : "SELECT " PAYOUT_COLS " FROM payouts p WHERE p.id = ?",
-                                p, N(p), on_payout_row, out, NULL);
+                                p, KITO_N(p), on_payout_row, out, NULL);
     if (e == KITO_OK && !out->found)
         e = KITO_E_NOT_FOUND;
     return e;
@@ -108,7 +106,7 @@ typedef struct id_list {
 static kito_err on_id(void *ud, const kito_sql_row *row)
 {
     id_list *l = ud;
-    if (l->n < N(l->ids))
+    if (l->n < KITO_N(l->ids))
         l->ids[l->n++] = kito_sql_u64(row, 0);
     return KITO_OK;
 }
@@ -175,7 +173,7 @@ static kito_err create_one(kito_db_conn *db, uint64_t settlement_id)
         " FROM settlements s JOIN miner_profiles mp ON mp.account_id = s.miner_id"
         " JOIN countries c ON c.code = mp.country JOIN currencies fc ON fc.code = s.currency"
         " JOIN currencies tc ON tc.code = c.currency WHERE s.id = ?",
-        sp, N(sp), on_due_row, &d, NULL);
+        sp, KITO_N(sp), on_due_row, &d, NULL);
     if (e != KITO_OK)
         return e;
     if (!d.found)
@@ -188,7 +186,7 @@ static kito_err create_one(kito_db_conn *db, uint64_t settlement_id)
                            "SELECT id, rate_micros FROM exchange_rates WHERE from_currency = ?"
                            " AND to_currency = ? AND effective_from <= UTC_TIMESTAMP(3)"
                            " ORDER BY effective_from DESC, id DESC LIMIT 1",
-                           rp, N(rp), on_rate_row, &rate, NULL);
+                           rp, KITO_N(rp), on_rate_row, &rate, NULL);
         if (e != KITO_OK)
             return e;
         if (!rate.found)
@@ -220,7 +218,7 @@ static kito_err create_one(kito_db_conn *db, uint64_t settlement_id)
                       "INSERT INTO payouts (settlement_id, miner_id, msisdn, rail, currency,"
                       " amount_minor, paid_units, remainder_minor, source_minor, source_currency,"
                       " exchange_rate_id, rate_micros) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      ip, N(ip), &res);
+                      ip, KITO_N(ip), &res);
     if (e == KITO_OK) {
         json_t *detail = json_pack(
             "{s:I, s:I, s:s, s:I, s:s, s:I, s:I}", "settlement_id", (json_int_t)settlement_id,
@@ -250,10 +248,10 @@ kito_err kito_payouts_create_due(kito_db_conn *db, size_t limit, size_t *created
         " ORDER BY s.id LIMIT ?";
     id_list l = {.n = 0};
     *created = 0;
-    if (limit > N(l.ids))
-        limit = N(l.ids);
+    if (limit > KITO_N(l.ids))
+        limit = KITO_N(l.ids);
     kito_sql_param p[] = {KITO_SQL_U64(limit)};
-    kito_err e = kito_sql_query(db, sql, p, N(p), on_id, &l, NULL);
+    kito_err e = kito_sql_query(db, sql, p, KITO_N(p), on_id, &l, NULL);
     for (size_t i = 0; e == KITO_OK && i < l.n; i++) {
         kito_err ce = create_one(db, l.ids[i]);
         if (ce == KITO_OK)
@@ -299,14 +297,14 @@ static kito_err add_attempt_locked(kito_db_conn *db, const kito_payout *p, uint6
     e = kito_sql_exec(db,
                       "INSERT INTO payout_attempts (payout_id, attempt_no,"
                       " originator_conversation_id, request_json) VALUES (?, ?, ?, '{}')",
-                      ip, N(ip), &res);
+                      ip, KITO_N(ip), &res);
     if (e != KITO_OK)
         return e; /* another open attempt (payout_attempts_one_open): CONFLICT */
     kito_sql_param up[] = {KITO_SQL_U64(no), KITO_SQL_U64(res.insert_id), KITO_SQL_U64(p->id)};
     e = kito_sql_exec(db,
                       "UPDATE payouts SET state = 'submitted', attempts = ?,"
                       " current_attempt_id = ?, updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
-                      up, N(up), NULL);
+                      up, KITO_N(up), NULL);
     if (e != KITO_OK)
         return e;
     json_t *detail = json_pack("{s:i, s:s, s:s}", "attempt_no", (int)no,
@@ -344,13 +342,13 @@ kito_err kito_payouts_queue_pending(kito_db_conn *db, size_t limit, size_t *queu
 {
     id_list l = {.n = 0};
     *queued = 0;
-    if (limit > N(l.ids))
-        limit = N(l.ids);
+    if (limit > KITO_N(l.ids))
+        limit = KITO_N(l.ids);
     kito_sql_param p[] = {KITO_SQL_U64(limit)};
     kito_err e = kito_sql_query(db,
                                 "SELECT id FROM payouts WHERE state = 'pending' AND rail = 'mpesa'"
                                 " ORDER BY id LIMIT ?",
-                                p, N(p), on_id, &l, NULL);
+                                p, KITO_N(p), on_id, &l, NULL);
     for (size_t i = 0; e == KITO_OK && i < l.n; i++) {
         kito_err ae = new_attempt(db, l.ids[i], "pending", 0, NULL);
         if (ae == KITO_OK)
@@ -456,7 +454,7 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
     kito_sql_param ap[] = {KITO_SQL_U64(key->id)};
     e = kito_sql_query(db,
                        "SELECT id, payout_id, state FROM payout_attempts WHERE id = ? FOR UPDATE",
-                       ap, N(ap), on_attempt_key, &a, NULL);
+                       ap, KITO_N(ap), on_attempt_key, &a, NULL);
     if (e != KITO_OK)
         return e;
     if (!a.found)
@@ -495,7 +493,7 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
                           " result_desc = ?, transaction_id = ?,"
                           " conversation_id = COALESCE(conversation_id, NULLIF(?, '')),"
                           " next_check_at = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
-                          up, N(up), NULL);
+                          up, KITO_N(up), NULL);
         uint64_t txid = 0;
         if (e == KITO_OK)
             e = post_ledger(db, &pr.p, f->transaction_id, &txid);
@@ -505,7 +503,7 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
                               "UPDATE payouts SET state = 'succeeded', ledger_transaction_id = ?,"
                               " succeeded_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)"
                               " WHERE id = ? AND state = 'submitted'",
-                              pp, N(pp), NULL);
+                              pp, KITO_N(pp), NULL);
         if (e == KITO_OK)
             e = audit_result(db, "payout.succeeded", pr.p.id, a.id, f);
         if (e == KITO_OK)
@@ -519,7 +517,7 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
         "UPDATE payout_attempts SET state = 'failed', result_code = ?,"
         " result_desc = ?, conversation_id = COALESCE(conversation_id, NULLIF(?, '')),"
         " next_check_at = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
-        up, N(up), NULL);
+        up, KITO_N(up), NULL);
     if (e == KITO_OK)
         e = audit_result(db, "payout.attempt_failed", pr.p.id, a.id, f);
     bool current = pr.current_attempt == a.id && strcmp(pr.p.state, "submitted") == 0;
@@ -531,7 +529,7 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
             e = kito_sql_exec(db,
                               "UPDATE payouts SET state = 'failed', updated_at = UTC_TIMESTAMP(3)"
                               " WHERE id = ? AND state = 'submitted'",
-                              pp, N(pp), NULL);
+                              pp, KITO_N(pp), NULL);
         }
     }
     if (e == KITO_OK)
@@ -546,14 +544,14 @@ static kito_err finish(kito_db_conn *db, const finish_req *f, kito_payout_outcom
     kito_err e = kito_sql_query(db,
                                 "SELECT id, payout_id, state FROM payout_attempts"
                                 " WHERE originator_conversation_id = ?",
-                                p, N(p), on_attempt_key, &key, NULL);
+                                p, KITO_N(p), on_attempt_key, &key, NULL);
     if (e == KITO_OK && !key.found && f->conversation_id[0] != '\0') {
         /* a provider that assigns its own OriginatorConversationID: match its ConversationID */
         kito_sql_param cp[] = {KITO_SQL_TEXT(f->conversation_id)};
         e = kito_sql_query(db,
                            "SELECT id, payout_id, state FROM payout_attempts"
                            " WHERE conversation_id = ? ORDER BY id LIMIT 1",
-                           cp, N(cp), on_attempt_key, &key, NULL);
+                           cp, KITO_N(cp), on_attempt_key, &key, NULL);
     }
     if (e != KITO_OK)
         return e;
@@ -609,7 +607,7 @@ kito_err kito_fx_set(kito_db_conn *db, const char *from, const char *to, int64_t
     e = kito_sql_exec(db,
                       "INSERT INTO exchange_rates (from_currency, to_currency, rate_micros, set_by)"
                       " VALUES (?, ?, ?, ?)",
-                      p, N(p), &res);
+                      p, KITO_N(p), &res);
     if (e == KITO_OK) {
         json_t *detail = json_pack("{s:s, s:s, s:I}", "from", from, "to", to, "rate_micros",
                                    (json_int_t)rate_micros);
@@ -651,7 +649,7 @@ kito_err kito_payout_list(kito_db_conn *db, uint64_t miner_id, const char *state
                           "SELECT " PAYOUT_COLS " FROM payouts p WHERE p.id > ?"
                           " AND (? = 0 OR p.miner_id = ?) AND (? IS NULL OR p.state = ?)"
                           " ORDER BY p.id LIMIT ?",
-                          p, N(p), on_list_row, &c, NULL);
+                          p, KITO_N(p), on_list_row, &c, NULL);
 }
 
 typedef struct attempt_ctx {
@@ -692,11 +690,11 @@ kito_err kito_payout_get(kito_db_conn *db, uint64_t id, kito_payout *out, kito_p
     kito_sql_param p[] = {KITO_SQL_U64(id)};
     return kito_sql_query(db,
                           "SELECT id, payout_id, attempt_no, originator_conversation_id,"
-                          " conversation_id, state, result_code, result_desc, transaction_id, " MS(
-                              "created_at") ", " MS("updated_at") " FROM payout_attempts"
+                          " conversation_id, state, result_code, result_desc, transaction_id, " KITO_SQL_DT_TO_MS(
+                              "created_at") ", " KITO_SQL_DT_TO_MS("updated_at") " FROM payout_attempts"
                                                                   " WHERE payout_id = ? ORDER BY"
                                                                   " attempt_no",
-                          p, N(p), on_attempt_row, &c, NULL);
+                          p, KITO_N(p), on_attempt_row, &c, NULL);
 }
 
 /* ---- the worker ------------------------------------------------------------------------------ */
@@ -735,7 +733,7 @@ typedef struct queued_list {
 static kito_err on_queued(void *ud, const kito_sql_row *row)
 {
     queued_list *l = ud;
-    if (l->n >= N(l->rows))
+    if (l->n >= KITO_N(l->rows))
         return KITO_OK;
     queued_row *q = &l->rows[l->n++];
     q->id = kito_sql_u64(row, 0);
@@ -808,7 +806,7 @@ static kito_err send_one(kito_payouts *w, kito_db_conn *db, const queued_row *q)
                       " sent_at = UTC_TIMESTAMP(3),"
                       " next_check_at = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,"
                       " updated_at = UTC_TIMESTAMP(3) WHERE id = ? AND state = 'queued'",
-                      cp, N(cp), &res);
+                      cp, KITO_N(cp), &res);
     free(stored);
     if (e != KITO_OK || res.affected_rows != 1) {
         json_decref(req);
@@ -825,7 +823,7 @@ static kito_err send_one(kito_payouts *w, kito_db_conn *db, const queued_row *q)
         e = kito_sql_exec(db,
                           "UPDATE payout_attempts SET state = 'accepted', conversation_id = ?,"
                           " updated_at = UTC_TIMESTAMP(3) WHERE id = ? AND state = 'sending'",
-                          ap, N(ap), NULL);
+                          ap, KITO_N(ap), NULL);
         if (r.originator_conversation_id[0] != '\0' &&
             strcmp(r.originator_conversation_id, q->ocid) != 0)
             logf_("%s: the provider calls attempt %s %s (matched by ConversationID %s)", pid,
@@ -854,14 +852,14 @@ static kito_err send_one(kito_payouts *w, kito_db_conn *db, const queued_row *q)
 static kito_err send_queued(kito_payouts *w, kito_db_conn *db)
 {
     queued_list l = {.n = 0};
-    kito_sql_param p[] = {KITO_SQL_U64(N(l.rows))};
+    kito_sql_param p[] = {KITO_SQL_U64(KITO_N(l.rows))};
     kito_err e = kito_sql_query(db,
                                 "SELECT a.id, a.payout_id, p.paid_units,"
                                 " a.originator_conversation_id, p.msisdn FROM payout_attempts a"
                                 " JOIN payouts p ON p.id = a.payout_id"
                                 " WHERE a.state = 'queued' AND p.rail = 'mpesa'"
                                 " ORDER BY a.id LIMIT ?",
-                                p, N(p), on_queued, &l, NULL);
+                                p, KITO_N(p), on_queued, &l, NULL);
     for (size_t i = 0; e == KITO_OK && i < l.n && !atomic_load(&w->stop); i++)
         e = send_one(w, db, &l.rows[i]);
     return e;
@@ -882,7 +880,7 @@ typedef struct check_list {
 static kito_err on_check(void *ud, const kito_sql_row *row)
 {
     check_list *l = ud;
-    if (l->n >= N(l->rows))
+    if (l->n >= KITO_N(l->rows))
         return KITO_OK;
     check_row *c = &l->rows[l->n++];
     c->id = kito_sql_u64(row, 0);
@@ -897,11 +895,7 @@ static kito_err on_check(void *ud, const kito_sql_row *row)
 static kito_err check_later(kito_payouts *w, kito_db_conn *db, const check_row *c,
                             bool provider_has_it)
 {
-    uint64_t wait = w->check_after_ms;
-    for (uint32_t i = 0; i < c->checks && wait < KITO_PAYOUT_CHECK_MAX_MS; i++)
-        wait *= 2;
-    if (wait > KITO_PAYOUT_CHECK_MAX_MS)
-        wait = KITO_PAYOUT_CHECK_MAX_MS;
+    uint64_t wait = kito_backoff_after(w->check_after_ms, KITO_PAYOUT_CHECK_MAX_MS, c->checks);
     kito_sql_param p[] = {KITO_SQL_I64((int64_t)wait * 1000), KITO_SQL_U64(c->id)};
     return kito_sql_exec(db,
                          provider_has_it
@@ -912,7 +906,7 @@ static kito_err check_later(kito_payouts *w, kito_db_conn *db, const check_row *
                              : "UPDATE payout_attempts SET checks = checks + 1,"
                                " next_check_at = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND"
                                " WHERE id = ? AND state IN ('sending', 'accepted')",
-                         p, N(p), NULL);
+                         p, KITO_N(p), NULL);
 }
 
 static kito_err check_one(kito_payouts *w, kito_db_conn *db, const check_row *c)
@@ -966,13 +960,13 @@ static kito_err check_one(kito_payouts *w, kito_db_conn *db, const check_row *c)
 static kito_err check_due(kito_payouts *w, kito_db_conn *db)
 {
     check_list l = {.n = 0};
-    kito_sql_param p[] = {KITO_SQL_U64(N(l.rows))};
+    kito_sql_param p[] = {KITO_SQL_U64(KITO_N(l.rows))};
     kito_err e = kito_sql_query(db,
                                 "SELECT id, payout_id, checks, state, originator_conversation_id"
                                 " FROM payout_attempts WHERE state IN ('sending', 'accepted')"
                                 " AND next_check_at <= UTC_TIMESTAMP(3)"
                                 " ORDER BY next_check_at, id LIMIT ?",
-                                p, N(p), on_check, &l, NULL);
+                                p, KITO_N(p), on_check, &l, NULL);
     for (size_t i = 0; e == KITO_OK && i < l.n && !atomic_load(&w->stop); i++)
         e = check_one(w, db, &l.rows[i]);
     return e;

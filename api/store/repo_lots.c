@@ -149,7 +149,7 @@ kito_err kito_lot_withdraw_decode(const json_t *body, char reason[KITO_LOT_REASO
 
 #define LOT_COLUMNS                                                                                \
     "l.id, l.sale_id, l.stone_id, l.lot_number, l.position, l.opening_minor, l.reserve_minor,"     \
-    " l.state, " KITO_SQL_MS("l.created_at") ", " KITO_SQL_MS(                                     \
+    " l.state, " KITO_SQL_DT_TO_MS("l.created_at") ", " KITO_SQL_DT_TO_MS(                                     \
         "l.updated_at") ", st.species,"                                                            \
                         " st.variety, st.weight_cct, st.piece_count, st.shape, st.colour, "        \
                         "st.origin_country,"                                                       \

@@ -305,20 +305,6 @@ kito_err kito_sale_patch_apply(json_t *base, const json_t *patch)
     return KITO_OK;
 }
 
-void kito_sql_time(int64_t ms, char out[KITO_SQL_TIME_SIZE])
-{
-    char t[KITO_TIME_SIZE];
-    kito_err e = kito_time_format(ms, t); /* "2026-11-27T15:00:00Z" or "...:00.250Z" */
-    assert(e == KITO_OK);
-    (void)e;
-    size_t n = strlen(t);
-    assert(n == 20 || n == 24);
-    memcpy(out, t, 19); /* "YYYY-MM-DD HH:MM:SS" */
-    out[10] = ' ';
-    memcpy(out + 19, n == 24 ? t + 19 : ".000", 4); /* ".mmm" */
-    out[23] = '\0';
-}
-
 bool kito_sale_actor_owns(const kito_actor *actor, uint64_t organizer_id)
 {
     if (actor == NULL || actor->account_id == 0)
@@ -336,10 +322,10 @@ bool kito_sale_visible(const kito_actor *actor, const kito_sale *s)
 
 #define SALE_COLUMNS                                                                               \
     "s.id, s.organizer_id, s.title, s.description, s.venue, s.online, s.format, "                  \
-    "s.currency, " KITO_SQL_MS("s.starts_at") ", " KITO_SQL_MS(                                    \
+    "s.currency, " KITO_SQL_DT_TO_MS("s.starts_at") ", " KITO_SQL_DT_TO_MS(                                    \
         "s.ends_at") ", s.soft_close_s, s.stagger_s, "                                             \
                      "s.buyer_premium_bps, s.commission_bps, s.tender_pricing, s.ladder_json, "    \
-                     "s.status, " KITO_SQL_MS("s.created_at") ", " KITO_SQL_MS(                    \
+                     "s.status, " KITO_SQL_DT_TO_MS("s.created_at") ", " KITO_SQL_DT_TO_MS(                    \
                          "s.updated_at") ", "                                                      \
                                          "(SELECT COUNT(*) FROM lots l WHERE l.sale_id = s.id "    \
                                          "AND l.state <> 'withdrawn')"
@@ -732,7 +718,7 @@ kito_err kito_sales_list(kito_db_conn *db, const kito_actor *actor, const kito_s
 
 #define STANDING_COLUMNS                                                                           \
     "CASE WHEN a.id IS NOT NULL THEN 'approved' ELSE COALESCE(r.status, 'none') END, "             \
-    "a.paddle_number, a.limit_minor, " KITO_SQL_MS("r.requested_at") ", " KITO_SQL_MS(             \
+    "a.paddle_number, a.limit_minor, " KITO_SQL_DT_TO_MS("r.requested_at") ", " KITO_SQL_DT_TO_MS(             \
         "r.decided_at") ", acc.name, acc.email, acc.id, r.id"
 
 static kito_err standing_from_row(const kito_sql_row *row, kito_registration *out)

@@ -45,13 +45,6 @@
 #define KITO_PAGE_ROWS_MAX 101                /* rows a list reads: a page of 100 and one more */
 #define KITO_PADDLE_MAX 99999                 /* paddle numbers run 1 .. this */
 
-/* "YYYY-MM-DD HH:MM:SS.mmm" and a NUL: a DATETIME(3) literal in UTC. */
-#define KITO_SQL_TIME_SIZE 24
-
-/* A SQL expression giving column c (a DATETIME(3) in UTC) as milliseconds since the epoch,
- * independent of the session time zone. */
-#define KITO_SQL_MS(c) "(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', " c ") DIV 1000)"
-
 /* What a client sets on a sale, decoded and validated; every default applied. */
 typedef struct kito_sale_input {
     char title[KITO_SALE_TITLE_MAX * 4 + 1];
@@ -99,9 +92,6 @@ json_t *kito_sale_input_to_json(const kito_sale_input *in);
 /* Applies patch (already checked by kito_sale_patch_check) onto base, a body made by
  * kito_sale_input_to_json: members set to null are removed, others replaced. Both borrowed. */
 kito_err kito_sale_patch_apply(json_t *base, const json_t *patch);
-
-/* Writes ms (0 .. KITO_TIME_MAX_MS) as a DATETIME(3) literal for SQL parameters. */
-void kito_sql_time(int64_t ms, char out[KITO_SQL_TIME_SIZE]);
 
 /* The caller of a repository function: account and role (KITO_ROLE_*; api/http/auth.h), 0 when
  * anonymous, and the client address for the audit trail (may be NULL). */

@@ -258,8 +258,7 @@ static kito_err open_session(kito_db_conn *db, const kito_signin *in, const foun
     out->session_id = res.insert_id;
     kito_sql_param sp[] = {KITO_SQL_U64(out->session_id)};
     e = kito_sql_query(db,
-                       "SELECT TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expires_at)"
-                       " DIV 1000 FROM sessions WHERE id = ?",
+                       "SELECT " KITO_SQL_DT_TO_MS("expires_at") " FROM sessions WHERE id = ?",
                        sp, 1, expiry_row, &out->expires_at_ms, NULL);
     if (e == KITO_OK)
         e = counter_clear(db, f->id);

@@ -377,8 +377,7 @@ kito_err kito_stone_update(kito_db_conn *db, uint64_t stone_id, const kito_stone
 #define STONE_COLUMNS                                                                              \
     "s.id, s.seller_id, s.listed_by, s.species, s.variety, s.weight_cct, s.piece_count, s.shape,"  \
     " s.colour, s.origin_country, s.origin_region, s.origin_site, s.notes, s.status,"              \
-    " TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', s.created_at) DIV 1000,"                   \
-    " TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', s.updated_at) DIV 1000,"                   \
+    " " KITO_SQL_DT_TO_MS("s.created_at") ", " KITO_SQL_DT_TO_MS("s.updated_at") ","              \
     " (SELECT c.id FROM certificates c WHERE c.stone_id = s.id ORDER BY c.version DESC LIMIT 1),"  \
     " (SELECT ph.sha256 FROM photos ph WHERE ph.stone_id = s.id ORDER BY ph.id LIMIT 1)"
 

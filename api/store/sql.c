@@ -1,10 +1,13 @@
 #include "api/store/sql.h"
 
+#include <assert.h>
 #include <errmsg.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "api/common/validate.h"
 
 struct kito_sql_row {
     unsigned ncols;
@@ -315,4 +318,18 @@ kito_err kito_sql_end(kito_db_conn *c, kito_err e)
     if (e != KITO_OK)
         kito_sql_rollback(c);
     return e;
+}
+
+void kito_sql_time(int64_t ms, char out[KITO_SQL_TIME_SIZE])
+{
+    char t[KITO_TIME_SIZE];
+    kito_err e = kito_time_format(ms, t); /* "2026-11-27T15:00:00Z" or "...:00.250Z" */
+    assert(e == KITO_OK);
+    (void)e;
+    size_t n = strlen(t);
+    assert(n == 20 || n == 24);
+    memcpy(out, t, 19); /* "YYYY-MM-DD HH:MM:SS" */
+    out[10] = ' ';
+    memcpy(out + 19, n == 24 ? t + 19 : ".000", 4); /* ".mmm" */
+    out[23] = '\0';
 }

@@ -51,6 +51,24 @@ typedef struct kito_sql_param {
 /* A nullable string: NULL becomes SQL NULL. */
 #define KITO_SQL_TEXT_OR_NULL(s) ((s) != NULL ? KITO_SQL_TEXT(s) : KITO_SQL_NULL)
 
+/* The number of elements of an array (a statement's parameter list, say). */
+#define KITO_N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* SQL text for milliseconds since the epoch <-> DATETIME(3) in UTC, whatever the session's time
+ * zone (FROM_UNIXTIME and UNIX_TIMESTAMP would convert through it). The one spelling: param is
+ * a placeholder or expression in milliseconds, col a DATETIME column or expression. */
+#define KITO_SQL_MS_TO_DT(param)                                                                   \
+    "(TIMESTAMP'1970-01-01 00:00:00' + INTERVAL (" param " * 1000) MICROSECOND)"
+#define KITO_SQL_DT_TO_MS(col)                                                                     \
+    "(TIMESTAMPDIFF(MICROSECOND, TIMESTAMP'1970-01-01 00:00:00', " col ") DIV 1000)"
+
+/* "YYYY-MM-DD HH:MM:SS.mmm" and a NUL: a DATETIME(3) literal in UTC. */
+#define KITO_SQL_TIME_SIZE 24
+
+/* Writes ms (0 .. KITO_TIME_MAX_MS, api/common/validate.h) as a DATETIME(3) literal, for a text
+ * parameter compared with DATETIME columns (where KITO_SQL_MS_TO_DT would hide an index). */
+void kito_sql_time(int64_t ms, char out[KITO_SQL_TIME_SIZE]);
+
 /* One fetched row; valid only inside the row callback. */
 typedef struct kito_sql_row kito_sql_row;
 

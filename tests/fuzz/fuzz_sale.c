@@ -16,6 +16,7 @@
 #include "api/http/json.h"
 #include "api/store/repo_lots.h"
 #include "api/store/repo_sales.h"
+#include "api/store/sql.h"
 
 #define CHECK(x)                                                                                   \
     do {                                                                                           \

@@ -5,6 +5,7 @@
 
 #include "api/store/repo_lots.h"
 #include "api/store/repo_sales.h"
+#include "api/store/sql.h"
 
 static json_t *parse(const char *text)
 {
