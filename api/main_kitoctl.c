@@ -23,6 +23,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "api/common/log.h"
 #include "api/common/config.h"
 #include "api/store/db.h"
 #include "api/adapters/mpesa.h"
@@ -672,6 +673,7 @@ static int cmd_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    kito_log_program("kitoctl");
     if (argc < 2)
         return (cmd_help(0, NULL), EXIT_USAGE);
     for (size_t i = 0; i < COMMAND_COUNT; i++) {

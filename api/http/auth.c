@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/common/log.h"
 #include "api/common/crypto.h"
 #include "api/http/request.h"
 #include "api/http/server.h"
@@ -151,7 +152,7 @@ static void lookup_run(void *worker, void *arg)
     j->status = KITO_E_UNAUTHORIZED;
     kito_err e = kito_sql_query(worker, sql, p, 1, lookup_row, j, NULL);
     if (e != KITO_OK) {
-        fprintf(stderr, "kitod: session lookup failed: %s\n", kito_sql_last_error());
+        kito_log(NULL, "session lookup failed: %s", kito_sql_last_error());
         j->status = e == KITO_E_UNAVAILABLE ? KITO_E_UNAVAILABLE : KITO_E_INTERNAL;
     }
 }

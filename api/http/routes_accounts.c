@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/common/log.h"
 #include "api/http/http_error.h"
 #include "api/common/query.h"
 #include "api/common/render.h"
@@ -72,15 +73,6 @@ static void respond_throttled(kito_req *r, kito_err e, uint32_t retry_after_s)
     kito_respond_error(r, e, msg);
 }
 
-/* On the worker, after a repository call: logs MySQL's detail of a failure that is ours (it is
- * never sent to the client; kito_sql_last_error is per thread, so this cannot wait for done). */
-static kito_err logged(kito_err e, const char *what)
-{
-    if (e == KITO_E_DB || e == KITO_E_INTERNAL || e == KITO_E_UNAVAILABLE || e == KITO_E_NOMEM)
-        fprintf(stderr, "kitod: %s: %s (%s)\n", what, kito_err_code(e), kito_sql_last_error());
-    return e;
-}
-
 /* Answers a failure that has no better message with its code's stock one. */
 static void respond_failure(kito_req *r, kito_err e, const char *what)
 {
@@ -130,9 +122,7 @@ typedef struct register_job {
 static void register_run(kito_db_conn *db, void *arg)
 {
     register_job *j = arg;
-    j->err = logged(
-        kito_repo_account_create(db, &j->in, "account.register", 0, true, j->ip, &j->out, &j->ve),
-        "account registration");
+    j->err = kito_sql_log_failure("account registration", kito_repo_account_create(db, &j->in, "account.register", 0, true, j->ip, &j->out, &j->ve));
 }
 
 static void register_done(kito_req *r, void *arg)
@@ -225,8 +215,7 @@ typedef struct signin_job {
 static void signin_run(kito_db_conn *db, void *arg)
 {
     signin_job *j = arg;
-    j->err = logged(kito_repo_session_signin(db, &kito_signin_policy_default, &j->in, &j->out),
-                    "sign-in");
+    j->err = kito_sql_log_failure("sign-in", kito_repo_session_signin(db, &kito_signin_policy_default, &j->in, &j->out));
     explicit_bzero(j->in.secret, sizeof(j->in.secret));
 }
 
@@ -304,7 +293,7 @@ typedef struct signout_job {
 static void signout_run(kito_db_conn *db, void *arg)
 {
     signout_job *j = arg;
-    j->err = logged(kito_repo_session_revoke(db, j->account_id, j->session_id, j->ip), "sign-out");
+    j->err = kito_sql_log_failure("sign-out", kito_repo_session_revoke(db, j->account_id, j->session_id, j->ip));
 }
 
 static void signout_done(kito_req *r, void *arg)
@@ -349,14 +338,13 @@ typedef struct me_job {
 static void me_get_run(kito_db_conn *db, void *arg)
 {
     me_job *j = arg;
-    j->err = logged(kito_repo_account_get(db, j->account_id, &j->out), "own account");
+    j->err = kito_sql_log_failure("own account", kito_repo_account_get(db, j->account_id, &j->out));
 }
 
 static void me_patch_run(kito_db_conn *db, void *arg)
 {
     me_job *j = arg;
-    j->err = logged(kito_repo_account_update(db, j->account_id, &j->patch, j->ip, &j->out, &j->ve),
-                    "account update");
+    j->err = kito_sql_log_failure("account update", kito_repo_account_update(db, j->account_id, &j->patch, j->ip, &j->out, &j->ve));
 }
 
 static void me_done(kito_req *r, void *arg)
@@ -453,7 +441,7 @@ static void secret_run(kito_db_conn *db, void *arg)
     j->err = kito_repo_account_change_secret(db, &kito_signin_policy_default, j->account_id,
                                              j->session_id, j->current, j->new_secret, j->ip,
                                              &j->out, &j->ve);
-    logged(j->err, "secret change");
+    kito_sql_log_failure("secret change", j->err);
     explicit_bzero(j->current, sizeof(j->current));
     explicit_bzero(j->new_secret, sizeof(j->new_secret));
 }
@@ -541,7 +529,7 @@ static void associations_list_run(kito_db_conn *db, void *arg)
                  ? KITO_E_NOMEM
                  : kito_repo_association_list(db, j->country[0] ? j->country : NULL, j->after_id,
                                               j->limit, association_item, j, &j->more);
-    logged(j->err, "association list");
+    kito_sql_log_failure("association list", j->err);
 }
 
 static void associations_list_done(kito_req *r, void *arg)
@@ -609,7 +597,7 @@ static void associations_create_run(kito_db_conn *db, void *arg)
     associations_job *j = arg;
     j->err = kito_repo_association_create(db, j->name, j->country, j->levy_bps, j->actor_id, j->ip,
                                           &j->created);
-    logged(j->err, "association create");
+    kito_sql_log_failure("association create", j->err);
 }
 
 static void associations_create_done(kito_req *r, void *arg)

@@ -179,14 +179,7 @@ kito_err kito_get_sale_live(kito_req *r)
 {
     h2o_req_t *req = r->h2o;
     struct feed_ask a = {0};
-    size_t len;
-    char text[KITO_ID_SIZE + 1];
-    const char *v = kito_req_param(r, "id", &len);
-    if (v == NULL || len >= sizeof(text))
-        return KITO_E_NOT_FOUND;
-    memcpy(text, v, len);
-    text[len] = '\0';
-    if (kito_id_parse("sal", text, &a.sale_id) != KITO_OK) {
+    if (kito_req_path_id(r, "id", KITO_ID_SALE, &a.sale_id) != KITO_OK) {
         kito_respond_error(r, KITO_E_NOT_FOUND, "no such sale");
         return KITO_OK;
     }

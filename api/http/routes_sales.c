@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/common/log.h"
 #include "api/live/bidding.h"
 #include "api/http/json.h"
 #include "api/common/query.h"
@@ -134,25 +135,6 @@ static void respond_job_err(kito_req *r, job *j)
 }
 
 /* Logs the worker's MySQL detail for errors that are ours. Worker thread. */
-static void log_err(const char *what, kito_err e)
-{
-    if (e == KITO_E_DB || e == KITO_E_INTERNAL || e == KITO_E_UNAVAILABLE)
-        fprintf(stderr, "kitod: %s: %s (%s)\n", what, kito_err_code(e), kito_sql_last_error());
-}
-
-/* Reads path parameter name as an id of kind prefix; an id that cannot be one names nothing. */
-static kito_err path_id(kito_req *r, const char *name, const char *prefix, uint64_t *key)
-{
-    size_t len;
-    char text[KITO_ID_SIZE + 1];
-    const char *v = kito_req_param(r, name, &len);
-    if (v == NULL || len >= sizeof(text))
-        return KITO_E_NOT_FOUND;
-    memcpy(text, v, len);
-    text[len] = '\0';
-    return kito_id_parse(prefix, text, key) == KITO_OK ? KITO_OK : KITO_E_NOT_FOUND;
-}
-
 /* Action routes (publish, cancel, withdraw, register) take no body or a small JSON object; a
  * body that is there must be JSON and is returned parsed (*out, owned) or NULL. Responds on
  * failure and returns false. */
@@ -371,7 +353,7 @@ static void run_sale_create(kito_db_conn *db, void *arg)
 {
     job *j = arg;
     j->err = kito_sales_create(db, &j->actor, &j->sale_in, &j->sale);
-    log_err("sale create", j->err);
+    kito_sql_log_failure("sale create", j->err);
 }
 
 /* Responds with j->sale (status on success) or the job's error. */
@@ -412,7 +394,7 @@ static void run_sale_get(kito_db_conn *db, void *arg)
 {
     job *j = arg;
     j->err = kito_sales_get(db, &j->actor, j->id, &j->sale);
-    log_err("sale get", j->err);
+    kito_sql_log_failure("sale get", j->err);
 }
 
 /* Starts a job on the sale named in the path: 404 for an id that names nothing. */
@@ -421,7 +403,7 @@ static kito_err sale_job(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_f
     job *j = job_new(r);
     if (j == NULL)
         return KITO_E_NOMEM;
-    if (path_id(r, "id", KITO_ID_SALE, &j->id) != KITO_OK) {
+    if (kito_req_path_id(r, "id", KITO_ID_SALE, &j->id) != KITO_OK) {
         job_free(j);
         return KITO_E_NOT_FOUND;
     }
@@ -438,7 +420,7 @@ static void run_sale_update(kito_db_conn *db, void *arg)
 {
     job *j = arg;
     j->err = kito_sales_update(db, &j->actor, j->id, j->body, &j->sale, &j->ve);
-    log_err("sale update", j->err);
+    kito_sql_log_failure("sale update", j->err);
 }
 
 /* PATCH /v1/sales/{id} (the sale's organiser or an operator, while draft). */
@@ -456,7 +438,7 @@ static void run_sale_publish(kito_db_conn *db, void *arg)
 {
     job *j = arg;
     j->err = kito_sales_publish(db, &j->actor, j->id, &j->sale, &j->ve);
-    log_err("sale publish", j->err);
+    kito_sql_log_failure("sale publish", j->err);
 }
 
 /* Issue 5: once the publish committed, the sale's lots go into the order books (api/live/bidding.h),
@@ -494,7 +476,7 @@ static void run_sale_cancel(kito_db_conn *db, void *arg)
             j->order[i] = dir[i].lot_id;
     }
     free(dir);
-    log_err("sale cancel", j->err);
+    kito_sql_log_failure("sale cancel", j->err);
 }
 
 /* A published sale's lots are in the order books (issue 5: loaded at the publish) and open there
@@ -601,7 +583,7 @@ static void run_sales_list(kito_db_conn *db, void *arg)
     };
     j->items = json_array();
     j->err = j->items != NULL ? kito_sales_list(db, &j->actor, &f, sale_item, j) : KITO_E_NOMEM;
-    log_err("sale list", j->err);
+    kito_sql_log_failure("sale list", j->err);
 }
 
 /* GET /v1/sales (public, optional token): published sales and beyond, plus the caller's own
@@ -653,7 +635,7 @@ static void run_lot_create(kito_db_conn *db, void *arg)
 {
     job *j = arg;
     j->err = kito_lots_create(db, &j->actor, j->id, &j->lot_in, &j->sale, &j->lot, &j->ve);
-    log_err("lot create", j->err);
+    kito_sql_log_failure("lot create", j->err);
 }
 
 /* POST /v1/sales/{id}/lots (owner, draft sale). */
@@ -662,7 +644,7 @@ kito_err kito_post_sale_lots(kito_req *r)
     job *j = job_new(r);
     if (j == NULL)
         return KITO_E_NOMEM;
-    kito_err e = path_id(r, "id", KITO_ID_SALE, &j->id);
+    kito_err e = kito_req_path_id(r, "id", KITO_ID_SALE, &j->id);
     if (e == KITO_OK && kito_lot_decode(r->body, &j->lot_in, &j->ve) != KITO_OK)
         e = KITO_E_VALIDATION;
     if (e != KITO_OK) {
@@ -695,7 +677,7 @@ static void run_lots_list(kito_db_conn *db, void *arg)
     j->items = json_array();
     j->err = j->items != NULL ? kito_lots_list(db, &j->actor, j->id, &f, &j->sale, lot_item, j)
                               : KITO_E_NOMEM;
-    log_err("lot list", j->err);
+    kito_sql_log_failure("lot list", j->err);
 }
 
 static void done_lots_list(kito_req *r, void *arg)
@@ -715,7 +697,7 @@ kito_err kito_get_sale_lots(kito_req *r)
     job *j = job_new(r);
     if (j == NULL)
         return KITO_E_NOMEM;
-    if (path_id(r, "id", KITO_ID_SALE, &j->id) != KITO_OK) {
+    if (kito_req_path_id(r, "id", KITO_ID_SALE, &j->id) != KITO_OK) {
         job_free(j);
         return KITO_E_NOT_FOUND;
     }
@@ -734,7 +716,7 @@ kito_err kito_get_sale_lots(kito_req *r)
 /* Starts a job on the lot named in the path. */
 static kito_err lot_job(kito_req *r, job *j, kito_req_db_run_fn run, kito_req_db_done_fn done)
 {
-    if (path_id(r, "id", KITO_ID_LOT, &j->id) != KITO_OK) {
+    if (kito_req_path_id(r, "id", KITO_ID_LOT, &j->id) != KITO_OK) {
         job_free(j);
         return KITO_E_NOT_FOUND;
     }
@@ -745,7 +727,7 @@ static void run_lot_get(kito_db_conn *db, void *arg)
 {
     job *j = arg;
     j->err = kito_lots_get(db, &j->actor, j->id, &j->sale, &j->lot);
-    log_err("lot get", j->err);
+    kito_sql_log_failure("lot get", j->err);
 }
 
 /* GET /v1/lots/{id} (public, optional token). */
@@ -759,7 +741,7 @@ static void run_lot_update(kito_db_conn *db, void *arg)
 {
     job *j = arg;
     j->err = kito_lots_update(db, &j->actor, j->id, &j->lot_patch, &j->sale, &j->lot, &j->ve);
-    log_err("lot update", j->err);
+    kito_sql_log_failure("lot update", j->err);
 }
 
 /* PATCH /v1/lots/{id} (owner, draft sale): opening, reserve. */
@@ -780,7 +762,7 @@ static void run_lot_withdraw(kito_db_conn *db, void *arg)
 {
     job *j = arg;
     j->err = kito_lots_withdraw(db, &j->actor, j->id, j->reason, &j->sale, &j->lot, &j->ve);
-    log_err("lot withdraw", j->err);
+    kito_sql_log_failure("lot withdraw", j->err);
 }
 
 /* A lot the order books hold is withdrawn in the engine first, then in the catalogue: a lot that
@@ -796,7 +778,7 @@ static void run_lot_withdraw_check(kito_db_conn *db, void *arg)
 {
     job *j = arg;
     j->err = kito_lots_withdraw_check(db, &j->actor, j->id, &j->sale, &j->lot, &j->ve);
-    log_err("lot withdraw check", j->err);
+    kito_sql_log_failure("lot withdraw check", j->err);
 }
 
 static void run_lot_withdraw_after_engine(kito_db_conn *db, void *arg)
@@ -815,7 +797,7 @@ static void run_lot_withdraw_after_engine(kito_db_conn *db, void *arg)
         if (!lock_lost)
             break;
     }
-    log_err("lot withdraw", j->err);
+    kito_sql_log_failure("lot withdraw", j->err);
 }
 
 static void withdraw_in_catalogue(kito_req *r, job *j)
@@ -921,7 +903,7 @@ static void run_lots_order(kito_db_conn *db, void *arg)
 {
     job *j = arg;
     j->err = kito_lots_reorder(db, &j->actor, j->id, j->order, j->order_n, &j->ve);
-    log_err("lot reorder", j->err);
+    kito_sql_log_failure("lot reorder", j->err);
 }
 
 static void done_lots_order(kito_req *r, void *arg)
@@ -946,7 +928,7 @@ kito_err kito_post_sale_lots_order(kito_req *r)
     job *j = job_new(r);
     if (j == NULL)
         return KITO_E_NOMEM;
-    kito_err e = path_id(r, "id", KITO_ID_SALE, &j->id);
+    kito_err e = kito_req_path_id(r, "id", KITO_ID_SALE, &j->id);
     if (e == KITO_OK) {
         j->order = calloc(KITO_SALE_LOTS_MAX, sizeof(*j->order));
         e = j->order != NULL ? KITO_OK : KITO_E_NOMEM;
@@ -977,7 +959,7 @@ static void run_register(kito_db_conn *db, void *arg)
 {
     job *j = arg;
     j->err = kito_sales_register(db, &j->actor, j->id, &j->reg, &j->created, &j->ve);
-    log_err("sale register", j->err);
+    kito_sql_log_failure("sale register", j->err);
 }
 
 /* POST /v1/sales/{id}/registrations (buyer): asks to bid; idempotent (201 first, then 200). */
@@ -992,7 +974,7 @@ static void run_standing(kito_db_conn *db, void *arg)
 {
     job *j = arg;
     j->err = kito_sales_standing(db, &j->actor, j->id, &j->reg);
-    log_err("sale standing", j->err);
+    kito_sql_log_failure("sale standing", j->err);
 }
 
 /* GET /v1/sales/{id}/approval (buyer): her own standing in the sale. */
@@ -1035,7 +1017,7 @@ static void run_approve(kito_db_conn *db, void *arg)
 {
     job *j = arg;
     j->err = kito_sales_approve(db, &j->actor, j->id, &j->approval, &j->reg, &j->created, &j->ve);
-    log_err("sale approve", j->err);
+    kito_sql_log_failure("sale approve", j->err);
 }
 
 /* The bidding code caches approvals (api/live/bidding.h): a change made here takes effect at once. */
@@ -1053,7 +1035,7 @@ kito_err kito_post_sale_approvals(kito_req *r)
     job *j = job_new(r);
     if (j == NULL)
         return KITO_E_NOMEM;
-    kito_err e = path_id(r, "id", KITO_ID_SALE, &j->id);
+    kito_err e = kito_req_path_id(r, "id", KITO_ID_SALE, &j->id);
     if (e == KITO_OK && decode_approval(r->body, &j->approval, &j->ve) != KITO_OK)
         e = KITO_E_VALIDATION;
     if (e != KITO_OK) {
@@ -1068,7 +1050,7 @@ static void run_revoke(kito_db_conn *db, void *arg)
 {
     job *j = arg;
     j->err = kito_sales_revoke(db, &j->actor, j->id, j->buyer_id, &j->ve);
-    log_err("sale revoke", j->err);
+    kito_sql_log_failure("sale revoke", j->err);
 }
 
 static void done_revoke(kito_req *r, void *arg)
@@ -1088,8 +1070,8 @@ kito_err kito_delete_sale_approval(kito_req *r)
     job *j = job_new(r);
     if (j == NULL)
         return KITO_E_NOMEM;
-    if (path_id(r, "id", KITO_ID_SALE, &j->id) != KITO_OK ||
-        path_id(r, "buyer_id", KITO_ID_ACCOUNT, &j->buyer_id) != KITO_OK) {
+    if (kito_req_path_id(r, "id", KITO_ID_SALE, &j->id) != KITO_OK ||
+        kito_req_path_id(r, "buyer_id", KITO_ID_ACCOUNT, &j->buyer_id) != KITO_OK) {
         job_free(j);
         return KITO_E_NOT_FOUND;
     }
@@ -1117,7 +1099,7 @@ static void run_registrations(kito_db_conn *db, void *arg)
     j->err = j->items != NULL
                  ? kito_sales_registrations(db, &j->actor, j->id, &f, registration_item, j)
                  : KITO_E_NOMEM;
-    log_err("sale registrations", j->err);
+    kito_sql_log_failure("sale registrations", j->err);
 }
 
 /* GET /v1/sales/{id}/registrations (owner): pending and approved buyers (filter status). */
@@ -1128,7 +1110,7 @@ kito_err kito_get_sale_registrations(kito_req *r)
     job *j = job_new(r);
     if (j == NULL)
         return KITO_E_NOMEM;
-    if (path_id(r, "id", KITO_ID_SALE, &j->id) != KITO_OK) {
+    if (kito_req_path_id(r, "id", KITO_ID_SALE, &j->id) != KITO_OK) {
         job_free(j);
         return KITO_E_NOT_FOUND;
     }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/common/log.h"
 #include "api/http/auth.h"
 #include "api/common/query.h"
 #include "api/common/render.h"
@@ -44,13 +45,6 @@ static void list_job_free(void *arg)
     free(j);
 }
 
-static void log_failure(kito_err e, const char *what)
-{
-    if (e != KITO_OK && e != KITO_E_NOT_FOUND && e != KITO_E_CONFLICT && e != KITO_E_BAD_STATE &&
-        e != KITO_E_VALIDATION)
-        fprintf(stderr, "kitod: %s: %s (%s)\n", what, kito_err_code(e), kito_sql_last_error());
-}
-
 static void list_run(kito_db_conn *db, void *arg)
 {
     list_job *j = arg;
@@ -68,7 +62,7 @@ static void list_run(kito_db_conn *db, void *arg)
         j->err = kito_settlement_reads_miner_sales(db, j->owner, j->after_id, j->limit, &j->items, &j->more);
         break;
     }
-    log_failure(j->err, "settlement list");
+    kito_sql_log_failure("settlement list", j->err);
 }
 
 /* The key of the last item (its "id", whatever its prefix) for the next cursor. */
@@ -146,20 +140,10 @@ static kito_err list_start(kito_req *r, enum list_kind kind, uint64_t owner, con
 /* The {id} path parameter as a key of prefix; answers 404 itself when it is not one. */
 static bool path_id(kito_req *r, const char *prefix, uint64_t *key)
 {
-    size_t len;
-    const char *s = kito_req_param(r, "id", &len);
-    char buf[KITO_ID_SIZE];
-    if (s == NULL || len >= sizeof(buf)) {
-        kito_respond_error(r, KITO_E_NOT_FOUND, NULL);
-        return false;
-    }
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    if (kito_id_parse(prefix, buf, key) != KITO_OK) {
-        kito_respond_error(r, KITO_E_NOT_FOUND, NULL);
-        return false;
-    }
-    return true;
+    if (kito_req_path_id(r, "id", prefix, key) == KITO_OK)
+        return true;
+    kito_respond_error(r, KITO_E_NOT_FOUND, NULL);
+    return false;
 }
 
 /* GET /v1/sales/{id}/settlements (the sale's organizer, operators): every part of each
@@ -204,7 +188,7 @@ static void results_run(kito_db_conn *db, void *arg)
 {
     results_job *j = arg;
     j->err = kito_settlement_reads_sale_results(db, j->sale_id, &j->doc);
-    log_failure(j->err, "sale results");
+    kito_sql_log_failure("sale results", j->err);
 }
 
 static void results_done(kito_req *r, void *arg)
@@ -256,7 +240,7 @@ static void payment_run(kito_db_conn *db, void *arg)
 {
     payment_job *j = arg;
     j->err = kito_payment_record(db, &j->in, &j->out, &j->ve);
-    log_failure(j->err, "payment record");
+    kito_sql_log_failure("payment record", j->err);
 }
 
 static void payment_done(kito_req *r, void *arg)

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "api/common/log.h"
 #include "api/live/bidding.h"
 #include "api/http/conn.h"
 #include "api/store/db.h"
@@ -143,9 +144,9 @@ static void cut_connection(kito_server *s, kito_conn *c, const char *remote)
         return;
     c->cut = true;
     s->metrics.h2_connections_cut++;
-    fprintf(stderr,
-            "kitod: closing an HTTP/2 connection from %s: %llu streams abandoned, more than "
-            "KITO_H2_RESET_MAX=%u per second (rapid reset guard)\n",
+    kito_log(NULL,
+            "closing an HTTP/2 connection from %s: %llu streams abandoned, more than "
+            "KITO_H2_RESET_MAX=%u per second (rapid reset guard)",
             remote, (unsigned long long)c->guard.abandoned, (unsigned)s->cfg->h2_reset_max);
     uv_os_fd_t fd;
     if (c->sock != NULL && !uv_is_closing((uv_handle_t *)&c->tcp) &&
@@ -542,10 +543,10 @@ static void on_shutdown_tick(uv_timer_t *t)
     }
     if (!s->forced && elapsed >= s->cfg->shutdown_grace_ms) {
         s->forced = true;
-        fprintf(stderr, "kitod: grace period over; closing the remaining connections\n");
+        kito_log(NULL, "grace period over; closing the remaining connections");
         force_close_connections(s);
     } else if (elapsed >= (uint64_t)s->cfg->shutdown_grace_ms + 2000) {
-        fprintf(stderr, "kitod: connections still open; stopping anyway\n");
+        kito_log(NULL, "connections still open; stopping anyway");
         uv_timer_stop(t);
         close_everything_else(s);
     }
@@ -573,7 +574,7 @@ void kito_server_stop(kito_server *s)
 static void on_signal(uv_signal_t *h, int signum)
 {
     kito_server *s = h->data;
-    fprintf(stderr, "kitod: %s received; shutting down\n",
+    kito_log(NULL, "%s received; shutting down",
             signum == SIGTERM ? "SIGTERM" : "SIGINT");
     kito_server_stop(s);
 }
@@ -586,13 +587,13 @@ static void on_market_recovered(void *ud, kito_err status, const struct kito_mar
 {
     kito_server *s = ud;
     if (status != KITO_OK) {
-        fprintf(stderr, "kitod: order books NOT recovered (%s); bids stay refused\n",
+        kito_log(NULL, "order books NOT recovered (%s); bids stay refused",
                 kito_err_code(status));
         return;
     }
-    fprintf(stderr,
-            "kitod: order books recovered: %u lots, %llu commands replayed, %.1f ms "
-            "(%u from snapshots, %u damaged)\n",
+    kito_log(NULL,
+            "order books recovered: %u lots, %llu commands replayed, %.1f ms "
+            "(%u from snapshots, %u damaged)",
             r->lots, (unsigned long long)r->commands, r->ms, r->from_snapshots, r->damaged);
     /* a crash between a publish and its lots' loading must not lose them (issue 5) */
     kito_bidding_reconcile(s->bidding);
@@ -681,9 +682,9 @@ static kito_err setup_h2o(kito_server *s, char *err, size_t err_size)
 
     struct stat st;
     if (stat(s->cfg->storefront_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr,
-                "kitod: warning: KITO_STOREFRONT_DIR=%s is not a directory; no static "
-                "files will be served\n",
+        kito_log(NULL,
+                "warning: KITO_STOREFRONT_DIR=%s is not a directory; no static "
+                "files will be served",
                 s->cfg->storefront_dir);
     }
     static const char *index_files[] = {"index.html", NULL};
@@ -711,7 +712,7 @@ static kito_err load_keys(kito_server *s, char *err, size_t err_size)
         return e;
     }
     if (created)
-        fprintf(stderr, "kitod: made a new signing key at %s\n", s->cfg->signing_key);
+        kito_log(NULL, "made a new signing key at %s", s->cfg->signing_key);
     FILE *f = fopen(s->cfg->signing_key, "rb");
     char pem[4096];
     size_t n = f != NULL ? fread(pem, 1, sizeof(pem) - 32, f) : 0;
@@ -814,7 +815,7 @@ void kito_server_dispose(kito_server *s)
     if (s->ctx_ready && !h2o_linklist_is_empty(&s->conns)) {
         /* a connection outlived the grace period and the forced close: disposing the
          * context under it would be a use after free, so leave it to process exit */
-        fprintf(stderr, "kitod: warning: connections still open at exit\n");
+        kito_log(NULL, "warning: connections still open at exit");
         s->ctx_ready = false;
         s->conf_ready = false;
     }

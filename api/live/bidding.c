@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/common/log.h"
 #include "api/live/bookstore.h"
 #include "api/common/crypto.h"
 #include "api/common/render.h"
@@ -357,7 +358,7 @@ static void act_finish(activation *a)
     kito_bidding *b = a->b;
     act_unlink(a);
     if (a->failed || a->db_err != KITO_OK) {
-        fprintf(stderr, "kitod: sale %llu: some lots not loaded yet (%s); retrying in %d ms\n",
+        kito_log(NULL, "sale %llu: some lots not loaded yet (%s); retrying in %d ms",
                 (unsigned long long)a->sale_id,
                 kito_err_code(a->db_err != KITO_OK ? a->db_err : KITO_E_UNAVAILABLE),
                 KITO_BIDDING_RETRY_MS);
@@ -397,7 +398,7 @@ static void on_loaded(void *ud, kito_err status)
     if (status != KITO_OK && status != KITO_E_LOT_EXISTS) {
         a->failed = true;
         if (status != KITO_E_UNAVAILABLE && status != KITO_E_CAPACITY)
-            fprintf(stderr, "kitod: sale %llu: a lot was not loaded (%s)\n",
+            kito_log(NULL, "sale %llu: a lot was not loaded (%s)",
                     (unsigned long long)a->sale_id, kito_err_code(status));
     }
     assert(a->pending > 0);
@@ -502,7 +503,7 @@ static void act_pump(activation *a)
 static void act_loaded_all(activation *a)
 {
     if (a->db_err != KITO_OK && a->db_err != KITO_E_NOT_FOUND)
-        fprintf(stderr, "kitod: sale %llu: cannot read its lots (%s)\n",
+        kito_log(NULL, "sale %llu: cannot read its lots (%s)",
                 (unsigned long long)a->sale_id, kito_err_code(a->db_err));
     if (a->db_err == KITO_E_NOT_FOUND) {
         a->db_err = KITO_OK; /* gone: nothing to load */
@@ -580,7 +581,7 @@ static void rec_done(void *arg, kito_err status)
     }
     if (c->err != KITO_OK || c->n == 0) {
         if (c->err != KITO_OK) {
-            fprintf(stderr, "kitod: cannot list the published sales (%s); retrying\n",
+            kito_log(NULL, "cannot list the published sales (%s); retrying",
                     kito_err_code(c->err));
             arm_retry(b);
         }

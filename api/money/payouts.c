@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/common/log.h"
 #include "api/store/audit.h"
 #include "api/common/crypto.h"
 #include "api/common/backoff.h"
@@ -28,9 +29,7 @@ static void logf_(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("kitod: payouts: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n", stderr);
+    kito_logv("payouts", fmt, ap);
     va_end(ap);
 }
 
@@ -1044,7 +1043,7 @@ kito_err kito_payouts_start(const kito_config *cfg, const kito_db_params *db, ki
         free(w);
         return KITO_E_INTERNAL;
     }
-    fprintf(stderr, "kitod: payouts: worker started (%s)\n",
+    kito_log("payouts", "worker started (%s)",
             w->sending ? "M-Pesa B2C sending on" : "KITO_MPESA_BASE_URL unset: creating only");
     *out = w;
     return KITO_OK;

@@ -12,6 +12,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "api/common/log.h"
 #include "api/common/backoff.h"
 #include "api/money/settlement_writer.h"
 #include "api/store/sql.h"
@@ -82,7 +83,7 @@ static void stat_add(kito_settlement *w, size_t offset, uint64_t n)
 static void failed(kito_settlement *w, const char *what, const char *detail)
 {
     uint32_t wait_ms = kito_backoff_next(&w->backoff);
-    fprintf(stderr, "kitod: settlement: %s (%s); retrying in %u ms\n", what,
+    kito_log("settlement", "%s (%s); retrying in %u ms", what,
             detail != NULL ? detail : "", wait_ms);
     STAT(w, failures, 1);
     w->read_pending = true; /* whatever was delivered and not acked is ours to redo */
@@ -101,7 +102,7 @@ static redisReply *command(kito_settlement *w, int argc, const char **argv, cons
 {
     redisReply *r = redisCommandArgv(w->redis, argc, argv, lens);
     if (r == NULL) {
-        fprintf(stderr, "kitod: settlement: Redis: %s\n", w->redis->errstr);
+        kito_log("settlement", "Redis: %s", w->redis->errstr);
         redis_drop(w);
     }
     return r;
@@ -135,7 +136,7 @@ static bool redis_ready(kito_settlement *w)
         /* BUSYGROUP: it exists already, which is the normal case */
         ok = r->type != REDIS_REPLY_ERROR || strncmp(r->str, "BUSYGROUP", 9) == 0;
         if (!ok)
-            fprintf(stderr, "kitod: settlement: XGROUP CREATE: %s\n", r->str);
+            kito_log("settlement", "XGROUP CREATE: %s", r->str);
         freeReplyObject(r);
     } else
         ok = false;
@@ -239,7 +240,7 @@ static bool read_batch(kito_settlement *w, size_t *n)
         return false;
     if (r->type == REDIS_REPLY_ERROR) {
         /* NOGROUP: the stream or group was deleted under us; make it again */
-        fprintf(stderr, "kitod: settlement: XREADGROUP: %s\n", r->str);
+        kito_log("settlement", "XREADGROUP: %s", r->str);
         freeReplyObject(r);
         redis_drop(w);
         return false;
@@ -270,7 +271,7 @@ static bool ack(kito_settlement *w, size_t n)
         return false;
     bool ok = r->type == REDIS_REPLY_INTEGER;
     if (!ok)
-        fprintf(stderr, "kitod: settlement: XACK: %s\n",
+        kito_log("settlement", "XACK: %s",
                 r->type == REDIS_REPLY_ERROR ? r->str : "?");
     freeReplyObject(r);
     return ok;
@@ -337,7 +338,7 @@ static void count_outcomes(kito_settlement *w, size_t n)
             break;
         case KITO_SETTLE_REJECT:
             add.rejected++;
-            fprintf(stderr, "kitod: settlement: entry %s (lot %" PRIu64 ") rejected: %s\n",
+            kito_log("settlement", "entry %s (lot %" PRIu64 ") rejected: %s",
                     w->entries[i].id, w->entries[i].lot_id, w->why[i]);
             break;
         case KITO_SETTLE_WAIT:
@@ -360,8 +361,8 @@ static void count_outcomes(kito_settlement *w, size_t n)
     w->stats.waiting = add.waiting;
     pthread_mutex_unlock(&w->lock);
     if (changed)
-        fprintf(stderr,
-                "kitod: settlement: %" PRIu64 " lots wait to be retried (lot %" PRIu64 ": %s)\n",
+        kito_log("settlement",
+                "%" PRIu64 " lots wait to be retried (lot %" PRIu64 ": %s)",
                 add.waiting, w->entries[first_wait].lot_id, w->why[first_wait]);
 }
 
@@ -380,7 +381,7 @@ static void handle_batch(kito_settlement *w, size_t n)
     memcpy(parsed, w->outcome, n);
     kito_err e = settle_range(w, 0, n);
     if (e != KITO_OK && e != KITO_E_UNAVAILABLE) {
-        fprintf(stderr, "kitod: settlement: batch of %zu failed (%s: %s); one by one\n", n,
+        kito_log("settlement", "batch of %zu failed (%s: %s); one by one", n,
                 kito_err_code(e), kito_sql_last_error());
         e = KITO_OK;
         for (size_t i = 0; i < n && e != KITO_E_UNAVAILABLE; i++) {
@@ -437,7 +438,7 @@ static void *worker_main(void *arg)
     kito_settlement *w = arg;
     w->db = kito_db_worker_ops()->start(&w->db_params);
     if (w->db == NULL) {
-        fprintf(stderr, "kitod: settlement: out of memory; worker not running\n");
+        kito_log("settlement", "out of memory; worker not running");
         return NULL;
     }
     while (!atomic_load(&w->stop)) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/common/log.h"
 #include "api/store/audit.h"
 #include "api/store/sql.h"
 #include "api/common/validate.h"
@@ -219,7 +220,7 @@ static kito_err verify(const char *secret, const char *stored, bool *match)
     *match = false;
     kito_err e = kito_crypto_secret_verify(secret, strlen(secret), stored, match);
     if (e != KITO_OK)
-        fprintf(stderr, "kitod: a stored secret hash is malformed (%s)\n", kito_err_code(e));
+        kito_log(NULL, "a stored secret hash is malformed (%s)", kito_err_code(e));
     return e;
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "api/common/log.h"
 #include "api/common/validate.h"
 
 struct kito_sql_row {
@@ -332,4 +333,12 @@ void kito_sql_time(int64_t ms, char out[KITO_SQL_TIME_SIZE])
     out[10] = ' ';
     memcpy(out + 19, n == 24 ? t + 19 : ".000", 4); /* ".mmm" */
     out[23] = '\0';
+}
+
+kito_err kito_sql_log_failure(const char *what, kito_err e)
+{
+    if (e == KITO_E_DB || e == KITO_E_INTERNAL || e == KITO_E_UNAVAILABLE || e == KITO_E_NOMEM ||
+        e == KITO_E_IO)
+        kito_log(NULL, "%s: %s (%s)", what, kito_err_code(e), kito_sql_last_error());
+    return e;
 }

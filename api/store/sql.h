@@ -51,6 +51,12 @@ typedef struct kito_sql_param {
 /* A nullable string: NULL becomes SQL NULL. */
 #define KITO_SQL_TEXT_OR_NULL(s) ((s) != NULL ? KITO_SQL_TEXT(s) : KITO_SQL_NULL)
 
+/* On the worker thread, right after a repository call: logs a failure that is the server's own
+ * (KITO_E_DB, _INTERNAL, _UNAVAILABLE, _NOMEM, _IO) with MySQL's detail, which is never sent to
+ * the client; what names the operation ("sale create"). kito_sql_last_error is per thread, so
+ * this cannot wait for the loop. Returns e, so a call can wrap the repository call. */
+kito_err kito_sql_log_failure(const char *what, kito_err e);
+
 /* The number of elements of an array (a statement's parameter list, say). */
 #define KITO_N(a) (sizeof(a) / sizeof((a)[0]))
 
