@@ -53,7 +53,7 @@ run_criterion() {
 }
 
 if want unit; then
-    for bin in "$BUILD"/tests/unit_engine_* "$BUILD"/tests/unit_api_*; do
+    for bin in "$BUILD"/tests/unit_*; do
         [ -x "$bin" ] && run_criterion unit "$bin"
     done
 fi

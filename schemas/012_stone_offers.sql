@@ -3,7 +3,7 @@
 -- that organiser or sale"). Conventions as in 002_accounts.sql.
 --
 -- Before this table any organiser could put any miner's certified stone into her own sale. Now
--- a lot is added only when a live offer of its stone covers the sale (api/repo_lots.c checks it
+-- a lot is added only when a live offer of its stone covers the sale (api/store/repo_lots.c checks it
 -- in the lot's own transaction, under the stone's row lock, which a withdrawal takes too).
 
 -- Lets stone_offers pin the miner and the lister it copies to the stone's own (composite key

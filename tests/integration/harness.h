@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "api/validate.h"
+#include "api/common/validate.h"
 
 struct kito_kitod {
     pid_t pid;
@@ -138,7 +138,7 @@ unsigned long long kito_harness_session_for(unsigned long long account_id, const
 unsigned long long kito_harness_stone(unsigned long long miner, unsigned long long listed_by,
                                       bool certified, char id[KITO_ID_SIZE]);
 
-/* Consent (DESIGN.md, "Consent"; api/repo_offers.h): the miner of stone_id (the API's id,
+/* Consent (DESIGN.md, "Consent"; api/store/repo_offers.h): the miner of stone_id (the API's id,
  * "stn_...") offers it to organiser organizer_id (any of her sales), as POST
  * /v1/stones/{id}/offers by the miner would, written by SQL for tests that arrange their stones
  * by SQL. Returns the offer's key. Idempotent like the API: an offer already live is returned. */

@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/http_error.h"
-#include "api/validate.h"
+#include "api/http/http_error.h"
+#include "api/common/validate.h"
 #include "tests/integration/harness.h"
 
 KITO_SUITE_WITH_KITOD(bidding, 240);

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/repo_offers.h"
-#include "api/validate.h"
+#include "api/common/validate.h"
+#include "api/store/repo_offers.h"
 #include "tests/integration/harness.h"
 
 KITO_SUITE_WITH_KITOD(consent, 120);
@@ -528,7 +528,7 @@ Test(consent, a_lot_waiting_on_a_withdrawal_sees_it)
     new_sale(&a, sale);
     kito_id_format(KITO_ID_OFFER, kito_harness_offer(stone, a.id), id, sizeof(id));
 
-    /* the withdrawal, as api/repo_offers.c does it: the stone's row first */
+    /* the withdrawal, as api/store/repo_offers.c does it: the stone's row first */
     kito_harness_sql("START TRANSACTION");
     kito_harness_sql_value(got, sizeof(got), "SELECT id FROM stones WHERE id = %llu FOR UPDATE",
                            sk);

@@ -10,13 +10,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/http_error.h"
-#include "api/validate.h"
+#include "api/http/http_error.h"
+#include "api/common/validate.h"
 #include "tests/integration/harness.h"
 
 KITO_SUITE_WITH_KITOD(sales, 180);
 
-/* The status validation_failed maps to (api/http_error.c owns the mapping). */
+/* The status validation_failed maps to (api/http/http_error.c owns the mapping). */
 #define VSTATUS ((long)kito_http_status(KITO_E_VALIDATION))
 
 /* ---- helpers --------------------------------------------------------------------------------- */
