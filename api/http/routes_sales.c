@@ -17,6 +17,7 @@
 #include "api/common/query.h"
 #include "api/common/render.h"
 #include "api/store/repo_lots.h"
+#include "api/store/repo_registrations.h"
 #include "api/store/repo_sales.h"
 #include "api/http/req_db.h"
 #include "api/store/sql.h"
@@ -692,8 +693,10 @@ static void done_lots_list(kito_req *r, void *arg)
 kito_err kito_get_sale_lots(kito_req *r)
 {
     static const char *const allowed[] = {"state", "cursor", "limit", NULL};
-    static const char *const states[] = {"scheduled", "open",      "closing", "sold",
-                                         "unsold",    "withdrawn", NULL};
+    const char *states[KITO_LOT_STATE_MAX + 1];
+    for (int i = 0; i < KITO_LOT_STATE_MAX; i++)
+        states[i] = kito_lot_state_name((uint8_t)(i + 1));
+    states[KITO_LOT_STATE_MAX] = NULL;
     job *j = job_new(r);
     if (j == NULL)
         return KITO_E_NOMEM;
@@ -958,7 +961,7 @@ static void done_registration(kito_req *r, void *arg)
 static void run_register(kito_db_conn *db, void *arg)
 {
     job *j = arg;
-    j->err = kito_sales_register(db, &j->actor, j->id, &j->reg, &j->created, &j->ve);
+    j->err = kito_registrations_register(db, &j->actor, j->id, &j->reg, &j->created, &j->ve);
     kito_sql_log_failure("sale register", j->err);
 }
 
@@ -973,7 +976,7 @@ kito_err kito_post_sale_registrations(kito_req *r)
 static void run_standing(kito_db_conn *db, void *arg)
 {
     job *j = arg;
-    j->err = kito_sales_standing(db, &j->actor, j->id, &j->reg);
+    j->err = kito_registrations_standing(db, &j->actor, j->id, &j->reg);
     kito_sql_log_failure("sale standing", j->err);
 }
 
@@ -1016,7 +1019,7 @@ static kito_err decode_approval(const json_t *body, kito_approval_input *out, ki
 static void run_approve(kito_db_conn *db, void *arg)
 {
     job *j = arg;
-    j->err = kito_sales_approve(db, &j->actor, j->id, &j->approval, &j->reg, &j->created, &j->ve);
+    j->err = kito_registrations_approve(db, &j->actor, j->id, &j->approval, &j->reg, &j->created, &j->ve);
     kito_sql_log_failure("sale approve", j->err);
 }
 
@@ -1049,7 +1052,7 @@ kito_err kito_post_sale_approvals(kito_req *r)
 static void run_revoke(kito_db_conn *db, void *arg)
 {
     job *j = arg;
-    j->err = kito_sales_revoke(db, &j->actor, j->id, j->buyer_id, &j->ve);
+    j->err = kito_registrations_revoke(db, &j->actor, j->id, j->buyer_id, &j->ve);
     kito_sql_log_failure("sale revoke", j->err);
 }
 
@@ -1097,7 +1100,7 @@ static void run_registrations(kito_db_conn *db, void *arg)
     };
     j->items = json_array();
     j->err = j->items != NULL
-                 ? kito_sales_registrations(db, &j->actor, j->id, &f, registration_item, j)
+                 ? kito_registrations_list(db, &j->actor, j->id, &f, registration_item, j)
                  : KITO_E_NOMEM;
     kito_sql_log_failure("sale registrations", j->err);
 }

@@ -215,20 +215,18 @@ kito_err kito_lots_get(kito_db_conn *db, const kito_actor *actor, uint64_t id, k
     return e;
 }
 
-/* The page's lot ids. Rows are then read one query each: see repo_sales.c, "A page of keys"
- * (api/store/sql.c cannot yet fetch several rows holding values over 255 bytes). */
-typedef struct page_ids {
-    uint64_t ids[KITO_PAGE_ROWS_MAX];
-    size_t n;
-} page_ids;
+/* A page of lots, one row at a time to the caller's fn. */
+struct lot_page {
+    kito_lot_row_fn fn;
+    void *ud;
+    kito_lot row;
+};
 
-static kito_err collect_page_id(void *ud, const kito_sql_row *row)
+static kito_err lot_page_row(void *ud, const kito_sql_row *row)
 {
-    page_ids *p = ud;
-    if (p->n >= KITO_PAGE_ROWS_MAX)
-        return KITO_E_CAPACITY;
-    p->ids[p->n++] = kito_sql_u64(row, 0);
-    return KITO_OK;
+    struct lot_page *c = ud;
+    lot_from_row(row, &c->row);
+    return c->fn(c->ud, &c->row);
 }
 
 kito_err kito_lots_list(kito_db_conn *db, const kito_actor *actor, uint64_t sale_id,
@@ -239,8 +237,7 @@ kito_err kito_lots_list(kito_db_conn *db, const kito_actor *actor, uint64_t sale
         e = KITO_E_NOT_FOUND;
     if (e != KITO_OK)
         return e;
-    page_ids page = {.n = 0};
-    kito_lot row;
+    struct lot_page page = {.fn = fn, .ud = ud};
     kito_sql_param p[] = {
         KITO_SQL_U64(sale_id),           KITO_SQL_TEXT_OR_NULL(f->state),
         KITO_SQL_TEXT_OR_NULL(f->state), KITO_SQL_I64(f->has_after ? 1 : 0),
@@ -248,16 +245,11 @@ kito_err kito_lots_list(kito_db_conn *db, const kito_actor *actor, uint64_t sale
         KITO_SQL_U64(f->after_id),       KITO_SQL_U64((uint64_t)f->limit + 1),
     };
     e = kito_sql_query(db,
-                       "SELECT l.id FROM lots l WHERE l.sale_id = ?"
+                       "SELECT " LOT_COLUMNS LOT_FROM " WHERE l.sale_id = ?"
                        " AND (? IS NULL OR l.state = ?)"
                        " AND (? = 0 OR l.position > ? OR (l.position = ? AND l.id > ?))"
                        " ORDER BY l.position, l.id LIMIT ?",
-                       p, COUNT(p), collect_page_id, &page, NULL);
-    for (size_t i = 0; e == KITO_OK && i < page.n; i++) {
-        e = read_lot(db, page.ids[i], false, &row);
-        if (e == KITO_OK)
-            e = fn(ud, &row);
-    }
+                       p, COUNT(p), lot_page_row, &page, NULL);
     return e;
 }
 
