@@ -627,6 +627,10 @@ kito_err kito_sales_cancel(kito_db_conn *db, const kito_actor *actor, uint64_t i
     kito_err e = kito_sql_begin(db);
     if (e == KITO_OK)
         e = kito_sales_lock_owned(db, actor, id, out);
+    /* cancelled already: nothing to write, and the caller takes its lots out of the order books
+     * again (a cancel whose withdrawals Redis refused is finished by repeating it) */
+    if (e == KITO_OK && strcmp(out->status, "cancelled") == 0)
+        return finish(db, KITO_OK);
     if (e == KITO_OK && strcmp(out->status, "draft") != 0 && strcmp(out->status, "published") != 0)
         e = kito_verr_set(ve, "", "the sale is %s; it can no longer be cancelled", out->status);
     if (e == KITO_OK && strcmp(out->status, "published") == 0) {

@@ -140,7 +140,8 @@ kito_err kito_sales_publish(kito_db_conn *db, const kito_actor *actor, uint64_t 
                             kito_verr *ve);
 
 /* draft or published (before it starts) -> cancelled; its lots are withdrawn so their stones
- * can be offered again. Audits "sale.cancel". Errors as kito_sales_publish. */
+ * can be offered again. Audits "sale.cancel". A cancelled sale is answered as it is (KITO_OK,
+ * nothing written): cancel is idempotent. Errors as kito_sales_publish. */
 kito_err kito_sales_cancel(kito_db_conn *db, const kito_actor *actor, uint64_t id, kito_sale *out,
                            kito_verr *ve);
 
