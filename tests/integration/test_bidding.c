@@ -32,21 +32,8 @@ static long long now_ms(void)
     return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static struct kito_http_resp call(const who *w, const char *method, const char *path,
-                                  const char *body_fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static struct kito_http_resp call(const who *w, const char *method, const char *path,
-                                  const char *body_fmt, ...)
-{
-    char body[4096];
-    if (body_fmt != NULL) {
-        va_list ap;
-        va_start(ap, body_fmt);
-        vsnprintf(body, sizeof(body), body_fmt, ap);
-        va_end(ap);
-    }
-    return kito_harness_call(&kd, w, NULL, method, path, body_fmt != NULL ? body : NULL);
-}
+/* A request as w (may be NULL) with a printf-style body (NULL: none). */
+#define call(w, method, path, ...) kito_harness_callf(&kd, w, NULL, method, path, __VA_ARGS__)
 
 static const char *str(const json_t *o, const char *name)
 {
@@ -84,30 +71,8 @@ static const char *rfc3339(long long ms, char buf[KITO_TIME_SIZE])
 /* A stone of a fresh miner (returned in *seller), certified. */
 static void new_stone(who *seller, char id[KITO_ID_SIZE])
 {
-    static unsigned long long valuer;
-    char key[32], sig[89];
-    if (valuer == 0)
-        valuer = kito_harness_account("valuer", NULL, 0);
     *seller = kito_harness_person("miner");
-    unsigned long long stone = kito_harness_sql(
-        "INSERT INTO stones (seller_id, listed_by, species, variety, weight_cct, origin_country,"
-        " origin_region, colour, status) VALUES (%llu, %llu, 'corundum', 'sapphire', 214, 'TZ',"
-        " 'Tunduru', 'blue', 'certified')",
-        seller->id, seller->id);
-    if (kito_harness_sql_value(key, sizeof(key), "SELECT key_id FROM signing_keys LIMIT 1") == 0) {
-        kito_harness_sql("INSERT IGNORE INTO signing_keys (key_id, public_key_b64) VALUES"
-                         " ('5a1e5a1e5a1e5a1e', '%043d=')",
-                         0);
-        snprintf(key, sizeof(key), "5a1e5a1e5a1e5a1e");
-    }
-    memset(sig, 'A', 86);
-    sig[86] = sig[87] = '=';
-    sig[88] = '\0';
-    kito_harness_sql("INSERT INTO certificates (stone_id, version, canonical_json, signature,"
-                     " key_id, valuer_id) VALUES (%llu, 1, '{\"species\":\"corundum\"}', '%s',"
-                     " '%s', %llu)",
-                     stone, sig, key, valuer);
-    kito_id_format(KITO_ID_STONE, stone, id, KITO_ID_SIZE);
+    kito_harness_stone(seller->id, seller->id, true, id);
 }
 
 /* A sale built and published through the API. */
