@@ -30,10 +30,10 @@
  *     SHA-256(buyer id as 8 bytes big-endian || key), so a retry with the same key from the same
  *     buyer is the same engine command and the engine's window answers it as a duplicate. A
  *     small table remembers what each key was used for (lot and amount) from the moment its bid
- *     is accepted, and is refilled from the journal when the market replays it (the same
- *     commands the engine's window holds again), so that a key reused for a different bid is
- *     refused instead of silently answered with the first one -- while the first is in flight,
- *     and after a restart.
+ *     is accepted, and is refilled from the journal when the market rebuilds (the commands whose
+ *     ids the engine's window holds again, before the lots' snapshots too, oldest first, so the
+ *     newest wins a slot), so that a key reused for a different bid is refused instead of
+ *     silently answered with the first one -- while the first is in flight, and after a restart.
  *
  * Everything is for the loop thread only, except the pure helpers marked "pure".
  */
