@@ -54,8 +54,9 @@
  * journal the snapshot covers (only the ids are wanted), keeps the latest recent_commands
  * commands with an id among them -- by the time they were stamped with, then lot, then seq (the
  * engine's own order is not in Redis; see cmd_older in market.c for a clock set back) -- and
- * puts their ids into the window oldest first (kito_engine_remember), before the first command is
- * taken. A retry of any of them is then a duplicate with its first seq, as before the restart,
+ * puts their ids into the fresh engine's window (kito_engine_remember: at most recent_commands
+ * ids, so one generation, which ages as a whole: their order within it does not matter), before
+ * the first command is taken. A retry of any of them is then a duplicate with its first seq, as before the restart,
  * for every format. Ids of lots that are no longer open are not read back: such a lot takes no
  * commands (a retry on it is told the lot is closed). Cost, per lot with a snapshot past seq 0:
  * at most ceil(min(snap_seq, recent_commands) / KITO_BOOKSTORE_PAGE) more XREVRANGE round trips,
@@ -188,8 +189,9 @@ typedef void (*kito_market_replay_fn)(void *ud, const struct kito_command *cmd);
 /* Sets the one replay listener (NULL to remove): called on the loop, once every lot is read back
  * and before the first command is taken, for every command whose id the engine's window holds
  * again (see "Idempotency after recovery": at most recent_commands, from before the snapshots
- * too), oldest first, so that what a caller remembers of them can be rebuilt with it. Set it
- * before kito_market_recover. The listener must not free the market or call into it. */
+ * too), in no particular order (each carries its now_ms), so that what a caller remembers of
+ * them can be rebuilt with it. Set it before kito_market_recover. The listener must not free the
+ * market or call into it. */
 void kito_market_set_replay_listener(kito_market *m, kito_market_replay_fn fn, void *ud);
 
 /* Applies the engine's tick at now_ms (due opens and closes) and journals the OPEN/CLOSE
