@@ -56,14 +56,16 @@
  * engine's own order is not in Redis; see cmd_older in market.c for a clock set back) -- and
  * puts their ids into the fresh engine's window (kito_engine_remember: at most recent_commands
  * ids, so one generation, which ages as a whole: their order within it does not matter), before
- * the first command is taken. A retry of any of them is then a duplicate with its first seq, as before the restart,
- * for every format. Ids of lots that are no longer open are not read back: such a lot takes no
- * commands (a retry on it is told the lot is closed). Cost, per lot with a snapshot past seq 0:
- * at most ceil(min(snap_seq, recent_commands) / KITO_BOOKSTORE_PAGE) more XREVRANGE round trips,
- * pipelined across recover_parallel lots like the rest of the reads, each stopping at the first
- * entry older than all it keeps once it keeps recent_commands (so, with a monotonic clock, about
- * recent_commands entries plus one page a lot are read); and recent_commands x 48 bytes of memory
- * while it runs.
+ * the first command is taken. A retry of any of them is then a duplicate with its first seq, as
+ * before the restart, for every format. Ids of lots that are no longer open are not read back:
+ * such a lot takes no command, whatever its id. Cost, per lot with a snapshot past seq 0: at
+ * most ceil(min(snap_seq, recent_commands) / KITO_BOOKSTORE_PAGE) more XREVRANGE round trips,
+ * one after another, pipelined across recover_parallel lots like the rest of the reads, each
+ * lot's stopping at the first entry older than all it keeps once it keeps recent_commands. In
+ * all: while the open lots' journals hold fewer than recent_commands commands, all of them are
+ * read (all are in the window); beyond, with a clock that does not step back, about
+ * recent_commands entries plus up to a page a lot. Memory: recent_commands x 48 bytes while it
+ * runs.
  *
  * Threading: loop thread only. Callbacks run on the loop; they may call kito_market_submit and
  * kito_market_tick, but must not free the market.
