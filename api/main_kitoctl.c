@@ -3,7 +3,7 @@
  * created by an operator command line tool ... which also creates the first operator").
  *
  * It talks to MySQL directly and synchronously, with the same KITO_MYSQL_* variables as kitod
- * (api/config.h; ops/kito.env.sample), through the same repositories, so an account made here is
+ * (api/common/config.h; ops/kito.env.sample), through the same repositories, so an account made here is
  * made exactly as the API would make it, with its audit row (actor NULL: the system).
  *
  * Exit status: 0 done; 1 the database refused or failed (unreachable, duplicate, ...); 2 the
@@ -23,14 +23,17 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "api/config.h"
-#include "api/db.h"
-#include "api/mpesa.h"
-#include "api/payouts.h"
-#include "api/repo_accounts.h"
-#include "api/repo_settlement.h"
-#include "api/sql.h"
-#include "api/validate.h"
+#include "api/common/log.h"
+#include "api/common/config.h"
+#include "api/store/db.h"
+#include "api/adapters/mpesa.h"
+#include "api/money/payouts.h"
+#include "api/store/repo_accounts.h"
+#include "api/money/payments.h"
+#include "api/money/reconcile.h"
+#include "api/money/royalty.h"
+#include "api/store/sql.h"
+#include "api/common/validate.h"
 
 #define EXIT_DB 1
 #define EXIT_USAGE 2
@@ -373,7 +376,7 @@ static int cmd_royalty_set(int argc, char **argv)
     if (db == NULL)
         return EXIT_DB;
     uint64_t id;
-    kito_err e = kito_repo_royalty_set(db, country, species, form, (int32_t)bps, from_ms,
+    kito_err e = kito_royalty_set(db, country, species, form, (int32_t)bps, from_ms,
                                        opt(&o, "source"), 0, &id);
     if (e != KITO_OK)
         rc = db_failed("a rate for this country, species and form from that instant", e);
@@ -403,7 +406,7 @@ static int cmd_royalty_list(int argc, char **argv)
     if (db == NULL)
         return EXIT_DB;
     printf("country\tspecies\tform\trate_bps\teffective_from\tstatus\tsource\n");
-    kito_err e = kito_repo_royalty_list(db, print_royalty, NULL);
+    kito_err e = kito_royalty_list(db, print_royalty, NULL);
     rc = e == KITO_OK ? 0 : db_failed("royalty list", e);
     db_close(db);
     return rc;
@@ -447,7 +450,7 @@ static int cmd_payment_record(int argc, char **argv)
         return EXIT_DB;
     kito_payment_result out;
     ve.field[0] = '\0';
-    kito_err e = kito_repo_payment_record(db, &in, &out, &ve);
+    kito_err e = kito_payment_record(db, &in, &out, &ve);
     if (e == KITO_E_VALIDATION && ve.field[0] != '\0')
         rc = (fprintf(stderr, "kitoctl: --%s %s\n", ve.field, ve.reason), EXIT_USAGE);
     else if (e == KITO_E_CONFLICT)
@@ -485,7 +488,7 @@ static int cmd_reconcile(int argc, char **argv)
     if (db == NULL)
         return EXIT_DB;
     size_t findings = 0;
-    kito_err e = kito_repo_reconcile(db, print_finding, NULL, &findings);
+    kito_err e = kito_reconcile(db, print_finding, NULL, &findings);
     if (e != KITO_OK)
         rc = db_failed("reconcile", e);
     else {
@@ -496,7 +499,7 @@ static int cmd_reconcile(int argc, char **argv)
     return rc;
 }
 
-/* ---- payouts (issue 7; api/payouts.h) ---------------------------------------------------------
+/* ---- payouts (issue 7; api/money/payouts.h) ---------------------------------------------------------
  */
 
 static int cmd_fx_set(int argc, char **argv)
@@ -670,6 +673,7 @@ static int cmd_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    kito_log_program("kitoctl");
     if (argc < 2)
         return (cmd_help(0, NULL), EXIT_USAGE);
     for (size_t i = 0; i < COMMAND_COUNT; i++) {

@@ -10,7 +10,7 @@
 #                                 with the line above, what a bid costs the server whatever wrk
 #                                 and the journal's fsync let the rps figures reach
 #   BENCH api_hello_rps <n>       bare libh2o HTTPS hello server (tests/tools/api_hello.c, kitod's
-#                                 TLS context from api/tls.c; a small JSON body with its
+#                                 TLS context from api/http/tls.c; a small JSON body with its
 #                                 Content-Length, as kitod answers), wrk, 64 connections,
 #                                 HTTP/1.1 keep-alive
 #   BENCH api_bid_rps <n>         ACCEPTED bids (201) per second: wrk POSTing valid bids to kitod
@@ -125,7 +125,7 @@ kill "${pids[0]}" 2>/dev/null; wait "${pids[0]}" 2>/dev/null; pids=()
 say "seeding $BUYERS buyers, $LOTS + 1 lots"
 seed=$BV/seed.sql tokens=$BV/tokens.txt
 : >"$seed"; : >"$tokens"
-# bearer tokens as api/crypto.h makes them (32 random bytes, base64url) and their SHA-256 digests
+# bearer tokens as api/common/crypto.h makes them (32 random bytes, base64url) and their SHA-256 digests
 # (what the sessions table stores), all in one process
 perl -MDigest::SHA=sha256_hex -MMIME::Base64 -e '
     open(my $r, "<", "/dev/urandom") or die;
@@ -209,7 +209,7 @@ add() { # PATH BODY
     printf 'url = "%s%s"\ncacert = "%s"\nrequest = "POST"\nheader = "Authorization: Bearer %s"\nheader = "Content-Type: application/json"\ndata = "%s"\nwrite-out = "%%{http_code} %%{url}\\n"\noutput = "/dev/null"\nsilent\nshow-error\n' \
         "$API" "$1" "$BV/tls/ca.pem" "$org_token" "${2//\"/\\\"}" >>"$cfg"
 }
-b32id() { # PREFIX KEY -> ID, the API's opaque id (api/validate.h, kito_id_format); no subshell
+b32id() { # PREFIX KEY -> ID, the API's opaque id (api/common/validate.h, kito_id_format); no subshell
     local a=0123456789abcdefghjkmnpqrstvwxyz k=$2 s="" i
     for ((i = 0; i < 13; i++)); do s=${a:$((k & 31)):1}$s; k=$((k >> 5)); done
     ID="${1}_$s"

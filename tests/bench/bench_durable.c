@@ -43,7 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/market.h"
+#include "api/live/market.h"
 
 #define LOTS 10000
 #define BUYERS_PER_LOT 15

@@ -22,8 +22,8 @@
 
 #include <hiredis/hiredis.h>
 
-#include "api/db.h"
-#include "api/settlement.h"
+#include "api/store/db.h"
+#include "api/money/settlement.h"
 
 #define BENCH_REDIS_PORT 6398
 #define BENCH_MYSQL_PORT 3398

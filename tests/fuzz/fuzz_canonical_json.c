@@ -1,5 +1,5 @@
 /*
- * Fuzz target: canonical JSON (api/canonical_json.h).
+ * Fuzz target: canonical JSON (api/common/canonical_json.h).
  * Any JSON jansson accepts is canonicalised; when that succeeds the output must be valid UTF-8,
  * parse back to an equal value, and be its own canonical form (a fixed point). A refusal is only
  * ever a validation or capacity error.
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/canonical_json.h"
-#include "api/validate.h"
+#include "api/common/canonical_json.h"
+#include "api/common/validate.h"
 
 #define CHECK(x)                                                                                   \
     do {                                                                                           \

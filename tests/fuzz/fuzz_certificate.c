@@ -1,6 +1,6 @@
 /*
- * Fuzz target: the valuation-certificate request decoder (api/repo_certificates.h) and, on the
- * same bytes, the stone request decoder (api/repo_stones.h). Bytes go through kito_json_parse as
+ * Fuzz target: the valuation-certificate request decoder (api/store/repo_certificates.h) and, on the
+ * same bytes, the stone request decoder (api/store/repo_stones.h). Bytes go through kito_json_parse as
  * kitod's dispatcher does, then the decoders. Besides "no crash" it checks that a refusal names a
  * field with a valid UTF-8 reason, that an accepted certificate request is within its documented
  * ranges, and that its document always builds and has a canonical form (no reals, nothing beyond
@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/canonical_json.h"
-#include "api/json.h"
-#include "api/repo_certificates.h"
-#include "api/repo_stones.h"
+#include "api/common/canonical_json.h"
+#include "api/http/json.h"
+#include "api/store/repo_certificates.h"
+#include "api/store/repo_stones.h"
 
 #define CHECK(x)                                                                                   \
     do {                                                                                           \

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the M-Pesa result callback and the provider's synchronous answers (api/mpesa.h),
+ * Fuzz target: the M-Pesa result callback and the provider's synchronous answers (api/adapters/mpesa.h),
  * the bytes a network peer controls. Checks, besides "no crash": a parsed result has a
  * non-empty OriginatorConversationID that fits, a success always carries a TransactionID, the
  * strings are NUL-terminated within their buffers, a refusal gives a reason, and the answer
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/mpesa.h"
+#include "api/adapters/mpesa.h"
 
 #define CHECK(x)                                                                                   \
     do {                                                                                           \

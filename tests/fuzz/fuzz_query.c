@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the query-string parser and pagination cursors (api/query.h).
+ * Fuzz target: the query-string parser and pagination cursors (api/common/query.h).
  * Checks, besides "no crash": a parsed query holds at most 32 parameters with well-formed
  * names and UTF-8 values, lookups find what parsing stored, a refusal leaves nothing behind and
  * names the field in valid UTF-8, and cursors round-trip while any other text is refused.
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/query.h"
+#include "api/common/query.h"
 
 #define CHECK(x)                                                                                   \
     do {                                                                                           \

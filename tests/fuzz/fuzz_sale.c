@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the sale and lot request decoders (api/repo_sales.h, api/repo_lots.h), the pure
+ * Fuzz target: the sale and lot request decoders (api/store/repo_sales.h, api/store/repo_lots.h), the pure
  * half of POST /v1/sales, PATCH /v1/sales/{id}, POST /v1/sales/{id}/lots, PATCH /v1/lots/{id},
  * POST /v1/sales/{id}/lots/order and POST /v1/sales/{id}/approvals' neighbours. Bytes go through
  * the JSON body parser, then every decoder. Besides "no crash" it checks that a refusal names a
@@ -13,9 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/json.h"
-#include "api/repo_lots.h"
-#include "api/repo_sales.h"
+#include "api/http/json.h"
+#include "api/store/repo_lots.h"
+#include "api/store/repo_sales.h"
+#include "api/store/sql.h"
 
 #define CHECK(x)                                                                                   \
     do {                                                                                           \

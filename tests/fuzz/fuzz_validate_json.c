@@ -1,6 +1,6 @@
 /*
- * Fuzz target: JSON request decoding and validation (api/validate.h).
- * Bytes go through kito_json_parse (api/json.h, as kitod parses request bodies), then the strict
+ * Fuzz target: JSON request decoding and validation (api/common/validate.h).
+ * Bytes go through kito_json_parse (api/http/json.h, as kitod parses request bodies), then the strict
  * field reader for the shapes of the issue-4 requests (account registration, valuation certificate,
  * sale), then the field validators on whatever members are present. Besides "no crash" it checks
  * that refusals name a field and give a reason in valid UTF-8 (so the error body can always be
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/json.h"
-#include "api/validate.h"
+#include "api/http/json.h"
+#include "api/common/validate.h"
 
 /* kitod's default limit for JSON bodies (KITO_JSON_BODY_MAX) */
 #define FUZZ_BODY_MAX (64 * 1024)

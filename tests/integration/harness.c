@@ -371,7 +371,7 @@ long kito_harness_wait_health(const struct kito_kitod *k, long want_status, int 
 #include <mysql.h>
 #include <stdarg.h>
 
-#include "api/crypto.h"
+#include "api/common/crypto.h"
 
 static MYSQL *test_db(void)
 {

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "api/validate.h"
+#include "api/common/validate.h"
 
 struct kito_kitod {
     pid_t pid;

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/http_error.h"
+#include "api/http/http_error.h"
 #include "tests/integration/harness.h"
 
 static struct kito_kitod kd;

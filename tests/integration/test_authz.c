@@ -1,4 +1,4 @@
-/* Walks the whole route table (api/routes.c), which is the authorization matrix: every route that
+/* Walks the whole route table (api/http/routes.c), which is the authorization matrix: every route that
  * names roles refuses anonymous callers with 401 and other roles with 403, and lets its own roles
  * through to the handler; public routes never ask for a token (issue 4). */
 #include <criterion/criterion.h>
@@ -6,9 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/auth.h"
-#include "api/crypto.h"
-#include "api/routes.h"
+#include "api/http/auth.h"
+#include "api/common/crypto.h"
+#include "api/http/routes.h"
 #include "tests/integration/harness.h"
 
 KITO_SUITE_WITH_KITOD(authz, 120);
@@ -143,7 +143,7 @@ Test(authz, bad_tokens_are_refused_on_protected_routes)
     (void)ses;
 }
 
-/* The session cache (api/auth.h): a session revoked in MySQL by another process is served from
+/* The session cache (api/http/auth.h): a session revoked in MySQL by another process is served from
  * the cache until its entry runs out. An entry used in its last KITO_AUTH_REFRESH_AHEAD_MS (by
  * token: at least the last half of that) is looked up again in the background, and the
  * revocation is seen then: before the TTL. */
@@ -179,7 +179,7 @@ Test(authz, revoked_session_leaves_the_cache_at_the_refresh_ahead)
                  elapsed_ms);
 }
 
-/* Sessions whose tokens fall into one set of the cache all stay cached (api/auth.h): with each
+/* Sessions whose tokens fall into one set of the cache all stay cached (api/http/auth.h): with each
  * cached, a revocation made elsewhere is not seen until the entry runs out, so every one of them
  * still answers 200 right after its session is revoked in MySQL. A direct-mapped cache kept only
  * the last of them, and the others (looked up again) answered 401. */

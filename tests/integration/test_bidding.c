@@ -9,16 +9,16 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "api/bidding.h"
-#include "api/http_error.h"
-#include "api/validate.h"
+#include "api/http/http_error.h"
+#include "api/common/validate.h"
+#include "api/live/bidding.h"
 #include "tests/integration/harness.h"
 
 KITO_SUITE_WITH_KITOD(bidding, 240);

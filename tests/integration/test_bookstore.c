@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/market.h"
+#include "api/live/market.h"
 #include "tests/integration/harness.h"
 
 #define DB 1

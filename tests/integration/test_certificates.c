@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/crypto.h"
-#include "api/http_error.h"
-#include "api/validate.h"
+#include "api/common/crypto.h"
+#include "api/http/http_error.h"
+#include "api/common/validate.h"
 #include "tests/integration/harness.h"
 
 KITO_SUITE_WITH_KITOD(certificates, 120);

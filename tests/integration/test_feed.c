@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/validate.h"
+#include "api/common/validate.h"
 #include "tests/integration/harness.h"
 
 KITO_SUITE_WITH_KITOD(feed, 120);

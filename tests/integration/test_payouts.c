@@ -1,6 +1,6 @@
 /*
  * Payouts end to end (issue 7): a paid settlement (arranged with SQL) -> the payout worker in a
- * real kitod -> a real mpesa_sim process (api/main_mpesa_sim.c) on a free port -> its result
+ * real kitod -> a real mpesa_sim process (sims/mpesa_sim.c) on a free port -> its result
  * callback over HTTPS into kitod -> payout succeeded and its ledger transaction, in the real
  * MariaDB. Faults: failure then retry, duplicate callback, late failure after success, forged
  * callbacks, provider timeout, a lost answer, kitod killed mid-way. The no-double-payment check
@@ -25,8 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/mpesa.h"
-#include "api/validate.h"
+#include "api/adapters/mpesa.h"
+#include "api/common/validate.h"
 #include "tests/integration/harness.h"
 
 #define TOKEN "test-callback-token-0123456789abcdef"
@@ -82,7 +82,7 @@ static void sim_start(void)
     sim_port = kito_harness_free_port();
     snprintf(sim_log, sizeof(sim_log), "%s", kito_harness_var("logs/mpesa_sim.log"));
     char bin[1024], port[16], cacert[1024];
-    snprintf(bin, sizeof(bin), "%s/api/mpesa_sim", getenv("KITO_TEST_BUILD"));
+    snprintf(bin, sizeof(bin), "%s/sims/mpesa_sim", getenv("KITO_TEST_BUILD"));
     snprintf(port, sizeof(port), "%d", sim_port);
     snprintf(cacert, sizeof(cacert), "%s", kito_harness_var("tls/ca.pem"));
     pid_t pid = fork();

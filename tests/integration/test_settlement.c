@@ -128,7 +128,7 @@ static unsigned long long lot_make(struct world *w, const char *country, const c
                             w->sale, stone, number, number - 1);
 }
 
-/* XADDs an outbox entry exactly as api/bookstore.c writes it. */
+/* XADDs an outbox entry exactly as api/live/bookstore.c writes it. */
 static void xadd(const struct world *w, unsigned long long lot, const char *result,
                  unsigned long long winner, long long hammer)
 {

@@ -1,6 +1,6 @@
 /*
  * api_hello: a bare libh2o HTTPS "hello" server -- the ceiling the API benchmark compares kitod
- * against (tests/bench/bench_api.sh). Same TLS context as kitod (api/tls.c: Mozilla
+ * against (tests/bench/bench_api.sh). Same TLS context as kitod (api/http/tls.c: Mozilla
  * intermediate, ALPN h2 + http/1.1), same libh2o and libuv, one loop, nothing else: no router,
  * no auth, no logging, no Redis, no MySQL.
  *
@@ -17,7 +17,7 @@
 #include <h2o.h>
 #include <uv.h>
 
-#include "api/tls.h"
+#include "api/http/tls.h"
 
 static h2o_globalconf_t config;
 static h2o_context_t ctx;
@@ -31,7 +31,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("application/json"));
-    /* a Content-Length, as kitod's responses have (api/request.c): without it h2o 2.2.5 sends
+    /* a Content-Length, as kitod's responses have (api/http/request.c): without it h2o 2.2.5 sends
      * the body chunked (size line, body and end as separate writes, so more TLS records), and
      * the ceiling came out about a quarter lower than a like-for-like one */
     req->res.content_length = sizeof(body) - 1;

@@ -1,0 +1,549 @@
+#include "api/adapters/mpesa.h"
+
+#include <assert.h>
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/common/crypto.h"
+
+/* ---- small helpers ------------------------------------------------------------------------- */
+
+static void copy_cut(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src != NULL ? src : "");
+}
+
+static void set_why(char *why, size_t why_size, const char *msg)
+{
+    if (why != NULL && why_size > 0)
+        snprintf(why, why_size, "%s", msg);
+}
+
+/* "+" then 8..15 digits, the first not 0 (E.164, as accounts store it). */
+static bool msisdn_ok(const char *s)
+{
+    if (s == NULL || s[0] != '+' || s[1] < '1' || s[1] > '9')
+        return false;
+    size_t n = 0;
+    for (const char *p = s + 1; *p != '\0'; p++, n++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return n >= 8 && n <= 15;
+}
+
+/* 1..max bytes of printable ASCII. */
+static bool printable(const char *s, size_t max)
+{
+    if (s == NULL || *s == '\0' || strlen(s) > max)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+        if (*p < 0x20 || *p > 0x7e)
+            return false;
+    return true;
+}
+
+static bool conf_ok(const kito_mpesa_conf *c)
+{
+    return c != NULL && c->base_url != NULL && c->base_url[0] != '\0' && c->initiator != NULL &&
+           c->initiator[0] != '\0' && c->security_credential != NULL && c->shortcode != NULL &&
+           c->shortcode[0] != '\0' && c->callback_base != NULL && c->callback_base[0] != '\0' &&
+           c->callback_token != NULL;
+}
+
+/* ---- requests ------------------------------------------------------------------------------ */
+
+kito_err kito_mpesa_result_url(const kito_mpesa_conf *conf, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const char *base = conf->callback_base;
+    size_t bl = strlen(base);
+    while (bl > 0 && base[bl - 1] == '/')
+        bl--; /* "https://x/" and "https://x" name the same base */
+    int n = snprintf(out, cap, "%.*s%s?token=", (int)bl, base, KITO_MPESA_CALLBACK_PATH);
+    if (n < 0 || (size_t)n >= cap)
+        return KITO_E_CAPACITY;
+    size_t at = (size_t)n;
+    for (const unsigned char *p = (const unsigned char *)conf->callback_token; *p != '\0'; p++) {
+        bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                     (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~';
+        if (at + (plain ? 1 : 3) >= cap)
+            return KITO_E_CAPACITY;
+        if (plain) {
+            out[at++] = (char)*p;
+        } else {
+            out[at++] = '%';
+            out[at++] = hex[*p >> 4];
+            out[at++] = hex[*p & 15];
+        }
+    }
+    out[at] = '\0';
+    return KITO_OK;
+}
+
+kito_err kito_mpesa_b2c_build(const kito_mpesa_conf *conf, const kito_mpesa_b2c *req, json_t **out)
+{
+    char url[1024];
+    *out = NULL;
+    if (!conf_ok(conf) || req->amount_units < 1 || req->amount_units > KITO_MPESA_AMOUNT_MAX ||
+        !msisdn_ok(req->msisdn) || !printable(req->originator_conversation_id, 64) ||
+        !printable(req->remarks, 100) || !printable(req->occasion, 100))
+        return KITO_E_VALIDATION;
+    if (kito_mpesa_result_url(conf, url, sizeof(url)) != KITO_OK)
+        return KITO_E_VALIDATION;
+    /* Field order as Daraja's documentation lists them; jansson keeps insertion order. */
+    json_t *doc =
+        json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s}",
+                  "OriginatorConversationID", req->originator_conversation_id, "InitiatorName",
+                  conf->initiator, "SecurityCredential", conf->security_credential, "CommandID",
+                  "BusinessPayment", "Amount", (json_int_t)req->amount_units, "PartyA",
+                  conf->shortcode, "PartyB", req->msisdn + 1, "Remarks", req->remarks,
+                  "QueueTimeOutURL", url, "ResultURL", url, "Occasion", req->occasion);
+    if (doc == NULL)
+        return KITO_E_NOMEM;
+    *out = doc;
+    return KITO_OK;
+}
+
+kito_err kito_mpesa_status_build(const kito_mpesa_conf *conf, const char *originator_id,
+                                 json_t **out)
+{
+    char url[1024];
+    *out = NULL;
+    if (!conf_ok(conf) || !printable(originator_id, 64))
+        return KITO_E_VALIDATION;
+    if (kito_mpesa_result_url(conf, url, sizeof(url)) != KITO_OK)
+        return KITO_E_VALIDATION;
+    json_t *doc =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Initiator",
+                  conf->initiator, "SecurityCredential", conf->security_credential, "CommandID",
+                  "TransactionStatusQuery", "OriginatorConversationID", originator_id, "PartyA",
+                  conf->shortcode, "IdentifierType", "4", "ResultURL", url, "QueueTimeOutURL", url,
+                  "Remarks", "payout status", "Occasion", originator_id);
+    if (doc == NULL)
+        return KITO_E_NOMEM;
+    *out = doc;
+    return KITO_OK;
+}
+
+/* ---- answers ------------------------------------------------------------------------------- */
+
+/* A string field (or a number, written out) copied into dst; "" when absent or another type. */
+static void field_text(const json_t *obj, const char *name, char *dst, size_t cap)
+{
+    const json_t *v = json_object_get(obj, name);
+    if (json_is_string(v))
+        copy_cut(dst, cap, json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(dst, cap, "%lld", (long long)json_integer_value(v));
+    else
+        dst[0] = '\0';
+}
+
+void kito_mpesa_response_parse(long http_status, const char *body, size_t len,
+                               kito_mpesa_response *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->ack = KITO_MPESA_ACK_UNKNOWN;
+    if (http_status == 0)
+        return;
+    json_t *doc = NULL;
+    if (body != NULL && len > 0 && len <= KITO_MPESA_BODY_MAX)
+        doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    if (json_is_object(doc)) {
+        field_text(doc, "ConversationID", out->conversation_id, sizeof(out->conversation_id));
+        field_text(doc, "OriginatorConversationID", out->originator_conversation_id,
+                   sizeof(out->originator_conversation_id));
+        field_text(doc, "ResponseCode", out->code, sizeof(out->code));
+        field_text(doc, "ResponseDescription", out->desc, sizeof(out->desc));
+        if (out->code[0] == '\0') {
+            field_text(doc, "errorCode", out->code, sizeof(out->code));
+            field_text(doc, "errorMessage", out->desc, sizeof(out->desc));
+        }
+    }
+    if (http_status == 200 && json_is_object(doc) && json_object_get(doc, "ResponseCode") != NULL) {
+        /* "0" (Daraja sends a string) or 0 accepts; any other code is a refusal. An acceptance
+         * without its ConversationID is not one we can be sure of, but it is no refusal either:
+         * the provider may pay it, so it is asked about (unknown), never failed. */
+        if (strcmp(out->code, "0") != 0)
+            out->ack = KITO_MPESA_ACK_REFUSED;
+        else if (out->conversation_id[0] != '\0')
+            out->ack = KITO_MPESA_ACK_ACCEPTED;
+    } else if (http_status >= 400 && http_status < 500 && http_status != 408) {
+        /* The gateway refused the request itself (validation, authentication, throttling):
+         * it was never queued, so nothing will be paid for it. 408 is a timeout: unknown. */
+        out->ack = KITO_MPESA_ACK_REFUSED;
+    }
+    /* 5xx, 3xx, a 200 we cannot read: unknown, to be asked about */
+    json_decref(doc);
+}
+
+/* An integer, or a string holding only one (Daraja is not consistent about ResultCode). */
+static bool integer_of(const json_t *v, int64_t *out)
+{
+    if (json_is_integer(v)) {
+        *out = (int64_t)json_integer_value(v);
+        return true;
+    }
+    if (!json_is_string(v))
+        return false;
+    const char *s = json_string_value(v);
+    size_t n = strlen(s);
+    if (n == 0 || n > 18)
+        return false;
+    int64_t x = 0;
+    bool neg = s[0] == '-';
+    for (size_t i = neg ? 1 : 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        x = x * 10 + (s[i] - '0');
+    }
+    if (neg && n == 1)
+        return false;
+    *out = neg ? -x : x;
+    return true;
+}
+
+/* Reads ResultParameters.ResultParameter: an array of {Key, Value}, or one such object. */
+static kito_err read_parameters(const json_t *params, kito_mpesa_result *out, char *why,
+                                size_t why_size)
+{
+    if (params == NULL || json_is_null(params) || json_is_string(params))
+        return KITO_OK; /* failures carry none (or an empty string) */
+    if (!json_is_object(params)) {
+        set_why(why, why_size, "Result.ResultParameters must be an object");
+        return KITO_E_VALIDATION;
+    }
+    const json_t *list = json_object_get(params, "ResultParameter");
+    size_t n = json_is_array(list) ? json_array_size(list) : json_is_object(list) ? 1 : 0;
+    if (list != NULL && !json_is_array(list) && !json_is_object(list)) {
+        set_why(why, why_size, "Result.ResultParameters.ResultParameter must be a list");
+        return KITO_E_VALIDATION;
+    }
+    if (n > KITO_MPESA_PARAMS_MAX) {
+        set_why(why, why_size, "too many ResultParameter entries");
+        return KITO_E_VALIDATION;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *p = json_is_array(list) ? json_array_get(list, i) : list;
+        const json_t *key = json_object_get(p, "Key"), *val = json_object_get(p, "Value");
+        if (!json_is_object(p) || !json_is_string(key)) {
+            set_why(why, why_size, "a ResultParameter has no Key");
+            return KITO_E_VALIDATION;
+        }
+        if (strcmp(json_string_value(key), "TransactionAmount") == 0) {
+            double d;
+            if (json_is_integer(val)) {
+                out->transaction_amount = (int64_t)json_integer_value(val);
+            } else if (json_is_real(val) && (d = json_real_value(val)) >= 0 && d < 1e15 &&
+                       d == (double)(int64_t)d) {
+                out->transaction_amount = (int64_t)d;
+            } else if (!integer_of(val, &out->transaction_amount)) {
+                set_why(why, why_size, "TransactionAmount must be a whole number");
+                return KITO_E_VALIDATION;
+            }
+            out->has_amount = true;
+        } else if (strcmp(json_string_value(key), "TransactionReceipt") == 0) {
+            if (json_is_string(val))
+                copy_cut(out->receipt, sizeof(out->receipt), json_string_value(val));
+        }
+    }
+    return KITO_OK;
+}
+
+/* A string field of at most cap-1 bytes: absent is fine (required = false), anything else
+ * (another type, too long) is refused. */
+static kito_err string_field(const json_t *obj, const char *name, bool required, char *dst,
+                             size_t cap, char *why, size_t why_size)
+{
+    const json_t *v = json_object_get(obj, name);
+    dst[0] = '\0';
+    if (v == NULL || json_is_null(v)) {
+        if (!required)
+            return KITO_OK;
+    } else if (json_is_string(v) && json_string_length(v) < cap &&
+               (!required || json_string_length(v) > 0) &&
+               strlen(json_string_value(v)) == json_string_length(v)) {
+        memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+        return KITO_OK;
+    }
+    if (why != NULL && why_size > 0)
+        snprintf(why, why_size, "Result.%s must be a string of %s%zu bytes", name,
+                 required ? "1 to " : "at most ", cap - 1);
+    return KITO_E_VALIDATION;
+}
+
+kito_err kito_mpesa_result_from_json(const json_t *doc, kito_mpesa_result *out, char *why,
+                                     size_t why_size)
+{
+    memset(out, 0, sizeof(*out));
+    const json_t *res = json_object_get(doc, "Result");
+    if (!json_is_object(doc) || !json_is_object(res)) {
+        set_why(why, why_size, "the body must be an object with a Result object");
+        return KITO_E_VALIDATION;
+    }
+    if (!integer_of(json_object_get(res, "ResultCode"), &out->result_code)) {
+        set_why(why, why_size, "Result.ResultCode must be an integer");
+        return KITO_E_VALIDATION;
+    }
+    const json_t *type = json_object_get(res, "ResultType");
+    if (type != NULL && !integer_of(type, &out->result_type)) {
+        set_why(why, why_size, "Result.ResultType must be an integer");
+        return KITO_E_VALIDATION;
+    }
+    kito_err e;
+    if ((e = string_field(res, "OriginatorConversationID", true, out->originator_conversation_id,
+                          sizeof(out->originator_conversation_id), why, why_size)) != KITO_OK ||
+        (e = string_field(res, "ConversationID", false, out->conversation_id,
+                          sizeof(out->conversation_id), why, why_size)) != KITO_OK ||
+        (e = string_field(res, "TransactionID", false, out->transaction_id,
+                          sizeof(out->transaction_id), why, why_size)) != KITO_OK)
+        return e;
+    const json_t *desc = json_object_get(res, "ResultDesc");
+    if (desc != NULL && !json_is_string(desc) && !json_is_null(desc)) {
+        set_why(why, why_size, "Result.ResultDesc must be a string");
+        return KITO_E_VALIDATION;
+    }
+    if (json_is_string(desc))
+        copy_cut(out->result_desc, sizeof(out->result_desc), json_string_value(desc));
+    if ((e = read_parameters(json_object_get(res, "ResultParameters"), out, why, why_size)) !=
+        KITO_OK)
+        return e;
+    if (out->result_code == 0 && out->transaction_id[0] == '\0') {
+        if (out->receipt[0] == '\0') {
+            set_why(why, why_size, "a successful Result needs a TransactionID");
+            return KITO_E_VALIDATION;
+        }
+        copy_cut(out->transaction_id, sizeof(out->transaction_id), out->receipt);
+    }
+    return KITO_OK;
+}
+
+kito_err kito_mpesa_result_parse(const char *body, size_t len, kito_mpesa_result *out, char *why,
+                                 size_t why_size)
+{
+    memset(out, 0, sizeof(*out));
+    if (body == NULL || len == 0 || len > KITO_MPESA_BODY_MAX) {
+        set_why(why, why_size, "the body is empty or too large");
+        return KITO_E_MALFORMED_JSON;
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (doc == NULL) {
+        set_why(why, why_size, jerr.text);
+        return KITO_E_MALFORMED_JSON;
+    }
+    kito_err e = kito_mpesa_result_from_json(doc, out, why, why_size);
+    json_decref(doc);
+    return e;
+}
+
+kito_mpesa_status kito_mpesa_status_parse(long http_status, const char *body, size_t len,
+                                          kito_mpesa_result *result)
+{
+    memset(result, 0, sizeof(*result));
+    if (http_status == 0 || body == NULL || len == 0 || len > KITO_MPESA_BODY_MAX)
+        return KITO_MPESA_STATUS_UNKNOWN;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    kito_mpesa_status st = KITO_MPESA_STATUS_UNKNOWN;
+    char code[KITO_MPESA_CODE_SIZE];
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return st;
+    }
+    if (http_status == 404) {
+        field_text(doc, "errorCode", code, sizeof(code));
+        if (code[0] != '\0')
+            st = KITO_MPESA_STATUS_NOT_FOUND;
+    } else if (http_status == 200) {
+        field_text(doc, "ResponseCode", code, sizeof(code));
+        if (strcmp(code, "0") == 0) {
+            if (json_object_get(doc, "Result") == NULL)
+                st = KITO_MPESA_STATUS_PENDING;
+            else if (kito_mpesa_result_from_json(doc, result, NULL, 0) == KITO_OK)
+                st = KITO_MPESA_STATUS_FINAL;
+        }
+    }
+    json_decref(doc);
+    return st;
+}
+
+/* ---- callback authentication --------------------------------------------------------------- */
+
+bool kito_mpesa_token_equal(const char *configured, const char *presented, size_t presented_len)
+{
+    uint8_t a[KITO_SHA256_LEN], b[KITO_SHA256_LEN];
+    if (configured == NULL || configured[0] == '\0' || presented == NULL)
+        return false;
+    /* Hashing first makes the comparison independent of both lengths. */
+    if (kito_crypto_sha256(configured, strlen(configured), a) != KITO_OK ||
+        kito_crypto_sha256(presented, presented_len, b) != KITO_OK)
+        return false;
+    return CRYPTO_memcmp(a, b, sizeof(a)) == 0;
+}
+
+/* ---- amounts ------------------------------------------------------------------------------- */
+
+static const int64_t pow10_table[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+
+kito_err kito_mpesa_convert(int64_t source_minor, unsigned from_exp, unsigned to_exp,
+                            int64_t rate_micros, int64_t *local_minor, int64_t *whole_units,
+                            int64_t *remainder_minor)
+{
+    if (source_minor < 0 || rate_micros <= 0 || from_exp > 4 || to_exp > 4)
+        return KITO_E_VALIDATION;
+    /* local = source / 10^from * rate / 10^6 * 10^to, half up; 10^15 * 10^15 * 10^4 < 2^127 */
+    unsigned __int128 num = (unsigned __int128)source_minor * (unsigned __int128)rate_micros *
+                            (unsigned __int128)pow10_table[to_exp];
+    unsigned __int128 den = (unsigned __int128)1000000 * (unsigned __int128)pow10_table[from_exp];
+    unsigned __int128 local = (num + den / 2) / den;
+    unsigned __int128 unit = (unsigned __int128)pow10_table[to_exp];
+    if (local / unit > (unsigned __int128)KITO_MPESA_AMOUNT_MAX)
+        return KITO_E_VALIDATION;
+    *local_minor = (int64_t)local;
+    *whole_units = (int64_t)(local / unit);
+    *remainder_minor = (int64_t)(local % unit);
+    assert(*whole_units * pow10_table[to_exp] + *remainder_minor == *local_minor);
+    return KITO_OK;
+}
+
+bool kito_mpesa_rate_parse(const char *text, int64_t *rate_micros)
+{
+    if (text == NULL || *text == '\0')
+        return false;
+    int64_t whole = 0, frac = 0;
+    size_t wd = 0, fd = 0;
+    const char *p = text;
+    for (; *p >= '0' && *p <= '9'; p++, wd++) {
+        if (wd >= 9)
+            return false;
+        whole = whole * 10 + (*p - '0');
+    }
+    if (wd == 0)
+        return false;
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++, fd++) {
+            if (fd >= 6)
+                return false;
+            frac = frac * 10 + (*p - '0');
+        }
+        if (fd == 0)
+            return false;
+    }
+    if (*p != '\0')
+        return false;
+    int64_t micros = whole * 1000000 + frac * pow10_table[6 - fd];
+    if (micros <= 0)
+        return false;
+    *rate_micros = micros;
+    return true;
+}
+
+/* ---- the HTTPS client ---------------------------------------------------------------------- */
+
+typedef struct call_state {
+    kito_mpesa_http *out;
+    size_t cap;
+    bool too_big;
+    kito_mpesa_abort_fn abort_fn;
+    void *abort_ud;
+} call_state;
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    call_state *cs = ud;
+    size_t n = size * nmemb;
+    kito_mpesa_http *h = cs->out;
+    if (h->len + n > KITO_MPESA_BODY_MAX) {
+        cs->too_big = true;
+        return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+    }
+    if (h->len + n + 1 > cs->cap) {
+        size_t cap = cs->cap == 0 ? 1024 : cs->cap;
+        while (cap < h->len + n + 1)
+            cap *= 2;
+        char *b = realloc(h->body, cap);
+        if (b == NULL)
+            return 0;
+        h->body = b;
+        cs->cap = cap;
+    }
+    memcpy(h->body + h->len, data, n);
+    h->len += n;
+    h->body[h->len] = '\0';
+    return n;
+}
+
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    call_state *cs = ud;
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return cs->abort_fn != NULL && cs->abort_fn(cs->abort_ud) ? 1 : 0;
+}
+
+kito_err kito_mpesa_call(const kito_mpesa_conf *conf, const char *path, const json_t *doc,
+                         kito_mpesa_abort_fn abort_fn, void *abort_ud, kito_mpesa_http *out)
+{
+    memset(out, 0, sizeof(*out));
+    char url[1024];
+    int n = snprintf(url, sizeof(url), "%s%s", conf->base_url, path);
+    if (n < 0 || (size_t)n >= sizeof(url)) {
+        snprintf(out->error, sizeof(out->error), "the provider URL is too long");
+        return KITO_E_CONFIG;
+    }
+    char *payload = json_dumps(doc, JSON_COMPACT);
+    CURL *c = curl_easy_init();
+    struct curl_slist *hdr = NULL;
+    hdr = curl_slist_append(hdr, "Content-Type: application/json");
+    struct curl_slist *hdr2 =
+        hdr != NULL ? curl_slist_append(hdr, "Accept: application/json") : NULL;
+    if (payload == NULL || c == NULL || hdr2 == NULL) {
+        free(payload);
+        curl_easy_cleanup(c);
+        curl_slist_free_all(hdr);
+        return KITO_E_NOMEM;
+    }
+    hdr = hdr2;
+    call_state cs = {.out = out, .abort_fn = abort_fn, .abort_ud = abort_ud};
+    long timeout = conf->timeout_ms > 0 ? (long)conf->timeout_ms : 10000;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout < 5000 ? timeout : 5000L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &cs);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &cs);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    CURLcode rc = curl_easy_perform(c);
+    kito_err e = KITO_OK;
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    } else {
+        out->status = 0;
+        snprintf(out->error, sizeof(out->error), "%s%s", curl_easy_strerror(rc),
+                 cs.too_big ? " (answer too large)" : "");
+        e = KITO_E_UNAVAILABLE;
+    }
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(c);
+    free(payload);
+    return e;
+}
+
+void kito_mpesa_http_free(kito_mpesa_http *h)
+{
+    if (h == NULL)
+        return;
+    free(h->body);
+    h->body = NULL;
+    h->len = 0;
+}

@@ -1,0 +1,182 @@
+/*
+ * The M-Pesa Daraja B2C driver (DESIGN.md, "Settlement and payouts"; issue 7).
+ *
+ * Two halves:
+ *   - pure functions (no I/O, any thread): build the B2C payment request and the status query,
+ *     parse the synchronous answers and the result callback, convert and round amounts, compare
+ *     the callback token in constant time. Unit-tested and fuzzed without a socket.
+ *   - the HTTPS client (libcurl): kito_mpesa_call posts one JSON document to the provider. It
+ *     blocks for up to the configured timeout, so it runs on the payout worker thread, never on
+ *     the event loop.
+ *
+ * The protocol, as Daraja documents it:
+ *   POST {base}/mpesa/b2c/v3/paymentrequest
+ *     {"OriginatorConversationID", "InitiatorName", "SecurityCredential", "CommandID":
+ *      "BusinessPayment", "Amount": <whole units>, "PartyA": shortcode, "PartyB": msisdn
+ *      without '+', "Remarks", "QueueTimeOutURL", "ResultURL", "Occasion"}
+ *   -> 200 {"ConversationID", "OriginatorConversationID", "ResponseCode": "0",
+ *           "ResponseDescription"}                       accepted, result comes later
+ *   -> 4xx {"requestId", "errorCode", "errorMessage"}    refused: nothing was paid
+ *   then POST ResultURL {"Result": {"ResultType", "ResultCode", "ResultDesc",
+ *      "OriginatorConversationID", "ConversationID", "TransactionID", "ResultParameters":
+ *      {"ResultParameter": [{"Key", "Value"}, ...]}, "ReferenceData": ...}}
+ *
+ * The status query (POST {base}/mpesa/transactionstatus/v1/query, CommandID
+ * "TransactionStatusQuery", by OriginatorConversationID) is answered by Daraja asynchronously,
+ * to a ResultURL; Kito's simulator (sims/mpesa_sim.c) also answers it synchronously, with
+ * the original payment's "Result" object inside the acknowledgement (while it is final), or 404
+ * with an errorCode when it never received the payment. kito_mpesa_status_parse reads that.
+ */
+#ifndef KITO_MPESA_H
+#define KITO_MPESA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "engine/err.h"
+
+#define KITO_MPESA_ID_SIZE 65     /* OriginatorConversationID, ConversationID: 64 bytes + NUL */
+#define KITO_MPESA_TXN_SIZE 33    /* TransactionID ("NLJ41HAY6Q") */
+#define KITO_MPESA_DESC_SIZE 257  /* ResultDesc, ResponseDescription, errorMessage (cut) */
+#define KITO_MPESA_CODE_SIZE 33   /* errorCode ("400.002.02") */
+#define KITO_MPESA_BODY_MAX 65536 /* a provider answer or callback larger than this is refused */
+#define KITO_MPESA_PARAMS_MAX 32  /* ResultParameter entries read at most */
+#define KITO_MPESA_AMOUNT_MAX 999999999LL /* whole units one B2C request may carry at most */
+
+/* Where the provider is and who we are to it; strings borrowed (from kito_config). */
+typedef struct kito_mpesa_conf {
+    const char *base_url;            /* "https://api.safaricom.co.ke" or the simulator */
+    const char *initiator;           /* InitiatorName */
+    const char *security_credential; /* SecurityCredential (secret; never logged) */
+    const char *shortcode;           /* PartyA */
+    const char *callback_base;       /* the public https base the provider calls back */
+    const char *callback_token;      /* secret; appended to ResultURL as ?token= */
+    uint32_t timeout_ms;             /* whole-request timeout of one call */
+} kito_mpesa_conf;
+
+/* One B2C payment request as Kito means it. */
+typedef struct kito_mpesa_b2c {
+    const char *originator_conversation_id; /* Kito's, unique per attempt */
+    int64_t amount_units;                   /* whole units of the local currency, >= 1 */
+    const char *msisdn;                     /* E.164, "+254712345678" ('+' is dropped) */
+    const char *remarks;                    /* 1..100 bytes of printable ASCII */
+    const char *occasion;                   /* the payout id */
+} kito_mpesa_b2c;
+
+/* Builds the B2C request document. KITO_E_VALIDATION when an input is out of shape (amount out
+ * of 1..KITO_MPESA_AMOUNT_MAX, msisdn not E.164, empty configuration); KITO_E_NOMEM. *out is a
+ * new reference. */
+kito_err kito_mpesa_b2c_build(const kito_mpesa_conf *conf, const kito_mpesa_b2c *req, json_t **out);
+
+/* The ResultURL (and QueueTimeOutURL) for conf: callback_base + "/v1/payouts/callbacks/mpesa"
+ * + "?token=" + the token (percent-encoded). KITO_E_CAPACITY when it does not fit in cap. */
+kito_err kito_mpesa_result_url(const kito_mpesa_conf *conf, char *out, size_t cap);
+
+/* Builds the status query for one earlier payment, by its OriginatorConversationID. */
+kito_err kito_mpesa_status_build(const kito_mpesa_conf *conf, const char *originator_id,
+                                 json_t **out);
+
+/* What the provider said to a request, synchronously. */
+typedef enum kito_mpesa_ack {
+    KITO_MPESA_ACK_ACCEPTED, /* ResponseCode "0": the request is queued, the result follows */
+    KITO_MPESA_ACK_REFUSED,  /* a definite refusal (4xx with errorCode, ResponseCode != 0):
+                                nothing was or will be paid for this request */
+    KITO_MPESA_ACK_UNKNOWN,  /* no answer, a 5xx or an answer we cannot read: the outcome is
+                                unknown and must be asked for, never assumed */
+} kito_mpesa_ack;
+
+typedef struct kito_mpesa_response {
+    kito_mpesa_ack ack;
+    char conversation_id[KITO_MPESA_ID_SIZE];
+    char originator_conversation_id[KITO_MPESA_ID_SIZE];
+    char code[KITO_MPESA_CODE_SIZE]; /* ResponseCode or errorCode */
+    char desc[KITO_MPESA_DESC_SIZE]; /* ResponseDescription or errorMessage */
+} kito_mpesa_response;
+
+/* Reads the synchronous answer to a B2C request: http_status 0 means no response arrived.
+ * Never fails: what cannot be read is KITO_MPESA_ACK_UNKNOWN. */
+void kito_mpesa_response_parse(long http_status, const char *body, size_t len,
+                               kito_mpesa_response *out);
+
+/* A payment's result: the callback's "Result" object. */
+typedef struct kito_mpesa_result {
+    int64_t result_code; /* 0 = paid; anything else = not paid (2001 wrong initiator, ...) */
+    int64_t result_type;
+    char result_desc[KITO_MPESA_DESC_SIZE];
+    char originator_conversation_id[KITO_MPESA_ID_SIZE];
+    char conversation_id[KITO_MPESA_ID_SIZE];
+    char transaction_id[KITO_MPESA_TXN_SIZE]; /* "" when absent */
+    bool has_amount;
+    int64_t transaction_amount;        /* ResultParameters TransactionAmount, whole units */
+    char receipt[KITO_MPESA_TXN_SIZE]; /* ResultParameters TransactionReceipt */
+} kito_mpesa_result;
+
+/* Reads a result callback body ({"Result": {...}}). KITO_E_MALFORMED_JSON for bytes that are
+ * not JSON, KITO_E_VALIDATION (reason in why, why_size bytes) for JSON that is not a result:
+ * ResultCode missing or not an integer, OriginatorConversationID missing, empty or too long,
+ * fields of the wrong type, a success without a TransactionID. */
+kito_err kito_mpesa_result_parse(const char *body, size_t len, kito_mpesa_result *out, char *why,
+                                 size_t why_size);
+
+/* As kito_mpesa_result_parse, from a parsed document (borrowed). */
+kito_err kito_mpesa_result_from_json(const json_t *doc, kito_mpesa_result *out, char *why,
+                                     size_t why_size);
+
+/* The answer to a status query. */
+typedef enum kito_mpesa_status {
+    KITO_MPESA_STATUS_FINAL,     /* result holds the payment's final result */
+    KITO_MPESA_STATUS_PENDING,   /* the provider has the payment and it is not final yet */
+    KITO_MPESA_STATUS_NOT_FOUND, /* the provider never received the payment */
+    KITO_MPESA_STATUS_UNKNOWN,   /* no readable answer: ask again later */
+} kito_mpesa_status;
+
+/* Reads the synchronous answer to a status query (see the header comment). */
+kito_mpesa_status kito_mpesa_status_parse(long http_status, const char *body, size_t len,
+                                          kito_mpesa_result *result);
+
+/* Constant-time comparison of a token presented in a callback with the configured one: the time
+ * depends on neither content nor length of either (both are hashed first). false when the
+ * configured token is empty (callbacks are then refused). */
+bool kito_mpesa_token_equal(const char *configured, const char *presented, size_t presented_len);
+
+/* Converts source_minor (exponent from_exp) to the local currency (exponent to_exp) at rate_micros
+ * (local units per source unit x 10^6), half up to the local minor unit; then splits it into
+ * the whole units M-Pesa can pay (rounded down: never pay more than is owed) and the remainder
+ * in local minor units. KITO_E_VALIDATION for a negative amount, a rate <= 0, an exponent over
+ * 4 or a result beyond KITO_MPESA_AMOUNT_MAX whole units. */
+kito_err kito_mpesa_convert(int64_t source_minor, unsigned from_exp, unsigned to_exp,
+                            int64_t rate_micros, int64_t *local_minor, int64_t *whole_units,
+                            int64_t *remainder_minor);
+
+/* Parses a decimal rate ("129.50", at most 6 decimals, > 0, < 10^9) into micros. false if not. */
+bool kito_mpesa_rate_parse(const char *text, int64_t *rate_micros);
+
+/* A provider's answer to one HTTP call. */
+typedef struct kito_mpesa_http {
+    long status; /* 0 when no response arrived (refused, reset, timed out) */
+    char *body;  /* malloc'd, NUL-terminated, may be NULL; free with free() */
+    size_t len;
+    char error[256]; /* the transport error, when status is 0 */
+} kito_mpesa_http;
+
+/* Stops a call early when it returns true (say, the server is stopping); ud is the caller's. */
+typedef bool (*kito_mpesa_abort_fn)(void *ud);
+
+/* POSTs doc as JSON to conf->base_url + path and waits for the answer (conf->timeout_ms at most,
+ * or until abort_fn says stop). Blocking: a worker thread only. Returns KITO_OK when an HTTP
+ * answer came (any status), KITO_E_UNAVAILABLE when none did (out->error says why), KITO_E_NOMEM.
+ * Call kito_mpesa_http_free on out in every case. */
+kito_err kito_mpesa_call(const kito_mpesa_conf *conf, const char *path, const json_t *doc,
+                         kito_mpesa_abort_fn abort_fn, void *abort_ud, kito_mpesa_http *out);
+
+void kito_mpesa_http_free(kito_mpesa_http *h);
+
+/* The provider paths. */
+#define KITO_MPESA_PATH_B2C "/mpesa/b2c/v3/paymentrequest"
+#define KITO_MPESA_PATH_STATUS "/mpesa/transactionstatus/v1/query"
+#define KITO_MPESA_CALLBACK_PATH "/v1/payouts/callbacks/mpesa"
+
+#endif

@@ -1,0 +1,290 @@
+#include "api/common/config.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static kito_err fail(char *err, size_t err_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static kito_err fail(char *err, size_t err_size, const char *fmt, ...)
+{
+    if (err != NULL && err_size > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_size, fmt, ap);
+        va_end(ap);
+    }
+    return KITO_E_CONFIG;
+}
+
+bool kito_config_parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return true;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool kito_config_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (s == NULL || *s == '\0' || strlen(s) > 20)
+        return false;
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        if (__builtin_mul_overflow(v, 10, &v) ||
+            __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
+            return false;
+    }
+    if (v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Returns the variable's value, or NULL when unset or empty (empty means "use the default"). */
+static const char *lookup(kito_config_getenv_fn getenv_fn, void *ud, const char *name)
+{
+    const char *v = getenv_fn(name, ud);
+    return (v != NULL && *v != '\0') ? v : NULL;
+}
+
+static kito_err get_string(kito_config_getenv_fn getenv_fn, void *ud, const char *name,
+                           const char *def, char *dst, size_t dst_size, char *err, size_t err_size)
+{
+    const char *v = lookup(getenv_fn, ud, name);
+    if (v == NULL)
+        v = def;
+    if (strlen(v) >= dst_size)
+        return fail(err, err_size, "%s is too long (at most %zu bytes)", name, dst_size - 1);
+    memcpy(dst, v, strlen(v) + 1);
+    return KITO_OK;
+}
+
+static kito_err get_uint(kito_config_getenv_fn getenv_fn, void *ud, const char *name, uint64_t def,
+                         uint64_t min, uint64_t max, uint64_t *out, char *err, size_t err_size)
+{
+    const char *v = lookup(getenv_fn, ud, name);
+    if (v == NULL) {
+        *out = def;
+        return KITO_OK;
+    }
+    if (!kito_config_parse_uint(v, min, max, out))
+        return fail(err, err_size, "%s=%s is not a whole number from %llu to %llu", name, v,
+                    (unsigned long long)min, (unsigned long long)max);
+    return KITO_OK;
+}
+
+static kito_err get_port(kito_config_getenv_fn getenv_fn, void *ud, const char *name, uint16_t def,
+                         bool zero_ok, uint16_t *out, char *err, size_t err_size)
+{
+    uint64_t v;
+    kito_err e = get_uint(getenv_fn, ud, name, def, zero_ok ? 0 : 1, 65535, &v, err, err_size);
+    if (e != KITO_OK)
+        return fail(err, err_size, "%s=%s is not a TCP port (%s..65535)", name,
+                    lookup(getenv_fn, ud, name), zero_ok ? "0" : "1");
+    *out = (uint16_t)v;
+    return KITO_OK;
+}
+
+static kito_err get_bool(kito_config_getenv_fn getenv_fn, void *ud, const char *name, bool def,
+                         bool *out, char *err, size_t err_size)
+{
+    const char *v = lookup(getenv_fn, ud, name);
+    if (v == NULL) {
+        *out = def;
+        return KITO_OK;
+    }
+    if (!kito_config_parse_bool(v, out))
+        return fail(err, err_size, "%s=%s is not a boolean (use 1 or 0)", name, v);
+    return KITO_OK;
+}
+
+static bool is_numeric_address(const char *s)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* Host names for Redis/MySQL: letters, digits, '.', '-', ':' (IPv6), '_'; nothing a shell or a
+ * log line would trip on. */
+static bool is_host(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    for (const char *p = s; *p != '\0'; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == ':' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+#define TRY(expr)                                                                                  \
+    do {                                                                                           \
+        kito_err try_e_ = (expr);                                                                  \
+        if (try_e_ != KITO_OK)                                                                     \
+            return try_e_;                                                                         \
+    } while (0)
+
+/* The payout provider (api/adapters/mpesa.h). All or nothing: with KITO_MPESA_BASE_URL set, the
+ * initiator, credential, shortcode, callback base (https) and callback token must be too. */
+static kito_err load_mpesa(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
+                           size_t err_size)
+{
+    uint64_t v;
+    TRY(get_string(env, ud, "KITO_MPESA_BASE_URL", "", cfg->mpesa_base_url,
+                   sizeof(cfg->mpesa_base_url), err, err_size));
+    TRY(get_string(env, ud, "KITO_MPESA_INITIATOR", "", cfg->mpesa_initiator,
+                   sizeof(cfg->mpesa_initiator), err, err_size));
+    TRY(get_string(env, ud, "KITO_MPESA_SECURITY_CREDENTIAL", "", cfg->mpesa_security_credential,
+                   sizeof(cfg->mpesa_security_credential), err, err_size));
+    TRY(get_string(env, ud, "KITO_MPESA_SHORTCODE", "", cfg->mpesa_shortcode,
+                   sizeof(cfg->mpesa_shortcode), err, err_size));
+    TRY(get_string(env, ud, "KITO_MPESA_CALLBACK_BASE", "", cfg->mpesa_callback_base,
+                   sizeof(cfg->mpesa_callback_base), err, err_size));
+    TRY(get_string(env, ud, "KITO_MPESA_CALLBACK_TOKEN", "", cfg->mpesa_callback_token,
+                   sizeof(cfg->mpesa_callback_token), err, err_size));
+    TRY(get_uint(env, ud, "KITO_MPESA_TIMEOUT_MS", 10000, 100, 120000, &v, err, err_size));
+    cfg->mpesa_timeout_ms = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_PAYOUT_INTERVAL_MS", 500, 10, 600000, &v, err, err_size));
+    cfg->payout_interval_ms = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_PAYOUT_CHECK_AFTER_MS", 60000, 200, 86400000, &v, err, err_size));
+    cfg->payout_check_after_ms = (uint32_t)v;
+    if (cfg->mpesa_callback_token[0] != '\0' && strlen(cfg->mpesa_callback_token) < 16)
+        return fail(err, err_size, "KITO_MPESA_CALLBACK_TOKEN must have at least 16 characters");
+    if (cfg->mpesa_base_url[0] == '\0')
+        return KITO_OK;
+    if (strncmp(cfg->mpesa_base_url, "https://", 8) != 0 &&
+        strncmp(cfg->mpesa_base_url, "http://", 7) != 0)
+        return fail(err, err_size, "KITO_MPESA_BASE_URL=%s must start with https:// or http://",
+                    cfg->mpesa_base_url);
+    if (cfg->mpesa_initiator[0] == '\0' || cfg->mpesa_shortcode[0] == '\0' ||
+        cfg->mpesa_callback_token[0] == '\0' || cfg->mpesa_callback_base[0] == '\0')
+        return fail(err, err_size,
+                    "KITO_MPESA_BASE_URL is set: set KITO_MPESA_INITIATOR, KITO_MPESA_SHORTCODE, "
+                    "KITO_MPESA_CALLBACK_BASE and KITO_MPESA_CALLBACK_TOKEN too");
+    if (!kito_config_parse_uint(cfg->mpesa_shortcode, 1, 9999999999ULL, &v))
+        return fail(err, err_size, "KITO_MPESA_SHORTCODE=%s is not a number", cfg->mpesa_shortcode);
+    if (strncmp(cfg->mpesa_callback_base, "https://", 8) != 0)
+        return fail(err, err_size, "KITO_MPESA_CALLBACK_BASE=%s must be an https:// URL",
+                    cfg->mpesa_callback_base);
+    /* a status query before the request itself timed out could race it */
+    if (cfg->payout_check_after_ms <= cfg->mpesa_timeout_ms)
+        return fail(err, err_size,
+                    "KITO_PAYOUT_CHECK_AFTER_MS must be longer than KITO_MPESA_TIMEOUT_MS");
+    return KITO_OK;
+}
+
+kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
+                          size_t err_size)
+{
+    uint64_t v;
+    memset(cfg, 0, sizeof(*cfg));
+    if (err != NULL && err_size > 0)
+        err[0] = '\0';
+
+    TRY(get_string(env, ud, "KITO_BIND", "127.0.0.1", cfg->bind, sizeof(cfg->bind), err, err_size));
+    if (!is_numeric_address(cfg->bind))
+        return fail(err, err_size, "KITO_BIND=%s is not a numeric IPv4 or IPv6 address", cfg->bind);
+    TRY(get_port(env, ud, "KITO_HTTPS_PORT", 8443, false, &cfg->https_port, err, err_size));
+    TRY(get_port(env, ud, "KITO_HTTP_PORT", 8080, true, &cfg->http_port, err, err_size));
+    if (cfg->http_port == cfg->https_port)
+        return fail(err, err_size, "KITO_HTTP_PORT and KITO_HTTPS_PORT are both %u",
+                    (unsigned)cfg->https_port);
+
+    TRY(get_string(env, ud, "KITO_TLS_CERT", "", cfg->tls_cert, sizeof(cfg->tls_cert), err,
+                   err_size));
+    TRY(get_string(env, ud, "KITO_TLS_KEY", "", cfg->tls_key, sizeof(cfg->tls_key), err, err_size));
+    if (cfg->tls_cert[0] == '\0')
+        return fail(err, err_size, "KITO_TLS_CERT is not set (path to a PEM certificate chain)");
+    if (cfg->tls_key[0] == '\0')
+        return fail(err, err_size, "KITO_TLS_KEY is not set (path to a PEM private key)");
+    TRY(get_bool(env, ud, "KITO_HTTP2", true, &cfg->http2, err, err_size));
+
+    TRY(get_string(env, ud, "KITO_REDIS_HOST", "127.0.0.1", cfg->redis_host,
+                   sizeof(cfg->redis_host), err, err_size));
+    if (!is_host(cfg->redis_host))
+        return fail(err, err_size, "KITO_REDIS_HOST=%s is not a host name or address",
+                    cfg->redis_host);
+    TRY(get_port(env, ud, "KITO_REDIS_PORT", 6380, false, &cfg->redis_port, err, err_size));
+
+    TRY(get_string(env, ud, "KITO_MYSQL_HOST", "127.0.0.1", cfg->mysql_host,
+                   sizeof(cfg->mysql_host), err, err_size));
+    if (!is_host(cfg->mysql_host))
+        return fail(err, err_size, "KITO_MYSQL_HOST=%s is not a host name or address",
+                    cfg->mysql_host);
+    TRY(get_port(env, ud, "KITO_MYSQL_PORT", 3307, false, &cfg->mysql_port, err, err_size));
+    TRY(get_string(env, ud, "KITO_MYSQL_USER", "kito", cfg->mysql_user, sizeof(cfg->mysql_user),
+                   err, err_size));
+    {
+        /* The one variable where empty is a value, not "unset". */
+        const char *pw = env("KITO_MYSQL_PASSWORD", ud);
+        if (pw == NULL)
+            pw = "";
+        if (strlen(pw) >= sizeof(cfg->mysql_password))
+            return fail(err, err_size, "KITO_MYSQL_PASSWORD is too long (at most %zu bytes)",
+                        sizeof(cfg->mysql_password) - 1);
+        memcpy(cfg->mysql_password, pw, strlen(pw) + 1);
+    }
+    TRY(get_string(env, ud, "KITO_MYSQL_DB", "kito", cfg->mysql_db, sizeof(cfg->mysql_db), err,
+                   err_size));
+    TRY(get_uint(env, ud, "KITO_MYSQL_WORKERS", 2, 1, 64, &v, err, err_size));
+    cfg->mysql_workers = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_MYSQL_QUEUE_MAX", 1024, 1, 1000000, &v, err, err_size));
+    cfg->mysql_queue_max = (uint32_t)v;
+
+    TRY(get_string(env, ud, "KITO_STOREFRONT_DIR", "storefront", cfg->storefront_dir,
+                   sizeof(cfg->storefront_dir), err, err_size));
+    TRY(get_string(env, ud, "KITO_SIGNING_KEY", "var/keys/signing-ed25519.pem", cfg->signing_key,
+                   sizeof(cfg->signing_key), err, err_size));
+    TRY(get_string(env, ud, "KITO_PHOTO_DIR", "var/photos", cfg->photo_dir, sizeof(cfg->photo_dir),
+                   err, err_size));
+    TRY(get_string(env, ud, "KITO_ACCESS_LOG", "-", cfg->access_log, sizeof(cfg->access_log), err,
+                   err_size));
+    TRY(get_uint(env, ud, "KITO_MAX_CONNECTIONS", 4096, 1, 1000000, &v, err, err_size));
+    cfg->max_connections = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_JSON_BODY_MAX", 65536, 256, 64u << 20, &v, err, err_size));
+    cfg->json_body_max = (size_t)v;
+    TRY(get_uint(env, ud, "KITO_H2_RESET_MAX", 200, 1, 1000000, &v, err, err_size));
+    cfg->h2_reset_max = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_SHUTDOWN_GRACE_MS", 5000, 0, 600000, &v, err, err_size));
+    cfg->shutdown_grace_ms = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_SNAPSHOT_EVERY", 1000, 1, 1000000, &v, err, err_size));
+    cfg->snapshot_every = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_BID_BUYER_RATE", 5, 1, 1000000, &v, err, err_size));
+    cfg->bid_buyer_rate = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_BID_BUYER_BURST", 10, 1, 1000000, &v, err, err_size));
+    cfg->bid_buyer_burst = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_BID_ADDR_RATE", 50, 1, 1000000, &v, err, err_size));
+    cfg->bid_addr_rate = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_BID_ADDR_BURST", 100, 1, 1000000, &v, err, err_size));
+    cfg->bid_addr_burst = (uint32_t)v;
+    return load_mpesa(cfg, env, ud, err, err_size);
+}
+
+static const char *process_getenv(const char *name, void *ud)
+{
+    (void)ud;
+    return getenv(name);
+}
+
+kito_err kito_config_load_env(kito_config *cfg, char *err, size_t err_size)
+{
+    return kito_config_load(cfg, process_getenv, NULL, err, err_size);
+}

@@ -1,0 +1,89 @@
+/*
+ * kitod configuration: every setting comes from a KITO_* environment variable, read once at start
+ * into a kito_config and passed down (CONVENTIONS.md, 8). ops/kito.env.sample documents each one.
+ *
+ * An empty variable counts as unset (so `KITO_HTTP_PORT=` in an env file means the default),
+ * except KITO_MYSQL_PASSWORD, whose default is empty anyway.
+ */
+#ifndef KITO_CONFIG_H
+#define KITO_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/err.h"
+
+#define KITO_CONFIG_HOST_SIZE 256
+#define KITO_CONFIG_PATH_SIZE 1024
+#define KITO_CONFIG_NAME_SIZE 128
+
+typedef struct kito_config {
+    char bind[KITO_CONFIG_HOST_SIZE];       /* KITO_BIND: numeric IPv4/IPv6 address to listen on */
+    uint16_t https_port;                    /* KITO_HTTPS_PORT: 1..65535 */
+    uint16_t http_port;                     /* KITO_HTTP_PORT: redirect listener, 0 = none */
+    char tls_cert[KITO_CONFIG_PATH_SIZE];   /* KITO_TLS_CERT: PEM chain (required) */
+    char tls_key[KITO_CONFIG_PATH_SIZE];    /* KITO_TLS_KEY: PEM private key (required) */
+    bool http2;                             /* KITO_HTTP2: offer h2 in ALPN */
+    char redis_host[KITO_CONFIG_HOST_SIZE]; /* KITO_REDIS_HOST */
+    uint16_t redis_port;                    /* KITO_REDIS_PORT */
+    char mysql_host[KITO_CONFIG_HOST_SIZE]; /* KITO_MYSQL_HOST */
+    uint16_t mysql_port;                    /* KITO_MYSQL_PORT */
+    char mysql_user[KITO_CONFIG_NAME_SIZE]; /* KITO_MYSQL_USER */
+    char mysql_password[KITO_CONFIG_NAME_SIZE]; /* KITO_MYSQL_PASSWORD (secret; never logged) */
+    char mysql_db[KITO_CONFIG_NAME_SIZE];       /* KITO_MYSQL_DB */
+    uint32_t mysql_workers;                     /* KITO_MYSQL_WORKERS: worker threads, 1..64 */
+    uint32_t mysql_queue_max;                   /* KITO_MYSQL_QUEUE_MAX: queued jobs bound */
+    char storefront_dir[KITO_CONFIG_PATH_SIZE]; /* KITO_STOREFRONT_DIR: static files at / */
+    char signing_key[KITO_CONFIG_PATH_SIZE];    /* KITO_SIGNING_KEY: the platform's Ed25519 key
+                                                   (PEM, 0600), made on first start if missing */
+    char photo_dir[KITO_CONFIG_PATH_SIZE];      /* KITO_PHOTO_DIR: stone photos by SHA-256 */
+    char access_log[KITO_CONFIG_PATH_SIZE];     /* KITO_ACCESS_LOG: "-" = stdout, or a path */
+    uint32_t max_connections;                   /* KITO_MAX_CONNECTIONS: open connection bound */
+    size_t json_body_max;                       /* KITO_JSON_BODY_MAX: bytes, JSON routes */
+    uint32_t bid_buyer_rate;    /* KITO_BID_BUYER_RATE: bids per second per buyer (default 5) */
+    uint32_t bid_buyer_burst;   /* KITO_BID_BUYER_BURST: ... in a burst (10) */
+    uint32_t bid_addr_rate;     /* KITO_BID_ADDR_RATE: bids per second per client address (50) */
+    uint32_t bid_addr_burst;    /* KITO_BID_ADDR_BURST: ... in a burst (100) */
+    uint32_t h2_reset_max;      /* KITO_H2_RESET_MAX: abandoned HTTP/2 streams a connection may have
+                                   per second (token bucket of this size, refilled at this rate) */
+    uint32_t shutdown_grace_ms; /* KITO_SHUTDOWN_GRACE_MS: in-flight wait on SIGTERM */
+    uint32_t snapshot_every;    /* KITO_SNAPSHOT_EVERY: a lot's order-book snapshot is rewritten in
+                                   Redis after this many of its commands (1000; 1 .. 1,000,000):
+                                   recovery replays at most about this many commands a lot */
+
+    /* payouts (api/money/payouts.h, api/adapters/mpesa.h); sending is off while mpesa_base_url is empty */
+    char mpesa_base_url[KITO_CONFIG_PATH_SIZE];  /* KITO_MPESA_BASE_URL: http(s)://host[:port] */
+    char mpesa_initiator[KITO_CONFIG_NAME_SIZE]; /* KITO_MPESA_INITIATOR: InitiatorName */
+    char
+        mpesa_security_credential[2048]; /* KITO_MPESA_SECURITY_CREDENTIAL (secret; never logged) */
+    char mpesa_shortcode[16];            /* KITO_MPESA_SHORTCODE: PartyA, digits */
+    char mpesa_callback_base[KITO_CONFIG_PATH_SIZE];  /* KITO_MPESA_CALLBACK_BASE: https://... */
+    char mpesa_callback_token[KITO_CONFIG_NAME_SIZE]; /* KITO_MPESA_CALLBACK_TOKEN (secret) */
+    uint32_t mpesa_timeout_ms;      /* KITO_MPESA_TIMEOUT_MS: one provider call at most */
+    uint32_t payout_interval_ms;    /* KITO_PAYOUT_INTERVAL_MS: the payout worker's tick */
+    uint32_t payout_check_after_ms; /* KITO_PAYOUT_CHECK_AFTER_MS: ask the provider about an
+                                       attempt with no result this long after it was sent */
+} kito_config;
+
+/* Looks a variable up; returns NULL when it is not set. ud is the caller's. */
+typedef const char *(*kito_config_getenv_fn)(const char *name, void *ud);
+
+/* Fills cfg from the variables getenv_fn returns (defaults for the unset ones) and validates
+ * them. On failure returns KITO_E_CONFIG and writes one English sentence naming the variable and
+ * what is wrong into err (err_size bytes, always NUL-terminated); cfg is then unspecified.
+ * Touches no file: whether the certificate can be read is checked when TLS is set up. */
+kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn getenv_fn, void *ud, char *err,
+                          size_t err_size);
+
+/* kito_config_load over the process environment (getenv). */
+kito_err kito_config_load_env(kito_config *cfg, char *err, size_t err_size);
+
+/* Parses a boolean setting: 1/0, true/false, yes/no, on/off (case-insensitive). false if s is
+ * none of these (*out untouched). */
+bool kito_config_parse_bool(const char *s, bool *out);
+
+/* Parses a whole decimal number in [min, max] with no sign, spaces or suffix. false otherwise. */
+bool kito_config_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+#endif

@@ -1,0 +1,155 @@
+#include "api/common/render.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "api/common/validate.h"
+
+json_t *kito_render_id(const char *prefix, uint64_t key)
+{
+    char id[KITO_ID_SIZE];
+    if (kito_id_format(prefix, key, id, sizeof(id)) != KITO_OK)
+        return NULL;
+    return json_string(id);
+}
+
+json_t *kito_render_money(int64_t amount_minor, const char *currency)
+{
+    return json_pack("{s:I,s:s}", "amount", (json_int_t)amount_minor, "currency", currency);
+}
+
+json_t *kito_render_time(int64_t ms_since_epoch)
+{
+    char t[KITO_TIME_SIZE];
+    if (kito_time_format(ms_since_epoch, t) != KITO_OK)
+        return NULL;
+    return json_string(t);
+}
+
+json_t *kito_render_page(json_t *items, const char *next_cursor)
+{
+    return json_pack("{s:o,s:s?}", "items", items, "next_cursor", next_cursor);
+}
+
+/* ---- direct writing -------------------------------------------------------------------------- */
+
+void kito_jw_init(kito_jw *w, char *buf, size_t cap)
+{
+    *w = (kito_jw){.buf = buf, .cap = cap};
+    if (cap > 0)
+        buf[0] = '\0';
+    else
+        w->failed = true;
+}
+
+void kito_jw_raw(kito_jw *w, const char *s, size_t n)
+{
+    if (w->failed || n >= w->cap - w->len) {
+        w->failed = true;
+        return;
+    }
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+    w->buf[w->len] = '\0';
+}
+
+void kito_jw_lit(kito_jw *w, const char *s)
+{
+    kito_jw_raw(w, s, strlen(s));
+}
+
+void kito_jw_string(kito_jw *w, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    kito_jw_raw(w, "\"", 1);
+    for (const char *run = s;; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c != '\0' && c != '"' && c != '\\' && c >= 0x20)
+            continue;
+        kito_jw_raw(w, run, (size_t)(s - run));
+        if (c == '\0')
+            break;
+        char esc[7] = {'\\', (char)c};
+        size_t n = 2;
+        switch (c) {
+        case '"':
+        case '\\':
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default: /* jansson: \u00XX with upper-case hex */
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+            break;
+        }
+        kito_jw_raw(w, esc, n);
+        run = s + 1;
+    }
+    kito_jw_raw(w, "\"", 1);
+}
+
+void kito_jw_int(kito_jw *w, int64_t v)
+{
+    char t[24];
+    char *p = t + sizeof(t);
+    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--p = '-';
+    kito_jw_raw(w, p, (size_t)(t + sizeof(t) - p));
+}
+
+void kito_jw_bool(kito_jw *w, bool v)
+{
+    if (v)
+        kito_jw_raw(w, "true", 4);
+    else
+        kito_jw_raw(w, "false", 5);
+}
+
+void kito_jw_id(kito_jw *w, const char *prefix, uint64_t key)
+{
+    char id[KITO_ID_SIZE];
+    if (kito_id_format(prefix, key, id, sizeof(id)) != KITO_OK) {
+        w->failed = true;
+        return;
+    }
+    kito_jw_string(w, id);
+}
+
+void kito_jw_money(kito_jw *w, int64_t amount_minor, const char *currency)
+{
+    kito_jw_raw(w, "{\"amount\":", 10);
+    kito_jw_int(w, amount_minor);
+    kito_jw_raw(w, ",\"currency\":", 12);
+    kito_jw_string(w, currency);
+    kito_jw_raw(w, "}", 1);
+}
+
+void kito_jw_time(kito_jw *w, int64_t ms_since_epoch)
+{
+    char t[KITO_TIME_SIZE];
+    if (kito_time_format(ms_since_epoch, t) != KITO_OK) {
+        w->failed = true;
+        return;
+    }
+    kito_jw_string(w, t);
+}

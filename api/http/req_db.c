@@ -1,0 +1,57 @@
+#include "api/http/req_db.h"
+
+#include <stdlib.h>
+
+#include "api/http/server.h"
+
+typedef struct call {
+    kito_req *r;
+    kito_req_db_run_fn run;
+    kito_req_db_done_fn done;
+    void (*job_free)(void *job);
+    void *job;
+} call;
+
+static void call_run(void *worker, void *arg)
+{
+    call *c = arg;
+    c->run(worker, c->job);
+}
+
+static void call_done(void *arg, kito_err status)
+{
+    call *c = arg;
+    if (kito_req_alive(c->r)) {
+        if (status == KITO_OK)
+            c->done(c->r, c->job);
+        else
+            kito_respond_error(c->r, KITO_E_UNAVAILABLE, "the server is shutting down");
+    }
+    kito_req_release(c->r);
+    c->job_free(c->job);
+    free(c);
+}
+
+kito_err kito_req_db_owned(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done,
+                           void (*job_free)(void *job), void *job)
+{
+    call *c = malloc(sizeof(*c));
+    if (c == NULL) {
+        job_free(job);
+        return KITO_E_NOMEM;
+    }
+    *c = (call){r, run, done, job_free, job};
+    kito_req_retain(r);
+    if (kito_pool_submit(r->server->pool, call_run, call_done, c) != KITO_OK) {
+        kito_req_release(r);
+        job_free(job);
+        free(c);
+        return KITO_E_UNAVAILABLE;
+    }
+    return KITO_OK;
+}
+
+kito_err kito_req_db(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done, void *job)
+{
+    return kito_req_db_owned(r, run, done, free, job);
+}

@@ -1,0 +1,893 @@
+/*
+ * Bids, the clerk console and the buyer's own views over HTTPS (issue 5). Thin handlers: decode
+ * the request, find the lot's sale and the caller's approval (api/live/bidding.h caches, MySQL on a
+ * miss through api/store/repo_bids.h), turn it into one engine command and submit it to the market
+ * (api/live/market.h). An accepted command is answered only when the market's callback says Redis has
+ * it (DESIGN.md, "Durability"); a refusal is answered at once with the engine's code and the
+ * lot's current ask.
+ *
+ * Idempotency: POST /v1/lots/{id}/bids and POST /v1/lots/{id}/clerk require an Idempotency-Key
+ * header; the engine command id is derived from (caller, key) (api/live/bidding.h), so a retry is the
+ * same command and the engine answers it as a duplicate: 201/200 with the first bid_id / seq and
+ * the lot's view as it is now. A refused command is not remembered by the engine, so its retry is
+ * judged afresh (a refusal changed nothing, so nothing can double).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/live/bidding.h"
+#include "api/http/http_error.h"
+#include "api/http/json.h"
+#include "api/common/query.h"
+#include "api/common/render.h"
+#include "api/store/repo_bids.h"
+#include "api/store/repo_sales.h"
+#include "api/http/req_db.h"
+#include "api/http/request.h"
+#include "api/http/routes.h"
+#include "api/http/server.h"
+#include "api/common/validate.h"
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define KITO_ID_BID "bid"
+
+/* One bid or clerk action from the handler to the market's answer. */
+typedef struct bid_job {
+    kito_req *r;
+    bool handed; /* the market holds it: freed by on_market_answer */
+    bool clerk;
+    uint64_t lot_id;
+    uint64_t account_id;
+    uint64_t cmd_id;
+    int64_t amount;
+    uint8_t type; /* enum kito_command_type */
+    uint8_t arg;  /* SET_STEP mode */
+    uint32_t paddle;
+    char action[16];
+    /* looked up (cache or MySQL) */
+    kito_err err;
+    kito_bid_lot lot;
+    kito_bid_approval ap;
+    uint64_t paddle_buyer;
+} bid_job;
+
+/* ---- helpers --------------------------------------------------------------------------------- */
+
+static kito_err path_lot(kito_req *r, uint64_t *lot_id)
+{
+    size_t len;
+    char text[KITO_ID_SIZE + 1];
+    const char *v = kito_req_param(r, "id", &len);
+    if (v == NULL || len >= sizeof(text))
+        return KITO_E_NOT_FOUND;
+    memcpy(text, v, len);
+    text[len] = '\0';
+    return kito_id_parse(KITO_ID_LOT, text, lot_id) == KITO_OK ? KITO_OK : KITO_E_NOT_FOUND;
+}
+
+static void add_header(kito_req *r, const char *name, const char *value)
+{
+    if (!kito_req_alive(r) || r->responded)
+        return;
+    h2o_req_t *req = r->h2o;
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 1, NULL, value,
+                          strlen(value));
+}
+
+static void respond_retry_after(kito_req *r, kito_err e, int64_t seconds, const char *msg)
+{
+    char v[24];
+    snprintf(v, sizeof(v), "%lld", (long long)seconds);
+    add_header(r, "retry-after", v);
+    kito_respond_error(r, e, msg);
+}
+
+/* Answers a refusal of the engine (or ours) with the lot's current ask:
+ * {"error": {"code", "message"}, "ask": money | null}. */
+static void respond_refusal(kito_req *r, kito_err e, uint64_t lot_id, const char *message)
+{
+    struct kito_lot_view v;
+    kito_market *m = r->server->market;
+    if (e == KITO_E_UNAVAILABLE || e == KITO_E_CAPACITY) {
+        respond_retry_after(r, KITO_E_UNAVAILABLE, 1,
+                            message != NULL ? message
+                                            : "the order book is not available; nothing was "
+                                              "recorded, try again");
+        return;
+    }
+    json_t *ask = json_null();
+    if (m != NULL && kito_market_lot_view(m, lot_id, &v) == KITO_OK && v.ask_minor > 0)
+        ask = kito_render_money(v.ask_minor, v.currency);
+    json_t *doc = json_pack("{s:{s:s,s:s},s:o}", "error", "code", kito_err_code(e), "message",
+                            message != NULL ? message : kito_err_message(e), "ask", ask);
+    kito_respond_json(r, kito_http_status(e), doc);
+}
+
+static void respond_verr(kito_req *r, const kito_verr *ve)
+{
+    char msg[KITO_VERR_FIELD_SIZE + KITO_VERR_REASON_SIZE + 4];
+    snprintf(msg, sizeof(msg), "%s: %s", ve->field, ve->reason);
+    kito_respond_error(r, KITO_E_VALIDATION, msg);
+}
+
+/* The Idempotency-Key header into j->cmd_id. Responds 400 and returns false when it is missing
+ * or malformed. */
+static bool read_key(kito_req *r, bid_job *j)
+{
+    ssize_t i = h2o_find_header_by_str(&r->h2o->headers, H2O_STRLIT("idempotency-key"), -1);
+    if (i == -1) {
+        kito_respond_error(r, KITO_E_BAD_REQUEST,
+                           "Idempotency-Key: the header is required (1 to 64 visible ASCII "
+                           "characters, unique per bid)");
+        return false;
+    }
+    const h2o_iovec_t *v = &r->h2o->headers.entries[i].value;
+    if (!kito_idempotency_key_valid(v->base, v->len)) {
+        kito_respond_error(r, KITO_E_BAD_REQUEST,
+                           "Idempotency-Key: must be 1 to 64 visible ASCII characters");
+        return false;
+    }
+    j->cmd_id = kito_bid_command_id(j->account_id, v->base, v->len);
+    return true;
+}
+
+static bid_job *job_new(kito_req *r)
+{
+    bid_job *j = calloc(1, sizeof(*j));
+    if (j != NULL) {
+        j->r = r;
+        j->account_id = r->principal.account_id;
+    }
+    return j;
+}
+
+static void job_release(void *arg)
+{
+    bid_job *j = arg;
+    if (!j->handed)
+        free(j);
+}
+
+static json_t *render_bidder(uint64_t bidder)
+{
+    if (bidder == 0)
+        return json_null();
+    if (bidder & KITO_PADDLE_FLAG)
+        return json_pack("{s:I}", "paddle", (json_int_t)(bidder & ~KITO_PADDLE_FLAG));
+    return json_pack("{s:o}", "buyer_id", kito_render_id(KITO_ID_ACCOUNT, bidder));
+}
+
+/* A seq as a bidder may see it: 0 while the lot's book is sealed (a tender before its award, a
+ * live lot before the clerk opens it), as the public view shows it (engine.h, kito_lot_view),
+ * since every accepted command takes the next seq and a bid's seq would count the sealed bids
+ * before it. A view's seq is 0 only while sealed once the lot has taken a command. */
+static uint32_t bidder_seq(const kito_engine *eng, uint64_t lot_id, uint32_t seq)
+{
+    struct kito_lot_view v;
+    if (kito_engine_lot_view(eng, lot_id, &v) == KITO_OK && v.seq == 0)
+        return 0;
+    return seq;
+}
+
+/* The caller's own standing bid on a lot: {"amount", "leading", "seq"} or null. */
+static json_t *render_my_bid(kito_market *m, uint64_t lot_id, uint64_t account,
+                             const char *currency)
+{
+    struct kito_my_bid mb;
+    const kito_engine *eng = kito_market_engine(m);
+    if (kito_engine_my_bid(eng, lot_id, account, &mb) != KITO_OK || !mb.has_bid)
+        return json_null();
+    return json_pack("{s:o,s:b,s:i}", "amount", kito_render_money(mb.amount_minor, currency),
+                     "leading", mb.leading, "seq", (int)bidder_seq(eng, lot_id, mb.seq));
+}
+
+/* The lot's view now; for the clerk, with the leader (paddle or buyer) once the book is open. */
+static json_t *render_lot_now(kito_req *r, const bid_job *j, struct kito_lot_view *v)
+{
+    kito_market *m = r->server->market;
+    if (m == NULL || kito_market_lot_view(m, j->lot_id, v) != KITO_OK)
+        return json_null();
+    json_t *view = kito_bidding_render_view(v, j->account_id);
+    if (view != NULL) {
+        json_object_set_new(view, "id", kito_render_id(KITO_ID_LOT, j->lot_id));
+        if (j->clerk)
+            json_object_set_new(view, "leader", render_bidder(v->leader));
+    }
+    return view;
+}
+
+/* The bid's 201 body written directly (api/common/render.h), the same bytes respond_accepted's jansson
+ * document renders to: this is the answer to every accepted bid, so it skips the tree. Returns
+ * false (nothing sent) if it does not fit or cannot be written; then the tree is built. */
+static bool respond_bid_direct(kito_req *r, const bid_job *j, uint32_t seq, bool replay)
+{
+    char buf[2048];
+    kito_jw w;
+    struct kito_lot_view v = {0};
+    struct kito_my_bid mb = {0};
+    kito_market *m = r->server->market;
+    bool have_view = m != NULL && kito_market_lot_view(m, j->lot_id, &v) == KITO_OK;
+    const char *cur = v.currency[0] != '\0' ? v.currency : j->lot.currency;
+    bool have_mine =
+        m != NULL &&
+        kito_engine_my_bid(kito_market_engine(m), j->lot_id, j->account_id, &mb) == KITO_OK &&
+        mb.has_bid;
+    if (have_view && v.seq == 0) /* sealed: see bidder_seq */
+        seq = mb.seq = 0;
+    kito_jw_init(&w, buf, sizeof(buf));
+    kito_jw_lit(&w, "{\"bid_id\":");
+    kito_jw_id(&w, KITO_ID_BID, j->cmd_id);
+    kito_jw_lit(&w, ",\"seq\":");
+    kito_jw_int(&w, (int)seq);
+    kito_jw_lit(&w, ",\"amount\":");
+    kito_jw_money(&w, j->amount, cur);
+    kito_jw_lit(&w, ",\"your_bid\":");
+    if (have_mine) { /* render_my_bid */
+        kito_jw_lit(&w, "{\"amount\":");
+        kito_jw_money(&w, mb.amount_minor, cur);
+        kito_jw_lit(&w, ",\"leading\":");
+        kito_jw_bool(&w, mb.leading);
+        kito_jw_lit(&w, ",\"seq\":");
+        kito_jw_int(&w, (int)mb.seq);
+        kito_jw_raw(&w, "}", 1);
+    } else {
+        kito_jw_raw(&w, "null", 4);
+    }
+    kito_jw_lit(&w, ",\"lot\":");
+    if (have_view) /* render_lot_now */
+        kito_bidding_write_view(&w, &v, j->account_id, j->lot_id);
+    else
+        kito_jw_raw(&w, "null", 4);
+    kito_jw_raw(&w, "}", 1);
+    if (w.failed)
+        return false;
+    if (replay)
+        add_header(r, "idempotent-replayed", "true");
+    kito_respond_bytes(r, 201, KITO_JSON_CONTENT_TYPE, w.buf, w.len);
+    return true;
+}
+
+/* 201 (bid) or 200 (clerk) once Redis has the command; replay: a retry of a confirmed one. */
+static void respond_accepted(kito_req *r, const bid_job *j, uint32_t seq, bool replay)
+{
+    if (!j->clerk && respond_bid_direct(r, j, seq, replay))
+        return;
+    struct kito_lot_view v = {0};
+    json_t *lot = render_lot_now(r, j, &v);
+    json_t *doc;
+    if (j->clerk) {
+        doc = json_pack("{s:s,s:i,s:o}", "action", j->action, "seq", (int)seq, "lot", lot);
+    } else {
+        const char *cur = v.currency[0] != '\0' ? v.currency : j->lot.currency;
+        if (r->server->market != NULL)
+            seq = bidder_seq(kito_market_engine(r->server->market), j->lot_id, seq);
+        doc = json_pack("{s:o,s:i,s:o,s:o,s:o}", "bid_id", kito_render_id(KITO_ID_BID, j->cmd_id),
+                        "seq", (int)seq, "amount", kito_render_money(j->amount, cur), "your_bid",
+                        r->server->market != NULL
+                            ? render_my_bid(r->server->market, j->lot_id, j->account_id, cur)
+                            : json_null(),
+                        "lot", lot);
+    }
+    if (replay)
+        add_header(r, "idempotent-replayed", "true");
+    kito_respond_json(r, j->clerk ? 200 : 201, doc);
+}
+
+/* The market's answer to an accepted (or duplicate-in-flight) command. */
+static void on_market_answer(void *ud, const struct kito_outcome *out,
+                             const struct kito_event *events, size_t n_events)
+{
+    (void)events;
+    (void)n_events;
+    bid_job *j = ud;
+    kito_req *r = j->r;
+    if (out->err == KITO_OK || out->err == KITO_E_DUPLICATE) {
+        /* (the key was remembered when the engine took the bid: submit) */
+        respond_accepted(r, j, out->seq, out->err == KITO_E_DUPLICATE);
+    } else {
+        /* unavailable: never acknowledged, yet Redis may have run the batch and lost only its
+         * reply (api/live/market.h, "Failures"); the same key tells which */
+        respond_refusal(r, out->err, j->lot_id,
+                        "the order book lost its store before confirming this; it may have been "
+                        "recorded: retry with the same Idempotency-Key to learn the outcome");
+    }
+    kito_req_release(r);
+    free(j);
+}
+
+/* A lot the market does not hold: why, from what MySQL says. */
+static void respond_not_held(kito_req *r, const bid_job *j)
+{
+    const char *st = j->lot.sale_status;
+    if (strcmp(st, "draft") == 0) {
+        if (j->clerk)
+            kito_respond_error(r, KITO_E_LOT_NOT_OPEN, "the sale is not published yet");
+        else
+            kito_respond_error(r, KITO_E_NOT_FOUND, NULL);
+    } else if ((strcmp(st, "published") == 0 || strcmp(st, "open") == 0) &&
+               strcmp(j->lot.lot_state, "scheduled") == 0) {
+        /* published, but its lot is not loaded yet (being activated, or Redis was down) */
+        respond_retry_after(r, KITO_E_UNAVAILABLE, 1, "the lot's order book is being loaded");
+    } else {
+        kito_respond_error(r, KITO_E_LOT_CLOSED, NULL);
+    }
+}
+
+/* Submits j's command; responds now unless the market will answer. */
+static void submit(kito_req *r, bid_job *j, const struct kito_command *cmd)
+{
+    kito_market *m = r->server->market;
+    struct kito_outcome now;
+    if (m == NULL) {
+        respond_refusal(r, KITO_E_UNAVAILABLE, j->lot_id, NULL);
+        return;
+    }
+    kito_err e = kito_market_submit(m, cmd, on_market_answer, j, &now);
+    switch (e) {
+    case KITO_OK:
+        /* the key stands for this bid from now: a retry with another lot or amount while the
+         * batch is in flight is refused (proceed_bid), not answered as this bid's duplicate */
+        if (!j->clerk && r->server->bidding != NULL)
+            kito_bidding_key_put(r->server->bidding, j->cmd_id, j->lot_id, j->amount);
+        kito_req_retain(r);
+        j->handed = true;
+        return;
+    case KITO_E_DUPLICATE:
+        respond_accepted(r, j, now.seq, true);
+        return;
+    case KITO_E_UNKNOWN_LOT:
+        respond_not_held(r, j);
+        return;
+    default:
+        respond_refusal(r, e, j->lot_id, NULL);
+        return;
+    }
+}
+
+/* ---- lookups: the lot's sale and the caller's approval or paddle ----------------------------- */
+
+static void run_lookup(kito_db_conn *db, void *arg)
+{
+    bid_job *j = arg;
+    uint64_t buyer = j->clerk ? 0 : j->account_id;
+    j->err = kito_bids_lot_read(db, j->lot_id, buyer, &j->lot, &j->ap);
+    if (j->err == KITO_OK && j->clerk && j->type == KITO_CMD_FLOOR_BID) {
+        kito_err e = kito_bids_paddle_buyer(db, j->lot.sale_id, j->paddle, &j->paddle_buyer);
+        if (e != KITO_OK && e != KITO_E_NOT_FOUND)
+            j->err = e;
+    }
+}
+
+static void proceed(kito_req *r, bid_job *j);
+
+static void done_lookup(kito_req *r, void *arg)
+{
+    bid_job *j = arg;
+    if (j->err != KITO_OK) {
+        kito_respond_error(r, j->err == KITO_E_NOT_FOUND ? KITO_E_NOT_FOUND : KITO_E_UNAVAILABLE,
+                           NULL);
+        return;
+    }
+    kito_bidding *b = r->server->bidding;
+    if (b != NULL) {
+        kito_bidding_lot_put(b, &j->lot);
+        if (!j->clerk)
+            kito_bidding_approval_put(b, j->lot.sale_id, j->account_id, &j->ap);
+    }
+    proceed(r, j);
+}
+
+/* Finds what j needs in the caches, else asks MySQL; then proceed. */
+static kito_err look_up(kito_req *r, bid_job *j)
+{
+    kito_bidding *b = r->server->bidding;
+    const kito_bid_lot *l = b != NULL ? kito_bidding_lot(b, j->lot_id) : NULL;
+    if (l != NULL && !(j->clerk && j->type == KITO_CMD_FLOOR_BID)) {
+        j->lot = *l;
+        if (j->clerk || kito_bidding_approval(b, l->sale_id, j->account_id, &j->ap)) {
+            proceed(r, j);
+            if (!j->handed)
+                free(j);
+            return KITO_OK;
+        }
+    }
+    return kito_req_db_owned(r, run_lookup, done_lookup, job_release, j);
+}
+
+/* ---- POST /v1/lots/{id}/bids ------------------------------------------------------------------
+ */
+
+static const kito_field bid_fields[] = {
+    {"amount", KITO_FT_INTEGER, .required = true},
+};
+static const kito_shape bid_shape = {bid_fields, COUNT(bid_fields)};
+
+static void proceed_bid(kito_req *r, bid_job *j)
+{
+    if (strcmp(j->lot.sale_status, "draft") == 0) {
+        kito_respond_error(r, KITO_E_NOT_FOUND, NULL); /* a draft is invisible to buyers */
+        return;
+    }
+    if (j->ap.approved && j->ap.limit_minor > 0 && j->amount > j->ap.limit_minor) {
+        respond_refusal(r, KITO_E_OVER_LIMIT, j->lot_id, NULL);
+        return;
+    }
+    kito_bidding *b = r->server->bidding;
+    if (b != NULL && !kito_bidding_key_matches(b, j->cmd_id, j->lot_id, j->amount)) {
+        kito_respond_error(r, KITO_E_VALIDATION,
+                           "Idempotency-Key: was already used for a different bid; use a new key "
+                           "for a new bid");
+        return;
+    }
+    struct kito_command cmd = {
+        .id = j->cmd_id,
+        .lot_id = j->lot_id,
+        .actor = j->account_id,
+        .amount_minor = j->amount,
+        .now_ms = kito_bidding_now_ms(),
+        .type = KITO_CMD_BID,
+        /* the engine refuses an unapproved bid itself, after the own-lot rule */
+        .flags = j->ap.approved ? KITO_CMD_F_APPROVED : 0,
+    };
+    submit(r, j, &cmd);
+}
+
+/* POST /v1/lots/{id}/bids (buyer): {"amount": minor units} + Idempotency-Key. */
+kito_err kito_post_lot_bids(kito_req *r)
+{
+    kito_verr ve = {{0}};
+    int64_t retry_s = 1;
+    bid_job *j = job_new(r);
+    if (j == NULL)
+        return KITO_E_NOMEM;
+    if (path_lot(r, &j->lot_id) != KITO_OK) {
+        free(j);
+        return KITO_E_NOT_FOUND;
+    }
+    if (r->server->bidding != NULL &&
+        kito_bidding_rate(r->server->bidding, j->account_id, r->remote, &retry_s) != KITO_OK) {
+        free(j);
+        respond_retry_after(r, KITO_E_RATE_LIMITED, retry_s, "too many bids; slow down");
+        return KITO_OK;
+    }
+    if (!read_key(r, j)) {
+        free(j);
+        return KITO_OK;
+    }
+    if (kito_validate_object(r->body, &bid_shape, &ve) != KITO_OK ||
+        kito_validate_amount("amount", json_object_get(r->body, "amount"), &j->amount, &ve) !=
+            KITO_OK) {
+        free(j);
+        respond_verr(r, &ve);
+        return KITO_OK;
+    }
+    j->type = KITO_CMD_BID;
+    return look_up(r, j);
+}
+
+/* ---- POST /v1/lots/{id}/clerk -----------------------------------------------------------------
+ */
+
+static const struct {
+    const char *name;
+    uint8_t type;
+} clerk_actions[] = {
+    {"open", KITO_CMD_OPEN},     {"ask", KITO_CMD_SET_ASK},
+    {"step", KITO_CMD_SET_STEP}, {"floor_bid", KITO_CMD_FLOOR_BID},
+    {"undo", KITO_CMD_UNDO},     {"fair_warning", KITO_CMD_FAIR_WARNING},
+    {"sold", KITO_CMD_SOLD},     {"pass", KITO_CMD_PASS},
+    {"pause", KITO_CMD_PAUSE},   {"resume", KITO_CMD_RESUME},
+};
+
+static const kito_field clerk_fields[] = {
+    {"action", KITO_FT_STRING, .required = true, .max = 16},
+    {"amount", KITO_FT_INTEGER, .nullable = true},
+    {"paddle", KITO_FT_INTEGER, .nullable = true},
+};
+static const kito_shape clerk_shape = {clerk_fields, COUNT(clerk_fields)};
+
+/* Decodes {"action", "amount"?, "step"?, "paddle"?} into j. "step" is "halve", "double",
+ * "ladder" or a whole number of minor units, so it is checked here rather than by the shape. */
+static kito_err decode_clerk(const json_t *body, bid_job *j, kito_verr *ve)
+{
+    json_t *rest = json_copy((json_t *)body);
+    if (rest == NULL)
+        return KITO_E_NOMEM;
+    const json_t *step = json_object_get(body, "step");
+    json_object_del(rest, "step");
+    kito_err e = kito_validate_object(rest, &clerk_shape, ve);
+    json_decref(rest);
+    if (e != KITO_OK)
+        return e;
+    const char *action = json_string_value(json_object_get(body, "action"));
+    for (size_t i = 0; i < COUNT(clerk_actions); i++)
+        if (strcmp(action, clerk_actions[i].name) == 0) {
+            j->type = clerk_actions[i].type;
+            snprintf(j->action, sizeof(j->action), "%s", action);
+        }
+    if (j->type == 0)
+        return kito_verr_set(ve, "action",
+                             "must be one of open, ask, step, floor_bid, undo, fair_warning, "
+                             "sold, pass, pause, resume");
+    const json_t *amount = json_object_get(body, "amount");
+    const json_t *paddle = json_object_get(body, "paddle");
+    bool needs_amount = j->type == KITO_CMD_SET_ASK || j->type == KITO_CMD_FLOOR_BID;
+    if (needs_amount && kito_validate_amount("amount", amount, &j->amount, ve) != KITO_OK)
+        return KITO_E_VALIDATION;
+    if (!needs_amount && amount != NULL && !json_is_null(amount))
+        return kito_verr_set(ve, "amount", "is only for the ask and floor_bid actions");
+    if (j->type == KITO_CMD_FLOOR_BID) {
+        int64_t p = 0;
+        if (kito_validate_int("paddle", paddle, 1, KITO_PADDLE_MAX, &p, ve) != KITO_OK)
+            return KITO_E_VALIDATION;
+        j->paddle = (uint32_t)p;
+    } else if (paddle != NULL && !json_is_null(paddle)) {
+        return kito_verr_set(ve, "paddle", "is only for the floor_bid action");
+    }
+    if (j->type == KITO_CMD_SET_STEP) {
+        const char *s = json_string_value(step);
+        if (s != NULL && strcmp(s, "halve") == 0)
+            j->arg = KITO_STEP_HALVE;
+        else if (s != NULL && strcmp(s, "double") == 0)
+            j->arg = KITO_STEP_DOUBLE;
+        else if (s != NULL && strcmp(s, "ladder") == 0)
+            j->arg = KITO_STEP_LADDER;
+        else if (json_is_integer(step) &&
+                 kito_validate_amount("step", step, &j->amount, ve) == KITO_OK)
+            j->arg = KITO_STEP_MANUAL;
+        else
+            return kito_verr_set(ve, "step",
+                                 "must be \"halve\", \"double\", \"ladder\" or a whole number of "
+                                 "minor units from 1 to %lld",
+                                 (long long)KITO_AMOUNT_MAX);
+    } else if (step != NULL && !json_is_null(step)) {
+        return kito_verr_set(ve, "step", "is only for the step action");
+    }
+    return KITO_OK;
+}
+
+static void proceed_clerk(kito_req *r, bid_job *j)
+{
+    bool operator=(r->principal.role &KITO_ROLE_OPERATOR) != 0;
+    if (strcmp(j->lot.sale_status, "draft") == 0 && !operator&&
+                                                     j->lot.organizer_id != j->account_id) {
+        kito_respond_error(r, KITO_E_NOT_FOUND, NULL);
+        return;
+    }
+    if (!operator&& j->lot.organizer_id != j->account_id) {
+        kito_respond_error(r, KITO_E_FORBIDDEN, "only the sale's organiser runs its clerk console");
+        return;
+    }
+    if (j->lot.format != KITO_FORMAT_LIVE) {
+        respond_refusal(r, KITO_E_WRONG_FORMAT, j->lot_id,
+                        "clerk actions are for live sales; timed and tender lots run by the clock");
+        return;
+    }
+    if (j->type == KITO_CMD_FLOOR_BID && j->paddle_buyer == 0) {
+        char msg[128];
+        snprintf(msg, sizeof(msg),
+                 "paddle: no approved buyer holds paddle %u in this sale; approve the floor "
+                 "bidder first",
+                 (unsigned)j->paddle);
+        kito_respond_error(r, KITO_E_VALIDATION, msg);
+        return;
+    }
+    struct kito_command cmd = {
+        .id = j->cmd_id,
+        .lot_id = j->lot_id,
+        .actor = j->type == KITO_CMD_FLOOR_BID ? j->paddle : j->account_id,
+        .amount_minor = (j->type == KITO_CMD_SET_ASK || j->type == KITO_CMD_FLOOR_BID ||
+                         (j->type == KITO_CMD_SET_STEP && j->arg == KITO_STEP_MANUAL))
+                            ? j->amount
+                            : 0,
+        .now_ms = kito_bidding_now_ms(),
+        .type = j->type,
+        .flags = j->type == KITO_CMD_FLOOR_BID ? KITO_CMD_F_APPROVED : 0,
+        .arg = j->type == KITO_CMD_SET_STEP ? j->arg : 0,
+    };
+    submit(r, j, &cmd);
+}
+
+static void proceed(kito_req *r, bid_job *j)
+{
+    if (j->clerk)
+        proceed_clerk(r, j);
+    else
+        proceed_bid(r, j);
+}
+
+/* POST /v1/lots/{id}/clerk (the sale's organiser or an operator): one clerk action on a live
+ * lot, + Idempotency-Key. */
+kito_err kito_post_lot_clerk(kito_req *r)
+{
+    kito_verr ve = {{0}};
+    bid_job *j = job_new(r);
+    if (j == NULL)
+        return KITO_E_NOMEM;
+    j->clerk = true;
+    if (path_lot(r, &j->lot_id) != KITO_OK) {
+        free(j);
+        return KITO_E_NOT_FOUND;
+    }
+    if (!read_key(r, j)) {
+        free(j);
+        return KITO_OK;
+    }
+    kito_err e = decode_clerk(r->body, j, &ve);
+    if (e != KITO_OK) {
+        free(j);
+        if (e == KITO_E_VALIDATION)
+            respond_verr(r, &ve);
+        return e == KITO_E_VALIDATION ? KITO_OK : e;
+    }
+    return look_up(r, j);
+}
+
+/* ---- GET /v1/lots/{id}/my-bid -----------------------------------------------------------------
+ */
+
+/* GET /v1/lots/{id}/my-bid (buyer): her own standing bid (a tender's sealed bid, a timed or live
+ * maximum) and the public view; nobody else's bid is ever shown. */
+kito_err kito_get_lot_my_bid(kito_req *r)
+{
+    uint64_t lot_id;
+    struct kito_lot_view v;
+    kito_market *m = r->server->market;
+    if (path_lot(r, &lot_id) != KITO_OK)
+        return KITO_E_NOT_FOUND;
+    if (m == NULL)
+        return KITO_E_UNAVAILABLE;
+    kito_err e = kito_market_lot_view(m, lot_id, &v);
+    if (e == KITO_E_UNKNOWN_LOT)
+        return KITO_E_NOT_FOUND;
+    if (e != KITO_OK)
+        return e;
+    json_t *view = kito_bidding_render_view(&v, r->principal.account_id);
+    if (view != NULL)
+        json_object_set_new(view, "id", kito_render_id(KITO_ID_LOT, lot_id));
+    kito_respond_json(
+        r, 200,
+        json_pack("{s:o,s:o,s:o}", "lot_id", kito_render_id(KITO_ID_LOT, lot_id), "bid",
+                  render_my_bid(m, lot_id, r->principal.account_id, v.currency), "lot", view));
+    return KITO_OK;
+}
+
+/* ---- GET /v1/me/bids, GET /v1/me/wins ---------------------------------------------------------
+ */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Reads ?limit and ?cursor (scope) into *limit and *after (lot id, 0 = from the start). Responds
+ * and returns false on a bad one. */
+static bool me_query(kito_req *r, const char *scope, uint32_t *limit, uint64_t *after)
+{
+    static const char *const allowed[] = {"cursor", "limit", NULL};
+    kito_query q;
+    kito_verr ve = {{0}};
+    kito_cursor c = {0, 0};
+    int64_t lim = 20;
+    const char *qs = NULL;
+    size_t len = 0;
+    if (r->h2o->query_at != SIZE_MAX) {
+        qs = r->h2o->path.base + r->h2o->query_at + 1;
+        len = r->h2o->path.len - r->h2o->query_at - 1;
+    }
+    kito_err e = kito_query_parse(qs, len, &q, &ve);
+    if (e == KITO_OK)
+        e = kito_query_check_allowed(&q, allowed, &ve);
+    if (e == KITO_OK)
+        e = kito_query_get_int(&q, "limit", 1, 100, 20, &lim, &ve);
+    const char *cursor = kito_query_get(&q, "cursor");
+    if (e == KITO_OK && cursor != NULL)
+        e = kito_query_cursor_decode(r->server->cursor_key, scope, cursor, &c, &ve);
+    if (e != KITO_OK) {
+        respond_verr(r, &ve);
+        return false;
+    }
+    *limit = (uint32_t)lim;
+    *after = c.id;
+    return true;
+}
+
+/* Lists the lots in the market that pass keep(), in lot id order, as a page. */
+static kito_err me_list(kito_req *r, const char *scope, bool wins)
+{
+    uint32_t limit;
+    uint64_t after, me = r->principal.account_id;
+    kito_market *m = r->server->market;
+    kito_bidding *b = r->server->bidding;
+    if (!me_query(r, scope, &limit, &after))
+        return KITO_OK;
+    if (m == NULL || b == NULL)
+        return KITO_E_UNAVAILABLE;
+    size_t cap, n, kept = 0;
+    uint64_t *ids = kito_bidding_ids_scratch(b, &cap);
+    kito_market_lot_ids(m, ids, cap, &n);
+    if (n > cap)
+        n = cap;
+    const kito_engine *eng = kito_market_engine(m);
+    for (size_t i = 0; i < n; i++) {
+        struct kito_my_bid mb;
+        struct kito_lot_view v;
+        if (ids[i] <= after || kito_engine_my_bid(eng, ids[i], me, &mb) != KITO_OK || !mb.has_bid)
+            continue;
+        if (wins && (kito_engine_lot_view(eng, ids[i], &v) != KITO_OK || v.state != KITO_LOT_SOLD ||
+                     v.leader != me))
+            continue;
+        ids[kept++] = ids[i];
+    }
+    qsort(ids, kept, sizeof(*ids), cmp_u64);
+    json_t *items = json_array();
+    for (size_t i = 0; items != NULL && i < kept && i < limit; i++) {
+        struct kito_lot_view v;
+        if (kito_engine_lot_view(eng, ids[i], &v) != KITO_OK)
+            continue;
+        json_t *view = kito_bidding_render_view(&v, me);
+        if (view != NULL)
+            json_object_set_new(view, "id", kito_render_id(KITO_ID_LOT, ids[i]));
+        json_t *item = json_pack("{s:o,s:o,s:o}", "lot_id", kito_render_id(KITO_ID_LOT, ids[i]),
+                                 "bid", render_my_bid(m, ids[i], me, v.currency), "lot", view);
+        if (wins && item != NULL)
+            json_object_set_new(item, "hammer", kito_render_money(v.price_minor, v.currency));
+        json_array_append_new(items, item);
+    }
+    char cursor[KITO_CURSOR_SIZE];
+    const char *next = NULL;
+    if (kept > limit &&
+        kito_query_cursor_encode(r->server->cursor_key, scope, (kito_cursor){0, ids[limit - 1]},
+                                 cursor) == KITO_OK)
+        next = cursor;
+    kito_respond_json(r, 200, kito_render_page(items, next));
+    return KITO_OK;
+}
+
+/* GET /v1/me/bids (buyer): her standing bids and maximums on the lots this server holds (open,
+ * and closed since it started), with each lot's view; lot id order. */
+kito_err kito_get_me_bids(kito_req *r)
+{
+    return me_list(r, "me_bids", false);
+}
+
+/* GET /v1/me/wins (buyer): the lots she won (sold to her), with the hammer price. */
+kito_err kito_get_me_wins(kito_req *r)
+{
+    return me_list(r, "me_wins", true);
+}
+
+/* ---- the watchlist ----------------------------------------------------------------------------
+ */
+
+typedef struct watch_job {
+    uint64_t buyer_id;
+    uint64_t lot_id; /* PUT/DELETE: the lot; GET: the cursor's last lot id */
+    uint32_t limit;
+    bool put;
+    bool changed;
+    kito_err err;
+    size_t seen;
+    uint64_t last;
+    json_t *items; /* GET: owned until rendered */
+} watch_job;
+
+static void watch_free(void *arg)
+{
+    watch_job *w = arg;
+    json_decref(w->items);
+    free(w);
+}
+
+static void run_watch_change(kito_db_conn *db, void *arg)
+{
+    watch_job *w = arg;
+    w->err = w->put ? kito_watchlist_put(db, w->buyer_id, w->lot_id, &w->changed)
+                    : kito_watchlist_delete(db, w->buyer_id, w->lot_id, &w->changed);
+}
+
+static void done_watch_change(kito_req *r, void *arg)
+{
+    watch_job *w = arg;
+    if (w->err == KITO_E_CONFLICT)
+        kito_respond_error(r, KITO_E_CONFLICT, "a watchlist holds at most 500 lots");
+    else if (w->err != KITO_OK)
+        kito_respond_error(r, w->err == KITO_E_NOT_FOUND ? KITO_E_NOT_FOUND : KITO_E_UNAVAILABLE,
+                           NULL);
+    else
+        kito_respond_bytes(r, 204, KITO_JSON_CONTENT_TYPE, "", 0);
+}
+
+static kito_err watch_change(kito_req *r, bool put)
+{
+    watch_job *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return KITO_E_NOMEM;
+    w->buyer_id = r->principal.account_id;
+    w->put = put;
+    if (path_lot(r, &w->lot_id) != KITO_OK) {
+        free(w);
+        return KITO_E_NOT_FOUND;
+    }
+    return kito_req_db_owned(r, run_watch_change, done_watch_change, watch_free, w);
+}
+
+/* PUT /v1/me/watchlist/{id} (buyer): watch a lot; idempotent, 204. */
+kito_err kito_put_me_watchlist(kito_req *r)
+{
+    return watch_change(r, true);
+}
+
+/* DELETE /v1/me/watchlist/{id} (buyer): stop watching; idempotent, 204. */
+kito_err kito_delete_me_watchlist(kito_req *r)
+{
+    return watch_change(r, false);
+}
+
+static kito_err watch_item(void *ud, const kito_watch *row)
+{
+    watch_job *w = ud;
+    if (++w->seen > w->limit)
+        return KITO_OK;
+    w->last = row->lot_id;
+    json_t *item = json_pack("{s:o,s:o,s:o}", "lot_id", kito_render_id(KITO_ID_LOT, row->lot_id),
+                             "sale_id", kito_render_id(KITO_ID_SALE, row->sale_id), "added_at",
+                             kito_render_time(row->added_at_ms));
+    return json_array_append_new(w->items, item) == 0 ? KITO_OK : KITO_E_NOMEM;
+}
+
+static void run_watch_list(kito_db_conn *db, void *arg)
+{
+    watch_job *w = arg;
+    w->items = json_array();
+    w->err = w->items != NULL
+                 ? kito_watchlist_list(db, w->buyer_id, w->lot_id, w->limit, watch_item, w)
+                 : KITO_E_NOMEM;
+}
+
+static void done_watch_list(kito_req *r, void *arg)
+{
+    watch_job *w = arg;
+    if (w->err != KITO_OK) {
+        kito_respond_error(r, KITO_E_UNAVAILABLE, NULL);
+        return;
+    }
+    /* each watched lot with the order book's view, as the lot pages show it */
+    size_t i;
+    json_t *item;
+    kito_market *m = r->server->market;
+    json_array_foreach(w->items, i, item)
+    {
+        uint64_t lot_id = 0;
+        struct kito_lot_view v;
+        kito_id_parse(KITO_ID_LOT, json_string_value(json_object_get(item, "lot_id")), &lot_id);
+        json_t *view = m != NULL && kito_market_lot_view(m, lot_id, &v) == KITO_OK
+                           ? kito_bidding_render_view(&v, r->principal.account_id)
+                           : json_null();
+        json_object_set_new(item, "lot", view);
+    }
+    char cursor[KITO_CURSOR_SIZE];
+    const char *next = NULL;
+    if (w->seen > w->limit &&
+        kito_query_cursor_encode(r->server->cursor_key, "me_watchlist", (kito_cursor){0, w->last},
+                                 cursor) == KITO_OK)
+        next = cursor;
+    kito_respond_json(r, 200, kito_render_page(w->items, next));
+    w->items = NULL;
+}
+
+/* GET /v1/me/watchlist (buyer): watched lots in lot id order, each with its live view. */
+kito_err kito_get_me_watchlist(kito_req *r)
+{
+    watch_job *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return KITO_E_NOMEM;
+    w->buyer_id = r->principal.account_id;
+    if (!me_query(r, "me_watchlist", &w->limit, &w->lot_id)) {
+        free(w);
+        return KITO_OK;
+    }
+    return kito_req_db_owned(r, run_watch_list, done_watch_list, watch_free, w);
+}

@@ -1,0 +1,314 @@
+/*
+ * Settlement endpoints (issue 7): a sale's settlements (its organizer, operators), the buyer's
+ * invoices, the miner's settled lots, a sale's published results, and recording a buyer's
+ * payment. Handlers are thin: parse -> api/money/repo_settlement.h on a MySQL worker -> render.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/common/log.h"
+#include "api/http/auth.h"
+#include "api/common/query.h"
+#include "api/common/render.h"
+#include "api/money/payments.h"
+#include "api/money/settlement_reads.h"
+#include "api/http/req_db.h"
+#include "api/http/routes.h"
+#include "api/http/server.h"
+#include "api/store/sql.h"
+#include "api/common/validate.h"
+
+#define PAGE_MAX 100
+#define PAGE_DEFAULT 20
+
+enum list_kind { LIST_SALE_SETTLEMENTS, LIST_BUYER_INVOICES, LIST_MINER_SALES };
+
+typedef struct list_job {
+    enum list_kind kind;
+    uint64_t owner; /* sale, buyer or miner */
+    uint64_t viewer;
+    bool operator;
+    uint64_t after_id;
+    uint32_t limit;
+    const char *scope; /* the cursor scope */
+    kito_err err;
+    json_t *items;
+    bool more;
+    uint64_t last_id;
+} list_job;
+
+static void list_job_free(void *arg)
+{
+    list_job *j = arg;
+    json_decref(j->items);
+    free(j);
+}
+
+static void list_run(kito_db_conn *db, void *arg)
+{
+    list_job *j = arg;
+    switch (j->kind) {
+    case LIST_SALE_SETTLEMENTS:
+        j->err = kito_settlement_reads_sale_access(db, j->owner, j->viewer, j->operator);
+        if (j->err == KITO_OK)
+            j->err = kito_settlement_reads_sale_settlements(db, j->owner, j->after_id, j->limit, &j->items,
+                                                &j->more);
+        break;
+    case LIST_BUYER_INVOICES:
+        j->err = kito_settlement_reads_buyer_invoices(db, j->owner, j->after_id, j->limit, &j->items, &j->more);
+        break;
+    case LIST_MINER_SALES:
+        j->err = kito_settlement_reads_miner_sales(db, j->owner, j->after_id, j->limit, &j->items, &j->more);
+        break;
+    }
+    kito_sql_log_failure("settlement list", j->err);
+}
+
+/* The key of the last item (its "id", whatever its prefix) for the next cursor. */
+static uint64_t last_key(json_t *items)
+{
+    size_t n = json_array_size(items);
+    if (n == 0)
+        return 0;
+    const char *id = json_string_value(json_object_get(json_array_get(items, n - 1), "id"));
+    const char *us = id != NULL ? strchr(id, '_') : NULL;
+    char prefix[KITO_ID_PREFIX_MAX + 1];
+    uint64_t key = 0;
+    if (us == NULL || (size_t)(us - id) > KITO_ID_PREFIX_MAX)
+        return 0;
+    memcpy(prefix, id, (size_t)(us - id));
+    prefix[us - id] = '\0';
+    return kito_id_parse(prefix, id, &key) == KITO_OK ? key : 0;
+}
+
+static void list_done(kito_req *r, void *arg)
+{
+    list_job *j = arg;
+    if (j->err != KITO_OK) {
+        kito_respond_error(r, j->err, NULL);
+        return;
+    }
+    char cursor[KITO_CURSOR_SIZE] = "";
+    if (j->more) {
+        kito_cursor c = {0, last_key(j->items)};
+        if (kito_query_cursor_encode(r->server->cursor_key, j->scope, c, cursor) != KITO_OK) {
+            kito_respond_error(r, KITO_E_INTERNAL, NULL);
+            return;
+        }
+    }
+    json_t *items = j->items;
+    j->items = NULL;
+    kito_respond_json(r, 200, kito_render_page(items, j->more ? cursor : NULL));
+}
+
+/* Parses ?limit=&cursor= (nothing else) for a list of scope; answers 422 itself on failure. */
+static kito_err list_start(kito_req *r, enum list_kind kind, uint64_t owner, const char *scope)
+{
+    kito_verr ve = {{0}};
+    kito_query q;
+    const char *qs = NULL;
+    size_t qlen = 0;
+    if (r->h2o->query_at != SIZE_MAX) {
+        qs = r->h2o->path.base + r->h2o->query_at + 1;
+        qlen = r->h2o->path.len - r->h2o->query_at - 1;
+    }
+    static const char *const allowed[] = {"limit", "cursor", NULL};
+    int64_t limit;
+    if (kito_query_parse(qs, qlen, &q, &ve) != KITO_OK ||
+        kito_query_check_allowed(&q, allowed, &ve) != KITO_OK ||
+        kito_query_get_int(&q, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit, &ve) != KITO_OK)
+        return kito_respond_invalid(r, &ve);
+    kito_cursor c = {0, 0};
+    const char *cursor = kito_query_get(&q, "cursor");
+    if (cursor != NULL &&
+        kito_query_cursor_decode(r->server->cursor_key, scope, cursor, &c, &ve) != KITO_OK)
+        return kito_respond_invalid(r, &ve);
+    list_job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return KITO_E_NOMEM;
+    j->kind = kind;
+    j->owner = owner;
+    j->viewer = r->principal.account_id;
+    j->operator= r->principal.role == KITO_ROLE_OPERATOR;
+    j->after_id = c.id;
+    j->limit = (uint32_t)limit;
+    j->scope = scope;
+    return kito_req_db_owned(r, list_run, list_done, list_job_free, j);
+}
+
+/* The {id} path parameter as a key of prefix; answers 404 itself when it is not one. */
+static bool path_id(kito_req *r, const char *prefix, uint64_t *key)
+{
+    if (kito_req_path_id(r, "id", prefix, key) == KITO_OK)
+        return true;
+    kito_respond_error(r, KITO_E_NOT_FOUND, NULL);
+    return false;
+}
+
+/* GET /v1/sales/{id}/settlements (the sale's organizer, operators): every part of each
+ * settlement, by settlement id. 404 for another organizer's sale. */
+kito_err kito_get_sale_settlements(kito_req *r)
+{
+    uint64_t sale_id;
+    if (!path_id(r, KITO_ID_SALE, &sale_id))
+        return KITO_OK;
+    return list_start(r, LIST_SALE_SETTLEMENTS, sale_id, "sale_settlements");
+}
+
+/* GET /v1/me/invoices (buyer): her invoices, oldest first. */
+kito_err kito_get_me_invoices(kito_req *r)
+{
+    return list_start(r, LIST_BUYER_INVOICES, r->principal.account_id, "invoices");
+}
+
+/* GET /v1/me/sales (miner): her settled lots with hammer, commission, royalty, levy and net. */
+kito_err kito_get_me_sales(kito_req *r)
+{
+    return list_start(r, LIST_MINER_SALES, r->principal.account_id, "miner_sales");
+}
+
+/* ---- GET /v1/sales/{id}/results ----------------------------------------------------------------
+ */
+
+typedef struct results_job {
+    uint64_t sale_id;
+    kito_err err;
+    json_t *doc;
+} results_job;
+
+static void results_job_free(void *arg)
+{
+    results_job *j = arg;
+    json_decref(j->doc);
+    free(j);
+}
+
+static void results_run(kito_db_conn *db, void *arg)
+{
+    results_job *j = arg;
+    j->err = kito_settlement_reads_sale_results(db, j->sale_id, &j->doc);
+    kito_sql_log_failure("sale results", j->err);
+}
+
+static void results_done(kito_req *r, void *arg)
+{
+    results_job *j = arg;
+    if (j->err != KITO_OK) {
+        kito_respond_error(
+            r, j->err,
+            j->err == KITO_E_NOT_FOUND ? "no such sale, or none of its lots has closed yet" : NULL);
+        return;
+    }
+    json_t *doc = j->doc;
+    j->doc = NULL;
+    kito_respond_json(r, 200, doc);
+}
+
+/* GET /v1/sales/{id}/results (public once a lot of the sale has closed). */
+kito_err kito_get_sale_results(kito_req *r)
+{
+    uint64_t sale_id;
+    if (!path_id(r, KITO_ID_SALE, &sale_id))
+        return KITO_OK;
+    results_job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return KITO_E_NOMEM;
+    j->sale_id = sale_id;
+    return kito_req_db_owned(r, results_run, results_done, results_job_free, j);
+}
+
+/* ---- POST /v1/invoices/{id}/payments -----------------------------------------------------------
+ */
+
+typedef struct payment_job {
+    kito_payment_new in;
+    kito_payment_result out;
+    kito_verr ve;
+    kito_err err;
+} payment_job;
+
+static const kito_field payment_fields[] = {
+    {.name = "amount", .type = KITO_FT_INTEGER, .required = true},
+    {.name = "currency", .type = KITO_FT_STRING, .max = 3},
+    {.name = "method", .type = KITO_FT_STRING, .max = 16},
+    {.name = "reference", .type = KITO_FT_STRING, .required = true, .min = 1, .max = 64},
+};
+static const kito_shape payment_shape = {payment_fields, 4};
+
+static void payment_run(kito_db_conn *db, void *arg)
+{
+    payment_job *j = arg;
+    j->err = kito_payment_record(db, &j->in, &j->out, &j->ve);
+    kito_sql_log_failure("payment record", j->err);
+}
+
+static void payment_done(kito_req *r, void *arg)
+{
+    payment_job *j = arg;
+    if (j->err == KITO_E_VALIDATION && j->ve.field[0] != '\0') {
+        kito_respond_invalid(r, &j->ve);
+        return;
+    }
+    if (j->err != KITO_OK) {
+        kito_respond_error(r, j->err,
+                           j->err == KITO_E_CONFLICT
+                               ? "this reference was recorded for another payment"
+                           : j->err == KITO_E_BAD_STATE ? "the invoice is not awaiting payment"
+                                                        : NULL);
+        return;
+    }
+    const kito_payment_result *o = &j->out;
+    json_t *doc = json_pack(
+        "{s:o,s:o,s:o,s:s,s:b,s:{s:o,s:s,s:o,s:o}}", "id", kito_render_id("pay", o->payment_id),
+        "invoice_id", kito_render_id("inv", o->invoice_id), "amount",
+        kito_render_money(o->amount_minor, o->currency), "reference", j->in.reference, "replay",
+        o->replay, "invoice", "id", kito_render_id("inv", o->invoice_id), "status",
+        o->invoice_status, "amount", kito_render_money(o->invoice_amount_minor, o->currency),
+        "paid", kito_render_money(o->paid_minor, o->currency));
+    kito_respond_json(r, o->replay ? 200 : 201, doc);
+}
+
+/* POST /v1/invoices/{id}/payments (the sale's organizer, operators):
+ * {"amount", "currency"?, "method"?, "reference"}. 201 recorded; 200 the same reference, invoice
+ * and amount again (nothing posted twice); 409 the reference was used for another payment or the
+ * invoice is not awaiting payment; 404; 422. */
+kito_err kito_post_invoice_payments(kito_req *r)
+{
+    kito_verr ve = {{0}};
+    uint64_t invoice_id;
+    if (!path_id(r, "inv", &invoice_id))
+        return KITO_OK;
+    if (kito_validate_object(r->body, &payment_shape, &ve) != KITO_OK)
+        return kito_respond_invalid(r, &ve);
+    int64_t amount;
+    if (kito_validate_amount("amount", json_object_get(r->body, "amount"), &amount, &ve) != KITO_OK)
+        return kito_respond_invalid(r, &ve);
+    const char *currency = json_string_value(json_object_get(r->body, "currency"));
+    const char *method = json_string_value(json_object_get(r->body, "method"));
+    const char *reference = json_string_value(json_object_get(r->body, "reference"));
+    static const char *const methods[] = {"bank_transfer", "card",  "mobile_money",
+                                          "cash",          "other", NULL};
+    if (currency != NULL &&
+        (strlen(currency) != 3 || strspn(currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3))
+        return (kito_verr_set(&ve, "currency", "must be a three-letter ISO 4217 code"),
+                kito_respond_invalid(r, &ve));
+    if (method != NULL && kito_validate_enum("method", method, methods, NULL, &ve) != KITO_OK)
+        return kito_respond_invalid(r, &ve);
+    for (const char *p = reference; *p != '\0'; p++)
+        if (*p < '!' || *p > '~')
+            return (kito_verr_set(&ve, "reference", "must be printable ASCII without spaces"),
+                    kito_respond_invalid(r, &ve));
+    payment_job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return KITO_E_NOMEM;
+    j->in.invoice_id = invoice_id;
+    j->in.amount_minor = amount;
+    snprintf(j->in.currency, sizeof(j->in.currency), "%s", currency != NULL ? currency : "");
+    snprintf(j->in.method, sizeof(j->in.method), "%s", method != NULL ? method : "");
+    snprintf(j->in.reference, sizeof(j->in.reference), "%s", reference);
+    j->in.recorded_by = r->principal.account_id;
+    j->in.organizer_id = r->principal.role == KITO_ROLE_OPERATOR ? 0 : r->principal.account_id;
+    kito_req_client_ip(r, j->in.ip);
+    return kito_req_db(r, payment_run, payment_done, j);
+}

@@ -1,0 +1,145 @@
+/*
+ * Payouts to miners' mobile-money wallets (issue 7; DESIGN.md, "Settlement and payouts";
+ * schemas/010_payouts.sql): the state machine, its repository, and the payout worker.
+ *
+ * The worker is one thread with its own MySQL connection (never the event loop: it blocks on
+ * MySQL and on the provider). Every KITO_PAYOUT_INTERVAL_MS it
+ *   1. creates the payout of every settlement whose invoice is paid and that has none (UNIQUE
+ *      settlement_id: two workers, or a replay, create it once), converting the miner's net to
+ *      her local currency at the current exchange rate, which it copies onto the payout;
+ *   2. gives every pending M-Pesa payout its first attempt (queued; the payout is submitted);
+ *   3. sends queued attempts: claims one (queued -> sending, committed BEFORE the request
+ *      leaves), posts the B2C request, records the provider's answer (accepted, or failed on a
+ *      definite refusal; on no answer it stays sending: the outcome is unknown);
+ *   4. asks the provider about attempts whose result has not come by next_check_at (sending or
+ *      accepted): a final answer is applied like a callback; "never received" (only for an
+ *      attempt still sending) fails it and queues a new attempt; anything else waits, with
+ *      backoff. An attempt whose outcome is unknown is never sent again.
+ *
+ * Results (callbacks and status answers) go through kito_payout_apply_result: one transaction
+ * that locks the payout row (SELECT ... FOR UPDATE), finishes the attempt only if it is still
+ * open, and on success moves the payout submitted -> succeeded and posts the ledger
+ * transaction (unique by kind 'payout' + the payout id). Final states never change, so
+ * duplicated, late and reordered results change nothing.
+ *
+ * Threads: kito_payouts_start/stop on the loop thread (start/stop of kitod); the repository
+ * functions on any thread that owns the kito_db_conn (a MySQL worker job, the payout worker,
+ * kitoctl).
+ */
+#ifndef KITO_PAYOUTS_H
+#define KITO_PAYOUTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/common/config.h"
+#include "api/store/db.h"
+#include "api/adapters/mpesa.h"
+#include "engine/err.h"
+
+#define KITO_ID_PAYOUT "pay"
+#define KITO_PAYOUT_BATCH 50        /* rows one worker step handles at most per tick */
+#define KITO_PAYOUT_AUTO_ATTEMPTS 3 /* attempts made without an operator (never-received) */
+#define KITO_PAYOUT_CHECK_MAX_MS (10u * 60 * 1000) /* status-query backoff cap */
+
+/* ---- records --------------------------------------------------------------------------------- */
+
+typedef struct kito_payout {
+    uint64_t id;
+    uint64_t settlement_id;
+    uint64_t miner_id;
+    char msisdn[17];
+    char rail[17];
+    char currency[4];     /* the miner's local currency */
+    int64_t amount_minor; /* converted, half up */
+    int64_t paid_units;   /* whole units sent (amount_minor rounded down) */
+    int64_t remainder_minor;
+    int64_t source_minor; /* the settlement's miner net */
+    char source_currency[4];
+    uint64_t exchange_rate_id; /* 0: same currency, no rate row */
+    int64_t rate_micros;
+    char state[17];
+    uint32_t attempts;
+    uint64_t ledger_transaction_id;               /* 0 until succeeded */
+    int64_t created_ms, updated_ms, succeeded_ms; /* succeeded_ms 0 until succeeded */
+} kito_payout;
+
+typedef struct kito_payout_attempt {
+    uint64_t id;
+    uint64_t payout_id;
+    uint32_t attempt_no;
+    char originator_conversation_id[KITO_MPESA_ID_SIZE];
+    char conversation_id[KITO_MPESA_ID_SIZE];
+    char state[17];
+    char result_code[33];
+    char result_desc[257];
+    char transaction_id[KITO_MPESA_TXN_SIZE];
+    int64_t created_ms, updated_ms;
+} kito_payout_attempt;
+
+/* ---- the state machine ----------------------------------------------------------------------- */
+
+/* What applying a result did. */
+typedef enum kito_payout_outcome {
+    KITO_PAYOUT_APPLIED_SUCCESS, /* the attempt and the payout succeeded; the ledger is posted */
+    KITO_PAYOUT_APPLIED_FAILURE, /* the attempt failed (and the payout, if it was its current) */
+    KITO_PAYOUT_UNCHANGED,       /* the attempt was already final: a duplicate or late result */
+    KITO_PAYOUT_UNKNOWN_ATTEMPT, /* no attempt has this OriginatorConversationID */
+    KITO_PAYOUT_ANOMALY,         /* the provider says it paid an attempt of a payout that had
+                                    already succeeded, or paid another amount: logged and
+                                    audited for an operator, nothing else changes */
+} kito_payout_outcome;
+
+/* Applies a provider result (callback or status answer) in one transaction, as the header
+ * comment says. KITO_OK with *outcome set, or a database error (nothing changed). */
+kito_err kito_payout_apply_result(kito_db_conn *db, const kito_mpesa_result *res,
+                                  kito_payout_outcome *outcome);
+
+/* A new attempt for a failed payout (kitoctl payout retry): failed -> submitted, attempt queued
+ * for the worker to send. KITO_E_NOT_FOUND (no such payout), KITO_E_BAD_STATE (not failed),
+ * or a database error. *attempt_no gets the new attempt's number. actor_id 0 = the system. */
+kito_err kito_payout_retry(kito_db_conn *db, uint64_t payout_id, uint64_t actor_id,
+                           uint32_t *attempt_no);
+
+/* Worker step 1: creates the payouts that are due (at most limit); *created counts them. */
+kito_err kito_payouts_create_due(kito_db_conn *db, size_t limit, size_t *created);
+
+/* Worker step 2: gives pending M-Pesa payouts their first attempt (at most limit). */
+kito_err kito_payouts_queue_pending(kito_db_conn *db, size_t limit, size_t *queued);
+
+/* ---- exchange rates -------------------------------------------------------------------------- */
+
+/* Records a rate (units of to per unit of from, x 10^6) effective now. KITO_E_VALIDATION for an
+ * unknown currency or from == to. *id gets the new row's id (may be NULL). */
+kito_err kito_fx_set(kito_db_conn *db, const char *from, const char *to, int64_t rate_micros,
+                     uint64_t actor_id, uint64_t *id);
+
+/* ---- reading --------------------------------------------------------------------------------- */
+
+typedef kito_err (*kito_payout_fn)(void *ud, const kito_payout *p);
+typedef kito_err (*kito_payout_attempt_fn)(void *ud, const kito_payout_attempt *a);
+
+/* Payouts in id order after after_id (0 = from the start), at most limit, optionally only one
+ * miner's (miner_id != 0) and one state (state != NULL). */
+kito_err kito_payout_list(kito_db_conn *db, uint64_t miner_id, const char *state, uint64_t after_id,
+                          size_t limit, kito_payout_fn fn, void *ud);
+
+/* One payout, and (when fn is not NULL) its attempts in order. KITO_E_NOT_FOUND. */
+kito_err kito_payout_get(kito_db_conn *db, uint64_t id, kito_payout *out, kito_payout_attempt_fn fn,
+                         void *ud);
+
+/* ---- the worker ------------------------------------------------------------------------------ */
+
+typedef struct kito_payouts kito_payouts;
+
+/* Starts the worker thread. db's strings must outlive it. Sending is enabled only when
+ * cfg->mpesa_base_url is set; payouts are created either way. KITO_E_NOMEM or KITO_E_INTERNAL
+ * (no thread). curl_global_init runs here (the loop thread, before the worker starts). */
+kito_err kito_payouts_start(const kito_config *cfg, const kito_db_params *db, kito_payouts **out);
+
+/* Stops the worker: an HTTP call in flight is abandoned (its attempt stays sending and is
+ * checked after the restart), the thread joined, everything freed. p may be NULL. */
+void kito_payouts_stop(kito_payouts *p);
+
+#endif

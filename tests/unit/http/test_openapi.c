@@ -1,0 +1,105 @@
+/* The OpenAPI document matches the code (issue 4): every route of the route table is documented
+ * with its method, every documented operation exists, and schemas/openapi.yaml is what
+ * ops/openapi.sh makes of the fragments in schemas/openapi/. */
+#include <criterion/criterion.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/http/routes.h"
+
+#define OPS_MAX 512
+
+static struct op {
+    char method[8];
+    char path[200];
+} ops[OPS_MAX];
+static size_t nops;
+
+/* Reads (method, path) pairs: "  /v1/x:" opens a path, "    get:" adds an operation. */
+static void load_document(void)
+{
+    FILE *f = fopen(KITO_SOURCE_DIR "/schemas/openapi.yaml", "r");
+    cr_assert(f != NULL, "schemas/openapi.yaml is missing");
+    char line[1024], path[200] = "";
+    bool in_paths = false;
+    nops = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] != ' ' && line[0] != '#' && line[0] != '\0')
+            in_paths = strcmp(line, "paths:") == 0;
+        if (!in_paths)
+            continue;
+        size_t len = strlen(line);
+        if (strncmp(line, "  /", 3) == 0 && line[len - 1] == ':') {
+            snprintf(path, sizeof(path), "%.*s", (int)(len - 3), line + 2);
+        } else if (strncmp(line, "    ", 4) == 0 && islower((unsigned char)line[4]) &&
+                   line[len - 1] == ':' && path[0] != '\0') {
+            static const char *const methods[] = {"get", "post", "put", "patch", "delete"};
+            for (size_t i = 0; i < 5; i++)
+                if (strncmp(line + 4, methods[i], strlen(methods[i])) == 0 &&
+                    len == 5 + strlen(methods[i])) {
+                    cr_assert(nops < OPS_MAX);
+                    snprintf(ops[nops].method, sizeof(ops[nops].method), "%s", methods[i]);
+                    snprintf(ops[nops].path, sizeof(ops[nops].path), "%s", path);
+                    nops++;
+                }
+        }
+    }
+    fclose(f);
+}
+
+static const char *lower_method(unsigned m)
+{
+    switch (m) {
+    case KITO_METHOD_GET:
+        return "get";
+    case KITO_METHOD_POST:
+        return "post";
+    case KITO_METHOD_PUT:
+        return "put";
+    case KITO_METHOD_PATCH:
+        return "patch";
+    case KITO_METHOD_DELETE:
+        return "delete";
+    }
+    return "?";
+}
+
+Test(openapi, every_route_is_documented)
+{
+    load_document();
+    size_t n;
+    const kito_route *routes = kito_routes_table(65536, &n);
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t k = 0; k < nops && !found; k++)
+            found = strcmp(ops[k].path, routes[i].pattern) == 0 &&
+                    strcmp(ops[k].method, lower_method(routes[i].method)) == 0;
+        cr_expect(found, "%s %s is served but not in schemas/openapi.yaml",
+                  lower_method(routes[i].method), routes[i].pattern);
+    }
+}
+
+Test(openapi, every_documented_operation_is_served)
+{
+    load_document();
+    cr_assert(nops > 0, "no operations read from the document");
+    size_t n;
+    const kito_route *routes = kito_routes_table(65536, &n);
+    for (size_t k = 0; k < nops; k++) {
+        bool found = false;
+        for (size_t i = 0; i < n && !found; i++)
+            found = strcmp(ops[k].path, routes[i].pattern) == 0 &&
+                    strcmp(ops[k].method, lower_method(routes[i].method)) == 0;
+        cr_expect(found, "%s %s is documented but kitod does not serve it", ops[k].method,
+                  ops[k].path);
+    }
+}
+
+Test(openapi, document_is_assembled_from_the_fragments)
+{
+    int rc = system("bash " KITO_SOURCE_DIR "/ops/openapi.sh --check");
+    cr_assert_eq(rc, 0, "schemas/openapi.yaml is stale: run ops/openapi.sh");
+}
