@@ -212,8 +212,9 @@ kito_err kito_engine_replay(kito_engine *eng, const struct kito_command *cmd,
  * and it ages out the same way: the window forgets ids a generation (recent_commands ids) at a
  * time, in the order they entered it, so call it oldest first and before the commands it should
  * be older than -- or, for at most recent_commands ids into a fresh window, in any order: they
- * share its first generation. The lot need not be loaded. If (lot_id, cmd_id) is already remembered it takes no new place and its seq
- * becomes the higher of the two (the later acceptance of an id accepted twice). Returns
+ * share its first generation. The lot need not be loaded. If (lot_id, cmd_id) is already
+ * remembered it takes no new place and its seq becomes the higher of the two (the later
+ * acceptance of an id accepted twice). Returns
  * KITO_E_BAD_COMMAND (and remembers nothing) if lot_id, cmd_id or seq is 0. Pure: no allocation;
  * the cost of an accepted command's window insert -- one line of the window's hash, its log on a
  * tag match -- and, once every recent_commands ids, the clearing of one generation. */
