@@ -961,42 +961,56 @@ Test(sales, registration_and_approval)
     kito_http_resp_free(&r);
 }
 
-/* A sale cancelled before its start stays closed: its lots were in the order books since the
- * publish, and at the start they must not open and take bids (the lots are withdrawn and their
- * stones are free to be offered, and sold, elsewhere). */
-Test(sales, a_cancelled_sale_takes_no_bids)
+/* A published timed sale by org starting in start_s seconds, with one lot (opening 100.00) and
+ * buyer approved; its id and the lot's go into sale and lot. */
+static void published_sale_with_a_buyer(const who *org, const who *buyer, long start_s,
+                                        char sale[KITO_ID_SIZE], char lot[KITO_ID_SIZE])
 {
-    who org = kito_harness_person("organizer"), buyer = kito_harness_person("buyer");
-    char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], path[200], s[KITO_TIME_SIZE], e[KITO_TIME_SIZE];
-    struct kito_http_resp r = call(&org, "POST", "/v1/sales",
+    char path[200], s[KITO_TIME_SIZE], e[KITO_TIME_SIZE];
+    struct kito_http_resp r = call(org, "POST", "/v1/sales",
                                    "{\"title\":\"Tunduru sapphires\",\"format\":\"timed\","
                                    "\"starts_at\":\"%s\",\"ends_at\":\"%s\"}",
-                                   at(8, s), at(120, e));
+                                   at(start_s, s), at(120, e));
     kito_harness_expect(&r, 201, "create sale");
-    snprintf(sale, sizeof(sale), "%s", str(&r, "id"));
+    snprintf(sale, KITO_ID_SIZE, "%s", str(&r, "id"));
     kito_http_resp_free(&r);
-    new_lot(&org, sale, 10000, 0, lot);
+    new_lot(org, sale, 10000, 0, lot);
     snprintf(path, sizeof(path), "/v1/sales/%s/approvals", sale);
-    r = call(&org, "POST", path, "{\"buyer_id\":\"%s\"}", buyer.acc);
+    r = call(org, "POST", path, "{\"buyer_id\":\"%s\"}", buyer->acc);
     kito_harness_expect(&r, 201, "approve");
     kito_http_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/sales/%s/publish", sale);
-    r = call(&org, "POST", path, NULL);
+    r = call(org, "POST", path, NULL);
     kito_harness_expect(&r, 200, "publish");
     kito_http_resp_free(&r);
+}
+
+/* After the start, buyer's bid on lot is refused as lot_closed and takes nothing. */
+static void bid_is_refused_as_closed(const who *buyer, const char *lot, const char *key_prefix)
+{
+    char path[200], key[64];
+    snprintf(path, sizeof(path), "/v1/lots/%s/bids", lot);
+    snprintf(key, sizeof(key), "%s-%llu", key_prefix, buyer->id);
+    struct kito_http_resp r = kito_harness_call(&kd, buyer, key, "POST", path, "{\"amount\":10000}");
+    cr_assert_neq(r.status, 201, "a cancelled sale's lot took a bid: %s", r.body);
+    kito_assert_error(&r, kito_http_status(KITO_E_LOT_CLOSED), "lot_closed");
+    kito_http_resp_free(&r);
+}
+
+/* A sale cancelled before its start stays closed: its lots were in the order books since the
+ * publish, and the cancel withdraws them there too. */
+Test(sales, a_cancelled_sale_takes_no_bids)
+{
+    who org = kito_harness_person("organizer"), buyer = kito_harness_person("buyer");
+    char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], path[200];
+    published_sale_with_a_buyer(&org, &buyer, 8, sale, lot);
     snprintf(path, sizeof(path), "/v1/sales/%s/cancel", sale);
-    r = call(&org, "POST", path, NULL);
+    struct kito_http_resp r = call(&org, "POST", path, NULL);
     kito_harness_expect(&r, 200, "cancel");
     kito_http_resp_free(&r);
 
     kito_harness_sleep_ms(10000); /* past the start */
-    snprintf(path, sizeof(path), "/v1/lots/%s/bids", lot);
-    char key[64];
-    snprintf(key, sizeof(key), "cancelled-%llu", buyer.id);
-    r = kito_harness_call(&kd, &buyer, key, "POST", path, "{\"amount\":10000}");
-    cr_assert_neq(r.status, 201, "a cancelled sale's lot took a bid: %s", r.body);
-    kito_assert_error(&r, kito_http_status(KITO_E_LOT_CLOSED), "lot_closed");
-    kito_http_resp_free(&r);
+    bid_is_refused_as_closed(&buyer, lot, "cancelled");
     snprintf(path, sizeof(path), "/v1/lots/%s", lot);
     r = call(&buyer, "GET", path, NULL);
     kito_harness_expect(&r, 200, "lot");
@@ -1011,30 +1025,15 @@ Test(sales, a_cancelled_sale_takes_no_bids)
 Test(sales, a_repeated_cancel_takes_the_lots_out_of_the_books)
 {
     who org = kito_harness_person("organizer"), buyer = kito_harness_person("buyer");
-    char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], path[200], s[KITO_TIME_SIZE], e[KITO_TIME_SIZE];
-    struct kito_http_resp r = call(&org, "POST", "/v1/sales",
-                                   "{\"title\":\"Mahenge spinel\",\"format\":\"timed\","
-                                   "\"starts_at\":\"%s\",\"ends_at\":\"%s\"}",
-                                   at(7, s), at(120, e));
-    kito_harness_expect(&r, 201, "create sale");
-    snprintf(sale, sizeof(sale), "%s", str(&r, "id"));
-    kito_http_resp_free(&r);
-    new_lot(&org, sale, 10000, 0, lot);
-    snprintf(path, sizeof(path), "/v1/sales/%s/approvals", sale);
-    r = call(&org, "POST", path, "{\"buyer_id\":\"%s\"}", buyer.acc);
-    kito_harness_expect(&r, 201, "approve");
-    kito_http_resp_free(&r);
-    snprintf(path, sizeof(path), "/v1/sales/%s/publish", sale);
-    r = call(&org, "POST", path, NULL);
-    kito_harness_expect(&r, 200, "publish");
-    kito_http_resp_free(&r);
+    char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], path[200];
+    published_sale_with_a_buyer(&org, &buyer, 7, sale, lot);
     /* the first cancel's MySQL half, without its order-book half */
     kito_harness_sql("UPDATE lots SET state = 'withdrawn' WHERE sale_id = %llu",
                      key_of(KITO_ID_SALE, sale));
     kito_harness_sql("UPDATE sales SET status = 'cancelled' WHERE id = %llu",
                      key_of(KITO_ID_SALE, sale));
     snprintf(path, sizeof(path), "/v1/sales/%s/cancel", sale);
-    r = call(&org, "POST", path, NULL);
+    struct kito_http_resp r = call(&org, "POST", path, NULL);
     kito_harness_expect(&r, 200, "the repeated cancel");
     cr_assert_str_eq(str(&r, "status"), "cancelled");
     kito_http_resp_free(&r);
@@ -1043,13 +1042,7 @@ Test(sales, a_repeated_cancel_takes_the_lots_out_of_the_books)
     kito_http_resp_free(&r);
 
     kito_harness_sleep_ms(8000); /* past the start */
-    snprintf(path, sizeof(path), "/v1/lots/%s/bids", lot);
-    char key[64];
-    snprintf(key, sizeof(key), "recancelled-%llu", buyer.id);
-    r = kito_harness_call(&kd, &buyer, key, "POST", path, "{\"amount\":10000}");
-    cr_assert_neq(r.status, 201, "the lot took a bid after the repeated cancel: %s", r.body);
-    kito_assert_error(&r, kito_http_status(KITO_E_LOT_CLOSED), "lot_closed");
-    kito_http_resp_free(&r);
+    bid_is_refused_as_closed(&buyer, lot, "recancelled");
 }
 
 /* Lists read their rows in one query: several rows each holding a value over 255 bytes (a sale's
