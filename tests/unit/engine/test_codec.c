@@ -369,10 +369,12 @@ Test(replay, a_gap_or_a_repeat_in_the_journal_is_refused)
     cr_assert_eq(kito_engine_replay(e, &open, NULL, 0, NULL), KITO_E_BAD_COMMAND, "a repeat");
     b.seq = 2;
     cr_assert_eq(kito_engine_replay(e, &b, NULL, 0, NULL), KITO_OK);
+    /* the window is the rebuild's to refill (kito_engine_remember, in the order of acceptance
+     * across lots), not replay's */
+    cr_assert_eq(kito_engine_remember(e, 1, b.id, 2), KITO_OK);
     struct kito_outcome out;
     b.seq = 0;
-    cr_assert_eq(kito_engine_apply(e, &b, NULL, 0, &out), KITO_E_DUPLICATE,
-                 "replay rebuilds the idempotency window");
+    cr_assert_eq(kito_engine_apply(e, &b, NULL, 0, &out), KITO_E_DUPLICATE);
     cr_assert_eq(out.seq, 2);
     kito_engine_free(e);
 }

@@ -253,3 +253,56 @@ Test(bidding, caches_hold_a_big_sale)
     uv_run(&loop, UV_RUN_DEFAULT);
     cr_expect_eq(uv_loop_close(&loop), 0);
 }
+
+/* The market hands the commands of a rebuild to kito_bidding_key_replayed in no particular order
+ * (api/live/market.h): of two keys in one slot the newer stays, whichever comes first. */
+Test(bidding, replayed_keys_keep_the_newer_whatever_the_order)
+{
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    static kito_server s; /* only the loop is used */
+    s.loop = &loop;
+    kito_bidding *b = NULL;
+    cr_assert_eq(kito_bidding_create(&s, &b), KITO_OK);
+    /* two ids in one slot: the table is direct-mapped, so search for a second id that collides */
+    uint64_t older = 1001, newer = 0;
+    struct kito_command c_old = {.id = older,
+                                 .lot_id = 7,
+                                 .actor = 3,
+                                 .amount_minor = 5000,
+                                 .now_ms = 1000,
+                                 .seq = 2,
+                                 .type = KITO_CMD_BID};
+    kito_bidding_key_replayed(b, &c_old);
+    cr_assert(!kito_bidding_key_matches(b, older, 7, 6000), "the key is remembered");
+    for (uint64_t id = 1002; newer == 0 && id < 1002 + 64 * KITO_BIDDING_KEYS; id++) {
+        /* as old as the first (a tie replaces): it collides if it pushes the first out */
+        struct kito_command probe = c_old;
+        probe.id = id;
+        probe.lot_id = 8;
+        kito_bidding_key_replayed(b, &probe);
+        if (kito_bidding_key_matches(b, older, 7, 6000))
+            newer = id;
+    }
+    cr_assert_neq(newer, 0, "no colliding id found");
+    kito_bidding_key_replayed(b, &c_old); /* the slot is the first key's again */
+    struct kito_command c_new = c_old;
+    c_new.id = newer;
+    c_new.lot_id = 8;
+    c_new.amount_minor = 7000;
+    c_new.now_ms = 2000;
+    /* older, then newer: the newer stays */
+    kito_bidding_key_replayed(b, &c_new);
+    cr_expect(!kito_bidding_key_matches(b, newer, 8, 7001), "the newer key was not kept");
+    /* newer, then older: the newer stays */
+    kito_bidding_key_replayed(b, &c_old);
+    cr_expect(!kito_bidding_key_matches(b, newer, 8, 7001), "the older key took the newer's slot");
+    cr_expect(kito_bidding_key_matches(b, newer, 8, 7000));
+    /* only bids with an id are remembered */
+    struct kito_command open = {.lot_id = 9, .now_ms = 3000, .seq = 1, .type = KITO_CMD_OPEN};
+    kito_bidding_key_replayed(b, &open);
+    cr_expect(!kito_bidding_key_matches(b, newer, 8, 7001));
+    kito_bidding_free(b);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_expect_eq(uv_loop_close(&loop), 0);
+}
