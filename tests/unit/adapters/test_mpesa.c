@@ -1,5 +1,6 @@
-/* The M-Pesa Daraja B2C driver's pure half (api/adapters/mpesa.h): request building, answer and callback
- * parsing (malformed input included), the callback token, amount conversion and rounding. */
+/* The M-Pesa Daraja B2C driver's pure half (api/adapters/mpesa.h): request building, answer and
+ * callback parsing (malformed input included), the callback token, amount conversion and
+ * rounding. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -81,40 +82,54 @@ Test(mpesa, status_query_names_the_attempt)
     json_decref(doc);
 }
 
-static kito_mpesa_ack ack_of(long status, const char *body)
+static kito_mpesa_response parsed(long status, const char *body)
 {
     kito_mpesa_response r;
     kito_mpesa_response_parse(status, body, body != NULL ? strlen(body) : 0, &r);
-    return r.ack;
+    return r;
 }
+
+static kito_mpesa_ack ack_of(long status, const char *body)
+{
+    return parsed(status, body).ack;
+}
+
+#define ACCEPTED_BODY                                                                              \
+    "{\"ConversationID\":\"AG_1\",\"OriginatorConversationID\":\"kito-1\","                        \
+    "\"ResponseCode\":\"0\",\"ResponseDescription\":\"Accept\"}"
+#define REFUSED_BODY                                                                               \
+    "{\"requestId\":\"1\",\"errorCode\":\"400.002.02\","                                           \
+    "\"errorMessage\":\"Bad Request - Invalid PartyB\"}"
 
 Test(mpesa, synchronous_answers)
 {
-    kito_mpesa_response r;
-    const char *ok = "{\"ConversationID\":\"AG_1\",\"OriginatorConversationID\":\"kito-1\","
-                     "\"ResponseCode\":\"0\",\"ResponseDescription\":\"Accept\"}";
-    kito_mpesa_response_parse(200, ok, strlen(ok), &r);
-    cr_assert_eq(r.ack, KITO_MPESA_ACK_ACCEPTED);
+    static const struct {
+        long status;
+        const char *body;
+        kito_mpesa_ack ack;
+    } answers[] = {
+        {200, ACCEPTED_BODY, KITO_MPESA_ACK_ACCEPTED},
+        {200, "{\"ConversationID\":\"AG_1\",\"ResponseCode\":0}", KITO_MPESA_ACK_ACCEPTED},
+        {200, "{\"ConversationID\":\"AG_1\",\"ResponseCode\":\"1\"}", KITO_MPESA_ACK_REFUSED},
+        {400, REFUSED_BODY, KITO_MPESA_ACK_REFUSED},
+        /* what we cannot be sure of is unknown, never refused */
+        {0, NULL, KITO_MPESA_ACK_UNKNOWN},
+        {500, REFUSED_BODY, KITO_MPESA_ACK_UNKNOWN},
+        {503, "oops", KITO_MPESA_ACK_UNKNOWN},
+        {408, REFUSED_BODY, KITO_MPESA_ACK_UNKNOWN},
+        {200, "not json", KITO_MPESA_ACK_UNKNOWN},
+        {200, "{\"ConversationID\":\"AG\"}", KITO_MPESA_ACK_UNKNOWN},
+        {302, "{}", KITO_MPESA_ACK_UNKNOWN},
+    };
+    for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++)
+        cr_assert_eq(ack_of(answers[i].status, answers[i].body), answers[i].ack, "%ld %s",
+                     answers[i].status, answers[i].body != NULL ? answers[i].body : "(none)");
+    kito_mpesa_response r = parsed(200, ACCEPTED_BODY);
     cr_assert_str_eq(r.conversation_id, "AG_1");
     cr_assert_str_eq(r.originator_conversation_id, "kito-1");
-    cr_assert_eq(ack_of(200, "{\"ConversationID\":\"AG_1\",\"ResponseCode\":0}"),
-                 KITO_MPESA_ACK_ACCEPTED);
-    cr_assert_eq(ack_of(200, "{\"ConversationID\":\"AG_1\",\"ResponseCode\":\"1\"}"),
-                 KITO_MPESA_ACK_REFUSED);
-    const char *refused = "{\"requestId\":\"1\",\"errorCode\":\"400.002.02\","
-                          "\"errorMessage\":\"Bad Request - Invalid PartyB\"}";
-    kito_mpesa_response_parse(400, refused, strlen(refused), &r);
-    cr_assert_eq(r.ack, KITO_MPESA_ACK_REFUSED);
+    r = parsed(400, REFUSED_BODY);
     cr_assert_str_eq(r.code, "400.002.02");
     cr_assert_str_eq(r.desc, "Bad Request - Invalid PartyB");
-    /* what we cannot be sure of is unknown, never refused */
-    cr_assert_eq(ack_of(0, NULL), KITO_MPESA_ACK_UNKNOWN);
-    cr_assert_eq(ack_of(500, refused), KITO_MPESA_ACK_UNKNOWN);
-    cr_assert_eq(ack_of(503, "oops"), KITO_MPESA_ACK_UNKNOWN);
-    cr_assert_eq(ack_of(408, refused), KITO_MPESA_ACK_UNKNOWN);
-    cr_assert_eq(ack_of(200, "not json"), KITO_MPESA_ACK_UNKNOWN);
-    cr_assert_eq(ack_of(200, "{\"ConversationID\":\"AG\"}"), KITO_MPESA_ACK_UNKNOWN);
-    cr_assert_eq(ack_of(302, "{}"), KITO_MPESA_ACK_UNKNOWN);
 }
 
 Test(mpesa, accepted_without_a_conversation_id_is_unknown_not_refused)
