@@ -1,6 +1,7 @@
 /* Live (trade forum) lots: the clerk's commands, floor and online bids, absentee maximums
  * (DESIGN.md, Live). Amounts in cents, default ladder ($20 steps from $200, $50 from $500). */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 
 #include "fixture.h"
 
@@ -124,27 +125,52 @@ Test(live, absentee_maximums_against_floor_bids)
     cr_assert_eq(floor_bid(13, USD(1000)), KITO_E_LOT_CLOSED);
 }
 
-Test(live, a_lone_absentee_opens_at_the_opening_price)
+/* Online bids before the clerk opens are absentee maximums; the open executes them as proxies. */
+struct absentee_case {
+    char rule[64]; /* by value: a worker process gets a copy of the case, not our addresses */
+    int64_t opening, reserve;
+    struct {
+        uint64_t buyer;
+        int64_t max;
+        kito_err err;
+    } bids[3];
+    uint64_t leader;
+    int64_t price;
+    bool reserve_met_event; /* only a lot with a reserve has one */
+};
+
+ParameterizedTestParameters(live, the_open_executes_the_absentee_maximums)
 {
-    load(USD(100), 0);
-    cr_assert_eq(online(1, USD(500)), KITO_OK);
-    cr_assert_eq(online(1, USD(400)), KITO_E_NOT_ABOVE_OWN_MAX);
-    cr_assert_eq(online(2, USD(99)), KITO_E_BELOW_ASK);
-    cr_assert_eq(clerk(KITO_CMD_OPEN), KITO_OK);
-    cr_assert_eq(view().leader, 1);
-    cr_assert_eq(view().price_minor, USD(100));
-    cr_assert_eq(clerk(KITO_CMD_OPEN), KITO_E_BAD_STATE);
+    static struct absentee_case cases[] = {
+        // clang-format off
+        {"a lone absentee opens at the opening price", USD(100), 0,
+         {{1, USD(500), KITO_OK}, {1, USD(400), KITO_E_NOT_ABOVE_OWN_MAX},
+          {2, USD(99), KITO_E_BELOW_ASK}},
+         1, USD(100), false},
+        {"equal absentees go to the earlier", USD(100), 0,
+         {{1, USD(300), KITO_OK}, {2, USD(300), KITO_OK}, {3, USD(200), KITO_OK}},
+         1, USD(300), false},
+        {"an absentee's max covers the reserve: the price jumps to it", USD(100), USD(1000),
+         {{1, USD(2000), KITO_OK}, {2, USD(300), KITO_OK}},
+         1, USD(1000), true},
+        // clang-format on
+    };
+    return cr_make_param_array(struct absentee_case, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
-Test(live, equal_absentees_go_to_the_earlier)
+ParameterizedTest(struct absentee_case *c, live, the_open_executes_the_absentee_maximums)
 {
-    load(USD(100), 0);
-    cr_assert_eq(online(1, USD(300)), KITO_OK);
-    cr_assert_eq(online(2, USD(300)), KITO_OK);
-    cr_assert_eq(online(3, USD(200)), KITO_OK);
-    cr_assert_eq(clerk(KITO_CMD_OPEN), KITO_OK);
-    cr_assert_eq(view().leader, 1);
-    cr_assert_eq(view().price_minor, USD(300));
+    load(c->opening, c->reserve);
+    for (size_t i = 0; i < sizeof(c->bids) / sizeof(c->bids[0]) && c->bids[i].buyer != 0; i++)
+        cr_assert_eq(online(c->bids[i].buyer, c->bids[i].max), c->bids[i].err, "%s: bid %zu",
+                     c->rule, i);
+    cr_assert_eq(clerk(KITO_CMD_OPEN), KITO_OK, "%s", c->rule);
+    struct kito_lot_view v = view();
+    cr_assert_eq(v.leader, c->leader, "%s: leader %llu", c->rule, (unsigned long long)v.leader);
+    cr_assert_eq(v.price_minor, c->price, "%s: price %lld", c->rule, (long long)v.price_minor);
+    cr_assert_eq(find_ev(KITO_EV_RESERVE_MET) != NULL, c->reserve_met_event, "%s: reserve_met",
+                 c->rule);
+    cr_assert_eq(clerk(KITO_CMD_OPEN), KITO_E_BAD_STATE, "%s: opened twice", c->rule);
 }
 
 Test(live, set_ask_and_step)
@@ -249,16 +275,6 @@ Test(live, sold_needs_a_bid_at_the_reserve_and_pass_says_why)
     cr_assert_eq(floor_bid(3, USD(100)), KITO_OK);
     cr_assert_eq(clerk(KITO_CMD_PASS), KITO_OK);
     cr_assert_eq(last_ev[0].reason, KITO_UNSOLD_PASSED);
-}
-
-Test(live, reserve_jump_from_an_absentee_on_a_floor_bid)
-{
-    load(USD(100), USD(1000));
-    cr_assert_eq(online(1, USD(2000)), KITO_OK);
-    cr_assert_eq(online(2, USD(300)), KITO_OK);
-    cr_assert_eq(clerk(KITO_CMD_OPEN), KITO_OK);
-    cr_assert_eq(view().price_minor, USD(1000), "the absentee's max covers the reserve");
-    cr_assert_not_null(find_ev(KITO_EV_RESERVE_MET));
 }
 
 Test(live, pause_and_resume)
