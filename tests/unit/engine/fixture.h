@@ -12,7 +12,6 @@
 #define KITO_TEST_ENGINE_FIXTURE_H
 
 #include <criterion/criterion.h>
-#include <string.h>
 
 #include "engine/engine.h"
 
