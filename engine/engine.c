@@ -969,3 +969,23 @@ void kito_engine_memory(const kito_engine *eng, struct kito_engine_memory *out)
     out->chunks_used = eng->chunks_used;
     out->chunks_total = eng->n_chunks;
 }
+
+const char *kito_lot_state_name(uint8_t state)
+{
+    switch (state) {
+    case KITO_LOT_SCHEDULED:
+        return "scheduled";
+    case KITO_LOT_OPEN:
+        return "open";
+    case KITO_LOT_CLOSING:
+        return "closing";
+    case KITO_LOT_SOLD:
+        return "sold";
+    case KITO_LOT_UNSOLD:
+        return "unsold";
+    case KITO_LOT_WITHDRAWN:
+        return "withdrawn";
+    default:
+        return "unknown";
+    }
+}

@@ -88,6 +88,11 @@ enum kito_lot_state {
     KITO_LOT_UNSOLD = 5,
     KITO_LOT_WITHDRAWN = 6,
 };
+#define KITO_LOT_STATE_MAX KITO_LOT_WITHDRAWN
+
+/* The state's name as the API and MySQL spell it: "scheduled", "open", "closing", "sold",
+ * "unsold", "withdrawn"; "unknown" for anything else. Static storage. Pure. */
+const char *kito_lot_state_name(uint8_t state);
 
 enum kito_tender_price {
     KITO_TENDER_FIRST_PRICE = 1,

@@ -13,10 +13,12 @@
 
 #include "api/common/log.h"
 #include "api/live/bidding.h"
+#include "api/live/withdrawals.h"
 #include "api/http/json.h"
 #include "api/common/query.h"
 #include "api/common/render.h"
 #include "api/store/repo_lots.h"
+#include "api/store/repo_registrations.h"
 #include "api/store/repo_sales.h"
 #include "api/http/req_db.h"
 #include "api/store/sql.h"
@@ -480,22 +482,20 @@ static void run_sale_cancel(kito_db_conn *db, void *arg)
 }
 
 /* A published sale's lots are in the order books (issue 5: loaded at the publish) and open there
- * at the start: a cancelled sale's lots are withdrawn there too, or they would take binding bids
- * and sell stones that the cancel has freed for other sales. The answer waits for Redis. */
+ * at the start: a cancelled sale's lots are withdrawn there too (api/live/withdrawals.h). The
+ * answer waits for Redis. */
 typedef struct cancellation {
-    kito_req *r;    /* retained while the engine works */
-    json_t *doc;    /* the answer */
-    size_t pending; /* withdrawals submitted and not yet confirmed, + 1 while submitting */
-    kito_err err;   /* the first failure */
+    kito_req *r; /* retained while the books work */
+    json_t *doc; /* the answer */
 } cancellation;
 
-static void cancellation_step(cancellation *c)
+static void on_cancel_withdrawn(void *ud, kito_err err, size_t held)
 {
-    if (--c->pending > 0)
-        return;
-    if (c->err != KITO_OK) {
+    (void)held;
+    cancellation *c = ud;
+    if (err != KITO_OK) {
         json_decref(c->doc);
-        kito_respond_error(c->r, c->err,
+        kito_respond_error(c->r, err,
                            "the sale is cancelled, but not all its lots could be withdrawn from "
                            "the order books");
     } else {
@@ -505,51 +505,27 @@ static void cancellation_step(cancellation *c)
     free(c);
 }
 
-static void on_cancel_withdrawn(void *ud, const struct kito_outcome *out,
-                                const struct kito_event *events, size_t n_events)
-{
-    (void)events;
-    (void)n_events;
-    cancellation *c = ud;
-    if (out->err != KITO_OK && c->err == KITO_OK)
-        c->err = out->err;
-    cancellation_step(c);
-}
-
 static void done_sale_cancelled(kito_req *r, void *arg)
 {
     job *j = arg;
-    kito_market *m = r->server->market;
-    if (j->err != KITO_OK || m == NULL) {
+    if (j->err != KITO_OK || r->server->market == NULL) {
         done_sale(r, j, 200);
         return;
     }
-    cancellation *c = calloc(1, sizeof(*c));
+    cancellation *c = malloc(sizeof(*c));
     if (c == NULL) {
         kito_respond_error(r, KITO_E_NOMEM, NULL);
         return;
     }
-    *c = (cancellation){.r = r, .doc = render_sale(&j->sale), .pending = 1};
+    *c = (cancellation){.r = r, .doc = render_sale(&j->sale)};
     kito_req_retain(r);
-    for (size_t i = 0; i < j->order_n; i++) {
-        struct kito_lot_view v;
-        kito_err e = kito_market_lot_view(m, j->order[i], &v);
-        if (e == KITO_E_UNKNOWN_LOT || (e == KITO_OK && v.state == KITO_LOT_WITHDRAWN))
-            continue; /* not in the order books, or out already */
-        struct kito_command cmd = {.lot_id = j->order[i],
-                                   .actor = r->principal.account_id,
-                                   .type = KITO_CMD_WITHDRAW,
-                                   .now_ms = kito_bidding_now_ms()};
-        c->pending++; /* before the submit: an answer may never free c under us */
-        if (e == KITO_OK)
-            e = kito_market_submit(m, &cmd, on_cancel_withdrawn, c, NULL);
-        if (e != KITO_OK) {
-            c->pending--;
-            if (c->err == KITO_OK)
-                c->err = e;
-        }
+    if (kito_withdrawals_start(r->server->market, j->order, j->order_n, r->principal.account_id,
+                               kito_bidding_now_ms(), on_cancel_withdrawn, c) != KITO_OK) {
+        json_decref(c->doc);
+        free(c);
+        kito_respond_error(r, KITO_E_NOMEM, NULL);
+        kito_req_release(r);
     }
-    cancellation_step(c);
 }
 
 /* POST /v1/sales/{id}/cancel (owner): before the sale starts. */
@@ -692,8 +668,10 @@ static void done_lots_list(kito_req *r, void *arg)
 kito_err kito_get_sale_lots(kito_req *r)
 {
     static const char *const allowed[] = {"state", "cursor", "limit", NULL};
-    static const char *const states[] = {"scheduled", "open",      "closing", "sold",
-                                         "unsold",    "withdrawn", NULL};
+    const char *states[KITO_LOT_STATE_MAX + 1];
+    for (int i = 0; i < KITO_LOT_STATE_MAX; i++)
+        states[i] = kito_lot_state_name((uint8_t)(i + 1));
+    states[KITO_LOT_STATE_MAX] = NULL;
     job *j = job_new(r);
     if (j == NULL)
         return KITO_E_NOMEM;
@@ -765,10 +743,12 @@ static void run_lot_withdraw(kito_db_conn *db, void *arg)
     kito_sql_log_failure("lot withdraw", j->err);
 }
 
-/* A lot the order books hold is withdrawn in the engine first, then in the catalogue: a lot that
- * sold a moment ago must not be withdrawn in MySQL, and a withdrawn lot must take no more bids.
- * The steps: check ownership and state (MySQL, nothing changed), the engine's WITHDRAW (answered
- * once Redis has it), the catalogue (MySQL), the answer. */
+/* A lot the order books hold is withdrawn in the engine first (api/live/withdrawals.h), then in
+ * the catalogue: a lot that sold a moment ago must not be withdrawn in MySQL, and a withdrawn lot
+ * must take no more bids. The steps: check ownership and state (MySQL, nothing changed), the
+ * engine's WITHDRAW (answered once Redis has it; nothing to do if the engine has it already),
+ * the catalogue (MySQL), the answer. A lot the books do not hold (a draft sale's) is withdrawn in
+ * the catalogue only. */
 typedef struct withdrawal {
     kito_req *r; /* retained while the engine works */
     job *j;      /* the catalogue step's job */
@@ -800,27 +780,24 @@ static void run_lot_withdraw_after_engine(kito_db_conn *db, void *arg)
     kito_sql_log_failure("lot withdraw", j->err);
 }
 
-static void withdraw_in_catalogue(kito_req *r, job *j)
+static void on_engine_withdrawn(void *ud, kito_err err, size_t held)
 {
-    kito_err e = submit(r, run_lot_withdraw_after_engine, done_lot_ok, j);
-    if (e != KITO_OK)
-        kito_respond_error(r, e, NULL);
-}
-
-static void on_engine_withdrawn(void *ud, const struct kito_outcome *out,
-                                const struct kito_event *events, size_t n_events)
-{
-    (void)events;
-    (void)n_events;
     withdrawal *w = ud;
-    if (kito_req_alive(w->r) && out->err == KITO_OK) {
-        withdraw_in_catalogue(w->r, w->j);
-    } else {
-        /* Redis failed (nothing changed), or the client left: then the engine has withdrawn the
-         * lot and a repeated withdraw brings the catalogue along (v.state below) */
-        kito_respond_error(w->r, out->err != KITO_OK ? out->err : KITO_E_UNAVAILABLE, NULL);
+    kito_err e = err;
+    if (e == KITO_OK && !kito_req_alive(w->r))
+        e = KITO_E_UNAVAILABLE; /* the client left: a repeated withdraw brings the catalogue */
+    if (e == KITO_OK)
+        e = submit(w->r, held > 0 ? run_lot_withdraw_after_engine : run_lot_withdraw,
+                   done_lot_ok, w->j);
+    else
         job_free(w->j);
-    }
+    if (e != KITO_OK)
+        /* a lot that ended in the engine (sold, passed) cannot be withdrawn any more */
+        kito_respond_error(w->r, e,
+                           e == KITO_E_LOT_CLOSED || e == KITO_E_BAD_STATE
+                               ? "the lot has ended in the order book; it can no longer be "
+                                 "withdrawn"
+                               : NULL);
     kito_req_release(w->r);
     free(w);
 }
@@ -833,49 +810,23 @@ static void done_lot_withdraw_check(kito_req *r, void *arg)
         return;
     }
     job *j = job_new(r);
-    if (j == NULL) {
-        kito_respond_error(r, KITO_E_NOMEM, NULL);
-        return;
-    }
-    j->id = checked->id;
-    memcpy(j->reason, checked->reason, sizeof(j->reason));
-    kito_market *m = r->server->market;
-    struct kito_lot_view v;
-    if (m == NULL || kito_market_lot_view(m, j->id, &v) != KITO_OK) {
-        /* not in the order books (a draft sale's lot) */
-        kito_err e = submit(r, run_lot_withdraw, done_lot_ok, j);
-        if (e != KITO_OK)
-            kito_respond_error(r, e, NULL);
-        return;
-    }
-    if (v.state == KITO_LOT_WITHDRAWN) {
-        withdraw_in_catalogue(r, j); /* the engine has it already: bring the catalogue along */
-        return;
-    }
-    withdrawal *w = malloc(sizeof(*w));
+    withdrawal *w = j != NULL ? malloc(sizeof(*w)) : NULL;
     if (w == NULL) {
         job_free(j);
         kito_respond_error(r, KITO_E_NOMEM, NULL);
         return;
     }
+    j->id = checked->id;
+    memcpy(j->reason, checked->reason, sizeof(j->reason));
     *w = (withdrawal){r, j};
-    struct kito_command cmd = {.lot_id = j->id,
-                               .actor = r->principal.account_id,
-                               .type = KITO_CMD_WITHDRAW,
-                               .now_ms = kito_bidding_now_ms()};
-    kito_err e = kito_market_submit(m, &cmd, on_engine_withdrawn, w, NULL);
-    if (e == KITO_OK) {
-        kito_req_retain(r);
-        return;
+    kito_req_retain(r);
+    if (kito_withdrawals_start(r->server->market, &j->id, 1, r->principal.account_id,
+                               kito_bidding_now_ms(), on_engine_withdrawn, w) != KITO_OK) {
+        free(w);
+        job_free(j);
+        kito_respond_error(r, KITO_E_NOMEM, NULL);
+        kito_req_release(r);
     }
-    free(w);
-    job_free(j);
-    /* a lot that ended in the engine (sold, passed) cannot be withdrawn any more */
-    kito_respond_error(r, e,
-                       e == KITO_E_LOT_CLOSED || e == KITO_E_BAD_STATE
-                           ? "the lot has ended in the order book; it can no longer be "
-                             "withdrawn"
-                           : NULL);
 }
 
 /* POST /v1/lots/{id}/withdraw (owner): optional {"reason"}. */
@@ -958,7 +909,7 @@ static void done_registration(kito_req *r, void *arg)
 static void run_register(kito_db_conn *db, void *arg)
 {
     job *j = arg;
-    j->err = kito_sales_register(db, &j->actor, j->id, &j->reg, &j->created, &j->ve);
+    j->err = kito_registrations_register(db, &j->actor, j->id, &j->reg, &j->created, &j->ve);
     kito_sql_log_failure("sale register", j->err);
 }
 
@@ -973,7 +924,7 @@ kito_err kito_post_sale_registrations(kito_req *r)
 static void run_standing(kito_db_conn *db, void *arg)
 {
     job *j = arg;
-    j->err = kito_sales_standing(db, &j->actor, j->id, &j->reg);
+    j->err = kito_registrations_standing(db, &j->actor, j->id, &j->reg);
     kito_sql_log_failure("sale standing", j->err);
 }
 
@@ -1016,7 +967,7 @@ static kito_err decode_approval(const json_t *body, kito_approval_input *out, ki
 static void run_approve(kito_db_conn *db, void *arg)
 {
     job *j = arg;
-    j->err = kito_sales_approve(db, &j->actor, j->id, &j->approval, &j->reg, &j->created, &j->ve);
+    j->err = kito_registrations_approve(db, &j->actor, j->id, &j->approval, &j->reg, &j->created, &j->ve);
     kito_sql_log_failure("sale approve", j->err);
 }
 
@@ -1049,7 +1000,7 @@ kito_err kito_post_sale_approvals(kito_req *r)
 static void run_revoke(kito_db_conn *db, void *arg)
 {
     job *j = arg;
-    j->err = kito_sales_revoke(db, &j->actor, j->id, j->buyer_id, &j->ve);
+    j->err = kito_registrations_revoke(db, &j->actor, j->id, j->buyer_id, &j->ve);
     kito_sql_log_failure("sale revoke", j->err);
 }
 
@@ -1097,7 +1048,7 @@ static void run_registrations(kito_db_conn *db, void *arg)
     };
     j->items = json_array();
     j->err = j->items != NULL
-                 ? kito_sales_registrations(db, &j->actor, j->id, &f, registration_item, j)
+                 ? kito_registrations_list(db, &j->actor, j->id, &f, registration_item, j)
                  : KITO_E_NOMEM;
     kito_sql_log_failure("sale registrations", j->err);
 }

@@ -88,7 +88,7 @@ typedef struct kito_server {
 kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *loop, char *err,
                            size_t err_size);
 
-/* The route table (api/http/routes_system.c now, more modules later): adds every route to s->router.
+/* The route table (api/http/routes.c, the authorization matrix): adds every route to s->router.
  * KITO_E_CONFIG if one is malformed (a programming error). */
 kito_err kito_server_add_routes(kito_server *s);
 

@@ -75,26 +75,6 @@ int64_t kito_bidding_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-const char *kito_lot_state_name(uint8_t state)
-{
-    switch (state) {
-    case KITO_LOT_SCHEDULED:
-        return "scheduled";
-    case KITO_LOT_OPEN:
-        return "open";
-    case KITO_LOT_CLOSING:
-        return "closing";
-    case KITO_LOT_SOLD:
-        return "sold";
-    case KITO_LOT_UNSOLD:
-        return "unsold";
-    case KITO_LOT_WITHDRAWN:
-        return "withdrawn";
-    default:
-        return "unknown";
-    }
-}
-
 static json_t *money_or_null(int64_t minor, const char *currency)
 {
     return minor > 0 ? kito_render_money(minor, currency) : json_null();

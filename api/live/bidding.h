@@ -93,9 +93,6 @@ bool kito_bucket_take(kito_bucket *b, int64_t now_ms, double rate, double burst,
 /* The wall clock in ms since the epoch (the engine's time base: commands carry it). */
 int64_t kito_bidding_now_ms(void);
 
-/* "scheduled", "open", ... for enum kito_lot_state; "unknown" otherwise. Static storage. Pure. */
-const char *kito_lot_state_name(uint8_t state);
-
 /* The public view of a lot as JSON: state, price, ask, opening, bid_count, reserve_met,
  * has_reserve, ends_at (timed and tender), seq, paused, leader_is_you (viewer is the leader;
  * viewer 0 = anonymous). The engine's view already hides a sealed book (tender before close, live

@@ -132,6 +132,18 @@ unsigned long long kito_harness_session(unsigned long long account_id, char toke
 /* The same for a token the caller made (kito_crypto_token_new): its session, live for a day. */
 unsigned long long kito_harness_session_for(unsigned long long account_id, const char *token);
 
+/* A stone of miner (listed by listed_by: she herself or a valuer), made by SQL; with a version 1
+ * certificate issued by a test valuer when certified (the signature is a placeholder: for tests
+ * that do not verify it). Its API id ("stn_...") goes into id. Returns its key. */
+unsigned long long kito_harness_stone(unsigned long long miner, unsigned long long listed_by,
+                                      bool certified, char id[KITO_ID_SIZE]);
+
+/* Consent (DESIGN.md, "Consent"; api/store/repo_offers.h): the miner of stone_id (the API's id,
+ * "stn_...") offers it to organiser organizer_id (any of her sales), as POST
+ * /v1/stones/{id}/offers by the miner would, written by SQL for tests that arrange their stones
+ * by SQL. Returns the offer's key. Idempotent like the API: an offer already live is returned. */
+unsigned long long kito_harness_offer(const char *stone_id, unsigned long long organizer_id);
+
 /* Runs one SQL statement (printf-style) that is expected to be refused; returns MariaDB's error
  * number (0 if it succeeded). For checking the schema's own constraints. */
 unsigned int kito_harness_sql_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -150,6 +150,7 @@ static void build_sale(sale *s, const char *format, int n, long long reserve, lo
     for (int i = 0; i < n; i++) {
         char stone[KITO_ID_SIZE];
         new_stone(&s->seller[i], stone);
+        kito_harness_offer(stone, s->org.id); /* the miner's consent (DESIGN.md) */
         snprintf(path, sizeof(path), "/v1/sales/%s/lots", s->id);
         if (i == 0 && reserve > 0)
             r = call(&s->org, "POST", path,

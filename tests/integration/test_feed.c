@@ -142,6 +142,7 @@ static void make_sale(struct sale *s, const char *format, int start_s)
     for (int i = 0; i < 2; i++) {
         char stone[KITO_ID_SIZE];
         new_stone(stone);
+        kito_harness_offer(stone, s->org.id); /* the miner's consent (DESIGN.md) */
         snprintf(path, sizeof(path), "/v1/sales/%s/lots", s->id);
         r = call(&s->org, "POST", path, NULL, "{\"stone_id\":\"%s\",\"opening\":10000}", stone);
         expect(&r, 201, "add lot");

@@ -123,6 +123,7 @@ static void new_lot(const who *w, const char *sale, long opening, long reserve,
 {
     char stone[KITO_ID_SIZE], path[128];
     new_stone(true, stone);
+    kito_harness_offer(stone, w->id); /* the miner's consent (DESIGN.md) */
     snprintf(path, sizeof(path), "/v1/sales/%s/lots", sale);
     struct kito_http_resp r =
         reserve > 0
@@ -300,6 +301,7 @@ Test(sales, organiser_journey)
     /* after publication: no new lots, no edits */
     char stone2[KITO_ID_SIZE];
     new_stone(true, stone2);
+    kito_harness_offer(stone2, org.id);
     snprintf(path, sizeof(path), "/v1/sales/%s/lots", sale);
     r = call(&org, "POST", path, "{\"stone_id\":\"%s\",\"opening\":100}", stone2);
     kito_assert_error(&r, 409, "conflict");
@@ -332,9 +334,15 @@ Test(sales, organiser_journey)
                        " WHERE l.sale_id = %llu AND s.status = 'listed'",
                        sk),
                  0);
+    /* cancel is idempotent: the repeat answers the cancelled sale and writes nothing more */
     r = call(&org, "POST", path, NULL);
-    kito_assert_error(&r, 409, "conflict");
+    kito_harness_expect(&r, 200, "cancel again");
+    cr_assert_str_eq(str(&r, "status"), "cancelled");
     kito_http_resp_free(&r);
+    cr_assert_eq(count("SELECT COUNT(*) FROM audit_log WHERE action = 'sale.cancel' AND"
+                       " entity_id = %llu",
+                       sk),
+                 1);
 }
 
 /* The schema refuses a sale without a ladder rung (migration 011), whatever wrote it. */
@@ -406,6 +414,7 @@ Test(sales, another_organiser_is_refused)
     new_sale(&org, "", sale);
     new_lot(&org, sale, 1000, 2000, lot);
     new_stone(true, stone);
+    kito_harness_offer(stone, org.id);
     long long before = footprint(&org) + footprint(&other);
 
     struct {
@@ -742,6 +751,7 @@ Test(sales, every_validation_error_and_nothing_written)
     new_sale(&org, "", other_sale);
     new_lot(&org, other_sale, 1000, 0, lot);
     new_stone(true, stone);
+    kito_harness_offer(stone, org.id);
     new_stone(false, bare);
     /* the stone of the lot in the other sale */
     char taken[KITO_ID_SIZE], key[32];
@@ -955,45 +965,137 @@ Test(sales, registration_and_approval)
     kito_http_resp_free(&r);
 }
 
-/* A sale cancelled before its start stays closed: its lots were in the order books since the
- * publish, and at the start they must not open and take bids (the lots are withdrawn and their
- * stones are free to be offered, and sold, elsewhere). */
-Test(sales, a_cancelled_sale_takes_no_bids)
+/* A published timed sale by org starting in start_s seconds, with one lot (opening 100.00) and
+ * buyer approved; its id and the lot's go into sale and lot. */
+static void published_sale_with_a_buyer(const who *org, const who *buyer, long start_s,
+                                        char sale[KITO_ID_SIZE], char lot[KITO_ID_SIZE])
 {
-    who org = kito_harness_person("organizer"), buyer = kito_harness_person("buyer");
-    char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], path[200], s[KITO_TIME_SIZE], e[KITO_TIME_SIZE];
-    struct kito_http_resp r = call(&org, "POST", "/v1/sales",
+    char path[200], s[KITO_TIME_SIZE], e[KITO_TIME_SIZE];
+    struct kito_http_resp r = call(org, "POST", "/v1/sales",
                                    "{\"title\":\"Tunduru sapphires\",\"format\":\"timed\","
                                    "\"starts_at\":\"%s\",\"ends_at\":\"%s\"}",
-                                   at(8, s), at(120, e));
+                                   at(start_s, s), at(120, e));
     kito_harness_expect(&r, 201, "create sale");
-    snprintf(sale, sizeof(sale), "%s", str(&r, "id"));
+    snprintf(sale, KITO_ID_SIZE, "%s", str(&r, "id"));
     kito_http_resp_free(&r);
-    new_lot(&org, sale, 10000, 0, lot);
+    new_lot(org, sale, 10000, 0, lot);
     snprintf(path, sizeof(path), "/v1/sales/%s/approvals", sale);
-    r = call(&org, "POST", path, "{\"buyer_id\":\"%s\"}", buyer.acc);
+    r = call(org, "POST", path, "{\"buyer_id\":\"%s\"}", buyer->acc);
     kito_harness_expect(&r, 201, "approve");
     kito_http_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/sales/%s/publish", sale);
-    r = call(&org, "POST", path, NULL);
+    r = call(org, "POST", path, NULL);
     kito_harness_expect(&r, 200, "publish");
     kito_http_resp_free(&r);
+}
+
+/* After the start, buyer's bid on lot is refused as lot_closed and takes nothing. */
+static void bid_is_refused_as_closed(const who *buyer, const char *lot, const char *key_prefix)
+{
+    char path[200], key[64];
+    snprintf(path, sizeof(path), "/v1/lots/%s/bids", lot);
+    snprintf(key, sizeof(key), "%s-%llu", key_prefix, buyer->id);
+    struct kito_http_resp r = kito_harness_call(&kd, buyer, key, "POST", path, "{\"amount\":10000}");
+    cr_assert_neq(r.status, 201, "a cancelled sale's lot took a bid: %s", r.body);
+    kito_assert_error(&r, kito_http_status(KITO_E_LOT_CLOSED), "lot_closed");
+    kito_http_resp_free(&r);
+}
+
+/* A sale cancelled before its start stays closed: its lots were in the order books since the
+ * publish, and the cancel withdraws them there too. */
+Test(sales, a_cancelled_sale_takes_no_bids)
+{
+    who org = kito_harness_person("organizer"), buyer = kito_harness_person("buyer");
+    char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], path[200];
+    published_sale_with_a_buyer(&org, &buyer, 8, sale, lot);
     snprintf(path, sizeof(path), "/v1/sales/%s/cancel", sale);
-    r = call(&org, "POST", path, NULL);
+    struct kito_http_resp r = call(&org, "POST", path, NULL);
     kito_harness_expect(&r, 200, "cancel");
     kito_http_resp_free(&r);
 
     kito_harness_sleep_ms(10000); /* past the start */
-    snprintf(path, sizeof(path), "/v1/lots/%s/bids", lot);
-    char key[64];
-    snprintf(key, sizeof(key), "cancelled-%llu", buyer.id);
-    r = kito_harness_call(&kd, &buyer, key, "POST", path, "{\"amount\":10000}");
-    cr_assert_neq(r.status, 201, "a cancelled sale's lot took a bid: %s", r.body);
-    kito_assert_error(&r, kito_http_status(KITO_E_LOT_CLOSED), "lot_closed");
-    kito_http_resp_free(&r);
+    bid_is_refused_as_closed(&buyer, lot, "cancelled");
     snprintf(path, sizeof(path), "/v1/lots/%s", lot);
     r = call(&buyer, "GET", path, NULL);
     kito_harness_expect(&r, 200, "lot");
     cr_assert_str_eq(str(&r, "state"), "withdrawn", "%s", r.body);
     kito_http_resp_free(&r);
+}
+
+/* A cancel whose withdrawals Redis refused (503) leaves the sale cancelled in MySQL with its lots
+ * still in the order books; repeating the cancel answers 200 and takes them out. Simulated by
+ * cancelling in MySQL alone: before the repeat repaired it, the repeat answered 409 and the lot
+ * opened at the start and took a binding bid on a stone the cancel had freed. */
+Test(sales, a_repeated_cancel_takes_the_lots_out_of_the_books)
+{
+    who org = kito_harness_person("organizer"), buyer = kito_harness_person("buyer");
+    char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], path[200];
+    published_sale_with_a_buyer(&org, &buyer, 7, sale, lot);
+    /* the first cancel's MySQL half, without its order-book half */
+    kito_harness_sql("UPDATE lots SET state = 'withdrawn' WHERE sale_id = %llu",
+                     key_of(KITO_ID_SALE, sale));
+    kito_harness_sql("UPDATE sales SET status = 'cancelled' WHERE id = %llu",
+                     key_of(KITO_ID_SALE, sale));
+    snprintf(path, sizeof(path), "/v1/sales/%s/cancel", sale);
+    struct kito_http_resp r = call(&org, "POST", path, NULL);
+    kito_harness_expect(&r, 200, "the repeated cancel");
+    cr_assert_str_eq(str(&r, "status"), "cancelled");
+    kito_http_resp_free(&r);
+    r = call(&org, "POST", path, NULL);
+    kito_harness_expect(&r, 200, "cancel is idempotent");
+    kito_http_resp_free(&r);
+
+    kito_harness_sleep_ms(8000); /* past the start */
+    bid_is_refused_as_closed(&buyer, lot, "recancelled");
+}
+
+/* Lists read their rows in one query: several rows each holding a value over 255 bytes (a sale's
+ * description) come back whole. Until api/store/sql.c re-bound its grown buffers, the second
+ * such row was written into freed memory, and lists read one query per row to avoid it. */
+Test(sales, lists_carry_long_values_on_every_row)
+{
+    who org = kito_harness_person("organizer");
+    char ids[3][KITO_ID_SIZE], descr[3][401], extra[600], path[200], lot[KITO_ID_SIZE];
+    for (int i = 0; i < 3; i++) {
+        for (int k = 0; k < 400; k++)
+            descr[i][k] = (char)('a' + (k * 7 + i * 3) % 26);
+        descr[i][400] = '\0';
+        snprintf(extra, sizeof(extra), ",\"description\":\"%s\"", descr[i]);
+        new_sale(&org, extra, ids[i]);
+        new_lot(&org, ids[i], 100, 0, lot);
+        snprintf(path, sizeof(path), "/v1/sales/%s/publish", ids[i]);
+        struct kito_http_resp r = call(&org, "POST", path, NULL);
+        kito_harness_expect(&r, 200, "publish");
+        kito_http_resp_free(&r);
+    }
+    int found = 0;
+    char next[256] = "", url[512];
+    for (int page = 0; page < 10000 && found < 3; page++) {
+        snprintf(url, sizeof(url), "/v1/sales?status=published&limit=100%s%s",
+                 next[0] ? "&cursor=" : "", next);
+        struct kito_http_resp r = call(NULL, "GET", url, NULL);
+        kito_harness_expect(&r, 200, url);
+        json_t *item;
+        size_t n;
+        json_array_foreach(json_object_get(r.json, "items"), n, item)
+        {
+            const char *id = json_string_value(json_object_get(item, "id"));
+            for (int i = 0; i < 3; i++) {
+                if (id == NULL || strcmp(id, ids[i]) != 0)
+                    continue;
+                const char *d = json_string_value(json_object_get(item, "description"));
+                cr_assert(d != NULL && strcmp(d, descr[i]) == 0, "sale %s: description %s", id,
+                          d != NULL ? d : "(none)");
+                found++;
+            }
+        }
+        json_t *c = json_object_get(r.json, "next_cursor");
+        if (json_is_null(c) || c == NULL) {
+            kito_http_resp_free(&r);
+            break;
+        }
+        snprintf(next, sizeof(next), "%s", json_string_value(c));
+        kito_http_resp_free(&r);
+    }
+    cr_assert_eq(found, 3, "each sale listed once with its description");
 }

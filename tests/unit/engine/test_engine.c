@@ -343,3 +343,13 @@ Test(engine, memory_accounting_states_the_per_lot_cost)
     cr_assert_lt(m.total_bytes, (size_t)60 << 20, "defaults stay small (%zu)", m.total_bytes);
     kito_engine_free(e);
 }
+
+/* The one spelling of the lot states (the API, MySQL's lots.state and the feed use it). */
+Test(engine, lot_state_names)
+{
+    const char *want[] = {"scheduled", "open", "closing", "sold", "unsold", "withdrawn"};
+    for (uint8_t s = 1; s <= KITO_LOT_STATE_MAX; s++)
+        cr_assert_str_eq(kito_lot_state_name(s), want[s - 1]);
+    cr_assert_str_eq(kito_lot_state_name(0), "unknown");
+    cr_assert_str_eq(kito_lot_state_name(KITO_LOT_STATE_MAX + 1), "unknown");
+}
