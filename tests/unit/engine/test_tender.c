@@ -95,7 +95,7 @@ struct tender_case {
 
 ParameterizedTestParameters(tender, close_awards_by_the_rules)
 {
-    /* One case on two lines. */
+    /* A case on two lines (clang-format would spread each over eight). */
     // clang-format off
     static struct tender_case cases[] = {
         {"equal bids go to the earliest", FIRST, USD(100), 0,
