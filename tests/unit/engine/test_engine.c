@@ -4,9 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
-
-#define USD(x) ((int64_t)(x)*100)
+#include "fixture.h"
 
 static struct kito_engine_limits small_limits(void)
 {
@@ -24,9 +22,7 @@ static struct kito_engine_limits small_limits(void)
 
 static kito_engine *make(struct kito_engine_limits lim)
 {
-    kito_engine *e = NULL;
-    cr_assert_eq(kito_engine_create(&lim, NULL, &e), KITO_OK);
-    return e;
+    return fixture_engine(&lim);
 }
 
 static void load_open(kito_engine *e, uint64_t lot)
@@ -45,13 +41,7 @@ static void load_open(kito_engine *e, uint64_t lot)
 static kito_err bid(kito_engine *e, uint64_t lot, uint64_t id, uint64_t buyer, int64_t amount,
                     struct kito_outcome *out)
 {
-    struct kito_command c = {.id = id,
-                             .lot_id = lot,
-                             .actor = buyer,
-                             .amount_minor = amount,
-                             .now_ms = 10,
-                             .type = KITO_CMD_BID,
-                             .flags = KITO_CMD_F_APPROVED};
+    struct kito_command c = bid_command(lot, id, buyer, amount, 10);
     return kito_engine_apply(e, &c, NULL, 0, out);
 }
 
@@ -386,11 +376,7 @@ Test(engine, replay_applies_an_id_the_window_holds_and_leaves_the_window_alone)
 
 Test(engine, a_batch_equals_the_same_commands_one_by_one)
 {
-    struct kito_engine_limits lim;
-    kito_engine_limits_default(&lim);
-    lim.max_lots = 64;
-    lim.max_standing_bids = 4096;
-    kito_engine *a = make(lim), *b = make(lim);
+    kito_engine *a = make(fixture_limits()), *b = make(fixture_limits());
     for (uint64_t lot = 1; lot <= 40; lot++) {
         load_open(a, lot);
         load_open(b, lot);
@@ -450,11 +436,7 @@ Test(engine, a_batch_equals_the_same_commands_one_by_one)
 
 Test(engine, tick_respects_its_buffers)
 {
-    struct kito_engine_limits lim;
-    kito_engine_limits_default(&lim);
-    lim.max_lots = 16;
-    lim.max_live_lots = 0;
-    kito_engine *e = make(lim);
+    kito_engine *e = make(fixture_limits());
     for (uint64_t lot = 1; lot <= 10; lot++) {
         struct kito_lot_config cfg;
         kito_lot_config_init(&cfg);

@@ -63,20 +63,38 @@ Test(bidding, token_bucket)
     cr_assert(!kito_bucket_take(&b, t, 5.0, 10.0, NULL));
 }
 
+/* An open timed lot as the engine reports it: buyer 42 leads at $160, the reserve is met. */
+static struct kito_lot_view timed_view(void)
+{
+    return (struct kito_lot_view){.lot_id = 9,
+                                  .leader = 42,
+                                  .price_minor = 16000,
+                                  .ask_minor = 17000,
+                                  .opening_minor = 10000,
+                                  .ends_at_ms = 1800000000123,
+                                  .seq = 7,
+                                  .bid_count = 5,
+                                  .format = KITO_FORMAT_TIMED,
+                                  .state = KITO_LOT_OPEN,
+                                  .has_reserve = true,
+                                  .reserve_met = true,
+                                  .currency = "USD"};
+}
+
+/* An open sealed tender as the engine reports it: no price, no leader, no bid count. */
+static struct kito_lot_view tender_view(void)
+{
+    return (struct kito_lot_view){.lot_id = 9,
+                                  .ask_minor = 10000,
+                                  .opening_minor = 10000,
+                                  .format = KITO_FORMAT_TENDER,
+                                  .state = KITO_LOT_OPEN,
+                                  .currency = "KES"};
+}
+
 Test(bidding, view_hides_what_the_engine_hides)
 {
-    struct kito_lot_view v = {.lot_id = 9,
-                              .leader = 42,
-                              .price_minor = 16000,
-                              .ask_minor = 17000,
-                              .opening_minor = 10000,
-                              .ends_at_ms = 1800000000000,
-                              .seq = 7,
-                              .bid_count = 5,
-                              .format = KITO_FORMAT_TIMED,
-                              .state = KITO_LOT_OPEN,
-                              .reserve_met = true,
-                              .currency = "USD"};
+    struct kito_lot_view v = timed_view();
     json_t *o = kito_bidding_render_view(&v, 42);
     cr_assert(json_is_true(json_object_get(o, "leader_is_you")));
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(o, "price"), "amount")), 16000);
@@ -87,13 +105,7 @@ Test(bidding, view_hides_what_the_engine_hides)
     o = kito_bidding_render_view(&v, 0);
     cr_assert(json_is_false(json_object_get(o, "leader_is_you")));
     json_decref(o);
-    /* a sealed tender as the engine reports it */
-    struct kito_lot_view t = {.lot_id = 9,
-                              .ask_minor = 10000,
-                              .opening_minor = 10000,
-                              .format = KITO_FORMAT_TENDER,
-                              .state = KITO_LOT_OPEN,
-                              .currency = "USD"};
+    struct kito_lot_view t = tender_view();
     o = kito_bidding_render_view(&t, 42);
     cr_assert(json_is_null(json_object_get(o, "price")));
     cr_assert_eq(json_integer_value(json_object_get(o, "bid_count")), 0);
@@ -123,19 +135,7 @@ static void expect_same_view(const struct kito_lot_view *v, uint64_t viewer, uin
 
 Test(bidding, written_view_is_the_rendered_view)
 {
-    struct kito_lot_view v = {.lot_id = 9,
-                              .leader = 42,
-                              .price_minor = 16000,
-                              .ask_minor = 17000,
-                              .opening_minor = 10000,
-                              .ends_at_ms = 1800000000123,
-                              .seq = 7,
-                              .bid_count = 5,
-                              .format = KITO_FORMAT_TIMED,
-                              .state = KITO_LOT_OPEN,
-                              .has_reserve = true,
-                              .reserve_met = true,
-                              .currency = "USD"};
+    struct kito_lot_view v = timed_view();
     expect_same_view(&v, 42, 9);
     expect_same_view(&v, 0, 9);
     expect_same_view(&v, 43, 0);
@@ -145,20 +145,26 @@ Test(bidding, written_view_is_the_rendered_view)
     v.state = KITO_LOT_SOLD;
     v.ask_minor = 0;
     expect_same_view(&v, 42, 12345678901234ULL);
-    struct kito_lot_view t = {.lot_id = 9,
-                              .ask_minor = 10000,
-                              .opening_minor = 10000,
-                              .format = KITO_FORMAT_TENDER,
-                              .state = KITO_LOT_OPEN,
-                              .currency = "KES"};
+    struct kito_lot_view t = tender_view();
     expect_same_view(&t, 42, 9);
     t.state = 200; /* "unknown" */
     t.ends_at_ms = 0;
     expect_same_view(&t, 0, 1);
 }
 
+/* Expects the writer's bytes to be jansson's compact encoding of v (which this takes). */
+static void expect_jansson(const char *written, json_t *v, const char *what, size_t i)
+{
+    char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    cr_expect_str_eq(written, want, "%s %zu", what, i);
+    free(want);
+    json_decref(v);
+}
+
 Test(bidding, written_json_matches_jansson)
 {
+    char buf[256];
+    kito_jw w;
     static const char *const strings[] = {"",
                                           "plain",
                                           "q\"uote",
@@ -168,27 +174,15 @@ Test(bidding, written_json_matches_jansson)
                                           "caf\xc3\xa9 \xe2\x82\xac",
                                           "/slash/"};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
-        json_t *s = json_string(strings[i]);
-        char *want = json_dumps(s, JSON_COMPACT | JSON_ENCODE_ANY);
-        char buf[256];
-        kito_jw w;
         kito_jw_init(&w, buf, sizeof(buf));
         kito_jw_string(&w, strings[i]);
-        cr_expect_str_eq(buf, want, "string %zu", i);
-        free(want);
-        json_decref(s);
+        expect_jansson(buf, json_string(strings[i]), "string", i);
     }
     static const int64_t ints[] = {0, 1, -1, 9, 10, -10, 123456789, INT64_MAX, INT64_MIN};
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-        json_t *n = json_integer(ints[i]);
-        char *want = json_dumps(n, JSON_COMPACT | JSON_ENCODE_ANY);
-        char buf[64];
-        kito_jw w;
         kito_jw_init(&w, buf, sizeof(buf));
         kito_jw_int(&w, ints[i]);
-        cr_expect_str_eq(buf, want);
-        free(want);
-        json_decref(n);
+        expect_jansson(buf, json_integer(ints[i]), "integer", i);
     }
 }
 
