@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/common/log.h"
+
 /* Lot states in the market's own table (the engine knows nothing of Redis). */
 enum {
     LOT_CHECKING = 1, /* lot_load: waiting for Redis to say the id is free; not in the engine */
@@ -417,7 +419,7 @@ static kito_err on_commands(void *ud, const struct kito_command *cmds, size_t n)
         struct kito_outcome out;
         kito_err e = kito_engine_replay(m->eng, &cmds[i], NULL, 0, &out);
         if (e != KITO_OK) {
-            fprintf(stderr, "kitod: market: lot %llu: journal entry %u does not replay (%s)\n",
+            kito_log("market", "lot %llu: journal entry %u does not replay (%s)",
                     (unsigned long long)l->lot_id, cmds[i].seq, kito_err_code(e));
             return e;
         }
@@ -465,7 +467,7 @@ static void on_read_done(void *ud, kito_err status)
             kito_engine_lot_unload(m->eng, l->lot_id);
         l->state = LOT_DAMAGED;
         m->rec.damaged++;
-        fprintf(stderr, "kitod: market: lot %llu is damaged in Redis (%s); left out\n",
+        kito_log("market", "lot %llu is damaged in Redis (%s); left out",
                 (unsigned long long)l->lot_id, kito_err_code(status));
     }
     if (!m->freeing)
@@ -487,9 +489,9 @@ static void finish_rebuild(kito_market *m)
             m->recover_cb(m->recover_ud, KITO_OK, &m->rec);
     } else {
         m->st.lots_resynced += m->rec.lots;
-        fprintf(stderr,
-                "kitod: market: rebuilt from Redis after a failure: %u lots, %llu commands, "
-                "%u command ids remembered (%llu read from before the snapshots), %.1f ms\n",
+        kito_log("market",
+                "rebuilt from Redis after a failure: %u lots, %llu commands, "
+                "%u command ids remembered (%llu read from before the snapshots), %.1f ms",
                 m->rec.lots, (unsigned long long)m->rec.commands, m->rec.remembered,
                 (unsigned long long)m->rec.history, m->rec.ms);
         if (m->unheard && m->rebuilt_listener != NULL)
@@ -538,7 +540,7 @@ static void on_open_ids(void *ud, kito_err status, const uint64_t *ids, size_t n
     if (status != KITO_OK) {
         if (status == KITO_E_UNAVAILABLE)
             return; /* asked again once Redis is back (on_up) */
-        fprintf(stderr, "kitod: market: cannot read the open set (%s)\n", kito_err_code(status));
+        kito_log("market", "cannot read the open set (%s)", kito_err_code(status));
         if (!m->recovered && m->recover_cb != NULL)
             m->recover_cb(m->recover_ud, status, &m->rec);
         return;
@@ -548,7 +550,7 @@ static void on_open_ids(void *ud, kito_err status, const uint64_t *ids, size_t n
             continue;
         struct mk_lot *l = lot_insert(m, ids[i]);
         if (l == NULL) {
-            fprintf(stderr, "kitod: market: %zu open lots in Redis, room for %u\n", n, m->max_lots);
+            kito_log("market", "%zu open lots in Redis, room for %u", n, m->max_lots);
             if (m->recover_cb != NULL)
                 m->recover_cb(m->recover_ud, KITO_E_CAPACITY, &m->rec);
             return;
@@ -605,7 +607,7 @@ static void on_up(void *ud)
     if (m->dirty) {
         kito_err e = start_over(m);
         if (e != KITO_OK) {
-            fprintf(stderr, "kitod: market: cannot rebuild (%s); retrying at the next connect\n",
+            kito_log("market", "cannot rebuild (%s); retrying at the next connect",
                     kito_err_code(e));
             return;
         }
