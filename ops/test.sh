@@ -99,6 +99,10 @@ if want integration || want browser; then
     export KITO_TEST_ROOT=$KITO_ROOT KITO_TEST_VAR=$TEST_VAR KITO_TEST_BUILD=$BUILD
     export KITO_TEST_REDIS_PORT=$TEST_REDIS_PORT KITO_TEST_MYSQL_PORT=$TEST_MYSQL_PORT
     export KITO_TEST_MYSQL_PASSWORD=$KITO_MYSQL_PASSWORD
+    # Redis: kitod's ACL user, and the admin (the default user) for tests that arrange or inspect
+    # Redis themselves; redis-cli in tests reads REDISCLI_AUTH
+    export KITO_TEST_REDIS_PASSWORD=$KITO_REDIS_PASSWORD
+    export KITO_TEST_REDIS_ADMIN_PASSWORD=$KITO_REDIS_ADMIN_PASSWORD REDISCLI_AUTH=$KITO_REDIS_ADMIN_PASSWORD
 fi
 
 if want integration; then

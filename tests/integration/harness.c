@@ -68,6 +68,17 @@ void kito_harness_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* Whether the name of "NAME=value" var is among the first n entries of envp. */
+static bool env_shadowed(char *const *envp, size_t n, const char *var)
+{
+    const char *eq = strchr(var, '=');
+    size_t nl = eq ? (size_t)(eq - var) : strlen(var);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(envp[i], var, nl) == 0 && envp[i][nl] == '=')
+            return true;
+    return false;
+}
+
 void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env)
 {
     memset(k, 0, sizeof(*k));
@@ -78,7 +89,7 @@ void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env
     snprintf(k->log_path, sizeof(k->log_path), "%s/logs/kitod-%d-%d.log",
              env_or_die("KITO_TEST_VAR"), (int)getpid(), k->https_port);
 
-    char vars[16][600];
+    char vars[20][600];
     int n = 0;
     const char *var = env_or_die("KITO_TEST_VAR");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_BIND=127.0.0.1");
@@ -88,6 +99,9 @@ void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env
     snprintf(vars[n++], sizeof(vars[0]), "KITO_TLS_KEY=%s/tls/key.pem", var);
     snprintf(vars[n++], sizeof(vars[0]), "KITO_REDIS_HOST=127.0.0.1");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_REDIS_PORT=%s", env_or_die("KITO_TEST_REDIS_PORT"));
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_REDIS_USER=kito");
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_REDIS_PASSWORD=%s",
+             env_or_die("KITO_TEST_REDIS_PASSWORD"));
     snprintf(vars[n++], sizeof(vars[0]), "KITO_MYSQL_HOST=127.0.0.1");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_MYSQL_PORT=%s", env_or_die("KITO_TEST_MYSQL_PORT"));
     snprintf(vars[n++], sizeof(vars[0]), "KITO_MYSQL_USER=kito");
@@ -100,23 +114,19 @@ void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env
     snprintf(vars[n++], sizeof(vars[0]), "KITO_ACCESS_LOG=-");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_PHOTO_DIR=%s/photos", var);
 
-    /* environment: ours, then extra_env, then the inherited one minus names we set */
+    /* environment: extra_env, then ours, then the inherited one, each minus the names set
+     * before it (getenv takes the first: extra_env overrides) */
     char *envp[512];
     size_t e = 0;
-    for (int i = 0; i < n; i++)
-        envp[e++] = vars[i];
     for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL && e < 300; i++)
         envp[e++] = (char *)extra_env[i];
+    for (int i = 0; i < n; i++)
+        if (!env_shadowed(envp, e, vars[i]))
+            envp[e++] = vars[i];
     size_t ours = e;
-    for (char **p = environ; *p != NULL && e < 510; p++) {
-        const char *eq = strchr(*p, '=');
-        size_t nl = eq ? (size_t)(eq - *p) : strlen(*p);
-        bool shadowed = false;
-        for (size_t i = 0; i < ours && !shadowed; i++)
-            shadowed = strncmp(envp[i], *p, nl) == 0 && envp[i][nl] == '=';
-        if (!shadowed)
+    for (char **p = environ; *p != NULL && e < 510; p++)
+        if (!env_shadowed(envp, ours, *p))
             envp[e++] = *p;
-    }
     envp[e] = NULL;
 
     char bin[1024];
@@ -333,6 +343,18 @@ void kito_harness_redis_pause(double seconds)
              "p=$(cat '%s') && kill -STOP $p && { (sleep %.3f; kill -CONT $p) >/dev/null 2>&1 & }",
              kito_harness_var("redis/redis.pid"), seconds);
     cr_assert_eq(kito_harness_sh(cmd, NULL, 0), 0, "cannot stop Redis");
+}
+
+redisContext *kito_harness_redis(void)
+{
+    const char *port = env_or_die("KITO_TEST_REDIS_PORT");
+    redisContext *c = redisConnect("127.0.0.1", atoi(port));
+    cr_assert(c != NULL && !c->err, "cannot reach the test Redis on port %s", port);
+    redisReply *r = redisCommand(c, "AUTH %s", env_or_die("KITO_TEST_REDIS_ADMIN_PASSWORD"));
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS, "the test Redis refused the admin: %s",
+              r != NULL && r->type == REDIS_REPLY_ERROR ? r->str : "no answer");
+    freeReplyObject(r);
+    return c;
 }
 
 int kito_harness_service(const char *action)
