@@ -168,18 +168,22 @@ mysql_start() {
         mysql_harden "$dir"
         return 0
     fi
+    # temporary tables and sort files go to the private folder too, not the shared /tmp (where
+    # they were readable by the group and, in containers sharing /tmp, collided by name)
+    (umask 077 && mkdir -p "$dir/tmp")
     if [ ! -d "$dir/data/mysql" ]; then
         (umask 077
          UMASK=0600 UMASK_DIR=0700 mariadb-install-db --no-defaults --datadir="$dir/data" \
-             --user=root --auth-root-authentication-method=socket >"$dir/install.log" 2>&1) ||
+             --tmpdir="$dir/tmp" --user=root --auth-root-authentication-method=socket \
+             >"$dir/install.log" 2>&1) ||
             { cat "$dir/install.log" >&2; die "mariadb-install-db failed"; }
     fi
     chmod -R go-rwx "$dir"
     (umask 077
      UMASK=0600 UMASK_DIR=0700 setsid mariadbd --defaults-file="$KITO_ROOT/ops/mariadb/kito.cnf" \
          --datadir="$dir/data" --socket="$dir/mysql.sock" --port="$port" --bind-address=127.0.0.1 \
-         --user=root --pid-file="$dir/mysqld.pid" --log-error="$dir/mysqld.err" \
-         </dev/null >/dev/null 2>&1 &)
+         --tmpdir="$dir/tmp" --user=root --pid-file="$dir/mysqld.pid" \
+         --log-error="$dir/mysqld.err" </dev/null >/dev/null 2>&1 &)
     local i
     for i in $(seq 1 300); do
         if mariadb-admin --socket="$dir/mysql.sock" -uroot ping >/dev/null 2>&1; then
