@@ -68,6 +68,17 @@ void kito_harness_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* Whether one of the first n entries of envp sets the variable that entry ("NAME=value") sets. */
+static bool env_has(char *const *envp, size_t n, const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    size_t nl = eq ? (size_t)(eq - entry) : strlen(entry);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(envp[i], entry, nl) == 0 && envp[i][nl] == '=')
+            return true;
+    return false;
+}
+
 void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env)
 {
     memset(k, 0, sizeof(*k));
@@ -100,23 +111,18 @@ void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env
     snprintf(vars[n++], sizeof(vars[0]), "KITO_ACCESS_LOG=-");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_PHOTO_DIR=%s/photos", var);
 
-    /* environment: ours, then extra_env, then the inherited one minus names we set */
+    /* environment: extra_env, then ours, then the inherited one, each minus the names an earlier
+     * one set (getenv returns the first match, so extra_env overrides ours) */
     char *envp[512];
     size_t e = 0;
-    for (int i = 0; i < n; i++)
-        envp[e++] = vars[i];
     for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL && e < 300; i++)
         envp[e++] = (char *)extra_env[i];
-    size_t ours = e;
-    for (char **p = environ; *p != NULL && e < 510; p++) {
-        const char *eq = strchr(*p, '=');
-        size_t nl = eq ? (size_t)(eq - *p) : strlen(*p);
-        bool shadowed = false;
-        for (size_t i = 0; i < ours && !shadowed; i++)
-            shadowed = strncmp(envp[i], *p, nl) == 0 && envp[i][nl] == '=';
-        if (!shadowed)
+    for (int i = 0; i < n; i++)
+        if (!env_has(envp, e, vars[i]))
+            envp[e++] = vars[i];
+    for (char **p = environ; *p != NULL && e < 510; p++)
+        if (!env_has(envp, e, *p))
             envp[e++] = *p;
-    }
     envp[e] = NULL;
 
     char bin[1024];
