@@ -208,6 +208,12 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud,
         return fail(err, err_size, "KITO_HTTP_PORT and KITO_HTTPS_PORT are both %u",
                     (unsigned)cfg->https_port);
 
+    TRY(get_port(env, ud, "KITO_METRICS_PORT", 9464, true, &cfg->metrics_port, err, err_size));
+    if (cfg->metrics_port != 0 &&
+        (cfg->metrics_port == cfg->https_port || cfg->metrics_port == cfg->http_port))
+        return fail(err, err_size, "KITO_METRICS_PORT=%u is also KITO_HTTPS_PORT or KITO_HTTP_PORT",
+                    (unsigned)cfg->metrics_port);
+
     TRY(get_string(env, ud, "KITO_TLS_CERT", "", cfg->tls_cert, sizeof(cfg->tls_cert), err,
                    err_size));
     TRY(get_string(env, ud, "KITO_TLS_KEY", "", cfg->tls_key, sizeof(cfg->tls_key), err, err_size));

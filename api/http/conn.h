@@ -14,10 +14,12 @@
 #include "api/http/h2_guard.h"
 
 struct kito_server;
+struct kito_listener;
 
 struct kito_conn {
     uv_tcp_t tcp; /* ours: h2o's libuv socket wraps it; freed in on_conn_closed */
     struct kito_server *server;
+    struct kito_listener *listener; /* the one that accepted it */
     h2o_socket_t *sock;  /* NULL once h2o closed it */
     h2o_linklist_t link; /* in server->conns until the uv handle is closed */
     kito_h2_guard guard; /* rapid-reset bucket */

@@ -16,6 +16,8 @@ void kito_metrics_init(kito_metrics *m)
     m->route_names[KITO_METRICS_ROUTE_STATIC] = "static";
     m->route_names[KITO_METRICS_ROUTE_UNMATCHED] = "unmatched";
     m->route_names[KITO_METRICS_ROUTE_REDIRECT] = "redirect";
+    m->route_names[KITO_METRICS_ROUTE_OPS_METRICS] = "/metrics (loopback)";
+    m->route_names[KITO_METRICS_ROUTE_OPS_HEALTHZ] = "/healthz (loopback)";
 }
 
 void kito_metrics_name_route(kito_metrics *m, uint32_t route, const char *name)
@@ -150,7 +152,8 @@ char *kito_metrics_render(const kito_metrics *m, size_t *len)
         "# HELP kito_connections_accepted_total Client connections accepted.\n"
         "# TYPE kito_connections_accepted_total counter\nkito_connections_accepted_total %llu\n"
         "# HELP kito_connections_rejected_total Connections closed at once because "
-        "KITO_MAX_CONNECTIONS were open.\n"
+        "KITO_MAX_CONNECTIONS were open (the metrics listener has a bound of its own), or kitod "
+        "was stopping.\n"
         "# TYPE kito_connections_rejected_total counter\nkito_connections_rejected_total %llu\n"
         "# HELP kito_h2_streams_abandoned_total HTTP/2 streams the client ended before the "
         "response left.\n"

@@ -16,6 +16,7 @@
 #include "api/common/log.h"
 #include "api/live/bidding.h"
 #include "api/http/conn.h"
+#include "api/http/routes.h"
 #include "api/store/db.h"
 #include "api/live/feed.h"
 #include "api/http/h2_guard.h"
@@ -49,7 +50,10 @@ static void on_conn_closed(uv_handle_t *h)
     kito_conn *c = H2O_STRUCT_FROM_MEMBER(kito_conn, tcp, h);
     kito_server *s = c->server;
     h2o_linklist_unlink(&c->link);
-    s->metrics.connections_open--;
+    if (c->listener->metrics)
+        s->ops_connections_open--;
+    else
+        s->metrics.connections_open--;
     free(c);
 }
 
@@ -73,7 +77,8 @@ static void on_reject_closed(uv_handle_t *h)
     free(h);
 }
 
-/* Accepts and closes at once: over KITO_MAX_CONNECTIONS or stopping. */
+/* Accepts and closes at once: over KITO_MAX_CONNECTIONS (or KITO_METRICS_CONNECTIONS_MAX on the
+ * metrics listener), or stopping. */
 static void reject(uv_stream_t *listener, kito_server *s)
 {
     uv_tcp_t *t = malloc(sizeof(*t));
@@ -91,7 +96,9 @@ static void on_connection(uv_stream_t *listener, int status)
     kito_server *s = l->server;
     if (status != 0)
         return;
-    if (s->stopping || s->metrics.connections_open >= (int64_t)s->cfg->max_connections) {
+    bool full = l->metrics ? s->ops_connections_open >= KITO_METRICS_CONNECTIONS_MAX
+                           : s->metrics.connections_open >= (int64_t)s->cfg->max_connections;
+    if (s->stopping || full) {
         reject(listener, s);
         return;
     }
@@ -101,9 +108,13 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     c->server = s;
+    c->listener = l;
     uv_tcp_init(s->loop, &c->tcp);
     h2o_linklist_insert(&s->conns, &c->link);
-    s->metrics.connections_open++;
+    if (l->metrics)
+        s->ops_connections_open++;
+    else
+        s->metrics.connections_open++;
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
         return;
@@ -389,6 +400,28 @@ static void dispatch(kito_req *r)
     kito_auth_dispatch(r, run_handler);
 }
 
+/* The loopback metrics listener (issue 15, finding 8: the public /metrics showed the bid route's
+ * 201s move while a sealed-bid lot showed no bids). It answers GET /metrics and GET /healthz, the
+ * operator's way in when the public side is full (finding 4); anything else is 404. */
+static void serve_metrics_listener(kito_req *r)
+{
+    h2o_iovec_t p = r->h2o->path_normalized;
+    bool metrics = h2o_memis(p.base, p.len, H2O_STRLIT("/metrics"));
+    bool health = h2o_memis(p.base, p.len, H2O_STRLIT("/healthz"));
+    if (!metrics && !health) {
+        kito_respond_error(r, KITO_E_NOT_FOUND, "this listener serves /metrics and /healthz");
+        return;
+    }
+    r->route_id = metrics ? KITO_METRICS_ROUTE_OPS_METRICS : KITO_METRICS_ROUTE_OPS_HEALTHZ;
+    if (r->method != KITO_METHOD_GET) {
+        kito_respond_error_allow(r, KITO_E_METHOD_NOT_ALLOWED, NULL, KITO_METHOD_GET);
+        return;
+    }
+    kito_err e = metrics ? kito_get_metrics(r) : kito_get_healthz(r);
+    if (e != KITO_OK)
+        kito_respond_error(r, e, NULL);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     kito_server *s = ((kito_h2o_handler *)self)->server;
@@ -405,6 +438,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (r->conn != NULL && r->conn->listener->metrics) {
+        serve_metrics_listener(r);
+        return 0;
+    }
     if (sock != NULL && sock->ssl == NULL) {
         redirect_to_https(s, r);
         return 0;
@@ -455,17 +492,18 @@ static int on_req_fallback(h2o_handler_t *self, h2o_req_t *req)
 
 /* ---- listeners ------------------------------------------------------------------------------ */
 
-static kito_err listen_on(kito_server *s, kito_listener *l, uint16_t port, SSL_CTX *ssl_ctx,
-                          char *err, size_t err_size)
+/* Listens on bind (a numeric address) and port; ssl_ctx NULL for plain HTTP. */
+static kito_err listen_on(kito_server *s, kito_listener *l, const char *bind, uint16_t port,
+                          SSL_CTX *ssl_ctx, char *err, size_t err_size)
 {
     struct sockaddr_storage addr;
     int r;
-    if (strchr(s->cfg->bind, ':') != NULL)
-        r = uv_ip6_addr(s->cfg->bind, port, (struct sockaddr_in6 *)&addr);
+    if (strchr(bind, ':') != NULL)
+        r = uv_ip6_addr(bind, port, (struct sockaddr_in6 *)&addr);
     else
-        r = uv_ip4_addr(s->cfg->bind, port, (struct sockaddr_in *)&addr);
+        r = uv_ip4_addr(bind, port, (struct sockaddr_in *)&addr);
     if (r != 0) {
-        snprintf(err, err_size, "KITO_BIND=%s is not an address: %s", s->cfg->bind, uv_strerror(r));
+        snprintf(err, err_size, "%s is not an address: %s", bind, uv_strerror(r));
         return KITO_E_CONFIG;
     }
     uv_tcp_init(s->loop, &l->tcp);
@@ -477,7 +515,7 @@ static kito_err listen_on(kito_server *s, kito_listener *l, uint16_t port, SSL_C
     l->accept_ctx.ssl_ctx = ssl_ctx;
     if ((r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&addr, 0)) != 0 ||
         (r = uv_listen((uv_stream_t *)&l->tcp, 1024, on_connection)) != 0) {
-        snprintf(err, err_size, "cannot listen on %s port %u: %s", s->cfg->bind, (unsigned)port,
+        snprintf(err, err_size, "cannot listen on %s port %u: %s", bind, (unsigned)port,
                  uv_strerror(r));
         return KITO_E_IO;
     }
@@ -565,6 +603,7 @@ void kito_server_stop(kito_server *s)
     s->stop_started_ms = uv_now(s->loop);
     close_listener(&s->https);
     close_listener(&s->http);
+    close_listener(&s->ops);
     if (s->ctx_ready)
         h2o_context_request_shutdown(&s->ctx);
     kito_feed_shutdown(s->feed); /* live-feed streams never end by themselves */
@@ -793,10 +832,16 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
         snprintf(err, err_size, "cannot start the health checks");
         goto fail;
     }
-    if ((e = listen_on(s, &s->https, cfg->https_port, s->ssl_ctx, err, err_size)) != KITO_OK)
+    if ((e = listen_on(s, &s->https, cfg->bind, cfg->https_port, s->ssl_ctx, err, err_size)) !=
+        KITO_OK)
         goto fail;
     if (cfg->http_port != 0 &&
-        (e = listen_on(s, &s->http, cfg->http_port, NULL, err, err_size)) != KITO_OK)
+        (e = listen_on(s, &s->http, cfg->bind, cfg->http_port, NULL, err, err_size)) != KITO_OK)
+        goto fail;
+    /* loopback whatever KITO_BIND says: metrics are the operator's (issue 15, finding 8) */
+    s->ops.metrics = true;
+    if (cfg->metrics_port != 0 &&
+        (e = listen_on(s, &s->ops, "127.0.0.1", cfg->metrics_port, NULL, err, err_size)) != KITO_OK)
         goto fail;
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
@@ -805,6 +850,7 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
 fail:
     close_listener(&s->https);
     close_listener(&s->http);
+    close_listener(&s->ops);
     s->stopping = true;
     close_everything_else(s);
     return e;

@@ -86,15 +86,19 @@ void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env
     k->http_port = kito_harness_free_port();
     while (k->http_port == k->https_port)
         k->http_port = kito_harness_free_port();
+    k->metrics_port = kito_harness_free_port();
+    while (k->metrics_port == k->https_port || k->metrics_port == k->http_port)
+        k->metrics_port = kito_harness_free_port();
     snprintf(k->log_path, sizeof(k->log_path), "%s/logs/kitod-%d-%d.log",
              env_or_die("KITO_TEST_VAR"), (int)getpid(), k->https_port);
 
-    char vars[16][600];
+    char vars[20][600];
     int n = 0;
     const char *var = env_or_die("KITO_TEST_VAR");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_BIND=127.0.0.1");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_HTTPS_PORT=%d", k->https_port);
     snprintf(vars[n++], sizeof(vars[0]), "KITO_HTTP_PORT=%d", k->http_port);
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_METRICS_PORT=%d", k->metrics_port);
     snprintf(vars[n++], sizeof(vars[0]), "KITO_TLS_CERT=%s/tls/cert.pem", var);
     snprintf(vars[n++], sizeof(vars[0]), "KITO_TLS_KEY=%s/tls/key.pem", var);
     snprintf(vars[n++], sizeof(vars[0]), "KITO_REDIS_HOST=127.0.0.1");
@@ -208,6 +212,8 @@ int kito_http(const struct kito_kitod *k, const char *method, const char *path, 
     char url[2048];
     if (flags & KITO_HTTP_PLAIN)
         snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", k->http_port, path);
+    else if (flags & KITO_HTTP_OPS)
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", k->metrics_port, path);
     else
         snprintf(url, sizeof(url), "https://localhost:%d%s", k->https_port, path);
     /* localhost resolves to 127.0.0.1 without asking the system resolver */

@@ -44,6 +44,7 @@ Test(config, defaults_when_only_tls_is_set)
     cr_expect_str_eq(c.storefront_dir, "storefront");
     cr_expect_str_eq(c.access_log, "-");
     cr_expect_eq(c.max_connections, 4096);
+    cr_expect_eq(c.metrics_port, 9464);
     cr_expect_eq(c.json_body_max, 65536);
     cr_expect_eq(c.h2_reset_max, 200);
     cr_expect_eq(c.mysql_workers, 2);
@@ -77,6 +78,8 @@ Test(config, overrides)
                         "1024",
                         "KITO_H2_RESET_MAX",
                         "50",
+                        "KITO_METRICS_PORT",
+                        "0",
                         NULL};
     kito_config c;
     char err[256];
@@ -93,6 +96,7 @@ Test(config, overrides)
     cr_expect_eq(c.max_connections, 10);
     cr_expect_eq(c.json_body_max, 1024);
     cr_expect_eq(c.h2_reset_max, 50);
+    cr_expect_eq(c.metrics_port, 0, "0 disables the metrics listener");
 }
 
 Test(config, empty_means_default)
@@ -146,14 +150,20 @@ Test(config, bad_numbers_and_addresses_are_refused)
     expect_refused("KITO_BIND", "300.1.1.1");
     expect_refused("KITO_REDIS_HOST", "evil host");
     expect_refused("KITO_MYSQL_HOST", "a;b");
+    expect_refused("KITO_METRICS_PORT", "65536");
 }
 
 Test(config, same_port_twice_is_refused)
 {
     const char *kv[] = {TLS, "KITO_HTTPS_PORT", "9000", "KITO_HTTP_PORT", "9000", NULL};
+    const char *metrics[] = {TLS, "KITO_METRICS_PORT", "8443", NULL};
+    const char *both_off[] = {TLS, "KITO_HTTP_PORT", "0", "KITO_METRICS_PORT", "0", NULL};
     kito_config c;
     char err[256];
     cr_expect_eq(load(kv, &c, err), KITO_E_CONFIG);
+    cr_expect_eq(load(metrics, &c, err), KITO_E_CONFIG);
+    cr_expect(strstr(err, "KITO_METRICS_PORT") != NULL, "%s", err);
+    cr_expect_eq(load(both_off, &c, err), KITO_OK, "two listeners off are not a clash: %s", err);
 }
 
 Test(config, tls_paths_are_required)
