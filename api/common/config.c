@@ -265,6 +265,10 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud,
                    err_size));
     TRY(get_uint(env, ud, "KITO_MAX_CONNECTIONS", 4096, 1, 1000000, &v, err, err_size));
     cfg->max_connections = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_MAX_CONNECTIONS_PER_ADDRESS", 256, 1, 1000000, &v, err, err_size));
+    cfg->max_connections_per_address = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_TLS_HANDSHAKE_TIMEOUT_MS", 10000, 100, 600000, &v, err, err_size));
+    cfg->tls_handshake_timeout_ms = (uint32_t)v;
     TRY(get_uint(env, ud, "KITO_JSON_BODY_MAX", 65536, 256, 64u << 20, &v, err, err_size));
     cfg->json_body_max = (size_t)v;
     TRY(get_uint(env, ud, "KITO_H2_RESET_MAX", 200, 1, 1000000, &v, err, err_size));

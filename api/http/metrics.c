@@ -155,6 +155,10 @@ char *kito_metrics_render(const kito_metrics *m, size_t *len)
         "KITO_MAX_CONNECTIONS were open (the metrics listener has a bound of its own), or kitod "
         "was stopping.\n"
         "# TYPE kito_connections_rejected_total counter\nkito_connections_rejected_total %llu\n"
+        "# HELP kito_connections_rejected_per_address_total Connections closed at once because "
+        "their address held KITO_MAX_CONNECTIONS_PER_ADDRESS.\n"
+        "# TYPE kito_connections_rejected_per_address_total counter\n"
+        "kito_connections_rejected_per_address_total %llu\n"
         "# HELP kito_h2_streams_abandoned_total HTTP/2 streams the client ended before the "
         "response left.\n"
         "# TYPE kito_h2_streams_abandoned_total counter\nkito_h2_streams_abandoned_total %llu\n"
@@ -166,7 +170,9 @@ char *kito_metrics_render(const kito_metrics *m, size_t *len)
         "# HELP kito_mysql_up 1 when MySQL answers ping.\n"
         "# TYPE kito_mysql_up gauge\nkito_mysql_up %d\n",
         (long long)m->connections_open, (unsigned long long)m->connections_accepted,
-        (unsigned long long)m->connections_rejected, (unsigned long long)m->h2_streams_abandoned,
+        (unsigned long long)m->connections_rejected,
+        (unsigned long long)m->connections_rejected_per_address,
+        (unsigned long long)m->h2_streams_abandoned,
         (unsigned long long)m->h2_connections_cut, m->redis_up ? 1 : 0, m->mysql_up ? 1 : 0);
 
     if (t.failed) {

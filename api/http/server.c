@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <h2o/version.h>
+#include <openssl/rand.h>
 #include <limits.h>
 #include <netdb.h>
 #include <signal.h>
@@ -50,6 +51,8 @@ static void on_conn_closed(uv_handle_t *h)
     kito_conn *c = H2O_STRUCT_FROM_MEMBER(kito_conn, tcp, h);
     kito_server *s = c->server;
     h2o_linklist_unlink(&c->link);
+    if (c->addr_counted)
+        kito_addr_limit_release(&s->addr_limit, &c->addr);
     if (c->listener->metrics)
         s->ops_connections_open--;
     else
@@ -90,6 +93,40 @@ static void reject(uv_stream_t *listener, kito_server *s)
     uv_close((uv_handle_t *)t, on_reject_closed);
 }
 
+/* Counts c against its client's address (issue 15, finding 4: one host's 4,200 idle connections
+ * filled KITO_MAX_CONNECTIONS for everyone). false when the address already holds
+ * KITO_MAX_CONNECTIONS_PER_ADDRESS public connections, or the client is already gone: the
+ * caller closes c. The refusals are logged at most once a second, with how many there were. */
+static bool count_address(kito_server *s, kito_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0 ||
+        !kito_addr_limit_key((struct sockaddr *)&ss, &c->addr))
+        return false;
+    uint32_t open;
+    if (kito_addr_limit_acquire(&s->addr_limit, &c->addr, &open)) {
+        c->addr_counted = true;
+        return true;
+    }
+    s->metrics.connections_rejected_per_address++;
+    s->addr_refused_unlogged++;
+    uint64_t now = uv_now(s->loop);
+    if (s->addr_refused_logged_ms == 0 || now - s->addr_refused_logged_ms >= 1000) {
+        char host[NI_MAXHOST];
+        size_t hl = h2o_socket_getnumerichost((struct sockaddr *)&ss, (socklen_t)len, host);
+        kito_log(NULL,
+                 "closing new connections from %.*s: it holds %u, "
+                 "KITO_MAX_CONNECTIONS_PER_ADDRESS=%u (%llu refused since the last such line)",
+                 hl != SIZE_MAX ? (int)hl : 1, hl != SIZE_MAX ? host : "?", (unsigned)open,
+                 (unsigned)s->cfg->max_connections_per_address,
+                 (unsigned long long)s->addr_refused_unlogged);
+        s->addr_refused_unlogged = 0;
+        s->addr_refused_logged_ms = now;
+    }
+    return false;
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     kito_listener *l = listener->data;
@@ -116,6 +153,11 @@ static void on_connection(uv_stream_t *listener, int status)
     else
         s->metrics.connections_open++;
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+        return;
+    }
+    /* the metrics listener is loopback only and bounded on its own: the operator's way in */
+    if (!l->metrics && !count_address(s, c)) {
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
         return;
     }
@@ -712,6 +754,9 @@ static kito_err setup_h2o(kito_server *s, char *err, size_t err_size)
     size_t hard = largest_body_limit(&s->router) * 2;
     s->globalconf.max_request_entity_size = hard > KITO_BODY_HARD_MIN ? hard : KITO_BODY_HARD_MIN;
     s->globalconf.http1.upgrade_to_http2 = 0; /* h2 only through TLS ALPN, never h2c */
+    /* h2o closes a TLS connection whose handshake has not finished this long after accept (its
+     * own 10 s default, now the operator's: issue 15, finding 4). Reads do not extend it. */
+    s->globalconf.handshake_timeout = s->cfg->tls_handshake_timeout_ms;
     h2o_hostconf_t *host =
         h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
@@ -787,6 +832,18 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
 
     if ((e = kito_auth_init(&s->auth)) != KITO_OK) {
         snprintf(err, err_size, "cannot allocate the session cache");
+        goto fail;
+    }
+    uint8_t hash_key[16];
+    if (RAND_bytes(hash_key, sizeof(hash_key)) != 1) {
+        snprintf(err, err_size, "no random bytes for the per-address connection table");
+        e = KITO_E_INTERNAL;
+        goto fail;
+    }
+    if ((e = kito_addr_limit_init(&s->addr_limit, cfg->max_connections,
+                                  cfg->max_connections_per_address, hash_key)) != KITO_OK) {
+        snprintf(err, err_size, "cannot allocate the per-address connection table (%s)",
+                 kito_err_code(e));
         goto fail;
     }
     if ((e = load_keys(s, err, err_size)) != KITO_OK)
@@ -882,6 +939,9 @@ void kito_server_dispose(kito_server *s)
         s->ssl_ctx = NULL;
     }
     kito_auth_dispose(&s->auth);
+    /* a connection still open (see above) releases its count when the loop closes it at exit */
+    if (h2o_linklist_is_empty(&s->conns))
+        kito_addr_limit_dispose(&s->addr_limit);
     kito_crypto_signer_free(s->signer);
     s->signer = NULL;
 }

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "api/http/access_log.h"
+#include "api/http/addr_limit.h"
 #include "api/http/auth.h"
 #include "api/common/config.h"
 #include "api/common/crypto.h"
@@ -39,9 +40,9 @@
 #define KITO_BODY_HARD_MIN ((size_t)1 << 20)
 
 /* Connections the loopback metrics listener (KITO_METRICS_PORT) holds at most; beyond it a new
- * one is closed at once. Its own bound, outside KITO_MAX_CONNECTIONS, so that a full public side
- * still leaves the operator /healthz and /metrics; small, since only the operator and a local
- * scraper connect there. */
+ * one is closed at once. Its own bound, outside KITO_MAX_CONNECTIONS and the per-address limit,
+ * so that a full public side still leaves the operator /healthz and /metrics (issue 15, finding
+ * 4); small, since only the operator and a local scraper connect there. */
 #define KITO_METRICS_CONNECTIONS_MAX 16
 
 typedef struct kito_listener {
@@ -66,7 +67,10 @@ typedef struct kito_server {
     kito_listener https;
     kito_listener http; /* used when cfg->http_port != 0 */
     kito_listener ops;  /* 127.0.0.1:cfg->metrics_port, used when it is not 0 (issue 15, 8) */
-    uint32_t ops_connections_open; /* on the metrics listener: KITO_METRICS_CONNECTIONS_MAX */
+    kito_addr_limit addr_limit;      /* public connections per client address (issue 15, 4) */
+    uint32_t ops_connections_open;   /* on the metrics listener: KITO_METRICS_CONNECTIONS_MAX */
+    uint64_t addr_refused_unlogged;  /* per-address refusals since the last log line about them */
+    uint64_t addr_refused_logged_ms; /* uv_now of that line; at most one a second */
     kito_router router;
     kito_metrics metrics;
     kito_access_log access_log;

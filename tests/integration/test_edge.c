@@ -1,4 +1,5 @@
 /* The HTTP edge under abuse (issue 15, findings of an outside review):
+ *   4  one address may hold only so many connections, and a TLS handshake only so long;
  *   8  metrics are served on a loopback listener only, never on the public port;
  * Each test starts its own kitod with the settings it is about (the raw sockets and TLS client
  * here are what curl would not send). */
@@ -59,6 +60,111 @@ static bool closed_within(int fd, int ms)
     char c;
     ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK);
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* ---- finding 4: connections per address, TLS handshake time ------------------------------ */
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until kitod has seen the close of every public connection so far (the start's health
+ * checks), reading kito_connections_open on the metrics listener. */
+static void wait_public_connections_closed(void)
+{
+    for (int i = 0; i < 60; i++) {
+        struct kito_http_resp r;
+        cr_assert_eq(kito_http(&kd, "GET", "/metrics", NULL, 0, NULL, KITO_HTTP_OPS, &r), 0);
+        bool none = strstr(r.body, "\nkito_connections_open 0\n") != NULL;
+        kito_http_resp_free(&r);
+        if (none)
+            return;
+        kito_harness_sleep_ms(50);
+    }
+    cr_assert_fail("kitod still counts a public connection 3 s after the last one closed");
+}
+
+Test(edge, connections_over_the_per_address_limit_are_closed_at_once)
+{
+    static const char *const env[] = {"KITO_MAX_CONNECTIONS_PER_ADDRESS=8", NULL};
+    kitod_up(env);
+    wait_public_connections_closed();
+    int held[8], extra[4];
+    for (int i = 0; i < 8; i++)
+        held[i] = tcp_connect(kd.https_port);
+    kito_harness_sleep_ms(300); /* kitod has accepted them */
+    for (int i = 0; i < 4; i++) {
+        extra[i] = tcp_connect(kd.https_port);
+        cr_expect(closed_within(extra[i], 1500),
+                  "connection %d from 127.0.0.1, over the limit of 8, stayed open", 9 + i);
+    }
+    /* both public listeners count against the same address */
+    int plain = tcp_connect(kd.http_port);
+    cr_expect(closed_within(plain, 1500), "the plain-HTTP port let a 13th connection in");
+    for (int i = 0; i < 8; i++)
+        cr_expect(!closed_within(held[i], 0), "connection %d, under the limit, was closed", i + 1);
+
+    /* the operator's way in: the loopback metrics listener is not under the per-address limit */
+    struct kito_http_resp r;
+    cr_assert_eq(kito_http(&kd, "GET", "/healthz", NULL, 0, NULL, KITO_HTTP_OPS, &r), 0,
+                 "/healthz on the metrics listener did not answer while the address was full");
+    cr_expect_eq(r.status, 200, "body: %s", r.body);
+    kito_http_resp_free(&r);
+    cr_assert_eq(kito_http(&kd, "GET", "/metrics", NULL, 0, NULL, KITO_HTTP_OPS, &r), 0);
+    cr_expect(strstr(r.body, "\nkito_connections_rejected_per_address_total 5\n") != NULL,
+              "the 5 refusals are not counted: %.3000s", r.body);
+    kito_http_resp_free(&r);
+
+    /* closing them gives the address its connections back */
+    for (int i = 0; i < 8; i++)
+        close(held[i]);
+    for (int i = 0; i < 4; i++)
+        close(extra[i]);
+    close(plain);
+    cr_expect_eq(kito_harness_wait_health(&kd, 200, 3000), 200,
+                 "the public port still refuses 127.0.0.1 after its connections closed");
+}
+
+Test(edge, tls_handshakes_not_finished_in_time_are_closed)
+{
+    static const char *const env[] = {"KITO_TLS_HANDSHAKE_TIMEOUT_MS=1000", NULL};
+    kitod_up(env);
+    long long t0 = now_ms();
+    int idle = tcp_connect(kd.https_port);
+    int half = tcp_connect(kd.https_port);
+    /* a TLS record header announcing a 512-byte ClientHello, then only its first bytes */
+    static const unsigned char partial[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01,
+                                            0x00, 0x01, 0xfc, 0x03, 0x03};
+    cr_assert_eq(send(half, partial, sizeof(partial), 0), (ssize_t)sizeof(partial));
+    cr_expect(closed_within(idle, 4000),
+              "a connection that never began its handshake was open after 4 s (timeout 1 s)");
+    cr_expect(closed_within(half, 1000), "a half-done handshake was open after 4 s (timeout 1 s)");
+    long long took = now_ms() - t0;
+    cr_expect(took >= 700, "closed after %lld ms, before the 1 s handshake timeout", took);
+    close(idle);
+    close(half);
+
+    /* a finished handshake is not under it: the connection is then HTTP's (idle up to 10 s) */
+    char text[4096] = "";
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_load_verify_locations(ctx, kito_harness_var("tls/ca.pem"), NULL);
+    int fd = tcp_connect(kd.https_port);
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    cr_assert_eq(SSL_connect(ssl), 1);
+    kito_harness_sleep_ms(1800);
+    static const char get[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    cr_assert_eq(SSL_write(ssl, get, sizeof(get) - 1), (int)sizeof(get) - 1);
+    int n = SSL_read(ssl, text, sizeof(text) - 1);
+    cr_expect(n > 0 && strncmp(text, "HTTP/1.1 200 ", 13) == 0, "after 1.8 s idle: %.200s",
+              n > 0 ? text : "(nothing)");
+    SSL_free(ssl);
+    close(fd);
+    SSL_CTX_free(ctx);
 }
 
 /* ---- finding 8: metrics on loopback only -------------------------------------------------- */

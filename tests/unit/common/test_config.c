@@ -44,6 +44,8 @@ Test(config, defaults_when_only_tls_is_set)
     cr_expect_str_eq(c.storefront_dir, "storefront");
     cr_expect_str_eq(c.access_log, "-");
     cr_expect_eq(c.max_connections, 4096);
+    cr_expect_eq(c.max_connections_per_address, 256);
+    cr_expect_eq(c.tls_handshake_timeout_ms, 10000);
     cr_expect_eq(c.metrics_port, 9464);
     cr_expect_eq(c.json_body_max, 65536);
     cr_expect_eq(c.h2_reset_max, 200);
@@ -78,6 +80,10 @@ Test(config, overrides)
                         "1024",
                         "KITO_H2_RESET_MAX",
                         "50",
+                        "KITO_MAX_CONNECTIONS_PER_ADDRESS",
+                        "4",
+                        "KITO_TLS_HANDSHAKE_TIMEOUT_MS",
+                        "2500",
                         "KITO_METRICS_PORT",
                         "0",
                         NULL};
@@ -96,6 +102,8 @@ Test(config, overrides)
     cr_expect_eq(c.max_connections, 10);
     cr_expect_eq(c.json_body_max, 1024);
     cr_expect_eq(c.h2_reset_max, 50);
+    cr_expect_eq(c.max_connections_per_address, 4);
+    cr_expect_eq(c.tls_handshake_timeout_ms, 2500);
     cr_expect_eq(c.metrics_port, 0, "0 disables the metrics listener");
 }
 
@@ -150,6 +158,9 @@ Test(config, bad_numbers_and_addresses_are_refused)
     expect_refused("KITO_BIND", "300.1.1.1");
     expect_refused("KITO_REDIS_HOST", "evil host");
     expect_refused("KITO_MYSQL_HOST", "a;b");
+    expect_refused("KITO_MAX_CONNECTIONS_PER_ADDRESS", "0");
+    expect_refused("KITO_TLS_HANDSHAKE_TIMEOUT_MS", "50");
+    expect_refused("KITO_TLS_HANDSHAKE_TIMEOUT_MS", "600001");
     expect_refused("KITO_METRICS_PORT", "65536");
 }
 
