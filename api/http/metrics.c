@@ -159,6 +159,10 @@ char *kito_metrics_render(const kito_metrics *m, size_t *len)
         "their address held KITO_MAX_CONNECTIONS_PER_ADDRESS.\n"
         "# TYPE kito_connections_rejected_per_address_total counter\n"
         "kito_connections_rejected_per_address_total %llu\n"
+        "# HELP kito_http1_framing_refused_total HTTP/1.1 requests answered 400 and closed: "
+        "Content-Length with Transfer-Encoding, Content-Lengths that differ, Transfer-Encoding "
+        "twice (RFC 9112, 6.3).\n"
+        "# TYPE kito_http1_framing_refused_total counter\nkito_http1_framing_refused_total %llu\n"
         "# HELP kito_h2_streams_abandoned_total HTTP/2 streams the client ended before the "
         "response left.\n"
         "# TYPE kito_h2_streams_abandoned_total counter\nkito_h2_streams_abandoned_total %llu\n"
@@ -172,7 +176,7 @@ char *kito_metrics_render(const kito_metrics *m, size_t *len)
         (long long)m->connections_open, (unsigned long long)m->connections_accepted,
         (unsigned long long)m->connections_rejected,
         (unsigned long long)m->connections_rejected_per_address,
-        (unsigned long long)m->h2_streams_abandoned,
+        (unsigned long long)m->http1_framing_refused, (unsigned long long)m->h2_streams_abandoned,
         (unsigned long long)m->h2_connections_cut, m->redis_up ? 1 : 0, m->mysql_up ? 1 : 0);
 
     if (t.failed) {

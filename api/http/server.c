@@ -17,6 +17,7 @@
 #include "api/common/log.h"
 #include "api/live/bidding.h"
 #include "api/http/conn.h"
+#include "api/http/framing.h"
 #include "api/http/routes.h"
 #include "api/store/db.h"
 #include "api/live/feed.h"
@@ -442,6 +443,27 @@ static void dispatch(kito_req *r)
     kito_auth_dispatch(r, run_handler);
 }
 
+/* RFC 9112, 6.3 (issue 15, finding 7): a request framed two ways (Content-Length with
+ * Transfer-Encoding, Content-Lengths that differ, Transfer-Encoding twice) is answered 400 and its
+ * connection closed; h2o 2.2.5 would pick one framing itself (api/http/framing.h). h2o parsed
+ * those fields out of req->headers, so the head is read again from the socket's input buffer,
+ * where h2o keeps it as received until the response has been sent (lib/http1.c: on_send_complete
+ * consumes it). Only HTTP/1.x requests with a body-framing field have req->entity set; no other
+ * is read. */
+static bool framing_refused(kito_server *s, kito_req *r, h2o_socket_t *sock)
+{
+    h2o_req_t *req = r->h2o;
+    if (r->is_h2 || req->entity.base == NULL || sock == NULL || sock->input == NULL)
+        return false;
+    kito_framing f = kito_framing_check(sock->input->bytes, sock->input->size);
+    if (f == KITO_FRAMING_OK)
+        return false;
+    req->http1_is_persistent = 0; /* "MUST close the connection after responding" */
+    s->metrics.http1_framing_refused++;
+    kito_respond_error(r, KITO_E_BAD_REQUEST, kito_framing_message(f));
+    return true;
+}
+
 /* The loopback metrics listener (issue 15, finding 8: the public /metrics showed the bid route's
  * 201s move while a sealed-bid lot showed no bids). It answers GET /metrics and GET /healthz, the
  * operator's way in when the public side is full (finding 4); anything else is 404. */
@@ -480,6 +502,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (framing_refused(s, r, sock))
+        return 0;
     if (r->conn != NULL && r->conn->listener->metrics) {
         serve_metrics_listener(r);
         return 0;

@@ -4,10 +4,10 @@
  * access log, the rapid-reset guard and clean shutdown on SIGTERM/SIGINT.
  *
  * Request flow (api/http/server.c): our h2o handler sees every request first. It makes a kito_req,
- * answers the metrics listener's two paths, redirects plain HTTP, matches the router, enforces the
- * route's body limit and parses JSON, then calls the route's handler; a path the router does not
- * know is served from the storefront directory if such a file exists, else answered 404 in the
- * JSON error shape.
+ * refuses an HTTP/1.1 request framed two ways (api/http/framing.h), answers the metrics listener's
+ * two paths, redirects plain HTTP, matches the router, enforces the route's body limit and parses
+ * JSON, then calls the route's handler; a path the router does not know is served from the
+ * storefront directory if such a file exists, else answered 404 in the JSON error shape.
  */
 #ifndef KITO_SERVER_H
 #define KITO_SERVER_H

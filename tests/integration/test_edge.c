@@ -1,5 +1,6 @@
 /* The HTTP edge under abuse (issue 15, findings of an outside review):
  *   4  one address may hold only so many connections, and a TLS handshake only so long;
+ *   7  a request whose HTTP/1.1 framing is ambiguous is refused and its connection closed;
  *   8  metrics are served on a loopback listener only, never on the public port;
  * Each test starts its own kitod with the settings it is about (the raw sockets and TLS client
  * here are what curl would not send). */
@@ -165,6 +166,163 @@ Test(edge, tls_handshakes_not_finished_in_time_are_closed)
     SSL_free(ssl);
     close(fd);
     SSL_CTX_free(ctx);
+}
+
+/* ---- finding 7: ambiguous HTTP/1.1 framing (RFC 9112, 6.3) -------------------------------- */
+
+/* A raw HTTP/1.1 client over TLS (OpenSSL), for requests curl refuses to send: what it read. */
+struct raw_resp {
+    char text[16384]; /* everything received, NUL-terminated */
+    size_t len;
+    bool closed; /* the server closed the connection (rather than the read timing out) */
+};
+
+/* Sends request as is over a fresh TLS connection (HTTP/1.1 by ALPN, certificate checked against
+ * the test CA) and reads until the server closes or nothing came for wait_ms. */
+static void tls_exchange(int port, const char *request, int wait_ms, struct raw_resp *out)
+{
+    memset(out, 0, sizeof(*out));
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    cr_assert(ctx != NULL);
+    cr_assert(SSL_CTX_load_verify_locations(ctx, kito_harness_var("tls/ca.pem"), NULL) == 1);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    static const unsigned char alpn[] = "\x08http/1.1";
+    SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);
+    int fd = tcp_connect(port);
+    struct timeval tv = {wait_ms / 1000, (wait_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    SSL_set1_host(ssl, "localhost");
+    cr_assert_eq(SSL_connect(ssl), 1, "TLS handshake with kitod failed");
+    size_t want = strlen(request);
+    cr_assert_eq(SSL_write(ssl, request, (int)want), (int)want);
+    for (;;) {
+        int n = SSL_read(ssl, out->text + out->len, (int)(sizeof(out->text) - 1 - out->len));
+        if (n > 0) {
+            out->len += (size_t)n;
+            if (out->len == sizeof(out->text) - 1)
+                break;
+            continue;
+        }
+        int e = SSL_get_error(ssl, n);
+        /* EOF with or without close_notify, or a reset: closed. A receive timeout: not. */
+        out->closed = e == SSL_ERROR_ZERO_RETURN ||
+                      (e == SSL_ERROR_SYSCALL && errno != EAGAIN && errno != EWOULDBLOCK);
+        break;
+    }
+    out->text[out->len] = '\0';
+    SSL_free(ssl);
+    close(fd);
+    SSL_CTX_free(ctx);
+}
+
+/* How many responses the text holds: status lines "HTTP/1.1 NNN " (a body ends without a line
+ * break, so the next one may follow it on the same line; no body here holds that text). */
+static int responses_in(const struct raw_resp *r)
+{
+    int n = 0;
+    for (const char *p = r->text; (p = strstr(p, "HTTP/1.1 ")) != NULL; p++)
+        n += p[9] >= '1' && p[9] <= '5' && p[10] >= '0' && p[10] <= '9' && p[11] >= '0' &&
+             p[11] <= '9' && p[12] == ' ';
+    return n;
+}
+
+/* The framing refusal: one 400 in the JSON error shape, Connection: close, then the close. */
+static void expect_framing_refused(const struct raw_resp *r, const char *what)
+{
+    cr_expect(strncmp(r->text, "HTTP/1.1 400 ", 13) == 0, "%s was answered: %.300s", what, r->text);
+    cr_expect(strcasestr(r->text, "\r\nconnection: close\r\n") != NULL,
+              "%s: the 400 does not say Connection: close: %.300s", what, r->text);
+    cr_expect(strstr(r->text, "\"code\":\"bad_request\"") != NULL,
+              "%s: not the JSON error shape with code bad_request: %.600s", what, r->text);
+    cr_expect(r->closed, "%s: the connection stayed open after the 400", what);
+    cr_expect_eq(responses_in(r), 1, "%s: %d responses on the connection: %.1200s", what,
+                 responses_in(r), r->text);
+}
+
+Test(edge, content_length_with_transfer_encoding_is_refused_and_closed)
+{
+    kitod_up(NULL);
+    /* A front proxy that believes Content-Length would take the chunked terminator and the GET
+     * behind it as this request's body; a server that believes Transfer-Encoding answers two
+     * requests. kitod answers neither: one 400, and the connection ends. */
+    static const char req[] = "POST /v1/echo HTTP/1.1\r\n"
+                              "Host: localhost\r\n"
+                              "Content-Type: application/json\r\n"
+                              "Content-Length: 2\r\n"
+                              "Transfer-Encoding: chunked\r\n"
+                              "\r\n"
+                              "2\r\n{}\r\n0\r\n\r\n"
+                              "GET /v1/no-such-thing HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    struct raw_resp r;
+    tls_exchange(kd.https_port, req, 3000, &r);
+    expect_framing_refused(&r, "Content-Length with Transfer-Encoding");
+
+    /* the order of the two does not matter */
+    static const char req2[] = "POST /v1/echo HTTP/1.1\r\n"
+                               "Host: localhost\r\n"
+                               "Transfer-Encoding: chunked\r\n"
+                               "Content-Type: application/json\r\n"
+                               "content-length: 7\r\n"
+                               "\r\n"
+                               "2\r\n{}\r\n0\r\n\r\n";
+    tls_exchange(kd.https_port, req2, 3000, &r);
+    expect_framing_refused(&r, "Transfer-Encoding then Content-Length");
+}
+
+Test(edge, two_different_content_lengths_are_refused_and_closed)
+{
+    kitod_up(NULL);
+    static const char req[] = "POST /v1/echo HTTP/1.1\r\n"
+                              "Host: localhost\r\n"
+                              "Content-Type: application/json\r\n"
+                              "Content-Length: 2\r\n"
+                              "Content-Length: 40\r\n"
+                              "\r\n"
+                              "{}GET /v1/no-such-thing HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct raw_resp r;
+    tls_exchange(kd.https_port, req, 3000, &r);
+    expect_framing_refused(&r, "two different Content-Length values");
+
+    /* the plain-HTTP listener refuses it too, rather than redirecting it */
+    int fd = tcp_connect(kd.http_port);
+    cr_assert_eq(send(fd, req, sizeof(req) - 1, 0), (ssize_t)sizeof(req) - 1);
+    char buf[4096];
+    size_t len = 0;
+    ssize_t n;
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    while (len < sizeof(buf) - 1 && (n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    cr_expect(strncmp(buf, "HTTP/1.1 400 ", 13) == 0, "the plain port answered: %.300s", buf);
+    close(fd);
+}
+
+Test(edge, well_framed_requests_keep_their_connection)
+{
+    kitod_up(NULL);
+    /* the same length twice is one length (RFC 9110, 8.6); then a second request, pipelined */
+    static const char req[] = "POST /v1/echo HTTP/1.1\r\n"
+                              "Host: localhost\r\n"
+                              "Content-Type: application/json\r\n"
+                              "Content-Length: 2\r\n"
+                              "Content-Length: 2\r\n"
+                              "\r\n"
+                              "{}"
+                              "POST /v1/echo HTTP/1.1\r\n"
+                              "Host: localhost\r\n"
+                              "Content-Type: application/json\r\n"
+                              "Transfer-Encoding: chunked\r\n"
+                              "\r\n"
+                              "2\r\n{}\r\n0\r\n\r\n";
+    struct raw_resp r;
+    tls_exchange(kd.https_port, req, 1500, &r);
+    cr_expect_eq(responses_in(&r), 2, "%.1200s", r.text);
+    cr_expect(strncmp(r.text, "HTTP/1.1 200 ", 13) == 0, "%.300s", r.text);
+    cr_expect_not(r.closed, "a well-framed request lost its keep-alive connection");
 }
 
 /* ---- finding 8: metrics on loopback only -------------------------------------------------- */
