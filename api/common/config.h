@@ -23,6 +23,7 @@ typedef struct kito_config {
     uint16_t https_port;                    /* KITO_HTTPS_PORT: 1..65535 */
     uint16_t http_port;                     /* KITO_HTTP_PORT: redirect listener, 0 = none */
     uint16_t metrics_port; /* KITO_METRICS_PORT: /metrics and /healthz on 127.0.0.1, 0 = none */
+    char public_host[KITO_CONFIG_HOST_SIZE]; /* KITO_PUBLIC_HOST: host[:port] of the redirect */
     char tls_cert[KITO_CONFIG_PATH_SIZE];   /* KITO_TLS_CERT: PEM chain (required) */
     char tls_key[KITO_CONFIG_PATH_SIZE];    /* KITO_TLS_KEY: PEM private key (required) */
     bool http2;                             /* KITO_HTTP2: offer h2 in ALPN */

@@ -314,51 +314,20 @@ static kito_req *req_new(kito_server *s, h2o_req_t *req)
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
-/* Plain HTTP: everything moves to https://<host>:<https_port><path> (301 for GET and HEAD, 308
- * otherwise so the method and body are kept). The host comes from the request when it is a
- * plain name or address, else from KITO_BIND. */
+/* Plain HTTP: everything moves to https://KITO_PUBLIC_HOST<path> (301 for GET and HEAD, 308
+ * otherwise so the method and body are kept). Never to the request's Host: the sender writes it,
+ * so a redirect built from it goes wherever the sender chose (an open redirect, and a poisoned
+ * entry in any cache between that keys on the path alone; issue 15, finding 9). */
 static void redirect_to_https(kito_server *s, kito_req *r)
 {
     h2o_req_t *req = r->h2o;
-    char host[300];
-    size_t hl = 0;
-    const char *a = req->authority.base;
-    size_t al = req->authority.len;
-    bool ok = al > 0 && al < 256;
-    if (ok && a[0] == '[') { /* IPv6 literal */
-        const char *close = memchr(a, ']', al);
-        ok = close != NULL;
-        if (ok) {
-            hl = (size_t)(close - a) + 1;
-            for (size_t i = 1; i + 1 < hl && ok; i++)
-                ok = (a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f') ||
-                     (a[i] >= 'A' && a[i] <= 'F') || a[i] == ':' || a[i] == '.';
-        }
-    } else if (ok) {
-        const char *colon = memchr(a, ':', al);
-        hl = colon != NULL ? (size_t)(colon - a) : al;
-        ok = hl > 0;
-        for (size_t i = 0; i < hl && ok; i++)
-            ok = (a[i] >= 'a' && a[i] <= 'z') || (a[i] >= 'A' && a[i] <= 'Z') ||
-                 (a[i] >= '0' && a[i] <= '9') || a[i] == '.' || a[i] == '-';
-    }
-    if (ok) {
-        memcpy(host, a, hl);
-        host[hl] = '\0';
-    } else if (strchr(s->cfg->bind, ':') != NULL) {
-        snprintf(host, sizeof(host), "[%s]", s->cfg->bind);
-    } else {
-        snprintf(host, sizeof(host), "%s",
-                 strcmp(s->cfg->bind, "0.0.0.0") == 0 ? "localhost" : s->cfg->bind);
-    }
+    const char *host = s->cfg->public_host; /* checked by api/common/config.c: host[:port] */
 
     /* the path, percent-encoding anything outside printable ASCII */
     size_t cap = strlen(host) + 32 + req->path.len * 3;
     char *url = h2o_mem_alloc_pool(&req->pool, cap);
     int n = snprintf(url, cap, "https://%s", host);
     size_t at = (size_t)n;
-    if (s->cfg->https_port != 443)
-        at += (size_t)snprintf(url + at, cap - at, ":%u", (unsigned)s->cfg->https_port);
     if (req->path.len == 0 || req->path.base[0] != '/') {
         url[at++] = '/';
     } else {

@@ -2,6 +2,7 @@
  *   4  one address may hold only so many connections, and a TLS handshake only so long;
  *   7  a request whose HTTP/1.1 framing is ambiguous is refused and its connection closed;
  *   8  metrics are served on a loopback listener only, never on the public port;
+ *   9  the plain-HTTP redirect goes to the configured public host whatever Host says.
  * Each test starts its own kitod with the settings it is about (the raw sockets and TLS client
  * here are what curl would not send). */
 #include <criterion/criterion.h>
@@ -408,4 +409,34 @@ Test(edge, the_metrics_listener_has_its_own_bound)
     kito_http_resp_free(&r);
     for (int i = 1; i < 16; i++)
         close(held[i]);
+}
+
+/* ---- finding 9: the redirect's host -------------------------------------------------------- */
+
+static void expect_location(const char *path, const char *method, const char *want)
+{
+    static const char *const evil[] = {"Host: evil.example", NULL};
+    struct kito_http_resp r;
+    cr_assert_eq(kito_http(&kd, method, path, NULL, 0, evil, KITO_HTTP_PLAIN, &r), 0);
+    cr_expect(r.status == 301 || r.status == 308, "status %ld", r.status);
+    char loc[512] = "";
+    cr_expect(kito_http_header(&r, "location", loc, sizeof(loc)), "no Location");
+    cr_expect_str_eq(loc, want, "%s %s with Host: evil.example went to %s", method, path, loc);
+    kito_http_resp_free(&r);
+}
+
+Test(edge, redirect_goes_to_the_configured_public_host_whatever_host_says)
+{
+    static const char *const env[] = {"KITO_PUBLIC_HOST=shop.example:4443", NULL};
+    kitod_up(env);
+    expect_location("/lots/7?lang=sw", "GET", "https://shop.example:4443/lots/7?lang=sw");
+    expect_location("/v1/echo", "POST", "https://shop.example:4443/v1/echo");
+}
+
+Test(edge, redirect_defaults_to_localhost_at_the_https_port)
+{
+    kitod_up(NULL);
+    char want[128];
+    snprintf(want, sizeof(want), "https://localhost:%d/lots/7", kd.https_port);
+    expect_location("/lots/7", "GET", want);
 }
