@@ -52,6 +52,7 @@ Test(config, defaults_when_only_tls_is_set)
     cr_expect_eq(c.h2_reset_max, 200);
     cr_expect_eq(c.mysql_workers, 2);
     cr_expect_eq(c.shutdown_grace_ms, 5000);
+    cr_expect_eq(c.snapshot_every, 1000);
 }
 
 Test(config, overrides)
@@ -81,6 +82,8 @@ Test(config, overrides)
                         "1024",
                         "KITO_H2_RESET_MAX",
                         "50",
+                        "KITO_SNAPSHOT_EVERY",
+                        "10",
                         "KITO_MAX_CONNECTIONS_PER_ADDRESS",
                         "4",
                         "KITO_TLS_HANDSHAKE_TIMEOUT_MS",
@@ -105,6 +108,7 @@ Test(config, overrides)
     cr_expect_eq(c.max_connections, 10);
     cr_expect_eq(c.json_body_max, 1024);
     cr_expect_eq(c.h2_reset_max, 50);
+    cr_expect_eq(c.snapshot_every, 10);
     cr_expect_eq(c.max_connections_per_address, 4);
     cr_expect_eq(c.tls_handshake_timeout_ms, 2500);
     cr_expect_eq(c.metrics_port, 0, "0 disables the metrics listener");
@@ -173,6 +177,8 @@ Test(config, bad_numbers_and_addresses_are_refused)
     expect_refused("KITO_JSON_BODY_MAX", "12");
     expect_refused("KITO_JSON_BODY_MAX", "1e6");
     expect_refused("KITO_H2_RESET_MAX", "0");
+    expect_refused("KITO_SNAPSHOT_EVERY", "0");
+    expect_refused("KITO_SNAPSHOT_EVERY", "1000001");
     expect_refused("KITO_BIND", "localhost");
     expect_refused("KITO_BIND", "300.1.1.1");
     expect_refused("KITO_REDIS_HOST", "evil host");
