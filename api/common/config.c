@@ -191,6 +191,20 @@ static kito_err load_mpesa(kito_config *cfg, kito_config_getenv_fn env, void *ud
     return KITO_OK;
 }
 
+/* The miner's phone channel (api/http/routes_ussd.c). */
+static kito_err load_phone(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
+                           size_t err_size)
+{
+    uint64_t v;
+    TRY(get_string(env, ud, "KITO_USSD_CALLBACK_TOKEN", "", cfg->ussd_callback_token,
+                   sizeof(cfg->ussd_callback_token), err, err_size));
+    if (cfg->ussd_callback_token[0] != '\0' && strlen(cfg->ussd_callback_token) < 16)
+        return fail(err, err_size, "KITO_USSD_CALLBACK_TOKEN must have at least 16 characters");
+    TRY(get_uint(env, ud, "KITO_USSD_SESSION_TTL_S", 300, 30, 3600, &v, err, err_size));
+    cfg->ussd_session_ttl_s = (uint32_t)v;
+    return KITO_OK;
+}
+
 kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
                           size_t err_size)
 {
@@ -275,6 +289,7 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud,
     cfg->bid_addr_rate = (uint32_t)v;
     TRY(get_uint(env, ud, "KITO_BID_ADDR_BURST", 100, 1, 1000000, &v, err, err_size));
     cfg->bid_addr_burst = (uint32_t)v;
+    TRY(load_phone(cfg, env, ud, err, err_size));
     return load_mpesa(cfg, env, ud, err, err_size);
 }
 

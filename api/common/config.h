@@ -64,6 +64,11 @@ typedef struct kito_config {
     uint32_t payout_interval_ms;    /* KITO_PAYOUT_INTERVAL_MS: the payout worker's tick */
     uint32_t payout_check_after_ms; /* KITO_PAYOUT_CHECK_AFTER_MS: ask the provider about an
                                        attempt with no result this long after it was sent */
+
+    /* the miner's phone channel (api/http/routes_ussd.c); USSD answers 401 while the token is
+     * empty */
+    char ussd_callback_token[KITO_CONFIG_NAME_SIZE]; /* KITO_USSD_CALLBACK_TOKEN (secret) */
+    uint32_t ussd_session_ttl_s; /* KITO_USSD_SESSION_TTL_S: a USSD session's life in Redis */
 } kito_config;
 
 /* Looks a variable up; returns NULL when it is not set. ud is the caller's. */

@@ -244,12 +244,16 @@ kito_err kito_stone_create(kito_db_conn *db, const kito_stone_input *in, uint64_
         KITO_SQL_TEXT_OR_NULL(in->origin_region),
         KITO_SQL_TEXT_OR_NULL(in->origin_site),
         KITO_SQL_TEXT_OR_NULL(in->notes),
+        in->local_offer_minor > 0 ? KITO_SQL_I64(in->local_offer_minor) : KITO_SQL_NULL,
+        in->local_offer_minor > 0 ? KITO_SQL_TEXT_OR_NULL(in->local_offer_currency)
+                                  : KITO_SQL_NULL,
     };
     kito_sql_result res = {0};
     e = kito_sql_exec(db,
                       "INSERT INTO stones (seller_id, listed_by, species, variety, weight_cct,"
                       " piece_count, shape, colour, origin_country, origin_region, origin_site,"
-                      " notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      " notes, local_offer_minor, local_offer_currency)"
+                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       p, sizeof(p) / sizeof(p[0]), &res);
     if (e == KITO_OK) {
         *stone_id = res.insert_id;
