@@ -89,24 +89,18 @@ static void lookup(kito_db_conn *db, kito_ussd_session *s, kito_ussd_facts *f)
     f->lang = strcmp(a.locale, "sw") == 0 ? KITO_USSD_SW : KITO_USSD_EN;
 }
 
-static kito_err assoc_cb(void *ud, const kito_association *a)
-{
-    kito_ussd_facts *f = ud;
-    if (f->item_count < KITO_USSD_ITEMS_MAX) {
-        kito_ussd_item *it = &f->items[f->item_count++];
-        it->id = a->id;
-        snprintf(it->text, sizeof(it->text), "%.60s", a->name);
-    }
-    return KITO_OK;
-}
-
 static void associations(kito_db_conn *db, kito_ussd_session *s, kito_ussd_facts *f)
 {
-    bool more = false;
-    kito_err e =
-        kito_repo_association_list(db, s->country, 0, KITO_USSD_PICKS_MAX, assoc_cb, f, &more);
+    kito_phone_target rows[KITO_USSD_PICKS_MAX];
+    size_t n = 0;
+    kito_err e = kito_phone_associations(db, s->country, rows, KITO_USSD_PICKS_MAX, &n);
     if (e != KITO_OK)
-        failed(f, "ussd associations", e);
+        return failed(f, "ussd associations", e);
+    for (size_t i = 0; i < n; i++) {
+        kito_ussd_item *it = &f->items[f->item_count++];
+        it->id = rows[i].id;
+        snprintf(it->text, sizeof(it->text), "%.60s", rows[i].name);
+    }
 }
 
 static void do_register(kito_db_conn *db, kito_ussd_session *s, const kito_ussd_request *rq,

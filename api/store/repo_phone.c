@@ -274,8 +274,21 @@ kito_err kito_phone_targets(kito_db_conn *db, kito_phone_target *out, size_t max
     kito_sql_param p[] = {KITO_SQL_U64(max)};
     kito_err e = kito_sql_query(db,
                                 "SELECT id, name FROM accounts WHERE role = 'organizer'"
-                                " AND status = 'active' ORDER BY id LIMIT ?",
+                                " AND status = 'active' ORDER BY name, id LIMIT ?",
                                 p, 1, target_cb, &u, NULL);
+    *count = u.count;
+    return e;
+}
+
+kito_err kito_phone_associations(kito_db_conn *db, const char *country, kito_phone_target *out,
+                                 size_t max, size_t *count)
+{
+    targets_ud u = {out, max, 0};
+    kito_sql_param p[] = {KITO_SQL_TEXT(country), KITO_SQL_U64(max)};
+    kito_err e = kito_sql_query(db,
+                                "SELECT id, name FROM associations WHERE country = ?"
+                                " ORDER BY name, id LIMIT ?",
+                                p, 2, target_cb, &u, NULL);
     *count = u.count;
     return e;
 }

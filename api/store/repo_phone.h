@@ -83,7 +83,11 @@ typedef struct kito_phone_target {
     char name[61];
 } kito_phone_target;
 
-/* Active organisers, oldest first, at most max. */
+/* Her country's associations by name, at most max (a menu reads better in that order). */
+kito_err kito_phone_associations(kito_db_conn *db, const char *country, kito_phone_target *out,
+                                 size_t max, size_t *count);
+
+/* Active organisers by name, at most max. */
 kito_err kito_phone_targets(kito_db_conn *db, kito_phone_target *out, size_t max, size_t *count);
 
 /* One of her settled lots. */

@@ -157,7 +157,7 @@ Test(ussd, a_form_that_is_not_the_gateways_is_refused)
 Test(ussd, a_first_time_caller_registers_in_swahili)
 {
     char assoc_name[64];
-    snprintf(assoc_name, sizeof(assoc_name), "Chama cha Wachimbaji %d", (int)getpid());
+    snprintf(assoc_name, sizeof(assoc_name), "AAA Chama cha Wachimbaji %d", (int)getpid());
     unsigned long long assoc = kito_harness_sql(
         "INSERT INTO associations (name, country, levy_bps) VALUES ('%s', 'TZ', 100)", assoc_name);
     const char *phone = fresh_phone();
@@ -267,7 +267,7 @@ Test(ussd, offer_a_certified_stone_to_an_organiser_through_consent)
     unsigned long long stone_key = kito_harness_stone(miner, miner, true, stone);
     unsigned long long org = kito_harness_account("organizer", NULL, 0);
     char org_name[64];
-    snprintf(org_name, sizeof(org_name), "Arusha Gem Fair %d", (int)getpid());
+    snprintf(org_name, sizeof(org_name), "AAA Arusha Gem Fair %d", (int)getpid());
     kito_harness_sql("UPDATE accounts SET name = '%s' WHERE id = %llu", org_name, org);
     kito_harness_sql("INSERT INTO sales (organizer_id, title, format, currency, starts_at, ends_at,"
                      " ladder_json) VALUES (%llu, 'USSD offer test', 'timed', 'USD',"
