@@ -12,8 +12,8 @@
 
 TestSuite(systemd, .timeout = 120);
 
-static const char *const units[] = {"kitod.service", "kito-redis.service",
-                                    "kito-mariadb.service", "kito-mpesa-sim.service"};
+static const char *const units[] = {"kitod.service", "kito-redis.service", "kito-mariadb.service",
+                                    "kito-mpesa-sim.service", "kito-sms-sim.service"};
 
 static const char *render(void)
 {
@@ -34,7 +34,7 @@ Test(systemd, the_units_verify)
     char cmd[1200], out[8192];
     snprintf(cmd, sizeof(cmd),
              "cd '%s' && systemd-analyze verify ./kitod.service ./kito-redis.service"
-             " ./kito-mariadb.service ./kito-mpesa-sim.service 2>&1",
+             " ./kito-mariadb.service ./kito-mpesa-sim.service ./kito-sms-sim.service 2>&1",
              dir);
     int rc = kito_harness_sh(cmd, out, sizeof(out));
     cr_expect_eq(rc, 0, "systemd-analyze verify failed:\n%s", out);
@@ -48,8 +48,8 @@ Test(systemd, every_unit_is_hardened)
         char cmd[1200], out[16384];
         /* --threshold: exit status 1 when the exposure is above 2.0 (20 of 100) */
         snprintf(cmd, sizeof(cmd),
-                 "cd '%s' && systemd-analyze security --offline=yes --threshold=20 ./%s 2>&1",
-                 dir, units[i]);
+                 "cd '%s' && systemd-analyze security --offline=yes --threshold=20 ./%s 2>&1", dir,
+                 units[i]);
         int rc = kito_harness_sh(cmd, out, sizeof(out));
         const char *overall = strstr(out, "Overall exposure level");
         cr_expect_eq(rc, 0, "%s is exposed beyond 2.0: %s", units[i],
