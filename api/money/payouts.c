@@ -1,5 +1,6 @@
 #include "api/money/payouts.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -371,6 +372,8 @@ typedef struct finish_req {
     const char *transaction_id; /* success only */
     bool has_amount;
     int64_t amount_units;
+    const char *currency; /* what the provider says it paid in; "" or NULL: not reported */
+    const char *wallet;   /* the wallet it says it paid; "" or NULL: not reported */
     bool auto_retry; /* never received: queue a new attempt instead of failing the payout */
     bool local;      /* Kito's own verdict (may fail an attempt that was never sent) */
 } finish_req;
@@ -393,7 +396,8 @@ static kito_err on_attempt_key(void *ud, const kito_sql_row *row)
 
 static bool is_final(const char *state)
 {
-    return strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0;
+    return strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
+           strcmp(state, "anomaly") == 0;
 }
 
 /* Posts the payout's ledger transaction (kind 'payout', reference = the payout id: a second
@@ -440,6 +444,102 @@ static kito_err audit_result(kito_db_conn *db, const char *action, uint64_t payo
     return e;
 }
 
+/* E.164 with or without its '+': the providers drop it, Kito keeps it. */
+static const char *digits_of(const char *msisdn)
+{
+    return msisdn[0] == '+' ? msisdn + 1 : msisdn;
+}
+
+const char *kito_payout_disagreement(const kito_payout *p, bool has_amount, int64_t amount_units,
+                                     const char *currency, const char *wallet, char *why,
+                                     size_t why_size)
+{
+    assert(p != NULL && why != NULL && why_size > 0);
+    if (has_amount && amount_units != p->paid_units) {
+        snprintf(why, why_size, "the provider paid %" PRId64 " units, Kito asked for %" PRId64,
+                 amount_units, p->paid_units);
+        return "amount";
+    }
+    if (currency != NULL && currency[0] != '\0' && strcmp(currency, p->currency) != 0) {
+        snprintf(why, why_size, "the provider paid in %.8s, Kito asked for %s", currency,
+                 p->currency);
+        return "currency";
+    }
+    if (wallet != NULL && wallet[0] != '\0' &&
+        strcmp(digits_of(wallet), digits_of(p->msisdn)) != 0) {
+        snprintf(why, why_size, "the provider paid wallet %.20s, Kito asked for %s", wallet,
+                 p->msisdn);
+        return "wallet";
+    }
+    why[0] = '\0';
+    return NULL;
+}
+
+/* Holds a payout for the operator (schemas/015_payout_anomalies.sql), inside finish's
+ * transaction (the payout and the attempt are locked): one payout_anomalies row per report
+ * (the same report again changes nothing: *outcome UNCHANGED), the attempt closed as 'anomaly'
+ * when close_attempt (an open attempt; a final one is never changed), the payout 'anomaly'
+ * whatever it was, and the audit row. Nothing is posted to the ledger. */
+static kito_err hold_locked(kito_db_conn *db, const payout_row *pr, uint64_t attempt_id,
+                            const char *kind, const char *why, const finish_req *f,
+                            bool close_attempt, kito_payout_outcome *outcome)
+{
+    char pid[KITO_ID_SIZE];
+    format_id(pr->p.id, pid);
+    const char *currency = f->currency != NULL && f->currency[0] != '\0' ? f->currency : NULL;
+    const char *wallet = f->wallet != NULL && f->wallet[0] != '\0' ? f->wallet : NULL;
+    kito_sql_param ip[] = {
+        KITO_SQL_U64(pr->p.id),
+        KITO_SQL_U64(attempt_id),
+        KITO_SQL_TEXT(kind),
+        KITO_SQL_TEXT(pr->p.state),
+        f->has_amount ? KITO_SQL_I64(f->amount_units) : KITO_SQL_NULL,
+        KITO_SQL_TEXT_OR_NULL(currency),
+        KITO_SQL_TEXT_OR_NULL(wallet),
+        KITO_SQL_TEXT_OR_NULL(f->transaction_id),
+        KITO_SQL_TEXT(why),
+    };
+    kito_sql_result res;
+    kito_err e = kito_sql_exec(db,
+                               "INSERT IGNORE INTO payout_anomalies (payout_id, attempt_id, kind,"
+                               " payout_state, reported_amount_units, reported_currency,"
+                               " reported_wallet, transaction_id, detail)"
+                               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, LEFT(?, 512))",
+                               ip, KITO_N(ip), &res);
+    if (e != KITO_OK)
+        return e;
+    if (res.affected_rows == 0) {
+        *outcome = KITO_PAYOUT_UNCHANGED; /* this report is held already */
+        return KITO_OK;
+    }
+    if (close_attempt) {
+        kito_sql_param up[] = {KITO_SQL_TEXT(f->code), KITO_SQL_TEXT(f->desc),
+                               KITO_SQL_TEXT_OR_NULL(f->transaction_id),
+                               KITO_SQL_TEXT(f->conversation_id), KITO_SQL_U64(attempt_id)};
+        e = kito_sql_exec(db,
+                          "UPDATE payout_attempts SET state = 'anomaly', result_code = ?,"
+                          " result_desc = ?, transaction_id = ?,"
+                          " conversation_id = COALESCE(conversation_id, NULLIF(?, '')),"
+                          " next_check_at = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
+                          up, KITO_N(up), NULL);
+        if (e != KITO_OK)
+            return e;
+    }
+    kito_sql_param pp[] = {KITO_SQL_U64(pr->p.id)};
+    e = kito_sql_exec(db,
+                      "UPDATE payouts SET state = 'anomaly', updated_at = UTC_TIMESTAMP(3)"
+                      " WHERE id = ?",
+                      pp, KITO_N(pp), NULL);
+    if (e != KITO_OK)
+        return e;
+    logf_("ANOMALY %s (%s; the payout was %s): attempt %s: %s; held for the operator", pid, kind,
+          pr->p.state, f->ocid, why);
+    e = audit_result(db, "payout.anomaly", pr->p.id, attempt_id, f);
+    if (e == KITO_OK)
+        *outcome = KITO_PAYOUT_ANOMALY;
+    return e;
+}
+
 /* The state machine's one door for results (see api/money/payouts.h). */
 static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attempt_key *key,
                               kito_payout_outcome *outcome)
@@ -461,6 +561,15 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
     char pid[KITO_ID_SIZE];
     format_id(pr.p.id, pid);
     if (is_final(a.state)) {
+        if (f->success && !f->local && strcmp(a.state, "failed") == 0) {
+            /* DESIGN.md: a success after a recorded failure is held, never ignored: the payout
+             * may have been retried and the miner paid twice */
+            char why[200];
+            snprintf(why, sizeof(why),
+                     "a success for attempt %s, recorded as failed; the payout was %s", f->ocid,
+                     pr.p.state);
+            return hold_locked(db, &pr, a.id, "success_after_failure", why, f, false, outcome);
+        }
         /* duplicate, late or reordered: final states never change */
         if ((strcmp(a.state, "succeeded") == 0) != f->success)
             logf_("%s: a %s result for attempt %s, which already %s: ignored", pid,
@@ -475,15 +584,16 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
         return KITO_OK;
     }
     if (f->success) {
-        if (strcmp(pr.p.state, "submitted") != 0) {
-            logf_("ANOMALY %s: the provider paid attempt %s but the payout is %s", pid, f->ocid,
-                  pr.p.state);
-            *outcome = KITO_PAYOUT_ANOMALY;
-            return audit_result(db, "payout.anomaly", pr.p.id, a.id, f);
+        char why[200];
+        const char *kind = kito_payout_disagreement(&pr.p, f->has_amount, f->amount_units,
+                                                    f->currency, f->wallet, why, sizeof(why));
+        if (kind == NULL && strcmp(pr.p.state, "submitted") != 0) {
+            kind = "success_while_held";
+            snprintf(why, sizeof(why), "the provider paid attempt %s but the payout is %s",
+                     f->ocid, pr.p.state);
         }
-        if (f->has_amount && f->amount_units != pr.p.paid_units)
-            logf_("ANOMALY %s: the provider paid %" PRId64 " units, we asked for %" PRId64, pid,
-                  f->amount_units, pr.p.paid_units);
+        if (kind != NULL) /* DESIGN.md: a report that disagrees is held, never trusted */
+            return hold_locked(db, &pr, a.id, kind, why, f, true, outcome);
         kito_sql_param up[] = {KITO_SQL_TEXT(f->code), KITO_SQL_TEXT(f->desc),
                                KITO_SQL_TEXT(f->transaction_id), KITO_SQL_TEXT(f->conversation_id),
                                KITO_SQL_U64(a.id)};
@@ -578,6 +688,8 @@ kito_err kito_payout_apply_result(kito_db_conn *db, const kito_mpesa_result *res
         .transaction_id = res->transaction_id,
         .has_amount = res->has_amount,
         .amount_units = res->transaction_amount,
+        .currency = "", /* Daraja B2C pays KES and does not say so */
+        .wallet = res->receiver_msisdn,
     };
     kito_err e = finish(db, &f, outcome);
     if (e == KITO_E_CONFLICT && f.success) {
@@ -857,6 +969,7 @@ static kito_err send_queued(kito_payouts *w, kito_db_conn *db)
                                 " a.originator_conversation_id, p.msisdn FROM payout_attempts a"
                                 " JOIN payouts p ON p.id = a.payout_id"
                                 " WHERE a.state = 'queued' AND p.rail = 'mpesa'"
+                                " AND p.state = 'submitted'"
                                 " ORDER BY a.id LIMIT ?",
                                 p, KITO_N(p), on_queued, &l, NULL);
     for (size_t i = 0; e == KITO_OK && i < l.n && !atomic_load(&w->stop); i++)

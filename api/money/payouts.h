@@ -20,7 +20,11 @@
  * that locks the payout row (SELECT ... FOR UPDATE), finishes the attempt only if it is still
  * open, and on success moves the payout submitted -> succeeded and posts the ledger
  * transaction (unique by kind 'payout' + the payout id). Final states never change, so
- * duplicated, late and reordered results change nothing.
+ * duplicated, late and reordered results change nothing -- except that a report Kito cannot
+ * trust is never applied: a success with another amount, currency or wallet than the attempt,
+ * or a success for an attempt already failed, holds the payout in 'anomaly' for an operator
+ * (DESIGN.md, "Settlement and payouts"; issue 15 finding 6). A held payout is never sent,
+ * retried or posted by the worker; `kitoctl reconcile` lists it.
  *
  * Threads: kito_payouts_start/stop on the loop thread (start/stop of kitod); the repository
  * functions on any thread that owns the kito_db_conn (a MySQL worker job, the payout worker,
@@ -86,10 +90,20 @@ typedef enum kito_payout_outcome {
     KITO_PAYOUT_APPLIED_FAILURE, /* the attempt failed (and the payout, if it was its current) */
     KITO_PAYOUT_UNCHANGED,       /* the attempt was already final: a duplicate or late result */
     KITO_PAYOUT_UNKNOWN_ATTEMPT, /* no attempt has this OriginatorConversationID */
-    KITO_PAYOUT_ANOMALY,         /* the provider says it paid an attempt of a payout that had
-                                    already succeeded, or paid another amount: logged and
-                                    audited for an operator, nothing else changes */
+    KITO_PAYOUT_ANOMALY,         /* a success report Kito does not trust (another amount,
+                                    currency or wallet; an attempt already failed; a payout
+                                    already held): the payout is held in 'anomaly' for an
+                                    operator, one payout_anomalies row records the report,
+                                    nothing is posted (schemas/015_payout_anomalies.sql) */
 } kito_payout_outcome;
+
+/* Why a success report disagrees with the payout it is about: "amount" (amount_units differs
+ * from paid_units, when has_amount), "currency" (currency differs, when not NULL or ""),
+ * "wallet" (the digits of wallet differ from the msisdn's, '+' ignored, when not NULL or ""),
+ * with a sentence in why; NULL when it agrees (why is then ""). Pure: any thread. */
+const char *kito_payout_disagreement(const kito_payout *p, bool has_amount, int64_t amount_units,
+                                     const char *currency, const char *wallet, char *why,
+                                     size_t why_size);
 
 /* Applies a provider result (callback or status answer) in one transaction, as the header
  * comment says. KITO_OK with *outcome set, or a database error (nothing changed). */
