@@ -110,6 +110,12 @@ const char *kito_payout_disagreement(const kito_payout *p, bool has_amount, int6
 kito_err kito_payout_apply_result(kito_db_conn *db, const kito_mpesa_result *res,
                                   kito_payout_outcome *outcome);
 
+/* The same for a result in any rail's terms (api/adapters/rail.h), matched by res->reference
+ * (or res->provider_id). */
+struct kito_rail_result;
+kito_err kito_payout_apply_rail_result(kito_db_conn *db, const struct kito_rail_result *res,
+                                       kito_payout_outcome *outcome);
+
 /* A new attempt for a failed payout (kitoctl payout retry): failed -> submitted, attempt queued
  * for the worker to send. KITO_E_NOT_FOUND (no such payout), KITO_E_BAD_STATE (not failed),
  * or a database error. *attempt_no gets the new attempt's number. actor_id 0 = the system. */
@@ -119,8 +125,10 @@ kito_err kito_payout_retry(kito_db_conn *db, uint64_t payout_id, uint64_t actor_
 /* Worker step 1: creates the payouts that are due (at most limit); *created counts them. */
 kito_err kito_payouts_create_due(kito_db_conn *db, size_t limit, size_t *created);
 
-/* Worker step 2: gives pending M-Pesa payouts their first attempt (at most limit). */
-kito_err kito_payouts_queue_pending(kito_db_conn *db, size_t limit, size_t *queued);
+/* Worker step 2: gives pending payouts on the rails listed in rails ("mpesa,mtn_momo": the
+ * configured ones) their first attempt (at most limit). */
+kito_err kito_payouts_queue_pending(kito_db_conn *db, const char *rails, size_t limit,
+                                   size_t *queued);
 
 /* ---- exchange rates -------------------------------------------------------------------------- */
 
@@ -147,8 +155,9 @@ kito_err kito_payout_get(kito_db_conn *db, uint64_t id, kito_payout *out, kito_p
 
 typedef struct kito_payouts kito_payouts;
 
-/* Starts the worker thread. db's strings must outlive it. Sending is enabled only when
- * cfg->mpesa_base_url is set; payouts are created either way. KITO_E_NOMEM or KITO_E_INTERNAL
+/* Starts the worker thread. db's strings must outlive it. A rail sends only when its provider
+ * is configured (KITO_MPESA_BASE_URL, KITO_MOMO_BASE_URL, KITO_AIRTEL_BASE_URL); payouts are
+ * created either way, and those of an unconfigured rail wait pending. KITO_E_NOMEM or KITO_E_INTERNAL
  * (no thread). curl_global_init runs here (the loop thread, before the worker starts). */
 kito_err kito_payouts_start(const kito_config *cfg, const kito_db_params *db, kito_payouts **out);
 
