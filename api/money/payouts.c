@@ -475,7 +475,7 @@ const char *kito_payout_disagreement(const kito_payout *p, bool has_amount, int6
     return NULL;
 }
 
-/* Holds a payout for the operator (schemas/015_payout_anomalies.sql), inside finish's
+/* Holds a payout for the operator (schemas/016_payout_anomalies.sql), inside finish's
  * transaction (the payout and the attempt are locked): one payout_anomalies row per report
  * (the same report again changes nothing: *outcome UNCHANGED), the attempt closed as 'anomaly'
  * when close_attempt (an open attempt; a final one is never changed), the payout 'anomaly'

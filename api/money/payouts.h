@@ -94,7 +94,7 @@ typedef enum kito_payout_outcome {
                                     currency or wallet; an attempt already failed; a payout
                                     already held): the payout is held in 'anomaly' for an
                                     operator, one payout_anomalies row records the report,
-                                    nothing is posted (schemas/015_payout_anomalies.sql) */
+                                    nothing is posted (schemas/016_payout_anomalies.sql) */
 } kito_payout_outcome;
 
 /* Why a success report disagrees with the payout it is about: "amount" (amount_units differs
