@@ -12,8 +12,10 @@
 
 TestSuite(systemd, .timeout = 120);
 
-static const char *const units[] = {"kitod.service", "kito-redis.service", "kito-mariadb.service",
-                                    "kito-mpesa-sim.service", "kito-sms-sim.service"};
+static const char *const units[] = {"kitod.service",          "kito-redis.service",
+                                    "kito-mariadb.service",   "kito-mpesa-sim.service",
+                                    "kito-sms-sim.service",   "kito-momo-sim.service",
+                                    "kito-airtel-sim.service"};
 
 static const char *render(void)
 {
@@ -34,7 +36,8 @@ Test(systemd, the_units_verify)
     char cmd[1200], out[8192];
     snprintf(cmd, sizeof(cmd),
              "cd '%s' && systemd-analyze verify ./kitod.service ./kito-redis.service"
-             " ./kito-mariadb.service ./kito-mpesa-sim.service ./kito-sms-sim.service 2>&1",
+             " ./kito-mariadb.service ./kito-mpesa-sim.service ./kito-sms-sim.service"
+             " ./kito-momo-sim.service ./kito-airtel-sim.service 2>&1",
              dir);
     int rc = kito_harness_sh(cmd, out, sizeof(out));
     cr_expect_eq(rc, 0, "systemd-analyze verify failed:\n%s", out);
