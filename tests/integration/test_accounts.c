@@ -236,7 +236,7 @@ Test(accounts, a_miner_registers_with_phone_and_pin)
     char v[200];
     kito_harness_sql_value(v, sizeof(v), "SELECT secret_hash FROM accounts WHERE phone = '%s'",
                            phone);
-    cr_assert_eq(strncmp(v, "scrypt$N=16384,r=8,p=1$", 23), 0, "stored %s", v);
+    cr_assert_eq(strncmp(v, "scrypt$N=16384,r=8,p=5$", 23), 0, "stored %s", v);
     kito_harness_sql_value(v, sizeof(v),
                            "SELECT COUNT(*) FROM audit_log l JOIN accounts a ON a.id = l.entity_id"
                            " WHERE l.action = 'account.register' AND l.entity = 'account'"
@@ -401,6 +401,52 @@ Test(accounts, every_bad_registration_is_refused_and_writes_nothing)
 
 /* ---- sessions -------------------------------------------------------------------------------- */
 
+/* Issue 15, finding 10: the passwords and PINs people pick first are refused, at registration and
+ * at a change, with 422 and a sentence naming the field. */
+Test(accounts, weak_secrets_are_refused_with_the_field_named)
+{
+    const long v = validation_status();
+    char phone[20], email[128], body[512];
+    static const char *pins[] = {"1212", "0007", "2000"};
+    for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+        fresh_phone(phone, sizeof(phone), "2557");
+        snprintf(body, sizeof(body),
+                 "{\"role\":\"miner\",\"name\":\"Test\",\"phone\":\"%s\",\"pin\":\"%s\","
+                 "\"payout\":{\"rail\":\"mpesa\"}}",
+                 phone, pins[i]);
+        refused(body, v, "validation_failed", "pin", phone);
+    }
+    static const char *passwords[] = {"password", "12345678", "Password1"};
+    for (size_t i = 0; i < sizeof(passwords) / sizeof(passwords[0]); i++) {
+        fresh_email(email, sizeof(email), "weak");
+        snprintf(body, sizeof(body),
+                 "{\"role\":\"buyer\",\"name\":\"Test\",\"email\":\"%s\",\"password\":\"%s\"}",
+                 email, passwords[i]);
+        refused(body, v, "validation_failed", "password", email);
+    }
+
+    /* a change to a weak one is refused too, and the old PIN keeps working */
+    char token[64];
+    fresh_phone(phone, sizeof(phone), "2557");
+    struct kito_http_resp r = register_miner(phone, "5937", "mpesa");
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    kito_http_resp_free(&r);
+    snprintf(body, sizeof(body), "{\"phone\":\"%s\",\"pin\":\"5937\"}", phone);
+    r = call("POST", "/v1/sessions", body, NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    snprintf(token, sizeof(token), "%s", str(&r, "token"));
+    kito_http_resp_free(&r);
+    r = call("POST", "/v1/accounts/me/secret", "{\"current\":\"5937\",\"new\":\"1212\"}", token);
+    kito_assert_error(&r, v, "validation_failed");
+    const char *msg =
+        json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
+    cr_assert(msg != NULL && strstr(msg, "new") != NULL, "message '%s' does not name new", msg);
+    kito_http_resp_free(&r);
+    r = call("POST", "/v1/sessions", body, NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    kito_http_resp_free(&r);
+}
+
 Test(accounts, wrong_secret_and_unknown_account_get_the_same_answer)
 {
     char email[128], token[64];
@@ -469,7 +515,7 @@ Test(accounts, sign_in_returns_a_token_that_works_and_expires_later)
     /* the harness made the hash with the cheap test cost: sign-in upgraded it */
     kito_harness_sql_value(v, sizeof(v),
                            "SELECT LEFT(secret_hash, 23) FROM accounts WHERE id = %llu", id);
-    cr_assert_str_eq(v, "scrypt$N=16384,r=8,p=1$");
+    cr_assert_str_eq(v, "scrypt$N=16384,r=8,p=5$");
 
     r = call("GET", "/v1/accounts/me", NULL, token);
     cr_assert_eq(r.status, 200, "%s", r.body);
