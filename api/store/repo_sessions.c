@@ -138,8 +138,8 @@ static kito_err known_row(void *ud, const kito_sql_row *row)
 /* Whether ip is her address: a session of account_id was created from it within the policy's
  * days. Asked for unknown identifiers too (account_id 0, never found), so that both cost one
  * query. */
-static kito_err address_known(kito_db_conn *db, const kito_signin_policy *pol,
-                              uint64_t account_id, const char *ip, bool *known)
+static kito_err address_known(kito_db_conn *db, const kito_signin_policy *pol, uint64_t account_id,
+                              const char *ip, bool *known)
 {
     *known = false;
     kito_sql_param p[] = {KITO_SQL_U64(account_id), KITO_SQL_TEXT(ip),
@@ -223,7 +223,8 @@ static kito_err record_failure_tx(kito_db_conn *db, void *ud)
     kito_sql_param p[] = {f->account_id != 0 ? KITO_SQL_U64(f->account_id) : KITO_SQL_NULL,
                           KITO_SQL_TEXT(f->identifier), KITO_SQL_TEXT(f->ip)};
     kito_err e = kito_sql_exec(
-        db, "INSERT INTO signin_failures (account_id, identifier, ip) VALUES (?, ?, ?)", p, 3, NULL);
+        db, "INSERT INTO signin_failures (account_id, identifier, ip) VALUES (?, ?, ?)", p, 3,
+        NULL);
     bool pair_locked = false, address_locked = false, never = false;
     if (e == KITO_OK)
         e = counter_fail(db, pol, &pol->pair, "pair", pair, &pair_locked);
@@ -341,8 +342,7 @@ static kito_err open_session(kito_db_conn *db, const kito_signin *in, const foun
         goto out_rollback;
     out->session_id = res.insert_id;
     kito_sql_param sp[] = {KITO_SQL_U64(out->session_id)};
-    e = kito_sql_query(db,
-                       "SELECT " KITO_SQL_DT_TO_MS("expires_at") " FROM sessions WHERE id = ?",
+    e = kito_sql_query(db, "SELECT " KITO_SQL_DT_TO_MS("expires_at") " FROM sessions WHERE id = ?",
                        sp, 1, expiry_row, &out->expires_at_ms, NULL);
     if (e == KITO_OK)
         e = counter_clear_pair(db, f->id, in->ip);

@@ -58,7 +58,8 @@ typedef struct kito_signin_rule {
     uint32_t lock_after; /* failures before the subject is locked; 0: never locked */
 } kito_signin_rule;
 
-/* A pair counter's subject: an account subject (20 digits at most), '/', an address (45 at most). */
+/* A pair counter's subject: an account subject (20 digits at most), '/', an address (45 at most).
+ */
 #define KITO_SIGNIN_PAIR_SIZE 72
 
 /* The throttle's thresholds. */
@@ -149,10 +150,10 @@ typedef struct kito_revoked {
 } kito_revoked;
 
 /* Changes account_id's PIN or password: the account's throttle is checked as for a sign-in from
- * ip, current is verified (a wrong one counts as a failed sign-in: KITO_E_FORBIDDEN), new_secret is validated for the
- * account's kind (KITO_E_VALIDATION with ve: field "new") and hashed, and in one transaction the
- * hash is replaced, every other live session of the account revoked (keep_session_id stays) and
- * "account.secret_change" audited. */
+ * ip, current is verified (a wrong one counts as a failed sign-in: KITO_E_FORBIDDEN), new_secret is
+ * validated for the account's kind (KITO_E_VALIDATION with ve: field "new") and hashed, and in one
+ * transaction the hash is replaced, every other live session of the account revoked
+ * (keep_session_id stays) and "account.secret_change" audited. */
 kito_err kito_repo_account_change_secret(kito_db_conn *db, const kito_signin_policy *pol,
                                          uint64_t account_id, uint64_t keep_session_id,
                                          const char *current, const char *new_secret,

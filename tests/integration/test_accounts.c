@@ -797,13 +797,14 @@ Test(accounts, an_unknown_identifier_is_slowed_like_an_account)
      * (its own, "19" and 18 digits, and the one of it from this address) */
     char body[256];
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"wrong password!\"}", unknown);
-    kito_harness_sql("UPDATE signin_lockouts SET failures = 9,"
-                     " first_failure_at = UTC_TIMESTAMP(3) - INTERVAL 60 SECOND,"
-                     " last_failure_at = UTC_TIMESTAMP(3) - INTERVAL 60 SECOND"
-                     " WHERE failures = 5 AND ((scope = 'account' AND subject REGEXP '^19[0-9]{18}$')"
-                     " OR (scope = 'pair' AND subject = CONCAT(LEFT(subject, 20), '/%s')"
-                     " AND subject REGEXP '^19[0-9]{18}/'))",
-                     src);
+    kito_harness_sql(
+        "UPDATE signin_lockouts SET failures = 9,"
+        " first_failure_at = UTC_TIMESTAMP(3) - INTERVAL 60 SECOND,"
+        " last_failure_at = UTC_TIMESTAMP(3) - INTERVAL 60 SECOND"
+        " WHERE failures = 5 AND ((scope = 'account' AND subject REGEXP '^19[0-9]{18}$')"
+        " OR (scope = 'pair' AND subject = CONCAT(LEFT(subject, 20), '/%s')"
+        " AND subject REGEXP '^19[0-9]{18}/'))",
+        src);
     struct kito_http_resp r = call("POST", "/v1/sessions", body, NULL);
     kito_assert_error(&r, 401, "unauthorized");
     kito_http_resp_free(&r);

@@ -11,7 +11,7 @@
 
 Test(secrets, the_most_common_passwords_are_refused)
 {
-    static const char *common[] = {"password", "12345678", "PASSWORD", "Password", "iloveyou",
+    static const char *common[] = {"password",   "12345678",  "PASSWORD",   "Password", "iloveyou",
                                    "qwertyuiop", "password1", "1234567890", "sunshine"};
     for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++) {
         kito_verr ve = {{0}};
@@ -24,8 +24,9 @@ Test(secrets, the_most_common_passwords_are_refused)
 
 Test(secrets, other_passwords_pass)
 {
-    static const char *fine[] = {"correct horse battery", "kito-demo-2026", "fair and square 2026",
-                                 "Ndege wa mbuga 7", "tanzanite-lover-77", "12345679x"};
+    static const char *fine[] = {"correct horse battery", "kito-demo-2026",
+                                 "fair and square 2026",  "Ndege wa mbuga 7",
+                                 "tanzanite-lover-77",    "12345679x"};
     for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
         kito_verr ve = {{0}};
         cr_assert_eq(kito_validate_password("password", fine[i], &ve), KITO_OK, "%s: %s", fine[i],
@@ -40,8 +41,8 @@ extern const size_t kito__common_passwords_count;
 Test(secrets, the_list_comes_from_the_package_and_is_sorted)
 {
     for (size_t i = 1; i < kito__common_passwords_count; i++)
-        cr_assert_lt(strcmp(kito__common_passwords[i - 1], kito__common_passwords[i]), 0,
-                     "%s, %s", kito__common_passwords[i - 1], kito__common_passwords[i]);
+        cr_assert_lt(strcmp(kito__common_passwords[i - 1], kito__common_passwords[i]), 0, "%s, %s",
+                     kito__common_passwords[i - 1], kito__common_passwords[i]);
     for (size_t i = 0; i < kito__common_passwords_count; i++)
         cr_assert(kito_secrets_password_common(kito__common_passwords[i],
                                                strlen(kito__common_passwords[i])),
@@ -60,13 +61,13 @@ Test(secrets, common_pin_patterns_are_refused)
     static const struct {
         const char *pin, *reason_part;
     } weak[] = {
-        {"1212", "repeated"},    {"6969", "repeated"},     {"123123", "repeated"},
-        {"121212", "repeated"},  {"1010", "repeated"},     {"1122", "pairs"},
-        {"112233", "pairs"},     {"0007", "all but one"},  {"1000", "all but one"},
-        {"5455", "all but one"}, {"0042", "begin with 00"}, {"001234", "begin with 00"},
-        {"2000", "year"},        {"1999", "year"},         {"2026", "year"},
-        {"199012", "year"},      {"122000", "year"},       {"0000", "one digit"},
-        {"1234", "consecutive"}, {"9876", "consecutive"},  {"7890", "consecutive"},
+        {"1212", "repeated"},      {"6969", "repeated"},      {"123123", "repeated"},
+        {"121212", "repeated"},    {"1010", "repeated"},      {"1122", "pairs"},
+        {"112233", "pairs"},       {"0007", "all but one"},   {"1000", "all but one"},
+        {"5455", "all but one"},   {"0042", "begin with 00"}, {"001234", "begin with 00"},
+        {"2000", "year"},          {"1999", "year"},          {"2026", "year"},
+        {"199012", "year"},        {"122000", "year"},        {"0000", "one digit"},
+        {"1234", "consecutive"},   {"9876", "consecutive"},   {"7890", "consecutive"},
         {"890123", "consecutive"},
     };
     for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
@@ -81,12 +82,11 @@ Test(secrets, common_pin_patterns_are_refused)
 
 Test(secrets, other_pins_pass_and_most_of_the_space_is_left)
 {
-    static const char *fine[] = {"4826", "5937", "7391", "2819", "3017", "0912", "48261", "482619",
-                                 "1243", "90210", "135790"};
+    static const char *fine[] = {"4826",  "5937",   "7391", "2819",  "3017",  "0912",
+                                 "48261", "482619", "1243", "90210", "135790"};
     for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
         kito_verr ve = {{0}};
-        cr_assert_eq(kito_validate_pin("pin", fine[i], &ve), KITO_OK, "%s: %s", fine[i],
-                     ve.reason);
+        cr_assert_eq(kito_validate_pin("pin", fine[i], &ve), KITO_OK, "%s: %s", fine[i], ve.reason);
     }
     /* the rules must not shrink the space an attacker searches by much */
     unsigned ok = 0;
