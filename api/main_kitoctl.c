@@ -124,7 +124,7 @@ static const char *env_or(const char *name, const char *dflt)
 }
 
 /* Opens the connection; NULL (with a message) when the settings are bad or MySQL cannot be
- * reached. Close with db_close. */
+ * reached. Close with db_close (commands use db_get). */
 static kito_db_conn *db_open(void)
 {
     uint64_t port;
@@ -160,6 +160,17 @@ static void db_close(kito_db_conn *c)
 {
     kito_db_worker_ops()->stop(c, &db_params);
     kito_db_library_end();
+}
+
+/* The command's connection, opened at its first use (a command refuses bad input before it
+ * needs MySQL) and closed by main after the command; NULL (with a message) as db_open. */
+static kito_db_conn *the_db;
+
+static kito_db_conn *db_get(void)
+{
+    if (the_db == NULL)
+        the_db = db_open();
+    return the_db;
 }
 
 /* Reports a repository failure and returns the exit status for it. */
@@ -203,31 +214,26 @@ static bool read_secret(const char *prompt, char *buf, size_t cap)
 
 /* ---- commands -------------------------------------------------------------------------------- */
 
-static int cmd_account_create(int argc, char **argv)
+static int cmd_account_create(const options *o)
 {
-    options o = {.names = {"role", "name", "email", "phone", "country", "locale", "rail",
-                           "payout-msisdn", "association", "password-stdin!"},
-                 .count = 10};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
-    if (opt(&o, "role") == NULL || opt(&o, "name") == NULL)
+    int rc = 0;
+    if (opt(o, "role") == NULL || opt(o, "name") == NULL)
         return usage_error("account create needs --role and --name (see kitoctl help)");
-    const bool miner = strcmp(opt(&o, "role"), "miner") == 0;
+    const bool miner = strcmp(opt(o, "role"), "miner") == 0;
     char secret[KITO_ACCOUNT_SECRET_SIZE + 1];
     if (!read_secret(miner ? "PIN" : "password", secret, sizeof(secret)))
         return usage_error("give the %s as the first line of stdin (at most %d bytes)",
                            miner ? "PIN" : "password", KITO_ACCOUNT_SECRET_SIZE - 1);
     kito_account_new in;
     kito_verr ve;
-    kito_err e = kito_account_new_validate(&in, opt(&o, "role"), opt(&o, "name"), opt(&o, "phone"),
-                                           opt(&o, "email"), opt(&o, "country"), opt(&o, "locale"),
-                                           secret, opt(&o, "payout-msisdn"), opt(&o, "rail"), &ve);
-    if (e == KITO_OK && opt(&o, "association") != NULL) {
+    kito_err e = kito_account_new_validate(&in, opt(o, "role"), opt(o, "name"), opt(o, "phone"),
+                                           opt(o, "email"), opt(o, "country"), opt(o, "locale"),
+                                           secret, opt(o, "payout-msisdn"), opt(o, "rail"), &ve);
+    if (e == KITO_OK && opt(o, "association") != NULL) {
         if (!miner)
             e = kito_verr_set(&ve, "association", "is for miners only");
         else
-            e = kito_validate_id("association", KITO_ID_ASSOCIATION, opt(&o, "association"),
+            e = kito_validate_id("association", KITO_ID_ASSOCIATION, opt(o, "association"),
                                  &in.association_id, &ve);
     }
     explicit_bzero(secret, sizeof(secret));
@@ -243,7 +249,7 @@ static int cmd_account_create(int argc, char **argv)
             return usage_error("%s (%s): %s", shown, f, ve.reason);
         return usage_error("--%s %s", f, ve.reason);
     }
-    kito_db_conn *db = db_open();
+    kito_db_conn *db = db_get();
     if (db == NULL) {
         explicit_bzero(&in, sizeof(in));
         return EXIT_DB;
@@ -263,7 +269,6 @@ static int cmd_account_create(int argc, char **argv)
         printf("%s\n", id);
         rc = 0;
     }
-    db_close(db);
     return rc;
 }
 
@@ -279,18 +284,15 @@ static kito_err print_account(void *ud, const kito_account *a)
     return KITO_OK;
 }
 
-static int cmd_account_list(int argc, char **argv)
+static int cmd_account_list(const options *o)
 {
-    options o = {.names = {"role"}, .count = 1};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
-    const char *role = opt(&o, "role");
+    int rc = 0;
+    const char *role = opt(o, "role");
     static const char *const roles[] = {"miner", "valuer", "buyer", "organizer", "operator", NULL};
     kito_verr ve;
     if (role != NULL && kito_validate_enum("role", role, roles, NULL, &ve) != KITO_OK)
         return usage_error("--role %s", ve.reason);
-    kito_db_conn *db = db_open();
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     printf("id\trole\tstatus\tcontact\tcountry\tname\n");
@@ -301,17 +303,13 @@ static int cmd_account_list(int argc, char **argv)
         e = kito_repo_account_list(db, role, after, 500, print_account, &last);
     } while (e == KITO_OK && last != after);
     rc = e == KITO_OK ? 0 : db_failed("account list", e);
-    db_close(db);
     return rc;
 }
 
-static int cmd_association_create(int argc, char **argv)
+static int cmd_association_create(const options *o)
 {
-    options o = {.names = {"name", "country", "levy-bps"}, .count = 3};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
-    const char *name = opt(&o, "name"), *country = opt(&o, "country");
+    int rc = 0;
+    const char *name = opt(o, "name"), *country = opt(o, "country");
     kito_verr ve;
     if (name == NULL || country == NULL)
         return usage_error("association create needs --name and --country (see kitoctl help)");
@@ -320,10 +318,10 @@ static int cmd_association_create(int argc, char **argv)
         return usage_error("--name %s", ve.reason);
     if (kito_validate_origin_country("country", country, &ve) != KITO_OK)
         return usage_error("--country %s", ve.reason);
-    if (opt(&o, "levy-bps") != NULL &&
-        !kito_config_parse_uint(opt(&o, "levy-bps"), 0, 10000, &levy))
+    if (opt(o, "levy-bps") != NULL &&
+        !kito_config_parse_uint(opt(o, "levy-bps"), 0, 10000, &levy))
         return usage_error("--levy-bps must be a whole number of basis points from 0 to 10000");
-    kito_db_conn *db = db_open();
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     kito_association a;
@@ -335,26 +333,21 @@ static int cmd_association_create(int argc, char **argv)
         kito_id_format(KITO_ID_ASSOCIATION, a.id, id, sizeof(id));
         printf("%s\n", id);
     }
-    db_close(db);
     return rc;
 }
 
 /* ---- settlement (issue 7): royalty rates, payments, reconciliation ----------------------------
  */
 
-static int cmd_royalty_set(int argc, char **argv)
+static int cmd_royalty_set(const options *o)
 {
-    options o = {.names = {"country", "species", "form", "rate-bps", "effective-from", "source"},
-                 .count = 6};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
-    const char *country = opt(&o, "country"), *species = opt(&o, "species");
-    const char *form = opt(&o, "form") != NULL ? opt(&o, "form") : "rough";
+    int rc = 0;
+    const char *country = opt(o, "country"), *species = opt(o, "species");
+    const char *form = opt(o, "form") != NULL ? opt(o, "form") : "rough";
     kito_verr ve;
     uint64_t bps;
     int64_t from_ms = 0;
-    if (country == NULL || species == NULL || opt(&o, "rate-bps") == NULL)
+    if (country == NULL || species == NULL || opt(o, "rate-bps") == NULL)
         return usage_error("royalty set needs --country, --species and --rate-bps");
     if (kito_validate_origin_country("country", country, &ve) != KITO_OK)
         return usage_error("--country %s", ve.reason);
@@ -364,25 +357,24 @@ static int cmd_royalty_set(int argc, char **argv)
         return usage_error("--species must be a species name in lower case (zoisite) or '*'");
     if (strcmp(form, "rough") != 0 && strcmp(form, "cut") != 0)
         return usage_error("--form must be rough or cut");
-    if (!kito_config_parse_uint(opt(&o, "rate-bps"), 0, 10000, &bps))
+    if (!kito_config_parse_uint(opt(o, "rate-bps"), 0, 10000, &bps))
         return usage_error("--rate-bps must be a whole number of basis points from 0 to 10000");
-    if (opt(&o, "effective-from") != NULL &&
-        kito_validate_time("effective-from", opt(&o, "effective-from"), &from_ms, &ve) != KITO_OK)
+    if (opt(o, "effective-from") != NULL &&
+        kito_validate_time("effective-from", opt(o, "effective-from"), &from_ms, &ve) != KITO_OK)
         return usage_error("--effective-from %s", ve.reason);
-    if (opt(&o, "source") != NULL &&
-        kito_validate_text("source", opt(&o, "source"), 1, 200, 0, &ve) != KITO_OK)
+    if (opt(o, "source") != NULL &&
+        kito_validate_text("source", opt(o, "source"), 1, 200, 0, &ve) != KITO_OK)
         return usage_error("--source %s", ve.reason);
-    kito_db_conn *db = db_open();
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     uint64_t id;
     kito_err e = kito_royalty_set(db, country, species, form, (int32_t)bps, from_ms,
-                                       opt(&o, "source"), 0, &id);
+                                       opt(o, "source"), 0, &id);
     if (e != KITO_OK)
         rc = db_failed("a rate for this country, species and form from that instant", e);
     else
         printf("%" PRIu64 "\n", id);
-    db_close(db);
     return rc;
 }
 
@@ -396,38 +388,31 @@ static kito_err print_royalty(void *ud, const kito_royalty_rate *r)
     return KITO_OK;
 }
 
-static int cmd_royalty_list(int argc, char **argv)
+static int cmd_royalty_list(const options *o)
 {
-    options o = {.count = 0};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
-    kito_db_conn *db = db_open();
+    int rc = 0;
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     printf("country\tspecies\tform\trate_bps\teffective_from\tstatus\tsource\n");
     kito_err e = kito_royalty_list(db, print_royalty, NULL);
     rc = e == KITO_OK ? 0 : db_failed("royalty list", e);
-    db_close(db);
     return rc;
 }
 
-static int cmd_payment_record(int argc, char **argv)
+static int cmd_payment_record(const options *o)
 {
-    options o = {.names = {"invoice", "amount", "reference", "method", "currency"}, .count = 5};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
+    int rc = 0;
     kito_payment_new in;
     memset(&in, 0, sizeof(in));
     kito_verr ve;
-    const char *ref = opt(&o, "reference"), *method = opt(&o, "method");
-    const char *currency = opt(&o, "currency");
-    if (opt(&o, "invoice") == NULL || opt(&o, "amount") == NULL || ref == NULL)
+    const char *ref = opt(o, "reference"), *method = opt(o, "method");
+    const char *currency = opt(o, "currency");
+    if (opt(o, "invoice") == NULL || opt(o, "amount") == NULL || ref == NULL)
         return usage_error("payment record needs --invoice, --amount and --reference");
-    if (kito_validate_id("invoice", "inv", opt(&o, "invoice"), &in.invoice_id, &ve) != KITO_OK)
+    if (kito_validate_id("invoice", "inv", opt(o, "invoice"), &in.invoice_id, &ve) != KITO_OK)
         return usage_error("--invoice %s", ve.reason);
-    if (kito_validate_amount_text("amount", opt(&o, "amount"), &in.amount_minor, &ve) != KITO_OK)
+    if (kito_validate_amount_text("amount", opt(o, "amount"), &in.amount_minor, &ve) != KITO_OK)
         return usage_error("--amount %s (minor units)", ve.reason);
     size_t rl = strlen(ref);
     bool printable = rl >= 1 && rl <= 64;
@@ -445,7 +430,7 @@ static int cmd_payment_record(int argc, char **argv)
     snprintf(in.reference, sizeof(in.reference), "%s", ref);
     snprintf(in.method, sizeof(in.method), "%s", method != NULL ? method : "");
     snprintf(in.currency, sizeof(in.currency), "%s", currency != NULL ? currency : "");
-    kito_db_conn *db = db_open();
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     kito_payment_result out;
@@ -467,7 +452,6 @@ static int cmd_payment_record(int argc, char **argv)
                out.replay ? "already recorded" : "recorded", out.invoice_status,
                (long long)out.paid_minor, (long long)out.invoice_amount_minor, out.currency, "");
     }
-    db_close(db);
     return rc;
 }
 
@@ -478,13 +462,10 @@ static kito_err print_finding(void *ud, const char *kind, uint64_t id, const cha
     return KITO_OK;
 }
 
-static int cmd_reconcile(int argc, char **argv)
+static int cmd_reconcile(const options *o)
 {
-    options o = {.count = 0};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
-    kito_db_conn *db = db_open();
+    int rc = 0;
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     size_t findings = 0;
@@ -495,20 +476,16 @@ static int cmd_reconcile(int argc, char **argv)
         fprintf(stderr, "kitoctl: reconcile: %zu finding%s\n", findings, findings == 1 ? "" : "s");
         rc = findings == 0 ? 0 : 1;
     }
-    db_close(db);
     return rc;
 }
 
 /* ---- payouts (issue 7; api/money/payouts.h) ---------------------------------------------------------
  */
 
-static int cmd_fx_set(int argc, char **argv)
+static int cmd_fx_set(const options *o)
 {
-    options o = {.names = {"from", "to", "rate"}, .count = 3};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
-    const char *from = opt(&o, "from"), *to = opt(&o, "to"), *rate = opt(&o, "rate");
+    int rc = 0;
+    const char *from = opt(o, "from"), *to = opt(o, "to"), *rate = opt(o, "rate");
     kito_verr ve;
     int64_t micros;
     if (from == NULL || to == NULL || rate == NULL)
@@ -522,7 +499,7 @@ static int cmd_fx_set(int argc, char **argv)
     if (!kito_mpesa_rate_parse(rate, &micros))
         return usage_error("--rate must be a positive decimal with at most 6 decimals, like "
                            "129.50 (units of --to per unit of --from)");
-    kito_db_conn *db = db_open();
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     uint64_t id = 0;
@@ -532,7 +509,6 @@ static int cmd_fx_set(int argc, char **argv)
     else
         printf("%" PRIu64 "\t%s\t%s\t%" PRId64 ".%06" PRId64 "\n", id, from, to, micros / 1000000,
                micros % 1000000);
-    db_close(db);
     return rc;
 }
 
@@ -548,18 +524,15 @@ static kito_err print_payout(void *ud, const kito_payout *p)
     return KITO_OK;
 }
 
-static int cmd_payout_list(int argc, char **argv)
+static int cmd_payout_list(const options *o)
 {
-    options o = {.names = {"state"}, .count = 1};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
-    const char *state = opt(&o, "state");
+    int rc = 0;
+    const char *state = opt(o, "state");
     static const char *const states[] = {"pending", "submitted", "succeeded", "failed", NULL};
     kito_verr ve;
     if (state != NULL && kito_validate_enum("state", state, states, NULL, &ve) != KITO_OK)
         return usage_error("--state %s", ve.reason);
-    kito_db_conn *db = db_open();
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     printf("id\tstate\tminer\tmsisdn\tpaid_units\tcurrency\tsource_minor\tsource_currency"
@@ -571,95 +544,90 @@ static int cmd_payout_list(int argc, char **argv)
         e = kito_payout_list(db, 0, state, after, 500, print_payout, &last);
     } while (e == KITO_OK && last != after);
     rc = e == KITO_OK ? 0 : db_failed("payout list", e);
-    db_close(db);
     return rc;
 }
 
-static int cmd_payout_retry(int argc, char **argv)
+static int cmd_payout_retry(const options *o)
 {
-    options o = {.names = {"payout"}, .count = 1};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
+    int rc = 0;
     uint64_t id;
-    if (opt(&o, "payout") == NULL ||
-        kito_id_parse(KITO_ID_PAYOUT, opt(&o, "payout"), &id) != KITO_OK)
+    if (opt(o, "payout") == NULL ||
+        kito_id_parse(KITO_ID_PAYOUT, opt(o, "payout"), &id) != KITO_OK)
         return usage_error("payout retry needs --payout pay_... (see kitoctl payout list)");
-    kito_db_conn *db = db_open();
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     uint32_t no = 0;
     kito_err e = kito_payout_retry(db, id, 0, &no);
     if (e == KITO_E_NOT_FOUND) {
-        fprintf(stderr, "kitoctl: payout retry: no payout %s\n", opt(&o, "payout"));
+        fprintf(stderr, "kitoctl: payout retry: no payout %s\n", opt(o, "payout"));
         rc = EXIT_DB;
     } else if (e == KITO_E_BAD_STATE) {
         fprintf(stderr,
                 "kitoctl: payout retry: %s is not failed (only a failed payout gets a new "
                 "attempt)\n",
-                opt(&o, "payout"));
+                opt(o, "payout"));
         rc = EXIT_DB;
     } else if (e != KITO_OK) {
         rc = db_failed("payout retry", e);
     } else {
-        printf("%s\tattempt %u queued\n", opt(&o, "payout"), no);
+        printf("%s\tattempt %u queued\n", opt(o, "payout"), no);
     }
-    db_close(db);
     return rc;
 }
 
-static int cmd_help(int argc, char **argv);
+static int cmd_help(const options *o);
 
 /* The command table: a later issue adds a row (and its function) here. */
 static const struct command {
     const char *group; /* "account" */
     const char *verb;  /* "create"; NULL for a command of one word (help) */
-    int (*run)(int argc, char **argv);
-    const char *usage; /* the arguments, for help */
+    int (*run)(const options *o);
+    const char *options[OPTIONS_MAX]; /* the options it takes (options_parse), NULL-ended */
+    const char *usage;                /* the arguments, for help */
     const char *about; /* one line */
 } commands[] = {
-    {"account", "create", cmd_account_create,
+    {"account", "create", cmd_account_create, {"role", "name", "email", "phone", "country", "locale", "rail", "payout-msisdn", "association", "password-stdin!"},
      "--role miner|buyer|valuer|organizer|operator --name NAME (--email E | --phone +E164)\n"
      "        [--country CC] [--locale en|sw] [--password-stdin]\n"
      "        miners: --phone, and optionally [--rail RAIL] [--payout-msisdn +E164]\n"
      "        [--association asn_...]",
      "create an account; the password (or a miner's PIN) is the first line of stdin; prints\n"
      "        the new id"},
-    {"account", "list", cmd_account_list, "[--role ROLE]",
+    {"account", "list", cmd_account_list, {"role"}, "[--role ROLE]",
      "list accounts: id, role, status, contact, country, name (tab-separated)"},
-    {"association", "create", cmd_association_create,
+    {"association", "create", cmd_association_create, {"name", "country", "levy-bps"},
      "--name NAME --country KE|TZ|ZM|MW [--levy-bps 0..10000]",
      "create a miners' association; prints the new id"},
-    {"royalty", "set", cmd_royalty_set,
+    {"royalty", "set", cmd_royalty_set, {"country", "species", "form", "rate-bps", "effective-from", "source"},
      "--country KE|TZ|ZM|MW --species SPECIES|'*' [--form rough|cut] --rate-bps 0..10000\n"
      "        [--effective-from RFC3339] [--source TEXT]",
      "add a royalty rate (the latest effective_from <= now applies; an exact species before\n"
      "        '*'); prints the new id"},
-    {"royalty", "list", cmd_royalty_list, "",
+    {"royalty", "list", cmd_royalty_list, {NULL}, "",
      "list royalty rates: country, species, form, rate_bps, effective_from, current, source"},
-    {"payment", "record", cmd_payment_record,
+    {"payment", "record", cmd_payment_record, {"invoice", "amount", "reference", "method", "currency"},
      "--invoice inv_... --amount MINOR --reference REF [--method bank_transfer|card|\n"
      "        mobile_money|cash|other] [--currency CUR]",
      "record a buyer's payment (idempotent by reference); the invoice is paid when covered"},
-    {"reconcile", NULL, cmd_reconcile, "",
+    {"reconcile", NULL, cmd_reconcile, {NULL}, "",
      "list ledger transactions that do not sum to zero, invoices that disagree with their\n"
      "        payments, settlements whose parts or postings do not add up; exit 1 if any"},
-    {"fx", "set", cmd_fx_set, "--from CUR --to CUR --rate DECIMAL",
+    {"fx", "set", cmd_fx_set, {"from", "to", "rate"}, "--from CUR --to CUR --rate DECIMAL",
      "add an exchange rate effective now (units of --to per unit of --from, e.g. 129.50);\n"
      "        payouts copy the rate they use"},
-    {"payout", "list", cmd_payout_list, "[--state pending|submitted|succeeded|failed]",
+    {"payout", "list", cmd_payout_list, {"state"}, "[--state pending|submitted|succeeded|failed]",
      "list payouts: id, state, miner, msisdn, paid units, currency, source, attempts"},
-    {"payout", "retry", cmd_payout_retry, "--payout pay_...",
+    {"payout", "retry", cmd_payout_retry, {"payout"}, "--payout pay_...",
      "give a failed payout a new attempt (new OriginatorConversationID); the worker sends it"},
-    {"help", NULL, cmd_help, "", "this text"},
+    {"help", NULL, cmd_help, {NULL}, "", "this text"},
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
-static int cmd_help(int argc, char **argv)
+static int cmd_help(const options *o)
 {
-    (void)argc;
-    (void)argv;
+    (void)o;
     printf("usage: kitoctl COMMAND [OPTIONS]\n\n"
            "Talks to the MySQL database of KITO_MYSQL_HOST, _PORT, _USER, _PASSWORD and _DB.\n"
            "Exit status: 0 done, 1 the database refused or failed, 2 bad command or input.\n\n");
@@ -671,22 +639,39 @@ static int cmd_help(int argc, char **argv)
     return 0;
 }
 
+/* Parses the command's options, runs it and closes the connection it opened. */
+static int run(const struct command *c, int argc, char **argv)
+{
+    options o = {.count = 0};
+    while (o.count < OPTIONS_MAX && c->options[o.count] != NULL) {
+        o.names[o.count] = c->options[o.count];
+        o.count++;
+    }
+    int rc = options_parse(&o, argc, argv);
+    if (rc == 0)
+        rc = c->run(&o);
+    if (the_db != NULL)
+        db_close(the_db);
+    the_db = NULL;
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     kito_log_program("kitoctl");
     if (argc < 2)
-        return (cmd_help(0, NULL), EXIT_USAGE);
+        return (cmd_help(NULL), EXIT_USAGE);
     for (size_t i = 0; i < COMMAND_COUNT; i++) {
         const struct command *c = &commands[i];
         if (strcmp(argv[1], c->group) != 0)
             continue;
         if (c->verb == NULL)
-            return c->run(argc - 2, argv + 2);
+            return run(c, argc - 2, argv + 2);
         if (argc >= 3 && strcmp(argv[2], c->verb) == 0)
-            return c->run(argc - 3, argv + 3);
+            return run(c, argc - 3, argv + 3);
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-        return cmd_help(0, NULL);
+        return cmd_help(NULL);
     return usage_error("unknown command '%s%s%s' (see kitoctl help)", argv[1], argc >= 3 ? " " : "",
                        argc >= 3 ? argv[2] : "");
 }

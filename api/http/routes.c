@@ -60,6 +60,14 @@ static const kito_route table[] = {
     {GET, "/v1/certificates/{id}", kito_get_certificate, 0, 0, NULL, 0},
     {GET, "/v1/certificates/{id}/verify", kito_get_certificate_verify, 0, 0, NULL, 0},
     {GET, "/v1/stones/{id}/provenance", kito_get_stone_provenance, 0, 0, NULL, 0},
+    /* consent (DESIGN.md): the miner, or the valuer who listed the stone for her, offers it to
+     * an organiser or a sale; row rules in api/store/repo_offers.h */
+    {POST, "/v1/stones/{id}/offers", kito_post_stone_offers, 1024, JSON, NULL, MINER | VALUER},
+    {GET, "/v1/stones/{id}/offers", kito_get_stone_offers, 0, 0, NULL,
+     MINER | VALUER | ORGANIZER | OPERATOR},
+    {DELETE, "/v1/stones/{id}/offers/{offer_id}", kito_delete_stone_offer, 0, 0, NULL,
+     MINER | VALUER},
+    {GET, "/v1/me/offered-stones", kito_get_me_offered_stones, 0, 0, NULL, ORGANIZER},
     {GET, "/.well-known/kito-signing-key.pem", kito_get_signing_key_pem, 0, 0, NULL, 0},
     {GET, "/.well-known/kito-keys.json", kito_get_signing_keys, 0, 0, NULL, 0},
 

@@ -51,6 +51,17 @@ kito_err kito_get_stone_provenance(kito_req *r);   /* GET /v1/stones/{id}/proven
 kito_err kito_get_signing_key_pem(kito_req *r);    /* GET /.well-known/kito-signing-key.pem */
 kito_err kito_get_signing_keys(kito_req *r);       /* GET /.well-known/kito-keys.json */
 
+/* ---- consent: offers of stones to organisers and sales (routes_offers.c) ---- */
+/* POST /v1/stones/{id}/offers (miner, her listing valuer): {"organizer_id"} or {"sale_id"};
+ * 201 new, 200 the same live offer again; 403, 404, 409, 422. */
+kito_err kito_post_stone_offers(kito_req *r);
+/* GET /v1/stones/{id}/offers (miner, listing valuer, operator: all; organiser: hers); paginated. */
+kito_err kito_get_stone_offers(kito_req *r);
+/* DELETE /v1/stones/{id}/offers/{offer_id} (miner, listing valuer): 200 withdrawn; 409 in a lot. */
+kito_err kito_delete_stone_offer(kito_req *r);
+/* GET /v1/me/offered-stones (organiser): stones offered to her that can go into a lot now. */
+kito_err kito_get_me_offered_stones(kito_req *r);
+
 /* ---- sales, lots, approvals (routes_sales.c) ---- */
 kito_err kito_post_sales(kito_req *r);              /* new draft sale (organizer) */
 kito_err kito_get_sales(kito_req *r);               /* list: public + own drafts */

@@ -10,6 +10,7 @@
 
 #include "api/store/audit.h"
 #include "api/common/render.h"
+#include "api/store/repo_offers.h"
 #include "api/store/repo_provenance.h"
 #include "api/store/sql.h"
 
@@ -149,7 +150,7 @@ kito_err kito_lot_withdraw_decode(const json_t *body, char reason[KITO_LOT_REASO
 
 #define LOT_COLUMNS                                                                                \
     "l.id, l.sale_id, l.stone_id, l.lot_number, l.position, l.opening_minor, l.reserve_minor,"     \
-    " l.state, " KITO_SQL_DT_TO_MS("l.created_at") ", " KITO_SQL_DT_TO_MS(                                     \
+    " l.state, " KITO_SQL_DT_TO_MS("l.created_at") ", " KITO_SQL_DT_TO_MS(                         \
         "l.updated_at") ", st.species,"                                                            \
                         " st.variety, st.weight_cct, st.piece_count, st.shape, st.colour, "        \
                         "st.origin_country,"                                                       \
@@ -297,9 +298,14 @@ static kito_err query_ints(kito_db_conn *db, const char *sql, const kito_sql_par
     return kito_sql_query(db, sql, p, n, first_ints, out, NULL);
 }
 
-/* The stone may be offered: it exists, has a current certificate, is neither sold nor withdrawn
- * and is in no other active lot. Locks the stone's row. */
-static kito_err check_stone(kito_db_conn *db, uint64_t stone_id, kito_verr *ve)
+/* The stone may go into a lot of sale: it exists, has a current certificate, its miner has offered
+ * it to the sale or its organiser (*offer_id gets that offer; DESIGN.md, "Consent"), it is
+ * neither sold nor withdrawn and is in no other active lot. Locks the stone's row first: an offer
+ * is withdrawn under the same lock (api/store/repo_offers.h), so it cannot go between this check
+ * and the lot's insert. Consent is asked before the stone's state, so an organiser without it
+ * learns nothing of where the stone is. */
+static kito_err check_stone(kito_db_conn *db, const kito_sale *sale, uint64_t stone_id,
+                            uint64_t *offer_id, kito_verr *ve)
 {
     ints r;
     kito_sql_param p[] = {KITO_SQL_U64(stone_id)};
@@ -315,6 +321,12 @@ static kito_err check_stone(kito_db_conn *db, uint64_t stone_id, kito_verr *ve)
         return kito_verr_set(ve, "stone_id", "is not a stone");
     if (r.null[0])
         return kito_verr_set(ve, "stone_id", "has no current valuation certificate");
+    e = kito_offers_consent(db, stone_id, sale->organizer_id, sale->id, offer_id);
+    if (e == KITO_E_NO_CONSENT)
+        kito_verr_set(ve, "stone_id",
+                      "the stone's miner has not offered it to this sale or its organiser");
+    if (e != KITO_OK)
+        return e;
     if (r.v[1] != 0 || r.v[2] != 0) {
         kito_verr_set(ve, "stone_id", "the stone is %s", r.v[1] != 0 ? "sold" : "withdrawn");
         return KITO_E_CONFLICT;
@@ -323,7 +335,7 @@ static kito_err check_stone(kito_db_conn *db, uint64_t stone_id, kito_verr *ve)
     if (e == KITO_OK && r.found) {
         char lot[KITO_ID_SIZE];
         kito_id_format(KITO_ID_LOT, (uint64_t)r.v[0], lot, sizeof(lot));
-        kito_verr_set(ve, "stone_id", "the stone is already offered in lot %s", lot);
+        kito_verr_set(ve, "stone_id", "the stone is already in lot %s", lot);
         e = KITO_E_CONFLICT;
     }
     return e;
@@ -349,7 +361,8 @@ static json_t *lot_detail(const kito_lot *l, const char *currency)
 /* Inserts the lot at its position (moving the lots at and after it down one), marks the stone
  * listed, appends its provenance event and audits; the sale is locked and checked. */
 static kito_err insert_lot(kito_db_conn *db, const kito_actor *actor, const kito_sale *sale,
-                           const kito_lot_input *in, kito_lot *out, kito_verr *ve)
+                           const kito_lot_input *in, uint64_t offer_id, kito_lot *out,
+                           kito_verr *ve)
 {
     ints r;
     kito_sql_param ps[] = {KITO_SQL_U64(sale->id)};
@@ -405,6 +418,8 @@ static kito_err insert_lot(kito_db_conn *db, const kito_actor *actor, const kito
         json_t *detail = lot_detail(out, sale->in.currency);
         json_object_set_new(detail, "sale_id", kito_render_id(KITO_ID_SALE, sale->id));
         json_object_set_new(detail, "stone_id", kito_render_id(KITO_ID_STONE, in->stone_id));
+        /* the consent the lot rests on */
+        json_object_set_new(detail, "offer_id", kito_render_id(KITO_ID_OFFER, offer_id));
         e = kito_audit(db, actor->account_id, "lot.create", "lot", out->id, detail, actor->ip);
         json_decref(detail);
     }
@@ -419,10 +434,11 @@ kito_err kito_lots_create(kito_db_conn *db, const kito_actor *actor, uint64_t sa
         e = kito_sales_lock_owned(db, actor, sale_id, sale);
     if (e == KITO_OK)
         e = require_draft(sale, "lots can be added", ve);
+    uint64_t offer_id = 0;
     if (e == KITO_OK)
-        e = check_stone(db, in->stone_id, ve);
+        e = check_stone(db, sale, in->stone_id, &offer_id, ve);
     if (e == KITO_OK)
-        e = insert_lot(db, actor, sale, in, out, ve);
+        e = insert_lot(db, actor, sale, in, offer_id, out, ve);
     if (e == KITO_OK)
         e = kito_sales_read(db, sale_id, sale); /* lot_count changed */
     return finish(db, e);

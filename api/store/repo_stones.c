@@ -480,7 +480,7 @@ static kito_err list_cb(void *ud, const kito_sql_row *row)
 kito_err kito_stone_list(kito_db_conn *db, const kito_stone_filter *f, json_t **items, bool *more,
                          kito_cursor *next)
 {
-    char sql[1400];
+    char sql[2400];
     kito_sql_param p[10];
     size_t n = 0;
     int len = snprintf(sql, sizeof(sql), "SELECT " STONE_COLUMNS " FROM stones s WHERE 1 = 1");
@@ -497,6 +497,16 @@ kito_err kito_stone_list(kito_db_conn *db, const kito_stone_filter *f, json_t **
         WHERE(" AND s.status = ?", KITO_SQL_TEXT(f->status));
     if (f->seller_id != 0)
         WHERE(" AND s.seller_id = ?", KITO_SQL_U64(f->seller_id));
+    /* consent (DESIGN.md): driven from the organiser's live offers, a short list, rather than
+     * from every stone */
+    if (f->offered_to != 0)
+        WHERE(" AND s.id IN (SELECT o.stone_id FROM stone_offers o LEFT JOIN sales sa"
+              " ON sa.id = o.sale_id WHERE o.organizer_id = ? AND o.withdrawn_at IS NULL"
+              " AND (o.sale_id IS NULL OR sa.status = 'draft'))"
+              " AND EXISTS (SELECT 1 FROM certificates c WHERE c.stone_id = s.id)"
+              " AND s.status NOT IN ('sold', 'withdrawn')"
+              " AND NOT EXISTS (SELECT 1 FROM lots l WHERE l.live_stone_id = s.id)",
+              KITO_SQL_U64(f->offered_to));
     if (f->min_weight_cct != 0)
         WHERE(" AND s.weight_cct >= ?", KITO_SQL_I64(f->min_weight_cct));
     if (f->max_weight_cct != 0)

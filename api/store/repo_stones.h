@@ -104,6 +104,10 @@ typedef struct kito_stone_filter {
     const char *country;
     const char *status;
     uint64_t seller_id;
+    /* an organiser: only stones with a live offer to her or one of her draft sales that can go
+     * into a lot now (a current certificate, not sold or withdrawn, in no lot that is neither
+     * unsold nor withdrawn; api/store/repo_offers.h) */
+    uint64_t offered_to;
     int64_t min_weight_cct, max_weight_cct; /* 0 = unbounded */
     bool after_given;                       /* continue after this cursor (newest first) */
     kito_cursor after;

@@ -159,6 +159,9 @@ done <"$BV/tokens_digests.txt" >>"$seed"
         echo "INSERT INTO stones (id, seller_id, listed_by, species, variety, weight_cct, origin_country, origin_region, colour, status) VALUES ($((2000000 + i)), 1000003, 1000003, 'corundum', 'sapphire', 204, 'TZ', 'Tunduru', 'blue', 'certified');"
         echo "INSERT INTO certificates (stone_id, version, canonical_json, signature, key_id, valuer_id) VALUES ($((2000000 + i)), 1, '{\"species\":\"corundum\"}', '$sig', '5a1e5a1e5a1e5a1e', 1000002);"
     done
+    # the miner's consent (DESIGN.md): every stone offered to the organiser, as POST
+    # /v1/stones/{id}/offers would record it; the lots below are refused without it
+    echo "INSERT INTO stone_offers (stone_id, miner_id, listed_by, organizer_id, offered_by, offered_by_role) SELECT id, seller_id, listed_by, 1000001, seller_id, 'miner' FROM stones WHERE id BETWEEN 2000001 AND $((2000000 + LOTS + 1));"
     echo "COMMIT;"
 } >>"$seed"
 SQL <"$seed" || die "seeding SQL failed"

@@ -455,6 +455,58 @@ unsigned long long kito_harness_account(const char *role, char *contact, size_t 
     return id;
 }
 
+unsigned long long kito_harness_stone(unsigned long long miner, unsigned long long listed_by,
+                                      bool certified, char id[KITO_ID_SIZE])
+{
+    static unsigned long long valuer;
+    char key[32], sig[89];
+    unsigned long long stone = kito_harness_sql(
+        "INSERT INTO stones (seller_id, listed_by, species, variety, weight_cct, origin_country,"
+        " origin_region, colour, status) VALUES (%llu, %llu, 'zoisite', 'tanzanite', 312, 'TZ',"
+        " 'Manyara', 'violet blue', '%s')",
+        miner, listed_by, certified ? "certified" : "draft");
+    if (certified) {
+        if (valuer == 0)
+            valuer = kito_harness_account("valuer", NULL, 0);
+        if (kito_harness_sql_value(key, sizeof(key), "SELECT key_id FROM signing_keys LIMIT 1") ==
+            0) {
+            kito_harness_sql("INSERT IGNORE INTO signing_keys (key_id, public_key_b64) VALUES"
+                             " ('5a1e5a1e5a1e5a1e', '%043d=')",
+                             0);
+            snprintf(key, sizeof(key), "5a1e5a1e5a1e5a1e");
+        }
+        memset(sig, 'A', 86);
+        sig[86] = sig[87] = '=';
+        sig[88] = '\0';
+        kito_harness_sql("INSERT INTO certificates (stone_id, version, canonical_json, signature,"
+                         " key_id, valuer_id) VALUES (%llu, 1, '{\"species\":\"zoisite\"}', '%s',"
+                         " '%s', %llu)",
+                         stone, sig, key, valuer);
+    }
+    cr_assert_eq(kito_id_format(KITO_ID_STONE, stone, id, KITO_ID_SIZE), KITO_OK);
+    return stone;
+}
+
+unsigned long long kito_harness_offer(const char *stone_id, unsigned long long organizer_id)
+{
+    uint64_t stone = 0;
+    char have[32];
+    cr_assert_eq(kito_id_parse(KITO_ID_STONE, stone_id, &stone), KITO_OK, "not a stone id: %s",
+                 stone_id);
+    if (kito_harness_sql_value(have, sizeof(have),
+                               "SELECT id FROM stone_offers WHERE live_stone_id = %llu"
+                               " AND organizer_id = %llu AND sale_key = 0",
+                               (unsigned long long)stone, organizer_id) > 0)
+        return strtoull(have, NULL, 10);
+    unsigned long long id = kito_harness_sql(
+        "INSERT INTO stone_offers (stone_id, miner_id, listed_by, organizer_id, offered_by,"
+        " offered_by_role) SELECT id, seller_id, listed_by, %llu, seller_id, 'miner'"
+        " FROM stones WHERE id = %llu",
+        organizer_id, (unsigned long long)stone);
+    cr_assert_neq(id, 0, "no offer of %s written", stone_id);
+    return id;
+}
+
 unsigned long long kito_harness_session(unsigned long long account_id, char token[44])
 {
     cr_assert(kito_crypto_token_new(token) == KITO_OK);
@@ -534,6 +586,66 @@ struct kito_http_resp kito_harness_call_raw(const struct kito_kitod *k, const ch
                                             size_t len, const char *content_type)
 {
     return call(k, token, NULL, method, path, body, len, content_type);
+}
+
+struct kito_http_resp kito_harness_callf(const struct kito_kitod *k, const kito_who *w,
+                                         const char *idempotency_key, const char *method,
+                                         const char *path, const char *body_fmt, ...)
+{
+    char body[16384];
+    if (body_fmt != NULL) {
+        va_list ap;
+        va_start(ap, body_fmt);
+        int n = vsnprintf(body, sizeof(body), body_fmt, ap);
+        va_end(ap);
+        cr_assert(n >= 0 && (size_t)n < sizeof(body), "%s %s: body too long", method, path);
+    }
+    return kito_harness_call(k, w, idempotency_key, method, path,
+                             body_fmt != NULL ? body : NULL);
+}
+
+struct kito_http_resp kito_harness_call_json(const struct kito_kitod *k, const char *token,
+                                             const char *method, const char *path,
+                                             const char *json)
+{
+    return call(k, token, NULL, method, path, json, json != NULL ? strlen(json) : 0,
+                json != NULL ? "application/json" : NULL);
+}
+
+long long kito_harness_count(const char *fmt, ...)
+{
+    char sql[4096], out[32] = "";
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    cr_assert(n >= 0 && (size_t)n < sizeof(sql), "query too long");
+    kito_harness_sql_value(out, sizeof(out), "%s", sql);
+    return atoll(out);
+}
+
+const char *kito_harness_str(const struct kito_http_resp *r, const char *name)
+{
+    const char *s = json_string_value(json_object_get(r->json, name));
+    cr_assert(s != NULL, "no string member %s in %s", name, r->body);
+    return s;
+}
+
+const char *kito_harness_at(long offset_s, char buf[KITO_TIME_SIZE])
+{
+    cr_assert_eq(kito_time_format(((int64_t)time(NULL) + offset_s) * 1000, buf), KITO_OK);
+    return buf;
+}
+
+unsigned long long kito_harness_offered_stone(unsigned long long organizer_id,
+                                              char id[KITO_ID_SIZE])
+{
+    static unsigned long long miner;
+    if (miner == 0)
+        miner = kito_harness_account("miner", NULL, 0);
+    unsigned long long key = kito_harness_stone(miner, miner, true, id);
+    kito_harness_offer(id, organizer_id);
+    return key;
 }
 
 void kito_harness_expect(const struct kito_http_resp *r, long status, const char *what)

@@ -24,22 +24,8 @@ KITO_SUITE_WITH_KITOD(sales, 180);
 
 typedef kito_who who;
 
-/* A request with an optional bearer token and JSON body (printf-style). */
-static struct kito_http_resp call(const who *w, const char *method, const char *path,
-                                  const char *body_fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static struct kito_http_resp call(const who *w, const char *method, const char *path,
-                                  const char *body_fmt, ...)
-{
-    char body[16384];
-    if (body_fmt != NULL) {
-        va_list ap;
-        va_start(ap, body_fmt);
-        vsnprintf(body, sizeof(body), body_fmt, ap);
-        va_end(ap);
-    }
-    return kito_harness_call(&kd, w, NULL, method, path, body_fmt != NULL ? body : NULL);
-}
+/* A request with an optional bearer token and JSON body (printf-style; NULL: none). */
+#define call(w, method, path, ...) kito_harness_callf(&kd, w, NULL, method, path, __VA_ARGS__)
 
 /* Asserts a validation error whose message names field. */
 static void expect_invalid(const struct kito_http_resp *r, const char *field, const char *what)
@@ -51,19 +37,8 @@ static void expect_invalid(const struct kito_http_resp *r, const char *field, co
               what, msg ? msg : "", field);
 }
 
-static const char *str(const struct kito_http_resp *r, const char *name)
-{
-    const char *s = json_string_value(json_object_get(r->json, name));
-    cr_assert(s != NULL, "no string member %s in %s", name, r->body);
-    return s;
-}
-
-/* RFC 3339 UTC at now + offset_s. */
-static const char *at(long offset_s, char buf[KITO_TIME_SIZE])
-{
-    cr_assert_eq(kito_time_format(((int64_t)time(NULL) + offset_s) * 1000, buf), KITO_OK);
-    return buf;
-}
+#define str kito_harness_str
+#define at kito_harness_at
 
 /* A draft sale of format by w starting tomorrow; extra is more members (",..." or ""). The id
  * goes into id. */
@@ -84,38 +59,13 @@ static void new_sale(const who *w, const char *extra, char id[KITO_ID_SIZE])
     new_sale_as(w, "timed", extra, id);
 }
 
-/* A miner's stone; with a certificate when certified. Returns the stone's id text. */
+/* A test miner's stone; with a certificate when certified. Its id goes into id. */
 static void new_stone(bool certified, char id[KITO_ID_SIZE])
 {
-    static unsigned long long miner, valuer;
-    char key[32];
-    if (miner == 0) {
+    static unsigned long long miner;
+    if (miner == 0)
         miner = kito_harness_account("miner", NULL, 0);
-        valuer = kito_harness_account("valuer", NULL, 0);
-    }
-    unsigned long long stone = kito_harness_sql(
-        "INSERT INTO stones (seller_id, listed_by, species, variety, weight_cct, origin_country,"
-        " origin_region, colour, status) VALUES (%llu, %llu, 'zoisite', 'tanzanite', 312, 'TZ',"
-        " 'Manyara', 'violet blue', '%s')",
-        miner, miner, certified ? "certified" : "draft");
-    if (certified) {
-        if (kito_harness_sql_value(key, sizeof(key), "SELECT key_id FROM signing_keys LIMIT 1") ==
-            0) {
-            kito_harness_sql("INSERT IGNORE INTO signing_keys (key_id, public_key_b64) VALUES"
-                             " ('5a1e5a1e5a1e5a1e', '%043d=')",
-                             0);
-            snprintf(key, sizeof(key), "5a1e5a1e5a1e5a1e");
-        }
-        char sig[89];
-        memset(sig, 'A', 86);
-        sig[86] = sig[87] = '=';
-        sig[88] = '\0';
-        kito_harness_sql("INSERT INTO certificates (stone_id, version, canonical_json, signature,"
-                         " key_id, valuer_id) VALUES (%llu, 1, '{\"species\":\"zoisite\"}', '%s',"
-                         " '%s', %llu)",
-                         stone, sig, key, valuer);
-    }
-    kito_id_format(KITO_ID_STONE, stone, id, KITO_ID_SIZE);
+    kito_harness_stone(miner, miner, certified, id);
 }
 
 /* Adds a lot of a new certified stone to sale; returns the lot id. */
@@ -124,6 +74,7 @@ static void new_lot(const who *w, const char *sale, long opening, long reserve,
 {
     char stone[KITO_ID_SIZE], path[128];
     new_stone(true, stone);
+    kito_harness_offer(stone, w->id); /* the miner's consent (DESIGN.md) */
     snprintf(path, sizeof(path), "/v1/sales/%s/lots", sale);
     struct kito_http_resp r =
         reserve > 0
@@ -142,18 +93,7 @@ static unsigned long long key_of(const char *prefix, const char *id)
     return (unsigned long long)k;
 }
 
-static long long count(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static long long count(const char *fmt, ...)
-{
-    char sql[2048], out[32];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    kito_harness_sql_value(out, sizeof(out), "%s", sql);
-    return atoll(out);
-}
+#define count kito_harness_count
 
 /* Everything a refused request could have written about organiser w. */
 static long long footprint(const who *w)
@@ -301,6 +241,7 @@ Test(sales, organiser_journey)
     /* after publication: no new lots, no edits */
     char stone2[KITO_ID_SIZE];
     new_stone(true, stone2);
+    kito_harness_offer(stone2, org.id);
     snprintf(path, sizeof(path), "/v1/sales/%s/lots", sale);
     r = call(&org, "POST", path, "{\"stone_id\":\"%s\",\"opening\":100}", stone2);
     kito_assert_error(&r, 409, "conflict");
@@ -413,6 +354,7 @@ Test(sales, another_organiser_is_refused)
     new_sale(&org, "", sale);
     new_lot(&org, sale, 1000, 2000, lot);
     new_stone(true, stone);
+    kito_harness_offer(stone, org.id);
     long long before = footprint(&org) + footprint(&other);
 
     struct {
@@ -749,6 +691,7 @@ Test(sales, every_validation_error_and_nothing_written)
     new_sale(&org, "", other_sale);
     new_lot(&org, other_sale, 1000, 0, lot);
     new_stone(true, stone);
+    kito_harness_offer(stone, org.id);
     new_stone(false, bare);
     /* the stone of the lot in the other sale */
     char taken[KITO_ID_SIZE], key[32];
@@ -962,42 +905,56 @@ Test(sales, registration_and_approval)
     kito_http_resp_free(&r);
 }
 
-/* A sale cancelled before its start stays closed: its lots were in the order books since the
- * publish, and at the start they must not open and take bids (the lots are withdrawn and their
- * stones are free to be offered, and sold, elsewhere). */
-Test(sales, a_cancelled_sale_takes_no_bids)
+/* A published timed sale by org starting in start_s seconds, with one lot (opening 100.00) and
+ * buyer approved; its id and the lot's go into sale and lot. */
+static void published_sale_with_a_buyer(const who *org, const who *buyer, long start_s,
+                                        char sale[KITO_ID_SIZE], char lot[KITO_ID_SIZE])
 {
-    who org = kito_harness_person("organizer"), buyer = kito_harness_person("buyer");
-    char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], path[200], s[KITO_TIME_SIZE], e[KITO_TIME_SIZE];
-    struct kito_http_resp r = call(&org, "POST", "/v1/sales",
+    char path[200], s[KITO_TIME_SIZE], e[KITO_TIME_SIZE];
+    struct kito_http_resp r = call(org, "POST", "/v1/sales",
                                    "{\"title\":\"Tunduru sapphires\",\"format\":\"timed\","
                                    "\"starts_at\":\"%s\",\"ends_at\":\"%s\"}",
-                                   at(8, s), at(120, e));
+                                   at(start_s, s), at(120, e));
     kito_harness_expect(&r, 201, "create sale");
-    snprintf(sale, sizeof(sale), "%s", str(&r, "id"));
+    snprintf(sale, KITO_ID_SIZE, "%s", str(&r, "id"));
     kito_http_resp_free(&r);
-    new_lot(&org, sale, 10000, 0, lot);
+    new_lot(org, sale, 10000, 0, lot);
     snprintf(path, sizeof(path), "/v1/sales/%s/approvals", sale);
-    r = call(&org, "POST", path, "{\"buyer_id\":\"%s\"}", buyer.acc);
+    r = call(org, "POST", path, "{\"buyer_id\":\"%s\"}", buyer->acc);
     kito_harness_expect(&r, 201, "approve");
     kito_http_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/sales/%s/publish", sale);
-    r = call(&org, "POST", path, NULL);
+    r = call(org, "POST", path, NULL);
     kito_harness_expect(&r, 200, "publish");
     kito_http_resp_free(&r);
+}
+
+/* After the start, buyer's bid on lot is refused as lot_closed and takes nothing. */
+static void bid_is_refused_as_closed(const who *buyer, const char *lot, const char *key_prefix)
+{
+    char path[200], key[64];
+    snprintf(path, sizeof(path), "/v1/lots/%s/bids", lot);
+    snprintf(key, sizeof(key), "%s-%llu", key_prefix, buyer->id);
+    struct kito_http_resp r = kito_harness_call(&kd, buyer, key, "POST", path, "{\"amount\":10000}");
+    cr_assert_neq(r.status, 201, "a cancelled sale's lot took a bid: %s", r.body);
+    kito_assert_error(&r, kito_http_status(KITO_E_LOT_CLOSED), "lot_closed");
+    kito_http_resp_free(&r);
+}
+
+/* A sale cancelled before its start stays closed: its lots were in the order books since the
+ * publish, and the cancel withdraws them there too. */
+Test(sales, a_cancelled_sale_takes_no_bids)
+{
+    who org = kito_harness_person("organizer"), buyer = kito_harness_person("buyer");
+    char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], path[200];
+    published_sale_with_a_buyer(&org, &buyer, 8, sale, lot);
     snprintf(path, sizeof(path), "/v1/sales/%s/cancel", sale);
-    r = call(&org, "POST", path, NULL);
+    struct kito_http_resp r = call(&org, "POST", path, NULL);
     kito_harness_expect(&r, 200, "cancel");
     kito_http_resp_free(&r);
 
     kito_harness_sleep_ms(10000); /* past the start */
-    snprintf(path, sizeof(path), "/v1/lots/%s/bids", lot);
-    char key[64];
-    snprintf(key, sizeof(key), "cancelled-%llu", buyer.id);
-    r = kito_harness_call(&kd, &buyer, key, "POST", path, "{\"amount\":10000}");
-    cr_assert_neq(r.status, 201, "a cancelled sale's lot took a bid: %s", r.body);
-    kito_assert_error(&r, kito_http_status(KITO_E_LOT_CLOSED), "lot_closed");
-    kito_http_resp_free(&r);
+    bid_is_refused_as_closed(&buyer, lot, "cancelled");
     snprintf(path, sizeof(path), "/v1/lots/%s", lot);
     r = call(&buyer, "GET", path, NULL);
     kito_harness_expect(&r, 200, "lot");
@@ -1012,30 +969,15 @@ Test(sales, a_cancelled_sale_takes_no_bids)
 Test(sales, a_repeated_cancel_takes_the_lots_out_of_the_books)
 {
     who org = kito_harness_person("organizer"), buyer = kito_harness_person("buyer");
-    char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], path[200], s[KITO_TIME_SIZE], e[KITO_TIME_SIZE];
-    struct kito_http_resp r = call(&org, "POST", "/v1/sales",
-                                   "{\"title\":\"Mahenge spinel\",\"format\":\"timed\","
-                                   "\"starts_at\":\"%s\",\"ends_at\":\"%s\"}",
-                                   at(7, s), at(120, e));
-    kito_harness_expect(&r, 201, "create sale");
-    snprintf(sale, sizeof(sale), "%s", str(&r, "id"));
-    kito_http_resp_free(&r);
-    new_lot(&org, sale, 10000, 0, lot);
-    snprintf(path, sizeof(path), "/v1/sales/%s/approvals", sale);
-    r = call(&org, "POST", path, "{\"buyer_id\":\"%s\"}", buyer.acc);
-    kito_harness_expect(&r, 201, "approve");
-    kito_http_resp_free(&r);
-    snprintf(path, sizeof(path), "/v1/sales/%s/publish", sale);
-    r = call(&org, "POST", path, NULL);
-    kito_harness_expect(&r, 200, "publish");
-    kito_http_resp_free(&r);
+    char sale[KITO_ID_SIZE], lot[KITO_ID_SIZE], path[200];
+    published_sale_with_a_buyer(&org, &buyer, 7, sale, lot);
     /* the first cancel's MySQL half, without its order-book half */
     kito_harness_sql("UPDATE lots SET state = 'withdrawn' WHERE sale_id = %llu",
                      key_of(KITO_ID_SALE, sale));
     kito_harness_sql("UPDATE sales SET status = 'cancelled' WHERE id = %llu",
                      key_of(KITO_ID_SALE, sale));
     snprintf(path, sizeof(path), "/v1/sales/%s/cancel", sale);
-    r = call(&org, "POST", path, NULL);
+    struct kito_http_resp r = call(&org, "POST", path, NULL);
     kito_harness_expect(&r, 200, "the repeated cancel");
     cr_assert_str_eq(str(&r, "status"), "cancelled");
     kito_http_resp_free(&r);
@@ -1044,13 +986,7 @@ Test(sales, a_repeated_cancel_takes_the_lots_out_of_the_books)
     kito_http_resp_free(&r);
 
     kito_harness_sleep_ms(8000); /* past the start */
-    snprintf(path, sizeof(path), "/v1/lots/%s/bids", lot);
-    char key[64];
-    snprintf(key, sizeof(key), "recancelled-%llu", buyer.id);
-    r = kito_harness_call(&kd, &buyer, key, "POST", path, "{\"amount\":10000}");
-    cr_assert_neq(r.status, 201, "the lot took a bid after the repeated cancel: %s", r.body);
-    kito_assert_error(&r, kito_http_status(KITO_E_LOT_CLOSED), "lot_closed");
-    kito_http_resp_free(&r);
+    bid_is_refused_as_closed(&buyer, lot, "recancelled");
 }
 
 /* Lists read their rows in one query: several rows each holding a value over 255 bytes (a sale's
@@ -1059,7 +995,7 @@ Test(sales, a_repeated_cancel_takes_the_lots_out_of_the_books)
 Test(sales, lists_carry_long_values_on_every_row)
 {
     who org = kito_harness_person("organizer");
-    char ids[3][KITO_ID_SIZE], descr[3][401], extra[600], path[200], lot[KITO_ID_SIZE];
+    char ids[3][KITO_ID_SIZE], descr[3][401], extra[1024], path[200], lot[KITO_ID_SIZE];
     for (int i = 0; i < 3; i++) {
         for (int k = 0; k < 400; k++)
             descr[i][k] = (char)('a' + (k * 7 + i * 3) % 26);
