@@ -377,7 +377,6 @@ kito_err kito_repo_session_signin(kito_db_conn *db, const kito_signin_policy *po
     /* an account-wide lock is the lock strangers can set on her (issue 15, finding 3) */
     assert(pol->account.lock_after == 0);
     memset(out, 0, sizeof(*out));
-    pthread_once(&dummy_once, dummy_make);
     const bool by_phone = in->phone[0] != '\0';
     const char *identifier = by_phone ? in->phone : in->email;
 
@@ -408,6 +407,9 @@ kito_err kito_repo_session_signin(kito_db_conn *db, const kito_signin_policy *po
                               &out->retry_after_s)) != KITO_OK)
         return e;
 
+    /* made on the first sign-in, after the throttle checks: at the production cost it takes a
+     * few hundred milliseconds, which must not delay when an attempt is judged */
+    pthread_once(&dummy_once, dummy_make);
     bool match = false;
     e = verify(in->secret, rows == 1 ? f.hash : dummy_hash, &match);
     if (e != KITO_OK && rows == 1)
