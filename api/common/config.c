@@ -218,6 +218,44 @@ static kito_err load_mpesa(kito_config *cfg, kito_config_getenv_fn env, void *ud
     return KITO_OK;
 }
 
+/* The miner's phone channel (api/http/routes_ussd.c). */
+static kito_err load_phone(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
+                           size_t err_size)
+{
+    uint64_t v;
+    TRY(get_string(env, ud, "KITO_USSD_CALLBACK_TOKEN", "", cfg->ussd_callback_token,
+                   sizeof(cfg->ussd_callback_token), err, err_size));
+    if (cfg->ussd_callback_token[0] != '\0' && strlen(cfg->ussd_callback_token) < 16)
+        return fail(err, err_size, "KITO_USSD_CALLBACK_TOKEN must have at least 16 characters");
+    TRY(get_uint(env, ud, "KITO_USSD_SESSION_TTL_S", 300, 30, 3600, &v, err, err_size));
+    cfg->ussd_session_ttl_s = (uint32_t)v;
+    TRY(get_string(env, ud, "KITO_AT_BASE_URL", "", cfg->at_base_url, sizeof(cfg->at_base_url),
+                   err, err_size));
+    TRY(get_string(env, ud, "KITO_AT_USERNAME", "", cfg->at_username, sizeof(cfg->at_username),
+                   err, err_size));
+    TRY(get_string(env, ud, "KITO_AT_API_KEY", "", cfg->at_api_key, sizeof(cfg->at_api_key), err,
+                   err_size));
+    TRY(get_string(env, ud, "KITO_AT_SENDER", "", cfg->at_sender, sizeof(cfg->at_sender), err,
+                   err_size));
+    TRY(get_uint(env, ud, "KITO_AT_TIMEOUT_MS", 10000, 100, 120000, &v, err, err_size));
+    cfg->at_timeout_ms = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_SMS_INTERVAL_MS", 500, 10, 600000, &v, err, err_size));
+    cfg->sms_interval_ms = (uint32_t)v;
+    TRY(get_string(env, ud, "KITO_SMS_CALLBACK_TOKEN", "", cfg->sms_callback_token,
+                   sizeof(cfg->sms_callback_token), err, err_size));
+    if (cfg->sms_callback_token[0] != '\0' && strlen(cfg->sms_callback_token) < 16)
+        return fail(err, err_size, "KITO_SMS_CALLBACK_TOKEN must have at least 16 characters");
+    if (cfg->at_base_url[0] != '\0' &&
+        (strncmp(cfg->at_base_url, "https://", 8) != 0 &&
+         strncmp(cfg->at_base_url, "http://", 7) != 0))
+        return fail(err, err_size, "KITO_AT_BASE_URL=%s must start with https:// or http://",
+                    cfg->at_base_url);
+    if (cfg->at_base_url[0] != '\0' && (cfg->at_username[0] == '\0' || cfg->at_api_key[0] == '\0'))
+        return fail(err, err_size,
+                    "KITO_AT_BASE_URL is set: set KITO_AT_USERNAME and KITO_AT_API_KEY too");
+    return KITO_OK;
+}
+
 kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
                           size_t err_size)
 {
@@ -325,6 +363,7 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud,
     cfg->bid_addr_rate = (uint32_t)v;
     TRY(get_uint(env, ud, "KITO_BID_ADDR_BURST", 100, 1, 1000000, &v, err, err_size));
     cfg->bid_addr_burst = (uint32_t)v;
+    TRY(load_phone(cfg, env, ud, err, err_size));
     return load_mpesa(cfg, env, ud, err, err_size);
 }
 

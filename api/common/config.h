@@ -69,6 +69,21 @@ typedef struct kito_config {
     uint32_t payout_interval_ms;    /* KITO_PAYOUT_INTERVAL_MS: the payout worker's tick */
     uint32_t payout_check_after_ms; /* KITO_PAYOUT_CHECK_AFTER_MS: ask the provider about an
                                        attempt with no result this long after it was sent */
+
+    /* the miner's phone channel (api/http/routes_ussd.c); USSD answers 401 while the token is
+     * empty */
+    char ussd_callback_token[KITO_CONFIG_NAME_SIZE]; /* KITO_USSD_CALLBACK_TOKEN (secret) */
+    uint32_t ussd_session_ttl_s; /* KITO_USSD_SESSION_TTL_S: a USSD session's life in Redis */
+    /* SMS through Africa's Talking (api/adapters/africastalking.h); not sent while the URL is
+     * empty */
+    char at_base_url[KITO_CONFIG_PATH_SIZE]; /* KITO_AT_BASE_URL: http(s)://host[:port] */
+    char at_username[KITO_CONFIG_NAME_SIZE]; /* KITO_AT_USERNAME */
+    char at_api_key[512];                    /* KITO_AT_API_KEY (secret; never logged) */
+    char at_sender[KITO_CONFIG_NAME_SIZE];   /* KITO_AT_SENDER: `from`, optional */
+    uint32_t at_timeout_ms;                  /* KITO_AT_TIMEOUT_MS: one gateway call at most */
+    uint32_t sms_interval_ms;                /* KITO_SMS_INTERVAL_MS: the sender's tick */
+    char sms_callback_token[KITO_CONFIG_NAME_SIZE]; /* KITO_SMS_CALLBACK_TOKEN (secret): the
+                                                       delivery-report callback's ?token= */
 } kito_config;
 
 /* Looks a variable up; returns NULL when it is not set. ud is the caller's. */
