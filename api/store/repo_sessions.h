@@ -34,8 +34,9 @@
  *
  * Known limits: addresses are compared exactly (an IPv6 client that rotates its privacy address
  * is new each time; a carrier-grade NAT puts many people, the owner and a guesser perhaps, behind
- * one address). The phone channel (USSD, not built yet) must count under a subject of its own,
- * never the web's, so that nobody on the web can lock her phone out (DESIGN.md, "Phone channel").
+ * one address). The phone channel (USSD) keeps its own per-phone counter (ussd_pin_failures,
+ * api/store/repo_phone.h) that these never touch, so that nobody on the web can lock her phone out
+ * (DESIGN.md, "Phone channel").
  *
  * MySQL functions: a worker thread (or kitoctl) with its kito_db_conn; errors as api/store/sql.h.
  */
