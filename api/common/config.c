@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -218,6 +219,49 @@ static kito_err load_mpesa(kito_config *cfg, kito_config_getenv_fn env, void *ud
     return KITO_OK;
 }
 
+/* The other rails (api/adapters/rail.h): each all or nothing, like M-Pesa. */
+static kito_err load_rails(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
+                           size_t err_size)
+{
+    static const struct {
+        const char *name;
+        size_t offset, size;
+    } vars[] = {
+#define RAIL_VAR(name, field) {name, offsetof(kito_config, field), sizeof(((kito_config *)0)->field)}
+        RAIL_VAR("KITO_MOMO_BASE_URL", momo_base_url),
+        RAIL_VAR("KITO_MOMO_API_USER", momo_api_user),
+        RAIL_VAR("KITO_MOMO_API_KEY", momo_api_key),
+        RAIL_VAR("KITO_MOMO_SUBSCRIPTION_KEY", momo_subscription_key),
+        RAIL_VAR("KITO_MOMO_TARGET_ENVIRONMENT", momo_target_environment),
+        RAIL_VAR("KITO_AIRTEL_BASE_URL", airtel_base_url),
+        RAIL_VAR("KITO_AIRTEL_CLIENT_ID", airtel_client_id),
+        RAIL_VAR("KITO_AIRTEL_CLIENT_SECRET", airtel_client_secret),
+        RAIL_VAR("KITO_AIRTEL_PIN", airtel_pin),
+#undef RAIL_VAR
+    };
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        TRY(get_string(env, ud, vars[i].name, i == 4 ? "sandbox" : "",
+                       (char *)cfg + vars[i].offset, vars[i].size, err, err_size));
+    /* vars[0..4] are MoMo's (base first), vars[5..8] Airtel's */
+    for (size_t first = 0; first < 9; first = first == 0 ? 5 : 9) {
+        size_t last = first == 0 ? 5 : 9;
+        const char *base = (const char *)cfg + vars[first].offset;
+        if (base[0] == '\0')
+            continue;
+        if (strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0)
+            return fail(err, err_size, "%s=%s must start with https:// or http://",
+                        vars[first].name, base);
+        for (size_t k = first + 1; k < last; k++)
+            if (((const char *)cfg + vars[k].offset)[0] == '\0')
+                return fail(err, err_size, "%s is set: set %s too", vars[first].name,
+                            vars[k].name);
+        if (cfg->payout_check_after_ms <= cfg->mpesa_timeout_ms)
+            return fail(err, err_size,
+                        "KITO_PAYOUT_CHECK_AFTER_MS must be longer than KITO_MPESA_TIMEOUT_MS");
+    }
+    return KITO_OK;
+}
+
 /* The miner's phone channel (api/http/routes_ussd.c). */
 static kito_err load_phone(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
                            size_t err_size)
@@ -364,7 +408,8 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud,
     TRY(get_uint(env, ud, "KITO_BID_ADDR_BURST", 100, 1, 1000000, &v, err, err_size));
     cfg->bid_addr_burst = (uint32_t)v;
     TRY(load_phone(cfg, env, ud, err, err_size));
-    return load_mpesa(cfg, env, ud, err, err_size);
+    TRY(load_mpesa(cfg, env, ud, err, err_size));
+    return load_rails(cfg, env, ud, err, err_size);
 }
 
 static const char *process_getenv(const char *name, void *ud)

@@ -70,6 +70,21 @@ typedef struct kito_config {
     uint32_t payout_check_after_ms; /* KITO_PAYOUT_CHECK_AFTER_MS: ask the provider about an
                                        attempt with no result this long after it was sent */
 
+    /* the other payout rails (api/adapters/rail.h); each sends only when its base URL is set,
+     * and then every other setting of that rail must be set too. KITO_MPESA_TIMEOUT_MS bounds
+     * one call on every rail. */
+    char momo_base_url[KITO_CONFIG_PATH_SIZE];     /* KITO_MOMO_BASE_URL: MTN MoMo (Zambia) */
+    char momo_api_user[KITO_CONFIG_NAME_SIZE];     /* KITO_MOMO_API_USER: the API user (UUID) */
+    char momo_api_key[KITO_CONFIG_NAME_SIZE];      /* KITO_MOMO_API_KEY (secret) */
+    char momo_subscription_key[KITO_CONFIG_NAME_SIZE]; /* KITO_MOMO_SUBSCRIPTION_KEY (secret):
+                                                          Ocp-Apim-Subscription-Key */
+    char momo_target_environment[KITO_CONFIG_NAME_SIZE]; /* KITO_MOMO_TARGET_ENVIRONMENT:
+                                                            X-Target-Environment ("sandbox") */
+    char airtel_base_url[KITO_CONFIG_PATH_SIZE];   /* KITO_AIRTEL_BASE_URL: Airtel Money */
+    char airtel_client_id[KITO_CONFIG_NAME_SIZE];  /* KITO_AIRTEL_CLIENT_ID */
+    char airtel_client_secret[KITO_CONFIG_NAME_SIZE]; /* KITO_AIRTEL_CLIENT_SECRET (secret) */
+    char airtel_pin[1024]; /* KITO_AIRTEL_PIN: the disbursement PIN as Airtel wants it, already
+                              encrypted with Airtel's public key (secret; never logged) */
     /* the miner's phone channel (api/http/routes_ussd.c); USSD answers 401 while the token is
      * empty */
     char ussd_callback_token[KITO_CONFIG_NAME_SIZE]; /* KITO_USSD_CALLBACK_TOKEN (secret) */
