@@ -104,7 +104,10 @@ Test(stores, kitod_signs_in_to_redis_and_a_wrong_password_is_reported, .timeout 
 {
     struct kito_kitod k;
     kito_harness_kitod_start(&k, NULL);
-    cr_assert_eq(kito_harness_wait_health(&k, 200, 10000), 200, "kitod is not healthy");
+    if (kito_harness_wait_health(&k, 200, 10000) != 200) {
+        kito_harness_kitod_stop(&k, 5000); /* not left running after the test */
+        cr_assert_fail("kitod is not healthy (%s)", k.log_path);
+    }
     redisContext *c = kito_harness_redis();
     redisReply *r = redisCommand(c, "CLIENT LIST");
     cr_assert(r != NULL && r->type == REDIS_REPLY_STRING);
