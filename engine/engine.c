@@ -954,20 +954,37 @@ kito_err kito_engine_lot_view(const kito_engine *eng, uint64_t lot_id, struct ki
     return KITO_OK;
 }
 
+static void fill_my_bid(const kito_engine *eng, const struct kito__lot *lot, uint64_t bidder,
+                        struct kito_my_bid *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct kito__entry_ref ref;
+    if (bidder == 0 || !kito__entry_find(eng, lot, bidder, &ref))
+        return;
+    out->has_bid = true;
+    out->amount_minor = ref.bid->max_minor;
+    out->seq = ref.bid->seq;
+    out->leading = !kito__lot_sealed(lot) && lot->leader == bidder;
+}
+
 kito_err kito_engine_my_bid(const kito_engine *eng, uint64_t lot_id, uint64_t bidder,
                             struct kito_my_bid *out)
 {
     const struct kito__lot *lot = kito__lot_find(eng, lot_id);
     if (lot == NULL)
         return KITO_E_UNKNOWN_LOT;
-    memset(out, 0, sizeof(*out));
-    struct kito__entry_ref ref;
-    if (bidder == 0 || !kito__entry_find(eng, lot, bidder, &ref))
-        return KITO_OK;
-    out->has_bid = true;
-    out->amount_minor = ref.bid->max_minor;
-    out->seq = ref.bid->seq;
-    out->leading = !kito__lot_sealed(lot) && lot->leader == bidder;
+    fill_my_bid(eng, lot, bidder, out);
+    return KITO_OK;
+}
+
+kito_err kito_engine_lot_view_mine(const kito_engine *eng, uint64_t lot_id, uint64_t bidder,
+                                   struct kito_lot_view *view, struct kito_my_bid *mine)
+{
+    const struct kito__lot *lot = kito__lot_find(eng, lot_id);
+    if (lot == NULL)
+        return KITO_E_UNKNOWN_LOT;
+    kito__lot_view(eng, lot, view);
+    fill_my_bid(eng, lot, bidder, mine);
     return KITO_OK;
 }
 

@@ -274,6 +274,11 @@ struct kito_my_bid {
 kito_err kito_engine_my_bid(const kito_engine *eng, uint64_t lot_id, uint64_t bidder,
                             struct kito_my_bid *out);
 
+/* kito_engine_lot_view and kito_engine_my_bid in one lookup of the lot, as a bid's answer needs
+ * both: fills *view and *mine. KITO_E_UNKNOWN_LOT if the lot is not loaded (both untouched). */
+kito_err kito_engine_lot_view_mine(const kito_engine *eng, uint64_t lot_id, uint64_t bidder,
+                                   struct kito_lot_view *view, struct kito_my_bid *mine);
+
 struct kito_standing_bid {
     uint64_t bidder;
     int64_t amount_minor;

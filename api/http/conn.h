@@ -27,6 +27,7 @@ struct kito_conn {
     h2o_linklist_t link; /* in server->conns until the uv handle is closed */
     kito_h2_guard guard; /* rapid-reset bucket */
     bool cut;            /* the guard closed it */
+    char remote[64];     /* "addr:port" of the peer, written at its first request; "" before */
 };
 
 #endif

@@ -8,12 +8,41 @@
 #include "api/http/conn.h"
 #include "api/http/http_error.h"
 #include "api/http/json.h"
+#include "api/http/server.h"
 #include "api/common/validate.h"
 
 void kito__req_free(kito_req *r)
 {
     json_decref(r->body);
+    kito_server *s = r->server;
+    if (KITO_REQ_SPARE_MAX > 0 && s != NULL && s->n_spare_reqs + 1 <= KITO_REQ_SPARE_MAX) {
+        r->h2o = (h2o_req_t *)s->spare_reqs; /* (the link while spare) */
+        s->spare_reqs = r;
+        s->n_spare_reqs++;
+        return;
+    }
     free(r);
+}
+
+kito_req *kito__req_new(kito_server *s)
+{
+    kito_req *r = s->spare_reqs;
+    if (r == NULL)
+        return calloc(1, sizeof(*r));
+    s->spare_reqs = (kito_req *)r->h2o;
+    s->n_spare_reqs--;
+    memset(r, 0, sizeof(*r));
+    return r;
+}
+
+void kito__req_spares_free(kito_server *s)
+{
+    while (s->spare_reqs != NULL) {
+        kito_req *r = s->spare_reqs;
+        s->spare_reqs = (kito_req *)r->h2o;
+        free(r);
+    }
+    s->n_spare_reqs = 0;
 }
 
 bool kito_req_alive(const kito_req *r)

@@ -90,6 +90,10 @@ typedef struct kito_router_entry {
 typedef struct kito_router {
     size_t count;
     kito_router_entry entries[KITO_ROUTES_MAX];
+    /* the indexes of the entries with n segments, in the order added: a path is compared only
+     * with the patterns as long as it is */
+    uint16_t by_length[KITO_ROUTE_SEGMENTS_MAX + 1][KITO_ROUTES_MAX];
+    uint16_t n_by_length[KITO_ROUTE_SEGMENTS_MAX + 1];
 } kito_router;
 
 /* Empties r. */

@@ -1,56 +1,35 @@
 /*
  * Bids, the clerk console and the buyer's own views over HTTPS (issue 5). Thin handlers: decode
- * the request, find the lot's sale and the caller's approval (api/live/bidding.h caches, MySQL on a
- * miss through api/store/repo_bids.h), turn it into one engine command and submit it to the market
- * (api/live/market.h). An accepted command is answered only when the market's callback says Redis has
- * it (DESIGN.md, "Durability"); a refusal is answered at once with the engine's code and the
- * lot's current ask.
+ * the request, hand a bid or a clerk action to the bid service (api/live/bid_service.h: the
+ * pre-flight, the market, the answer once Redis has the command -- DESIGN.md, "Durability"),
+ * render its answer. A refusal carries the engine's code and, for the auction's own refusals,
+ * the lot's current ask.
  *
  * Idempotency: POST /v1/lots/{id}/bids and POST /v1/lots/{id}/clerk require an Idempotency-Key
- * header; the engine command id is derived from (caller, key) (api/live/bidding.h), so a retry is the
- * same command and the engine answers it as a duplicate: 201/200 with the first bid_id / seq and
- * the lot's view as it is now. A refused command is not remembered by the engine, so its retry is
- * judged afresh (a refusal changed nothing, so nothing can double).
+ * header; the engine command id is derived from (caller, key) (api/live/bidding.h), so a retry is
+ * the same command and the engine answers it as a duplicate: 201/200 with the first bid_id / seq
+ * and the lot's view as it is now. A refused command is not remembered by the engine, so its retry
+ * is judged afresh (a refusal changed nothing, so nothing can double).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/live/bidding.h"
-#include "api/http/http_error.h"
-#include "api/http/json.h"
 #include "api/common/query.h"
 #include "api/common/render.h"
-#include "api/store/repo_bids.h"
-#include "api/store/repo_sales.h"
+#include "api/common/validate.h"
+#include "api/http/http_error.h"
+#include "api/http/json.h"
 #include "api/http/req_db.h"
 #include "api/http/request.h"
 #include "api/http/routes.h"
 #include "api/http/server.h"
-#include "api/common/validate.h"
+#include "api/live/bid_service.h"
+#include "api/live/bidding.h"
+#include "api/store/repo_bids.h"
+#include "api/store/repo_sales.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-#define KITO_ID_BID "bid"
-
-/* One bid or clerk action from the handler to the market's answer. */
-typedef struct bid_job {
-    kito_req *r;
-    bool handed; /* the market holds it: freed by on_market_answer */
-    bool clerk;
-    uint64_t lot_id;
-    uint64_t account_id;
-    uint64_t cmd_id;
-    int64_t amount;
-    uint8_t type; /* enum kito_command_type */
-    uint8_t arg;  /* SET_STEP mode */
-    uint32_t paddle;
-    char action[16];
-    /* looked up (cache or MySQL) */
-    kito_err err;
-    kito_bid_lot lot;
-    kito_bid_approval ap;
-    uint64_t paddle_buyer;
-} bid_job;
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
@@ -83,27 +62,6 @@ static void respond_retry_after(kito_req *r, kito_err e, int64_t seconds, const 
     kito_respond_error(r, e, msg);
 }
 
-/* Answers a refusal of the engine (or ours) with the lot's current ask:
- * {"error": {"code", "message"}, "ask": money | null}. */
-static void respond_refusal(kito_req *r, kito_err e, uint64_t lot_id, const char *message)
-{
-    struct kito_lot_view v;
-    kito_market *m = r->server->market;
-    if (e == KITO_E_UNAVAILABLE || e == KITO_E_CAPACITY) {
-        respond_retry_after(r, KITO_E_UNAVAILABLE, 1,
-                            message != NULL ? message
-                                            : "the order book is not available; nothing was "
-                                              "recorded, try again");
-        return;
-    }
-    json_t *ask = json_null();
-    if (m != NULL && kito_market_lot_view(m, lot_id, &v) == KITO_OK && v.ask_minor > 0)
-        ask = kito_render_money(v.ask_minor, v.currency);
-    json_t *doc = json_pack("{s:{s:s,s:s},s:o}", "error", "code", kito_err_code(e), "message",
-                            message != NULL ? message : kito_err_message(e), "ask", ask);
-    kito_respond_json(r, kito_http_status(e), doc);
-}
-
 static void respond_verr(kito_req *r, const kito_verr *ve)
 {
     char msg[KITO_VERR_FIELD_SIZE + KITO_VERR_REASON_SIZE + 4];
@@ -111,9 +69,9 @@ static void respond_verr(kito_req *r, const kito_verr *ve)
     kito_respond_error(r, KITO_E_VALIDATION, msg);
 }
 
-/* The Idempotency-Key header into j->cmd_id. Responds 400 and returns false when it is missing
- * or malformed. */
-static bool read_key(kito_req *r, bid_job *j)
+/* The Idempotency-Key header as the command id of (account_id, key) into *cmd_id. Responds 400
+ * and returns false when it is missing or malformed. */
+static bool read_key(kito_req *r, uint64_t account_id, uint64_t *cmd_id)
 {
     ssize_t i = h2o_find_header_by_str(&r->h2o->headers, H2O_STRLIT("idempotency-key"), -1);
     if (i == -1) {
@@ -128,25 +86,8 @@ static bool read_key(kito_req *r, bid_job *j)
                            "Idempotency-Key: must be 1 to 64 visible ASCII characters");
         return false;
     }
-    j->cmd_id = kito_bid_command_id(j->account_id, v->base, v->len);
+    *cmd_id = kito_bid_command_id(account_id, v->base, v->len);
     return true;
-}
-
-static bid_job *job_new(kito_req *r)
-{
-    bid_job *j = calloc(1, sizeof(*j));
-    if (j != NULL) {
-        j->r = r;
-        j->account_id = r->principal.account_id;
-    }
-    return j;
-}
-
-static void job_release(void *arg)
-{
-    bid_job *j = arg;
-    if (!j->handed)
-        free(j);
 }
 
 static json_t *render_bidder(uint64_t bidder)
@@ -182,292 +123,7 @@ static json_t *render_my_bid(kito_market *m, uint64_t lot_id, uint64_t account,
                      "leading", mb.leading, "seq", (int)bidder_seq(eng, lot_id, mb.seq));
 }
 
-/* The lot's view now; for the clerk, with the leader (paddle or buyer) once the book is open. */
-static json_t *render_lot_now(kito_req *r, const bid_job *j, struct kito_lot_view *v)
-{
-    kito_market *m = r->server->market;
-    if (m == NULL || kito_market_lot_view(m, j->lot_id, v) != KITO_OK)
-        return json_null();
-    json_t *view = kito_bidding_render_view(v, j->account_id);
-    if (view != NULL) {
-        json_object_set_new(view, "id", kito_render_id(KITO_ID_LOT, j->lot_id));
-        if (j->clerk)
-            json_object_set_new(view, "leader", render_bidder(v->leader));
-    }
-    return view;
-}
-
-/* The bid's 201 body written directly (api/common/render.h), the same bytes respond_accepted's jansson
- * document renders to: this is the answer to every accepted bid, so it skips the tree. Returns
- * false (nothing sent) if it does not fit or cannot be written; then the tree is built. */
-static bool respond_bid_direct(kito_req *r, const bid_job *j, uint32_t seq, bool replay)
-{
-    char buf[2048];
-    kito_jw w;
-    struct kito_lot_view v = {0};
-    struct kito_my_bid mb = {0};
-    kito_market *m = r->server->market;
-    bool have_view = m != NULL && kito_market_lot_view(m, j->lot_id, &v) == KITO_OK;
-    const char *cur = v.currency[0] != '\0' ? v.currency : j->lot.currency;
-    bool have_mine =
-        m != NULL &&
-        kito_engine_my_bid(kito_market_engine(m), j->lot_id, j->account_id, &mb) == KITO_OK &&
-        mb.has_bid;
-    if (have_view && v.seq == 0) /* sealed: see bidder_seq */
-        seq = mb.seq = 0;
-    kito_jw_init(&w, buf, sizeof(buf));
-    kito_jw_lit(&w, "{\"bid_id\":");
-    kito_jw_id(&w, KITO_ID_BID, j->cmd_id);
-    kito_jw_lit(&w, ",\"seq\":");
-    kito_jw_int(&w, (int)seq);
-    kito_jw_lit(&w, ",\"amount\":");
-    kito_jw_money(&w, j->amount, cur);
-    kito_jw_lit(&w, ",\"your_bid\":");
-    if (have_mine) { /* render_my_bid */
-        kito_jw_lit(&w, "{\"amount\":");
-        kito_jw_money(&w, mb.amount_minor, cur);
-        kito_jw_lit(&w, ",\"leading\":");
-        kito_jw_bool(&w, mb.leading);
-        kito_jw_lit(&w, ",\"seq\":");
-        kito_jw_int(&w, (int)mb.seq);
-        kito_jw_raw(&w, "}", 1);
-    } else {
-        kito_jw_raw(&w, "null", 4);
-    }
-    kito_jw_lit(&w, ",\"lot\":");
-    if (have_view) /* render_lot_now */
-        kito_bidding_write_view(&w, &v, j->account_id, j->lot_id);
-    else
-        kito_jw_raw(&w, "null", 4);
-    kito_jw_raw(&w, "}", 1);
-    if (w.failed)
-        return false;
-    if (replay)
-        add_header(r, "idempotent-replayed", "true");
-    kito_respond_bytes(r, 201, KITO_JSON_CONTENT_TYPE, w.buf, w.len);
-    return true;
-}
-
-/* 201 (bid) or 200 (clerk) once Redis has the command; replay: a retry of a confirmed one. */
-static void respond_accepted(kito_req *r, const bid_job *j, uint32_t seq, bool replay)
-{
-    if (!j->clerk && respond_bid_direct(r, j, seq, replay))
-        return;
-    struct kito_lot_view v = {0};
-    json_t *lot = render_lot_now(r, j, &v);
-    json_t *doc;
-    if (j->clerk) {
-        doc = json_pack("{s:s,s:i,s:o}", "action", j->action, "seq", (int)seq, "lot", lot);
-    } else {
-        const char *cur = v.currency[0] != '\0' ? v.currency : j->lot.currency;
-        if (r->server->market != NULL)
-            seq = bidder_seq(kito_market_engine(r->server->market), j->lot_id, seq);
-        doc = json_pack("{s:o,s:i,s:o,s:o,s:o}", "bid_id", kito_render_id(KITO_ID_BID, j->cmd_id),
-                        "seq", (int)seq, "amount", kito_render_money(j->amount, cur), "your_bid",
-                        r->server->market != NULL
-                            ? render_my_bid(r->server->market, j->lot_id, j->account_id, cur)
-                            : json_null(),
-                        "lot", lot);
-    }
-    if (replay)
-        add_header(r, "idempotent-replayed", "true");
-    kito_respond_json(r, j->clerk ? 200 : 201, doc);
-}
-
-/* The market's answer to an accepted (or duplicate-in-flight) command. */
-static void on_market_answer(void *ud, const struct kito_outcome *out,
-                             const struct kito_event *events, size_t n_events)
-{
-    (void)events;
-    (void)n_events;
-    bid_job *j = ud;
-    kito_req *r = j->r;
-    if (out->err == KITO_OK || out->err == KITO_E_DUPLICATE) {
-        /* (the key was remembered when the engine took the bid: submit) */
-        respond_accepted(r, j, out->seq, out->err == KITO_E_DUPLICATE);
-    } else {
-        /* unavailable: never acknowledged, yet Redis may have run the batch and lost only its
-         * reply (api/live/market.h, "Failures"); the same key tells which */
-        respond_refusal(r, out->err, j->lot_id,
-                        "the order book lost its store before confirming this; it may have been "
-                        "recorded: retry with the same Idempotency-Key to learn the outcome");
-    }
-    kito_req_release(r);
-    free(j);
-}
-
-/* A lot the market does not hold: why, from what MySQL says. */
-static void respond_not_held(kito_req *r, const bid_job *j)
-{
-    const char *st = j->lot.sale_status;
-    if (strcmp(st, "draft") == 0) {
-        if (j->clerk)
-            kito_respond_error(r, KITO_E_LOT_NOT_OPEN, "the sale is not published yet");
-        else
-            kito_respond_error(r, KITO_E_NOT_FOUND, NULL);
-    } else if ((strcmp(st, "published") == 0 || strcmp(st, "open") == 0) &&
-               strcmp(j->lot.lot_state, "scheduled") == 0) {
-        /* published, but its lot is not loaded yet (being activated, or Redis was down) */
-        respond_retry_after(r, KITO_E_UNAVAILABLE, 1, "the lot's order book is being loaded");
-    } else {
-        kito_respond_error(r, KITO_E_LOT_CLOSED, NULL);
-    }
-}
-
-/* Submits j's command; responds now unless the market will answer. */
-static void submit(kito_req *r, bid_job *j, const struct kito_command *cmd)
-{
-    kito_market *m = r->server->market;
-    struct kito_outcome now;
-    if (m == NULL) {
-        respond_refusal(r, KITO_E_UNAVAILABLE, j->lot_id, NULL);
-        return;
-    }
-    kito_err e = kito_market_submit(m, cmd, on_market_answer, j, &now);
-    switch (e) {
-    case KITO_OK:
-        /* the key stands for this bid from now: a retry with another lot or amount while the
-         * batch is in flight is refused (proceed_bid), not answered as this bid's duplicate */
-        if (!j->clerk && r->server->bidding != NULL)
-            kito_bidding_key_put(r->server->bidding, j->cmd_id, j->lot_id, j->amount);
-        kito_req_retain(r);
-        j->handed = true;
-        return;
-    case KITO_E_DUPLICATE:
-        respond_accepted(r, j, now.seq, true);
-        return;
-    case KITO_E_UNKNOWN_LOT:
-        respond_not_held(r, j);
-        return;
-    default:
-        respond_refusal(r, e, j->lot_id, NULL);
-        return;
-    }
-}
-
-/* ---- lookups: the lot's sale and the caller's approval or paddle ----------------------------- */
-
-static void run_lookup(kito_db_conn *db, void *arg)
-{
-    bid_job *j = arg;
-    uint64_t buyer = j->clerk ? 0 : j->account_id;
-    j->err = kito_bids_lot_read(db, j->lot_id, buyer, &j->lot, &j->ap);
-    if (j->err == KITO_OK && j->clerk && j->type == KITO_CMD_FLOOR_BID) {
-        kito_err e = kito_bids_paddle_buyer(db, j->lot.sale_id, j->paddle, &j->paddle_buyer);
-        if (e != KITO_OK && e != KITO_E_NOT_FOUND)
-            j->err = e;
-    }
-}
-
-static void proceed(kito_req *r, bid_job *j);
-
-static void done_lookup(kito_req *r, void *arg)
-{
-    bid_job *j = arg;
-    if (j->err != KITO_OK) {
-        kito_respond_error(r, j->err == KITO_E_NOT_FOUND ? KITO_E_NOT_FOUND : KITO_E_UNAVAILABLE,
-                           NULL);
-        return;
-    }
-    kito_bidding *b = r->server->bidding;
-    if (b != NULL) {
-        kito_bidding_lot_put(b, &j->lot);
-        if (!j->clerk)
-            kito_bidding_approval_put(b, j->lot.sale_id, j->account_id, &j->ap);
-    }
-    proceed(r, j);
-}
-
-/* Finds what j needs in the caches, else asks MySQL; then proceed. */
-static kito_err look_up(kito_req *r, bid_job *j)
-{
-    kito_bidding *b = r->server->bidding;
-    const kito_bid_lot *l = b != NULL ? kito_bidding_lot(b, j->lot_id) : NULL;
-    if (l != NULL && !(j->clerk && j->type == KITO_CMD_FLOOR_BID)) {
-        j->lot = *l;
-        if (j->clerk || kito_bidding_approval(b, l->sale_id, j->account_id, &j->ap)) {
-            proceed(r, j);
-            if (!j->handed)
-                free(j);
-            return KITO_OK;
-        }
-    }
-    return kito_req_db_owned(r, run_lookup, done_lookup, job_release, j);
-}
-
-/* ---- POST /v1/lots/{id}/bids ------------------------------------------------------------------
- */
-
-static const kito_field bid_fields[] = {
-    {"amount", KITO_FT_INTEGER, .required = true},
-};
-static const kito_shape bid_shape = {bid_fields, COUNT(bid_fields)};
-
-static void proceed_bid(kito_req *r, bid_job *j)
-{
-    if (strcmp(j->lot.sale_status, "draft") == 0) {
-        kito_respond_error(r, KITO_E_NOT_FOUND, NULL); /* a draft is invisible to buyers */
-        return;
-    }
-    if (j->ap.approved && j->ap.limit_minor > 0 && j->amount > j->ap.limit_minor) {
-        respond_refusal(r, KITO_E_OVER_LIMIT, j->lot_id, NULL);
-        return;
-    }
-    kito_bidding *b = r->server->bidding;
-    if (b != NULL && !kito_bidding_key_matches(b, j->cmd_id, j->lot_id, j->amount)) {
-        kito_respond_error(r, KITO_E_VALIDATION,
-                           "Idempotency-Key: was already used for a different bid; use a new key "
-                           "for a new bid");
-        return;
-    }
-    struct kito_command cmd = {
-        .id = j->cmd_id,
-        .lot_id = j->lot_id,
-        .actor = j->account_id,
-        .amount_minor = j->amount,
-        .now_ms = kito_bidding_now_ms(),
-        .type = KITO_CMD_BID,
-        /* the engine refuses an unapproved bid itself, after the own-lot rule */
-        .flags = j->ap.approved ? KITO_CMD_F_APPROVED : 0,
-    };
-    submit(r, j, &cmd);
-}
-
-/* POST /v1/lots/{id}/bids (buyer): {"amount": minor units} + Idempotency-Key. */
-kito_err kito_post_lot_bids(kito_req *r)
-{
-    kito_verr ve = {{0}};
-    int64_t retry_s = 1;
-    bid_job *j = job_new(r);
-    if (j == NULL)
-        return KITO_E_NOMEM;
-    if (path_lot(r, &j->lot_id) != KITO_OK) {
-        free(j);
-        return KITO_E_NOT_FOUND;
-    }
-    if (r->server->bidding != NULL &&
-        kito_bidding_rate(r->server->bidding, j->account_id, r->remote, &retry_s) != KITO_OK) {
-        free(j);
-        respond_retry_after(r, KITO_E_RATE_LIMITED, retry_s, "too many bids; slow down");
-        return KITO_OK;
-    }
-    if (!read_key(r, j)) {
-        free(j);
-        return KITO_OK;
-    }
-    if (kito_validate_object(r->body, &bid_shape, &ve) != KITO_OK ||
-        kito_validate_amount("amount", json_object_get(r->body, "amount"), &j->amount, &ve) !=
-            KITO_OK) {
-        free(j);
-        respond_verr(r, &ve);
-        return KITO_OK;
-    }
-    j->type = KITO_CMD_BID;
-    return look_up(r, j);
-}
-
-/* ---- POST /v1/lots/{id}/clerk -----------------------------------------------------------------
- */
+/* ---- the service's answer -------------------------------------------------------------------- */
 
 static const struct {
     const char *name;
@@ -480,6 +136,121 @@ static const struct {
     {"pause", KITO_CMD_PAUSE},   {"resume", KITO_CMD_RESUME},
 };
 
+static const char *clerk_action_name(uint8_t type)
+{
+    for (size_t i = 0; i < COUNT(clerk_actions); i++)
+        if (clerk_actions[i].type == type)
+            return clerk_actions[i].name;
+    return "unknown";
+}
+
+/* 201: the accepted bid's document, written straight into the body (kito_bid_write_accepted):
+ * every accepted bid is answered this way, so it builds no jansson tree. */
+static void respond_bid_accepted(kito_req *r, const struct kito_bid_answer *a)
+{
+    char buf[2048];
+    kito_jw w;
+    kito_jw_init(&w, buf, sizeof(buf));
+    kito_bid_write_accepted(&w, a);
+    if (w.failed) { /* cannot happen: every member is bounded, and ~700 bytes in all */
+        kito_respond_error(r, KITO_E_INTERNAL, NULL);
+        return;
+    }
+    if (a->err == KITO_E_DUPLICATE)
+        add_header(r, "idempotent-replayed", "true");
+    kito_respond_bytes(r, 201, KITO_JSON_CONTENT_TYPE, w.buf, w.len);
+}
+
+/* 200: {"action", "seq", "lot": the view with "id" and the leader (paddle or buyer)}. */
+static void respond_clerk_accepted(kito_req *r, const struct kito_bid_answer *a)
+{
+    json_t *lot = a->has_lot ? kito_bidding_render_view(&a->view, a->req.account_id) : json_null();
+    if (a->has_lot && lot != NULL) {
+        json_object_set_new(lot, "id", kito_render_id(KITO_ID_LOT, a->req.lot_id));
+        json_object_set_new(lot, "leader", render_bidder(a->view.leader));
+    }
+    if (a->err == KITO_E_DUPLICATE)
+        add_header(r, "idempotent-replayed", "true");
+    kito_respond_json(r, 200,
+                      json_pack("{s:s,s:i,s:o}", "action", clerk_action_name(a->req.type), "seq",
+                                (int)a->seq, "lot", lot));
+}
+
+/* Renders the service's answer. A refusal of the auction's carries the lot's current ask:
+ * {"error": {"code", "message"}, "ask": money | null}. */
+static void respond_answer(kito_req *r, const struct kito_bid_answer *a)
+{
+    if (a->err == KITO_OK || a->err == KITO_E_DUPLICATE) {
+        if (a->req.type == KITO_CMD_BID)
+            respond_bid_accepted(r, a);
+        else
+            respond_clerk_accepted(r, a);
+    } else if (a->retry_after_s > 0) {
+        respond_retry_after(r, a->err, a->retry_after_s, a->message);
+    } else if (a->show_ask) {
+        json_t *ask = a->has_lot && a->view.ask_minor > 0
+                          ? kito_render_money(a->view.ask_minor, a->view.currency)
+                          : json_null();
+        json_t *doc =
+            json_pack("{s:{s:s,s:s},s:o}", "error", "code", kito_err_code(a->err), "message",
+                      a->message != NULL ? a->message : kito_err_message(a->err), "ask", ask);
+        kito_respond_json(r, kito_http_status(a->err), doc);
+    } else {
+        kito_respond_error(r, a->err, a->message);
+    }
+}
+
+static void on_answer(void *ud, const struct kito_bid_answer *a)
+{
+    kito_req *r = ud;
+    respond_answer(r, a); /* (a no-op if the client has gone) */
+    kito_req_release(r);
+}
+
+/* Hands rq to the bid service; the answer is rendered when it comes. */
+static kito_err submit(kito_req *r, const struct kito_bid_request *rq)
+{
+    kito_req_retain(r);
+    kito_bid_submit(r->server->bidding, rq, on_answer, r);
+    return KITO_OK;
+}
+
+/* ---- POST /v1/lots/{id}/bids ------------------------------------------------------------------
+ */
+
+static const kito_field bid_fields[] = {
+    {"amount", KITO_FT_INTEGER, .required = true},
+};
+static const kito_shape bid_shape = {bid_fields, COUNT(bid_fields)};
+
+/* POST /v1/lots/{id}/bids (buyer): {"amount": minor units} + Idempotency-Key. */
+kito_err kito_post_lot_bids(kito_req *r)
+{
+    kito_verr ve = {{0}};
+    int64_t retry_s = 1;
+    struct kito_bid_request rq = {.account_id = r->principal.account_id, .type = KITO_CMD_BID};
+    if (path_lot(r, &rq.lot_id) != KITO_OK)
+        return KITO_E_NOT_FOUND;
+    /* charged before anything is decoded: malformed bids count against the limits too */
+    if (r->server->bidding != NULL &&
+        kito_bidding_rate(r->server->bidding, rq.account_id, r->remote, &retry_s) != KITO_OK) {
+        respond_retry_after(r, KITO_E_RATE_LIMITED, retry_s, "too many bids; slow down");
+        return KITO_OK;
+    }
+    if (!read_key(r, rq.account_id, &rq.cmd_id))
+        return KITO_OK;
+    if (kito_validate_object(r->body, &bid_shape, &ve) != KITO_OK ||
+        kito_validate_amount("amount", json_object_get(r->body, "amount"), &rq.amount_minor, &ve) !=
+            KITO_OK) {
+        respond_verr(r, &ve);
+        return KITO_OK;
+    }
+    return submit(r, &rq);
+}
+
+/* ---- POST /v1/lots/{id}/clerk -----------------------------------------------------------------
+ */
+
 static const kito_field clerk_fields[] = {
     {"action", KITO_FT_STRING, .required = true, .max = 16},
     {"amount", KITO_FT_INTEGER, .nullable = true},
@@ -487,9 +258,9 @@ static const kito_field clerk_fields[] = {
 };
 static const kito_shape clerk_shape = {clerk_fields, COUNT(clerk_fields)};
 
-/* Decodes {"action", "amount"?, "step"?, "paddle"?} into j. "step" is "halve", "double",
+/* Decodes {"action", "amount"?, "step"?, "paddle"?} into rq. "step" is "halve", "double",
  * "ladder" or a whole number of minor units, so it is checked here rather than by the shape. */
-static kito_err decode_clerk(const json_t *body, bid_job *j, kito_verr *ve)
+static kito_err decode_clerk(const json_t *body, struct kito_bid_request *rq, kito_verr *ve)
 {
     json_t *rest = json_copy((json_t *)body);
     if (rest == NULL)
@@ -502,40 +273,38 @@ static kito_err decode_clerk(const json_t *body, bid_job *j, kito_verr *ve)
         return e;
     const char *action = json_string_value(json_object_get(body, "action"));
     for (size_t i = 0; i < COUNT(clerk_actions); i++)
-        if (strcmp(action, clerk_actions[i].name) == 0) {
-            j->type = clerk_actions[i].type;
-            snprintf(j->action, sizeof(j->action), "%s", action);
-        }
-    if (j->type == 0)
+        if (strcmp(action, clerk_actions[i].name) == 0)
+            rq->type = clerk_actions[i].type;
+    if (rq->type == 0)
         return kito_verr_set(ve, "action",
                              "must be one of open, ask, step, floor_bid, undo, fair_warning, "
                              "sold, pass, pause, resume");
     const json_t *amount = json_object_get(body, "amount");
     const json_t *paddle = json_object_get(body, "paddle");
-    bool needs_amount = j->type == KITO_CMD_SET_ASK || j->type == KITO_CMD_FLOOR_BID;
-    if (needs_amount && kito_validate_amount("amount", amount, &j->amount, ve) != KITO_OK)
+    bool needs_amount = rq->type == KITO_CMD_SET_ASK || rq->type == KITO_CMD_FLOOR_BID;
+    if (needs_amount && kito_validate_amount("amount", amount, &rq->amount_minor, ve) != KITO_OK)
         return KITO_E_VALIDATION;
     if (!needs_amount && amount != NULL && !json_is_null(amount))
         return kito_verr_set(ve, "amount", "is only for the ask and floor_bid actions");
-    if (j->type == KITO_CMD_FLOOR_BID) {
+    if (rq->type == KITO_CMD_FLOOR_BID) {
         int64_t p = 0;
         if (kito_validate_int("paddle", paddle, 1, KITO_PADDLE_MAX, &p, ve) != KITO_OK)
             return KITO_E_VALIDATION;
-        j->paddle = (uint32_t)p;
+        rq->paddle = (uint32_t)p;
     } else if (paddle != NULL && !json_is_null(paddle)) {
         return kito_verr_set(ve, "paddle", "is only for the floor_bid action");
     }
-    if (j->type == KITO_CMD_SET_STEP) {
+    if (rq->type == KITO_CMD_SET_STEP) {
         const char *s = json_string_value(step);
         if (s != NULL && strcmp(s, "halve") == 0)
-            j->arg = KITO_STEP_HALVE;
+            rq->step_mode = KITO_STEP_HALVE;
         else if (s != NULL && strcmp(s, "double") == 0)
-            j->arg = KITO_STEP_DOUBLE;
+            rq->step_mode = KITO_STEP_DOUBLE;
         else if (s != NULL && strcmp(s, "ladder") == 0)
-            j->arg = KITO_STEP_LADDER;
+            rq->step_mode = KITO_STEP_LADDER;
         else if (json_is_integer(step) &&
-                 kito_validate_amount("step", step, &j->amount, ve) == KITO_OK)
-            j->arg = KITO_STEP_MANUAL;
+                 kito_validate_amount("step", step, &rq->amount_minor, ve) == KITO_OK)
+            rq->step_mode = KITO_STEP_MANUAL;
         else
             return kito_verr_set(ve, "step",
                                  "must be \"halve\", \"double\", \"ladder\" or a whole number of "
@@ -547,81 +316,27 @@ static kito_err decode_clerk(const json_t *body, bid_job *j, kito_verr *ve)
     return KITO_OK;
 }
 
-static void proceed_clerk(kito_req *r, bid_job *j)
-{
-    bool operator=(r->principal.role &KITO_ROLE_OPERATOR) != 0;
-    if (strcmp(j->lot.sale_status, "draft") == 0 && !operator&&
-                                                     j->lot.organizer_id != j->account_id) {
-        kito_respond_error(r, KITO_E_NOT_FOUND, NULL);
-        return;
-    }
-    if (!operator&& j->lot.organizer_id != j->account_id) {
-        kito_respond_error(r, KITO_E_FORBIDDEN, "only the sale's organiser runs its clerk console");
-        return;
-    }
-    if (j->lot.format != KITO_FORMAT_LIVE) {
-        respond_refusal(r, KITO_E_WRONG_FORMAT, j->lot_id,
-                        "clerk actions are for live sales; timed and tender lots run by the clock");
-        return;
-    }
-    if (j->type == KITO_CMD_FLOOR_BID && j->paddle_buyer == 0) {
-        char msg[128];
-        snprintf(msg, sizeof(msg),
-                 "paddle: no approved buyer holds paddle %u in this sale; approve the floor "
-                 "bidder first",
-                 (unsigned)j->paddle);
-        kito_respond_error(r, KITO_E_VALIDATION, msg);
-        return;
-    }
-    struct kito_command cmd = {
-        .id = j->cmd_id,
-        .lot_id = j->lot_id,
-        .actor = j->type == KITO_CMD_FLOOR_BID ? j->paddle : j->account_id,
-        .amount_minor = (j->type == KITO_CMD_SET_ASK || j->type == KITO_CMD_FLOOR_BID ||
-                         (j->type == KITO_CMD_SET_STEP && j->arg == KITO_STEP_MANUAL))
-                            ? j->amount
-                            : 0,
-        .now_ms = kito_bidding_now_ms(),
-        .type = j->type,
-        .flags = j->type == KITO_CMD_FLOOR_BID ? KITO_CMD_F_APPROVED : 0,
-        .arg = j->type == KITO_CMD_SET_STEP ? j->arg : 0,
-    };
-    submit(r, j, &cmd);
-}
-
-static void proceed(kito_req *r, bid_job *j)
-{
-    if (j->clerk)
-        proceed_clerk(r, j);
-    else
-        proceed_bid(r, j);
-}
-
 /* POST /v1/lots/{id}/clerk (the sale's organiser or an operator): one clerk action on a live
  * lot, + Idempotency-Key. */
 kito_err kito_post_lot_clerk(kito_req *r)
 {
     kito_verr ve = {{0}};
-    bid_job *j = job_new(r);
-    if (j == NULL)
-        return KITO_E_NOMEM;
-    j->clerk = true;
-    if (path_lot(r, &j->lot_id) != KITO_OK) {
-        free(j);
+    struct kito_bid_request rq = {
+        .account_id = r->principal.account_id,
+        .operator_role = (r->principal.role & KITO_ROLE_OPERATOR) != 0,
+    };
+    if (path_lot(r, &rq.lot_id) != KITO_OK)
         return KITO_E_NOT_FOUND;
-    }
-    if (!read_key(r, j)) {
-        free(j);
+    if (!read_key(r, rq.account_id, &rq.cmd_id))
+        return KITO_OK;
+    kito_err e = decode_clerk(r->body, &rq, &ve);
+    if (e == KITO_E_VALIDATION) {
+        respond_verr(r, &ve);
         return KITO_OK;
     }
-    kito_err e = decode_clerk(r->body, j, &ve);
-    if (e != KITO_OK) {
-        free(j);
-        if (e == KITO_E_VALIDATION)
-            respond_verr(r, &ve);
-        return e == KITO_E_VALIDATION ? KITO_OK : e;
-    }
-    return look_up(r, j);
+    if (e != KITO_OK)
+        return e;
+    return submit(r, &rq);
 }
 
 /* ---- GET /v1/lots/{id}/my-bid -----------------------------------------------------------------

@@ -35,7 +35,7 @@ static void done_lot(kito_req *r, kito__sales_job *j, int status)
         kito__sales_respond_job_err(r, j);
     } else {
         json_t *o = kito__render_lot(&j->lot, &j->sale, &j->actor);
-        kito_bidding_overlay_lot(r, o); /* the order book's live fields (issue 5) */
+        kito_bidding_overlay_lot(r->server->market, r->principal.account_id, o); /* the order book's live fields (issue 5) */
         kito_respond_json(r, status, o);
     }
 }
@@ -103,7 +103,7 @@ static void done_lots_list(kito_req *r, void *arg)
 {
     kito__sales_job *j = arg;
     if (j->err == KITO_OK)
-        kito_bidding_overlay_items(r, j->items); /* the order books' live fields (issue 5) */
+        kito_bidding_overlay_items(r->server->market, r->principal.account_id, j->items); /* the order books' live fields (issue 5) */
     kito__sales_respond_page(r, j);
 }
 

@@ -123,15 +123,38 @@ static void run_sale_publish(kito_db_conn *db, void *arg)
     kito_sql_log_failure("sale publish", j->err);
 }
 
+/* A publish's answer, held while its lots are loaded. */
+typedef struct publication {
+    kito_req *r; /* retained */
+    json_t *doc; /* the sale, owned */
+} publication;
+
+static void on_sale_activated(void *ud)
+{
+    publication *p = ud;
+    kito_respond_json(p->r, 200, p->doc); /* the publish committed: say so */
+    kito_req_release(p->r);
+    free(p);
+}
+
 /* Issue 5: once the publish committed, the sale's lots go into the order books (api/live/bidding.h),
  * and the answer waits for that, so the lots take bids as soon as the client hears "published". */
 static void done_sale_published(kito_req *r, void *arg)
 {
     kito__sales_job *j = arg;
-    if (j->err != KITO_OK)
+    if (j->err != KITO_OK) {
         kito__sales_respond_job_err(r, j);
-    else
-        kito_bidding_activate_sale(r->server->bidding, j->sale.id, r, 200, kito__render_sale(&j->sale));
+        return;
+    }
+    publication *p = malloc(sizeof(*p));
+    if (p == NULL) {
+        kito_respond_json(r, 200, kito__render_sale(&j->sale)); /* unloaded lots are retried anyway */
+        kito_bidding_activate_sale(r->server->bidding, j->sale.id, NULL, NULL);
+        return;
+    }
+    *p = (publication){r, kito__render_sale(&j->sale)};
+    kito_req_retain(r);
+    kito_bidding_activate_sale(r->server->bidding, j->sale.id, on_sale_activated, p);
 }
 
 /* POST /v1/sales/{id}/publish (owner): draft -> published. */

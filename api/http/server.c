@@ -279,7 +279,7 @@ static void mask_secrets(char *path, size_t len)
 
 static kito_req *req_new(kito_server *s, h2o_req_t *req)
 {
-    kito_req *r = calloc(1, sizeof(*r));
+    kito_req *r = kito__req_new(s);
     if (r == NULL)
         return NULL;
     kito_req **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), on_req_end);
@@ -301,6 +301,12 @@ static kito_req *req_new(kito_server *s, h2o_req_t *req)
     size_t pl = req->path.len < KITO_ACCESS_LOG_PATH_MAX ? req->path.len : KITO_ACCESS_LOG_PATH_MAX;
     memcpy(r->path, req->path.base, pl);
     mask_secrets(r->path, pl);
+    if (r->conn != NULL && r->conn->remote[0] != '\0') {
+        /* a connection's peer never changes: written once, at its first request (getnameinfo
+         * and a printf cost more than the rest of this function) */
+        memcpy(r->remote, r->conn->remote, sizeof(r->remote));
+        return r;
+    }
     struct sockaddr_storage ss;
     socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
     char host[NI_MAXHOST];
@@ -310,6 +316,8 @@ static kito_req *req_new(kito_server *s, h2o_req_t *req)
                  h2o_socket_getport((struct sockaddr *)&ss));
     else
         snprintf(r->remote, sizeof(r->remote), "-");
+    if (r->conn != NULL && sl != 0)
+        memcpy(r->conn->remote, r->remote, sizeof(r->remote));
     return r;
 }
 
@@ -715,7 +723,8 @@ static kito_err start_market(kito_server *s)
         return e;
     if ((e = start_feed(s)) != KITO_OK)
         return e;
-    if ((e = kito_bidding_create(s, &s->bidding)) != KITO_OK)
+    struct kito_bidding_params bp = {s->loop, s->market, s->pool, s->cfg};
+    if ((e = kito_bidding_create(&bp, &s->bidding)) != KITO_OK)
         return e;
     kito_market_set_replay_listener(s->market, kito_bidding_key_replayed, s->bidding);
     return kito_market_recover(s->market, on_market_recovered, s);
@@ -869,16 +878,17 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
         snprintf(err, err_size, "cannot start the Redis link");
         goto fail;
     }
-    if ((e = start_market(s)) != KITO_OK) {
-        snprintf(err, err_size, "cannot start the order books (%s)", kito_err_code(e));
-        goto fail;
-    }
     static kito_db_params db; /* lives as long as the pool: the process */
     db = (kito_db_params){cfg->mysql_host, cfg->mysql_port, cfg->mysql_user, cfg->mysql_password,
                           cfg->mysql_db};
+    /* (before the market: the bidding state it starts is given the pool) */
     if ((e = kito_pool_create(loop, cfg->mysql_workers, cfg->mysql_queue_max, kito_db_worker_ops(),
                               &db, &s->pool)) != KITO_OK) {
         snprintf(err, err_size, "cannot start the MySQL workers (%s)", kito_err_code(e));
+        goto fail;
+    }
+    if ((e = start_market(s)) != KITO_OK) {
+        snprintf(err, err_size, "cannot start the order books (%s)", kito_err_code(e));
         goto fail;
     }
     if ((e = start_settlement(s)) != KITO_OK) {
@@ -952,4 +962,5 @@ void kito_server_dispose(kito_server *s)
         kito_addr_limit_dispose(&s->addr_limit);
     kito_crypto_signer_free(s->signer);
     s->signer = NULL;
+    kito__req_spares_free(s); /* (last: disposing the context releases requests) */
 }

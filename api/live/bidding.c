@@ -7,13 +7,12 @@
 #include <time.h>
 
 #include "api/common/log.h"
-#include "api/live/bookstore.h"
 #include "api/common/crypto.h"
 #include "api/common/render.h"
-#include "api/store/repo_sales.h"
-#include "api/http/request.h"
-#include "api/http/server.h"
 #include "api/common/validate.h"
+#include "api/live/bookstore.h"
+#include "api/live/market.h"
+#include "api/store/repo_sales.h"
 #include "api/store/worker_pool.h"
 
 /* ---- pure helpers ---------------------------------------------------------------------------- */
@@ -75,25 +74,6 @@ int64_t kito_bidding_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static json_t *money_or_null(int64_t minor, const char *currency)
-{
-    return minor > 0 ? kito_render_money(minor, currency) : json_null();
-}
-
-json_t *kito_bidding_render_view(const struct kito_lot_view *v, uint64_t viewer)
-{
-    /* reserve_met is null until bidding starts (and so while a book is sealed) */
-    return json_pack(
-        "{s:s,s:o,s:o,s:o,s:i,s:o,s:b,s:o,s:i,s:b,s:b}", "state", kito_lot_state_name(v->state),
-        "price", money_or_null(v->price_minor, v->currency), "ask",
-        money_or_null(v->ask_minor, v->currency), "opening",
-        kito_render_money(v->opening_minor, v->currency), "bid_count", (int)v->bid_count,
-        "reserve_met", v->bid_count > 0 ? json_boolean(v->reserve_met) : json_null(), "has_reserve",
-        v->has_reserve, "ends_at",
-        v->ends_at_ms > 0 ? kito_render_time(v->ends_at_ms) : json_null(), "seq", (int)v->seq,
-        "paused", v->paused, "leader_is_you", viewer != 0 && v->leader == viewer);
-}
-
 static void write_money_or_null(kito_jw *w, int64_t minor, const char *currency)
 {
     if (minor > 0)
@@ -105,7 +85,6 @@ static void write_money_or_null(kito_jw *w, int64_t minor, const char *currency)
 void kito_bidding_write_view(kito_jw *w, const struct kito_lot_view *v, uint64_t viewer,
                              uint64_t lot_id)
 {
-    /* member for member as kito_bidding_render_view packs them */
     kito_jw_lit(w, "{\"state\":");
     kito_jw_string(w, kito_lot_state_name(v->state));
     kito_jw_lit(w, ",\"price\":");
@@ -117,7 +96,7 @@ void kito_bidding_write_view(kito_jw *w, const struct kito_lot_view *v, uint64_t
     kito_jw_lit(w, ",\"bid_count\":");
     kito_jw_int(w, (int)v->bid_count);
     kito_jw_lit(w, ",\"reserve_met\":");
-    if (v->bid_count > 0)
+    if (v->bid_count > 0) /* null until bidding starts (and so while a book is sealed) */
         kito_jw_bool(w, v->reserve_met);
     else
         kito_jw_raw(w, "null", 4);
@@ -139,6 +118,18 @@ void kito_bidding_write_view(kito_jw *w, const struct kito_lot_view *v, uint64_t
         kito_jw_id(w, KITO_ID_LOT, lot_id);
     }
     kito_jw_raw(w, "}", 1);
+}
+
+json_t *kito_bidding_render_view(const struct kito_lot_view *v, uint64_t viewer)
+{
+    /* One renderer for the view (kito_bidding_write_view), read back: two copies of the member
+     * list had to be kept equal by a test. The view is ~330 bytes; 1 KiB leaves room for any
+     * currency and time the engine holds. */
+    char buf[1024];
+    kito_jw w;
+    kito_jw_init(&w, buf, sizeof(buf));
+    kito_bidding_write_view(&w, v, viewer, 0);
+    return w.failed ? NULL : json_loadb(w.buf, w.len, 0, NULL); /* (failed: a time out of range) */
 }
 
 /* ---- the state ------------------------------------------------------------------------------- */
@@ -163,8 +154,13 @@ typedef struct bucket_slot {
 
 struct activation;
 
+struct reconcile;
+
 struct kito_bidding {
-    kito_server *s;
+    uv_loop_t *loop;
+    kito_market *market;    /* NULL after kito_bidding_stop */
+    kito_pool *pool;        /* NULL after kito_bidding_stop */
+    const kito_config *cfg; /* the rate limits; NULL: none */
     uv_timer_t tick;
     uv_timer_t retry;
     int handles_open;
@@ -180,6 +176,9 @@ struct kito_bidding {
     size_t ids_cap;
     uint64_t approvals_forgotten; /* kito_bidding_approval_forget calls (act_warm) */
     struct activation *acts;      /* in flight, doubly linked */
+    struct reconcile *rec;        /* the open-sales read in flight, if any */
+    uint32_t holds;               /* kito_bidding_hold without its release */
+    bool freed;                   /* kito_bidding_free ran: the memory goes with the last hold */
 };
 
 static uint64_t mix(uint64_t x)
@@ -195,12 +194,15 @@ static uint64_t mix(uint64_t x)
 static void on_tick(uv_timer_t *t);
 static void on_retry(uv_timer_t *t);
 
-kito_err kito_bidding_create(kito_server *s, kito_bidding **out)
+kito_err kito_bidding_create(const struct kito_bidding_params *p, kito_bidding **out)
 {
     kito_bidding *b = calloc(1, sizeof(*b));
     if (b == NULL)
         return KITO_E_NOMEM;
-    b->s = s;
+    b->loop = p->loop;
+    b->market = p->market;
+    b->pool = p->pool;
+    b->cfg = p->cfg;
     b->ids_cap = 65536;
     b->lots = calloc(KITO_BIDDING_LOTS, sizeof(*b->lots));
     b->approvals = calloc(KITO_BIDDING_APPROVALS, sizeof(*b->approvals));
@@ -219,8 +221,8 @@ kito_err kito_bidding_create(kito_server *s, kito_bidding **out)
         free(b);
         return KITO_E_NOMEM;
     }
-    uv_timer_init(s->loop, &b->tick);
-    uv_timer_init(s->loop, &b->retry);
+    uv_timer_init(b->loop, &b->tick);
+    uv_timer_init(b->loop, &b->retry);
     b->tick.data = b->retry.data = b;
     b->handles_open = 2;
     uv_timer_start(&b->tick, on_tick, KITO_BIDDING_TICK_MS, KITO_BIDDING_TICK_MS);
@@ -233,8 +235,43 @@ void kito_bidding_stop(kito_bidding *b)
     if (b == NULL)
         return;
     b->stopped = true;
+    b->market = NULL;
+    b->pool = NULL;
     uv_timer_stop(&b->tick);
     uv_timer_stop(&b->retry);
+}
+
+kito_market *kito_bidding_market(const kito_bidding *b)
+{
+    return b->market;
+}
+
+kito_pool *kito_bidding_pool(const kito_bidding *b)
+{
+    return b->pool;
+}
+
+static void free_memory(kito_bidding *b)
+{
+    free(b->lots);
+    free(b->approvals);
+    free(b->keys);
+    free(b->buyers);
+    free(b->addrs);
+    free(b->ids);
+    free(b);
+}
+
+void kito_bidding_hold(kito_bidding *b)
+{
+    b->holds++;
+}
+
+void kito_bidding_release(kito_bidding *b)
+{
+    assert(b->holds > 0);
+    if (--b->holds == 0 && b->freed && b->handles_open == 0)
+        free_memory(b);
 }
 
 /* ---- the clock ------------------------------------------------------------------------------- */
@@ -246,7 +283,7 @@ void kito_bidding_stop(kito_bidding *b)
 static void on_tick(uv_timer_t *t)
 {
     kito_bidding *b = t->data;
-    kito_market *m = b->s->market;
+    kito_market *m = b->market;
     if (m == NULL || !kito_market_ready(m))
         return;
     int64_t now = kito_bidding_now_ms();
@@ -262,9 +299,8 @@ typedef struct activation {
     kito_bidding *b; /* NULL once b was freed while the MySQL job ran */
     struct activation *prev, *next;
     uint64_t sale_id;
-    struct kito_req *r; /* retained; NULL when nobody waits */
-    int status;
-    json_t *doc;
+    kito_bidding_activated_fn done; /* NULL when nobody waits */
+    void *done_ud;
     struct kito_lot_config *cfgs;
     size_t n;
     kito_err db_err;
@@ -310,12 +346,8 @@ static void act_unlink(activation *a)
 
 static void act_free(activation *a)
 {
-    if (a->r != NULL) {
-        kito_respond_json(a->r, a->status, a->doc); /* the publish committed: say so */
-        a->doc = NULL;
-        kito_req_release(a->r);
-    }
-    json_decref(a->doc);
+    if (a->done != NULL)
+        a->done(a->done_ud); /* the publish committed: its caller may say so */
     free(a->cfgs);
     free(a->dir);
     free(a->aps);
@@ -454,7 +486,7 @@ static void act_pump(activation *a)
     if (a->b == NULL || a->issuing)
         return;
     a->issuing = true; /* an answer arriving while we issue (a failure) must not recurse */
-    kito_market *m = a->b->s->market;
+    kito_market *m = a->b->market;
     while (a->db_err == KITO_OK && a->next_cfg < a->n && a->pending < KITO_BIDDING_LOADS_AT_ONCE) {
         const struct kito_lot_config *cfg = &a->cfgs[a->next_cfg];
         struct kito_lot_view v;
@@ -499,33 +531,27 @@ static void act_start(kito_bidding *b, activation *a)
     act_link(b, a);
     a->in_db = true;
     a->forgotten_at_start = b->approvals_forgotten;
-    if (b->s->pool == NULL || kito_pool_submit(b->s->pool, act_run, act_done, a) != KITO_OK) {
+    if (b->pool == NULL || kito_pool_submit(b->pool, act_run, act_done, a) != KITO_OK) {
         a->in_db = false;
         a->db_err = KITO_E_UNAVAILABLE;
         act_loaded_all(a);
     }
 }
 
-void kito_bidding_activate_sale(kito_bidding *b, uint64_t sale_id, struct kito_req *r, int status,
-                                json_t *doc)
+void kito_bidding_activate_sale(kito_bidding *b, uint64_t sale_id, kito_bidding_activated_fn done,
+                                void *ud)
 {
     activation *a = calloc(1, sizeof(*a));
     if (a == NULL) {
-        if (r != NULL)
-            kito_respond_json(r, status, doc);
-        else
-            json_decref(doc);
+        if (done != NULL)
+            done(ud);
         if (b != NULL)
             arm_retry(b);
         return;
     }
     a->sale_id = sale_id;
-    a->status = status;
-    a->doc = doc;
-    if (r != NULL) {
-        kito_req_retain(r);
-        a->r = r;
-    }
+    a->done = done;
+    a->done_ud = ud;
     if (b == NULL) {
         act_free(a);
         return;
@@ -536,8 +562,7 @@ void kito_bidding_activate_sale(kito_bidding *b, uint64_t sale_id, struct kito_r
 /* ---- reconcile ------------------------------------------------------------------------------- */
 
 typedef struct reconcile {
-    kito_server *s;
-    kito_bidding *b;
+    kito_bidding *b; /* NULL once b was freed while the MySQL job ran */
     uint64_t *ids;
     size_t n;
     kito_err err;
@@ -555,11 +580,12 @@ static void rec_done(void *arg, kito_err status)
     kito_bidding *b = c->b;
     if (status != KITO_OK)
         c->err = status;
-    if (c->s->bidding != b) { /* stopped meanwhile: b is gone */
+    if (b == NULL) { /* freed meanwhile */
         free(c->ids);
         free(c);
         return;
     }
+    b->rec = NULL;
     if (c->err != KITO_OK || c->n == 0) {
         if (c->err != KITO_OK) {
             kito_log(NULL, "cannot list the published sales (%s); retrying",
@@ -594,27 +620,29 @@ void kito_bidding_reconcile(kito_bidding *b)
         return;
     reconcile *c = calloc(1, sizeof(*c));
     uint64_t *ids = calloc(KITO_BIDDING_ACTIVE_SALES_MAX, sizeof(*ids));
-    if (c == NULL || ids == NULL || b->s->pool == NULL) {
+    if (c == NULL || ids == NULL || b->pool == NULL) {
         free(c);
         free(ids);
         arm_retry(b);
         return;
     }
-    *c = (reconcile){.s = b->s, .b = b, .ids = ids};
+    *c = (reconcile){.b = b, .ids = ids};
     b->reconciling = true;
-    if (kito_pool_submit(b->s->pool, rec_run, rec_done, c) != KITO_OK) {
+    if (kito_pool_submit(b->pool, rec_run, rec_done, c) != KITO_OK) {
         b->reconciling = false;
         free(ids);
         free(c);
         arm_retry(b);
+        return;
     }
+    b->rec = c;
 }
 
 static void on_retry(uv_timer_t *t)
 {
     kito_bidding *b = t->data;
     b->retry_armed = false;
-    if (b->s->market == NULL || !kito_market_ready(b->s->market) || b->reconciling) {
+    if (b->market == NULL || !kito_market_ready(b->market) || b->reconciling) {
         arm_retry(b);
         return;
     }
@@ -624,15 +652,9 @@ static void on_retry(uv_timer_t *t)
 static void on_handle_closed(uv_handle_t *h)
 {
     kito_bidding *b = h->data;
-    if (--b->handles_open > 0)
+    if (--b->handles_open > 0 || b->holds > 0)
         return;
-    free(b->lots);
-    free(b->approvals);
-    free(b->keys);
-    free(b->buyers);
-    free(b->addrs);
-    free(b->ids);
-    free(b);
+    free_memory(b);
 }
 
 void kito_bidding_free(kito_bidding *b)
@@ -640,6 +662,9 @@ void kito_bidding_free(kito_bidding *b)
     if (b == NULL)
         return;
     kito_bidding_stop(b);
+    b->freed = true;
+    if (b->rec != NULL)
+        b->rec->b = NULL; /* its job frees it */
     while (b->acts != NULL) {
         activation *a = b->acts;
         act_unlink(a);
@@ -699,7 +724,7 @@ bool kito_bidding_approval(kito_bidding *b, uint64_t sale_id, uint64_t buyer_id,
     for (size_t i = 0; sale_id != 0 && i < KITO_BIDDING_WAYS; i++) {
         const approval_slot *a = &set[i];
         if (a->sale_id == sale_id && a->buyer_id == buyer_id) {
-            if (a->expires_ms <= (int64_t)uv_now(b->s->loop))
+            if (a->expires_ms <= (int64_t)uv_now(b->loop))
                 return false;
             *out = a->ap;
             return true;
@@ -719,7 +744,7 @@ void kito_bidding_approval_put(kito_bidding *b, uint64_t sale_id, uint64_t buyer
         i++;
     memmove(&set[1], &set[0], i * sizeof(*set));
     set[0] = (approval_slot){sale_id, buyer_id,
-                             (int64_t)uv_now(b->s->loop) + KITO_BIDDING_APPROVAL_TTL_MS, *ap};
+                             (int64_t)uv_now(b->loop) + KITO_BIDDING_APPROVAL_TTL_MS, *ap};
 }
 
 void kito_bidding_approval_forget(kito_bidding *b, uint64_t sale_id, uint64_t buyer_id)
@@ -766,9 +791,11 @@ static bool charge(bucket_slot *table, uint64_t key, int64_t now, double rate, d
 kito_err kito_bidding_rate(kito_bidding *b, uint64_t buyer_id, const char *addr,
                            int64_t *retry_after_s)
 {
-    int64_t now = (int64_t)uv_now(b->s->loop) + 1; /* never 0: 0 marks an unused bucket */
+    int64_t now = (int64_t)uv_now(b->loop) + 1; /* never 0: 0 marks an unused bucket */
     int64_t wait_ms = 0;
-    const kito_config *cfg = b->s->cfg;
+    const kito_config *cfg = b->cfg;
+    if (cfg == NULL)
+        return KITO_OK;
     bool ok =
         charge(b->addrs, addr_key(addr), now, cfg->bid_addr_rate, cfg->bid_addr_burst, &wait_ms) &&
         charge(b->buyers, buyer_id, now, cfg->bid_buyer_rate, cfg->bid_buyer_burst, &wait_ms);
@@ -812,11 +839,10 @@ uint64_t *kito_bidding_ids_scratch(kito_bidding *b, size_t *cap)
 
 /* ---- lot views ------------------------------------------------------------------------------- */
 
-void kito_bidding_overlay_lot(struct kito_req *r, json_t *lot)
+void kito_bidding_overlay_lot(const kito_market *m, uint64_t viewer, json_t *lot)
 {
     uint64_t lot_id;
     struct kito_lot_view v;
-    kito_market *m = r->server->market;
     if (!json_is_object(lot) ||
         kito_id_parse(KITO_ID_LOT, json_string_value(json_object_get(lot, "id")), &lot_id) !=
             KITO_OK)
@@ -830,7 +856,7 @@ void kito_bidding_overlay_lot(struct kito_req *r, json_t *lot)
         json_object_set_new(lot, "leader_is_you", json_false());
         return;
     }
-    json_t *view = kito_bidding_render_view(&v, r->principal.account_id);
+    json_t *view = kito_bidding_render_view(&v, viewer);
     if (view == NULL)
         return;
     static const char *const keys[] = {"state",       "price", "ask",    "bid_count",
@@ -842,10 +868,10 @@ void kito_bidding_overlay_lot(struct kito_req *r, json_t *lot)
     json_decref(view);
 }
 
-void kito_bidding_overlay_items(struct kito_req *r, json_t *items)
+void kito_bidding_overlay_items(const kito_market *m, uint64_t viewer, json_t *items)
 {
     json_t *arr = json_is_array(items) ? items : json_object_get(items, "items");
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i, v) kito_bidding_overlay_lot(r, v);
+    json_array_foreach(arr, i, v) kito_bidding_overlay_lot(m, viewer, v);
 }

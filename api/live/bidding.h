@@ -35,6 +35,10 @@
  *     a slot the newer stays), so that a key reused for a different bid is refused instead of
  *     silently answered with the first one -- while the first is in flight, and after a restart.
  *
+ * The bid path itself -- a bid or clerk action from its pre-flight to its answer -- is the service
+ * in api/live/bid_service.h, which runs on this state.
+ *
+ * Nothing here knows HTTP: callers pass plain values and get answers through callbacks.
  * Everything is for the loop thread only, except the pure helpers marked "pure".
  */
 #ifndef KITO_BIDDING_H
@@ -46,13 +50,16 @@
 
 #include <jansson.h>
 
+#include <uv.h>
+
+#include "api/common/config.h"
 #include "api/common/render.h"
 #include "api/store/repo_bids.h"
+#include "api/store/worker_pool.h"
 #include "engine/engine.h"
 #include "engine/err.h"
 
-struct kito_server;
-struct kito_req;
+struct kito_market;
 
 #define KITO_BIDDING_TICK_MS 100           /* how often the clock looks at the deadline */
 #define KITO_BIDDING_RETRY_MS 5000         /* activation retry after a failed load */
@@ -93,31 +100,53 @@ bool kito_bucket_take(kito_bucket *b, int64_t now_ms, double rate, double burst,
 /* The wall clock in ms since the epoch (the engine's time base: commands carry it). */
 int64_t kito_bidding_now_ms(void);
 
-/* The public view of a lot as JSON: state, price, ask, opening, bid_count, reserve_met,
- * has_reserve, ends_at (timed and tender), seq, paused, leader_is_you (viewer is the leader;
- * viewer 0 = anonymous). The engine's view already hides a sealed book (tender before close, live
- * before the clerk opens), so nothing here can reveal one. New reference or NULL. Pure. */
-json_t *kito_bidding_render_view(const struct kito_lot_view *v, uint64_t viewer);
-
-/* Writes the same view as kito_bidding_render_view into w (api/common/render.h: the same bytes as
- * rendering that object), followed by "id": lot_id when lot_id is not 0, as the handlers add it.
- * For the bid's 201, which would otherwise build and dump a jansson tree per request. Pure. */
+/* Writes the public view of a lot as a JSON object into w (api/common/render.h): state, price,
+ * ask, opening, bid_count, reserve_met, has_reserve, ends_at (timed and tender), seq, paused,
+ * leader_is_you (viewer is the leader; viewer 0 = anonymous), then "id" when lot_id is not 0.
+ * The engine's view already hides a sealed book (tender before close, live before the clerk
+ * opens), so nothing here can reveal one. This is the one renderer of a lot's view: the bid's 201
+ * writes it straight into its body, every other document gets it through
+ * kito_bidding_render_view. On overflow w->failed is set. Pure. */
 void kito_bidding_write_view(kito_jw *w, const struct kito_lot_view *v, uint64_t viewer,
                              uint64_t lot_id);
+
+/* kito_bidding_write_view's bytes as a jansson object (id left out), for documents built with
+ * jansson (my-bid, the buyer's lists, the watchlist, lot pages). New reference, or NULL when out of
+ * memory. Pure. */
+json_t *kito_bidding_render_view(const struct kito_lot_view *v, uint64_t viewer);
 
 /* ---- the loop-side state -----------------------------------------------------------------------
  */
 
-/* Creates the state for server s (borrowed; its market and pool are used as they come and go)
- * and starts the clock timer. KITO_E_NOMEM. */
-kito_err kito_bidding_create(struct kito_server *s, kito_bidding **out);
+/* What the loop-side state works with; all borrowed, and all must outlive it (the market and the
+ * pool until kito_bidding_stop). */
+struct kito_bidding_params {
+    uv_loop_t *loop;            /* the loop every callback runs on */
+    struct kito_market *market; /* the order books; NULL: every bid answers unavailable */
+    kito_pool *pool;            /* MySQL workers (kito_db_worker_ops); NULL: no lookups, no loads */
+    const kito_config *cfg;     /* the rate limits (bid_buyer_rate, ...); NULL: no limits */
+};
 
-/* Stops the timers: call before the market is freed. Accepts NULL. */
+/* Creates the state from *p (copied) and starts the clock timer. KITO_E_NOMEM. */
+kito_err kito_bidding_create(const struct kito_bidding_params *p, kito_bidding **out);
+
+/* Stops the timers and lets go of the market and the pool: call before either is freed. From
+ * then on bids answer unavailable and nothing is loaded. Accepts NULL. */
 void kito_bidding_stop(kito_bidding *b);
 
+/* The market and the MySQL pool given at create (borrowed), NULL after kito_bidding_stop. */
+struct kito_market *kito_bidding_market(const kito_bidding *b);
+kito_pool *kito_bidding_pool(const kito_bidding *b);
+
+/* Keeps b's memory (not its work: it may be stopped and freed meanwhile, then every call but
+ * kito_bidding_market/pool, which answer NULL, and the caches is off limits) until the matching
+ * kito_bidding_release: for a request waiting on a MySQL worker. */
+void kito_bidding_hold(kito_bidding *b);
+void kito_bidding_release(kito_bidding *b);
+
 /* Frees everything (after the market is freed, so that no market callback still points here);
- * pending publish responses are answered 503. Timer handles close when the loop runs. Accepts
- * NULL. */
+ * activations still waiting call their done callbacks. Timer handles close when the loop runs.
+ * Accepts NULL. */
 void kito_bidding_free(kito_bidding *b);
 
 /* Loads the lots of every published or open sale that the market does not hold yet (after the
@@ -125,12 +154,17 @@ void kito_bidding_free(kito_bidding *b);
  * failure. */
 void kito_bidding_reconcile(kito_bidding *b);
 
-/* Activates sale sale_id just published: loads its scheduled lots into the market, then, if r is
- * not NULL, responds to r with status and doc (takes doc's reference) once every load has been
- * answered. Loads that fail for Redis are retried in the background (the publish itself has
- * committed and stands). */
-void kito_bidding_activate_sale(kito_bidding *b, uint64_t sale_id, struct kito_req *r, int status,
-                                json_t *doc);
+/* Called once an activation's loads have all been answered (or could not be issued). Loads that
+ * failed are retried in the background: this only says the first attempt is over. */
+typedef void (*kito_bidding_activated_fn)(void *ud);
+
+/* Activates sale sale_id just published: loads its scheduled lots into the market, then calls
+ * done(ud) (done may be NULL) once every load has been answered -- at once, from inside this call,
+ * when b is NULL or out of memory -- so that a publish can answer when its lots take bids. Loads
+ * that fail for Redis are retried in the background (the publish itself has committed and
+ * stands). */
+void kito_bidding_activate_sale(kito_bidding *b, uint64_t sale_id, kito_bidding_activated_fn done,
+                                void *ud);
 
 /* The cached directory entry for lot_id, or NULL. Borrowed until the next put. */
 const kito_bid_lot *kito_bidding_lot(kito_bidding *b, uint64_t lot_id);
@@ -168,15 +202,15 @@ void kito_bidding_key_put(kito_bidding *b, uint64_t cmd_id, uint64_t lot_id, int
  * its slot holds a newer key (by now_ms): the bids come in no particular order. */
 void kito_bidding_key_replayed(void *ud, const struct kito_command *cmd);
 
-/* Overlays the market's view of the lot whose "id" member is in lot (a lot as
+/* Overlays market m's view of the lot whose "id" member is in lot (a lot as
  * api/http/routes_sales.c renders it) onto lot: state, price, ask, bid_count, reserve_met, ends_at,
- * seq, paused, leader_is_you (viewer = r's principal). A lot the market does not hold keeps its
- * MySQL fields and gets price/ask/seq null. Safe with r->server->bidding NULL. */
-void kito_bidding_overlay_lot(struct kito_req *r, json_t *lot);
+ * seq, paused, leader_is_you (viewer: the caller's account id, 0 = anonymous). A lot the market
+ * does not hold (or m NULL) keeps its MySQL fields and gets price/ask/seq null. */
+void kito_bidding_overlay_lot(const struct kito_market *m, uint64_t viewer, json_t *lot);
 
 /* As kito_bidding_overlay_lot for every element of a list page's "items" array (or of items when
  * it is an array itself). */
-void kito_bidding_overlay_items(struct kito_req *r, json_t *items);
+void kito_bidding_overlay_items(const struct kito_market *m, uint64_t viewer, json_t *items);
 
 /* A scratch array of the market's lot ids, sized for the engine's lot limit; *cap gets its
  * length. Borrowed; valid until the next call. */

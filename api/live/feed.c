@@ -70,7 +70,8 @@ struct kito_feed {
     uint32_t n_dirty;
     bool check_on;
     struct kito_feed_limits lim;
-    kito_hmac *hmac; /* keyed with the bidder-token key (kito_feed_bidder_token) */
+    kito_hmac *hmac;           /* keyed with the bidder-token key (kito_feed_bidder_token) */
+    struct token_slot *tokens; /* recent bidder tokens, 2 x FEED_TOKEN_SETS (bidder_token) */
     struct sale *sales;
     struct sale *last_hit;
     uint32_t n_sales;
@@ -387,6 +388,20 @@ static void sub_feed(kito_feed_sub *s)
 
 /* ---- rendering ------------------------------------------------------------------------------ */
 
+/* Recent bidder tokens: a lot's leader is named again in every book event until someone
+ * outbids her (a bid below her maximum, a floor bid, a tick), and one HMAC through OpenSSL's
+ * provider layer cost as much as rendering the rest of the frame. A set per lot id modulo
+ * FEED_TOKEN_SETS (a sale's lots have consecutive ids: up to that many never share a set), two
+ * bidders a set (the two in a bidding war), the older one replaced. A miss only recomputes.
+ * 8,192 slots of 32 bytes. */
+#define FEED_TOKEN_SETS 4096
+
+struct token_slot {
+    uint64_t lot_id, who; /* who 0 = empty (never asked: 0 renders null) */
+    char token[KITO_FEED_TOKEN_SIZE];
+    bool newer; /* the set's way used last */
+};
+
 void kito_feed_bidder_token(const kito_feed *f, uint64_t lot_id, uint64_t who,
                             char out[KITO_FEED_TOKEN_SIZE])
 {
@@ -404,6 +419,25 @@ void kito_feed_bidder_token(const kito_feed *f, uint64_t lot_id, uint64_t who,
         out[2 + 2 * i] = hex[mac[i] & 15];
     }
     out[13] = '\0';
+}
+
+/* kito_feed_bidder_token through the cache; borrowed until the next call. */
+static const char *bidder_token(kito_feed *f, uint64_t lot_id, uint64_t who)
+{
+    struct token_slot *set = &f->tokens[2 * ((lot_id ^ (lot_id >> 32)) % FEED_TOKEN_SETS)];
+    struct token_slot *t = &set[0];
+    if (set[0].who != who || set[0].lot_id != lot_id) {
+        t = &set[1];
+        if (set[1].who != who || set[1].lot_id != lot_id) {
+            t = set[0].newer ? &set[1] : &set[0]; /* the older */
+            kito_feed_bidder_token(f, lot_id, who, t->token);
+            t->lot_id = lot_id;
+            t->who = who;
+        }
+    }
+    set[0].newer = t == &set[0];
+    set[1].newer = t == &set[1];
+    return t->token;
 }
 
 static const char *format_name(uint8_t fmt)
@@ -483,22 +517,19 @@ static void put_time(kito_jw *w, const char *name, int64_t ms)
         kito_jw_raw(w, "null", 4);
 }
 
-static void put_bidder(const kito_feed *f, kito_jw *w, const char *name, uint64_t lot_id,
-                       uint64_t who)
+static void put_bidder(kito_feed *f, kito_jw *w, const char *name, uint64_t lot_id, uint64_t who)
 {
     put_key(w, name);
     if (who == 0) {
         kito_jw_raw(w, "null", 4);
         return;
     }
-    char tok[KITO_FEED_TOKEN_SIZE];
-    kito_feed_bidder_token(f, lot_id, who, tok);
-    kito_jw_string(w, tok);
+    kito_jw_string(w, bidder_token(f, lot_id, who));
     kito_jw_lit(w, (who & KITO_PADDLE_FLAG) != 0 ? ",\"floor\":true" : ",\"floor\":false");
 }
 
 /* Renders one event as an SSE frame into buf; its length, or 0 if it does not fit. */
-static size_t render(const kito_feed *f, uint64_t id, const struct kito_market_note *n,
+static size_t render(kito_feed *f, uint64_t id, const struct kito_market_note *n,
                      const struct kito_event *ev, char *buf, size_t cap)
 {
     char cur[4];
@@ -869,11 +900,14 @@ kito_err kito_feed_create(uv_loop_t *loop, const struct kito_feed_limits *lim,
         return KITO_E_NOMEM;
     f->sales = calloc(lim->max_sales, sizeof(*f->sales));
     f->dirty = calloc(2 * (size_t)lim->max_sales, sizeof(*f->dirty));
-    kito_err e =
-        f->sales == NULL || f->dirty == NULL ? KITO_E_NOMEM : kito_hmac_new(key, 32, &f->hmac);
+    f->tokens = calloc(2 * FEED_TOKEN_SETS, sizeof(*f->tokens));
+    kito_err e = f->sales == NULL || f->dirty == NULL || f->tokens == NULL
+                     ? KITO_E_NOMEM
+                     : kito_hmac_new(key, 32, &f->hmac);
     if (e != KITO_OK) {
         free(f->sales);
         free(f->dirty);
+        free(f->tokens);
         free(f);
         return e;
     }
@@ -908,6 +942,7 @@ static void free_memory(kito_feed *f)
     }
     free(f->sales);
     free(f->dirty);
+    free(f->tokens);
     kito_hmac_free(f->hmac);
     free(f);
 }

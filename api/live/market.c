@@ -1110,6 +1110,17 @@ kito_err kito_market_lot_view(const kito_market *m, uint64_t lot_id, struct kito
     return kito_engine_lot_view(m->eng, lot_id, out);
 }
 
+kito_err kito_market_lot_view_mine(const kito_market *m, uint64_t lot_id, uint64_t bidder,
+                                   struct kito_lot_view *view, struct kito_my_bid *mine)
+{
+    const struct mk_lot *l = lot_find(m, lot_id);
+    if (l == NULL || l->state == LOT_CHECKING)
+        return KITO_E_UNKNOWN_LOT;
+    if (l->state != LOT_READY)
+        return KITO_E_UNAVAILABLE;
+    return kito_engine_lot_view_mine(m->eng, lot_id, bidder, view, mine);
+}
+
 const kito_engine *kito_market_engine(const kito_market *m)
 {
     return m->eng;

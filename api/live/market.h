@@ -212,6 +212,11 @@ int64_t kito_market_next_deadline(const kito_market *m);
  * commands whose batch is not confirmed yet). */
 kito_err kito_market_lot_view(const kito_market *m, uint64_t lot_id, struct kito_lot_view *out);
 
+/* As kito_market_lot_view, with bidder's own standing bid in *mine, in one lookup of the lot
+ * (engine/engine.h, kito_engine_lot_view_mine): what a bid's answer shows. */
+kito_err kito_market_lot_view_mine(const kito_market *m, uint64_t lot_id, uint64_t bidder,
+                                   struct kito_lot_view *view, struct kito_my_bid *mine);
+
 /* The engine, read-only (views, snapshots, equality checks in tests). Borrowed. */
 const kito_engine *kito_market_engine(const kito_market *m);
 

@@ -56,6 +56,14 @@ Test(tender, bids_are_sealed_until_close)
     cr_assert(!mine.leading);
     cr_assert_eq(kito_engine_my_bid(eng, LOT, 3, &mine), KITO_OK);
     cr_assert(!mine.has_bid);
+    /* the view and her bid in one lookup (a bid's answer) say the same as the two calls */
+    struct kito_lot_view v2;
+    struct kito_my_bid mine2;
+    cr_assert_eq(kito_engine_lot_view_mine(eng, LOT, 2, &v2, &mine2), KITO_OK);
+    cr_assert_eq(memcmp(&v2, &v, sizeof(v)), 0);
+    cr_assert(mine2.has_bid && !mine2.leading);
+    cr_assert_eq(mine2.amount_minor, USD(4000));
+    cr_assert_eq(kito_engine_lot_view_mine(eng, LOT + 1, 2, &v2, &mine2), KITO_E_UNKNOWN_LOT);
     struct kito_standing_bid bids[4];
     size_t n;
     cr_assert_eq(kito_engine_lot_bids(eng, LOT, bids, 4, &n), KITO_E_BAD_STATE,

@@ -1,15 +1,16 @@
-/* The pure parts of api/live/bidding.h: Idempotency-Key rules, the command id derivation, the token
- * bucket and the public view rendering (issue 5). */
+/* The pure parts of api/live/bidding.h and api/live/bid_service.h: Idempotency-Key rules, the
+ * command id derivation, the token bucket, the lot view's and the accepted bid's documents
+ * (issues 5 and 14), and the caches. */
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/live/bid_service.h"
 #include "api/live/bidding.h"
 #include "api/common/crypto.h"
 #include "api/common/render.h"
-#include "api/http/server.h"
 #include "api/common/validate.h"
 
 Test(bidding, idempotency_keys)
@@ -113,43 +114,152 @@ Test(bidding, view_hides_what_the_engine_hides)
     json_decref(o);
 }
 
-/* The bid's 201 writes the view directly (kito_bidding_write_view): the same bytes as rendering
- * kito_bidding_render_view's object with the handlers' "id" appended. */
-static void expect_same_view(const struct kito_lot_view *v, uint64_t viewer, uint64_t lot_id)
+/* The one renderer of a lot's view (kito_bidding_write_view), byte for byte. */
+static void expect_view(const struct kito_lot_view *v, uint64_t viewer, uint64_t lot_id,
+                        const char *want)
 {
-    json_t *o = kito_bidding_render_view(v, viewer);
-    cr_assert_not_null(o);
-    if (lot_id != 0)
-        json_object_set_new(o, "id", kito_render_id(KITO_ID_LOT, lot_id));
-    char *want = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
-    json_decref(o);
     char buf[1024];
     kito_jw w;
     kito_jw_init(&w, buf, sizeof(buf));
     kito_bidding_write_view(&w, v, viewer, lot_id);
     cr_assert(!w.failed);
-    cr_expect_eq(w.len, strlen(want));
     cr_expect_str_eq(buf, want);
-    free(want);
+    cr_expect_eq(w.len, strlen(want));
 }
 
-Test(bidding, written_view_is_the_rendered_view)
+static const struct kito_lot_view open_lot = {.lot_id = 9,
+                                              .leader = 42,
+                                              .price_minor = 16000,
+                                              .ask_minor = 17000,
+                                              .opening_minor = 10000,
+                                              .ends_at_ms = 1800000000123,
+                                              .seq = 7,
+                                              .bid_count = 5,
+                                              .format = KITO_FORMAT_TIMED,
+                                              .state = KITO_LOT_OPEN,
+                                              .has_reserve = true,
+                                              .reserve_met = true,
+                                              .currency = "USD"};
+
+Test(bidding, written_view)
 {
-    struct kito_lot_view v = timed_view();
-    expect_same_view(&v, 42, 9);
-    expect_same_view(&v, 0, 9);
-    expect_same_view(&v, 43, 0);
-    v.ends_at_ms = 1800000000000; /* whole seconds: no milliseconds */
+    expect_view(&open_lot, 42, 9,
+                "{\"state\":\"open\",\"price\":{\"amount\":16000,\"currency\":\"USD\"},"
+                "\"ask\":{\"amount\":17000,\"currency\":\"USD\"},"
+                "\"opening\":{\"amount\":10000,\"currency\":\"USD\"},\"bid_count\":5,"
+                "\"reserve_met\":true,\"has_reserve\":true,"
+                "\"ends_at\":\"2027-01-15T08:00:00.123Z\",\"seq\":7,\"paused\":false,"
+                "\"leader_is_you\":true,\"id\":\"lot_0000000000009\"}");
+    /* another viewer, no id */
+    expect_view(&open_lot, 43, 0,
+                "{\"state\":\"open\",\"price\":{\"amount\":16000,\"currency\":\"USD\"},"
+                "\"ask\":{\"amount\":17000,\"currency\":\"USD\"},"
+                "\"opening\":{\"amount\":10000,\"currency\":\"USD\"},\"bid_count\":5,"
+                "\"reserve_met\":true,\"has_reserve\":true,"
+                "\"ends_at\":\"2027-01-15T08:00:00.123Z\",\"seq\":7,\"paused\":false,"
+                "\"leader_is_you\":false}");
+    /* sold, paused, reserve not met, whole seconds, no ask */
+    struct kito_lot_view v = open_lot;
+    v.ends_at_ms = 1800000000000;
     v.reserve_met = false;
     v.paused = true;
     v.state = KITO_LOT_SOLD;
     v.ask_minor = 0;
-    expect_same_view(&v, 42, 12345678901234ULL);
-    struct kito_lot_view t = tender_view();
-    expect_same_view(&t, 42, 9);
-    t.state = 200; /* "unknown" */
-    t.ends_at_ms = 0;
-    expect_same_view(&t, 0, 1);
+    expect_view(&v, 0, 12345678901234ULL,
+                "{\"state\":\"sold\",\"price\":{\"amount\":16000,\"currency\":\"USD\"},"
+                "\"ask\":null,\"opening\":{\"amount\":10000,\"currency\":\"USD\"},"
+                "\"bid_count\":5,\"reserve_met\":false,\"has_reserve\":true,"
+                "\"ends_at\":\"2027-01-15T08:00:00Z\",\"seq\":7,\"paused\":true,"
+                "\"leader_is_you\":false,\"id\":\"lot_0000b79swwbzj\"}");
+    /* a sealed tender as the engine reports it: no price, no count, reserve_met null */
+    struct kito_lot_view t = {.lot_id = 9,
+                              .ask_minor = 10000,
+                              .opening_minor = 10000,
+                              .format = KITO_FORMAT_TENDER,
+                              .state = KITO_LOT_OPEN,
+                              .currency = "KES"};
+    expect_view(&t, 42, 9,
+                "{\"state\":\"open\",\"price\":null,"
+                "\"ask\":{\"amount\":10000,\"currency\":\"KES\"},"
+                "\"opening\":{\"amount\":10000,\"currency\":\"KES\"},\"bid_count\":0,"
+                "\"reserve_met\":null,\"has_reserve\":false,\"ends_at\":null,\"seq\":0,"
+                "\"paused\":false,\"leader_is_you\":false,\"id\":\"lot_0000000000009\"}");
+    t.state = 200;
+    expect_view(&t, 0, 0,
+                "{\"state\":\"unknown\",\"price\":null,"
+                "\"ask\":{\"amount\":10000,\"currency\":\"KES\"},"
+                "\"opening\":{\"amount\":10000,\"currency\":\"KES\"},\"bid_count\":0,"
+                "\"reserve_met\":null,\"has_reserve\":false,\"ends_at\":null,\"seq\":0,"
+                "\"paused\":false,\"leader_is_you\":false}");
+}
+
+/* The jansson documents get the same view, read back from those bytes. */
+Test(bidding, rendered_view_is_the_written_view)
+{
+    json_t *o = kito_bidding_render_view(&open_lot, 42);
+    cr_assert_not_null(o);
+    char *got = json_dumps(o, JSON_COMPACT);
+    cr_expect_str_eq(got, "{\"state\":\"open\",\"price\":{\"amount\":16000,\"currency\":\"USD\"},"
+                          "\"ask\":{\"amount\":17000,\"currency\":\"USD\"},"
+                          "\"opening\":{\"amount\":10000,\"currency\":\"USD\"},\"bid_count\":5,"
+                          "\"reserve_met\":true,\"has_reserve\":true,"
+                          "\"ends_at\":\"2027-01-15T08:00:00.123Z\",\"seq\":7,\"paused\":false,"
+                          "\"leader_is_you\":true}");
+    free(got);
+    json_decref(o);
+}
+
+static void expect_accepted(const struct kito_bid_answer *a, const char *want)
+{
+    char buf[2048];
+    kito_jw w;
+    kito_jw_init(&w, buf, sizeof(buf));
+    kito_bid_write_accepted(&w, a);
+    cr_assert(!w.failed);
+    cr_expect_str_eq(buf, want);
+    json_t *parsed = json_loads(buf, 0, NULL);
+    cr_expect_not_null(parsed, "not JSON: %s", buf);
+    json_decref(parsed);
+}
+
+/* The bid's 201 body (kito_bid_write_accepted), the one renderer of it. */
+Test(bidding, accepted_bid_document)
+{
+    struct kito_bid_answer a = {
+        .err = KITO_OK,
+        .has_lot = true,
+        .seq = 7,
+        .view = open_lot,
+        .mine = {.has_bid = true, .leading = true, .amount_minor = 25000, .seq = 7},
+        .currency = "USD",
+        .req = {.lot_id = 9,
+                .account_id = 42,
+                .cmd_id = 0x0123456789abcdefULL,
+                .amount_minor = 25000,
+                .type = KITO_CMD_BID},
+    };
+    const char *lot =
+        "{\"state\":\"open\",\"price\":{\"amount\":16000,\"currency\":\"USD\"},"
+        "\"ask\":{\"amount\":17000,\"currency\":\"USD\"},"
+        "\"opening\":{\"amount\":10000,\"currency\":\"USD\"},\"bid_count\":5,"
+        "\"reserve_met\":true,\"has_reserve\":true,\"ends_at\":\"2027-01-15T08:00:00.123Z\","
+        "\"seq\":7,\"paused\":false,\"leader_is_you\":true,\"id\":\"lot_0000000000009\"}";
+    char want[2048];
+    snprintf(want, sizeof(want),
+             "{\"bid_id\":\"bid_028t5cy4tqkff\",\"seq\":7,"
+             "\"amount\":{\"amount\":25000,\"currency\":\"USD\"},"
+             "\"your_bid\":{\"amount\":{\"amount\":25000,\"currency\":\"USD\"},"
+             "\"leading\":true,\"seq\":7},\"lot\":%s}",
+             lot);
+    expect_accepted(&a, want);
+    /* no standing bid to show, and the lot gone from the market */
+    a.mine.has_bid = false;
+    a.has_lot = false;
+    a.seq = 0;
+    a.err = KITO_E_DUPLICATE;
+    expect_accepted(&a, "{\"bid_id\":\"bid_028t5cy4tqkff\",\"seq\":0,"
+                        "\"amount\":{\"amount\":25000,\"currency\":\"USD\"},"
+                        "\"your_bid\":null,\"lot\":null}");
 }
 
 /* Expects the writer's bytes to be jansson's compact encoding of v (which this takes). */
@@ -178,12 +288,38 @@ Test(bidding, written_json_matches_jansson)
         kito_jw_string(&w, strings[i]);
         expect_jansson(buf, json_string(strings[i]), "string", i);
     }
-    static const int64_t ints[] = {0, 1, -1, 9, 10, -10, 123456789, INT64_MAX, INT64_MIN};
+    static const int64_t ints[] = {0,   1,    -1,         9,         10,        -10,      99,
+                                   100, -101, 1000000007, 123456789, INT64_MAX, INT64_MIN};
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
         kito_jw_init(&w, buf, sizeof(buf));
         kito_jw_int(&w, ints[i]);
         expect_jansson(buf, json_integer(ints[i]), "integer", i);
     }
+}
+
+/* Money, ids and times are written without the string escaper where their text cannot need it;
+ * a currency that is not three capital letters still goes through it. */
+Test(bidding, written_money_ids_times_match_jansson)
+{
+    static const char *const currencies[] = {"USD", "KES", "usd", "US", "U\"SD", "", "EURO"};
+    for (size_t i = 0; i < sizeof(currencies) / sizeof(currencies[0]); i++) {
+        json_t *m = kito_render_money(-1234, currencies[i]);
+        char *want = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char buf[128];
+        kito_jw w;
+        kito_jw_init(&w, buf, sizeof(buf));
+        kito_jw_money(&w, -1234, currencies[i]);
+        cr_expect_str_eq(buf, want, "currency %zu", i);
+        free(want);
+        json_decref(m);
+    }
+    char buf[64];
+    kito_jw w;
+    kito_jw_init(&w, buf, sizeof(buf));
+    kito_jw_id(&w, "lot", 9);
+    kito_jw_raw(&w, ",", 1);
+    kito_jw_time(&w, 1800000000123);
+    cr_expect_str_eq(buf, "\"lot_0000000000009\",\"2027-01-15T08:00:00.123Z\"");
 }
 
 Test(bidding, a_writer_that_runs_out_of_room_fails)
@@ -211,10 +347,9 @@ Test(bidding, caches_hold_a_big_sale)
 {
     uv_loop_t loop;
     cr_assert_eq(uv_loop_init(&loop), 0);
-    static kito_server s; /* only the loop is used */
-    s.loop = &loop;
+    struct kito_bidding_params p = {.loop = &loop}; /* no market, pool or limits */
     kito_bidding *b = NULL;
-    cr_assert_eq(kito_bidding_create(&s, &b), KITO_OK);
+    cr_assert_eq(kito_bidding_create(&p, &b), KITO_OK);
     const uint64_t lots = 1000, buyers = 200, sale = 7;
     for (uint64_t id = 1; id <= lots; id++) {
         kito_bid_lot l = {.lot_id = id, .sale_id = sale, .currency = "USD"};
@@ -254,10 +389,9 @@ Test(bidding, replayed_keys_keep_the_newer_whatever_the_order)
 {
     uv_loop_t loop;
     cr_assert_eq(uv_loop_init(&loop), 0);
-    static kito_server s; /* only the loop is used */
-    s.loop = &loop;
+    struct kito_bidding_params p = {.loop = &loop}; /* no market, pool or limits */
     kito_bidding *b = NULL;
-    cr_assert_eq(kito_bidding_create(&s, &b), KITO_OK);
+    cr_assert_eq(kito_bidding_create(&p, &b), KITO_OK);
     /* two ids in one slot: the table is direct-mapped, so search for a second id that collides */
     uint64_t older = 1001, newer = 0;
     struct kito_command c_old = {.id = older,

@@ -330,6 +330,30 @@ Test(feed, bidder_tokens_anonymous_and_per_lot)
     kito_feed_free(other);
 }
 
+/* Frames name each leader with her token however often and in whatever order leaders repeat
+ * (the feed keeps recent tokens: a lot's leader is named in every book event), across more lots
+ * and bidders than the token cache has slots. */
+Test(feed, leader_tokens_stay_right_when_leaders_repeat)
+{
+    kito_feed *f = make(16, 16, 10, 4);
+    struct fake *a = subscribe(f, 7, false, 0);
+    drain(a);
+    uint32_t seq = 0;
+    for (uint64_t round = 0; round < 3; round++)
+        for (uint64_t lot = 1; lot <= 3000; lot++) {
+            uint64_t who = 100 + (lot + round) % 3; /* three bidders take turns on every lot */
+            a->len = 0;
+            a->buf[0] = '\0';
+            publish_bid(f, 7, lot, ++seq, who, 1000, 1);
+            drain(a);
+            char tok[KITO_FEED_TOKEN_SIZE], want[64];
+            kito_feed_bidder_token(f, lot, who, tok);
+            snprintf(want, sizeof(want), "\"leader\":\"%s\",", tok);
+            cr_assert(strstr(a->buf, want) != NULL, "lot %llu, bidder %llu: %s",
+                      (unsigned long long)lot, (unsigned long long)who, a->buf);
+        }
+}
+
 Test(feed, floor_bidder_marked)
 {
     kito_feed *f = make(64, 64, 10, 4);
