@@ -61,6 +61,16 @@ typedef struct kito_config {
     uint32_t payout_interval_ms;    /* KITO_PAYOUT_INTERVAL_MS: the payout worker's tick */
     uint32_t payout_check_after_ms; /* KITO_PAYOUT_CHECK_AFTER_MS: ask the provider about an
                                        attempt with no result this long after it was sent */
+
+    /* how buyers pay invoices (issue 16; GET /v1/payment-methods): a method whose first
+     * setting is empty is not offered */
+    struct kito_config_payment {
+        char bank_name[KITO_CONFIG_NAME_SIZE];    /* KITO_PAY_BANK_NAME */
+        char bank_account_name[KITO_CONFIG_NAME_SIZE]; /* KITO_PAY_BANK_ACCOUNT_NAME */
+        char bank_account[KITO_CONFIG_NAME_SIZE]; /* KITO_PAY_BANK_ACCOUNT: number or IBAN */
+        char bank_swift[16];                      /* KITO_PAY_BANK_SWIFT: BIC */
+        char mpesa_paybill[16];                   /* KITO_PAY_MPESA_PAYBILL: business number */
+    } pay;
 } kito_config;
 
 /* Looks a variable up; returns NULL when it is not set. ud is the caller's. */

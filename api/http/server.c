@@ -21,6 +21,7 @@
 #include "api/http/h2_guard.h"
 #include "api/http/http_error.h"
 #include "api/http/json.h"
+#include "api/http/pages.h"
 #include "api/money/payouts.h"
 #include "api/money/settlement.h"
 #include "api/http/tls.h"
@@ -414,6 +415,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                    H2O_STRLIT("max-age=63072000"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
                           NULL, H2O_STRLIT("nosniff"));
+    kito_pages_security_headers(req);
     h2o_iovec_t path = req->path_normalized;
     kito_err e = kito_router_match(&s->router, r->method, path.base, path.len, &r->match);
     if (e == KITO_OK) {
@@ -436,7 +438,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                                  KITO_METHOD_GET | KITO_METHOD_HEAD);
         return 0;
     }
-    kito_respond_error(r, KITO_E_NOT_FOUND, NULL);
+    kito_pages_not_found(r); /* an HTML page for a page path, else the JSON error */
     return 0;
 }
 
