@@ -288,6 +288,8 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud,
     cfg->h2_reset_max = (uint32_t)v;
     TRY(get_uint(env, ud, "KITO_SHUTDOWN_GRACE_MS", 5000, 0, 600000, &v, err, err_size));
     cfg->shutdown_grace_ms = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_SNAPSHOT_EVERY", 1000, 1, 1000000, &v, err, err_size));
+    cfg->snapshot_every = (uint32_t)v;
     TRY(get_uint(env, ud, "KITO_BID_BUYER_RATE", 5, 1, 1000000, &v, err, err_size));
     cfg->bid_buyer_rate = (uint32_t)v;
     TRY(get_uint(env, ud, "KITO_BID_BUYER_BURST", 10, 1, 1000000, &v, err, err_size));

@@ -48,6 +48,9 @@ typedef struct kito_config {
     uint32_t h2_reset_max;      /* KITO_H2_RESET_MAX: abandoned HTTP/2 streams a connection may have
                                    per second (token bucket of this size, refilled at this rate) */
     uint32_t shutdown_grace_ms; /* KITO_SHUTDOWN_GRACE_MS: in-flight wait on SIGTERM */
+    uint32_t snapshot_every;    /* KITO_SNAPSHOT_EVERY: a lot's order-book snapshot is rewritten in
+                                   Redis after this many of its commands (1000; 1 .. 1,000,000):
+                                   recovery replays at most about this many commands a lot */
 
     /* payouts (api/money/payouts.h, api/adapters/mpesa.h); sending is off while mpesa_base_url is empty */
     char mpesa_base_url[KITO_CONFIG_PATH_SIZE];  /* KITO_MPESA_BASE_URL: http(s)://host[:port] */

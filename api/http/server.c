@@ -594,9 +594,11 @@ static void on_market_recovered(void *ud, kito_err status, const struct kito_mar
         return;
     }
     kito_log(NULL,
-            "order books recovered: %u lots, %llu commands replayed, %.1f ms "
-            "(%u from snapshots, %u damaged)",
-            r->lots, (unsigned long long)r->commands, r->ms, r->from_snapshots, r->damaged);
+             "order books recovered: %u lots, %llu commands replayed, %.1f ms "
+             "(%u from snapshots, %u damaged; %u command ids remembered, %llu journal entries "
+             "read from before the snapshots)",
+             r->lots, (unsigned long long)r->commands, r->ms, r->from_snapshots, r->damaged,
+             r->remembered, (unsigned long long)r->history);
     /* a crash between a publish and its lots' loading must not lose them (issue 5) */
     kito_bidding_reconcile(s->bidding);
 }
@@ -630,6 +632,7 @@ static kito_err start_market(kito_server *s)
     sp.host = s->cfg->redis_host;
     sp.port = s->cfg->redis_port;
     kito_market_limits_default(&lim);
+    lim.snapshot_every = s->cfg->snapshot_every;
     kito_err e = kito_market_create(s->loop, &sp, &lim, &s->market);
     if (e != KITO_OK)
         return e;

@@ -153,6 +153,7 @@ typedef struct key_slot {
     uint64_t cmd_id; /* 0 = empty */
     uint64_t lot_id;
     int64_t amount;
+    int64_t at_ms; /* when the command was stamped: of two keys in one slot the newer stays */
 } key_slot;
 
 typedef struct bucket_slot {
@@ -787,13 +788,20 @@ bool kito_bidding_key_matches(kito_bidding *b, uint64_t cmd_id, uint64_t lot_id,
 
 void kito_bidding_key_put(kito_bidding *b, uint64_t cmd_id, uint64_t lot_id, int64_t amount)
 {
-    b->keys[mix(cmd_id) & (KITO_BIDDING_KEYS - 1)] = (key_slot){cmd_id, lot_id, amount};
+    b->keys[mix(cmd_id) & (KITO_BIDDING_KEYS - 1)] =
+        (key_slot){cmd_id, lot_id, amount, kito_bidding_now_ms()};
 }
 
 void kito_bidding_key_replayed(void *ud, const struct kito_command *cmd)
 {
-    if (cmd->type == KITO_CMD_BID && cmd->id != 0)
-        kito_bidding_key_put(ud, cmd->id, cmd->lot_id, cmd->amount_minor);
+    kito_bidding *b = ud;
+    if (cmd->type != KITO_CMD_BID || cmd->id == 0)
+        return;
+    /* The market hands the rebuilt commands over in no particular order: the slot keeps the
+     * newer of two keys, as it would have in running order. */
+    key_slot *k = &b->keys[mix(cmd->id) & (KITO_BIDDING_KEYS - 1)];
+    if (k->cmd_id == 0 || k->at_ms <= cmd->now_ms)
+        *k = (key_slot){cmd->id, cmd->lot_id, cmd->amount_minor, cmd->now_ms};
 }
 
 uint64_t *kito_bidding_ids_scratch(kito_bidding *b, size_t *cap)

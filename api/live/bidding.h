@@ -30,10 +30,10 @@
  *     SHA-256(buyer id as 8 bytes big-endian || key), so a retry with the same key from the same
  *     buyer is the same engine command and the engine's window answers it as a duplicate. A
  *     small table remembers what each key was used for (lot and amount) from the moment its bid
- *     is accepted, and is refilled from the journal when the market replays it (the same
- *     commands the engine's window holds again), so that a key reused for a different bid is
- *     refused instead of silently answered with the first one -- while the first is in flight,
- *     and after a restart.
+ *     is accepted, and is refilled from the journal when the market rebuilds (the commands whose
+ *     ids the engine's window holds again, before the lots' snapshots too; of two keys that share
+ *     a slot the newer stays), so that a key reused for a different bid is refused instead of
+ *     silently answered with the first one -- while the first is in flight, and after a restart.
  *
  * Everything is for the loop thread only, except the pure helpers marked "pure".
  */
@@ -164,7 +164,8 @@ void kito_bidding_key_put(kito_bidding *b, uint64_t cmd_id, uint64_t lot_id, int
 
 /* The market's replay listener (kito_market_set_replay_listener; ud is the kito_bidding): a bid
  * read back from the journal is remembered as kito_bidding_key_put would, so that after a restart
- * a key the engine answers as a duplicate is still refused for a different lot or amount. */
+ * a key the engine answers as a duplicate is still refused for a different lot or amount -- unless
+ * its slot holds a newer key (by now_ms): the bids come in no particular order. */
 void kito_bidding_key_replayed(void *ud, const struct kito_command *cmd);
 
 /* Overlays the market's view of the lot whose "id" member is in lot (a lot as

@@ -32,7 +32,11 @@ struct bs_read {
     bool config_found;
     uint64_t sale_id, seller_id;
     char currency[4];
-    uint32_t next_seq; /* the seq the next journal entry must carry */
+    uint32_t next_seq;   /* the seq the next journal entry must carry */
+    uint32_t snap_seq;   /* the snapshot covers 1..snap_seq */
+    uint32_t hist_next;  /* reading before the snapshot: the seq the next entry must carry */
+    uint32_t hist_left;  /* ... entries still to read at most */
+    uint32_t hist_asked; /* ... the COUNT of the XREVRANGE in flight */
 };
 
 struct kito_bookstore {
@@ -952,6 +956,7 @@ static void on_lot_snap(redisAsyncContext *ac, void *reply_, void *privdata)
         head.snap_seq = (uint32_t)seq;
         head.snap = (const uint8_t *)e[1]->str;
         head.snap_len = e[1]->len;
+        rd->snap_seq = (uint32_t)seq;
         rd->next_seq = (uint32_t)seq + 1;
     }
     kito_err st = rd->rd->on_head(rd->ud, &head);
@@ -973,17 +978,16 @@ static bool parse_entry_id(const char *s, size_t n, uint64_t *seq)
     return parse_u64(s, n - 2, seq);
 }
 
-static void on_lot_range(redisAsyncContext *ac, void *reply_, void *privdata)
+/* Decodes a page of XRANGE / XREVRANGE entries into bs->page: every entry's id must be
+ * "<*expect>-0", its record must decode to that seq and to the lot, and *expect moves by step
+ * (+1 forwards, -1 backwards) per entry. KITO_E_BAD_COMMAND for anything else (damage). */
+static kito_err decode_page(struct bs_read *rd, const redisReply *reply, size_t max,
+                            uint32_t *expect, int step, size_t *n_out)
 {
-    struct bs_read *rd = privdata;
-    redisReply *reply = reply_;
-    if (!read_reply_ok(ac, rd, reply))
-        return;
     kito_bookstore *bs = rd->bs;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements > KITO_BOOKSTORE_PAGE) {
-        finish_read(rd, KITO_E_IO);
-        return;
-    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements > max)
+        return KITO_E_IO;
+    assert(max <= KITO_BOOKSTORE_PAGE);
     size_t n = reply->elements;
     for (size_t i = 0; i < n; i++) {
         redisReply *ent = reply->element[i];
@@ -993,22 +997,52 @@ static void on_lot_range(redisAsyncContext *ac, void *reply_, void *privdata)
             ent->element[1]->type != REDIS_REPLY_ARRAY || ent->element[1]->elements != 2 ||
             ent->element[1]->element[0]->type != REDIS_REPLY_STRING ||
             ent->element[1]->element[1]->type != REDIS_REPLY_STRING ||
-            !parse_entry_id(ent->element[0]->str, ent->element[0]->len, &seq)) {
-            finish_read(rd, KITO_E_BAD_COMMAND);
-            return;
-        }
+            !parse_entry_id(ent->element[0]->str, ent->element[0]->len, &seq))
+            return KITO_E_BAD_COMMAND;
         redisReply *val = ent->element[1]->element[1];
         struct kito_command *c = &bs->page[i];
         /* pair assertion, read side: the record decodes and sits where it was written */
         if (kito_command_decode((const uint8_t *)val->str, val->len, c) != KITO_OK ||
-            c->seq != seq || seq != rd->next_seq || c->lot_id != rd->lot_id) {
-            finish_read(rd, KITO_E_BAD_COMMAND);
-            return;
-        }
-        rd->next_seq++;
+            c->seq != seq || seq != *expect || seq == 0 || c->lot_id != rd->lot_id)
+            return KITO_E_BAD_COMMAND;
+        *expect = (uint32_t)((int64_t)*expect + step);
+    }
+    *n_out = n;
+    return KITO_OK;
+}
+
+static kito_err send_history(struct bs_read *rd);
+
+/* The tail is read: then the entries before the snapshot, if the owner wants them, else done. */
+static void history_or_done(struct bs_read *rd)
+{
+    const struct kito_bookstore_reader *r = rd->rd;
+    if (r->on_history == NULL || r->history_max == 0 || rd->snap_seq == 0) {
+        finish_read(rd, KITO_OK);
+        return;
+    }
+    rd->hist_next = rd->snap_seq;
+    rd->hist_left = rd->snap_seq < r->history_max ? rd->snap_seq : r->history_max;
+    kito_err st = send_history(rd);
+    if (st != KITO_OK)
+        finish_read(rd, st);
+}
+
+static void on_lot_range(redisAsyncContext *ac, void *reply_, void *privdata)
+{
+    struct bs_read *rd = privdata;
+    redisReply *reply = reply_;
+    if (!read_reply_ok(ac, rd, reply))
+        return;
+    kito_bookstore *bs = rd->bs;
+    size_t n;
+    kito_err st = decode_page(rd, reply, KITO_BOOKSTORE_PAGE, &rd->next_seq, +1, &n);
+    if (st != KITO_OK) {
+        finish_read(rd, st);
+        return;
     }
     if (n > 0) {
-        kito_err st = rd->rd->on_commands(rd->ud, bs->page, n);
+        st = rd->rd->on_commands(rd->ud, bs->page, n);
         if (!rd->in_use)
             return;
         if (st != KITO_OK) {
@@ -1017,10 +1051,10 @@ static void on_lot_range(redisAsyncContext *ac, void *reply_, void *privdata)
         }
     }
     if (n < KITO_BOOKSTORE_PAGE) {
-        finish_read(rd, KITO_OK);
+        history_or_done(rd);
         return;
     }
-    kito_err st = send_range(rd);
+    st = send_range(rd);
     if (st != KITO_OK)
         finish_read(rd, st);
 }
@@ -1038,6 +1072,61 @@ static kito_err send_range(struct bs_read *rd)
     start[sl++] = '0';
     if (redisAsyncCommand(bs->ac, on_lot_range, rd, "XRANGE %b %b + COUNT %d", key, kl, start, sl,
                           KITO_BOOKSTORE_PAGE) != REDIS_OK)
+        return KITO_E_UNAVAILABLE;
+    return KITO_OK;
+}
+
+static void on_lot_history(redisAsyncContext *ac, void *reply_, void *privdata)
+{
+    struct bs_read *rd = privdata;
+    redisReply *reply = reply_;
+    if (!read_reply_ok(ac, rd, reply))
+        return;
+    kito_bookstore *bs = rd->bs;
+    size_t n;
+    kito_err st = decode_page(rd, reply, rd->hist_asked, &rd->hist_next, -1, &n);
+    if (st != KITO_OK) {
+        finish_read(rd, st);
+        return;
+    }
+    assert(n <= rd->hist_left);
+    rd->hist_left -= (uint32_t)n;
+    bool more = true;
+    if (n > 0) {
+        st = rd->rd->on_history(rd->ud, bs->page, n, &more);
+        if (!rd->in_use)
+            return;
+        if (st != KITO_OK) {
+            finish_read(rd, st);
+            return;
+        }
+    }
+    /* A short page is the journal's first entry (or, were a journal ever trimmed, the oldest
+     * one left): nothing older to read. */
+    if (!more || n < rd->hist_asked || rd->hist_left == 0 || rd->hist_next == 0) {
+        finish_read(rd, KITO_OK);
+        return;
+    }
+    st = send_history(rd);
+    if (st != KITO_OK)
+        finish_read(rd, st);
+}
+
+static kito_err send_history(struct bs_read *rd)
+{
+    kito_bookstore *bs = rd->bs;
+    if (bs->ac == NULL)
+        return KITO_E_UNAVAILABLE;
+    assert(rd->hist_next > 0 && rd->hist_left > 0);
+    char key[64];
+    size_t kl = lot_key(key, rd->lot_id, "journal");
+    char end[24];
+    size_t el = dec_u64(end, rd->hist_next);
+    end[el++] = '-';
+    end[el++] = '0';
+    rd->hist_asked = rd->hist_left < KITO_BOOKSTORE_PAGE ? rd->hist_left : KITO_BOOKSTORE_PAGE;
+    if (redisAsyncCommand(bs->ac, on_lot_history, rd, "XREVRANGE %b %b - COUNT %d", key, kl, end,
+                          el, (int)rd->hist_asked) != REDIS_OK)
         return KITO_E_UNAVAILABLE;
     return KITO_OK;
 }

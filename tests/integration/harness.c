@@ -588,6 +588,66 @@ struct kito_http_resp kito_harness_call_raw(const struct kito_kitod *k, const ch
     return call(k, token, NULL, method, path, body, len, content_type);
 }
 
+struct kito_http_resp kito_harness_callf(const struct kito_kitod *k, const kito_who *w,
+                                         const char *idempotency_key, const char *method,
+                                         const char *path, const char *body_fmt, ...)
+{
+    char body[16384];
+    if (body_fmt != NULL) {
+        va_list ap;
+        va_start(ap, body_fmt);
+        int n = vsnprintf(body, sizeof(body), body_fmt, ap);
+        va_end(ap);
+        cr_assert(n >= 0 && (size_t)n < sizeof(body), "%s %s: body too long", method, path);
+    }
+    return kito_harness_call(k, w, idempotency_key, method, path,
+                             body_fmt != NULL ? body : NULL);
+}
+
+struct kito_http_resp kito_harness_call_json(const struct kito_kitod *k, const char *token,
+                                             const char *method, const char *path,
+                                             const char *json)
+{
+    return call(k, token, NULL, method, path, json, json != NULL ? strlen(json) : 0,
+                json != NULL ? "application/json" : NULL);
+}
+
+long long kito_harness_count(const char *fmt, ...)
+{
+    char sql[4096], out[32] = "";
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    cr_assert(n >= 0 && (size_t)n < sizeof(sql), "query too long");
+    kito_harness_sql_value(out, sizeof(out), "%s", sql);
+    return atoll(out);
+}
+
+const char *kito_harness_str(const struct kito_http_resp *r, const char *name)
+{
+    const char *s = json_string_value(json_object_get(r->json, name));
+    cr_assert(s != NULL, "no string member %s in %s", name, r->body);
+    return s;
+}
+
+const char *kito_harness_at(long offset_s, char buf[KITO_TIME_SIZE])
+{
+    cr_assert_eq(kito_time_format(((int64_t)time(NULL) + offset_s) * 1000, buf), KITO_OK);
+    return buf;
+}
+
+unsigned long long kito_harness_offered_stone(unsigned long long organizer_id,
+                                              char id[KITO_ID_SIZE])
+{
+    static unsigned long long miner;
+    if (miner == 0)
+        miner = kito_harness_account("miner", NULL, 0);
+    unsigned long long key = kito_harness_stone(miner, miner, true, id);
+    kito_harness_offer(id, organizer_id);
+    return key;
+}
+
 void kito_harness_expect(const struct kito_http_resp *r, long status, const char *what)
 {
     cr_assert_eq(r->status, status, "%s: status %ld, want %ld: %s", what, r->status, status,

@@ -172,6 +172,32 @@ struct kito_http_resp kito_harness_call_raw(const struct kito_kitod *k, const ch
                                             const char *method, const char *path, const void *body,
                                             size_t len, const char *content_type);
 
+/* kito_harness_call with the body made printf-style from body_fmt (NULL: no body; at most 16 KiB
+ * once formatted). */
+struct kito_http_resp kito_harness_callf(const struct kito_kitod *k, const kito_who *w,
+                                         const char *idempotency_key, const char *method,
+                                         const char *path, const char *body_fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* kito_harness_call with a bearer token instead of a person (token may be NULL). */
+struct kito_http_resp kito_harness_call_json(const struct kito_kitod *k, const char *token,
+                                             const char *method, const char *path,
+                                             const char *json);
+
+/* The number the first column of the first row of a SQL query says (printf-style), 0 if none. */
+long long kito_harness_count(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The string member name of r's JSON body; the test fails when there is none. Borrowed from r. */
+const char *kito_harness_str(const struct kito_http_resp *r, const char *name);
+
+/* RFC 3339 UTC of now + offset_s seconds, into buf (returned). */
+const char *kito_harness_at(long offset_s, char buf[KITO_TIME_SIZE]);
+
+/* A certified stone of a test miner (one per test program), listed by her and offered to
+ * organizer_id (consent: kito_harness_offer); its API id goes into id. Returns its key. */
+unsigned long long kito_harness_offered_stone(unsigned long long organizer_id,
+                                              char id[KITO_ID_SIZE]);
+
 /* Asserts r's status; on failure the message shows what and the body. */
 void kito_harness_expect(const struct kito_http_resp *r, long status, const char *what);
 

@@ -23,41 +23,9 @@ typedef kito_who who;
 /* ---- helpers --------------------------------------------------------------------------------- */
 
 /* A request with an optional bearer token and a JSON body (printf-style; NULL: none). */
-static struct kito_http_resp call(const who *w, const char *method, const char *path,
-                                  const char *body_fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static struct kito_http_resp call(const who *w, const char *method, const char *path,
-                                  const char *body_fmt, ...)
-{
-    char body[2048];
-    if (body_fmt != NULL) {
-        va_list ap;
-        va_start(ap, body_fmt);
-        vsnprintf(body, sizeof(body), body_fmt, ap);
-        va_end(ap);
-    }
-    return kito_harness_call(&kd, w, NULL, method, path, body_fmt != NULL ? body : NULL);
-}
-
-static const char *str(const struct kito_http_resp *r, const char *name)
-{
-    const char *s = json_string_value(json_object_get(r->json, name));
-    cr_assert(s != NULL, "no string member %s in %s", name, r->body);
-    return s;
-}
-
-static long long count(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static long long count(const char *fmt, ...)
-{
-    char sql[2048], out[32];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    kito_harness_sql_value(out, sizeof(out), "%s", sql);
-    return atoll(out);
-}
+#define call(w, method, path, ...) kito_harness_callf(&kd, w, NULL, method, path, __VA_ARGS__)
+#define str kito_harness_str
+#define count kito_harness_count
 
 static unsigned long long key_of(const char *prefix, const char *id)
 {

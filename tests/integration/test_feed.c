@@ -30,92 +30,19 @@ KITO_SUITE_WITH_KITOD(feed, 120);
 
 /* ---- people and sales ----------------------------------------------------------------------- */
 
-typedef struct who {
-    unsigned long long id;
-    char token[44];
-    char acc[KITO_ID_SIZE];
-} who;
+typedef kito_who who;
 
-static who person(const char *role)
+#define person kito_harness_person
+#define expect kito_harness_expect
+#define at kito_harness_at
+
+/* A request as w (may be NULL) with an Idempotency-Key (may be NULL) and a printf-style body. */
+#define call(w, method, path, idem, ...) kito_harness_callf(&kd, w, idem, method, path, __VA_ARGS__)
+
+/* A certified stone of the test miner, offered to organiser org (the miner's consent). */
+static void new_stone(unsigned long long org, char id[KITO_ID_SIZE])
 {
-    who w;
-    w.id = kito_harness_account(role, NULL, 0);
-    kito_harness_session(w.id, w.token);
-    kito_id_format(KITO_ID_ACCOUNT, w.id, w.acc, sizeof(w.acc));
-    return w;
-}
-
-static struct kito_http_resp call(const who *w, const char *method, const char *path,
-                                  const char *idem, const char *body_fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static struct kito_http_resp call(const who *w, const char *method, const char *path,
-                                  const char *idem, const char *body_fmt, ...)
-{
-    char body[4096], auth[128], key[128];
-    const char *headers[4] = {"Content-Type: application/json", NULL, NULL, NULL};
-    int h = 1;
-    if (w != NULL) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w->token);
-        headers[h++] = auth;
-    }
-    if (idem != NULL) {
-        snprintf(key, sizeof(key), "Idempotency-Key: %s", idem);
-        headers[h++] = key;
-    }
-    if (body_fmt != NULL) {
-        va_list ap;
-        va_start(ap, body_fmt);
-        vsnprintf(body, sizeof(body), body_fmt, ap);
-        va_end(ap);
-    }
-    struct kito_http_resp r;
-    int rc = kito_http(&kd, method, path, body_fmt != NULL ? body : NULL,
-                       body_fmt != NULL ? strlen(body) : 0, headers, 0, &r);
-    cr_assert_eq(rc, 0, "%s %s: no response", method, path);
-    return r;
-}
-
-static void expect(const struct kito_http_resp *r, long status, const char *what)
-{
-    cr_assert_eq(r->status, status, "%s: status %ld, want %ld: %s", what, r->status, status,
-                 r->body);
-}
-
-static const char *at(long offset_s, char buf[KITO_TIME_SIZE])
-{
-    cr_assert_eq(kito_time_format(((int64_t)time(NULL) + offset_s) * 1000, buf), KITO_OK);
-    return buf;
-}
-
-static void new_stone(char id[KITO_ID_SIZE])
-{
-    static unsigned long long miner, valuer;
-    char key[32];
-    if (miner == 0) {
-        miner = kito_harness_account("miner", NULL, 0);
-        valuer = kito_harness_account("valuer", NULL, 0);
-    }
-    unsigned long long stone = kito_harness_sql(
-        "INSERT INTO stones (seller_id, listed_by, species, variety, weight_cct, origin_country,"
-        " origin_region, colour, status) VALUES (%llu, %llu, 'corundum', 'sapphire', 204, 'TZ',"
-        " 'Tunduru', 'blue', 'certified')",
-        miner, miner);
-    if (kito_harness_sql_value(key, sizeof(key), "SELECT key_id FROM signing_keys LIMIT 1") == 0) {
-        kito_harness_sql("INSERT IGNORE INTO signing_keys (key_id, public_key_b64) VALUES"
-                         " ('5a1e5a1e5a1e5a1e', '%043d=')",
-                         0);
-        snprintf(key, sizeof(key), "5a1e5a1e5a1e5a1e");
-    }
-    char sig[89];
-    memset(sig, 'A', 86);
-    sig[86] = sig[87] = '=';
-    sig[88] = '\0';
-    kito_harness_sql("INSERT INTO certificates (stone_id, version, canonical_json, signature,"
-                     " key_id, valuer_id) VALUES (%llu, 1, '{\"species\":\"corundum\"}', '%s',"
-                     " '%s', %llu)",
-                     stone, sig, key, valuer);
-    kito_id_format(KITO_ID_STONE, stone, id, KITO_ID_SIZE);
+    kito_harness_offered_stone(org, id);
 }
 
 struct sale {
@@ -141,8 +68,7 @@ static void make_sale(struct sale *s, const char *format, int start_s)
     kito_http_resp_free(&r);
     for (int i = 0; i < 2; i++) {
         char stone[KITO_ID_SIZE];
-        new_stone(stone);
-        kito_harness_offer(stone, s->org.id); /* the miner's consent (DESIGN.md) */
+        new_stone(s->org.id, stone);
         snprintf(path, sizeof(path), "/v1/sales/%s/lots", s->id);
         r = call(&s->org, "POST", path, NULL, "{\"stone_id\":\"%s\",\"opening\":10000}", stone);
         expect(&r, 201, "add lot");

@@ -23,22 +23,8 @@ KITO_SUITE_WITH_KITOD(sales, 180);
 
 typedef kito_who who;
 
-/* A request with an optional bearer token and JSON body (printf-style). */
-static struct kito_http_resp call(const who *w, const char *method, const char *path,
-                                  const char *body_fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static struct kito_http_resp call(const who *w, const char *method, const char *path,
-                                  const char *body_fmt, ...)
-{
-    char body[16384];
-    if (body_fmt != NULL) {
-        va_list ap;
-        va_start(ap, body_fmt);
-        vsnprintf(body, sizeof(body), body_fmt, ap);
-        va_end(ap);
-    }
-    return kito_harness_call(&kd, w, NULL, method, path, body_fmt != NULL ? body : NULL);
-}
+/* A request with an optional bearer token and JSON body (printf-style; NULL: none). */
+#define call(w, method, path, ...) kito_harness_callf(&kd, w, NULL, method, path, __VA_ARGS__)
 
 /* Asserts a validation error whose message names field. */
 static void expect_invalid(const struct kito_http_resp *r, const char *field, const char *what)
@@ -50,19 +36,8 @@ static void expect_invalid(const struct kito_http_resp *r, const char *field, co
               what, msg ? msg : "", field);
 }
 
-static const char *str(const struct kito_http_resp *r, const char *name)
-{
-    const char *s = json_string_value(json_object_get(r->json, name));
-    cr_assert(s != NULL, "no string member %s in %s", name, r->body);
-    return s;
-}
-
-/* RFC 3339 UTC at now + offset_s. */
-static const char *at(long offset_s, char buf[KITO_TIME_SIZE])
-{
-    cr_assert_eq(kito_time_format(((int64_t)time(NULL) + offset_s) * 1000, buf), KITO_OK);
-    return buf;
-}
+#define str kito_harness_str
+#define at kito_harness_at
 
 /* A draft sale of format by w starting tomorrow; extra is more members (",..." or ""). The id
  * goes into id. */
@@ -83,38 +58,13 @@ static void new_sale(const who *w, const char *extra, char id[KITO_ID_SIZE])
     new_sale_as(w, "timed", extra, id);
 }
 
-/* A miner's stone; with a certificate when certified. Returns the stone's id text. */
+/* A test miner's stone; with a certificate when certified. Its id goes into id. */
 static void new_stone(bool certified, char id[KITO_ID_SIZE])
 {
-    static unsigned long long miner, valuer;
-    char key[32];
-    if (miner == 0) {
+    static unsigned long long miner;
+    if (miner == 0)
         miner = kito_harness_account("miner", NULL, 0);
-        valuer = kito_harness_account("valuer", NULL, 0);
-    }
-    unsigned long long stone = kito_harness_sql(
-        "INSERT INTO stones (seller_id, listed_by, species, variety, weight_cct, origin_country,"
-        " origin_region, colour, status) VALUES (%llu, %llu, 'zoisite', 'tanzanite', 312, 'TZ',"
-        " 'Manyara', 'violet blue', '%s')",
-        miner, miner, certified ? "certified" : "draft");
-    if (certified) {
-        if (kito_harness_sql_value(key, sizeof(key), "SELECT key_id FROM signing_keys LIMIT 1") ==
-            0) {
-            kito_harness_sql("INSERT IGNORE INTO signing_keys (key_id, public_key_b64) VALUES"
-                             " ('5a1e5a1e5a1e5a1e', '%043d=')",
-                             0);
-            snprintf(key, sizeof(key), "5a1e5a1e5a1e5a1e");
-        }
-        char sig[89];
-        memset(sig, 'A', 86);
-        sig[86] = sig[87] = '=';
-        sig[88] = '\0';
-        kito_harness_sql("INSERT INTO certificates (stone_id, version, canonical_json, signature,"
-                         " key_id, valuer_id) VALUES (%llu, 1, '{\"species\":\"zoisite\"}', '%s',"
-                         " '%s', %llu)",
-                         stone, sig, key, valuer);
-    }
-    kito_id_format(KITO_ID_STONE, stone, id, KITO_ID_SIZE);
+    kito_harness_stone(miner, miner, certified, id);
 }
 
 /* Adds a lot of a new certified stone to sale; returns the lot id. */
@@ -142,18 +92,7 @@ static unsigned long long key_of(const char *prefix, const char *id)
     return (unsigned long long)k;
 }
 
-static long long count(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static long long count(const char *fmt, ...)
-{
-    char sql[2048], out[32];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    kito_harness_sql_value(out, sizeof(out), "%s", sql);
-    return atoll(out);
-}
+#define count kito_harness_count
 
 /* Everything a refused request could have written about organiser w. */
 static long long footprint(const who *w)
@@ -1055,7 +994,7 @@ Test(sales, a_repeated_cancel_takes_the_lots_out_of_the_books)
 Test(sales, lists_carry_long_values_on_every_row)
 {
     who org = kito_harness_person("organizer");
-    char ids[3][KITO_ID_SIZE], descr[3][401], extra[600], path[200], lot[KITO_ID_SIZE];
+    char ids[3][KITO_ID_SIZE], descr[3][401], extra[1024], path[200], lot[KITO_ID_SIZE];
     for (int i = 0; i < 3; i++) {
         for (int k = 0; k < 400; k++)
             descr[i][k] = (char)('a' + (k * 7 + i * 3) % 26);

@@ -48,6 +48,7 @@ Test(config, defaults_when_only_tls_is_set)
     cr_expect_eq(c.h2_reset_max, 200);
     cr_expect_eq(c.mysql_workers, 2);
     cr_expect_eq(c.shutdown_grace_ms, 5000);
+    cr_expect_eq(c.snapshot_every, 1000);
 }
 
 Test(config, overrides)
@@ -77,6 +78,8 @@ Test(config, overrides)
                         "1024",
                         "KITO_H2_RESET_MAX",
                         "50",
+                        "KITO_SNAPSHOT_EVERY",
+                        "10",
                         NULL};
     kito_config c;
     char err[256];
@@ -93,6 +96,7 @@ Test(config, overrides)
     cr_expect_eq(c.max_connections, 10);
     cr_expect_eq(c.json_body_max, 1024);
     cr_expect_eq(c.h2_reset_max, 50);
+    cr_expect_eq(c.snapshot_every, 10);
 }
 
 Test(config, empty_means_default)
@@ -142,6 +146,8 @@ Test(config, bad_numbers_and_addresses_are_refused)
     expect_refused("KITO_JSON_BODY_MAX", "12");
     expect_refused("KITO_JSON_BODY_MAX", "1e6");
     expect_refused("KITO_H2_RESET_MAX", "0");
+    expect_refused("KITO_SNAPSHOT_EVERY", "0");
+    expect_refused("KITO_SNAPSHOT_EVERY", "1000001");
     expect_refused("KITO_BIND", "localhost");
     expect_refused("KITO_BIND", "300.1.1.1");
     expect_refused("KITO_REDIS_HOST", "evil host");
