@@ -285,8 +285,8 @@ function onEvent(type, ev) {
   if (typeof ev.bid_count === 'number') lot.bid_count = ev.bid_count;
   if (type === 'reserve_met') lot.reserve_met = true;
   if (type === 'extended' && ev.ends_at) { lot.ends_at = ev.ends_at; extended = true; }
-  if (type === 'book' && ev.price) {
-    history.unshift({ token: ev.leader, floor: ev.floor, price: ev.price, at: ev.at });
+  if (type === 'book' && ev.price && !history.some((h) => h.seq === ev.seq)) {
+    history.unshift({ seq: ev.seq, token: ev.leader, floor: ev.floor, price: ev.price, at: ev.at });
     if (mine.bid) mine.leading = ev.leader === mine.token;
   }
   if (type === 'sold') {
@@ -309,6 +309,11 @@ function onMine(n) {
 
 async function load() {
   lot = await getJSON(`/v1/lots/${encodeURIComponent(lotId)}`);
+  // the bid history the server's feed kept, newest first; live events add to it
+  history.length = 0;
+  for (const h of lot.history ?? []) {
+    if (h.type === 'book' && h.price) history.push({ seq: h.seq, token: h.leader, floor: h.floor, price: h.price, at: h.at });
+  }
   document.title = `Kito — ${stoneTitle(lot.stone)}`;
   const id = lot.stone.certificate_id;
   const [s, st, c, mb, ap, wl] = await Promise.all([

@@ -1109,6 +1109,40 @@ void kito_feed_mark_public(kito_feed *f, uint64_t sale_id)
         sa->is_public = true;
 }
 
+size_t kito_feed_lot_history(kito_feed *f, uint64_t sale_id, uint64_t lot_id, size_t max,
+                             void (*each)(void *ud, const char *data, size_t len), void *ud)
+{
+    struct sale *sa = sale_find(f, sale_id);
+    if (sa == NULL || sa->head < sa->first)
+        return 0;
+    char lot[40];
+    int lot_len = snprintf(lot, sizeof(lot), "\"lot_id\":\"");
+    if (kito_id_format("lot", lot_id, lot + lot_len, sizeof(lot) - (size_t)lot_len) != KITO_OK)
+        return 0;
+    lot_len += (int)strlen(lot + lot_len);
+    static const char *const wanted[] = {"\nevent: book\n", "\nevent: bid_undone\n",
+                                         "\nevent: sold\n", "\nevent: unsold\n",
+                                         "\nevent: withdrawn\n"};
+    size_t n = 0;
+    for (uint64_t k = sa->head; k >= sa->first && k > 0 && n < max; k--) {
+        const struct frame *fr = sa->ring[k % f->lim.ring_events];
+        const char *data = memmem(fr->text, fr->len, "\ndata: ", 7);
+        if (data == NULL || memmem(fr->text, fr->len, lot, (size_t)lot_len) == NULL)
+            continue;
+        bool want = false;
+        for (size_t w = 0; w < sizeof(wanted) / sizeof(wanted[0]) && !want; w++)
+            want = memmem(fr->text, (size_t)(data - fr->text) + 1, wanted[w], strlen(wanted[w])) !=
+                   NULL;
+        if (!want)
+            continue;
+        data += 7;
+        const char *end = memchr(data, '\n', fr->len - (size_t)(data - fr->text));
+        each(ud, data, end != NULL ? (size_t)(end - data) : fr->len - (size_t)(data - fr->text));
+        n++;
+    }
+    return n;
+}
+
 uint64_t kito_feed_last_id(const kito_feed *f, uint64_t sale_id)
 {
     for (uint32_t i = 0; i < f->lim.max_sales; i++)

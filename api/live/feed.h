@@ -225,6 +225,14 @@ struct kito_feed_stats {
 
 void kito_feed_stats(const kito_feed *f, struct kito_feed_stats *out);
 
+/* A lot's public history as the feed kept it (issue 16: a lot page's bid history): calls each
+ * with the data JSON (len bytes, not NUL-terminated; borrowed for the call) of every `book`,
+ * `bid_undone` and final (`sold`, `unsold`, `withdrawn`) frame of lot_id still in its sale's
+ * ring, newest first, at most max of them. Returns how many. The ring holds the sale's last
+ * ring_events frames since this process started: older history is not there. */
+size_t kito_feed_lot_history(kito_feed *f, uint64_t sale_id, uint64_t lot_id, size_t max,
+                             void (*each)(void *ud, const char *data, size_t len), void *ud);
+
 /* The external id of the newest frame of sale_id (base + count), or 0 if it has no ring. */
 uint64_t kito_feed_last_id(const kito_feed *f, uint64_t sale_id);
 
