@@ -486,6 +486,24 @@ Test(feed, a_signed_in_buyer_gets_her_own_notices_and_nobody_elses)
     cr_assert_eq(count_mine(&b, "outbid"), 1, "%s", b.buf);
     sse_idle(&c, 200);
     cr_assert_eq(count_event(&c, "mine"), 0, "%s", c.buf);
+
+    /* the lot carries its public history from the feed: three book events, newest first */
+    char path[96];
+    snprintf(path, sizeof(path), "/v1/lots/%s", s.lot[0]);
+    struct kito_http_resp r = call(NULL, "GET", path, NULL, NULL);
+    expect(&r, 200, "lot");
+    json_t *h = json_object_get(r.json, "history");
+    cr_assert(json_is_array(h) && json_array_size(h) == 3, "history: %s", r.body);
+    long long prev = 1LL << 40;
+    for (size_t k = 0; k < 3; k++) {
+        json_t *e = json_array_get(h, k);
+        cr_assert_str_eq(json_string_value(json_object_get(e, "type")), "book");
+        long long seq = json_integer_value(json_object_get(e, "seq"));
+        cr_assert_lt(seq, prev, "newest first");
+        prev = seq;
+    }
+    cr_assert(strstr(r.body, s.buyer[0].acc) == NULL && strstr(r.body, "your_max") == NULL);
+    kito_http_resp_free(&r);
     sse_close(&a);
     sse_close(&b);
     sse_close(&c);
