@@ -6,8 +6,8 @@
 // pay, the loser's that she did not. Controls are found by role and name, as a person finds them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { startKitod, startBrowser } from './kitod.mjs';
+import { market } from './fixtures.mjs';
 
 const PASSWORD = 'journey-pass-2026';
 const PAY = {
@@ -27,39 +27,6 @@ after(async () => {
   await browser?.close();
   await kitod?.stop();
 });
-
-function kitoctl(args, input) {
-  return execFileSync(`${process.env.KITO_TEST_BUILD}/api/kitoctl`, args, {
-    env: { ...process.env, ...kitod.mysqlEnv }, input, encoding: 'utf8',
-  }).trim();
-}
-
-const signIn = async (email) =>
-  (await kitod.api('POST', '/v1/sessions', null, { email, password: PASSWORD })).token;
-
-// A certified stone offered to the organiser: the valuer lists and certifies it for a miner.
-async function stoneFor(organiser) {
-  kitoctl(['royalty', 'set', '--country', 'TZ', '--species', '*', '--form', 'rough', '--rate-bps', '600',
-    '--source', 'browser test']);
-  kitoctl(['account', 'create', '--role', 'valuer', '--name', 'Test Valuer', '--email', `valuer-${run}@kito.test`], `${PASSWORD}\n`);
-  const valuer = await signIn(`valuer-${run}@kito.test`);
-  const phone = `+2557${String(Date.now()).slice(-8)}`;
-  const miner = await kitod.api('POST', '/v1/accounts', null,
-    { role: 'miner', name: 'Neema Test', phone, pin: '4826', payout: { rail: 'mpesa' } });
-  const stone = await kitod.api('POST', '/v1/stones', valuer, {
-    seller_id: miner.id, species: 'zoisite', variety: 'tanzanite', weight_ct: '3.40', shape: 'cushion',
-    colour: 'violetish blue', origin: { country: 'TZ', region: 'Manyara', site: 'Mirerani' },
-  });
-  await kitod.api('POST', `/v1/stones/${stone.id}/certificates`, valuer, {
-    species: 'zoisite', variety: 'tanzanite', weight_ct: '3.40', shape: 'cushion', cutting_style: 'mixed cut',
-    color: 'violetish blue', transparency: 'transparent', treatment: 'none detected',
-    geographic_origin: { country: 'TZ', region: 'Manyara', site: 'Mirerani' },
-    estimated_value: { low: 50000, high: 90000, currency: 'USD' },
-  });
-  const minerToken = (await kitod.api('POST', '/v1/sessions', null, { phone, pin: '4826' })).token;
-  await kitod.api('POST', `/v1/stones/${stone.id}/offers`, minerToken, { organizer_id: organiser.id });
-  return stone.id;
-}
 
 async function phone() {
   const context = await browser.newContext({
@@ -100,10 +67,9 @@ async function signUp(page, name, email) {
 
 test('two buyers bid against each other live, and the winner is shown how to pay', async () => {
   // the organiser and a stone (not the buyer's journey: through the API)
-  kitoctl(['account', 'create', '--role', 'organizer', '--name', 'Journey Forum', '--email', `forum-${run}@kito.test`], `${PASSWORD}\n`);
-  const forum = await signIn(`forum-${run}@kito.test`);
-  const organiser = await kitod.api('GET', '/v1/accounts/me', forum);
-  const stoneId = await stoneFor(organiser);
+  const m = market(kitod, run, PASSWORD);
+  const forum = await m.organiser();
+  const stoneId = await m.stone();
 
   // two buyers sign up through the pages, each on her own phone
   const amina = await phone(), bea = await phone();
