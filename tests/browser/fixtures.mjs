@@ -16,6 +16,7 @@ export function market(kitod, run, PASSWORD) {
 
   return {
     kitoctl,
+    get organiserToken() { return forum; },
     signIn,
     // The organiser's bearer token (made once).
     async organiser() {
@@ -50,9 +51,9 @@ export function market(kitod, run, PASSWORD) {
       await kitod.api('POST', `/v1/stones/${stone.id}/offers`, minerToken, { organizer_id: organiser.id });
       return stone.id;
     },
-    // A published timed sale of one lot (opening US$100), opening in startS seconds and ending
-    // durationS later, no soft close; { sale, lot }.
-    async sale(title, startS, durationS) {
+    // A published timed sale of one lot (opening US$100 unless said), opening in startS seconds
+    // and ending durationS later, no soft close; { sale, lot }.
+    async sale(title, startS, durationS, opening = 10000) {
       await this.organiser();
       const stoneId = await this.stone();
       const now = Date.now();
@@ -62,7 +63,7 @@ export function market(kitod, run, PASSWORD) {
         starts_at: iso(now + startS * 1000), ends_at: iso(now + (startS + durationS) * 1000), soft_close_s: 0,
         buyer_premium_bps: 1000, commission_bps: 0,
       });
-      const lot = await kitod.api('POST', `/v1/sales/${sale.id}/lots`, forum, { stone_id: stoneId, opening: 10000 });
+      const lot = await kitod.api('POST', `/v1/sales/${sale.id}/lots`, forum, { stone_id: stoneId, opening });
       await kitod.api('POST', `/v1/sales/${sale.id}/publish`, forum, {});
       return { sale, lot };
     },
