@@ -125,7 +125,8 @@ static void start_stream(kito_req *r, const struct feed_ask *a)
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("text/event-stream; charset=utf-8"));
-    /* no-transform: no compression of a stream whose every write must leave at once */
+    /* never compressed: every write must leave at once, as one TLS record (feed.h) */
+    req->compress_hint = H2O_COMPRESS_HINT_DISABLE;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-store, no-transform"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL,

@@ -430,6 +430,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (static_file_exists(s, req)) {
         if (r->method == KITO_METHOD_GET || r->method == KITO_METHOD_HEAD) {
+            /* the storefront's files are not versioned by name: a browser revalidates each (a 304
+             * by ETag costs a round trip, never a stale script beside a new page) */
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                           H2O_STRLIT("no-cache"));
             r->route_id = KITO_METRICS_ROUTE_STATIC;
             r->delegated = true;
             return -1; /* h2o's file handler, registered next, answers */
@@ -697,6 +701,10 @@ static kito_err setup_h2o(kito_server *s, char *err, size_t err_size)
         snprintf(err, err_size, "cannot serve KITO_STOREFRONT_DIR=%s", s->cfg->storefront_dir);
         return KITO_E_CONFIG;
     }
+    /* gzip for clients that ask (pages on a 3G phone: issue 16); the live feed opts out
+     * (api/http/routes_feed.c: every write must leave at once) */
+    h2o_compress_args_t gz = {.min_size = 512, .gzip = {.quality = 1}, .brotli = {.quality = -1}};
+    h2o_compress_register(path, &gz);
     kito_h2o_handler *fb = (void *)h2o_create_handler(path, sizeof(*fb));
     fb->super.on_req = on_req_fallback;
     fb->server = s;

@@ -169,3 +169,21 @@ Test(storefront, pages_carry_the_security_headers)
         kito_http_resp_free(&r);
     }
 }
+
+Test(storefront, pages_are_compressed_and_revalidated)
+{
+    char v[128];
+    struct kito_http_resp r = req("GET", "/lot.js", NULL, "Accept-Encoding: gzip", NULL, NULL);
+    kito_harness_expect(&r, 200, "a script");
+    cr_assert(kito_http_header(&r, "content-encoding", v, sizeof(v)) && strcmp(v, "gzip") == 0,
+              "not compressed: %s", r.headers);
+    cr_assert(kito_http_header(&r, "cache-control", v, sizeof(v)) && strcmp(v, "no-cache") == 0,
+              "%s", r.headers);
+    cr_assert(kito_http_header(&r, "etag", v, sizeof(v)), "revalidated by its ETag");
+    kito_http_resp_free(&r);
+    /* without Accept-Encoding, the bytes as they are */
+    r = req("GET", "/lot.js", NULL, NULL, NULL, NULL);
+    cr_assert(!kito_http_header(&r, "content-encoding", v, sizeof(v)));
+    cr_assert(strstr(r.body, "import") != NULL);
+    kito_http_resp_free(&r);
+}
