@@ -202,6 +202,7 @@ static void lookup_done(void *arg, kito_err pool_status)
             cache_put(r->server, j);
             authorize(r, &j->principal, j->run);
         } else if (st == KITO_E_UNAUTHORIZED && j->anonymous_if_stale) {
+            kito_auth_set_cookie(r, NULL, 0); /* stale: not looked up again */
             j->run(r);
         } else if (st == KITO_E_UNAUTHORIZED) {
             unauthorized(r, "the session is unknown, expired or signed out; sign in again");
@@ -267,6 +268,19 @@ static kito_err cookie_digest(kito_req *r, char digest[65])
     return KITO_E_NOT_FOUND;
 }
 
+void kito_auth_set_cookie(kito_req *r, const char *token, long long max_age_s)
+{
+    if (!kito_req_alive(r))
+        return;
+    h2o_req_t *req = r->h2o;
+    enum { COOKIE_MAX = 160 };
+    char *v = h2o_mem_alloc_pool(&req->pool, COOKIE_MAX);
+    int n = snprintf(v, COOKIE_MAX, "%s=%s; Path=/; Max-Age=%lld; HttpOnly; Secure; SameSite=Lax",
+                     KITO_SESSION_COOKIE, token != NULL ? token : "", token != NULL ? max_age_s : 0);
+    if (n > 0 && n < COOKIE_MAX)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, v, (size_t)n);
+}
+
 bool kito_auth_same_origin(const kito_req *r)
 {
     const h2o_req_t *req = r->h2o;
@@ -327,6 +341,8 @@ void kito_auth_dispatch(kito_req *r, run_fn run)
         via_cookie = e != KITO_E_NOT_FOUND;
     }
     if (e == KITO_E_NOT_FOUND || (via_cookie && e != KITO_OK && !required)) {
+        if (via_cookie)
+            kito_auth_set_cookie(r, NULL, 0); /* not a token of ours: drop it */
         if (required)
             unauthorized(r, "this needs `Authorization: Bearer <token>`; sign in first");
         else

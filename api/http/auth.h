@@ -20,7 +20,8 @@
  *     own pages (kito_auth_same_origin), else 403 forbidden: SameSite=Lax already keeps the
  *     cookie off cross-site POSTs, and this check does not depend on the browser honouring it;
  *   - on a KITO_ROUTE_AUTH_OPTIONAL route a stale cookie (expired or signed out) means anonymous,
- *     not 401: public pages must keep working for a visitor whose session ran out.
+ *     not 401: public pages must keep working for a visitor whose session ran out; the answer
+ *     clears the cookie, so the next request does not look it up again.
  * Bearer-token clients see no change: the cookie is looked at only without an Authorization
  * header.
  * The server keeps a small cache of resolved sessions (KITO_AUTH_CACHE_SLOTS entries, each valid
@@ -80,6 +81,10 @@ struct kito_req;
 /* The session cookie's name. The __Host- prefix makes the browser refuse it unless it is Secure,
  * has Path=/ and no Domain: no subdomain can set or shadow it. */
 #define KITO_SESSION_COOKIE "__Host-kito"
+
+/* Sets the browser's session cookie on r's response: the token, for max_age_s seconds; HttpOnly
+ * (no script reads it), Secure, SameSite=Lax, Path=/. A token of NULL clears it (Max-Age=0). */
+void kito_auth_set_cookie(struct kito_req *r, const char *token, long long max_age_s);
 
 /* True when r was sent by a page of this site: its Origin header is https://<the request's
  * Host>, or, without an Origin header, Sec-Fetch-Site says same-origin. A request with neither

@@ -216,13 +216,10 @@ typedef struct signin_job {
     kito_signin_result out;
 } signin_job;
 
-/* Sets the browser's session cookie (api/http/auth.h): the token, for as long as the session
- * lives; HttpOnly (no script reads it), Secure, SameSite=Lax. A token of NULL clears it. */
+/* Sets the browser's session cookie for as long as the session lives (api/http/auth.h); a token
+ * of NULL clears it. */
 static void set_session_cookie(kito_req *r, const char *token, int64_t expires_at_ms)
 {
-    if (!kito_req_alive(r))
-        return;
-    h2o_req_t *req = r->h2o;
     long long max_age = 0;
     if (token != NULL) {
         struct timespec now;
@@ -231,10 +228,7 @@ static void set_session_cookie(kito_req *r, const char *token, int64_t expires_a
         if (max_age < 1)
             max_age = 1;
     }
-    char *v = h2o_mem_alloc_pool(&req->pool, 160);
-    int n = snprintf(v, 160, "%s=%s; Path=/; Max-Age=%lld; HttpOnly; Secure; SameSite=Lax",
-                     KITO_SESSION_COOKIE, token != NULL ? token : "", max_age);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, v, (size_t)n);
+    kito_auth_set_cookie(r, token, max_age);
 }
 
 static void signin_run(kito_db_conn *db, void *arg)

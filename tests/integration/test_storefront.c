@@ -89,6 +89,8 @@ Test(storefront, a_page_signs_in_with_a_cookie_and_signs_out)
     /* a public page's data with the stale cookie: anonymous, not an error */
     r = req("GET", "/v1/sales", NULL, cookie, NULL, NULL);
     kito_harness_expect(&r, 200, "public list with a stale cookie");
+    cr_assert(kito_http_header(&r, "set-cookie", set, sizeof(set)) && strstr(set, "Max-Age=0"),
+              "a stale cookie is cleared: %s", r.headers);
     kito_http_resp_free(&r);
     r = req("GET", "/v1/sales", NULL, "Cookie: __Host-kito=not-a-token", NULL, NULL);
     kito_harness_expect(&r, 200, "public list with a malformed cookie");
