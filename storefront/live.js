@@ -10,13 +10,13 @@ const TYPES = ['opened', 'book', 'reserve_met', 'extended', 'ask_changed', 'step
   'fair_warning', 'paused', 'resumed', 'bid_undone', 'sold', 'unsold', 'withdrawn'];
 
 export function openLive(saleId, handlers) {
-  let es = null, lastId = null, timer = null, closed = false;
+  let es = null, lastId = null, timer = null, closed = false, failures = 0;
   const url = () => `/v1/sales/${encodeURIComponent(saleId)}/live` +
     (lastId ? `?last_event_id=${encodeURIComponent(lastId)}` : '');
 
   function connect() {
     es = new EventSource(url());
-    es.addEventListener('open', () => handlers.state?.(true));
+    es.addEventListener('open', () => { failures = 0; handlers.state?.(true); });
     for (const type of TYPES) {
       es.addEventListener(type, (e) => {
         if (e.lastEventId) lastId = e.lastEventId;
@@ -32,8 +32,10 @@ export function openLive(saleId, handlers) {
     // A drop (or `dropped`, `shutdown`, which end the stream): the browser would reconnect by
     // itself, but to the URL it first opened, whose last_event_id is stale by then; reconnect
     // here with the newest id instead.
-    es.addEventListener('error', () => cut(1000));
-    for (const end of ['dropped', 'shutdown']) es.addEventListener(end, () => cut(1000));
+    // Waits grow (1, 2, 4 ... 30 s) while the server keeps refusing (full, restarting).
+    const retry = () => cut(Math.min(30000, 1000 * 2 ** Math.min(failures++, 5)));
+    es.addEventListener('error', retry);
+    for (const end of ['dropped', 'shutdown']) es.addEventListener(end, retry);
   }
 
   function reconnectSoon(afterMs = 500) {
