@@ -61,6 +61,9 @@ int main(void)
                (unsigned)cfg.https_port, v6, cfg.bind, v6e, (unsigned)cfg.http_port);
     else
         printf("kitod listening https://%s%s%s:%u\n", v6, cfg.bind, v6e, (unsigned)cfg.https_port);
+    if (cfg.metrics_port != 0)
+        printf("kitod metrics http://127.0.0.1:%u/metrics (loopback only)\n",
+               (unsigned)cfg.metrics_port);
     fflush(stdout);
 
     uv_run(loop, UV_RUN_DEFAULT);

@@ -135,6 +135,33 @@ static bool is_host(const char *s)
     return true;
 }
 
+/* KITO_PUBLIC_HOST: a host name ([A-Za-z0-9.-]) or a bracketed IPv6 literal, then optionally
+ * ":port". It goes into a Location header as is, so nothing else may be in it. */
+static bool is_authority(const char *s)
+{
+    const char *p = s;
+    if (*p == '[') {
+        for (p++; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+                  (*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.';
+             p++)
+            ;
+        if (*p != ']' || p == s + 1)
+            return false;
+        p++;
+    } else {
+        for (; (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+               *p == '.' || *p == '-';
+             p++)
+            ;
+        if (p == s)
+            return false;
+    }
+    if (*p == '\0')
+        return true;
+    uint64_t port;
+    return *p == ':' && kito_config_parse_uint(p + 1, 1, 65535, &port);
+}
+
 #define TRY(expr)                                                                                  \
     do {                                                                                           \
         kito_err try_e_ = (expr);                                                                  \
@@ -231,6 +258,25 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud,
         return fail(err, err_size, "KITO_HTTP_PORT and KITO_HTTPS_PORT are both %u",
                     (unsigned)cfg->https_port);
 
+    TRY(get_port(env, ud, "KITO_METRICS_PORT", 9464, true, &cfg->metrics_port, err, err_size));
+    if (cfg->metrics_port != 0 &&
+        (cfg->metrics_port == cfg->https_port || cfg->metrics_port == cfg->http_port))
+        return fail(err, err_size, "KITO_METRICS_PORT=%u is also KITO_HTTPS_PORT or KITO_HTTP_PORT",
+                    (unsigned)cfg->metrics_port);
+    {
+        char def[32];
+        if (cfg->https_port == 443)
+            snprintf(def, sizeof(def), "localhost");
+        else
+            snprintf(def, sizeof(def), "localhost:%u", (unsigned)cfg->https_port);
+        TRY(get_string(env, ud, "KITO_PUBLIC_HOST", def, cfg->public_host, sizeof(cfg->public_host),
+                       err, err_size));
+        if (!is_authority(cfg->public_host))
+            return fail(err, err_size,
+                        "KITO_PUBLIC_HOST=%s is not a host name or [IPv6] with an optional :port",
+                        cfg->public_host);
+    }
+
     TRY(get_string(env, ud, "KITO_TLS_CERT", "", cfg->tls_cert, sizeof(cfg->tls_cert), err,
                    err_size));
     TRY(get_string(env, ud, "KITO_TLS_KEY", "", cfg->tls_key, sizeof(cfg->tls_key), err, err_size));
@@ -282,6 +328,10 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud,
                    err_size));
     TRY(get_uint(env, ud, "KITO_MAX_CONNECTIONS", 4096, 1, 1000000, &v, err, err_size));
     cfg->max_connections = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_MAX_CONNECTIONS_PER_ADDRESS", 256, 1, 1000000, &v, err, err_size));
+    cfg->max_connections_per_address = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_TLS_HANDSHAKE_TIMEOUT_MS", 10000, 100, 600000, &v, err, err_size));
+    cfg->tls_handshake_timeout_ms = (uint32_t)v;
     TRY(get_uint(env, ud, "KITO_JSON_BODY_MAX", 65536, 256, 64u << 20, &v, err, err_size));
     cfg->json_body_max = (size_t)v;
     TRY(get_uint(env, ud, "KITO_H2_RESET_MAX", 200, 1, 1000000, &v, err, err_size));

@@ -22,6 +22,8 @@ typedef struct kito_config {
     char bind[KITO_CONFIG_HOST_SIZE];       /* KITO_BIND: numeric IPv4/IPv6 address to listen on */
     uint16_t https_port;                    /* KITO_HTTPS_PORT: 1..65535 */
     uint16_t http_port;                     /* KITO_HTTP_PORT: redirect listener, 0 = none */
+    uint16_t metrics_port; /* KITO_METRICS_PORT: /metrics and /healthz on 127.0.0.1, 0 = none */
+    char public_host[KITO_CONFIG_HOST_SIZE]; /* KITO_PUBLIC_HOST: host[:port] of the redirect */
     char tls_cert[KITO_CONFIG_PATH_SIZE];   /* KITO_TLS_CERT: PEM chain (required) */
     char tls_key[KITO_CONFIG_PATH_SIZE];    /* KITO_TLS_KEY: PEM private key (required) */
     bool http2;                             /* KITO_HTTP2: offer h2 in ALPN */
@@ -40,6 +42,9 @@ typedef struct kito_config {
     char photo_dir[KITO_CONFIG_PATH_SIZE];      /* KITO_PHOTO_DIR: stone photos by SHA-256 */
     char access_log[KITO_CONFIG_PATH_SIZE];     /* KITO_ACCESS_LOG: "-" = stdout, or a path */
     uint32_t max_connections;                   /* KITO_MAX_CONNECTIONS: open connection bound */
+    uint32_t max_connections_per_address; /* KITO_MAX_CONNECTIONS_PER_ADDRESS: ... from one IPv4
+                                             address or IPv6 /64 (api/http/addr_limit.h) */
+    uint32_t tls_handshake_timeout_ms;    /* KITO_TLS_HANDSHAKE_TIMEOUT_MS: from accept */
     size_t json_body_max;                       /* KITO_JSON_BODY_MAX: bytes, JSON routes */
     uint32_t bid_buyer_rate;    /* KITO_BID_BUYER_RATE: bids per second per buyer (default 5) */
     uint32_t bid_buyer_burst;   /* KITO_BID_BUYER_BURST: ... in a burst (10) */

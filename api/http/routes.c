@@ -33,7 +33,8 @@ static const kito_route table[] = {
 
     /* ---- system ---- */
     {GET, "/healthz", kito_get_healthz, 0, 0, NULL, 0},
-    {GET, "/metrics", kito_get_metrics, 0, 0, NULL, 0},
+    /* GET /metrics is not here: it is served on the loopback metrics listener only (issue 15,
+     * finding 8; api/http/server.c), and the public port answers it 404 */
     {POST, "/v1/echo", kito_post_echo, JSON_MAX, JSON, NULL, 0},
 
     /* ---- accounts and sessions ---- */

@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <h2o/version.h>
+#include <openssl/rand.h>
 #include <limits.h>
 #include <netdb.h>
 #include <signal.h>
@@ -16,6 +17,8 @@
 #include "api/common/log.h"
 #include "api/live/bidding.h"
 #include "api/http/conn.h"
+#include "api/http/framing.h"
+#include "api/http/routes.h"
 #include "api/store/db.h"
 #include "api/live/feed.h"
 #include "api/http/h2_guard.h"
@@ -50,7 +53,12 @@ static void on_conn_closed(uv_handle_t *h)
     kito_conn *c = H2O_STRUCT_FROM_MEMBER(kito_conn, tcp, h);
     kito_server *s = c->server;
     h2o_linklist_unlink(&c->link);
-    s->metrics.connections_open--;
+    if (c->addr_counted)
+        kito_addr_limit_release(&s->addr_limit, &c->addr);
+    if (c->listener->metrics)
+        s->ops_connections_open--;
+    else
+        s->metrics.connections_open--;
     free(c);
 }
 
@@ -74,7 +82,8 @@ static void on_reject_closed(uv_handle_t *h)
     free(h);
 }
 
-/* Accepts and closes at once: over KITO_MAX_CONNECTIONS or stopping. */
+/* Accepts and closes at once: over KITO_MAX_CONNECTIONS (or KITO_METRICS_CONNECTIONS_MAX on the
+ * metrics listener), or stopping. */
 static void reject(uv_stream_t *listener, kito_server *s)
 {
     uv_tcp_t *t = malloc(sizeof(*t));
@@ -86,13 +95,49 @@ static void reject(uv_stream_t *listener, kito_server *s)
     uv_close((uv_handle_t *)t, on_reject_closed);
 }
 
+/* Counts c against its client's address (issue 15, finding 4: one host's 4,200 idle connections
+ * filled KITO_MAX_CONNECTIONS for everyone). false when the address already holds
+ * KITO_MAX_CONNECTIONS_PER_ADDRESS public connections, or the client is already gone: the
+ * caller closes c. The refusals are logged at most once a second, with how many there were. */
+static bool count_address(kito_server *s, kito_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0 ||
+        !kito_addr_limit_key((struct sockaddr *)&ss, &c->addr))
+        return false;
+    uint32_t open;
+    if (kito_addr_limit_acquire(&s->addr_limit, &c->addr, &open)) {
+        c->addr_counted = true;
+        return true;
+    }
+    s->metrics.connections_rejected_per_address++;
+    s->addr_refused_unlogged++;
+    uint64_t now = uv_now(s->loop);
+    if (s->addr_refused_logged_ms == 0 || now - s->addr_refused_logged_ms >= 1000) {
+        char host[NI_MAXHOST];
+        size_t hl = h2o_socket_getnumerichost((struct sockaddr *)&ss, (socklen_t)len, host);
+        kito_log(NULL,
+                 "closing new connections from %.*s: it holds %u, "
+                 "KITO_MAX_CONNECTIONS_PER_ADDRESS=%u (%llu refused since the last such line)",
+                 hl != SIZE_MAX ? (int)hl : 1, hl != SIZE_MAX ? host : "?", (unsigned)open,
+                 (unsigned)s->cfg->max_connections_per_address,
+                 (unsigned long long)s->addr_refused_unlogged);
+        s->addr_refused_unlogged = 0;
+        s->addr_refused_logged_ms = now;
+    }
+    return false;
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     kito_listener *l = listener->data;
     kito_server *s = l->server;
     if (status != 0)
         return;
-    if (s->stopping || s->metrics.connections_open >= (int64_t)s->cfg->max_connections) {
+    bool full = l->metrics ? s->ops_connections_open >= KITO_METRICS_CONNECTIONS_MAX
+                           : s->metrics.connections_open >= (int64_t)s->cfg->max_connections;
+    if (s->stopping || full) {
         reject(listener, s);
         return;
     }
@@ -102,10 +147,19 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     c->server = s;
+    c->listener = l;
     uv_tcp_init(s->loop, &c->tcp);
     h2o_linklist_insert(&s->conns, &c->link);
-    s->metrics.connections_open++;
+    if (l->metrics)
+        s->ops_connections_open++;
+    else
+        s->metrics.connections_open++;
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+        return;
+    }
+    /* the metrics listener is loopback only and bounded on its own: the operator's way in */
+    if (!l->metrics && !count_address(s, c)) {
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
         return;
     }
@@ -261,51 +315,20 @@ static kito_req *req_new(kito_server *s, h2o_req_t *req)
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
-/* Plain HTTP: everything moves to https://<host>:<https_port><path> (301 for GET and HEAD, 308
- * otherwise so the method and body are kept). The host comes from the request when it is a
- * plain name or address, else from KITO_BIND. */
+/* Plain HTTP: everything moves to https://KITO_PUBLIC_HOST<path> (301 for GET and HEAD, 308
+ * otherwise so the method and body are kept). Never to the request's Host: the sender writes it,
+ * so a redirect built from it goes wherever the sender chose (an open redirect, and a poisoned
+ * entry in any cache between that keys on the path alone; issue 15, finding 9). */
 static void redirect_to_https(kito_server *s, kito_req *r)
 {
     h2o_req_t *req = r->h2o;
-    char host[300];
-    size_t hl = 0;
-    const char *a = req->authority.base;
-    size_t al = req->authority.len;
-    bool ok = al > 0 && al < 256;
-    if (ok && a[0] == '[') { /* IPv6 literal */
-        const char *close = memchr(a, ']', al);
-        ok = close != NULL;
-        if (ok) {
-            hl = (size_t)(close - a) + 1;
-            for (size_t i = 1; i + 1 < hl && ok; i++)
-                ok = (a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f') ||
-                     (a[i] >= 'A' && a[i] <= 'F') || a[i] == ':' || a[i] == '.';
-        }
-    } else if (ok) {
-        const char *colon = memchr(a, ':', al);
-        hl = colon != NULL ? (size_t)(colon - a) : al;
-        ok = hl > 0;
-        for (size_t i = 0; i < hl && ok; i++)
-            ok = (a[i] >= 'a' && a[i] <= 'z') || (a[i] >= 'A' && a[i] <= 'Z') ||
-                 (a[i] >= '0' && a[i] <= '9') || a[i] == '.' || a[i] == '-';
-    }
-    if (ok) {
-        memcpy(host, a, hl);
-        host[hl] = '\0';
-    } else if (strchr(s->cfg->bind, ':') != NULL) {
-        snprintf(host, sizeof(host), "[%s]", s->cfg->bind);
-    } else {
-        snprintf(host, sizeof(host), "%s",
-                 strcmp(s->cfg->bind, "0.0.0.0") == 0 ? "localhost" : s->cfg->bind);
-    }
+    const char *host = s->cfg->public_host; /* checked by api/common/config.c: host[:port] */
 
     /* the path, percent-encoding anything outside printable ASCII */
     size_t cap = strlen(host) + 32 + req->path.len * 3;
     char *url = h2o_mem_alloc_pool(&req->pool, cap);
     int n = snprintf(url, cap, "https://%s", host);
     size_t at = (size_t)n;
-    if (s->cfg->https_port != 443)
-        at += (size_t)snprintf(url + at, cap - at, ":%u", (unsigned)s->cfg->https_port);
     if (req->path.len == 0 || req->path.base[0] != '/') {
         url[at++] = '/';
     } else {
@@ -390,6 +413,49 @@ static void dispatch(kito_req *r)
     kito_auth_dispatch(r, run_handler);
 }
 
+/* RFC 9112, 6.3 (issue 15, finding 7): a request framed two ways (Content-Length with
+ * Transfer-Encoding, Content-Lengths that differ, Transfer-Encoding twice) is answered 400 and its
+ * connection closed; h2o 2.2.5 would pick one framing itself (api/http/framing.h). h2o parsed
+ * those fields out of req->headers, so the head is read again from the socket's input buffer,
+ * where h2o keeps it as received until the response has been sent (lib/http1.c: on_send_complete
+ * consumes it). Only HTTP/1.x requests with a body-framing field have req->entity set; no other
+ * is read. */
+static bool framing_refused(kito_server *s, kito_req *r, h2o_socket_t *sock)
+{
+    h2o_req_t *req = r->h2o;
+    if (r->is_h2 || req->entity.base == NULL || sock == NULL || sock->input == NULL)
+        return false;
+    kito_framing f = kito_framing_check(sock->input->bytes, sock->input->size);
+    if (f == KITO_FRAMING_OK)
+        return false;
+    req->http1_is_persistent = 0; /* "MUST close the connection after responding" */
+    s->metrics.http1_framing_refused++;
+    kito_respond_error(r, KITO_E_BAD_REQUEST, kito_framing_message(f));
+    return true;
+}
+
+/* The loopback metrics listener (issue 15, finding 8: the public /metrics showed the bid route's
+ * 201s move while a sealed-bid lot showed no bids). It answers GET /metrics and GET /healthz, the
+ * operator's way in when the public side is full (finding 4); anything else is 404. */
+static void serve_metrics_listener(kito_req *r)
+{
+    h2o_iovec_t p = r->h2o->path_normalized;
+    bool metrics = h2o_memis(p.base, p.len, H2O_STRLIT("/metrics"));
+    bool health = h2o_memis(p.base, p.len, H2O_STRLIT("/healthz"));
+    if (!metrics && !health) {
+        kito_respond_error(r, KITO_E_NOT_FOUND, "this listener serves /metrics and /healthz");
+        return;
+    }
+    r->route_id = metrics ? KITO_METRICS_ROUTE_OPS_METRICS : KITO_METRICS_ROUTE_OPS_HEALTHZ;
+    if (r->method != KITO_METHOD_GET) {
+        kito_respond_error_allow(r, KITO_E_METHOD_NOT_ALLOWED, NULL, KITO_METHOD_GET);
+        return;
+    }
+    kito_err e = metrics ? kito_get_metrics(r) : kito_get_healthz(r);
+    if (e != KITO_OK)
+        kito_respond_error(r, e, NULL);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     kito_server *s = ((kito_h2o_handler *)self)->server;
@@ -406,6 +472,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (framing_refused(s, r, sock))
+        return 0;
+    if (r->conn != NULL && r->conn->listener->metrics) {
+        serve_metrics_listener(r);
+        return 0;
+    }
     if (sock != NULL && sock->ssl == NULL) {
         redirect_to_https(s, r);
         return 0;
@@ -461,17 +533,18 @@ static int on_req_fallback(h2o_handler_t *self, h2o_req_t *req)
 
 /* ---- listeners ------------------------------------------------------------------------------ */
 
-static kito_err listen_on(kito_server *s, kito_listener *l, uint16_t port, SSL_CTX *ssl_ctx,
-                          char *err, size_t err_size)
+/* Listens on bind (a numeric address) and port; ssl_ctx NULL for plain HTTP. */
+static kito_err listen_on(kito_server *s, kito_listener *l, const char *bind, uint16_t port,
+                          SSL_CTX *ssl_ctx, char *err, size_t err_size)
 {
     struct sockaddr_storage addr;
     int r;
-    if (strchr(s->cfg->bind, ':') != NULL)
-        r = uv_ip6_addr(s->cfg->bind, port, (struct sockaddr_in6 *)&addr);
+    if (strchr(bind, ':') != NULL)
+        r = uv_ip6_addr(bind, port, (struct sockaddr_in6 *)&addr);
     else
-        r = uv_ip4_addr(s->cfg->bind, port, (struct sockaddr_in *)&addr);
+        r = uv_ip4_addr(bind, port, (struct sockaddr_in *)&addr);
     if (r != 0) {
-        snprintf(err, err_size, "KITO_BIND=%s is not an address: %s", s->cfg->bind, uv_strerror(r));
+        snprintf(err, err_size, "%s is not an address: %s", bind, uv_strerror(r));
         return KITO_E_CONFIG;
     }
     uv_tcp_init(s->loop, &l->tcp);
@@ -483,7 +556,7 @@ static kito_err listen_on(kito_server *s, kito_listener *l, uint16_t port, SSL_C
     l->accept_ctx.ssl_ctx = ssl_ctx;
     if ((r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&addr, 0)) != 0 ||
         (r = uv_listen((uv_stream_t *)&l->tcp, 1024, on_connection)) != 0) {
-        snprintf(err, err_size, "cannot listen on %s port %u: %s", s->cfg->bind, (unsigned)port,
+        snprintf(err, err_size, "cannot listen on %s port %u: %s", bind, (unsigned)port,
                  uv_strerror(r));
         return KITO_E_IO;
     }
@@ -571,6 +644,7 @@ void kito_server_stop(kito_server *s)
     s->stop_started_ms = uv_now(s->loop);
     close_listener(&s->https);
     close_listener(&s->http);
+    close_listener(&s->ops);
     if (s->ctx_ready)
         h2o_context_request_shutdown(&s->ctx);
     kito_feed_shutdown(s->feed); /* live-feed streams never end by themselves */
@@ -682,6 +756,9 @@ static kito_err setup_h2o(kito_server *s, char *err, size_t err_size)
     size_t hard = largest_body_limit(&s->router) * 2;
     s->globalconf.max_request_entity_size = hard > KITO_BODY_HARD_MIN ? hard : KITO_BODY_HARD_MIN;
     s->globalconf.http1.upgrade_to_http2 = 0; /* h2 only through TLS ALPN, never h2c */
+    /* h2o closes a TLS connection whose handshake has not finished this long after accept (its
+     * own 10 s default, now the operator's: issue 15, finding 4). Reads do not extend it. */
+    s->globalconf.handshake_timeout = s->cfg->tls_handshake_timeout_ms;
     h2o_hostconf_t *host =
         h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
@@ -763,6 +840,18 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
         snprintf(err, err_size, "cannot allocate the session cache");
         goto fail;
     }
+    uint8_t hash_key[16];
+    if (RAND_bytes(hash_key, sizeof(hash_key)) != 1) {
+        snprintf(err, err_size, "no random bytes for the per-address connection table");
+        e = KITO_E_INTERNAL;
+        goto fail;
+    }
+    if ((e = kito_addr_limit_init(&s->addr_limit, cfg->max_connections,
+                                  cfg->max_connections_per_address, hash_key)) != KITO_OK) {
+        snprintf(err, err_size, "cannot allocate the per-address connection table (%s)",
+                 kito_err_code(e));
+        goto fail;
+    }
     if ((e = load_keys(s, err, err_size)) != KITO_OK)
         goto fail;
     if ((e = kito_server_add_routes(s)) != KITO_OK) {
@@ -806,10 +895,16 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
         snprintf(err, err_size, "cannot start the health checks");
         goto fail;
     }
-    if ((e = listen_on(s, &s->https, cfg->https_port, s->ssl_ctx, err, err_size)) != KITO_OK)
+    if ((e = listen_on(s, &s->https, cfg->bind, cfg->https_port, s->ssl_ctx, err, err_size)) !=
+        KITO_OK)
         goto fail;
     if (cfg->http_port != 0 &&
-        (e = listen_on(s, &s->http, cfg->http_port, NULL, err, err_size)) != KITO_OK)
+        (e = listen_on(s, &s->http, cfg->bind, cfg->http_port, NULL, err, err_size)) != KITO_OK)
+        goto fail;
+    /* loopback whatever KITO_BIND says: metrics are the operator's (issue 15, finding 8) */
+    s->ops.metrics = true;
+    if (cfg->metrics_port != 0 &&
+        (e = listen_on(s, &s->ops, "127.0.0.1", cfg->metrics_port, NULL, err, err_size)) != KITO_OK)
         goto fail;
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
@@ -818,6 +913,7 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
 fail:
     close_listener(&s->https);
     close_listener(&s->http);
+    close_listener(&s->ops);
     s->stopping = true;
     close_everything_else(s);
     return e;
@@ -849,6 +945,9 @@ void kito_server_dispose(kito_server *s)
         s->ssl_ctx = NULL;
     }
     kito_auth_dispose(&s->auth);
+    /* a connection still open (see above) releases its count when the loop closes it at exit */
+    if (h2o_linklist_is_empty(&s->conns))
+        kito_addr_limit_dispose(&s->addr_limit);
     kito_crypto_signer_free(s->signer);
     s->signer = NULL;
 }

@@ -32,13 +32,14 @@ function answers(url) {
 // extra: more environment for kitod (KITO_PAY_* settings, say).
 export async function startKitod(extra = {}) {
   const root = need('KITO_TEST_ROOT'), v = need('KITO_TEST_VAR');
-  const https = await freePort(), http = await freePort();
+  const https = await freePort(), http = await freePort(), metrics = await freePort();
   mkdirSync(`${v}/logs`, { recursive: true });
   mkdirSync(`${v}/keys`, { recursive: true });
   const log = openSync(`${v}/logs/kitod-browser-${https}.log`, 'a');
   const env = {
     ...process.env,
     KITO_BIND: '127.0.0.1', KITO_HTTPS_PORT: String(https), KITO_HTTP_PORT: String(http),
+    KITO_METRICS_PORT: String(metrics),
     KITO_TLS_CERT: `${v}/tls/cert.pem`, KITO_TLS_KEY: `${v}/tls/key.pem`,
     KITO_REDIS_HOST: '127.0.0.1', KITO_REDIS_PORT: need('KITO_TEST_REDIS_PORT'),
     KITO_MYSQL_HOST: '127.0.0.1', KITO_MYSQL_PORT: need('KITO_TEST_MYSQL_PORT'),

@@ -68,6 +68,17 @@ void kito_harness_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* Whether one of the first n entries of envp sets the variable that entry ("NAME=value") sets. */
+static bool env_has(char *const *envp, size_t n, const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    size_t nl = eq ? (size_t)(eq - entry) : strlen(entry);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(envp[i], entry, nl) == 0 && envp[i][nl] == '=')
+            return true;
+    return false;
+}
+
 void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env)
 {
     memset(k, 0, sizeof(*k));
@@ -75,15 +86,19 @@ void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env
     k->http_port = kito_harness_free_port();
     while (k->http_port == k->https_port)
         k->http_port = kito_harness_free_port();
+    k->metrics_port = kito_harness_free_port();
+    while (k->metrics_port == k->https_port || k->metrics_port == k->http_port)
+        k->metrics_port = kito_harness_free_port();
     snprintf(k->log_path, sizeof(k->log_path), "%s/logs/kitod-%d-%d.log",
              env_or_die("KITO_TEST_VAR"), (int)getpid(), k->https_port);
 
-    char vars[16][600];
+    char vars[20][600];
     int n = 0;
     const char *var = env_or_die("KITO_TEST_VAR");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_BIND=127.0.0.1");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_HTTPS_PORT=%d", k->https_port);
     snprintf(vars[n++], sizeof(vars[0]), "KITO_HTTP_PORT=%d", k->http_port);
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_METRICS_PORT=%d", k->metrics_port);
     snprintf(vars[n++], sizeof(vars[0]), "KITO_TLS_CERT=%s/tls/cert.pem", var);
     snprintf(vars[n++], sizeof(vars[0]), "KITO_TLS_KEY=%s/tls/key.pem", var);
     snprintf(vars[n++], sizeof(vars[0]), "KITO_REDIS_HOST=127.0.0.1");
@@ -100,23 +115,18 @@ void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env
     snprintf(vars[n++], sizeof(vars[0]), "KITO_ACCESS_LOG=-");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_PHOTO_DIR=%s/photos", var);
 
-    /* environment: ours, then extra_env, then the inherited one minus names we set */
+    /* environment: extra_env, then ours, then the inherited one, each minus the names an earlier
+     * one set (getenv returns the first match, so extra_env overrides ours) */
     char *envp[512];
     size_t e = 0;
-    for (int i = 0; i < n; i++)
-        envp[e++] = vars[i];
     for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL && e < 300; i++)
         envp[e++] = (char *)extra_env[i];
-    size_t ours = e;
-    for (char **p = environ; *p != NULL && e < 510; p++) {
-        const char *eq = strchr(*p, '=');
-        size_t nl = eq ? (size_t)(eq - *p) : strlen(*p);
-        bool shadowed = false;
-        for (size_t i = 0; i < ours && !shadowed; i++)
-            shadowed = strncmp(envp[i], *p, nl) == 0 && envp[i][nl] == '=';
-        if (!shadowed)
+    for (int i = 0; i < n; i++)
+        if (!env_has(envp, e, vars[i]))
+            envp[e++] = vars[i];
+    for (char **p = environ; *p != NULL && e < 510; p++)
+        if (!env_has(envp, e, *p))
             envp[e++] = *p;
-    }
     envp[e] = NULL;
 
     char bin[1024];
@@ -202,6 +212,8 @@ int kito_http(const struct kito_kitod *k, const char *method, const char *path, 
     char url[2048];
     if (flags & KITO_HTTP_PLAIN)
         snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", k->http_port, path);
+    else if (flags & KITO_HTTP_OPS)
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", k->metrics_port, path);
     else
         snprintf(url, sizeof(url), "https://localhost:%d%s", k->https_port, path);
     /* localhost resolves to 127.0.0.1 without asking the system resolver */

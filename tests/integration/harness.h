@@ -20,6 +20,7 @@ struct kito_kitod {
     pid_t pid;
     int https_port;
     int http_port;
+    int metrics_port;   /* the loopback listener for /metrics and /healthz (KITO_METRICS_PORT) */
     char log_path[512]; /* kitod's stdout and stderr */
 };
 
@@ -51,6 +52,7 @@ int kito_harness_kitod_stop(struct kito_kitod *k, int timeout_ms);
 enum {
     KITO_HTTP_H2 = 1 << 0,    /* negotiate HTTP/2 (ALPN); the default is HTTP/1.1 */
     KITO_HTTP_PLAIN = 1 << 1, /* plain http:// to the redirect port, no TLS */
+    KITO_HTTP_OPS = 1 << 2,   /* plain http:// to the loopback metrics listener */
 };
 
 struct kito_http_resp {
