@@ -528,7 +528,7 @@ static int cmd_payout_list(const options *o)
 {
     int rc = 0;
     const char *state = opt(o, "state");
-    static const char *const states[] = {"pending", "submitted", "succeeded", "failed", NULL};
+    static const char *const states[] = {"pending", "submitted", "succeeded", "failed", "anomaly", NULL};
     kito_verr ve;
     if (state != NULL && kito_validate_enum("state", state, states, NULL, &ve) != KITO_OK)
         return usage_error("--state %s", ve.reason);
@@ -616,7 +616,7 @@ static const struct command {
     {"fx", "set", cmd_fx_set, {"from", "to", "rate"}, "--from CUR --to CUR --rate DECIMAL",
      "add an exchange rate effective now (units of --to per unit of --from, e.g. 129.50);\n"
      "        payouts copy the rate they use"},
-    {"payout", "list", cmd_payout_list, {"state"}, "[--state pending|submitted|succeeded|failed]",
+    {"payout", "list", cmd_payout_list, {"state"}, "[--state pending|submitted|succeeded|failed|anomaly]",
      "list payouts: id, state, miner, msisdn, paid units, currency, source, attempts"},
     {"payout", "retry", cmd_payout_retry, {"payout"}, "--payout pay_...",
      "give a failed payout a new attempt (new OriginatorConversationID); the worker sends it"},

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -241,6 +242,87 @@ static kito_err load_payment(kito_config *cfg, kito_config_getenv_fn env, void *
     return KITO_OK;
 }
 
+/* The other rails (api/adapters/rail.h): each all or nothing, like M-Pesa. */
+static kito_err load_rails(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
+                           size_t err_size)
+{
+    static const struct {
+        const char *name;
+        size_t offset, size;
+    } vars[] = {
+#define RAIL_VAR(name, field) {name, offsetof(kito_config, field), sizeof(((kito_config *)0)->field)}
+        RAIL_VAR("KITO_MOMO_BASE_URL", momo_base_url),
+        RAIL_VAR("KITO_MOMO_API_USER", momo_api_user),
+        RAIL_VAR("KITO_MOMO_API_KEY", momo_api_key),
+        RAIL_VAR("KITO_MOMO_SUBSCRIPTION_KEY", momo_subscription_key),
+        RAIL_VAR("KITO_MOMO_TARGET_ENVIRONMENT", momo_target_environment),
+        RAIL_VAR("KITO_AIRTEL_BASE_URL", airtel_base_url),
+        RAIL_VAR("KITO_AIRTEL_CLIENT_ID", airtel_client_id),
+        RAIL_VAR("KITO_AIRTEL_CLIENT_SECRET", airtel_client_secret),
+        RAIL_VAR("KITO_AIRTEL_PIN", airtel_pin),
+#undef RAIL_VAR
+    };
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        TRY(get_string(env, ud, vars[i].name, i == 4 ? "sandbox" : "",
+                       (char *)cfg + vars[i].offset, vars[i].size, err, err_size));
+    /* vars[0..4] are MoMo's (base first), vars[5..8] Airtel's */
+    for (size_t first = 0; first < 9; first = first == 0 ? 5 : 9) {
+        size_t last = first == 0 ? 5 : 9;
+        const char *base = (const char *)cfg + vars[first].offset;
+        if (base[0] == '\0')
+            continue;
+        if (strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0)
+            return fail(err, err_size, "%s=%s must start with https:// or http://",
+                        vars[first].name, base);
+        for (size_t k = first + 1; k < last; k++)
+            if (((const char *)cfg + vars[k].offset)[0] == '\0')
+                return fail(err, err_size, "%s is set: set %s too", vars[first].name,
+                            vars[k].name);
+        if (cfg->payout_check_after_ms <= cfg->mpesa_timeout_ms)
+            return fail(err, err_size,
+                        "KITO_PAYOUT_CHECK_AFTER_MS must be longer than KITO_MPESA_TIMEOUT_MS");
+    }
+    return KITO_OK;
+}
+
+/* The miner's phone channel (api/http/routes_ussd.c). */
+static kito_err load_phone(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
+                           size_t err_size)
+{
+    uint64_t v;
+    TRY(get_string(env, ud, "KITO_USSD_CALLBACK_TOKEN", "", cfg->ussd_callback_token,
+                   sizeof(cfg->ussd_callback_token), err, err_size));
+    if (cfg->ussd_callback_token[0] != '\0' && strlen(cfg->ussd_callback_token) < 16)
+        return fail(err, err_size, "KITO_USSD_CALLBACK_TOKEN must have at least 16 characters");
+    TRY(get_uint(env, ud, "KITO_USSD_SESSION_TTL_S", 300, 30, 3600, &v, err, err_size));
+    cfg->ussd_session_ttl_s = (uint32_t)v;
+    TRY(get_string(env, ud, "KITO_AT_BASE_URL", "", cfg->at_base_url, sizeof(cfg->at_base_url),
+                   err, err_size));
+    TRY(get_string(env, ud, "KITO_AT_USERNAME", "", cfg->at_username, sizeof(cfg->at_username),
+                   err, err_size));
+    TRY(get_string(env, ud, "KITO_AT_API_KEY", "", cfg->at_api_key, sizeof(cfg->at_api_key), err,
+                   err_size));
+    TRY(get_string(env, ud, "KITO_AT_SENDER", "", cfg->at_sender, sizeof(cfg->at_sender), err,
+                   err_size));
+    TRY(get_uint(env, ud, "KITO_AT_TIMEOUT_MS", 10000, 100, 120000, &v, err, err_size));
+    cfg->at_timeout_ms = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_SMS_INTERVAL_MS", 500, 10, 600000, &v, err, err_size));
+    cfg->sms_interval_ms = (uint32_t)v;
+    TRY(get_string(env, ud, "KITO_SMS_CALLBACK_TOKEN", "", cfg->sms_callback_token,
+                   sizeof(cfg->sms_callback_token), err, err_size));
+    if (cfg->sms_callback_token[0] != '\0' && strlen(cfg->sms_callback_token) < 16)
+        return fail(err, err_size, "KITO_SMS_CALLBACK_TOKEN must have at least 16 characters");
+    if (cfg->at_base_url[0] != '\0' &&
+        (strncmp(cfg->at_base_url, "https://", 8) != 0 &&
+         strncmp(cfg->at_base_url, "http://", 7) != 0))
+        return fail(err, err_size, "KITO_AT_BASE_URL=%s must start with https:// or http://",
+                    cfg->at_base_url);
+    if (cfg->at_base_url[0] != '\0' && (cfg->at_username[0] == '\0' || cfg->at_api_key[0] == '\0'))
+        return fail(err, err_size,
+                    "KITO_AT_BASE_URL is set: set KITO_AT_USERNAME and KITO_AT_API_KEY too");
+    return KITO_OK;
+}
+
 kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
                           size_t err_size)
 {
@@ -349,7 +431,9 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud,
     TRY(get_uint(env, ud, "KITO_BID_ADDR_BURST", 100, 1, 1000000, &v, err, err_size));
     cfg->bid_addr_burst = (uint32_t)v;
     TRY(load_payment(cfg, env, ud, err, err_size));
-    return load_mpesa(cfg, env, ud, err, err_size);
+    TRY(load_phone(cfg, env, ud, err, err_size));
+    TRY(load_mpesa(cfg, env, ud, err, err_size));
+    return load_rails(cfg, env, ud, err, err_size);
 }
 
 static const char *process_getenv(const char *name, void *ud)

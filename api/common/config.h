@@ -70,6 +70,36 @@ typedef struct kito_config {
     uint32_t payout_check_after_ms; /* KITO_PAYOUT_CHECK_AFTER_MS: ask the provider about an
                                        attempt with no result this long after it was sent */
 
+    /* the other payout rails (api/adapters/rail.h); each sends only when its base URL is set,
+     * and then every other setting of that rail must be set too. KITO_MPESA_TIMEOUT_MS bounds
+     * one call on every rail. */
+    char momo_base_url[KITO_CONFIG_PATH_SIZE];     /* KITO_MOMO_BASE_URL: MTN MoMo (Zambia) */
+    char momo_api_user[KITO_CONFIG_NAME_SIZE];     /* KITO_MOMO_API_USER: the API user (UUID) */
+    char momo_api_key[KITO_CONFIG_NAME_SIZE];      /* KITO_MOMO_API_KEY (secret) */
+    char momo_subscription_key[KITO_CONFIG_NAME_SIZE]; /* KITO_MOMO_SUBSCRIPTION_KEY (secret):
+                                                          Ocp-Apim-Subscription-Key */
+    char momo_target_environment[KITO_CONFIG_NAME_SIZE]; /* KITO_MOMO_TARGET_ENVIRONMENT:
+                                                            X-Target-Environment ("sandbox") */
+    char airtel_base_url[KITO_CONFIG_PATH_SIZE];   /* KITO_AIRTEL_BASE_URL: Airtel Money */
+    char airtel_client_id[KITO_CONFIG_NAME_SIZE];  /* KITO_AIRTEL_CLIENT_ID */
+    char airtel_client_secret[KITO_CONFIG_NAME_SIZE]; /* KITO_AIRTEL_CLIENT_SECRET (secret) */
+    char airtel_pin[1024]; /* KITO_AIRTEL_PIN: the disbursement PIN as Airtel wants it, already
+                              encrypted with Airtel's public key (secret; never logged) */
+    /* the miner's phone channel (api/http/routes_ussd.c); USSD answers 401 while the token is
+     * empty */
+    char ussd_callback_token[KITO_CONFIG_NAME_SIZE]; /* KITO_USSD_CALLBACK_TOKEN (secret) */
+    uint32_t ussd_session_ttl_s; /* KITO_USSD_SESSION_TTL_S: a USSD session's life in Redis */
+    /* SMS through Africa's Talking (api/adapters/africastalking.h); not sent while the URL is
+     * empty */
+    char at_base_url[KITO_CONFIG_PATH_SIZE]; /* KITO_AT_BASE_URL: http(s)://host[:port] */
+    char at_username[KITO_CONFIG_NAME_SIZE]; /* KITO_AT_USERNAME */
+    char at_api_key[512];                    /* KITO_AT_API_KEY (secret; never logged) */
+    char at_sender[KITO_CONFIG_NAME_SIZE];   /* KITO_AT_SENDER: `from`, optional */
+    uint32_t at_timeout_ms;                  /* KITO_AT_TIMEOUT_MS: one gateway call at most */
+    uint32_t sms_interval_ms;                /* KITO_SMS_INTERVAL_MS: the sender's tick */
+    char sms_callback_token[KITO_CONFIG_NAME_SIZE]; /* KITO_SMS_CALLBACK_TOKEN (secret): the
+                                                       delivery-report callback's ?token= */
+
     /* how buyers pay invoices (issue 16; GET /v1/payment-methods): a method whose first
      * setting is empty is not offered */
     struct kito_config_payment {

@@ -116,6 +116,13 @@ static const kito_route table[] = {
     {GET, "/v1/me/payouts", kito_get_me_payouts, 0, 0, NULL, MINER},
     {GET, "/v1/payouts/{id}", kito_get_payout, 0, 0, NULL, MINER | OPERATOR},
 
+    /* ---- the miner's phone channel (issue 18) ---- */
+    /* public: the USSD gateway calls it; authenticated by ?token= (KITO_USSD_CALLBACK_TOKEN);
+     * a form body, not JSON (api/http/routes_ussd.c) */
+    {POST, "/v1/ussd", kito_post_ussd, 4096, SELF_AUTH, NULL, 0},
+    /* public: the SMS gateway's delivery reports; ?token= (KITO_SMS_CALLBACK_TOKEN); a form */
+    {POST, "/v1/sms/callbacks/delivery", kito_post_sms_delivery, 4096, SELF_AUTH, NULL, 0},
+
     /* ---- settlement ---- */
     {GET, "/v1/sales/{id}/settlements", kito_get_sale_settlements, 0, 0, NULL,
      ORGANIZER | OPERATOR},

@@ -119,4 +119,10 @@ kito_err kito_get_sale_results(kito_req *r);
  * 422. */
 kito_err kito_post_invoice_payments(kito_req *r);
 
+/* ---- the miner's phone channel (routes_ussd.c) ---- */
+/* POST /v1/ussd (the USSD gateway, ?token=): Africa's Talking's form; text/plain CON/END. */
+kito_err kito_post_ussd(kito_req *r);
+/* POST /v1/sms/callbacks/delivery (the SMS gateway, ?token=): a delivery report (routes_sms.c). */
+kito_err kito_post_sms_delivery(kito_req *r);
+
 #endif

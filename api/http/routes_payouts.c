@@ -211,7 +211,7 @@ static void list_job_free(void *arg)
 kito_err kito_get_me_payouts(kito_req *r)
 {
     static const char *const allowed[] = {"state", "cursor", "limit", NULL};
-    static const char *const states[] = {"pending", "submitted", "succeeded", "failed", NULL};
+    static const char *const states[] = {"pending", "submitted", "succeeded", "failed", "anomaly", NULL};
     size_t qlen;
     const char *qs = query_string(r, &qlen);
     kito_query q;

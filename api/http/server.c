@@ -26,6 +26,7 @@
 #include "api/http/json.h"
 #include "api/http/pages.h"
 #include "api/money/payouts.h"
+#include "api/phone/sms_sender.h"
 #include "api/money/settlement.h"
 #include "api/http/tls.h"
 
@@ -590,6 +591,8 @@ static void close_everything_else(kito_server *s)
     kito_redis_stop(&s->redis);
     kito_payouts_stop(s->payouts); /* joins the thread; an HTTP call in flight is abandoned */
     s->payouts = NULL;
+    kito_sms_sender_stop(s->sms);
+    s->sms = NULL;
     kito_pool_stop(s->pool);
     s->pool = NULL;
     kito_access_log_close(&s->access_log);
@@ -889,6 +892,10 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
     }
     if ((e = kito_payouts_start(cfg, &db, &s->payouts)) != KITO_OK) {
         snprintf(err, err_size, "cannot start the payout worker (%s)", kito_err_code(e));
+        goto fail;
+    }
+    if ((e = kito_sms_sender_start(cfg, &db, &s->sms)) != KITO_OK) {
+        snprintf(err, err_size, "cannot start the SMS sender (%s)", kito_err_code(e));
         goto fail;
     }
     if ((e = kito_health_start(&s->health, loop, s->pool, &s->redis, &s->metrics)) != KITO_OK) {

@@ -80,6 +80,7 @@ typedef struct kito_server {
     struct kito_feed *feed;       /* the live feed (api/live/feed.h); fed by the market's listener */
     struct kito_bidding *bidding; /* api/live/bidding.h: activation, clock, caches, rate limits */
     struct kito_payouts *payouts; /* api/money/payouts.h: the payout worker thread */
+    struct kito_sms_sender *sms;  /* api/phone/sms_sender.h: the SMS sender thread, or NULL */
     struct kito_settlement *settlement; /* api/money/settlement.h: outbox -> MySQL, its own thread */
     kito_health health;
     kito_auth auth;         /* session cache */

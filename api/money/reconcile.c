@@ -1,5 +1,10 @@
 #include "api/money/reconcile.h"
 
+#include <stdio.h>
+#include <string.h>
+
+#include "api/common/validate.h"
+#include "api/money/payouts.h"
 #include "api/store/sql.h"
 
 struct reconcile_ctx {
@@ -13,7 +18,17 @@ static kito_err reconcile_row(void *ud, const kito_sql_row *row)
 {
     struct reconcile_ctx *c = ud;
     c->findings++;
-    return c->fn(c->ud, c->kind, kito_sql_u64(row, 0), kito_sql_text(row, 1, NULL));
+    uint64_t id = kito_sql_u64(row, 0);
+    const char *what = kito_sql_text(row, 1, NULL);
+    if (strncmp(c->kind, "payout_", 7) == 0) {
+        /* payouts are named as the API and kitoctl name them: "payout pay_..." */
+        char pid[KITO_ID_SIZE], line[1024];
+        if (kito_id_format(KITO_ID_PAYOUT, id, pid, sizeof(pid)) != KITO_OK)
+            snprintf(pid, sizeof(pid), "pay_?");
+        snprintf(line, sizeof(line), "payout %s %s", pid, what != NULL ? what : "");
+        return c->fn(c->ud, c->kind, id, line);
+    }
+    return c->fn(c->ud, c->kind, id, what);
 }
 
 kito_err kito_reconcile(kito_db_conn *db, kito_reconcile_fn fn, void *ud, size_t *findings)
@@ -61,6 +76,22 @@ kito_err kito_reconcile(kito_db_conn *db, kito_reconcile_fn fn, void *ud, size_t
          " WHERE l.receivable <> s.buyer_total_minor OR l.payable <> s.miner_net_minor"
          " OR l.revenue <> s.buyer_premium_minor + s.commission_minor"
          " OR l.royalty <> s.royalty_minor OR l.levy <> s.levy_minor ORDER BY s.id"},
+        /* issue 19, "Anomalies are held, not trusted": every report held for the operator */
+        {"payout_anomaly",
+         "SELECT a.payout_id, CONCAT('(', p.rail, ' ', p.msisdn,"
+         " ', asked ', p.paid_units, ' ', p.currency, ') held since ',"
+         " DATE_FORMAT(a.created_at, '%Y-%m-%dT%H:%i:%sZ'), ': ', a.kind, ' on attempt ',"
+         " t.attempt_no, ' (', t.originator_conversation_id, ', provider transaction ',"
+         " COALESCE(a.transaction_id, '-'), '): ', a.detail) FROM payout_anomalies a"
+         " JOIN payouts p ON p.id = a.payout_id JOIN payout_attempts t ON t.id = a.attempt_id"
+         " WHERE a.resolved_at IS NULL ORDER BY a.id"},
+        /* an attempt whose outcome is still unknown a day after it was sent */
+        {"payout_unknown",
+         "SELECT t.payout_id, CONCAT('attempt ', t.attempt_no, ' (',"
+         " t.originator_conversation_id, ') is ', t.state, ' since ',"
+         " DATE_FORMAT(t.sent_at, '%Y-%m-%dT%H:%i:%sZ'), ' after ', t.checks, ' status"
+         " queries') FROM payout_attempts t WHERE t.state IN ('sending', 'accepted')"
+         " AND t.sent_at < UTC_TIMESTAMP(3) - INTERVAL 1 DAY ORDER BY t.id"},
     };
     struct reconcile_ctx c = {fn, ud, NULL, 0};
     for (size_t i = 0; i < KITO_N(checks); i++) {

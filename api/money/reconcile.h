@@ -21,7 +21,9 @@ typedef kito_err (*kito_reconcile_fn)(void *ud, const char *kind, uint64_t id, c
 
 /* Checks that every ledger transaction has entries and sums to zero per currency; that every
  * invoice's paid amount and status agree with its payments; that every settlement's parts add up,
- * its invoice is its buyer total, and its ledger transaction posts exactly its amounts. *findings
+ * its invoice is its buyer total, and its ledger transaction posts exactly its amounts; lists
+ * every payout anomaly not yet resolved ("payout_anomaly", keyed by the payout) and every attempt
+ * whose outcome is still unknown a day after it was sent ("payout_unknown"). *findings
  * gets the count. (Outbox entries the worker rejected are in settlement_rejects, not listed.) */
 kito_err kito_reconcile(kito_db_conn *db, kito_reconcile_fn fn, void *ud, size_t *findings);
 

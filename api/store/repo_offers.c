@@ -3,6 +3,7 @@
  */
 #include "api/store/repo_offers.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "api/common/render.h"
 #include "api/common/roles.h"
 #include "api/store/audit.h"
+#include "api/store/repo_sms.h"
 #include "api/store/sql.h"
 
 /* ---- decoding (pure) ------------------------------------------------------------------------- */
@@ -246,6 +248,28 @@ static kito_err first_u64(void *ud, const kito_sql_row *row)
     return KITO_OK;
 }
 
+/* The miner's SMS that her stone was offered (issue 18), in the offer's transaction. */
+static kito_err name_cb(void *ud, const kito_sql_row *row)
+{
+    kito_sql_copy(row, 0, ud, 61);
+    return KITO_OK;
+}
+
+static kito_err offer_sms(kito_db_conn *db, uint64_t miner_id, uint64_t stone_id,
+                          uint64_t organizer_id, uint64_t offer_id)
+{
+    char name[61] = "", ref[KITO_ID_SIZE], key[48];
+    kito_sql_param p[] = {KITO_SQL_U64(organizer_id)};
+    kito_err e = kito_sql_query(db, "SELECT name FROM accounts WHERE id = ?", p, 1, name_cb, name,
+                                NULL);
+    if (e != KITO_OK)
+        return e;
+    kito_id_format(KITO_ID_STONE, stone_id, ref, sizeof(ref));
+    snprintf(key, sizeof(key), "offered:%" PRIu64, offer_id);
+    const char *v[] = {ref, name};
+    return kito_sms_enqueue(db, miner_id, KITO_SMS_OFFERED, key, v);
+}
+
 kito_err kito_offers_make(kito_db_conn *db, const kito_actor *actor, uint64_t stone_id,
                           const kito_offer_input *in, bool *created, json_t **out, kito_verr *ve)
 {
@@ -308,6 +332,8 @@ kito_err kito_offers_make(kito_db_conn *db, const kito_actor *actor, uint64_t st
                                : KITO_E_NOMEM;
             json_decref(detail);
         }
+        if (e == KITO_OK)
+            e = offer_sms(db, st.seller_id, stone_id, organizer_id, offer_id);
         *created = e == KITO_OK;
     }
     if (e == KITO_OK)

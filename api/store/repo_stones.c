@@ -13,6 +13,7 @@
 #include "api/adapters/photos.h"
 #include "api/common/render.h"
 #include "api/store/repo_provenance.h"
+#include "api/store/repo_sms.h"
 #include "api/store/sql.h"
 
 const char *const kito_stone_species[] = {
@@ -198,6 +199,20 @@ static json_t *found_payload(const kito_stone_input *in, uint64_t seller, uint64
                      "listed_by", kito_render_id(KITO_ID_ACCOUNT, listed_by));
 }
 
+/* The miner's SMS that her stone was received, with its reference (issue 18), in the listing's
+ * transaction: whoever listed it, she hears of it. */
+static kito_err received_sms(kito_db_conn *db, uint64_t seller, uint64_t stone_id,
+                             const kito_stone_input *in)
+{
+    char ref[KITO_ID_SIZE], weight[32], key[48];
+    kito_id_format(KITO_ID_STONE, stone_id, ref, sizeof(ref));
+    snprintf(weight, sizeof(weight), "%" PRId64 ".%02" PRId64, in->weight_cct / 100,
+             in->weight_cct % 100);
+    snprintf(key, sizeof(key), "stone_received:%" PRIu64, stone_id);
+    const char *v[] = {ref, in->variety != NULL ? in->variety : in->species, weight};
+    return kito_sms_enqueue(db, seller, KITO_SMS_STONE_RECEIVED, key, v);
+}
+
 kito_err kito_stone_create(kito_db_conn *db, const kito_stone_input *in, uint64_t actor_id,
                            unsigned actor_role, const char *ip, uint64_t *stone_id, kito_verr *ve)
 {
@@ -244,12 +259,16 @@ kito_err kito_stone_create(kito_db_conn *db, const kito_stone_input *in, uint64_
         KITO_SQL_TEXT_OR_NULL(in->origin_region),
         KITO_SQL_TEXT_OR_NULL(in->origin_site),
         KITO_SQL_TEXT_OR_NULL(in->notes),
+        in->local_offer_minor > 0 ? KITO_SQL_I64(in->local_offer_minor) : KITO_SQL_NULL,
+        in->local_offer_minor > 0 ? KITO_SQL_TEXT_OR_NULL(in->local_offer_currency)
+                                  : KITO_SQL_NULL,
     };
     kito_sql_result res = {0};
     e = kito_sql_exec(db,
                       "INSERT INTO stones (seller_id, listed_by, species, variety, weight_cct,"
                       " piece_count, shape, colour, origin_country, origin_region, origin_site,"
-                      " notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      " notes, local_offer_minor, local_offer_currency)"
+                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       p, sizeof(p) / sizeof(p[0]), &res);
     if (e == KITO_OK) {
         *stone_id = res.insert_id;
@@ -259,6 +278,8 @@ kito_err kito_stone_create(kito_db_conn *db, const kito_stone_input *in, uint64_
         if (e == KITO_OK)
             e = kito_audit(db, actor_id, "stone.create", "stone", *stone_id, payload, ip);
         json_decref(payload);
+        if (e == KITO_OK)
+            e = received_sms(db, seller, *stone_id, in);
     }
     e = finish(db, e);
     if (e != KITO_OK)

@@ -70,6 +70,10 @@ typedef struct kito_stone_input {
     const char *origin_site;
     const char *notes;
     uint64_t seller_id; /* 0 = not given */
+    /* the best price a local buyer offered her (USSD "list a stone", api/phone/ussd.h): minor
+     * units of local_offer_currency; 0 = none. Create only; the JSON decoder leaves it 0. */
+    int64_t local_offer_minor;
+    const char *local_offer_currency;
 } kito_stone_input;
 
 /* Decodes a POST /v1/stones body (patch false: species, weight_ct and origin.country required,

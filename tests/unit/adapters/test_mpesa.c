@@ -168,6 +168,8 @@ Test(mpesa, success_callback)
     cr_assert(r.has_amount);
     cr_assert_eq(r.transaction_amount, 10);
     cr_assert_str_eq(r.receipt, "NLJ41HAY6Q");
+    /* the wallet paid, for the anomaly check (issue 19): the digits before " - Name" */
+    cr_assert_str_eq(r.receiver_msisdn, "254708374149");
 }
 
 Test(mpesa, failure_callback)

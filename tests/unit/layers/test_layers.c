@@ -11,9 +11,10 @@ static const struct {
     const char *layer;
     const char *may;
 } rules[] = {
-    {"http", " live money store adapters common "},
+    {"http", " live money phone store adapters common "},
     {"live", " store adapters common "},
     {"money", " store adapters common "},
+    {"phone", " store adapters common "},
     {"store", " adapters common "},
     {"adapters", " common "},
     {"common", " "},
