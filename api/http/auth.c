@@ -260,7 +260,7 @@ static kito_err cookie_digest(kito_req *r, char digest[65])
                 memcpy(token, v.base + at + sizeof(name) - 1, tn);
                 token[tn] = '\0';
                 return kito_crypto_token_digest(token, digest) == KITO_OK ? KITO_OK
-                                                                         : KITO_E_UNAUTHORIZED;
+                                                                          : KITO_E_UNAUTHORIZED;
             }
             at = end;
         }
@@ -275,8 +275,9 @@ void kito_auth_set_cookie(kito_req *r, const char *token, long long max_age_s)
     h2o_req_t *req = r->h2o;
     enum { COOKIE_MAX = 160 };
     char *v = h2o_mem_alloc_pool(&req->pool, COOKIE_MAX);
-    int n = snprintf(v, COOKIE_MAX, "%s=%s; Path=/; Max-Age=%lld; HttpOnly; Secure; SameSite=Lax",
-                     KITO_SESSION_COOKIE, token != NULL ? token : "", token != NULL ? max_age_s : 0);
+    int n =
+        snprintf(v, COOKIE_MAX, "%s=%s; Path=/; Max-Age=%lld; HttpOnly; Secure; SameSite=Lax",
+                 KITO_SESSION_COOKIE, token != NULL ? token : "", token != NULL ? max_age_s : 0);
     if (n > 0 && n < COOKIE_MAX)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, v, (size_t)n);
 }

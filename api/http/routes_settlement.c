@@ -171,13 +171,12 @@ kito_err kito_get_payment_methods(kito_req *r)
     json_t *bank = p->bank_name[0] == '\0'
                        ? json_null()
                        : json_pack("{s:s, s:s, s:s, s:s?}", "bank_name", p->bank_name,
-                                   "account_name", p->bank_account_name, "account",
-                                   p->bank_account, "swift",
-                                   p->bank_swift[0] != '\0' ? p->bank_swift : NULL);
-    json_t *mpesa = p->mpesa_paybill[0] == '\0'
-                        ? json_null()
-                        : json_pack("{s:s, s:s}", "paybill", p->mpesa_paybill, "account",
-                                    "the invoice number");
+                                   "account_name", p->bank_account_name, "account", p->bank_account,
+                                   "swift", p->bank_swift[0] != '\0' ? p->bank_swift : NULL);
+    json_t *mpesa =
+        p->mpesa_paybill[0] == '\0'
+            ? json_null()
+            : json_pack("{s:s, s:s}", "paybill", p->mpesa_paybill, "account", "the invoice number");
     kito_respond_json(r, 200,
                       json_pack("{s:o, s:o, s:s}", "bank_transfer", bank, "mpesa_paybill", mpesa,
                                 "reference", "the invoice number"));

@@ -684,8 +684,8 @@ static size_t render_mine(const kito_feed *f, const struct kito_market_note *n,
     kito_jw_raw(&w, "\"", 1);
     put_bidder(f, &w, "you", n->lot_id, ev->who);
     kito_jw_lit(&w, ",\"leading\":");
-    kito_jw_bool(&w, ev->type == KITO_EV_SOLD ||
-                         (ev->type == KITO_EV_BID_ACCEPTED && ev->reason == 1));
+    kito_jw_bool(&w,
+                 ev->type == KITO_EV_SOLD || (ev->type == KITO_EV_BID_ACCEPTED && ev->reason == 1));
     if (ev->type == KITO_EV_BID_ACCEPTED)
         put_money(&w, "your_max", ev->amount_minor, cur);
     if (ev->type == KITO_EV_SOLD)

@@ -165,8 +165,7 @@ Test(storefront, pages_carry_the_security_headers)
                       strstr(v, "script-src 'self'") && !strstr(v, "unsafe-inline"),
                   "%s: %s", paths[i], v);
         cr_assert(kito_http_header(&r, "referrer-policy", v, sizeof(v)), "%s", paths[i]);
-        cr_assert(kito_http_header(&r, "strict-transport-security", v, sizeof(v)), "%s",
-                  paths[i]);
+        cr_assert(kito_http_header(&r, "strict-transport-security", v, sizeof(v)), "%s", paths[i]);
         cr_assert(kito_http_header(&r, "x-content-type-options", v, sizeof(v)), "%s", paths[i]);
         kito_http_resp_free(&r);
     }
