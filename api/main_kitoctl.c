@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 #include "api/money/payments.h"
 #include "api/money/reconcile.h"
 #include "api/money/royalty.h"
+#include "api/store/audit.h"
 #include "api/store/sql.h"
 #include "api/common/validate.h"
 
@@ -576,6 +578,129 @@ static int cmd_payout_retry(const options *o)
     return rc;
 }
 
+/* ---- the audit trail (issue 15) --------------------------------------------------------------- */
+
+/* Table families whose keys the API shows as ids ("sal_..."); the others are shown as numbers. */
+static const struct {
+    const char *entity, *prefix;
+} entity_ids[] = {
+    {"account", KITO_ID_ACCOUNT}, {"association", KITO_ID_ASSOCIATION}, {"stone", KITO_ID_STONE},
+    {"certificate", KITO_ID_CERTIFICATE}, {"sale", KITO_ID_SALE}, {"lot", KITO_ID_LOT},
+    {"payout", KITO_ID_PAYOUT}, {"session", KITO_ID_SESSION},
+};
+
+static const char *entity_prefix(const char *entity)
+{
+    for (size_t i = 0; i < sizeof(entity_ids) / sizeof(entity_ids[0]); i++)
+        if (strcmp(entity_ids[i].entity, entity) == 0)
+            return entity_ids[i].prefix;
+    return NULL;
+}
+
+/* --entity FAMILY or FAMILY:ID (the API's id, "sale:sal_0000000000001", or the key, "sale:1"). */
+static int parse_entity(const char *arg, char *family, size_t cap, uint64_t *key)
+{
+    const char *colon = strchr(arg, ':');
+    size_t n = colon != NULL ? (size_t)(colon - arg) : strlen(arg);
+    *key = 0;
+    if (n < 1 || n >= cap || strspn(arg, "abcdefghijklmnopqrstuvwxyz_") < n)
+        return usage_error("--entity must be a family in lower case (sale, payout, account ...),"
+                           " optionally :ID");
+    memcpy(family, arg, n);
+    family[n] = '\0';
+    if (colon == NULL)
+        return 0;
+    const char *id = colon + 1, *prefix = entity_prefix(family);
+    if (kito_config_parse_uint(id, 1, UINT64_MAX, key))
+        return 0;
+    if (prefix != NULL && kito_id_parse(prefix, id, key) == KITO_OK)
+        return 0;
+    return usage_error("--entity %s: the id must be a number%s%s%s", family,
+                       prefix != NULL ? " or " : "", prefix != NULL ? prefix : "",
+                       prefix != NULL ? "_..." : "");
+}
+
+static kito_err print_audit(void *ud, const kito_audit_row *r)
+{
+    (void)ud;
+    char at[KITO_TIME_SIZE], actor[KITO_ID_SIZE + 24], entity[KITO_ID_SIZE + 40];
+    kito_time_format(r->at_ms, at);
+    if (r->actor_id != 0) {
+        char acc[KITO_ID_SIZE];
+        kito_id_format(KITO_ID_ACCOUNT, r->actor_id, acc, sizeof(acc));
+        snprintf(actor, sizeof(actor), "%s(%s)", acc, r->actor_role);
+    } else
+        snprintf(actor, sizeof(actor), "system");
+    const char *prefix = entity_prefix(r->entity);
+    if (r->entity_id == 0)
+        snprintf(entity, sizeof(entity), "%s", r->entity);
+    else if (prefix != NULL) {
+        char id[KITO_ID_SIZE];
+        kito_id_format(prefix, r->entity_id, id, sizeof(id));
+        snprintf(entity, sizeof(entity), "%s:%s", r->entity, id);
+    } else
+        snprintf(entity, sizeof(entity), "%s:%" PRIu64, r->entity, r->entity_id);
+    printf("%" PRIu64 "\t%s\t%s\t%s\t%s\t%s\t%s\n", r->id, at, actor,
+           r->from[0] != '\0' ? r->from : "-", r->action, entity,
+           r->detail_json != NULL ? r->detail_json : "-");
+    return KITO_OK;
+}
+
+static int cmd_audit(const options *o)
+{
+    kito_audit_filter f = {.limit = 50};
+    char family[33];
+    kito_verr ve;
+    uint64_t v;
+    int rc;
+    if (opt(o, "entity") != NULL) {
+        if ((rc = parse_entity(opt(o, "entity"), family, sizeof(family), &f.entity_id)) != 0)
+            return rc;
+        f.entity = family;
+    }
+    const char *actor = opt(o, "actor");
+    if (actor != NULL && strcmp(actor, "system") == 0)
+        f.actor_system = true;
+    else if (actor != NULL && kito_validate_id("actor", KITO_ID_ACCOUNT, actor, &f.actor_id, &ve) !=
+                                  KITO_OK)
+        return usage_error("--actor must be an account id (acc_...) or system");
+    if (opt(o, "since") != NULL &&
+        kito_validate_time("since", opt(o, "since"), &f.since_ms, &ve) != KITO_OK)
+        return usage_error("--since %s", ve.reason);
+    if (opt(o, "limit") != NULL) {
+        if (!kito_config_parse_uint(opt(o, "limit"), 1, KITO_AUDIT_LIST_MAX, &v))
+            return usage_error("--limit must be a whole number from 1 to %d",
+                               KITO_AUDIT_LIST_MAX);
+        f.limit = (uint32_t)v;
+    }
+    kito_db_conn *db = db_get();
+    if (db == NULL)
+        return EXIT_DB;
+    printf("id\tat\tactor\tfrom\taction\tentity\tdetail\n");
+    kito_err e = kito_audit_list(db, &f, print_audit, NULL);
+    return e == KITO_OK ? 0 : db_failed("audit", e);
+}
+
+/* Where this kitoctl's actions come from, for the trail: "kitoctl:<user>@<host>", the user who
+ * ran sudo when there is one. Characters outside printable ASCII become '?'. */
+static void set_audit_origin(void)
+{
+    char host[64] = "?", origin[160];
+    const char *user = getenv("SUDO_USER");
+    if (user == NULL || user[0] == '\0') {
+        const struct passwd *pw = getpwuid(geteuid());
+        user = pw != NULL ? pw->pw_name : "?";
+    }
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "?");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(origin, sizeof(origin), "kitoctl:%s@%s", user, host);
+    for (char *c = origin; *c != '\0'; c++)
+        if (*c < '!' || *c > '~')
+            *c = '?';
+    kito_audit_set_origin(origin); /* cut to the column's 45 characters */
+}
+
 static int cmd_help(const options *o);
 
 /* The command table: a later issue adds a row (and its function) here. */
@@ -620,6 +745,11 @@ static const struct command {
      "list payouts: id, state, miner, msisdn, paid units, currency, source, attempts"},
     {"payout", "retry", cmd_payout_retry, {"payout"}, "--payout pay_...",
      "give a failed payout a new attempt (new OriginatorConversationID); the worker sends it"},
+    {"audit", NULL, cmd_audit, {"entity", "actor", "since", "limit"},
+     "[--entity FAMILY[:ID]] [--actor acc_...|system] [--since RFC3339] [--limit 1..10000]",
+     "the audit trail, newest first (50 rows by default): id, at, actor (system: kitod\n"
+     "        itself), from (the client's address, ussd, or kitoctl:user@host), action,\n"
+     "        entity, detail (JSON)"},
     {"help", NULL, cmd_help, {NULL}, "", "this text"},
 };
 
@@ -659,6 +789,7 @@ static int run(const struct command *c, int argc, char **argv)
 int main(int argc, char **argv)
 {
     kito_log_program("kitoctl");
+    set_audit_origin();
     if (argc < 2)
         return (cmd_help(NULL), EXIT_USAGE);
     for (size_t i = 0; i < COMMAND_COUNT; i++) {

@@ -167,7 +167,7 @@ static void *report_thread(void *arg)
     char url[1024];
     snprintf(url, sizeof(url), "%s", opt.callback_url);
     pthread_mutex_unlock(&mu);
-    char body[512];
+    char body[1024]; /* room for every field at its longest */
     snprintf(body, sizeof(body), "id=%s&status=%s&phoneNumber=%%2B%s&networkCode=63902%s%s", m.id,
              r->status, m.to + 1, r->reason != NULL ? "&failureReason=" : "",
              r->reason != NULL ? r->reason : "");

@@ -285,6 +285,73 @@ static kito_err load_rails(kito_config *cfg, kito_config_getenv_fn env, void *ud
     return KITO_OK;
 }
 
+/* KITO_REDIS_USER and KITO_REDIS_PASSWORD: sent as AUTH user password on every Redis connection
+ * (ops/kito makes an ACL user "kito"; ops/REDIS.md, "Access"). An empty password means no AUTH,
+ * so, as with KITO_MYSQL_PASSWORD, empty is a value. Neither may hold spaces or control
+ * characters: they would not survive the env file, and a log line naming the user must stay one
+ * line. The password is never put in a message. */
+static kito_err load_redis_auth(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
+                                size_t err_size)
+{
+    TRY(get_string(env, ud, "KITO_REDIS_USER", "kito", cfg->redis_user, sizeof(cfg->redis_user),
+                   err, err_size));
+    for (const char *p = cfg->redis_user; *p != '\0'; p++)
+        if (*p <= ' ' || *p == 0x7f)
+            return fail(err, err_size, "KITO_REDIS_USER has a space or a control character");
+    const char *pw = env("KITO_REDIS_PASSWORD", ud);
+    if (pw == NULL)
+        pw = "";
+    if (strlen(pw) >= sizeof(cfg->redis_password))
+        return fail(err, err_size, "KITO_REDIS_PASSWORD is too long (at most %zu bytes)",
+                    sizeof(cfg->redis_password) - 1);
+    for (const char *p = pw; *p != '\0'; p++)
+        if (*p <= ' ' || *p == 0x7f)
+            return fail(err, err_size, "KITO_REDIS_PASSWORD has a space or a control character");
+    memcpy(cfg->redis_password, pw, strlen(pw) + 1);
+    return KITO_OK;
+}
+
+/* Session idle limits by role (api/http/auth.c). The defaults, and why (README, Configuration):
+ * a buyer comes back to a timed sale over its days (7 days); a miner signs in again with a
+ * four-digit PIN on what is often a shared phone (1 day); valuers and organisers work a day at
+ * a time, and a live sale's console is never idle while it runs (12 hours); an operator moves
+ * money and changes permissions (30 minutes, OWASP's upper bound for low-risk applications).
+ * The 30-day absolute expiry still applies. */
+static kito_err load_sessions(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
+                              size_t err_size)
+{
+    static const struct {
+        const char *name;
+        uint32_t def_s;
+    } idle[KITO_CONFIG_ROLES] = {
+        /* in the order of the role bits: miner, valuer, buyer, organizer, operator */
+        {"KITO_SESSION_IDLE_MINER_S", 86400},   {"KITO_SESSION_IDLE_VALUER_S", 43200},
+        {"KITO_SESSION_IDLE_BUYER_S", 604800},  {"KITO_SESSION_IDLE_ORGANIZER_S", 43200},
+        {"KITO_SESSION_IDLE_OPERATOR_S", 1800},
+    };
+    uint64_t v;
+    TRY(get_uint(env, ud, "KITO_SESSION_TOUCH_S", 300, 1, 3600, &v, err, err_size));
+    cfg->session_touch_s = (uint32_t)v;
+    for (size_t i = 0; i < KITO_CONFIG_ROLES; i++) {
+        /* at most the 30-day absolute lifetime: longer would mean nothing */
+        TRY(get_uint(env, ud, idle[i].name, idle[i].def_s, 1, 30u * 86400, &v, err, err_size));
+        /* a limit at or under the touch interval would end sessions in use */
+        if (v <= cfg->session_touch_s)
+            return fail(err, err_size, "%s=%llu must be longer than KITO_SESSION_TOUCH_S (%u)",
+                        idle[i].name, (unsigned long long)v, cfg->session_touch_s);
+        cfg->session_idle_s[i] = (uint32_t)v;
+    }
+    return KITO_OK;
+}
+
+uint32_t kito_config_session_idle_s(const kito_config *cfg, unsigned role)
+{
+    for (unsigned i = 0; i < KITO_CONFIG_ROLES; i++)
+        if (role == (1u << i))
+            return cfg->session_idle_s[i];
+    return 0;
+}
+
 /* The miner's phone channel (api/http/routes_ussd.c). */
 static kito_err load_phone(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
                            size_t err_size)
@@ -374,6 +441,7 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud,
         return fail(err, err_size, "KITO_REDIS_HOST=%s is not a host name or address",
                     cfg->redis_host);
     TRY(get_port(env, ud, "KITO_REDIS_PORT", 6380, false, &cfg->redis_port, err, err_size));
+    TRY(load_redis_auth(cfg, env, ud, err, err_size));
 
     TRY(get_string(env, ud, "KITO_MYSQL_HOST", "127.0.0.1", cfg->mysql_host,
                    sizeof(cfg->mysql_host), err, err_size));
@@ -431,6 +499,7 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud,
     TRY(get_uint(env, ud, "KITO_BID_ADDR_BURST", 100, 1, 1000000, &v, err, err_size));
     cfg->bid_addr_burst = (uint32_t)v;
     TRY(load_payment(cfg, env, ud, err, err_size));
+    TRY(load_sessions(cfg, env, ud, err, err_size));
     TRY(load_phone(cfg, env, ud, err, err_size));
     TRY(load_mpesa(cfg, env, ud, err, err_size));
     return load_rails(cfg, env, ud, err, err_size);

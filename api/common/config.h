@@ -17,6 +17,7 @@
 #define KITO_CONFIG_HOST_SIZE 256
 #define KITO_CONFIG_PATH_SIZE 1024
 #define KITO_CONFIG_NAME_SIZE 128
+#define KITO_CONFIG_ROLES 5 /* the KITO_ROLE_* bits of api/common/roles.h */
 
 typedef struct kito_config {
     char bind[KITO_CONFIG_HOST_SIZE];       /* KITO_BIND: numeric IPv4/IPv6 address to listen on */
@@ -29,6 +30,9 @@ typedef struct kito_config {
     bool http2;                             /* KITO_HTTP2: offer h2 in ALPN */
     char redis_host[KITO_CONFIG_HOST_SIZE]; /* KITO_REDIS_HOST */
     uint16_t redis_port;                    /* KITO_REDIS_PORT */
+    char redis_user[KITO_CONFIG_NAME_SIZE]; /* KITO_REDIS_USER: the ACL user kitod AUTHs as */
+    char redis_password[KITO_CONFIG_NAME_SIZE]; /* KITO_REDIS_PASSWORD (secret; never logged);
+                                                   empty: no AUTH (a Redis without ACL users) */
     char mysql_host[KITO_CONFIG_HOST_SIZE]; /* KITO_MYSQL_HOST */
     uint16_t mysql_port;                    /* KITO_MYSQL_PORT */
     char mysql_user[KITO_CONFIG_NAME_SIZE]; /* KITO_MYSQL_USER */
@@ -56,6 +60,11 @@ typedef struct kito_config {
     uint32_t snapshot_every;    /* KITO_SNAPSHOT_EVERY: a lot's order-book snapshot is rewritten in
                                    Redis after this many of its commands (1000; 1 .. 1,000,000):
                                    recovery replays at most about this many commands a lot */
+    /* KITO_SESSION_IDLE_<ROLE>_S: a session unused this long stops working, by role, indexed
+     * like the role bits (kito_config_session_idle_s) */
+    uint32_t session_idle_s[KITO_CONFIG_ROLES];
+    uint32_t session_touch_s; /* KITO_SESSION_TOUCH_S: a session's last use is written to MySQL
+                                 at most once per this many seconds */
 
     /* payouts (api/money/payouts.h, api/adapters/mpesa.h); sending is off while mpesa_base_url is empty */
     char mpesa_base_url[KITO_CONFIG_PATH_SIZE];  /* KITO_MPESA_BASE_URL: http(s)://host[:port] */
@@ -123,6 +132,9 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn getenv_fn, voi
 
 /* kito_config_load over the process environment (getenv). */
 kito_err kito_config_load_env(kito_config *cfg, char *err, size_t err_size);
+
+/* The idle limit of role (one KITO_ROLE_* bit) in seconds; 0 for anything else. */
+uint32_t kito_config_session_idle_s(const kito_config *cfg, unsigned role);
 
 /* Parses a boolean setting: 1/0, true/false, yes/no, on/off (case-insensitive). false if s is
  * none of these (*out untouched). */

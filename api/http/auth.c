@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/common/config.h"
 #include "api/common/log.h"
 #include "api/common/crypto.h"
 #include "api/http/request.h"
@@ -120,9 +121,11 @@ typedef struct lookup_job {
     run_fn run;
     bool anonymous_if_stale; /* a cookie on an optional route: unknown session = anonymous */
     char token_sha256[65];
-    kito_err status; /* KITO_OK found and live; UNAUTHORIZED not found/expired; else failure */
+    kito_err status; /* KITO_OK found and live; UNAUTHORIZED not found/expired/idle; else failure */
     kito_principal principal;
-    int64_t ms_left;
+    int64_t ms_left;      /* until the session's absolute expiry */
+    int64_t idle_ms;      /* since its last recorded use (last_seen_at, else created_at) */
+    int64_t idle_left_ms; /* until it ends for idleness, once this lookup's use is recorded */
 } lookup_job;
 
 static kito_err lookup_row(void *ud, const kito_sql_row *row)
@@ -133,12 +136,41 @@ static kito_err lookup_row(void *ud, const kito_sql_row *row)
     j->principal.session_id = kito_sql_u64(row, 0);
     j->principal.account_id = kito_sql_u64(row, 1);
     j->principal.role = role != NULL ? kito_role_parse(role, strlen(role)) : 0;
-    j->ms_left = kito_sql_i64(row, 4);
-    j->principal.session_expires_ms = kito_sql_i64(row, 5);
-    bool live = status != NULL && strcmp(status, "active") == 0 && kito_sql_is_null(row, 6) &&
+    j->idle_ms = kito_sql_i64(row, 4);
+    j->ms_left = kito_sql_i64(row, 5);
+    j->principal.session_expires_ms = kito_sql_i64(row, 6);
+    bool live = status != NULL && strcmp(status, "active") == 0 && kito_sql_is_null(row, 7) &&
                 j->ms_left > 0 && j->principal.role != 0;
     j->status = live ? KITO_OK : KITO_E_UNAUTHORIZED;
     return KITO_OK;
+}
+
+/* Idle timeout (issue 15): a session unused for its role's KITO_SESSION_IDLE_<ROLE>_S ends. A
+ * lookup is a use (a request missed the cache, or hit it close to running out), so a live
+ * session's last_seen_at is moved to now here -- but only when it is at least
+ * KITO_SESSION_TOUCH_S old: one MySQL write per session per touch interval at most, never one
+ * per request. The recorded use can lag the real one by the touch interval plus a cache TTL, so
+ * a session may end that much before its limit, never after. Sets j->status and
+ * j->idle_left_ms. */
+static void idle_check(void *worker, lookup_job *j)
+{
+    const kito_config *cfg = j->server->cfg;
+    const int64_t limit_ms = (int64_t)kito_config_session_idle_s(cfg, j->principal.role) * 1000;
+    if (j->idle_ms >= limit_ms) {
+        j->status = KITO_E_UNAUTHORIZED;
+        return;
+    }
+    int64_t idle_ms = j->idle_ms;
+    if (idle_ms >= (int64_t)cfg->session_touch_s * 1000) {
+        kito_sql_param p[] = {KITO_SQL_U64(j->principal.session_id)};
+        kito_err e = kito_sql_exec(
+            worker, "UPDATE sessions SET last_seen_at = UTC_TIMESTAMP(3) WHERE id = ?", p, 1, NULL);
+        if (e == KITO_OK)
+            idle_ms = 0;
+        else /* the session still works; its use is recorded at a later lookup */
+            kito_sql_log_failure("session touch", e);
+    }
+    j->idle_left_ms = limit_ms - idle_ms;
 }
 
 static void lookup_run(void *worker, void *arg)
@@ -146,6 +178,8 @@ static void lookup_run(void *worker, void *arg)
     lookup_job *j = arg;
     static const char sql[] =
         "SELECT s.id, s.account_id, a.role, a.status,"
+        " TIMESTAMPDIFF(MICROSECOND, COALESCE(s.last_seen_at, s.created_at), UTC_TIMESTAMP(3))"
+        " DIV 1000,"
         " TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), s.expires_at) DIV 1000,"
         " " KITO_SQL_DT_TO_MS("s.expires_at") ", s.revoked_at"
         " FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_sha256 = ?";
@@ -155,7 +189,10 @@ static void lookup_run(void *worker, void *arg)
     if (e != KITO_OK) {
         kito_log(NULL, "session lookup failed: %s", kito_sql_last_error());
         j->status = e == KITO_E_UNAVAILABLE ? KITO_E_UNAVAILABLE : KITO_E_INTERNAL;
+        return;
     }
+    if (j->status == KITO_OK)
+        idle_check(worker, j);
 }
 
 /* Caches what a lookup found live. */
@@ -165,11 +202,15 @@ static void cache_put(kito_server *server, lookup_job *j)
     struct kito_auth_slot *s = slot_claim(&server->auth, j->token_sha256);
     uint64_t ttl =
         j->ms_left < KITO_AUTH_CACHE_TTL_MS ? (uint64_t)j->ms_left : KITO_AUTH_CACHE_TTL_MS;
+    const bool session_ends = ttl < KITO_AUTH_CACHE_TTL_MS;
+    /* never served from the cache past its idle end; a use before then refreshes it */
+    if (j->idle_left_ms < (int64_t)ttl)
+        ttl = j->idle_left_ms > 0 ? (uint64_t)j->idle_left_ms : 0;
     memcpy(s->token_sha256, j->token_sha256, sizeof(s->token_sha256));
     s->principal = j->principal;
     s->valid_until_ms = uv_now(server->loop) + ttl;
     s->refreshing = false;
-    s->session_ends = ttl < KITO_AUTH_CACHE_TTL_MS;
+    s->session_ends = session_ends;
 }
 
 /* A background refresh is back: a live session stays cached for another TTL, a revoked or
@@ -205,7 +246,8 @@ static void lookup_done(void *arg, kito_err pool_status)
             kito_auth_set_cookie(r, NULL, 0); /* stale: not looked up again */
             j->run(r);
         } else if (st == KITO_E_UNAUTHORIZED) {
-            unauthorized(r, "the session is unknown, expired or signed out; sign in again");
+            unauthorized(r, "the session is unknown, expired, idle too long or signed out; sign in "
+                            "again");
         } else {
             kito_respond_error(r, st, NULL);
         }

@@ -36,6 +36,12 @@
  * revoked by this process leaves the cache at once (kito_auth_forget); one revoked elsewhere stops
  * working within the TTL.
  *
+ * Idle timeout (issue 15): a session unused for its role's KITO_SESSION_IDLE_<ROLE>_S stops
+ * working (401), besides its absolute expiry. Its last use (sessions.last_seen_at) is recorded
+ * when a lookup finds it live and at least KITO_SESSION_TOUCH_S since the last record -- at most
+ * one MySQL write per session per touch interval, none per request -- and a cached entry never
+ * outlives the session's idle end.
+ *
  * Threads: the loop thread only.
  */
 #ifndef KITO_AUTH_H

@@ -4,7 +4,7 @@
  * api/store/repo_sessions.h) on a MySQL worker — scrypt included, never on the loop — and render.
  *
  * Status codes beyond the usual: sign-in throttling answers 429 with code "rate_limited" while
- * attempts are slowed and "locked" while the account or address is locked, both with a
+ * attempts are slowed and "locked" while the address is locked, for this account or for all, with a
  * Retry-After header in seconds (KITO_E_LOCKED maps to 429 in api/http/http_error.c).
  */
 #include <ctype.h>

@@ -233,19 +233,9 @@ static void run_lot_withdraw_check(kito_db_conn *db, void *arg)
 static void run_lot_withdraw_after_engine(kito_db_conn *db, void *arg)
 {
     kito__sales_job *j = arg;
-    /* The settlement worker records the same lot's end from the outbox at this very moment, so
-     * InnoDB may pick this transaction as a deadlock victim: try again (a rule's refusal always
-     * carries a reason; a deadlock does not). */
-    for (int attempt = 0; attempt < 3; attempt++) {
-        memset(&j->ve, 0, sizeof(j->ve));
-        j->err = kito_lots_withdraw_after_engine(db, &j->actor, j->id, j->reason, &j->sale, &j->lot,
-                                                 &j->ve);
-        unsigned no = kito_sql_last_errno();
-        bool lock_lost = j->err == KITO_E_CONFLICT && j->ve.reason[0] == '\0' &&
-                         (no == 1213 || no == 1205); /* ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT */
-        if (!lock_lost)
-            break;
-    }
+    /* a deadlock with the settlement worker is retried inside (kito_sql_transaction) */
+    j->err = kito_lots_withdraw_after_engine(db, &j->actor, j->id, j->reason, &j->sale, &j->lot,
+                                             &j->ve);
     kito_sql_log_failure("lot withdraw", j->err);
 }
 

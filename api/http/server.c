@@ -712,6 +712,8 @@ static kito_err start_market(kito_server *s)
     kito_bookstore_params_default(&sp);
     sp.host = s->cfg->redis_host;
     sp.port = s->cfg->redis_port;
+    sp.user = s->cfg->redis_user;
+    sp.password = s->cfg->redis_password;
     kito_market_limits_default(&lim);
     lim.snapshot_every = s->cfg->snapshot_every;
     kito_err e = kito_market_create(s->loop, &sp, &lim, &s->market);
@@ -733,6 +735,8 @@ static kito_err start_settlement(kito_server *s)
     kito_settlement_params_default(&sp);
     sp.redis_host = s->cfg->redis_host;
     sp.redis_port = s->cfg->redis_port;
+    sp.redis_user = s->cfg->redis_user;
+    sp.redis_password = s->cfg->redis_password;
     sp.db = (kito_db_params){s->cfg->mysql_host, s->cfg->mysql_port, s->cfg->mysql_user,
                              s->cfg->mysql_password, s->cfg->mysql_db};
     const char *delay = getenv("KITO_SETTLEMENT_TEST_COMMIT_DELAY_MS");
@@ -870,7 +874,8 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
         goto fail;
     if ((e = kito_access_log_open(&s->access_log, cfg->access_log, loop, err, err_size)) != KITO_OK)
         goto fail;
-    if ((e = kito_redis_start(&s->redis, loop, cfg->redis_host, cfg->redis_port)) != KITO_OK) {
+    if ((e = kito_redis_start(&s->redis, loop, cfg->redis_host, cfg->redis_port, cfg->redis_user,
+                              cfg->redis_password)) != KITO_OK) {
         snprintf(err, err_size, "cannot start the Redis link");
         goto fail;
     }

@@ -9,6 +9,7 @@
 
 #include "api/adapters/redis.h"
 #include "api/common/backoff.h"
+#include "api/common/log.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -43,6 +44,9 @@ struct kito_bookstore {
     uv_loop_t *loop;
     struct kito_bookstore_params p;
     char host[256];
+    char user[128];
+    char password[128]; /* secret: never logged */
+    bool auth_logged;   /* a refused AUTH was logged since the last good connection */
     struct kito_bookstore_ops ops;
     void *ud;
 
@@ -537,12 +541,29 @@ static void on_select(redisAsyncContext *ac, void *reply_, void *privdata)
         return;
     }
     bs->up = true;
+    bs->auth_logged = false;
     kito_backoff_reset(&bs->backoff);
     bs->st.connects++;
     bs->last_activity_ms = uv_now(bs->loop);
     bs->st.last_error[0] = '\0';
     if (bs->ops.on_up != NULL)
         bs->ops.on_up(bs->ud);
+}
+
+/* AUTH's answer (queued before SELECT): a refusal drops the connection, logged once until a
+ * connection works again (a wrong password is the operator's to fix, not a fault to shout about
+ * every backoff). */
+static void on_auth(redisAsyncContext *ac, void *reply_, void *privdata)
+{
+    kito_bookstore *bs = privdata;
+    redisReply *reply = reply_;
+    if (bs->ac != ac || reply == NULL || reply->type != REDIS_REPLY_ERROR)
+        return; /* success, or a loss that SELECT's callback reports */
+    if (!bs->auth_logged)
+        kito_log("bookstore", "Redis refused AUTH as user %s: %s",
+                 bs->user[0] != '\0' ? bs->user : "default", reply->str);
+    bs->auth_logged = true;
+    go_down(bs, "AUTH", reply->str, true);
 }
 
 static void on_connect(const redisAsyncContext *cac, int status)
@@ -556,6 +577,10 @@ static void on_connect(const redisAsyncContext *cac, int status)
         return;
     }
     bs->connected = true;
+    if (kito_redis_auth(ac, bs->user, bs->password, on_auth, bs) != REDIS_OK) {
+        go_down(bs, "AUTH", "cannot queue", true);
+        return;
+    }
     if (redisAsyncCommand(ac, on_select, bs, "SELECT %d", bs->p.db) != REDIS_OK)
         go_down(bs, "SELECT", "cannot queue", true);
 }
@@ -1170,7 +1195,9 @@ kito_err kito_bookstore_create(uv_loop_t *loop, const struct kito_bookstore_para
     if (p->host == NULL || strlen(p->host) >= sizeof(((kito_bookstore *)0)->host) || p->port <= 0 ||
         p->port > 65535 || p->db < 0 || p->db > 15 || p->batch_max_commands < 8 ||
         p->batch_max_commands > (1u << 22) || p->batch_max_bytes < 4096 ||
-        p->batch_max_bytes > (1u << 30) || p->timeout_ms < 10)
+        p->batch_max_bytes > (1u << 30) || p->timeout_ms < 10 ||
+        (p->user != NULL && strlen(p->user) >= sizeof(((kito_bookstore *)0)->user)) ||
+        (p->password != NULL && strlen(p->password) >= sizeof(((kito_bookstore *)0)->password)))
         return KITO_E_CONFIG;
     kito_bookstore *bs = calloc(1, sizeof(*bs));
     if (bs == NULL)
@@ -1179,6 +1206,10 @@ kito_err kito_bookstore_create(uv_loop_t *loop, const struct kito_bookstore_para
     bs->p = *p;
     snprintf(bs->host, sizeof(bs->host), "%s", p->host);
     bs->p.host = bs->host;
+    snprintf(bs->user, sizeof(bs->user), "%s", p->user != NULL ? p->user : "");
+    snprintf(bs->password, sizeof(bs->password), "%s", p->password != NULL ? p->password : "");
+    bs->p.user = bs->user;
+    bs->p.password = bs->password;
     if (ops != NULL)
         bs->ops = *ops;
     bs->ud = ud;
@@ -1210,6 +1241,7 @@ static void on_handle_closed(uv_handle_t *h)
 {
     kito_bookstore *bs = h->data;
     if (--bs->handles_open == 0) {
+        explicit_bzero(bs->password, sizeof(bs->password));
         free(bs->buf);
         free(bs->parts);
         free(bs);

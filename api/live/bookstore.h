@@ -21,14 +21,15 @@
  * journal is the audit trail.
  *
  * Connection. The book store opens its own hiredis async connection on the caller's loop (the
- * shared kito_redis link in api/adapters/redis.h is for health checks and small commands; a batch writer
- * needs to own its failure handling: a failed batch must drop the connection so nothing sent
- * after it can land). It SELECTs params.db, reconnects on its own with exponential backoff
- * (100 ms .. 2 s), and drops the connection when a batch or read stays unanswered for
- * params.timeout_ms (hiredis has no timeouts). It attaches hiredis to the loop with its own small
- * adapter: hiredis's libuv adapter restarts the poll handle (an epoll_ctl system call) for every
- * queued command, 8,000 system calls for a batch of 8,000 commands; ours only when the events
- * wanted change.
+ * shared kito_redis link in api/adapters/redis.h is for health checks and small commands; a batch
+ * writer needs to own its failure handling: a failed batch must drop the connection so nothing sent
+ * after it can land). It AUTHenticates when given a password (a refusal is logged once until a
+ * connection works, and retried with the backoff), SELECTs params.db, reconnects on its own with
+ * exponential backoff (100 ms .. 2 s), and drops the connection when a batch or read stays
+ * unanswered for params.timeout_ms (hiredis has no timeouts). It attaches hiredis to the loop with
+ * its own small adapter: hiredis's libuv adapter restarts the poll handle (an epoll_ctl system
+ * call) for every queued command, 8,000 system calls for a batch of 8,000 commands; ours only when
+ * the events wanted change.
  *
  * Sending. A batch is sealed and sent when nothing is in flight: once per loop turn (a
  * uv_prepare handle), sooner when it is full (kito_bookstore_room), and -- under load, the usual
@@ -87,6 +88,9 @@ typedef struct kito_bookstore kito_bookstore;
 struct kito_bookstore_params {
     const char *host;            /* borrowed during create; copied */
     int port;                    /* Redis TCP port */
+    const char *user;            /* AUTH user (ops/REDIS.md, "Access"); copied; NULL or "" with a
+                                    password: the default user */
+    const char *password;        /* AUTH password, secret; copied; NULL or "": no AUTH */
     int db;                      /* SELECTed after every connect (0 .. 15) */
     uint32_t batch_max_commands; /* Redis commands in one batch, MULTI/EXEC excluded */
     uint32_t batch_max_bytes;    /* RESP bytes in one batch */

@@ -978,14 +978,26 @@ static kito_err send_one(kito_payouts *w, kito_db_conn *db, const work_row *q)
      * attempt "sending", which is only ever asked about, never sent again. */
     kito_sql_param cp[] = {KITO_SQL_TEXT(stored), KITO_SQL_I64((int64_t)w->check_after_ms * 1000),
                            KITO_SQL_U64(q->id)};
-    kito_sql_result res;
-    e = kito_sql_exec(db,
-                      "UPDATE payout_attempts SET state = 'sending', request_json = ?,"
-                      " sent_at = UTC_TIMESTAMP(3),"
-                      " next_check_at = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,"
-                      " updated_at = UTC_TIMESTAMP(3) WHERE id = ? AND state = 'queued'",
-                      cp, KITO_N(cp), &res);
+    kito_sql_result res = {0};
+    e = kito_sql_begin(db);
+    if (e == KITO_OK)
+        e = kito_sql_exec(db,
+                          "UPDATE payout_attempts SET state = 'sending', request_json = ?,"
+                          " sent_at = UTC_TIMESTAMP(3),"
+                          " next_check_at = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,"
+                          " updated_at = UTC_TIMESTAMP(3) WHERE id = ? AND state = 'queued'",
+                          cp, KITO_N(cp), &res);
     free(stored);
+    /* the money leaves with this request: its audit row commits with the claim (issue 15) */
+    if (e == KITO_OK && res.affected_rows == 1) {
+        json_t *d = json_pack("{s:s, s:s, s:I, s:s}", "rail", q->rail,
+                              "originator_conversation_id", q->ocid, "amount_units",
+                              (json_int_t)q->units, "msisdn", q->msisdn);
+        e = d != NULL ? kito_audit(db, 0, "payout.send", "payout", q->payout_id, d, NULL)
+                      : KITO_E_NOMEM;
+        json_decref(d);
+    }
+    e = kito_sql_end(db, e);
     if (e != KITO_OK || res.affected_rows != 1) {
         kito_rail_request_clear(&req);
         return e; /* another worker claimed it */

@@ -29,6 +29,7 @@ struct kito_settlement {
     /* copied parameters */
     char redis_host[256];
     int redis_port, redis_db;
+    char redis_user[128], redis_password[128]; /* AUTH; the password is secret, never logged */
     char db_host[256], db_user[128], db_password[128], db_name[128];
     kito_db_params db_params;
     char consumer[64];
@@ -124,6 +125,23 @@ static bool redis_ready(kito_settlement *w)
     }
     struct timeval rw = {(KITO_SETTLEMENT_BLOCK_MS / 1000) + 5, 0};
     redisSetTimeout(w->redis, rw);
+    if (w->redis_password[0] != '\0') {
+        /* "AUTH user password", or "AUTH password" for the default user */
+        const bool named = w->redis_user[0] != '\0';
+        const char *auth[] = {"AUTH", named ? w->redis_user : w->redis_password, w->redis_password};
+        redisReply *a = command(w, named ? 3 : 2, auth, NULL);
+        if (a == NULL)
+            return (failed(w, "Redis dropped the connection at AUTH", NULL), false);
+        char detail[160];
+        bool refused = a->type == REDIS_REPLY_ERROR;
+        snprintf(detail, sizeof(detail), "%s", refused ? a->str : "");
+        freeReplyObject(a);
+        if (refused) {
+            redis_drop(w);
+            failed(w, "Redis refused AUTH", detail);
+            return false;
+        }
+    }
     char db[16];
     snprintf(db, sizeof(db), "%d", w->redis_db);
     const char *sel[] = {"SELECT", db};
@@ -465,7 +483,9 @@ static void *worker_main(void *arg)
 kito_err kito_settlement_start(const struct kito_settlement_params *p, kito_settlement **out)
 {
     if (p->batch == 0 || p->batch > KITO_SETTLEMENT_BATCH_MAX || p->consumer == NULL ||
-        p->consumer[0] == '\0' || strlen(p->consumer) >= 64)
+        p->consumer[0] == '\0' || strlen(p->consumer) >= 64 ||
+        (p->redis_user != NULL && strlen(p->redis_user) >= 128) ||
+        (p->redis_password != NULL && strlen(p->redis_password) >= 128))
         return KITO_E_CONFIG;
     kito_settlement *w = calloc(1, sizeof(*w));
     if (w == NULL)
@@ -477,6 +497,9 @@ kito_err kito_settlement_start(const struct kito_settlement_params *p, kito_sett
         goto nomem;
     snprintf(w->redis_host, sizeof(w->redis_host), "%s", p->redis_host);
     w->redis_port = p->redis_port;
+    snprintf(w->redis_user, sizeof(w->redis_user), "%s", p->redis_user ? p->redis_user : "");
+    snprintf(w->redis_password, sizeof(w->redis_password), "%s",
+             p->redis_password ? p->redis_password : "");
     kito_backoff_init(&w->backoff, KITO_SETTLEMENT_BACKOFF_MIN_MS, KITO_SETTLEMENT_BACKOFF_MAX_MS);
     w->redis_db = p->redis_db;
     snprintf(w->db_host, sizeof(w->db_host), "%s", p->db.host != NULL ? p->db.host : "");
@@ -516,6 +539,7 @@ void kito_settlement_stop(kito_settlement *w)
     pthread_join(w->thread, NULL);
     pthread_mutex_destroy(&w->lock);
     explicit_bzero(w->db_password, sizeof(w->db_password));
+    explicit_bzero(w->redis_password, sizeof(w->redis_password));
     free(w->entries);
     free(w->outcome);
     free(w->why);

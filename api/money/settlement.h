@@ -59,6 +59,8 @@ struct kito_settlement_params {
     const char *redis_host; /* copied */
     int redis_port;
     int redis_db;
+    const char *redis_user;     /* AUTH user (copied); NULL or "": the default user */
+    const char *redis_password; /* AUTH password, secret (copied); NULL or "": no AUTH */
     kito_db_params db;    /* copied (the strings too) */
     const char *consumer; /* consumer name in the group (copied); one per kitod: "kitod" */
     uint32_t batch;       /* entries settled in one transaction, 1 .. KITO_SETTLEMENT_BATCH_MAX */

@@ -182,8 +182,8 @@ static void stone_line(const kito_ussd_session *s, const kito_phone_stone *st, c
     } else if (st->certified) {
         money(a, sizeof(a), st->estimate_low);
         money(b, sizeof(b), st->estimate_high);
-        snprintf(state, sizeof(state), "%s %s-%s %s", word(s, "certified, est.", "ina cheti, mak."),
-                 a, b, st->estimate_currency);
+        snprintf(state, sizeof(state), "%s %.24s-%.24s %.3s",
+                 word(s, "certified, est.", "ina cheti, mak."), a, b, st->estimate_currency);
     } else {
         snprintf(state, sizeof(state), "%s", word(s, "awaiting valuation", "inasubiri uthamini"));
     }

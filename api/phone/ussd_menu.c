@@ -548,7 +548,7 @@ static void on_input(kito_ussd_session *s, const char *in, const char *prev, kit
         memcpy(prefix, s->phone, 4);
         prefix[4] = 0;
         if (in[0] == '0' && strlen(in) < 16)
-            snprintf(e164, sizeof(e164), "%s%s", prefix, in + 1);
+            snprintf(e164, sizeof(e164), "%s%.15s", prefix, in + 1); /* in: < 16 */
         else
             snprintf(e164, sizeof(e164), "%s", in);
         const char *cc = kito_validate_phone_country(e164);

@@ -8,7 +8,8 @@
  * transaction with its audit row (api/store/audit.h). The pure helpers (rails, views) are thread-safe.
  *
  * Secrets (passwords and PINs) are hashed here with scrypt (kito_crypto_secret_hash, default
- * cost): tens of milliseconds of CPU, which is why these functions must never run on the loop.
+ * cost): about 0.2 s of CPU (api/common/crypto.h), which is why these functions must never run on
+ * the loop.
  */
 #ifndef KITO_REPO_ACCOUNTS_H
 #define KITO_REPO_ACCOUNTS_H

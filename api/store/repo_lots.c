@@ -611,12 +611,28 @@ kito_err kito_lots_withdraw_check(kito_db_conn *db, const kito_actor *actor, uin
     return e;
 }
 
-static kito_err withdraw(kito_db_conn *db, const kito_actor *actor, uint64_t id, const char *reason,
-                         bool accept_withdrawn, kito_sale *sale, kito_lot *out, kito_verr *ve)
+/* A withdrawal's arguments, for its transaction body. */
+typedef struct withdraw_args {
+    const kito_actor *actor;
+    uint64_t id;
+    const char *reason;
+    bool accept_withdrawn;
+    kito_sale *sale;
+    kito_lot *out;
+    kito_verr *ve;
+} withdraw_args;
+
+static kito_err withdraw_tx(kito_db_conn *db, void *ud)
 {
-    kito_err e = kito_sql_begin(db);
-    if (e == KITO_OK)
-        e = withdraw_allowed(db, actor, id, accept_withdrawn, sale, out, ve);
+    const withdraw_args *a = ud;
+    const kito_actor *actor = a->actor;
+    uint64_t id = a->id;
+    const char *reason = a->reason;
+    kito_lot *out = a->out;
+    kito_sale *sale = a->sale;
+    if (a->ve != NULL)
+        *a->ve = (kito_verr){{0}}; /* a retried attempt starts clean */
+    kito_err e = withdraw_allowed(db, actor, id, a->accept_withdrawn, sale, out, a->ve);
     kito_sql_param p[] = {KITO_SQL_U64(id)};
     if (e == KITO_OK)
         e = kito_sql_exec(db,
@@ -643,7 +659,16 @@ static kito_err withdraw(kito_db_conn *db, const kito_actor *actor, uint64_t id,
         e = read_lot(db, id, false, out);
     if (e == KITO_OK)
         e = kito_sales_read(db, out->sale_id, sale);
-    return finish(db, e);
+    return e;
+}
+
+/* The settlement worker may record the same lot's end from the outbox at this very moment, so
+ * InnoDB may pick the withdrawal as a deadlock victim: kito_sql_transaction runs it again. */
+static kito_err withdraw(kito_db_conn *db, const kito_actor *actor, uint64_t id, const char *reason,
+                         bool accept_withdrawn, kito_sale *sale, kito_lot *out, kito_verr *ve)
+{
+    withdraw_args a = {actor, id, reason, accept_withdrawn, sale, out, ve};
+    return kito_sql_transaction(db, withdraw_tx, &a, KITO_SQL_TX_ATTEMPTS);
 }
 
 kito_err kito_lots_withdraw(kito_db_conn *db, const kito_actor *actor, uint64_t id,

@@ -14,12 +14,10 @@
 #include "api/store/audit.h"
 #include "api/store/sql.h"
 
+/* One counter, her phone's: the pair rule (her account from her own phone). The address and
+ * account rules are unused: the gateway is the only address, and the web's counters stay apart. */
 const kito_signin_policy kito_phone_pin_policy = {
-    .window_s = 15 * 60,
-    .account_slow_after = 3,
-    .account_lock_after = 5,
-    .address_slow_after = 0, /* no address scope: the gateway is the only address */
-    .address_lock_after = 0,
+    .pair = {.window_s = 15 * 60, .slow_after = 3, .lock_after = 5},
     .lock_s = 30 * 60,
     .delay_max_s = 5 * 60,
 };
@@ -90,8 +88,8 @@ static kito_err counter_read(kito_db_conn *db, const char *phone, kito_signin_co
 static kito_err counter_fail(kito_db_conn *db, const char *phone, kito_signin_counter *after)
 {
     const kito_signin_policy *pol = &kito_phone_pin_policy;
-    kito_sql_param p[] = {KITO_SQL_TEXT(phone), KITO_SQL_U64(pol->window_s),
-                          KITO_SQL_U64(pol->account_lock_after), KITO_SQL_U64(pol->lock_s)};
+    kito_sql_param p[] = {KITO_SQL_TEXT(phone), KITO_SQL_U64(pol->pair.window_s),
+                          KITO_SQL_U64(pol->pair.lock_after), KITO_SQL_U64(pol->lock_s)};
     kito_err e = kito_sql_exec(
         db,
         "INSERT INTO ussd_pin_failures (phone, failures) VALUES (?, 1)"
@@ -115,8 +113,7 @@ kito_err kito_phone_pin_check(kito_db_conn *db, const char *phone, const char *p
     kito_err e = counter_read(db, phone, &c);
     if (e != KITO_OK)
         return e;
-    if ((e = kito_signin_throttle_check(pol, pol->account_slow_after, &c, retry_after_s)) !=
-        KITO_OK)
+    if ((e = kito_signin_throttle_check(pol, &pol->pair, &c, retry_after_s)) != KITO_OK)
         return e;
     kito_phone_account a;
     account_row r = {.a = &a};
@@ -136,7 +133,7 @@ kito_err kito_phone_pin_check(kito_db_conn *db, const char *phone, const char *p
             return KITO_E_LOCKED;
         }
         *tries_left =
-            after.failures < pol->account_lock_after ? pol->account_lock_after - after.failures : 0;
+            after.failures < pol->pair.lock_after ? pol->pair.lock_after - after.failures : 0;
         return KITO_E_FORBIDDEN;
     }
     kito_sql_param p[] = {KITO_SQL_TEXT(phone)};

@@ -9,7 +9,7 @@
  * PIN throttle: the gateway vouches for the phone number, so failures are counted per phone in
  * ussd_pin_failures, apart from web sign-in's per-account counters (repo_sessions.h): nobody on
  * the web can pause her phone, and her phone's mistakes do not lock her web sign-in. The verdict
- * is kito_signin_throttle_check's under kito_phone_pin_policy.
+ * is kito_signin_throttle_check's under kito_phone_pin_policy's pair rule.
  *
  * Threads: a MySQL worker (api/http/req_db.h) with its connection; errors as api/store/sql.h.
  */

@@ -82,15 +82,32 @@ static kito_err sale_takes_approvals(const kito_sale *s, kito_verr *ve)
     return KITO_E_CONFLICT;
 }
 
-kito_err kito_registrations_register(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                             kito_registration *out, bool *created, kito_verr *ve)
+/* The arguments of a registration write, for its transaction body (kito_sql_transaction runs
+ * the body again when InnoDB gave up a lock, so each body resets its outputs first). */
+typedef struct registration_tx {
+    const kito_actor *actor;
+    uint64_t id; /* the sale */
+    uint64_t buyer_id;
+    const kito_approval_input *in; /* approve only */
+    kito_registration *out;        /* register and approve */
+    bool *created;                 /* register and approve */
+    kito_verr *ve;
+} registration_tx;
+
+static kito_err register_tx(kito_db_conn *db, void *ud)
 {
+    registration_tx *t = ud;
+    const kito_actor *actor = t->actor;
+    uint64_t id = t->id;
+    kito_registration *out = t->out;
+    bool *created = t->created;
+    kito_verr *ve = t->ve;
     kito_sale s;
     size_t rows = 0;
     *created = false;
-    kito_err e = kito_sql_begin(db);
-    if (e == KITO_OK)
-        e = kito_sales_read_locked(db, id, &s);
+    if (ve != NULL)
+        *ve = (kito_verr){{0}};
+    kito_err e = kito_sales_read_locked(db, id, &s);
     if (e == KITO_OK && !kito_sale_visible(actor, &s))
         e = KITO_E_NOT_FOUND;
     if (e == KITO_OK && strcmp(s.status, "published") != 0 && strcmp(s.status, "open") != 0) {
@@ -115,7 +132,14 @@ kito_err kito_registrations_register(kito_db_conn *db, const kito_actor *actor, 
     }
     if (e == KITO_OK)
         e = read_standing(db, &s, actor->account_id, out);
-    return kito_sql_end(db, e);
+    return e;
+}
+
+kito_err kito_registrations_register(kito_db_conn *db, const kito_actor *actor, uint64_t id,
+                             kito_registration *out, bool *created, kito_verr *ve)
+{
+    registration_tx t = {.actor = actor, .id = id, .out = out, .created = created, .ve = ve};
+    return kito_sql_transaction(db, register_tx, &t, KITO_SQL_TX_ATTEMPTS);
 }
 
 kito_err kito_registrations_standing(kito_db_conn *db, const kito_actor *actor, uint64_t id,
@@ -225,17 +249,20 @@ static kito_err choose_paddle(kito_db_conn *db, uint64_t sale_id, const kito_app
     return e;
 }
 
-kito_err kito_registrations_approve(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                            const kito_approval_input *in, kito_registration *out, bool *created,
-                            kito_verr *ve)
+static kito_err approve_tx(kito_db_conn *db, void *ud)
 {
+    registration_tx *t = ud;
+    const kito_actor *actor = t->actor;
+    uint64_t id = t->id;
+    const kito_approval_input *in = t->in;
+    kito_verr *ve = t->ve;
     kito_sale s;
     approval_row cur = {0};
     uint32_t paddle = 0;
-    *created = false;
-    kito_err e = kito_sql_begin(db);
-    if (e == KITO_OK)
-        e = kito_sales_lock_owned(db, actor, id, &s);
+    *t->created = false;
+    if (ve != NULL)
+        *ve = (kito_verr){{0}};
+    kito_err e = kito_sales_lock_owned(db, actor, id, &s);
     if (e == KITO_OK)
         e = sale_takes_approvals(&s, ve);
     if (e == KITO_OK)
@@ -283,21 +310,33 @@ kito_err kito_registrations_approve(kito_db_conn *db, const kito_actor *actor, u
         json_decref(detail);
     }
     if (e == KITO_OK)
-        e = read_standing(db, &s, in->buyer_id, out);
-    *created = e == KITO_OK && !cur.found;
-    return kito_sql_end(db, e);
+        e = read_standing(db, &s, in->buyer_id, t->out);
+    *t->created = e == KITO_OK && !cur.found;
+    return e;
 }
 
-kito_err kito_registrations_revoke(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                           uint64_t buyer_id, kito_verr *ve)
+kito_err kito_registrations_approve(kito_db_conn *db, const kito_actor *actor, uint64_t id,
+                            const kito_approval_input *in, kito_registration *out, bool *created,
+                            kito_verr *ve)
 {
+    registration_tx t = {
+        .actor = actor, .id = id, .in = in, .out = out, .created = created, .ve = ve};
+    return kito_sql_transaction(db, approve_tx, &t, KITO_SQL_TX_ATTEMPTS);
+}
+
+static kito_err revoke_tx(kito_db_conn *db, void *ud)
+{
+    registration_tx *t = ud;
+    const kito_actor *actor = t->actor;
+    uint64_t id = t->id, buyer_id = t->buyer_id;
+    kito_verr *ve = t->ve;
     kito_sale s;
     char status[17] = "";
     bool found = false;
     kito_sql_result res = {0};
-    kito_err e = kito_sql_begin(db);
-    if (e == KITO_OK)
-        e = kito_sales_lock_owned(db, actor, id, &s);
+    if (ve != NULL)
+        *ve = (kito_verr){{0}};
+    kito_err e = kito_sales_lock_owned(db, actor, id, &s);
     if (e == KITO_OK)
         e = sale_takes_approvals(&s, ve);
     kito_sql_param p[] = {KITO_SQL_U64(id), KITO_SQL_U64(buyer_id)};
@@ -333,7 +372,14 @@ kito_err kito_registrations_revoke(kito_db_conn *db, const kito_actor *actor, ui
         e = kito_audit(db, actor->account_id, "sale.revoke", "sale", id, detail, actor->ip);
         json_decref(detail);
     }
-    return kito_sql_end(db, e);
+    return e;
+}
+
+kito_err kito_registrations_revoke(kito_db_conn *db, const kito_actor *actor, uint64_t id,
+                           uint64_t buyer_id, kito_verr *ve)
+{
+    registration_tx t = {.actor = actor, .id = id, .buyer_id = buyer_id, .ve = ve};
+    return kito_sql_transaction(db, revoke_tx, &t, KITO_SQL_TX_ATTEMPTS);
 }
 
 /* A page of registrations, one row at a time to the caller's fn with its registration id. */

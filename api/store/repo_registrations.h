@@ -4,7 +4,8 @@
  * limit), revoke, and the organiser's list. schemas/006_sale_registrations.sql.
  *
  * Threads: a MySQL worker (api/http/req_db.h), with that thread's connection. Each write is one
- * transaction with its audit row.
+ * transaction with its audit row, run by kito_sql_transaction (api/store/sql.h): a deadlock or a
+ * lock wait timeout is retried, never answered as a conflict (issue 15, finding 12).
  */
 #ifndef KITO_REPO_REGISTRATIONS_H
 #define KITO_REPO_REGISTRATIONS_H

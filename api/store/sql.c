@@ -6,7 +6,9 @@
 #include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
+#include "api/common/backoff.h"
 #include "api/common/log.h"
 #include "api/common/validate.h"
 
@@ -319,6 +321,37 @@ kito_err kito_sql_end(kito_db_conn *c, kito_err e)
     if (e != KITO_OK)
         kito_sql_rollback(c);
     return e;
+}
+
+/* The last statement lost a lock rather than failing on its own. */
+static bool lock_lost(void)
+{
+    return last_errno == ER_LOCK_DEADLOCK || last_errno == ER_LOCK_WAIT_TIMEOUT;
+}
+
+kito_err kito_sql_transaction(kito_db_conn *c, kito_sql_tx_fn fn, void *ud, unsigned attempts)
+{
+    assert(fn != NULL && attempts >= 1);
+    kito_backoff wait;
+    kito_backoff_init(&wait, 5, 80);
+    kito_err e = KITO_OK;
+    for (unsigned attempt = 1; attempt <= attempts; attempt++) {
+        last_errno = 0; /* an older statement's deadlock must not make this attempt look lost */
+        e = kito_sql_begin(c);
+        if (e == KITO_OK)
+            e = fn(c, ud);
+        e = kito_sql_end(c, e);
+        if (e != KITO_E_CONFLICT || !lock_lost())
+            return e;
+        if (attempt == attempts)
+            break;
+        uint32_t ms = kito_backoff_next(&wait);
+        struct timespec ts = {0, (long)ms * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    kito_log("sql", "a transaction lost its locks %u times in a row (%s); giving up", attempts,
+             last_error);
+    return KITO_E_UNAVAILABLE;
 }
 
 void kito_sql_time(int64_t ms, char out[KITO_SQL_TIME_SIZE])

@@ -170,6 +170,7 @@ start_kitod() {
     env -i PATH="$PATH" KITO_BIND=127.0.0.1 KITO_HTTPS_PORT=$KITOD_PORT KITO_HTTP_PORT=0 \
         KITO_TLS_CERT="$BV/tls/cert.pem" KITO_TLS_KEY="$BV/tls/key.pem" \
         KITO_REDIS_HOST=127.0.0.1 KITO_REDIS_PORT=$REDIS_PORT \
+        KITO_REDIS_USER=kito KITO_REDIS_PASSWORD="$KITO_REDIS_PASSWORD" \
         KITO_MYSQL_HOST=127.0.0.1 KITO_MYSQL_PORT=$MYSQL_PORT KITO_MYSQL_USER=kito \
         KITO_MYSQL_PASSWORD="$KITO_MYSQL_PASSWORD" KITO_MYSQL_DB=kito \
         KITO_STOREFRONT_DIR="$ROOT/storefront" KITO_SIGNING_KEY="$BV/signing-ed25519.pem" \
@@ -298,13 +299,13 @@ if [ "$probe" != 201 ]; then
     say "the bid endpoint answered $probe to a valid bid: $(head -c 300 "$BV/probe.json"); api_bid_rps and live_fanout_p99_ms not measured"
 else
     say "bids: wrk -t1 -c64 -d${DURATION}s, $LOTS lots, $BUYERS buyers (kitod on core $SERVER_CORE, wrk on core $LOAD_CORE)"
-    redis-cli -p $REDIS_PORT config set latency-monitor-threshold 2 >/dev/null
-    redis-cli -p $REDIS_PORT latency reset >/dev/null
+    rcli $REDIS_PORT "$BV/secrets.env" config set latency-monitor-threshold 2 >/dev/null
+    rcli $REDIS_PORT "$BV/secrets.env" latency reset >/dev/null
     bid_run "bid run" $OPENING
     bid_rps=$r_rps bid_p99=$r_p99 bid_cpu=$r_cpu bid_requests=$r_requests
     # Redis's own slow events (fsync of the AOF above all): to tell a Redis tail from ours
     say "Redis events over 2 ms in the bid run (LATENCY LATEST: event, time, latest ms, max ms):"
-    redis-cli -p $REDIS_PORT latency latest | paste - - - - >&2
+    rcli $REDIS_PORT "$BV/secrets.env" latency latest | paste - - - - >&2
     [ "${hello_rps:-0}" -gt 0 ] && ratio=$(awk -v b="$bid_rps" -v h="$hello_rps" 'BEGIN {printf "%.3f", b / h}')
 
 fi
@@ -329,10 +330,10 @@ fi
 # fan-out, it made the fan-out's server CPU 60 -> 95 ms. Its first round of bids starts above
 # every bid so far.
 if [ "$probe" = 201 ]; then
-    if [ "$(redis-cli -p $REDIS_PORT config set appendfsync everysec)" = OK ]; then
+    if [ "$(rcli $REDIS_PORT "$BV/secrets.env" config set appendfsync everysec)" = OK ]; then
         bid_run "bid run, fsync once a second" $((OPENING + (bid_requests / LOTS + 2) * STEP))
         fsync1s_rps=$r_rps
-        redis-cli -p $REDIS_PORT config set appendfsync always >/dev/null ||
+        rcli $REDIS_PORT "$BV/secrets.env" config set appendfsync always >/dev/null ||
             die "cannot set Redis back to appendfsync always"
     fi
 fi

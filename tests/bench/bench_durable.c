@@ -91,6 +91,31 @@ static int sh(const char *fmt, const char *a, int port, const char *profile)
     return system(cmd);
 }
 
+/* A secret of the bench stores (ops/lib.sh: $KITO_BENCH_VAR/secrets.env, made by redis_start):
+ * KITO_REDIS_PASSWORD (kitod's ACL user kito) or KITO_REDIS_ADMIN_PASSWORD (the default user). */
+static const char *bench_secret(const char *name)
+{
+    static char values[2][256];
+    static int turn;
+    char path[1100], line[256];
+    snprintf(path, sizeof(path), "%s/secrets.env", var);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        die("cannot read the bench secrets");
+    char *out = values[turn++ % 2];
+    out[0] = '\0';
+    size_t n = strlen(name);
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, name, n) == 0 && line[n] == '=') {
+            line[strcspn(line, "\r\n")] = '\0';
+            snprintf(out, 256, "%s", line + n + 1);
+        }
+    fclose(f);
+    if (out[0] == '\0')
+        die("a bench secret is missing");
+    return out;
+}
+
 static void redis_up(const char *name, int port, const char *profile)
 {
     char dir[1024];
@@ -119,10 +144,12 @@ static double xadd_ceiling(size_t payload_len, uint64_t n)
     memset(payload, 'x', payload_len);
     payload[payload_len] = '\0';
     char cmd[1024];
+    /* redis-benchmark takes the password only as -a (ps shows it): this instance is the bench's
+     * own, on a bench port, with its own secrets, gone when the bench ends */
     snprintf(cmd, sizeof(cmd),
-             "redis-benchmark -p %d -P 64 -c 50 -n %llu -r %d -q XADD 'lot:{__rand_int__}:journal' "
-             "'*' c %s 2>/dev/null",
-             port_fast, (unsigned long long)n, LOTS, payload);
+             "redis-benchmark -p %d --user kito -a %s -P 64 -c 50 -n %llu -r %d -q "
+             "XADD 'lot:{__rand_int__}:journal' '*' c %s 2>/dev/null",
+             port_fast, bench_secret("KITO_REDIS_PASSWORD"), (unsigned long long)n, LOTS, payload);
     FILE *p = popen(cmd, "r");
     if (p == NULL)
         die("cannot run redis-benchmark");
@@ -274,6 +301,8 @@ static void params(struct kito_bookstore_params *p, int port)
     kito_bookstore_params_default(p);
     p->host = "127.0.0.1";
     p->port = port;
+    p->user = "kito";
+    p->password = bench_secret("KITO_REDIS_PASSWORD");
     p->batch_max_commands = BATCH_BIDS + 64; /* ~BATCH_BIDS bids: room() keeps 3 spare */
     p->batch_max_bytes = 8u << 20;
     p->timeout_ms = 10000;
@@ -451,8 +480,11 @@ int main(void)
         fprintf(stderr, "XADD ceiling (redis-benchmark, -P 64, %zu-byte payload)\n", rec_len);
         ceiling = xadd_ceiling(rec_len, bids);
         fprintf(stderr, "  %.0f XADD/s\n", ceiling);
-        char flush[64];
-        snprintf(flush, sizeof(flush), "redis-cli -p %d flushall >/dev/null", port_fast);
+        char flush[1300];
+        snprintf(flush, sizeof(flush),
+                 "bash -c '. %s/ops/lib.sh; rcli %d %s/secrets.env flushall'"
+                 " >/dev/null",
+                 root, port_fast, var);
         if (system(flush) != 0)
             die("flushall");
     }

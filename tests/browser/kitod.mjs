@@ -42,6 +42,7 @@ export async function startKitod(extra = {}) {
     KITO_METRICS_PORT: String(metrics),
     KITO_TLS_CERT: `${v}/tls/cert.pem`, KITO_TLS_KEY: `${v}/tls/key.pem`,
     KITO_REDIS_HOST: '127.0.0.1', KITO_REDIS_PORT: need('KITO_TEST_REDIS_PORT'),
+    KITO_REDIS_USER: 'kito', KITO_REDIS_PASSWORD: need('KITO_TEST_REDIS_PASSWORD'),
     KITO_MYSQL_HOST: '127.0.0.1', KITO_MYSQL_PORT: need('KITO_TEST_MYSQL_PORT'),
     KITO_MYSQL_USER: 'kito', KITO_MYSQL_PASSWORD: need('KITO_TEST_MYSQL_PASSWORD'), KITO_MYSQL_DB: 'kito',
     KITO_STOREFRONT_DIR: `${root}/storefront`, KITO_SIGNING_KEY: `${v}/keys/signing-ed25519.pem`,

@@ -92,7 +92,7 @@ void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env
     snprintf(k->log_path, sizeof(k->log_path), "%s/logs/kitod-%d-%d.log",
              env_or_die("KITO_TEST_VAR"), (int)getpid(), k->https_port);
 
-    char vars[20][600];
+    char vars[24][600];
     int n = 0;
     const char *var = env_or_die("KITO_TEST_VAR");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_BIND=127.0.0.1");
@@ -103,6 +103,9 @@ void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env
     snprintf(vars[n++], sizeof(vars[0]), "KITO_TLS_KEY=%s/tls/key.pem", var);
     snprintf(vars[n++], sizeof(vars[0]), "KITO_REDIS_HOST=127.0.0.1");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_REDIS_PORT=%s", env_or_die("KITO_TEST_REDIS_PORT"));
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_REDIS_USER=kito");
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_REDIS_PASSWORD=%s",
+             env_or_die("KITO_TEST_REDIS_PASSWORD"));
     snprintf(vars[n++], sizeof(vars[0]), "KITO_MYSQL_HOST=127.0.0.1");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_MYSQL_PORT=%s", env_or_die("KITO_TEST_MYSQL_PORT"));
     snprintf(vars[n++], sizeof(vars[0]), "KITO_MYSQL_USER=kito");
@@ -345,6 +348,18 @@ void kito_harness_redis_pause(double seconds)
              "p=$(cat '%s') && kill -STOP $p && { (sleep %.3f; kill -CONT $p) >/dev/null 2>&1 & }",
              kito_harness_var("redis/redis.pid"), seconds);
     cr_assert_eq(kito_harness_sh(cmd, NULL, 0), 0, "cannot stop Redis");
+}
+
+redisContext *kito_harness_redis(void)
+{
+    const char *port = env_or_die("KITO_TEST_REDIS_PORT");
+    redisContext *c = redisConnect("127.0.0.1", atoi(port));
+    cr_assert(c != NULL && !c->err, "cannot reach the test Redis on port %s", port);
+    redisReply *r = redisCommand(c, "AUTH %s", env_or_die("KITO_TEST_REDIS_ADMIN_PASSWORD"));
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS, "the test Redis refused the admin: %s",
+              r != NULL && r->type == REDIS_REPLY_ERROR ? r->str : "no answer");
+    freeReplyObject(r);
+    return c;
 }
 
 int kito_harness_service(const char *action)

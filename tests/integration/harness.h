@@ -9,6 +9,7 @@
 #ifndef KITO_HARNESS_H
 #define KITO_HARNESS_H
 
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -87,6 +88,10 @@ void kito_assert_error(const struct kito_http_resp *r, long status, const char *
 /* Runs a lib.sh shell function against the test services, e.g. "redis_stop" or "mysql_start";
  * returns its exit status. Known: redis_start, redis_stop, redis_kill, mysql_start, mysql_stop. */
 int kito_harness_service(const char *action);
+
+/* A connection to the test Redis as its admin (the default user, KITO_TEST_REDIS_ADMIN_PASSWORD;
+ * kitod's own user may not run FLUSHDB and the like). Free with redisFree. */
+redisContext *kito_harness_redis(void);
 
 /* Stops the test Redis (SIGSTOP) now and lets it go on (SIGCONT) after seconds, without waiting:
  * what a stall of Redis looks like to kitod (commands it has already sent run when it wakes). */

@@ -225,9 +225,7 @@ static void bid_refused(const who *w, const char *lot, long long amount, long st
 /* The settlement outbox entry of lot_key: fields into a JSON object, or NULL when absent. */
 static json_t *outbox_entry(unsigned long long lot_key)
 {
-    const char *port = getenv("KITO_TEST_REDIS_PORT");
-    redisContext *c = redisConnect("127.0.0.1", port != NULL ? atoi(port) : 6391);
-    cr_assert(c != NULL && !c->err, "cannot reach the test Redis");
+    redisContext *c = kito_harness_redis();
     redisReply *r = redisCommand(c, "XRANGE outbox:settlement - +");
     cr_assert(r != NULL && r->type == REDIS_REPLY_ARRAY);
     json_t *found = NULL;
@@ -643,10 +641,7 @@ static void kitod_kill9_restart_with(const char *const *env)
 
 static redisContext *test_redis(void)
 {
-    const char *port = getenv("KITO_TEST_REDIS_PORT");
-    redisContext *c = redisConnect("127.0.0.1", port != NULL ? atoi(port) : 6391);
-    cr_assert(c != NULL && !c->err, "cannot reach the test Redis");
-    return c;
+    return kito_harness_redis();
 }
 
 /* The seq lot_key's snapshot covers in Redis. */

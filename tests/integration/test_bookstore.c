@@ -47,7 +47,10 @@ static redisContext *sync_redis(void)
         usleep(100 * 1000);
     }
     cr_assert_not_null(c, "cannot connect to the test Redis");
-    redisReply *r = redisCommand(c, "SELECT %d", DB);
+    redisReply *r = redisCommand(c, "AUTH %s", getenv("KITO_TEST_REDIS_ADMIN_PASSWORD"));
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS, "the test Redis refused the admin");
+    freeReplyObject(r);
+    r = redisCommand(c, "SELECT %d", DB);
     cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
     freeReplyObject(r);
     return c;
@@ -67,6 +70,8 @@ static void store_params(struct kito_bookstore_params *p, uint32_t batch_max_com
     kito_bookstore_params_default(p);
     p->host = "127.0.0.1";
     p->port = redis_port();
+    p->user = "kito";
+    p->password = getenv("KITO_TEST_REDIS_PASSWORD");
     p->db = DB;
     p->timeout_ms = 2000;
     if (batch_max_commands != 0)

@@ -424,6 +424,13 @@ Test(payouts, paid_settlement_to_payout_succeeded_with_the_ledger_balanced)
     cr_assert_eq(value_i64("SELECT exchange_rate_id IS NOT NULL FROM payouts WHERE id = %llu", id),
                  1);
     assert_paid_once(id);
+    /* the trail (issue 15): made, attempted, sent (the money leaves), succeeded */
+    char trail[256];
+    value_text(trail, sizeof(trail),
+               "SELECT GROUP_CONCAT(action ORDER BY id SEPARATOR ' ') FROM audit_log WHERE"
+               " entity = 'payout' AND entity_id = %llu",
+               id);
+    cr_assert_str_eq(trail, "payout.create payout.attempt payout.send payout.succeeded");
     /* the provider was asked for exactly the whole units, to the wallet without '+' */
     char req[2048];
     value_text(req, sizeof(req), "SELECT request_json FROM payout_attempts WHERE payout_id = %llu",

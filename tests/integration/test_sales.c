@@ -4,6 +4,7 @@
  * nothing, and the buyer registration and approval flow. Stones and certificates are arranged
  * directly in the database (kito_harness_sql), so these tests do not depend on the stones API. */
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1037,4 +1038,113 @@ Test(sales, lists_carry_long_values_on_every_row)
         kito_http_resp_free(&r);
     }
     cr_assert_eq(found, 3, "each sale listed once with its description");
+}
+
+/* ---- approvals under concurrency (issue 15, finding 12) -------------------------------------- */
+
+/* One POST of a parallel batch: its path, body and what came back. */
+typedef struct parallel_post {
+    char path[128];
+    char body[128];
+    long status;
+    char answer[512];
+    size_t answer_len;
+} parallel_post;
+
+static size_t parallel_collect(char *data, size_t size, size_t nmemb, void *ud)
+{
+    parallel_post *p = ud;
+    size_t n = size * nmemb, room = sizeof(p->answer) - 1 - p->answer_len;
+    memcpy(p->answer + p->answer_len, data, n < room ? n : room);
+    p->answer_len += n < room ? n : room;
+    p->answer[p->answer_len] = '\0';
+    return n;
+}
+
+/* Sends every post at once (one connection each, curl's multi interface) as w, and waits for
+ * all the answers. */
+static void parallel_posts(const who *w, parallel_post *posts, size_t n)
+{
+    CURLM *m = curl_multi_init();
+    CURL *easy[64];
+    struct curl_slist *hdrs[64], *resolve;
+    char url[256], auth[128], host[64];
+    cr_assert(n <= 64 && m != NULL);
+    snprintf(host, sizeof(host), "localhost:%d:127.0.0.1", kd.https_port);
+    resolve = curl_slist_append(NULL, host);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w->token);
+    for (size_t i = 0; i < n; i++) {
+        easy[i] = curl_easy_init();
+        hdrs[i] = curl_slist_append(curl_slist_append(NULL, auth), "Content-Type: application/json");
+        snprintf(url, sizeof(url), "https://localhost:%d%s", kd.https_port, posts[i].path);
+        curl_easy_setopt(easy[i], CURLOPT_URL, url);
+        curl_easy_setopt(easy[i], CURLOPT_RESOLVE, resolve);
+        curl_easy_setopt(easy[i], CURLOPT_CAINFO, kito_harness_var("tls/ca.pem"));
+        curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, hdrs[i]);
+        curl_easy_setopt(easy[i], CURLOPT_POSTFIELDS, posts[i].body);
+        curl_easy_setopt(easy[i], CURLOPT_TIMEOUT_MS, 30000L);
+        curl_easy_setopt(easy[i], CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, parallel_collect);
+        curl_easy_setopt(easy[i], CURLOPT_WRITEDATA, &posts[i]);
+        curl_multi_add_handle(m, easy[i]);
+    }
+    int running = 1;
+    while (running > 0) {
+        cr_assert_eq(curl_multi_perform(m, &running), CURLM_OK);
+        if (running > 0)
+            curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    for (size_t i = 0; i < n; i++) {
+        curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &posts[i].status);
+        curl_multi_remove_handle(m, easy[i]);
+        curl_easy_cleanup(easy[i]);
+        curl_slist_free_all(hdrs[i]);
+    }
+    curl_slist_free_all(resolve);
+    curl_multi_cleanup(m);
+}
+
+/* Approving buyers for two sales at the same moment made InnoDB pick one approval as a deadlock
+ * victim now and then (both transactions gap-lock the end of sale_approvals before inserting),
+ * and kitod answered 409 for a request that conflicted with nothing. A lock lost to another
+ * transaction is retried (kito_sql_transaction, api/store/sql.h): every approval succeeds. */
+Test(sales, concurrent_approvals_in_two_sales_never_answer_409)
+{
+    /* more MySQL workers than the default two, so the two sales' transactions overlap */
+    kito_harness_kitod_stop(&kd, 5000);
+    const char *env[] = {"KITO_MYSQL_WORKERS=8", NULL};
+    kito_harness_kitod_start(&kd, env);
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 5000), 200);
+
+    enum { ROUNDS = 8, BUYERS = 4 };
+    who org = kito_harness_person("organizer");
+    char buyers[BUYERS][KITO_ID_SIZE];
+    for (int b = 0; b < BUYERS; b++)
+        kito_id_format(KITO_ID_ACCOUNT, kito_harness_account("buyer", NULL, 0), buyers[b],
+                       KITO_ID_SIZE);
+    int conflicts = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        /* two new sales each round: their first approvals race for the same gap at the end of
+         * the approvals index */
+        char sale[2][KITO_ID_SIZE];
+        new_sale(&org, "", sale[0]);
+        new_sale(&org, "", sale[1]);
+        parallel_post posts[2 * BUYERS] = {0};
+        for (int i = 0; i < 2 * BUYERS; i++) {
+            snprintf(posts[i].path, sizeof(posts[i].path), "/v1/sales/%s/approvals", sale[i % 2]);
+            snprintf(posts[i].body, sizeof(posts[i].body), "{\"buyer_id\":\"%s\"}", buyers[i / 2]);
+        }
+        parallel_posts(&org, posts, 2 * BUYERS);
+        for (int i = 0; i < 2 * BUYERS; i++) {
+            conflicts += posts[i].status == 409;
+            cr_expect_eq(posts[i].status, 201, "round %d, %s %s: %ld %s", round, posts[i].path,
+                         posts[i].body, posts[i].status, posts[i].answer);
+        }
+        for (int s = 0; s < 2; s++)
+            cr_assert_eq(count("SELECT COUNT(DISTINCT paddle_number) FROM sale_approvals"
+                               " WHERE sale_id = %llu",
+                               key_of("sal", sale[s])),
+                         BUYERS, "each approved buyer has a paddle of her own");
+    }
+    cr_assert_eq(conflicts, 0, "%d approvals answered 409", conflicts);
 }

@@ -237,3 +237,49 @@ Test(config, parse_helpers)
     cr_expect_not(kito_config_parse_uint("+5", 0, 10, &v));
     cr_expect_not(kito_config_parse_uint("11", 0, 10, &v));
 }
+
+/* Redis credentials (issue 15, finding 2): kitod AUTHs as user kito when given a password. */
+Test(config, redis_credentials)
+{
+    const char *none[] = {TLS, NULL};
+    const char *given[] = {TLS, "KITO_REDIS_USER", "app", "KITO_REDIS_PASSWORD", "0123abcd", NULL};
+    kito_config c;
+    char err[256];
+    cr_assert_eq(load(none, &c, err), KITO_OK, "%s", err);
+    cr_expect_str_eq(c.redis_user, "kito");
+    cr_expect_str_eq(c.redis_password, "", "no password: no AUTH");
+    cr_assert_eq(load(given, &c, err), KITO_OK, "%s", err);
+    cr_expect_str_eq(c.redis_user, "app");
+    cr_expect_str_eq(c.redis_password, "0123abcd");
+    expect_refused("KITO_REDIS_USER", "two words");
+    expect_refused("KITO_REDIS_PASSWORD", "has space");
+    /* the refusal never repeats the password */
+    const char *bad[] = {TLS, "KITO_REDIS_PASSWORD", "sekrit\tpw", NULL};
+    cr_assert_eq(load(bad, &c, err), KITO_E_CONFIG);
+    cr_expect(strstr(err, "sekrit") == NULL, "the message shows the password: %s", err);
+}
+
+/* Session idle limits (issue 15): per role, each longer than the touch interval. */
+Test(config, session_idle_limits)
+{
+    const char *none[] = {TLS, NULL};
+    const char *given[] = {TLS, "KITO_SESSION_IDLE_BUYER_S", "3", "KITO_SESSION_TOUCH_S", "1",
+                           NULL};
+    kito_config c;
+    char err[256];
+    cr_assert_eq(load(none, &c, err), KITO_OK, "%s", err);
+    cr_expect_eq(kito_config_session_idle_s(&c, 1u << 2), 7 * 86400, "buyer");
+    cr_expect_eq(kito_config_session_idle_s(&c, 1u << 0), 86400, "miner");
+    cr_expect_eq(kito_config_session_idle_s(&c, 1u << 1), 12 * 3600, "valuer");
+    cr_expect_eq(kito_config_session_idle_s(&c, 1u << 3), 12 * 3600, "organizer");
+    cr_expect_eq(kito_config_session_idle_s(&c, 1u << 4), 1800, "operator");
+    cr_expect_eq(kito_config_session_idle_s(&c, 0), 0, "anonymous");
+    cr_expect_eq(c.session_touch_s, 300);
+    cr_assert_eq(load(given, &c, err), KITO_OK, "%s", err);
+    cr_expect_eq(kito_config_session_idle_s(&c, 1u << 2), 3);
+    cr_expect_eq(c.session_touch_s, 1);
+    expect_refused("KITO_SESSION_IDLE_BUYER_S", "0");
+    expect_refused("KITO_SESSION_IDLE_OPERATOR_S", "300"); /* not longer than the touch, 300 */
+    expect_refused("KITO_SESSION_IDLE_MINER_S", "2592001");
+    expect_refused("KITO_SESSION_TOUCH_S", "0");
+}

@@ -203,7 +203,7 @@ Test(password, length_in_bytes)
     kito_verr ve;
     char p[200];
     cr_assert_eq(kito_validate_password("password", "1234567", &ve), KITO_E_VALIDATION);
-    cr_assert_eq(kito_validate_password("password", "12345678", &ve), KITO_OK);
+    cr_assert_eq(kito_validate_password("password", "12345679", &ve), KITO_OK);
     memset(p, 'x', 128);
     p[128] = '\0';
     cr_assert_eq(kito_validate_password("password", p, &ve), KITO_OK);
