@@ -219,6 +219,29 @@ static kito_err load_mpesa(kito_config *cfg, kito_config_getenv_fn env, void *ud
     return KITO_OK;
 }
 
+/* How buyers pay (struct kito_config_payment): free text shown to them, bounded, printable. */
+static kito_err load_payment(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
+                             size_t err_size)
+{
+    struct kito_config_payment *p = &cfg->pay;
+    TRY(get_string(env, ud, "KITO_PAY_BANK_NAME", "", p->bank_name, sizeof(p->bank_name), err,
+                   err_size));
+    TRY(get_string(env, ud, "KITO_PAY_BANK_ACCOUNT_NAME", "", p->bank_account_name,
+                   sizeof(p->bank_account_name), err, err_size));
+    TRY(get_string(env, ud, "KITO_PAY_BANK_ACCOUNT", "", p->bank_account,
+                   sizeof(p->bank_account), err, err_size));
+    TRY(get_string(env, ud, "KITO_PAY_BANK_SWIFT", "", p->bank_swift, sizeof(p->bank_swift), err,
+                   err_size));
+    TRY(get_string(env, ud, "KITO_PAY_MPESA_PAYBILL", "", p->mpesa_paybill,
+                   sizeof(p->mpesa_paybill), err, err_size));
+    for (const char *c = p->mpesa_paybill; *c != '\0'; c++)
+        if (*c < '0' || *c > '9')
+            return fail(err, err_size, "KITO_PAY_MPESA_PAYBILL must be digits");
+    if (p->bank_name[0] != '\0' && p->bank_account[0] == '\0')
+        return fail(err, err_size, "KITO_PAY_BANK_ACCOUNT is required with KITO_PAY_BANK_NAME");
+    return KITO_OK;
+}
+
 /* The other rails (api/adapters/rail.h): each all or nothing, like M-Pesa. */
 static kito_err load_rails(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
                            size_t err_size)
@@ -475,6 +498,7 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud,
     cfg->bid_addr_rate = (uint32_t)v;
     TRY(get_uint(env, ud, "KITO_BID_ADDR_BURST", 100, 1, 1000000, &v, err, err_size));
     cfg->bid_addr_burst = (uint32_t)v;
+    TRY(load_payment(cfg, env, ud, err, err_size));
     TRY(load_sessions(cfg, env, ud, err, err_size));
     TRY(load_phone(cfg, env, ud, err, err_size));
     TRY(load_mpesa(cfg, env, ud, err, err_size));

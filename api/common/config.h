@@ -108,6 +108,16 @@ typedef struct kito_config {
     uint32_t sms_interval_ms;                /* KITO_SMS_INTERVAL_MS: the sender's tick */
     char sms_callback_token[KITO_CONFIG_NAME_SIZE]; /* KITO_SMS_CALLBACK_TOKEN (secret): the
                                                        delivery-report callback's ?token= */
+
+    /* how buyers pay invoices (issue 16; GET /v1/payment-methods): a method whose first
+     * setting is empty is not offered */
+    struct kito_config_payment {
+        char bank_name[KITO_CONFIG_NAME_SIZE];    /* KITO_PAY_BANK_NAME */
+        char bank_account_name[KITO_CONFIG_NAME_SIZE]; /* KITO_PAY_BANK_ACCOUNT_NAME */
+        char bank_account[KITO_CONFIG_NAME_SIZE]; /* KITO_PAY_BANK_ACCOUNT: number or IBAN */
+        char bank_swift[16];                      /* KITO_PAY_BANK_SWIFT: BIC */
+        char mpesa_paybill[16];                   /* KITO_PAY_MPESA_PAYBILL: business number */
+    } pay;
 } kito_config;
 
 /* Looks a variable up; returns NULL when it is not set. ud is the caller's. */

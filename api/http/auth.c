@@ -119,6 +119,7 @@ typedef struct lookup_job {
     kito_req *r; /* NULL: a background refresh of a cached entry */
     kito_server *server;
     run_fn run;
+    bool anonymous_if_stale; /* a cookie on an optional route: unknown session = anonymous */
     char token_sha256[65];
     kito_err status; /* KITO_OK found and live; UNAUTHORIZED not found/expired/idle; else failure */
     kito_principal principal;
@@ -241,6 +242,9 @@ static void lookup_done(void *arg, kito_err pool_status)
         if (st == KITO_OK) {
             cache_put(r->server, j);
             authorize(r, &j->principal, j->run);
+        } else if (st == KITO_E_UNAUTHORIZED && j->anonymous_if_stale) {
+            kito_auth_set_cookie(r, NULL, 0); /* stale: not looked up again */
+            j->run(r);
         } else if (st == KITO_E_UNAUTHORIZED) {
             unauthorized(r, "the session is unknown, expired, idle too long or signed out; sign in "
                             "again");
@@ -271,6 +275,69 @@ static kito_err bearer_digest(kito_req *r, char digest[65])
     memcpy(token, v.base + sizeof(scheme) - 1, n);
     token[n] = '\0';
     return kito_crypto_token_digest(token, digest) == KITO_OK ? KITO_OK : KITO_E_UNAUTHORIZED;
+}
+
+/* The session cookie's token into digest; KITO_E_NOT_FOUND when there is none,
+ * KITO_E_UNAUTHORIZED when its value is not a token of ours. HTTP/2 clients may send each cookie
+ * in a header of its own, so every Cookie header is read. */
+static kito_err cookie_digest(kito_req *r, char digest[65])
+{
+    static const char name[] = KITO_SESSION_COOKIE "=";
+    const h2o_headers_t *hs = &r->h2o->headers;
+    for (ssize_t i = -1; (i = h2o_find_header(hs, H2O_TOKEN_COOKIE, i)) != -1;) {
+        h2o_iovec_t v = hs->entries[i].value;
+        size_t at = 0;
+        while (at < v.len) {
+            while (at < v.len && (v.base[at] == ' ' || v.base[at] == ';'))
+                at++;
+            size_t end = at;
+            while (end < v.len && v.base[end] != ';')
+                end++;
+            size_t n = end - at;
+            if (n >= sizeof(name) - 1 && memcmp(v.base + at, name, sizeof(name) - 1) == 0) {
+                char token[KITO_TOKEN_SIZE];
+                size_t tn = n - (sizeof(name) - 1);
+                if (tn == 0 || tn >= sizeof(token))
+                    return KITO_E_UNAUTHORIZED;
+                memcpy(token, v.base + at + sizeof(name) - 1, tn);
+                token[tn] = '\0';
+                return kito_crypto_token_digest(token, digest) == KITO_OK ? KITO_OK
+                                                                          : KITO_E_UNAUTHORIZED;
+            }
+            at = end;
+        }
+    }
+    return KITO_E_NOT_FOUND;
+}
+
+void kito_auth_set_cookie(kito_req *r, const char *token, long long max_age_s)
+{
+    if (!kito_req_alive(r))
+        return;
+    h2o_req_t *req = r->h2o;
+    enum { COOKIE_MAX = 160 };
+    char *v = h2o_mem_alloc_pool(&req->pool, COOKIE_MAX);
+    int n =
+        snprintf(v, COOKIE_MAX, "%s=%s; Path=/; Max-Age=%lld; HttpOnly; Secure; SameSite=Lax",
+                 KITO_SESSION_COOKIE, token != NULL ? token : "", token != NULL ? max_age_s : 0);
+    if (n > 0 && n < COOKIE_MAX)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, v, (size_t)n);
+}
+
+bool kito_auth_same_origin(const kito_req *r)
+{
+    const h2o_req_t *req = r->h2o;
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
+    if (i == -1) {
+        ssize_t f = h2o_find_header_by_str(&req->headers, H2O_STRLIT("sec-fetch-site"), -1);
+        return f != -1 && h2o_memis(req->headers.entries[f].value.base,
+                                    req->headers.entries[f].value.len, H2O_STRLIT("same-origin"));
+    }
+    static const char scheme[] = "https://";
+    h2o_iovec_t o = req->headers.entries[i].value, host = req->authority;
+    return host.len > 0 && o.len == sizeof(scheme) - 1 + host.len &&
+           memcmp(o.base, scheme, sizeof(scheme) - 1) == 0 &&
+           strncasecmp(o.base + sizeof(scheme) - 1, host.base, host.len) == 0;
 }
 
 /* How long before its entry runs out a session is refreshed: between half of and all of
@@ -310,8 +377,15 @@ void kito_auth_dispatch(kito_req *r, run_fn run)
         return;
     }
     char digest[65];
+    bool via_cookie = false;
     kito_err e = bearer_digest(r, digest);
     if (e == KITO_E_NOT_FOUND) {
+        e = cookie_digest(r, digest);
+        via_cookie = e != KITO_E_NOT_FOUND;
+    }
+    if (e == KITO_E_NOT_FOUND || (via_cookie && e != KITO_OK && !required)) {
+        if (via_cookie)
+            kito_auth_set_cookie(r, NULL, 0); /* not a token of ours: drop it */
         if (required)
             unauthorized(r, "this needs `Authorization: Bearer <token>`; sign in first");
         else
@@ -319,7 +393,15 @@ void kito_auth_dispatch(kito_req *r, run_fn run)
         return;
     }
     if (e != KITO_OK) {
-        unauthorized(r, "the bearer token is malformed");
+        unauthorized(r, via_cookie ? "the session cookie is malformed; sign in again"
+                                   : "the bearer token is malformed");
+        return;
+    }
+    /* a page's session: what changes something must come from our own pages (auth.h) */
+    if (via_cookie && r->method != KITO_METHOD_GET && r->method != KITO_METHOD_HEAD &&
+        !kito_auth_same_origin(r)) {
+        kito_respond_error(r, KITO_E_FORBIDDEN,
+                           "a request signed in by cookie must come from a Kito page (Origin)");
         return;
     }
 
@@ -342,6 +424,7 @@ void kito_auth_dispatch(kito_req *r, run_fn run)
     j->r = r;
     j->server = r->server;
     j->run = run;
+    j->anonymous_if_stale = via_cookie && !required;
     memcpy(j->token_sha256, digest, sizeof(digest));
     kito_req_retain(r);
     e = kito_pool_submit(r->server->pool, lookup_run, lookup_done, j);

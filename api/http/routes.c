@@ -106,7 +106,8 @@ static const kito_route table[] = {
     {GET, "/v1/me/watchlist", kito_get_me_watchlist, 0, 0, NULL, BUYER},
 
     /* ---- live feed ---- */
-    {GET, "/v1/sales/{id}/live", kito_get_sale_live, 0, 0, NULL, 0},
+    /* OPT: a signed-in buyer's own notices come on her stream (api/live/feed.h) */
+    {GET, "/v1/sales/{id}/live", kito_get_sale_live, 0, OPT, NULL, 0},
 
     /* ---- payouts ---- */
     /* public: the provider calls it; authenticated by the ?token= it was given (api/adapters/mpesa.h) */
@@ -126,6 +127,7 @@ static const kito_route table[] = {
     {GET, "/v1/sales/{id}/settlements", kito_get_sale_settlements, 0, 0, NULL,
      ORGANIZER | OPERATOR},
     {GET, "/v1/me/invoices", kito_get_me_invoices, 0, 0, NULL, BUYER},
+    {GET, "/v1/payment-methods", kito_get_payment_methods, 0, 0, NULL, 0},
     {GET, "/v1/me/sales", kito_get_me_sales, 0, 0, NULL, MINER},
     {GET, "/v1/sales/{id}/results", kito_get_sale_results, 0, 0, NULL, 0},
     {POST, "/v1/invoices/{id}/payments", kito_post_invoice_payments, 4096, JSON, NULL,

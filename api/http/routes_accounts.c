@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/common/log.h"
+#include "api/http/auth.h"
 #include "api/http/http_error.h"
 #include "api/common/query.h"
 #include "api/common/render.h"
@@ -203,14 +205,31 @@ static const kito_field signin_fields[] = {
     {.name = "email", .type = KITO_FT_STRING, .nullable = true, .max = 254},
     {.name = "pin", .type = KITO_FT_STRING, .nullable = true, .max = 16},
     {.name = "password", .type = KITO_FT_STRING, .nullable = true, .max = 128},
+    {.name = "cookie", .type = KITO_FT_BOOL, .nullable = true},
 };
-static const kito_shape signin_shape = {signin_fields, 4};
+static const kito_shape signin_shape = {signin_fields, 5};
 
 typedef struct signin_job {
     kito_signin in;
+    bool cookie; /* a page signs in: the token goes into the session cookie, not the body */
     kito_err err;
     kito_signin_result out;
 } signin_job;
+
+/* Sets the browser's session cookie for as long as the session lives (api/http/auth.h); a token
+ * of NULL clears it. */
+static void set_session_cookie(kito_req *r, const char *token, int64_t expires_at_ms)
+{
+    long long max_age = 0;
+    if (token != NULL) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        max_age = (expires_at_ms - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000)) / 1000;
+        if (max_age < 1)
+            max_age = 1;
+    }
+    kito_auth_set_cookie(r, token, max_age);
+}
 
 static void signin_run(kito_db_conn *db, void *arg)
 {
@@ -224,6 +243,14 @@ static void signin_done(kito_req *r, void *arg)
     signin_job *j = arg;
     switch (j->err) {
     case KITO_OK:
+        if (j->cookie) {
+            set_session_cookie(r, j->out.token, j->out.expires_at_ms);
+            kito_respond_json(r, 201,
+                              json_pack("{s:o, s:o}", "expires_at",
+                                        kito_render_time(j->out.expires_at_ms), "account",
+                                        kito_account_view(&j->out.account)));
+            break;
+        }
         kito_respond_json(r, 201,
                           json_pack("{s:s, s:o, s:o}", "token", j->out.token, "expires_at",
                                     kito_render_time(j->out.expires_at_ms), "account",
@@ -262,6 +289,13 @@ kito_err kito_post_sessions(kito_req *r)
         return kito_respond_invalid(r, &ve);
     }
     const char *secret = pin != NULL ? pin : password;
+    const bool cookie = json_is_true(json_object_get(r->body, "cookie"));
+    /* a page signing in sets a cookie: only one of our pages may (no login forgery) */
+    if (cookie && !kito_auth_same_origin(r)) {
+        kito_respond_error(r, KITO_E_FORBIDDEN,
+                           "a cookie session can only be started from a Kito page (Origin)");
+        return KITO_OK;
+    }
     if (phone != NULL && kito_validate_phone("phone", phone, &ve) != KITO_OK)
         return kito_respond_invalid(r, &ve);
     if (email != NULL && kito_validate_email("email", email, &ve) != KITO_OK)
@@ -273,6 +307,7 @@ kito_err kito_post_sessions(kito_req *r)
     signin_job *j = calloc(1, sizeof(*j));
     if (j == NULL)
         return KITO_E_NOMEM;
+    j->cookie = cookie;
     copy_str(j->in.phone, sizeof(j->in.phone), phone);
     copy_str(j->in.email, sizeof(j->in.email), email);
     copy_str(j->in.secret, sizeof(j->in.secret), secret);
@@ -305,6 +340,7 @@ static void signout_done(kito_req *r, void *arg)
     }
     /* again: a lookup that read the session before the revocation may have cached it since */
     kito_auth_forget(&r->server->auth, j->token_sha256);
+    set_session_cookie(r, NULL, 0); /* a page's cookie goes with its session */
     kito_respond_bytes(r, 204, "application/json", "", 0);
 }
 

@@ -11,6 +11,9 @@
  * out (it would split each write into three TLS records), and the feed writes whole chunks. The
  * first subscription to a sale checks in MySQL that the sale exists and is not a draft (on a
  * worker); later ones find it marked in the feed and skip the database.
+ *
+ * Public, with an optional session (a bearer token, or a page's cookie: EventSource sends it): a
+ * signed-in buyer also gets her own notices (outbid, won) on her stream, nobody else's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,13 +125,18 @@ static void start_stream(kito_req *r, const struct feed_ask *a)
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("text/event-stream; charset=utf-8"));
+    /* never compressed: every write must leave at once, as one TLS record (feed.h) */
+    req->compress_hint = H2O_COMPRESS_HINT_DISABLE;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                   H2O_STRLIT("no-store"));
+                   H2O_STRLIT("no-store, no-transform"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL,
                           H2O_STRLIT("no"));
     if (chunked)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_TRANSFER_ENCODING, NULL,
                        H2O_STRLIT("chunked"));
+    /* a signed-in buyer's own notices come on her stream too (feed.h, "Private notices") */
+    if ((r->principal.role & KITO_ROLE_BUYER) != 0)
+        kito_feed_set_viewer(st->sub, r->principal.account_id);
     h2o_start_response(req, &st->gen);
     kito_feed_start(st->sub);
 }

@@ -20,6 +20,7 @@
 #include "api/store/repo_registrations.h"
 #include "api/store/repo_sales.h"
 #include "api/http/req_db.h"
+#include "api/live/feed.h"
 #include "api/store/sql.h"
 #include "api/store/worker_pool.h"
 #include "api/http/request.h"
@@ -45,9 +46,34 @@ static void done_lot_created(kito_req *r, void *arg)
     done_lot(r, arg, 201);
 }
 
+/* The most history entries a lot page gets with the lot. */
+#define LOT_HISTORY_MAX 50
+
+static void history_add(void *ud, const char *data, size_t len)
+{
+    json_t *e = json_loadb(data, len, 0, NULL);
+    if (e != NULL)
+        json_array_append_new(ud, e);
+}
+
+/* GET /v1/lots/{id}: the lot, and its public history as the live feed kept it (its last book,
+ * bid_undone and final events, newest first: a lot page's bid history; api/live/feed.h). */
 static void done_lot_ok(kito_req *r, void *arg)
 {
-    done_lot(r, arg, 200);
+    kito__sales_job *j = arg;
+    if (j->err != KITO_OK || r->server->feed == NULL || !kito_req_alive(r)) {
+        done_lot(r, j, 200);
+        return;
+    }
+    json_t *o = kito__render_lot(&j->lot, &j->sale, &j->actor);
+    kito_bidding_overlay_lot(r, o); /* the order book's live fields (issue 5) */
+    json_t *history = json_array();
+    if (o != NULL && history != NULL)
+        kito_feed_lot_history(r->server->feed, j->lot.sale_id, j->lot.id, LOT_HISTORY_MAX,
+                              history_add, history);
+    if (o != NULL)
+        json_object_set_new(o, "history", history != NULL ? history : json_array());
+    kito_respond_json(r, 200, o);
 }
 
 static void run_lot_create(kito_db_conn *db, void *arg)

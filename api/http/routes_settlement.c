@@ -162,6 +162,27 @@ kito_err kito_get_me_invoices(kito_req *r)
     return list_start(r, LIST_BUYER_INVOICES, r->principal.account_id, "invoices");
 }
 
+/* GET /v1/payment-methods: how buyers pay an invoice, as the operator configured it (bank
+ * transfer, M-Pesa paybill); a method not configured is null. The reference to quote is the
+ * invoice's number, which each invoice carries. Public: the same for everyone. */
+kito_err kito_get_payment_methods(kito_req *r)
+{
+    const struct kito_config_payment *p = &r->server->cfg->pay;
+    json_t *bank = p->bank_name[0] == '\0'
+                       ? json_null()
+                       : json_pack("{s:s, s:s, s:s, s:s?}", "bank_name", p->bank_name,
+                                   "account_name", p->bank_account_name, "account", p->bank_account,
+                                   "swift", p->bank_swift[0] != '\0' ? p->bank_swift : NULL);
+    json_t *mpesa =
+        p->mpesa_paybill[0] == '\0'
+            ? json_null()
+            : json_pack("{s:s, s:s}", "paybill", p->mpesa_paybill, "account", "the invoice number");
+    kito_respond_json(r, 200,
+                      json_pack("{s:o, s:o, s:s}", "bank_transfer", bank, "mpesa_paybill", mpesa,
+                                "reference", "the invoice number"));
+    return KITO_OK;
+}
+
 /* GET /v1/me/sales (miner): her settled lots with hammer, commission, royalty, levy and net. */
 kito_err kito_get_me_sales(kito_req *r)
 {

@@ -250,14 +250,19 @@ static json_t *render_stone(const kito_lot *l)
     char weight[32];
     snprintf(weight, sizeof(weight), "%lld.%02lld", (long long)(l->stone.weight_cct / 100),
              (long long)(l->stone.weight_cct % 100));
-    return json_pack("{s:o,s:s,s:o,s:s,s:i,s:o,s:o,s:s,s:o,s:o}", "id",
+    char cover[96];
+    snprintf(cover, sizeof(cover), "/v1/photos/%s", l->stone.cover_sha256);
+    /* cover_photo: the thumbnail a sale's list shows (the photo route serves it) */
+    return json_pack("{s:o,s:s,s:o,s:s,s:i,s:o,s:o,s:s,s:o,s:o,s:o}", "id",
                      kito_render_id(KITO_ID_STONE, l->stone_id), "species", l->stone.species,
                      "variety", nullable_text(l->stone.variety), "weight_ct", weight, "piece_count",
                      (int)l->stone.piece_count, "shape", nullable_text(l->stone.shape), "colour",
                      nullable_text(l->stone.colour), "origin_country", l->stone.origin_country,
                      "origin_region", nullable_text(l->stone.origin_region), "certificate_id",
                      l->certificate_id != 0 ? kito_render_id(KITO_ID_CERTIFICATE, l->certificate_id)
-                                            : json_null());
+                                            : json_null(),
+                     "cover_photo",
+                     l->stone.cover_sha256[0] != '\0' ? json_string(cover) : json_null());
 }
 
 /* A lot as viewer sees it: the reserve only for the sale's organiser and operators. In a timed

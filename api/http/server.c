@@ -24,6 +24,7 @@
 #include "api/http/h2_guard.h"
 #include "api/http/http_error.h"
 #include "api/http/json.h"
+#include "api/http/pages.h"
 #include "api/money/payouts.h"
 #include "api/phone/sms_sender.h"
 #include "api/money/settlement.h"
@@ -495,6 +496,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                    H2O_STRLIT("max-age=63072000"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
                           NULL, H2O_STRLIT("nosniff"));
+    kito_pages_security_headers(req);
     h2o_iovec_t path = req->path_normalized;
     kito_err e = kito_router_match(&s->router, r->method, path.base, path.len, &r->match);
     if (e == KITO_OK) {
@@ -509,6 +511,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (static_file_exists(s, req)) {
         if (r->method == KITO_METHOD_GET || r->method == KITO_METHOD_HEAD) {
+            /* the storefront's files are not versioned by name: a browser revalidates each (a 304
+             * by ETag costs a round trip, never a stale script beside a new page) */
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                           H2O_STRLIT("no-cache"));
             r->route_id = KITO_METRICS_ROUTE_STATIC;
             r->delegated = true;
             return -1; /* h2o's file handler, registered next, answers */
@@ -517,7 +523,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                                  KITO_METHOD_GET | KITO_METHOD_HEAD);
         return 0;
     }
-    kito_respond_error(r, KITO_E_NOT_FOUND, NULL);
+    kito_pages_not_found(r); /* an HTML page for a page path, else the JSON error */
     return 0;
 }
 
@@ -788,6 +794,10 @@ static kito_err setup_h2o(kito_server *s, char *err, size_t err_size)
         snprintf(err, err_size, "cannot serve KITO_STOREFRONT_DIR=%s", s->cfg->storefront_dir);
         return KITO_E_CONFIG;
     }
+    /* gzip for clients that ask (pages on a 3G phone: issue 16); the live feed opts out
+     * (api/http/routes_feed.c: every write must leave at once) */
+    h2o_compress_args_t gz = {.min_size = 512, .gzip = {.quality = 1}, .brotli = {.quality = -1}};
+    h2o_compress_register(path, &gz);
     kito_h2o_handler *fb = (void *)h2o_create_handler(path, sizeof(*fb));
     fb->super.on_req = on_req_fallback;
     fb->server = s;

@@ -154,7 +154,9 @@ kito_err kito_lot_withdraw_decode(const json_t *body, char reason[KITO_LOT_REASO
         "l.updated_at") ", st.species,"                                                            \
                         " st.variety, st.weight_cct, st.piece_count, st.shape, st.colour, "        \
                         "st.origin_country,"                                                       \
-                        " st.origin_region, " CURRENT_CERTIFICATE("l.stone_id")
+                        " st.origin_region, " CURRENT_CERTIFICATE("l.stone_id") ","               \
+                        " (SELECT ph.sha256 FROM photos ph WHERE ph.stone_id = l.stone_id"         \
+                        " ORDER BY ph.id LIMIT 1)"
 
 #define LOT_FROM " FROM lots l JOIN stones st ON st.id = l.stone_id"
 
@@ -181,6 +183,7 @@ static void lot_from_row(const kito_sql_row *row, kito_lot *l)
     kito_sql_copy(row, 16, l->stone.origin_country, sizeof(l->stone.origin_country));
     kito_sql_copy(row, 17, l->stone.origin_region, sizeof(l->stone.origin_region));
     l->certificate_id = kito_sql_u64(row, 18);
+    kito_sql_copy(row, 19, l->stone.cover_sha256, sizeof(l->stone.cover_sha256));
     /* pair assertion (CONVENTIONS.md, 16): what the schema's checks promise */
     assert(l->opening_minor >= 1 && (!l->has_reserve || l->reserve_minor >= l->opening_minor));
 }

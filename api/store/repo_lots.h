@@ -81,6 +81,7 @@ typedef struct kito_lot_stone {
     char colour[321];
     char origin_country[3];
     char origin_region[321];
+    char cover_sha256[65]; /* the stone's first photo (hex digest); "" when it has none */
 } kito_lot_stone;
 
 /* A lot as stored, with its stone and the stone's current certificate. */

@@ -178,8 +178,9 @@ static size_t sse_header(char *p, size_t size, size_t n, void *ud)
 }
 
 /* Opens the feed of sale; last (may be NULL) goes as Last-Event-ID, or in the query when
- * in_query. */
-static void sse_open(struct sse *c, const char *sale, const char *last, bool in_query, bool h2)
+ * in_query; extra (may be NULL) is one more header line (a session: Authorization or Cookie). */
+static void sse_open_with(struct sse *c, const char *sale, const char *last, bool in_query,
+                          bool h2, const char *extra)
 {
     memset(c, 0, sizeof(*c));
     char url[256], resolve[64], hdr[96];
@@ -195,6 +196,8 @@ static void sse_open(struct sse *c, const char *sale, const char *last, bool in_
         snprintf(hdr, sizeof(hdr), "Last-Event-ID: %s", last);
         c->hdrs = curl_slist_append(c->hdrs, hdr);
     }
+    if (extra != NULL)
+        c->hdrs = curl_slist_append(c->hdrs, extra);
     c->easy = curl_easy_init();
     curl_easy_setopt(c->easy, CURLOPT_URL, url);
     curl_easy_setopt(c->easy, CURLOPT_RESOLVE, c->resolve);
@@ -210,6 +213,11 @@ static void sse_open(struct sse *c, const char *sale, const char *last, bool in_
     c->multi = curl_multi_init();
     curl_multi_add_handle(c->multi, c->easy);
     c->running = 1;
+}
+
+static void sse_open(struct sse *c, const char *sale, const char *last, bool in_query, bool h2)
+{
+    sse_open_with(c, sale, last, in_query, h2, NULL);
 }
 
 /* Runs the transfer until the client holds at least want frames (or the stream ended, or
@@ -407,6 +415,106 @@ Test(feed, disconnect_and_resume_without_missing_an_event)
     sse_close(&b);
     sse_close(&c);
     sse_close(&d);
+}
+
+/* The frames of event `mine` whose data has "type":"<type>". */
+static size_t count_mine(const struct sse *c, const char *type)
+{
+    char pat[48];
+    snprintf(pat, sizeof(pat), "\"type\":\"%s\"", type);
+    size_t k = 0;
+    for (size_t i = 0; i < c->n; i++)
+        k += strcmp(c->fr[i].event, "mine") == 0 && strstr(c->fr[i].data, pat) != NULL;
+    return k;
+}
+
+/* A buyer watching the sale signed in (by bearer token, or by a page's session cookie) gets her
+ * own notices on her stream, without ids, and nobody else does (issue 16). */
+Test(feed, private_notices_reach_their_buyer_and_nobody_else)
+{
+    /* a test before this one stalls Redis (SIGSTOP) and may leave before it wakes: start once it
+     * answers again, or the lots would not open in time */
+    static const char ping[] = "redis-cli -p \"$KITO_TEST_REDIS_PORT\" ping";
+    for (int i = 0; i < 100 && kito_harness_sh(ping, NULL, 0) != 0; i++)
+        kito_harness_sleep_ms(100);
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 10000), 200);
+    struct sale s;
+    make_sale(&s, "timed", 2);
+    publish(&s);
+    char h0[128], h1[128];
+    snprintf(h0, sizeof(h0), "Authorization: Bearer %s", s.buyer[0].token);
+    snprintf(h1, sizeof(h1), "Cookie: theme=dark; __Host-kito=%s", s.buyer[1].token);
+    struct sse a, b, anon;
+    sse_open_with(&a, s.id, NULL, false, false, h0);
+    sse_open_with(&b, s.id, NULL, false, true, h1); /* and over HTTP/2 */
+    /* (a browser asks for gzip: the stream is never compressed, its frames parse as they come) */
+    sse_open_with(&anon, s.id, NULL, false, false, "Accept-Encoding: gzip");
+    cr_assert_geq(sse_wait(&a, 1, 5000), 1); /* connected: the ready frame */
+    cr_assert_geq(sse_wait(&b, 1, 5000), 1);
+    cr_assert_geq(sse_wait(&anon, 1, 5000), 1);
+    cr_assert_eq(b.status, 200);
+    wait_events(&a, "opened", 2, 20000); /* the lots are open */
+
+    bid(&s.buyer[0], s.lot[0], 20000);
+    wait_events(&a, "mine", 1, 2000);
+    cr_assert_eq(count_mine(&a, "bid_accepted"), 1, "%s", a.buf);
+    long i = find_event(&a, 0, "mine");
+    cr_assert_eq(a.fr[i].id, 0, "a private notice has no id");
+    cr_assert(strstr(a.fr[i].data, "\"leading\":true") != NULL, "%s", a.fr[i].data);
+    cr_assert(strstr(a.fr[i].data, "\"your_max\":{\"amount\":20000") != NULL, "%s",
+              a.fr[i].data);
+    /* her token on the lot is the one the public book event shows as leader */
+    char you[32], leader[32];
+    data_str(&a.fr[i], "you", you, sizeof(you));
+    data_str(&a.fr[find_event(&a, 0, "book")], "leader", leader, sizeof(leader));
+    cr_assert_str_eq(you, leader);
+
+    bid(&s.buyer[1], s.lot[0], 40000); /* outbids buyer 0 */
+    wait_events(&a, "mine", 2, 2000);
+    cr_assert_eq(count_mine(&a, "outbid"), 1, "buyer 0 hears she was outbid:\n%s", a.buf);
+    wait_events(&b, "mine", 1, 2000);
+    cr_assert_eq(count_mine(&b, "bid_accepted"), 1, "%s", b.buf);
+    wait_events(&anon, "book", 2, 2000);
+    sse_idle(&anon, 300);
+    sse_idle(&b, 100);
+    cr_assert_eq(count_event(&anon, "mine"), 0, "an anonymous watcher got a notice:\n%s",
+                 anon.buf);
+    cr_assert_eq(count_event(&b, "mine"), 1, "buyer 1 got only her own notice:\n%s", b.buf);
+    cr_assert(strstr(anon.buf, "your_max") == NULL && strstr(anon.buf, "outbid") == NULL);
+    /* buyer 2, signed in but not bidding, hears nothing private */
+    char h2[128];
+    snprintf(h2, sizeof(h2), "Authorization: Bearer %s", s.buyer[2].token);
+    struct sse c;
+    sse_open_with(&c, s.id, NULL, false, false, h2);
+    sse_wait(&c, 1, 5000);
+    bid(&s.buyer[0], s.lot[0], 60000);
+    wait_events(&c, "book", 1, 2000);
+    wait_events(&b, "mine", 2, 2000);
+    cr_assert_eq(count_mine(&b, "outbid"), 1, "%s", b.buf);
+    sse_idle(&c, 200);
+    cr_assert_eq(count_event(&c, "mine"), 0, "%s", c.buf);
+
+    /* the lot carries its public history from the feed: three book events, newest first */
+    char path[96];
+    snprintf(path, sizeof(path), "/v1/lots/%s", s.lot[0]);
+    struct kito_http_resp r = call(NULL, "GET", path, NULL, NULL);
+    expect(&r, 200, "lot");
+    json_t *h = json_object_get(r.json, "history");
+    cr_assert(json_is_array(h) && json_array_size(h) == 3, "history: %s", r.body);
+    long long prev = 1LL << 40;
+    for (size_t k = 0; k < 3; k++) {
+        json_t *e = json_array_get(h, k);
+        cr_assert_str_eq(json_string_value(json_object_get(e, "type")), "book");
+        long long seq = json_integer_value(json_object_get(e, "seq"));
+        cr_assert_lt(seq, prev, "newest first");
+        prev = seq;
+    }
+    cr_assert(strstr(r.body, s.buyer[0].acc) == NULL && strstr(r.body, "your_max") == NULL);
+    kito_http_resp_free(&r);
+    sse_close(&a);
+    sse_close(&b);
+    sse_close(&c);
+    sse_close(&anon);
 }
 
 Test(feed, over_http2_too)
