@@ -66,7 +66,7 @@ static void done_lot_ok(kito_req *r, void *arg)
         return;
     }
     json_t *o = kito__render_lot(&j->lot, &j->sale, &j->actor);
-    kito_bidding_overlay_lot(r, o); /* the order book's live fields (issue 5) */
+    kito_bidding_overlay_lot(r->server->market, r->principal.account_id, o); /* the order book's live fields (issue 5) */
     json_t *history = json_array();
     if (o != NULL && history != NULL)
         kito_feed_lot_history(r->server->feed, j->lot.sale_id, j->lot.id, LOT_HISTORY_MAX,

@@ -693,7 +693,7 @@ static const char *private_type(const struct kito_event *ev)
 
 /* Renders a private notice: `event: mine`, no id (it is not in the ring, so it must not move the
  * client's Last-Event-ID). Its length, or 0 if it does not fit. */
-static size_t render_mine(const kito_feed *f, const struct kito_market_note *n,
+static size_t render_mine(kito_feed *f, const struct kito_market_note *n,
                           const struct kito_event *ev, const char *type, char *buf, size_t cap)
 {
     char cur[4];
