@@ -3,8 +3,8 @@
  * created by an operator command line tool ... which also creates the first operator").
  *
  * It talks to MySQL directly and synchronously, with the same KITO_MYSQL_* variables as kitod
- * (api/common/config.h; ops/kito.env.sample), through the same repositories, so an account made here is
- * made exactly as the API would make it, with its audit row (actor NULL: the system).
+ * (api/common/config.h; ops/kito.env.sample), through the same repositories, so an account made
+ * here is made exactly as the API would make it, with its audit row (actor NULL: the system).
  *
  * Exit status: 0 done; 1 the database refused or failed (unreachable, duplicate, ...); 2 the
  * command line or the input is not valid — nothing was sent to the database.
@@ -320,8 +320,7 @@ static int cmd_association_create(const options *o)
         return usage_error("--name %s", ve.reason);
     if (kito_validate_origin_country("country", country, &ve) != KITO_OK)
         return usage_error("--country %s", ve.reason);
-    if (opt(o, "levy-bps") != NULL &&
-        !kito_config_parse_uint(opt(o, "levy-bps"), 0, 10000, &levy))
+    if (opt(o, "levy-bps") != NULL && !kito_config_parse_uint(opt(o, "levy-bps"), 0, 10000, &levy))
         return usage_error("--levy-bps must be a whole number of basis points from 0 to 10000");
     kito_db_conn *db = db_get();
     if (db == NULL)
@@ -372,7 +371,7 @@ static int cmd_royalty_set(const options *o)
         return EXIT_DB;
     uint64_t id;
     kito_err e = kito_royalty_set(db, country, species, form, (int32_t)bps, from_ms,
-                                       opt(o, "source"), 0, &id);
+                                  opt(o, "source"), 0, &id);
     if (e != KITO_OK)
         rc = db_failed("a rate for this country, species and form from that instant", e);
     else
@@ -481,7 +480,8 @@ static int cmd_reconcile(const options *o)
     return rc;
 }
 
-/* ---- payouts (issue 7; api/money/payouts.h) ---------------------------------------------------------
+/* ---- payouts (issue 7; api/money/payouts.h)
+ * ---------------------------------------------------------
  */
 
 static int cmd_fx_set(const options *o)
@@ -530,7 +530,8 @@ static int cmd_payout_list(const options *o)
 {
     int rc = 0;
     const char *state = opt(o, "state");
-    static const char *const states[] = {"pending", "submitted", "succeeded", "failed", "anomaly", NULL};
+    static const char *const states[] = {"pending", "submitted", "succeeded",
+                                         "failed",  "anomaly",   NULL};
     kito_verr ve;
     if (state != NULL && kito_validate_enum("state", state, states, NULL, &ve) != KITO_OK)
         return usage_error("--state %s", ve.reason);
@@ -553,8 +554,7 @@ static int cmd_payout_retry(const options *o)
 {
     int rc = 0;
     uint64_t id;
-    if (opt(o, "payout") == NULL ||
-        kito_id_parse(KITO_ID_PAYOUT, opt(o, "payout"), &id) != KITO_OK)
+    if (opt(o, "payout") == NULL || kito_id_parse(KITO_ID_PAYOUT, opt(o, "payout"), &id) != KITO_OK)
         return usage_error("payout retry needs --payout pay_... (see kitoctl payout list)");
     kito_db_conn *db = db_get();
     if (db == NULL)
@@ -578,15 +578,17 @@ static int cmd_payout_retry(const options *o)
     return rc;
 }
 
-/* ---- the audit trail (issue 15) --------------------------------------------------------------- */
+/* ---- the audit trail (issue 15) ---------------------------------------------------------------
+ */
 
 /* Table families whose keys the API shows as ids ("sal_..."); the others are shown as numbers. */
 static const struct {
     const char *entity, *prefix;
 } entity_ids[] = {
-    {"account", KITO_ID_ACCOUNT}, {"association", KITO_ID_ASSOCIATION}, {"stone", KITO_ID_STONE},
-    {"certificate", KITO_ID_CERTIFICATE}, {"sale", KITO_ID_SALE}, {"lot", KITO_ID_LOT},
-    {"payout", KITO_ID_PAYOUT}, {"session", KITO_ID_SESSION},
+    {"account", KITO_ID_ACCOUNT}, {"association", KITO_ID_ASSOCIATION},
+    {"stone", KITO_ID_STONE},     {"certificate", KITO_ID_CERTIFICATE},
+    {"sale", KITO_ID_SALE},       {"lot", KITO_ID_LOT},
+    {"payout", KITO_ID_PAYOUT},   {"session", KITO_ID_SESSION},
 };
 
 static const char *entity_prefix(const char *entity)
@@ -661,16 +663,15 @@ static int cmd_audit(const options *o)
     const char *actor = opt(o, "actor");
     if (actor != NULL && strcmp(actor, "system") == 0)
         f.actor_system = true;
-    else if (actor != NULL && kito_validate_id("actor", KITO_ID_ACCOUNT, actor, &f.actor_id, &ve) !=
-                                  KITO_OK)
+    else if (actor != NULL &&
+             kito_validate_id("actor", KITO_ID_ACCOUNT, actor, &f.actor_id, &ve) != KITO_OK)
         return usage_error("--actor must be an account id (acc_...) or system");
     if (opt(o, "since") != NULL &&
         kito_validate_time("since", opt(o, "since"), &f.since_ms, &ve) != KITO_OK)
         return usage_error("--since %s", ve.reason);
     if (opt(o, "limit") != NULL) {
         if (!kito_config_parse_uint(opt(o, "limit"), 1, KITO_AUDIT_LIST_MAX, &v))
-            return usage_error("--limit must be a whole number from 1 to %d",
-                               KITO_AUDIT_LIST_MAX);
+            return usage_error("--limit must be a whole number from 1 to %d", KITO_AUDIT_LIST_MAX);
         f.limit = (uint32_t)v;
     }
     kito_db_conn *db = db_get();
@@ -710,42 +711,82 @@ static const struct command {
     int (*run)(const options *o);
     const char *options[OPTIONS_MAX]; /* the options it takes (options_parse), NULL-ended */
     const char *usage;                /* the arguments, for help */
-    const char *about; /* one line */
+    const char *about;                /* one line */
 } commands[] = {
-    {"account", "create", cmd_account_create, {"role", "name", "email", "phone", "country", "locale", "rail", "payout-msisdn", "association", "password-stdin!"},
+    {"account",
+     "create",
+     cmd_account_create,
+     {"role", "name", "email", "phone", "country", "locale", "rail", "payout-msisdn", "association",
+      "password-stdin!"},
      "--role miner|buyer|valuer|organizer|operator --name NAME (--email E | --phone +E164)\n"
      "        [--country CC] [--locale en|sw] [--password-stdin]\n"
      "        miners: --phone, and optionally [--rail RAIL] [--payout-msisdn +E164]\n"
      "        [--association asn_...]",
      "create an account; the password (or a miner's PIN) is the first line of stdin; prints\n"
      "        the new id"},
-    {"account", "list", cmd_account_list, {"role"}, "[--role ROLE]",
+    {"account",
+     "list",
+     cmd_account_list,
+     {"role"},
+     "[--role ROLE]",
      "list accounts: id, role, status, contact, country, name (tab-separated)"},
-    {"association", "create", cmd_association_create, {"name", "country", "levy-bps"},
+    {"association",
+     "create",
+     cmd_association_create,
+     {"name", "country", "levy-bps"},
      "--name NAME --country KE|TZ|ZM|MW [--levy-bps 0..10000]",
      "create a miners' association; prints the new id"},
-    {"royalty", "set", cmd_royalty_set, {"country", "species", "form", "rate-bps", "effective-from", "source"},
+    {"royalty",
+     "set",
+     cmd_royalty_set,
+     {"country", "species", "form", "rate-bps", "effective-from", "source"},
      "--country KE|TZ|ZM|MW --species SPECIES|'*' [--form rough|cut] --rate-bps 0..10000\n"
      "        [--effective-from RFC3339] [--source TEXT]",
      "add a royalty rate (the latest effective_from <= now applies; an exact species before\n"
      "        '*'); prints the new id"},
-    {"royalty", "list", cmd_royalty_list, {NULL}, "",
+    {"royalty",
+     "list",
+     cmd_royalty_list,
+     {NULL},
+     "",
      "list royalty rates: country, species, form, rate_bps, effective_from, current, source"},
-    {"payment", "record", cmd_payment_record, {"invoice", "amount", "reference", "method", "currency"},
+    {"payment",
+     "record",
+     cmd_payment_record,
+     {"invoice", "amount", "reference", "method", "currency"},
      "--invoice inv_... --amount MINOR --reference REF [--method bank_transfer|card|\n"
      "        mobile_money|cash|other] [--currency CUR]",
      "record a buyer's payment (idempotent by reference); the invoice is paid when covered"},
-    {"reconcile", NULL, cmd_reconcile, {NULL}, "",
+    {"reconcile",
+     NULL,
+     cmd_reconcile,
+     {NULL},
+     "",
      "list ledger transactions that do not sum to zero, invoices that disagree with their\n"
      "        payments, settlements whose parts or postings do not add up; exit 1 if any"},
-    {"fx", "set", cmd_fx_set, {"from", "to", "rate"}, "--from CUR --to CUR --rate DECIMAL",
+    {"fx",
+     "set",
+     cmd_fx_set,
+     {"from", "to", "rate"},
+     "--from CUR --to CUR --rate DECIMAL",
      "add an exchange rate effective now (units of --to per unit of --from, e.g. 129.50);\n"
      "        payouts copy the rate they use"},
-    {"payout", "list", cmd_payout_list, {"state"}, "[--state pending|submitted|succeeded|failed|anomaly]",
+    {"payout",
+     "list",
+     cmd_payout_list,
+     {"state"},
+     "[--state pending|submitted|succeeded|failed|anomaly]",
      "list payouts: id, state, miner, msisdn, paid units, currency, source, attempts"},
-    {"payout", "retry", cmd_payout_retry, {"payout"}, "--payout pay_...",
+    {"payout",
+     "retry",
+     cmd_payout_retry,
+     {"payout"},
+     "--payout pay_...",
      "give a failed payout a new attempt (new OriginatorConversationID); the worker sends it"},
-    {"audit", NULL, cmd_audit, {"entity", "actor", "since", "limit"},
+    {"audit",
+     NULL,
+     cmd_audit,
+     {"entity", "actor", "since", "limit"},
      "[--entity FAMILY[:ID]] [--actor acc_...|system] [--since RFC3339] [--limit 1..10000]",
      "the audit trail, newest first (50 rows by default): id, at, actor (system: kitod\n"
      "        itself), from (the client's address, ussd, or kitoctl:user@host), action,\n"

@@ -1,7 +1,7 @@
 /*
  * mpesa_sim: a local M-Pesa Daraja B2C provider for tests and the demo (issue 7). It speaks the
- * protocol of api/adapters/mpesa.h over plain HTTP on a local port (no TLS: it is a local stand-in for
- * the provider, reached by kitod on 127.0.0.1; the callbacks it makes to kitod ARE https, since
+ * protocol of api/adapters/mpesa.h over plain HTTP on a local port (no TLS: it is a local stand-in
+ * for the provider, reached by kitod on 127.0.0.1; the callbacks it makes to kitod ARE https, since
  * kitod only speaks TLS, verified against --cacert).
  *
  *   POST /mpesa/b2c/v3/paymentrequest      validates the B2C fields like Daraja (400 with an
@@ -38,8 +38,9 @@
  *              a recorded failure, which Kito must hold as an anomaly (issue 19)
  * The mode of a request is chosen by the last two digits of PartyB: 91 failure, 92 timeout,
  * 93 duplicate, 94 late, 95 fail_once, 96 refuse, 97 hang, 98 no_conversation_id,
- * 99 wrong_amount, 90 fail_then_succeed; any other wallet gets --mode (default success). A callback that cannot be delivered (kitod down, not
- * 200) is retried every 500 ms up to --callback-tries times.
+ * 99 wrong_amount, 90 fail_then_succeed; any other wallet gets --mode (default success). A callback
+ * that cannot be delivered (kitod down, not 200) is retried every 500 ms up to --callback-tries
+ * times.
  *
  * Flags (or environment): --port (KITO_MPESA_SIM_PORT, required), --bind (127.0.0.1), --mode,
  * --delay-ms (200), --late-ms (3000), --hang-ms (15000), --callback-tries (20), --cacert PATH
@@ -80,8 +81,9 @@ typedef enum mode {
     FAIL_THEN_SUCCEED
 } mode;
 static const char *const mode_names[] = {
-    "success", "failure", "timeout", "duplicate",          "late",         "fail_once",
-    "refuse",  "hang",    "no_conversation_id", "wrong_amount", "fail_then_succeed"};
+    "success",          "failure", "timeout", "duplicate",          "late",
+    "fail_once",        "refuse",  "hang",    "no_conversation_id", "wrong_amount",
+    "fail_then_succeed"};
 
 static struct {
     const char *bind;
@@ -102,8 +104,8 @@ typedef struct payment {
     char ocid[65], conversation_id[40], transaction_id[16];
     char party_b[20], occasion[101], result_url[1024];
     char public_name[48]; /* Daraja's ReceiverPartyPublicName: "254708374149 - John Doe" */
-    int64_t amount; /* asked for */
-    int64_t paid;   /* what the provider pays and reports (wrong_amount: amount + 1) */
+    int64_t amount;       /* asked for */
+    int64_t paid;         /* what the provider pays and reports (wrong_amount: amount + 1) */
     mode mode;
     int result_code;     /* decided when accepted */
     int64_t final_at_ms; /* the result is final (status queries return it) from then; 0 never */

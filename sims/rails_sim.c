@@ -56,10 +56,18 @@
 #define PAYMENTS_MAX 100000
 #define TOKENS_MAX 4096
 
-typedef enum mode { SUCCESS, FAILURE, TIMEOUT, FAIL_ONCE, REFUSE, HANG, WRONG_AMOUNT, FAIL_THEN_SUCCEED } mode;
-static const char *const mode_names[] = {"success", "failure", "timeout", "fail_once",
-                                         "refuse",  "hang",    "wrong_amount",
-                                         "fail_then_succeed"};
+typedef enum mode {
+    SUCCESS,
+    FAILURE,
+    TIMEOUT,
+    FAIL_ONCE,
+    REFUSE,
+    HANG,
+    WRONG_AMOUNT,
+    FAIL_THEN_SUCCEED
+} mode;
+static const char *const mode_names[] = {"success", "failure", "timeout",      "fail_once",
+                                         "refuse",  "hang",    "wrong_amount", "fail_then_succeed"};
 
 static struct {
     bool airtel;
@@ -71,7 +79,7 @@ typedef struct payment {
     char reference[80], payout[101], wallet[24], currency[4], txn[24];
     int64_t amount, paid;
     mode mode;
-    bool failed_first; /* fail_once: this one fails */
+    bool failed_first;                  /* fail_once: this one fails */
     int64_t final_at_ms, success_at_ms; /* 0: never */
 } payment;
 
@@ -188,10 +196,11 @@ static bool token_ok(const char *head)
 
 static void unauthorized(int fd)
 {
-    respond(fd, 401,
-            opt.airtel ? json_pack("{s:o}", "status",
-                                   airtel_status(false, "DP00900001000", "Invalid token"))
-                       : momo_error("NOT_AUTHORIZED", "Access token is missing, invalid or expired"));
+    respond(
+        fd, 401,
+        opt.airtel
+            ? json_pack("{s:o}", "status", airtel_status(false, "DP00900001000", "Invalid token"))
+            : momo_error("NOT_AUTHORIZED", "Access token is missing, invalid or expired"));
 }
 
 static void handle_token(int fd, const char *head, const char *body, size_t len)
@@ -203,8 +212,8 @@ static void handle_token(int fd, const char *head, const char *body, size_t len)
         const char *id = json_string_value(json_object_get(doc, "client_id"));
         const char *secret = json_string_value(json_object_get(doc, "client_secret"));
         const char *grant = json_string_value(json_object_get(doc, "grant_type"));
-        ok = id != NULL && id[0] != '\0' && secret != NULL && secret[0] != '\0' &&
-             grant != NULL && strcmp(grant, "client_credentials") == 0;
+        ok = id != NULL && id[0] != '\0' && secret != NULL && secret[0] != '\0' && grant != NULL &&
+             strcmp(grant, "client_credentials") == 0;
         json_decref(doc);
     } else {
         ok = header(head, "Authorization", v, sizeof(v)) && strncmp(v, "Basic ", 6) == 0 &&
@@ -223,9 +232,8 @@ static void handle_token(int fd, const char *head, const char *body, size_t len)
     t->revoked = false;
     json_t *out = opt.airtel ? json_pack("{s:s, s:s, s:s}", "access_token", t->value, "expires_in",
                                          "", "token_type", "bearer")
-                             : json_pack("{s:s, s:s, s:I}", "access_token", t->value,
-                                         "token_type", "access_token", "expires_in",
-                                         (json_int_t)opt.token_ttl_s);
+                             : json_pack("{s:s, s:s, s:I}", "access_token", t->value, "token_type",
+                                         "access_token", "expires_in", (json_int_t)opt.token_ttl_s);
     pthread_mutex_unlock(&mu);
     if (opt.airtel) {
         char ttl[24];
@@ -242,14 +250,22 @@ static mode mode_for(const char *wallet)
     if (n < 2 || wallet[n - 2] != '9')
         return SUCCESS;
     switch (wallet[n - 1]) {
-    case '1': return FAILURE;
-    case '2': return TIMEOUT;
-    case '5': return FAIL_ONCE;
-    case '6': return REFUSE;
-    case '7': return HANG;
-    case '9': return WRONG_AMOUNT;
-    case '0': return FAIL_THEN_SUCCEED;
-    default: return SUCCESS;
+    case '1':
+        return FAILURE;
+    case '2':
+        return TIMEOUT;
+    case '5':
+        return FAIL_ONCE;
+    case '6':
+        return REFUSE;
+    case '7':
+        return HANG;
+    case '9':
+        return WRONG_AMOUNT;
+    case '0':
+        return FAIL_THEN_SUCCEED;
+    default:
+        return SUCCESS;
     }
 }
 
@@ -285,7 +301,7 @@ static long record(const char *reference, const char *payout, const char *wallet
     p->failed_first = m == FAIL_ONCE && !failed_before;
     int64_t now = now_ms();
     p->final_at_ms = m == TIMEOUT ? 0 : now + opt.delay_ms;
-    p->success_at_ms = m == FAIL_THEN_SUCCEED ? now + opt.late_ms
+    p->success_at_ms = m == FAIL_THEN_SUCCEED                              ? now + opt.late_ms
                        : (m == FAILURE || p->failed_first || m == TIMEOUT) ? 0
                                                                            : p->final_at_ms;
     pthread_mutex_unlock(&mu);
@@ -389,11 +405,11 @@ static void handle_transfer(int fd, const char *head, const char *body, size_t l
         return;
     }
     pthread_mutex_lock(&mu);
-    json_t *out = json_pack(
-        "{s:{s:{s:s, s:s, s:s, s:s, s:s}}, s:o}", "data", "transaction", "reference_id",
-        payments[index].txn, "airtel_money_id", "", "id", payments[index].reference, "status",
-        "TIP", "message", "In process", "status",
-        airtel_status(true, "DP00900001006", "Transaction in process"));
+    json_t *out =
+        json_pack("{s:{s:{s:s, s:s, s:s, s:s, s:s}}, s:o}", "data", "transaction", "reference_id",
+                  payments[index].txn, "airtel_money_id", "", "id", payments[index].reference,
+                  "status", "TIP", "message", "In process", "status",
+                  airtel_status(true, "DP00900001006", "Transaction in process"));
     pthread_mutex_unlock(&mu);
     respond(fd, 200, out);
 }
@@ -419,14 +435,16 @@ static void handle_enquiry(int fd, const char *head, const char *ref)
         if (opt.airtel)
             out = json_pack("{s:{s:{s:s, s:s, s:s, s:s}}, s:o}", "data", "transaction",
                             "airtel_money_id", paid ? p->txn : "", "id", p->reference, "status",
-                            paid ? "TS" : strcmp(st, "FAILED") == 0 ? "TF" : "TIP", "message",
-                            paid ? "Paid" : st,
-                            "status", airtel_status(true, "DP00900001001", "Success"));
+                            paid                        ? "TS"
+                            : strcmp(st, "FAILED") == 0 ? "TF"
+                                                        : "TIP",
+                            "message", paid ? "Paid" : st, "status",
+                            airtel_status(true, "DP00900001001", "Success"));
         else
-            out = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:s}", "amount", amount,
-                            "currency", p->currency, "financialTransactionId",
-                            paid ? p->txn : "", "externalId", p->payout, "payee", "partyIdType",
-                            "MSISDN", "partyId", p->wallet, "status", st);
+            out = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:s}", "amount", amount, "currency",
+                            p->currency, "financialTransactionId", paid ? p->txn : "", "externalId",
+                            p->payout, "payee", "partyIdType", "MSISDN", "partyId", p->wallet,
+                            "status", st);
         if (!opt.airtel && strcmp(st, "FAILED") == 0)
             json_object_set_new(out, "reason",
                                 json_pack("{s:s, s:s}", "code", "PAYEE_NOT_FOUND", "message",
@@ -452,11 +470,11 @@ static void handle_list(int fd)
         json_array_append_new(
             list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:b}", "reference", p->reference,
                             "payout", p->payout, "wallet", p->wallet, "amount",
-                            (json_int_t)p->amount, "paid_amount", (json_int_t)p->paid, "status",
-                            st, "mode", mode_names[p->mode], "paid", strcmp(st, "SUCCESSFUL") == 0));
+                            (json_int_t)p->amount, "paid_amount", (json_int_t)p->paid, "status", st,
+                            "mode", mode_names[p->mode], "paid", strcmp(st, "SUCCESSFUL") == 0));
     }
-    json_t *out = json_pack("{s:o, s:I}", "payments", list, "tokens_issued",
-                            (json_int_t)token_count);
+    json_t *out =
+        json_pack("{s:o, s:I}", "payments", list, "tokens_issued", (json_int_t)token_count);
     pthread_mutex_unlock(&mu);
     respond(fd, 200, out);
 }
@@ -562,8 +580,7 @@ int main(int argc, char **argv)
             return usage();
         i++;
     }
-    if (rail == NULL || opt.port == 0 ||
-        (strcmp(rail, "momo") != 0 && strcmp(rail, "airtel") != 0))
+    if (rail == NULL || opt.port == 0 || (strcmp(rail, "momo") != 0 && strcmp(rail, "airtel") != 0))
         return usage();
     opt.airtel = strcmp(rail, "airtel") == 0;
     if (opt.token_ttl_s == 0)

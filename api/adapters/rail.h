@@ -37,9 +37,9 @@
 /* Where a provider is and who Kito is to it; strings borrowed (from kito_config). A driver uses
  * the fields its provider has and ignores the others. */
 typedef struct kito_rail_conf {
-    const char *base_url;      /* "https://sandbox.momodeveloper.mtn.com" or the simulator */
-    const char *client_id;     /* MoMo API user (UUID), Airtel client_id, Daraja consumer key */
-    const char *client_secret; /* MoMo API key, Airtel client_secret (secret) */
+    const char *base_url;         /* "https://sandbox.momodeveloper.mtn.com" or the simulator */
+    const char *client_id;        /* MoMo API user (UUID), Airtel client_id, Daraja consumer key */
+    const char *client_secret;    /* MoMo API key, Airtel client_secret (secret) */
     const char *subscription_key; /* MoMo Ocp-Apim-Subscription-Key (secret) */
     const char *environment;      /* MoMo X-Target-Environment ("sandbox", "mtnzambia") */
     const char *pin;              /* Airtel: the disbursement PIN, already encrypted (secret) */
@@ -49,22 +49,22 @@ typedef struct kito_rail_conf {
 
 /* One transfer (attempt) as Kito means it. */
 typedef struct kito_rail_transfer {
-    const char *reference;  /* Kito's id for the attempt: unique, <= 64 bytes */
-    int64_t amount_units;   /* whole units of currency, >= 1 */
-    const char *currency;   /* "ZMW" */
-    const char *country;    /* ISO 3166 alpha-2 of the wallet ("ZM"): Airtel's X-Country */
-    const char *msisdn;     /* E.164 "+260971234567" */
-    const char *remarks;    /* shown to the miner; printable ASCII, <= 100 bytes */
-    const char *payout_id;  /* "pay_..." (Daraja Occasion, MoMo externalId) */
+    const char *reference; /* Kito's id for the attempt: unique, <= 64 bytes */
+    int64_t amount_units;  /* whole units of currency, >= 1 */
+    const char *currency;  /* "ZMW" */
+    const char *country;   /* ISO 3166 alpha-2 of the wallet ("ZM"): Airtel's X-Country */
+    const char *msisdn;    /* E.164 "+260971234567" */
+    const char *remarks;   /* shown to the miner; printable ASCII, <= 100 bytes */
+    const char *payout_id; /* "pay_..." (Daraja Occasion, MoMo externalId) */
 } kito_rail_transfer;
 
 /* An HTTP request a driver built: the client sends it to conf->base_url + path. */
 typedef struct kito_rail_request {
-    char method[8];         /* "POST", "GET" */
+    char method[8]; /* "POST", "GET" */
     char path[512];
-    json_t *body;           /* NULL for none; owned: kito_rail_request_clear frees it */
+    json_t *body; /* NULL for none; owned: kito_rail_request_clear frees it */
     char headers[KITO_RAIL_HEADERS_MAX][512]; /* "Name: value"; "" ends the list */
-    bool bearer;            /* the client adds "Authorization: Bearer <token>" */
+    bool bearer;                              /* the client adds "Authorization: Bearer <token>" */
 } kito_rail_request;
 
 void kito_rail_request_clear(kito_rail_request *r);
@@ -127,8 +127,8 @@ typedef struct kito_rail_driver {
                         int64_t *expires_in_s);
     kito_err (*build_transfer)(const kito_rail_conf *conf, const kito_rail_transfer *t,
                                kito_rail_request *out);
-    void (*parse_acceptance)(long http_status, const char *body, size_t len,
-                             const char *reference, kito_rail_answer *out);
+    void (*parse_acceptance)(long http_status, const char *body, size_t len, const char *reference,
+                             kito_rail_answer *out);
     /* The status enquiry of the transfer with reference (provider_id: what the acceptance said,
      * may be ""); t gives the country and currency some providers need in headers. */
     kito_err (*build_status)(const kito_rail_conf *conf, const kito_rail_transfer *t,
@@ -139,8 +139,8 @@ typedef struct kito_rail_driver {
 
 /* The OAuth answer MoMo and Airtel give ({"access_token", "expires_in"}: a number or a
  * decimal string): true with the token (cap bytes at most) and its lifetime. Pure. */
-bool kito_rail_token_parse(long http_status, const char *body, size_t len, char *token,
-                           size_t cap, int64_t *expires_in_s);
+bool kito_rail_token_parse(long http_status, const char *body, size_t len, char *token, size_t cap,
+                           int64_t *expires_in_s);
 
 /* A Daraja result (api/adapters/mpesa.h) in the rail's terms: the callback route uses it. */
 struct kito_mpesa_result;
@@ -153,7 +153,8 @@ extern const kito_rail_driver kito_rail_mpesa;  /* adapters/rail_mpesa.c: Daraja
 extern const kito_rail_driver kito_rail_momo;   /* adapters/rail_momo.c: MTN MoMo */
 extern const kito_rail_driver kito_rail_airtel; /* adapters/rail_airtel.c: Airtel Money */
 
-/* ---- the shared client ------------------------------------------------------------------------ */
+/* ---- the shared client ------------------------------------------------------------------------
+ */
 
 typedef struct kito_rail_http {
     long status; /* 0 when no answer came (refused, reset, timed out, aborted) */

@@ -34,7 +34,6 @@
 #define AIRTEL_TOKEN_PATH "/auth/oauth2/token"
 #define AIRTEL_DISBURSE_PATH "/standard/v2/disbursements/"
 
-
 static void make_reference(uint64_t payout_id, uint32_t attempt_no, const uint8_t rnd[16],
                            char out[KITO_RAIL_REF_SIZE])
 {
@@ -86,8 +85,8 @@ static kito_err build_transfer(const kito_rail_conf *conf, const kito_rail_trans
     const char *msisdn = t->msisdn != NULL ? national(t->msisdn, t->country) : NULL;
     if (t->amount_units < 1 || msisdn == NULL || t->reference == NULL || t->reference[0] == '\0')
         return KITO_E_VALIDATION;
-    out->body = json_pack("{s:{s:s, s:s}, s:s, s:s, s:{s:I, s:s, s:s}}", "payee", "msisdn",
-                          msisdn, "wallet_type", "NORMAL", "reference", t->payout_id, "pin",
+    out->body = json_pack("{s:{s:s, s:s}, s:s, s:s, s:{s:I, s:s, s:s}}", "payee", "msisdn", msisdn,
+                          "wallet_type", "NORMAL", "reference", t->payout_id, "pin",
                           conf->pin != NULL ? conf->pin : "", "transaction", "amount",
                           (json_int_t)t->amount_units, "id", t->reference, "type", "B2C");
     if (out->body == NULL)
@@ -100,8 +99,7 @@ static kito_err build_transfer(const kito_rail_conf *conf, const kito_rail_trans
 
 /* Reads {"data": {"transaction": {...}}, "status": {...}} into a result for reference; returns
  * the transaction status ("TS", ...) or NULL. */
-static const char *read_transaction(const json_t *doc, const char *reference,
-                                    kito_rail_result *res)
+static const char *read_transaction(const json_t *doc, const char *reference, kito_rail_result *res)
 {
     const json_t *txn = json_object_get(json_object_get(doc, "data"), "transaction");
     const json_t *st = json_object_get(doc, "status");
@@ -128,8 +126,8 @@ static const char *read_transaction(const json_t *doc, const char *reference,
     return status;
 }
 
-static void parse_acceptance(long http_status, const char *body, size_t len,
-                             const char *reference, kito_rail_answer *out)
+static void parse_acceptance(long http_status, const char *body, size_t len, const char *reference,
+                             kito_rail_answer *out)
 {
     memset(out, 0, sizeof(*out));
     json_t *doc = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;

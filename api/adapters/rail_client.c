@@ -182,8 +182,8 @@ static kito_err fetch_token(kito_rail_client *c, kito_rail_abort_fn abort_fn, vo
     e = perform(&c->conf, &tr, NULL, abort_fn, abort_ud, &h);
     kito_rail_request_clear(&tr);
     int64_t life_s = 0;
-    if (e == KITO_OK && c->driver->parse_token(h.status, h.body, h.len, c->token,
-                                               sizeof(c->token), &life_s)) {
+    if (e == KITO_OK &&
+        c->driver->parse_token(h.status, h.body, h.len, c->token, sizeof(c->token), &life_s)) {
         /* refresh before it expires: a fifth of its life early, at least 10 s, at most 5 min */
         int64_t margin_s = life_s / 5;
         margin_s = margin_s < 10 ? 10 : margin_s > 300 ? 300 : margin_s;

@@ -46,15 +46,15 @@ static void make_reference(uint64_t payout_id, uint32_t attempt_no, const uint8_
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
     char hex[33];
     kito_crypto_hex(b, 16, hex);
-    snprintf(out, KITO_RAIL_REF_SIZE, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
-             hex + 16, hex + 20);
+    snprintf(out, KITO_RAIL_REF_SIZE, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+             hex + 20);
 }
 
 static kito_err common_headers(const kito_rail_conf *conf, kito_rail_request *r)
 {
-    kito_err e = kito_rail_request_header(r, "Ocp-Apim-Subscription-Key: %s",
-                                          conf->subscription_key != NULL ? conf->subscription_key
-                                                                         : "");
+    kito_err e =
+        kito_rail_request_header(r, "Ocp-Apim-Subscription-Key: %s",
+                                 conf->subscription_key != NULL ? conf->subscription_key : "");
     if (e == KITO_OK && conf->environment != NULL && conf->environment[0] != '\0')
         e = kito_rail_request_header(r, "X-Target-Environment: %s", conf->environment);
     return e;
@@ -98,8 +98,8 @@ static bool int_of(const json_t *v, int64_t *out)
 
 /* The OAuth answer both MoMo and Airtel give: {"access_token", "expires_in"} (a number at MTN,
  * a string at Airtel). */
-bool kito_rail_token_parse(long http_status, const char *body, size_t len, char *token,
-                           size_t cap, int64_t *expires_in_s)
+bool kito_rail_token_parse(long http_status, const char *body, size_t len, char *token, size_t cap,
+                           int64_t *expires_in_s)
 {
     if (http_status != 200 || body == NULL)
         return false;
@@ -121,15 +121,15 @@ static kito_err build_transfer(const kito_rail_conf *conf, const kito_rail_trans
                                kito_rail_request *out)
 {
     memset(out, 0, sizeof(*out));
-    if (t->amount_units < 1 || t->msisdn == NULL || t->msisdn[0] != '+' ||
-        strlen(t->msisdn) < 9 || t->reference == NULL || strlen(t->reference) != 36)
+    if (t->amount_units < 1 || t->msisdn == NULL || t->msisdn[0] != '+' || strlen(t->msisdn) < 9 ||
+        t->reference == NULL || strlen(t->reference) != 36)
         return KITO_E_VALIDATION;
     char amount[24];
     snprintf(amount, sizeof(amount), "%" PRId64, t->amount_units);
-    out->body = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s}", "amount", amount, "currency",
-                          t->currency, "externalId", t->payout_id, "payee", "partyIdType",
-                          "MSISDN", "partyId", t->msisdn + 1, "payerMessage", t->remarks,
-                          "payeeNote", t->remarks);
+    out->body =
+        json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s}", "amount", amount, "currency",
+                  t->currency, "externalId", t->payout_id, "payee", "partyIdType", "MSISDN",
+                  "partyId", t->msisdn + 1, "payerMessage", t->remarks, "payeeNote", t->remarks);
     if (out->body == NULL)
         return KITO_E_NOMEM;
     snprintf(out->method, sizeof(out->method), "POST");
@@ -150,8 +150,8 @@ static void read_error(const char *body, size_t len, char *code, size_t code_cap
     json_decref(doc);
 }
 
-static void parse_acceptance(long http_status, const char *body, size_t len,
-                             const char *reference, kito_rail_answer *out)
+static void parse_acceptance(long http_status, const char *body, size_t len, const char *reference,
+                             kito_rail_answer *out)
 {
     memset(out, 0, sizeof(*out));
     if (http_status == 202) {
@@ -201,8 +201,9 @@ static kito_rail_status parse_status(long http_status, const char *body, size_t 
         kito_rail_copy(out->provider_id, sizeof(out->provider_id), reference);
         out->success = strcmp(status, "SUCCESSFUL") == 0;
         const json_t *reason = json_object_get(doc, "reason");
-        const char *rc = json_is_string(reason) ? json_string_value(reason)
-                                                : json_string_value(json_object_get(reason, "code"));
+        const char *rc = json_is_string(reason)
+                             ? json_string_value(reason)
+                             : json_string_value(json_object_get(reason, "code"));
         snprintf(out->code, sizeof(out->code), "%s%s%.20s", status, rc != NULL ? ":" : "",
                  rc != NULL ? rc : "");
         kito_rail_copy(out->desc, sizeof(out->desc),
@@ -221,9 +222,9 @@ static kito_rail_status parse_status(long http_status, const char *body, size_t 
         }
         kito_rail_copy(out->currency, sizeof(out->currency),
                        json_string_value(json_object_get(doc, "currency")));
-        kito_rail_copy(out->wallet, sizeof(out->wallet),
-                       json_string_value(json_object_get(json_object_get(doc, "payee"),
-                                                         "partyId")));
+        kito_rail_copy(
+            out->wallet, sizeof(out->wallet),
+            json_string_value(json_object_get(json_object_get(doc, "payee"), "partyId")));
         if (out->success && out->transaction_id[0] == '\0')
             st = KITO_RAIL_STATUS_UNKNOWN; /* a success without its receipt is not readable */
     }

@@ -51,8 +51,8 @@ static kito_err build_transfer(const kito_rail_conf *conf, const kito_rail_trans
     return kito_mpesa_b2c_build(conf->mpesa, &b, &out->body);
 }
 
-static void parse_acceptance(long http_status, const char *body, size_t len,
-                             const char *reference, kito_rail_answer *out)
+static void parse_acceptance(long http_status, const char *body, size_t len, const char *reference,
+                             kito_rail_answer *out)
 {
     kito_mpesa_response r;
     (void)reference;

@@ -44,7 +44,7 @@ typedef struct kito_redis {
     uint64_t connect_started_ms;
     uint64_t last_pong_ms;
     kito_backoff backoff; /* reconnect waits (api/common/backoff.h) */
-    double latency_ms; /* of the last PONG */
+    double latency_ms;    /* of the last PONG */
     char last_error[160];
     uv_timer_t tick;      /* PING, timeouts */
     uv_timer_t reconnect; /* one-shot, after the backoff */

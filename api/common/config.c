@@ -228,8 +228,8 @@ static kito_err load_payment(kito_config *cfg, kito_config_getenv_fn env, void *
                    err_size));
     TRY(get_string(env, ud, "KITO_PAY_BANK_ACCOUNT_NAME", "", p->bank_account_name,
                    sizeof(p->bank_account_name), err, err_size));
-    TRY(get_string(env, ud, "KITO_PAY_BANK_ACCOUNT", "", p->bank_account,
-                   sizeof(p->bank_account), err, err_size));
+    TRY(get_string(env, ud, "KITO_PAY_BANK_ACCOUNT", "", p->bank_account, sizeof(p->bank_account),
+                   err, err_size));
     TRY(get_string(env, ud, "KITO_PAY_BANK_SWIFT", "", p->bank_swift, sizeof(p->bank_swift), err,
                    err_size));
     TRY(get_string(env, ud, "KITO_PAY_MPESA_PAYBILL", "", p->mpesa_paybill,
@@ -250,7 +250,8 @@ static kito_err load_rails(kito_config *cfg, kito_config_getenv_fn env, void *ud
         const char *name;
         size_t offset, size;
     } vars[] = {
-#define RAIL_VAR(name, field) {name, offsetof(kito_config, field), sizeof(((kito_config *)0)->field)}
+#define RAIL_VAR(name, field)                                                                      \
+    {name, offsetof(kito_config, field), sizeof(((kito_config *)0)->field)}
         RAIL_VAR("KITO_MOMO_BASE_URL", momo_base_url),
         RAIL_VAR("KITO_MOMO_API_USER", momo_api_user),
         RAIL_VAR("KITO_MOMO_API_KEY", momo_api_key),
@@ -263,8 +264,8 @@ static kito_err load_rails(kito_config *cfg, kito_config_getenv_fn env, void *ud
 #undef RAIL_VAR
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-        TRY(get_string(env, ud, vars[i].name, i == 4 ? "sandbox" : "",
-                       (char *)cfg + vars[i].offset, vars[i].size, err, err_size));
+        TRY(get_string(env, ud, vars[i].name, i == 4 ? "sandbox" : "", (char *)cfg + vars[i].offset,
+                       vars[i].size, err, err_size));
     /* vars[0..4] are MoMo's (base first), vars[5..8] Airtel's */
     for (size_t first = 0; first < 9; first = first == 0 ? 5 : 9) {
         size_t last = first == 0 ? 5 : 9;
@@ -276,8 +277,7 @@ static kito_err load_rails(kito_config *cfg, kito_config_getenv_fn env, void *ud
                         vars[first].name, base);
         for (size_t k = first + 1; k < last; k++)
             if (((const char *)cfg + vars[k].offset)[0] == '\0')
-                return fail(err, err_size, "%s is set: set %s too", vars[first].name,
-                            vars[k].name);
+                return fail(err, err_size, "%s is set: set %s too", vars[first].name, vars[k].name);
         if (cfg->payout_check_after_ms <= cfg->mpesa_timeout_ms)
             return fail(err, err_size,
                         "KITO_PAYOUT_CHECK_AFTER_MS must be longer than KITO_MPESA_TIMEOUT_MS");
@@ -363,10 +363,10 @@ static kito_err load_phone(kito_config *cfg, kito_config_getenv_fn env, void *ud
         return fail(err, err_size, "KITO_USSD_CALLBACK_TOKEN must have at least 16 characters");
     TRY(get_uint(env, ud, "KITO_USSD_SESSION_TTL_S", 300, 30, 3600, &v, err, err_size));
     cfg->ussd_session_ttl_s = (uint32_t)v;
-    TRY(get_string(env, ud, "KITO_AT_BASE_URL", "", cfg->at_base_url, sizeof(cfg->at_base_url),
-                   err, err_size));
-    TRY(get_string(env, ud, "KITO_AT_USERNAME", "", cfg->at_username, sizeof(cfg->at_username),
-                   err, err_size));
+    TRY(get_string(env, ud, "KITO_AT_BASE_URL", "", cfg->at_base_url, sizeof(cfg->at_base_url), err,
+                   err_size));
+    TRY(get_string(env, ud, "KITO_AT_USERNAME", "", cfg->at_username, sizeof(cfg->at_username), err,
+                   err_size));
     TRY(get_string(env, ud, "KITO_AT_API_KEY", "", cfg->at_api_key, sizeof(cfg->at_api_key), err,
                    err_size));
     TRY(get_string(env, ud, "KITO_AT_SENDER", "", cfg->at_sender, sizeof(cfg->at_sender), err,
@@ -379,9 +379,8 @@ static kito_err load_phone(kito_config *cfg, kito_config_getenv_fn env, void *ud
                    sizeof(cfg->sms_callback_token), err, err_size));
     if (cfg->sms_callback_token[0] != '\0' && strlen(cfg->sms_callback_token) < 16)
         return fail(err, err_size, "KITO_SMS_CALLBACK_TOKEN must have at least 16 characters");
-    if (cfg->at_base_url[0] != '\0' &&
-        (strncmp(cfg->at_base_url, "https://", 8) != 0 &&
-         strncmp(cfg->at_base_url, "http://", 7) != 0))
+    if (cfg->at_base_url[0] != '\0' && (strncmp(cfg->at_base_url, "https://", 8) != 0 &&
+                                        strncmp(cfg->at_base_url, "http://", 7) != 0))
         return fail(err, err_size, "KITO_AT_BASE_URL=%s must start with https:// or http://",
                     cfg->at_base_url);
     if (cfg->at_base_url[0] != '\0' && (cfg->at_username[0] == '\0' || cfg->at_api_key[0] == '\0'))

@@ -20,22 +20,22 @@
 #define KITO_CONFIG_ROLES 5 /* the KITO_ROLE_* bits of api/common/roles.h */
 
 typedef struct kito_config {
-    char bind[KITO_CONFIG_HOST_SIZE];       /* KITO_BIND: numeric IPv4/IPv6 address to listen on */
-    uint16_t https_port;                    /* KITO_HTTPS_PORT: 1..65535 */
-    uint16_t http_port;                     /* KITO_HTTP_PORT: redirect listener, 0 = none */
+    char bind[KITO_CONFIG_HOST_SIZE]; /* KITO_BIND: numeric IPv4/IPv6 address to listen on */
+    uint16_t https_port;              /* KITO_HTTPS_PORT: 1..65535 */
+    uint16_t http_port;               /* KITO_HTTP_PORT: redirect listener, 0 = none */
     uint16_t metrics_port; /* KITO_METRICS_PORT: /metrics and /healthz on 127.0.0.1, 0 = none */
-    char public_host[KITO_CONFIG_HOST_SIZE]; /* KITO_PUBLIC_HOST: host[:port] of the redirect */
-    char tls_cert[KITO_CONFIG_PATH_SIZE];   /* KITO_TLS_CERT: PEM chain (required) */
-    char tls_key[KITO_CONFIG_PATH_SIZE];    /* KITO_TLS_KEY: PEM private key (required) */
-    bool http2;                             /* KITO_HTTP2: offer h2 in ALPN */
-    char redis_host[KITO_CONFIG_HOST_SIZE]; /* KITO_REDIS_HOST */
-    uint16_t redis_port;                    /* KITO_REDIS_PORT */
-    char redis_user[KITO_CONFIG_NAME_SIZE]; /* KITO_REDIS_USER: the ACL user kitod AUTHs as */
+    char public_host[KITO_CONFIG_HOST_SIZE];    /* KITO_PUBLIC_HOST: host[:port] of the redirect */
+    char tls_cert[KITO_CONFIG_PATH_SIZE];       /* KITO_TLS_CERT: PEM chain (required) */
+    char tls_key[KITO_CONFIG_PATH_SIZE];        /* KITO_TLS_KEY: PEM private key (required) */
+    bool http2;                                 /* KITO_HTTP2: offer h2 in ALPN */
+    char redis_host[KITO_CONFIG_HOST_SIZE];     /* KITO_REDIS_HOST */
+    uint16_t redis_port;                        /* KITO_REDIS_PORT */
+    char redis_user[KITO_CONFIG_NAME_SIZE];     /* KITO_REDIS_USER: the ACL user kitod AUTHs as */
     char redis_password[KITO_CONFIG_NAME_SIZE]; /* KITO_REDIS_PASSWORD (secret; never logged);
                                                    empty: no AUTH (a Redis without ACL users) */
-    char mysql_host[KITO_CONFIG_HOST_SIZE]; /* KITO_MYSQL_HOST */
-    uint16_t mysql_port;                    /* KITO_MYSQL_PORT */
-    char mysql_user[KITO_CONFIG_NAME_SIZE]; /* KITO_MYSQL_USER */
+    char mysql_host[KITO_CONFIG_HOST_SIZE];     /* KITO_MYSQL_HOST */
+    uint16_t mysql_port;                        /* KITO_MYSQL_PORT */
+    char mysql_user[KITO_CONFIG_NAME_SIZE];     /* KITO_MYSQL_USER */
     char mysql_password[KITO_CONFIG_NAME_SIZE]; /* KITO_MYSQL_PASSWORD (secret; never logged) */
     char mysql_db[KITO_CONFIG_NAME_SIZE];       /* KITO_MYSQL_DB */
     uint32_t mysql_workers;                     /* KITO_MYSQL_WORKERS: worker threads, 1..64 */
@@ -49,7 +49,7 @@ typedef struct kito_config {
     uint32_t max_connections_per_address; /* KITO_MAX_CONNECTIONS_PER_ADDRESS: ... from one IPv4
                                              address or IPv6 /64 (api/http/addr_limit.h) */
     uint32_t tls_handshake_timeout_ms;    /* KITO_TLS_HANDSHAKE_TIMEOUT_MS: from accept */
-    size_t json_body_max;                       /* KITO_JSON_BODY_MAX: bytes, JSON routes */
+    size_t json_body_max;                 /* KITO_JSON_BODY_MAX: bytes, JSON routes */
     uint32_t bid_buyer_rate;    /* KITO_BID_BUYER_RATE: bids per second per buyer (default 5) */
     uint32_t bid_buyer_burst;   /* KITO_BID_BUYER_BURST: ... in a burst (10) */
     uint32_t bid_addr_rate;     /* KITO_BID_ADDR_RATE: bids per second per client address (50) */
@@ -66,7 +66,8 @@ typedef struct kito_config {
     uint32_t session_touch_s; /* KITO_SESSION_TOUCH_S: a session's last use is written to MySQL
                                  at most once per this many seconds */
 
-    /* payouts (api/money/payouts.h, api/adapters/mpesa.h); sending is off while mpesa_base_url is empty */
+    /* payouts (api/money/payouts.h, api/adapters/mpesa.h); sending is off while mpesa_base_url is
+     * empty */
     char mpesa_base_url[KITO_CONFIG_PATH_SIZE];  /* KITO_MPESA_BASE_URL: http(s)://host[:port] */
     char mpesa_initiator[KITO_CONFIG_NAME_SIZE]; /* KITO_MPESA_INITIATOR: InitiatorName */
     char
@@ -82,16 +83,16 @@ typedef struct kito_config {
     /* the other payout rails (api/adapters/rail.h); each sends only when its base URL is set,
      * and then every other setting of that rail must be set too. KITO_MPESA_TIMEOUT_MS bounds
      * one call on every rail. */
-    char momo_base_url[KITO_CONFIG_PATH_SIZE];     /* KITO_MOMO_BASE_URL: MTN MoMo (Zambia) */
-    char momo_api_user[KITO_CONFIG_NAME_SIZE];     /* KITO_MOMO_API_USER: the API user (UUID) */
-    char momo_api_key[KITO_CONFIG_NAME_SIZE];      /* KITO_MOMO_API_KEY (secret) */
+    char momo_base_url[KITO_CONFIG_PATH_SIZE];         /* KITO_MOMO_BASE_URL: MTN MoMo (Zambia) */
+    char momo_api_user[KITO_CONFIG_NAME_SIZE];         /* KITO_MOMO_API_USER: the API user (UUID) */
+    char momo_api_key[KITO_CONFIG_NAME_SIZE];          /* KITO_MOMO_API_KEY (secret) */
     char momo_subscription_key[KITO_CONFIG_NAME_SIZE]; /* KITO_MOMO_SUBSCRIPTION_KEY (secret):
                                                           Ocp-Apim-Subscription-Key */
     char momo_target_environment[KITO_CONFIG_NAME_SIZE]; /* KITO_MOMO_TARGET_ENVIRONMENT:
                                                             X-Target-Environment ("sandbox") */
-    char airtel_base_url[KITO_CONFIG_PATH_SIZE];   /* KITO_AIRTEL_BASE_URL: Airtel Money */
-    char airtel_client_id[KITO_CONFIG_NAME_SIZE];  /* KITO_AIRTEL_CLIENT_ID */
-    char airtel_client_secret[KITO_CONFIG_NAME_SIZE]; /* KITO_AIRTEL_CLIENT_SECRET (secret) */
+    char airtel_base_url[KITO_CONFIG_PATH_SIZE];         /* KITO_AIRTEL_BASE_URL: Airtel Money */
+    char airtel_client_id[KITO_CONFIG_NAME_SIZE];        /* KITO_AIRTEL_CLIENT_ID */
+    char airtel_client_secret[KITO_CONFIG_NAME_SIZE];    /* KITO_AIRTEL_CLIENT_SECRET (secret) */
     char airtel_pin[1024]; /* KITO_AIRTEL_PIN: the disbursement PIN as Airtel wants it, already
                               encrypted with Airtel's public key (secret; never logged) */
     /* the miner's phone channel (api/http/routes_ussd.c); USSD answers 401 while the token is
@@ -112,11 +113,11 @@ typedef struct kito_config {
     /* how buyers pay invoices (issue 16; GET /v1/payment-methods): a method whose first
      * setting is empty is not offered */
     struct kito_config_payment {
-        char bank_name[KITO_CONFIG_NAME_SIZE];    /* KITO_PAY_BANK_NAME */
+        char bank_name[KITO_CONFIG_NAME_SIZE];         /* KITO_PAY_BANK_NAME */
         char bank_account_name[KITO_CONFIG_NAME_SIZE]; /* KITO_PAY_BANK_ACCOUNT_NAME */
-        char bank_account[KITO_CONFIG_NAME_SIZE]; /* KITO_PAY_BANK_ACCOUNT: number or IBAN */
-        char bank_swift[16];                      /* KITO_PAY_BANK_SWIFT: BIC */
-        char mpesa_paybill[16];                   /* KITO_PAY_MPESA_PAYBILL: business number */
+        char bank_account[KITO_CONFIG_NAME_SIZE];      /* KITO_PAY_BANK_ACCOUNT: number or IBAN */
+        char bank_swift[16];                           /* KITO_PAY_BANK_SWIFT: BIC */
+        char mpesa_paybill[16];                        /* KITO_PAY_MPESA_PAYBILL: business number */
     } pay;
 } kito_config;
 

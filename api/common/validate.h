@@ -69,7 +69,8 @@ kito_err kito_validate_phone(const char *field, const char *s, kito_verr *ve);
 const char *kito_validate_phone_country(const char *e164);
 
 /* A miner's PIN: 4 to 6 ASCII digits that follow none of the patterns attackers try first
- * (kito_secrets_pin_weakness, api/common/secrets.h: 0000, 1234, 1212, 1122, 2000, 0007, 0042...). */
+ * (kito_secrets_pin_weakness, api/common/secrets.h: 0000, 1234, 1212, 1122, 2000, 0007, 0042...).
+ */
 kito_err kito_validate_pin(const char *field, const char *s, kito_verr *ve);
 
 /* A pragmatic e-mail address: at most 254 bytes, valid UTF-8, exactly one '@', a local part of 1
@@ -183,7 +184,8 @@ kito_err kito_id_parse(const char *prefix, const char *s, uint64_t *key);
 kito_err kito_validate_id(const char *field, const char *prefix, const char *s, uint64_t *key,
                           kito_verr *ve);
 
-/* ---- request bodies: api/http/json.h parses them (kito_json_parse); the shapes are checked here ----
+/* ---- request bodies: api/http/json.h parses them (kito_json_parse); the shapes are checked here
+ * ----
  */
 
 /* The JSON type a field must have. */

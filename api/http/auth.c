@@ -182,7 +182,8 @@ static void lookup_run(void *worker, void *arg)
         " DIV 1000,"
         " TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), s.expires_at) DIV 1000,"
         " " KITO_SQL_DT_TO_MS("s.expires_at") ", s.revoked_at"
-        " FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_sha256 = ?";
+                                              " FROM sessions s JOIN accounts a ON a.id = "
+                                              "s.account_id WHERE s.token_sha256 = ?";
     kito_sql_param p[] = {KITO_SQL_TEXT(j->token_sha256)};
     j->status = KITO_E_UNAUTHORIZED;
     kito_err e = kito_sql_query(worker, sql, p, 1, lookup_row, j, NULL);

@@ -11,11 +11,11 @@
  *                                             says "you are leading"); a bad token is a 401
  *   roles != 0                                a valid token of one of these roles, else 401/403
  *
- * Tokens: `Authorization: Bearer <token>`; the token is 43 base64url characters (api/common/crypto.h).
- * A browser holds the same token in a cookie instead (issue 16): KITO_SESSION_COOKIE, set by
- * sign-in when the page asks for it (`"cookie": true`), HttpOnly so no script can read it. The
- * session behind it is the same row as a bearer token's. A request with no Authorization header
- * is authenticated by the cookie, with two differences:
+ * Tokens: `Authorization: Bearer <token>`; the token is 43 base64url characters
+ * (api/common/crypto.h). A browser holds the same token in a cookie instead (issue 16):
+ * KITO_SESSION_COOKIE, set by sign-in when the page asks for it (`"cookie": true`), HttpOnly so no
+ * script can read it. The session behind it is the same row as a bearer token's. A request with no
+ * Authorization header is authenticated by the cookie, with two differences:
  *   - a request that changes something (any method but GET and HEAD) must come from one of our
  *     own pages (kito_auth_same_origin), else 403 forbidden: SameSite=Lax already keeps the
  *     cookie off cross-site POSTs, and this check does not depend on the browser honouring it;

@@ -43,7 +43,7 @@ typedef struct kito_metrics {
                                       listener's KITO_METRICS_CONNECTIONS_MAX), or stopping */
     uint64_t connections_rejected_per_address; /* closed at once: the client's address held
                                                   KITO_MAX_CONNECTIONS_PER_ADDRESS */
-    uint64_t http1_framing_refused; /* 400 + close: ambiguous framing (RFC 9112, 6.3) */
+    uint64_t http1_framing_refused;            /* 400 + close: ambiguous framing (RFC 9112, 6.3) */
     uint64_t h2_streams_abandoned; /* streams the client ended before our response left */
     uint64_t h2_connections_cut;   /* connections closed by the rapid-reset guard */
     bool redis_up;

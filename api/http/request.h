@@ -94,8 +94,9 @@ void kito_req_client_ip(const kito_req *r, char out[46]);
 
 struct kito_verr;
 
-/* Answers 422 validation_failed with the message "<field> <reason>" from ve (api/common/validate.h).
- * Returns KITO_OK, so a handler can `return kito_respond_invalid(r, &ve);`. */
+/* Answers 422 validation_failed with the message "<field> <reason>" from ve
+ * (api/common/validate.h). Returns KITO_OK, so a handler can `return kito_respond_invalid(r,
+ * &ve);`. */
 kito_err kito_respond_invalid(kito_req *r, const struct kito_verr *ve);
 
 /* Makes a zeroed kito_req for server s, a spare one if s keeps any, else from calloc; NULL when

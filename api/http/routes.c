@@ -110,7 +110,8 @@ static const kito_route table[] = {
     {GET, "/v1/sales/{id}/live", kito_get_sale_live, 0, OPT, NULL, 0},
 
     /* ---- payouts ---- */
-    /* public: the provider calls it; authenticated by the ?token= it was given (api/adapters/mpesa.h) */
+    /* public: the provider calls it; authenticated by the ?token= it was given
+       (api/adapters/mpesa.h) */
     {POST, "/v1/payouts/callbacks/mpesa", kito_post_payouts_callback_mpesa, 65536, JSON | SELF_AUTH,
      NULL, 0},
     {GET, "/v1/me/payouts", kito_get_me_payouts, 0, 0, NULL, MINER},

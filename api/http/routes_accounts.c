@@ -1,7 +1,8 @@
 /*
  * Accounts, sessions and associations (issue 4, "Accounts and roles"). Thin handlers
- * (CONVENTIONS.md, 10): validate the body on the loop, run the repository (api/store/repo_accounts.h,
- * api/store/repo_sessions.h) on a MySQL worker — scrypt included, never on the loop — and render.
+ * (CONVENTIONS.md, 10): validate the body on the loop, run the repository
+ * (api/store/repo_accounts.h, api/store/repo_sessions.h) on a MySQL worker — scrypt included, never
+ * on the loop — and render.
  *
  * Status codes beyond the usual: sign-in throttling answers 429 with code "rate_limited" while
  * attempts are slowed and "locked" while the address is locked, for this account or for all, with a
@@ -124,7 +125,9 @@ typedef struct register_job {
 static void register_run(kito_db_conn *db, void *arg)
 {
     register_job *j = arg;
-    j->err = kito_sql_log_failure("account registration", kito_repo_account_create(db, &j->in, "account.register", 0, true, j->ip, &j->out, &j->ve));
+    j->err = kito_sql_log_failure(
+        "account registration",
+        kito_repo_account_create(db, &j->in, "account.register", 0, true, j->ip, &j->out, &j->ve));
 }
 
 static void register_done(kito_req *r, void *arg)
@@ -234,7 +237,8 @@ static void set_session_cookie(kito_req *r, const char *token, int64_t expires_a
 static void signin_run(kito_db_conn *db, void *arg)
 {
     signin_job *j = arg;
-    j->err = kito_sql_log_failure("sign-in", kito_repo_session_signin(db, &kito_signin_policy_default, &j->in, &j->out));
+    j->err = kito_sql_log_failure(
+        "sign-in", kito_repo_session_signin(db, &kito_signin_policy_default, &j->in, &j->out));
     explicit_bzero(j->in.secret, sizeof(j->in.secret));
 }
 
@@ -328,7 +332,8 @@ typedef struct signout_job {
 static void signout_run(kito_db_conn *db, void *arg)
 {
     signout_job *j = arg;
-    j->err = kito_sql_log_failure("sign-out", kito_repo_session_revoke(db, j->account_id, j->session_id, j->ip));
+    j->err = kito_sql_log_failure(
+        "sign-out", kito_repo_session_revoke(db, j->account_id, j->session_id, j->ip));
 }
 
 static void signout_done(kito_req *r, void *arg)
@@ -380,7 +385,9 @@ static void me_get_run(kito_db_conn *db, void *arg)
 static void me_patch_run(kito_db_conn *db, void *arg)
 {
     me_job *j = arg;
-    j->err = kito_sql_log_failure("account update", kito_repo_account_update(db, j->account_id, &j->patch, j->ip, &j->out, &j->ve));
+    j->err = kito_sql_log_failure(
+        "account update",
+        kito_repo_account_update(db, j->account_id, &j->patch, j->ip, &j->out, &j->ve));
 }
 
 static void me_done(kito_req *r, void *arg)

@@ -1,8 +1,8 @@
 /*
- * GET /v1/sales/{id}/live: the sale's live feed as Server-Sent Events (api/live/feed.h has the design;
- * schemas/openapi/feed.yaml the contract). Public. SSE rather than WebSocket because h2o 2.2.5
- * upgrades to WebSocket over HTTP/1.1 only, while an SSE response is an ordinary streaming
- * response over HTTP/1.1 and HTTP/2 alike, and browsers reconnect with Last-Event-ID by
+ * GET /v1/sales/{id}/live: the sale's live feed as Server-Sent Events (api/live/feed.h has the
+ * design; schemas/openapi/feed.yaml the contract). Public. SSE rather than WebSocket because
+ * h2o 2.2.5 upgrades to WebSocket over HTTP/1.1 only, while an SSE response is an ordinary
+ * streaming response over HTTP/1.1 and HTTP/2 alike, and browsers reconnect with Last-Event-ID by
  * themselves.
  *
  * The stream is an h2o generator: the feed writes one batch of frames at a time (h2o_send,

@@ -1,8 +1,8 @@
 /*
- * Lots over HTTPS (issue 4, "Sales and lots"): add (with the miner's consent: api/store/repo_offers.h),
- * list, read, change, reorder and withdraw a sale's lots. Thin handlers (CONVENTIONS.md, 10); the
- * shared job and renderers are api/http/sales_kit.h's. Withdrawing a lot the order books hold
- * goes through api/live/withdrawals.h first.
+ * Lots over HTTPS (issue 4, "Sales and lots"): add (with the miner's consent:
+ * api/store/repo_offers.h), list, read, change, reorder and withdraw a sale's lots. Thin handlers
+ * (CONVENTIONS.md, 10); the shared job and renderers are api/http/sales_kit.h's. Withdrawing a lot
+ * the order books hold goes through api/live/withdrawals.h first.
  */
 #include "api/http/sales_kit.h"
 
@@ -36,7 +36,8 @@ static void done_lot(kito_req *r, kito__sales_job *j, int status)
         kito__sales_respond_job_err(r, j);
     } else {
         json_t *o = kito__render_lot(&j->lot, &j->sale, &j->actor);
-        kito_bidding_overlay_lot(r->server->market, r->principal.account_id, o); /* the order book's live fields (issue 5) */
+        kito_bidding_overlay_lot(r->server->market, r->principal.account_id,
+                                 o); /* the order book's live fields (issue 5) */
         kito_respond_json(r, status, o);
     }
 }
@@ -66,7 +67,8 @@ static void done_lot_ok(kito_req *r, void *arg)
         return;
     }
     json_t *o = kito__render_lot(&j->lot, &j->sale, &j->actor);
-    kito_bidding_overlay_lot(r->server->market, r->principal.account_id, o); /* the order book's live fields (issue 5) */
+    kito_bidding_overlay_lot(r->server->market, r->principal.account_id,
+                             o); /* the order book's live fields (issue 5) */
     json_t *history = json_array();
     if (o != NULL && history != NULL)
         kito_feed_lot_history(r->server->feed, j->lot.sale_id, j->lot.id, LOT_HISTORY_MAX,
@@ -129,7 +131,8 @@ static void done_lots_list(kito_req *r, void *arg)
 {
     kito__sales_job *j = arg;
     if (j->err == KITO_OK)
-        kito_bidding_overlay_items(r->server->market, r->principal.account_id, j->items); /* the order books' live fields (issue 5) */
+        kito_bidding_overlay_items(r->server->market, r->principal.account_id,
+                                   j->items); /* the order books' live fields (issue 5) */
     kito__sales_respond_page(r, j);
 }
 
@@ -148,7 +151,8 @@ kito_err kito_get_sale_lots(kito_req *r)
         kito__sales_job_free(j);
         return KITO_E_NOT_FOUND;
     }
-    if (!kito__sales_page_query(r, j, allowed, "sale_lots") || !kito__sales_query_enum(r, j, "state", states, &j->status)) {
+    if (!kito__sales_page_query(r, j, allowed, "sale_lots") ||
+        !kito__sales_query_enum(r, j, "state", states, &j->status)) {
         kito__sales_job_free(j);
         return KITO_OK;
     }
@@ -161,7 +165,8 @@ kito_err kito_get_sale_lots(kito_req *r)
 }
 
 /* Starts a job on the lot named in the path. */
-static kito_err lot_job(kito_req *r, kito__sales_job *j, kito_req_db_run_fn run, kito_req_db_done_fn done)
+static kito_err lot_job(kito_req *r, kito__sales_job *j, kito_req_db_run_fn run,
+                        kito_req_db_done_fn done)
 {
     if (kito_req_path_id(r, "id", KITO_ID_LOT, &j->id) != KITO_OK) {
         kito__sales_job_free(j);
@@ -219,8 +224,8 @@ static void run_lot_withdraw(kito_db_conn *db, void *arg)
  * the catalogue (MySQL), the answer. A lot the books do not hold (a draft sale's) is withdrawn in
  * the catalogue only. */
 typedef struct withdrawal {
-    kito_req *r; /* retained while the engine works */
-    kito__sales_job *j;      /* the catalogue step's job */
+    kito_req *r;        /* retained while the engine works */
+    kito__sales_job *j; /* the catalogue step's job */
 } withdrawal;
 
 static void run_lot_withdraw_check(kito_db_conn *db, void *arg)
@@ -234,8 +239,8 @@ static void run_lot_withdraw_after_engine(kito_db_conn *db, void *arg)
 {
     kito__sales_job *j = arg;
     /* a deadlock with the settlement worker is retried inside (kito_sql_transaction) */
-    j->err = kito_lots_withdraw_after_engine(db, &j->actor, j->id, j->reason, &j->sale, &j->lot,
-                                             &j->ve);
+    j->err =
+        kito_lots_withdraw_after_engine(db, &j->actor, j->id, j->reason, &j->sale, &j->lot, &j->ve);
     kito_sql_log_failure("lot withdraw", j->err);
 }
 
@@ -247,7 +252,7 @@ static void on_engine_withdrawn(void *ud, kito_err err, size_t held)
         e = KITO_E_UNAVAILABLE; /* the client left: a repeated withdraw brings the catalogue */
     if (e == KITO_OK)
         e = kito__sales_submit(w->r, held > 0 ? run_lot_withdraw_after_engine : run_lot_withdraw,
-                   done_lot_ok, w->j);
+                               done_lot_ok, w->j);
     else
         kito__sales_job_free(w->j);
     if (e != KITO_OK)

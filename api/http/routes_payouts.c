@@ -104,16 +104,16 @@ static void done_callback(kito_req *r, void *arg)
     callback_job *j = arg;
     if (j->err != KITO_OK) {
         /* not recorded: a 503 makes the provider deliver it again */
-        kito_log("payouts", "callback for %s not applied: %s",
-                j->res.originator_conversation_id, kito_err_code(j->err));
+        kito_log("payouts", "callback for %s not applied: %s", j->res.originator_conversation_id,
+                 kito_err_code(j->err));
         kito_respond_error(r, j->err == KITO_E_CONFLICT ? KITO_E_UNAVAILABLE : j->err, NULL);
         return;
     }
     if (j->outcome == KITO_PAYOUT_UNKNOWN_ATTEMPT)
         kito_log("payouts",
-                "callback for unknown OriginatorConversationID %s: "
-                "ignored",
-                j->res.originator_conversation_id);
+                 "callback for unknown OriginatorConversationID %s: "
+                 "ignored",
+                 j->res.originator_conversation_id);
     /* Daraja's acknowledgement; the same for a duplicate or an unknown id (nothing changed) */
     kito_respond_json(r, 200, json_pack("{s:i, s:s}", "ResultCode", 0, "ResultDesc", "Accepted"));
 }
@@ -211,7 +211,8 @@ static void list_job_free(void *arg)
 kito_err kito_get_me_payouts(kito_req *r)
 {
     static const char *const allowed[] = {"state", "cursor", "limit", NULL};
-    static const char *const states[] = {"pending", "submitted", "succeeded", "failed", "anomaly", NULL};
+    static const char *const states[] = {"pending", "submitted", "succeeded",
+                                         "failed",  "anomaly",   NULL};
     size_t qlen;
     const char *qs = query_string(r, &qlen);
     kito_query q;

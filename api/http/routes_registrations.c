@@ -98,11 +98,13 @@ static kito_err decode_approval(const json_t *body, kito_approval_input *out, ki
 static void run_approve(kito_db_conn *db, void *arg)
 {
     kito__sales_job *j = arg;
-    j->err = kito_registrations_approve(db, &j->actor, j->id, &j->approval, &j->reg, &j->created, &j->ve);
+    j->err = kito_registrations_approve(db, &j->actor, j->id, &j->approval, &j->reg, &j->created,
+                                        &j->ve);
     kito_sql_log_failure("sale approve", j->err);
 }
 
-/* The bidding code caches approvals (api/live/bidding.h): a change made here takes effect at once. */
+/* The bidding code caches approvals (api/live/bidding.h): a change made here takes effect at once.
+ */
 static void done_approved(kito_req *r, void *arg)
 {
     kito__sales_job *j = arg;
@@ -163,7 +165,8 @@ kito_err kito_delete_sale_approval(kito_req *r)
 static kito_err registration_item(void *ud, uint64_t row_id, const kito_registration *row)
 {
     kito__sales_job *j = ud;
-    if (kito__sales_page_take(j, 0, row_id) && json_array_append_new(j->items, kito__render_registration(row)) != 0)
+    if (kito__sales_page_take(j, 0, row_id) &&
+        json_array_append_new(j->items, kito__render_registration(row)) != 0)
         return KITO_E_NOMEM;
     return KITO_OK;
 }

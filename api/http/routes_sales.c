@@ -1,7 +1,7 @@
 /*
  * Sales over HTTPS (issue 4, "Sales and lots"). Thin handlers
- * (CONVENTIONS.md, 10): decode the request (api/store/repo_sales.h, api/store/repo_lots.h decoders), run the
- * repository on a MySQL worker (api/http/req_db.h), render the answer here.
+ * (CONVENTIONS.md, 10): decode the request (api/store/repo_sales.h, api/store/repo_lots.h
+ * decoders), run the repository on a MySQL worker (api/http/req_db.h), render the answer here.
  *
  * Visibility: a draft sale and its lots exist only for their organiser and operators (404 for
  * everyone else); a lot's reserve is shown to them alone, everyone else sees "has_reserve" and
@@ -137,8 +137,9 @@ static void on_sale_activated(void *ud)
     free(p);
 }
 
-/* Issue 5: once the publish committed, the sale's lots go into the order books (api/live/bidding.h),
- * and the answer waits for that, so the lots take bids as soon as the client hears "published". */
+/* Issue 5: once the publish committed, the sale's lots go into the order books
+ * (api/live/bidding.h), and the answer waits for that, so the lots take bids as soon as the client
+ * hears "published". */
 static void done_sale_published(kito_req *r, void *arg)
 {
     kito__sales_job *j = arg;
@@ -148,7 +149,8 @@ static void done_sale_published(kito_req *r, void *arg)
     }
     publication *p = malloc(sizeof(*p));
     if (p == NULL) {
-        kito_respond_json(r, 200, kito__render_sale(&j->sale)); /* unloaded lots are retried anyway */
+        kito_respond_json(r, 200,
+                          kito__render_sale(&j->sale)); /* unloaded lots are retried anyway */
         kito_bidding_activate_sale(r->server->bidding, j->sale.id, NULL, NULL);
         return;
     }
@@ -277,7 +279,8 @@ kito_err kito_get_sales(kito_req *r)
     kito__sales_job *j = kito__sales_job_new(r);
     if (j == NULL)
         return KITO_E_NOMEM;
-    if (!kito__sales_page_query(r, j, allowed, "sales") || !kito__sales_query_enum(r, j, "status", statuses, &j->status) ||
+    if (!kito__sales_page_query(r, j, allowed, "sales") ||
+        !kito__sales_query_enum(r, j, "status", statuses, &j->status) ||
         !kito__sales_query_enum(r, j, "format", formats, &j->format) ||
         !kito__sales_query_enum(r, j, "currency", currencies, &j->currency)) {
         kito__sales_job_free(j);

@@ -52,14 +52,16 @@ static void list_run(kito_db_conn *db, void *arg)
     case LIST_SALE_SETTLEMENTS:
         j->err = kito_settlement_reads_sale_access(db, j->owner, j->viewer, j->operator);
         if (j->err == KITO_OK)
-            j->err = kito_settlement_reads_sale_settlements(db, j->owner, j->after_id, j->limit, &j->items,
-                                                &j->more);
+            j->err = kito_settlement_reads_sale_settlements(db, j->owner, j->after_id, j->limit,
+                                                            &j->items, &j->more);
         break;
     case LIST_BUYER_INVOICES:
-        j->err = kito_settlement_reads_buyer_invoices(db, j->owner, j->after_id, j->limit, &j->items, &j->more);
+        j->err = kito_settlement_reads_buyer_invoices(db, j->owner, j->after_id, j->limit,
+                                                      &j->items, &j->more);
         break;
     case LIST_MINER_SALES:
-        j->err = kito_settlement_reads_miner_sales(db, j->owner, j->after_id, j->limit, &j->items, &j->more);
+        j->err = kito_settlement_reads_miner_sales(db, j->owner, j->after_id, j->limit, &j->items,
+                                                   &j->more);
         break;
     }
     kito_sql_log_failure("settlement list", j->err);

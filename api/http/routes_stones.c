@@ -1,8 +1,9 @@
 /*
  * Stones, photos, signed valuation certificates and provenance (issue 4). Thin handlers
  * (CONVENTIONS.md, 10): parse and validate here, do the work in api/store/repo_stones.c,
- * api/store/repo_certificates.c and api/store/repo_provenance.c on a MySQL worker (api/http/req_db.h), answer on
- * the loop. Photo files are written and read on the worker too, never on the loop.
+ * api/store/repo_certificates.c and api/store/repo_provenance.c on a MySQL worker
+ * (api/http/req_db.h), answer on the loop. Photo files are written and read on the worker too,
+ * never on the loop.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -55,7 +55,8 @@ static void job_release(void *j)
 
 /* Runs run(db, j) on a MySQL worker, then done(r, j) on the loop if r is still there; j is
  * freed (kito__sales_job_free, which also frees a list page built on the worker) either way. */
-kito_err kito__sales_submit(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done, kito__sales_job *j)
+kito_err kito__sales_submit(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done,
+                            kito__sales_job *j)
 {
     return kito_req_db_owned(r, run, done, job_release, j);
 }
@@ -129,7 +130,8 @@ bool kito__sales_empty_body(kito_req *r)
 
 /* Parses the query string against allowed names and reads cursor and limit for scope. Responds
  * and returns false on a bad one. */
-bool kito__sales_page_query(kito_req *r, kito__sales_job *j, const char *const *allowed, const char *scope)
+bool kito__sales_page_query(kito_req *r, kito__sales_job *j, const char *const *allowed,
+                            const char *scope)
 {
     kito_verr ve = {{0}};
     h2o_req_t *req = r->h2o;
@@ -161,8 +163,8 @@ bool kito__sales_page_query(kito_req *r, kito__sales_job *j, const char *const *
 }
 
 /* A filter value from the query, checked against allowed (NULL-terminated). */
-bool kito__sales_query_enum(kito_req *r, kito__sales_job *j, const char *name, const char *const *allowed,
-                       const char **out)
+bool kito__sales_query_enum(kito_req *r, kito__sales_job *j, const char *name,
+                            const char *const *allowed, const char **out)
 {
     kito_verr ve = {{0}};
     *out = kito_query_get(&j->query, name);

@@ -73,7 +73,8 @@ void kito__sales_job_free(kito__sales_job *j);
 
 /* Runs run(db, j) on a MySQL worker, then done(r, j) on the loop if r is still there; j is
  * freed (kito__sales_job_free, which also frees a list page built on the worker) either way. */
-kito_err kito__sales_submit(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done, kito__sales_job *j);
+kito_err kito__sales_submit(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done,
+                            kito__sales_job *j);
 
 /* Answers err with "field: reason" from ve when there is one. */
 void kito__sales_respond_err(kito_req *r, kito_err err, const kito_verr *ve);
@@ -92,11 +93,12 @@ bool kito__sales_empty_body(kito_req *r);
 
 /* Parses the query string against allowed names and reads cursor and limit for scope. Responds
  * and returns false on a bad one. */
-bool kito__sales_page_query(kito_req *r, kito__sales_job *j, const char *const *allowed, const char *scope);
+bool kito__sales_page_query(kito_req *r, kito__sales_job *j, const char *const *allowed,
+                            const char *scope);
 
 /* A filter value from the query, checked against allowed (NULL-terminated). */
-bool kito__sales_query_enum(kito_req *r, kito__sales_job *j, const char *name, const char *const *allowed,
-                       const char **out);
+bool kito__sales_query_enum(kito_req *r, kito__sales_job *j, const char *name,
+                            const char *const *allowed, const char **out);
 
 /* Counts a list row; true if it belongs on the page (the one past the limit only says that
  * another page exists). */

@@ -201,9 +201,9 @@ static void cut_connection(kito_server *s, kito_conn *c, const char *remote)
     c->cut = true;
     s->metrics.h2_connections_cut++;
     kito_log(NULL,
-            "closing an HTTP/2 connection from %s: %llu streams abandoned, more than "
-            "KITO_H2_RESET_MAX=%u per second (rapid reset guard)",
-            remote, (unsigned long long)c->guard.abandoned, (unsigned)s->cfg->h2_reset_max);
+             "closing an HTTP/2 connection from %s: %llu streams abandoned, more than "
+             "KITO_H2_RESET_MAX=%u per second (rapid reset guard)",
+             remote, (unsigned long long)c->guard.abandoned, (unsigned)s->cfg->h2_reset_max);
     uv_os_fd_t fd;
     if (c->sock != NULL && !uv_is_closing((uv_handle_t *)&c->tcp) &&
         uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
@@ -665,8 +665,7 @@ void kito_server_stop(kito_server *s)
 static void on_signal(uv_signal_t *h, int signum)
 {
     kito_server *s = h->data;
-    kito_log(NULL, "%s received; shutting down",
-            signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    kito_log(NULL, "%s received; shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     kito_server_stop(s);
 }
 
@@ -678,8 +677,7 @@ static void on_market_recovered(void *ud, kito_err status, const struct kito_mar
 {
     kito_server *s = ud;
     if (status != KITO_OK) {
-        kito_log(NULL, "order books NOT recovered (%s); bids stay refused",
-                kito_err_code(status));
+        kito_log(NULL, "order books NOT recovered (%s); bids stay refused", kito_err_code(status));
         return;
     }
     kito_log(NULL,
@@ -785,9 +783,9 @@ static kito_err setup_h2o(kito_server *s, char *err, size_t err_size)
     struct stat st;
     if (stat(s->cfg->storefront_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         kito_log(NULL,
-                "warning: KITO_STOREFRONT_DIR=%s is not a directory; no static "
-                "files will be served",
-                s->cfg->storefront_dir);
+                 "warning: KITO_STOREFRONT_DIR=%s is not a directory; no static "
+                 "files will be served",
+                 s->cfg->storefront_dir);
     }
     static const char *index_files[] = {"index.html", NULL};
     if (h2o_file_register(path, s->cfg->storefront_dir, index_files, NULL, 0) == NULL) {

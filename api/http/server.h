@@ -75,17 +75,18 @@ typedef struct kito_server {
     kito_metrics metrics;
     kito_access_log access_log;
     kito_redis redis;
-    kito_pool *pool;              /* MySQL workers */
-    kito_market *market;          /* the order books (api/live/market.h); rebuilt from Redis at start */
-    struct kito_feed *feed;       /* the live feed (api/live/feed.h); fed by the market's listener */
+    kito_pool *pool;        /* MySQL workers */
+    kito_market *market;    /* the order books (api/live/market.h); rebuilt from Redis at start */
+    struct kito_feed *feed; /* the live feed (api/live/feed.h); fed by the market's listener */
     struct kito_bidding *bidding; /* api/live/bidding.h: activation, clock, caches, rate limits */
     struct kito_payouts *payouts; /* api/money/payouts.h: the payout worker thread */
     struct kito_sms_sender *sms;  /* api/phone/sms_sender.h: the SMS sender thread, or NULL */
-    struct kito_settlement *settlement; /* api/money/settlement.h: outbox -> MySQL, its own thread */
+    struct kito_settlement
+        *settlement; /* api/money/settlement.h: outbox -> MySQL, its own thread */
     kito_health health;
-    kito_auth auth;         /* session cache */
-    kito_signer *signer;    /* the platform's Ed25519 key (certificates) */
-    kito_req *spare_reqs;   /* released requests kept for reuse (api/http/request.h) */
+    kito_auth auth;       /* session cache */
+    kito_signer *signer;  /* the platform's Ed25519 key (certificates) */
+    kito_req *spare_reqs; /* released requests kept for reuse (api/http/request.h) */
     uint32_t n_spare_reqs;
     uint8_t cursor_key[32]; /* authenticates pagination cursors (api/common/query.h) */
     h2o_linklist_t conns;   /* kito_conn.link */

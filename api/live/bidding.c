@@ -372,9 +372,9 @@ static void act_finish(activation *a)
     act_unlink(a);
     if (a->failed || a->db_err != KITO_OK) {
         kito_log(NULL, "sale %llu: some lots not loaded yet (%s); retrying in %d ms",
-                (unsigned long long)a->sale_id,
-                kito_err_code(a->db_err != KITO_OK ? a->db_err : KITO_E_UNAVAILABLE),
-                KITO_BIDDING_RETRY_MS);
+                 (unsigned long long)a->sale_id,
+                 kito_err_code(a->db_err != KITO_OK ? a->db_err : KITO_E_UNAVAILABLE),
+                 KITO_BIDDING_RETRY_MS);
         arm_retry(b);
     }
     uint64_t *rest = a->rest;
@@ -411,8 +411,8 @@ static void on_loaded(void *ud, kito_err status)
     if (status != KITO_OK && status != KITO_E_LOT_EXISTS) {
         a->failed = true;
         if (status != KITO_E_UNAVAILABLE && status != KITO_E_CAPACITY)
-            kito_log(NULL, "sale %llu: a lot was not loaded (%s)",
-                    (unsigned long long)a->sale_id, kito_err_code(status));
+            kito_log(NULL, "sale %llu: a lot was not loaded (%s)", (unsigned long long)a->sale_id,
+                     kito_err_code(status));
     }
     assert(a->pending > 0);
     a->pending--;
@@ -516,8 +516,8 @@ static void act_pump(activation *a)
 static void act_loaded_all(activation *a)
 {
     if (a->db_err != KITO_OK && a->db_err != KITO_E_NOT_FOUND)
-        kito_log(NULL, "sale %llu: cannot read its lots (%s)",
-                (unsigned long long)a->sale_id, kito_err_code(a->db_err));
+        kito_log(NULL, "sale %llu: cannot read its lots (%s)", (unsigned long long)a->sale_id,
+                 kito_err_code(a->db_err));
     if (a->db_err == KITO_E_NOT_FOUND) {
         a->db_err = KITO_OK; /* gone: nothing to load */
         a->n = 0;
@@ -588,8 +588,7 @@ static void rec_done(void *arg, kito_err status)
     b->rec = NULL;
     if (c->err != KITO_OK || c->n == 0) {
         if (c->err != KITO_OK) {
-            kito_log(NULL, "cannot list the published sales (%s); retrying",
-                    kito_err_code(c->err));
+            kito_log(NULL, "cannot list the published sales (%s); retrying", kito_err_code(c->err));
             arm_retry(b);
         }
         b->reconciling = false;

@@ -503,8 +503,8 @@ static bool is_public(const struct kito_market_note *n, const struct kito_event 
     return true;
 }
 
-/* The frame's JSON is written with api/common/render.h's writer (no printf: this runs for every public
- * event of every bid, watched or not). Money and times that are absent (0) are null. */
+/* The frame's JSON is written with api/common/render.h's writer (no printf: this runs for every
+ * public event of every bid, watched or not). Money and times that are absent (0) are null. */
 static void put_key(kito_jw *w, const char *name)
 {
     kito_jw_raw(w, ",\"", 2);

@@ -420,7 +420,7 @@ static kito_err on_commands(void *ud, const struct kito_command *cmds, size_t n)
         kito_err e = kito_engine_replay(m->eng, &cmds[i], NULL, 0, &out);
         if (e != KITO_OK) {
             kito_log("market", "lot %llu: journal entry %u does not replay (%s)",
-                    (unsigned long long)l->lot_id, cmds[i].seq, kito_err_code(e));
+                     (unsigned long long)l->lot_id, cmds[i].seq, kito_err_code(e));
             return e;
         }
         l->seq = cmds[i].seq;
@@ -468,7 +468,7 @@ static void on_read_done(void *ud, kito_err status)
         l->state = LOT_DAMAGED;
         m->rec.damaged++;
         kito_log("market", "lot %llu is damaged in Redis (%s); left out",
-                (unsigned long long)l->lot_id, kito_err_code(status));
+                 (unsigned long long)l->lot_id, kito_err_code(status));
     }
     if (!m->freeing)
         pump(m);
@@ -490,10 +490,10 @@ static void finish_rebuild(kito_market *m)
     } else {
         m->st.lots_resynced += m->rec.lots;
         kito_log("market",
-                "rebuilt from Redis after a failure: %u lots, %llu commands, "
-                "%u command ids remembered (%llu read from before the snapshots), %.1f ms",
-                m->rec.lots, (unsigned long long)m->rec.commands, m->rec.remembered,
-                (unsigned long long)m->rec.history, m->rec.ms);
+                 "rebuilt from Redis after a failure: %u lots, %llu commands, "
+                 "%u command ids remembered (%llu read from before the snapshots), %.1f ms",
+                 m->rec.lots, (unsigned long long)m->rec.commands, m->rec.remembered,
+                 (unsigned long long)m->rec.history, m->rec.ms);
         if (m->unheard && m->rebuilt_listener != NULL)
             m->rebuilt_listener(m->rebuilt_ud);
         m->unheard = false;
@@ -608,7 +608,7 @@ static void on_up(void *ud)
         kito_err e = start_over(m);
         if (e != KITO_OK) {
             kito_log("market", "cannot rebuild (%s); retrying at the next connect",
-                    kito_err_code(e));
+                     kito_err_code(e));
             return;
         }
     }

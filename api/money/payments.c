@@ -146,8 +146,8 @@ static kito_err payment_write(kito_db_conn *db, const kito_payment_new *in,
     return e;
 }
 
-kito_err kito_payment_record(kito_db_conn *db, const kito_payment_new *in,
-                                  kito_payment_result *out, kito_verr *ve)
+kito_err kito_payment_record(kito_db_conn *db, const kito_payment_new *in, kito_payment_result *out,
+                             kito_verr *ve)
 {
     memset(out, 0, sizeof(*out));
     kito_err e = kito_sql_begin(db);

@@ -45,7 +45,7 @@ typedef struct kito_payment_result {
  * payment with out->replay set; for anything else KITO_E_CONFLICT. KITO_E_NOT_FOUND for no such
  * invoice (or not the organizer's); KITO_E_BAD_STATE for a void or paid invoice; *ve and
  * KITO_E_VALIDATION for another currency or an amount above what is due. */
-kito_err kito_payment_record(kito_db_conn *db, const kito_payment_new *in,
-                                  kito_payment_result *out, kito_verr *ve);
+kito_err kito_payment_record(kito_db_conn *db, const kito_payment_new *in, kito_payment_result *out,
+                             kito_verr *ve);
 
 #endif

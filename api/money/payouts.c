@@ -20,10 +20,8 @@
 #include "api/store/sql.h"
 #include "api/common/validate.h"
 
-
 /* Ledger account codes (schemas/009_settlement.sql, ledger_accounts). */
 enum { LEDGER_MINER_PAYABLE = 2, LEDGER_MOBILE_MONEY_CLEARING = 8, LEDGER_FX_CONVERSION = 9 };
-
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -40,8 +38,16 @@ static void logf_(const char *fmt, ...)
 #define PAYOUT_COLS                                                                                \
     "p.id, p.settlement_id, p.miner_id, p.msisdn, p.rail, p.currency, p.amount_minor,"             \
     " p.paid_units, p.remainder_minor, p.source_minor, p.source_currency, p.exchange_rate_id,"     \
-    " p.rate_micros, p.state, p.attempts, p.ledger_transaction_id, " KITO_SQL_DT_TO_MS("p.created_at") ", " KITO_SQL_DT_TO_MS(   \
-        "p.updated_at") ", " KITO_SQL_DT_TO_MS("p.succeeded_at") ", p.current_attempt_id"
+    " p.rate_micros, p.state, p.attempts, p.ledger_transaction_id, " KITO_SQL_DT_TO_MS(            \
+        "p.created_at") ", " KITO_SQL_DT_TO_MS("p.updated_at") ", " KITO_SQL_DT_TO_MS("p."         \
+                                                                                      "succeeded_" \
+                                                                                      "at") ", "   \
+                                                                                            "p."   \
+                                                                                            "curr" \
+                                                                                            "ent_" \
+                                                                                            "atte" \
+                                                                                            "mpt_" \
+                                                                                            "id"
 
 static void read_payout(const kito_sql_row *row, kito_payout *p, uint64_t *current_attempt)
 {
@@ -338,7 +344,7 @@ kito_err kito_payout_retry(kito_db_conn *db, uint64_t payout_id, uint64_t actor_
 }
 
 kito_err kito_payouts_queue_pending(kito_db_conn *db, const char *rails, size_t limit,
-                                   size_t *queued)
+                                    size_t *queued)
 {
     id_list l = {.n = 0};
     *queued = 0;
@@ -374,8 +380,8 @@ typedef struct finish_req {
     int64_t amount_units;
     const char *currency; /* what the provider says it paid in; "" or NULL: not reported */
     const char *wallet;   /* the wallet it says it paid; "" or NULL: not reported */
-    bool auto_retry; /* never received: queue a new attempt instead of failing the payout */
-    bool local;      /* Kito's own verdict (may fail an attempt that was never sent) */
+    bool auto_retry;      /* never received: queue a new attempt instead of failing the payout */
+    bool local;           /* Kito's own verdict (may fail an attempt that was never sent) */
 } finish_req;
 
 typedef struct attempt_key {
@@ -589,8 +595,8 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
                                                     f->currency, f->wallet, why, sizeof(why));
         if (kind == NULL && strcmp(pr.p.state, "submitted") != 0) {
             kind = "success_while_held";
-            snprintf(why, sizeof(why), "the provider paid attempt %s but the payout is %s",
-                     f->ocid, pr.p.state);
+            snprintf(why, sizeof(why), "the provider paid attempt %s but the payout is %s", f->ocid,
+                     pr.p.state);
         }
         if (kind != NULL) /* DESIGN.md: a report that disagrees is held, never trusted */
             return hold_locked(db, &pr, a.id, kind, why, f, true, outcome);
@@ -805,13 +811,14 @@ kito_err kito_payout_get(kito_db_conn *db, uint64_t id, kito_payout *out, kito_p
         return KITO_OK;
     attempt_ctx c = {fn, ud};
     kito_sql_param p[] = {KITO_SQL_U64(id)};
-    return kito_sql_query(db,
-                          "SELECT id, payout_id, attempt_no, originator_conversation_id,"
-                          " conversation_id, state, result_code, result_desc, transaction_id, " KITO_SQL_DT_TO_MS(
-                              "created_at") ", " KITO_SQL_DT_TO_MS("updated_at") " FROM payout_attempts"
-                                                                  " WHERE payout_id = ? ORDER BY"
-                                                                  " attempt_no",
-                          p, KITO_N(p), on_attempt_row, &c, NULL);
+    return kito_sql_query(
+        db,
+        "SELECT id, payout_id, attempt_no, originator_conversation_id,"
+        " conversation_id, state, result_code, result_desc, transaction_id, " KITO_SQL_DT_TO_MS(
+            "created_at") ", " KITO_SQL_DT_TO_MS("updated_at") " FROM payout_attempts"
+                                                               " WHERE payout_id = ? ORDER BY"
+                                                               " attempt_no",
+        p, KITO_N(p), on_attempt_row, &c, NULL);
 }
 
 /* ---- the worker ------------------------------------------------------------------------------ */
@@ -990,9 +997,8 @@ static kito_err send_one(kito_payouts *w, kito_db_conn *db, const work_row *q)
     free(stored);
     /* the money leaves with this request: its audit row commits with the claim (issue 15) */
     if (e == KITO_OK && res.affected_rows == 1) {
-        json_t *d = json_pack("{s:s, s:s, s:I, s:s}", "rail", q->rail,
-                              "originator_conversation_id", q->ocid, "amount_units",
-                              (json_int_t)q->units, "msisdn", q->msisdn);
+        json_t *d = json_pack("{s:s, s:s, s:I, s:s}", "rail", q->rail, "originator_conversation_id",
+                              q->ocid, "amount_units", (json_int_t)q->units, "msisdn", q->msisdn);
         e = d != NULL ? kito_audit(db, 0, "payout.send", "payout", q->payout_id, d, NULL)
                       : KITO_E_NOMEM;
         json_decref(d);
@@ -1101,13 +1107,11 @@ static kito_err check_one(kito_payouts *w, kito_db_conn *db, const work_row *q)
             /* The provider says it never received the request, and the request timed out long
              * ago (KITO_PAYOUT_CHECK_AFTER_MS > the call timeout): it cannot arrive any more,
              * so a new attempt with a new reference is safe. */
-            logf_("%s: attempt %s never reached %s: a new attempt follows", pid, q->ocid,
-                  q->rail);
+            logf_("%s: attempt %s never reached %s: a new attempt follows", pid, q->ocid, q->rail);
             return fail_attempt(db, q->ocid, "kito.not_received",
                                 "the provider has no record of this request", true);
         }
-        logf_("ANOMALY %s: %s accepted attempt %s and now does not know it", pid, q->rail,
-              q->ocid);
+        logf_("ANOMALY %s: %s accepted attempt %s and now does not know it", pid, q->rail, q->ocid);
         return check_later(w, db, q, false);
     case KITO_RAIL_STATUS_PENDING:
         return check_later(w, db, q, true);
@@ -1121,13 +1125,13 @@ static kito_err check_due(kito_payouts *w, kito_db_conn *db)
 {
     work_list l = {.n = 0};
     kito_sql_param p[] = {KITO_SQL_TEXT(w->rail_names), KITO_SQL_U64(KITO_N(l.rows))};
-    kito_err e = kito_sql_query(db,
-                                "SELECT " WORK_COLS WORK_FROM
-                                " WHERE a.state IN ('sending', 'accepted')"
-                                " AND a.next_check_at <= UTC_TIMESTAMP(3)"
-                                " AND FIND_IN_SET(p.rail, ?)"
-                                " ORDER BY a.next_check_at, a.id LIMIT ?",
-                                p, KITO_N(p), on_work, &l, NULL);
+    kito_err e =
+        kito_sql_query(db,
+                       "SELECT " WORK_COLS WORK_FROM " WHERE a.state IN ('sending', 'accepted')"
+                       " AND a.next_check_at <= UTC_TIMESTAMP(3)"
+                       " AND FIND_IN_SET(p.rail, ?)"
+                       " ORDER BY a.next_check_at, a.id LIMIT ?",
+                       p, KITO_N(p), on_work, &l, NULL);
     for (size_t i = 0; e == KITO_OK && i < l.n && !atomic_load(&w->stop); i++)
         e = check_one(w, db, &l.rows[i]);
     return e;

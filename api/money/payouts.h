@@ -128,7 +128,7 @@ kito_err kito_payouts_create_due(kito_db_conn *db, size_t limit, size_t *created
 /* Worker step 2: gives pending payouts on the rails listed in rails ("mpesa,mtn_momo": the
  * configured ones) their first attempt (at most limit). */
 kito_err kito_payouts_queue_pending(kito_db_conn *db, const char *rails, size_t limit,
-                                   size_t *queued);
+                                    size_t *queued);
 
 /* ---- exchange rates -------------------------------------------------------------------------- */
 
@@ -157,8 +157,9 @@ typedef struct kito_payouts kito_payouts;
 
 /* Starts the worker thread. db's strings must outlive it. A rail sends only when its provider
  * is configured (KITO_MPESA_BASE_URL, KITO_MOMO_BASE_URL, KITO_AIRTEL_BASE_URL); payouts are
- * created either way, and those of an unconfigured rail wait pending. KITO_E_NOMEM or KITO_E_INTERNAL
- * (no thread). curl_global_init runs here (the loop thread, before the worker starts). */
+ * created either way, and those of an unconfigured rail wait pending. KITO_E_NOMEM or
+ * KITO_E_INTERNAL (no thread). curl_global_init runs here (the loop thread, before the worker
+ * starts). */
 kito_err kito_payouts_start(const kito_config *cfg, const kito_db_params *db, kito_payouts **out);
 
 /* Stops the worker: an HTTP call in flight is abandoned (its attempt stays sending and is

@@ -9,8 +9,8 @@
 #include "api/store/sql.h"
 
 kito_err kito_royalty_set(kito_db_conn *db, const char *country, const char *species,
-                               const char *form, int32_t rate_bps, int64_t effective_from_ms,
-                               const char *source, uint64_t actor_id, uint64_t *id_out)
+                          const char *form, int32_t rate_bps, int64_t effective_from_ms,
+                          const char *source, uint64_t actor_id, uint64_t *id_out)
 {
     kito_sql_param p[] = {
         KITO_SQL_TEXT(country),
@@ -104,17 +104,30 @@ static kito_err load_row(void *ud, const kito_sql_row *row)
     return KITO_OK;
 }
 
-kito_err kito_royalty_load(kito_db_conn *db, kito_royalty_rate **rates, size_t *n,
-                           int64_t *now_ms)
+kito_err kito_royalty_load(kito_db_conn *db, kito_royalty_rate **rates, size_t *n, int64_t *now_ms)
 {
     struct load_ctx c = {0};
-    kito_err e = kito_sql_query(
-        db,
-        "SELECT r.id, r.country, r.species, r.form, r.rate_bps, " KITO_SQL_DT_TO_MS(
-            "r.effective_from") ", r.set_by, r.source, " KITO_SQL_DT_TO_MS("UTC_TIMESTAMP(3)")
-                                " FROM royalty_rates r ORDER BY r.country, r.species, r.form,"
-                                " r.effective_from DESC, r.id",
-        NULL, 0, load_row, &c, NULL);
+    kito_err
+        e =
+            kito_sql_query(
+                db,
+                "SELECT r.id, r.country, r.species, r.form, r.rate_bps, " KITO_SQL_DT_TO_MS(
+                    "r.effective_from") ", r.set_by, r.source, " KITO_SQL_DT_TO_MS("UTC_TIMESTAMP("
+                                                                                   "3)") " FROM "
+                                                                                         "royalty_"
+                                                                                         "rates r "
+                                                                                         "ORDER BY "
+                                                                                         "r."
+                                                                                         "country, "
+                                                                                         "r."
+                                                                                         "species, "
+                                                                                         "r.form,"
+                                                                                         " r."
+                                                                                         "effective"
+                                                                                         "_from "
+                                                                                         "DESC, "
+                                                                                         "r.id",
+                NULL, 0, load_row, &c, NULL);
     if (e != KITO_OK) {
         free(c.rates);
         return e;

@@ -33,8 +33,8 @@ typedef struct kito_royalty_rate {
  * transaction. KITO_E_CONFLICT if the same key already has a rate from that instant;
  * KITO_E_VALIDATION for an unknown country. *id_out (may be NULL) gets the new id. */
 kito_err kito_royalty_set(kito_db_conn *db, const char *country, const char *species,
-                               const char *form, int32_t rate_bps, int64_t effective_from_ms,
-                               const char *source, uint64_t actor_id, uint64_t *id_out);
+                          const char *form, int32_t rate_bps, int64_t effective_from_ms,
+                          const char *source, uint64_t actor_id, uint64_t *id_out);
 
 typedef kito_err (*kito_royalty_fn)(void *ud, const kito_royalty_rate *r);
 
@@ -46,8 +46,7 @@ kito_err kito_royalty_list(kito_db_conn *db, kito_royalty_fn fn, void *ud);
  * so that a caller picks with kito_royalty_pick at the same instant for a whole batch. The table
  * is the operator's and small (a row per country, species, form and change of law); the array
  * grows with it. KITO_E_NOMEM, or an api/store/sql.h error. */
-kito_err kito_royalty_load(kito_db_conn *db, kito_royalty_rate **rates, size_t *n,
-                           int64_t *now_ms);
+kito_err kito_royalty_load(kito_db_conn *db, kito_royalty_rate **rates, size_t *n, int64_t *now_ms);
 
 /* The royalty rule (DESIGN.md, "Settlement and payouts"; schemas/009_settlement.sql): which of
  * the n rates applies to a stone of country and species sold in form ("rough" or "cut") at

@@ -37,7 +37,7 @@ struct kito_settlement {
     /* thread state */
     redisContext *redis;
     kito_db_conn *db;
-    kito_backoff backoff; /* waits after a failure (api/common/backoff.h) */
+    kito_backoff backoff;              /* waits after a failure (api/common/backoff.h) */
     uint64_t retry_pending_at_ms;      /* next time to re-read our own pending entries */
     uint64_t claim_at_ms;              /* next XAUTOCLAIM */
     bool read_pending;                 /* re-read our pending entries before new ones */
@@ -84,8 +84,8 @@ static void stat_add(kito_settlement *w, size_t offset, uint64_t n)
 static void failed(kito_settlement *w, const char *what, const char *detail)
 {
     uint32_t wait_ms = kito_backoff_next(&w->backoff);
-    kito_log("settlement", "%s (%s); retrying in %u ms", what,
-            detail != NULL ? detail : "", wait_ms);
+    kito_log("settlement", "%s (%s); retrying in %u ms", what, detail != NULL ? detail : "",
+             wait_ms);
     STAT(w, failures, 1);
     w->read_pending = true; /* whatever was delivered and not acked is ours to redo */
     nap(w, wait_ms);
@@ -289,8 +289,7 @@ static bool ack(kito_settlement *w, size_t n)
         return false;
     bool ok = r->type == REDIS_REPLY_INTEGER;
     if (!ok)
-        kito_log("settlement", "XACK: %s",
-                r->type == REDIS_REPLY_ERROR ? r->str : "?");
+        kito_log("settlement", "XACK: %s", r->type == REDIS_REPLY_ERROR ? r->str : "?");
     freeReplyObject(r);
     return ok;
 }
@@ -356,8 +355,8 @@ static void count_outcomes(kito_settlement *w, size_t n)
             break;
         case KITO_SETTLE_REJECT:
             add.rejected++;
-            kito_log("settlement", "entry %s (lot %" PRIu64 ") rejected: %s",
-                    w->entries[i].id, w->entries[i].lot_id, w->why[i]);
+            kito_log("settlement", "entry %s (lot %" PRIu64 ") rejected: %s", w->entries[i].id,
+                     w->entries[i].lot_id, w->why[i]);
             break;
         case KITO_SETTLE_WAIT:
             if (add.waiting++ == 0)
@@ -379,9 +378,8 @@ static void count_outcomes(kito_settlement *w, size_t n)
     w->stats.waiting = add.waiting;
     pthread_mutex_unlock(&w->lock);
     if (changed)
-        kito_log("settlement",
-                "%" PRIu64 " lots wait to be retried (lot %" PRIu64 ": %s)",
-                add.waiting, w->entries[first_wait].lot_id, w->why[first_wait]);
+        kito_log("settlement", "%" PRIu64 " lots wait to be retried (lot %" PRIu64 ": %s)",
+                 add.waiting, w->entries[first_wait].lot_id, w->why[first_wait]);
 }
 
 /* True if the last statement lost a lock (ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT): transient. */
@@ -399,8 +397,8 @@ static void handle_batch(kito_settlement *w, size_t n)
     memcpy(parsed, w->outcome, n);
     kito_err e = settle_range(w, 0, n);
     if (e != KITO_OK && e != KITO_E_UNAVAILABLE) {
-        kito_log("settlement", "batch of %zu failed (%s: %s); one by one", n,
-                kito_err_code(e), kito_sql_last_error());
+        kito_log("settlement", "batch of %zu failed (%s: %s); one by one", n, kito_err_code(e),
+                 kito_sql_last_error());
         e = KITO_OK;
         for (size_t i = 0; i < n && e != KITO_E_UNAVAILABLE; i++) {
             w->outcome[i] = parsed[i];

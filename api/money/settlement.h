@@ -48,8 +48,8 @@
 #define KITO_SETTLEMENT_BACKOFF_MAX_MS 2000 /* the cap it doubles up to */
 #define KITO_SETTLEMENT_RETRY_MS 5000       /* entries waiting for the operator: retry period */
 #define KITO_SETTLEMENT_CLAIM_IDLE_MS                                                              \
-    60000                                  /* another consumer's pending entry this idle is ours   \
-                                            */
+    60000 /* another consumer's pending entry this idle is ours                                    \
+           */
 
 /* ---- the worker ------------------------------------------------------------------------------ */
 
@@ -61,9 +61,9 @@ struct kito_settlement_params {
     int redis_db;
     const char *redis_user;     /* AUTH user (copied); NULL or "": the default user */
     const char *redis_password; /* AUTH password, secret (copied); NULL or "": no AUTH */
-    kito_db_params db;    /* copied (the strings too) */
-    const char *consumer; /* consumer name in the group (copied); one per kitod: "kitod" */
-    uint32_t batch;       /* entries settled in one transaction, 1 .. KITO_SETTLEMENT_BATCH_MAX */
+    kito_db_params db;          /* copied (the strings too) */
+    const char *consumer;       /* consumer name in the group (copied); one per kitod: "kitod" */
+    uint32_t batch; /* entries settled in one transaction, 1 .. KITO_SETTLEMENT_BATCH_MAX */
     uint32_t commit_delay_ms; /* tests only: sleep this long before each COMMIT (crash tests) */
 };
 

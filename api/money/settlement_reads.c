@@ -14,7 +14,7 @@ static kito_err found_row(void *ud, const kito_sql_row *row)
 }
 
 kito_err kito_settlement_reads_sale_access(kito_db_conn *db, uint64_t sale_id, uint64_t viewer,
-                                          bool is_operator)
+                                           bool is_operator)
 {
     uint64_t organizer = 0;
     size_t rows = 0;
@@ -76,7 +76,7 @@ static kito_err run_list(kito_db_conn *db, const char *sql, uint64_t owner, uint
     "s.id, s.lot_id, s.sale_id, s.stone_id, s.buyer_id, s.miner_id, s.currency, s.hammer_minor,"   \
     " s.buyer_premium_bps, s.buyer_premium_minor, s.shipping_minor, s.buyer_total_minor,"          \
     " s.commission_bps, s.commission_minor, s.royalty_country, s.royalty_rate_bps,"                \
-    " s.royalty_minor, s.levy_rate_bps, s.levy_minor, s.miner_net_minor, " KITO_SQL_DT_TO_MS(               \
+    " s.royalty_minor, s.levy_rate_bps, s.levy_minor, s.miner_net_minor, " KITO_SQL_DT_TO_MS(      \
         "s.closed_at") ", i.id, i.number, i.status"
 
 static json_t *money(const kito_sql_row *row, unsigned col, const char *currency)
@@ -123,8 +123,9 @@ static kito_err render_settlement(const kito_sql_row *row, json_t **out)
     return KITO_OK;
 }
 
-kito_err kito_settlement_reads_sale_settlements(kito_db_conn *db, uint64_t sale_id, uint64_t after_id,
-                                    uint32_t limit, json_t **items, bool *more)
+kito_err kito_settlement_reads_sale_settlements(kito_db_conn *db, uint64_t sale_id,
+                                                uint64_t after_id, uint32_t limit, json_t **items,
+                                                bool *more)
 {
     return run_list(db,
                     "SELECT " SETTLEMENT_COLUMNS " FROM settlements s JOIN invoices i ON"
@@ -152,7 +153,7 @@ static kito_err render_miner_sale(const kito_sql_row *row, json_t **out)
 }
 
 kito_err kito_settlement_reads_miner_sales(kito_db_conn *db, uint64_t miner_id, uint64_t after_id,
-                               uint32_t limit, json_t **items, bool *more)
+                                           uint32_t limit, json_t **items, bool *more)
 {
     return run_list(db,
                     "SELECT " SETTLEMENT_COLUMNS " FROM settlements s JOIN invoices i ON"
@@ -190,17 +191,20 @@ static kito_err render_invoice(const kito_sql_row *row, json_t **out)
     return KITO_OK;
 }
 
-kito_err kito_settlement_reads_buyer_invoices(kito_db_conn *db, uint64_t buyer_id, uint64_t after_id,
-                                  uint32_t limit, json_t **items, bool *more)
+kito_err kito_settlement_reads_buyer_invoices(kito_db_conn *db, uint64_t buyer_id,
+                                              uint64_t after_id, uint32_t limit, json_t **items,
+                                              bool *more)
 {
     return run_list(
         db,
         "SELECT i.id, i.number, i.status, i.sale_id, s.lot_id, i.amount_minor,"
         " i.currency, i.paid_minor, s.hammer_minor, s.buyer_premium_minor,"
-        " s.shipping_minor, " KITO_SQL_DT_TO_MS("i.issued_at") ", " KITO_SQL_DT_TO_MS("i.due_at") ", " KITO_SQL_DT_TO_MS(
-            "i.paid_at") " FROM invoices i JOIN settlements s ON"
-                         " s.id = i.settlement_id WHERE i.buyer_id = ? AND i.id > ? ORDER BY i.id"
-                         " LIMIT ?",
+        " s.shipping_minor, " KITO_SQL_DT_TO_MS("i.issued_at") ", " KITO_SQL_DT_TO_MS(
+            "i.due_at") ", " KITO_SQL_DT_TO_MS("i.paid_at") " FROM invoices i JOIN settlements s ON"
+                                                            " s.id = i.settlement_id WHERE "
+                                                            "i.buyer_id = ? AND i.id > ? ORDER BY "
+                                                            "i.id"
+                                                            " LIMIT ?",
         buyer_id, after_id, limit, render_invoice, items, more);
 }
 

@@ -20,7 +20,7 @@
 /* Who may see a sale's settlements: KITO_OK if viewer is its organizer (or is_operator),
  * KITO_E_NOT_FOUND if there is no such sale or it is another organizer's. */
 kito_err kito_settlement_reads_sale_access(kito_db_conn *db, uint64_t sale_id, uint64_t viewer,
-                                          bool is_operator);
+                                           bool is_operator);
 
 /* Lists, as JSON arrays of rendered items, ordered by id, after after_id, at most limit items
  * (one more is fetched to say whether there is a next page: *more).
@@ -28,12 +28,14 @@ kito_err kito_settlement_reads_sale_access(kito_db_conn *db, uint64_t sale_id, u
  *   buyer_invoices: the buyer's invoices with lot, sale and amounts;
  *   miner_sales: the miner's settled lots with hammer, commission, royalty, levy, net.
  * *items is a new reference. */
-kito_err kito_settlement_reads_sale_settlements(kito_db_conn *db, uint64_t sale_id, uint64_t after_id,
-                                    uint32_t limit, json_t **items, bool *more);
-kito_err kito_settlement_reads_buyer_invoices(kito_db_conn *db, uint64_t buyer_id, uint64_t after_id,
-                                  uint32_t limit, json_t **items, bool *more);
+kito_err kito_settlement_reads_sale_settlements(kito_db_conn *db, uint64_t sale_id,
+                                                uint64_t after_id, uint32_t limit, json_t **items,
+                                                bool *more);
+kito_err kito_settlement_reads_buyer_invoices(kito_db_conn *db, uint64_t buyer_id,
+                                              uint64_t after_id, uint32_t limit, json_t **items,
+                                              bool *more);
 kito_err kito_settlement_reads_miner_sales(kito_db_conn *db, uint64_t miner_id, uint64_t after_id,
-                               uint32_t limit, json_t **items, bool *more);
+                                           uint32_t limit, json_t **items, bool *more);
 
 /* A sale's published results (issue 7; Gemfields' format) as a JSON object (new reference):
  * KITO_E_NOT_FOUND for no such sale, or one that is a draft or has no closed lot yet. */

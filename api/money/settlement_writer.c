@@ -119,8 +119,8 @@ static kito_err load_facts(kito_db_conn *db, const struct kito_outbox_entry *e, 
     for (size_t i = 0; err == KITO_OK && i < n; i++) {
         if (!facts[i].found)
             continue;
-        ptrdiff_t k = kito_royalty_pick(rates, n_rates, facts[i].country, facts[i].species,
-                                        "rough", now_ms);
+        ptrdiff_t k =
+            kito_royalty_pick(rates, n_rates, facts[i].country, facts[i].species, "rough", now_ms);
         if (k >= 0) {
             facts[i].rate_id = rates[k].id;
             facts[i].rate_bps = rates[k].rate_bps;
@@ -220,8 +220,7 @@ static kito_err add_settled(struct batch_docs *d, const struct kito_outbox_entry
     if (n <= 0 || !kito_ledger_postings_balanced(postings, (size_t)n))
         return KITO_E_INTERNAL;
     for (int i = 0; i < n; i++) {
-        uint64_t party =
-            kito_ledger_posting_party(postings[i].account, e->winner, f->seller_id);
+        uint64_t party = kito_ledger_posting_party(postings[i].account, e->winner, f->seller_id);
         json_t *p = json_pack("{s:I,s:i,s:I,s:s}", "l", (json_int_t)e->lot_id, "a",
                               (int)postings[i].account, "m", (json_int_t)postings[i].amount_minor,
                               "cur", f->currency);
@@ -279,11 +278,12 @@ static kito_err write_batch(kito_db_conn *db, const char *lots, const char *sett
                             const char *entries, size_t n_settled)
 {
     kito_sql_param pl[] = {KITO_SQL_TEXT(lots)};
-    kito_err e = kito_sql_exec(db,
-                               "UPDATE lots x JOIN " LOTS_TABLE " ON j.l = x.id SET x.state = j.s,"
-                               " x.hammer_minor = j.h, x.winner_id = j.w, x.closed_at = " KITO_SQL_MS_TO_DT(
-                                   "j.c") ", x.updated_at = UTC_TIMESTAMP(3)",
-                               pl, 1, NULL);
+    kito_err e =
+        kito_sql_exec(db,
+                      "UPDATE lots x JOIN " LOTS_TABLE " ON j.l = x.id SET x.state = j.s,"
+                      " x.hammer_minor = j.h, x.winner_id = j.w, x.closed_at = " KITO_SQL_MS_TO_DT(
+                          "j.c") ", x.updated_at = UTC_TIMESTAMP(3)",
+                      pl, 1, NULL);
     if (e != KITO_OK || n_settled == 0)
         return e;
     kito_sql_param ps[] = {KITO_SQL_TEXT(settlements)};
@@ -391,7 +391,7 @@ static kito_err write_batch(kito_db_conn *db, const char *lots, const char *sett
 }
 
 kito_err kito_settlement_writer_apply_batch(kito_db_conn *db, const struct kito_outbox_entry *e,
-                                          size_t n, struct kito_settle_report *out)
+                                            size_t n, struct kito_settle_report *out)
 {
     if (n == 0)
         return KITO_OK;
@@ -444,13 +444,13 @@ kito_err kito_settlement_writer_apply_batch(kito_db_conn *db, const struct kito_
 }
 
 kito_err kito_settlement_writer_apply(kito_db_conn *db, const struct kito_outbox_entry *e,
-                                    struct kito_settle_report *out)
+                                      struct kito_settle_report *out)
 {
     return kito_settlement_writer_apply_batch(db, e, 1, out);
 }
 
 kito_err kito_settlement_writer_reject(kito_db_conn *db, const struct kito_outbox_entry *e,
-                                     const char *reason)
+                                       const char *reason)
 {
     char fields[800];
     kito_outbox_entry_json(e, fields, sizeof(fields));

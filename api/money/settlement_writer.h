@@ -1,8 +1,8 @@
 /*
  * The settlement writer (issue 7; DESIGN.md, "Settlement and payouts"): what the settlement worker
  * (api/money/settlement.h) writes to MySQL for each closed-lot outbox entry. The arithmetic is
- * engine/fees.h's; the royalty rate is api/money/royalty.h's rule; the ledger transaction is checked
- * to sum to zero (api/money/ledger.h) before and after it is written.
+ * engine/fees.h's; the royalty rate is api/money/royalty.h's rule; the ledger transaction is
+ * checked to sum to zero (api/money/ledger.h) before and after it is written.
  *
  * Threads: the settlement worker's thread (or a benchmark), with its connection, inside the
  * caller's transaction.
@@ -41,19 +41,19 @@ struct kito_settle_report {
  * reading: settlements.lot_id UNIQUE makes a concurrent settle of the same lot fail.
  * KITO_OK with out->outcome, or an api/store/sql.h error from a statement (then roll back). */
 kito_err kito_settlement_writer_apply(kito_db_conn *db, const struct kito_outbox_entry *e,
-                                    struct kito_settle_report *out);
+                                      struct kito_settle_report *out);
 
 /* kito_settlement_writer_apply for n entries at once, with a fixed number of statements whatever n
  * (the inputs and outputs travel as JSON through JSON_TABLE): out[i] is entries[i]'s outcome. A
  * lot twice in the batch is settled once (the later entry is a replay). On an error nothing of
  * the batch may be committed (roll back). */
 kito_err kito_settlement_writer_apply_batch(kito_db_conn *db, const struct kito_outbox_entry *e,
-                                          size_t n, struct kito_settle_report *out);
+                                            size_t n, struct kito_settle_report *out);
 
 /* Keeps an entry that can never settle in settlement_rejects (a repeat of the same entry id is
  * ignored). Inside the caller's transaction. */
 kito_err kito_settlement_writer_reject(kito_db_conn *db, const struct kito_outbox_entry *e,
-                                     const char *reason);
+                                       const char *reason);
 
 /* Marks sale sale_id 'closed' if it is published or open and none of its lots is still
  * scheduled, open or closing. Inside the caller's transaction. */

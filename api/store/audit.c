@@ -67,10 +67,10 @@ kito_err kito_audit_list(kito_db_conn *db, const kito_audit_filter *f, kito_audi
         return KITO_E_VALIDATION;
     /* The statement is made of fixed pieces, one per filter given, so that MySQL can use the
      * index that fits (audit_log_entity, audit_log_actor, audit_log_at); values are bound. */
-    char sql[1024] =
-        "SELECT l.id, " KITO_SQL_DT_TO_MS("l.at") ", l.actor_id, a.role, l.action, l.entity,"
-        " l.entity_id, l.ip, l.detail_json"
-        " FROM audit_log l LEFT JOIN accounts a ON a.id = l.actor_id WHERE 1 = 1";
+    char sql[1024] = "SELECT l.id, " KITO_SQL_DT_TO_MS(
+        "l.at") ", l.actor_id, a.role, l.action, l.entity,"
+                " l.entity_id, l.ip, l.detail_json"
+                " FROM audit_log l LEFT JOIN accounts a ON a.id = l.actor_id WHERE 1 = 1";
     kito_sql_param p[5];
     size_t n = 0;
     char since[KITO_SQL_TIME_SIZE];

@@ -36,13 +36,13 @@ void kito_audit_set_origin(const char *origin);
 typedef struct kito_audit_row {
     uint64_t id;
     int64_t at_ms;
-    uint64_t actor_id;                /* 0: the system */
-    char actor_role[16];              /* "" for the system */
+    uint64_t actor_id;   /* 0: the system */
+    char actor_role[16]; /* "" for the system */
     char action[65];
     char entity[33];
-    uint64_t entity_id;               /* 0: none */
-    char from[KITO_AUDIT_FROM_SIZE];  /* "" when not recorded */
-    const char *detail_json;          /* borrowed for the callback; NULL when none */
+    uint64_t entity_id;              /* 0: none */
+    char from[KITO_AUDIT_FROM_SIZE]; /* "" when not recorded */
+    const char *detail_json;         /* borrowed for the callback; NULL when none */
 } kito_audit_row;
 
 /* Which rows: every condition given must hold. */

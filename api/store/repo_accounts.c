@@ -197,7 +197,7 @@ json_t *kito_association_view(const kito_association *a)
 /* Milliseconds since the epoch of a UTC DATETIME column, whatever the session's time zone. */
 
 #define ACCOUNT_COLUMNS                                                                            \
-    "a.id, a.role, a.name, a.phone, a.email, a.country, a.locale, a.status, " KITO_SQL_DT_TO_MS(                  \
+    "a.id, a.role, a.name, a.phone, a.email, a.country, a.locale, a.status, " KITO_SQL_DT_TO_MS(   \
         "a.created_at") ", m.account_id, m.association_id, m.payout_msisdn, m.payout_rail"
 
 static void account_from_row(const kito_sql_row *row, kito_account *a)

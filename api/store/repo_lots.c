@@ -154,9 +154,11 @@ kito_err kito_lot_withdraw_decode(const json_t *body, char reason[KITO_LOT_REASO
         "l.updated_at") ", st.species,"                                                            \
                         " st.variety, st.weight_cct, st.piece_count, st.shape, st.colour, "        \
                         "st.origin_country,"                                                       \
-                        " st.origin_region, " CURRENT_CERTIFICATE("l.stone_id") ","               \
-                        " (SELECT ph.sha256 FROM photos ph WHERE ph.stone_id = l.stone_id"         \
-                        " ORDER BY ph.id LIMIT 1)"
+                        " st.origin_region, " CURRENT_CERTIFICATE(                                 \
+                            "l.stone_id") ","                                                      \
+                                          " (SELECT ph.sha256 FROM photos ph WHERE ph.stone_id = " \
+                                          "l.stone_id"                                             \
+                                          " ORDER BY ph.id LIMIT 1)"
 
 #define LOT_FROM " FROM lots l JOIN stones st ON st.id = l.stone_id"
 

@@ -12,11 +12,11 @@
  * Lots are added, edited and reordered while their sale is a draft, by its organiser or an
  * operator (KITO_E_FORBIDDEN for anyone else); a lot is withdrawn any time before it is sold.
  * A stone goes into a lot only on its miner's consent: a live offer of it to the sale or to the
- * sale's organiser (api/store/repo_offers.h; DESIGN.md, "Consent"), checked in the lot's transaction.
- * A stone can be in one lot that is not unsold or withdrawn (the schema's lots_live_stone key);
- * adding a lot marks the stone 'listed' and appends a 'listed' provenance event
- * (api/store/repo_provenance.h), withdrawing it makes the stone 'certified' again. Every change is
- * audited in its transaction; a refused request changes nothing.
+ * sale's organiser (api/store/repo_offers.h; DESIGN.md, "Consent"), checked in the lot's
+ * transaction. A stone can be in one lot that is not unsold or withdrawn (the schema's
+ * lots_live_stone key); adding a lot marks the stone 'listed' and appends a 'listed' provenance
+ * event (api/store/repo_provenance.h), withdrawing it makes the stone 'certified' again. Every
+ * change is audited in its transaction; a refused request changes nothing.
  *
  * Threads: decoders anywhere; the rest on a MySQL worker (api/http/req_db.h).
  */

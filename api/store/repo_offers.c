@@ -260,8 +260,8 @@ static kito_err offer_sms(kito_db_conn *db, uint64_t miner_id, uint64_t stone_id
 {
     char name[61] = "", ref[KITO_ID_SIZE], key[48];
     kito_sql_param p[] = {KITO_SQL_U64(organizer_id)};
-    kito_err e = kito_sql_query(db, "SELECT name FROM accounts WHERE id = ?", p, 1, name_cb, name,
-                                NULL);
+    kito_err e =
+        kito_sql_query(db, "SELECT name FROM accounts WHERE id = ?", p, 1, name_cb, name, NULL);
     if (e != KITO_OK)
         return e;
     kito_id_format(KITO_ID_STONE, stone_id, ref, sizeof(ref));

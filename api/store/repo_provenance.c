@@ -163,8 +163,8 @@ out:
 /* Columns: id, seq, kind, payload_json, prev_hash, hash, actor_id, at in ms since the epoch. */
 static const char select_events[] =
     "SELECT id, seq, kind, payload_json, prev_hash, hash, actor_id,"
-    " " KITO_SQL_DT_TO_MS("at")
-    " FROM provenance_events WHERE stone_id = ? ORDER BY seq LIMIT 1000";
+    " " KITO_SQL_DT_TO_MS(
+        "at") " FROM provenance_events WHERE stone_id = ? ORDER BY seq LIMIT 1000";
 
 typedef struct reader {
     uint64_t stone_id;

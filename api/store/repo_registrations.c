@@ -13,7 +13,7 @@
 
 #define STANDING_COLUMNS                                                                           \
     "CASE WHEN a.id IS NOT NULL THEN 'approved' ELSE COALESCE(r.status, 'none') END, "             \
-    "a.paddle_number, a.limit_minor, " KITO_SQL_DT_TO_MS("r.requested_at") ", " KITO_SQL_DT_TO_MS(             \
+    "a.paddle_number, a.limit_minor, " KITO_SQL_DT_TO_MS("r.requested_at") ", " KITO_SQL_DT_TO_MS( \
         "r.decided_at") ", acc.name, acc.email, acc.id, r.id"
 
 static kito_err standing_from_row(const kito_sql_row *row, kito_registration *out)
@@ -136,14 +136,14 @@ static kito_err register_tx(kito_db_conn *db, void *ud)
 }
 
 kito_err kito_registrations_register(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                             kito_registration *out, bool *created, kito_verr *ve)
+                                     kito_registration *out, bool *created, kito_verr *ve)
 {
     registration_tx t = {.actor = actor, .id = id, .out = out, .created = created, .ve = ve};
     return kito_sql_transaction(db, register_tx, &t, KITO_SQL_TX_ATTEMPTS);
 }
 
 kito_err kito_registrations_standing(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                             kito_registration *out)
+                                     kito_registration *out)
 {
     kito_sale s;
     kito_err e = kito_sales_get(db, actor, id, &s);
@@ -316,8 +316,8 @@ static kito_err approve_tx(kito_db_conn *db, void *ud)
 }
 
 kito_err kito_registrations_approve(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                            const kito_approval_input *in, kito_registration *out, bool *created,
-                            kito_verr *ve)
+                                    const kito_approval_input *in, kito_registration *out,
+                                    bool *created, kito_verr *ve)
 {
     registration_tx t = {
         .actor = actor, .id = id, .in = in, .out = out, .created = created, .ve = ve};
@@ -376,7 +376,7 @@ static kito_err revoke_tx(kito_db_conn *db, void *ud)
 }
 
 kito_err kito_registrations_revoke(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                           uint64_t buyer_id, kito_verr *ve)
+                                   uint64_t buyer_id, kito_verr *ve)
 {
     registration_tx t = {.actor = actor, .id = id, .buyer_id = buyer_id, .ve = ve};
     return kito_sql_transaction(db, revoke_tx, &t, KITO_SQL_TX_ATTEMPTS);
@@ -401,8 +401,8 @@ static kito_err registration_page_row(void *ud, const kito_sql_row *row)
 }
 
 kito_err kito_registrations_list(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                                  const kito_registrations_filter *f, kito_registration_row_fn fn,
-                                  void *ud)
+                                 const kito_registrations_filter *f, kito_registration_row_fn fn,
+                                 void *ud)
 {
     kito_sale s;
     kito_err e = kito_sales_read(db, id, &s);

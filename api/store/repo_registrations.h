@@ -36,12 +36,12 @@ typedef struct kito_registration {
  * the standing back (*created false). The sale must be published or open (KITO_E_CONFLICT
  * otherwise; KITO_E_NOT_FOUND for a draft or unknown sale). Audits "sale.register". */
 kito_err kito_registrations_register(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                             kito_registration *out, bool *created, kito_verr *ve);
+                                     kito_registration *out, bool *created, kito_verr *ve);
 
 /* The buyer's own standing in sale id (status "none" when she never asked). KITO_E_NOT_FOUND
  * for a sale she cannot see. */
 kito_err kito_registrations_standing(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                             kito_registration *out);
+                                     kito_registration *out);
 
 /* What the organiser sends to approve a buyer. */
 typedef struct kito_approval_input {
@@ -58,13 +58,13 @@ typedef struct kito_approval_input {
  * "sale.approve". Errors: KITO_E_NOT_FOUND, KITO_E_FORBIDDEN, KITO_E_VALIDATION (buyer_id is
  * not a buyer account), KITO_E_CONFLICT (the paddle number is taken; the sale has ended). */
 kito_err kito_registrations_approve(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                            const kito_approval_input *in, kito_registration *out, bool *created,
-                            kito_verr *ve);
+                                    const kito_approval_input *in, kito_registration *out,
+                                    bool *created, kito_verr *ve);
 
 /* Revokes buyer_id's approval (or declines her pending request) in sale id before it closes.
  * Audits "sale.revoke". KITO_E_NOT_FOUND when she has neither; other errors as approve. */
 kito_err kito_registrations_revoke(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                           uint64_t buyer_id, kito_verr *ve);
+                                   uint64_t buyer_id, kito_verr *ve);
 
 /* Filter and position of GET /v1/sales/{id}/registrations. */
 typedef struct kito_registrations_filter {
@@ -81,7 +81,7 @@ typedef kito_err (*kito_registration_row_fn)(void *ud, uint64_t row_id,
 /* Lists the registrations of sale id for its organiser (or an operator): at most f->limit + 1
  * rows. Errors: KITO_E_NOT_FOUND, KITO_E_FORBIDDEN. */
 kito_err kito_registrations_list(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                                  const kito_registrations_filter *f, kito_registration_row_fn fn,
-                                  void *ud);
+                                 const kito_registrations_filter *f, kito_registration_row_fn fn,
+                                 void *ud);
 
 #endif

@@ -322,10 +322,10 @@ bool kito_sale_visible(const kito_actor *actor, const kito_sale *s)
 
 #define SALE_COLUMNS                                                                               \
     "s.id, s.organizer_id, s.title, s.description, s.venue, s.online, s.format, "                  \
-    "s.currency, " KITO_SQL_DT_TO_MS("s.starts_at") ", " KITO_SQL_DT_TO_MS(                                    \
+    "s.currency, " KITO_SQL_DT_TO_MS("s.starts_at") ", " KITO_SQL_DT_TO_MS(                        \
         "s.ends_at") ", s.soft_close_s, s.stagger_s, "                                             \
                      "s.buyer_premium_bps, s.commission_bps, s.tender_pricing, s.ladder_json, "    \
-                     "s.status, " KITO_SQL_DT_TO_MS("s.created_at") ", " KITO_SQL_DT_TO_MS(                    \
+                     "s.status, " KITO_SQL_DT_TO_MS("s.created_at") ", " KITO_SQL_DT_TO_MS(        \
                          "s.updated_at") ", "                                                      \
                                          "(SELECT COUNT(*) FROM lots l WHERE l.sale_id = s.id "    \
                                          "AND l.state <> 'withdrawn')"
@@ -697,12 +697,12 @@ kito_err kito_sales_list(kito_db_conn *db, const kito_actor *actor, const kito_s
     };
     struct sale_page page = {.fn = fn, .ud = ud};
     return kito_sql_query(db,
-                                "SELECT " SALE_COLUMNS " FROM sales s"
-                                " WHERE (s.status <> 'draft' OR ? = 1 OR s.organizer_id = ?)"
-                                " AND (? IS NULL OR s.status = ?)"
-                                " AND (? IS NULL OR s.format = ?)"
-                                " AND (? IS NULL OR s.currency = ?)"
-                                " AND (? = 0 OR s.starts_at > ? OR (s.starts_at = ? AND s.id > ?))"
-                                " ORDER BY s.starts_at, s.id LIMIT ?",
-                                p, COUNT(p), sale_page_row, &page, NULL);
+                          "SELECT " SALE_COLUMNS " FROM sales s"
+                          " WHERE (s.status <> 'draft' OR ? = 1 OR s.organizer_id = ?)"
+                          " AND (? IS NULL OR s.status = ?)"
+                          " AND (? IS NULL OR s.format = ?)"
+                          " AND (? IS NULL OR s.currency = ?)"
+                          " AND (? = 0 OR s.starts_at > ? OR (s.starts_at = ? AND s.id > ?))"
+                          " ORDER BY s.starts_at, s.id LIMIT ?",
+                          p, COUNT(p), sale_page_row, &page, NULL);
 }

@@ -165,7 +165,8 @@ typedef kito_err (*kito_sale_row_fn)(void *ud, const kito_sale *row);
 kito_err kito_sales_list(kito_db_conn *db, const kito_actor *actor, const kito_sales_filter *f,
                          kito_sale_row_fn fn, void *ud);
 
-/* ---- for the other repositories of a sale (lots, registrations) ------------------------------------------------------------------------ */
+/* ---- for the other repositories of a sale (lots, registrations)
+ * ------------------------------------------------------------------------ */
 
 /* Locks sale id (SELECT ... FOR UPDATE) inside the caller's transaction and reads it into *out.
  * KITO_E_NOT_FOUND if there is none; KITO_E_FORBIDDEN if actor does not own it. */

@@ -260,8 +260,7 @@ kito_err kito_stone_create(kito_db_conn *db, const kito_stone_input *in, uint64_
         KITO_SQL_TEXT_OR_NULL(in->origin_site),
         KITO_SQL_TEXT_OR_NULL(in->notes),
         in->local_offer_minor > 0 ? KITO_SQL_I64(in->local_offer_minor) : KITO_SQL_NULL,
-        in->local_offer_minor > 0 ? KITO_SQL_TEXT_OR_NULL(in->local_offer_currency)
-                                  : KITO_SQL_NULL,
+        in->local_offer_minor > 0 ? KITO_SQL_TEXT_OR_NULL(in->local_offer_currency) : KITO_SQL_NULL,
     };
     kito_sql_result res = {0};
     e = kito_sql_exec(db,
@@ -398,9 +397,12 @@ kito_err kito_stone_update(kito_db_conn *db, uint64_t stone_id, const kito_stone
 #define STONE_COLUMNS                                                                              \
     "s.id, s.seller_id, s.listed_by, s.species, s.variety, s.weight_cct, s.piece_count, s.shape,"  \
     " s.colour, s.origin_country, s.origin_region, s.origin_site, s.notes, s.status,"              \
-    " " KITO_SQL_DT_TO_MS("s.created_at") ", " KITO_SQL_DT_TO_MS("s.updated_at") ","              \
-    " (SELECT c.id FROM certificates c WHERE c.stone_id = s.id ORDER BY c.version DESC LIMIT 1),"  \
-    " (SELECT ph.sha256 FROM photos ph WHERE ph.stone_id = s.id ORDER BY ph.id LIMIT 1)"
+    " " KITO_SQL_DT_TO_MS("s.created_at") ", " KITO_SQL_DT_TO_MS(                                  \
+        "s.updated_at") ","                                                                        \
+                        " (SELECT c.id FROM certificates c WHERE c.stone_id = s.id ORDER BY "      \
+                        "c.version DESC LIMIT 1),"                                                 \
+                        " (SELECT ph.sha256 FROM photos ph WHERE ph.stone_id = s.id ORDER BY "     \
+                        "ph.id LIMIT 1)"
 
 /* Builds a view from a STONE_COLUMNS row; list views leave out notes and photos. */
 static json_t *stone_from_row(const kito_sql_row *row, bool full)

@@ -126,10 +126,10 @@ kito_err kito_stone_list(kito_db_conn *db, const kito_stone_filter *f, json_t **
 
 /* Attaches a photo to a stone: the seller or a valuer (else KITO_E_FORBIDDEN), at most
  * KITO_STONE_PHOTOS_MAX per stone (KITO_E_CONFLICT). bytes (len, mime from kito_photo_detect) are
- * written under photo_dir by SHA-256 (api/adapters/photos.h) and a photos row added with an audit row, in
- * one transaction. The same picture twice on one stone is no second row: *created is false and
- * nothing is written. sha gets the SHA-256 hex. KITO_E_NOT_FOUND for an unknown stone; KITO_E_IO
- * when the file cannot be written. */
+ * written under photo_dir by SHA-256 (api/adapters/photos.h) and a photos row added with an audit
+ * row, in one transaction. The same picture twice on one stone is no second row: *created is false
+ * and nothing is written. sha gets the SHA-256 hex. KITO_E_NOT_FOUND for an unknown stone;
+ * KITO_E_IO when the file cannot be written. */
 kito_err kito_stone_photo_add(kito_db_conn *db, uint64_t stone_id, uint64_t actor_id,
                               unsigned actor_role, const char *photo_dir, const void *bytes,
                               size_t len, const char *mime, const char *ip,

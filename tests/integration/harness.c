@@ -627,13 +627,11 @@ struct kito_http_resp kito_harness_callf(const struct kito_kitod *k, const kito_
         va_end(ap);
         cr_assert(n >= 0 && (size_t)n < sizeof(body), "%s %s: body too long", method, path);
     }
-    return kito_harness_call(k, w, idempotency_key, method, path,
-                             body_fmt != NULL ? body : NULL);
+    return kito_harness_call(k, w, idempotency_key, method, path, body_fmt != NULL ? body : NULL);
 }
 
 struct kito_http_resp kito_harness_call_json(const struct kito_kitod *k, const char *token,
-                                             const char *method, const char *path,
-                                             const char *json)
+                                             const char *method, const char *path, const char *json)
 {
     return call(k, token, NULL, method, path, json, json != NULL ? strlen(json) : 0,
                 json != NULL ? "application/json" : NULL);

@@ -19,7 +19,7 @@ KITO_SUITE_WITH_KITOD(certificates, 120);
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-#define call_raw(method, path, body, len, ctype, token)                                          \
+#define call_raw(method, path, body, len, ctype, token)                                            \
     kito_harness_call_raw(&kd, token, method, path, body, len, ctype)
 #define call(method, path, json, token) kito_harness_call_json(&kd, token, method, path, json)
 

@@ -179,8 +179,8 @@ static size_t sse_header(char *p, size_t size, size_t n, void *ud)
 
 /* Opens the feed of sale; last (may be NULL) goes as Last-Event-ID, or in the query when
  * in_query; extra (may be NULL) is one more header line (a session: Authorization or Cookie). */
-static void sse_open_with(struct sse *c, const char *sale, const char *last, bool in_query,
-                          bool h2, const char *extra)
+static void sse_open_with(struct sse *c, const char *sale, const char *last, bool in_query, bool h2,
+                          const char *extra)
 {
     memset(c, 0, sizeof(*c));
     char url[256], resolve[64], hdr[96];
@@ -461,8 +461,7 @@ Test(feed, private_notices_reach_their_buyer_and_nobody_else)
     long i = find_event(&a, 0, "mine");
     cr_assert_eq(a.fr[i].id, 0, "a private notice has no id");
     cr_assert(strstr(a.fr[i].data, "\"leading\":true") != NULL, "%s", a.fr[i].data);
-    cr_assert(strstr(a.fr[i].data, "\"your_max\":{\"amount\":20000") != NULL, "%s",
-              a.fr[i].data);
+    cr_assert(strstr(a.fr[i].data, "\"your_max\":{\"amount\":20000") != NULL, "%s", a.fr[i].data);
     /* her token on the lot is the one the public book event shows as leader */
     char you[32], leader[32];
     data_str(&a.fr[i], "you", you, sizeof(you));
@@ -477,8 +476,7 @@ Test(feed, private_notices_reach_their_buyer_and_nobody_else)
     wait_events(&anon, "book", 2, 2000);
     sse_idle(&anon, 300);
     sse_idle(&b, 100);
-    cr_assert_eq(count_event(&anon, "mine"), 0, "an anonymous watcher got a notice:\n%s",
-                 anon.buf);
+    cr_assert_eq(count_event(&anon, "mine"), 0, "an anonymous watcher got a notice:\n%s", anon.buf);
     cr_assert_eq(count_event(&b, "mine"), 1, "buyer 1 got only her own notice:\n%s", b.buf);
     cr_assert(strstr(anon.buf, "your_max") == NULL && strstr(anon.buf, "outbid") == NULL);
     /* buyer 2, signed in but not bidding, hears nothing private */

@@ -807,8 +807,8 @@ static void assert_held(unsigned long long id, const char *kind)
     char args[128];
     snprintf(args, sizeof(args), "payout retry --payout %s", pay_id(id));
     cr_assert_neq(kitoctl_run(args, out, sizeof(out)), 0, "a held payout was retried: %s", out);
-    long long attempts = value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu",
-                                   id);
+    long long attempts =
+        value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id);
     kito_harness_sleep_ms(400); /* a few worker passes */
     cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id),
                  attempts);

@@ -7,8 +7,9 @@
  * success; a lost answer resolved by the status enquiry; a refused token (401) refreshed once;
  * an untrusted success held as an anomaly (MoMo: a wrong amount; Airtel's answers carry no amount,
  * currency or wallet, and without its callback a success after a recorded failure is never
- * heard of: that case is covered for M-Pesa in test_payouts.c). After every test each ledger transaction sums to zero
- * per currency, and every payout was paid at most once, counted at the simulator.
+ * heard of: that case is covered for M-Pesa in test_payouts.c). After every test each ledger
+ * transaction sums to zero per currency, and every payout was paid at most once, counted at the
+ * simulator.
  *
  * Wallet numbers end in the simulator's mode digits: 95 fail once, 97 lost answer, 99 wrong
  * amount; others succeed.
@@ -89,8 +90,8 @@ static void sim_start(struct rail *r)
     if (pid == 0) {
         if (freopen(log, "a", stderr) != NULL)
             dup2(fileno(stderr), 1);
-        char *argv[] = {bin,  "--rail",     (char *)r->name, "--port", port, "--delay-ms", "200",
-                        "--late-ms", "1500", "--hang-ms", "1500", NULL};
+        char *argv[] = {bin,   "--rail",    (char *)r->name, "--port",    port,   "--delay-ms",
+                        "200", "--late-ms", "1500",          "--hang-ms", "1500", NULL};
         execv(bin, argv);
         _exit(127);
     }
@@ -382,9 +383,18 @@ static void full_path(struct rail *r)
                  0);
 }
 
-Test(rails, momo_zambia_full_path) { full_path(&momo); }
-Test(rails, airtel_zambia_full_path) { full_path(&airtel_zm); }
-Test(rails, airtel_malawi_full_path) { full_path(&airtel_mw); }
+Test(rails, momo_zambia_full_path)
+{
+    full_path(&momo);
+}
+Test(rails, airtel_zambia_full_path)
+{
+    full_path(&airtel_zm);
+}
+Test(rails, airtel_malawi_full_path)
+{
+    full_path(&airtel_mw);
+}
 
 static void failure_retry_success(struct rail *r)
 {
@@ -406,8 +416,14 @@ static void failure_retry_success(struct rail *r)
     assert_paid_once(r, id);
 }
 
-Test(rails, momo_failure_then_retry_then_success) { failure_retry_success(&momo); }
-Test(rails, airtel_failure_then_retry_then_success) { failure_retry_success(&airtel_mw); }
+Test(rails, momo_failure_then_retry_then_success)
+{
+    failure_retry_success(&momo);
+}
+Test(rails, airtel_failure_then_retry_then_success)
+{
+    failure_retry_success(&airtel_mw);
+}
 
 static void lost_answer(struct rail *r)
 {
@@ -423,8 +439,14 @@ static void lost_answer(struct rail *r)
     assert_paid_once(r, id);
 }
 
-Test(rails, momo_lost_answer_resolved_by_the_status_enquiry) { lost_answer(&momo); }
-Test(rails, airtel_lost_answer_resolved_by_the_status_enquiry) { lost_answer(&airtel_zm); }
+Test(rails, momo_lost_answer_resolved_by_the_status_enquiry)
+{
+    lost_answer(&momo);
+}
+Test(rails, airtel_lost_answer_resolved_by_the_status_enquiry)
+{
+    lost_answer(&airtel_zm);
+}
 
 /* The token is fetched once and reused; a token the provider refuses (401) is replaced once and
  * the call sent again, and the payout still pays once. */
@@ -447,8 +469,14 @@ static void token_refresh(struct rail *r)
     assert_paid_once(r, idb);
 }
 
-Test(rails, momo_token_is_cached_and_refreshed_once_after_a_401) { token_refresh(&momo); }
-Test(rails, airtel_token_is_cached_and_refreshed_once_after_a_401) { token_refresh(&airtel_zm); }
+Test(rails, momo_token_is_cached_and_refreshed_once_after_a_401)
+{
+    token_refresh(&momo);
+}
+Test(rails, airtel_token_is_cached_and_refreshed_once_after_a_401)
+{
+    token_refresh(&airtel_zm);
+}
 
 static void assert_held(const struct rail *r, unsigned long long id, const char *kind)
 {
@@ -457,8 +485,8 @@ static void assert_held(const struct rail *r, unsigned long long id, const char 
                            id, kind),
                  1);
     cr_assert_eq(
-        value_i64("SELECT COUNT(*) FROM ledger_transactions WHERE reference = '%s'", pay_id(id)),
-        0, "an untrusted success was posted");
+        value_i64("SELECT COUNT(*) FROM ledger_transactions WHERE reference = '%s'", pay_id(id)), 0,
+        "an untrusted success was posted");
     char out[4096];
     cr_assert_eq(kitoctl_run("reconcile", out, sizeof(out)), 1, "%s", out);
     cr_assert(strstr(out, pay_id(id)) != NULL, "reconcile does not name %s: %s", pay_id(id), out);

@@ -935,7 +935,8 @@ static void bid_is_refused_as_closed(const who *buyer, const char *lot, const ch
     char path[200], key[64];
     snprintf(path, sizeof(path), "/v1/lots/%s/bids", lot);
     snprintf(key, sizeof(key), "%s-%llu", key_prefix, buyer->id);
-    struct kito_http_resp r = kito_harness_call(&kd, buyer, key, "POST", path, "{\"amount\":10000}");
+    struct kito_http_resp r =
+        kito_harness_call(&kd, buyer, key, "POST", path, "{\"amount\":10000}");
     cr_assert_neq(r.status, 201, "a cancelled sale's lot took a bid: %s", r.body);
     kito_assert_error(&r, kito_http_status(KITO_E_LOT_CLOSED), "lot_closed");
     kito_http_resp_free(&r);
@@ -1075,7 +1076,8 @@ static void parallel_posts(const who *w, parallel_post *posts, size_t n)
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w->token);
     for (size_t i = 0; i < n; i++) {
         easy[i] = curl_easy_init();
-        hdrs[i] = curl_slist_append(curl_slist_append(NULL, auth), "Content-Type: application/json");
+        hdrs[i] =
+            curl_slist_append(curl_slist_append(NULL, auth), "Content-Type: application/json");
         snprintf(url, sizeof(url), "https://localhost:%d%s", kd.https_port, posts[i].path);
         curl_easy_setopt(easy[i], CURLOPT_URL, url);
         curl_easy_setopt(easy[i], CURLOPT_RESOLVE, resolve);

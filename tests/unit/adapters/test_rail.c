@@ -56,15 +56,18 @@ Test(rail, momo_token_and_transfer)
     kito_rail_request_clear(&r);
     char tok[64];
     int64_t life;
-    const char *ans = "{\"access_token\":\"abc\",\"token_type\":\"access_token\",\"expires_in\":3600}";
+    const char *ans =
+        "{\"access_token\":\"abc\",\"token_type\":\"access_token\",\"expires_in\":3600}";
     cr_assert(kito_rail_token_parse(200, ans, strlen(ans), tok, sizeof(tok), &life));
     cr_assert_str_eq(tok, "abc");
     cr_assert_eq(life, 3600);
-    const char *airtel_ans = "{\"access_token\":\"x\",\"expires_in\":\"180\",\"token_type\":\"bearer\"}";
+    const char *airtel_ans =
+        "{\"access_token\":\"x\",\"expires_in\":\"180\",\"token_type\":\"bearer\"}";
     cr_assert(kito_rail_token_parse(200, airtel_ans, strlen(airtel_ans), tok, sizeof(tok), &life));
     cr_assert_eq(life, 180);
     cr_assert_not(kito_rail_token_parse(401, ans, strlen(ans), tok, sizeof(tok), &life));
-    cr_assert_not(kito_rail_token_parse(200, "{\"access_token\":\"x\"}", 20, tok, sizeof(tok), &life));
+    cr_assert_not(
+        kito_rail_token_parse(200, "{\"access_token\":\"x\"}", 20, tok, sizeof(tok), &life));
 
     kito_rail_transfer t = {.reference = "a00616e3-0195-471a-a9db-9dc9e38da9ea",
                             .amount_units = 2358,
@@ -80,8 +83,9 @@ Test(rail, momo_token_and_transfer)
     cr_assert(has_header(&r, "X-Reference-Id: a00616e3-0195-471a-a9db-9dc9e38da9ea"));
     cr_assert(has_header(&r, "X-Target-Environment: sandbox"));
     cr_assert_str_eq(json_string_value(json_object_get(r.body, "amount")), "2358");
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r.body, "payee"), "partyId")),
-                     "260971000303");
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(r.body, "payee"), "partyId")),
+        "260971000303");
     kito_rail_request_clear(&r);
     t.amount_units = 0;
     cr_assert_eq(kito_rail_momo.build_transfer(&momo_conf, &t, &r), KITO_E_VALIDATION);
@@ -108,7 +112,8 @@ Test(rail, momo_answers)
     const char *ok = "{\"amount\":\"2358\",\"currency\":\"ZMW\",\"financialTransactionId\":\"MM1\","
                      "\"externalId\":\"pay_1\",\"payee\":{\"partyIdType\":\"MSISDN\",\"partyId\":"
                      "\"260971000303\"},\"status\":\"SUCCESSFUL\"}";
-    cr_assert_eq(kito_rail_momo.parse_status(200, ok, strlen(ok), ref, &res), KITO_RAIL_STATUS_FINAL);
+    cr_assert_eq(kito_rail_momo.parse_status(200, ok, strlen(ok), ref, &res),
+                 KITO_RAIL_STATUS_FINAL);
     cr_assert(res.success);
     cr_assert(res.has_amount);
     cr_assert_eq(res.amount_units, 2358);

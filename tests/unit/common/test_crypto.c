@@ -534,6 +534,6 @@ Test(secret, default_cost_meets_owasp)
     bool meets = false;
     for (size_t i = 0; i < sizeof(owasp) / sizeof(owasp[0]); i++)
         meets = meets || (d->r >= 8 && d->n >= owasp[i].n && d->p >= owasp[i].p);
-    cr_assert(meets, "N=%llu r=%u p=%u is below OWASP's scrypt minimum",
-              (unsigned long long)d->n, (unsigned)d->r, (unsigned)d->p);
+    cr_assert(meets, "N=%llu r=%u p=%u is below OWASP's scrypt minimum", (unsigned long long)d->n,
+              (unsigned)d->r, (unsigned)d->p);
 }

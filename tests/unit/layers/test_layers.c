@@ -78,7 +78,8 @@ static int check_dir(const char *layer, const char *may)
     int bad = 0;
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
         size_t len = strlen(e->d_name);
-        if (len > 2 && e->d_name[len - 2] == '.' && (e->d_name[len - 1] == 'c' || e->d_name[len - 1] == 'h'))
+        if (len > 2 && e->d_name[len - 2] == '.' &&
+            (e->d_name[len - 1] == 'c' || e->d_name[len - 1] == 'h'))
             bad += check_file(dir, layer, e->d_name, may);
     }
     closedir(d);

@@ -19,9 +19,11 @@ Test(payout_anomaly, a_report_that_agrees_or_says_nothing_is_trusted)
 {
     kito_payout p = payout();
     char why[200];
-    cr_assert_null(kito_payout_disagreement(&p, true, 2358, "ZMW", "260971000303", why, sizeof(why)));
+    cr_assert_null(
+        kito_payout_disagreement(&p, true, 2358, "ZMW", "260971000303", why, sizeof(why)));
     cr_assert_str_eq(why, "");
-    cr_assert_null(kito_payout_disagreement(&p, true, 2358, "ZMW", "+260971000303", why, sizeof(why)));
+    cr_assert_null(
+        kito_payout_disagreement(&p, true, 2358, "ZMW", "+260971000303", why, sizeof(why)));
     cr_assert_null(kito_payout_disagreement(&p, false, 0, "", "", why, sizeof(why)));
     cr_assert_null(kito_payout_disagreement(&p, false, 0, NULL, NULL, why, sizeof(why)));
 }
@@ -33,7 +35,8 @@ Test(payout_anomaly, amount_currency_and_wallet_are_each_an_anomaly)
     cr_assert_str_eq(kito_payout_disagreement(&p, true, 2359, "ZMW", NULL, why, sizeof(why)),
                      "amount");
     cr_assert(strstr(why, "2359") != NULL);
-    cr_assert_str_eq(kito_payout_disagreement(&p, true, -1, NULL, NULL, why, sizeof(why)), "amount");
+    cr_assert_str_eq(kito_payout_disagreement(&p, true, -1, NULL, NULL, why, sizeof(why)),
+                     "amount");
     cr_assert_str_eq(kito_payout_disagreement(&p, true, 2358, "USD", NULL, why, sizeof(why)),
                      "currency");
     cr_assert_str_eq(kito_payout_disagreement(&p, false, 0, NULL, "260971000304", why, sizeof(why)),

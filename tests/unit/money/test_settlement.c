@@ -1,5 +1,5 @@
-/* The settlement worker's pure parts (api/money/settlement.h): outbox entry parsing, ledger balance,
- * parties, invoice numbers, backoff. */
+/* The settlement worker's pure parts (api/money/settlement.h): outbox entry parsing, ledger
+ * balance, parties, invoice numbers, backoff. */
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <string.h>
