@@ -3,8 +3,8 @@
  * created by an operator command line tool ... which also creates the first operator").
  *
  * It talks to MySQL directly and synchronously, with the same KITO_MYSQL_* variables as kitod
- * (api/common/config.h; ops/kito.env.sample), through the same repositories, so an account made here is
- * made exactly as the API would make it, with its audit row (actor NULL: the system).
+ * (api/common/config.h; ops/kito.env.sample), through the same repositories, so an account made
+ * here is made exactly as the API would make it, with its audit row (actor NULL: the system).
  *
  * Exit status: 0 done; 1 the database refused or failed (unreachable, duplicate, ...); 2 the
  * command line or the input is not valid — nothing was sent to the database.
@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,12 +24,16 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "api/common/log.h"
 #include "api/common/config.h"
 #include "api/store/db.h"
 #include "api/adapters/mpesa.h"
 #include "api/money/payouts.h"
 #include "api/store/repo_accounts.h"
-#include "api/money/repo_settlement.h"
+#include "api/money/payments.h"
+#include "api/money/reconcile.h"
+#include "api/money/royalty.h"
+#include "api/store/audit.h"
 #include "api/store/sql.h"
 #include "api/common/validate.h"
 
@@ -121,7 +126,7 @@ static const char *env_or(const char *name, const char *dflt)
 }
 
 /* Opens the connection; NULL (with a message) when the settings are bad or MySQL cannot be
- * reached. Close with db_close. */
+ * reached. Close with db_close (commands use db_get). */
 static kito_db_conn *db_open(void)
 {
     uint64_t port;
@@ -157,6 +162,17 @@ static void db_close(kito_db_conn *c)
 {
     kito_db_worker_ops()->stop(c, &db_params);
     kito_db_library_end();
+}
+
+/* The command's connection, opened at its first use (a command refuses bad input before it
+ * needs MySQL) and closed by main after the command; NULL (with a message) as db_open. */
+static kito_db_conn *the_db;
+
+static kito_db_conn *db_get(void)
+{
+    if (the_db == NULL)
+        the_db = db_open();
+    return the_db;
 }
 
 /* Reports a repository failure and returns the exit status for it. */
@@ -200,31 +216,26 @@ static bool read_secret(const char *prompt, char *buf, size_t cap)
 
 /* ---- commands -------------------------------------------------------------------------------- */
 
-static int cmd_account_create(int argc, char **argv)
+static int cmd_account_create(const options *o)
 {
-    options o = {.names = {"role", "name", "email", "phone", "country", "locale", "rail",
-                           "payout-msisdn", "association", "password-stdin!"},
-                 .count = 10};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
-    if (opt(&o, "role") == NULL || opt(&o, "name") == NULL)
+    int rc = 0;
+    if (opt(o, "role") == NULL || opt(o, "name") == NULL)
         return usage_error("account create needs --role and --name (see kitoctl help)");
-    const bool miner = strcmp(opt(&o, "role"), "miner") == 0;
+    const bool miner = strcmp(opt(o, "role"), "miner") == 0;
     char secret[KITO_ACCOUNT_SECRET_SIZE + 1];
     if (!read_secret(miner ? "PIN" : "password", secret, sizeof(secret)))
         return usage_error("give the %s as the first line of stdin (at most %d bytes)",
                            miner ? "PIN" : "password", KITO_ACCOUNT_SECRET_SIZE - 1);
     kito_account_new in;
     kito_verr ve;
-    kito_err e = kito_account_new_validate(&in, opt(&o, "role"), opt(&o, "name"), opt(&o, "phone"),
-                                           opt(&o, "email"), opt(&o, "country"), opt(&o, "locale"),
-                                           secret, opt(&o, "payout-msisdn"), opt(&o, "rail"), &ve);
-    if (e == KITO_OK && opt(&o, "association") != NULL) {
+    kito_err e = kito_account_new_validate(&in, opt(o, "role"), opt(o, "name"), opt(o, "phone"),
+                                           opt(o, "email"), opt(o, "country"), opt(o, "locale"),
+                                           secret, opt(o, "payout-msisdn"), opt(o, "rail"), &ve);
+    if (e == KITO_OK && opt(o, "association") != NULL) {
         if (!miner)
             e = kito_verr_set(&ve, "association", "is for miners only");
         else
-            e = kito_validate_id("association", KITO_ID_ASSOCIATION, opt(&o, "association"),
+            e = kito_validate_id("association", KITO_ID_ASSOCIATION, opt(o, "association"),
                                  &in.association_id, &ve);
     }
     explicit_bzero(secret, sizeof(secret));
@@ -240,7 +251,7 @@ static int cmd_account_create(int argc, char **argv)
             return usage_error("%s (%s): %s", shown, f, ve.reason);
         return usage_error("--%s %s", f, ve.reason);
     }
-    kito_db_conn *db = db_open();
+    kito_db_conn *db = db_get();
     if (db == NULL) {
         explicit_bzero(&in, sizeof(in));
         return EXIT_DB;
@@ -260,7 +271,6 @@ static int cmd_account_create(int argc, char **argv)
         printf("%s\n", id);
         rc = 0;
     }
-    db_close(db);
     return rc;
 }
 
@@ -276,18 +286,15 @@ static kito_err print_account(void *ud, const kito_account *a)
     return KITO_OK;
 }
 
-static int cmd_account_list(int argc, char **argv)
+static int cmd_account_list(const options *o)
 {
-    options o = {.names = {"role"}, .count = 1};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
-    const char *role = opt(&o, "role");
+    int rc = 0;
+    const char *role = opt(o, "role");
     static const char *const roles[] = {"miner", "valuer", "buyer", "organizer", "operator", NULL};
     kito_verr ve;
     if (role != NULL && kito_validate_enum("role", role, roles, NULL, &ve) != KITO_OK)
         return usage_error("--role %s", ve.reason);
-    kito_db_conn *db = db_open();
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     printf("id\trole\tstatus\tcontact\tcountry\tname\n");
@@ -298,17 +305,13 @@ static int cmd_account_list(int argc, char **argv)
         e = kito_repo_account_list(db, role, after, 500, print_account, &last);
     } while (e == KITO_OK && last != after);
     rc = e == KITO_OK ? 0 : db_failed("account list", e);
-    db_close(db);
     return rc;
 }
 
-static int cmd_association_create(int argc, char **argv)
+static int cmd_association_create(const options *o)
 {
-    options o = {.names = {"name", "country", "levy-bps"}, .count = 3};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
-    const char *name = opt(&o, "name"), *country = opt(&o, "country");
+    int rc = 0;
+    const char *name = opt(o, "name"), *country = opt(o, "country");
     kito_verr ve;
     if (name == NULL || country == NULL)
         return usage_error("association create needs --name and --country (see kitoctl help)");
@@ -317,10 +320,9 @@ static int cmd_association_create(int argc, char **argv)
         return usage_error("--name %s", ve.reason);
     if (kito_validate_origin_country("country", country, &ve) != KITO_OK)
         return usage_error("--country %s", ve.reason);
-    if (opt(&o, "levy-bps") != NULL &&
-        !kito_config_parse_uint(opt(&o, "levy-bps"), 0, 10000, &levy))
+    if (opt(o, "levy-bps") != NULL && !kito_config_parse_uint(opt(o, "levy-bps"), 0, 10000, &levy))
         return usage_error("--levy-bps must be a whole number of basis points from 0 to 10000");
-    kito_db_conn *db = db_open();
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     kito_association a;
@@ -332,26 +334,21 @@ static int cmd_association_create(int argc, char **argv)
         kito_id_format(KITO_ID_ASSOCIATION, a.id, id, sizeof(id));
         printf("%s\n", id);
     }
-    db_close(db);
     return rc;
 }
 
 /* ---- settlement (issue 7): royalty rates, payments, reconciliation ----------------------------
  */
 
-static int cmd_royalty_set(int argc, char **argv)
+static int cmd_royalty_set(const options *o)
 {
-    options o = {.names = {"country", "species", "form", "rate-bps", "effective-from", "source"},
-                 .count = 6};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
-    const char *country = opt(&o, "country"), *species = opt(&o, "species");
-    const char *form = opt(&o, "form") != NULL ? opt(&o, "form") : "rough";
+    int rc = 0;
+    const char *country = opt(o, "country"), *species = opt(o, "species");
+    const char *form = opt(o, "form") != NULL ? opt(o, "form") : "rough";
     kito_verr ve;
     uint64_t bps;
     int64_t from_ms = 0;
-    if (country == NULL || species == NULL || opt(&o, "rate-bps") == NULL)
+    if (country == NULL || species == NULL || opt(o, "rate-bps") == NULL)
         return usage_error("royalty set needs --country, --species and --rate-bps");
     if (kito_validate_origin_country("country", country, &ve) != KITO_OK)
         return usage_error("--country %s", ve.reason);
@@ -361,25 +358,24 @@ static int cmd_royalty_set(int argc, char **argv)
         return usage_error("--species must be a species name in lower case (zoisite) or '*'");
     if (strcmp(form, "rough") != 0 && strcmp(form, "cut") != 0)
         return usage_error("--form must be rough or cut");
-    if (!kito_config_parse_uint(opt(&o, "rate-bps"), 0, 10000, &bps))
+    if (!kito_config_parse_uint(opt(o, "rate-bps"), 0, 10000, &bps))
         return usage_error("--rate-bps must be a whole number of basis points from 0 to 10000");
-    if (opt(&o, "effective-from") != NULL &&
-        kito_validate_time("effective-from", opt(&o, "effective-from"), &from_ms, &ve) != KITO_OK)
+    if (opt(o, "effective-from") != NULL &&
+        kito_validate_time("effective-from", opt(o, "effective-from"), &from_ms, &ve) != KITO_OK)
         return usage_error("--effective-from %s", ve.reason);
-    if (opt(&o, "source") != NULL &&
-        kito_validate_text("source", opt(&o, "source"), 1, 200, 0, &ve) != KITO_OK)
+    if (opt(o, "source") != NULL &&
+        kito_validate_text("source", opt(o, "source"), 1, 200, 0, &ve) != KITO_OK)
         return usage_error("--source %s", ve.reason);
-    kito_db_conn *db = db_open();
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     uint64_t id;
-    kito_err e = kito_repo_royalty_set(db, country, species, form, (int32_t)bps, from_ms,
-                                       opt(&o, "source"), 0, &id);
+    kito_err e = kito_royalty_set(db, country, species, form, (int32_t)bps, from_ms,
+                                  opt(o, "source"), 0, &id);
     if (e != KITO_OK)
         rc = db_failed("a rate for this country, species and form from that instant", e);
     else
         printf("%" PRIu64 "\n", id);
-    db_close(db);
     return rc;
 }
 
@@ -393,38 +389,31 @@ static kito_err print_royalty(void *ud, const kito_royalty_rate *r)
     return KITO_OK;
 }
 
-static int cmd_royalty_list(int argc, char **argv)
+static int cmd_royalty_list(const options *o)
 {
-    options o = {.count = 0};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
-    kito_db_conn *db = db_open();
+    int rc = 0;
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     printf("country\tspecies\tform\trate_bps\teffective_from\tstatus\tsource\n");
-    kito_err e = kito_repo_royalty_list(db, print_royalty, NULL);
+    kito_err e = kito_royalty_list(db, print_royalty, NULL);
     rc = e == KITO_OK ? 0 : db_failed("royalty list", e);
-    db_close(db);
     return rc;
 }
 
-static int cmd_payment_record(int argc, char **argv)
+static int cmd_payment_record(const options *o)
 {
-    options o = {.names = {"invoice", "amount", "reference", "method", "currency"}, .count = 5};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
+    int rc = 0;
     kito_payment_new in;
     memset(&in, 0, sizeof(in));
     kito_verr ve;
-    const char *ref = opt(&o, "reference"), *method = opt(&o, "method");
-    const char *currency = opt(&o, "currency");
-    if (opt(&o, "invoice") == NULL || opt(&o, "amount") == NULL || ref == NULL)
+    const char *ref = opt(o, "reference"), *method = opt(o, "method");
+    const char *currency = opt(o, "currency");
+    if (opt(o, "invoice") == NULL || opt(o, "amount") == NULL || ref == NULL)
         return usage_error("payment record needs --invoice, --amount and --reference");
-    if (kito_validate_id("invoice", "inv", opt(&o, "invoice"), &in.invoice_id, &ve) != KITO_OK)
+    if (kito_validate_id("invoice", "inv", opt(o, "invoice"), &in.invoice_id, &ve) != KITO_OK)
         return usage_error("--invoice %s", ve.reason);
-    if (kito_validate_amount_text("amount", opt(&o, "amount"), &in.amount_minor, &ve) != KITO_OK)
+    if (kito_validate_amount_text("amount", opt(o, "amount"), &in.amount_minor, &ve) != KITO_OK)
         return usage_error("--amount %s (minor units)", ve.reason);
     size_t rl = strlen(ref);
     bool printable = rl >= 1 && rl <= 64;
@@ -442,12 +431,12 @@ static int cmd_payment_record(int argc, char **argv)
     snprintf(in.reference, sizeof(in.reference), "%s", ref);
     snprintf(in.method, sizeof(in.method), "%s", method != NULL ? method : "");
     snprintf(in.currency, sizeof(in.currency), "%s", currency != NULL ? currency : "");
-    kito_db_conn *db = db_open();
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     kito_payment_result out;
     ve.field[0] = '\0';
-    kito_err e = kito_repo_payment_record(db, &in, &out, &ve);
+    kito_err e = kito_payment_record(db, &in, &out, &ve);
     if (e == KITO_E_VALIDATION && ve.field[0] != '\0')
         rc = (fprintf(stderr, "kitoctl: --%s %s\n", ve.field, ve.reason), EXIT_USAGE);
     else if (e == KITO_E_CONFLICT)
@@ -464,7 +453,6 @@ static int cmd_payment_record(int argc, char **argv)
                out.replay ? "already recorded" : "recorded", out.invoice_status,
                (long long)out.paid_minor, (long long)out.invoice_amount_minor, out.currency, "");
     }
-    db_close(db);
     return rc;
 }
 
@@ -475,37 +463,31 @@ static kito_err print_finding(void *ud, const char *kind, uint64_t id, const cha
     return KITO_OK;
 }
 
-static int cmd_reconcile(int argc, char **argv)
+static int cmd_reconcile(const options *o)
 {
-    options o = {.count = 0};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
-    kito_db_conn *db = db_open();
+    int rc = 0;
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     size_t findings = 0;
-    kito_err e = kito_repo_reconcile(db, print_finding, NULL, &findings);
+    kito_err e = kito_reconcile(db, print_finding, NULL, &findings);
     if (e != KITO_OK)
         rc = db_failed("reconcile", e);
     else {
         fprintf(stderr, "kitoctl: reconcile: %zu finding%s\n", findings, findings == 1 ? "" : "s");
         rc = findings == 0 ? 0 : 1;
     }
-    db_close(db);
     return rc;
 }
 
-/* ---- payouts (issue 7; api/money/payouts.h) ---------------------------------------------------------
+/* ---- payouts (issue 7; api/money/payouts.h)
+ * ---------------------------------------------------------
  */
 
-static int cmd_fx_set(int argc, char **argv)
+static int cmd_fx_set(const options *o)
 {
-    options o = {.names = {"from", "to", "rate"}, .count = 3};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
-    const char *from = opt(&o, "from"), *to = opt(&o, "to"), *rate = opt(&o, "rate");
+    int rc = 0;
+    const char *from = opt(o, "from"), *to = opt(o, "to"), *rate = opt(o, "rate");
     kito_verr ve;
     int64_t micros;
     if (from == NULL || to == NULL || rate == NULL)
@@ -519,7 +501,7 @@ static int cmd_fx_set(int argc, char **argv)
     if (!kito_mpesa_rate_parse(rate, &micros))
         return usage_error("--rate must be a positive decimal with at most 6 decimals, like "
                            "129.50 (units of --to per unit of --from)");
-    kito_db_conn *db = db_open();
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     uint64_t id = 0;
@@ -529,7 +511,6 @@ static int cmd_fx_set(int argc, char **argv)
     else
         printf("%" PRIu64 "\t%s\t%s\t%" PRId64 ".%06" PRId64 "\n", id, from, to, micros / 1000000,
                micros % 1000000);
-    db_close(db);
     return rc;
 }
 
@@ -545,18 +526,16 @@ static kito_err print_payout(void *ud, const kito_payout *p)
     return KITO_OK;
 }
 
-static int cmd_payout_list(int argc, char **argv)
+static int cmd_payout_list(const options *o)
 {
-    options o = {.names = {"state"}, .count = 1};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
-    const char *state = opt(&o, "state");
-    static const char *const states[] = {"pending", "submitted", "succeeded", "failed", NULL};
+    int rc = 0;
+    const char *state = opt(o, "state");
+    static const char *const states[] = {"pending", "submitted", "succeeded",
+                                         "failed",  "anomaly",   NULL};
     kito_verr ve;
     if (state != NULL && kito_validate_enum("state", state, states, NULL, &ve) != KITO_OK)
         return usage_error("--state %s", ve.reason);
-    kito_db_conn *db = db_open();
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     printf("id\tstate\tminer\tmsisdn\tpaid_units\tcurrency\tsource_minor\tsource_currency"
@@ -568,95 +547,258 @@ static int cmd_payout_list(int argc, char **argv)
         e = kito_payout_list(db, 0, state, after, 500, print_payout, &last);
     } while (e == KITO_OK && last != after);
     rc = e == KITO_OK ? 0 : db_failed("payout list", e);
-    db_close(db);
     return rc;
 }
 
-static int cmd_payout_retry(int argc, char **argv)
+static int cmd_payout_retry(const options *o)
 {
-    options o = {.names = {"payout"}, .count = 1};
-    int rc = options_parse(&o, argc, argv);
-    if (rc != 0)
-        return rc;
+    int rc = 0;
     uint64_t id;
-    if (opt(&o, "payout") == NULL ||
-        kito_id_parse(KITO_ID_PAYOUT, opt(&o, "payout"), &id) != KITO_OK)
+    if (opt(o, "payout") == NULL || kito_id_parse(KITO_ID_PAYOUT, opt(o, "payout"), &id) != KITO_OK)
         return usage_error("payout retry needs --payout pay_... (see kitoctl payout list)");
-    kito_db_conn *db = db_open();
+    kito_db_conn *db = db_get();
     if (db == NULL)
         return EXIT_DB;
     uint32_t no = 0;
     kito_err e = kito_payout_retry(db, id, 0, &no);
     if (e == KITO_E_NOT_FOUND) {
-        fprintf(stderr, "kitoctl: payout retry: no payout %s\n", opt(&o, "payout"));
+        fprintf(stderr, "kitoctl: payout retry: no payout %s\n", opt(o, "payout"));
         rc = EXIT_DB;
     } else if (e == KITO_E_BAD_STATE) {
         fprintf(stderr,
                 "kitoctl: payout retry: %s is not failed (only a failed payout gets a new "
                 "attempt)\n",
-                opt(&o, "payout"));
+                opt(o, "payout"));
         rc = EXIT_DB;
     } else if (e != KITO_OK) {
         rc = db_failed("payout retry", e);
     } else {
-        printf("%s\tattempt %u queued\n", opt(&o, "payout"), no);
+        printf("%s\tattempt %u queued\n", opt(o, "payout"), no);
     }
-    db_close(db);
     return rc;
 }
 
-static int cmd_help(int argc, char **argv);
+/* ---- the audit trail (issue 15) ---------------------------------------------------------------
+ */
+
+/* Table families whose keys the API shows as ids ("sal_..."); the others are shown as numbers. */
+static const struct {
+    const char *entity, *prefix;
+} entity_ids[] = {
+    {"account", KITO_ID_ACCOUNT}, {"association", KITO_ID_ASSOCIATION},
+    {"stone", KITO_ID_STONE},     {"certificate", KITO_ID_CERTIFICATE},
+    {"sale", KITO_ID_SALE},       {"lot", KITO_ID_LOT},
+    {"payout", KITO_ID_PAYOUT},   {"session", KITO_ID_SESSION},
+};
+
+static const char *entity_prefix(const char *entity)
+{
+    for (size_t i = 0; i < sizeof(entity_ids) / sizeof(entity_ids[0]); i++)
+        if (strcmp(entity_ids[i].entity, entity) == 0)
+            return entity_ids[i].prefix;
+    return NULL;
+}
+
+/* --entity FAMILY or FAMILY:ID (the API's id, "sale:sal_0000000000001", or the key, "sale:1"). */
+static int parse_entity(const char *arg, char *family, size_t cap, uint64_t *key)
+{
+    const char *colon = strchr(arg, ':');
+    size_t n = colon != NULL ? (size_t)(colon - arg) : strlen(arg);
+    *key = 0;
+    if (n < 1 || n >= cap || strspn(arg, "abcdefghijklmnopqrstuvwxyz_") < n)
+        return usage_error("--entity must be a family in lower case (sale, payout, account ...),"
+                           " optionally :ID");
+    memcpy(family, arg, n);
+    family[n] = '\0';
+    if (colon == NULL)
+        return 0;
+    const char *id = colon + 1, *prefix = entity_prefix(family);
+    if (kito_config_parse_uint(id, 1, UINT64_MAX, key))
+        return 0;
+    if (prefix != NULL && kito_id_parse(prefix, id, key) == KITO_OK)
+        return 0;
+    return usage_error("--entity %s: the id must be a number%s%s%s", family,
+                       prefix != NULL ? " or " : "", prefix != NULL ? prefix : "",
+                       prefix != NULL ? "_..." : "");
+}
+
+static kito_err print_audit(void *ud, const kito_audit_row *r)
+{
+    (void)ud;
+    char at[KITO_TIME_SIZE], actor[KITO_ID_SIZE + 24], entity[KITO_ID_SIZE + 40];
+    kito_time_format(r->at_ms, at);
+    if (r->actor_id != 0) {
+        char acc[KITO_ID_SIZE];
+        kito_id_format(KITO_ID_ACCOUNT, r->actor_id, acc, sizeof(acc));
+        snprintf(actor, sizeof(actor), "%s(%s)", acc, r->actor_role);
+    } else
+        snprintf(actor, sizeof(actor), "system");
+    const char *prefix = entity_prefix(r->entity);
+    if (r->entity_id == 0)
+        snprintf(entity, sizeof(entity), "%s", r->entity);
+    else if (prefix != NULL) {
+        char id[KITO_ID_SIZE];
+        kito_id_format(prefix, r->entity_id, id, sizeof(id));
+        snprintf(entity, sizeof(entity), "%s:%s", r->entity, id);
+    } else
+        snprintf(entity, sizeof(entity), "%s:%" PRIu64, r->entity, r->entity_id);
+    printf("%" PRIu64 "\t%s\t%s\t%s\t%s\t%s\t%s\n", r->id, at, actor,
+           r->from[0] != '\0' ? r->from : "-", r->action, entity,
+           r->detail_json != NULL ? r->detail_json : "-");
+    return KITO_OK;
+}
+
+static int cmd_audit(const options *o)
+{
+    kito_audit_filter f = {.limit = 50};
+    char family[33];
+    kito_verr ve;
+    uint64_t v;
+    int rc;
+    if (opt(o, "entity") != NULL) {
+        if ((rc = parse_entity(opt(o, "entity"), family, sizeof(family), &f.entity_id)) != 0)
+            return rc;
+        f.entity = family;
+    }
+    const char *actor = opt(o, "actor");
+    if (actor != NULL && strcmp(actor, "system") == 0)
+        f.actor_system = true;
+    else if (actor != NULL &&
+             kito_validate_id("actor", KITO_ID_ACCOUNT, actor, &f.actor_id, &ve) != KITO_OK)
+        return usage_error("--actor must be an account id (acc_...) or system");
+    if (opt(o, "since") != NULL &&
+        kito_validate_time("since", opt(o, "since"), &f.since_ms, &ve) != KITO_OK)
+        return usage_error("--since %s", ve.reason);
+    if (opt(o, "limit") != NULL) {
+        if (!kito_config_parse_uint(opt(o, "limit"), 1, KITO_AUDIT_LIST_MAX, &v))
+            return usage_error("--limit must be a whole number from 1 to %d", KITO_AUDIT_LIST_MAX);
+        f.limit = (uint32_t)v;
+    }
+    kito_db_conn *db = db_get();
+    if (db == NULL)
+        return EXIT_DB;
+    printf("id\tat\tactor\tfrom\taction\tentity\tdetail\n");
+    kito_err e = kito_audit_list(db, &f, print_audit, NULL);
+    return e == KITO_OK ? 0 : db_failed("audit", e);
+}
+
+/* Where this kitoctl's actions come from, for the trail: "kitoctl:<user>@<host>", the user who
+ * ran sudo when there is one. Characters outside printable ASCII become '?'. */
+static void set_audit_origin(void)
+{
+    char host[64] = "?", origin[160];
+    const char *user = getenv("SUDO_USER");
+    if (user == NULL || user[0] == '\0') {
+        const struct passwd *pw = getpwuid(geteuid());
+        user = pw != NULL ? pw->pw_name : "?";
+    }
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "?");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(origin, sizeof(origin), "kitoctl:%s@%s", user, host);
+    for (char *c = origin; *c != '\0'; c++)
+        if (*c < '!' || *c > '~')
+            *c = '?';
+    kito_audit_set_origin(origin); /* cut to the column's 45 characters */
+}
+
+static int cmd_help(const options *o);
 
 /* The command table: a later issue adds a row (and its function) here. */
 static const struct command {
     const char *group; /* "account" */
     const char *verb;  /* "create"; NULL for a command of one word (help) */
-    int (*run)(int argc, char **argv);
-    const char *usage; /* the arguments, for help */
-    const char *about; /* one line */
+    int (*run)(const options *o);
+    const char *options[OPTIONS_MAX]; /* the options it takes (options_parse), NULL-ended */
+    const char *usage;                /* the arguments, for help */
+    const char *about;                /* one line */
 } commands[] = {
-    {"account", "create", cmd_account_create,
+    {"account",
+     "create",
+     cmd_account_create,
+     {"role", "name", "email", "phone", "country", "locale", "rail", "payout-msisdn", "association",
+      "password-stdin!"},
      "--role miner|buyer|valuer|organizer|operator --name NAME (--email E | --phone +E164)\n"
      "        [--country CC] [--locale en|sw] [--password-stdin]\n"
      "        miners: --phone, and optionally [--rail RAIL] [--payout-msisdn +E164]\n"
      "        [--association asn_...]",
      "create an account; the password (or a miner's PIN) is the first line of stdin; prints\n"
      "        the new id"},
-    {"account", "list", cmd_account_list, "[--role ROLE]",
+    {"account",
+     "list",
+     cmd_account_list,
+     {"role"},
+     "[--role ROLE]",
      "list accounts: id, role, status, contact, country, name (tab-separated)"},
-    {"association", "create", cmd_association_create,
+    {"association",
+     "create",
+     cmd_association_create,
+     {"name", "country", "levy-bps"},
      "--name NAME --country KE|TZ|ZM|MW [--levy-bps 0..10000]",
      "create a miners' association; prints the new id"},
-    {"royalty", "set", cmd_royalty_set,
+    {"royalty",
+     "set",
+     cmd_royalty_set,
+     {"country", "species", "form", "rate-bps", "effective-from", "source"},
      "--country KE|TZ|ZM|MW --species SPECIES|'*' [--form rough|cut] --rate-bps 0..10000\n"
      "        [--effective-from RFC3339] [--source TEXT]",
      "add a royalty rate (the latest effective_from <= now applies; an exact species before\n"
      "        '*'); prints the new id"},
-    {"royalty", "list", cmd_royalty_list, "",
+    {"royalty",
+     "list",
+     cmd_royalty_list,
+     {NULL},
+     "",
      "list royalty rates: country, species, form, rate_bps, effective_from, current, source"},
-    {"payment", "record", cmd_payment_record,
+    {"payment",
+     "record",
+     cmd_payment_record,
+     {"invoice", "amount", "reference", "method", "currency"},
      "--invoice inv_... --amount MINOR --reference REF [--method bank_transfer|card|\n"
      "        mobile_money|cash|other] [--currency CUR]",
      "record a buyer's payment (idempotent by reference); the invoice is paid when covered"},
-    {"reconcile", NULL, cmd_reconcile, "",
+    {"reconcile",
+     NULL,
+     cmd_reconcile,
+     {NULL},
+     "",
      "list ledger transactions that do not sum to zero, invoices that disagree with their\n"
      "        payments, settlements whose parts or postings do not add up; exit 1 if any"},
-    {"fx", "set", cmd_fx_set, "--from CUR --to CUR --rate DECIMAL",
+    {"fx",
+     "set",
+     cmd_fx_set,
+     {"from", "to", "rate"},
+     "--from CUR --to CUR --rate DECIMAL",
      "add an exchange rate effective now (units of --to per unit of --from, e.g. 129.50);\n"
      "        payouts copy the rate they use"},
-    {"payout", "list", cmd_payout_list, "[--state pending|submitted|succeeded|failed]",
+    {"payout",
+     "list",
+     cmd_payout_list,
+     {"state"},
+     "[--state pending|submitted|succeeded|failed|anomaly]",
      "list payouts: id, state, miner, msisdn, paid units, currency, source, attempts"},
-    {"payout", "retry", cmd_payout_retry, "--payout pay_...",
+    {"payout",
+     "retry",
+     cmd_payout_retry,
+     {"payout"},
+     "--payout pay_...",
      "give a failed payout a new attempt (new OriginatorConversationID); the worker sends it"},
-    {"help", NULL, cmd_help, "", "this text"},
+    {"audit",
+     NULL,
+     cmd_audit,
+     {"entity", "actor", "since", "limit"},
+     "[--entity FAMILY[:ID]] [--actor acc_...|system] [--since RFC3339] [--limit 1..10000]",
+     "the audit trail, newest first (50 rows by default): id, at, actor (system: kitod\n"
+     "        itself), from (the client's address, ussd, or kitoctl:user@host), action,\n"
+     "        entity, detail (JSON)"},
+    {"help", NULL, cmd_help, {NULL}, "", "this text"},
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
-static int cmd_help(int argc, char **argv)
+static int cmd_help(const options *o)
 {
-    (void)argc;
-    (void)argv;
+    (void)o;
     printf("usage: kitoctl COMMAND [OPTIONS]\n\n"
            "Talks to the MySQL database of KITO_MYSQL_HOST, _PORT, _USER, _PASSWORD and _DB.\n"
            "Exit status: 0 done, 1 the database refused or failed, 2 bad command or input.\n\n");
@@ -668,21 +810,40 @@ static int cmd_help(int argc, char **argv)
     return 0;
 }
 
+/* Parses the command's options, runs it and closes the connection it opened. */
+static int run(const struct command *c, int argc, char **argv)
+{
+    options o = {.count = 0};
+    while (o.count < OPTIONS_MAX && c->options[o.count] != NULL) {
+        o.names[o.count] = c->options[o.count];
+        o.count++;
+    }
+    int rc = options_parse(&o, argc, argv);
+    if (rc == 0)
+        rc = c->run(&o);
+    if (the_db != NULL)
+        db_close(the_db);
+    the_db = NULL;
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    kito_log_program("kitoctl");
+    set_audit_origin();
     if (argc < 2)
-        return (cmd_help(0, NULL), EXIT_USAGE);
+        return (cmd_help(NULL), EXIT_USAGE);
     for (size_t i = 0; i < COMMAND_COUNT; i++) {
         const struct command *c = &commands[i];
         if (strcmp(argv[1], c->group) != 0)
             continue;
         if (c->verb == NULL)
-            return c->run(argc - 2, argv + 2);
+            return run(c, argc - 2, argv + 2);
         if (argc >= 3 && strcmp(argv[2], c->verb) == 0)
-            return c->run(argc - 3, argv + 3);
+            return run(c, argc - 3, argv + 3);
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-        return cmd_help(0, NULL);
+        return cmd_help(NULL);
     return usage_error("unknown command '%s%s%s' (see kitoctl help)", argv[1], argc >= 3 ? " " : "",
                        argc >= 3 ? argv[2] : "");
 }

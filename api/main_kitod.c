@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 #include <uv.h>
 
+#include "api/common/log.h"
 #include "api/common/config.h"
 #include "api/store/db.h"
 #include "api/http/server.h"
@@ -34,17 +35,17 @@ int main(void)
     char err[1600];
 
     if (kito_config_load_env(&cfg, err, sizeof(err)) != KITO_OK) {
-        fprintf(stderr, "kitod: bad configuration: %s\n", err);
+        kito_log(NULL, "bad configuration: %s", err);
         return 2;
     }
     if (kito_db_library_init() != KITO_OK) {
-        fprintf(stderr, "kitod: cannot initialise the MySQL client library\n");
+        kito_log(NULL, "cannot initialise the MySQL client library");
         return 1;
     }
     uv_loop_t *loop = uv_default_loop();
     kito_err e = kito_server_start(&server, &cfg, loop, err, sizeof(err));
     if (e != KITO_OK) {
-        fprintf(stderr, "kitod: %s\n", err);
+        kito_log(NULL, "%s", err);
         drain(loop);
         kito_server_dispose(&server);
         uv_walk(loop, close_any, NULL);
@@ -60,6 +61,9 @@ int main(void)
                (unsigned)cfg.https_port, v6, cfg.bind, v6e, (unsigned)cfg.http_port);
     else
         printf("kitod listening https://%s%s%s:%u\n", v6, cfg.bind, v6e, (unsigned)cfg.https_port);
+    if (cfg.metrics_port != 0)
+        printf("kitod metrics http://127.0.0.1:%u/metrics (loopback only)\n",
+               (unsigned)cfg.metrics_port);
     fflush(stdout);
 
     uv_run(loop, UV_RUN_DEFAULT);
@@ -69,8 +73,8 @@ int main(void)
     uv_walk(loop, close_any, NULL);
     drain(loop);
     if (uv_loop_close(loop) != 0)
-        fprintf(stderr, "kitod: warning: some handles were still open at exit\n");
+        kito_log(NULL, "warning: some handles were still open at exit");
     kito_db_library_end();
-    fprintf(stderr, "kitod: stopped\n");
+    kito_log(NULL, "stopped");
     return server.exit_code;
 }

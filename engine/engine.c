@@ -432,10 +432,10 @@ static inline unsigned id_line_match(const struct kito__id_line *line, uint32_t 
  * generation's chain ends at the first of its line halves with an empty slot (nothing is deleted
  * from a generation but all at once, and slots fill from the front of a line, so an empty slot
  * matches no tag). An id is in at most one generation: it is inserted only when found in
- * neither. When not found, p->id_free gets the current generation's first empty slot (line x 8
- * + slot), where ids_insert puts it. */
-static inline __attribute__((always_inline)) bool ids_find(const kito_engine *eng, uint64_t cmd_id,
-                                                           struct pre *p, uint32_t *seq)
+ * neither. Returns its log entry, or NULL; when not found, p->id_free gets the current
+ * generation's first empty slot (line x 8 + slot), where ids_insert puts it. */
+static inline __attribute__((always_inline)) const struct kito__id_entry *
+ids_find_entry(const kito_engine *eng, uint64_t cmd_id, struct pre *p)
 {
     const uint32_t cur_shift = eng->ids_cur * KITO__ID_SLOTS;
     const uint32_t pos_mask = (UINT32_C(1) << eng->id_pos_bits) - 1;
@@ -448,10 +448,8 @@ static inline __attribute__((always_inline)) bool ids_find(const kito_engine *en
             const struct kito__id_entry *e =
                 &eng->id_log[(size_t)half * eng->lim.recent_commands +
                              (line->slot[half][b % KITO__ID_SLOTS] & pos_mask)];
-            if (e->cmd_id == cmd_id && e->lot_fp == p->id_fp) {
-                *seq = e->seq;
-                return true;
-            }
+            if (e->cmd_id == cmd_id && e->lot_fp == p->id_fp)
+                return e;
         }
         unsigned cur_empty = (empty & live) >> cur_shift & 0xffu;
         if (cur_empty != 0)
@@ -459,8 +457,19 @@ static inline __attribute__((always_inline)) bool ids_find(const kito_engine *en
         live &=
             ((empty & 0xffu) != 0 ? 0xff00u : 0xffffu) & ((empty & 0xff00u) != 0 ? 0xffu : 0xffffu);
         if (live == 0)
-            return false;
+            return NULL;
     }
+}
+
+/* ids_find_entry for the bid path: true and the first arrival's seq when found. */
+static inline __attribute__((always_inline)) bool ids_find(const kito_engine *eng, uint64_t cmd_id,
+                                                           struct pre *p, uint32_t *seq)
+{
+    const struct kito__id_entry *e = ids_find_entry(eng, cmd_id, p);
+    if (e == NULL)
+        return false;
+    *seq = e->seq;
+    return true;
 }
 
 /* The current generation is full: the previous one is forgotten and becomes the current one. */
@@ -494,6 +503,32 @@ static inline __attribute__((always_inline)) void ids_insert(kito_engine *eng, u
     e->cmd_id = cmd_id;
     e->lot_fp = p->id_fp;
     e->seq = seq;
+}
+
+kito_err kito_engine_remember(kito_engine *eng, uint64_t lot_id, uint64_t cmd_id, uint32_t seq)
+{
+    if (lot_id == 0 || cmd_id == 0 || seq == 0)
+        return KITO_E_BAD_COMMAND;
+    const struct kito_command c = {.id = cmd_id, .lot_id = lot_id};
+    struct pre pre;
+    pre_compute(eng, &c, &pre);
+    const struct kito__id_entry *found = ids_find_entry(eng, cmd_id, &pre);
+    if (found != NULL) {
+        /* The journal holds the id twice: it was accepted again once the window had forgotten
+         * it. A retry then meant the later one, which is what the window answered before the
+         * restart; keep it whatever order the two arrive in. */
+        struct kito__id_entry *e = &eng->id_log[found - eng->id_log];
+        if (seq > e->seq)
+            e->seq = seq;
+        return KITO_OK;
+    }
+    ids_insert(eng, cmd_id, &pre, seq);
+#ifndef NDEBUG
+    struct pre again; /* pair assertion: what was written is found */
+    pre_compute(eng, &c, &again);
+    assert(ids_find_entry(eng, cmd_id, &again) != NULL);
+#endif
+    return KITO_OK;
 }
 
 /* ---- ladders --------------------------------------------------------------------------------- */
@@ -718,8 +753,11 @@ apply_to(kito_engine *eng, const struct kito_command *cmd, struct pre *pre, bool
     kito_err err = precheck(cmd);
     if (err != KITO_OK)
         return out->err = err;
+    /* A replayed command was accepted once and is applied again whatever the window holds
+     * (the same id may stand twice in a journal, accepted again after the window forgot it);
+     * its id is the rebuild's to remember (kito_engine_remember), in the order it chooses. */
     uint32_t first_seq;
-    if (cmd->id != 0 && ids_find(eng, cmd->id, pre, &first_seq)) {
+    if (!replay && cmd->id != 0 && ids_find(eng, cmd->id, pre, &first_seq)) {
         out->seq = first_seq;
         return out->err = KITO_E_DUPLICATE;
     }
@@ -744,7 +782,7 @@ apply_to(kito_engine *eng, const struct kito_command *cmd, struct pre *pre, bool
     if (err != KITO_OK)
         return out->err = err;
     lot->seq = em.seq;
-    if (cmd->id != 0)
+    if (!replay && cmd->id != 0)
         ids_insert(eng, cmd->id, pre, em.seq);
     out->seq = em.seq;
     out->n_events = em.n;
@@ -985,4 +1023,24 @@ void kito_engine_memory(const kito_engine *eng, struct kito_engine_memory *out)
     out->lots_loaded = eng->lots_loaded;
     out->chunks_used = eng->chunks_used;
     out->chunks_total = eng->n_chunks;
+}
+
+const char *kito_lot_state_name(uint8_t state)
+{
+    switch (state) {
+    case KITO_LOT_SCHEDULED:
+        return "scheduled";
+    case KITO_LOT_OPEN:
+        return "open";
+    case KITO_LOT_CLOSING:
+        return "closing";
+    case KITO_LOT_SOLD:
+        return "sold";
+    case KITO_LOT_UNSOLD:
+        return "unsold";
+    case KITO_LOT_WITHDRAWN:
+        return "withdrawn";
+    default:
+        return "unknown";
+    }
 }

@@ -57,7 +57,8 @@
  * Commands, outcomes and idempotency: see engine/command.h. A refused command changes nothing at
  * all -- not the lot, not the seq, not the idempotency window -- so retrying it is judged afresh;
  * only accepted commands are remembered, which is also what lets the window be rebuilt from a
- * journal of accepted commands.
+ * journal of accepted commands (kito_engine_remember, oldest first; kito_engine_replay leaves
+ * the window alone).
  */
 #ifndef KITO_ENGINE_H
 #define KITO_ENGINE_H
@@ -88,6 +89,11 @@ enum kito_lot_state {
     KITO_LOT_UNSOLD = 5,
     KITO_LOT_WITHDRAWN = 6,
 };
+#define KITO_LOT_STATE_MAX KITO_LOT_WITHDRAWN
+
+/* The state's name as the API and MySQL spell it: "scheduled", "open", "closing", "sold",
+ * "unsold", "withdrawn"; "unknown" for anything else. Static storage. Pure. */
+const char *kito_lot_state_name(uint8_t state);
 
 enum kito_tender_price {
     KITO_TENDER_FIRST_PRICE = 1,
@@ -191,9 +197,28 @@ size_t kito_engine_apply_batch(kito_engine *eng, const struct kito_command *cmds
 /* Re-applies a journaled accepted command while rebuilding (DESIGN.md, "Durability"). cmd->seq
  * must be the lot's next seq, else KITO_E_BAD_COMMAND (a gap or a repeat in the journal). A
  * refusal means the journal does not belong to this lot state: the caller must treat it as
- * damage. Otherwise as kito_engine_apply, and the command's id re-enters the window. */
+ * damage. Otherwise as kito_engine_apply, except that the idempotency window is neither read nor
+ * written: the command was accepted once, so it is applied even if its id is in the window (a
+ * journal may hold an id twice, accepted again after the window had forgotten it), and putting
+ * the ids back is the rebuild's business (kito_engine_remember), in the order of acceptance
+ * across all lots, which one lot's journal cannot give. */
 kito_err kito_engine_replay(kito_engine *eng, const struct kito_command *cmd,
                             struct kito_event *events, size_t events_cap, struct kito_outcome *out);
+
+/* Puts the id of an accepted command into the idempotency window without applying anything, as
+ * if lot lot_id had just accepted command cmd_id with seq (DESIGN.md, "Durability": rebuilding the
+ * window from the journal, including the commands a lot's snapshot already covers). Afterwards a
+ * command (lot_id, cmd_id) is answered KITO_E_DUPLICATE with seq, exactly as after acceptance,
+ * and it ages out the same way: the window forgets ids a generation (recent_commands ids) at a
+ * time, in the order they entered it, so call it oldest first and before the commands it should
+ * be older than -- or, for at most recent_commands ids into a fresh window, in any order: they
+ * share its first generation. The lot need not be loaded. If (lot_id, cmd_id) is already
+ * remembered it takes no new place and its seq becomes the higher of the two (the later
+ * acceptance of an id accepted twice). Returns
+ * KITO_E_BAD_COMMAND (and remembers nothing) if lot_id, cmd_id or seq is 0. Pure: no allocation;
+ * the cost of an accepted command's window insert -- one line of the window's hash, its log on a
+ * tag match -- and, once every recent_commands ids, the clearing of one generation. */
+kito_err kito_engine_remember(kito_engine *eng, uint64_t lot_id, uint64_t cmd_id, uint32_t seq);
 
 /* Opens and closes what is due at now_ms (timed and tender lots), earliest deadline first, by
  * applying KITO_CMD_OPEN / KITO_CMD_CLOSE commands (id 0, now_ms = now_ms). Each applied command,

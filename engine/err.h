@@ -60,7 +60,9 @@
     XX(CONFIG, -115, "bad_config", "the configuration is not valid")                               \
     XX(UNSUPPORTED_MEDIA, -116, "unsupported_media_type", "this content type is not accepted")     \
     XX(LOCKED, -117, "locked", "too many failed attempts; try again later")                        \
-    XX(OVER_LIMIT, -118, "over_limit", "the amount is above your spending limit for this sale")
+    XX(OVER_LIMIT, -118, "over_limit", "the amount is above your spending limit for this sale")    \
+    XX(NO_CONSENT, -119, "no_consent",                                                             \
+       "the stone's miner has not offered it to this organiser or sale")
 
 typedef enum kito_err {
     KITO_OK = 0,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Loads Kito's demo market through the real API (and kitoctl for staff accounts), so the demo is
 # made the way users make data: miners in Kenya, Tanzania, Zambia and Malawi with their
-# associations, stones with signed valuation certificates, a buyer, a timed sale and a live sale.
+# associations, stones with signed valuation certificates that the miners offer to the organiser,
+# a buyer, a timed sale and a live sale.
 #   ops/demo-data.sh BASE_URL CA_FILE KITOCTL
 # Runs only when the database has no accounts (so `ops/kito run` twice never loads it twice);
 # KITO_DEMO_FORCE=1 loads it anyway (the browser tests load it into the shared test database).
@@ -105,6 +106,20 @@ s3=$(stone "$m_zm" beryl emerald 3.08 "emerald cut" "bluish green" ZM Copperbelt
 s4=$(stone "$m_mw" beryl aquamarine 7.45 oval "light blue" MW Mzimba "Chamalaza" 30000 52000)
 s5=$(stone "$m_tz" spinel spinel 1.96 round "hot pink" TZ Morogoro Mahenge 60000 95000)
 s6=$(stone "$m_ke" corundum ruby 1.21 oval "purplish red" KE Kwale Kasigau 70000 110000)
+
+# Consent (DESIGN.md, "Settlement and payouts"): a stone goes into a sale only once its miner has
+# offered it to the organiser; each miner signs in with her PIN and offers hers to the forum.
+forum_id=$(api GET /v1/accounts/me "$forum" | jq -r .id)
+offer() { # offer TOKEN STONE...: the miner offers each stone to the forum (any of its sales)
+    local token=$1 s; shift
+    for s in "$@"; do
+        api POST "/v1/stones/$s/offers" "$token" "$(jq -nc --arg o "$forum_id" '{organizer_id:$o}')" >/dev/null
+    done
+}
+offer "$(signin_phone +255754000101)" "$s1" "$s5"
+offer "$(signin_phone +254712000202)" "$s2" "$s6"
+offer "$(signin_phone +260971000303)" "$s3"
+offer "$(signin_phone +265991000404)" "$s4"
 
 now=$(date -u +%s)
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }

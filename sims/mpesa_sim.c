@@ -1,7 +1,7 @@
 /*
  * mpesa_sim: a local M-Pesa Daraja B2C provider for tests and the demo (issue 7). It speaks the
- * protocol of api/adapters/mpesa.h over plain HTTP on a local port (no TLS: it is a local stand-in for
- * the provider, reached by kitod on 127.0.0.1; the callbacks it makes to kitod ARE https, since
+ * protocol of api/adapters/mpesa.h over plain HTTP on a local port (no TLS: it is a local stand-in
+ * for the provider, reached by kitod on 127.0.0.1; the callbacks it makes to kitod ARE https, since
  * kitod only speaks TLS, verified against --cacert).
  *
  *   POST /mpesa/b2c/v3/paymentrequest      validates the B2C fields like Daraja (400 with an
@@ -31,10 +31,16 @@
  *              without one: the client's outcome is unknown
  *   no_conversation_id  pays (success, callback as usual) but its answer, ResponseCode "0",
  *              carries no ConversationID
+ *   wrong_amount  pays one unit more than asked and says so (TransactionAmount): Kito must hold
+ *              the payout as an anomaly (issue 19)
+ *   fail_then_succeed  calls back failure (2001) after --delay-ms, then success for the same
+ *              request after --late-ms (and status queries say paid from then): a success after
+ *              a recorded failure, which Kito must hold as an anomaly (issue 19)
  * The mode of a request is chosen by the last two digits of PartyB: 91 failure, 92 timeout,
- * 93 duplicate, 94 late, 95 fail_once, 96 refuse, 97 hang, 98 no_conversation_id; any other
- * wallet gets --mode (default success). A callback that cannot be delivered (kitod down, not
- * 200) is retried every 500 ms up to --callback-tries times.
+ * 93 duplicate, 94 late, 95 fail_once, 96 refuse, 97 hang, 98 no_conversation_id,
+ * 99 wrong_amount, 90 fail_then_succeed; any other wallet gets --mode (default success). A callback
+ * that cannot be delivered (kitod down, not 200) is retried every 500 ms up to --callback-tries
+ * times.
  *
  * Flags (or environment): --port (KITO_MPESA_SIM_PORT, required), --bind (127.0.0.1), --mode,
  * --delay-ms (200), --late-ms (3000), --hang-ms (15000), --callback-tries (20), --cacert PATH
@@ -70,11 +76,14 @@ typedef enum mode {
     FAIL_ONCE,
     REFUSE,
     HANG,
-    NO_CONVERSATION_ID
+    NO_CONVERSATION_ID,
+    WRONG_AMOUNT,
+    FAIL_THEN_SUCCEED
 } mode;
-static const char *const mode_names[] = {"success",   "failure", "timeout",
-                                         "duplicate", "late",    "fail_once",
-                                         "refuse",    "hang",    "no_conversation_id"};
+static const char *const mode_names[] = {
+    "success",          "failure", "timeout", "duplicate",          "late",
+    "fail_once",        "refuse",  "hang",    "no_conversation_id", "wrong_amount",
+    "fail_then_succeed"};
 
 static struct {
     const char *bind;
@@ -94,7 +103,9 @@ static struct {
 typedef struct payment {
     char ocid[65], conversation_id[40], transaction_id[16];
     char party_b[20], occasion[101], result_url[1024];
-    int64_t amount;
+    char public_name[48]; /* Daraja's ReceiverPartyPublicName: "254708374149 - John Doe" */
+    int64_t amount;       /* asked for */
+    int64_t paid;         /* what the provider pays and reports (wrong_amount: amount + 1) */
     mode mode;
     int result_code;     /* decided when accepted */
     int64_t final_at_ms; /* the result is final (status queries return it) from then; 0 never */
@@ -182,9 +193,9 @@ static json_t *result_doc(const payment *p)
             "The service request is processed successfully.", "OriginatorConversationID", p->ocid,
             "ConversationID", p->conversation_id, "TransactionID", p->transaction_id,
             "ResultParameters", "ResultParameter", "Key", "TransactionAmount", "Value",
-            (json_int_t)p->amount, "Key", "TransactionReceipt", "Value", p->transaction_id, "Key",
+            (json_int_t)p->paid, "Key", "TransactionReceipt", "Value", p->transaction_id, "Key",
             "B2CRecipientIsRegisteredCustomer", "Value", "Y", "Key", "ReceiverPartyPublicName",
-            "Value", p->party_b, "ReferenceData", "ReferenceItem", "Key", "QueueTimeoutURL",
+            "Value", p->public_name, "ReferenceData", "ReferenceItem", "Key", "QueueTimeoutURL",
             "Value", p->result_url);
     } else {
         res = json_pack("{s:i, s:i, s:s, s:s, s:s, s:s, s:{s:{s:s, s:s}}}", "ResultType", 0,
@@ -247,6 +258,7 @@ typedef struct callback_plan {
     size_t index; /* into payments */
     long wait_ms;
     int times;
+    bool now_paid; /* fail_then_succeed: the payment turns paid before this callback */
 } callback_plan;
 
 static void *callback_thread(void *arg)
@@ -254,6 +266,8 @@ static void *callback_thread(void *arg)
     callback_plan *plan = arg;
     sleep_ms(plan->wait_ms);
     pthread_mutex_lock(&mu);
+    if (plan->now_paid)
+        payments[plan->index].result_code = 0;
     payment p = payments[plan->index];
     pthread_mutex_unlock(&mu);
     json_t *doc = json_pack("{s:o}", "Result", result_doc(&p));
@@ -281,13 +295,13 @@ static void *callback_thread(void *arg)
     return NULL;
 }
 
-static void schedule_callback(size_t index, long wait_ms, int times)
+static void schedule_callback(size_t index, long wait_ms, int times, bool now_paid)
 {
     callback_plan *plan = malloc(sizeof(*plan));
     pthread_t t;
     if (plan == NULL)
         return;
-    *plan = (callback_plan){index, wait_ms, times};
+    *plan = (callback_plan){index, wait_ms, times, now_paid};
     if (pthread_create(&t, NULL, callback_thread, plan) != 0) {
         free(plan);
         return;
@@ -323,8 +337,10 @@ static bool url_ok(const char *s)
 static mode mode_for(const char *party_b)
 {
     size_t n = strlen(party_b);
-    if (n >= 2 && party_b[n - 2] == '9' && party_b[n - 1] >= '1' && party_b[n - 1] <= '8')
-        return (mode)(party_b[n - 1] - '0'); /* 91 failure ... 98 no_conversation_id */
+    if (n >= 2 && party_b[n - 2] == '9' && party_b[n - 1] >= '1' && party_b[n - 1] <= '9')
+        return (mode)(party_b[n - 1] - '0'); /* 91 failure ... 99 wrong_amount */
+    if (n >= 2 && party_b[n - 2] == '9' && party_b[n - 1] == '0')
+        return FAIL_THEN_SUCCEED;
     return opt.mode;
 }
 
@@ -406,9 +422,12 @@ static void handle_b2c(int fd, const char *body, size_t len)
     snprintf(p->occasion, sizeof(p->occasion), "%s",
              str(doc, "Occasion") != NULL ? str(doc, "Occasion") : "");
     snprintf(p->result_url, sizeof(p->result_url), "%s", url);
+    snprintf(p->public_name, sizeof(p->public_name), "%s - Kito Miner", party_b);
     p->amount = (int64_t)json_integer_value(amount);
+    p->paid = m == WRONG_AMOUNT ? p->amount + 1 : p->amount;
     p->mode = m;
-    p->result_code = (m == FAILURE || (m == FAIL_ONCE && !failed_before)) ? 2001 : 0;
+    p->result_code =
+        (m == FAILURE || m == FAIL_THEN_SUCCEED || (m == FAIL_ONCE && !failed_before)) ? 2001 : 0;
     long wait = m == LATE ? opt.late_ms : opt.delay_ms;
     p->final_at_ms = m == TIMEOUT ? 0 : now_ms() + wait;
     json_t *ack = json_pack("{s:s, s:s, s:s, s:s}", "ConversationID", p->conversation_id,
@@ -421,7 +440,9 @@ static void handle_b2c(int fd, const char *body, size_t len)
            (int64_t)json_integer_value(amount), party_b, mode_names[m], p->result_code);
     json_decref(doc);
     if (m != TIMEOUT)
-        schedule_callback(index, wait, m == DUPLICATE ? 2 : 1);
+        schedule_callback(index, wait, m == DUPLICATE ? 2 : 1, false);
+    if (m == FAIL_THEN_SUCCEED)
+        schedule_callback(index, opt.late_ms, 1, true);
     if (m == HANG) {
         json_decref(ack);
         sleep_ms(opt.hang_ms); /* the client gives up first; we close without an answer */
@@ -476,7 +497,7 @@ static void handle_list(int fd)
                               json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:b}",
                                         "OriginatorConversationID", p->ocid, "ConversationID",
                                         p->conversation_id, "TransactionID", p->transaction_id,
-                                        "PartyB", p->party_b, "Amount", (json_int_t)p->amount,
+                                        "PartyB", p->party_b, "Amount", (json_int_t)p->paid,
                                         "Occasion", p->occasion, "ResultCode", p->result_code,
                                         "callbacks_delivered", p->callbacks_delivered, "final",
                                         p->final_at_ms != 0 && now_ms() >= p->final_at_ms));

@@ -1,5 +1,5 @@
-import { apply } from '/i18n.js';
-import { el, getJSON, showError, startPage, when } from '/api.js';
+import { apply, tn } from '/i18n.js';
+import { el, getJSON, showError, startPage, when, fill } from '/api.js';
 
 async function checkStatus() {
   const status = document.getElementById('status');
@@ -14,8 +14,20 @@ async function checkStatus() {
   apply(status.parentElement);
 }
 
+function saleCard(s) {
+  return el('li', { class: 'card' },
+    el('a', { href: `/sale.html?id=${encodeURIComponent(s.id)}`, class: 'title' }, s.title),
+    el('p', { class: 'meta' },
+      el('span', { i18n: `format.${s.format}` }), ' · ',
+      s.online ? el('span', { i18n: 'sale.online' }) : (s.venue ?? ''), ' · ',
+      tn('sale.lot', s.lot_count ?? 0)),
+    el('p', { class: 'meta' }, el('span', { i18n: s.status === 'open' ? 'sale.ends' : 'sale.starts' }),
+      ' ', when(s.status === 'open' && s.ends_at ? s.ends_at : s.starts_at)),
+  );
+}
+
 async function listSales() {
-  const list = document.getElementById('sales');
+  const box = document.getElementById('sales');
   try {
     // Sales a visitor can still take part in: open ones, then those published and to come, each
     // soonest first. (All sales by start time put the oldest, long closed, first: once there were
@@ -24,21 +36,17 @@ async function listSales() {
       getJSON('/v1/sales?status=open&limit=50'),
       getJSON('/v1/sales?status=published&limit=50'),
     ]);
-    const items = [...open.items, ...upcoming.items];
-    list.replaceChildren(...items.map((s) => el('li', { class: 'card' },
-      el('a', { href: `/sale.html?id=${encodeURIComponent(s.id)}`, class: 'title' }, s.title),
-      el('p', { class: 'meta' },
-        el('span', { i18n: `format.${s.format}` }), ' · ',
-        s.online ? el('span', { i18n: 'sale.online' }) : s.venue, ' · ',
-        `${s.lot_count} `, el('span', { i18n: 'sale.lots' })),
-      el('p', { class: 'meta' }, el('span', { i18n: 'sale.starts' }), ' ', when(s.starts_at)),
-    )));
-    if (items.length === 0) list.replaceChildren(el('li', { i18n: 'sales.none' }));
-    apply(list);
+    const parts = [];
+    for (const [key, items] of [['sales.open', open.items], ['sales.upcoming', upcoming.items]]) {
+      if (items.length === 0) continue;
+      parts.push(el('h3', { i18n: key }), el('ul', { class: 'cards' }, items.map(saleCard)));
+    }
+    fill(box, ...(parts.length ? parts : [el('p', { i18n: 'sales.none' })]));
+    apply(box);
   } catch (err) {
-    showError(list, err);
+    showError(box, err);
   }
-  list.removeAttribute('aria-busy');
+  box.removeAttribute('aria-busy');
 }
 
 startPage(listSales);

@@ -248,6 +248,18 @@ static kito_err read_parameters(const json_t *params, kito_mpesa_result *out, ch
         } else if (strcmp(json_string_value(key), "TransactionReceipt") == 0) {
             if (json_is_string(val))
                 copy_cut(out->receipt, sizeof(out->receipt), json_string_value(val));
+        } else if (strcmp(json_string_value(key), "ReceiverPartyPublicName") == 0 &&
+                   json_is_string(val)) {
+            /* Daraja: "254708374149 - John Doe"; the leading digits are the wallet paid (kept
+             * only when they look like one, so a name alone compares as "not reported") */
+            const char *v = json_string_value(val);
+            size_t d = 0;
+            while (v[d] >= '0' && v[d] <= '9' && d < sizeof(out->receiver_msisdn) - 1)
+                d++;
+            if (d >= 8 && (v[d] == '\0' || v[d] == ' ' || v[d] == '-')) {
+                memcpy(out->receiver_msisdn, v, d);
+                out->receiver_msisdn[d] = '\0';
+            }
         }
     }
     return KITO_OK;

@@ -112,6 +112,9 @@ typedef struct kito_mpesa_result {
     bool has_amount;
     int64_t transaction_amount;        /* ResultParameters TransactionAmount, whole units */
     char receipt[KITO_MPESA_TXN_SIZE]; /* ResultParameters TransactionReceipt */
+    char receiver_msisdn[17];          /* the digits that begin ResultParameters
+                                          ReceiverPartyPublicName ("254708374149 - John Doe"),
+                                          "" when absent: the wallet the provider paid */
 } kito_mpesa_result;
 
 /* Reads a result callback body ({"Result": {...}}). KITO_E_MALFORMED_JSON for bytes that are

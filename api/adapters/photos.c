@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/common/log.h"
+
 #define PATH_CAP 1200
 
 const char *kito_photo_detect(const void *bytes, size_t len)
@@ -65,7 +67,7 @@ static kito_err make_dir(const char *path)
 {
     if (mkdir(path, 0755) == 0 || errno == EEXIST)
         return KITO_OK;
-    fprintf(stderr, "kitod: cannot create %s: %s\n", path, strerror(errno));
+    kito_log(NULL, "cannot create %s: %s", path, strerror(errno));
     return KITO_E_IO;
 }
 
@@ -128,7 +130,7 @@ kito_err kito_photo_store(const char *dir, const void *bytes, size_t len,
         return KITO_E_IO;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
-        fprintf(stderr, "kitod: cannot create %s: %s\n", tmp, strerror(errno));
+        kito_log(NULL, "cannot create %s: %s", tmp, strerror(errno));
         return KITO_E_IO;
     }
     e = write_all(fd, bytes, len);
@@ -139,7 +141,7 @@ kito_err kito_photo_store(const char *dir, const void *bytes, size_t len,
     if (e == KITO_OK && rename(tmp, path) != 0)
         e = KITO_E_IO;
     if (e != KITO_OK) {
-        fprintf(stderr, "kitod: cannot store photo %s: %s\n", path, strerror(errno));
+        kito_log(NULL, "cannot store photo %s: %s", path, strerror(errno));
         unlink(tmp);
         return e;
     }

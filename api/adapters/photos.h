@@ -5,8 +5,8 @@
  * written to a temporary name in the same directory, flushed (fsync) and renamed, so a crash
  * never leaves a half-written photo under a real name.
  *
- * Blocking file I/O: call the store and read functions on a worker thread (api/http/req_db.h), never
- * on the event loop. kito_photo_detect is pure. All are thread-safe.
+ * Blocking file I/O: call the store and read functions on a worker thread (api/http/req_db.h),
+ * never on the event loop. kito_photo_detect is pure. All are thread-safe.
  */
 #ifndef KITO_PHOTOS_H
 #define KITO_PHOTOS_H

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/common/log.h"
+
 /* ---- hiredis on the loop (both Redis connections use it) ------------------------------------ */
 
 /* hiredis's own libuv adapter (hiredis/adapters/libuv.h) calls uv_poll_start on every
@@ -98,6 +100,24 @@ int kito_redis_attach(redisAsyncContext *ac, uv_loop_t *loop)
     return REDIS_OK;
 }
 
+int kito_redis_auth(redisAsyncContext *ac, const char *user, const char *password,
+                    redisCallbackFn *fn, void *privdata)
+{
+    if (password == NULL || password[0] == '\0')
+        return REDIS_OK;
+    if (user == NULL || user[0] == '\0')
+        return redisAsyncCommand(ac, fn, privdata, "AUTH %s", password);
+    return redisAsyncCommand(ac, fn, privdata, "AUTH %s %s", user, password);
+}
+
+bool kito_redis_reply_is_auth_error(const redisReply *reply)
+{
+    return reply != NULL && reply->type == REDIS_REPLY_ERROR &&
+           (strncmp(reply->str, "WRONGPASS", 9) == 0 || strncmp(reply->str, "NOAUTH", 6) == 0 ||
+            strncmp(reply->str, "NOPERM", 6) == 0 ||
+            strstr(reply->str, "without any password configured") != NULL);
+}
+
 static void start_connect(kito_redis *r);
 static void on_reconnect(uv_timer_t *t);
 
@@ -115,10 +135,7 @@ static void schedule_reconnect(kito_redis *r)
     r->ping_in_flight = false;
     if (r->stopping)
         return;
-    uint32_t wait = r->backoff_ms;
-    r->backoff_ms = r->backoff_ms * 2 > KITO_REDIS_BACKOFF_MAX_MS ? KITO_REDIS_BACKOFF_MAX_MS
-                                                                  : r->backoff_ms * 2;
-    uv_timer_start(&r->reconnect, on_reconnect, wait, 0);
+    uv_timer_start(&r->reconnect, on_reconnect, kito_backoff_next(&r->backoff), 0);
 }
 
 static void on_reconnect(uv_timer_t *t)
@@ -173,12 +190,31 @@ static void on_pong(redisAsyncContext *ac, void *reply_, void *privdata)
         r->ok = true;
         r->last_pong_ms = uv_now(r->loop);
         r->latency_ms = (double)(r->last_pong_ms - r->ping_sent_ms);
-        r->backoff_ms = KITO_REDIS_BACKOFF_MIN_MS;
+        kito_backoff_reset(&r->backoff);
         r->last_error[0] = '\0';
+        r->auth_logged = false;
     } else {
         r->ok = false;
         set_error(r, "PING", reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
     }
+}
+
+/* AUTH's answer: a refusal drops the connection (the PINGs behind it would only say NOAUTH) and
+ * is logged once until a connection works again. */
+static void on_auth(redisAsyncContext *ac, void *reply_, void *privdata)
+{
+    kito_redis *r = privdata;
+    redisReply *reply = reply_;
+    if (r->ac != ac || reply == NULL || reply->type != REDIS_REPLY_ERROR)
+        return;
+    if (!r->auth_logged)
+        kito_log("redis", "Redis refused AUTH as user %s: %s", r->user[0] ? r->user : "default",
+                 reply->str);
+    r->auth_logged = true;
+    char why[160];
+    snprintf(why, sizeof(why), "AUTH: %s", reply->str);
+    r->ok = false;
+    drop(r, why);
 }
 
 static void start_connect(kito_redis *r)
@@ -207,6 +243,8 @@ static void start_connect(kito_redis *r)
     }
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    if (kito_redis_auth(ac, r->user, r->password, on_auth, r) != REDIS_OK)
+        drop(r, "cannot queue AUTH");
 }
 
 static void on_tick(uv_timer_t *t)
@@ -235,13 +273,18 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
-kito_err kito_redis_start(kito_redis *r, uv_loop_t *loop, const char *host, int port)
+kito_err kito_redis_start(kito_redis *r, uv_loop_t *loop, const char *host, int port,
+                          const char *user, const char *password)
 {
     memset(r, 0, sizeof(*r));
+    if (strlen(user) >= sizeof(r->user) || strlen(password) >= sizeof(r->password))
+        return KITO_E_CONFIG;
     r->loop = loop;
     snprintf(r->host, sizeof(r->host), "%s", host);
     r->port = port;
-    r->backoff_ms = KITO_REDIS_BACKOFF_MIN_MS;
+    snprintf(r->user, sizeof(r->user), "%s", user);
+    snprintf(r->password, sizeof(r->password), "%s", password);
+    kito_backoff_init(&r->backoff, KITO_REDIS_BACKOFF_MIN_MS, KITO_REDIS_BACKOFF_MAX_MS);
     set_error(r, "not connected yet", NULL);
     if (uv_timer_init(loop, &r->tick) != 0)
         return KITO_E_INTERNAL;

@@ -20,7 +20,8 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
-const kito_scrypt_params kito_scrypt_default = {.n = 16384, .r = 8, .p = 1};
+/* OWASP-equivalent scrypt cost, measured: api/common/crypto.h */
+const kito_scrypt_params kito_scrypt_default = {.n = 16384, .r = 8, .p = 5};
 const kito_scrypt_params kito_scrypt_test = {.n = 1024, .r = 8, .p = 1};
 
 struct kito_signer {

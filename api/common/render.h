@@ -1,8 +1,8 @@
 /*
  * Small builders for the API's JSON conventions (issue 4): ids are opaque strings
- * (api/common/validate.h, kito_id_format), money is {"amount": minor units, "currency": "USD"}, times are
- * RFC 3339 UTC strings, rates are basis points. Every kito_render_* function returns a new
- * reference (jansson), or NULL on allocation failure, which json_object_set_new tolerates by
+ * (api/common/validate.h, kito_id_format), money is {"amount": minor units, "currency": "USD"},
+ * times are RFC 3339 UTC strings, rates are basis points. Every kito_render_* function returns a
+ * new reference (jansson), or NULL on allocation failure, which json_object_set_new tolerates by
  * failing as a whole. The kito_jw_* writers below write the same text without a tree.
  */
 #ifndef KITO_RENDER_H

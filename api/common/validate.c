@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/common/secrets.h"
+
 /* ---- error detail ---------------------------------------------------------------------------- */
 
 /* Cuts a truncated string back to a whole UTF-8 sequence, so the message stays valid JSON text. */
@@ -204,17 +206,9 @@ kito_err kito_validate_pin(const char *field, const char *s, kito_verr *ve)
     size_t len = strnlen(s, 8);
     if (len < 4 || len > 6 || !all_digits(s, len))
         return kito_verr_set(ve, field, "must be 4 to 6 digits");
-    bool same = true, up = true, down = true;
-    for (size_t i = 1; i < len; i++) {
-        same = same && s[i] == s[0];
-        up = up && s[i] == s[i - 1] + 1;
-        down = down && s[i] == s[i - 1] - 1;
-    }
-    if (same)
-        return kito_verr_set(ve, field, "must not be one digit repeated like 0000");
-    if (up || down)
-        return kito_verr_set(ve, field, "must not be a run of consecutive digits like 1234");
-    return KITO_OK;
+    /* the PINs attackers try first (issue 15, finding 10; the rules: api/common/secrets.h) */
+    const char *why = kito_secrets_pin_weakness(s, len);
+    return why != NULL ? kito_verr_set(ve, field, "%s", why) : KITO_OK;
 }
 
 kito_err kito_validate_email(const char *field, const char *s, kito_verr *ve)
@@ -257,6 +251,13 @@ kito_err kito_validate_password(const char *field, const char *s, kito_verr *ve)
         return kito_verr_set(ve, field, "must be 8 to 128 bytes long");
     if (!kito_utf8_valid(s, len, NULL))
         return kito_verr_set(ve, field, "must be valid UTF-8");
+    /* OWASP Authentication Cheat Sheet: check new passwords against a list of common ones (issue
+     * 15, finding 10; the list: api/common/secrets.h) */
+    if (kito_secrets_password_common(s, len))
+        return kito_verr_set(ve, field,
+                             "must not be one of the most common passwords, which attackers try "
+                             "first; a few unrelated words together are easy to remember and hard "
+                             "to guess");
     return KITO_OK;
 }
 

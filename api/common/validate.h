@@ -68,8 +68,9 @@ kito_err kito_validate_phone(const char *field, const char *s, kito_verr *ve);
  * "ZM" (+260), "MW" (+265); NULL for any other or malformed number. Static storage. */
 const char *kito_validate_phone_country(const char *e164);
 
-/* A miner's PIN: 4 to 6 ASCII digits, not one digit repeated (0000) and not a run of consecutive
- * digits up or down (1234, 123456, 4321). */
+/* A miner's PIN: 4 to 6 ASCII digits that follow none of the patterns attackers try first
+ * (kito_secrets_pin_weakness, api/common/secrets.h: 0000, 1234, 1212, 1122, 2000, 0007, 0042...).
+ */
 kito_err kito_validate_pin(const char *field, const char *s, kito_verr *ve);
 
 /* A pragmatic e-mail address: at most 254 bytes, valid UTF-8, exactly one '@', a local part of 1
@@ -77,7 +78,8 @@ kito_err kito_validate_pin(const char *field, const char *s, kito_verr *ve);
  * and no whitespace, control characters or any of ()<>[]\,;:" anywhere. */
 kito_err kito_validate_email(const char *field, const char *s, kito_verr *ve);
 
-/* A password: valid UTF-8 of 8 to 128 bytes. */
+/* A password: valid UTF-8 of 8 to 128 bytes, not one of the most common passwords whatever its
+ * case (kito_secrets_password_common, api/common/secrets.h). */
 kito_err kito_validate_password(const char *field, const char *s, kito_verr *ve);
 
 /* ---- codes ----------------------------------------------------------------------------------- */
@@ -182,7 +184,8 @@ kito_err kito_id_parse(const char *prefix, const char *s, uint64_t *key);
 kito_err kito_validate_id(const char *field, const char *prefix, const char *s, uint64_t *key,
                           kito_verr *ve);
 
-/* ---- request bodies: api/http/json.h parses them (kito_json_parse); the shapes are checked here ----
+/* ---- request bodies: api/http/json.h parses them (kito_json_parse); the shapes are checked here
+ * ----
  */
 
 /* The JSON type a field must have. */

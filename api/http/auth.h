@@ -11,7 +11,19 @@
  *                                             says "you are leading"); a bad token is a 401
  *   roles != 0                                a valid token of one of these roles, else 401/403
  *
- * Tokens: `Authorization: Bearer <token>`; the token is 43 base64url characters (api/common/crypto.h).
+ * Tokens: `Authorization: Bearer <token>`; the token is 43 base64url characters
+ * (api/common/crypto.h). A browser holds the same token in a cookie instead (issue 16):
+ * KITO_SESSION_COOKIE, set by sign-in when the page asks for it (`"cookie": true`), HttpOnly so no
+ * script can read it. The session behind it is the same row as a bearer token's. A request with no
+ * Authorization header is authenticated by the cookie, with two differences:
+ *   - a request that changes something (any method but GET and HEAD) must come from one of our
+ *     own pages (kito_auth_same_origin), else 403 forbidden: SameSite=Lax already keeps the
+ *     cookie off cross-site POSTs, and this check does not depend on the browser honouring it;
+ *   - on a KITO_ROUTE_AUTH_OPTIONAL route a stale cookie (expired or signed out) means anonymous,
+ *     not 401: public pages must keep working for a visitor whose session ran out; the answer
+ *     clears the cookie, so the next request does not look it up again.
+ * Bearer-token clients see no change: the cookie is looked at only without an Authorization
+ * header.
  * The server keeps a small cache of resolved sessions (KITO_AUTH_CACHE_SLOTS entries, each valid
  * for at most KITO_AUTH_CACHE_TTL_MS and never past the session's expiry), so bids do not cost a
  * MySQL round trip each. It is KITO_AUTH_CACHE_WAYS-way set-associative by the token's digest; a
@@ -23,6 +35,12 @@
  * stays cached, a revoked or expired one leaves the cache when the lookup comes back. A session
  * revoked by this process leaves the cache at once (kito_auth_forget); one revoked elsewhere stops
  * working within the TTL.
+ *
+ * Idle timeout (issue 15): a session unused for its role's KITO_SESSION_IDLE_<ROLE>_S stops
+ * working (401), besides its absolute expiry. Its last use (sessions.last_seen_at) is recorded
+ * when a lookup finds it live and at least KITO_SESSION_TOUCH_S since the last record -- at most
+ * one MySQL write per session per touch interval, none per request -- and a cached entry never
+ * outlives the session's idle end.
  *
  * Threads: the loop thread only.
  */
@@ -65,6 +83,19 @@ void kito_auth_forget(kito_auth *a, const char *token_sha256);
 size_t kito_auth_cache_set(const char *token_sha256);
 
 struct kito_req;
+
+/* The session cookie's name. The __Host- prefix makes the browser refuse it unless it is Secure,
+ * has Path=/ and no Domain: no subdomain can set or shadow it. */
+#define KITO_SESSION_COOKIE "__Host-kito"
+
+/* Sets the browser's session cookie on r's response: the token, for max_age_s seconds; HttpOnly
+ * (no script reads it), Secure, SameSite=Lax, Path=/. A token of NULL clears it (Max-Age=0). */
+void kito_auth_set_cookie(struct kito_req *r, const char *token, long long max_age_s);
+
+/* True when r was sent by a page of this site: its Origin header is https://<the request's
+ * Host>, or, without an Origin header, Sec-Fetch-Site says same-origin. A request with neither
+ * is not from a page of ours (browsers send Origin on every non-GET fetch). */
+bool kito_auth_same_origin(const struct kito_req *r);
 
 /* Resolves the caller of r as its route asks (see above), then calls run(r) with r->principal
  * set; or answers 401 unauthorized / 403 forbidden / 503 unavailable itself and never calls run.

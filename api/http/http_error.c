@@ -36,6 +36,7 @@ int kito_http_status(kito_err err)
     case KITO_E_OWN_LOT:
     case KITO_E_NOT_APPROVED:
     case KITO_E_FORBIDDEN:
+    case KITO_E_NO_CONSENT: /* no live offer of the stone to the sale (DESIGN.md, "Consent") */
         return 403;
     case KITO_E_UNKNOWN_LOT:
     case KITO_E_NOT_FOUND:

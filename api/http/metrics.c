@@ -16,6 +16,8 @@ void kito_metrics_init(kito_metrics *m)
     m->route_names[KITO_METRICS_ROUTE_STATIC] = "static";
     m->route_names[KITO_METRICS_ROUTE_UNMATCHED] = "unmatched";
     m->route_names[KITO_METRICS_ROUTE_REDIRECT] = "redirect";
+    m->route_names[KITO_METRICS_ROUTE_OPS_METRICS] = "/metrics (loopback)";
+    m->route_names[KITO_METRICS_ROUTE_OPS_HEALTHZ] = "/healthz (loopback)";
 }
 
 void kito_metrics_name_route(kito_metrics *m, uint32_t route, const char *name)
@@ -150,8 +152,17 @@ char *kito_metrics_render(const kito_metrics *m, size_t *len)
         "# HELP kito_connections_accepted_total Client connections accepted.\n"
         "# TYPE kito_connections_accepted_total counter\nkito_connections_accepted_total %llu\n"
         "# HELP kito_connections_rejected_total Connections closed at once because "
-        "KITO_MAX_CONNECTIONS were open.\n"
+        "KITO_MAX_CONNECTIONS were open (the metrics listener has a bound of its own), or kitod "
+        "was stopping.\n"
         "# TYPE kito_connections_rejected_total counter\nkito_connections_rejected_total %llu\n"
+        "# HELP kito_connections_rejected_per_address_total Connections closed at once because "
+        "their address held KITO_MAX_CONNECTIONS_PER_ADDRESS.\n"
+        "# TYPE kito_connections_rejected_per_address_total counter\n"
+        "kito_connections_rejected_per_address_total %llu\n"
+        "# HELP kito_http1_framing_refused_total HTTP/1.1 requests answered 400 and closed: "
+        "Content-Length with Transfer-Encoding, Content-Lengths that differ, Transfer-Encoding "
+        "twice (RFC 9112, 6.3).\n"
+        "# TYPE kito_http1_framing_refused_total counter\nkito_http1_framing_refused_total %llu\n"
         "# HELP kito_h2_streams_abandoned_total HTTP/2 streams the client ended before the "
         "response left.\n"
         "# TYPE kito_h2_streams_abandoned_total counter\nkito_h2_streams_abandoned_total %llu\n"
@@ -163,7 +174,9 @@ char *kito_metrics_render(const kito_metrics *m, size_t *len)
         "# HELP kito_mysql_up 1 when MySQL answers ping.\n"
         "# TYPE kito_mysql_up gauge\nkito_mysql_up %d\n",
         (long long)m->connections_open, (unsigned long long)m->connections_accepted,
-        (unsigned long long)m->connections_rejected, (unsigned long long)m->h2_streams_abandoned,
+        (unsigned long long)m->connections_rejected,
+        (unsigned long long)m->connections_rejected_per_address,
+        (unsigned long long)m->http1_framing_refused, (unsigned long long)m->h2_streams_abandoned,
         (unsigned long long)m->h2_connections_cut, m->redis_up ? 1 : 0, m->mysql_up ? 1 : 0);
 
     if (t.failed) {

@@ -1,7 +1,8 @@
 /*
- * Process metrics in the Prometheus text exposition format (GET /metrics): requests by route and
- * status, a request latency histogram, connections, the HTTP/2 reset guard, and whether Redis and
- * MySQL answer. Plain counters owned by the loop thread: no locks, no allocation when counting.
+ * Process metrics in the Prometheus text exposition format (GET /metrics on the loopback metrics
+ * listener, KITO_METRICS_PORT; never on the public port: issue 15, finding 8): requests by route
+ * and status, a request latency histogram, connections, the HTTP/2 reset guard, and whether Redis
+ * and MySQL answer. Plain counters owned by the loop thread: no locks, no allocation when counting.
  */
 #ifndef KITO_METRICS_H
 #define KITO_METRICS_H
@@ -17,6 +18,8 @@ enum {
     KITO_METRICS_ROUTE_STATIC = KITO_ROUTES_MAX, /* files from the storefront */
     KITO_METRICS_ROUTE_UNMATCHED,                /* 404 and 405 answered by the router */
     KITO_METRICS_ROUTE_REDIRECT,                 /* the plain-HTTP listener */
+    KITO_METRICS_ROUTE_OPS_METRICS,              /* GET /metrics on the metrics listener */
+    KITO_METRICS_ROUTE_OPS_HEALTHZ,              /* GET /healthz on the metrics listener */
     KITO_METRICS_ROUTE_COUNT
 };
 
@@ -36,7 +39,11 @@ typedef struct kito_metrics {
     uint64_t latency_sum_us;
     int64_t connections_open;      /* gauge */
     uint64_t connections_accepted; /* counter */
-    uint64_t connections_rejected; /* closed at once: over KITO_MAX_CONNECTIONS */
+    uint64_t connections_rejected; /* closed at once: over KITO_MAX_CONNECTIONS (or the metrics
+                                      listener's KITO_METRICS_CONNECTIONS_MAX), or stopping */
+    uint64_t connections_rejected_per_address; /* closed at once: the client's address held
+                                                  KITO_MAX_CONNECTIONS_PER_ADDRESS */
+    uint64_t http1_framing_refused;            /* 400 + close: ambiguous framing (RFC 9112, 6.3) */
     uint64_t h2_streams_abandoned; /* streams the client ended before our response left */
     uint64_t h2_connections_cut;   /* connections closed by the rapid-reset guard */
     bool redis_up;

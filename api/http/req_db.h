@@ -1,7 +1,7 @@
 /*
- * The one way a handler talks to MySQL: run a job on a MySQL worker thread (api/store/worker_pool.h,
- * api/store/db.h), then finish on the loop thread where it may respond. It wraps the retain / submit /
- * alive / release dance of api/http/request.h so handlers stay thin:
+ * The one way a handler talks to MySQL: run a job on a MySQL worker thread
+ * (api/store/worker_pool.h, api/store/db.h), then finish on the loop thread where it may respond.
+ * It wraps the retain / submit / alive / release dance of api/http/request.h so handlers stay thin:
  *
  *     static void run(kito_db_conn *db, void *arg) { struct job *j = arg; j->err = repo_x(db, ...);
  * } static void done(kito_req *r, void *arg) { struct job *j = arg; ... kito_respond_json(...); }

@@ -62,6 +62,18 @@ void kito_req_release(kito_req *r)
         kito__req_free(r);
 }
 
+kito_err kito_req_path_id(const kito_req *r, const char *name, const char *prefix, uint64_t *key)
+{
+    size_t len = 0;
+    char text[KITO_ID_SIZE + 1];
+    const char *v = kito_req_param(r, name, &len);
+    if (v == NULL || len >= sizeof(text))
+        return KITO_E_NOT_FOUND;
+    memcpy(text, v, len);
+    text[len] = '\0';
+    return kito_id_parse(prefix, text, key) == KITO_OK ? KITO_OK : KITO_E_NOT_FOUND;
+}
+
 const char *kito_req_param(const kito_req *r, const char *name, size_t *len)
 {
     return kito_route_param_get(&r->match, name, len);

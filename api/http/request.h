@@ -65,6 +65,11 @@ const char *kito_req_param(const kito_req *r, const char *name, size_t *len);
 /* True while the h2o request exists, i.e. a response can still be sent. */
 bool kito_req_alive(const kito_req *r);
 
+/* Path parameter name as an id of kind prefix (api/common/validate.h, kito_id_parse): KITO_OK
+ * with *key, or KITO_E_NOT_FOUND when it is missing or cannot be such an id (a malformed id
+ * names nothing, so it is a 404, never a 400). Answers nothing itself. */
+kito_err kito_req_path_id(const kito_req *r, const char *name, const char *prefix, uint64_t *key);
+
 /* Keeps r (not its h2o request) alive across asynchronous work. */
 void kito_req_retain(kito_req *r);
 
@@ -89,8 +94,9 @@ void kito_req_client_ip(const kito_req *r, char out[46]);
 
 struct kito_verr;
 
-/* Answers 422 validation_failed with the message "<field> <reason>" from ve (api/common/validate.h).
- * Returns KITO_OK, so a handler can `return kito_respond_invalid(r, &ve);`. */
+/* Answers 422 validation_failed with the message "<field> <reason>" from ve
+ * (api/common/validate.h). Returns KITO_OK, so a handler can `return kito_respond_invalid(r,
+ * &ve);`. */
 kito_err kito_respond_invalid(kito_req *r, const struct kito_verr *ve);
 
 /* Makes a zeroed kito_req for server s, a spare one if s keeps any, else from calloc; NULL when

@@ -30,10 +30,11 @@ enum {
 
 /* Route flags. */
 enum {
-    KITO_ROUTE_JSON_BODY = 1u << 0,     /* the body is parsed as a JSON object before the handler */
-    KITO_ROUTE_AUTH_OPTIONAL = 1u << 1, /* resolve a bearer token if one is sent (api/http/auth.h) */
-    KITO_ROUTE_SELF_AUTH = 1u << 2,     /* no bearer token: the handler authenticates its caller
-                                           itself (a provider's callback with a shared secret) */
+    KITO_ROUTE_JSON_BODY = 1u << 0, /* the body is parsed as a JSON object before the handler */
+    KITO_ROUTE_AUTH_OPTIONAL =
+        1u << 1,                    /* resolve a bearer token if one is sent (api/http/auth.h) */
+    KITO_ROUTE_SELF_AUTH = 1u << 2, /* no bearer token: the handler authenticates its caller
+                                       itself (a provider's callback with a shared secret) */
 };
 
 #define KITO_ROUTES_MAX 256        /* routes one router holds */

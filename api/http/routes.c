@@ -33,7 +33,8 @@ static const kito_route table[] = {
 
     /* ---- system ---- */
     {GET, "/healthz", kito_get_healthz, 0, 0, NULL, 0},
-    {GET, "/metrics", kito_get_metrics, 0, 0, NULL, 0},
+    /* GET /metrics is not here: it is served on the loopback metrics listener only (issue 15,
+     * finding 8; api/http/server.c), and the public port answers it 404 */
     {POST, "/v1/echo", kito_post_echo, JSON_MAX, JSON, NULL, 0},
 
     /* ---- accounts and sessions ---- */
@@ -60,6 +61,14 @@ static const kito_route table[] = {
     {GET, "/v1/certificates/{id}", kito_get_certificate, 0, 0, NULL, 0},
     {GET, "/v1/certificates/{id}/verify", kito_get_certificate_verify, 0, 0, NULL, 0},
     {GET, "/v1/stones/{id}/provenance", kito_get_stone_provenance, 0, 0, NULL, 0},
+    /* consent (DESIGN.md): the miner, or the valuer who listed the stone for her, offers it to
+     * an organiser or a sale; row rules in api/store/repo_offers.h */
+    {POST, "/v1/stones/{id}/offers", kito_post_stone_offers, 1024, JSON, NULL, MINER | VALUER},
+    {GET, "/v1/stones/{id}/offers", kito_get_stone_offers, 0, 0, NULL,
+     MINER | VALUER | ORGANIZER | OPERATOR},
+    {DELETE, "/v1/stones/{id}/offers/{offer_id}", kito_delete_stone_offer, 0, 0, NULL,
+     MINER | VALUER},
+    {GET, "/v1/me/offered-stones", kito_get_me_offered_stones, 0, 0, NULL, ORGANIZER},
     {GET, "/.well-known/kito-signing-key.pem", kito_get_signing_key_pem, 0, 0, NULL, 0},
     {GET, "/.well-known/kito-keys.json", kito_get_signing_keys, 0, 0, NULL, 0},
 
@@ -97,19 +106,29 @@ static const kito_route table[] = {
     {GET, "/v1/me/watchlist", kito_get_me_watchlist, 0, 0, NULL, BUYER},
 
     /* ---- live feed ---- */
-    {GET, "/v1/sales/{id}/live", kito_get_sale_live, 0, 0, NULL, 0},
+    /* OPT: a signed-in buyer's own notices come on her stream (api/live/feed.h) */
+    {GET, "/v1/sales/{id}/live", kito_get_sale_live, 0, OPT, NULL, 0},
 
     /* ---- payouts ---- */
-    /* public: the provider calls it; authenticated by the ?token= it was given (api/adapters/mpesa.h) */
+    /* public: the provider calls it; authenticated by the ?token= it was given
+       (api/adapters/mpesa.h) */
     {POST, "/v1/payouts/callbacks/mpesa", kito_post_payouts_callback_mpesa, 65536, JSON | SELF_AUTH,
      NULL, 0},
     {GET, "/v1/me/payouts", kito_get_me_payouts, 0, 0, NULL, MINER},
     {GET, "/v1/payouts/{id}", kito_get_payout, 0, 0, NULL, MINER | OPERATOR},
 
+    /* ---- the miner's phone channel (issue 18) ---- */
+    /* public: the USSD gateway calls it; authenticated by ?token= (KITO_USSD_CALLBACK_TOKEN);
+     * a form body, not JSON (api/http/routes_ussd.c) */
+    {POST, "/v1/ussd", kito_post_ussd, 4096, SELF_AUTH, NULL, 0},
+    /* public: the SMS gateway's delivery reports; ?token= (KITO_SMS_CALLBACK_TOKEN); a form */
+    {POST, "/v1/sms/callbacks/delivery", kito_post_sms_delivery, 4096, SELF_AUTH, NULL, 0},
+
     /* ---- settlement ---- */
     {GET, "/v1/sales/{id}/settlements", kito_get_sale_settlements, 0, 0, NULL,
      ORGANIZER | OPERATOR},
     {GET, "/v1/me/invoices", kito_get_me_invoices, 0, 0, NULL, BUYER},
+    {GET, "/v1/payment-methods", kito_get_payment_methods, 0, 0, NULL, 0},
     {GET, "/v1/me/sales", kito_get_me_sales, 0, 0, NULL, MINER},
     {GET, "/v1/sales/{id}/results", kito_get_sale_results, 0, 0, NULL, 0},
     {POST, "/v1/invoices/{id}/payments", kito_post_invoice_payments, 4096, JSON, NULL,

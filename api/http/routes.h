@@ -51,6 +51,17 @@ kito_err kito_get_stone_provenance(kito_req *r);   /* GET /v1/stones/{id}/proven
 kito_err kito_get_signing_key_pem(kito_req *r);    /* GET /.well-known/kito-signing-key.pem */
 kito_err kito_get_signing_keys(kito_req *r);       /* GET /.well-known/kito-keys.json */
 
+/* ---- consent: offers of stones to organisers and sales (routes_offers.c) ---- */
+/* POST /v1/stones/{id}/offers (miner, her listing valuer): {"organizer_id"} or {"sale_id"};
+ * 201 new, 200 the same live offer again; 403, 404, 409, 422. */
+kito_err kito_post_stone_offers(kito_req *r);
+/* GET /v1/stones/{id}/offers (miner, listing valuer, operator: all; organiser: hers); paginated. */
+kito_err kito_get_stone_offers(kito_req *r);
+/* DELETE /v1/stones/{id}/offers/{offer_id} (miner, listing valuer): 200 withdrawn; 409 in a lot. */
+kito_err kito_delete_stone_offer(kito_req *r);
+/* GET /v1/me/offered-stones (organiser): stones offered to her that can go into a lot now. */
+kito_err kito_get_me_offered_stones(kito_req *r);
+
 /* ---- sales, lots, approvals (routes_sales.c) ---- */
 kito_err kito_post_sales(kito_req *r);              /* new draft sale (organizer) */
 kito_err kito_get_sales(kito_req *r);               /* list: public + own drafts */
@@ -99,6 +110,7 @@ kito_err kito_get_payout(kito_req *r);
 kito_err kito_get_sale_settlements(kito_req *r);
 /* GET /v1/me/invoices (buyer): her invoices, paginated. */
 kito_err kito_get_me_invoices(kito_req *r);
+kito_err kito_get_payment_methods(kito_req *r);
 /* GET /v1/me/sales (miner): her settled lots with the breakdown, paginated. */
 kito_err kito_get_me_sales(kito_req *r);
 /* GET /v1/sales/{id}/results (public once a lot closed): revenue, % sold, per carat...; 404. */
@@ -106,5 +118,11 @@ kito_err kito_get_sale_results(kito_req *r);
 /* POST /v1/invoices/{id}/payments (organizer of the sale, operator): 201, 200 replay, 404, 409,
  * 422. */
 kito_err kito_post_invoice_payments(kito_req *r);
+
+/* ---- the miner's phone channel (routes_ussd.c) ---- */
+/* POST /v1/ussd (the USSD gateway, ?token=): Africa's Talking's form; text/plain CON/END. */
+kito_err kito_post_ussd(kito_req *r);
+/* POST /v1/sms/callbacks/delivery (the SMS gateway, ?token=): a delivery report (routes_sms.c). */
+kito_err kito_post_sms_delivery(kito_req *r);
 
 #endif

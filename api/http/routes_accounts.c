@@ -1,17 +1,21 @@
 /*
  * Accounts, sessions and associations (issue 4, "Accounts and roles"). Thin handlers
- * (CONVENTIONS.md, 10): validate the body on the loop, run the repository (api/store/repo_accounts.h,
- * api/store/repo_sessions.h) on a MySQL worker — scrypt included, never on the loop — and render.
+ * (CONVENTIONS.md, 10): validate the body on the loop, run the repository
+ * (api/store/repo_accounts.h, api/store/repo_sessions.h) on a MySQL worker — scrypt included, never
+ * on the loop — and render.
  *
  * Status codes beyond the usual: sign-in throttling answers 429 with code "rate_limited" while
- * attempts are slowed and "locked" while the account or address is locked, both with a
+ * attempts are slowed and "locked" while the address is locked, for this account or for all, with a
  * Retry-After header in seconds (KITO_E_LOCKED maps to 429 in api/http/http_error.c).
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "api/common/log.h"
+#include "api/http/auth.h"
 #include "api/http/http_error.h"
 #include "api/common/query.h"
 #include "api/common/render.h"
@@ -72,15 +76,6 @@ static void respond_throttled(kito_req *r, kito_err e, uint32_t retry_after_s)
     kito_respond_error(r, e, msg);
 }
 
-/* On the worker, after a repository call: logs MySQL's detail of a failure that is ours (it is
- * never sent to the client; kito_sql_last_error is per thread, so this cannot wait for done). */
-static kito_err logged(kito_err e, const char *what)
-{
-    if (e == KITO_E_DB || e == KITO_E_INTERNAL || e == KITO_E_UNAVAILABLE || e == KITO_E_NOMEM)
-        fprintf(stderr, "kitod: %s: %s (%s)\n", what, kito_err_code(e), kito_sql_last_error());
-    return e;
-}
-
 /* Answers a failure that has no better message with its code's stock one. */
 static void respond_failure(kito_req *r, kito_err e, const char *what)
 {
@@ -130,9 +125,9 @@ typedef struct register_job {
 static void register_run(kito_db_conn *db, void *arg)
 {
     register_job *j = arg;
-    j->err = logged(
-        kito_repo_account_create(db, &j->in, "account.register", 0, true, j->ip, &j->out, &j->ve),
-        "account registration");
+    j->err = kito_sql_log_failure(
+        "account registration",
+        kito_repo_account_create(db, &j->in, "account.register", 0, true, j->ip, &j->out, &j->ve));
 }
 
 static void register_done(kito_req *r, void *arg)
@@ -213,20 +208,37 @@ static const kito_field signin_fields[] = {
     {.name = "email", .type = KITO_FT_STRING, .nullable = true, .max = 254},
     {.name = "pin", .type = KITO_FT_STRING, .nullable = true, .max = 16},
     {.name = "password", .type = KITO_FT_STRING, .nullable = true, .max = 128},
+    {.name = "cookie", .type = KITO_FT_BOOL, .nullable = true},
 };
-static const kito_shape signin_shape = {signin_fields, 4};
+static const kito_shape signin_shape = {signin_fields, 5};
 
 typedef struct signin_job {
     kito_signin in;
+    bool cookie; /* a page signs in: the token goes into the session cookie, not the body */
     kito_err err;
     kito_signin_result out;
 } signin_job;
 
+/* Sets the browser's session cookie for as long as the session lives (api/http/auth.h); a token
+ * of NULL clears it. */
+static void set_session_cookie(kito_req *r, const char *token, int64_t expires_at_ms)
+{
+    long long max_age = 0;
+    if (token != NULL) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        max_age = (expires_at_ms - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000)) / 1000;
+        if (max_age < 1)
+            max_age = 1;
+    }
+    kito_auth_set_cookie(r, token, max_age);
+}
+
 static void signin_run(kito_db_conn *db, void *arg)
 {
     signin_job *j = arg;
-    j->err = logged(kito_repo_session_signin(db, &kito_signin_policy_default, &j->in, &j->out),
-                    "sign-in");
+    j->err = kito_sql_log_failure(
+        "sign-in", kito_repo_session_signin(db, &kito_signin_policy_default, &j->in, &j->out));
     explicit_bzero(j->in.secret, sizeof(j->in.secret));
 }
 
@@ -235,6 +247,14 @@ static void signin_done(kito_req *r, void *arg)
     signin_job *j = arg;
     switch (j->err) {
     case KITO_OK:
+        if (j->cookie) {
+            set_session_cookie(r, j->out.token, j->out.expires_at_ms);
+            kito_respond_json(r, 201,
+                              json_pack("{s:o, s:o}", "expires_at",
+                                        kito_render_time(j->out.expires_at_ms), "account",
+                                        kito_account_view(&j->out.account)));
+            break;
+        }
         kito_respond_json(r, 201,
                           json_pack("{s:s, s:o, s:o}", "token", j->out.token, "expires_at",
                                     kito_render_time(j->out.expires_at_ms), "account",
@@ -273,6 +293,13 @@ kito_err kito_post_sessions(kito_req *r)
         return kito_respond_invalid(r, &ve);
     }
     const char *secret = pin != NULL ? pin : password;
+    const bool cookie = json_is_true(json_object_get(r->body, "cookie"));
+    /* a page signing in sets a cookie: only one of our pages may (no login forgery) */
+    if (cookie && !kito_auth_same_origin(r)) {
+        kito_respond_error(r, KITO_E_FORBIDDEN,
+                           "a cookie session can only be started from a Kito page (Origin)");
+        return KITO_OK;
+    }
     if (phone != NULL && kito_validate_phone("phone", phone, &ve) != KITO_OK)
         return kito_respond_invalid(r, &ve);
     if (email != NULL && kito_validate_email("email", email, &ve) != KITO_OK)
@@ -284,6 +311,7 @@ kito_err kito_post_sessions(kito_req *r)
     signin_job *j = calloc(1, sizeof(*j));
     if (j == NULL)
         return KITO_E_NOMEM;
+    j->cookie = cookie;
     copy_str(j->in.phone, sizeof(j->in.phone), phone);
     copy_str(j->in.email, sizeof(j->in.email), email);
     copy_str(j->in.secret, sizeof(j->in.secret), secret);
@@ -304,7 +332,8 @@ typedef struct signout_job {
 static void signout_run(kito_db_conn *db, void *arg)
 {
     signout_job *j = arg;
-    j->err = logged(kito_repo_session_revoke(db, j->account_id, j->session_id, j->ip), "sign-out");
+    j->err = kito_sql_log_failure(
+        "sign-out", kito_repo_session_revoke(db, j->account_id, j->session_id, j->ip));
 }
 
 static void signout_done(kito_req *r, void *arg)
@@ -316,6 +345,7 @@ static void signout_done(kito_req *r, void *arg)
     }
     /* again: a lookup that read the session before the revocation may have cached it since */
     kito_auth_forget(&r->server->auth, j->token_sha256);
+    set_session_cookie(r, NULL, 0); /* a page's cookie goes with its session */
     kito_respond_bytes(r, 204, "application/json", "", 0);
 }
 
@@ -349,14 +379,15 @@ typedef struct me_job {
 static void me_get_run(kito_db_conn *db, void *arg)
 {
     me_job *j = arg;
-    j->err = logged(kito_repo_account_get(db, j->account_id, &j->out), "own account");
+    j->err = kito_sql_log_failure("own account", kito_repo_account_get(db, j->account_id, &j->out));
 }
 
 static void me_patch_run(kito_db_conn *db, void *arg)
 {
     me_job *j = arg;
-    j->err = logged(kito_repo_account_update(db, j->account_id, &j->patch, j->ip, &j->out, &j->ve),
-                    "account update");
+    j->err = kito_sql_log_failure(
+        "account update",
+        kito_repo_account_update(db, j->account_id, &j->patch, j->ip, &j->out, &j->ve));
 }
 
 static void me_done(kito_req *r, void *arg)
@@ -453,7 +484,7 @@ static void secret_run(kito_db_conn *db, void *arg)
     j->err = kito_repo_account_change_secret(db, &kito_signin_policy_default, j->account_id,
                                              j->session_id, j->current, j->new_secret, j->ip,
                                              &j->out, &j->ve);
-    logged(j->err, "secret change");
+    kito_sql_log_failure("secret change", j->err);
     explicit_bzero(j->current, sizeof(j->current));
     explicit_bzero(j->new_secret, sizeof(j->new_secret));
 }
@@ -541,7 +572,7 @@ static void associations_list_run(kito_db_conn *db, void *arg)
                  ? KITO_E_NOMEM
                  : kito_repo_association_list(db, j->country[0] ? j->country : NULL, j->after_id,
                                               j->limit, association_item, j, &j->more);
-    logged(j->err, "association list");
+    kito_sql_log_failure("association list", j->err);
 }
 
 static void associations_list_done(kito_req *r, void *arg)
@@ -609,7 +640,7 @@ static void associations_create_run(kito_db_conn *db, void *arg)
     associations_job *j = arg;
     j->err = kito_repo_association_create(db, j->name, j->country, j->levy_bps, j->actor_id, j->ip,
                                           &j->created);
-    logged(j->err, "association create");
+    kito_sql_log_failure("association create", j->err);
 }
 
 static void associations_create_done(kito_req *r, void *arg)

@@ -1,8 +1,8 @@
 /*
- * GET /v1/sales/{id}/live: the sale's live feed as Server-Sent Events (api/live/feed.h has the design;
- * schemas/openapi/feed.yaml the contract). Public. SSE rather than WebSocket because h2o 2.2.5
- * upgrades to WebSocket over HTTP/1.1 only, while an SSE response is an ordinary streaming
- * response over HTTP/1.1 and HTTP/2 alike, and browsers reconnect with Last-Event-ID by
+ * GET /v1/sales/{id}/live: the sale's live feed as Server-Sent Events (api/live/feed.h has the
+ * design; schemas/openapi/feed.yaml the contract). Public. SSE rather than WebSocket because
+ * h2o 2.2.5 upgrades to WebSocket over HTTP/1.1 only, while an SSE response is an ordinary
+ * streaming response over HTTP/1.1 and HTTP/2 alike, and browsers reconnect with Last-Event-ID by
  * themselves.
  *
  * The stream is an h2o generator: the feed writes one batch of frames at a time (h2o_send,
@@ -11,6 +11,9 @@
  * out (it would split each write into three TLS records), and the feed writes whole chunks. The
  * first subscription to a sale checks in MySQL that the sale exists and is not a draft (on a
  * worker); later ones find it marked in the feed and skip the database.
+ *
+ * Public, with an optional session (a bearer token, or a page's cookie: EventSource sends it): a
+ * signed-in buyer also gets her own notices (outbid, won) on her stream, nobody else's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,13 +125,18 @@ static void start_stream(kito_req *r, const struct feed_ask *a)
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("text/event-stream; charset=utf-8"));
+    /* never compressed: every write must leave at once, as one TLS record (feed.h) */
+    req->compress_hint = H2O_COMPRESS_HINT_DISABLE;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                   H2O_STRLIT("no-store"));
+                   H2O_STRLIT("no-store, no-transform"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL,
                           H2O_STRLIT("no"));
     if (chunked)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_TRANSFER_ENCODING, NULL,
                        H2O_STRLIT("chunked"));
+    /* a signed-in buyer's own notices come on her stream too (feed.h, "Private notices") */
+    if ((r->principal.role & KITO_ROLE_BUYER) != 0)
+        kito_feed_set_viewer(st->sub, r->principal.account_id);
     h2o_start_response(req, &st->gen);
     kito_feed_start(st->sub);
 }
@@ -179,14 +187,7 @@ kito_err kito_get_sale_live(kito_req *r)
 {
     h2o_req_t *req = r->h2o;
     struct feed_ask a = {0};
-    size_t len;
-    char text[KITO_ID_SIZE + 1];
-    const char *v = kito_req_param(r, "id", &len);
-    if (v == NULL || len >= sizeof(text))
-        return KITO_E_NOT_FOUND;
-    memcpy(text, v, len);
-    text[len] = '\0';
-    if (kito_id_parse("sal", text, &a.sale_id) != KITO_OK) {
+    if (kito_req_path_id(r, "id", KITO_ID_SALE, &a.sale_id) != KITO_OK) {
         kito_respond_error(r, KITO_E_NOT_FOUND, "no such sale");
         return KITO_OK;
     }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/common/log.h"
 #include "api/common/config.h"
 #include "api/adapters/mpesa.h"
 #include "api/money/payouts.h"
@@ -103,16 +104,16 @@ static void done_callback(kito_req *r, void *arg)
     callback_job *j = arg;
     if (j->err != KITO_OK) {
         /* not recorded: a 503 makes the provider deliver it again */
-        fprintf(stderr, "kitod: payouts: callback for %s not applied: %s\n",
-                j->res.originator_conversation_id, kito_err_code(j->err));
+        kito_log("payouts", "callback for %s not applied: %s", j->res.originator_conversation_id,
+                 kito_err_code(j->err));
         kito_respond_error(r, j->err == KITO_E_CONFLICT ? KITO_E_UNAVAILABLE : j->err, NULL);
         return;
     }
     if (j->outcome == KITO_PAYOUT_UNKNOWN_ATTEMPT)
-        fprintf(stderr,
-                "kitod: payouts: callback for unknown OriginatorConversationID %s: "
-                "ignored\n",
-                j->res.originator_conversation_id);
+        kito_log("payouts",
+                 "callback for unknown OriginatorConversationID %s: "
+                 "ignored",
+                 j->res.originator_conversation_id);
     /* Daraja's acknowledgement; the same for a duplicate or an unknown id (nothing changed) */
     kito_respond_json(r, 200, json_pack("{s:i, s:s}", "ResultCode", 0, "ResultDesc", "Accepted"));
 }
@@ -133,7 +134,7 @@ kito_err kito_post_payouts_callback_mpesa(kito_req *r)
         token = kito_query_get(&q, "token");
     if (!kito_mpesa_token_equal(r->server->cfg->mpesa_callback_token, token,
                                 token != NULL ? strlen(token) : 0)) {
-        fprintf(stderr, "kitod: payouts: callback from %s refused: bad token\n", r->remote);
+        kito_log("payouts", "callback from %s refused: bad token", r->remote);
         kito_respond_error(r, KITO_E_UNAUTHORIZED, "the callback token is missing or wrong");
         return KITO_OK;
     }
@@ -210,7 +211,8 @@ static void list_job_free(void *arg)
 kito_err kito_get_me_payouts(kito_req *r)
 {
     static const char *const allowed[] = {"state", "cursor", "limit", NULL};
-    static const char *const states[] = {"pending", "submitted", "succeeded", "failed", NULL};
+    static const char *const states[] = {"pending", "submitted", "succeeded",
+                                         "failed",  "anomaly",   NULL};
     size_t qlen;
     const char *qs = query_string(r, &qlen);
     kito_query q;
@@ -292,15 +294,8 @@ static void get_job_free(void *arg)
 /* GET /v1/payouts/{id} (operator; the miner herself): the payout and its attempts. 404. */
 kito_err kito_get_payout(kito_req *r)
 {
-    size_t len;
-    const char *text = kito_req_param(r, "id", &len);
-    char id[KITO_ID_SIZE + 1];
     uint64_t key;
-    if (text == NULL || len >= sizeof(id))
-        return KITO_E_NOT_FOUND;
-    memcpy(id, text, len);
-    id[len] = '\0';
-    if (kito_id_parse(KITO_ID_PAYOUT, id, &key) != KITO_OK)
+    if (kito_req_path_id(r, "id", KITO_ID_PAYOUT, &key) != KITO_OK)
         return KITO_E_NOT_FOUND;
     get_job *j = calloc(1, sizeof(*j));
     if (j == NULL)

@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/common/log.h"
 #include "api/http/auth.h"
 #include "api/common/query.h"
 #include "api/common/render.h"
-#include "api/money/repo_settlement.h"
+#include "api/money/payments.h"
+#include "api/money/settlement_reads.h"
 #include "api/http/req_db.h"
 #include "api/http/routes.h"
 #include "api/http/server.h"
@@ -43,31 +45,26 @@ static void list_job_free(void *arg)
     free(j);
 }
 
-static void log_failure(kito_err e, const char *what)
-{
-    if (e != KITO_OK && e != KITO_E_NOT_FOUND && e != KITO_E_CONFLICT && e != KITO_E_BAD_STATE &&
-        e != KITO_E_VALIDATION)
-        fprintf(stderr, "kitod: %s: %s (%s)\n", what, kito_err_code(e), kito_sql_last_error());
-}
-
 static void list_run(kito_db_conn *db, void *arg)
 {
     list_job *j = arg;
     switch (j->kind) {
     case LIST_SALE_SETTLEMENTS:
-        j->err = kito_repo_settlement_sale_access(db, j->owner, j->viewer, j->operator);
+        j->err = kito_settlement_reads_sale_access(db, j->owner, j->viewer, j->operator);
         if (j->err == KITO_OK)
-            j->err = kito_repo_sale_settlements(db, j->owner, j->after_id, j->limit, &j->items,
-                                                &j->more);
+            j->err = kito_settlement_reads_sale_settlements(db, j->owner, j->after_id, j->limit,
+                                                            &j->items, &j->more);
         break;
     case LIST_BUYER_INVOICES:
-        j->err = kito_repo_buyer_invoices(db, j->owner, j->after_id, j->limit, &j->items, &j->more);
+        j->err = kito_settlement_reads_buyer_invoices(db, j->owner, j->after_id, j->limit,
+                                                      &j->items, &j->more);
         break;
     case LIST_MINER_SALES:
-        j->err = kito_repo_miner_sales(db, j->owner, j->after_id, j->limit, &j->items, &j->more);
+        j->err = kito_settlement_reads_miner_sales(db, j->owner, j->after_id, j->limit, &j->items,
+                                                   &j->more);
         break;
     }
-    log_failure(j->err, "settlement list");
+    kito_sql_log_failure("settlement list", j->err);
 }
 
 /* The key of the last item (its "id", whatever its prefix) for the next cursor. */
@@ -145,20 +142,10 @@ static kito_err list_start(kito_req *r, enum list_kind kind, uint64_t owner, con
 /* The {id} path parameter as a key of prefix; answers 404 itself when it is not one. */
 static bool path_id(kito_req *r, const char *prefix, uint64_t *key)
 {
-    size_t len;
-    const char *s = kito_req_param(r, "id", &len);
-    char buf[KITO_ID_SIZE];
-    if (s == NULL || len >= sizeof(buf)) {
-        kito_respond_error(r, KITO_E_NOT_FOUND, NULL);
-        return false;
-    }
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    if (kito_id_parse(prefix, buf, key) != KITO_OK) {
-        kito_respond_error(r, KITO_E_NOT_FOUND, NULL);
-        return false;
-    }
-    return true;
+    if (kito_req_path_id(r, "id", prefix, key) == KITO_OK)
+        return true;
+    kito_respond_error(r, KITO_E_NOT_FOUND, NULL);
+    return false;
 }
 
 /* GET /v1/sales/{id}/settlements (the sale's organizer, operators): every part of each
@@ -175,6 +162,27 @@ kito_err kito_get_sale_settlements(kito_req *r)
 kito_err kito_get_me_invoices(kito_req *r)
 {
     return list_start(r, LIST_BUYER_INVOICES, r->principal.account_id, "invoices");
+}
+
+/* GET /v1/payment-methods: how buyers pay an invoice, as the operator configured it (bank
+ * transfer, M-Pesa paybill); a method not configured is null. The reference to quote is the
+ * invoice's number, which each invoice carries. Public: the same for everyone. */
+kito_err kito_get_payment_methods(kito_req *r)
+{
+    const struct kito_config_payment *p = &r->server->cfg->pay;
+    json_t *bank = p->bank_name[0] == '\0'
+                       ? json_null()
+                       : json_pack("{s:s, s:s, s:s, s:s?}", "bank_name", p->bank_name,
+                                   "account_name", p->bank_account_name, "account", p->bank_account,
+                                   "swift", p->bank_swift[0] != '\0' ? p->bank_swift : NULL);
+    json_t *mpesa =
+        p->mpesa_paybill[0] == '\0'
+            ? json_null()
+            : json_pack("{s:s, s:s}", "paybill", p->mpesa_paybill, "account", "the invoice number");
+    kito_respond_json(r, 200,
+                      json_pack("{s:o, s:o, s:s}", "bank_transfer", bank, "mpesa_paybill", mpesa,
+                                "reference", "the invoice number"));
+    return KITO_OK;
 }
 
 /* GET /v1/me/sales (miner): her settled lots with hammer, commission, royalty, levy and net. */
@@ -202,8 +210,8 @@ static void results_job_free(void *arg)
 static void results_run(kito_db_conn *db, void *arg)
 {
     results_job *j = arg;
-    j->err = kito_repo_sale_results(db, j->sale_id, &j->doc);
-    log_failure(j->err, "sale results");
+    j->err = kito_settlement_reads_sale_results(db, j->sale_id, &j->doc);
+    kito_sql_log_failure("sale results", j->err);
 }
 
 static void results_done(kito_req *r, void *arg)
@@ -254,8 +262,8 @@ static const kito_shape payment_shape = {payment_fields, 4};
 static void payment_run(kito_db_conn *db, void *arg)
 {
     payment_job *j = arg;
-    j->err = kito_repo_payment_record(db, &j->in, &j->out, &j->ve);
-    log_failure(j->err, "payment record");
+    j->err = kito_payment_record(db, &j->in, &j->out, &j->ve);
+    kito_sql_log_failure("payment record", j->err);
 }
 
 static void payment_done(kito_req *r, void *arg)

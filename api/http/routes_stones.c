@@ -1,13 +1,15 @@
 /*
  * Stones, photos, signed valuation certificates and provenance (issue 4). Thin handlers
  * (CONVENTIONS.md, 10): parse and validate here, do the work in api/store/repo_stones.c,
- * api/store/repo_certificates.c and api/store/repo_provenance.c on a MySQL worker (api/http/req_db.h), answer on
- * the loop. Photo files are written and read on the worker too, never on the loop.
+ * api/store/repo_certificates.c and api/store/repo_provenance.c on a MySQL worker
+ * (api/http/req_db.h), answer on the loop. Photo files are written and read on the worker too,
+ * never on the loop.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/common/log.h"
 #include "api/http/conn.h"
 #include "api/http/http_error.h"
 #include "api/adapters/photos.h"
@@ -35,23 +37,8 @@ static void respond_failure(kito_req *r, kito_err e, const kito_verr *ve)
         kito_respond_error(r, e, ve->reason);
         return;
     }
-    if (e == KITO_E_DB || e == KITO_E_INTERNAL || e == KITO_E_IO)
-        fprintf(stderr, "kitod: %s %.*s: %s (%s)\n", r->method_text, (int)r->path_len, r->path,
-                kito_err_message(e), kito_sql_last_error());
+    /* the worker logged the detail (kito_sql_log_failure): MySQL's message is per thread */
     kito_respond_error(r, e, NULL);
-}
-
-/* Reads path parameter "id" as an id of prefix; false (and nothing answered) if it is not one. */
-static bool path_id(kito_req *r, const char *prefix, uint64_t *key)
-{
-    size_t len = 0;
-    const char *s = kito_req_param(r, "id", &len);
-    char buf[KITO_ID_SIZE];
-    if (s == NULL || len >= sizeof(buf))
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    return kito_id_parse(prefix, buf, key) == KITO_OK;
 }
 
 /* ---- stones ---------------------------------------------------------------------------------- */
@@ -96,6 +83,7 @@ static void stone_create_run(kito_db_conn *db, void *arg)
     if (j->err == KITO_OK)
         j->err = kito_stone_view(db, j->stone_id, &j->out);
     j->status = 201;
+    kito_sql_log_failure("stone create", j->err);
 }
 
 /* POST /v1/stones (miner, valuer) */
@@ -117,13 +105,14 @@ static void stone_view_run(kito_db_conn *db, void *arg)
     stone_job *j = arg;
     j->err = kito_stone_view(db, j->stone_id, &j->out);
     j->status = 200;
+    kito_sql_log_failure("stone view", j->err);
 }
 
 /* GET /v1/stones/{id} (public) */
 kito_err kito_get_stone(kito_req *r)
 {
     uint64_t id;
-    if (!path_id(r, KITO_ID_STONE, &id))
+    if (kito_req_path_id(r, "id", KITO_ID_STONE, &id) != KITO_OK)
         return KITO_E_NOT_FOUND;
     stone_job *j = stone_job_new(r);
     if (j == NULL)
@@ -139,13 +128,14 @@ static void stone_update_run(kito_db_conn *db, void *arg)
     if (j->err == KITO_OK)
         j->err = kito_stone_view(db, j->stone_id, &j->out);
     j->status = 200;
+    kito_sql_log_failure("stone update", j->err);
 }
 
 /* PATCH /v1/stones/{id} (the seller, a valuer) */
 kito_err kito_patch_stone(kito_req *r)
 {
     uint64_t id;
-    if (!path_id(r, KITO_ID_STONE, &id))
+    if (kito_req_path_id(r, "id", KITO_ID_STONE, &id) != KITO_OK)
         return KITO_E_NOT_FOUND;
     kito_verr ve = {{0}};
     kito_stone_input in;
@@ -172,6 +162,7 @@ static void list_run(kito_db_conn *db, void *arg)
 {
     list_job *j = arg;
     j->err = kito_stone_list(db, &j->f, &j->items, &j->more, &j->next);
+    kito_sql_log_failure("stone list", j->err);
 }
 
 static void list_done(kito_req *r, void *arg)
@@ -274,6 +265,7 @@ static void photo_add_run(kito_db_conn *db, void *arg)
     photo_job *j = arg;
     j->err = kito_stone_photo_add(db, j->stone_id, j->actor_id, j->role, j->photo_dir, j->bytes,
                                   j->len, j->mime, j->ip, j->sha, &j->created);
+    kito_sql_log_failure("photo add", j->err);
 }
 
 static void photo_add_done(kito_req *r, void *arg)
@@ -302,7 +294,7 @@ static void photo_add_done(kito_req *r, void *arg)
 kito_err kito_post_stone_photo(kito_req *r)
 {
     uint64_t id;
-    if (!path_id(r, KITO_ID_STONE, &id))
+    if (kito_req_path_id(r, "id", KITO_ID_STONE, &id) != KITO_OK)
         return KITO_E_NOT_FOUND;
     h2o_req_t *req = r->h2o;
     ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
@@ -367,7 +359,8 @@ static void photo_get_run(kito_db_conn *db, void *arg)
     if (j->err == KITO_OK && j->len != bytes)
         j->err = KITO_E_IO;
     if (j->err == KITO_E_IO)
-        fprintf(stderr, "kitod: photo %s is missing or damaged under %s\n", j->sha, j->photo_dir);
+        kito_log(NULL, "photo %s is missing or damaged under %s", j->sha, j->photo_dir);
+    kito_sql_log_failure("photo get", j->err);
 }
 
 static void photo_get_done(kito_req *r, void *arg)
@@ -442,6 +435,7 @@ static void cert_issue_run(kito_db_conn *db, void *arg)
     if (j->err == KITO_OK)
         j->err = kito_certificate_read(db, j->certificate_id, &j->out);
     j->status = 201;
+    kito_sql_log_failure("certificate issue", j->err);
 }
 
 static cert_job *cert_job_new(kito_req *r)
@@ -459,7 +453,7 @@ static cert_job *cert_job_new(kito_req *r)
 kito_err kito_post_stone_certificate(kito_req *r)
 {
     uint64_t id;
-    if (!path_id(r, KITO_ID_STONE, &id))
+    if (kito_req_path_id(r, "id", KITO_ID_STONE, &id) != KITO_OK)
         return KITO_E_NOT_FOUND;
     kito_verr ve = {{0}};
     kito_certificate_request req;
@@ -478,6 +472,7 @@ static void cert_read_run(kito_db_conn *db, void *arg)
     cert_job *j = arg;
     j->err = kito_certificate_read(db, j->certificate_id, &j->out);
     j->status = 200;
+    kito_sql_log_failure("certificate read", j->err);
 }
 
 static void cert_verify_run(kito_db_conn *db, void *arg)
@@ -485,13 +480,14 @@ static void cert_verify_run(kito_db_conn *db, void *arg)
     cert_job *j = arg;
     j->err = kito_certificate_verify(db, j->signer, j->certificate_id, &j->out);
     j->status = 200;
+    kito_sql_log_failure("certificate verify", j->err);
 }
 
 /* GET /v1/certificates/{id} (public) */
 kito_err kito_get_certificate(kito_req *r)
 {
     uint64_t id;
-    if (!path_id(r, KITO_ID_CERTIFICATE, &id))
+    if (kito_req_path_id(r, "id", KITO_ID_CERTIFICATE, &id) != KITO_OK)
         return KITO_E_NOT_FOUND;
     cert_job *j = cert_job_new(r);
     if (j == NULL)
@@ -504,7 +500,7 @@ kito_err kito_get_certificate(kito_req *r)
 kito_err kito_get_certificate_verify(kito_req *r)
 {
     uint64_t id;
-    if (!path_id(r, KITO_ID_CERTIFICATE, &id))
+    if (kito_req_path_id(r, "id", KITO_ID_CERTIFICATE, &id) != KITO_OK)
         return KITO_E_NOT_FOUND;
     cert_job *j = cert_job_new(r);
     if (j == NULL)
@@ -530,6 +526,7 @@ static void keys_run(kito_db_conn *db, void *arg)
     cert_job *j = arg;
     j->err = kito_signing_keys_list(db, j->signer, &j->out);
     j->status = 200;
+    kito_sql_log_failure("signing keys", j->err);
 }
 
 /* GET /.well-known/kito-keys.json (public): {key_id: base64 public key} for every key that ever
@@ -579,16 +576,19 @@ static void prov_run(kito_db_conn *db, void *arg)
     j->err = kito_stone_exists(db, j->stone_id, &found);
     if (j->err == KITO_OK && !found)
         j->err = KITO_E_NOT_FOUND;
-    if (j->err != KITO_OK)
+    if (j->err != KITO_OK) {
+        kito_sql_log_failure("provenance", j->err);
         return;
+    }
     kito_provenance_list l;
-    j->err = kito_provenance_list_read(db, j->stone_id, &l);
+    j->err = kito_sql_log_failure("provenance", kito_provenance_list_read(db, j->stone_id, &l));
     if (j->err != KITO_OK)
         return;
     j->out = render_provenance(j->stone_id, &l);
     kito_provenance_list_free(&l);
     if (j->out == NULL)
         j->err = KITO_E_NOMEM;
+    kito_sql_log_failure("provenance", j->err);
 }
 
 static void prov_done(kito_req *r, void *arg)
@@ -607,7 +607,7 @@ static void prov_done(kito_req *r, void *arg)
 kito_err kito_get_stone_provenance(kito_req *r)
 {
     uint64_t id;
-    if (!path_id(r, KITO_ID_STONE, &id))
+    if (kito_req_path_id(r, "id", KITO_ID_STONE, &id) != KITO_OK)
         return KITO_E_NOT_FOUND;
     prov_job *j = calloc(1, sizeof(*j));
     if (j == NULL)

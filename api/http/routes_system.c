@@ -19,7 +19,9 @@ kito_err kito_get_healthz(kito_req *r)
     return KITO_OK;
 }
 
-/* GET /metrics: Prometheus text format 0.0.4. */
+/* GET /metrics: Prometheus text format 0.0.4. Served on the loopback metrics listener only
+ * (KITO_METRICS_PORT): the counters by route and status tell who bid when, which a sealed-bid
+ * (tender) lot must not show the public (issue 15, finding 8). */
 kito_err kito_get_metrics(kito_req *r)
 {
     size_t len;

@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <h2o/version.h>
+#include <openssl/rand.h>
 #include <limits.h>
 #include <netdb.h>
 #include <signal.h>
@@ -13,14 +14,19 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "api/common/log.h"
 #include "api/live/bidding.h"
 #include "api/http/conn.h"
+#include "api/http/framing.h"
+#include "api/http/routes.h"
 #include "api/store/db.h"
 #include "api/live/feed.h"
 #include "api/http/h2_guard.h"
 #include "api/http/http_error.h"
 #include "api/http/json.h"
+#include "api/http/pages.h"
 #include "api/money/payouts.h"
+#include "api/phone/sms_sender.h"
 #include "api/money/settlement.h"
 #include "api/http/tls.h"
 
@@ -48,7 +54,12 @@ static void on_conn_closed(uv_handle_t *h)
     kito_conn *c = H2O_STRUCT_FROM_MEMBER(kito_conn, tcp, h);
     kito_server *s = c->server;
     h2o_linklist_unlink(&c->link);
-    s->metrics.connections_open--;
+    if (c->addr_counted)
+        kito_addr_limit_release(&s->addr_limit, &c->addr);
+    if (c->listener->metrics)
+        s->ops_connections_open--;
+    else
+        s->metrics.connections_open--;
     free(c);
 }
 
@@ -72,7 +83,8 @@ static void on_reject_closed(uv_handle_t *h)
     free(h);
 }
 
-/* Accepts and closes at once: over KITO_MAX_CONNECTIONS or stopping. */
+/* Accepts and closes at once: over KITO_MAX_CONNECTIONS (or KITO_METRICS_CONNECTIONS_MAX on the
+ * metrics listener), or stopping. */
 static void reject(uv_stream_t *listener, kito_server *s)
 {
     uv_tcp_t *t = malloc(sizeof(*t));
@@ -84,13 +96,49 @@ static void reject(uv_stream_t *listener, kito_server *s)
     uv_close((uv_handle_t *)t, on_reject_closed);
 }
 
+/* Counts c against its client's address (issue 15, finding 4: one host's 4,200 idle connections
+ * filled KITO_MAX_CONNECTIONS for everyone). false when the address already holds
+ * KITO_MAX_CONNECTIONS_PER_ADDRESS public connections, or the client is already gone: the
+ * caller closes c. The refusals are logged at most once a second, with how many there were. */
+static bool count_address(kito_server *s, kito_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0 ||
+        !kito_addr_limit_key((struct sockaddr *)&ss, &c->addr))
+        return false;
+    uint32_t open;
+    if (kito_addr_limit_acquire(&s->addr_limit, &c->addr, &open)) {
+        c->addr_counted = true;
+        return true;
+    }
+    s->metrics.connections_rejected_per_address++;
+    s->addr_refused_unlogged++;
+    uint64_t now = uv_now(s->loop);
+    if (s->addr_refused_logged_ms == 0 || now - s->addr_refused_logged_ms >= 1000) {
+        char host[NI_MAXHOST];
+        size_t hl = h2o_socket_getnumerichost((struct sockaddr *)&ss, (socklen_t)len, host);
+        kito_log(NULL,
+                 "closing new connections from %.*s: it holds %u, "
+                 "KITO_MAX_CONNECTIONS_PER_ADDRESS=%u (%llu refused since the last such line)",
+                 hl != SIZE_MAX ? (int)hl : 1, hl != SIZE_MAX ? host : "?", (unsigned)open,
+                 (unsigned)s->cfg->max_connections_per_address,
+                 (unsigned long long)s->addr_refused_unlogged);
+        s->addr_refused_unlogged = 0;
+        s->addr_refused_logged_ms = now;
+    }
+    return false;
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     kito_listener *l = listener->data;
     kito_server *s = l->server;
     if (status != 0)
         return;
-    if (s->stopping || s->metrics.connections_open >= (int64_t)s->cfg->max_connections) {
+    bool full = l->metrics ? s->ops_connections_open >= KITO_METRICS_CONNECTIONS_MAX
+                           : s->metrics.connections_open >= (int64_t)s->cfg->max_connections;
+    if (s->stopping || full) {
         reject(listener, s);
         return;
     }
@@ -100,10 +148,19 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     c->server = s;
+    c->listener = l;
     uv_tcp_init(s->loop, &c->tcp);
     h2o_linklist_insert(&s->conns, &c->link);
-    s->metrics.connections_open++;
+    if (l->metrics)
+        s->ops_connections_open++;
+    else
+        s->metrics.connections_open++;
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+        return;
+    }
+    /* the metrics listener is loopback only and bounded on its own: the operator's way in */
+    if (!l->metrics && !count_address(s, c)) {
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
         return;
     }
@@ -143,10 +200,10 @@ static void cut_connection(kito_server *s, kito_conn *c, const char *remote)
         return;
     c->cut = true;
     s->metrics.h2_connections_cut++;
-    fprintf(stderr,
-            "kitod: closing an HTTP/2 connection from %s: %llu streams abandoned, more than "
-            "KITO_H2_RESET_MAX=%u per second (rapid reset guard)\n",
-            remote, (unsigned long long)c->guard.abandoned, (unsigned)s->cfg->h2_reset_max);
+    kito_log(NULL,
+             "closing an HTTP/2 connection from %s: %llu streams abandoned, more than "
+             "KITO_H2_RESET_MAX=%u per second (rapid reset guard)",
+             remote, (unsigned long long)c->guard.abandoned, (unsigned)s->cfg->h2_reset_max);
     uv_os_fd_t fd;
     if (c->sock != NULL && !uv_is_closing((uv_handle_t *)&c->tcp) &&
         uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
@@ -267,51 +324,20 @@ static kito_req *req_new(kito_server *s, h2o_req_t *req)
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
-/* Plain HTTP: everything moves to https://<host>:<https_port><path> (301 for GET and HEAD, 308
- * otherwise so the method and body are kept). The host comes from the request when it is a
- * plain name or address, else from KITO_BIND. */
+/* Plain HTTP: everything moves to https://KITO_PUBLIC_HOST<path> (301 for GET and HEAD, 308
+ * otherwise so the method and body are kept). Never to the request's Host: the sender writes it,
+ * so a redirect built from it goes wherever the sender chose (an open redirect, and a poisoned
+ * entry in any cache between that keys on the path alone; issue 15, finding 9). */
 static void redirect_to_https(kito_server *s, kito_req *r)
 {
     h2o_req_t *req = r->h2o;
-    char host[300];
-    size_t hl = 0;
-    const char *a = req->authority.base;
-    size_t al = req->authority.len;
-    bool ok = al > 0 && al < 256;
-    if (ok && a[0] == '[') { /* IPv6 literal */
-        const char *close = memchr(a, ']', al);
-        ok = close != NULL;
-        if (ok) {
-            hl = (size_t)(close - a) + 1;
-            for (size_t i = 1; i + 1 < hl && ok; i++)
-                ok = (a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f') ||
-                     (a[i] >= 'A' && a[i] <= 'F') || a[i] == ':' || a[i] == '.';
-        }
-    } else if (ok) {
-        const char *colon = memchr(a, ':', al);
-        hl = colon != NULL ? (size_t)(colon - a) : al;
-        ok = hl > 0;
-        for (size_t i = 0; i < hl && ok; i++)
-            ok = (a[i] >= 'a' && a[i] <= 'z') || (a[i] >= 'A' && a[i] <= 'Z') ||
-                 (a[i] >= '0' && a[i] <= '9') || a[i] == '.' || a[i] == '-';
-    }
-    if (ok) {
-        memcpy(host, a, hl);
-        host[hl] = '\0';
-    } else if (strchr(s->cfg->bind, ':') != NULL) {
-        snprintf(host, sizeof(host), "[%s]", s->cfg->bind);
-    } else {
-        snprintf(host, sizeof(host), "%s",
-                 strcmp(s->cfg->bind, "0.0.0.0") == 0 ? "localhost" : s->cfg->bind);
-    }
+    const char *host = s->cfg->public_host; /* checked by api/common/config.c: host[:port] */
 
     /* the path, percent-encoding anything outside printable ASCII */
     size_t cap = strlen(host) + 32 + req->path.len * 3;
     char *url = h2o_mem_alloc_pool(&req->pool, cap);
     int n = snprintf(url, cap, "https://%s", host);
     size_t at = (size_t)n;
-    if (s->cfg->https_port != 443)
-        at += (size_t)snprintf(url + at, cap - at, ":%u", (unsigned)s->cfg->https_port);
     if (req->path.len == 0 || req->path.base[0] != '/') {
         url[at++] = '/';
     } else {
@@ -396,6 +422,49 @@ static void dispatch(kito_req *r)
     kito_auth_dispatch(r, run_handler);
 }
 
+/* RFC 9112, 6.3 (issue 15, finding 7): a request framed two ways (Content-Length with
+ * Transfer-Encoding, Content-Lengths that differ, Transfer-Encoding twice) is answered 400 and its
+ * connection closed; h2o 2.2.5 would pick one framing itself (api/http/framing.h). h2o parsed
+ * those fields out of req->headers, so the head is read again from the socket's input buffer,
+ * where h2o keeps it as received until the response has been sent (lib/http1.c: on_send_complete
+ * consumes it). Only HTTP/1.x requests with a body-framing field have req->entity set; no other
+ * is read. */
+static bool framing_refused(kito_server *s, kito_req *r, h2o_socket_t *sock)
+{
+    h2o_req_t *req = r->h2o;
+    if (r->is_h2 || req->entity.base == NULL || sock == NULL || sock->input == NULL)
+        return false;
+    kito_framing f = kito_framing_check(sock->input->bytes, sock->input->size);
+    if (f == KITO_FRAMING_OK)
+        return false;
+    req->http1_is_persistent = 0; /* "MUST close the connection after responding" */
+    s->metrics.http1_framing_refused++;
+    kito_respond_error(r, KITO_E_BAD_REQUEST, kito_framing_message(f));
+    return true;
+}
+
+/* The loopback metrics listener (issue 15, finding 8: the public /metrics showed the bid route's
+ * 201s move while a sealed-bid lot showed no bids). It answers GET /metrics and GET /healthz, the
+ * operator's way in when the public side is full (finding 4); anything else is 404. */
+static void serve_metrics_listener(kito_req *r)
+{
+    h2o_iovec_t p = r->h2o->path_normalized;
+    bool metrics = h2o_memis(p.base, p.len, H2O_STRLIT("/metrics"));
+    bool health = h2o_memis(p.base, p.len, H2O_STRLIT("/healthz"));
+    if (!metrics && !health) {
+        kito_respond_error(r, KITO_E_NOT_FOUND, "this listener serves /metrics and /healthz");
+        return;
+    }
+    r->route_id = metrics ? KITO_METRICS_ROUTE_OPS_METRICS : KITO_METRICS_ROUTE_OPS_HEALTHZ;
+    if (r->method != KITO_METHOD_GET) {
+        kito_respond_error_allow(r, KITO_E_METHOD_NOT_ALLOWED, NULL, KITO_METHOD_GET);
+        return;
+    }
+    kito_err e = metrics ? kito_get_metrics(r) : kito_get_healthz(r);
+    if (e != KITO_OK)
+        kito_respond_error(r, e, NULL);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     kito_server *s = ((kito_h2o_handler *)self)->server;
@@ -412,6 +481,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (framing_refused(s, r, sock))
+        return 0;
+    if (r->conn != NULL && r->conn->listener->metrics) {
+        serve_metrics_listener(r);
+        return 0;
+    }
     if (sock != NULL && sock->ssl == NULL) {
         redirect_to_https(s, r);
         return 0;
@@ -421,6 +496,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                    H2O_STRLIT("max-age=63072000"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
                           NULL, H2O_STRLIT("nosniff"));
+    kito_pages_security_headers(req);
     h2o_iovec_t path = req->path_normalized;
     kito_err e = kito_router_match(&s->router, r->method, path.base, path.len, &r->match);
     if (e == KITO_OK) {
@@ -435,6 +511,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (static_file_exists(s, req)) {
         if (r->method == KITO_METHOD_GET || r->method == KITO_METHOD_HEAD) {
+            /* the storefront's files are not versioned by name: a browser revalidates each (a 304
+             * by ETag costs a round trip, never a stale script beside a new page) */
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                           H2O_STRLIT("no-cache"));
             r->route_id = KITO_METRICS_ROUTE_STATIC;
             r->delegated = true;
             return -1; /* h2o's file handler, registered next, answers */
@@ -443,7 +523,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                                  KITO_METHOD_GET | KITO_METHOD_HEAD);
         return 0;
     }
-    kito_respond_error(r, KITO_E_NOT_FOUND, NULL);
+    kito_pages_not_found(r); /* an HTML page for a page path, else the JSON error */
     return 0;
 }
 
@@ -462,17 +542,18 @@ static int on_req_fallback(h2o_handler_t *self, h2o_req_t *req)
 
 /* ---- listeners ------------------------------------------------------------------------------ */
 
-static kito_err listen_on(kito_server *s, kito_listener *l, uint16_t port, SSL_CTX *ssl_ctx,
-                          char *err, size_t err_size)
+/* Listens on bind (a numeric address) and port; ssl_ctx NULL for plain HTTP. */
+static kito_err listen_on(kito_server *s, kito_listener *l, const char *bind, uint16_t port,
+                          SSL_CTX *ssl_ctx, char *err, size_t err_size)
 {
     struct sockaddr_storage addr;
     int r;
-    if (strchr(s->cfg->bind, ':') != NULL)
-        r = uv_ip6_addr(s->cfg->bind, port, (struct sockaddr_in6 *)&addr);
+    if (strchr(bind, ':') != NULL)
+        r = uv_ip6_addr(bind, port, (struct sockaddr_in6 *)&addr);
     else
-        r = uv_ip4_addr(s->cfg->bind, port, (struct sockaddr_in *)&addr);
+        r = uv_ip4_addr(bind, port, (struct sockaddr_in *)&addr);
     if (r != 0) {
-        snprintf(err, err_size, "KITO_BIND=%s is not an address: %s", s->cfg->bind, uv_strerror(r));
+        snprintf(err, err_size, "%s is not an address: %s", bind, uv_strerror(r));
         return KITO_E_CONFIG;
     }
     uv_tcp_init(s->loop, &l->tcp);
@@ -484,7 +565,7 @@ static kito_err listen_on(kito_server *s, kito_listener *l, uint16_t port, SSL_C
     l->accept_ctx.ssl_ctx = ssl_ctx;
     if ((r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&addr, 0)) != 0 ||
         (r = uv_listen((uv_stream_t *)&l->tcp, 1024, on_connection)) != 0) {
-        snprintf(err, err_size, "cannot listen on %s port %u: %s", s->cfg->bind, (unsigned)port,
+        snprintf(err, err_size, "cannot listen on %s port %u: %s", bind, (unsigned)port,
                  uv_strerror(r));
         return KITO_E_IO;
     }
@@ -518,6 +599,8 @@ static void close_everything_else(kito_server *s)
     kito_redis_stop(&s->redis);
     kito_payouts_stop(s->payouts); /* joins the thread; an HTTP call in flight is abandoned */
     s->payouts = NULL;
+    kito_sms_sender_stop(s->sms);
+    s->sms = NULL;
     kito_pool_stop(s->pool);
     s->pool = NULL;
     kito_access_log_close(&s->access_log);
@@ -550,10 +633,10 @@ static void on_shutdown_tick(uv_timer_t *t)
     }
     if (!s->forced && elapsed >= s->cfg->shutdown_grace_ms) {
         s->forced = true;
-        fprintf(stderr, "kitod: grace period over; closing the remaining connections\n");
+        kito_log(NULL, "grace period over; closing the remaining connections");
         force_close_connections(s);
     } else if (elapsed >= (uint64_t)s->cfg->shutdown_grace_ms + 2000) {
-        fprintf(stderr, "kitod: connections still open; stopping anyway\n");
+        kito_log(NULL, "connections still open; stopping anyway");
         uv_timer_stop(t);
         close_everything_else(s);
     }
@@ -572,6 +655,7 @@ void kito_server_stop(kito_server *s)
     s->stop_started_ms = uv_now(s->loop);
     close_listener(&s->https);
     close_listener(&s->http);
+    close_listener(&s->ops);
     if (s->ctx_ready)
         h2o_context_request_shutdown(&s->ctx);
     kito_feed_shutdown(s->feed); /* live-feed streams never end by themselves */
@@ -581,8 +665,7 @@ void kito_server_stop(kito_server *s)
 static void on_signal(uv_signal_t *h, int signum)
 {
     kito_server *s = h->data;
-    fprintf(stderr, "kitod: %s received; shutting down\n",
-            signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    kito_log(NULL, "%s received; shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     kito_server_stop(s);
 }
 
@@ -594,14 +677,15 @@ static void on_market_recovered(void *ud, kito_err status, const struct kito_mar
 {
     kito_server *s = ud;
     if (status != KITO_OK) {
-        fprintf(stderr, "kitod: order books NOT recovered (%s); bids stay refused\n",
-                kito_err_code(status));
+        kito_log(NULL, "order books NOT recovered (%s); bids stay refused", kito_err_code(status));
         return;
     }
-    fprintf(stderr,
-            "kitod: order books recovered: %u lots, %llu commands replayed, %.1f ms "
-            "(%u from snapshots, %u damaged)\n",
-            r->lots, (unsigned long long)r->commands, r->ms, r->from_snapshots, r->damaged);
+    kito_log(NULL,
+             "order books recovered: %u lots, %llu commands replayed, %.1f ms "
+             "(%u from snapshots, %u damaged; %u command ids remembered, %llu journal entries "
+             "read from before the snapshots)",
+             r->lots, (unsigned long long)r->commands, r->ms, r->from_snapshots, r->damaged,
+             r->remembered, (unsigned long long)r->history);
     /* a crash between a publish and its lots' loading must not lose them (issue 5) */
     kito_bidding_reconcile(s->bidding);
 }
@@ -634,7 +718,10 @@ static kito_err start_market(kito_server *s)
     kito_bookstore_params_default(&sp);
     sp.host = s->cfg->redis_host;
     sp.port = s->cfg->redis_port;
+    sp.user = s->cfg->redis_user;
+    sp.password = s->cfg->redis_password;
     kito_market_limits_default(&lim);
+    lim.snapshot_every = s->cfg->snapshot_every;
     kito_err e = kito_market_create(s->loop, &sp, &lim, &s->market);
     if (e != KITO_OK)
         return e;
@@ -655,6 +742,8 @@ static kito_err start_settlement(kito_server *s)
     kito_settlement_params_default(&sp);
     sp.redis_host = s->cfg->redis_host;
     sp.redis_port = s->cfg->redis_port;
+    sp.redis_user = s->cfg->redis_user;
+    sp.redis_password = s->cfg->redis_password;
     sp.db = (kito_db_params){s->cfg->mysql_host, s->cfg->mysql_port, s->cfg->mysql_user,
                              s->cfg->mysql_password, s->cfg->mysql_db};
     const char *delay = getenv("KITO_SETTLEMENT_TEST_COMMIT_DELAY_MS");
@@ -681,6 +770,9 @@ static kito_err setup_h2o(kito_server *s, char *err, size_t err_size)
     size_t hard = largest_body_limit(&s->router) * 2;
     s->globalconf.max_request_entity_size = hard > KITO_BODY_HARD_MIN ? hard : KITO_BODY_HARD_MIN;
     s->globalconf.http1.upgrade_to_http2 = 0; /* h2 only through TLS ALPN, never h2c */
+    /* h2o closes a TLS connection whose handshake has not finished this long after accept (its
+     * own 10 s default, now the operator's: issue 15, finding 4). Reads do not extend it. */
+    s->globalconf.handshake_timeout = s->cfg->tls_handshake_timeout_ms;
     h2o_hostconf_t *host =
         h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
@@ -690,16 +782,20 @@ static kito_err setup_h2o(kito_server *s, char *err, size_t err_size)
 
     struct stat st;
     if (stat(s->cfg->storefront_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr,
-                "kitod: warning: KITO_STOREFRONT_DIR=%s is not a directory; no static "
-                "files will be served\n",
-                s->cfg->storefront_dir);
+        kito_log(NULL,
+                 "warning: KITO_STOREFRONT_DIR=%s is not a directory; no static "
+                 "files will be served",
+                 s->cfg->storefront_dir);
     }
     static const char *index_files[] = {"index.html", NULL};
     if (h2o_file_register(path, s->cfg->storefront_dir, index_files, NULL, 0) == NULL) {
         snprintf(err, err_size, "cannot serve KITO_STOREFRONT_DIR=%s", s->cfg->storefront_dir);
         return KITO_E_CONFIG;
     }
+    /* gzip for clients that ask (pages on a 3G phone: issue 16); the live feed opts out
+     * (api/http/routes_feed.c: every write must leave at once) */
+    h2o_compress_args_t gz = {.min_size = 512, .gzip = {.quality = 1}, .brotli = {.quality = -1}};
+    h2o_compress_register(path, &gz);
     kito_h2o_handler *fb = (void *)h2o_create_handler(path, sizeof(*fb));
     fb->super.on_req = on_req_fallback;
     fb->server = s;
@@ -720,7 +816,7 @@ static kito_err load_keys(kito_server *s, char *err, size_t err_size)
         return e;
     }
     if (created)
-        fprintf(stderr, "kitod: made a new signing key at %s\n", s->cfg->signing_key);
+        kito_log(NULL, "made a new signing key at %s", s->cfg->signing_key);
     FILE *f = fopen(s->cfg->signing_key, "rb");
     char pem[4096];
     size_t n = f != NULL ? fread(pem, 1, sizeof(pem) - 32, f) : 0;
@@ -758,6 +854,18 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
         snprintf(err, err_size, "cannot allocate the session cache");
         goto fail;
     }
+    uint8_t hash_key[16];
+    if (RAND_bytes(hash_key, sizeof(hash_key)) != 1) {
+        snprintf(err, err_size, "no random bytes for the per-address connection table");
+        e = KITO_E_INTERNAL;
+        goto fail;
+    }
+    if ((e = kito_addr_limit_init(&s->addr_limit, cfg->max_connections,
+                                  cfg->max_connections_per_address, hash_key)) != KITO_OK) {
+        snprintf(err, err_size, "cannot allocate the per-address connection table (%s)",
+                 kito_err_code(e));
+        goto fail;
+    }
     if ((e = load_keys(s, err, err_size)) != KITO_OK)
         goto fail;
     if ((e = kito_server_add_routes(s)) != KITO_OK) {
@@ -773,7 +881,8 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
         goto fail;
     if ((e = kito_access_log_open(&s->access_log, cfg->access_log, loop, err, err_size)) != KITO_OK)
         goto fail;
-    if ((e = kito_redis_start(&s->redis, loop, cfg->redis_host, cfg->redis_port)) != KITO_OK) {
+    if ((e = kito_redis_start(&s->redis, loop, cfg->redis_host, cfg->redis_port, cfg->redis_user,
+                              cfg->redis_password)) != KITO_OK) {
         snprintf(err, err_size, "cannot start the Redis link");
         goto fail;
     }
@@ -798,14 +907,24 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
         snprintf(err, err_size, "cannot start the payout worker (%s)", kito_err_code(e));
         goto fail;
     }
+    if ((e = kito_sms_sender_start(cfg, &db, &s->sms)) != KITO_OK) {
+        snprintf(err, err_size, "cannot start the SMS sender (%s)", kito_err_code(e));
+        goto fail;
+    }
     if ((e = kito_health_start(&s->health, loop, s->pool, &s->redis, &s->metrics)) != KITO_OK) {
         snprintf(err, err_size, "cannot start the health checks");
         goto fail;
     }
-    if ((e = listen_on(s, &s->https, cfg->https_port, s->ssl_ctx, err, err_size)) != KITO_OK)
+    if ((e = listen_on(s, &s->https, cfg->bind, cfg->https_port, s->ssl_ctx, err, err_size)) !=
+        KITO_OK)
         goto fail;
     if (cfg->http_port != 0 &&
-        (e = listen_on(s, &s->http, cfg->http_port, NULL, err, err_size)) != KITO_OK)
+        (e = listen_on(s, &s->http, cfg->bind, cfg->http_port, NULL, err, err_size)) != KITO_OK)
+        goto fail;
+    /* loopback whatever KITO_BIND says: metrics are the operator's (issue 15, finding 8) */
+    s->ops.metrics = true;
+    if (cfg->metrics_port != 0 &&
+        (e = listen_on(s, &s->ops, "127.0.0.1", cfg->metrics_port, NULL, err, err_size)) != KITO_OK)
         goto fail;
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
@@ -814,6 +933,7 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
 fail:
     close_listener(&s->https);
     close_listener(&s->http);
+    close_listener(&s->ops);
     s->stopping = true;
     close_everything_else(s);
     return e;
@@ -824,7 +944,7 @@ void kito_server_dispose(kito_server *s)
     if (s->ctx_ready && !h2o_linklist_is_empty(&s->conns)) {
         /* a connection outlived the grace period and the forced close: disposing the
          * context under it would be a use after free, so leave it to process exit */
-        fprintf(stderr, "kitod: warning: connections still open at exit\n");
+        kito_log(NULL, "warning: connections still open at exit");
         s->ctx_ready = false;
         s->conf_ready = false;
     }
@@ -845,6 +965,9 @@ void kito_server_dispose(kito_server *s)
         s->ssl_ctx = NULL;
     }
     kito_auth_dispose(&s->auth);
+    /* a connection still open (see above) releases its count when the loop closes it at exit */
+    if (h2o_linklist_is_empty(&s->conns))
+        kito_addr_limit_dispose(&s->addr_limit);
     kito_crypto_signer_free(s->signer);
     s->signer = NULL;
     kito__req_spares_free(s); /* (last: disposing the context releases requests) */

@@ -1,12 +1,13 @@
 /*
- * The kitod server: one uv loop running h2o (TLS listener, plain-HTTP redirect listener), the
- * Redis link, the MySQL worker pool, health checks, metrics, the access log, the rapid-reset
- * guard and clean shutdown on SIGTERM/SIGINT.
+ * The kitod server: one uv loop running h2o (TLS listener, plain-HTTP redirect listener, the
+ * loopback metrics listener), the Redis link, the MySQL worker pool, health checks, metrics, the
+ * access log, the rapid-reset guard and clean shutdown on SIGTERM/SIGINT.
  *
  * Request flow (api/http/server.c): our h2o handler sees every request first. It makes a kito_req,
- * redirects plain HTTP, matches the router, enforces the route's body limit and parses JSON,
- * then calls the route's handler; a path the router does not know is served from the storefront
- * directory if such a file exists, else answered 404 in the JSON error shape.
+ * refuses an HTTP/1.1 request framed two ways (api/http/framing.h), answers the metrics listener's
+ * two paths, redirects plain HTTP, matches the router, enforces the route's body limit and parses
+ * JSON, then calls the route's handler; a path the router does not know is served from the
+ * storefront directory if such a file exists, else answered 404 in the JSON error shape.
  */
 #ifndef KITO_SERVER_H
 #define KITO_SERVER_H
@@ -19,6 +20,7 @@
 #include <uv.h>
 
 #include "api/http/access_log.h"
+#include "api/http/addr_limit.h"
 #include "api/http/auth.h"
 #include "api/common/config.h"
 #include "api/common/crypto.h"
@@ -37,11 +39,18 @@
  * h2o's plain-text 413 and the connection closed; HTTP/2 gets RST_STREAM(REFUSED_STREAM). */
 #define KITO_BODY_HARD_MIN ((size_t)1 << 20)
 
+/* Connections the loopback metrics listener (KITO_METRICS_PORT) holds at most; beyond it a new
+ * one is closed at once. Its own bound, outside KITO_MAX_CONNECTIONS and the per-address limit,
+ * so that a full public side still leaves the operator /healthz and /metrics (issue 15, finding
+ * 4); small, since only the operator and a local scraper connect there. */
+#define KITO_METRICS_CONNECTIONS_MAX 16
+
 typedef struct kito_listener {
     uv_tcp_t tcp;
     h2o_accept_ctx_t accept_ctx;
     struct kito_server *server;
     bool open;
+    bool metrics; /* the loopback metrics listener: /metrics and /healthz only, plain HTTP */
 } kito_listener;
 
 /* One accepted client connection. */
@@ -57,20 +66,27 @@ typedef struct kito_server {
     SSL_CTX *ssl_ctx;
     kito_listener https;
     kito_listener http; /* used when cfg->http_port != 0 */
+    kito_listener ops;  /* 127.0.0.1:cfg->metrics_port, used when it is not 0 (issue 15, 8) */
+    kito_addr_limit addr_limit;      /* public connections per client address (issue 15, 4) */
+    uint32_t ops_connections_open;   /* on the metrics listener: KITO_METRICS_CONNECTIONS_MAX */
+    uint64_t addr_refused_unlogged;  /* per-address refusals since the last log line about them */
+    uint64_t addr_refused_logged_ms; /* uv_now of that line; at most one a second */
     kito_router router;
     kito_metrics metrics;
     kito_access_log access_log;
     kito_redis redis;
-    kito_pool *pool;              /* MySQL workers */
-    kito_market *market;          /* the order books (api/live/market.h); rebuilt from Redis at start */
-    struct kito_feed *feed;       /* the live feed (api/live/feed.h); fed by the market's listener */
+    kito_pool *pool;        /* MySQL workers */
+    kito_market *market;    /* the order books (api/live/market.h); rebuilt from Redis at start */
+    struct kito_feed *feed; /* the live feed (api/live/feed.h); fed by the market's listener */
     struct kito_bidding *bidding; /* api/live/bidding.h: activation, clock, caches, rate limits */
     struct kito_payouts *payouts; /* api/money/payouts.h: the payout worker thread */
-    struct kito_settlement *settlement; /* api/money/settlement.h: outbox -> MySQL, its own thread */
+    struct kito_sms_sender *sms;  /* api/phone/sms_sender.h: the SMS sender thread, or NULL */
+    struct kito_settlement
+        *settlement; /* api/money/settlement.h: outbox -> MySQL, its own thread */
     kito_health health;
-    kito_auth auth;         /* session cache */
-    kito_signer *signer;    /* the platform's Ed25519 key (certificates) */
-    kito_req *spare_reqs;   /* released requests kept for reuse (api/http/request.h) */
+    kito_auth auth;       /* session cache */
+    kito_signer *signer;  /* the platform's Ed25519 key (certificates) */
+    kito_req *spare_reqs; /* released requests kept for reuse (api/http/request.h) */
     uint32_t n_spare_reqs;
     uint8_t cursor_key[32]; /* authenticates pagination cursors (api/common/query.h) */
     h2o_linklist_t conns;   /* kito_conn.link */
@@ -83,14 +99,15 @@ typedef struct kito_server {
 } kito_server;
 
 /* Builds the server on loop from cfg: TLS context, router (kito_server_add_routes), h2o config,
- * access log, Redis link, MySQL pool and health checks; binds and listens on both ports and
- * installs the signal handlers. On failure writes one sentence into err and returns KITO_E_CONFIG
- * (bad certificate or key, storefront problems), KITO_E_IO (cannot bind) or another code; what
- * was started is stopped again (run the loop to let handles close). */
+ * access log, Redis link, MySQL pool and health checks; binds and listens on its ports (HTTPS,
+ * plain HTTP, the loopback metrics port) and installs the signal handlers. On failure writes one
+ * sentence into err and returns KITO_E_CONFIG (bad certificate or key, storefront problems),
+ * KITO_E_IO (cannot bind) or another code; what was started is stopped again (run the loop to let
+ * handles close). */
 kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *loop, char *err,
                            size_t err_size);
 
-/* The route table (api/http/routes_system.c now, more modules later): adds every route to s->router.
+/* The route table (api/http/routes.c, the authorization matrix): adds every route to s->router.
  * KITO_E_CONFIG if one is malformed (a programming error). */
 kito_err kito_server_add_routes(kito_server *s);
 

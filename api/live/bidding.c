@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/common/log.h"
 #include "api/common/crypto.h"
 #include "api/common/render.h"
 #include "api/common/validate.h"
@@ -71,26 +72,6 @@ int64_t kito_bidding_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-const char *kito_lot_state_name(uint8_t state)
-{
-    switch (state) {
-    case KITO_LOT_SCHEDULED:
-        return "scheduled";
-    case KITO_LOT_OPEN:
-        return "open";
-    case KITO_LOT_CLOSING:
-        return "closing";
-    case KITO_LOT_SOLD:
-        return "sold";
-    case KITO_LOT_UNSOLD:
-        return "unsold";
-    case KITO_LOT_WITHDRAWN:
-        return "withdrawn";
-    default:
-        return "unknown";
-    }
 }
 
 static void write_money_or_null(kito_jw *w, int64_t minor, const char *currency)
@@ -163,6 +144,7 @@ typedef struct key_slot {
     uint64_t cmd_id; /* 0 = empty */
     uint64_t lot_id;
     int64_t amount;
+    int64_t at_ms; /* when the command was stamped: of two keys in one slot the newer stays */
 } key_slot;
 
 typedef struct bucket_slot {
@@ -389,10 +371,10 @@ static void act_finish(activation *a)
     kito_bidding *b = a->b;
     act_unlink(a);
     if (a->failed || a->db_err != KITO_OK) {
-        fprintf(stderr, "kitod: sale %llu: some lots not loaded yet (%s); retrying in %d ms\n",
-                (unsigned long long)a->sale_id,
-                kito_err_code(a->db_err != KITO_OK ? a->db_err : KITO_E_UNAVAILABLE),
-                KITO_BIDDING_RETRY_MS);
+        kito_log(NULL, "sale %llu: some lots not loaded yet (%s); retrying in %d ms",
+                 (unsigned long long)a->sale_id,
+                 kito_err_code(a->db_err != KITO_OK ? a->db_err : KITO_E_UNAVAILABLE),
+                 KITO_BIDDING_RETRY_MS);
         arm_retry(b);
     }
     uint64_t *rest = a->rest;
@@ -429,8 +411,8 @@ static void on_loaded(void *ud, kito_err status)
     if (status != KITO_OK && status != KITO_E_LOT_EXISTS) {
         a->failed = true;
         if (status != KITO_E_UNAVAILABLE && status != KITO_E_CAPACITY)
-            fprintf(stderr, "kitod: sale %llu: a lot was not loaded (%s)\n",
-                    (unsigned long long)a->sale_id, kito_err_code(status));
+            kito_log(NULL, "sale %llu: a lot was not loaded (%s)", (unsigned long long)a->sale_id,
+                     kito_err_code(status));
     }
     assert(a->pending > 0);
     a->pending--;
@@ -534,8 +516,8 @@ static void act_pump(activation *a)
 static void act_loaded_all(activation *a)
 {
     if (a->db_err != KITO_OK && a->db_err != KITO_E_NOT_FOUND)
-        fprintf(stderr, "kitod: sale %llu: cannot read its lots (%s)\n",
-                (unsigned long long)a->sale_id, kito_err_code(a->db_err));
+        kito_log(NULL, "sale %llu: cannot read its lots (%s)", (unsigned long long)a->sale_id,
+                 kito_err_code(a->db_err));
     if (a->db_err == KITO_E_NOT_FOUND) {
         a->db_err = KITO_OK; /* gone: nothing to load */
         a->n = 0;
@@ -606,8 +588,7 @@ static void rec_done(void *arg, kito_err status)
     b->rec = NULL;
     if (c->err != KITO_OK || c->n == 0) {
         if (c->err != KITO_OK) {
-            fprintf(stderr, "kitod: cannot list the published sales (%s); retrying\n",
-                    kito_err_code(c->err));
+            kito_log(NULL, "cannot list the published sales (%s); retrying", kito_err_code(c->err));
             arm_retry(b);
         }
         b->reconciling = false;
@@ -833,13 +814,20 @@ bool kito_bidding_key_matches(kito_bidding *b, uint64_t cmd_id, uint64_t lot_id,
 
 void kito_bidding_key_put(kito_bidding *b, uint64_t cmd_id, uint64_t lot_id, int64_t amount)
 {
-    b->keys[mix(cmd_id) & (KITO_BIDDING_KEYS - 1)] = (key_slot){cmd_id, lot_id, amount};
+    b->keys[mix(cmd_id) & (KITO_BIDDING_KEYS - 1)] =
+        (key_slot){cmd_id, lot_id, amount, kito_bidding_now_ms()};
 }
 
 void kito_bidding_key_replayed(void *ud, const struct kito_command *cmd)
 {
-    if (cmd->type == KITO_CMD_BID && cmd->id != 0)
-        kito_bidding_key_put(ud, cmd->id, cmd->lot_id, cmd->amount_minor);
+    kito_bidding *b = ud;
+    if (cmd->type != KITO_CMD_BID || cmd->id == 0)
+        return;
+    /* The market hands the rebuilt commands over in no particular order: the slot keeps the
+     * newer of two keys, as it would have in running order. */
+    key_slot *k = &b->keys[mix(cmd->id) & (KITO_BIDDING_KEYS - 1)];
+    if (k->cmd_id == 0 || k->at_ms <= cmd->now_ms)
+        *k = (key_slot){cmd->id, cmd->lot_id, cmd->amount_minor, cmd->now_ms};
 }
 
 uint64_t *kito_bidding_ids_scratch(kito_bidding *b, size_t *cap)

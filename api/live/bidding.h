@@ -30,10 +30,10 @@
  *     SHA-256(buyer id as 8 bytes big-endian || key), so a retry with the same key from the same
  *     buyer is the same engine command and the engine's window answers it as a duplicate. A
  *     small table remembers what each key was used for (lot and amount) from the moment its bid
- *     is accepted, and is refilled from the journal when the market replays it (the same
- *     commands the engine's window holds again), so that a key reused for a different bid is
- *     refused instead of silently answered with the first one -- while the first is in flight,
- *     and after a restart.
+ *     is accepted, and is refilled from the journal when the market rebuilds (the commands whose
+ *     ids the engine's window holds again, before the lots' snapshots too; of two keys that share
+ *     a slot the newer stays), so that a key reused for a different bid is refused instead of
+ *     silently answered with the first one -- while the first is in flight, and after a restart.
  *
  * The bid path itself -- a bid or clerk action from its pre-flight to its answer -- is the service
  * in api/live/bid_service.h, which runs on this state.
@@ -99,9 +99,6 @@ bool kito_bucket_take(kito_bucket *b, int64_t now_ms, double rate, double burst,
 
 /* The wall clock in ms since the epoch (the engine's time base: commands carry it). */
 int64_t kito_bidding_now_ms(void);
-
-/* "scheduled", "open", ... for enum kito_lot_state; "unknown" otherwise. Static storage. Pure. */
-const char *kito_lot_state_name(uint8_t state);
 
 /* Writes the public view of a lot as a JSON object into w (api/common/render.h): state, price,
  * ask, opening, bid_count, reserve_met, has_reserve, ends_at (timed and tender), seq, paused,
@@ -201,7 +198,8 @@ void kito_bidding_key_put(kito_bidding *b, uint64_t cmd_id, uint64_t lot_id, int
 
 /* The market's replay listener (kito_market_set_replay_listener; ud is the kito_bidding): a bid
  * read back from the journal is remembered as kito_bidding_key_put would, so that after a restart
- * a key the engine answers as a duplicate is still refused for a different lot or amount. */
+ * a key the engine answers as a duplicate is still refused for a different lot or amount -- unless
+ * its slot holds a newer key (by now_ms): the bids come in no particular order. */
 void kito_bidding_key_replayed(void *ud, const struct kito_command *cmd);
 
 /* Overlays market m's view of the lot whose "id" member is in lot (a lot as

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "api/adapters/redis.h"
+#include "api/common/backoff.h"
+#include "api/common/log.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -31,13 +33,20 @@ struct bs_read {
     bool config_found;
     uint64_t sale_id, seller_id;
     char currency[4];
-    uint32_t next_seq; /* the seq the next journal entry must carry */
+    uint32_t next_seq;   /* the seq the next journal entry must carry */
+    uint32_t snap_seq;   /* the snapshot covers 1..snap_seq */
+    uint32_t hist_next;  /* reading before the snapshot: the seq the next entry must carry */
+    uint32_t hist_left;  /* ... entries still to read at most */
+    uint32_t hist_asked; /* ... the COUNT of the XREVRANGE in flight */
 };
 
 struct kito_bookstore {
     uv_loop_t *loop;
     struct kito_bookstore_params p;
     char host[256];
+    char user[128];
+    char password[128]; /* secret: never logged */
+    bool auth_logged;   /* a refused AUTH was logged since the last good connection */
     struct kito_bookstore_ops ops;
     void *ud;
 
@@ -48,7 +57,7 @@ struct kito_bookstore {
     bool sealing;
     uint64_t connect_started_ms;
     uint64_t last_activity_ms;
-    uint32_t backoff_ms;
+    kito_backoff backoff; /* reconnect waits */
     uv_timer_t timer;
     uv_timer_t reconnect;
     uv_prepare_t prepare;
@@ -504,9 +513,7 @@ static void go_down(kito_bookstore *bs, const char *why, const char *detail, boo
     }
     discard_batch(bs);
     if (!bs->closing) {
-        uint32_t wait = bs->backoff_ms;
-        bs->backoff_ms = bs->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : bs->backoff_ms * 2;
-        uv_timer_start(&bs->reconnect, on_reconnect, wait, 0);
+        uv_timer_start(&bs->reconnect, on_reconnect, kito_backoff_next(&bs->backoff), 0);
     }
     if (free_ctx && ac != NULL)
         redisAsyncFree(ac); /* pending callbacks now see a stale context and do nothing */
@@ -534,12 +541,29 @@ static void on_select(redisAsyncContext *ac, void *reply_, void *privdata)
         return;
     }
     bs->up = true;
-    bs->backoff_ms = BACKOFF_MIN_MS;
+    bs->auth_logged = false;
+    kito_backoff_reset(&bs->backoff);
     bs->st.connects++;
     bs->last_activity_ms = uv_now(bs->loop);
     bs->st.last_error[0] = '\0';
     if (bs->ops.on_up != NULL)
         bs->ops.on_up(bs->ud);
+}
+
+/* AUTH's answer (queued before SELECT): a refusal drops the connection, logged once until a
+ * connection works again (a wrong password is the operator's to fix, not a fault to shout about
+ * every backoff). */
+static void on_auth(redisAsyncContext *ac, void *reply_, void *privdata)
+{
+    kito_bookstore *bs = privdata;
+    redisReply *reply = reply_;
+    if (bs->ac != ac || reply == NULL || reply->type != REDIS_REPLY_ERROR)
+        return; /* success, or a loss that SELECT's callback reports */
+    if (!bs->auth_logged)
+        kito_log("bookstore", "Redis refused AUTH as user %s: %s",
+                 bs->user[0] != '\0' ? bs->user : "default", reply->str);
+    bs->auth_logged = true;
+    go_down(bs, "AUTH", reply->str, true);
 }
 
 static void on_connect(const redisAsyncContext *cac, int status)
@@ -553,6 +577,10 @@ static void on_connect(const redisAsyncContext *cac, int status)
         return;
     }
     bs->connected = true;
+    if (kito_redis_auth(ac, bs->user, bs->password, on_auth, bs) != REDIS_OK) {
+        go_down(bs, "AUTH", "cannot queue", true);
+        return;
+    }
     if (redisAsyncCommand(ac, on_select, bs, "SELECT %d", bs->p.db) != REDIS_OK)
         go_down(bs, "SELECT", "cannot queue", true);
 }
@@ -953,6 +981,7 @@ static void on_lot_snap(redisAsyncContext *ac, void *reply_, void *privdata)
         head.snap_seq = (uint32_t)seq;
         head.snap = (const uint8_t *)e[1]->str;
         head.snap_len = e[1]->len;
+        rd->snap_seq = (uint32_t)seq;
         rd->next_seq = (uint32_t)seq + 1;
     }
     kito_err st = rd->rd->on_head(rd->ud, &head);
@@ -974,17 +1003,16 @@ static bool parse_entry_id(const char *s, size_t n, uint64_t *seq)
     return parse_u64(s, n - 2, seq);
 }
 
-static void on_lot_range(redisAsyncContext *ac, void *reply_, void *privdata)
+/* Decodes a page of XRANGE / XREVRANGE entries into bs->page: every entry's id must be
+ * "<*expect>-0", its record must decode to that seq and to the lot, and *expect moves by step
+ * (+1 forwards, -1 backwards) per entry. KITO_E_BAD_COMMAND for anything else (damage). */
+static kito_err decode_page(struct bs_read *rd, const redisReply *reply, size_t max,
+                            uint32_t *expect, int step, size_t *n_out)
 {
-    struct bs_read *rd = privdata;
-    redisReply *reply = reply_;
-    if (!read_reply_ok(ac, rd, reply))
-        return;
     kito_bookstore *bs = rd->bs;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements > KITO_BOOKSTORE_PAGE) {
-        finish_read(rd, KITO_E_IO);
-        return;
-    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements > max)
+        return KITO_E_IO;
+    assert(max <= KITO_BOOKSTORE_PAGE);
     size_t n = reply->elements;
     for (size_t i = 0; i < n; i++) {
         redisReply *ent = reply->element[i];
@@ -994,22 +1022,52 @@ static void on_lot_range(redisAsyncContext *ac, void *reply_, void *privdata)
             ent->element[1]->type != REDIS_REPLY_ARRAY || ent->element[1]->elements != 2 ||
             ent->element[1]->element[0]->type != REDIS_REPLY_STRING ||
             ent->element[1]->element[1]->type != REDIS_REPLY_STRING ||
-            !parse_entry_id(ent->element[0]->str, ent->element[0]->len, &seq)) {
-            finish_read(rd, KITO_E_BAD_COMMAND);
-            return;
-        }
+            !parse_entry_id(ent->element[0]->str, ent->element[0]->len, &seq))
+            return KITO_E_BAD_COMMAND;
         redisReply *val = ent->element[1]->element[1];
         struct kito_command *c = &bs->page[i];
         /* pair assertion, read side: the record decodes and sits where it was written */
         if (kito_command_decode((const uint8_t *)val->str, val->len, c) != KITO_OK ||
-            c->seq != seq || seq != rd->next_seq || c->lot_id != rd->lot_id) {
-            finish_read(rd, KITO_E_BAD_COMMAND);
-            return;
-        }
-        rd->next_seq++;
+            c->seq != seq || seq != *expect || seq == 0 || c->lot_id != rd->lot_id)
+            return KITO_E_BAD_COMMAND;
+        *expect = (uint32_t)((int64_t)*expect + step);
+    }
+    *n_out = n;
+    return KITO_OK;
+}
+
+static kito_err send_history(struct bs_read *rd);
+
+/* The tail is read: then the entries before the snapshot, if the owner wants them, else done. */
+static void history_or_done(struct bs_read *rd)
+{
+    const struct kito_bookstore_reader *r = rd->rd;
+    if (r->on_history == NULL || r->history_max == 0 || rd->snap_seq == 0) {
+        finish_read(rd, KITO_OK);
+        return;
+    }
+    rd->hist_next = rd->snap_seq;
+    rd->hist_left = rd->snap_seq < r->history_max ? rd->snap_seq : r->history_max;
+    kito_err st = send_history(rd);
+    if (st != KITO_OK)
+        finish_read(rd, st);
+}
+
+static void on_lot_range(redisAsyncContext *ac, void *reply_, void *privdata)
+{
+    struct bs_read *rd = privdata;
+    redisReply *reply = reply_;
+    if (!read_reply_ok(ac, rd, reply))
+        return;
+    kito_bookstore *bs = rd->bs;
+    size_t n;
+    kito_err st = decode_page(rd, reply, KITO_BOOKSTORE_PAGE, &rd->next_seq, +1, &n);
+    if (st != KITO_OK) {
+        finish_read(rd, st);
+        return;
     }
     if (n > 0) {
-        kito_err st = rd->rd->on_commands(rd->ud, bs->page, n);
+        st = rd->rd->on_commands(rd->ud, bs->page, n);
         if (!rd->in_use)
             return;
         if (st != KITO_OK) {
@@ -1018,10 +1076,10 @@ static void on_lot_range(redisAsyncContext *ac, void *reply_, void *privdata)
         }
     }
     if (n < KITO_BOOKSTORE_PAGE) {
-        finish_read(rd, KITO_OK);
+        history_or_done(rd);
         return;
     }
-    kito_err st = send_range(rd);
+    st = send_range(rd);
     if (st != KITO_OK)
         finish_read(rd, st);
 }
@@ -1039,6 +1097,61 @@ static kito_err send_range(struct bs_read *rd)
     start[sl++] = '0';
     if (redisAsyncCommand(bs->ac, on_lot_range, rd, "XRANGE %b %b + COUNT %d", key, kl, start, sl,
                           KITO_BOOKSTORE_PAGE) != REDIS_OK)
+        return KITO_E_UNAVAILABLE;
+    return KITO_OK;
+}
+
+static void on_lot_history(redisAsyncContext *ac, void *reply_, void *privdata)
+{
+    struct bs_read *rd = privdata;
+    redisReply *reply = reply_;
+    if (!read_reply_ok(ac, rd, reply))
+        return;
+    kito_bookstore *bs = rd->bs;
+    size_t n;
+    kito_err st = decode_page(rd, reply, rd->hist_asked, &rd->hist_next, -1, &n);
+    if (st != KITO_OK) {
+        finish_read(rd, st);
+        return;
+    }
+    assert(n <= rd->hist_left);
+    rd->hist_left -= (uint32_t)n;
+    bool more = true;
+    if (n > 0) {
+        st = rd->rd->on_history(rd->ud, bs->page, n, &more);
+        if (!rd->in_use)
+            return;
+        if (st != KITO_OK) {
+            finish_read(rd, st);
+            return;
+        }
+    }
+    /* A short page is the journal's first entry (or, were a journal ever trimmed, the oldest
+     * one left): nothing older to read. */
+    if (!more || n < rd->hist_asked || rd->hist_left == 0 || rd->hist_next == 0) {
+        finish_read(rd, KITO_OK);
+        return;
+    }
+    st = send_history(rd);
+    if (st != KITO_OK)
+        finish_read(rd, st);
+}
+
+static kito_err send_history(struct bs_read *rd)
+{
+    kito_bookstore *bs = rd->bs;
+    if (bs->ac == NULL)
+        return KITO_E_UNAVAILABLE;
+    assert(rd->hist_next > 0 && rd->hist_left > 0);
+    char key[64];
+    size_t kl = lot_key(key, rd->lot_id, "journal");
+    char end[24];
+    size_t el = dec_u64(end, rd->hist_next);
+    end[el++] = '-';
+    end[el++] = '0';
+    rd->hist_asked = rd->hist_left < KITO_BOOKSTORE_PAGE ? rd->hist_left : KITO_BOOKSTORE_PAGE;
+    if (redisAsyncCommand(bs->ac, on_lot_history, rd, "XREVRANGE %b %b - COUNT %d", key, kl, end,
+                          el, (int)rd->hist_asked) != REDIS_OK)
         return KITO_E_UNAVAILABLE;
     return KITO_OK;
 }
@@ -1082,7 +1195,9 @@ kito_err kito_bookstore_create(uv_loop_t *loop, const struct kito_bookstore_para
     if (p->host == NULL || strlen(p->host) >= sizeof(((kito_bookstore *)0)->host) || p->port <= 0 ||
         p->port > 65535 || p->db < 0 || p->db > 15 || p->batch_max_commands < 8 ||
         p->batch_max_commands > (1u << 22) || p->batch_max_bytes < 4096 ||
-        p->batch_max_bytes > (1u << 30) || p->timeout_ms < 10)
+        p->batch_max_bytes > (1u << 30) || p->timeout_ms < 10 ||
+        (p->user != NULL && strlen(p->user) >= sizeof(((kito_bookstore *)0)->user)) ||
+        (p->password != NULL && strlen(p->password) >= sizeof(((kito_bookstore *)0)->password)))
         return KITO_E_CONFIG;
     kito_bookstore *bs = calloc(1, sizeof(*bs));
     if (bs == NULL)
@@ -1091,6 +1206,10 @@ kito_err kito_bookstore_create(uv_loop_t *loop, const struct kito_bookstore_para
     bs->p = *p;
     snprintf(bs->host, sizeof(bs->host), "%s", p->host);
     bs->p.host = bs->host;
+    snprintf(bs->user, sizeof(bs->user), "%s", p->user != NULL ? p->user : "");
+    snprintf(bs->password, sizeof(bs->password), "%s", p->password != NULL ? p->password : "");
+    bs->p.user = bs->user;
+    bs->p.password = bs->password;
     if (ops != NULL)
         bs->ops = *ops;
     bs->ud = ud;
@@ -1104,7 +1223,7 @@ kito_err kito_bookstore_create(uv_loop_t *loop, const struct kito_bookstore_para
         return KITO_E_NOMEM;
     }
     bs->batch_id = 1;
-    bs->backoff_ms = BACKOFF_MIN_MS;
+    kito_backoff_init(&bs->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
     set_error(bs, "not connected yet", NULL);
     uv_timer_init(loop, &bs->timer);
     uv_timer_init(loop, &bs->reconnect);
@@ -1122,6 +1241,7 @@ static void on_handle_closed(uv_handle_t *h)
 {
     kito_bookstore *bs = h->data;
     if (--bs->handles_open == 0) {
+        explicit_bzero(bs->password, sizeof(bs->password));
         free(bs->buf);
         free(bs->parts);
         free(bs);

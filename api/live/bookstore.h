@@ -16,18 +16,20 @@
  *   lots:open          set of the ids of lots that are not final; recovery loads these.
  *   outbox:settlement  stream, one entry per lot that became final (sold, unsold, withdrawn),
  *                      written in the same MULTI/EXEC as the command that ended the lot.
- * The journal is kept in full (never trimmed): recovery replays only what follows the snapshot,
- * and a full journal is the audit trail.
+ * The journal is kept in full (never trimmed): recovery replays only what follows the snapshot
+ * and reads back the latest entries before it for their ids (kito_bookstore_reader), and a full
+ * journal is the audit trail.
  *
  * Connection. The book store opens its own hiredis async connection on the caller's loop (the
- * shared kito_redis link in api/adapters/redis.h is for health checks and small commands; a batch writer
- * needs to own its failure handling: a failed batch must drop the connection so nothing sent
- * after it can land). It SELECTs params.db, reconnects on its own with exponential backoff
- * (100 ms .. 2 s), and drops the connection when a batch or read stays unanswered for
- * params.timeout_ms (hiredis has no timeouts). It attaches hiredis to the loop with its own small
- * adapter: hiredis's libuv adapter restarts the poll handle (an epoll_ctl system call) for every
- * queued command, 8,000 system calls for a batch of 8,000 commands; ours only when the events
- * wanted change.
+ * shared kito_redis link in api/adapters/redis.h is for health checks and small commands; a batch
+ * writer needs to own its failure handling: a failed batch must drop the connection so nothing sent
+ * after it can land). It AUTHenticates when given a password (a refusal is logged once until a
+ * connection works, and retried with the backoff), SELECTs params.db, reconnects on its own with
+ * exponential backoff (100 ms .. 2 s), and drops the connection when a batch or read stays
+ * unanswered for params.timeout_ms (hiredis has no timeouts). It attaches hiredis to the loop with
+ * its own small adapter: hiredis's libuv adapter restarts the poll handle (an epoll_ctl system
+ * call) for every queued command, 8,000 system calls for a batch of 8,000 commands; ours only when
+ * the events wanted change.
  *
  * Sending. A batch is sealed and sent when nothing is in flight: once per loop turn (a
  * uv_prepare handle), sooner when it is full (kito_bookstore_room), and -- under load, the usual
@@ -71,7 +73,8 @@
 #define KITO_BOOKSTORE_OUTBOX_KEY "outbox:settlement"
 /* Reads (lot reads, existence checks, the open set) in progress at once. */
 #define KITO_BOOKSTORE_READS_MAX 256
-/* Journal entries fetched per XRANGE while reading a lot back. */
+/* Journal entries fetched per XRANGE (or XREVRANGE, before the snapshot) while reading a lot
+ * back. */
 #define KITO_BOOKSTORE_PAGE 512
 /* The RESP bytes one journal record takes at most (XADD with key, id and record). */
 #define KITO_BOOKSTORE_COMMAND_BYTES_MAX 192
@@ -85,6 +88,9 @@ typedef struct kito_bookstore kito_bookstore;
 struct kito_bookstore_params {
     const char *host;            /* borrowed during create; copied */
     int port;                    /* Redis TCP port */
+    const char *user;            /* AUTH user (ops/REDIS.md, "Access"); copied; NULL or "" with a
+                                    password: the default user */
+    const char *password;        /* AUTH password, secret; copied; NULL or "": no AUTH */
     int db;                      /* SELECTed after every connect (0 .. 15) */
     uint32_t batch_max_commands; /* Redis commands in one batch, MULTI/EXEC excluded */
     uint32_t batch_max_bytes;    /* RESP bytes in one batch */
@@ -213,18 +219,31 @@ struct kito_bookstore_lot_head {
 
 /* A lot read's callbacks, in this order: on_head once; if it returned KITO_OK and found, then
  * on_commands for each page of journal entries after the snapshot (seq order, decoded and
- * checked: entry id = seq = the record's seq, lot id = the lot's); then on_done. A non-OK return
- * from on_head or on_commands stops the read and is passed to on_done. Damage (an entry that does
- * not decode or does not match) ends with on_done(KITO_E_BAD_COMMAND); a lost connection with
- * on_done(KITO_E_UNAVAILABLE) (also possible before on_head). Arrays are valid during the call. */
+ * checked: entry id = seq = the record's seq, lot id = the lot's); then, if on_history is set,
+ * history_max > 0 and the snapshot is past seq 0, on_history for each page of the entries the
+ * snapshot covers, newest first (seq snap_seq, snap_seq - 1, ..., checked the same way), until
+ * seq 1, history_max entries, or *more set to false by on_history; then on_done. A non-OK return
+ * from a callback stops the read and is passed to on_done. Damage (an entry that does not decode
+ * or does not match) ends with on_done(KITO_E_BAD_COMMAND); a lost connection with
+ * on_done(KITO_E_UNAVAILABLE) (also possible before on_head). Arrays are valid during the call.
+ *
+ * Why the history: the commands a snapshot covers are not replayed, but their ids belong in the
+ * engine's idempotency window (api/live/market.h, "Idempotency after recovery"). Its cost: at most
+ * ceil(min(snap_seq, history_max) / KITO_BOOKSTORE_PAGE) XREVRANGE round trips a lot, one after
+ * another, and as many entries; the market stops sooner (*more) once they are older than every id
+ * the window will keep. */
 struct kito_bookstore_reader {
     kito_err (*on_head)(void *ud, const struct kito_bookstore_lot_head *head);
     kito_err (*on_commands)(void *ud, const struct kito_command *cmds, size_t n);
+    /* optional (NULL: no history is read); *more is true on entry */
+    kito_err (*on_history)(void *ud, const struct kito_command *cmds, size_t n, bool *more);
     void (*on_done)(void *ud, kito_err status);
+    uint32_t history_max; /* entries before the snapshot read at most, per lot */
 };
 
-/* Reads lot lot_id back: config, snapshot, then the journal after the snapshot. rd is borrowed
- * and must outlive the read. Errors as kito_bookstore_open_lots; on error nothing is called. */
+/* Reads lot lot_id back: config, snapshot, the journal after the snapshot, then (see the reader)
+ * the journal before it, newest first. rd is borrowed and must outlive the read. Errors as
+ * kito_bookstore_open_lots; on error nothing is called. */
 kito_err kito_bookstore_lot_read(kito_bookstore *bs, uint64_t lot_id,
                                  const struct kito_bookstore_reader *rd, void *ud);
 

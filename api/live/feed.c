@@ -32,6 +32,7 @@ struct sale {
     struct frame **ring;
     h2o_linklist_t subs; /* kito_feed_sub.sale_link */
     uint32_t n_subs;
+    uint32_t n_viewers; /* subscribers with a viewer (kito_feed_set_viewer) */
     uint64_t used_ms;
     bool is_public;
     bool dirty; /* frames added since subscribers were last written to (f->dirty) */
@@ -53,6 +54,8 @@ struct kito_feed_sub {
     uint64_t write_ms;      /* when the current write started, or the last one finished */
     struct frame *pre;      /* the preamble, written first */
     struct frame *inflight; /* the buffer of the write in flight */
+    uint64_t viewer;        /* the signed-in buyer watching (0: anonymous) */
+    struct frame *mine;     /* her private frames not yet written (KITO_FEED_MINE_MAX bytes) */
     h2o_iovec_t iov;
     uint8_t framing; /* 1: the sink wants HTTP/1.1 chunks (kito_feed_sink.chunked) */
     bool started;
@@ -134,7 +137,8 @@ static struct frame *frame_new(const char *text, size_t len)
         return NULL;
     fr->refs = 1;
     fr->len = (uint32_t)len;
-    memcpy(fr->text, text, len);
+    if (text != NULL) /* NULL: the caller fills it */
+        memcpy(fr->text, text, len);
     return fr;
 }
 
@@ -251,6 +255,8 @@ static void unlink_sale(kito_feed_sub *s)
         return;
     h2o_linklist_unlink(&s->sale_link);
     s->sale->n_subs--;
+    if (s->viewer != 0)
+        s->sale->n_viewers--;
     s->sale = NULL;
 }
 
@@ -260,6 +266,7 @@ static void sub_free(kito_feed_sub *s)
     unlink_sale(s);
     release_inflight(s);
     frame_unref(s->pre);
+    frame_unref(s->mine);
     h2o_linklist_unlink(&s->all_link);
     f->n_subs--;
     free(s);
@@ -288,12 +295,13 @@ static void sub_drop(kito_feed_sub *s, const h2o_iovec_t texts[2])
 }
 
 /* A write's buffer: pre (may be NULL), then frames from..to of sa's ring (none if from > to),
- * copied together and, if chunked, framed as one HTTP/1.1 chunk, so that the write is one
- * buffer: one TLS record, one copy into the socket. NULL without memory. */
+ * then post (a viewer's private frames; may be NULL), copied together and, if chunked, framed
+ * as one HTTP/1.1 chunk, so that the write is one buffer: one TLS record, one copy into the
+ * socket. NULL without memory. */
 static struct frame *batch_new(const kito_feed *f, const struct sale *sa, const struct frame *pre,
-                               uint64_t from, uint64_t to, bool chunked)
+                               uint64_t from, uint64_t to, bool chunked, const struct frame *post)
 {
-    size_t len = pre != NULL ? pre->len : 0;
+    size_t len = (pre != NULL ? pre->len : 0) + (post != NULL ? post->len : 0);
     for (uint64_t k = from; k <= to; k++)
         len += sa->ring[k % f->lim.ring_events]->len;
     assert(len > 0); /* an empty chunk would end the stream */
@@ -317,6 +325,10 @@ static struct frame *batch_new(const kito_feed *f, const struct sale *sa, const 
         memcpy(p, fr->text, fr->len);
         p += fr->len;
     }
+    if (post != NULL) {
+        memcpy(p, post->text, post->len);
+        p += post->len;
+    }
     if (chunked) {
         memcpy(p, "\r\n", 2);
         p += 2;
@@ -339,22 +351,22 @@ static void pump(kito_feed_sub *s)
     if (to - from + 1 > f->lim.write_frames && from <= to)
         to = from + f->lim.write_frames - 1;
     uint64_t n = from <= to ? to - from + 1 : 0;
-    if (n == 0 && s->pre == NULL)
+    if (n == 0 && s->pre == NULL && s->mine == NULL)
         return;
     assert(n == 0 || from >= sa->first);
     int c = s->framing;
     struct frame *b;
-    if (s->pre == NULL && sa->batch[c] != NULL && sa->batch_from[c] == from &&
-        sa->batch_to[c] == to) {
+    const bool own = s->pre != NULL || s->mine != NULL; /* a preamble, private frames */
+    if (!own && sa->batch[c] != NULL && sa->batch_from[c] == from && sa->batch_to[c] == to) {
         b = sa->batch[c];
         frame_ref(b);
     } else {
-        b = batch_new(f, sa, s->pre, from, to, c != 0);
+        b = batch_new(f, sa, s->pre, from, to, c != 0, s->mine);
         if (b == NULL) {
             sub_drop(s, dropped_text);
             return;
         }
-        if (s->pre == NULL) { /* a preamble is the subscriber's own: only live batches are shared */
+        if (!own) { /* a preamble or private frames are the subscriber's own: not shared */
             frame_unref(sa->batch[c]);
             sa->batch[c] = b;
             sa->batch_from[c] = from;
@@ -364,6 +376,8 @@ static void pump(kito_feed_sub *s)
     }
     frame_unref(s->pre);
     s->pre = NULL;
+    frame_unref(s->mine);
+    s->mine = NULL;
     s->next = to + 1;
     s->inflight = b;
     s->iov = h2o_iovec_init(b->text, b->len);
@@ -489,8 +503,8 @@ static bool is_public(const struct kito_market_note *n, const struct kito_event 
     return true;
 }
 
-/* The frame's JSON is written with api/common/render.h's writer (no printf: this runs for every public
- * event of every bid, watched or not). Money and times that are absent (0) are null. */
+/* The frame's JSON is written with api/common/render.h's writer (no printf: this runs for every
+ * public event of every bid, watched or not). Money and times that are absent (0) are null. */
 static void put_key(kito_jw *w, const char *name)
 {
     kito_jw_raw(w, ",\"", 2);
@@ -658,6 +672,108 @@ static void wake(kito_feed *f, struct sale *sa)
     }
 }
 
+/* The private notice an event makes for its bidder, or NULL: her bid taken ("bid_accepted",
+ * with her maximum and whether she leads), "outbid", and "won" (her winning a lot is public as
+ * a token; this tells her it was her). Floor paddles watch no feed. */
+static const char *private_type(const struct kito_event *ev)
+{
+    if (ev->who == 0 || (ev->who & KITO_PADDLE_FLAG) != 0)
+        return NULL;
+    switch (ev->type) {
+    case KITO_EV_BID_ACCEPTED:
+        return "bid_accepted";
+    case KITO_EV_OUTBID:
+        return "outbid";
+    case KITO_EV_SOLD:
+        return "won";
+    default:
+        return NULL;
+    }
+}
+
+/* Renders a private notice: `event: mine`, no id (it is not in the ring, so it must not move the
+ * client's Last-Event-ID). Its length, or 0 if it does not fit. */
+static size_t render_mine(kito_feed *f, const struct kito_market_note *n,
+                          const struct kito_event *ev, const char *type, char *buf, size_t cap)
+{
+    char cur[4];
+    memcpy(cur, n->currency, 3);
+    cur[3] = '\0';
+    for (int i = 0; i < 3; i++)
+        if (cur[i] < 'A' || cur[i] > 'Z')
+            cur[i] = 'X';
+    kito_jw w;
+    kito_jw_init(&w, buf, cap);
+    kito_jw_lit(&w, "event: mine\ndata: {\"sale_id\":");
+    kito_jw_id(&w, "sal", n->sale_id);
+    kito_jw_lit(&w, ",\"lot_id\":");
+    kito_jw_id(&w, "lot", n->lot_id);
+    kito_jw_lit(&w, ",\"seq\":");
+    kito_jw_int(&w, n->seq);
+    kito_jw_lit(&w, ",\"type\":\"");
+    kito_jw_lit(&w, type);
+    kito_jw_raw(&w, "\"", 1);
+    put_bidder(f, &w, "you", n->lot_id, ev->who);
+    kito_jw_lit(&w, ",\"leading\":");
+    kito_jw_bool(&w,
+                 ev->type == KITO_EV_SOLD || (ev->type == KITO_EV_BID_ACCEPTED && ev->reason == 1));
+    if (ev->type == KITO_EV_BID_ACCEPTED)
+        put_money(&w, "your_max", ev->amount_minor, cur);
+    if (ev->type == KITO_EV_SOLD)
+        put_money(&w, "hammer", ev->amount_minor, cur);
+    put_money(&w, "price", ev->price_minor, cur);
+    put_money(&w, "ask", ev->ask_minor, cur);
+    kito_jw_raw(&w, "}\n\n", 3);
+    return w.failed ? 0 : w.len;
+}
+
+/* Appends text to s's private frames; false when that would pass KITO_FEED_MINE_MAX or memory
+ * ran out (the caller drops s: it reconnects and refetches). */
+static bool mine_add(kito_feed_sub *s, const char *text, size_t len)
+{
+    size_t have = s->mine != NULL ? s->mine->len : 0;
+    if (have + len > KITO_FEED_MINE_MAX)
+        return false;
+    struct frame *fr = frame_new(NULL, have + len);
+    if (fr == NULL)
+        return false;
+    if (have > 0)
+        memcpy(fr->text, s->mine->text, have);
+    memcpy(fr->text + have, text, len);
+    frame_unref(s->mine);
+    s->mine = fr;
+    return true;
+}
+
+/* Gives each of sa's subscribers watching as ev's bidder her private notice (feed.h,
+ * "Private notices"). True if any got one. */
+static bool publish_mine(kito_feed *f, struct sale *sa, const struct kito_market_note *n,
+                         const struct kito_event *ev)
+{
+    const char *type = private_type(ev);
+    if (type == NULL || sa == NULL || sa->n_viewers == 0)
+        return false;
+    char buf[KITO_FEED_FRAME_MAX];
+    size_t len = 0;
+    bool any = false;
+    for (h2o_linklist_t *l = sa->subs.next, *nx; l != &sa->subs; l = nx) {
+        nx = l->next;
+        kito_feed_sub *s = H2O_STRUCT_FROM_MEMBER(kito_feed_sub, sale_link, l);
+        if (s->viewer != ev->who)
+            continue;
+        if (len == 0 && (len = render_mine(f, n, ev, type, buf, sizeof(buf))) == 0)
+            return false;
+        if (!mine_add(s, buf, len)) {
+            f->st.dropped_slow++;
+            sub_drop(s, dropped_text);
+            continue;
+        }
+        f->st.events_private++;
+        any = true;
+    }
+    return any;
+}
+
 void kito_feed_publish(kito_feed *f, const struct kito_market_note *n, uint64_t now)
 {
     if (f->loop == NULL)
@@ -666,6 +782,13 @@ void kito_feed_publish(kito_feed *f, const struct kito_market_note *n, uint64_t 
     bool added = false;
     for (size_t i = 0; i < n->n_events; i++) {
         const struct kito_event *ev = &n->events[i];
+        if (private_type(ev) != NULL) {
+            struct sale *mine_sa = sa != NULL ? sa : sale_find(f, n->sale_id);
+            if (publish_mine(f, mine_sa, n, ev)) {
+                sa = mine_sa;
+                added = true;
+            }
+        }
         if (!is_public(n, ev)) {
             f->st.events_filtered++;
             continue;
@@ -799,6 +922,15 @@ kito_err kito_feed_subscribe(kito_feed *f, uint64_t sale_id, bool has_last, uint
     f->st.subscribed++;
     *out = s;
     return KITO_OK;
+}
+
+void kito_feed_set_viewer(kito_feed_sub *s, uint64_t account_id)
+{
+    assert(!s->started && s->viewer == 0);
+    if (account_id == 0 || s->sale == NULL)
+        return;
+    s->viewer = account_id;
+    s->sale->n_viewers++;
 }
 
 void kito_feed_start(kito_feed_sub *s)
@@ -1010,6 +1142,40 @@ void kito_feed_mark_public(kito_feed *f, uint64_t sale_id)
     struct sale *sa = sale_find(f, sale_id);
     if (sa != NULL)
         sa->is_public = true;
+}
+
+size_t kito_feed_lot_history(kito_feed *f, uint64_t sale_id, uint64_t lot_id, size_t max,
+                             void (*each)(void *ud, const char *data, size_t len), void *ud)
+{
+    struct sale *sa = sale_find(f, sale_id);
+    if (sa == NULL || sa->head < sa->first)
+        return 0;
+    char lot[40];
+    int lot_len = snprintf(lot, sizeof(lot), "\"lot_id\":\"");
+    if (kito_id_format("lot", lot_id, lot + lot_len, sizeof(lot) - (size_t)lot_len) != KITO_OK)
+        return 0;
+    lot_len += (int)strlen(lot + lot_len);
+    static const char *const wanted[] = {"\nevent: book\n", "\nevent: bid_undone\n",
+                                         "\nevent: sold\n", "\nevent: unsold\n",
+                                         "\nevent: withdrawn\n"};
+    size_t n = 0;
+    for (uint64_t k = sa->head; k >= sa->first && k > 0 && n < max; k--) {
+        const struct frame *fr = sa->ring[k % f->lim.ring_events];
+        const char *data = memmem(fr->text, fr->len, "\ndata: ", 7);
+        if (data == NULL || memmem(fr->text, fr->len, lot, (size_t)lot_len) == NULL)
+            continue;
+        bool want = false;
+        for (size_t w = 0; w < sizeof(wanted) / sizeof(wanted[0]) && !want; w++)
+            want = memmem(fr->text, (size_t)(data - fr->text) + 1, wanted[w], strlen(wanted[w])) !=
+                   NULL;
+        if (!want)
+            continue;
+        data += 7;
+        const char *end = memchr(data, '\n', fr->len - (size_t)(data - fr->text));
+        each(ud, data, end != NULL ? (size_t)(end - data) : fr->len - (size_t)(data - fr->text));
+        n++;
+    }
+    return n;
 }
 
 uint64_t kito_feed_last_id(const kito_feed *f, uint64_t sale_id)

@@ -67,6 +67,17 @@
  *     and free them all a turn later, so with a loop kito_feed_create raises glibc's trim
  *     threshold to 8 KiB x max_subscribers (mallopt, process-wide): free heap up to that size is
  *     kept for the next fan-out instead of being returned and page-faulted back every time.
+ * Private notices (issue 16). A subscriber may be a signed-in buyer (kito_feed_set_viewer: the
+ * route resolved her session). BIDDER events about her -- her bid taken (with her maximum and
+ * whether she leads), outbid -- and her winning a lot reach her stream, and only hers, as
+ * `event: mine` frames with no id: they are not in the ring, other subscribers never see them,
+ * and they do not move her Last-Event-ID. They carry the lot's seq and her anonymous token
+ * ("you"), so her page knows which of the feed's bidders is she. They are written in the same
+ * write as the public frames of their loop turn, after them. Bound: KITO_FEED_MINE_MAX bytes
+ * waiting per subscriber; past it she is dropped like a slow client (`event: dropped`), and her
+ * page refetches on reconnect. Notices missed while disconnected are not replayed: the lot views
+ * a page refetches say whether she leads (leader_is_you). Cost: a bid's BIDDER events look at the
+ * sale's subscribers only when one of them is signed in (n_viewers > 0).
  * Heartbeat: a comment line to every subscriber idle for heartbeat_ms (proxies keep the stream
  * open and dead peers are found by the write).
  */
@@ -87,6 +98,8 @@
 #define KITO_FEED_FRAME_MAX 640
 /* The most frames one write carries. */
 #define KITO_FEED_WRITE_MAX 64
+/* Private frames waiting per subscriber (bytes); a notice is ~300. */
+#define KITO_FEED_MINE_MAX 4096
 /* Anonymous bidder token: "b" + 12 hex digits + NUL. */
 #define KITO_FEED_TOKEN_SIZE 14
 
@@ -165,6 +178,10 @@ void kito_feed_market_rebuilt(void *ud);
 kito_err kito_feed_subscribe(kito_feed *f, uint64_t sale_id, bool has_last, uint64_t last_id,
                              const struct kito_feed_sink *sink, void *ctx, kito_feed_sub **out);
 
+/* Makes s the stream of signed-in account_id (0: anonymous, nothing changes): her private
+ * notices come on it too ("Private notices" above). Call before kito_feed_start. */
+void kito_feed_set_viewer(kito_feed_sub *s, uint64_t account_id);
+
 /* Starts writing (the response headers are out): the preamble (`retry`, then `ready` or
  * `resync`), the frames a resume missed, then live frames as they come. */
 void kito_feed_start(kito_feed_sub *s);
@@ -193,6 +210,7 @@ void kito_feed_bidder_token(const kito_feed *f, uint64_t lot_id, uint64_t who,
 struct kito_feed_stats {
     uint64_t events_published; /* frames added to rings */
     uint64_t events_filtered;  /* events kept off the feed (BIDDER audience, tender rule) */
+    uint64_t events_private;   /* private notices given to a viewer's stream */
     uint64_t events_unkept;    /* public events of a sale that got no ring (sale bound) */
     uint64_t subscribed;       /* subscriptions accepted */
     uint64_t refused;          /* subscriptions refused (capacity) */
@@ -206,6 +224,14 @@ struct kito_feed_stats {
 };
 
 void kito_feed_stats(const kito_feed *f, struct kito_feed_stats *out);
+
+/* A lot's public history as the feed kept it (issue 16: a lot page's bid history): calls each
+ * with the data JSON (len bytes, not NUL-terminated; borrowed for the call) of every `book`,
+ * `bid_undone` and final (`sold`, `unsold`, `withdrawn`) frame of lot_id still in its sale's
+ * ring, newest first, at most max of them. Returns how many. The ring holds the sale's last
+ * ring_events frames since this process started: older history is not there. */
+size_t kito_feed_lot_history(kito_feed *f, uint64_t sale_id, uint64_t lot_id, size_t max,
+                             void (*each)(void *ud, const char *data, size_t len), void *ud);
 
 /* The external id of the newest frame of sale_id (base + count), or 0 if it has no ring. */
 uint64_t kito_feed_last_id(const kito_feed *f, uint64_t sale_id);

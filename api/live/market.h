@@ -31,9 +31,10 @@
  *
  * Recovery. kito_market_recover must be called once after create: the market reads the open set
  * and rebuilds every open lot (snapshot, then the journal after it, up to snapshot_every
- * commands a lot) before it accepts any command. Until then everything answers
- * KITO_E_UNAVAILABLE. If Redis is down, recovery waits for it. A lot whose records do not decode
- * or replay (damage) is left out, counted in kito_market_recovery.damaged and answers
+ * commands a lot, then the journal before it for the ids only: "Idempotency after recovery")
+ * before it accepts any command. Until then everything answers KITO_E_UNAVAILABLE. If Redis is
+ * down, recovery waits for it. A lot whose records do not decode or replay (damage, before its
+ * snapshot too) is left out, counted in kito_market_recovery.damaged and answers
  * KITO_E_UNAVAILABLE; the rest of the market works.
  *
  * Outbox. A command that ends a lot (tick CLOSE, live SOLD/PASS, WITHDRAW) writes the lot's result
@@ -46,10 +47,25 @@
  * batch is in flight, submit/tick answer KITO_E_CAPACITY at once and change nothing. Lots:
  * engine.max_lots. No allocation per command on our side (see bookstore.h for hiredis's).
  *
- * Idempotency after recovery: the engine's window of command ids is rebuilt from the replayed
- * journal tail only (commands after the snapshot), so a retry of a command older than the last
- * snapshot is judged afresh after a restart (in practice refused: below the ask or not above the
- * bidder's own maximum).
+ * Idempotency after recovery (DESIGN.md, "Durability": a crash invents no bid, so a retry must
+ * not either). The engine's window remembers the ids of the latest recent_commands accepted
+ * commands, engine-wide; a recovery or a rebuild after a Redis failure keeps that promise: of
+ * every open lot it reads the journal after the snapshot (replayed) and, newest first, the
+ * journal the snapshot covers (only the ids are wanted), keeps the latest recent_commands
+ * commands with an id among them -- by the time they were stamped with, then lot, then seq (the
+ * engine's own order is not in Redis; see cmd_older in market.c for a clock set back) -- and
+ * puts their ids into the fresh engine's window (kito_engine_remember: at most recent_commands
+ * ids, so one generation, which ages as a whole: their order within it does not matter), before
+ * the first command is taken. A retry of any of them is then a duplicate with its first seq, as
+ * before the restart, for every format. Ids of lots that are no longer open are not read back:
+ * such a lot takes no command, whatever its id. Cost, per lot with a snapshot past seq 0: at
+ * most ceil(min(snap_seq, recent_commands) / KITO_BOOKSTORE_PAGE) more XREVRANGE round trips,
+ * one after another, pipelined across recover_parallel lots like the rest of the reads, each
+ * lot's stopping at the first entry older than all it keeps once it keeps recent_commands. In
+ * all: while the open lots' journals hold fewer than recent_commands commands, all of them are
+ * read (all are in the window); beyond, with a clock that does not step back, about
+ * recent_commands entries plus up to a page a lot. Memory: recent_commands x 48 bytes while it
+ * runs.
  *
  * Threading: loop thread only. Callbacks run on the loop; they may call kito_market_submit and
  * kito_market_tick, but must not free the market.
@@ -93,6 +109,8 @@ struct kito_market_recovery {
     uint32_t from_snapshots; /* of them, restored from a snapshot past seq 0 */
     uint32_t damaged;        /* lots left out (records that do not decode or replay) */
     uint64_t commands;       /* journal entries replayed */
+    uint64_t history;        /* journal entries read from before the snapshots, for their ids */
+    uint32_t remembered;     /* command ids put back into the engine's window */
     double ms;               /* from the first read to the last replay */
 };
 
@@ -166,13 +184,14 @@ typedef void (*kito_market_rebuilt_fn)(void *ud);
 /* Sets the one rebuilt listener (NULL to remove). It must not free the market. */
 void kito_market_set_rebuilt_listener(kito_market *m, kito_market_rebuilt_fn fn, void *ud);
 
-/* A journaled command read back from Redis while a lot is rebuilt (at recovery, and after a
+/* A journaled command read back from Redis while the market is rebuilt (at recovery, and after a
  * Redis failure), for the replay listener (kito_market_set_replay_listener). cmd is borrowed. */
 typedef void (*kito_market_replay_fn)(void *ud, const struct kito_command *cmd);
 
-/* Sets the one replay listener (NULL to remove): called on the loop for every journal entry the
- * market replays into the engine, in journal order -- the commands whose ids the engine's window
- * holds again afterwards (see "Idempotency after recovery"), so that what a caller remembers of
+/* Sets the one replay listener (NULL to remove): called on the loop, once every lot is read back
+ * and before the first command is taken, for every command whose id the engine's window holds
+ * again (see "Idempotency after recovery": at most recent_commands, from before the snapshots
+ * too), in no particular order (each carries its now_ms), so that what a caller remembers of
  * them can be rebuilt with it. Set it before kito_market_recover. The listener must not free the
  * market or call into it. */
 void kito_market_set_replay_listener(kito_market *m, kito_market_replay_fn fn, void *ud);

@@ -1,5 +1,6 @@
 #include "api/money/payouts.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -10,19 +11,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/common/log.h"
 #include "api/store/audit.h"
 #include "api/common/crypto.h"
-#include "api/money/repo_settlement.h"
+#include "api/common/backoff.h"
+#include "api/money/ledger.h"
+#include "api/adapters/rail.h"
 #include "api/store/sql.h"
 #include "api/common/validate.h"
 
-/* Milliseconds since the epoch of a UTC DATETIME column (NULL stays NULL, read as 0). */
-#define MS(c) "(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', " c ") DIV 1000)"
-
 /* Ledger account codes (schemas/009_settlement.sql, ledger_accounts). */
 enum { LEDGER_MINER_PAYABLE = 2, LEDGER_MOBILE_MONEY_CLEARING = 8, LEDGER_FX_CONVERSION = 9 };
-
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -30,9 +29,7 @@ static void logf_(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("kitod: payouts: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n", stderr);
+    kito_logv("payouts", fmt, ap);
     va_end(ap);
 }
 
@@ -41,8 +38,16 @@ static void logf_(const char *fmt, ...)
 #define PAYOUT_COLS                                                                                \
     "p.id, p.settlement_id, p.miner_id, p.msisdn, p.rail, p.currency, p.amount_minor,"             \
     " p.paid_units, p.remainder_minor, p.source_minor, p.source_currency, p.exchange_rate_id,"     \
-    " p.rate_micros, p.state, p.attempts, p.ledger_transaction_id, " MS("p.created_at") ", " MS(   \
-        "p.updated_at") ", " MS("p.succeeded_at") ", p.current_attempt_id"
+    " p.rate_micros, p.state, p.attempts, p.ledger_transaction_id, " KITO_SQL_DT_TO_MS(            \
+        "p.created_at") ", " KITO_SQL_DT_TO_MS("p.updated_at") ", " KITO_SQL_DT_TO_MS("p."         \
+                                                                                      "succeeded_" \
+                                                                                      "at") ", "   \
+                                                                                            "p."   \
+                                                                                            "curr" \
+                                                                                            "ent_" \
+                                                                                            "atte" \
+                                                                                            "mpt_" \
+                                                                                            "id"
 
 static void read_payout(const kito_sql_row *row, kito_payout *p, uint64_t *current_attempt)
 {
@@ -93,7 +98,7 @@ static kito_err load_payout(kito_db_conn *db, uint64_t id, bool lock, payout_row
                                 lock ? "SELECT " PAYOUT_COLS " FROM payouts p WHERE p.id = ?"
                                        " FOR UPDATE"
                                      : "SELECT " PAYOUT_COLS " FROM payouts p WHERE p.id = ?",
-                                p, N(p), on_payout_row, out, NULL);
+                                p, KITO_N(p), on_payout_row, out, NULL);
     if (e == KITO_OK && !out->found)
         e = KITO_E_NOT_FOUND;
     return e;
@@ -108,7 +113,7 @@ typedef struct id_list {
 static kito_err on_id(void *ud, const kito_sql_row *row)
 {
     id_list *l = ud;
-    if (l->n < N(l->ids))
+    if (l->n < KITO_N(l->ids))
         l->ids[l->n++] = kito_sql_u64(row, 0);
     return KITO_OK;
 }
@@ -175,7 +180,7 @@ static kito_err create_one(kito_db_conn *db, uint64_t settlement_id)
         " FROM settlements s JOIN miner_profiles mp ON mp.account_id = s.miner_id"
         " JOIN countries c ON c.code = mp.country JOIN currencies fc ON fc.code = s.currency"
         " JOIN currencies tc ON tc.code = c.currency WHERE s.id = ?",
-        sp, N(sp), on_due_row, &d, NULL);
+        sp, KITO_N(sp), on_due_row, &d, NULL);
     if (e != KITO_OK)
         return e;
     if (!d.found)
@@ -188,7 +193,7 @@ static kito_err create_one(kito_db_conn *db, uint64_t settlement_id)
                            "SELECT id, rate_micros FROM exchange_rates WHERE from_currency = ?"
                            " AND to_currency = ? AND effective_from <= UTC_TIMESTAMP(3)"
                            " ORDER BY effective_from DESC, id DESC LIMIT 1",
-                           rp, N(rp), on_rate_row, &rate, NULL);
+                           rp, KITO_N(rp), on_rate_row, &rate, NULL);
         if (e != KITO_OK)
             return e;
         if (!rate.found)
@@ -220,7 +225,7 @@ static kito_err create_one(kito_db_conn *db, uint64_t settlement_id)
                       "INSERT INTO payouts (settlement_id, miner_id, msisdn, rail, currency,"
                       " amount_minor, paid_units, remainder_minor, source_minor, source_currency,"
                       " exchange_rate_id, rate_micros) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      ip, N(ip), &res);
+                      ip, KITO_N(ip), &res);
     if (e == KITO_OK) {
         json_t *detail = json_pack(
             "{s:I, s:I, s:s, s:I, s:s, s:I, s:I}", "settlement_id", (json_int_t)settlement_id,
@@ -250,10 +255,10 @@ kito_err kito_payouts_create_due(kito_db_conn *db, size_t limit, size_t *created
         " ORDER BY s.id LIMIT ?";
     id_list l = {.n = 0};
     *created = 0;
-    if (limit > N(l.ids))
-        limit = N(l.ids);
+    if (limit > KITO_N(l.ids))
+        limit = KITO_N(l.ids);
     kito_sql_param p[] = {KITO_SQL_U64(limit)};
-    kito_err e = kito_sql_query(db, sql, p, N(p), on_id, &l, NULL);
+    kito_err e = kito_sql_query(db, sql, p, KITO_N(p), on_id, &l, NULL);
     for (size_t i = 0; e == KITO_OK && i < l.n; i++) {
         kito_err ce = create_one(db, l.ids[i]);
         if (ce == KITO_OK)
@@ -269,18 +274,16 @@ kito_err kito_payouts_create_due(kito_db_conn *db, size_t limit, size_t *created
 
 /* ---- attempts -------------------------------------------------------------------------------- */
 
-/* Kito's OriginatorConversationID: unique by the random part, readable by the rest. */
-static kito_err make_originator_id(uint64_t payout_id, uint32_t attempt_no,
-                                   char out[KITO_MPESA_ID_SIZE])
+/* A new reference for attempt attempt_no, in the form the payout's rail wants (rail.h). */
+static kito_err make_reference(const kito_payout *p, uint32_t attempt_no,
+                               char out[KITO_RAIL_REF_SIZE])
 {
-    uint8_t rnd[8];
-    char hex[17];
+    uint8_t rnd[16];
     kito_err e = kito_crypto_random(rnd, sizeof(rnd));
     if (e != KITO_OK)
         return e;
-    kito_crypto_hex(rnd, sizeof(rnd), hex);
-    hex[16] = '\0';
-    snprintf(out, KITO_MPESA_ID_SIZE, "kito-%" PRIu64 "-%u-%s", payout_id, attempt_no, hex);
+    const kito_rail_driver *d = kito_rail_find(p->rail);
+    (d != NULL ? d : &kito_rail_mpesa)->make_reference(p->id, attempt_no, rnd, out);
     return KITO_OK;
 }
 
@@ -289,9 +292,9 @@ static kito_err make_originator_id(uint64_t payout_id, uint32_t attempt_no,
 static kito_err add_attempt_locked(kito_db_conn *db, const kito_payout *p, uint64_t actor_id,
                                    uint32_t *attempt_no)
 {
-    char ocid[KITO_MPESA_ID_SIZE];
+    char ocid[KITO_RAIL_REF_SIZE];
     uint32_t no = p->attempts + 1;
-    kito_err e = make_originator_id(p->id, no, ocid);
+    kito_err e = make_reference(p, no, ocid);
     if (e != KITO_OK)
         return e;
     kito_sql_param ip[] = {KITO_SQL_U64(p->id), KITO_SQL_U64(no), KITO_SQL_TEXT(ocid)};
@@ -299,14 +302,14 @@ static kito_err add_attempt_locked(kito_db_conn *db, const kito_payout *p, uint6
     e = kito_sql_exec(db,
                       "INSERT INTO payout_attempts (payout_id, attempt_no,"
                       " originator_conversation_id, request_json) VALUES (?, ?, ?, '{}')",
-                      ip, N(ip), &res);
+                      ip, KITO_N(ip), &res);
     if (e != KITO_OK)
         return e; /* another open attempt (payout_attempts_one_open): CONFLICT */
     kito_sql_param up[] = {KITO_SQL_U64(no), KITO_SQL_U64(res.insert_id), KITO_SQL_U64(p->id)};
     e = kito_sql_exec(db,
                       "UPDATE payouts SET state = 'submitted', attempts = ?,"
                       " current_attempt_id = ?, updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
-                      up, N(up), NULL);
+                      up, KITO_N(up), NULL);
     if (e != KITO_OK)
         return e;
     json_t *detail = json_pack("{s:i, s:s, s:s}", "attempt_no", (int)no,
@@ -340,17 +343,18 @@ kito_err kito_payout_retry(kito_db_conn *db, uint64_t payout_id, uint64_t actor_
     return new_attempt(db, payout_id, "failed", actor_id, attempt_no);
 }
 
-kito_err kito_payouts_queue_pending(kito_db_conn *db, size_t limit, size_t *queued)
+kito_err kito_payouts_queue_pending(kito_db_conn *db, const char *rails, size_t limit,
+                                    size_t *queued)
 {
     id_list l = {.n = 0};
     *queued = 0;
-    if (limit > N(l.ids))
-        limit = N(l.ids);
-    kito_sql_param p[] = {KITO_SQL_U64(limit)};
+    if (limit > KITO_N(l.ids))
+        limit = KITO_N(l.ids);
+    kito_sql_param p[] = {KITO_SQL_TEXT(rails), KITO_SQL_U64(limit)};
     kito_err e = kito_sql_query(db,
-                                "SELECT id FROM payouts WHERE state = 'pending' AND rail = 'mpesa'"
-                                " ORDER BY id LIMIT ?",
-                                p, N(p), on_id, &l, NULL);
+                                "SELECT id FROM payouts WHERE state = 'pending'"
+                                " AND FIND_IN_SET(rail, ?) ORDER BY id LIMIT ?",
+                                p, KITO_N(p), on_id, &l, NULL);
     for (size_t i = 0; e == KITO_OK && i < l.n; i++) {
         kito_err ae = new_attempt(db, l.ids[i], "pending", 0, NULL);
         if (ae == KITO_OK)
@@ -374,8 +378,10 @@ typedef struct finish_req {
     const char *transaction_id; /* success only */
     bool has_amount;
     int64_t amount_units;
-    bool auto_retry; /* never received: queue a new attempt instead of failing the payout */
-    bool local;      /* Kito's own verdict (may fail an attempt that was never sent) */
+    const char *currency; /* what the provider says it paid in; "" or NULL: not reported */
+    const char *wallet;   /* the wallet it says it paid; "" or NULL: not reported */
+    bool auto_retry;      /* never received: queue a new attempt instead of failing the payout */
+    bool local;           /* Kito's own verdict (may fail an attempt that was never sent) */
 } finish_req;
 
 typedef struct attempt_key {
@@ -396,7 +402,8 @@ static kito_err on_attempt_key(void *ud, const kito_sql_row *row)
 
 static bool is_final(const char *state)
 {
-    return strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0;
+    return strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
+           strcmp(state, "anomaly") == 0;
 }
 
 /* Posts the payout's ledger transaction (kind 'payout', reference = the payout id: a second
@@ -443,6 +450,102 @@ static kito_err audit_result(kito_db_conn *db, const char *action, uint64_t payo
     return e;
 }
 
+/* E.164 with or without its '+': the providers drop it, Kito keeps it. */
+static const char *digits_of(const char *msisdn)
+{
+    return msisdn[0] == '+' ? msisdn + 1 : msisdn;
+}
+
+const char *kito_payout_disagreement(const kito_payout *p, bool has_amount, int64_t amount_units,
+                                     const char *currency, const char *wallet, char *why,
+                                     size_t why_size)
+{
+    assert(p != NULL && why != NULL && why_size > 0);
+    if (has_amount && amount_units != p->paid_units) {
+        snprintf(why, why_size, "the provider paid %" PRId64 " units, Kito asked for %" PRId64,
+                 amount_units, p->paid_units);
+        return "amount";
+    }
+    if (currency != NULL && currency[0] != '\0' && strcmp(currency, p->currency) != 0) {
+        snprintf(why, why_size, "the provider paid in %.8s, Kito asked for %s", currency,
+                 p->currency);
+        return "currency";
+    }
+    if (wallet != NULL && wallet[0] != '\0' &&
+        strcmp(digits_of(wallet), digits_of(p->msisdn)) != 0) {
+        snprintf(why, why_size, "the provider paid wallet %.20s, Kito asked for %s", wallet,
+                 p->msisdn);
+        return "wallet";
+    }
+    why[0] = '\0';
+    return NULL;
+}
+
+/* Holds a payout for the operator (schemas/016_payout_anomalies.sql), inside finish's
+ * transaction (the payout and the attempt are locked): one payout_anomalies row per report
+ * (the same report again changes nothing: *outcome UNCHANGED), the attempt closed as 'anomaly'
+ * when close_attempt (an open attempt; a final one is never changed), the payout 'anomaly'
+ * whatever it was, and the audit row. Nothing is posted to the ledger. */
+static kito_err hold_locked(kito_db_conn *db, const payout_row *pr, uint64_t attempt_id,
+                            const char *kind, const char *why, const finish_req *f,
+                            bool close_attempt, kito_payout_outcome *outcome)
+{
+    char pid[KITO_ID_SIZE];
+    format_id(pr->p.id, pid);
+    const char *currency = f->currency != NULL && f->currency[0] != '\0' ? f->currency : NULL;
+    const char *wallet = f->wallet != NULL && f->wallet[0] != '\0' ? f->wallet : NULL;
+    kito_sql_param ip[] = {
+        KITO_SQL_U64(pr->p.id),
+        KITO_SQL_U64(attempt_id),
+        KITO_SQL_TEXT(kind),
+        KITO_SQL_TEXT(pr->p.state),
+        f->has_amount ? KITO_SQL_I64(f->amount_units) : KITO_SQL_NULL,
+        KITO_SQL_TEXT_OR_NULL(currency),
+        KITO_SQL_TEXT_OR_NULL(wallet),
+        KITO_SQL_TEXT_OR_NULL(f->transaction_id),
+        KITO_SQL_TEXT(why),
+    };
+    kito_sql_result res;
+    kito_err e = kito_sql_exec(db,
+                               "INSERT IGNORE INTO payout_anomalies (payout_id, attempt_id, kind,"
+                               " payout_state, reported_amount_units, reported_currency,"
+                               " reported_wallet, transaction_id, detail)"
+                               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, LEFT(?, 512))",
+                               ip, KITO_N(ip), &res);
+    if (e != KITO_OK)
+        return e;
+    if (res.affected_rows == 0) {
+        *outcome = KITO_PAYOUT_UNCHANGED; /* this report is held already */
+        return KITO_OK;
+    }
+    if (close_attempt) {
+        kito_sql_param up[] = {KITO_SQL_TEXT(f->code), KITO_SQL_TEXT(f->desc),
+                               KITO_SQL_TEXT_OR_NULL(f->transaction_id),
+                               KITO_SQL_TEXT(f->conversation_id), KITO_SQL_U64(attempt_id)};
+        e = kito_sql_exec(db,
+                          "UPDATE payout_attempts SET state = 'anomaly', result_code = ?,"
+                          " result_desc = ?, transaction_id = ?,"
+                          " conversation_id = COALESCE(conversation_id, NULLIF(?, '')),"
+                          " next_check_at = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
+                          up, KITO_N(up), NULL);
+        if (e != KITO_OK)
+            return e;
+    }
+    kito_sql_param pp[] = {KITO_SQL_U64(pr->p.id)};
+    e = kito_sql_exec(db,
+                      "UPDATE payouts SET state = 'anomaly', updated_at = UTC_TIMESTAMP(3)"
+                      " WHERE id = ?",
+                      pp, KITO_N(pp), NULL);
+    if (e != KITO_OK)
+        return e;
+    logf_("ANOMALY %s (%s; the payout was %s): attempt %s: %s; held for the operator", pid, kind,
+          pr->p.state, f->ocid, why);
+    e = audit_result(db, "payout.anomaly", pr->p.id, attempt_id, f);
+    if (e == KITO_OK)
+        *outcome = KITO_PAYOUT_ANOMALY;
+    return e;
+}
+
 /* The state machine's one door for results (see api/money/payouts.h). */
 static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attempt_key *key,
                               kito_payout_outcome *outcome)
@@ -456,7 +559,7 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
     kito_sql_param ap[] = {KITO_SQL_U64(key->id)};
     e = kito_sql_query(db,
                        "SELECT id, payout_id, state FROM payout_attempts WHERE id = ? FOR UPDATE",
-                       ap, N(ap), on_attempt_key, &a, NULL);
+                       ap, KITO_N(ap), on_attempt_key, &a, NULL);
     if (e != KITO_OK)
         return e;
     if (!a.found)
@@ -464,6 +567,15 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
     char pid[KITO_ID_SIZE];
     format_id(pr.p.id, pid);
     if (is_final(a.state)) {
+        if (f->success && !f->local && strcmp(a.state, "failed") == 0) {
+            /* DESIGN.md: a success after a recorded failure is held, never ignored: the payout
+             * may have been retried and the miner paid twice */
+            char why[200];
+            snprintf(why, sizeof(why),
+                     "a success for attempt %s, recorded as failed; the payout was %s", f->ocid,
+                     pr.p.state);
+            return hold_locked(db, &pr, a.id, "success_after_failure", why, f, false, outcome);
+        }
         /* duplicate, late or reordered: final states never change */
         if ((strcmp(a.state, "succeeded") == 0) != f->success)
             logf_("%s: a %s result for attempt %s, which already %s: ignored", pid,
@@ -478,15 +590,16 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
         return KITO_OK;
     }
     if (f->success) {
-        if (strcmp(pr.p.state, "submitted") != 0) {
-            logf_("ANOMALY %s: the provider paid attempt %s but the payout is %s", pid, f->ocid,
-                  pr.p.state);
-            *outcome = KITO_PAYOUT_ANOMALY;
-            return audit_result(db, "payout.anomaly", pr.p.id, a.id, f);
+        char why[200];
+        const char *kind = kito_payout_disagreement(&pr.p, f->has_amount, f->amount_units,
+                                                    f->currency, f->wallet, why, sizeof(why));
+        if (kind == NULL && strcmp(pr.p.state, "submitted") != 0) {
+            kind = "success_while_held";
+            snprintf(why, sizeof(why), "the provider paid attempt %s but the payout is %s", f->ocid,
+                     pr.p.state);
         }
-        if (f->has_amount && f->amount_units != pr.p.paid_units)
-            logf_("ANOMALY %s: the provider paid %" PRId64 " units, we asked for %" PRId64, pid,
-                  f->amount_units, pr.p.paid_units);
+        if (kind != NULL) /* DESIGN.md: a report that disagrees is held, never trusted */
+            return hold_locked(db, &pr, a.id, kind, why, f, true, outcome);
         kito_sql_param up[] = {KITO_SQL_TEXT(f->code), KITO_SQL_TEXT(f->desc),
                                KITO_SQL_TEXT(f->transaction_id), KITO_SQL_TEXT(f->conversation_id),
                                KITO_SQL_U64(a.id)};
@@ -495,7 +608,7 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
                           " result_desc = ?, transaction_id = ?,"
                           " conversation_id = COALESCE(conversation_id, NULLIF(?, '')),"
                           " next_check_at = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
-                          up, N(up), NULL);
+                          up, KITO_N(up), NULL);
         uint64_t txid = 0;
         if (e == KITO_OK)
             e = post_ledger(db, &pr.p, f->transaction_id, &txid);
@@ -505,7 +618,7 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
                               "UPDATE payouts SET state = 'succeeded', ledger_transaction_id = ?,"
                               " succeeded_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)"
                               " WHERE id = ? AND state = 'submitted'",
-                              pp, N(pp), NULL);
+                              pp, KITO_N(pp), NULL);
         if (e == KITO_OK)
             e = audit_result(db, "payout.succeeded", pr.p.id, a.id, f);
         if (e == KITO_OK)
@@ -519,7 +632,7 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
         "UPDATE payout_attempts SET state = 'failed', result_code = ?,"
         " result_desc = ?, conversation_id = COALESCE(conversation_id, NULLIF(?, '')),"
         " next_check_at = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = ?",
-        up, N(up), NULL);
+        up, KITO_N(up), NULL);
     if (e == KITO_OK)
         e = audit_result(db, "payout.attempt_failed", pr.p.id, a.id, f);
     bool current = pr.current_attempt == a.id && strcmp(pr.p.state, "submitted") == 0;
@@ -531,7 +644,7 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
             e = kito_sql_exec(db,
                               "UPDATE payouts SET state = 'failed', updated_at = UTC_TIMESTAMP(3)"
                               " WHERE id = ? AND state = 'submitted'",
-                              pp, N(pp), NULL);
+                              pp, KITO_N(pp), NULL);
         }
     }
     if (e == KITO_OK)
@@ -546,14 +659,14 @@ static kito_err finish(kito_db_conn *db, const finish_req *f, kito_payout_outcom
     kito_err e = kito_sql_query(db,
                                 "SELECT id, payout_id, state FROM payout_attempts"
                                 " WHERE originator_conversation_id = ?",
-                                p, N(p), on_attempt_key, &key, NULL);
+                                p, KITO_N(p), on_attempt_key, &key, NULL);
     if (e == KITO_OK && !key.found && f->conversation_id[0] != '\0') {
         /* a provider that assigns its own OriginatorConversationID: match its ConversationID */
         kito_sql_param cp[] = {KITO_SQL_TEXT(f->conversation_id)};
         e = kito_sql_query(db,
                            "SELECT id, payout_id, state FROM payout_attempts"
                            " WHERE conversation_id = ? ORDER BY id LIMIT 1",
-                           cp, N(cp), on_attempt_key, &key, NULL);
+                           cp, KITO_N(cp), on_attempt_key, &key, NULL);
     }
     if (e != KITO_OK)
         return e;
@@ -567,30 +680,38 @@ static kito_err finish(kito_db_conn *db, const finish_req *f, kito_payout_outcom
     return kito_sql_end(db, e);
 }
 
-kito_err kito_payout_apply_result(kito_db_conn *db, const kito_mpesa_result *res,
-                                  kito_payout_outcome *outcome)
+kito_err kito_payout_apply_rail_result(kito_db_conn *db, const kito_rail_result *res,
+                                       kito_payout_outcome *outcome)
 {
-    char code[24];
-    snprintf(code, sizeof(code), "%" PRId64, res->result_code);
     finish_req f = {
-        .ocid = res->originator_conversation_id,
-        .conversation_id = res->conversation_id,
-        .success = res->result_code == 0,
-        .code = code,
-        .desc = res->result_desc,
+        .ocid = res->reference,
+        .conversation_id = res->provider_id,
+        .success = res->success,
+        .code = res->code,
+        .desc = res->desc,
         .transaction_id = res->transaction_id,
         .has_amount = res->has_amount,
-        .amount_units = res->transaction_amount,
+        .amount_units = res->amount_units,
+        .currency = res->currency,
+        .wallet = res->wallet,
     };
     kito_err e = finish(db, &f, outcome);
     if (e == KITO_E_CONFLICT && f.success) {
-        /* the TransactionID is already another attempt's: never count one payment twice */
-        logf_("ANOMALY: TransactionID %s for %s is already recorded on another attempt",
-              res->transaction_id, res->originator_conversation_id);
+        /* the transaction id is already another attempt's: never count one payment twice */
+        logf_("ANOMALY: transaction %s for %s is already recorded on another attempt",
+              res->transaction_id, res->reference);
         *outcome = KITO_PAYOUT_ANOMALY;
         return KITO_OK;
     }
     return e;
+}
+
+kito_err kito_payout_apply_result(kito_db_conn *db, const kito_mpesa_result *res,
+                                  kito_payout_outcome *outcome)
+{
+    kito_rail_result r;
+    kito_rail_mpesa_result(res, &r);
+    return kito_payout_apply_rail_result(db, &r, outcome);
 }
 
 /* ---- exchange rates ------------------------------------------------------------------------- */
@@ -609,7 +730,7 @@ kito_err kito_fx_set(kito_db_conn *db, const char *from, const char *to, int64_t
     e = kito_sql_exec(db,
                       "INSERT INTO exchange_rates (from_currency, to_currency, rate_micros, set_by)"
                       " VALUES (?, ?, ?, ?)",
-                      p, N(p), &res);
+                      p, KITO_N(p), &res);
     if (e == KITO_OK) {
         json_t *detail = json_pack("{s:s, s:s, s:I}", "from", from, "to", to, "rate_micros",
                                    (json_int_t)rate_micros);
@@ -651,7 +772,7 @@ kito_err kito_payout_list(kito_db_conn *db, uint64_t miner_id, const char *state
                           "SELECT " PAYOUT_COLS " FROM payouts p WHERE p.id > ?"
                           " AND (? = 0 OR p.miner_id = ?) AND (? IS NULL OR p.state = ?)"
                           " ORDER BY p.id LIMIT ?",
-                          p, N(p), on_list_row, &c, NULL);
+                          p, KITO_N(p), on_list_row, &c, NULL);
 }
 
 typedef struct attempt_ctx {
@@ -690,16 +811,19 @@ kito_err kito_payout_get(kito_db_conn *db, uint64_t id, kito_payout *out, kito_p
         return KITO_OK;
     attempt_ctx c = {fn, ud};
     kito_sql_param p[] = {KITO_SQL_U64(id)};
-    return kito_sql_query(db,
-                          "SELECT id, payout_id, attempt_no, originator_conversation_id,"
-                          " conversation_id, state, result_code, result_desc, transaction_id, " MS(
-                              "created_at") ", " MS("updated_at") " FROM payout_attempts"
-                                                                  " WHERE payout_id = ? ORDER BY"
-                                                                  " attempt_no",
-                          p, N(p), on_attempt_row, &c, NULL);
+    return kito_sql_query(
+        db,
+        "SELECT id, payout_id, attempt_no, originator_conversation_id,"
+        " conversation_id, state, result_code, result_desc, transaction_id, " KITO_SQL_DT_TO_MS(
+            "created_at") ", " KITO_SQL_DT_TO_MS("updated_at") " FROM payout_attempts"
+                                                               " WHERE payout_id = ? ORDER BY"
+                                                               " attempt_no",
+        p, KITO_N(p), on_attempt_row, &c, NULL);
 }
 
 /* ---- the worker ------------------------------------------------------------------------------ */
+
+enum { RAILS_MAX = 3 };
 
 struct kito_payouts {
     pthread_t thread;
@@ -707,8 +831,10 @@ struct kito_payouts {
     pthread_cond_t cv;
     atomic_bool stop;
     kito_db_params db;
-    kito_mpesa_conf conf;
-    bool sending; /* a provider is configured */
+    kito_mpesa_conf mpesa; /* the Daraja driver's own settings (kito_rail_conf.mpesa) */
+    kito_rail_client clients[RAILS_MAX]; /* one per configured rail */
+    size_t rails;
+    char rail_names[64]; /* "mpesa,mtn_momo": FIND_IN_SET over the configured rails */
     uint32_t interval_ms;
     uint32_t check_after_ms;
     uint64_t quiet_until_ms; /* throttles the "MySQL unavailable" line */
@@ -720,29 +846,54 @@ static bool should_abort(void *ud)
     return atomic_load(&w->stop);
 }
 
-typedef struct queued_row {
-    uint64_t id, payout_id;
-    int64_t units;
-    char ocid[KITO_MPESA_ID_SIZE];
-    char msisdn[17];
-} queued_row;
-
-typedef struct queued_list {
-    queued_row rows[KITO_PAYOUT_BATCH];
-    size_t n;
-} queued_list;
-
-static kito_err on_queued(void *ud, const kito_sql_row *row)
+static kito_rail_client *client_for(kito_payouts *w, const char *rail)
 {
-    queued_list *l = ud;
-    if (l->n >= N(l->rows))
+    for (size_t i = 0; i < w->rails; i++)
+        if (strcmp(w->clients[i].driver->name, rail) == 0)
+            return &w->clients[i];
+    return NULL;
+}
+
+/* An attempt the worker sends or asks about, with what its rail needs. */
+typedef struct work_row {
+    uint64_t id, payout_id;
+    uint32_t checks;
+    int64_t units;
+    char state[17];
+    char ocid[KITO_RAIL_REF_SIZE];
+    char provider_id[KITO_RAIL_REF_SIZE];
+    char msisdn[17], rail[17], currency[4], country[3];
+} work_row;
+
+typedef struct work_list {
+    work_row rows[KITO_PAYOUT_BATCH];
+    size_t n;
+} work_list;
+
+#define WORK_COLS                                                                                  \
+    "a.id, a.payout_id, a.checks, p.paid_units, a.state, a.originator_conversation_id,"            \
+    " COALESCE(a.conversation_id, ''), p.msisdn, p.rail, p.currency, COALESCE(mp.country, '')"
+#define WORK_FROM                                                                                  \
+    " FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id"                                 \
+    " LEFT JOIN miner_profiles mp ON mp.account_id = p.miner_id"
+
+static kito_err on_work(void *ud, const kito_sql_row *row)
+{
+    work_list *l = ud;
+    if (l->n >= KITO_N(l->rows))
         return KITO_OK;
-    queued_row *q = &l->rows[l->n++];
+    work_row *q = &l->rows[l->n++];
     q->id = kito_sql_u64(row, 0);
     q->payout_id = kito_sql_u64(row, 1);
-    q->units = kito_sql_i64(row, 2);
-    kito_sql_copy(row, 3, q->ocid, sizeof(q->ocid));
-    kito_sql_copy(row, 4, q->msisdn, sizeof(q->msisdn));
+    q->checks = (uint32_t)kito_sql_u64(row, 2);
+    q->units = kito_sql_i64(row, 3);
+    kito_sql_copy(row, 4, q->state, sizeof(q->state));
+    kito_sql_copy(row, 5, q->ocid, sizeof(q->ocid));
+    kito_sql_copy(row, 6, q->provider_id, sizeof(q->provider_id));
+    kito_sql_copy(row, 7, q->msisdn, sizeof(q->msisdn));
+    kito_sql_copy(row, 8, q->rail, sizeof(q->rail));
+    kito_sql_copy(row, 9, q->currency, sizeof(q->currency));
+    kito_sql_copy(row, 10, q->country, sizeof(q->country));
     return KITO_OK;
 }
 
@@ -761,147 +912,158 @@ static kito_err fail_attempt(kito_db_conn *db, const char *ocid, const char *cod
     return finish(db, &f, &o);
 }
 
-/* The masked copy of a request that is stored: the credential is a secret. */
+/* The masked copy of a request that is stored: credentials are secrets. */
 static char *masked_request(const json_t *req)
 {
-    json_t *copy = json_deep_copy(req);
+    json_t *copy = req != NULL ? json_deep_copy(req) : json_object();
     if (copy == NULL)
         return NULL;
-    json_object_set_new(copy, "SecurityCredential", json_string("***"));
+    static const char *const secrets[] = {"SecurityCredential", "pin", "client_secret"};
+    for (size_t i = 0; i < KITO_N(secrets); i++)
+        if (json_object_get(copy, secrets[i]) != NULL)
+            json_object_set_new(copy, secrets[i], json_string("***"));
     char *text = json_dumps(copy, JSON_COMPACT);
     json_decref(copy);
     return text;
 }
 
+static void transfer_of(const work_row *q, const char *pid, kito_rail_transfer *t)
+{
+    *t = (kito_rail_transfer){.reference = q->ocid,
+                              .amount_units = q->units,
+                              .currency = q->currency,
+                              .country = q->country,
+                              .msisdn = q->msisdn,
+                              .remarks = "Kito gemstone sale payout",
+                              .payout_id = pid};
+}
+
+/* Applies a final result the provider gave (acceptance, status enquiry) for attempt q. */
+static kito_err apply_final(kito_db_conn *db, const work_row *q, const char *pid,
+                            kito_rail_result *res, const char *how)
+{
+    /* we asked about this attempt: the answer is about it, whatever id the provider uses */
+    kito_rail_copy(res->reference, sizeof(res->reference), q->ocid);
+    kito_payout_outcome o;
+    kito_err e = kito_payout_apply_rail_result(db, res, &o);
+    if (e == KITO_OK && o != KITO_PAYOUT_ANOMALY)
+        logf_("%s: attempt %s resolved by %s: %s", pid, q->ocid, how,
+              res->success ? "paid" : "not paid");
+    return e;
+}
+
 /* Sends one queued attempt: claim, send, record. */
-static kito_err send_one(kito_payouts *w, kito_db_conn *db, const queued_row *q)
+static kito_err send_one(kito_payouts *w, kito_db_conn *db, const work_row *q)
 {
     char pid[KITO_ID_SIZE];
     format_id(q->payout_id, pid);
-    json_t *req = NULL;
-    kito_mpesa_b2c b = {.originator_conversation_id = q->ocid,
-                        .amount_units = q->units,
-                        .msisdn = q->msisdn,
-                        .remarks = "Kito gemstone sale payout",
-                        .occasion = pid};
-    kito_err e = kito_mpesa_b2c_build(&w->conf, &b, &req);
+    kito_rail_client *c = client_for(w, q->rail);
+    if (c == NULL)
+        return KITO_OK; /* not configured (the query filters these out) */
+    kito_rail_transfer t;
+    transfer_of(q, pid, &t);
+    kito_rail_request req;
+    kito_err e = c->driver->build_transfer(&c->conf, &t, &req);
     if (e == KITO_E_VALIDATION) {
-        logf_("%s: cannot request %" PRId64 " units to %s: failed", pid, q->units, q->msisdn);
+        kito_rail_request_clear(&req);
+        logf_("%s: cannot request %" PRId64 " units to %s over %s: failed", pid, q->units,
+              q->msisdn, q->rail);
         return fail_attempt(db, q->ocid, "kito.invalid_request",
                             "the amount is below one unit or the wallet number is not valid",
                             false);
     }
-    if (e != KITO_OK)
+    if (e != KITO_OK) {
+        kito_rail_request_clear(&req);
         return e;
-    char *stored = masked_request(req);
+    }
+    char *stored = masked_request(req.body);
     if (stored == NULL) {
-        json_decref(req);
+        kito_rail_request_clear(&req);
         return KITO_E_NOMEM;
     }
     /* The claim is committed before the request leaves: from here on, a crash leaves the
      * attempt "sending", which is only ever asked about, never sent again. */
     kito_sql_param cp[] = {KITO_SQL_TEXT(stored), KITO_SQL_I64((int64_t)w->check_after_ms * 1000),
                            KITO_SQL_U64(q->id)};
-    kito_sql_result res;
-    e = kito_sql_exec(db,
-                      "UPDATE payout_attempts SET state = 'sending', request_json = ?,"
-                      " sent_at = UTC_TIMESTAMP(3),"
-                      " next_check_at = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,"
-                      " updated_at = UTC_TIMESTAMP(3) WHERE id = ? AND state = 'queued'",
-                      cp, N(cp), &res);
+    kito_sql_result res = {0};
+    e = kito_sql_begin(db);
+    if (e == KITO_OK)
+        e = kito_sql_exec(db,
+                          "UPDATE payout_attempts SET state = 'sending', request_json = ?,"
+                          " sent_at = UTC_TIMESTAMP(3),"
+                          " next_check_at = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,"
+                          " updated_at = UTC_TIMESTAMP(3) WHERE id = ? AND state = 'queued'",
+                          cp, KITO_N(cp), &res);
     free(stored);
+    /* the money leaves with this request: its audit row commits with the claim (issue 15) */
+    if (e == KITO_OK && res.affected_rows == 1) {
+        json_t *d = json_pack("{s:s, s:s, s:I, s:s}", "rail", q->rail, "originator_conversation_id",
+                              q->ocid, "amount_units", (json_int_t)q->units, "msisdn", q->msisdn);
+        e = d != NULL ? kito_audit(db, 0, "payout.send", "payout", q->payout_id, d, NULL)
+                      : KITO_E_NOMEM;
+        json_decref(d);
+    }
+    e = kito_sql_end(db, e);
     if (e != KITO_OK || res.affected_rows != 1) {
-        json_decref(req);
+        kito_rail_request_clear(&req);
         return e; /* another worker claimed it */
     }
-    kito_mpesa_http h;
-    kito_err ce = kito_mpesa_call(&w->conf, KITO_MPESA_PATH_B2C, req, should_abort, w, &h);
-    json_decref(req);
-    kito_mpesa_response r;
-    kito_mpesa_response_parse(ce == KITO_OK ? h.status : 0, h.body, h.len, &r);
+    kito_rail_http h;
+    kito_err ce = kito_rail_client_send(c, &req, should_abort, w, &h);
+    kito_rail_request_clear(&req);
+    kito_rail_answer r;
+    c->driver->parse_acceptance(ce == KITO_OK ? h.status : 0, h.body, h.len, q->ocid, &r);
     switch (r.ack) {
-    case KITO_MPESA_ACK_ACCEPTED: {
-        kito_sql_param ap[] = {KITO_SQL_TEXT(r.conversation_id), KITO_SQL_U64(q->id)};
+    case KITO_RAIL_ACK_ACCEPTED: {
+        kito_sql_param ap[] = {r.provider_id[0] != '\0' ? KITO_SQL_TEXT(r.provider_id)
+                                                        : KITO_SQL_NULL,
+                               KITO_SQL_U64(q->id)};
         e = kito_sql_exec(db,
                           "UPDATE payout_attempts SET state = 'accepted', conversation_id = ?,"
                           " updated_at = UTC_TIMESTAMP(3) WHERE id = ? AND state = 'sending'",
-                          ap, N(ap), NULL);
-        if (r.originator_conversation_id[0] != '\0' &&
-            strcmp(r.originator_conversation_id, q->ocid) != 0)
-            logf_("%s: the provider calls attempt %s %s (matched by ConversationID %s)", pid,
-                  q->ocid, r.originator_conversation_id, r.conversation_id);
+                          ap, KITO_N(ap), NULL);
+        if (e == KITO_OK && r.final)
+            e = apply_final(db, q, pid, &r.result, "the provider's answer");
         break;
     }
-    case KITO_MPESA_ACK_REFUSED: {
+    case KITO_RAIL_ACK_REFUSED: {
         char code[64];
         snprintf(code, sizeof(code), "refused:%s", r.code[0] != '\0' ? r.code : "http");
-        logf_("%s: attempt %s refused by the provider (HTTP %ld %s %s)", pid, q->ocid, h.status,
+        logf_("%s: attempt %s refused by %s (HTTP %ld %s %s)", pid, q->ocid, q->rail, h.status,
               r.code, r.desc);
         e = fail_attempt(db, q->ocid, code, r.desc, false);
         break;
     }
-    case KITO_MPESA_ACK_UNKNOWN:
-        logf_("%s: attempt %s: no usable answer (%s%s%ld); its status will be asked for, it "
-              "will not be sent again",
-              pid, q->ocid, ce != KITO_OK ? h.error : "", ce != KITO_OK ? ", HTTP " : "HTTP ",
-              h.status);
+    case KITO_RAIL_ACK_UNKNOWN:
+        logf_("%s: attempt %s over %s: no usable answer (%s%s%ld); its status will be asked for, "
+              "it will not be sent again",
+              pid, q->ocid, q->rail, ce != KITO_OK ? h.error : "",
+              ce != KITO_OK ? ", HTTP " : "HTTP ", h.status);
         break;
     }
-    kito_mpesa_http_free(&h);
+    kito_rail_http_free(&h);
     return e;
 }
 
 static kito_err send_queued(kito_payouts *w, kito_db_conn *db)
 {
-    queued_list l = {.n = 0};
-    kito_sql_param p[] = {KITO_SQL_U64(N(l.rows))};
+    work_list l = {.n = 0};
+    kito_sql_param p[] = {KITO_SQL_TEXT(w->rail_names), KITO_SQL_U64(KITO_N(l.rows))};
     kito_err e = kito_sql_query(db,
-                                "SELECT a.id, a.payout_id, p.paid_units,"
-                                " a.originator_conversation_id, p.msisdn FROM payout_attempts a"
-                                " JOIN payouts p ON p.id = a.payout_id"
-                                " WHERE a.state = 'queued' AND p.rail = 'mpesa'"
-                                " ORDER BY a.id LIMIT ?",
-                                p, N(p), on_queued, &l, NULL);
+                                "SELECT " WORK_COLS WORK_FROM
+                                " WHERE a.state = 'queued' AND FIND_IN_SET(p.rail, ?)"
+                                " AND p.state = 'submitted' ORDER BY a.id LIMIT ?",
+                                p, KITO_N(p), on_work, &l, NULL);
     for (size_t i = 0; e == KITO_OK && i < l.n && !atomic_load(&w->stop); i++)
         e = send_one(w, db, &l.rows[i]);
     return e;
 }
 
-typedef struct check_row {
-    uint64_t id, payout_id;
-    uint32_t checks;
-    char state[17];
-    char ocid[KITO_MPESA_ID_SIZE];
-} check_row;
-
-typedef struct check_list {
-    check_row rows[KITO_PAYOUT_BATCH];
-    size_t n;
-} check_list;
-
-static kito_err on_check(void *ud, const kito_sql_row *row)
-{
-    check_list *l = ud;
-    if (l->n >= N(l->rows))
-        return KITO_OK;
-    check_row *c = &l->rows[l->n++];
-    c->id = kito_sql_u64(row, 0);
-    c->payout_id = kito_sql_u64(row, 1);
-    c->checks = (uint32_t)kito_sql_u64(row, 2);
-    kito_sql_copy(row, 3, c->state, sizeof(c->state));
-    kito_sql_copy(row, 4, c->ocid, sizeof(c->ocid));
-    return KITO_OK;
-}
-
 /* Asks again later: check_after x 2^checks, at most KITO_PAYOUT_CHECK_MAX_MS. */
-static kito_err check_later(kito_payouts *w, kito_db_conn *db, const check_row *c,
+static kito_err check_later(kito_payouts *w, kito_db_conn *db, const work_row *c,
                             bool provider_has_it)
 {
-    uint64_t wait = w->check_after_ms;
-    for (uint32_t i = 0; i < c->checks && wait < KITO_PAYOUT_CHECK_MAX_MS; i++)
-        wait *= 2;
-    if (wait > KITO_PAYOUT_CHECK_MAX_MS)
-        wait = KITO_PAYOUT_CHECK_MAX_MS;
+    uint64_t wait = kito_backoff_after(w->check_after_ms, KITO_PAYOUT_CHECK_MAX_MS, c->checks);
     kito_sql_param p[] = {KITO_SQL_I64((int64_t)wait * 1000), KITO_SQL_U64(c->id)};
     return kito_sql_exec(db,
                          provider_has_it
@@ -912,67 +1074,64 @@ static kito_err check_later(kito_payouts *w, kito_db_conn *db, const check_row *
                              : "UPDATE payout_attempts SET checks = checks + 1,"
                                " next_check_at = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND"
                                " WHERE id = ? AND state IN ('sending', 'accepted')",
-                         p, N(p), NULL);
+                         p, KITO_N(p), NULL);
 }
 
-static kito_err check_one(kito_payouts *w, kito_db_conn *db, const check_row *c)
+static kito_err check_one(kito_payouts *w, kito_db_conn *db, const work_row *q)
 {
     char pid[KITO_ID_SIZE];
-    format_id(c->payout_id, pid);
-    json_t *q = NULL;
-    kito_err e = kito_mpesa_status_build(&w->conf, c->ocid, &q);
-    if (e != KITO_OK)
-        return e;
-    kito_mpesa_http h;
-    kito_err ce = kito_mpesa_call(&w->conf, KITO_MPESA_PATH_STATUS, q, should_abort, w, &h);
-    json_decref(q);
-    kito_mpesa_result res;
-    kito_mpesa_status st =
-        kito_mpesa_status_parse(ce == KITO_OK ? h.status : 0, h.body, h.len, &res);
-    kito_mpesa_http_free(&h);
-    kito_payout_outcome o;
+    format_id(q->payout_id, pid);
+    kito_rail_client *c = client_for(w, q->rail);
+    if (c == NULL)
+        return KITO_OK;
+    kito_rail_transfer t;
+    transfer_of(q, pid, &t);
+    kito_rail_request req;
+    kito_err e = c->driver->build_status(&c->conf, &t, q->provider_id, &req);
+    if (e != KITO_OK) {
+        kito_rail_request_clear(&req);
+        return e == KITO_E_VALIDATION ? check_later(w, db, q, false) : e;
+    }
+    kito_rail_http h;
+    kito_err ce = kito_rail_client_send(c, &req, should_abort, w, &h);
+    kito_rail_request_clear(&req);
+    kito_rail_result res;
+    kito_rail_status st =
+        c->driver->parse_status(ce == KITO_OK ? h.status : 0, h.body, h.len, q->ocid, &res);
+    kito_rail_http_free(&h);
     switch (st) {
-    case KITO_MPESA_STATUS_FINAL:
-        /* we asked about this attempt: the answer is about it, whatever id the provider uses */
-        snprintf(res.originator_conversation_id, sizeof(res.originator_conversation_id), "%s",
-                 c->ocid);
-        e = kito_payout_apply_result(db, &res, &o);
-        if (e == KITO_OK && o == KITO_PAYOUT_ANOMALY)
-            return check_later(w, db, c, true); /* held for an operator; ask less often */
-        if (e == KITO_OK)
-            logf_("%s: attempt %s resolved by a status query: %s", pid, c->ocid,
-                  res.result_code == 0 ? "paid" : "not paid");
-        return e;
-    case KITO_MPESA_STATUS_NOT_FOUND:
-        if (strcmp(c->state, "sending") == 0) {
+    case KITO_RAIL_STATUS_FINAL:
+        return apply_final(db, q, pid, &res, "a status enquiry");
+    case KITO_RAIL_STATUS_NOT_FOUND:
+        if (strcmp(q->state, "sending") == 0) {
             /* The provider says it never received the request, and the request timed out long
-             * ago (KITO_PAYOUT_CHECK_AFTER_MS > KITO_MPESA_TIMEOUT_MS): it cannot arrive any
-             * more, so a new attempt with a new id is safe. */
-            logf_("%s: attempt %s never reached the provider: a new attempt follows", pid, c->ocid);
-            return fail_attempt(db, c->ocid, "kito.not_received",
+             * ago (KITO_PAYOUT_CHECK_AFTER_MS > the call timeout): it cannot arrive any more,
+             * so a new attempt with a new reference is safe. */
+            logf_("%s: attempt %s never reached %s: a new attempt follows", pid, q->ocid, q->rail);
+            return fail_attempt(db, q->ocid, "kito.not_received",
                                 "the provider has no record of this request", true);
         }
-        logf_("ANOMALY %s: the provider accepted attempt %s and now does not know it", pid,
-              c->ocid);
-        return check_later(w, db, c, false);
-    case KITO_MPESA_STATUS_PENDING:
-        return check_later(w, db, c, true);
-    case KITO_MPESA_STATUS_UNKNOWN:
+        logf_("ANOMALY %s: %s accepted attempt %s and now does not know it", pid, q->rail, q->ocid);
+        return check_later(w, db, q, false);
+    case KITO_RAIL_STATUS_PENDING:
+        return check_later(w, db, q, true);
+    case KITO_RAIL_STATUS_UNKNOWN:
         break;
     }
-    return check_later(w, db, c, false);
+    return check_later(w, db, q, false);
 }
 
 static kito_err check_due(kito_payouts *w, kito_db_conn *db)
 {
-    check_list l = {.n = 0};
-    kito_sql_param p[] = {KITO_SQL_U64(N(l.rows))};
-    kito_err e = kito_sql_query(db,
-                                "SELECT id, payout_id, checks, state, originator_conversation_id"
-                                " FROM payout_attempts WHERE state IN ('sending', 'accepted')"
-                                " AND next_check_at <= UTC_TIMESTAMP(3)"
-                                " ORDER BY next_check_at, id LIMIT ?",
-                                p, N(p), on_check, &l, NULL);
+    work_list l = {.n = 0};
+    kito_sql_param p[] = {KITO_SQL_TEXT(w->rail_names), KITO_SQL_U64(KITO_N(l.rows))};
+    kito_err e =
+        kito_sql_query(db,
+                       "SELECT " WORK_COLS WORK_FROM " WHERE a.state IN ('sending', 'accepted')"
+                       " AND a.next_check_at <= UTC_TIMESTAMP(3)"
+                       " AND FIND_IN_SET(p.rail, ?)"
+                       " ORDER BY a.next_check_at, a.id LIMIT ?",
+                       p, KITO_N(p), on_work, &l, NULL);
     for (size_t i = 0; e == KITO_OK && i < l.n && !atomic_load(&w->stop); i++)
         e = check_one(w, db, &l.rows[i]);
     return e;
@@ -981,12 +1140,13 @@ static kito_err check_due(kito_payouts *w, kito_db_conn *db)
 static void tick(kito_payouts *w, kito_db_conn *db)
 {
     size_t created = 0, queued = 0;
+    bool sending = w->rails > 0;
     kito_err e = kito_payouts_create_due(db, KITO_PAYOUT_BATCH, &created);
-    if (e == KITO_OK && w->sending)
-        e = kito_payouts_queue_pending(db, KITO_PAYOUT_BATCH, &queued);
-    if (e == KITO_OK && w->sending)
+    if (e == KITO_OK && sending)
+        e = kito_payouts_queue_pending(db, w->rail_names, KITO_PAYOUT_BATCH, &queued);
+    if (e == KITO_OK && sending)
         e = send_queued(w, db);
-    if (e == KITO_OK && w->sending)
+    if (e == KITO_OK && sending)
         e = check_due(w, db);
     if (e != KITO_OK) {
         uint64_t now = kito_db_now_ms();
@@ -1018,6 +1178,19 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Adds a configured rail's client. */
+static void add_rail(kito_payouts *w, const kito_rail_driver *d, kito_rail_conf conf)
+{
+    assert(w->rails < RAILS_MAX);
+    kito_rail_client *c = &w->clients[w->rails++];
+    memset(c, 0, sizeof(*c));
+    c->driver = d;
+    c->conf = conf;
+    size_t used = strlen(w->rail_names);
+    snprintf(w->rail_names + used, sizeof(w->rail_names) - used, "%s%s", used > 0 ? "," : "",
+             d->name);
+}
+
 kito_err kito_payouts_start(const kito_config *cfg, const kito_db_params *db, kito_payouts **out)
 {
     *out = NULL;
@@ -1029,7 +1202,7 @@ kito_err kito_payouts_start(const kito_config *cfg, const kito_db_params *db, ki
         return KITO_E_INTERNAL;
     }
     w->db = *db;
-    w->conf = (kito_mpesa_conf){
+    w->mpesa = (kito_mpesa_conf){
         .base_url = cfg->mpesa_base_url,
         .initiator = cfg->mpesa_initiator,
         .security_credential = cfg->mpesa_security_credential,
@@ -1038,7 +1211,27 @@ kito_err kito_payouts_start(const kito_config *cfg, const kito_db_params *db, ki
         .callback_token = cfg->mpesa_callback_token,
         .timeout_ms = cfg->mpesa_timeout_ms,
     };
-    w->sending = cfg->mpesa_base_url[0] != '\0';
+    /* every rail whose provider is configured (common/config.c checks each is complete) */
+    if (cfg->mpesa_base_url[0] != '\0')
+        add_rail(w, &kito_rail_mpesa,
+                 (kito_rail_conf){.base_url = cfg->mpesa_base_url,
+                                  .mpesa = &w->mpesa,
+                                  .timeout_ms = cfg->mpesa_timeout_ms});
+    if (cfg->momo_base_url[0] != '\0')
+        add_rail(w, &kito_rail_momo,
+                 (kito_rail_conf){.base_url = cfg->momo_base_url,
+                                  .client_id = cfg->momo_api_user,
+                                  .client_secret = cfg->momo_api_key,
+                                  .subscription_key = cfg->momo_subscription_key,
+                                  .environment = cfg->momo_target_environment,
+                                  .timeout_ms = cfg->mpesa_timeout_ms});
+    if (cfg->airtel_base_url[0] != '\0')
+        add_rail(w, &kito_rail_airtel,
+                 (kito_rail_conf){.base_url = cfg->airtel_base_url,
+                                  .client_id = cfg->airtel_client_id,
+                                  .client_secret = cfg->airtel_client_secret,
+                                  .pin = cfg->airtel_pin,
+                                  .timeout_ms = cfg->mpesa_timeout_ms});
     w->interval_ms = cfg->payout_interval_ms;
     w->check_after_ms = cfg->payout_check_after_ms;
     atomic_init(&w->stop, false);
@@ -1050,8 +1243,8 @@ kito_err kito_payouts_start(const kito_config *cfg, const kito_db_params *db, ki
         free(w);
         return KITO_E_INTERNAL;
     }
-    fprintf(stderr, "kitod: payouts: worker started (%s)\n",
-            w->sending ? "M-Pesa B2C sending on" : "KITO_MPESA_BASE_URL unset: creating only");
+    kito_log("payouts", "worker started (rails: %s)",
+             w->rails > 0 ? w->rail_names : "none configured: creating payouts only");
     *out = w;
     return KITO_OK;
 }

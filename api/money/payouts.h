@@ -20,7 +20,11 @@
  * that locks the payout row (SELECT ... FOR UPDATE), finishes the attempt only if it is still
  * open, and on success moves the payout submitted -> succeeded and posts the ledger
  * transaction (unique by kind 'payout' + the payout id). Final states never change, so
- * duplicated, late and reordered results change nothing.
+ * duplicated, late and reordered results change nothing -- except that a report Kito cannot
+ * trust is never applied: a success with another amount, currency or wallet than the attempt,
+ * or a success for an attempt already failed, holds the payout in 'anomaly' for an operator
+ * (DESIGN.md, "Settlement and payouts"; issue 15 finding 6). A held payout is never sent,
+ * retried or posted by the worker; `kitoctl reconcile` lists it.
  *
  * Threads: kito_payouts_start/stop on the loop thread (start/stop of kitod); the repository
  * functions on any thread that owns the kito_db_conn (a MySQL worker job, the payout worker,
@@ -86,15 +90,31 @@ typedef enum kito_payout_outcome {
     KITO_PAYOUT_APPLIED_FAILURE, /* the attempt failed (and the payout, if it was its current) */
     KITO_PAYOUT_UNCHANGED,       /* the attempt was already final: a duplicate or late result */
     KITO_PAYOUT_UNKNOWN_ATTEMPT, /* no attempt has this OriginatorConversationID */
-    KITO_PAYOUT_ANOMALY,         /* the provider says it paid an attempt of a payout that had
-                                    already succeeded, or paid another amount: logged and
-                                    audited for an operator, nothing else changes */
+    KITO_PAYOUT_ANOMALY,         /* a success report Kito does not trust (another amount,
+                                    currency or wallet; an attempt already failed; a payout
+                                    already held): the payout is held in 'anomaly' for an
+                                    operator, one payout_anomalies row records the report,
+                                    nothing is posted (schemas/016_payout_anomalies.sql) */
 } kito_payout_outcome;
+
+/* Why a success report disagrees with the payout it is about: "amount" (amount_units differs
+ * from paid_units, when has_amount), "currency" (currency differs, when not NULL or ""),
+ * "wallet" (the digits of wallet differ from the msisdn's, '+' ignored, when not NULL or ""),
+ * with a sentence in why; NULL when it agrees (why is then ""). Pure: any thread. */
+const char *kito_payout_disagreement(const kito_payout *p, bool has_amount, int64_t amount_units,
+                                     const char *currency, const char *wallet, char *why,
+                                     size_t why_size);
 
 /* Applies a provider result (callback or status answer) in one transaction, as the header
  * comment says. KITO_OK with *outcome set, or a database error (nothing changed). */
 kito_err kito_payout_apply_result(kito_db_conn *db, const kito_mpesa_result *res,
                                   kito_payout_outcome *outcome);
+
+/* The same for a result in any rail's terms (api/adapters/rail.h), matched by res->reference
+ * (or res->provider_id). */
+struct kito_rail_result;
+kito_err kito_payout_apply_rail_result(kito_db_conn *db, const struct kito_rail_result *res,
+                                       kito_payout_outcome *outcome);
 
 /* A new attempt for a failed payout (kitoctl payout retry): failed -> submitted, attempt queued
  * for the worker to send. KITO_E_NOT_FOUND (no such payout), KITO_E_BAD_STATE (not failed),
@@ -105,8 +125,10 @@ kito_err kito_payout_retry(kito_db_conn *db, uint64_t payout_id, uint64_t actor_
 /* Worker step 1: creates the payouts that are due (at most limit); *created counts them. */
 kito_err kito_payouts_create_due(kito_db_conn *db, size_t limit, size_t *created);
 
-/* Worker step 2: gives pending M-Pesa payouts their first attempt (at most limit). */
-kito_err kito_payouts_queue_pending(kito_db_conn *db, size_t limit, size_t *queued);
+/* Worker step 2: gives pending payouts on the rails listed in rails ("mpesa,mtn_momo": the
+ * configured ones) their first attempt (at most limit). */
+kito_err kito_payouts_queue_pending(kito_db_conn *db, const char *rails, size_t limit,
+                                    size_t *queued);
 
 /* ---- exchange rates -------------------------------------------------------------------------- */
 
@@ -133,9 +155,11 @@ kito_err kito_payout_get(kito_db_conn *db, uint64_t id, kito_payout *out, kito_p
 
 typedef struct kito_payouts kito_payouts;
 
-/* Starts the worker thread. db's strings must outlive it. Sending is enabled only when
- * cfg->mpesa_base_url is set; payouts are created either way. KITO_E_NOMEM or KITO_E_INTERNAL
- * (no thread). curl_global_init runs here (the loop thread, before the worker starts). */
+/* Starts the worker thread. db's strings must outlive it. A rail sends only when its provider
+ * is configured (KITO_MPESA_BASE_URL, KITO_MOMO_BASE_URL, KITO_AIRTEL_BASE_URL); payouts are
+ * created either way, and those of an unconfigured rail wait pending. KITO_E_NOMEM or
+ * KITO_E_INTERNAL (no thread). curl_global_init runs here (the loop thread, before the worker
+ * starts). */
 kito_err kito_payouts_start(const kito_config *cfg, const kito_db_params *db, kito_payouts **out);
 
 /* Stops the worker: an HTTP call in flight is abandoned (its attempt stays sending and is

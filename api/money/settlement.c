@@ -12,247 +12,12 @@
 
 #include <hiredis/hiredis.h>
 
-#include "api/money/repo_settlement.h"
+#include "api/common/log.h"
+#include "api/common/backoff.h"
+#include "api/money/settlement_writer.h"
 #include "api/store/sql.h"
 
 #define OUTBOX_KEY "outbox:settlement"
-
-/* ---- the outbox entry ------------------------------------------------------------------------ */
-
-static bool field_is(const char *name, size_t len, const char *want)
-{
-    return strlen(want) == len && memcmp(name, want, len) == 0;
-}
-
-/* A decimal number of at most 19 digits with an optional '-' (when allow_negative). */
-static bool parse_i64(const char *s, size_t len, bool allow_negative, int64_t *out)
-{
-    size_t i = 0;
-    bool neg = false;
-    if (len > 0 && s[0] == '-' && allow_negative) {
-        neg = true;
-        i = 1;
-    }
-    if (i == len || len - i > 19)
-        return false;
-    int64_t v = 0;
-    for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, s[i] - '0', &v))
-            return false;
-    }
-    *out = neg ? -v : v;
-    return true;
-}
-
-static bool parse_u64(const char *s, size_t len, uint64_t *out)
-{
-    int64_t v;
-    if (!parse_i64(s, len, false, &v))
-        return false;
-    *out = (uint64_t)v;
-    return true;
-}
-
-static bool entry_id_valid(const char *id)
-{
-    size_t n = strlen(id), dash = 0, digits = 0;
-    if (n == 0 || n >= KITO_SETTLEMENT_ENTRY_ID_SIZE)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (id[i] == '-') {
-            if (dash++ > 0 || digits == 0)
-                return false;
-            digits = 0;
-        } else if (id[i] >= '0' && id[i] <= '9')
-            digits++;
-        else
-            return false;
-    }
-    return dash == 1 && digits > 0;
-}
-
-kito_err kito_outbox_entry_parse(const char *id, const char *const *fields, const size_t *lens,
-                                 size_t n, struct kito_outbox_entry *out, char *why,
-                                 size_t why_size)
-{
-    enum {
-        F_LOT,
-        F_SALE,
-        F_SELLER,
-        F_WINNER,
-        F_HAMMER,
-        F_CUR,
-        F_RESULT,
-        F_REASON,
-        F_SEQ,
-        F_ENDS,
-        F_CLOSED,
-        F_FORMAT,
-        F_COUNT
-    };
-    static const char *const names[F_COUNT] = {
-        "lot_id", "sale_id", "seller_id", "winner",     "hammer_minor", "currency",
-        "result", "reason",  "seq",       "ends_at_ms", "closed_at_ms", "format"};
-    bool seen[F_COUNT] = {false};
-    struct kito_outbox_entry e;
-    memset(&e, 0, sizeof(e));
-    if (id == NULL || !entry_id_valid(id)) {
-        snprintf(why, why_size, "the entry id is not <ms>-<seq>");
-        return KITO_E_VALIDATION;
-    }
-    snprintf(e.id, sizeof(e.id), "%s", id);
-    if (n % 2 != 0) {
-        snprintf(why, why_size, "the entry has an odd number of field strings");
-        return KITO_E_VALIDATION;
-    }
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        const char *name = fields[i], *v = fields[i + 1];
-        size_t nl = lens[i], vl = lens[i + 1];
-        int f = 0;
-        while (f < F_COUNT && !field_is(name, nl, names[f]))
-            f++;
-        if (f == F_COUNT)
-            continue; /* a later writer's field */
-        if (seen[f]) {
-            snprintf(why, why_size, "field %s is repeated", names[f]);
-            return KITO_E_VALIDATION;
-        }
-        seen[f] = true;
-        bool ok = true;
-        int64_t i64 = 0;
-        uint64_t u64 = 0;
-        switch (f) {
-        case F_LOT:
-            ok = parse_u64(v, vl, &e.lot_id) && e.lot_id > 0;
-            break;
-        case F_SALE:
-            ok = parse_u64(v, vl, &e.sale_id) && e.sale_id > 0;
-            break;
-        case F_SELLER:
-            ok = parse_u64(v, vl, &e.seller_id) && e.seller_id > 0;
-            break;
-        case F_WINNER:
-            ok = parse_u64(v, vl, &e.winner);
-            break;
-        case F_HAMMER:
-            ok = parse_i64(v, vl, true, &e.hammer_minor);
-            break;
-        case F_CUR:
-            ok = vl == 3;
-            for (size_t k = 0; ok && k < 3; k++)
-                ok = v[k] >= 'A' && v[k] <= 'Z';
-            if (ok)
-                memcpy(e.currency, v, 3);
-            break;
-        case F_RESULT:
-            if (field_is(v, vl, "sold"))
-                e.result = KITO_OUTBOX_SOLD;
-            else if (field_is(v, vl, "unsold"))
-                e.result = KITO_OUTBOX_UNSOLD;
-            else if (field_is(v, vl, "withdrawn"))
-                e.result = KITO_OUTBOX_WITHDRAWN;
-            else
-                ok = false;
-            break;
-        case F_REASON:
-            ok = parse_u64(v, vl, &u64) && u64 <= 255;
-            e.reason = (uint32_t)u64;
-            break;
-        case F_SEQ:
-            ok = parse_u64(v, vl, &u64) && u64 <= UINT32_MAX;
-            e.seq = (uint32_t)u64;
-            break;
-        case F_ENDS:
-            ok = parse_i64(v, vl, true, &e.ends_at_ms);
-            break;
-        case F_CLOSED:
-            ok = parse_i64(v, vl, false, &i64) && i64 > 0;
-            e.closed_at_ms = i64;
-            break;
-        case F_FORMAT:
-            ok = parse_u64(v, vl, &u64) && u64 <= 255;
-            e.format = (uint32_t)u64;
-            break;
-        }
-        if (!ok) {
-            snprintf(why, why_size, "field %s has a bad value '%.*s'", names[f],
-                     (int)(vl > 40 ? 40 : vl), v);
-            return KITO_E_VALIDATION;
-        }
-    }
-    /* what settlement needs; the rest (reason, seq, ends_at_ms, format) is informative */
-    static const int required[] = {F_LOT,    F_SALE, F_SELLER, F_WINNER,
-                                   F_HAMMER, F_CUR,  F_RESULT, F_CLOSED};
-    for (size_t k = 0; k < sizeof(required) / sizeof(required[0]); k++)
-        if (!seen[required[k]]) {
-            snprintf(why, why_size, "field %s is missing", names[required[k]]);
-            return KITO_E_VALIDATION;
-        }
-    if (e.result == KITO_OUTBOX_SOLD && (e.winner == 0 || e.hammer_minor <= 0)) {
-        snprintf(why, why_size, "a sold lot needs a winner and a positive hammer_minor");
-        return KITO_E_VALIDATION;
-    }
-    if (e.result != KITO_OUTBOX_SOLD && (e.winner != 0 || e.hammer_minor != 0)) {
-        snprintf(why, why_size, "an unsold or withdrawn lot has no winner and no hammer");
-        return KITO_E_VALIDATION;
-    }
-    *out = e;
-    return KITO_OK;
-}
-
-static const char *result_name(enum kito_outbox_result r)
-{
-    return r == KITO_OUTBOX_SOLD ? "sold" : r == KITO_OUTBOX_UNSOLD ? "unsold" : "withdrawn";
-}
-
-void kito_outbox_entry_json(const struct kito_outbox_entry *e, char *out, size_t out_size)
-{
-    snprintf(out, out_size,
-             "{\"id\":\"%s\",\"lot_id\":%" PRIu64 ",\"sale_id\":%" PRIu64 ",\"seller_id\":%" PRIu64
-             ",\"winner\":%" PRIu64 ",\"hammer_minor\":%" PRId64
-             ",\"currency\":\"%s\",\"result\":\"%s\",\"reason\":%" PRIu32 ",\"seq\":%" PRIu32
-             ",\"ends_at_ms\":%" PRId64 ",\"closed_at_ms\":%" PRId64 ",\"format\":%" PRIu32 "}",
-             e->id, e->lot_id, e->sale_id, e->seller_id, e->winner, e->hammer_minor, e->currency,
-             result_name(e->result), e->reason, e->seq, e->ends_at_ms, e->closed_at_ms, e->format);
-}
-
-/* ---- ledger helpers -------------------------------------------------------------------------- */
-
-bool kito_settlement_postings_balanced(const struct kito_posting *p, size_t n)
-{
-    __int128 sum = 0;
-    for (size_t i = 0; i < n; i++)
-        sum += p[i].amount_minor;
-    return sum == 0;
-}
-
-uint64_t kito_settlement_posting_party(enum kito_ledger_account account, uint64_t buyer_id,
-                                       uint64_t miner_id)
-{
-    switch (account) {
-    case KITO_LEDGER_BUYER_RECEIVABLE:
-        return buyer_id;
-    case KITO_LEDGER_MINER_PAYABLE:
-        return miner_id;
-    default:
-        return 0;
-    }
-}
-
-void kito_settlement_invoice_number(uint64_t settlement_id, char out[32])
-{
-    snprintf(out, 32, "INV-%010" PRIu64, settlement_id);
-}
-
-uint32_t kito_settlement_backoff_next(uint32_t prev_ms)
-{
-    if (prev_ms < KITO_SETTLEMENT_BACKOFF_MIN_MS)
-        return KITO_SETTLEMENT_BACKOFF_MIN_MS;
-    return prev_ms >= KITO_SETTLEMENT_BACKOFF_MAX_MS / 2 ? KITO_SETTLEMENT_BACKOFF_MAX_MS
-                                                         : prev_ms * 2;
-}
 
 /* ---- the worker ------------------------------------------------------------------------------ */
 
@@ -264,6 +29,7 @@ struct kito_settlement {
     /* copied parameters */
     char redis_host[256];
     int redis_port, redis_db;
+    char redis_user[128], redis_password[128]; /* AUTH; the password is secret, never logged */
     char db_host[256], db_user[128], db_password[128], db_name[128];
     kito_db_params db_params;
     char consumer[64];
@@ -271,7 +37,7 @@ struct kito_settlement {
     /* thread state */
     redisContext *redis;
     kito_db_conn *db;
-    uint32_t backoff_ms;
+    kito_backoff backoff;              /* waits after a failure (api/common/backoff.h) */
     uint64_t retry_pending_at_ms;      /* next time to re-read our own pending entries */
     uint64_t claim_at_ms;              /* next XAUTOCLAIM */
     bool read_pending;                 /* re-read our pending entries before new ones */
@@ -317,12 +83,12 @@ static void stat_add(kito_settlement *w, size_t offset, uint64_t n)
 
 static void failed(kito_settlement *w, const char *what, const char *detail)
 {
-    w->backoff_ms = kito_settlement_backoff_next(w->backoff_ms);
-    fprintf(stderr, "kitod: settlement: %s (%s); retrying in %u ms\n", what,
-            detail != NULL ? detail : "", w->backoff_ms);
+    uint32_t wait_ms = kito_backoff_next(&w->backoff);
+    kito_log("settlement", "%s (%s); retrying in %u ms", what, detail != NULL ? detail : "",
+             wait_ms);
     STAT(w, failures, 1);
     w->read_pending = true; /* whatever was delivered and not acked is ours to redo */
-    nap(w, w->backoff_ms);
+    nap(w, wait_ms);
 }
 
 static void redis_drop(kito_settlement *w)
@@ -337,7 +103,7 @@ static redisReply *command(kito_settlement *w, int argc, const char **argv, cons
 {
     redisReply *r = redisCommandArgv(w->redis, argc, argv, lens);
     if (r == NULL) {
-        fprintf(stderr, "kitod: settlement: Redis: %s\n", w->redis->errstr);
+        kito_log("settlement", "Redis: %s", w->redis->errstr);
         redis_drop(w);
     }
     return r;
@@ -359,6 +125,23 @@ static bool redis_ready(kito_settlement *w)
     }
     struct timeval rw = {(KITO_SETTLEMENT_BLOCK_MS / 1000) + 5, 0};
     redisSetTimeout(w->redis, rw);
+    if (w->redis_password[0] != '\0') {
+        /* "AUTH user password", or "AUTH password" for the default user */
+        const bool named = w->redis_user[0] != '\0';
+        const char *auth[] = {"AUTH", named ? w->redis_user : w->redis_password, w->redis_password};
+        redisReply *a = command(w, named ? 3 : 2, auth, NULL);
+        if (a == NULL)
+            return (failed(w, "Redis dropped the connection at AUTH", NULL), false);
+        char detail[160];
+        bool refused = a->type == REDIS_REPLY_ERROR;
+        snprintf(detail, sizeof(detail), "%s", refused ? a->str : "");
+        freeReplyObject(a);
+        if (refused) {
+            redis_drop(w);
+            failed(w, "Redis refused AUTH", detail);
+            return false;
+        }
+    }
     char db[16];
     snprintf(db, sizeof(db), "%d", w->redis_db);
     const char *sel[] = {"SELECT", db};
@@ -371,7 +154,7 @@ static bool redis_ready(kito_settlement *w)
         /* BUSYGROUP: it exists already, which is the normal case */
         ok = r->type != REDIS_REPLY_ERROR || strncmp(r->str, "BUSYGROUP", 9) == 0;
         if (!ok)
-            fprintf(stderr, "kitod: settlement: XGROUP CREATE: %s\n", r->str);
+            kito_log("settlement", "XGROUP CREATE: %s", r->str);
         freeReplyObject(r);
     } else
         ok = false;
@@ -412,7 +195,7 @@ static size_t take_entries(kito_settlement *w, const redisReply *arr)
         if (kito_outbox_entry_parse(id, fields, lens, nf, e, w->why[n], sizeof(w->why[n])) !=
             KITO_OK) {
             memset(e, 0, sizeof(*e));
-            snprintf(e->id, sizeof(e->id), "%s", entry_id_valid(id) ? id : "0-0");
+            snprintf(e->id, sizeof(e->id), "%s", kito_outbox_entry_id_valid(id) ? id : "0-0");
             w->outcome[n] = KITO_SETTLE_REJECT;
         }
         n++;
@@ -475,7 +258,7 @@ static bool read_batch(kito_settlement *w, size_t *n)
         return false;
     if (r->type == REDIS_REPLY_ERROR) {
         /* NOGROUP: the stream or group was deleted under us; make it again */
-        fprintf(stderr, "kitod: settlement: XREADGROUP: %s\n", r->str);
+        kito_log("settlement", "XREADGROUP: %s", r->str);
         freeReplyObject(r);
         redis_drop(w);
         return false;
@@ -506,8 +289,7 @@ static bool ack(kito_settlement *w, size_t n)
         return false;
     bool ok = r->type == REDIS_REPLY_INTEGER;
     if (!ok)
-        fprintf(stderr, "kitod: settlement: XACK: %s\n",
-                r->type == REDIS_REPLY_ERROR ? r->str : "?");
+        kito_log("settlement", "XACK: %s", r->type == REDIS_REPLY_ERROR ? r->str : "?");
     freeReplyObject(r);
     return ok;
 }
@@ -521,14 +303,14 @@ static kito_err settle_range(kito_settlement *w, size_t from, size_t to)
     kito_err e = kito_sql_begin(w->db);
     for (size_t i = from; e == KITO_OK && i < to; i++) {
         if (w->outcome[i] == KITO_SETTLE_REJECT && w->entries[i].lot_id == 0)
-            e = kito_repo_settlement_reject(w->db, &w->entries[i], w->why[i]); /* unparsable */
+            e = kito_settlement_writer_reject(w->db, &w->entries[i], w->why[i]); /* unparsable */
         else {
             index[n] = i;
             batch[n++] = w->entries[i];
         }
     }
     if (e == KITO_OK)
-        e = kito_repo_settlement_apply_batch(w->db, batch, n, reports);
+        e = kito_settlement_writer_apply_batch(w->db, batch, n, reports);
     uint64_t sales[KITO_SETTLEMENT_BATCH_MAX];
     size_t n_sales = 0;
     for (size_t k = 0; e == KITO_OK && k < n; k++) {
@@ -536,7 +318,7 @@ static kito_err settle_range(kito_settlement *w, size_t from, size_t to)
         w->outcome[i] = (uint8_t)reports[k].outcome;
         snprintf(w->why[i], sizeof(w->why[i]), "%s", reports[k].reason);
         if (reports[k].outcome == KITO_SETTLE_REJECT)
-            e = kito_repo_settlement_reject(w->db, &w->entries[i], reports[k].reason);
+            e = kito_settlement_writer_reject(w->db, &w->entries[i], reports[k].reason);
         if (reports[k].outcome == KITO_SETTLE_SETTLED || reports[k].outcome == KITO_SETTLE_FINAL) {
             size_t s = 0;
             while (s < n_sales && sales[s] != w->entries[i].sale_id)
@@ -546,7 +328,7 @@ static kito_err settle_range(kito_settlement *w, size_t from, size_t to)
         }
     }
     for (size_t k = 0; e == KITO_OK && k < n_sales; k++)
-        e = kito_repo_settlement_sale_close(w->db, sales[k]);
+        e = kito_settlement_writer_sale_close(w->db, sales[k]);
     if (e == KITO_OK && w->commit_delay_ms > 0)
         sleep_ms(w->commit_delay_ms); /* tests: a window to kill -9 inside the transaction */
     if (e == KITO_OK)
@@ -573,8 +355,8 @@ static void count_outcomes(kito_settlement *w, size_t n)
             break;
         case KITO_SETTLE_REJECT:
             add.rejected++;
-            fprintf(stderr, "kitod: settlement: entry %s (lot %" PRIu64 ") rejected: %s\n",
-                    w->entries[i].id, w->entries[i].lot_id, w->why[i]);
+            kito_log("settlement", "entry %s (lot %" PRIu64 ") rejected: %s", w->entries[i].id,
+                     w->entries[i].lot_id, w->why[i]);
             break;
         case KITO_SETTLE_WAIT:
             if (add.waiting++ == 0)
@@ -596,9 +378,8 @@ static void count_outcomes(kito_settlement *w, size_t n)
     w->stats.waiting = add.waiting;
     pthread_mutex_unlock(&w->lock);
     if (changed)
-        fprintf(stderr,
-                "kitod: settlement: %" PRIu64 " lots wait to be retried (lot %" PRIu64 ": %s)\n",
-                add.waiting, w->entries[first_wait].lot_id, w->why[first_wait]);
+        kito_log("settlement", "%" PRIu64 " lots wait to be retried (lot %" PRIu64 ": %s)",
+                 add.waiting, w->entries[first_wait].lot_id, w->why[first_wait]);
 }
 
 /* True if the last statement lost a lock (ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT): transient. */
@@ -616,8 +397,8 @@ static void handle_batch(kito_settlement *w, size_t n)
     memcpy(parsed, w->outcome, n);
     kito_err e = settle_range(w, 0, n);
     if (e != KITO_OK && e != KITO_E_UNAVAILABLE) {
-        fprintf(stderr, "kitod: settlement: batch of %zu failed (%s: %s); one by one\n", n,
-                kito_err_code(e), kito_sql_last_error());
+        kito_log("settlement", "batch of %zu failed (%s: %s); one by one", n, kito_err_code(e),
+                 kito_sql_last_error());
         e = KITO_OK;
         for (size_t i = 0; i < n && e != KITO_E_UNAVAILABLE; i++) {
             w->outcome[i] = parsed[i];
@@ -639,7 +420,7 @@ static void handle_batch(kito_settlement *w, size_t n)
                 snprintf(w->why[i], sizeof(w->why[i]), "%s", reason);
                 e = kito_sql_begin(w->db);
                 if (e == KITO_OK)
-                    e = kito_repo_settlement_reject(w->db, &w->entries[i], reason);
+                    e = kito_settlement_writer_reject(w->db, &w->entries[i], reason);
                 if (e == KITO_OK)
                     e = kito_sql_commit(w->db);
                 if (e != KITO_OK) {
@@ -655,7 +436,7 @@ static void handle_batch(kito_settlement *w, size_t n)
         failed(w, "MySQL is unavailable; nothing acknowledged", kito_sql_last_error());
         return;
     }
-    w->backoff_ms = 0;
+    kito_backoff_reset(&w->backoff);
     count_outcomes(w, n);
     size_t acked = 0;
     for (size_t i = 0; i < n; i++)
@@ -673,7 +454,7 @@ static void *worker_main(void *arg)
     kito_settlement *w = arg;
     w->db = kito_db_worker_ops()->start(&w->db_params);
     if (w->db == NULL) {
-        fprintf(stderr, "kitod: settlement: out of memory; worker not running\n");
+        kito_log("settlement", "out of memory; worker not running");
         return NULL;
     }
     while (!atomic_load(&w->stop)) {
@@ -700,7 +481,9 @@ static void *worker_main(void *arg)
 kito_err kito_settlement_start(const struct kito_settlement_params *p, kito_settlement **out)
 {
     if (p->batch == 0 || p->batch > KITO_SETTLEMENT_BATCH_MAX || p->consumer == NULL ||
-        p->consumer[0] == '\0' || strlen(p->consumer) >= 64)
+        p->consumer[0] == '\0' || strlen(p->consumer) >= 64 ||
+        (p->redis_user != NULL && strlen(p->redis_user) >= 128) ||
+        (p->redis_password != NULL && strlen(p->redis_password) >= 128))
         return KITO_E_CONFIG;
     kito_settlement *w = calloc(1, sizeof(*w));
     if (w == NULL)
@@ -712,6 +495,10 @@ kito_err kito_settlement_start(const struct kito_settlement_params *p, kito_sett
         goto nomem;
     snprintf(w->redis_host, sizeof(w->redis_host), "%s", p->redis_host);
     w->redis_port = p->redis_port;
+    snprintf(w->redis_user, sizeof(w->redis_user), "%s", p->redis_user ? p->redis_user : "");
+    snprintf(w->redis_password, sizeof(w->redis_password), "%s",
+             p->redis_password ? p->redis_password : "");
+    kito_backoff_init(&w->backoff, KITO_SETTLEMENT_BACKOFF_MIN_MS, KITO_SETTLEMENT_BACKOFF_MAX_MS);
     w->redis_db = p->redis_db;
     snprintf(w->db_host, sizeof(w->db_host), "%s", p->db.host != NULL ? p->db.host : "");
     snprintf(w->db_user, sizeof(w->db_user), "%s", p->db.user != NULL ? p->db.user : "");
@@ -750,6 +537,7 @@ void kito_settlement_stop(kito_settlement *w)
     pthread_join(w->thread, NULL);
     pthread_mutex_destroy(&w->lock);
     explicit_bzero(w->db_password, sizeof(w->db_password));
+    explicit_bzero(w->redis_password, sizeof(w->redis_password));
     free(w->entries);
     free(w->outcome);
     free(w->why);

@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/money/outbox.h"
 #include "api/store/db.h"
 #include "engine/err.h"
 #include "engine/fees.h"
@@ -47,65 +48,8 @@
 #define KITO_SETTLEMENT_BACKOFF_MAX_MS 2000 /* the cap it doubles up to */
 #define KITO_SETTLEMENT_RETRY_MS 5000       /* entries waiting for the operator: retry period */
 #define KITO_SETTLEMENT_CLAIM_IDLE_MS                                                              \
-    60000                                  /* another consumer's pending entry this idle is ours   \
-                                            */
-#define KITO_SETTLEMENT_ENTRY_ID_SIZE 42   /* "<ms>-<seq>" and a NUL */
-#define KITO_SETTLEMENT_INVOICE_DUE_DAYS 3 /* DEMO-DATA.md: buyers pay within 3 days */
-
-/* ---- the outbox entry (pure) ----------------------------------------------------------------- */
-
-enum kito_outbox_result {
-    KITO_OUTBOX_SOLD = 1,
-    KITO_OUTBOX_UNSOLD = 2,
-    KITO_OUTBOX_WITHDRAWN = 3,
-};
-
-/* One outbox entry as api/live/bookstore.c writes it (kito_bookstore_append_result). */
-struct kito_outbox_entry {
-    char id[KITO_SETTLEMENT_ENTRY_ID_SIZE]; /* the stream entry id */
-    uint64_t lot_id;
-    uint64_t sale_id;
-    uint64_t seller_id;
-    uint64_t winner;      /* the buying account; 0 unless sold */
-    int64_t hammer_minor; /* 0 unless sold */
-    char currency[4];
-    enum kito_outbox_result result;
-    uint32_t reason; /* enum kito_unsold_reason, or 0 */
-    uint32_t seq;
-    int64_t ends_at_ms;
-    int64_t closed_at_ms;
-    uint32_t format;
-};
-
-/* Parses an entry from its id and its field/value pairs (fields[2i] the name, fields[2i+1] the
- * value, lens their lengths; n the number of strings). Pure. KITO_E_VALIDATION, with one English
- * sentence in why (why_size bytes), when a field is missing, repeated, not a number or out of
- * range, the result is unknown, or a sold entry lacks a winner or a positive hammer (and an
- * unsold one has them). Unknown fields are ignored (a later writer may add some). */
-kito_err kito_outbox_entry_parse(const char *id, const char *const *fields, const size_t *lens,
-                                 size_t n, struct kito_outbox_entry *out, char *why,
-                                 size_t why_size);
-
-/* The entry as a JSON object text (for settlement_rejects), NUL-terminated in out. Pure. */
-void kito_outbox_entry_json(const struct kito_outbox_entry *e, char *out, size_t out_size);
-
-/* ---- ledger helpers (pure) ------------------------------------------------------------------- */
-
-/* True if the n amounts sum to exactly zero (128-bit sum: no overflow). A writer calls it before
- * inserting a ledger transaction and refuses the transaction otherwise. */
-bool kito_settlement_postings_balanced(const struct kito_posting *p, size_t n);
-
-/* The party of a settlement posting: the buyer for the receivable, the miner for her payable,
- * 0 (none) for the platform's own accounts. */
-uint64_t kito_settlement_posting_party(enum kito_ledger_account account, uint64_t buyer_id,
-                                       uint64_t miner_id);
-
-/* The invoice number of settlement settlement_id: "INV-" and 10 or more digits. Pure. */
-void kito_settlement_invoice_number(uint64_t settlement_id, char out[32]);
-
-/* The next wait after a failure that followed a wait of prev_ms (0 = the first failure):
- * KITO_SETTLEMENT_BACKOFF_MIN_MS, then doubling up to KITO_SETTLEMENT_BACKOFF_MAX_MS. Pure. */
-uint32_t kito_settlement_backoff_next(uint32_t prev_ms);
+    60000 /* another consumer's pending entry this idle is ours                                    \
+           */
 
 /* ---- the worker ------------------------------------------------------------------------------ */
 
@@ -115,9 +59,11 @@ struct kito_settlement_params {
     const char *redis_host; /* copied */
     int redis_port;
     int redis_db;
-    kito_db_params db;    /* copied (the strings too) */
-    const char *consumer; /* consumer name in the group (copied); one per kitod: "kitod" */
-    uint32_t batch;       /* entries settled in one transaction, 1 .. KITO_SETTLEMENT_BATCH_MAX */
+    const char *redis_user;     /* AUTH user (copied); NULL or "": the default user */
+    const char *redis_password; /* AUTH password, secret (copied); NULL or "": no AUTH */
+    kito_db_params db;          /* copied (the strings too) */
+    const char *consumer;       /* consumer name in the group (copied); one per kitod: "kitod" */
+    uint32_t batch; /* entries settled in one transaction, 1 .. KITO_SETTLEMENT_BATCH_MAX */
     uint32_t commit_delay_ms; /* tests only: sleep this long before each COMMIT (crash tests) */
 };
 

@@ -7,11 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/common/backoff.h"
+
 struct kito_db_conn {
     const kito_db_params *params;
     MYSQL *mysql;         /* NULL when not connected */
     uint64_t retry_at_ms; /* no attempt before this */
-    uint32_t backoff_ms;  /* next wait after a failure */
+    kito_backoff backoff; /* reopen waits (api/common/backoff.h) */
     char last_error[200];
 };
 
@@ -28,7 +30,7 @@ static void *worker_start(void *ud)
     kito_db_conn *c = calloc(1, sizeof(*c));
     if (c != NULL) {
         c->params = ud;
-        c->backoff_ms = KITO_DB_BACKOFF_MIN_MS;
+        kito_backoff_init(&c->backoff, KITO_DB_BACKOFF_MIN_MS, KITO_DB_BACKOFF_MAX_MS);
     }
     return c;
 }
@@ -69,9 +71,7 @@ static void failed(kito_db_conn *c, const char *why)
         c->mysql = NULL;
     }
     snprintf(c->last_error, sizeof(c->last_error), "%s", why);
-    c->retry_at_ms = kito_db_now_ms() + c->backoff_ms;
-    c->backoff_ms =
-        c->backoff_ms * 2 > KITO_DB_BACKOFF_MAX_MS ? KITO_DB_BACKOFF_MAX_MS : c->backoff_ms * 2;
+    c->retry_at_ms = kito_db_now_ms() + kito_backoff_next(&c->backoff);
 }
 
 void kito_db_broken(kito_db_conn *c, const char *why)
@@ -120,7 +120,7 @@ kito_err kito_db_get(kito_db_conn *c, MYSQL **out, char *err, size_t err_size)
         return KITO_E_UNAVAILABLE;
     }
     c->mysql = m;
-    c->backoff_ms = KITO_DB_BACKOFF_MIN_MS;
+    kito_backoff_reset(&c->backoff);
     c->last_error[0] = '\0';
     *out = m;
     return KITO_OK;

@@ -195,10 +195,9 @@ json_t *kito_association_view(const kito_association *a)
 /* ---- MySQL ----------------------------------------------------------------------------------- */
 
 /* Milliseconds since the epoch of a UTC DATETIME column, whatever the session's time zone. */
-#define MS(col) "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', " col ") DIV 1000"
 
 #define ACCOUNT_COLUMNS                                                                            \
-    "a.id, a.role, a.name, a.phone, a.email, a.country, a.locale, a.status, " MS(                  \
+    "a.id, a.role, a.name, a.phone, a.email, a.country, a.locale, a.status, " KITO_SQL_DT_TO_MS(   \
         "a.created_at") ", m.account_id, m.association_id, m.payout_msisdn, m.payout_rail"
 
 static void account_from_row(const kito_sql_row *row, kito_account *a)
@@ -451,7 +450,7 @@ static kito_err association_row(void *ud, const kito_sql_row *row)
     return KITO_OK;
 }
 
-#define ASSOCIATION_COLUMNS "id, name, country, levy_bps, " MS("created_at")
+#define ASSOCIATION_COLUMNS "id, name, country, levy_bps, " KITO_SQL_DT_TO_MS("created_at")
 
 kito_err kito_repo_association_create(kito_db_conn *db, const char *name, const char *country,
                                       int32_t levy_bps, uint64_t actor_id, const char *ip,

@@ -3,12 +3,14 @@
  * wallet, association), associations, and the rules that tie them to the market's countries
  * (DEMO-DATA.md: a payout rail must be one of the miner's country's mobile-money rails).
  *
- * Every function that talks to MySQL runs on a MySQL worker thread (api/http/req_db.h) or in kitoctl,
- * with the caller's kito_db_conn, and maps MySQL errors as api/store/sql.h says. Each change is one
- * transaction with its audit row (api/store/audit.h). The pure helpers (rails, views) are thread-safe.
+ * Every function that talks to MySQL runs on a MySQL worker thread (api/http/req_db.h) or in
+ * kitoctl, with the caller's kito_db_conn, and maps MySQL errors as api/store/sql.h says. Each
+ * change is one transaction with its audit row (api/store/audit.h). The pure helpers (rails, views)
+ * are thread-safe.
  *
  * Secrets (passwords and PINs) are hashed here with scrypt (kito_crypto_secret_hash, default
- * cost): tens of milliseconds of CPU, which is why these functions must never run on the loop.
+ * cost): about 0.2 s of CPU (api/common/crypto.h), which is why these functions must never run on
+ * the loop.
  */
 #ifndef KITO_REPO_ACCOUNTS_H
 #define KITO_REPO_ACCOUNTS_H

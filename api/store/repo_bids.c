@@ -281,7 +281,7 @@ kito_err kito_watchlist_list(kito_db_conn *db, uint64_t buyer_id, uint64_t after
                           KITO_SQL_U64((uint64_t)limit + 1)};
     return kito_sql_query(
         db,
-        "SELECT w.lot_id, l.sale_id, " KITO_SQL_MS(
+        "SELECT w.lot_id, l.sale_id, " KITO_SQL_DT_TO_MS(
             "w.created_at") " FROM watchlist w JOIN lots l ON l.id = w.lot_id"
                             " WHERE w.buyer_id = ? AND w.lot_id > ? ORDER BY w.lot_id LIMIT ?",
         p, 3, watch_row, &w, NULL);

@@ -447,14 +447,14 @@ kito_err kito_certificate_issue(kito_db_conn *db, const kito_signer *signer, uin
         KITO_SQL_TEXT(PLACEHOLDER_SIG),
         KITO_SQL_TEXT(key_id),
         KITO_SQL_U64(valuer_id),
-        KITO_SQL_I64(issued_ms * 1000),
+        KITO_SQL_I64(issued_ms),
     };
     kito_sql_result res = {0};
     e = kito_sql_exec(db,
                       "INSERT INTO certificates (stone_id, version, supersedes_id, canonical_json,"
                       " signature, key_id, valuer_id, issued_at) VALUES (?, ?, ?, '{}', ?, ?, ?,"
-                      " TIMESTAMPADD(MICROSECOND, ?, '1970-01-01 00:00:00'))",
-                      ip_, sizeof(ip_) / sizeof(ip_[0]), &res);
+                      " " KITO_SQL_MS_TO_DT("?") ")",
+                      ip_, KITO_N(ip_), &res);
     if (e != KITO_OK)
         return finish(db, e);
     uint64_t id = res.insert_id;

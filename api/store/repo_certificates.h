@@ -3,10 +3,10 @@
  * report results, DEMO-DATA.md "Certificate vocabulary").
  *
  * A certificate is a JSON document the server builds from a valuer's request, writes in canonical
- * form (api/common/canonical_json.h) and signs with the platform's Ed25519 key (api/common/crypto.h). The row
- * keeps exactly the signed bytes, the signature and the key id; it never changes. A correction is
- * a new version that supersedes the current one (schemas/003: one chain per stone, the highest
- * version is current). Anyone can check a certificate offline:
+ * form (api/common/canonical_json.h) and signs with the platform's Ed25519 key
+ * (api/common/crypto.h). The row keeps exactly the signed bytes, the signature and the key id; it
+ * never changes. A correction is a new version that supersedes the current one (schemas/003: one
+ * chain per stone, the highest version is current). Anyone can check a certificate offline:
  *
  *     openssl pkeyutl -verify -pubin -inkey kito-signing-key.pem -rawin \
  *         -in canonical.json -sigfile signature.bin       # signature.bin = base64 -d of it

@@ -10,6 +10,7 @@
 
 #include "api/store/audit.h"
 #include "api/common/render.h"
+#include "api/store/repo_offers.h"
 #include "api/store/repo_provenance.h"
 #include "api/store/sql.h"
 
@@ -149,11 +150,15 @@ kito_err kito_lot_withdraw_decode(const json_t *body, char reason[KITO_LOT_REASO
 
 #define LOT_COLUMNS                                                                                \
     "l.id, l.sale_id, l.stone_id, l.lot_number, l.position, l.opening_minor, l.reserve_minor,"     \
-    " l.state, " KITO_SQL_MS("l.created_at") ", " KITO_SQL_MS(                                     \
+    " l.state, " KITO_SQL_DT_TO_MS("l.created_at") ", " KITO_SQL_DT_TO_MS(                         \
         "l.updated_at") ", st.species,"                                                            \
                         " st.variety, st.weight_cct, st.piece_count, st.shape, st.colour, "        \
                         "st.origin_country,"                                                       \
-                        " st.origin_region, " CURRENT_CERTIFICATE("l.stone_id")
+                        " st.origin_region, " CURRENT_CERTIFICATE(                                 \
+                            "l.stone_id") ","                                                      \
+                                          " (SELECT ph.sha256 FROM photos ph WHERE ph.stone_id = " \
+                                          "l.stone_id"                                             \
+                                          " ORDER BY ph.id LIMIT 1)"
 
 #define LOT_FROM " FROM lots l JOIN stones st ON st.id = l.stone_id"
 
@@ -180,6 +185,7 @@ static void lot_from_row(const kito_sql_row *row, kito_lot *l)
     kito_sql_copy(row, 16, l->stone.origin_country, sizeof(l->stone.origin_country));
     kito_sql_copy(row, 17, l->stone.origin_region, sizeof(l->stone.origin_region));
     l->certificate_id = kito_sql_u64(row, 18);
+    kito_sql_copy(row, 19, l->stone.cover_sha256, sizeof(l->stone.cover_sha256));
     /* pair assertion (CONVENTIONS.md, 16): what the schema's checks promise */
     assert(l->opening_minor >= 1 && (!l->has_reserve || l->reserve_minor >= l->opening_minor));
 }
@@ -214,20 +220,18 @@ kito_err kito_lots_get(kito_db_conn *db, const kito_actor *actor, uint64_t id, k
     return e;
 }
 
-/* The page's lot ids. Rows are then read one query each: see repo_sales.c, "A page of keys"
- * (api/store/sql.c cannot yet fetch several rows holding values over 255 bytes). */
-typedef struct page_ids {
-    uint64_t ids[KITO_PAGE_ROWS_MAX];
-    size_t n;
-} page_ids;
+/* A page of lots, one row at a time to the caller's fn. */
+struct lot_page {
+    kito_lot_row_fn fn;
+    void *ud;
+    kito_lot row;
+};
 
-static kito_err collect_page_id(void *ud, const kito_sql_row *row)
+static kito_err lot_page_row(void *ud, const kito_sql_row *row)
 {
-    page_ids *p = ud;
-    if (p->n >= KITO_PAGE_ROWS_MAX)
-        return KITO_E_CAPACITY;
-    p->ids[p->n++] = kito_sql_u64(row, 0);
-    return KITO_OK;
+    struct lot_page *c = ud;
+    lot_from_row(row, &c->row);
+    return c->fn(c->ud, &c->row);
 }
 
 kito_err kito_lots_list(kito_db_conn *db, const kito_actor *actor, uint64_t sale_id,
@@ -238,8 +242,7 @@ kito_err kito_lots_list(kito_db_conn *db, const kito_actor *actor, uint64_t sale
         e = KITO_E_NOT_FOUND;
     if (e != KITO_OK)
         return e;
-    page_ids page = {.n = 0};
-    kito_lot row;
+    struct lot_page page = {.fn = fn, .ud = ud};
     kito_sql_param p[] = {
         KITO_SQL_U64(sale_id),           KITO_SQL_TEXT_OR_NULL(f->state),
         KITO_SQL_TEXT_OR_NULL(f->state), KITO_SQL_I64(f->has_after ? 1 : 0),
@@ -247,16 +250,11 @@ kito_err kito_lots_list(kito_db_conn *db, const kito_actor *actor, uint64_t sale
         KITO_SQL_U64(f->after_id),       KITO_SQL_U64((uint64_t)f->limit + 1),
     };
     e = kito_sql_query(db,
-                       "SELECT l.id FROM lots l WHERE l.sale_id = ?"
+                       "SELECT " LOT_COLUMNS LOT_FROM " WHERE l.sale_id = ?"
                        " AND (? IS NULL OR l.state = ?)"
                        " AND (? = 0 OR l.position > ? OR (l.position = ? AND l.id > ?))"
                        " ORDER BY l.position, l.id LIMIT ?",
-                       p, COUNT(p), collect_page_id, &page, NULL);
-    for (size_t i = 0; e == KITO_OK && i < page.n; i++) {
-        e = read_lot(db, page.ids[i], false, &row);
-        if (e == KITO_OK)
-            e = fn(ud, &row);
-    }
+                       p, COUNT(p), lot_page_row, &page, NULL);
     return e;
 }
 
@@ -305,9 +303,14 @@ static kito_err query_ints(kito_db_conn *db, const char *sql, const kito_sql_par
     return kito_sql_query(db, sql, p, n, first_ints, out, NULL);
 }
 
-/* The stone may be offered: it exists, has a current certificate, is neither sold nor withdrawn
- * and is in no other active lot. Locks the stone's row. */
-static kito_err check_stone(kito_db_conn *db, uint64_t stone_id, kito_verr *ve)
+/* The stone may go into a lot of sale: it exists, has a current certificate, its miner has offered
+ * it to the sale or its organiser (*offer_id gets that offer; DESIGN.md, "Consent"), it is
+ * neither sold nor withdrawn and is in no other active lot. Locks the stone's row first: an offer
+ * is withdrawn under the same lock (api/store/repo_offers.h), so it cannot go between this check
+ * and the lot's insert. Consent is asked before the stone's state, so an organiser without it
+ * learns nothing of where the stone is. */
+static kito_err check_stone(kito_db_conn *db, const kito_sale *sale, uint64_t stone_id,
+                            uint64_t *offer_id, kito_verr *ve)
 {
     ints r;
     kito_sql_param p[] = {KITO_SQL_U64(stone_id)};
@@ -323,6 +326,12 @@ static kito_err check_stone(kito_db_conn *db, uint64_t stone_id, kito_verr *ve)
         return kito_verr_set(ve, "stone_id", "is not a stone");
     if (r.null[0])
         return kito_verr_set(ve, "stone_id", "has no current valuation certificate");
+    e = kito_offers_consent(db, stone_id, sale->organizer_id, sale->id, offer_id);
+    if (e == KITO_E_NO_CONSENT)
+        kito_verr_set(ve, "stone_id",
+                      "the stone's miner has not offered it to this sale or its organiser");
+    if (e != KITO_OK)
+        return e;
     if (r.v[1] != 0 || r.v[2] != 0) {
         kito_verr_set(ve, "stone_id", "the stone is %s", r.v[1] != 0 ? "sold" : "withdrawn");
         return KITO_E_CONFLICT;
@@ -331,7 +340,7 @@ static kito_err check_stone(kito_db_conn *db, uint64_t stone_id, kito_verr *ve)
     if (e == KITO_OK && r.found) {
         char lot[KITO_ID_SIZE];
         kito_id_format(KITO_ID_LOT, (uint64_t)r.v[0], lot, sizeof(lot));
-        kito_verr_set(ve, "stone_id", "the stone is already offered in lot %s", lot);
+        kito_verr_set(ve, "stone_id", "the stone is already in lot %s", lot);
         e = KITO_E_CONFLICT;
     }
     return e;
@@ -357,7 +366,8 @@ static json_t *lot_detail(const kito_lot *l, const char *currency)
 /* Inserts the lot at its position (moving the lots at and after it down one), marks the stone
  * listed, appends its provenance event and audits; the sale is locked and checked. */
 static kito_err insert_lot(kito_db_conn *db, const kito_actor *actor, const kito_sale *sale,
-                           const kito_lot_input *in, kito_lot *out, kito_verr *ve)
+                           const kito_lot_input *in, uint64_t offer_id, kito_lot *out,
+                           kito_verr *ve)
 {
     ints r;
     kito_sql_param ps[] = {KITO_SQL_U64(sale->id)};
@@ -413,6 +423,8 @@ static kito_err insert_lot(kito_db_conn *db, const kito_actor *actor, const kito
         json_t *detail = lot_detail(out, sale->in.currency);
         json_object_set_new(detail, "sale_id", kito_render_id(KITO_ID_SALE, sale->id));
         json_object_set_new(detail, "stone_id", kito_render_id(KITO_ID_STONE, in->stone_id));
+        /* the consent the lot rests on */
+        json_object_set_new(detail, "offer_id", kito_render_id(KITO_ID_OFFER, offer_id));
         e = kito_audit(db, actor->account_id, "lot.create", "lot", out->id, detail, actor->ip);
         json_decref(detail);
     }
@@ -427,10 +439,11 @@ kito_err kito_lots_create(kito_db_conn *db, const kito_actor *actor, uint64_t sa
         e = kito_sales_lock_owned(db, actor, sale_id, sale);
     if (e == KITO_OK)
         e = require_draft(sale, "lots can be added", ve);
+    uint64_t offer_id = 0;
     if (e == KITO_OK)
-        e = check_stone(db, in->stone_id, ve);
+        e = check_stone(db, sale, in->stone_id, &offer_id, ve);
     if (e == KITO_OK)
-        e = insert_lot(db, actor, sale, in, out, ve);
+        e = insert_lot(db, actor, sale, in, offer_id, out, ve);
     if (e == KITO_OK)
         e = kito_sales_read(db, sale_id, sale); /* lot_count changed */
     return finish(db, e);
@@ -600,12 +613,28 @@ kito_err kito_lots_withdraw_check(kito_db_conn *db, const kito_actor *actor, uin
     return e;
 }
 
-static kito_err withdraw(kito_db_conn *db, const kito_actor *actor, uint64_t id, const char *reason,
-                         bool accept_withdrawn, kito_sale *sale, kito_lot *out, kito_verr *ve)
+/* A withdrawal's arguments, for its transaction body. */
+typedef struct withdraw_args {
+    const kito_actor *actor;
+    uint64_t id;
+    const char *reason;
+    bool accept_withdrawn;
+    kito_sale *sale;
+    kito_lot *out;
+    kito_verr *ve;
+} withdraw_args;
+
+static kito_err withdraw_tx(kito_db_conn *db, void *ud)
 {
-    kito_err e = kito_sql_begin(db);
-    if (e == KITO_OK)
-        e = withdraw_allowed(db, actor, id, accept_withdrawn, sale, out, ve);
+    const withdraw_args *a = ud;
+    const kito_actor *actor = a->actor;
+    uint64_t id = a->id;
+    const char *reason = a->reason;
+    kito_lot *out = a->out;
+    kito_sale *sale = a->sale;
+    if (a->ve != NULL)
+        *a->ve = (kito_verr){{0}}; /* a retried attempt starts clean */
+    kito_err e = withdraw_allowed(db, actor, id, a->accept_withdrawn, sale, out, a->ve);
     kito_sql_param p[] = {KITO_SQL_U64(id)};
     if (e == KITO_OK)
         e = kito_sql_exec(db,
@@ -632,7 +661,16 @@ static kito_err withdraw(kito_db_conn *db, const kito_actor *actor, uint64_t id,
         e = read_lot(db, id, false, out);
     if (e == KITO_OK)
         e = kito_sales_read(db, out->sale_id, sale);
-    return finish(db, e);
+    return e;
+}
+
+/* The settlement worker may record the same lot's end from the outbox at this very moment, so
+ * InnoDB may pick the withdrawal as a deadlock victim: kito_sql_transaction runs it again. */
+static kito_err withdraw(kito_db_conn *db, const kito_actor *actor, uint64_t id, const char *reason,
+                         bool accept_withdrawn, kito_sale *sale, kito_lot *out, kito_verr *ve)
+{
+    withdraw_args a = {actor, id, reason, accept_withdrawn, sale, out, ve};
+    return kito_sql_transaction(db, withdraw_tx, &a, KITO_SQL_TX_ATTEMPTS);
 }
 
 kito_err kito_lots_withdraw(kito_db_conn *db, const kito_actor *actor, uint64_t id,

@@ -11,10 +11,12 @@
  *
  * Lots are added, edited and reordered while their sale is a draft, by its organiser or an
  * operator (KITO_E_FORBIDDEN for anyone else); a lot is withdrawn any time before it is sold.
- * A stone can be in one lot that is not unsold or withdrawn (the schema's lots_live_stone key);
- * adding a lot marks the stone 'listed' and appends a 'listed' provenance event
- * (api/store/repo_provenance.h), withdrawing it makes the stone 'certified' again. Every change is
- * audited in its transaction; a refused request changes nothing.
+ * A stone goes into a lot only on its miner's consent: a live offer of it to the sale or to the
+ * sale's organiser (api/store/repo_offers.h; DESIGN.md, "Consent"), checked in the lot's
+ * transaction. A stone can be in one lot that is not unsold or withdrawn (the schema's
+ * lots_live_stone key); adding a lot marks the stone 'listed' and appends a 'listed' provenance
+ * event (api/store/repo_provenance.h), withdrawing it makes the stone 'certified' again. Every
+ * change is audited in its transaction; a refused request changes nothing.
  *
  * Threads: decoders anywhere; the rest on a MySQL worker (api/http/req_db.h).
  */
@@ -79,6 +81,7 @@ typedef struct kito_lot_stone {
     char colour[321];
     char origin_country[3];
     char origin_region[321];
+    char cover_sha256[65]; /* the stone's first photo (hex digest); "" when it has none */
 } kito_lot_stone;
 
 /* A lot as stored, with its stone and the stone's current certificate. */
@@ -100,9 +103,10 @@ typedef struct kito_lot {
 
 /* Adds a lot to draft sale sale_id (see the rules above) and reads it back into *out, its sale
  * into *sale. Errors: KITO_E_NOT_FOUND (no sale), KITO_E_FORBIDDEN, KITO_E_VALIDATION (stone_id
- * names no stone or one without a current certificate; position out of range), KITO_E_CONFLICT
+ * names no stone or one without a current certificate; position out of range),
+ * KITO_E_NO_CONSENT (no live offer of the stone to the sale or its organiser), KITO_E_CONFLICT
  * (the sale is not a draft or is full; the stone is sold, withdrawn, or in another active lot);
- * ve says which. */
+ * ve says which. The audit row names the offer the lot rests on. */
 kito_err kito_lots_create(kito_db_conn *db, const kito_actor *actor, uint64_t sale_id,
                           const kito_lot_input *in, kito_sale *sale, kito_lot *out, kito_verr *ve);
 

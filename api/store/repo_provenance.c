@@ -145,13 +145,13 @@ kito_err kito_provenance_append(kito_db_conn *db, uint64_t stone_id, const char 
         KITO_SQL_TEXT(prev),
         KITO_SQL_TEXT(hash),
         actor_id != 0 ? KITO_SQL_U64(actor_id) : KITO_SQL_NULL,
-        KITO_SQL_I64(at_ms * 1000),
+        KITO_SQL_I64(at_ms),
     };
     e = kito_sql_exec(db,
                       "INSERT INTO provenance_events (stone_id, seq, kind, payload_json, prev_hash,"
                       " hash, actor_id, at) VALUES (?, ?, ?, ?, ?, ?, ?,"
-                      " TIMESTAMPADD(MICROSECOND, ?, '1970-01-01 00:00:00'))",
-                      ip, sizeof(ip) / sizeof(ip[0]), NULL);
+                      " " KITO_SQL_MS_TO_DT("?") ")",
+                      ip, KITO_N(ip), NULL);
 out:
     free(payload_text);
     json_decref(empty);
@@ -163,8 +163,8 @@ out:
 /* Columns: id, seq, kind, payload_json, prev_hash, hash, actor_id, at in ms since the epoch. */
 static const char select_events[] =
     "SELECT id, seq, kind, payload_json, prev_hash, hash, actor_id,"
-    " TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', at) DIV 1000"
-    " FROM provenance_events WHERE stone_id = ? ORDER BY seq LIMIT 1000";
+    " " KITO_SQL_DT_TO_MS(
+        "at") " FROM provenance_events WHERE stone_id = ? ORDER BY seq LIMIT 1000";
 
 typedef struct reader {
     uint64_t stone_id;

@@ -7,7 +7,8 @@
  *
  *     hash(event) = lowercase hex of SHA-256 over the canonical JSON (api/common/canonical_json.h,
  *                   RFC 8785 restricted to integers) of the object
- *         {"at":        event time, RFC 3339 UTC as api/common/validate.h kito_time_format writes it
+ *         {"at":        event time, RFC 3339 UTC as api/common/validate.h kito_time_format writes
+ * it
  *                       ("2026-11-27T15:00:00Z", or "...:00.250Z" when the milliseconds are not 0),
  *          "kind":      "found" | "valued" | "listed" | "sold" | "shipped",
  *          "payload":   the event's payload object (integers only, no reals),
@@ -19,8 +20,8 @@
  * "stone_id":"stn_..."}` with members sorted and no whitespace. (schemas/003 sketches an older
  * recipe in a comment, prev_hash outside the JSON; this one is what the code does.)
  *
- * Threads: the functions taking a kito_db_conn run on a MySQL worker (api/http/req_db.h), inside the
- * caller's transaction when one is open; the pure ones run anywhere.
+ * Threads: the functions taking a kito_db_conn run on a MySQL worker (api/http/req_db.h), inside
+ * the caller's transaction when one is open; the pure ones run anywhere.
  */
 #ifndef KITO_REPO_PROVENANCE_H
 #define KITO_REPO_PROVENANCE_H

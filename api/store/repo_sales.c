@@ -305,20 +305,6 @@ kito_err kito_sale_patch_apply(json_t *base, const json_t *patch)
     return KITO_OK;
 }
 
-void kito_sql_time(int64_t ms, char out[KITO_SQL_TIME_SIZE])
-{
-    char t[KITO_TIME_SIZE];
-    kito_err e = kito_time_format(ms, t); /* "2026-11-27T15:00:00Z" or "...:00.250Z" */
-    assert(e == KITO_OK);
-    (void)e;
-    size_t n = strlen(t);
-    assert(n == 20 || n == 24);
-    memcpy(out, t, 19); /* "YYYY-MM-DD HH:MM:SS" */
-    out[10] = ' ';
-    memcpy(out + 19, n == 24 ? t + 19 : ".000", 4); /* ".mmm" */
-    out[23] = '\0';
-}
-
 bool kito_sale_actor_owns(const kito_actor *actor, uint64_t organizer_id)
 {
     if (actor == NULL || actor->account_id == 0)
@@ -336,10 +322,10 @@ bool kito_sale_visible(const kito_actor *actor, const kito_sale *s)
 
 #define SALE_COLUMNS                                                                               \
     "s.id, s.organizer_id, s.title, s.description, s.venue, s.online, s.format, "                  \
-    "s.currency, " KITO_SQL_MS("s.starts_at") ", " KITO_SQL_MS(                                    \
+    "s.currency, " KITO_SQL_DT_TO_MS("s.starts_at") ", " KITO_SQL_DT_TO_MS(                        \
         "s.ends_at") ", s.soft_close_s, s.stagger_s, "                                             \
                      "s.buyer_premium_bps, s.commission_bps, s.tender_pricing, s.ladder_json, "    \
-                     "s.status, " KITO_SQL_MS("s.created_at") ", " KITO_SQL_MS(                    \
+                     "s.status, " KITO_SQL_DT_TO_MS("s.created_at") ", " KITO_SQL_DT_TO_MS(        \
                          "s.updated_at") ", "                                                      \
                                          "(SELECT COUNT(*) FROM lots l WHERE l.sale_id = s.id "    \
                                          "AND l.state <> 'withdrawn')"
@@ -418,6 +404,11 @@ static kito_err read_sale(kito_db_conn *db, uint64_t id, bool lock, kito_sale *o
 kito_err kito_sales_read(kito_db_conn *db, uint64_t id, kito_sale *out)
 {
     return read_sale(db, id, false, out);
+}
+
+kito_err kito_sales_read_locked(kito_db_conn *db, uint64_t id, kito_sale *out)
+{
+    return read_sale(db, id, true, out);
 }
 
 kito_err kito_sales_lock_owned(kito_db_conn *db, const kito_actor *actor, uint64_t id,
@@ -636,6 +627,10 @@ kito_err kito_sales_cancel(kito_db_conn *db, const kito_actor *actor, uint64_t i
     kito_err e = kito_sql_begin(db);
     if (e == KITO_OK)
         e = kito_sales_lock_owned(db, actor, id, out);
+    /* cancelled already: nothing to write, and the caller takes its lots out of the order books
+     * again (a cancel whose withdrawals Redis refused is finished by repeating it) */
+    if (e == KITO_OK && strcmp(out->status, "cancelled") == 0)
+        return finish(db, KITO_OK);
     if (e == KITO_OK && strcmp(out->status, "draft") != 0 && strcmp(out->status, "published") != 0)
         e = kito_verr_set(ve, "", "the sale is %s; it can no longer be cancelled", out->status);
     if (e == KITO_OK && strcmp(out->status, "published") == 0) {
@@ -663,25 +658,18 @@ kito_err kito_sales_cancel(kito_db_conn *db, const kito_actor *actor, uint64_t i
     return finish(db, e);
 }
 
-/* A page of keys. Lists read their keys first and then each row on its own: api/store/sql.c's
- * kito_sql_query re-fetches a value longer than 255 bytes into a grown buffer but leaves the
- * statement bound to the old one, so the next row of a multi-row result is written into freed
- * memory (reported to the lead with the fix: re-bind after growing). Single-row reads are safe.
- * A page is at most 101 rows. */
-typedef struct keys {
-    uint64_t v[2][KITO_PAGE_ROWS_MAX];
-    size_t n;
-} keys;
+/* A page of sales, one row at a time to the caller's fn. */
+struct sale_page {
+    kito_sale_row_fn fn;
+    void *ud;
+    kito_sale row;
+};
 
-static kito_err collect_keys(void *ud, const kito_sql_row *row)
+static kito_err sale_page_row(void *ud, const kito_sql_row *row)
 {
-    keys *k = ud;
-    if (k->n >= KITO_PAGE_ROWS_MAX)
-        return KITO_E_CAPACITY;
-    k->v[0][k->n] = kito_sql_u64(row, 0);
-    k->v[1][k->n] = kito_sql_u64(row, 1);
-    k->n++;
-    return KITO_OK;
+    struct sale_page *c = ud;
+    kito_err e = sale_from_row(row, &c->row);
+    return e == KITO_OK ? c->fn(c->ud, &c->row) : e;
 }
 
 kito_err kito_sales_list(kito_db_conn *db, const kito_actor *actor, const kito_sales_filter *f,
@@ -707,383 +695,14 @@ kito_err kito_sales_list(kito_db_conn *db, const kito_actor *actor, const kito_s
         KITO_SQL_U64(f->after_id),
         KITO_SQL_U64((uint64_t)f->limit + 1),
     };
-    keys k = {.n = 0};
-    kito_sale row;
-    kito_err e = kito_sql_query(db,
-                                "SELECT s.id, 0 FROM sales s"
-                                " WHERE (s.status <> 'draft' OR ? = 1 OR s.organizer_id = ?)"
-                                " AND (? IS NULL OR s.status = ?)"
-                                " AND (? IS NULL OR s.format = ?)"
-                                " AND (? IS NULL OR s.currency = ?)"
-                                " AND (? = 0 OR s.starts_at > ? OR (s.starts_at = ? AND s.id > ?))"
-                                " ORDER BY s.starts_at, s.id LIMIT ?",
-                                p, COUNT(p), collect_keys, &k, NULL);
-    for (size_t i = 0; e == KITO_OK && i < k.n; i++) {
-        e = read_sale(db, k.v[0][i], false, &row);
-        if (e == KITO_E_NOT_FOUND) /* gone meanwhile (no transaction spans the page) */
-            e = KITO_OK;
-        else if (e == KITO_OK)
-            e = fn(ud, &row);
-    }
-    return e;
-}
-
-/* ---- registrations and approvals ------------------------------------------------------------ */
-
-#define STANDING_COLUMNS                                                                           \
-    "CASE WHEN a.id IS NOT NULL THEN 'approved' ELSE COALESCE(r.status, 'none') END, "             \
-    "a.paddle_number, a.limit_minor, " KITO_SQL_MS("r.requested_at") ", " KITO_SQL_MS(             \
-        "r.decided_at") ", acc.name, acc.email, acc.id, r.id"
-
-static kito_err standing_from_row(const kito_sql_row *row, kito_registration *out)
-{
-    kito_sql_copy(row, 0, out->status, sizeof(out->status));
-    out->paddle_number = (uint32_t)kito_sql_u64(row, 1);
-    out->limit_minor = kito_sql_i64(row, 2);
-    out->requested_at_ms = kito_sql_i64(row, 3);
-    out->decided_at_ms = kito_sql_i64(row, 4);
-    kito_sql_copy(row, 5, out->buyer_name, sizeof(out->buyer_name));
-    kito_sql_copy(row, 6, out->buyer_email, sizeof(out->buyer_email));
-    out->buyer_id = kito_sql_u64(row, 7);
-    return KITO_OK;
-}
-
-/* Where query_text puts the first column of the first row. */
-typedef struct first_ctx {
-    char *buf;
-    size_t cap;
-    bool seen;
-} first_ctx;
-
-static kito_err first_text(void *ud, const kito_sql_row *row)
-{
-    first_ctx *f = ud;
-    if (!f->seen)
-        kito_sql_copy(row, 0, f->buf, f->cap);
-    f->seen = true;
-    return KITO_OK;
-}
-
-static kito_err one_standing(void *ud, const kito_sql_row *row)
-{
-    return standing_from_row(row, ud);
-}
-
-/* Reads buyer_id's standing in sale s into *out. */
-static kito_err read_standing(kito_db_conn *db, const kito_sale *s, uint64_t buyer_id,
-                              kito_registration *out)
-{
-    size_t rows = 0;
-    memset(out, 0, sizeof(*out));
-    out->sale_id = s->id;
-    snprintf(out->currency, sizeof(out->currency), "%s", s->in.currency);
-    kito_sql_param p[] = {KITO_SQL_U64(s->id), KITO_SQL_U64(s->id), KITO_SQL_U64(buyer_id)};
-    kito_err e =
-        kito_sql_query(db,
-                       "SELECT " STANDING_COLUMNS " FROM accounts acc"
-                       " LEFT JOIN sale_registrations r"
-                       "   ON r.sale_id = ? AND r.buyer_id = acc.id"
-                       " LEFT JOIN sale_approvals a ON a.sale_id = ? AND a.buyer_id = acc.id"
-                       " WHERE acc.id = ?",
-                       p, COUNT(p), one_standing, out, &rows);
-    if (e == KITO_OK && rows == 0)
-        e = KITO_E_NOT_FOUND;
-    return e;
-}
-
-/* The sale is still taking approvals and revocations: not closed, settled or cancelled. */
-static kito_err sale_takes_approvals(const kito_sale *s, kito_verr *ve)
-{
-    if (strcmp(s->status, "draft") == 0 || strcmp(s->status, "published") == 0 ||
-        strcmp(s->status, "open") == 0)
-        return KITO_OK;
-    kito_verr_set(ve, "", "the sale is %s; its approvals can no longer change", s->status);
-    return KITO_E_CONFLICT;
-}
-
-kito_err kito_sales_register(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                             kito_registration *out, bool *created, kito_verr *ve)
-{
-    kito_sale s;
-    size_t rows = 0;
-    *created = false;
-    kito_err e = kito_sql_begin(db);
-    if (e == KITO_OK)
-        e = read_sale(db, id, true, &s);
-    if (e == KITO_OK && !kito_sale_visible(actor, &s))
-        e = KITO_E_NOT_FOUND;
-    if (e == KITO_OK && strcmp(s.status, "published") != 0 && strcmp(s.status, "open") != 0) {
-        kito_verr_set(ve, "", "the sale is %s; it takes no registrations", s.status);
-        e = KITO_E_CONFLICT;
-    }
-    kito_sql_param p[] = {KITO_SQL_U64(id), KITO_SQL_U64(actor->account_id)};
-    if (e == KITO_OK)
-        e = kito_sql_query(db,
-                           "SELECT id FROM sale_registrations WHERE sale_id = ? AND buyer_id = ?"
-                           " FOR UPDATE",
-                           p, 2, NULL, NULL, &rows);
-    if (e == KITO_OK && rows == 0) {
-        kito_sql_result res = {0};
-        e = kito_sql_exec(db,
-                          "INSERT INTO sale_registrations (sale_id, buyer_id, status, requested_at)"
-                          " VALUES (?, ?, 'pending', UTC_TIMESTAMP(3))",
-                          p, 2, &res);
-        if (e == KITO_OK)
-            e = kito_audit(db, actor->account_id, "sale.register", "sale", id, NULL, actor->ip);
-        *created = e == KITO_OK;
-    }
-    if (e == KITO_OK)
-        e = read_standing(db, &s, actor->account_id, out);
-    return finish(db, e);
-}
-
-kito_err kito_sales_standing(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                             kito_registration *out)
-{
-    kito_sale s;
-    kito_err e = kito_sales_get(db, actor, id, &s);
-    if (e == KITO_OK)
-        e = read_standing(db, &s, actor->account_id, out);
-    return e;
-}
-
-/* Reads the first column of the first row as text into buf (cap bytes; "" for SQL NULL);
- * *found says whether there was a row. */
-static kito_err query_text(kito_db_conn *db, const char *sql, const kito_sql_param *p, size_t n,
-                           char *buf, size_t cap, bool *found)
-{
-    first_ctx f = {buf, cap, false};
-    buf[0] = '\0';
-    kito_err e = kito_sql_query(db, sql, p, n, first_text, &f, NULL);
-    *found = f.seen;
-    return e;
-}
-
-/* The buyer must be a buyer account in good standing. */
-static kito_err check_buyer(kito_db_conn *db, uint64_t buyer_id, kito_verr *ve)
-{
-    char state[40];
-    bool found;
-    kito_sql_param p[] = {KITO_SQL_U64(buyer_id)};
-    kito_err e = query_text(db, "SELECT CONCAT(role, ' ', status) FROM accounts WHERE id = ?", p, 1,
-                            state, sizeof(state), &found);
-    if (e != KITO_OK)
-        return e;
-    if (!found || strncmp(state, "buyer ", 6) != 0)
-        return kito_verr_set(ve, "buyer_id", "is not a buyer account");
-    if (strcmp(state, "buyer active") != 0)
-        return kito_verr_set(ve, "buyer_id", "is not an active account");
-    return KITO_OK;
-}
-
-/* A buyer's current approval in the sale, if any. */
-typedef struct approval_row {
-    bool found;
-    uint32_t paddle_number;
-    int64_t limit_minor; /* 0 = none */
-} approval_row;
-
-static kito_err one_approval(void *ud, const kito_sql_row *row)
-{
-    approval_row *a = ud;
-    a->found = true;
-    a->paddle_number = (uint32_t)kito_sql_u64(row, 0);
-    a->limit_minor = kito_sql_i64(row, 1);
-    return KITO_OK;
-}
-
-static kito_err read_approval(kito_db_conn *db, uint64_t sale_id, uint64_t buyer_id,
-                              approval_row *out)
-{
-    kito_sql_param p[] = {KITO_SQL_U64(sale_id), KITO_SQL_U64(buyer_id)};
-    *out = (approval_row){0};
+    struct sale_page page = {.fn = fn, .ud = ud};
     return kito_sql_query(db,
-                          "SELECT paddle_number, limit_minor FROM sale_approvals"
-                          " WHERE sale_id = ? AND buyer_id = ? FOR UPDATE",
-                          p, 2, one_approval, out, NULL);
-}
-
-/* The paddle number to give: the one asked for (refused when another buyer holds it), the
- * buyer's current one, or the sale's highest + 1. The sale row is locked, so two approvals in
- * one sale cannot pick the same number. */
-static kito_err choose_paddle(kito_db_conn *db, uint64_t sale_id, const kito_approval_input *in,
-                              const approval_row *cur, uint32_t *paddle, kito_verr *ve)
-{
-    char text[24];
-    bool found;
-    if (in->paddle_number != 0) {
-        kito_sql_param p[] = {KITO_SQL_U64(sale_id), KITO_SQL_U64(in->paddle_number),
-                              KITO_SQL_U64(in->buyer_id)};
-        kito_err e = query_text(db,
-                                "SELECT buyer_id FROM sale_approvals WHERE sale_id = ? AND"
-                                " paddle_number = ? AND buyer_id <> ?",
-                                p, 3, text, sizeof(text), &found);
-        if (e == KITO_OK && found) {
-            kito_verr_set(ve, "paddle_number", "%u is another buyer's paddle in this sale",
-                          (unsigned)in->paddle_number);
-            e = KITO_E_CONFLICT;
-        }
-        *paddle = in->paddle_number;
-        return e;
-    }
-    if (cur->found && cur->paddle_number != 0) {
-        *paddle = cur->paddle_number;
-        return KITO_OK;
-    }
-    kito_sql_param p[] = {KITO_SQL_U64(sale_id)};
-    kito_err e = query_text(db,
-                            "SELECT COALESCE(MAX(paddle_number), 0) + 1 FROM sale_approvals"
-                            " WHERE sale_id = ?",
-                            p, 1, text, sizeof(text), &found);
-    unsigned long long next = strtoull(text, NULL, 10);
-    if (e == KITO_OK && (next < 1 || next > KITO_PADDLE_MAX)) {
-        kito_verr_set(ve, "paddle_number", "no paddle number is left; give one explicitly");
-        e = KITO_E_CONFLICT;
-    }
-    *paddle = (uint32_t)next;
-    return e;
-}
-
-kito_err kito_sales_approve(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                            const kito_approval_input *in, kito_registration *out, bool *created,
-                            kito_verr *ve)
-{
-    kito_sale s;
-    approval_row cur = {0};
-    uint32_t paddle = 0;
-    *created = false;
-    kito_err e = kito_sql_begin(db);
-    if (e == KITO_OK)
-        e = kito_sales_lock_owned(db, actor, id, &s);
-    if (e == KITO_OK)
-        e = sale_takes_approvals(&s, ve);
-    if (e == KITO_OK)
-        e = check_buyer(db, in->buyer_id, ve);
-    if (e == KITO_OK)
-        e = read_approval(db, id, in->buyer_id, &cur);
-    if (e == KITO_OK)
-        e = choose_paddle(db, id, in, &cur, &paddle, ve);
-    int64_t limit = in->has_limit ? in->limit_minor : cur.limit_minor;
-    kito_sql_param p[] = {
-        KITO_SQL_U64(actor->account_id),
-        KITO_SQL_U64(paddle),
-        limit > 0 ? KITO_SQL_I64(limit) : KITO_SQL_NULL,
-        KITO_SQL_U64(id),
-        KITO_SQL_U64(in->buyer_id),
-    };
-    if (e == KITO_OK && cur.found)
-        e = kito_sql_exec(db,
-                          "UPDATE sale_approvals SET approved_by = ?, paddle_number = ?,"
-                          " limit_minor = ?, approved_at = UTC_TIMESTAMP(3)"
-                          " WHERE sale_id = ? AND buyer_id = ?",
-                          p, COUNT(p), NULL);
-    else if (e == KITO_OK)
-        e = kito_sql_exec(db,
-                          "INSERT INTO sale_approvals (approved_by, paddle_number, limit_minor,"
-                          " sale_id, buyer_id) VALUES (?, ?, ?, ?, ?)",
-                          p, COUNT(p), NULL);
-    kito_sql_param q[] = {KITO_SQL_U64(id), KITO_SQL_U64(in->buyer_id),
-                          KITO_SQL_U64(actor->account_id)};
-    if (e == KITO_OK)
-        e = kito_sql_exec(db,
-                          "INSERT INTO sale_registrations (sale_id, buyer_id, status, decided_by,"
-                          " decided_at) VALUES (?, ?, 'approved', ?, UTC_TIMESTAMP(3))"
-                          " ON DUPLICATE KEY UPDATE status = 'approved',"
-                          " decided_by = VALUES(decided_by), decided_at = VALUES(decided_at),"
-                          " updated_at = UTC_TIMESTAMP(3)",
-                          q, COUNT(q), NULL);
-    if (e == KITO_OK) {
-        char buyer[KITO_ID_SIZE];
-        kito_id_format(KITO_ID_ACCOUNT, in->buyer_id, buyer, sizeof(buyer));
-        json_t *detail = json_pack(
-            "{s:s,s:I,s:o,s:b}", "buyer_id", buyer, "paddle_number", (json_int_t)paddle,
-            "limit_minor", limit > 0 ? json_integer(limit) : json_null(), "update", cur.found);
-        e = kito_audit(db, actor->account_id, "sale.approve", "sale", id, detail, actor->ip);
-        json_decref(detail);
-    }
-    if (e == KITO_OK)
-        e = read_standing(db, &s, in->buyer_id, out);
-    *created = e == KITO_OK && !cur.found;
-    return finish(db, e);
-}
-
-kito_err kito_sales_revoke(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                           uint64_t buyer_id, kito_verr *ve)
-{
-    kito_sale s;
-    char status[17] = "";
-    bool found = false;
-    kito_sql_result res = {0};
-    kito_err e = kito_sql_begin(db);
-    if (e == KITO_OK)
-        e = kito_sales_lock_owned(db, actor, id, &s);
-    if (e == KITO_OK)
-        e = sale_takes_approvals(&s, ve);
-    kito_sql_param p[] = {KITO_SQL_U64(id), KITO_SQL_U64(buyer_id)};
-    if (e == KITO_OK)
-        e = query_text(db,
-                       "SELECT status FROM sale_registrations WHERE sale_id = ? AND buyer_id = ?"
-                       " FOR UPDATE",
-                       p, 2, status, sizeof(status), &found);
-    if (e == KITO_OK)
-        e = kito_sql_exec(db, "DELETE FROM sale_approvals WHERE sale_id = ? AND buyer_id = ?", p, 2,
-                          &res);
-    const char *next = res.affected_rows > 0                     ? "revoked"
-                       : found && strcmp(status, "pending") == 0 ? "declined"
-                                                                 : NULL;
-    if (e == KITO_OK && next == NULL) {
-        kito_verr_set(ve, "buyer_id", "has no approval or pending request in this sale");
-        e = KITO_E_NOT_FOUND;
-    }
-    kito_sql_param q[] = {KITO_SQL_U64(id), KITO_SQL_U64(buyer_id), KITO_SQL_TEXT(next ? next : ""),
-                          KITO_SQL_U64(actor->account_id)};
-    if (e == KITO_OK)
-        e = kito_sql_exec(db,
-                          "INSERT INTO sale_registrations (sale_id, buyer_id, status, decided_by,"
-                          " decided_at) VALUES (?, ?, ?, ?, UTC_TIMESTAMP(3))"
-                          " ON DUPLICATE KEY UPDATE status = VALUES(status),"
-                          " decided_by = VALUES(decided_by), decided_at = VALUES(decided_at),"
-                          " updated_at = UTC_TIMESTAMP(3)",
-                          q, COUNT(q), NULL);
-    if (e == KITO_OK) {
-        char buyer[KITO_ID_SIZE];
-        kito_id_format(KITO_ID_ACCOUNT, buyer_id, buyer, sizeof(buyer));
-        json_t *detail = json_pack("{s:s,s:s}", "buyer_id", buyer, "status", next);
-        e = kito_audit(db, actor->account_id, "sale.revoke", "sale", id, detail, actor->ip);
-        json_decref(detail);
-    }
-    return finish(db, e);
-}
-
-kito_err kito_sales_registrations(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                                  const kito_registrations_filter *f, kito_registration_row_fn fn,
-                                  void *ud)
-{
-    kito_sale s;
-    kito_err e = read_sale(db, id, false, &s);
-    if (e == KITO_OK && !kito_sale_actor_owns(actor, s.organizer_id))
-        e = KITO_E_FORBIDDEN; /* another organiser: 403, as for every change (issue 4) */
-    if (e != KITO_OK)
-        return e;
-    keys k = {.n = 0};
-    kito_registration row;
-    kito_sql_param p[] = {
-        KITO_SQL_U64(id),
-        KITO_SQL_TEXT_OR_NULL(f->status),
-        KITO_SQL_TEXT_OR_NULL(f->status),
-        KITO_SQL_U64(f->has_after ? f->after_id : 0),
-        KITO_SQL_U64((uint64_t)f->limit + 1),
-    };
-    e = kito_sql_query(db,
-                       "SELECT r.id, r.buyer_id FROM sale_registrations r WHERE r.sale_id = ?"
-                       " AND ((? IS NULL AND r.status IN ('pending', 'approved'))"
-                       "      OR r.status = ?)"
-                       " AND r.id > ? ORDER BY r.id LIMIT ?",
-                       p, COUNT(p), collect_keys, &k, NULL);
-    for (size_t i = 0; e == KITO_OK && i < k.n; i++) {
-        e = read_standing(db, &s, k.v[1][i], &row);
-        if (e == KITO_OK)
-            e = fn(ud, k.v[0][i], &row);
-    }
-    return e;
+                          "SELECT " SALE_COLUMNS " FROM sales s"
+                          " WHERE (s.status <> 'draft' OR ? = 1 OR s.organizer_id = ?)"
+                          " AND (? IS NULL OR s.status = ?)"
+                          " AND (? IS NULL OR s.format = ?)"
+                          " AND (? IS NULL OR s.currency = ?)"
+                          " AND (? = 0 OR s.starts_at > ? OR (s.starts_at = ? AND s.id > ?))"
+                          " ORDER BY s.starts_at, s.id LIMIT ?",
+                          p, COUNT(p), sale_page_row, &page, NULL);
 }

@@ -45,13 +45,6 @@
 #define KITO_PAGE_ROWS_MAX 101                /* rows a list reads: a page of 100 and one more */
 #define KITO_PADDLE_MAX 99999                 /* paddle numbers run 1 .. this */
 
-/* "YYYY-MM-DD HH:MM:SS.mmm" and a NUL: a DATETIME(3) literal in UTC. */
-#define KITO_SQL_TIME_SIZE 24
-
-/* A SQL expression giving column c (a DATETIME(3) in UTC) as milliseconds since the epoch,
- * independent of the session time zone. */
-#define KITO_SQL_MS(c) "(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', " c ") DIV 1000)"
-
 /* What a client sets on a sale, decoded and validated; every default applied. */
 typedef struct kito_sale_input {
     char title[KITO_SALE_TITLE_MAX * 4 + 1];
@@ -100,9 +93,6 @@ json_t *kito_sale_input_to_json(const kito_sale_input *in);
  * kito_sale_input_to_json: members set to null are removed, others replaced. Both borrowed. */
 kito_err kito_sale_patch_apply(json_t *base, const json_t *patch);
 
-/* Writes ms (0 .. KITO_TIME_MAX_MS) as a DATETIME(3) literal for SQL parameters. */
-void kito_sql_time(int64_t ms, char out[KITO_SQL_TIME_SIZE]);
-
 /* The caller of a repository function: account and role (KITO_ROLE_*; api/http/auth.h), 0 when
  * anonymous, and the client address for the audit trail (may be NULL). */
 typedef struct kito_actor {
@@ -150,7 +140,8 @@ kito_err kito_sales_publish(kito_db_conn *db, const kito_actor *actor, uint64_t 
                             kito_verr *ve);
 
 /* draft or published (before it starts) -> cancelled; its lots are withdrawn so their stones
- * can be offered again. Audits "sale.cancel". Errors as kito_sales_publish. */
+ * can be offered again. Audits "sale.cancel". A cancelled sale is answered as it is (KITO_OK,
+ * nothing written): cancel is idempotent. Errors as kito_sales_publish. */
 kito_err kito_sales_cancel(kito_db_conn *db, const kito_actor *actor, uint64_t id, kito_sale *out,
                            kito_verr *ve);
 
@@ -174,75 +165,8 @@ typedef kito_err (*kito_sale_row_fn)(void *ud, const kito_sale *row);
 kito_err kito_sales_list(kito_db_conn *db, const kito_actor *actor, const kito_sales_filter *f,
                          kito_sale_row_fn fn, void *ud);
 
-/* ---- registrations and approvals ------------------------------------------------------------ */
-
-/* A buyer's standing in one sale. */
-typedef struct kito_registration {
-    uint64_t sale_id;
-    uint64_t buyer_id;
-    char status[16];         /* "none", "pending", "approved", "declined", "revoked" */
-    uint32_t paddle_number;  /* approved only; 0 when none */
-    int64_t limit_minor;     /* approved only; 0 when no limit */
-    int64_t requested_at_ms; /* 0 when the buyer never asked */
-    int64_t decided_at_ms;   /* 0 while pending */
-    char currency[4];        /* the sale's, for the limit */
-    char buyer_name[121 * 4];
-    char buyer_email[255];
-} kito_registration;
-
-/* The buyer (actor) asks to bid in sale id. Idempotent: a second call changes nothing and reads
- * the standing back (*created false). The sale must be published or open (KITO_E_CONFLICT
- * otherwise; KITO_E_NOT_FOUND for a draft or unknown sale). Audits "sale.register". */
-kito_err kito_sales_register(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                             kito_registration *out, bool *created, kito_verr *ve);
-
-/* The buyer's own standing in sale id (status "none" when she never asked). KITO_E_NOT_FOUND
- * for a sale she cannot see. */
-kito_err kito_sales_standing(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                             kito_registration *out);
-
-/* What the organiser sends to approve a buyer. */
-typedef struct kito_approval_input {
-    uint64_t buyer_id;
-    uint32_t paddle_number; /* 0 = assign the next free one */
-    int64_t limit_minor;    /* 0 = no limit */
-    bool has_limit;         /* the member was sent (null clears it on an update) */
-} kito_approval_input;
-
-/* Approves a buyer for sale id (organiser or operator, the sale not closed, settled or
- * cancelled): creates or updates her approval (paddle number unique in the sale, auto-assigned
- * as the highest + 1 when not given; optional spending limit in the sale's currency) and marks
- * her registration approved. *created tells a new approval from an update. Audits
- * "sale.approve". Errors: KITO_E_NOT_FOUND, KITO_E_FORBIDDEN, KITO_E_VALIDATION (buyer_id is
- * not a buyer account), KITO_E_CONFLICT (the paddle number is taken; the sale has ended). */
-kito_err kito_sales_approve(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                            const kito_approval_input *in, kito_registration *out, bool *created,
-                            kito_verr *ve);
-
-/* Revokes buyer_id's approval (or declines her pending request) in sale id before it closes.
- * Audits "sale.revoke". KITO_E_NOT_FOUND when she has neither; other errors as approve. */
-kito_err kito_sales_revoke(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                           uint64_t buyer_id, kito_verr *ve);
-
-/* Filter and position of GET /v1/sales/{id}/registrations. */
-typedef struct kito_registrations_filter {
-    const char *status; /* NULL = pending and approved; else one status */
-    bool has_after;
-    uint64_t after_id; /* registration row id */
-    uint32_t limit;
-} kito_registrations_filter;
-
-/* Called once per registration in id order; *row valid during the call; row_id is the cursor. */
-typedef kito_err (*kito_registration_row_fn)(void *ud, uint64_t row_id,
-                                             const kito_registration *row);
-
-/* Lists the registrations of sale id for its organiser (or an operator): at most f->limit + 1
- * rows. Errors: KITO_E_NOT_FOUND, KITO_E_FORBIDDEN. */
-kito_err kito_sales_registrations(kito_db_conn *db, const kito_actor *actor, uint64_t id,
-                                  const kito_registrations_filter *f, kito_registration_row_fn fn,
-                                  void *ud);
-
-/* ---- for repo_lots.c ------------------------------------------------------------------------ */
+/* ---- for the other repositories of a sale (lots, registrations)
+ * ------------------------------------------------------------------------ */
 
 /* Locks sale id (SELECT ... FOR UPDATE) inside the caller's transaction and reads it into *out.
  * KITO_E_NOT_FOUND if there is none; KITO_E_FORBIDDEN if actor does not own it. */
@@ -251,6 +175,9 @@ kito_err kito_sales_lock_owned(kito_db_conn *db, const kito_actor *actor, uint64
 
 /* Reads sale id without locking; KITO_E_NOT_FOUND if it does not exist. No visibility check. */
 kito_err kito_sales_read(kito_db_conn *db, uint64_t id, kito_sale *out);
+
+/* kito_sales_read, the row locked FOR UPDATE until the caller's transaction ends. */
+kito_err kito_sales_read_locked(kito_db_conn *db, uint64_t id, kito_sale *out);
 
 /* True if actor may see sale s (it is not a draft, or actor owns it). */
 bool kito_sale_visible(const kito_actor *actor, const kito_sale *s);

@@ -1,21 +1,22 @@
 #include "api/store/repo_sessions.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "api/common/log.h"
 #include "api/store/audit.h"
 #include "api/store/sql.h"
 #include "api/common/validate.h"
 
 const kito_signin_policy kito_signin_policy_default = {
-    .window_s = 15 * 60,
-    .account_slow_after = 5,
-    .account_lock_after = 10,
-    .address_slow_after = 20,
-    .address_lock_after = 50,
+    .pair = {.window_s = 15 * 60, .slow_after = 5, .lock_after = 10},
+    .address = {.window_s = 15 * 60, .slow_after = 20, .lock_after = 50},
+    .account = {.window_s = 24 * 3600, .slow_after = 5, .lock_after = 0},
+    .known_address_days = 90,
     .lock_s = 15 * 60,
     .delay_max_s = 5 * 60,
 };
@@ -26,18 +27,19 @@ static uint32_t ceil_s(int64_t ms)
     return s < 1 ? 1 : s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
 }
 
-kito_err kito_signin_throttle_check(const kito_signin_policy *pol, uint32_t slow_after,
+kito_err kito_signin_throttle_check(const kito_signin_policy *pol, const kito_signin_rule *rule,
                                     const kito_signin_counter *c, uint32_t *retry_after_s)
 {
     *retry_after_s = 0;
-    if (c->locked_for_ms > 0) {
+    /* a rule without a lock never refuses as locked, whatever an old row says */
+    if (rule->lock_after != 0 && c->locked_for_ms > 0) {
         *retry_after_s = ceil_s(c->locked_for_ms);
         return KITO_E_LOCKED;
     }
     /* a counter whose first failure left the window counts for nothing any more */
-    if (c->failures < slow_after || c->since_first_ms > (int64_t)pol->window_s * 1000)
+    if (c->failures < rule->slow_after || c->since_first_ms > (int64_t)rule->window_s * 1000)
         return KITO_OK;
-    uint32_t steps = c->failures - slow_after;
+    uint32_t steps = c->failures - rule->slow_after;
     uint64_t delay_s = steps >= 32 ? pol->delay_max_s : (uint64_t)1 << steps;
     if (delay_s > pol->delay_max_s)
         delay_s = pol->delay_max_s;
@@ -82,13 +84,15 @@ static kito_err counter_read(kito_db_conn *db, const char *scope, const char *su
         p, 2, counter_row, c, NULL);
 }
 
-/* Counts one failure for (scope, subject); *locked_now says whether this one began a lock.
- * Assignments of ON DUPLICATE KEY UPDATE run left to right, each seeing the ones before. */
-static kito_err counter_fail(kito_db_conn *db, const kito_signin_policy *pol, const char *scope,
-                             const char *subject, uint32_t lock_after, bool *locked_now)
+/* Counts one failure for (scope, subject) under rule; *locked_now says whether this one began a
+ * lock. Assignments of ON DUPLICATE KEY UPDATE run left to right, each seeing the ones before. */
+static kito_err counter_fail(kito_db_conn *db, const kito_signin_policy *pol,
+                             const kito_signin_rule *rule, const char *scope, const char *subject,
+                             bool *locked_now)
 {
-    kito_sql_param p[] = {KITO_SQL_TEXT(scope), KITO_SQL_TEXT(subject), KITO_SQL_U64(pol->window_s),
-                          KITO_SQL_U64(lock_after), KITO_SQL_U64(pol->lock_s)};
+    kito_sql_param p[] = {KITO_SQL_TEXT(scope),           KITO_SQL_TEXT(subject),
+                          KITO_SQL_U64(rule->window_s),   KITO_SQL_U64(rule->lock_after),
+                          KITO_SQL_U64(rule->lock_after), KITO_SQL_U64(pol->lock_s)};
     kito_err e = kito_sql_exec(
         db,
         "INSERT INTO signin_lockouts (scope, subject, failures) VALUES (?, ?, 1)"
@@ -96,24 +100,87 @@ static kito_err counter_fail(kito_db_conn *db, const kito_signin_policy *pol, co
         " failures = IF(first_failure_at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND, 1, failures + 1),"
         " first_failure_at = IF(failures = 1, UTC_TIMESTAMP(3), first_failure_at),"
         " last_failure_at = UTC_TIMESTAMP(3),"
-        " locked_until = IF(failures >= ?, UTC_TIMESTAMP(3) + INTERVAL ? SECOND, NULL)",
-        p, 5, NULL);
+        " locked_until = IF(? > 0 AND failures >= ?, UTC_TIMESTAMP(3) + INTERVAL ? SECOND, NULL)",
+        p, KITO_N(p), NULL);
     if (e != KITO_OK)
         return e;
     kito_signin_counter c;
     if ((e = counter_read(db, scope, subject, &c)) != KITO_OK)
         return e;
-    *locked_now = c.failures == lock_after;
+    *locked_now = rule->lock_after != 0 && c.failures == rule->lock_after;
     return KITO_OK;
 }
 
-static kito_err counter_clear(kito_db_conn *db, uint64_t account_id)
+/* A pair counter's subject: the account's subject, '/', the address. */
+static void pair_subject(const char *subject, const char *ip, char out[KITO_SIGNIN_PAIR_SIZE])
 {
-    char subject[24];
+    snprintf(out, KITO_SIGNIN_PAIR_SIZE, "%s/%s", subject, ip);
+}
+
+/* After a success: the failures of this account from this address are forgotten. */
+static kito_err counter_clear_pair(kito_db_conn *db, uint64_t account_id, const char *ip)
+{
+    char subject[24], pair[KITO_SIGNIN_PAIR_SIZE];
     snprintf(subject, sizeof(subject), "%" PRIu64, account_id);
-    kito_sql_param p[] = {KITO_SQL_TEXT(subject)};
-    return kito_sql_exec(db, "DELETE FROM signin_lockouts WHERE scope = 'account' AND subject = ?",
-                         p, 1, NULL);
+    pair_subject(subject, ip, pair);
+    kito_sql_param p[] = {KITO_SQL_TEXT(pair)};
+    return kito_sql_exec(db, "DELETE FROM signin_lockouts WHERE scope = 'pair' AND subject = ?", p,
+                         1, NULL);
+}
+
+static kito_err known_row(void *ud, const kito_sql_row *row)
+{
+    (void)row;
+    *(bool *)ud = true;
+    return KITO_OK;
+}
+
+/* Whether ip is her address: a session of account_id was created from it within the policy's
+ * days. Asked for unknown identifiers too (account_id 0, never found), so that both cost one
+ * query. */
+static kito_err address_known(kito_db_conn *db, const kito_signin_policy *pol, uint64_t account_id,
+                              const char *ip, bool *known)
+{
+    *known = false;
+    kito_sql_param p[] = {KITO_SQL_U64(account_id), KITO_SQL_TEXT(ip),
+                          KITO_SQL_U64(pol->known_address_days)};
+    return kito_sql_query(db,
+                          "SELECT 1 FROM sessions WHERE account_id = ? AND ip = ?"
+                          " AND created_at > UTC_TIMESTAMP(3) - INTERVAL ? DAY LIMIT 1",
+                          p, KITO_N(p), known_row, known, NULL);
+}
+
+/* The throttle of one account (subject: its id, or unknown_subject's) from ip, after the
+ * address's own check: the pair counter, then the account-wide one unless ip is hers (issue 15,
+ * finding 3: the account-wide counter only slows strangers, never locks, never holds her).
+ * Both slowing: the longer wait. */
+static kito_err throttle_account(kito_db_conn *db, const kito_signin_policy *pol,
+                                 uint64_t account_id, const char *subject, const char *ip,
+                                 uint32_t *retry_after_s)
+{
+    char pair[KITO_SIGNIN_PAIR_SIZE];
+    pair_subject(subject, ip, pair);
+    kito_signin_counter c;
+    kito_err e = counter_read(db, "pair", pair, &c);
+    if (e != KITO_OK)
+        return e;
+    kito_err verdict = kito_signin_throttle_check(pol, &pol->pair, &c, retry_after_s);
+    if (verdict == KITO_E_LOCKED)
+        return verdict;
+    bool known = false;
+    if ((e = address_known(db, pol, account_id, ip, &known)) != KITO_OK)
+        return e;
+    if (known)
+        return verdict;
+    if ((e = counter_read(db, "account", subject, &c)) != KITO_OK)
+        return e;
+    uint32_t account_wait_s = 0;
+    if (kito_signin_throttle_check(pol, &pol->account, &c, &account_wait_s) != KITO_OK) {
+        if (account_wait_s > *retry_after_s)
+            *retry_after_s = account_wait_s;
+        verdict = KITO_E_RATE_LIMITED;
+    }
+    return verdict;
 }
 
 /* The account counter's subject for an identifier that no account has. The throttle must treat
@@ -139,43 +206,61 @@ static kito_err unknown_subject(const char *identifier, char subject[24])
     return KITO_OK;
 }
 
-/* Records a failed attempt in one transaction: the failure row, both counters, the audit rows.
- * subject is the account counter's: the account's id, or unknown_subject's. */
-static kito_err record_failure(kito_db_conn *db, const kito_signin_policy *pol, uint64_t account_id,
-                               const char *subject, const char *identifier, const char *ip,
-                               const char *reason)
+/* A failed attempt, for record_failure's transaction body. */
+typedef struct failure {
+    const kito_signin_policy *pol;
+    uint64_t account_id; /* 0: no account has the identifier */
+    const char *subject; /* the account counter's: the account's id, or unknown_subject's */
+    const char *identifier, *ip, *reason;
+} failure;
+
+static kito_err record_failure_tx(kito_db_conn *db, void *ud)
 {
-    kito_err e = kito_sql_begin(db);
-    if (e != KITO_OK)
-        return e;
-    kito_sql_param p[] = {account_id != 0 ? KITO_SQL_U64(account_id) : KITO_SQL_NULL,
-                          KITO_SQL_TEXT(identifier), KITO_SQL_TEXT(ip)};
-    e = kito_sql_exec(db,
-                      "INSERT INTO signin_failures (account_id, identifier, ip) VALUES (?, ?, ?)",
-                      p, 3, NULL);
-    bool account_locked = false, address_locked = false;
+    const failure *f = ud;
+    const kito_signin_policy *pol = f->pol;
+    char pair[KITO_SIGNIN_PAIR_SIZE];
+    pair_subject(f->subject, f->ip, pair);
+    kito_sql_param p[] = {f->account_id != 0 ? KITO_SQL_U64(f->account_id) : KITO_SQL_NULL,
+                          KITO_SQL_TEXT(f->identifier), KITO_SQL_TEXT(f->ip)};
+    kito_err e = kito_sql_exec(
+        db, "INSERT INTO signin_failures (account_id, identifier, ip) VALUES (?, ?, ?)", p, 3,
+        NULL);
+    bool pair_locked = false, address_locked = false, never = false;
     if (e == KITO_OK)
-        e = counter_fail(db, pol, "account", subject, pol->account_lock_after, &account_locked);
+        e = counter_fail(db, pol, &pol->pair, "pair", pair, &pair_locked);
     if (e == KITO_OK)
-        e = counter_fail(db, pol, "address", ip, pol->address_lock_after, &address_locked);
+        e = counter_fail(db, pol, &pol->address, "address", f->ip, &address_locked);
+    if (e == KITO_OK)
+        e = counter_fail(db, pol, &pol->account, "account", f->subject, &never);
     if (e == KITO_OK) {
-        json_t *d = json_pack("{s:s}", "reason", reason);
-        e = d != NULL ? kito_audit(db, 0, "session.fail", "account", account_id, d, ip)
+        json_t *d = json_pack("{s:s}", "reason", f->reason);
+        e = d != NULL ? kito_audit(db, 0, "session.fail", "account", f->account_id, d, f->ip)
                       : KITO_E_NOMEM;
         json_decref(d);
     }
-    if (e == KITO_OK && account_locked && account_id != 0) {
-        json_t *d = json_pack("{s:s, s:i}", "scope", "account", "lock_s", (int)pol->lock_s);
-        e = d != NULL ? kito_audit(db, 0, "account.lock", "account", account_id, d, ip)
+    if (e == KITO_OK && pair_locked && f->account_id != 0) {
+        /* this address is locked out of this account; the account itself never is */
+        json_t *d = json_pack("{s:s, s:i}", "scope", "pair", "lock_s", (int)pol->lock_s);
+        e = d != NULL ? kito_audit(db, 0, "account.lock", "account", f->account_id, d, f->ip)
                       : KITO_E_NOMEM;
         json_decref(d);
     }
     if (e == KITO_OK && address_locked) {
         json_t *d = json_pack("{s:s, s:i}", "scope", "address", "lock_s", (int)pol->lock_s);
-        e = d != NULL ? kito_audit(db, 0, "address.lock", "address", 0, d, ip) : KITO_E_NOMEM;
+        e = d != NULL ? kito_audit(db, 0, "address.lock", "address", 0, d, f->ip) : KITO_E_NOMEM;
         json_decref(d);
     }
-    return kito_sql_end(db, e);
+    return e;
+}
+
+/* Records a failed attempt in one transaction: the failure row, the three counters, the audit
+ * rows. Simultaneous failures update the same counter rows: a deadlock among them is retried. */
+static kito_err record_failure(kito_db_conn *db, const kito_signin_policy *pol, uint64_t account_id,
+                               const char *subject, const char *identifier, const char *ip,
+                               const char *reason)
+{
+    failure f = {pol, account_id, subject, identifier, ip, reason};
+    return kito_sql_transaction(db, record_failure_tx, &f, KITO_SQL_TX_ATTEMPTS);
 }
 
 /* ---- sign-in --------------------------------------------------------------------------------- */
@@ -219,7 +304,7 @@ static kito_err verify(const char *secret, const char *stored, bool *match)
     *match = false;
     kito_err e = kito_crypto_secret_verify(secret, strlen(secret), stored, match);
     if (e != KITO_OK)
-        fprintf(stderr, "kitod: a stored secret hash is malformed (%s)\n", kito_err_code(e));
+        kito_log(NULL, "a stored secret hash is malformed (%s)", kito_err_code(e));
     return e;
 }
 
@@ -257,12 +342,10 @@ static kito_err open_session(kito_db_conn *db, const kito_signin *in, const foun
         goto out_rollback;
     out->session_id = res.insert_id;
     kito_sql_param sp[] = {KITO_SQL_U64(out->session_id)};
-    e = kito_sql_query(db,
-                       "SELECT TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expires_at)"
-                       " DIV 1000 FROM sessions WHERE id = ?",
+    e = kito_sql_query(db, "SELECT " KITO_SQL_DT_TO_MS("expires_at") " FROM sessions WHERE id = ?",
                        sp, 1, expiry_row, &out->expires_at_ms, NULL);
     if (e == KITO_OK)
-        e = counter_clear(db, f->id);
+        e = counter_clear_pair(db, f->id, in->ip);
     if (e == KITO_OK && new_hash != NULL) {
         /* only if nobody changed the secret meanwhile */
         kito_sql_param hp[] = {KITO_SQL_TEXT(new_hash), KITO_SQL_U64(f->id),
@@ -291,8 +374,9 @@ out_rollback:
 kito_err kito_repo_session_signin(kito_db_conn *db, const kito_signin_policy *pol,
                                   const kito_signin *in, kito_signin_result *out)
 {
+    /* an account-wide lock is the lock strangers can set on her (issue 15, finding 3) */
+    assert(pol->account.lock_after == 0);
     memset(out, 0, sizeof(*out));
-    pthread_once(&dummy_once, dummy_make);
     const bool by_phone = in->phone[0] != '\0';
     const char *identifier = by_phone ? in->phone : in->email;
 
@@ -300,8 +384,7 @@ kito_err kito_repo_session_signin(kito_db_conn *db, const kito_signin_policy *po
     kito_err e = counter_read(db, "address", in->ip, &c);
     if (e != KITO_OK)
         return e;
-    if ((e = kito_signin_throttle_check(pol, pol->address_slow_after, &c, &out->retry_after_s)) !=
-        KITO_OK)
+    if ((e = kito_signin_throttle_check(pol, &pol->address, &c, &out->retry_after_s)) != KITO_OK)
         return e;
 
     found f = {0};
@@ -320,12 +403,13 @@ kito_err kito_repo_session_signin(kito_db_conn *db, const kito_signin_policy *po
         snprintf(subject, sizeof(subject), "%" PRIu64, f.id);
     else if ((e = unknown_subject(identifier, subject)) != KITO_OK)
         return e;
-    if ((e = counter_read(db, "account", subject, &c)) != KITO_OK)
-        return e;
-    if ((e = kito_signin_throttle_check(pol, pol->account_slow_after, &c, &out->retry_after_s)) !=
-        KITO_OK)
+    if ((e = throttle_account(db, pol, rows == 1 ? f.id : 0, subject, in->ip,
+                              &out->retry_after_s)) != KITO_OK)
         return e;
 
+    /* made on the first sign-in, after the throttle checks: at the production cost it takes a
+     * few hundred milliseconds, which must not delay when an attempt is judged */
+    pthread_once(&dummy_once, dummy_make);
     bool match = false;
     e = verify(in->secret, rows == 1 ? f.hash : dummy_hash, &match);
     if (e != KITO_OK && rows == 1)
@@ -408,11 +492,7 @@ kito_err kito_repo_account_change_secret(kito_db_conn *db, const kito_signin_pol
 
     char subject[24];
     snprintf(subject, sizeof(subject), "%" PRIu64, account_id);
-    kito_signin_counter c;
-    if ((e = counter_read(db, "account", subject, &c)) != KITO_OK)
-        return e;
-    if ((e = kito_signin_throttle_check(pol, pol->account_slow_after, &c, &out->retry_after_s)) !=
-        KITO_OK)
+    if ((e = throttle_account(db, pol, account_id, subject, ip, &out->retry_after_s)) != KITO_OK)
         return e;
     bool match = false;
     if (verify(current, f.hash, &match) != KITO_OK)
@@ -448,7 +528,7 @@ kito_err kito_repo_account_change_secret(kito_db_conn *db, const kito_signin_pol
                           hp, 2, NULL);
     }
     if (e == KITO_OK)
-        e = counter_clear(db, account_id);
+        e = counter_clear_pair(db, account_id, ip);
     if (e == KITO_OK) {
         json_t *d = json_pack("{s:s, s:I}", "kind", pin ? "pin" : "password", "sessions_revoked",
                               (json_int_t)out->count);

@@ -13,6 +13,7 @@
 #include "api/adapters/photos.h"
 #include "api/common/render.h"
 #include "api/store/repo_provenance.h"
+#include "api/store/repo_sms.h"
 #include "api/store/sql.h"
 
 const char *const kito_stone_species[] = {
@@ -198,6 +199,20 @@ static json_t *found_payload(const kito_stone_input *in, uint64_t seller, uint64
                      "listed_by", kito_render_id(KITO_ID_ACCOUNT, listed_by));
 }
 
+/* The miner's SMS that her stone was received, with its reference (issue 18), in the listing's
+ * transaction: whoever listed it, she hears of it. */
+static kito_err received_sms(kito_db_conn *db, uint64_t seller, uint64_t stone_id,
+                             const kito_stone_input *in)
+{
+    char ref[KITO_ID_SIZE], weight[32], key[48];
+    kito_id_format(KITO_ID_STONE, stone_id, ref, sizeof(ref));
+    snprintf(weight, sizeof(weight), "%" PRId64 ".%02" PRId64, in->weight_cct / 100,
+             in->weight_cct % 100);
+    snprintf(key, sizeof(key), "stone_received:%" PRIu64, stone_id);
+    const char *v[] = {ref, in->variety != NULL ? in->variety : in->species, weight};
+    return kito_sms_enqueue(db, seller, KITO_SMS_STONE_RECEIVED, key, v);
+}
+
 kito_err kito_stone_create(kito_db_conn *db, const kito_stone_input *in, uint64_t actor_id,
                            unsigned actor_role, const char *ip, uint64_t *stone_id, kito_verr *ve)
 {
@@ -244,12 +259,15 @@ kito_err kito_stone_create(kito_db_conn *db, const kito_stone_input *in, uint64_
         KITO_SQL_TEXT_OR_NULL(in->origin_region),
         KITO_SQL_TEXT_OR_NULL(in->origin_site),
         KITO_SQL_TEXT_OR_NULL(in->notes),
+        in->local_offer_minor > 0 ? KITO_SQL_I64(in->local_offer_minor) : KITO_SQL_NULL,
+        in->local_offer_minor > 0 ? KITO_SQL_TEXT_OR_NULL(in->local_offer_currency) : KITO_SQL_NULL,
     };
     kito_sql_result res = {0};
     e = kito_sql_exec(db,
                       "INSERT INTO stones (seller_id, listed_by, species, variety, weight_cct,"
                       " piece_count, shape, colour, origin_country, origin_region, origin_site,"
-                      " notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      " notes, local_offer_minor, local_offer_currency)"
+                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       p, sizeof(p) / sizeof(p[0]), &res);
     if (e == KITO_OK) {
         *stone_id = res.insert_id;
@@ -259,6 +277,8 @@ kito_err kito_stone_create(kito_db_conn *db, const kito_stone_input *in, uint64_
         if (e == KITO_OK)
             e = kito_audit(db, actor_id, "stone.create", "stone", *stone_id, payload, ip);
         json_decref(payload);
+        if (e == KITO_OK)
+            e = received_sms(db, seller, *stone_id, in);
     }
     e = finish(db, e);
     if (e != KITO_OK)
@@ -377,10 +397,12 @@ kito_err kito_stone_update(kito_db_conn *db, uint64_t stone_id, const kito_stone
 #define STONE_COLUMNS                                                                              \
     "s.id, s.seller_id, s.listed_by, s.species, s.variety, s.weight_cct, s.piece_count, s.shape,"  \
     " s.colour, s.origin_country, s.origin_region, s.origin_site, s.notes, s.status,"              \
-    " TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', s.created_at) DIV 1000,"                   \
-    " TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', s.updated_at) DIV 1000,"                   \
-    " (SELECT c.id FROM certificates c WHERE c.stone_id = s.id ORDER BY c.version DESC LIMIT 1),"  \
-    " (SELECT ph.sha256 FROM photos ph WHERE ph.stone_id = s.id ORDER BY ph.id LIMIT 1)"
+    " " KITO_SQL_DT_TO_MS("s.created_at") ", " KITO_SQL_DT_TO_MS(                                  \
+        "s.updated_at") ","                                                                        \
+                        " (SELECT c.id FROM certificates c WHERE c.stone_id = s.id ORDER BY "      \
+                        "c.version DESC LIMIT 1),"                                                 \
+                        " (SELECT ph.sha256 FROM photos ph WHERE ph.stone_id = s.id ORDER BY "     \
+                        "ph.id LIMIT 1)"
 
 /* Builds a view from a STONE_COLUMNS row; list views leave out notes and photos. */
 static json_t *stone_from_row(const kito_sql_row *row, bool full)
@@ -481,7 +503,7 @@ static kito_err list_cb(void *ud, const kito_sql_row *row)
 kito_err kito_stone_list(kito_db_conn *db, const kito_stone_filter *f, json_t **items, bool *more,
                          kito_cursor *next)
 {
-    char sql[1400];
+    char sql[2400];
     kito_sql_param p[10];
     size_t n = 0;
     int len = snprintf(sql, sizeof(sql), "SELECT " STONE_COLUMNS " FROM stones s WHERE 1 = 1");
@@ -498,6 +520,16 @@ kito_err kito_stone_list(kito_db_conn *db, const kito_stone_filter *f, json_t **
         WHERE(" AND s.status = ?", KITO_SQL_TEXT(f->status));
     if (f->seller_id != 0)
         WHERE(" AND s.seller_id = ?", KITO_SQL_U64(f->seller_id));
+    /* consent (DESIGN.md): driven from the organiser's live offers, a short list, rather than
+     * from every stone */
+    if (f->offered_to != 0)
+        WHERE(" AND s.id IN (SELECT o.stone_id FROM stone_offers o LEFT JOIN sales sa"
+              " ON sa.id = o.sale_id WHERE o.organizer_id = ? AND o.withdrawn_at IS NULL"
+              " AND (o.sale_id IS NULL OR sa.status = 'draft'))"
+              " AND EXISTS (SELECT 1 FROM certificates c WHERE c.stone_id = s.id)"
+              " AND s.status NOT IN ('sold', 'withdrawn')"
+              " AND NOT EXISTS (SELECT 1 FROM lots l WHERE l.live_stone_id = s.id)",
+              KITO_SQL_U64(f->offered_to));
     if (f->min_weight_cct != 0)
         WHERE(" AND s.weight_cct >= ?", KITO_SQL_I64(f->min_weight_cct));
     if (f->max_weight_cct != 0)

@@ -70,6 +70,10 @@ typedef struct kito_stone_input {
     const char *origin_site;
     const char *notes;
     uint64_t seller_id; /* 0 = not given */
+    /* the best price a local buyer offered her (USSD "list a stone", api/phone/ussd.h): minor
+     * units of local_offer_currency; 0 = none. Create only; the JSON decoder leaves it 0. */
+    int64_t local_offer_minor;
+    const char *local_offer_currency;
 } kito_stone_input;
 
 /* Decodes a POST /v1/stones body (patch false: species, weight_ct and origin.country required,
@@ -104,6 +108,10 @@ typedef struct kito_stone_filter {
     const char *country;
     const char *status;
     uint64_t seller_id;
+    /* an organiser: only stones with a live offer to her or one of her draft sales that can go
+     * into a lot now (a current certificate, not sold or withdrawn, in no lot that is neither
+     * unsold nor withdrawn; api/store/repo_offers.h) */
+    uint64_t offered_to;
     int64_t min_weight_cct, max_weight_cct; /* 0 = unbounded */
     bool after_given;                       /* continue after this cursor (newest first) */
     kito_cursor after;
@@ -118,10 +126,10 @@ kito_err kito_stone_list(kito_db_conn *db, const kito_stone_filter *f, json_t **
 
 /* Attaches a photo to a stone: the seller or a valuer (else KITO_E_FORBIDDEN), at most
  * KITO_STONE_PHOTOS_MAX per stone (KITO_E_CONFLICT). bytes (len, mime from kito_photo_detect) are
- * written under photo_dir by SHA-256 (api/adapters/photos.h) and a photos row added with an audit row, in
- * one transaction. The same picture twice on one stone is no second row: *created is false and
- * nothing is written. sha gets the SHA-256 hex. KITO_E_NOT_FOUND for an unknown stone; KITO_E_IO
- * when the file cannot be written. */
+ * written under photo_dir by SHA-256 (api/adapters/photos.h) and a photos row added with an audit
+ * row, in one transaction. The same picture twice on one stone is no second row: *created is false
+ * and nothing is written. sha gets the SHA-256 hex. KITO_E_NOT_FOUND for an unknown stone;
+ * KITO_E_IO when the file cannot be written. */
 kito_err kito_stone_photo_add(kito_db_conn *db, uint64_t stone_id, uint64_t actor_id,
                               unsigned actor_role, const char *photo_dir, const void *bytes,
                               size_t len, const char *mime, const char *ip,

@@ -1,10 +1,16 @@
 #include "api/store/sql.h"
 
+#include <assert.h>
 #include <errmsg.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+
+#include "api/common/backoff.h"
+#include "api/common/log.h"
+#include "api/common/validate.h"
 
 struct kito_sql_row {
     unsigned ncols;
@@ -314,5 +320,58 @@ kito_err kito_sql_end(kito_db_conn *c, kito_err e)
         e = kito_sql_commit(c);
     if (e != KITO_OK)
         kito_sql_rollback(c);
+    return e;
+}
+
+/* The last statement lost a lock rather than failing on its own. */
+static bool lock_lost(void)
+{
+    return last_errno == ER_LOCK_DEADLOCK || last_errno == ER_LOCK_WAIT_TIMEOUT;
+}
+
+kito_err kito_sql_transaction(kito_db_conn *c, kito_sql_tx_fn fn, void *ud, unsigned attempts)
+{
+    assert(fn != NULL && attempts >= 1);
+    kito_backoff wait;
+    kito_backoff_init(&wait, 5, 80);
+    kito_err e = KITO_OK;
+    for (unsigned attempt = 1; attempt <= attempts; attempt++) {
+        last_errno = 0; /* an older statement's deadlock must not make this attempt look lost */
+        e = kito_sql_begin(c);
+        if (e == KITO_OK)
+            e = fn(c, ud);
+        e = kito_sql_end(c, e);
+        if (e != KITO_E_CONFLICT || !lock_lost())
+            return e;
+        if (attempt == attempts)
+            break;
+        uint32_t ms = kito_backoff_next(&wait);
+        struct timespec ts = {0, (long)ms * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    kito_log("sql", "a transaction lost its locks %u times in a row (%s); giving up", attempts,
+             last_error);
+    return KITO_E_UNAVAILABLE;
+}
+
+void kito_sql_time(int64_t ms, char out[KITO_SQL_TIME_SIZE])
+{
+    char t[KITO_TIME_SIZE];
+    kito_err e = kito_time_format(ms, t); /* "2026-11-27T15:00:00Z" or "...:00.250Z" */
+    assert(e == KITO_OK);
+    (void)e;
+    size_t n = strlen(t);
+    assert(n == 20 || n == 24);
+    memcpy(out, t, 19); /* "YYYY-MM-DD HH:MM:SS" */
+    out[10] = ' ';
+    memcpy(out + 19, n == 24 ? t + 19 : ".000", 4); /* ".mmm" */
+    out[23] = '\0';
+}
+
+kito_err kito_sql_log_failure(const char *what, kito_err e)
+{
+    if (e == KITO_E_DB || e == KITO_E_INTERNAL || e == KITO_E_UNAVAILABLE || e == KITO_E_NOMEM ||
+        e == KITO_E_IO)
+        kito_log(NULL, "%s: %s (%s)", what, kito_err_code(e), kito_sql_last_error());
     return e;
 }

@@ -7,7 +7,7 @@
  * (kito_sql_last_error):
  *   duplicate key (1062)                 -> KITO_E_CONFLICT
  *   foreign key or CHECK violation       -> KITO_E_VALIDATION
- *   lock wait timeout / deadlock         -> KITO_E_CONFLICT (retry the transaction)
+ *   lock wait timeout / deadlock         -> KITO_E_CONFLICT (kito_sql_transaction retries them)
  *   lost connection, server gone, down   -> KITO_E_UNAVAILABLE (the connection is marked broken)
  *   anything else                        -> KITO_E_DB
  *
@@ -51,6 +51,30 @@ typedef struct kito_sql_param {
 /* A nullable string: NULL becomes SQL NULL. */
 #define KITO_SQL_TEXT_OR_NULL(s) ((s) != NULL ? KITO_SQL_TEXT(s) : KITO_SQL_NULL)
 
+/* On the worker thread, right after a repository call: logs a failure that is the server's own
+ * (KITO_E_DB, _INTERNAL, _UNAVAILABLE, _NOMEM, _IO) with MySQL's detail, which is never sent to
+ * the client; what names the operation ("sale create"). kito_sql_last_error is per thread, so
+ * this cannot wait for the loop. Returns e, so a call can wrap the repository call. */
+kito_err kito_sql_log_failure(const char *what, kito_err e);
+
+/* The number of elements of an array (a statement's parameter list, say). */
+#define KITO_N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* SQL text for milliseconds since the epoch <-> DATETIME(3) in UTC, whatever the session's time
+ * zone (FROM_UNIXTIME and UNIX_TIMESTAMP would convert through it). The one spelling: param is
+ * a placeholder or expression in milliseconds, col a DATETIME column or expression. */
+#define KITO_SQL_MS_TO_DT(param)                                                                   \
+    "(TIMESTAMP'1970-01-01 00:00:00' + INTERVAL (" param " * 1000) MICROSECOND)"
+#define KITO_SQL_DT_TO_MS(col)                                                                     \
+    "(TIMESTAMPDIFF(MICROSECOND, TIMESTAMP'1970-01-01 00:00:00', " col ") DIV 1000)"
+
+/* "YYYY-MM-DD HH:MM:SS.mmm" and a NUL: a DATETIME(3) literal in UTC. */
+#define KITO_SQL_TIME_SIZE 24
+
+/* Writes ms (0 .. KITO_TIME_MAX_MS, api/common/validate.h) as a DATETIME(3) literal, for a text
+ * parameter compared with DATETIME columns (where KITO_SQL_MS_TO_DT would hide an index). */
+void kito_sql_time(int64_t ms, char out[KITO_SQL_TIME_SIZE]);
+
 /* One fetched row; valid only inside the row callback. */
 typedef struct kito_sql_row kito_sql_row;
 
@@ -92,6 +116,25 @@ void kito_sql_rollback(kito_db_conn *c);
 /* Ends the open transaction by its outcome so far: commits when e is KITO_OK, and rolls back
  * when e is an error or the commit fails. Returns the final outcome. */
 kito_err kito_sql_end(kito_db_conn *c, kito_err e);
+
+/* The body of a transaction: its statements, between the BEGIN and the COMMIT that
+ * kito_sql_transaction issues (the body issues neither). It may run more than once, so it starts
+ * from its inputs every time and sets every output it has (a kito_verr, a row read back) afresh.
+ * KITO_OK commits; any other code rolls back and is returned. */
+typedef kito_err (*kito_sql_tx_fn)(kito_db_conn *c, void *ud);
+
+/* How many times a write is tried when InnoDB keeps choosing it as the deadlock victim. */
+#define KITO_SQL_TX_ATTEMPTS 5
+
+/* Runs fn in a transaction: BEGIN, fn, then COMMIT on KITO_OK or ROLLBACK otherwise. When MySQL
+ * gave up a lock on the way (1213 ER_LOCK_DEADLOCK: InnoDB rolled the transaction back to break a
+ * cycle; 1205 ER_LOCK_WAIT_TIMEOUT), the request itself conflicted with nothing: the whole
+ * transaction is rolled back and run again from BEGIN after a short wait (5 ms, doubling up to
+ * 80 ms: api/common/backoff.h), at most attempts times in all (issue 15, finding 12: two
+ * organisers' approvals deadlocked and the loser answered 409). Returns fn's outcome or the
+ * commit's; KITO_E_UNAVAILABLE when every attempt lost a lock (a server-side condition, not the
+ * client's conflict: 503 and try again). Sleeps between attempts: a worker thread only. */
+kito_err kito_sql_transaction(kito_db_conn *c, kito_sql_tx_fn fn, void *ud, unsigned attempts);
 
 /* The last MySQL error on this thread ("1062 Duplicate entry ..."), or "". */
 const char *kito_sql_last_error(void);

@@ -165,6 +165,9 @@ done <"$BV/tokens_digests.txt" >>"$seed"
         echo "INSERT INTO stones (id, seller_id, listed_by, species, variety, weight_cct, origin_country, origin_region, colour, status) VALUES ($((2000000 + i)), 1000003, 1000003, 'corundum', 'sapphire', 204, 'TZ', 'Tunduru', 'blue', 'certified');"
         echo "INSERT INTO certificates (stone_id, version, canonical_json, signature, key_id, valuer_id) VALUES ($((2000000 + i)), 1, '{\"species\":\"corundum\"}', '$sig', '5a1e5a1e5a1e5a1e', 1000002);"
     done
+    # the miner's consent (DESIGN.md): every stone offered to the organiser, as POST
+    # /v1/stones/{id}/offers would record it; the lots below are refused without it
+    echo "INSERT INTO stone_offers (stone_id, miner_id, listed_by, organizer_id, offered_by, offered_by_role) SELECT id, seller_id, listed_by, 1000001, seller_id, 'miner' FROM stones WHERE id BETWEEN 2000001 AND $((2000000 + LOTS + 1));"
     echo "COMMIT;"
 } >>"$seed"
 SQL <"$seed" || die "seeding SQL failed"
@@ -173,11 +176,12 @@ start_kitod() {
     env -i PATH="$PATH" KITO_BIND=127.0.0.1 KITO_HTTPS_PORT=$KITOD_PORT KITO_HTTP_PORT=0 \
         KITO_TLS_CERT="$BV/tls/cert.pem" KITO_TLS_KEY="$BV/tls/key.pem" \
         KITO_REDIS_HOST=127.0.0.1 KITO_REDIS_PORT=$REDIS_PORT \
+        KITO_REDIS_USER=kito KITO_REDIS_PASSWORD="$KITO_REDIS_PASSWORD" \
         KITO_MYSQL_HOST=127.0.0.1 KITO_MYSQL_PORT=$MYSQL_PORT KITO_MYSQL_USER=kito \
         KITO_MYSQL_PASSWORD="$KITO_MYSQL_PASSWORD" KITO_MYSQL_DB=kito \
         KITO_STOREFRONT_DIR="$ROOT/storefront" KITO_SIGNING_KEY="$BV/signing-ed25519.pem" \
         KITO_PHOTO_DIR="$BV/photos" KITO_ACCESS_LOG="$BV/access.log" \
-        KITO_MAX_CONNECTIONS=12000 \
+        KITO_MAX_CONNECTIONS=12000 KITO_MAX_CONNECTIONS_PER_ADDRESS=12000 KITO_METRICS_PORT=0 \
         KITO_BID_BUYER_RATE=1000000 KITO_BID_BUYER_BURST=1000000 \
         KITO_BID_ADDR_RATE=1000000 KITO_BID_ADDR_BURST=1000000 \
         taskset -c $SERVER_CORE "$BUILD/api/kitod" >"$BV/kitod.log" 2>&1 &
@@ -303,13 +307,13 @@ if [ "$probe" != 201 ]; then
     say "the bid endpoint answered $probe to a valid bid: $(head -c 300 "$BV/probe.json"); api_bid_rps and live_fanout_p99_ms not measured"
 else
     say "bids: wrk -t1 -c64 -d${DURATION}s, $LOTS lots, $BUYERS buyers (kitod on core $SERVER_CORE, wrk on core $LOAD_CORE)"
-    redis-cli -p $REDIS_PORT config set latency-monitor-threshold 2 >/dev/null
-    redis-cli -p $REDIS_PORT latency reset >/dev/null
+    rcli $REDIS_PORT "$BV/secrets.env" config set latency-monitor-threshold 2 >/dev/null
+    rcli $REDIS_PORT "$BV/secrets.env" latency reset >/dev/null
     bid_run "bid run" $OPENING
     bid_rps=$r_rps bid_p99=$r_p99 bid_cpu=$r_cpu bid_requests=$r_requests
     # Redis's own slow events (fsync of the AOF above all): to tell a Redis tail from ours
     say "Redis events over 2 ms in the bid run (LATENCY LATEST: event, time, latest ms, max ms):"
-    redis-cli -p $REDIS_PORT latency latest | paste - - - - >&2
+    rcli $REDIS_PORT "$BV/secrets.env" latency latest | paste - - - - >&2
     [ "${hello_rps:-0}" -gt 0 ] && ratio=$(awk -v b="$bid_rps" -v h="$hello_rps" 'BEGIN {printf "%.3f", b / h}')
 
 fi
@@ -334,10 +338,10 @@ fi
 # fan-out, it made the fan-out's server CPU 60 -> 95 ms. Its first round of bids starts above
 # every bid so far.
 if [ "$probe" = 201 ]; then
-    if [ "$(redis-cli -p $REDIS_PORT config set appendfsync everysec)" = OK ]; then
+    if [ "$(rcli $REDIS_PORT "$BV/secrets.env" config set appendfsync everysec)" = OK ]; then
         bid_run "bid run, fsync once a second" $((OPENING + (bid_requests / LOTS + 2) * STEP))
         fsync1s_rps=$r_rps
-        redis-cli -p $REDIS_PORT config set appendfsync always >/dev/null ||
+        rcli $REDIS_PORT "$BV/secrets.env" config set appendfsync always >/dev/null ||
             die "cannot set Redis back to appendfsync always"
     fi
 fi

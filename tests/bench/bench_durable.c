@@ -26,6 +26,16 @@
  * by a uv_idle handle that ran every turn, so the process spun at 100% while it waited and took
  * a core from Redis on a two-core machine; the figures from before then are not comparable.)
  * KITO_BENCH_BIDS scales the bid counts (default 1000000).
+ *
+ * Measuring recovery alone (a shared machine, where the whole bench is too heavy):
+ * KITO_BENCH_DURABLE_ONLY=recovery skips the XADD ceiling and the strict run, fills the fast
+ * instance and recovers it KITO_BENCH_RECOVERIES times (default 1), printing each;
+ * KITO_BENCH_SNAPSHOT_EVERY sets the market's snapshot_every (default 1,000: with 100 bids a lot
+ * nothing is snapshotted past seq 0, so nothing is read from before a snapshot; 30 makes recovery
+ * read the ids before the snapshots, issue 15); KITO_BENCH_RECENT_COMMANDS sets the engine's
+ * window (default 1,048,576 here, more than the bench's commands, so all of them are remembered;
+ * kitod's default is 262,144); KITO_BENCH_DURABLE_PORT moves the fast instance off 6395 (another
+ * bench may be using it).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +57,9 @@
 #define T0_MS INT64_C(1700000000000)
 
 static const char *root, *var;
+static int port_fast = PORT_FAST;
+static uint32_t snapshot_every = 1000;
+static uint32_t recent_commands = 1u << 20;
 
 static uint64_t rng = 0x853c49e6748fea9bULL;
 
@@ -78,6 +91,31 @@ static int sh(const char *fmt, const char *a, int port, const char *profile)
     return system(cmd);
 }
 
+/* A secret of the bench stores (ops/lib.sh: $KITO_BENCH_VAR/secrets.env, made by redis_start):
+ * KITO_REDIS_PASSWORD (kitod's ACL user kito) or KITO_REDIS_ADMIN_PASSWORD (the default user). */
+static const char *bench_secret(const char *name)
+{
+    static char values[2][256];
+    static int turn;
+    char path[1100], line[256];
+    snprintf(path, sizeof(path), "%s/secrets.env", var);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        die("cannot read the bench secrets");
+    char *out = values[turn++ % 2];
+    out[0] = '\0';
+    size_t n = strlen(name);
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, name, n) == 0 && line[n] == '=') {
+            line[strcspn(line, "\r\n")] = '\0';
+            snprintf(out, 256, "%s", line + n + 1);
+        }
+    fclose(f);
+    if (out[0] == '\0')
+        die("a bench secret is missing");
+    return out;
+}
+
 static void redis_up(const char *name, int port, const char *profile)
 {
     char dir[1024];
@@ -106,10 +144,12 @@ static double xadd_ceiling(size_t payload_len, uint64_t n)
     memset(payload, 'x', payload_len);
     payload[payload_len] = '\0';
     char cmd[1024];
+    /* redis-benchmark takes the password only as -a (ps shows it): this instance is the bench's
+     * own, on a bench port, with its own secrets, gone when the bench ends */
     snprintf(cmd, sizeof(cmd),
-             "redis-benchmark -p %d -P 64 -c 50 -n %llu -r %d -q XADD 'lot:{__rand_int__}:journal' "
-             "'*' c %s 2>/dev/null",
-             PORT_FAST, (unsigned long long)n, LOTS, payload);
+             "redis-benchmark -p %d --user kito -a %s -P 64 -c 50 -n %llu -r %d -q "
+             "XADD 'lot:{__rand_int__}:journal' '*' c %s 2>/dev/null",
+             port_fast, bench_secret("KITO_REDIS_PASSWORD"), (unsigned long long)n, LOTS, payload);
     FILE *p = popen(cmd, "r");
     if (p == NULL)
         die("cannot run redis-benchmark");
@@ -251,8 +291,8 @@ static void limits(struct kito_market_limits *lim)
     kito_market_limits_default(lim);
     lim->engine.max_lots = 16384;
     lim->engine.max_standing_bids = 1u << 19;
-    lim->engine.recent_commands = 1u << 20;
-    lim->snapshot_every = 1000;
+    lim->engine.recent_commands = recent_commands;
+    lim->snapshot_every = snapshot_every;
     lim->recover_parallel = KITO_BOOKSTORE_READS_MAX;
 }
 
@@ -261,6 +301,8 @@ static void params(struct kito_bookstore_params *p, int port)
     kito_bookstore_params_default(p);
     p->host = "127.0.0.1";
     p->port = port;
+    p->user = "kito";
+    p->password = bench_secret("KITO_REDIS_PASSWORD");
     p->batch_max_commands = BATCH_BIDS + 64; /* ~BATCH_BIDS bids: room() keeps 3 spare */
     p->batch_max_bytes = 8u << 20;
     p->timeout_ms = 10000;
@@ -403,6 +445,19 @@ int main(void)
     uint64_t bids = 1000000;
     if (getenv("KITO_BENCH_BIDS") != NULL)
         bids = strtoull(getenv("KITO_BENCH_BIDS"), NULL, 10);
+    const char *only = getenv("KITO_BENCH_DURABLE_ONLY");
+    bool only_recovery = only != NULL && strcmp(only, "recovery") == 0;
+    int recoveries = 1;
+    if (getenv("KITO_BENCH_RECOVERIES") != NULL)
+        recoveries = atoi(getenv("KITO_BENCH_RECOVERIES"));
+    if (getenv("KITO_BENCH_SNAPSHOT_EVERY") != NULL)
+        snapshot_every = (uint32_t)strtoul(getenv("KITO_BENCH_SNAPSHOT_EVERY"), NULL, 10);
+    if (getenv("KITO_BENCH_RECENT_COMMANDS") != NULL)
+        recent_commands = (uint32_t)strtoul(getenv("KITO_BENCH_RECENT_COMMANDS"), NULL, 10);
+    if (getenv("KITO_BENCH_DURABLE_PORT") != NULL)
+        port_fast = atoi(getenv("KITO_BENCH_DURABLE_PORT"));
+    if (recoveries < 1 || snapshot_every < 1 || port_fast <= 0 || port_fast > 65535)
+        die("bad KITO_BENCH_RECOVERIES, KITO_BENCH_SNAPSHOT_EVERY or KITO_BENCH_DURABLE_PORT");
 
     /* the size of a journaled bid, for the ceiling's payload */
     struct kito_command sample = {.id = 123456789,
@@ -418,21 +473,28 @@ int main(void)
     if (kito_command_encode(&sample, rec, sizeof(rec), &rec_len) != KITO_OK)
         die("encode");
 
-    redis_up("durable-fast", PORT_FAST, "fast");
-    redis_up("durable-strict", PORT_STRICT, "strict");
-
-    fprintf(stderr, "XADD ceiling (redis-benchmark, -P 64, %zu-byte payload)\n", rec_len);
-    double ceiling = xadd_ceiling(rec_len, bids);
-    fprintf(stderr, "  %.0f XADD/s\n", ceiling);
-    if (system("redis-cli -p 6395 flushall >/dev/null") != 0)
-        die("flushall");
+    redis_up("durable-fast", port_fast, "fast");
+    double ceiling = 0;
+    if (!only_recovery) {
+        redis_up("durable-strict", PORT_STRICT, "strict");
+        fprintf(stderr, "XADD ceiling (redis-benchmark, -P 64, %zu-byte payload)\n", rec_len);
+        ceiling = xadd_ceiling(rec_len, bids);
+        fprintf(stderr, "  %.0f XADD/s\n", ceiling);
+        char flush[1300];
+        snprintf(flush, sizeof(flush),
+                 "bash -c '. %s/ops/lib.sh; rcli %d %s/secrets.env flushall'"
+                 " >/dev/null",
+                 root, port_fast, var);
+        if (system(flush) != 0)
+            die("flushall");
+    }
 
     uv_loop_t loop;
     uv_loop_init(&loop);
     static struct run run;
 
     fprintf(stderr, "durable bids, fast profile (everysec)\n");
-    run.m = market_up(&loop, PORT_FAST, &run);
+    run.m = market_up(&loop, port_fast, &run);
     setup_lots(&loop, &run);
     double fast = stream(&loop, &run, bids);
     drain(&loop, &run);
@@ -444,24 +506,36 @@ int main(void)
     }
     market_down(&loop, run.m);
 
-    fprintf(stderr, "durable bids, strict profile (always)\n");
-    run.m = market_up(&loop, PORT_STRICT, &run);
-    setup_lots(&loop, &run);
-    double strict = stream(&loop, &run, bids * 2 / 5);
-    drain(&loop, &run);
-    market_down(&loop, run.m);
+    double strict = 0;
+    if (!only_recovery) {
+        fprintf(stderr, "durable bids, strict profile (always)\n");
+        run.m = market_up(&loop, PORT_STRICT, &run);
+        setup_lots(&loop, &run);
+        strict = stream(&loop, &run, bids * 2 / 5);
+        drain(&loop, &run);
+        market_down(&loop, run.m);
+    }
 
     fprintf(stderr, "recovery of the fast instance (%llu acknowledged commands)\n",
             (unsigned long long)journaled);
-    run.m = market_up(&loop, PORT_FAST, &run);
-    fprintf(stderr, "  %u lots, %llu commands replayed, %u from snapshots, %.0f ms\n", run.rec.lots,
-            (unsigned long long)run.rec.commands, run.rec.from_snapshots, run.rec.ms);
-    if (run.rec.lots != LOTS || run.rec.damaged != 0)
-        die("recovery did not find every lot");
-    market_down(&loop, run.m);
+    for (int k = 0; k < recoveries; k++) {
+        run.m = market_up(&loop, port_fast, &run);
+        fprintf(stderr,
+                "  %u lots, %llu commands replayed, %u from snapshots, %llu entries read before "
+                "them, %u ids remembered, %.0f ms\n",
+                run.rec.lots, (unsigned long long)run.rec.commands, run.rec.from_snapshots,
+                (unsigned long long)run.rec.history, run.rec.remembered, run.rec.ms);
+        if (run.rec.lots != LOTS || run.rec.damaged != 0)
+            die("recovery did not find every lot");
+        market_down(&loop, run.m);
+    }
     uv_loop_close(&loop);
 
-    redis_down("durable-fast", PORT_FAST);
+    redis_down("durable-fast", port_fast);
+    if (only_recovery) {
+        printf("BENCH recovery_seconds_1m %.2f\n", run.rec.ms / 1000.0);
+        return 0;
+    }
     redis_down("durable-strict", PORT_STRICT);
 
     printf("BENCH redis_xadd_ceiling_per_sec %.0f\n", ceiling);

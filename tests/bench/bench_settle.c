@@ -30,6 +30,7 @@
 
 static const char *root, *var;
 static char redis_dir[1024], mysql_dir[1024], secrets[1100], password[128];
+static char redis_password[128], redis_admin_password[128]; /* ops/lib.sh's ACL users */
 
 static double now_s(void)
 {
@@ -93,13 +94,13 @@ static void services_up(void)
     snprintf(redis_dir, sizeof(redis_dir), "%s/settle-redis", var);
     snprintf(mysql_dir, sizeof(mysql_dir), "%s/settle-mysql", var);
     snprintf(secrets, sizeof(secrets), "%s/secrets.env", mysql_dir);
-    shf("bash -c '. %s/ops/lib.sh; redis_stop %s %d; mysql_stop %s' >/dev/null 2>&1", root,
-        redis_dir, BENCH_REDIS_PORT, mysql_dir);
+    shf("bash -c '. %s/ops/lib.sh; redis_stop %s %d %s; mysql_stop %s' >/dev/null 2>&1", root,
+        redis_dir, BENCH_REDIS_PORT, secrets, mysql_dir);
     if (shf("rm -rf '%s' '%s' && mkdir -p '%s'", redis_dir, mysql_dir, mysql_dir) != 0)
         die("cannot clear the bench folders");
-    if (shf("bash -c '. %s/ops/lib.sh; redis_start %s %d strict && mysql_start %s %d &&"
+    if (shf("bash -c '. %s/ops/lib.sh; redis_start %s %d strict %s && mysql_start %s %d &&"
             " mysql_bootstrap %s kito %s' >/dev/null",
-            root, redis_dir, BENCH_REDIS_PORT, mysql_dir, BENCH_MYSQL_PORT, mysql_dir,
+            root, redis_dir, BENCH_REDIS_PORT, secrets, mysql_dir, BENCH_MYSQL_PORT, mysql_dir,
             secrets) != 0)
         die("cannot start Redis and MariaDB");
     if (shf("%s/ops/migrate.sh --socket=%s/mysql.sock -uroot kito 2>/dev/null", root, mysql_dir) !=
@@ -107,17 +108,30 @@ static void services_up(void)
         die("the migrations failed");
     FILE *f = fopen(secrets, "r");
     char line[256];
-    if (f == NULL || fgets(line, sizeof(line), f) == NULL)
-        die("cannot read the bench database password");
+    if (f == NULL)
+        die("cannot read the bench secrets");
+    while (fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *eq = strchr(line, '=');
+        if (eq == NULL)
+            continue;
+        *eq = '\0';
+        if (strcmp(line, "KITO_MYSQL_PASSWORD") == 0)
+            snprintf(password, sizeof(password), "%s", eq + 1);
+        else if (strcmp(line, "KITO_REDIS_PASSWORD") == 0)
+            snprintf(redis_password, sizeof(redis_password), "%s", eq + 1);
+        else if (strcmp(line, "KITO_REDIS_ADMIN_PASSWORD") == 0)
+            snprintf(redis_admin_password, sizeof(redis_admin_password), "%s", eq + 1);
+    }
     fclose(f);
-    line[strcspn(line, "\r\n")] = '\0';
-    snprintf(password, sizeof(password), "%s", strchr(line, '=') + 1);
+    if (password[0] == '\0' || redis_password[0] == '\0' || redis_admin_password[0] == '\0')
+        die("the bench secrets are incomplete");
 }
 
 static void services_down(void)
 {
-    shf("bash -c '. %s/ops/lib.sh; redis_stop %s %d; mysql_stop %s' >/dev/null 2>&1", root,
-        redis_dir, BENCH_REDIS_PORT, mysql_dir);
+    shf("bash -c '. %s/ops/lib.sh; redis_stop %s %d %s; mysql_stop %s' >/dev/null 2>&1", root,
+        redis_dir, BENCH_REDIS_PORT, secrets, mysql_dir);
 }
 
 /* A sale of n lots (stones TZ zoisite of one miner with a 1% association levy), in one go with
@@ -170,6 +184,8 @@ static double settle(uint64_t total)
     struct kito_settlement_params p;
     kito_settlement_params_default(&p);
     p.redis_port = BENCH_REDIS_PORT;
+    p.redis_user = "kito";
+    p.redis_password = redis_password;
     p.db = (kito_db_params){"127.0.0.1", BENCH_MYSQL_PORT, "kito", password, "kito"};
     p.consumer = "bench";
     kito_settlement *w;
@@ -214,6 +230,10 @@ int main(void)
     redisContext *r = redisConnect("127.0.0.1", BENCH_REDIS_PORT);
     if (r == NULL || r->err)
         die("cannot connect to the bench Redis");
+    redisReply *auth = redisCommand(r, "AUTH %s", redis_admin_password);
+    if (auth == NULL || auth->type == REDIS_REPLY_ERROR)
+        die("the bench Redis refused the admin password");
+    freeReplyObject(auth);
 
     long long first;
     long long small = sale_make(1000, &first);

@@ -2,8 +2,8 @@
 // (ops/test.sh exports KITO_TEST_*), and a headless Debian Chromium driven by playwright-core.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { openSync, mkdirSync } from 'node:fs';
-import { get } from 'node:https';
+import { openSync, mkdirSync, readFileSync } from 'node:fs';
+import { get, request } from 'node:https';
 import { chromium } from 'playwright-core';
 
 function need(name) {
@@ -29,21 +29,25 @@ function answers(url) {
   });
 }
 
-export async function startKitod() {
+// extra: more environment for kitod (KITO_PAY_* settings, say).
+export async function startKitod(extra = {}) {
   const root = need('KITO_TEST_ROOT'), v = need('KITO_TEST_VAR');
-  const https = await freePort(), http = await freePort();
+  const https = await freePort(), http = await freePort(), metrics = await freePort();
   mkdirSync(`${v}/logs`, { recursive: true });
   mkdirSync(`${v}/keys`, { recursive: true });
   const log = openSync(`${v}/logs/kitod-browser-${https}.log`, 'a');
   const env = {
     ...process.env,
     KITO_BIND: '127.0.0.1', KITO_HTTPS_PORT: String(https), KITO_HTTP_PORT: String(http),
+    KITO_METRICS_PORT: String(metrics),
     KITO_TLS_CERT: `${v}/tls/cert.pem`, KITO_TLS_KEY: `${v}/tls/key.pem`,
     KITO_REDIS_HOST: '127.0.0.1', KITO_REDIS_PORT: need('KITO_TEST_REDIS_PORT'),
+    KITO_REDIS_USER: 'kito', KITO_REDIS_PASSWORD: need('KITO_TEST_REDIS_PASSWORD'),
     KITO_MYSQL_HOST: '127.0.0.1', KITO_MYSQL_PORT: need('KITO_TEST_MYSQL_PORT'),
     KITO_MYSQL_USER: 'kito', KITO_MYSQL_PASSWORD: need('KITO_TEST_MYSQL_PASSWORD'), KITO_MYSQL_DB: 'kito',
     KITO_STOREFRONT_DIR: `${root}/storefront`, KITO_SIGNING_KEY: `${v}/keys/signing-ed25519.pem`,
     KITO_ACCESS_LOG: '-',
+    ...extra,
   };
   const proc = spawn(`${need('KITO_TEST_BUILD')}/api/kitod`, [], { env, stdio: ['ignore', log, log] });
   const base = `https://localhost:${https}`;
@@ -53,8 +57,35 @@ export async function startKitod() {
     if (i >= 200) { proc.kill('SIGKILL'); throw new Error('kitod did not answer /healthz in 10 s'); }
     await new Promise((r) => setTimeout(r, 50));
   }
+  const ca = readFileSync(`${v}/tls/ca.pem`);
   return {
     base,
+    // One API call as a non-browser client (an organiser's step, say): the parsed JSON body, or
+    // an error with the status for anything but 2xx.
+    api(method, path, token, body, headers = {}) {
+      return new Promise((resolve, reject) => {
+        const data = body === undefined ? null : JSON.stringify(body);
+        const req = request(`${base}${path}`, {
+          method, ca, headers: {
+            Accept: 'application/json', ...headers,
+            ...(token ? { Authorization: `Bearer ${token}` } : {}),
+            ...(data ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {}),
+          },
+        }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c) => { text += c; });
+          res.on('end', () => {
+            const json = text ? JSON.parse(text) : null;
+            if (res.statusCode >= 200 && res.statusCode < 300) resolve(json);
+            else reject(Object.assign(new Error(`${method} ${path}: ${res.statusCode} ${text}`), { status: res.statusCode }));
+          });
+        });
+        req.on('error', reject);
+        if (data) req.write(data);
+        req.end();
+      });
+    },
     // what kitoctl needs to reach the same database
     mysqlEnv: {
       KITO_MYSQL_HOST: env.KITO_MYSQL_HOST, KITO_MYSQL_PORT: env.KITO_MYSQL_PORT,

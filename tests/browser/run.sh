@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 [ -x /usr/bin/chromium ] || { echo "chromium is not installed (apt-get install chromium)" >&2; exit 1; }
-if [ ! -d node_modules/playwright-core ]; then
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/@axe-core/playwright ] ||
+    [ ! -d node_modules/lighthouse ]; then
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent
 fi
 exec node --test --test-concurrency=1 --test-reporter=tap ./*.test.mjs

@@ -1,10 +1,10 @@
 /*
- * Fuzz target: the valuation-certificate request decoder (api/store/repo_certificates.h) and, on the
- * same bytes, the stone request decoder (api/store/repo_stones.h). Bytes go through kito_json_parse as
- * kitod's dispatcher does, then the decoders. Besides "no crash" it checks that a refusal names a
- * field with a valid UTF-8 reason, that an accepted certificate request is within its documented
- * ranges, and that its document always builds and has a canonical form (no reals, nothing beyond
- * 2^53), so an accepted request can always be signed.
+ * Fuzz target: the valuation-certificate request decoder (api/store/repo_certificates.h) and, on
+ * the same bytes, the stone request decoder (api/store/repo_stones.h). Bytes go through
+ * kito_json_parse as kitod's dispatcher does, then the decoders. Besides "no crash" it checks that
+ * a refusal names a field with a valid UTF-8 reason, that an accepted certificate request is within
+ * its documented ranges, and that its document always builds and has a canonical form (no reals,
+ * nothing beyond 2^53), so an accepted request can always be signed.
  */
 #include <stdint.h>
 #include <stdlib.h>

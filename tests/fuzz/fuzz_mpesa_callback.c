@@ -1,9 +1,9 @@
 /*
- * Fuzz target: the M-Pesa result callback and the provider's synchronous answers (api/adapters/mpesa.h),
- * the bytes a network peer controls. Checks, besides "no crash": a parsed result has a
- * non-empty OriginatorConversationID that fits, a success always carries a TransactionID, the
- * strings are NUL-terminated within their buffers, a refusal gives a reason, and the answer
- * parsers never call an unreadable answer "accepted".
+ * Fuzz target: the M-Pesa result callback and the provider's synchronous answers
+ * (api/adapters/mpesa.h), the bytes a network peer controls. Checks, besides "no crash": a parsed
+ * result has a non-empty OriginatorConversationID that fits, a success always carries a
+ * TransactionID, the strings are NUL-terminated within their buffers, a refusal gives a reason, and
+ * the answer parsers never call an unreadable answer "accepted".
  */
 #include <stdint.h>
 #include <stdlib.h>

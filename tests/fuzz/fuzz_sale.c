@@ -1,13 +1,13 @@
 /*
- * Fuzz target: the sale and lot request decoders (api/store/repo_sales.h, api/store/repo_lots.h), the pure
- * half of POST /v1/sales, PATCH /v1/sales/{id}, POST /v1/sales/{id}/lots, PATCH /v1/lots/{id},
- * POST /v1/sales/{id}/lots/order and POST /v1/sales/{id}/approvals' neighbours. Bytes go through
- * the JSON body parser, then every decoder. Besides "no crash" it checks that a refusal names a
- * field and a reason in valid UTF-8, that an accepted sale keeps every rule of DESIGN.md and the
- * engine (valid ladder, ends after starts, rates and windows in range, tender pricing only for
- * tenders, a venue where one is required), that an accepted sale survives the PATCH round trip
- * (kito_sale_input_to_json then decode gives the same input), and that the input applied as a
- * PATCH onto a fixed sale either is refused with a field or decodes to a valid sale.
+ * Fuzz target: the sale and lot request decoders (api/store/repo_sales.h, api/store/repo_lots.h),
+ * the pure half of POST /v1/sales, PATCH /v1/sales/{id}, POST /v1/sales/{id}/lots, PATCH
+ * /v1/lots/{id}, POST /v1/sales/{id}/lots/order and POST /v1/sales/{id}/approvals' neighbours.
+ * Bytes go through the JSON body parser, then every decoder. Besides "no crash" it checks that a
+ * refusal names a field and a reason in valid UTF-8, that an accepted sale keeps every rule of
+ * DESIGN.md and the engine (valid ladder, ends after starts, rates and windows in range, tender
+ * pricing only for tenders, a venue where one is required), that an accepted sale survives the
+ * PATCH round trip (kito_sale_input_to_json then decode gives the same input), and that the input
+ * applied as a PATCH onto a fixed sale either is refused with a field or decodes to a valid sale.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@
 #include "api/http/json.h"
 #include "api/store/repo_lots.h"
 #include "api/store/repo_sales.h"
+#include "api/store/sql.h"
 
 #define CHECK(x)                                                                                   \
     do {                                                                                           \

@@ -1,10 +1,11 @@
 /*
  * Fuzz target: JSON request decoding and validation (api/common/validate.h).
- * Bytes go through kito_json_parse (api/http/json.h, as kitod parses request bodies), then the strict
- * field reader for the shapes of the issue-4 requests (account registration, valuation certificate,
- * sale), then the field validators on whatever members are present. Besides "no crash" it checks
- * that refusals name a field and give a reason in valid UTF-8 (so the error body can always be
- * built), that accepted values are in their documented ranges, and that times and ids round-trip.
+ * Bytes go through kito_json_parse (api/http/json.h, as kitod parses request bodies), then the
+ * strict field reader for the shapes of the issue-4 requests (account registration, valuation
+ * certificate, sale), then the field validators on whatever members are present. Besides "no crash"
+ * it checks that refusals name a field and give a reason in valid UTF-8 (so the error body can
+ * always be built), that accepted values are in their documented ranges, and that times and ids
+ * round-trip.
  */
 #include <stdint.h>
 #include <stdlib.h>

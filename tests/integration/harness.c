@@ -68,6 +68,17 @@ void kito_harness_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* Whether one of the first n entries of envp sets the variable that entry ("NAME=value") sets. */
+static bool env_has(char *const *envp, size_t n, const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    size_t nl = eq ? (size_t)(eq - entry) : strlen(entry);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(envp[i], entry, nl) == 0 && envp[i][nl] == '=')
+            return true;
+    return false;
+}
+
 void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env)
 {
     memset(k, 0, sizeof(*k));
@@ -75,19 +86,26 @@ void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env
     k->http_port = kito_harness_free_port();
     while (k->http_port == k->https_port)
         k->http_port = kito_harness_free_port();
+    k->metrics_port = kito_harness_free_port();
+    while (k->metrics_port == k->https_port || k->metrics_port == k->http_port)
+        k->metrics_port = kito_harness_free_port();
     snprintf(k->log_path, sizeof(k->log_path), "%s/logs/kitod-%d-%d.log",
              env_or_die("KITO_TEST_VAR"), (int)getpid(), k->https_port);
 
-    char vars[16][600];
+    char vars[24][600];
     int n = 0;
     const char *var = env_or_die("KITO_TEST_VAR");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_BIND=127.0.0.1");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_HTTPS_PORT=%d", k->https_port);
     snprintf(vars[n++], sizeof(vars[0]), "KITO_HTTP_PORT=%d", k->http_port);
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_METRICS_PORT=%d", k->metrics_port);
     snprintf(vars[n++], sizeof(vars[0]), "KITO_TLS_CERT=%s/tls/cert.pem", var);
     snprintf(vars[n++], sizeof(vars[0]), "KITO_TLS_KEY=%s/tls/key.pem", var);
     snprintf(vars[n++], sizeof(vars[0]), "KITO_REDIS_HOST=127.0.0.1");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_REDIS_PORT=%s", env_or_die("KITO_TEST_REDIS_PORT"));
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_REDIS_USER=kito");
+    snprintf(vars[n++], sizeof(vars[0]), "KITO_REDIS_PASSWORD=%s",
+             env_or_die("KITO_TEST_REDIS_PASSWORD"));
     snprintf(vars[n++], sizeof(vars[0]), "KITO_MYSQL_HOST=127.0.0.1");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_MYSQL_PORT=%s", env_or_die("KITO_TEST_MYSQL_PORT"));
     snprintf(vars[n++], sizeof(vars[0]), "KITO_MYSQL_USER=kito");
@@ -100,23 +118,18 @@ void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env
     snprintf(vars[n++], sizeof(vars[0]), "KITO_ACCESS_LOG=-");
     snprintf(vars[n++], sizeof(vars[0]), "KITO_PHOTO_DIR=%s/photos", var);
 
-    /* environment: ours, then extra_env, then the inherited one minus names we set */
+    /* environment: extra_env, then ours, then the inherited one, each minus the names an earlier
+     * one set (getenv returns the first match, so extra_env overrides ours) */
     char *envp[512];
     size_t e = 0;
-    for (int i = 0; i < n; i++)
-        envp[e++] = vars[i];
     for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL && e < 300; i++)
         envp[e++] = (char *)extra_env[i];
-    size_t ours = e;
-    for (char **p = environ; *p != NULL && e < 510; p++) {
-        const char *eq = strchr(*p, '=');
-        size_t nl = eq ? (size_t)(eq - *p) : strlen(*p);
-        bool shadowed = false;
-        for (size_t i = 0; i < ours && !shadowed; i++)
-            shadowed = strncmp(envp[i], *p, nl) == 0 && envp[i][nl] == '=';
-        if (!shadowed)
+    for (int i = 0; i < n; i++)
+        if (!env_has(envp, e, vars[i]))
+            envp[e++] = vars[i];
+    for (char **p = environ; *p != NULL && e < 510; p++)
+        if (!env_has(envp, e, *p))
             envp[e++] = *p;
-    }
     envp[e] = NULL;
 
     char bin[1024];
@@ -202,6 +215,8 @@ int kito_http(const struct kito_kitod *k, const char *method, const char *path, 
     char url[2048];
     if (flags & KITO_HTTP_PLAIN)
         snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", k->http_port, path);
+    else if (flags & KITO_HTTP_OPS)
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", k->metrics_port, path);
     else
         snprintf(url, sizeof(url), "https://localhost:%d%s", k->https_port, path);
     /* localhost resolves to 127.0.0.1 without asking the system resolver */
@@ -335,6 +350,18 @@ void kito_harness_redis_pause(double seconds)
     cr_assert_eq(kito_harness_sh(cmd, NULL, 0), 0, "cannot stop Redis");
 }
 
+redisContext *kito_harness_redis(void)
+{
+    const char *port = env_or_die("KITO_TEST_REDIS_PORT");
+    redisContext *c = redisConnect("127.0.0.1", atoi(port));
+    cr_assert(c != NULL && !c->err, "cannot reach the test Redis on port %s", port);
+    redisReply *r = redisCommand(c, "AUTH %s", env_or_die("KITO_TEST_REDIS_ADMIN_PASSWORD"));
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS, "the test Redis refused the admin: %s",
+              r != NULL && r->type == REDIS_REPLY_ERROR ? r->str : "no answer");
+    freeReplyObject(r);
+    return c;
+}
+
 int kito_harness_service(const char *action)
 {
     char cmd[1024];
@@ -455,6 +482,58 @@ unsigned long long kito_harness_account(const char *role, char *contact, size_t 
     return id;
 }
 
+unsigned long long kito_harness_stone(unsigned long long miner, unsigned long long listed_by,
+                                      bool certified, char id[KITO_ID_SIZE])
+{
+    static unsigned long long valuer;
+    char key[32], sig[89];
+    unsigned long long stone = kito_harness_sql(
+        "INSERT INTO stones (seller_id, listed_by, species, variety, weight_cct, origin_country,"
+        " origin_region, colour, status) VALUES (%llu, %llu, 'zoisite', 'tanzanite', 312, 'TZ',"
+        " 'Manyara', 'violet blue', '%s')",
+        miner, listed_by, certified ? "certified" : "draft");
+    if (certified) {
+        if (valuer == 0)
+            valuer = kito_harness_account("valuer", NULL, 0);
+        if (kito_harness_sql_value(key, sizeof(key), "SELECT key_id FROM signing_keys LIMIT 1") ==
+            0) {
+            kito_harness_sql("INSERT IGNORE INTO signing_keys (key_id, public_key_b64) VALUES"
+                             " ('5a1e5a1e5a1e5a1e', '%043d=')",
+                             0);
+            snprintf(key, sizeof(key), "5a1e5a1e5a1e5a1e");
+        }
+        memset(sig, 'A', 86);
+        sig[86] = sig[87] = '=';
+        sig[88] = '\0';
+        kito_harness_sql("INSERT INTO certificates (stone_id, version, canonical_json, signature,"
+                         " key_id, valuer_id) VALUES (%llu, 1, '{\"species\":\"zoisite\"}', '%s',"
+                         " '%s', %llu)",
+                         stone, sig, key, valuer);
+    }
+    cr_assert_eq(kito_id_format(KITO_ID_STONE, stone, id, KITO_ID_SIZE), KITO_OK);
+    return stone;
+}
+
+unsigned long long kito_harness_offer(const char *stone_id, unsigned long long organizer_id)
+{
+    uint64_t stone = 0;
+    char have[32];
+    cr_assert_eq(kito_id_parse(KITO_ID_STONE, stone_id, &stone), KITO_OK, "not a stone id: %s",
+                 stone_id);
+    if (kito_harness_sql_value(have, sizeof(have),
+                               "SELECT id FROM stone_offers WHERE live_stone_id = %llu"
+                               " AND organizer_id = %llu AND sale_key = 0",
+                               (unsigned long long)stone, organizer_id) > 0)
+        return strtoull(have, NULL, 10);
+    unsigned long long id = kito_harness_sql(
+        "INSERT INTO stone_offers (stone_id, miner_id, listed_by, organizer_id, offered_by,"
+        " offered_by_role) SELECT id, seller_id, listed_by, %llu, seller_id, 'miner'"
+        " FROM stones WHERE id = %llu",
+        organizer_id, (unsigned long long)stone);
+    cr_assert_neq(id, 0, "no offer of %s written", stone_id);
+    return id;
+}
+
 unsigned long long kito_harness_session(unsigned long long account_id, char token[44])
 {
     cr_assert(kito_crypto_token_new(token) == KITO_OK);
@@ -534,6 +613,64 @@ struct kito_http_resp kito_harness_call_raw(const struct kito_kitod *k, const ch
                                             size_t len, const char *content_type)
 {
     return call(k, token, NULL, method, path, body, len, content_type);
+}
+
+struct kito_http_resp kito_harness_callf(const struct kito_kitod *k, const kito_who *w,
+                                         const char *idempotency_key, const char *method,
+                                         const char *path, const char *body_fmt, ...)
+{
+    char body[16384];
+    if (body_fmt != NULL) {
+        va_list ap;
+        va_start(ap, body_fmt);
+        int n = vsnprintf(body, sizeof(body), body_fmt, ap);
+        va_end(ap);
+        cr_assert(n >= 0 && (size_t)n < sizeof(body), "%s %s: body too long", method, path);
+    }
+    return kito_harness_call(k, w, idempotency_key, method, path, body_fmt != NULL ? body : NULL);
+}
+
+struct kito_http_resp kito_harness_call_json(const struct kito_kitod *k, const char *token,
+                                             const char *method, const char *path, const char *json)
+{
+    return call(k, token, NULL, method, path, json, json != NULL ? strlen(json) : 0,
+                json != NULL ? "application/json" : NULL);
+}
+
+long long kito_harness_count(const char *fmt, ...)
+{
+    char sql[4096], out[32] = "";
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    cr_assert(n >= 0 && (size_t)n < sizeof(sql), "query too long");
+    kito_harness_sql_value(out, sizeof(out), "%s", sql);
+    return atoll(out);
+}
+
+const char *kito_harness_str(const struct kito_http_resp *r, const char *name)
+{
+    const char *s = json_string_value(json_object_get(r->json, name));
+    cr_assert(s != NULL, "no string member %s in %s", name, r->body);
+    return s;
+}
+
+const char *kito_harness_at(long offset_s, char buf[KITO_TIME_SIZE])
+{
+    cr_assert_eq(kito_time_format(((int64_t)time(NULL) + offset_s) * 1000, buf), KITO_OK);
+    return buf;
+}
+
+unsigned long long kito_harness_offered_stone(unsigned long long organizer_id,
+                                              char id[KITO_ID_SIZE])
+{
+    static unsigned long long miner;
+    if (miner == 0)
+        miner = kito_harness_account("miner", NULL, 0);
+    unsigned long long key = kito_harness_stone(miner, miner, true, id);
+    kito_harness_offer(id, organizer_id);
+    return key;
 }
 
 void kito_harness_expect(const struct kito_http_resp *r, long status, const char *what)

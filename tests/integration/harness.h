@@ -9,6 +9,7 @@
 #ifndef KITO_HARNESS_H
 #define KITO_HARNESS_H
 
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@ struct kito_kitod {
     pid_t pid;
     int https_port;
     int http_port;
+    int metrics_port;   /* the loopback listener for /metrics and /healthz (KITO_METRICS_PORT) */
     char log_path[512]; /* kitod's stdout and stderr */
 };
 
@@ -51,6 +53,7 @@ int kito_harness_kitod_stop(struct kito_kitod *k, int timeout_ms);
 enum {
     KITO_HTTP_H2 = 1 << 0,    /* negotiate HTTP/2 (ALPN); the default is HTTP/1.1 */
     KITO_HTTP_PLAIN = 1 << 1, /* plain http:// to the redirect port, no TLS */
+    KITO_HTTP_OPS = 1 << 2,   /* plain http:// to the loopback metrics listener */
 };
 
 struct kito_http_resp {
@@ -85,6 +88,10 @@ void kito_assert_error(const struct kito_http_resp *r, long status, const char *
 /* Runs a lib.sh shell function against the test services, e.g. "redis_stop" or "mysql_start";
  * returns its exit status. Known: redis_start, redis_stop, redis_kill, mysql_start, mysql_stop. */
 int kito_harness_service(const char *action);
+
+/* A connection to the test Redis as its admin (the default user, KITO_TEST_REDIS_ADMIN_PASSWORD;
+ * kitod's own user may not run FLUSHDB and the like). Free with redisFree. */
+redisContext *kito_harness_redis(void);
 
 /* Stops the test Redis (SIGSTOP) now and lets it go on (SIGCONT) after seconds, without waiting:
  * what a stall of Redis looks like to kitod (commands it has already sent run when it wakes). */
@@ -132,6 +139,18 @@ unsigned long long kito_harness_session(unsigned long long account_id, char toke
 /* The same for a token the caller made (kito_crypto_token_new): its session, live for a day. */
 unsigned long long kito_harness_session_for(unsigned long long account_id, const char *token);
 
+/* A stone of miner (listed by listed_by: she herself or a valuer), made by SQL; with a version 1
+ * certificate issued by a test valuer when certified (the signature is a placeholder: for tests
+ * that do not verify it). Its API id ("stn_...") goes into id. Returns its key. */
+unsigned long long kito_harness_stone(unsigned long long miner, unsigned long long listed_by,
+                                      bool certified, char id[KITO_ID_SIZE]);
+
+/* Consent (DESIGN.md, "Consent"; api/store/repo_offers.h): the miner of stone_id (the API's id,
+ * "stn_...") offers it to organiser organizer_id (any of her sales), as POST
+ * /v1/stones/{id}/offers by the miner would, written by SQL for tests that arrange their stones
+ * by SQL. Returns the offer's key. Idempotent like the API: an offer already live is returned. */
+unsigned long long kito_harness_offer(const char *stone_id, unsigned long long organizer_id);
+
 /* Runs one SQL statement (printf-style) that is expected to be refused; returns MariaDB's error
  * number (0 if it succeeded). For checking the schema's own constraints. */
 unsigned int kito_harness_sql_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -159,6 +178,32 @@ struct kito_http_resp kito_harness_call(const struct kito_kitod *k, const kito_w
 struct kito_http_resp kito_harness_call_raw(const struct kito_kitod *k, const char *token,
                                             const char *method, const char *path, const void *body,
                                             size_t len, const char *content_type);
+
+/* kito_harness_call with the body made printf-style from body_fmt (NULL: no body; at most 16 KiB
+ * once formatted). */
+struct kito_http_resp kito_harness_callf(const struct kito_kitod *k, const kito_who *w,
+                                         const char *idempotency_key, const char *method,
+                                         const char *path, const char *body_fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* kito_harness_call with a bearer token instead of a person (token may be NULL). */
+struct kito_http_resp kito_harness_call_json(const struct kito_kitod *k, const char *token,
+                                             const char *method, const char *path,
+                                             const char *json);
+
+/* The number the first column of the first row of a SQL query says (printf-style), 0 if none. */
+long long kito_harness_count(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The string member name of r's JSON body; the test fails when there is none. Borrowed from r. */
+const char *kito_harness_str(const struct kito_http_resp *r, const char *name);
+
+/* RFC 3339 UTC of now + offset_s seconds, into buf (returned). */
+const char *kito_harness_at(long offset_s, char buf[KITO_TIME_SIZE]);
+
+/* A certified stone of a test miner (one per test program), listed by her and offered to
+ * organizer_id (consent: kito_harness_offer); its API id goes into id. Returns its key. */
+unsigned long long kito_harness_offered_stone(unsigned long long organizer_id,
+                                              char id[KITO_ID_SIZE]);
 
 /* Asserts r's status; on failure the message shows what and the body. */
 void kito_harness_expect(const struct kito_http_resp *r, long status, const char *what);

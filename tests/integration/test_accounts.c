@@ -236,7 +236,7 @@ Test(accounts, a_miner_registers_with_phone_and_pin)
     char v[200];
     kito_harness_sql_value(v, sizeof(v), "SELECT secret_hash FROM accounts WHERE phone = '%s'",
                            phone);
-    cr_assert_eq(strncmp(v, "scrypt$N=16384,r=8,p=1$", 23), 0, "stored %s", v);
+    cr_assert_eq(strncmp(v, "scrypt$N=16384,r=8,p=5$", 23), 0, "stored %s", v);
     kito_harness_sql_value(v, sizeof(v),
                            "SELECT COUNT(*) FROM audit_log l JOIN accounts a ON a.id = l.entity_id"
                            " WHERE l.action = 'account.register' AND l.entity = 'account'"
@@ -401,6 +401,52 @@ Test(accounts, every_bad_registration_is_refused_and_writes_nothing)
 
 /* ---- sessions -------------------------------------------------------------------------------- */
 
+/* Issue 15, finding 10: the passwords and PINs people pick first are refused, at registration and
+ * at a change, with 422 and a sentence naming the field. */
+Test(accounts, weak_secrets_are_refused_with_the_field_named)
+{
+    const long v = validation_status();
+    char phone[20], email[128], body[512];
+    static const char *pins[] = {"1212", "0007", "2000"};
+    for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+        fresh_phone(phone, sizeof(phone), "2557");
+        snprintf(body, sizeof(body),
+                 "{\"role\":\"miner\",\"name\":\"Test\",\"phone\":\"%s\",\"pin\":\"%s\","
+                 "\"payout\":{\"rail\":\"mpesa\"}}",
+                 phone, pins[i]);
+        refused(body, v, "validation_failed", "pin", phone);
+    }
+    static const char *passwords[] = {"password", "12345678", "Password1"};
+    for (size_t i = 0; i < sizeof(passwords) / sizeof(passwords[0]); i++) {
+        fresh_email(email, sizeof(email), "weak");
+        snprintf(body, sizeof(body),
+                 "{\"role\":\"buyer\",\"name\":\"Test\",\"email\":\"%s\",\"password\":\"%s\"}",
+                 email, passwords[i]);
+        refused(body, v, "validation_failed", "password", email);
+    }
+
+    /* a change to a weak one is refused too, and the old PIN keeps working */
+    char token[64];
+    fresh_phone(phone, sizeof(phone), "2557");
+    struct kito_http_resp r = register_miner(phone, "5937", "mpesa");
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    kito_http_resp_free(&r);
+    snprintf(body, sizeof(body), "{\"phone\":\"%s\",\"pin\":\"5937\"}", phone);
+    r = call("POST", "/v1/sessions", body, NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    snprintf(token, sizeof(token), "%s", str(&r, "token"));
+    kito_http_resp_free(&r);
+    r = call("POST", "/v1/accounts/me/secret", "{\"current\":\"5937\",\"new\":\"1212\"}", token);
+    kito_assert_error(&r, v, "validation_failed");
+    const char *msg =
+        json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
+    cr_assert(msg != NULL && strstr(msg, "new") != NULL, "message '%s' does not name new", msg);
+    kito_http_resp_free(&r);
+    r = call("POST", "/v1/sessions", body, NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    kito_http_resp_free(&r);
+}
+
 Test(accounts, wrong_secret_and_unknown_account_get_the_same_answer)
 {
     char email[128], token[64];
@@ -469,7 +515,7 @@ Test(accounts, sign_in_returns_a_token_that_works_and_expires_later)
     /* the harness made the hash with the cheap test cost: sign-in upgraded it */
     kito_harness_sql_value(v, sizeof(v),
                            "SELECT LEFT(secret_hash, 23) FROM accounts WHERE id = %llu", id);
-    cr_assert_str_eq(v, "scrypt$N=16384,r=8,p=1$");
+    cr_assert_str_eq(v, "scrypt$N=16384,r=8,p=5$");
 
     r = call("GET", "/v1/accounts/me", NULL, token);
     cr_assert_eq(r.status, 200, "%s", r.body);
@@ -507,6 +553,22 @@ static long retry_after(const struct kito_http_resp *r)
     return atol(v);
 }
 
+/* Another loopback address for this test: src with its last number moved by k (1..249). */
+static void other_address(unsigned k, char out[32])
+{
+    unsigned a = 0, b = 0, c = 1;
+    cr_assert_eq(sscanf(src, "127.%u.%u.%u", &a, &b, &c), 3);
+    snprintf(out, 32, "127.%u.%u.%u", a, b, 1 + (c - 1 + k) % 250);
+}
+
+/* A sign-in with phone and PIN from `from` (src when NULL). */
+static struct kito_http_resp signin_phone_from(const char *from, const char *phone, const char *pin)
+{
+    char body[256];
+    snprintf(body, sizeof(body), "{\"phone\":\"%s\",\"pin\":\"%s\"}", phone, pin);
+    return call_from(from, "POST", "/v1/sessions", body, NULL);
+}
+
 Test(accounts, five_failures_slow_sign_in_and_a_success_clears_them)
 {
     char email[128], token[64];
@@ -536,10 +598,10 @@ Test(accounts, five_failures_slow_sign_in_and_a_success_clears_them)
     signin_ok(email, KITO_HARNESS_PASSWORD, token);
     char v[32];
     kito_harness_sql_value(v, sizeof(v),
-                           "SELECT COUNT(*) FROM signin_lockouts WHERE scope = 'account'"
-                           " AND subject = '%llu'",
-                           id);
-    cr_assert_str_eq(v, "0", "a success clears the account's counter");
+                           "SELECT COUNT(*) FROM signin_lockouts WHERE scope = 'pair'"
+                           " AND subject = '%llu/%s'",
+                           id, src);
+    cr_assert_str_eq(v, "0", "a success clears the counter of her account from this address");
     kito_harness_sql_value(v, sizeof(v),
                            "SELECT failures FROM signin_lockouts WHERE scope = 'address'"
                            " AND subject = '%s'",
@@ -552,23 +614,33 @@ Test(accounts, five_failures_slow_sign_in_and_a_success_clears_them)
     signin_ok(email, KITO_HARNESS_PASSWORD, token);
 }
 
-Test(accounts, ten_failures_lock_the_account)
+/* Ten failures from one address lock that address out of the account for 15 minutes; the
+ * account itself is not locked: she gets in from her own address (issue 15, finding 3). */
+Test(accounts, ten_failures_lock_that_address_out_of_the_account)
 {
-    char email[128];
+    char email[128], home[32], body[256], token[64];
     unsigned long long id = kito_harness_account("buyer", email, sizeof(email));
+    other_address(1, home);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", email,
+             KITO_HARNESS_PASSWORD);
+    struct kito_http_resp r = call_from(home, "POST", "/v1/sessions", body, NULL);
+    cr_assert_eq(r.status, 201, "she signs in from home: %s", r.body);
+    kito_http_resp_free(&r);
+
     for (int i = 0; i < 5; i++) {
-        struct kito_http_resp r = signin_email(email, "wrong password!");
+        r = signin_email(email, "wrong password!");
         kito_assert_error(&r, 401, "unauthorized");
         kito_http_resp_free(&r);
     }
-    /* failures 6 to 9 would need 1 + 2 + 4 + 8 s of waiting: move the clock of the counter
+    /* failures 6 to 9 would need 1 + 2 + 4 + 8 s of waiting: move the clock of the counters
      * instead, to 9 failures a minute ago (the 9th's delay of 16 s has passed) */
     kito_harness_sql("UPDATE signin_lockouts SET failures = 9,"
                      " first_failure_at = UTC_TIMESTAMP(3) - INTERVAL 60 SECOND,"
                      " last_failure_at = UTC_TIMESTAMP(3) - INTERVAL 60 SECOND"
-                     " WHERE scope = 'account' AND subject = '%llu'",
-                     id);
-    struct kito_http_resp r = signin_email(email, "wrong password!");
+                     " WHERE (scope = 'account' AND subject = '%llu')"
+                     " OR (scope = 'pair' AND subject = '%llu/%s')",
+                     id, id, src);
+    r = signin_email(email, "wrong password!");
     kito_assert_error(&r, 401, "unauthorized"); /* the 10th is still just wrong */
     kito_http_resp_free(&r);
     r = signin_email(email, KITO_HARNESS_PASSWORD);
@@ -576,33 +648,80 @@ Test(accounts, ten_failures_lock_the_account)
     long ra = retry_after(&r);
     cr_assert(ra > 890 && ra <= 900, "Retry-After %ld", ra);
     kito_http_resp_free(&r);
-
-    /* from another address too: the lock is the account's */
-    char other[32];
-    snprintf(other, sizeof(other), "%s", src);
-    other[strlen(other) - 1] = other[strlen(other) - 1] == '9' ? '8' : '9';
-    char body[256];
-    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", email,
-             KITO_HARNESS_PASSWORD);
-    r = call_from(other, "POST", "/v1/sessions", body, NULL);
-    kito_assert_error(&r, 429, "locked");
-    kito_http_resp_free(&r);
-
     char v[32];
     kito_harness_sql_value(v, sizeof(v),
                            "SELECT COUNT(*) FROM audit_log WHERE action = 'account.lock'"
-                           " AND entity_id = %llu",
+                           " AND entity_id = %llu AND detail_json LIKE '%%\"pair\"%%'",
                            id);
     cr_assert_str_eq(v, "1");
 
-    /* when the lock is over, the right password works and clears it */
+    /* from her own address she is not held at all */
+    r = call_from(home, "POST", "/v1/sessions", body, NULL);
+    cr_assert_eq(r.status, 201, "from home: %ld %s", r.status, r.body);
+    kito_http_resp_free(&r);
+
+    /* when the lock is over (and the account-wide delay of a stranger's address, 32 s after
+     * the 10th failure), the right password works from here too and clears it */
     kito_harness_sql("UPDATE signin_lockouts SET locked_until = UTC_TIMESTAMP(3),"
+                     " first_failure_at = UTC_TIMESTAMP(3) - INTERVAL 20 MINUTE,"
+                     " last_failure_at = UTC_TIMESTAMP(3) - INTERVAL 16 MINUTE"
+                     " WHERE scope = 'pair' AND subject = '%llu/%s'",
+                     id, src);
+    kito_harness_sql("UPDATE signin_lockouts SET"
                      " first_failure_at = UTC_TIMESTAMP(3) - INTERVAL 20 MINUTE,"
                      " last_failure_at = UTC_TIMESTAMP(3) - INTERVAL 16 MINUTE"
                      " WHERE scope = 'account' AND subject = '%llu'",
                      id);
-    char token[64];
     signin_ok(email, KITO_HARNESS_PASSWORD, token);
+}
+
+/* Issue 15, finding 3: ten wrong PINs from ten addresses locked a miner's account for 15
+ * minutes, renewable forever. Strangers' failures now only slow strangers (the account-wide
+ * delay, never a lock); from her own address her PIN lets her in at once. */
+Test(accounts, strangers_cannot_lock_the_owner_out)
+{
+    char phone[24], from[32];
+    unsigned long long id = kito_harness_account("miner", phone, sizeof(phone));
+    struct kito_http_resp r = signin_phone_from(NULL, phone, KITO_HARNESS_PIN);
+    cr_assert_eq(r.status, 201, "she signed in from her phone before: %s", r.body);
+    kito_http_resp_free(&r);
+
+    for (unsigned k = 1; k <= 5; k++) {
+        other_address(k, from);
+        r = signin_phone_from(from, phone, "7391");
+        kito_assert_error(&r, 401, "unauthorized");
+        kito_http_resp_free(&r);
+    }
+    /* four more over the last minute (1 + 2 + 4 + 8 s of delays: moved clock), a tenth now */
+    kito_harness_sql("UPDATE signin_lockouts SET failures = 9,"
+                     " first_failure_at = UTC_TIMESTAMP(3) - INTERVAL 60 SECOND,"
+                     " last_failure_at = UTC_TIMESTAMP(3) - INTERVAL 60 SECOND"
+                     " WHERE scope = 'account' AND subject = '%llu'",
+                     id);
+    other_address(6, from);
+    r = signin_phone_from(from, phone, "7391");
+    kito_assert_error(&r, 401, "unauthorized");
+    kito_http_resp_free(&r);
+
+    /* a stranger's address is slowed (2^(10 - 5) s), not locked */
+    other_address(7, from);
+    r = signin_phone_from(from, phone, KITO_HARNESS_PIN);
+    kito_assert_error(&r, 429, "rate_limited");
+    long ra = retry_after(&r);
+    cr_assert(ra >= 1 && ra <= 32, "Retry-After %ld", ra);
+    kito_http_resp_free(&r);
+
+    /* she, from her own address, gets in at once */
+    r = signin_phone_from(NULL, phone, KITO_HARNESS_PIN);
+    cr_assert_eq(r.status, 201, "the owner is held: %ld %s", r.status, r.body);
+    kito_http_resp_free(&r);
+
+    char v[32];
+    kito_harness_sql_value(v, sizeof(v),
+                           "SELECT COUNT(*) FROM signin_lockouts WHERE locked_until IS NOT NULL"
+                           " AND (subject = '%llu' OR subject LIKE '%llu/%%')",
+                           id, id);
+    cr_assert_str_eq(v, "0", "nothing of hers is locked");
 }
 
 Test(accounts, an_address_with_many_failures_is_slowed_then_locked)
@@ -673,15 +792,19 @@ Test(accounts, an_unknown_identifier_is_slowed_like_an_account)
     kito_http_resp_free(&sixth[0]);
     kito_http_resp_free(&sixth[1]);
 
-    /* and locked after ten, as an account is; failures 6 to 9 would need 1 + 2 + 4 + 8 s of
-     * waiting: move the clock of the unknown identifier's counter instead */
+    /* and locked out from this address after ten, as an account is; failures 6 to 9 would need
+     * 1 + 2 + 4 + 8 s of waiting: move the clock of the unknown identifier's counters instead
+     * (its own, "19" and 18 digits, and the one of it from this address) */
     char body[256];
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"wrong password!\"}", unknown);
-    kito_harness_sql("UPDATE signin_lockouts SET failures = 9,"
-                     " first_failure_at = UTC_TIMESTAMP(3) - INTERVAL 60 SECOND,"
-                     " last_failure_at = UTC_TIMESTAMP(3) - INTERVAL 60 SECOND"
-                     " WHERE scope = 'account' AND failures = 5"
-                     " AND subject NOT IN (SELECT id FROM accounts)");
+    kito_harness_sql(
+        "UPDATE signin_lockouts SET failures = 9,"
+        " first_failure_at = UTC_TIMESTAMP(3) - INTERVAL 60 SECOND,"
+        " last_failure_at = UTC_TIMESTAMP(3) - INTERVAL 60 SECOND"
+        " WHERE failures = 5 AND ((scope = 'account' AND subject REGEXP '^19[0-9]{18}$')"
+        " OR (scope = 'pair' AND subject = CONCAT(LEFT(subject, 20), '/%s')"
+        " AND subject REGEXP '^19[0-9]{18}/'))",
+        src);
     struct kito_http_resp r = call("POST", "/v1/sessions", body, NULL);
     kito_assert_error(&r, 401, "unauthorized");
     kito_http_resp_free(&r);

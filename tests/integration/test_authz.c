@@ -1,6 +1,6 @@
-/* Walks the whole route table (api/http/routes.c), which is the authorization matrix: every route that
- * names roles refuses anonymous callers with 401 and other roles with 403, and lets its own roles
- * through to the handler; public routes never ask for a token (issue 4). */
+/* Walks the whole route table (api/http/routes.c), which is the authorization matrix: every route
+ * that names roles refuses anonymous callers with 401 and other roles with 403, and lets its own
+ * roles through to the handler; public routes never ask for a token (issue 4). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>

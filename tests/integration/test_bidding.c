@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 
 #include "api/http/http_error.h"
 #include "api/common/validate.h"
+#include "api/live/bidding.h"
 #include "tests/integration/harness.h"
 
 KITO_SUITE_WITH_KITOD(bidding, 240);
@@ -32,21 +34,8 @@ static long long now_ms(void)
     return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static struct kito_http_resp call(const who *w, const char *method, const char *path,
-                                  const char *body_fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static struct kito_http_resp call(const who *w, const char *method, const char *path,
-                                  const char *body_fmt, ...)
-{
-    char body[4096];
-    if (body_fmt != NULL) {
-        va_list ap;
-        va_start(ap, body_fmt);
-        vsnprintf(body, sizeof(body), body_fmt, ap);
-        va_end(ap);
-    }
-    return kito_harness_call(&kd, w, NULL, method, path, body_fmt != NULL ? body : NULL);
-}
+/* A request as w (may be NULL) with a printf-style body (NULL: none). */
+#define call(w, method, path, ...) kito_harness_callf(&kd, w, NULL, method, path, __VA_ARGS__)
 
 static const char *str(const json_t *o, const char *name)
 {
@@ -84,30 +73,8 @@ static const char *rfc3339(long long ms, char buf[KITO_TIME_SIZE])
 /* A stone of a fresh miner (returned in *seller), certified. */
 static void new_stone(who *seller, char id[KITO_ID_SIZE])
 {
-    static unsigned long long valuer;
-    char key[32], sig[89];
-    if (valuer == 0)
-        valuer = kito_harness_account("valuer", NULL, 0);
     *seller = kito_harness_person("miner");
-    unsigned long long stone = kito_harness_sql(
-        "INSERT INTO stones (seller_id, listed_by, species, variety, weight_cct, origin_country,"
-        " origin_region, colour, status) VALUES (%llu, %llu, 'corundum', 'sapphire', 214, 'TZ',"
-        " 'Tunduru', 'blue', 'certified')",
-        seller->id, seller->id);
-    if (kito_harness_sql_value(key, sizeof(key), "SELECT key_id FROM signing_keys LIMIT 1") == 0) {
-        kito_harness_sql("INSERT IGNORE INTO signing_keys (key_id, public_key_b64) VALUES"
-                         " ('5a1e5a1e5a1e5a1e', '%043d=')",
-                         0);
-        snprintf(key, sizeof(key), "5a1e5a1e5a1e5a1e");
-    }
-    memset(sig, 'A', 86);
-    sig[86] = sig[87] = '=';
-    sig[88] = '\0';
-    kito_harness_sql("INSERT INTO certificates (stone_id, version, canonical_json, signature,"
-                     " key_id, valuer_id) VALUES (%llu, 1, '{\"species\":\"corundum\"}', '%s',"
-                     " '%s', %llu)",
-                     stone, sig, key, valuer);
-    kito_id_format(KITO_ID_STONE, stone, id, KITO_ID_SIZE);
+    kito_harness_stone(seller->id, seller->id, true, id);
 }
 
 /* A sale built and published through the API. */
@@ -150,6 +117,7 @@ static void build_sale(sale *s, const char *format, int n, long long reserve, lo
     for (int i = 0; i < n; i++) {
         char stone[KITO_ID_SIZE];
         new_stone(&s->seller[i], stone);
+        kito_harness_offer(stone, s->org.id); /* the miner's consent (DESIGN.md) */
         snprintf(path, sizeof(path), "/v1/sales/%s/lots", s->id);
         if (i == 0 && reserve > 0)
             r = call(&s->org, "POST", path,
@@ -257,9 +225,7 @@ static void bid_refused(const who *w, const char *lot, long long amount, long st
 /* The settlement outbox entry of lot_key: fields into a JSON object, or NULL when absent. */
 static json_t *outbox_entry(unsigned long long lot_key)
 {
-    const char *port = getenv("KITO_TEST_REDIS_PORT");
-    redisContext *c = redisConnect("127.0.0.1", port != NULL ? atoi(port) : 6391);
-    cr_assert(c != NULL && !c->err, "cannot reach the test Redis");
+    redisContext *c = kito_harness_redis();
     redisReply *r = redisCommand(c, "XRANGE outbox:settlement - +");
     cr_assert(r != NULL && r->type == REDIS_REPLY_ARRAY);
     json_t *found = NULL;
@@ -647,6 +613,183 @@ Test(bidding, idempotent_key_reused_after_restart_is_refused)
     kito_http_resp_free(&r1);
     cr_assert_eq(journal_len(s.lot_keys[0]), 2, "lot 0: open + 1 bid");
     cr_assert_eq(journal_len(s.lot_keys[1]), 1, "lot 1: open only");
+}
+
+/* ---- idempotency past a lot's snapshot, across kill -9 and a Redis failure (issue 15) ------- */
+
+/* kitod snapshots a lot every 10 commands here (default 1,000), so a few bids pass one. */
+static const char *const snapshot_every_10[] = {"KITO_SNAPSHOT_EVERY=10", NULL};
+
+static void kitod_restart_with(const char *const *env)
+{
+    kito_harness_kitod_stop(&kd, 5000);
+    kito_harness_kitod_start(&kd, env);
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 10000), 200);
+}
+
+/* kill -9: no goodbye, whatever was in flight is lost; then started again. */
+static void kitod_kill9_restart_with(const char *const *env)
+{
+    cr_assert(kd.pid > 0);
+    cr_assert_eq(kill(kd.pid, SIGKILL), 0);
+    int st;
+    cr_assert_eq(waitpid(kd.pid, &st, 0), kd.pid);
+    kd.pid = 0;
+    kito_harness_kitod_start(&kd, env);
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 10000), 200);
+}
+
+static redisContext *test_redis(void)
+{
+    return kito_harness_redis();
+}
+
+/* The seq lot_key's snapshot covers in Redis. */
+static long snapshot_seq(unsigned long long lot_key)
+{
+    redisContext *c = test_redis();
+    redisReply *r = redisCommand(c, "HGET lot:{%llu}:snap seq", lot_key);
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STRING, "lot %llu has no snapshot", lot_key);
+    long seq = atol(r->str);
+    freeReplyObject(r);
+    redisFree(c);
+    return seq;
+}
+
+/* How many entries of lot_key's journal carry the command of w's Idempotency-Key key. */
+static int journal_count(unsigned long long lot_key, const who *w, const char *key)
+{
+    uint64_t id = kito_bid_command_id(w->id, key, strlen(key));
+    redisContext *c = test_redis();
+    redisReply *r = redisCommand(c, "XRANGE lot:{%llu}:journal - +", lot_key);
+    cr_assert(r != NULL && r->type == REDIS_REPLY_ARRAY);
+    int n = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *v = r->element[i]->element[1]->element[1];
+        struct kito_command cmd;
+        cr_assert_eq(kito_command_decode((const uint8_t *)v->str, v->len, &cmd), KITO_OK);
+        n += cmd.id == id;
+    }
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+/* n bids by b[0] and b[1] in turn, each at the ask the one before left (timed), or n distinct
+ * sealed bids (tender, from 16000 up): n accepted commands. */
+static void bids_in_turn(const who *b, const char *lot, int n, bool tender)
+{
+    long long amount = tender ? 16000 : -1;
+    for (int k = 0; k < n; k++) {
+        if (!tender && amount < 0) {
+            struct kito_http_resp v = get_lot(NULL, lot);
+            amount = money(v.json, "ask");
+            kito_http_resp_free(&v);
+        }
+        struct kito_http_resp r = bid(&b[k % 2], lot, amount);
+        kito_harness_expect(&r, 201, "a bid in turn");
+        amount = tender ? amount + 1 : money(json_object_get(r.json, "lot"), "ask");
+        kito_http_resp_free(&r);
+    }
+}
+
+/* Issue 15, finding 0: a buyer's bid (key K, seq 2) is binding; other buyers push the lot past a
+ * snapshot; kitod is killed and restarted. Her retry with K is the same bid (201, replayed, the
+ * same seq), not a new bid judged against the book (it was 422 below_ask); the key still stands
+ * for that bid (another amount is refused, as before a restart, not placed as a new bid); and
+ * the same holds once the market has rebuilt itself after Redis died. */
+Test(bidding, a_retry_is_replayed_after_a_restart_though_the_lot_snapshotted_past_it,
+     .fini = restart_redis)
+{
+    kitod_restart_with(snapshot_every_10);
+    who b[3] = {kito_harness_person("buyer"), kito_harness_person("buyer"),
+                kito_harness_person("buyer")};
+    sale s;
+    build_sale(&s, "timed", 1, 0, 1500, 120000, "", b, 3, NULL);
+    publish(&s);
+    wait_state(s.lots[0], "open", 5000);
+    struct kito_http_resp r1 = bid_key(&b[0], s.lots[0], 10000, "past-snapshot-1");
+    kito_harness_expect(&r1, 201, "her bid");
+    cr_assert_eq(integer(r1.json, "seq"), 2, "open, then her bid");
+    bids_in_turn(&b[1], s.lots[0], 12, false);
+    cr_assert_geq(snapshot_seq(s.lot_keys[0]), 10, "the premise: the lot snapshotted past her bid");
+
+    kitod_kill9_restart_with(snapshot_every_10);
+    struct kito_http_resp r = bid_key(&b[0], s.lots[0], 10000, "past-snapshot-1");
+    char hdr[16] = "";
+    cr_expect_eq(r.status, 201, "the retry after a restart: %ld %s", r.status, r.body);
+    cr_expect(kito_http_header(&r, "idempotent-replayed", hdr, sizeof(hdr)),
+              "the retry is not a replay: %s", r.body);
+    if (r.status == 201) {
+        cr_expect_eq(integer(r.json, "seq"), 2);
+        cr_expect_str_eq(str(r.json, "bid_id"), str(r1.json, "bid_id"));
+    }
+    kito_http_resp_free(&r);
+    r = bid_key(&b[0], s.lots[0], 90000, "past-snapshot-1");
+    cr_expect_eq(r.status, 422, "the key reused for another amount after a restart: %ld %s",
+                 r.status, r.body);
+    kito_http_resp_free(&r);
+    cr_expect_eq(journal_count(s.lot_keys[0], &b[0], "past-snapshot-1"), 1,
+                 "the key's bid was placed again");
+
+    /* Redis dies and comes back: the market rebuilds itself in the same process */
+    cr_assert_eq(kito_harness_service("redis_kill"), 0);
+    cr_assert_eq(kito_harness_service("redis_start"), 0);
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 10000), 200);
+    long long end = now_ms() + 10000;
+    do {
+        r = bid_key(&b[0], s.lots[0], 10000, "past-snapshot-1");
+        if (r.status != 503)
+            break;
+        kito_http_resp_free(&r);
+        kito_harness_sleep_ms(100);
+    } while (now_ms() < end);
+    cr_expect_eq(r.status, 201, "the retry after a rebuild: %ld %s", r.status, r.body);
+    cr_expect(kito_http_header(&r, "idempotent-replayed", hdr, sizeof(hdr)),
+              "the retry after a rebuild is not a replay: %s", r.body);
+    kito_http_resp_free(&r);
+    kito_http_resp_free(&r1);
+    cr_expect_eq(journal_count(s.lot_keys[0], &b[0], "past-snapshot-1"), 1);
+}
+
+/* The reviewer's tender case: she bids 15000 (K1) and revises to 12000 (K2); the lot passes a
+ * snapshot; kitod is killed and restarted; her retry of K1 must be the first command answered
+ * again, not a revision back to 15000 (it was: 201 without Idempotent-Replayed, her sealed bid
+ * 15000 again, K1's command twice in the journal). */
+Test(bidding, a_tender_retry_after_a_restart_does_not_undo_her_revision)
+{
+    kitod_restart_with(snapshot_every_10);
+    who b[3] = {kito_harness_person("buyer"), kito_harness_person("buyer"),
+                kito_harness_person("buyer")};
+    sale s;
+    build_sale(&s, "tender", 1, 0, 1500, 120000, "", b, 3, NULL);
+    publish(&s);
+    wait_state(s.lots[0], "open", 5000);
+    struct kito_http_resp r = bid_key(&b[0], s.lots[0], 15000, "tender-k1");
+    kito_harness_expect(&r, 201, "K1");
+    kito_http_resp_free(&r);
+    r = bid_key(&b[0], s.lots[0], 12000, "tender-k2");
+    kito_harness_expect(&r, 201, "K2, a revision down");
+    kito_http_resp_free(&r);
+    bids_in_turn(&b[1], s.lots[0], 12, true);
+    cr_assert_geq(snapshot_seq(s.lot_keys[0]), 10, "the premise: the lot snapshotted past K1, K2");
+
+    kitod_kill9_restart_with(snapshot_every_10);
+    r = bid_key(&b[0], s.lots[0], 15000, "tender-k1");
+    char hdr[16] = "";
+    cr_expect_eq(r.status, 201, "the retry of K1: %ld %s", r.status, r.body);
+    cr_expect(kito_http_header(&r, "idempotent-replayed", hdr, sizeof(hdr)),
+              "the retry of K1 is not a replay: %s", r.body);
+    kito_http_resp_free(&r);
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/lots/%s/my-bid", s.lots[0]);
+    r = call(&b[0], "GET", path, NULL);
+    kito_harness_expect(&r, 200, "my bid");
+    cr_expect_eq(money(json_object_get(r.json, "bid"), "amount"), 12000,
+                 "her sealed bid went back to the retried K1: %s", r.body);
+    kito_http_resp_free(&r);
+    cr_expect_eq(journal_count(s.lot_keys[0], &b[0], "tender-k1"), 1,
+                 "K1's command is in the journal twice");
 }
 
 /* ---- soft close ------------------------------------------------------------------------------ */

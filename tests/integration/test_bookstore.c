@@ -47,7 +47,10 @@ static redisContext *sync_redis(void)
         usleep(100 * 1000);
     }
     cr_assert_not_null(c, "cannot connect to the test Redis");
-    redisReply *r = redisCommand(c, "SELECT %d", DB);
+    redisReply *r = redisCommand(c, "AUTH %s", getenv("KITO_TEST_REDIS_ADMIN_PASSWORD"));
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS, "the test Redis refused the admin");
+    freeReplyObject(r);
+    r = redisCommand(c, "SELECT %d", DB);
     cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
     freeReplyObject(r);
     return c;
@@ -67,6 +70,8 @@ static void store_params(struct kito_bookstore_params *p, uint32_t batch_max_com
     kito_bookstore_params_default(p);
     p->host = "127.0.0.1";
     p->port = redis_port();
+    p->user = "kito";
+    p->password = getenv("KITO_TEST_REDIS_PASSWORD");
     p->db = DB;
     p->timeout_ms = 2000;
     if (batch_max_commands != 0)
@@ -742,6 +747,155 @@ Test(bookstore, redis_down_refuses_rolls_back_and_recovers)
     kito_market_stats(a, &st);
     cr_assert(st.store.drops >= 1 && st.failed == 30 && st.lots_resynced >= 3);
     market_del(&loop, a);
+    loop_fini(&loop, &wake);
+}
+
+/* ---- the idempotency window across a restart and a rebuild (issue 15) ----------------------- */
+
+#define WIN 64       /* the window: recent_commands */
+#define WIN_BIDS 155 /* bids placed, past the window and past several snapshots a lot */
+#define WIN_SNAP 10  /* snapshot_every */
+
+/* What the replay listener heard. */
+struct replayed {
+    uint64_t ids[WIN_BIDS];
+    size_t n;
+};
+
+static void on_replayed(void *ud, const struct kito_command *c)
+{
+    struct replayed *r = ud;
+    if (r->n < WIN_BIDS)
+        r->ids[r->n] = c->id;
+    r->n++;
+}
+
+static kito_market *market_window(uv_loop_t *loop, struct replayed *rp, struct recovered *rc)
+{
+    struct kito_bookstore_params sp;
+    struct kito_market_limits lim;
+    store_params(&sp, 0);
+    market_limits(&lim, WIN_SNAP);
+    lim.engine.recent_commands = WIN;
+    kito_market *m;
+    cr_assert_eq(kito_market_create(loop, &sp, &lim, &m), KITO_OK);
+    memset(rp, 0, sizeof(*rp));
+    kito_market_set_replay_listener(m, on_replayed, rp);
+    memset(rc, 0, sizeof(*rc));
+    cr_assert_eq(kito_market_recover(m, on_recovered, rc), KITO_OK);
+    cr_assert(run_until(loop, recovered_done, rc, 20000), "recovery did not finish");
+    cr_assert_eq(rc->status, KITO_OK);
+    return m;
+}
+
+static uint32_t snap_seq_of(redisContext *c, uint64_t lot)
+{
+    redisReply *r = redisCommand(c, "HGET lot:{%llu}:snap seq", (unsigned long long)lot);
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STRING);
+    uint32_t seq = (uint32_t)strtoul(r->str, NULL, 10);
+    freeReplyObject(r);
+    return seq;
+}
+
+/* The latest WIN bids (by their time) are each a duplicate with their first seq, and the replay
+ * listener heard exactly those (in no particular order). */
+static void assert_window(kito_market *m, const struct replayed *rp,
+                          const struct kito_command *sent, const uint32_t *seqs, const char *when)
+{
+    cr_assert_eq(rp->n, WIN, "%s: the replay listener heard %zu commands, want the latest %d", when,
+                 rp->n, WIN);
+    for (size_t i = WIN_BIDS - WIN; i < WIN_BIDS; i++) {
+        size_t heard = 0;
+        for (size_t j = 0; j < WIN; j++)
+            heard += rp->ids[j] == sent[i].id;
+        cr_assert_eq(heard, 1, "%s: the listener heard id %llu %zu times", when,
+                     (unsigned long long)sent[i].id, heard);
+        struct kito_outcome now;
+        struct counter c = {0};
+        kito_err e = kito_market_submit(m, &sent[i], on_acked, &c, &now);
+        cr_assert_eq(e, KITO_E_DUPLICATE, "%s: the retry of bid %zu (lot %llu seq %u) got %s", when,
+                     i, (unsigned long long)sent[i].lot_id, seqs[i], kito_err_code(e));
+        cr_assert_eq(now.seq, seqs[i], "%s: bid %zu answered with seq %u, want %u", when, i,
+                     now.seq, seqs[i]);
+    }
+}
+
+/* Issue 15, finding 0: recovery restores a lot's snapshot and replays only the journal after
+ * it, so the window held only the commands after each lot's last snapshot. The latest
+ * recent_commands ids, before and after the snapshots, are remembered across a restart and
+ * across a rebuild after a Redis failure. */
+Test(bookstore, the_latest_ids_are_remembered_across_snapshots_restarts_and_rebuilds)
+{
+    flushdb();
+    uv_loop_t loop;
+    uv_timer_t wake;
+    loop_init(&loop, &wake);
+    struct replayed rp;
+    struct recovered rc;
+    kito_market *a = market_window(&loop, &rp, &rc);
+    struct kito_lot_config cfgs[3];
+    for (int i = 0; i < 3; i++)
+        lot_cfg(&cfgs[i], 400 + i, T0_MS + 3600000);
+    load_and_open(&loop, a, cfgs, 3);
+    /* 155 bids, 10 a batch (the last 5 after the last snapshots), the lots in turn, each
+     * stamped 1 ms after the one before */
+    static struct kito_command sent[WIN_BIDS];
+    static uint32_t seqs[WIN_BIDS];
+    for (size_t r = 0; r * 10 < WIN_BIDS; r++) {
+        size_t n = WIN_BIDS - r * 10 < 10 ? WIN_BIDS - r * 10 : 10;
+        struct counter c = {.want = (int)n};
+        for (size_t k = 0; k < n; k++) {
+            size_t i = r * 10 + k;
+            sent[i] = next_bid(a, 7000 + i, cfgs[i % 3].lot_id, i);
+            sent[i].now_ms = T0_MS + 1000 + (int64_t)i;
+            struct kito_outcome now;
+            cr_assert_eq(kito_market_submit(a, &sent[i], on_acked, &c, &now), KITO_OK, "%s",
+                         kito_err_code(now.err));
+            seqs[i] = now.seq;
+        }
+        cr_assert(run_until(&loop, counter_done, &c, 5000));
+        cr_assert_eq(c.ok, (int)n);
+    }
+    /* the premise: most of the window's commands are before their lot's snapshot, some after */
+    redisContext *rx = sync_redis();
+    size_t before_snap = 0;
+    for (size_t i = WIN_BIDS - WIN; i < WIN_BIDS; i++)
+        before_snap += seqs[i] <= snap_seq_of(rx, sent[i].lot_id);
+    cr_assert(before_snap > WIN / 2 && before_snap < WIN, "%zu of the window are before a snapshot",
+              before_snap);
+    market_del(&loop, a);
+
+    /* a restart */
+    kito_market *b = market_window(&loop, &rp, &rc);
+    cr_assert_eq(rc.r.lots, 3);
+    assert_window(b, &rp, sent, seqs, "after a restart");
+
+    /* a rebuild after a Redis failure, in the same process */
+    memset(&rp, 0, sizeof(rp));
+    cr_assert_eq(kito_harness_service("redis_kill"), 0);
+    spin(&loop, 200);
+    cr_assert(!kito_market_ready(b), "the market did not see Redis go");
+    cr_assert_eq(kito_harness_service("redis_start"), 0);
+    cr_assert(run_until(&loop, market_ready, b, 10000), "the market did not come back");
+    assert_window(b, &rp, sent, seqs, "after a rebuild");
+    market_del(&loop, b);
+
+    /* a record before the snapshot is damage like any other: the lot is left out */
+    redisFree(rx);
+    rx = sync_redis();
+    uint32_t snap = snap_seq_of(rx, cfgs[0].lot_id);
+    cr_assert_gt(snap, 2);
+    redisReply *r = redisCommand(rx, "XDEL lot:{%llu}:journal %u-0",
+                                 (unsigned long long)cfgs[0].lot_id, snap - 1);
+    cr_assert(r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+    freeReplyObject(r);
+    redisFree(rx);
+    kito_market *d = market_window(&loop, &rp, &rc);
+    cr_assert_eq(rc.r.lots, 2);
+    cr_assert_eq(rc.r.damaged, 1);
+    struct kito_lot_view v;
+    cr_assert_eq(kito_market_lot_view(d, cfgs[0].lot_id, &v), KITO_E_UNAVAILABLE);
+    market_del(&loop, d);
     loop_fini(&loop, &wake);
 }
 

@@ -19,18 +19,9 @@ KITO_SUITE_WITH_KITOD(certificates, 120);
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-static struct kito_http_resp call_raw(const char *method, const char *path, const void *body,
-                                      size_t len, const char *ctype, const char *token)
-{
-    return kito_harness_call_raw(&kd, token, method, path, body, len, ctype);
-}
-
-static struct kito_http_resp call(const char *method, const char *path, const char *json,
-                                  const char *token)
-{
-    return call_raw(method, path, json, json != NULL ? strlen(json) : 0,
-                    json != NULL ? "application/json" : NULL, token);
-}
+#define call_raw(method, path, body, len, ctype, token)                                            \
+    kito_harness_call_raw(&kd, token, method, path, body, len, ctype)
+#define call(method, path, json, token) kito_harness_call_json(&kd, token, method, path, json)
 
 static const char *str(const json_t *o, const char *name)
 {

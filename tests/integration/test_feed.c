@@ -30,92 +30,19 @@ KITO_SUITE_WITH_KITOD(feed, 120);
 
 /* ---- people and sales ----------------------------------------------------------------------- */
 
-typedef struct who {
-    unsigned long long id;
-    char token[44];
-    char acc[KITO_ID_SIZE];
-} who;
+typedef kito_who who;
 
-static who person(const char *role)
+#define person kito_harness_person
+#define expect kito_harness_expect
+#define at kito_harness_at
+
+/* A request as w (may be NULL) with an Idempotency-Key (may be NULL) and a printf-style body. */
+#define call(w, method, path, idem, ...) kito_harness_callf(&kd, w, idem, method, path, __VA_ARGS__)
+
+/* A certified stone of the test miner, offered to organiser org (the miner's consent). */
+static void new_stone(unsigned long long org, char id[KITO_ID_SIZE])
 {
-    who w;
-    w.id = kito_harness_account(role, NULL, 0);
-    kito_harness_session(w.id, w.token);
-    kito_id_format(KITO_ID_ACCOUNT, w.id, w.acc, sizeof(w.acc));
-    return w;
-}
-
-static struct kito_http_resp call(const who *w, const char *method, const char *path,
-                                  const char *idem, const char *body_fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static struct kito_http_resp call(const who *w, const char *method, const char *path,
-                                  const char *idem, const char *body_fmt, ...)
-{
-    char body[4096], auth[128], key[128];
-    const char *headers[4] = {"Content-Type: application/json", NULL, NULL, NULL};
-    int h = 1;
-    if (w != NULL) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w->token);
-        headers[h++] = auth;
-    }
-    if (idem != NULL) {
-        snprintf(key, sizeof(key), "Idempotency-Key: %s", idem);
-        headers[h++] = key;
-    }
-    if (body_fmt != NULL) {
-        va_list ap;
-        va_start(ap, body_fmt);
-        vsnprintf(body, sizeof(body), body_fmt, ap);
-        va_end(ap);
-    }
-    struct kito_http_resp r;
-    int rc = kito_http(&kd, method, path, body_fmt != NULL ? body : NULL,
-                       body_fmt != NULL ? strlen(body) : 0, headers, 0, &r);
-    cr_assert_eq(rc, 0, "%s %s: no response", method, path);
-    return r;
-}
-
-static void expect(const struct kito_http_resp *r, long status, const char *what)
-{
-    cr_assert_eq(r->status, status, "%s: status %ld, want %ld: %s", what, r->status, status,
-                 r->body);
-}
-
-static const char *at(long offset_s, char buf[KITO_TIME_SIZE])
-{
-    cr_assert_eq(kito_time_format(((int64_t)time(NULL) + offset_s) * 1000, buf), KITO_OK);
-    return buf;
-}
-
-static void new_stone(char id[KITO_ID_SIZE])
-{
-    static unsigned long long miner, valuer;
-    char key[32];
-    if (miner == 0) {
-        miner = kito_harness_account("miner", NULL, 0);
-        valuer = kito_harness_account("valuer", NULL, 0);
-    }
-    unsigned long long stone = kito_harness_sql(
-        "INSERT INTO stones (seller_id, listed_by, species, variety, weight_cct, origin_country,"
-        " origin_region, colour, status) VALUES (%llu, %llu, 'corundum', 'sapphire', 204, 'TZ',"
-        " 'Tunduru', 'blue', 'certified')",
-        miner, miner);
-    if (kito_harness_sql_value(key, sizeof(key), "SELECT key_id FROM signing_keys LIMIT 1") == 0) {
-        kito_harness_sql("INSERT IGNORE INTO signing_keys (key_id, public_key_b64) VALUES"
-                         " ('5a1e5a1e5a1e5a1e', '%043d=')",
-                         0);
-        snprintf(key, sizeof(key), "5a1e5a1e5a1e5a1e");
-    }
-    char sig[89];
-    memset(sig, 'A', 86);
-    sig[86] = sig[87] = '=';
-    sig[88] = '\0';
-    kito_harness_sql("INSERT INTO certificates (stone_id, version, canonical_json, signature,"
-                     " key_id, valuer_id) VALUES (%llu, 1, '{\"species\":\"corundum\"}', '%s',"
-                     " '%s', %llu)",
-                     stone, sig, key, valuer);
-    kito_id_format(KITO_ID_STONE, stone, id, KITO_ID_SIZE);
+    kito_harness_offered_stone(org, id);
 }
 
 struct sale {
@@ -141,7 +68,7 @@ static void make_sale(struct sale *s, const char *format, int start_s)
     kito_http_resp_free(&r);
     for (int i = 0; i < 2; i++) {
         char stone[KITO_ID_SIZE];
-        new_stone(stone);
+        new_stone(s->org.id, stone);
         snprintf(path, sizeof(path), "/v1/sales/%s/lots", s->id);
         r = call(&s->org, "POST", path, NULL, "{\"stone_id\":\"%s\",\"opening\":10000}", stone);
         expect(&r, 201, "add lot");
@@ -251,8 +178,9 @@ static size_t sse_header(char *p, size_t size, size_t n, void *ud)
 }
 
 /* Opens the feed of sale; last (may be NULL) goes as Last-Event-ID, or in the query when
- * in_query. */
-static void sse_open(struct sse *c, const char *sale, const char *last, bool in_query, bool h2)
+ * in_query; extra (may be NULL) is one more header line (a session: Authorization or Cookie). */
+static void sse_open_with(struct sse *c, const char *sale, const char *last, bool in_query, bool h2,
+                          const char *extra)
 {
     memset(c, 0, sizeof(*c));
     char url[256], resolve[64], hdr[96];
@@ -268,6 +196,8 @@ static void sse_open(struct sse *c, const char *sale, const char *last, bool in_
         snprintf(hdr, sizeof(hdr), "Last-Event-ID: %s", last);
         c->hdrs = curl_slist_append(c->hdrs, hdr);
     }
+    if (extra != NULL)
+        c->hdrs = curl_slist_append(c->hdrs, extra);
     c->easy = curl_easy_init();
     curl_easy_setopt(c->easy, CURLOPT_URL, url);
     curl_easy_setopt(c->easy, CURLOPT_RESOLVE, c->resolve);
@@ -283,6 +213,11 @@ static void sse_open(struct sse *c, const char *sale, const char *last, bool in_
     c->multi = curl_multi_init();
     curl_multi_add_handle(c->multi, c->easy);
     c->running = 1;
+}
+
+static void sse_open(struct sse *c, const char *sale, const char *last, bool in_query, bool h2)
+{
+    sse_open_with(c, sale, last, in_query, h2, NULL);
 }
 
 /* Runs the transfer until the client holds at least want frames (or the stream ended, or
@@ -480,6 +415,104 @@ Test(feed, disconnect_and_resume_without_missing_an_event)
     sse_close(&b);
     sse_close(&c);
     sse_close(&d);
+}
+
+/* The frames of event `mine` whose data has "type":"<type>". */
+static size_t count_mine(const struct sse *c, const char *type)
+{
+    char pat[48];
+    snprintf(pat, sizeof(pat), "\"type\":\"%s\"", type);
+    size_t k = 0;
+    for (size_t i = 0; i < c->n; i++)
+        k += strcmp(c->fr[i].event, "mine") == 0 && strstr(c->fr[i].data, pat) != NULL;
+    return k;
+}
+
+/* A buyer watching the sale signed in (by bearer token, or by a page's session cookie) gets her
+ * own notices on her stream, without ids, and nobody else does (issue 16). */
+Test(feed, private_notices_reach_their_buyer_and_nobody_else)
+{
+    /* a test before this one stalls Redis (SIGSTOP) and may leave before it wakes: start once it
+     * answers again, or the lots would not open in time */
+    static const char ping[] = "redis-cli -p \"$KITO_TEST_REDIS_PORT\" ping";
+    for (int i = 0; i < 100 && kito_harness_sh(ping, NULL, 0) != 0; i++)
+        kito_harness_sleep_ms(100);
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 10000), 200);
+    struct sale s;
+    make_sale(&s, "timed", 2);
+    publish(&s);
+    char h0[128], h1[128];
+    snprintf(h0, sizeof(h0), "Authorization: Bearer %s", s.buyer[0].token);
+    snprintf(h1, sizeof(h1), "Cookie: theme=dark; __Host-kito=%s", s.buyer[1].token);
+    struct sse a, b, anon;
+    sse_open_with(&a, s.id, NULL, false, false, h0);
+    sse_open_with(&b, s.id, NULL, false, true, h1); /* and over HTTP/2 */
+    /* (a browser asks for gzip: the stream is never compressed, its frames parse as they come) */
+    sse_open_with(&anon, s.id, NULL, false, false, "Accept-Encoding: gzip");
+    cr_assert_geq(sse_wait(&a, 1, 5000), 1); /* connected: the ready frame */
+    cr_assert_geq(sse_wait(&b, 1, 5000), 1);
+    cr_assert_geq(sse_wait(&anon, 1, 5000), 1);
+    cr_assert_eq(b.status, 200);
+    wait_events(&a, "opened", 2, 20000); /* the lots are open */
+
+    bid(&s.buyer[0], s.lot[0], 20000);
+    wait_events(&a, "mine", 1, 2000);
+    cr_assert_eq(count_mine(&a, "bid_accepted"), 1, "%s", a.buf);
+    long i = find_event(&a, 0, "mine");
+    cr_assert_eq(a.fr[i].id, 0, "a private notice has no id");
+    cr_assert(strstr(a.fr[i].data, "\"leading\":true") != NULL, "%s", a.fr[i].data);
+    cr_assert(strstr(a.fr[i].data, "\"your_max\":{\"amount\":20000") != NULL, "%s", a.fr[i].data);
+    /* her token on the lot is the one the public book event shows as leader */
+    char you[32], leader[32];
+    data_str(&a.fr[i], "you", you, sizeof(you));
+    data_str(&a.fr[find_event(&a, 0, "book")], "leader", leader, sizeof(leader));
+    cr_assert_str_eq(you, leader);
+
+    bid(&s.buyer[1], s.lot[0], 40000); /* outbids buyer 0 */
+    wait_events(&a, "mine", 2, 2000);
+    cr_assert_eq(count_mine(&a, "outbid"), 1, "buyer 0 hears she was outbid:\n%s", a.buf);
+    wait_events(&b, "mine", 1, 2000);
+    cr_assert_eq(count_mine(&b, "bid_accepted"), 1, "%s", b.buf);
+    wait_events(&anon, "book", 2, 2000);
+    sse_idle(&anon, 300);
+    sse_idle(&b, 100);
+    cr_assert_eq(count_event(&anon, "mine"), 0, "an anonymous watcher got a notice:\n%s", anon.buf);
+    cr_assert_eq(count_event(&b, "mine"), 1, "buyer 1 got only her own notice:\n%s", b.buf);
+    cr_assert(strstr(anon.buf, "your_max") == NULL && strstr(anon.buf, "outbid") == NULL);
+    /* buyer 2, signed in but not bidding, hears nothing private */
+    char h2[128];
+    snprintf(h2, sizeof(h2), "Authorization: Bearer %s", s.buyer[2].token);
+    struct sse c;
+    sse_open_with(&c, s.id, NULL, false, false, h2);
+    sse_wait(&c, 1, 5000);
+    bid(&s.buyer[0], s.lot[0], 60000);
+    wait_events(&c, "book", 1, 2000);
+    wait_events(&b, "mine", 2, 2000);
+    cr_assert_eq(count_mine(&b, "outbid"), 1, "%s", b.buf);
+    sse_idle(&c, 200);
+    cr_assert_eq(count_event(&c, "mine"), 0, "%s", c.buf);
+
+    /* the lot carries its public history from the feed: three book events, newest first */
+    char path[96];
+    snprintf(path, sizeof(path), "/v1/lots/%s", s.lot[0]);
+    struct kito_http_resp r = call(NULL, "GET", path, NULL, NULL);
+    expect(&r, 200, "lot");
+    json_t *h = json_object_get(r.json, "history");
+    cr_assert(json_is_array(h) && json_array_size(h) == 3, "history: %s", r.body);
+    long long prev = 1LL << 40;
+    for (size_t k = 0; k < 3; k++) {
+        json_t *e = json_array_get(h, k);
+        cr_assert_str_eq(json_string_value(json_object_get(e, "type")), "book");
+        long long seq = json_integer_value(json_object_get(e, "seq"));
+        cr_assert_lt(seq, prev, "newest first");
+        prev = seq;
+    }
+    cr_assert(strstr(r.body, s.buyer[0].acc) == NULL && strstr(r.body, "your_max") == NULL);
+    kito_http_resp_free(&r);
+    sse_close(&a);
+    sse_close(&b);
+    sse_close(&c);
+    sse_close(&anon);
 }
 
 Test(feed, over_http2_too)

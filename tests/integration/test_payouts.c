@@ -424,6 +424,13 @@ Test(payouts, paid_settlement_to_payout_succeeded_with_the_ledger_balanced)
     cr_assert_eq(value_i64("SELECT exchange_rate_id IS NOT NULL FROM payouts WHERE id = %llu", id),
                  1);
     assert_paid_once(id);
+    /* the trail (issue 15): made, attempted, sent (the money leaves), succeeded */
+    char trail[256];
+    value_text(trail, sizeof(trail),
+               "SELECT GROUP_CONCAT(action ORDER BY id SEPARATOR ' ') FROM audit_log WHERE"
+               " entity = 'payout' AND entity_id = %llu",
+               id);
+    cr_assert_str_eq(trail, "payout.create payout.attempt payout.send payout.succeeded");
     /* the provider was asked for exactly the whole units, to the wallet without '+' */
     char req[2048];
     value_text(req, sizeof(req), "SELECT request_json FROM payout_attempts WHERE payout_id = %llu",
@@ -758,4 +765,180 @@ Test(payouts, the_schema_refuses_a_second_success)
         id);
     cr_assert_eq(e, 1062, "a second payout: error %u, want 1062", e);
     assert_paid_once(id);
+}
+
+/* ---- anomalies: held for the operator, never trusted (issue 19; issue 15 finding 6) --------- */
+
+/* Runs kitoctl with args against the test database; returns its exit status. */
+static int kitoctl_run(const char *args, char *out, size_t cap)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "KITO_MYSQL_HOST=127.0.0.1 KITO_MYSQL_PORT=%s KITO_MYSQL_USER=kito"
+             " KITO_MYSQL_PASSWORD='%s' KITO_MYSQL_DB=kito %s/api/kitoctl %s",
+             getenv("KITO_TEST_MYSQL_PORT"), getenv("KITO_TEST_MYSQL_PASSWORD"),
+             getenv("KITO_TEST_BUILD"), args);
+    return kito_harness_sh(cmd, out, cap);
+}
+
+/* The payout is held: state anomaly, one unresolved anomaly row of kind, `kitoctl reconcile`
+ * names it, `kitoctl payout retry` refuses it, and the worker sends nothing more for it. Then
+ * the row is resolved (as the operator would) so that the later programs find reconcile clean. */
+static void assert_held(unsigned long long id, const char *kind)
+{
+    char state[32], out[4096];
+    cr_assert_str_eq(
+        value_text(state, sizeof(state), "SELECT state FROM payouts WHERE id = %llu", id),
+        "anomaly");
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_anomalies WHERE payout_id = %llu AND"
+                           " kind = '%s' AND resolved_at IS NULL",
+                           id, kind),
+                 1, "no unresolved '%s' anomaly for %s", kind, pay_id(id));
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'payout.anomaly'"
+                           " AND entity_id = %llu",
+                           id),
+                 1);
+    cr_assert_eq(kitoctl_run("reconcile", out, sizeof(out)), 1, "reconcile: %s", out);
+    char want[64];
+    snprintf(want, sizeof(want), "payout %s", pay_id(id));
+    cr_assert(strstr(out, "payout_anomaly") != NULL && strstr(out, want) != NULL &&
+                  strstr(out, kind) != NULL,
+              "reconcile does not report %s (%s): %s", pay_id(id), kind, out);
+    char args[128];
+    snprintf(args, sizeof(args), "payout retry --payout %s", pay_id(id));
+    cr_assert_neq(kitoctl_run(args, out, sizeof(out)), 0, "a held payout was retried: %s", out);
+    long long attempts =
+        value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id);
+    kito_harness_sleep_ms(400); /* a few worker passes */
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id),
+                 attempts);
+    kito_harness_sql("UPDATE payout_anomalies SET resolved_at = UTC_TIMESTAMP(3) WHERE"
+                     " payout_id = %llu",
+                     id);
+    ledger_check();
+}
+
+/* Posts a raw result callback body. */
+static long post_raw_callback(const char *body)
+{
+    const char *headers[] = {"Content-Type: application/json", NULL};
+    struct kito_http_resp r;
+    cr_assert_eq(kito_http(&kd, "POST", "/v1/payouts/callbacks/mpesa?token=" TOKEN, body,
+                           strlen(body), headers, 0, &r),
+                 0);
+    long status = r.status;
+    kito_http_resp_free(&r);
+    return status;
+}
+
+Test(payouts, wrong_amount_success_is_held_as_an_anomaly)
+{
+    set_rate("129.50");
+    struct sold s;
+    arrange(&s, "99", "USD"); /* the simulator pays one unit more and says so */
+    unsigned long long id = wait_state(&s, "anomaly", 10000);
+    char state[32];
+    cr_assert_str_eq(value_text(state, sizeof(state),
+                                "SELECT state FROM payout_attempts WHERE payout_id = %llu", id),
+                     "anomaly");
+    cr_assert_eq(value_i64("SELECT reported_amount_units FROM payout_anomalies WHERE payout_id ="
+                           " %llu",
+                           id),
+                 value_i64("SELECT paid_units + 1 FROM payouts WHERE id = %llu", id));
+    cr_assert_eq(
+        value_i64("SELECT COUNT(*) FROM ledger_transactions WHERE reference = '%s'", pay_id(id)), 0,
+        "an untrusted success posted to the ledger");
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu AND"
+                           " state = 'succeeded'",
+                           id),
+                 0);
+    int received, paid;
+    sim_payments(pay_id(id), &received, &paid, NULL);
+    cr_assert_eq(received, 1);
+    assert_held(id, "amount");
+}
+
+Test(payouts, late_success_after_a_recorded_failure_is_held_as_an_anomaly)
+{
+    set_rate("129.50");
+    struct sold s;
+    arrange(&s, "90", "USD"); /* failure after 200 ms, then success for the same request */
+    unsigned long long id = wait_state(&s, "failed", 10000);
+    wait_state(&s, "anomaly", 10000);
+    char state[32];
+    cr_assert_str_eq(value_text(state, sizeof(state),
+                                "SELECT state FROM payout_attempts WHERE payout_id = %llu", id),
+                     "failed", "a final attempt never changes");
+    cr_assert_str_eq(value_text(state, sizeof(state),
+                                "SELECT payout_state FROM payout_anomalies WHERE payout_id = %llu",
+                                id),
+                     "failed");
+    cr_assert_eq(
+        value_i64("SELECT COUNT(*) FROM ledger_transactions WHERE reference = '%s'", pay_id(id)),
+        0);
+    assert_held(id, "success_after_failure");
+}
+
+/* The case that pays twice: attempt 1 failed, the operator retried, attempt 2 paid, and then the
+ * provider says attempt 1 paid too. Held; the one ledger transaction stays; the same report again
+ * is one anomaly. */
+Test(payouts, success_for_a_failed_attempt_after_a_paid_retry_is_held)
+{
+    set_rate("129.50");
+    struct sold s;
+    arrange(&s, "95", "USD"); /* fail once */
+    unsigned long long id = wait_state(&s, "failed", 10000);
+    char args[128], out[512];
+    snprintf(args, sizeof(args), "payout retry --payout %s", pay_id(id));
+    cr_assert_eq(kitoctl_run(args, out, sizeof(out)), 0, "%s", out);
+    wait_state(&s, "succeeded", 10000);
+    char ocid1[80], txn[40];
+    value_text(ocid1, sizeof(ocid1),
+               "SELECT originator_conversation_id FROM payout_attempts WHERE payout_id = %llu"
+               " AND attempt_no = 1",
+               id);
+    snprintf(txn, sizeof(txn), "LATEPAY%llu", id);
+    cr_assert_eq(post_callback(TOKEN, ocid1, 0, txn), 200);
+    cr_assert_eq(post_callback(TOKEN, ocid1, 0, txn), 200);
+    char state[32];
+    cr_assert_str_eq(value_text(state, sizeof(state),
+                                "SELECT payout_state FROM payout_anomalies WHERE payout_id = %llu",
+                                id),
+                     "succeeded");
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM ledger_transactions WHERE kind = 'payout' AND"
+                           " reference = '%s'",
+                           pay_id(id)),
+                 1);
+    assert_held(id, "success_after_failure");
+}
+
+Test(payouts, success_to_another_wallet_is_held_as_an_anomaly)
+{
+    set_rate("129.50");
+    struct sold s;
+    arrange(&s, "92", "USD"); /* timeout: the real result never comes */
+    unsigned long long id = wait_state(&s, "submitted", 10000);
+    char state[32] = "";
+    for (int i = 0; i < 50 && strcmp(state, "accepted") != 0; i++) {
+        value_text(state, sizeof(state), "SELECT state FROM payout_attempts WHERE payout_id = %llu",
+                   id);
+        kito_harness_sleep_ms(100);
+    }
+    char ocid[80], body[1024];
+    value_text(ocid, sizeof(ocid),
+               "SELECT originator_conversation_id FROM payout_attempts WHERE payout_id = %llu", id);
+    long long units = value_i64("SELECT paid_units FROM payouts WHERE id = %llu", id);
+    /* the right amount, as Daraja reports it, to someone else's wallet */
+    snprintf(body, sizeof(body),
+             "{\"Result\":{\"ResultType\":0,\"ResultCode\":0,\"ResultDesc\":\"ok\","
+             "\"OriginatorConversationID\":\"%s\",\"ConversationID\":\"AG_WALLET\","
+             "\"TransactionID\":\"WALLET%llu\",\"ResultParameters\":{\"ResultParameter\":["
+             "{\"Key\":\"TransactionAmount\",\"Value\":%lld},"
+             "{\"Key\":\"ReceiverPartyPublicName\",\"Value\":\"254700000001 - Someone Else\"}]}}}",
+             ocid, id, units);
+    cr_assert_eq(post_raw_callback(body), 200);
+    cr_assert_eq(
+        value_i64("SELECT COUNT(*) FROM ledger_transactions WHERE reference = '%s'", pay_id(id)),
+        0);
+    assert_held(id, "wallet");
 }

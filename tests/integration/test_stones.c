@@ -19,18 +19,9 @@ KITO_SUITE_WITH_KITOD(stones, 120);
 /* ---- helpers --------------------------------------------------------------------------------- */
 
 /* A request with an optional bearer token and a body of the given content type. */
-static struct kito_http_resp call_raw(const char *method, const char *path, const void *body,
-                                      size_t len, const char *ctype, const char *token)
-{
-    return kito_harness_call_raw(&kd, token, method, path, body, len, ctype);
-}
-
-static struct kito_http_resp call(const char *method, const char *path, const char *json,
-                                  const char *token)
-{
-    return call_raw(method, path, json, json != NULL ? strlen(json) : 0,
-                    json != NULL ? "application/json" : NULL, token);
-}
+#define call_raw(method, path, body, len, ctype, token)                                            \
+    kito_harness_call_raw(&kd, token, method, path, body, len, ctype)
+#define call(method, path, json, token) kito_harness_call_json(&kd, token, method, path, json)
 
 /* A signed-in account of role: *id gets its key, token its bearer token. */
 static void person(const char *role, unsigned long long *id, char token[44])

@@ -1,5 +1,6 @@
-/* The M-Pesa Daraja B2C driver's pure half (api/adapters/mpesa.h): request building, answer and callback
- * parsing (malformed input included), the callback token, amount conversion and rounding. */
+/* The M-Pesa Daraja B2C driver's pure half (api/adapters/mpesa.h): request building, answer and
+ * callback parsing (malformed input included), the callback token, amount conversion and
+ * rounding. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -81,40 +82,54 @@ Test(mpesa, status_query_names_the_attempt)
     json_decref(doc);
 }
 
-static kito_mpesa_ack ack_of(long status, const char *body)
+static kito_mpesa_response parsed(long status, const char *body)
 {
     kito_mpesa_response r;
     kito_mpesa_response_parse(status, body, body != NULL ? strlen(body) : 0, &r);
-    return r.ack;
+    return r;
 }
+
+static kito_mpesa_ack ack_of(long status, const char *body)
+{
+    return parsed(status, body).ack;
+}
+
+#define ACCEPTED_BODY                                                                              \
+    "{\"ConversationID\":\"AG_1\",\"OriginatorConversationID\":\"kito-1\","                        \
+    "\"ResponseCode\":\"0\",\"ResponseDescription\":\"Accept\"}"
+#define REFUSED_BODY                                                                               \
+    "{\"requestId\":\"1\",\"errorCode\":\"400.002.02\","                                           \
+    "\"errorMessage\":\"Bad Request - Invalid PartyB\"}"
 
 Test(mpesa, synchronous_answers)
 {
-    kito_mpesa_response r;
-    const char *ok = "{\"ConversationID\":\"AG_1\",\"OriginatorConversationID\":\"kito-1\","
-                     "\"ResponseCode\":\"0\",\"ResponseDescription\":\"Accept\"}";
-    kito_mpesa_response_parse(200, ok, strlen(ok), &r);
-    cr_assert_eq(r.ack, KITO_MPESA_ACK_ACCEPTED);
+    static const struct {
+        long status;
+        const char *body;
+        kito_mpesa_ack ack;
+    } answers[] = {
+        {200, ACCEPTED_BODY, KITO_MPESA_ACK_ACCEPTED},
+        {200, "{\"ConversationID\":\"AG_1\",\"ResponseCode\":0}", KITO_MPESA_ACK_ACCEPTED},
+        {200, "{\"ConversationID\":\"AG_1\",\"ResponseCode\":\"1\"}", KITO_MPESA_ACK_REFUSED},
+        {400, REFUSED_BODY, KITO_MPESA_ACK_REFUSED},
+        /* what we cannot be sure of is unknown, never refused */
+        {0, NULL, KITO_MPESA_ACK_UNKNOWN},
+        {500, REFUSED_BODY, KITO_MPESA_ACK_UNKNOWN},
+        {503, "oops", KITO_MPESA_ACK_UNKNOWN},
+        {408, REFUSED_BODY, KITO_MPESA_ACK_UNKNOWN},
+        {200, "not json", KITO_MPESA_ACK_UNKNOWN},
+        {200, "{\"ConversationID\":\"AG\"}", KITO_MPESA_ACK_UNKNOWN},
+        {302, "{}", KITO_MPESA_ACK_UNKNOWN},
+    };
+    for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++)
+        cr_assert_eq(ack_of(answers[i].status, answers[i].body), answers[i].ack, "%ld %s",
+                     answers[i].status, answers[i].body != NULL ? answers[i].body : "(none)");
+    kito_mpesa_response r = parsed(200, ACCEPTED_BODY);
     cr_assert_str_eq(r.conversation_id, "AG_1");
     cr_assert_str_eq(r.originator_conversation_id, "kito-1");
-    cr_assert_eq(ack_of(200, "{\"ConversationID\":\"AG_1\",\"ResponseCode\":0}"),
-                 KITO_MPESA_ACK_ACCEPTED);
-    cr_assert_eq(ack_of(200, "{\"ConversationID\":\"AG_1\",\"ResponseCode\":\"1\"}"),
-                 KITO_MPESA_ACK_REFUSED);
-    const char *refused = "{\"requestId\":\"1\",\"errorCode\":\"400.002.02\","
-                          "\"errorMessage\":\"Bad Request - Invalid PartyB\"}";
-    kito_mpesa_response_parse(400, refused, strlen(refused), &r);
-    cr_assert_eq(r.ack, KITO_MPESA_ACK_REFUSED);
+    r = parsed(400, REFUSED_BODY);
     cr_assert_str_eq(r.code, "400.002.02");
     cr_assert_str_eq(r.desc, "Bad Request - Invalid PartyB");
-    /* what we cannot be sure of is unknown, never refused */
-    cr_assert_eq(ack_of(0, NULL), KITO_MPESA_ACK_UNKNOWN);
-    cr_assert_eq(ack_of(500, refused), KITO_MPESA_ACK_UNKNOWN);
-    cr_assert_eq(ack_of(503, "oops"), KITO_MPESA_ACK_UNKNOWN);
-    cr_assert_eq(ack_of(408, refused), KITO_MPESA_ACK_UNKNOWN);
-    cr_assert_eq(ack_of(200, "not json"), KITO_MPESA_ACK_UNKNOWN);
-    cr_assert_eq(ack_of(200, "{\"ConversationID\":\"AG\"}"), KITO_MPESA_ACK_UNKNOWN);
-    cr_assert_eq(ack_of(302, "{}"), KITO_MPESA_ACK_UNKNOWN);
 }
 
 Test(mpesa, accepted_without_a_conversation_id_is_unknown_not_refused)
@@ -153,6 +168,8 @@ Test(mpesa, success_callback)
     cr_assert(r.has_amount);
     cr_assert_eq(r.transaction_amount, 10);
     cr_assert_str_eq(r.receipt, "NLJ41HAY6Q");
+    /* the wallet paid, for the anomaly check (issue 19): the digits before " - Name" */
+    cr_assert_str_eq(r.receiver_msisdn, "254708374149");
 }
 
 Test(mpesa, failure_callback)
@@ -253,51 +270,51 @@ Test(mpesa, token_comparison)
 
 Test(mpesa, conversion_and_rounding)
 {
-    int64_t local, units, rem;
-    /* USD 100.00 at 129.50 KES = KES 12950.00 */
-    cr_assert_eq(kito_mpesa_convert(10000, 2, 2, 129500000, &local, &units, &rem), KITO_OK);
-    cr_assert_eq(local, 1295000);
-    cr_assert_eq(units, 12950);
-    cr_assert_eq(rem, 0);
-    /* USD 0.01 at 129.50: KES 1.295 -> half up to 1.30; pay 1 shilling, 30 cents remain */
-    cr_assert_eq(kito_mpesa_convert(1, 2, 2, 129500000, &local, &units, &rem), KITO_OK);
-    cr_assert_eq(local, 130);
-    cr_assert_eq(units, 1);
-    cr_assert_eq(rem, 30);
-    /* exactly half rounds up, just under half rounds down */
-    cr_assert_eq(kito_mpesa_convert(1, 2, 2, 1005000, &local, &units, &rem), KITO_OK);
-    cr_assert_eq(local, 1); /* 0.01005 -> 0.01 */
-    cr_assert_eq(kito_mpesa_convert(1, 2, 2, 1500000, &local, &units, &rem), KITO_OK);
-    cr_assert_eq(local, 2); /* 0.015 -> 0.02 */
-    cr_assert_eq(kito_mpesa_convert(1, 2, 2, 1499999, &local, &units, &rem), KITO_OK);
-    cr_assert_eq(local, 1); /* 0.01499999 -> 0.01 */
-    /* USD 1234.57 at 2585.123456 TZS: 3191515.865... -> 3191515.87 */
-    cr_assert_eq(kito_mpesa_convert(123457, 2, 2, 2585123456, &local, &units, &rem), KITO_OK);
-    cr_assert_eq(local, 319151587);
-    cr_assert_eq(units, 3191515);
-    cr_assert_eq(rem, 87);
-    /* same currency: identity */
-    cr_assert_eq(kito_mpesa_convert(98765, 2, 2, 1000000, &local, &units, &rem), KITO_OK);
-    cr_assert_eq(local, 98765);
-    cr_assert_eq(units, 987);
-    cr_assert_eq(rem, 65);
-    /* exponents differ: 0-exponent source (like JPY) to 2 */
-    cr_assert_eq(kito_mpesa_convert(100, 0, 2, 860000, &local, &units, &rem), KITO_OK);
-    cr_assert_eq(local, 8600);
-    /* the largest amounts: no overflow, refused past the M-Pesa bound */
-    cr_assert_eq(kito_mpesa_convert(1000000000000000LL, 2, 2, 1000000, &local, &units, &rem),
-                 KITO_E_VALIDATION);
-    cr_assert_eq(kito_mpesa_convert(99999999900LL, 2, 2, 1000000, &local, &units, &rem), KITO_OK);
-    cr_assert_eq(units, KITO_MPESA_AMOUNT_MAX);
-    cr_assert_eq(
-        kito_mpesa_convert(1000000000000000LL, 2, 2, 1000000000000000LL, &local, &units, &rem),
-        KITO_E_VALIDATION);
-    cr_assert_eq(kito_mpesa_convert(-1, 2, 2, 1000000, &local, &units, &rem), KITO_E_VALIDATION);
-    cr_assert_eq(kito_mpesa_convert(1, 2, 2, 0, &local, &units, &rem), KITO_E_VALIDATION);
-    cr_assert_eq(kito_mpesa_convert(1, 5, 2, 1, &local, &units, &rem), KITO_E_VALIDATION);
-    /* zero stays zero */
-    cr_assert_eq(kito_mpesa_convert(0, 2, 2, 129500000, &local, &units, &rem), KITO_OK);
-    cr_assert_eq(local, 0);
+    /* source minor units (exponent from) at rate_micros -> local minor units, then the whole
+     * units M-Pesa pays and the local minor units that remain */
+    static const struct {
+        const char *what;
+        int64_t source;
+        unsigned from, to;
+        int64_t rate_micros;
+        kito_err err;
+        int64_t local, units, rem;
+    } cases[] = {
+        /* clang-format off */
+        {"USD 100.00 at 129.50 KES = KES 12950.00", 10000, 2, 2, 129500000, KITO_OK,
+         1295000, 12950, 0},
+        {"USD 0.01 at 129.50: KES 1.295 -> half up to 1.30; 1 shilling paid, 30 cents remain", 1,
+         2, 2, 129500000, KITO_OK, 130, 1, 30},
+        {"below half rounds down: 0.01005 -> 0.01", 1, 2, 2, 1005000, KITO_OK, 1, 0, 1},
+        {"exactly half rounds up: 0.015 -> 0.02", 1, 2, 2, 1500000, KITO_OK, 2, 0, 2},
+        {"just under half rounds down: 0.01499999 -> 0.01", 1, 2, 2, 1499999, KITO_OK, 1, 0, 1},
+        {"USD 1234.57 at 2585.123456 TZS: 3191515.865... -> 3191515.87", 123457, 2, 2,
+         2585123456, KITO_OK, 319151587, 3191515, 87},
+        {"same currency: identity", 98765, 2, 2, 1000000, KITO_OK, 98765, 987, 65},
+        {"exponents differ: 0-exponent source (like JPY) to 2", 100, 0, 2, 860000, KITO_OK,
+         8600, 86, 0},
+        {"the largest payable amount: no overflow", 99999999900LL, 2, 2, 1000000, KITO_OK,
+         99999999900LL, KITO_MPESA_AMOUNT_MAX, 0},
+        {"past the M-Pesa bound", 1000000000000000LL, 2, 2, 1000000, KITO_E_VALIDATION},
+        {"the largest amount at the largest rate", 1000000000000000LL, 2, 2, 1000000000000000LL,
+         KITO_E_VALIDATION},
+        {"a negative amount", -1, 2, 2, 1000000, KITO_E_VALIDATION},
+        {"a zero rate", 1, 2, 2, 0, KITO_E_VALIDATION},
+        {"an exponent over 4", 1, 5, 2, 1, KITO_E_VALIDATION},
+        {"zero stays zero", 0, 2, 2, 129500000, KITO_OK, 0, 0, 0},
+        /* clang-format on */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int64_t local, units, rem;
+        cr_assert_eq(kito_mpesa_convert(cases[i].source, cases[i].from, cases[i].to,
+                                        cases[i].rate_micros, &local, &units, &rem),
+                     cases[i].err, "%s", cases[i].what);
+        if (cases[i].err != KITO_OK)
+            continue;
+        cr_assert_eq(local, cases[i].local, "%s: local %lld", cases[i].what, (long long)local);
+        cr_assert_eq(units, cases[i].units, "%s: units %lld", cases[i].what, (long long)units);
+        cr_assert_eq(rem, cases[i].rem, "%s: remainder %lld", cases[i].what, (long long)rem);
+    }
 }
 
 Test(mpesa, rate_text)

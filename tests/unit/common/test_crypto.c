@@ -216,7 +216,7 @@ Test(secret, default_cost_verifies)
     cr_assert_eq(kito_crypto_secret_hash("correct horse", 13, NULL, stored, sizeof(stored)),
                  KITO_OK);
     clock_gettime(CLOCK_MONOTONIC, &b);
-    cr_assert_eq(strncmp(stored, "scrypt$N=16384,r=8,p=1$", 23), 0, "%s", stored);
+    cr_assert_eq(strncmp(stored, "scrypt$N=16384,r=8,p=5$", 23), 0, "%s", stored);
     cr_assert_eq(kito_crypto_secret_verify("correct horse", 13, stored, &match), KITO_OK);
     cr_assert(match);
     double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
@@ -519,4 +519,21 @@ Test(ed25519, other_key_types_are_refused)
 Test(ed25519, free_accepts_null)
 {
     kito_crypto_signer_free(NULL);
+}
+
+/* Issue 15, finding 10: the production cost meets OWASP's Password Storage Cheat Sheet, whose
+ * scrypt minimum is N=2^17, r=8, p=1, "or" one of the settings it lists as equivalent: N=2^16 p=2,
+ * N=2^15 p=3, N=2^14 p=5, N=2^13 p=10 (r=8 in all). */
+Test(secret, default_cost_meets_owasp)
+{
+    static const struct {
+        uint64_t n;
+        uint32_t p;
+    } owasp[] = {{1u << 17, 1}, {1u << 16, 2}, {1u << 15, 3}, {1u << 14, 5}, {1u << 13, 10}};
+    const kito_scrypt_params *d = &kito_scrypt_default;
+    bool meets = false;
+    for (size_t i = 0; i < sizeof(owasp) / sizeof(owasp[0]); i++)
+        meets = meets || (d->r >= 8 && d->n >= owasp[i].n && d->p >= owasp[i].p);
+    cr_assert(meets, "N=%llu r=%u p=%u is below OWASP's scrypt minimum", (unsigned long long)d->n,
+              (unsigned)d->r, (unsigned)d->p);
 }

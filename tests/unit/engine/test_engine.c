@@ -4,9 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
-
-#define USD(x) ((int64_t)(x)*100)
+#include "fixture.h"
 
 static struct kito_engine_limits small_limits(void)
 {
@@ -24,9 +22,7 @@ static struct kito_engine_limits small_limits(void)
 
 static kito_engine *make(struct kito_engine_limits lim)
 {
-    kito_engine *e = NULL;
-    cr_assert_eq(kito_engine_create(&lim, NULL, &e), KITO_OK);
-    return e;
+    return fixture_engine(&lim);
 }
 
 static void load_open(kito_engine *e, uint64_t lot)
@@ -45,13 +41,7 @@ static void load_open(kito_engine *e, uint64_t lot)
 static kito_err bid(kito_engine *e, uint64_t lot, uint64_t id, uint64_t buyer, int64_t amount,
                     struct kito_outcome *out)
 {
-    struct kito_command c = {.id = id,
-                             .lot_id = lot,
-                             .actor = buyer,
-                             .amount_minor = amount,
-                             .now_ms = 10,
-                             .type = KITO_CMD_BID,
-                             .flags = KITO_CMD_F_APPROVED};
+    struct kito_command c = bid_command(lot, id, buyer, amount, 10);
     return kito_engine_apply(e, &c, NULL, 0, out);
 }
 
@@ -246,13 +236,147 @@ Test(engine, idempotency_window_is_bounded_as_stated)
     kito_engine_free(e);
 }
 
+/* ---- kito_engine_remember: the window refilled from a journal (DESIGN.md, "Durability") ---- */
+
+Test(engine, a_remembered_id_is_a_duplicate_and_nothing_is_applied)
+{
+    struct kito_engine_limits lim = small_limits();
+    struct failing f = {0};
+    struct kito_allocator a = {failing_alloc, failing_free, &f};
+    kito_engine *e;
+    cr_assert_eq(kito_engine_create(&lim, &a, &e), KITO_OK);
+    load_open(e, 1);
+    int calls = f.calls;
+    /* seq 7 of lot 1, which this engine never saw (its snapshot covered it) */
+    cr_assert_eq(kito_engine_remember(e, 1, 500, 7), KITO_OK);
+    cr_assert_eq(f.calls, calls, "remembering allocated");
+    struct kito_outcome out;
+    cr_assert_eq(bid(e, 1, 500, 50, USD(10), &out), KITO_E_DUPLICATE);
+    cr_assert_eq(out.seq, 7, "the retry is answered with the remembered seq");
+    struct kito_lot_view v;
+    cr_assert_eq(kito_engine_lot_view(e, 1, &v), KITO_OK);
+    cr_assert_eq(v.seq, 1, "nothing was applied (the open only)");
+    cr_assert_eq(v.bid_count, 0);
+    /* ids are per lot: the same id on another lot is another command */
+    load_open(e, 2);
+    cr_assert_eq(bid(e, 2, 500, 50, USD(10), &out), KITO_OK);
+    cr_assert_eq(out.seq, 2);
+    /* a lot that is not loaded (closed and unloaded) keeps its ids, as after acceptance */
+    cr_assert_eq(kito_engine_remember(e, 9, 501, 3), KITO_OK);
+    cr_assert_eq(bid(e, 9, 501, 50, USD(10), &out), KITO_E_DUPLICATE);
+    cr_assert_eq(out.seq, 3);
+    kito_engine_free(e);
+    cr_assert_eq(f.outstanding, 0);
+}
+
+Test(engine, remember_refuses_zeros_and_remembers_nothing)
+{
+    kito_engine *e = make(small_limits());
+    load_open(e, 1);
+    cr_assert_eq(kito_engine_remember(e, 0, 500, 2), KITO_E_BAD_COMMAND);
+    cr_assert_eq(kito_engine_remember(e, 1, 0, 2), KITO_E_BAD_COMMAND,
+                 "id 0 is never deduplicated");
+    cr_assert_eq(kito_engine_remember(e, 1, 500, 0), KITO_E_BAD_COMMAND);
+    struct kito_outcome out;
+    cr_assert_eq(bid(e, 1, 500, 50, USD(10), &out), KITO_OK);
+    cr_assert_eq(out.seq, 2);
+    kito_engine_free(e);
+}
+
+/* The window's bound holds for remembered ids as for accepted ones: oldest first, the latest
+ * recent_commands of both together are remembered, older ones age out. */
+Test(engine, remembered_ids_age_out_in_order_with_accepted_ones)
+{
+    struct kito_engine_limits lim = small_limits();
+    lim.max_standing_bids = 600;
+    lim.max_bidders_per_lot = 100;
+    lim.recent_commands = 4;
+    kito_engine *e = make(lim);
+    load_open(e, 1);
+    /* a journal's ids 1..10 at seqs 2..11, over two lots, remembered in order */
+    for (uint64_t id = 1; id <= 10; id++)
+        cr_assert_eq(kito_engine_remember(e, 1 + id % 2, id, (uint32_t)id + 1), KITO_OK);
+    for (uint64_t id = 7; id <= 10; id++) {
+        struct kito_outcome out;
+        cr_assert_eq(bid(e, 1 + id % 2, id, 1, USD(1), &out), KITO_E_DUPLICATE, "id %llu",
+                     (unsigned long long)id);
+        cr_assert_eq(out.seq, (uint32_t)id + 1);
+    }
+    /* then commands are accepted: the remembered ids are the older ones now */
+    for (uint64_t id = 11; id <= 14; id++) {
+        struct kito_lot_view v;
+        cr_assert_eq(kito_engine_lot_view(e, 1, &v), KITO_OK);
+        cr_assert_eq(bid(e, 1, id, 100 + id, v.ask_minor, NULL), KITO_OK);
+    }
+    struct kito_outcome out;
+    cr_assert_eq(bid(e, 1, 11, 1, USD(1), &out), KITO_E_DUPLICATE);
+    for (uint64_t id = 15; id <= 22; id++) {
+        struct kito_lot_view v;
+        cr_assert_eq(kito_engine_lot_view(e, 1, &v), KITO_OK);
+        cr_assert_eq(bid(e, 1, id, 100 + id, v.ask_minor, NULL), KITO_OK);
+    }
+    /* 12 accepted since: id 9 (lot 2 is not loaded) is long forgotten */
+    cr_assert_eq(bid(e, 2, 9, 1, USD(1), NULL), KITO_E_UNKNOWN_LOT);
+    kito_engine_free(e);
+}
+
+Test(engine, an_id_remembered_twice_keeps_the_later_seq_and_one_place)
+{
+    struct kito_engine_limits lim = small_limits();
+    lim.recent_commands = 2;
+    kito_engine *e = make(lim);
+    load_open(e, 1);
+    struct kito_outcome out;
+    cr_assert_eq(kito_engine_remember(e, 1, 50, 3), KITO_OK);
+    cr_assert_eq(kito_engine_remember(e, 1, 50, 9), KITO_OK);
+    cr_assert_eq(kito_engine_remember(e, 1, 50, 4), KITO_OK, "an older seq arriving late");
+    cr_assert_eq(bid(e, 1, 50, 1, USD(1), &out), KITO_E_DUPLICATE);
+    cr_assert_eq(out.seq, 9);
+    /* one place: with it, 51 fills the first generation and 52, 53 the second, so 50 stays;
+     * had it taken three, 53 would have cleared it */
+    cr_assert_eq(kito_engine_remember(e, 1, 51, 10), KITO_OK);
+    cr_assert_eq(kito_engine_remember(e, 1, 52, 11), KITO_OK);
+    cr_assert_eq(kito_engine_remember(e, 1, 53, 12), KITO_OK);
+    cr_assert_eq(bid(e, 1, 50, 1, USD(1), &out), KITO_E_DUPLICATE);
+    cr_assert_eq(out.seq, 9);
+    kito_engine_free(e);
+}
+
+/* A journal may hold an id twice (accepted again after the window forgot it): replay applies
+ * both and leaves the window to kito_engine_remember. */
+Test(engine, replay_applies_an_id_the_window_holds_and_leaves_the_window_alone)
+{
+    kito_engine *e = make(small_limits());
+    load_open(e, 1);
+    cr_assert_eq(kito_engine_remember(e, 1, 70, 2), KITO_OK);
+    struct kito_command c = {.id = 70,
+                             .lot_id = 1,
+                             .actor = 5,
+                             .amount_minor = USD(10),
+                             .now_ms = 10,
+                             .seq = 2,
+                             .type = KITO_CMD_BID,
+                             .flags = KITO_CMD_F_APPROVED};
+    struct kito_outcome out;
+    cr_assert_eq(kito_engine_replay(e, &c, NULL, 0, &out), KITO_OK, "%s", kito_err_code(out.err));
+    cr_assert_eq(out.seq, 2);
+    struct kito_lot_view v;
+    cr_assert_eq(kito_engine_lot_view(e, 1, &v), KITO_OK);
+    c.id = 71;
+    c.seq = 3;
+    c.actor = 6;
+    c.amount_minor = v.ask_minor;
+    cr_assert_eq(kito_engine_replay(e, &c, NULL, 0, &out), KITO_OK, "%s", kito_err_code(out.err));
+    /* id 71 was replayed, not remembered: a new arrival of it is a new command */
+    cr_assert_eq(kito_engine_lot_view(e, 1, &v), KITO_OK);
+    cr_assert_eq(bid(e, 1, 71, 7, v.ask_minor, &out), KITO_OK);
+    cr_assert_eq(out.seq, 4);
+    kito_engine_free(e);
+}
+
 Test(engine, a_batch_equals_the_same_commands_one_by_one)
 {
-    struct kito_engine_limits lim;
-    kito_engine_limits_default(&lim);
-    lim.max_lots = 64;
-    lim.max_standing_bids = 4096;
-    kito_engine *a = make(lim), *b = make(lim);
+    kito_engine *a = make(fixture_limits()), *b = make(fixture_limits());
     for (uint64_t lot = 1; lot <= 40; lot++) {
         load_open(a, lot);
         load_open(b, lot);
@@ -312,11 +436,7 @@ Test(engine, a_batch_equals_the_same_commands_one_by_one)
 
 Test(engine, tick_respects_its_buffers)
 {
-    struct kito_engine_limits lim;
-    kito_engine_limits_default(&lim);
-    lim.max_lots = 16;
-    lim.max_live_lots = 0;
-    kito_engine *e = make(lim);
+    kito_engine *e = make(fixture_limits());
     for (uint64_t lot = 1; lot <= 10; lot++) {
         struct kito_lot_config cfg;
         kito_lot_config_init(&cfg);
@@ -360,4 +480,14 @@ Test(engine, memory_accounting_states_the_per_lot_cost)
     cr_assert_eq(m.chunks_total, (1048576 + 5) / 6);
     cr_assert_lt(m.total_bytes, (size_t)60 << 20, "defaults stay small (%zu)", m.total_bytes);
     kito_engine_free(e);
+}
+
+/* The one spelling of the lot states (the API, MySQL's lots.state and the feed use it). */
+Test(engine, lot_state_names)
+{
+    const char *want[] = {"scheduled", "open", "closing", "sold", "unsold", "withdrawn"};
+    for (uint8_t s = 1; s <= KITO_LOT_STATE_MAX; s++)
+        cr_assert_str_eq(kito_lot_state_name(s), want[s - 1]);
+    cr_assert_str_eq(kito_lot_state_name(0), "unknown");
+    cr_assert_str_eq(kito_lot_state_name(KITO_LOT_STATE_MAX + 1), "unknown");
 }

@@ -11,21 +11,26 @@ Test(ladder, default_table_steps_at_every_boundary)
     kito_ladder_default(&l);
     cr_assert_eq(l.n_rungs, 10);
     /* DESIGN.md: from 0 step 5, from 100 step 10, ... from 50,000 step 5,000 (cents). */
-    cr_assert_eq(kito_ladder_step(&l, 0), USD(5));
-    cr_assert_eq(kito_ladder_step(&l, USD(100) - 1), USD(5));
-    cr_assert_eq(kito_ladder_step(&l, USD(100)), USD(10));
-    cr_assert_eq(kito_ladder_step(&l, USD(199)), USD(10));
-    cr_assert_eq(kito_ladder_step(&l, USD(200)), USD(20));
-    cr_assert_eq(kito_ladder_step(&l, USD(500)), USD(50));
-    cr_assert_eq(kito_ladder_step(&l, USD(999)), USD(50));
-    cr_assert_eq(kito_ladder_step(&l, USD(1000)), USD(100));
-    cr_assert_eq(kito_ladder_step(&l, USD(2000)), USD(200));
-    cr_assert_eq(kito_ladder_step(&l, USD(5000)), USD(500));
-    cr_assert_eq(kito_ladder_step(&l, USD(10000)), USD(1000));
-    cr_assert_eq(kito_ladder_step(&l, USD(20000)), USD(2000));
-    cr_assert_eq(kito_ladder_step(&l, USD(49999)), USD(2000));
-    cr_assert_eq(kito_ladder_step(&l, USD(50000)), USD(5000));
-    cr_assert_eq(kito_ladder_step(&l, USD(10000000)), USD(5000));
+    static const struct {
+        int64_t price, step;
+    } rungs[] = {
+        /* a line a rung: its first price, the last below the next rung, or beyond the top */
+        // clang-format off
+        {0, USD(5)}, {USD(100) - 1, USD(5)},
+        {USD(100), USD(10)}, {USD(199), USD(10)},
+        {USD(200), USD(20)},
+        {USD(500), USD(50)}, {USD(999), USD(50)},
+        {USD(1000), USD(100)},
+        {USD(2000), USD(200)},
+        {USD(5000), USD(500)},
+        {USD(10000), USD(1000)},
+        {USD(20000), USD(2000)}, {USD(49999), USD(2000)},
+        {USD(50000), USD(5000)}, {USD(10000000), USD(5000)},
+        // clang-format on
+    };
+    for (size_t i = 0; i < sizeof(rungs) / sizeof(rungs[0]); i++)
+        cr_assert_eq(kito_ladder_step(&l, rungs[i].price), rungs[i].step, "step at %lld cents",
+                     (long long)rungs[i].price);
 }
 
 Test(ladder, next_adds_the_step_and_refuses_overflow)

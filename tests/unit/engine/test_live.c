@@ -1,68 +1,37 @@
 /* Live (trade forum) lots: the clerk's commands, floor and online bids, absentee maximums
  * (DESIGN.md, Live). Amounts in cents, default ladder ($20 steps from $200, $50 from $500). */
 #include <criterion/criterion.h>
-#include <string.h>
+#include <criterion/parameterized.h>
 
-#include "engine/engine.h"
+#include "fixture.h"
 
-#define USD(x) ((int64_t)(x)*100)
-#define LOT 5
-#define SELLER 7
 #define UNDO_DEPTH 3
-
-static kito_engine *eng;
-static uint64_t next_id = 1;
-static struct kito_event last_ev[KITO_MAX_EVENTS_PER_COMMAND];
-static struct kito_outcome last_out;
 
 static void setup(void)
 {
-    struct kito_engine_limits lim;
-    kito_engine_limits_default(&lim);
-    lim.max_lots = 8;
-    lim.max_standing_bids = 256;
+    struct kito_engine_limits lim = fixture_limits();
     lim.max_live_lots = 2;
     lim.live_undo_depth = UNDO_DEPTH;
-    lim.recent_commands = 256;
-    cr_assert_eq(kito_engine_create(&lim, NULL, &eng), KITO_OK);
+    eng = fixture_engine(&lim);
 }
 
-static void teardown(void)
-{
-    kito_engine_free(eng);
-}
-
-TestSuite(live, .init = setup, .fini = teardown);
+TestSuite(live, .init = setup, .fini = fixture_teardown);
 
 static void load(int64_t opening, int64_t reserve)
 {
-    struct kito_lot_config cfg;
-    kito_lot_config_init(&cfg);
-    cfg.lot_id = LOT;
-    cfg.seller_id = SELLER;
-    cfg.format = KITO_FORMAT_LIVE;
-    cfg.opening_minor = opening;
-    cfg.reserve_minor = reserve;
-    cr_assert_eq(kito_engine_lot_load(eng, &cfg), KITO_OK);
+    struct kito_lot_config cfg = lot_config(LOT, KITO_FORMAT_LIVE, opening, reserve);
+    load_lot(&cfg);
 }
 
-static void check(void)
-{
-    char why[128] = "";
-    cr_assert_eq(kito_engine_lot_check(eng, LOT, why, sizeof(why)), KITO_OK, "%s", why);
-}
-
+/* A command of the clerk's (or a bid) with the next id; checks the lot after it. */
 static kito_err cmd(uint8_t type, uint64_t actor, int64_t amount, uint8_t arg)
 {
-    struct kito_command c = {.id = next_id++,
-                             .lot_id = LOT,
-                             .actor = actor,
-                             .amount_minor = amount,
-                             .now_ms = 1000 + (int64_t)next_id,
-                             .type = type,
-                             .flags = type == KITO_CMD_BID ? KITO_CMD_F_APPROVED : 0,
-                             .arg = arg};
-    kito_err err = kito_engine_apply(eng, &c, last_ev, KITO_MAX_EVENTS_PER_COMMAND, &last_out);
+    uint64_t id = next_id++;
+    struct kito_command c = bid_command(LOT, id, actor, amount, 1000 + (int64_t)id);
+    c.type = type;
+    c.flags = type == KITO_CMD_BID ? KITO_CMD_F_APPROVED : 0;
+    c.arg = arg;
+    kito_err err = apply(c);
     check();
     return err;
 }
@@ -80,13 +49,6 @@ static kito_err floor_bid(uint64_t paddle, int64_t amount)
 static kito_err clerk(uint8_t type)
 {
     return cmd(type, 900, 0, 0);
-}
-
-static struct kito_lot_view view(void)
-{
-    struct kito_lot_view v;
-    cr_assert_eq(kito_engine_lot_view(eng, LOT, &v), KITO_OK);
-    return v;
 }
 
 static bool has_public_event(void)
@@ -163,27 +125,52 @@ Test(live, absentee_maximums_against_floor_bids)
     cr_assert_eq(floor_bid(13, USD(1000)), KITO_E_LOT_CLOSED);
 }
 
-Test(live, a_lone_absentee_opens_at_the_opening_price)
+/* Online bids before the clerk opens are absentee maximums; the open executes them as proxies. */
+struct absentee_case {
+    char rule[64]; /* by value: a worker process gets a copy of the case, not our addresses */
+    int64_t opening, reserve;
+    struct {
+        uint64_t buyer;
+        int64_t max;
+        kito_err err;
+    } bids[3];
+    uint64_t leader;
+    int64_t price;
+    bool reserve_met_event; /* only a lot with a reserve has one */
+};
+
+ParameterizedTestParameters(live, the_open_executes_the_absentee_maximums)
 {
-    load(USD(100), 0);
-    cr_assert_eq(online(1, USD(500)), KITO_OK);
-    cr_assert_eq(online(1, USD(400)), KITO_E_NOT_ABOVE_OWN_MAX);
-    cr_assert_eq(online(2, USD(99)), KITO_E_BELOW_ASK);
-    cr_assert_eq(clerk(KITO_CMD_OPEN), KITO_OK);
-    cr_assert_eq(view().leader, 1);
-    cr_assert_eq(view().price_minor, USD(100));
-    cr_assert_eq(clerk(KITO_CMD_OPEN), KITO_E_BAD_STATE);
+    static struct absentee_case cases[] = {
+        // clang-format off
+        {"a lone absentee opens at the opening price", USD(100), 0,
+         {{1, USD(500), KITO_OK}, {1, USD(400), KITO_E_NOT_ABOVE_OWN_MAX},
+          {2, USD(99), KITO_E_BELOW_ASK}},
+         1, USD(100), false},
+        {"equal absentees go to the earlier", USD(100), 0,
+         {{1, USD(300), KITO_OK}, {2, USD(300), KITO_OK}, {3, USD(200), KITO_OK}},
+         1, USD(300), false},
+        {"an absentee's max covers the reserve: the price jumps to it", USD(100), USD(1000),
+         {{1, USD(2000), KITO_OK}, {2, USD(300), KITO_OK}},
+         1, USD(1000), true},
+        // clang-format on
+    };
+    return cr_make_param_array(struct absentee_case, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
-Test(live, equal_absentees_go_to_the_earlier)
+ParameterizedTest(struct absentee_case *c, live, the_open_executes_the_absentee_maximums)
 {
-    load(USD(100), 0);
-    cr_assert_eq(online(1, USD(300)), KITO_OK);
-    cr_assert_eq(online(2, USD(300)), KITO_OK);
-    cr_assert_eq(online(3, USD(200)), KITO_OK);
-    cr_assert_eq(clerk(KITO_CMD_OPEN), KITO_OK);
-    cr_assert_eq(view().leader, 1);
-    cr_assert_eq(view().price_minor, USD(300));
+    load(c->opening, c->reserve);
+    for (size_t i = 0; i < sizeof(c->bids) / sizeof(c->bids[0]) && c->bids[i].buyer != 0; i++)
+        cr_assert_eq(online(c->bids[i].buyer, c->bids[i].max), c->bids[i].err, "%s: bid %zu",
+                     c->rule, i);
+    cr_assert_eq(clerk(KITO_CMD_OPEN), KITO_OK, "%s", c->rule);
+    struct kito_lot_view v = view();
+    cr_assert_eq(v.leader, c->leader, "%s: leader %llu", c->rule, (unsigned long long)v.leader);
+    cr_assert_eq(v.price_minor, c->price, "%s: price %lld", c->rule, (long long)v.price_minor);
+    cr_assert_eq(find_ev(KITO_EV_RESERVE_MET) != NULL, c->reserve_met_event, "%s: reserve_met",
+                 c->rule);
+    cr_assert_eq(clerk(KITO_CMD_OPEN), KITO_E_BAD_STATE, "%s: opened twice", c->rule);
 }
 
 Test(live, set_ask_and_step)
@@ -290,19 +277,6 @@ Test(live, sold_needs_a_bid_at_the_reserve_and_pass_says_why)
     cr_assert_eq(last_ev[0].reason, KITO_UNSOLD_PASSED);
 }
 
-Test(live, reserve_jump_from_an_absentee_on_a_floor_bid)
-{
-    load(USD(100), USD(1000));
-    cr_assert_eq(online(1, USD(2000)), KITO_OK);
-    cr_assert_eq(online(2, USD(300)), KITO_OK);
-    cr_assert_eq(clerk(KITO_CMD_OPEN), KITO_OK);
-    cr_assert_eq(view().price_minor, USD(1000), "the absentee's max covers the reserve");
-    bool met = false;
-    for (uint32_t i = 0; i < last_out.n_events; i++)
-        met |= last_ev[i].type == KITO_EV_RESERVE_MET;
-    cr_assert(met);
-}
-
 Test(live, pause_and_resume)
 {
     load(USD(100), 0);
@@ -339,12 +313,8 @@ Test(live, commands_that_do_not_fit_the_state_or_format)
 Test(live, live_lot_capacity_is_enforced)
 {
     load(USD(100), 0);
-    struct kito_lot_config cfg;
-    kito_lot_config_init(&cfg);
-    cfg.format = KITO_FORMAT_LIVE;
-    cfg.opening_minor = 100;
-    cfg.lot_id = 100;
-    cr_assert_eq(kito_engine_lot_load(eng, &cfg), KITO_OK);
+    struct kito_lot_config cfg = lot_config(100, KITO_FORMAT_LIVE, 100, 0);
+    load_lot(&cfg);
     cfg.lot_id = 101;
     cr_assert_eq(kito_engine_lot_load(eng, &cfg), KITO_E_CAPACITY, "max_live_lots is 2");
     cr_assert_eq(kito_engine_lot_unload(eng, 100), KITO_OK);

@@ -1,108 +1,23 @@
 /* Timed auctions with proxy bidding: worked examples for every rule (DESIGN.md, Timed). Amounts
  * are in cents with the default ladder ($5 below $100, $10 from $100, $20 from $200 ...). */
 #include <criterion/criterion.h>
-#include <stdlib.h>
+#include <criterion/parameterized.h>
 #include <string.h>
 
-#include "engine/engine.h"
+#include "fixture.h"
 
-#define USD(x) ((int64_t)(x)*100)
-#define LOT 42
-#define SELLER 7
-#define END_MS INT64_C(10000000)
-
-static kito_engine *eng;
-static uint64_t next_id = 1;
-
-static void setup(void)
-{
-    struct kito_engine_limits lim;
-    kito_engine_limits_default(&lim);
-    lim.max_lots = 64;
-    lim.max_standing_bids = 1024;
-    lim.max_live_lots = 4;
-    lim.recent_commands = 1024;
-    lim.max_ladders = 4;
-    cr_assert_eq(kito_engine_create(&lim, NULL, &eng), KITO_OK);
-}
-
-static void teardown(void)
-{
-    kito_engine_free(eng);
-}
-
-TestSuite(timed, .init = setup, .fini = teardown);
-
-static void load(uint64_t lot, int64_t opening, int64_t reserve)
-{
-    struct kito_lot_config cfg;
-    kito_lot_config_init(&cfg);
-    cfg.lot_id = lot;
-    cfg.sale_id = 1;
-    cfg.seller_id = SELLER;
-    cfg.opening_minor = opening;
-    cfg.reserve_minor = reserve;
-    cfg.starts_at_ms = 0;
-    cfg.sale_ends_at_ms = END_MS;
-    cr_assert_eq(kito_engine_lot_load(eng, &cfg), KITO_OK);
-}
-
-static void tick(int64_t now)
-{
-    struct kito_command applied[16];
-    struct kito_event ev[16 * KITO_MAX_EVENTS_PER_COMMAND];
-    size_t n, nev;
-    cr_assert_eq(
-        kito_engine_tick(eng, now, applied, 16, &n, ev, 16 * KITO_MAX_EVENTS_PER_COMMAND, &nev),
-        KITO_OK);
-}
+TestSuite(timed, .init = fixture_setup, .fini = fixture_teardown);
 
 static void open_lot(uint64_t lot, int64_t opening, int64_t reserve)
 {
-    load(lot, opening, reserve);
+    struct kito_lot_config cfg = lot_config(lot, KITO_FORMAT_TIMED, opening, reserve);
+    load_lot(&cfg);
     tick(0);
-}
-
-static struct kito_event last_ev[KITO_MAX_EVENTS_PER_COMMAND];
-static struct kito_outcome last_out;
-
-static kito_err bid_at(uint64_t lot, uint64_t buyer, int64_t amount, int64_t now)
-{
-    struct kito_command c = {.id = next_id++,
-                             .lot_id = lot,
-                             .actor = buyer,
-                             .amount_minor = amount,
-                             .now_ms = now,
-                             .type = KITO_CMD_BID,
-                             .flags = KITO_CMD_F_APPROVED};
-    return kito_engine_apply(eng, &c, last_ev, KITO_MAX_EVENTS_PER_COMMAND, &last_out);
 }
 
 static kito_err bid(uint64_t buyer, int64_t amount)
 {
     return bid_at(LOT, buyer, amount, 1000);
-}
-
-static struct kito_lot_view view(void)
-{
-    struct kito_lot_view v;
-    cr_assert_eq(kito_engine_lot_view(eng, LOT, &v), KITO_OK);
-    return v;
-}
-
-static const struct kito_event *find_ev(uint8_t type)
-{
-    for (uint32_t i = 0; i < last_out.n_events; i++) {
-        if (last_ev[i].type == type)
-            return &last_ev[i];
-    }
-    return NULL;
-}
-
-static void check(void)
-{
-    char why[128] = "";
-    cr_assert_eq(kito_engine_lot_check(eng, LOT, why, sizeof(why)), KITO_OK, "%s", why);
 }
 
 /* Snapshot bytes of the lot: a refused command must leave them identical. */
@@ -148,55 +63,58 @@ Test(timed, bid_below_ask_is_refused_and_changes_nothing)
     cr_assert_eq(bid(2, USD(110)), KITO_OK, "exactly the ask is accepted");
 }
 
-Test(timed, new_bidder_below_leader_max)
+/* A second bidder against a leader's maximum of $150 (opening $100): who leads at what price, and
+ * who is told she is outbid. */
+struct second_bidder_case {
+    char rule[80]; /* by value: a worker process gets a copy of the case, not our addresses */
+    int64_t second_max;
+    uint64_t leader;
+    int64_t price;
+    uint64_t outbid;
+};
+
+ParameterizedTestParameters(timed, new_bidder_against_the_leaders_max)
+{
+    static struct second_bidder_case cases[] = {
+        {"below: the proxy holds, runner-up 120 + step 10", USD(120), 1, USD(130), 2},
+        {"equal: the earlier wins, capped at her maximum", USD(150), 1, USD(150), 2},
+        {"above: the new bidder leads, old leader 150 + step 10", USD(200), 2, USD(160), 1},
+    };
+    return cr_make_param_array(struct second_bidder_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct second_bidder_case *c, timed, new_bidder_against_the_leaders_max)
 {
     open_lot(LOT, USD(100), 0);
     cr_assert_eq(bid(1, USD(150)), KITO_OK);
-    cr_assert_eq(bid(2, USD(120)), KITO_OK);
+    cr_assert_eq(bid(2, c->second_max), KITO_OK, "%s", c->rule);
     struct kito_lot_view v = view();
-    cr_assert_eq(v.leader, 1, "the proxy holds");
-    cr_assert_eq(v.price_minor, USD(130), "runner-up 120 + step 10");
-    const struct kito_event *out = find_ev(KITO_EV_OUTBID);
-    cr_assert_not_null(out);
-    cr_assert_eq(out->who, 2, "the new bidder is outbid at once");
-    cr_assert_eq(out->audience, KITO_AUDIENCE_BIDDER);
+    cr_assert_eq(v.leader, c->leader, "%s: leader %llu", c->rule, (unsigned long long)v.leader);
+    cr_assert_eq(v.price_minor, c->price, "%s: price %lld", c->rule, (long long)v.price_minor);
     const struct kito_event *acc = find_ev(KITO_EV_BID_ACCEPTED);
-    cr_assert_eq(acc->reason, 0, "not leading");
+    cr_assert_not_null(acc, "%s", c->rule);
+    cr_assert_eq(acc->reason, c->leader == 2, "%s: reason is whether she leads", c->rule);
+    const struct kito_event *out = find_ev(KITO_EV_OUTBID);
+    cr_assert_not_null(out, "%s", c->rule);
+    cr_assert_eq(out->who, c->outbid, "%s: outbid %llu", c->rule, (unsigned long long)out->who);
+    cr_assert_eq(out->audience, KITO_AUDIENCE_BIDDER, "%s", c->rule);
+    const struct kito_event *book = find_ev(KITO_EV_BOOK);
+    cr_assert_not_null(book, "%s", c->rule);
+    cr_assert_eq(book->audience, KITO_AUDIENCE_PUBLIC, "%s", c->rule);
+    cr_assert_eq(book->who, c->leader, "%s", c->rule);
+    cr_assert_eq(book->price_minor, c->price, "%s", c->rule);
+    cr_assert_eq(book->amount_minor, 0, "%s: the public never sees a maximum", c->rule);
+    cr_assert_eq(book->seq, last_out.seq, "%s", c->rule);
     check();
 }
 
-Test(timed, new_bidder_equal_to_leader_max_loses_the_tie)
-{
-    open_lot(LOT, USD(100), 0);
-    cr_assert_eq(bid(1, USD(150)), KITO_OK);
-    cr_assert_eq(bid(2, USD(150)), KITO_OK);
-    struct kito_lot_view v = view();
-    cr_assert_eq(v.leader, 1, "equal maximums go to the earlier");
-    cr_assert_eq(v.price_minor, USD(150), "capped at the leader's maximum");
-    check();
-}
-
-Test(timed, new_bidder_above_leader_max_takes_the_lead)
+Test(timed, a_narrow_win_is_capped_by_the_new_leaders_own_maximum)
 {
     open_lot(LOT, USD(100), 0);
     cr_assert_eq(bid(1, USD(150)), KITO_OK);
     cr_assert_eq(bid(2, USD(200)), KITO_OK);
-    struct kito_lot_view v = view();
-    cr_assert_eq(v.leader, 2);
-    cr_assert_eq(v.price_minor, USD(160), "old leader 150 + step 10");
-    const struct kito_event *out = find_ev(KITO_EV_OUTBID);
-    cr_assert_not_null(out);
-    cr_assert_eq(out->who, 1, "the old leader is told");
-    const struct kito_event *book = find_ev(KITO_EV_BOOK);
-    cr_assert_not_null(book);
-    cr_assert_eq(book->audience, KITO_AUDIENCE_PUBLIC);
-    cr_assert_eq(book->who, 2);
-    cr_assert_eq(book->price_minor, USD(160));
-    cr_assert_eq(book->amount_minor, 0, "the public never sees a maximum");
-    cr_assert_eq(book->seq, last_out.seq);
-    /* A narrow win: the price is capped by the new leader's own maximum. */
     cr_assert_eq(bid(3, USD(205)), KITO_OK);
-    v = view();
+    struct kito_lot_view v = view();
     cr_assert_eq(v.leader, 3);
     cr_assert_eq(v.price_minor, USD(205), "min(205, 200 + 20)");
     check();
@@ -294,31 +212,22 @@ Test(timed, no_bid_at_or_after_the_end_and_close_awards)
     ASSERT_REFUSED_UNCHANGED(bid_at(LOT, 2, USD(500), end), KITO_E_LOT_CLOSED);
     /* The tick closes exactly at the end, not before. */
     cr_assert_eq(kito_engine_next_deadline(eng) <= end, true);
-    struct kito_command applied[4];
-    struct kito_event ev[4 * KITO_MAX_EVENTS_PER_COMMAND];
-    size_t n, nev;
-    cr_assert_eq(
-        kito_engine_tick(eng, end - 1, applied, 4, &n, ev, sizeof(ev) / sizeof(ev[0]), &nev),
-        KITO_OK);
-    cr_assert_eq(n, 0, "the lazily noted extension is honoured");
+    cr_assert_eq(tick(end - 1), 0, "the lazily noted extension is honoured");
     cr_assert_eq(view().state, KITO_LOT_OPEN);
-    cr_assert_eq(kito_engine_tick(eng, end, applied, 4, &n, ev, sizeof(ev) / sizeof(ev[0]), &nev),
-                 KITO_OK);
-    cr_assert_eq(n, 1);
-    cr_assert_eq(applied[0].type, KITO_CMD_CLOSE);
-    cr_assert_eq(applied[0].lot_id, LOT);
-    cr_assert_eq(applied[0].seq, 3, "open, bid, close");
-    cr_assert_eq(nev, 1);
-    cr_assert_eq(ev[0].type, KITO_EV_SOLD);
-    cr_assert_eq(ev[0].who, 1);
-    cr_assert_eq(ev[0].amount_minor, USD(100), "hammer");
+    cr_assert_eq(tick(end), 1);
+    cr_assert_eq(tick_cmds[0].type, KITO_CMD_CLOSE);
+    cr_assert_eq(tick_cmds[0].lot_id, LOT);
+    cr_assert_eq(tick_cmds[0].seq, 3, "open, bid, close");
+    cr_assert_eq(tick_nev, 1);
+    cr_assert_eq(tick_ev[0].type, KITO_EV_SOLD);
+    cr_assert_eq(tick_ev[0].who, 1);
+    cr_assert_eq(tick_ev[0].amount_minor, USD(100), "hammer");
     cr_assert_eq(view().state, KITO_LOT_SOLD);
     cr_assert_eq(kito_engine_next_deadline(eng), INT64_MAX);
     check();
     /* No reopen. */
     struct kito_command reopen = {.lot_id = LOT, .now_ms = end + 1, .type = KITO_CMD_OPEN};
-    ASSERT_REFUSED_UNCHANGED(kito_engine_apply(eng, &reopen, last_ev, 8, &last_out),
-                             KITO_E_LOT_CLOSED);
+    ASSERT_REFUSED_UNCHANGED(apply(reopen), KITO_E_LOT_CLOSED);
     ASSERT_REFUSED_UNCHANGED(bid_at(LOT, 2, USD(500), end - 5), KITO_E_LOT_CLOSED);
     struct kito_standing_bid bids[4];
     size_t nb;
@@ -331,39 +240,28 @@ Test(timed, unsold_with_no_bids_or_reserve_not_met)
     open_lot(1, USD(100), 0);
     open_lot(2, USD(100), USD(500));
     cr_assert_eq(bid_at(2, 1, USD(400), 1000), KITO_OK);
-    struct kito_command applied[4];
-    struct kito_event ev[4 * KITO_MAX_EVENTS_PER_COMMAND];
-    size_t n, nev;
-    cr_assert_eq(
-        kito_engine_tick(eng, END_MS, applied, 4, &n, ev, sizeof(ev) / sizeof(ev[0]), &nev),
-        KITO_OK);
-    cr_assert_eq(n, 2);
-    cr_assert_eq(nev, 2);
-    cr_assert_eq(ev[0].lot_id, 1, "ties on the deadline go by lot id");
-    cr_assert_eq(ev[0].type, KITO_EV_UNSOLD);
-    cr_assert_eq(ev[0].reason, KITO_UNSOLD_NO_BIDS);
-    cr_assert_eq(ev[1].lot_id, 2);
-    cr_assert_eq(ev[1].type, KITO_EV_UNSOLD);
-    cr_assert_eq(ev[1].reason, KITO_UNSOLD_RESERVE_NOT_MET);
+    cr_assert_eq(tick(END_MS), 2);
+    cr_assert_eq(tick_nev, 2);
+    cr_assert_eq(tick_ev[0].lot_id, 1, "ties on the deadline go by lot id");
+    cr_assert_eq(tick_ev[0].type, KITO_EV_UNSOLD);
+    cr_assert_eq(tick_ev[0].reason, KITO_UNSOLD_NO_BIDS);
+    cr_assert_eq(tick_ev[1].lot_id, 2);
+    cr_assert_eq(tick_ev[1].type, KITO_EV_UNSOLD);
+    cr_assert_eq(tick_ev[1].reason, KITO_UNSOLD_RESERVE_NOT_MET);
 }
 
 Test(timed, staggered_end_and_opening_when_due)
 {
-    struct kito_lot_config cfg;
-    kito_lot_config_init(&cfg);
-    cfg.lot_id = LOT;
-    cfg.seller_id = SELLER;
-    cfg.opening_minor = USD(10);
+    struct kito_lot_config cfg = lot_config(LOT, KITO_FORMAT_TIMED, USD(10), 0);
     cfg.starts_at_ms = 5000;
-    cfg.sale_ends_at_ms = END_MS;
     cfg.index_in_sale = 3;
-    cr_assert_eq(kito_engine_lot_load(eng, &cfg), KITO_OK);
+    load_lot(&cfg);
     cr_assert_eq(view().ends_at_ms, END_MS + 3 * 60 * 1000, "lot 3 ends 3 x 60 s later");
     cr_assert_eq(view().state, KITO_LOT_SCHEDULED);
     ASSERT_REFUSED_UNCHANGED(bid_at(LOT, 1, USD(10), 6000), KITO_E_LOT_NOT_OPEN);
     cr_assert_eq(kito_engine_next_deadline(eng), 5000);
     struct kito_command open = {.lot_id = LOT, .now_ms = 4999, .type = KITO_CMD_OPEN};
-    ASSERT_REFUSED_UNCHANGED(kito_engine_apply(eng, &open, last_ev, 8, &last_out), KITO_E_NOT_DUE);
+    ASSERT_REFUSED_UNCHANGED(apply(open), KITO_E_NOT_DUE);
     tick(4999);
     cr_assert_eq(view().state, KITO_LOT_SCHEDULED);
     tick(5000);
@@ -377,41 +275,29 @@ Test(timed, own_lot_and_unapproved_bids_are_refused)
 {
     open_lot(LOT, USD(100), 0);
     ASSERT_REFUSED_UNCHANGED(bid(SELLER, USD(100)), KITO_E_OWN_LOT);
-    struct kito_command c = {.id = 999,
-                             .lot_id = LOT,
-                             .actor = 3,
-                             .amount_minor = USD(100),
-                             .now_ms = 1000,
-                             .type = KITO_CMD_BID};
-    ASSERT_REFUSED_UNCHANGED(kito_engine_apply(eng, &c, last_ev, 8, &last_out),
-                             KITO_E_NOT_APPROVED);
+    struct kito_command c = bid_command(LOT, 999, 3, USD(100), 1000);
+    c.flags = 0; /* not approved for the sale */
+    ASSERT_REFUSED_UNCHANGED(apply(c), KITO_E_NOT_APPROVED);
     c.flags = KITO_CMD_F_APPROVED;
-    cr_assert_eq(kito_engine_apply(eng, &c, last_ev, 8, &last_out), KITO_OK,
-                 "a refused id is judged afresh on retry");
+    cr_assert_eq(apply(c), KITO_OK, "a refused id is judged afresh on retry");
 }
 
 Test(timed, same_command_id_returns_the_first_outcome_and_changes_nothing)
 {
     open_lot(LOT, USD(100), 0);
-    struct kito_command c = {.id = 0xfeedULL,
-                             .lot_id = LOT,
-                             .actor = 1,
-                             .amount_minor = USD(150),
-                             .now_ms = 1000,
-                             .type = KITO_CMD_BID,
-                             .flags = KITO_CMD_F_APPROVED};
-    cr_assert_eq(kito_engine_apply(eng, &c, last_ev, 8, &last_out), KITO_OK);
+    struct kito_command c = bid_command(LOT, 0xfeedULL, 1, USD(150), 1000);
+    cr_assert_eq(apply(c), KITO_OK);
     uint32_t first = last_out.seq;
     cr_assert_eq(bid(2, USD(120)), KITO_OK);
-    ASSERT_REFUSED_UNCHANGED(kito_engine_apply(eng, &c, last_ev, 8, &last_out), KITO_E_DUPLICATE);
+    ASSERT_REFUSED_UNCHANGED(apply(c), KITO_E_DUPLICATE);
     cr_assert_eq(last_out.seq, first, "the duplicate reports the first seq");
     /* Even a different amount under the same id is the same command. */
     c.amount_minor = USD(900);
-    ASSERT_REFUSED_UNCHANGED(kito_engine_apply(eng, &c, last_ev, 8, &last_out), KITO_E_DUPLICATE);
+    ASSERT_REFUSED_UNCHANGED(apply(c), KITO_E_DUPLICATE);
     /* The same id on another lot is another command. */
     open_lot(43, USD(100), 0);
     c.lot_id = 43;
-    cr_assert_eq(kito_engine_apply(eng, &c, last_ev, 8, &last_out), KITO_OK);
+    cr_assert_eq(apply(c), KITO_OK);
 }
 
 Test(timed, amounts_zero_negative_or_too_large_are_refused)
@@ -457,8 +343,7 @@ Test(timed, clerk_commands_do_not_apply_to_timed_lots)
     for (size_t i = 0; i < sizeof(types); i++) {
         struct kito_command c = {
             .lot_id = LOT, .actor = 5, .amount_minor = USD(500), .now_ms = 10, .type = types[i]};
-        ASSERT_REFUSED_UNCHANGED(kito_engine_apply(eng, &c, last_ev, 8, &last_out),
-                                 KITO_E_WRONG_FORMAT);
+        ASSERT_REFUSED_UNCHANGED(apply(c), KITO_E_WRONG_FORMAT);
     }
 }
 
@@ -467,24 +352,19 @@ Test(timed, withdraw_ends_the_lot_for_good)
     open_lot(LOT, USD(100), 0);
     cr_assert_eq(bid(1, USD(150)), KITO_OK);
     struct kito_command w = {.id = 77, .lot_id = LOT, .actor = 900, .type = KITO_CMD_WITHDRAW};
-    cr_assert_eq(kito_engine_apply(eng, &w, last_ev, 8, &last_out), KITO_OK);
+    cr_assert_eq(apply(w), KITO_OK);
     cr_assert_eq(last_ev[0].type, KITO_EV_WITHDRAWN);
     cr_assert_eq(view().state, KITO_LOT_WITHDRAWN);
     cr_assert_eq(kito_engine_next_deadline(eng), INT64_MAX, "its timer is gone");
     w.id = 78;
-    ASSERT_REFUSED_UNCHANGED(kito_engine_apply(eng, &w, last_ev, 8, &last_out), KITO_E_LOT_CLOSED);
+    ASSERT_REFUSED_UNCHANGED(apply(w), KITO_E_LOT_CLOSED);
     ASSERT_REFUSED_UNCHANGED(bid(2, USD(500)), KITO_E_LOT_CLOSED);
     check();
 }
 
 Test(timed, unknown_lot_and_bad_commands)
 {
-    struct kito_command c = {.id = 1,
-                             .lot_id = 12345,
-                             .actor = 1,
-                             .amount_minor = 100,
-                             .type = KITO_CMD_BID,
-                             .flags = KITO_CMD_F_APPROVED};
+    struct kito_command c = bid_command(12345, 1, 1, 100, 0);
     cr_assert_eq(kito_engine_apply(eng, &c, NULL, 0, &last_out), KITO_E_UNKNOWN_LOT);
     c.type = 99;
     cr_assert_eq(kito_engine_apply(eng, &c, NULL, 0, &last_out), KITO_E_BAD_COMMAND);

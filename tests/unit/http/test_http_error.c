@@ -43,6 +43,7 @@ Test(http_error, the_statuses_the_design_names)
     cr_expect_eq(kito_http_status(KITO_E_BAD_STATE), 409);
     cr_expect_eq(kito_http_status(KITO_E_OWN_LOT), 403);
     cr_expect_eq(kito_http_status(KITO_E_NOT_APPROVED), 403);
+    cr_expect_eq(kito_http_status(KITO_E_NO_CONSENT), 403); /* DESIGN.md, "Consent" */
     cr_expect_eq(kito_http_status(KITO_E_UNKNOWN_LOT), 404);
     cr_expect_eq(kito_http_status((kito_err)-9999), 500, "an unknown number is our bug");
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/http/router.h"
 #include "api/http/routes.h"
 
 #define OPS_MAX 512
@@ -14,6 +15,7 @@
 static struct op {
     char method[8];
     char path[200];
+    char operation_id[100]; /* "" when the operation has none */
 } ops[OPS_MAX];
 static size_t nops;
 
@@ -43,28 +45,52 @@ static void load_document(void)
                     cr_assert(nops < OPS_MAX);
                     snprintf(ops[nops].method, sizeof(ops[nops].method), "%s", methods[i]);
                     snprintf(ops[nops].path, sizeof(ops[nops].path), "%s", path);
+                    ops[nops].operation_id[0] = '\0';
                     nops++;
                 }
+        } else if (strncmp(line, "      operationId: ", 19) == 0 && nops > 0) {
+            snprintf(ops[nops - 1].operation_id, sizeof(ops[nops - 1].operation_id), "%s",
+                     line + 19);
         }
     }
     fclose(f);
 }
 
-static const char *lower_method(unsigned m)
+/* The route's method as the document spells it ("get"): the router's name for it, lower-cased. */
+static const char *doc_method(const kito_route *route, char name[16])
 {
-    switch (m) {
-    case KITO_METHOD_GET:
-        return "get";
-    case KITO_METHOD_POST:
-        return "post";
-    case KITO_METHOD_PUT:
-        return "put";
-    case KITO_METHOD_PATCH:
-        return "patch";
-    case KITO_METHOD_DELETE:
-        return "delete";
+    size_t n = kito_method_allow_header(route->method, name, 16);
+    for (size_t i = 0; i < n; i++)
+        name[i] = (char)tolower((unsigned char)name[i]);
+    return name;
+}
+
+/* Whether the document's operation op is the route (the same method and path pattern). */
+static bool documents(const struct op *op, const kito_route *route)
+{
+    char method[16];
+    return strcmp(op->path, route->pattern) == 0 &&
+           strcmp(op->method, doc_method(route, method)) == 0;
+}
+
+/* Whether some operation of the document is the route. */
+static bool route_documented(const kito_route *route)
+{
+    for (size_t k = 0; k < nops; k++) {
+        if (documents(&ops[k], route))
+            return true;
     }
-    return "?";
+    return false;
+}
+
+/* Whether some route of routes[0 .. n) is the operation. */
+static bool op_served(const struct op *op, const kito_route *routes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (documents(op, &routes[i]))
+            return true;
+    }
+    return false;
 }
 
 Test(openapi, every_route_is_documented)
@@ -72,14 +98,10 @@ Test(openapi, every_route_is_documented)
     load_document();
     size_t n;
     const kito_route *routes = kito_routes_table(65536, &n);
-    for (size_t i = 0; i < n; i++) {
-        bool found = false;
-        for (size_t k = 0; k < nops && !found; k++)
-            found = strcmp(ops[k].path, routes[i].pattern) == 0 &&
-                    strcmp(ops[k].method, lower_method(routes[i].method)) == 0;
-        cr_expect(found, "%s %s is served but not in schemas/openapi.yaml",
-                  lower_method(routes[i].method), routes[i].pattern);
-    }
+    char method[16];
+    for (size_t i = 0; i < n; i++)
+        cr_expect(route_documented(&routes[i]), "%s %s is served but not in schemas/openapi.yaml",
+                  doc_method(&routes[i], method), routes[i].pattern);
 }
 
 Test(openapi, every_documented_operation_is_served)
@@ -88,18 +110,84 @@ Test(openapi, every_documented_operation_is_served)
     cr_assert(nops > 0, "no operations read from the document");
     size_t n;
     const kito_route *routes = kito_routes_table(65536, &n);
-    for (size_t k = 0; k < nops; k++) {
-        bool found = false;
-        for (size_t i = 0; i < n && !found; i++)
-            found = strcmp(ops[k].path, routes[i].pattern) == 0 &&
-                    strcmp(ops[k].method, lower_method(routes[i].method)) == 0;
-        cr_expect(found, "%s %s is documented but kitod does not serve it", ops[k].method,
-                  ops[k].path);
-    }
+    for (size_t k = 0; k < nops; k++)
+        cr_expect(op_served(&ops[k], routes, n), "%s %s is documented but kitod does not serve it",
+                  ops[k].method, ops[k].path);
 }
 
 Test(openapi, document_is_assembled_from_the_fragments)
 {
     int rc = system("bash " KITO_SOURCE_DIR "/ops/openapi.sh --check");
     cr_assert_eq(rc, 0, "schemas/openapi.yaml is stale: run ops/openapi.sh");
+}
+
+/* The operationId an operation must have (issue 15, finding 11): stable because it is made of
+ * what identifies the operation, its method and path: the method, then each path segment but
+ * "v1" and the parameters in PascalCase, words split at '-', '_' and '.', and a segment followed
+ * by a parameter without its plural s. POST /v1/lots/{id}/bids is postLotBids, GET
+ * /.well-known/kito-keys.json getWellKnownKitoKeysJson. */
+static void expected_operation_id(const char *method, const char *path, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "%s", method);
+    const char *p = path;
+    while (*p != '\0' && n + 1 < cap) {
+        while (*p == '/')
+            p++;
+        size_t len = strcspn(p, "/");
+        const char *next = p + len + (p[len] == '/');
+        bool param = len > 0 && p[0] == '{';
+        bool v1 = len == 2 && strncmp(p, "v1", 2) == 0;
+        if (len > 0 && !param && !v1) {
+            size_t use = len;
+            if (next[0] == '{' && p[len - 1] == 's')
+                use--; /* "lots/{id}": one lot */
+            bool upper = true;
+            for (size_t i = 0; i < use && n + 1 < cap; i++) {
+                if (strchr("-_.", p[i]) != NULL) {
+                    upper = true;
+                    continue;
+                }
+                out[n++] = upper ? (char)toupper((unsigned char)p[i]) : p[i];
+                upper = false;
+            }
+            out[n] = '\0';
+        }
+        p += len;
+    }
+}
+
+Test(openapi, every_operation_has_its_stable_operation_id)
+{
+    load_document();
+    cr_assert(nops > 0);
+    for (size_t k = 0; k < nops; k++) {
+        char want[100];
+        expected_operation_id(ops[k].method, ops[k].path, want, sizeof(want));
+        cr_expect_str_eq(ops[k].operation_id, want, "%s %s: operationId \"%s\", want \"%s\"",
+                         ops[k].method, ops[k].path, ops[k].operation_id, want);
+    }
+    char id[100];
+    expected_operation_id("post", "/v1/lots/{id}/bids", id, sizeof(id));
+    cr_assert_str_eq(id, "postLotBids");
+}
+
+/* Issue 15, finding 11: the bid route documented 422 for a malformed body, where kitod answers a
+ * body that is not JSON with 400 malformed_json (api/http/json.c). */
+Test(openapi, the_bid_route_documents_malformed_json_as_400)
+{
+    FILE *f = fopen(KITO_SOURCE_DIR "/schemas/openapi.yaml", "r");
+    cr_assert(f != NULL);
+    static char doc[1 << 20];
+    size_t len = fread(doc, 1, sizeof(doc) - 1, f);
+    fclose(f);
+    doc[len] = '\0';
+    char *bids = strstr(doc, "\n  /v1/lots/{id}/bids:\n");
+    cr_assert(bids != NULL);
+    const char *end = strstr(bids + 1, "\n  /");
+    if (end != NULL)
+        doc[end - doc] = '\0'; /* the bid route's lines only */
+    cr_assert(strstr(bids, "400\n        `malformed_json`") != NULL ||
+                  strstr(bids, "400 `malformed_json`") != NULL,
+              "the bid route does not say that a body that is not JSON is 400 malformed_json");
+    cr_assert(strstr(bids, "malformed body or amount is 422") == NULL);
 }

@@ -64,20 +64,38 @@ Test(bidding, token_bucket)
     cr_assert(!kito_bucket_take(&b, t, 5.0, 10.0, NULL));
 }
 
+/* An open timed lot as the engine reports it: buyer 42 leads at $160, the reserve is met. */
+static struct kito_lot_view timed_view(void)
+{
+    return (struct kito_lot_view){.lot_id = 9,
+                                  .leader = 42,
+                                  .price_minor = 16000,
+                                  .ask_minor = 17000,
+                                  .opening_minor = 10000,
+                                  .ends_at_ms = 1800000000123,
+                                  .seq = 7,
+                                  .bid_count = 5,
+                                  .format = KITO_FORMAT_TIMED,
+                                  .state = KITO_LOT_OPEN,
+                                  .has_reserve = true,
+                                  .reserve_met = true,
+                                  .currency = "USD"};
+}
+
+/* An open sealed tender as the engine reports it: no price, no leader, no bid count. */
+static struct kito_lot_view tender_view(void)
+{
+    return (struct kito_lot_view){.lot_id = 9,
+                                  .ask_minor = 10000,
+                                  .opening_minor = 10000,
+                                  .format = KITO_FORMAT_TENDER,
+                                  .state = KITO_LOT_OPEN,
+                                  .currency = "KES"};
+}
+
 Test(bidding, view_hides_what_the_engine_hides)
 {
-    struct kito_lot_view v = {.lot_id = 9,
-                              .leader = 42,
-                              .price_minor = 16000,
-                              .ask_minor = 17000,
-                              .opening_minor = 10000,
-                              .ends_at_ms = 1800000000000,
-                              .seq = 7,
-                              .bid_count = 5,
-                              .format = KITO_FORMAT_TIMED,
-                              .state = KITO_LOT_OPEN,
-                              .reserve_met = true,
-                              .currency = "USD"};
+    struct kito_lot_view v = timed_view();
     json_t *o = kito_bidding_render_view(&v, 42);
     cr_assert(json_is_true(json_object_get(o, "leader_is_you")));
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(o, "price"), "amount")), 16000);
@@ -88,13 +106,7 @@ Test(bidding, view_hides_what_the_engine_hides)
     o = kito_bidding_render_view(&v, 0);
     cr_assert(json_is_false(json_object_get(o, "leader_is_you")));
     json_decref(o);
-    /* a sealed tender as the engine reports it */
-    struct kito_lot_view t = {.lot_id = 9,
-                              .ask_minor = 10000,
-                              .opening_minor = 10000,
-                              .format = KITO_FORMAT_TENDER,
-                              .state = KITO_LOT_OPEN,
-                              .currency = "USD"};
+    struct kito_lot_view t = tender_view();
     o = kito_bidding_render_view(&t, 42);
     cr_assert(json_is_null(json_object_get(o, "price")));
     cr_assert_eq(json_integer_value(json_object_get(o, "bid_count")), 0);
@@ -250,8 +262,19 @@ Test(bidding, accepted_bid_document)
                         "\"your_bid\":null,\"lot\":null}");
 }
 
+/* Expects the writer's bytes to be jansson's compact encoding of v (which this takes). */
+static void expect_jansson(const char *written, json_t *v, const char *what, size_t i)
+{
+    char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    cr_expect_str_eq(written, want, "%s %zu", what, i);
+    free(want);
+    json_decref(v);
+}
+
 Test(bidding, written_json_matches_jansson)
 {
+    char buf[256];
+    kito_jw w;
     static const char *const strings[] = {"",
                                           "plain",
                                           "q\"uote",
@@ -261,28 +284,16 @@ Test(bidding, written_json_matches_jansson)
                                           "caf\xc3\xa9 \xe2\x82\xac",
                                           "/slash/"};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
-        json_t *s = json_string(strings[i]);
-        char *want = json_dumps(s, JSON_COMPACT | JSON_ENCODE_ANY);
-        char buf[256];
-        kito_jw w;
         kito_jw_init(&w, buf, sizeof(buf));
         kito_jw_string(&w, strings[i]);
-        cr_expect_str_eq(buf, want, "string %zu", i);
-        free(want);
-        json_decref(s);
+        expect_jansson(buf, json_string(strings[i]), "string", i);
     }
     static const int64_t ints[] = {0,   1,    -1,         9,         10,        -10,      99,
                                    100, -101, 1000000007, 123456789, INT64_MAX, INT64_MIN};
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-        json_t *n = json_integer(ints[i]);
-        char *want = json_dumps(n, JSON_COMPACT | JSON_ENCODE_ANY);
-        char buf[64];
-        kito_jw w;
         kito_jw_init(&w, buf, sizeof(buf));
         kito_jw_int(&w, ints[i]);
-        cr_expect_str_eq(buf, want);
-        free(want);
-        json_decref(n);
+        expect_jansson(buf, json_integer(ints[i]), "integer", i);
     }
 }
 
@@ -367,6 +378,58 @@ Test(bidding, caches_hold_a_big_sale)
     kito_bidding_approval_forget(b, sale, 0);
     cr_expect(!kito_bidding_approval(b, sale, 4, &ap));
     cr_expect_null(kito_bidding_lot(b, lots + 1));
+    kito_bidding_free(b);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_expect_eq(uv_loop_close(&loop), 0);
+}
+
+/* The market hands the commands of a rebuild to kito_bidding_key_replayed in no particular order
+ * (api/live/market.h): of two keys in one slot the newer stays, whichever comes first. */
+Test(bidding, replayed_keys_keep_the_newer_whatever_the_order)
+{
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    struct kito_bidding_params p = {.loop = &loop}; /* no market, pool or limits */
+    kito_bidding *b = NULL;
+    cr_assert_eq(kito_bidding_create(&p, &b), KITO_OK);
+    /* two ids in one slot: the table is direct-mapped, so search for a second id that collides */
+    uint64_t older = 1001, newer = 0;
+    struct kito_command c_old = {.id = older,
+                                 .lot_id = 7,
+                                 .actor = 3,
+                                 .amount_minor = 5000,
+                                 .now_ms = 1000,
+                                 .seq = 2,
+                                 .type = KITO_CMD_BID};
+    kito_bidding_key_replayed(b, &c_old);
+    cr_assert(!kito_bidding_key_matches(b, older, 7, 6000), "the key is remembered");
+    for (uint64_t id = 1002; newer == 0 && id < 1002 + 64 * KITO_BIDDING_KEYS; id++) {
+        /* as old as the first (a tie replaces): it collides if it pushes the first out */
+        struct kito_command probe = c_old;
+        probe.id = id;
+        probe.lot_id = 8;
+        kito_bidding_key_replayed(b, &probe);
+        if (kito_bidding_key_matches(b, older, 7, 6000))
+            newer = id;
+    }
+    cr_assert_neq(newer, 0, "no colliding id found");
+    kito_bidding_key_replayed(b, &c_old); /* the slot is the first key's again */
+    struct kito_command c_new = c_old;
+    c_new.id = newer;
+    c_new.lot_id = 8;
+    c_new.amount_minor = 7000;
+    c_new.now_ms = 2000;
+    /* older, then newer: the newer stays */
+    kito_bidding_key_replayed(b, &c_new);
+    cr_expect(!kito_bidding_key_matches(b, newer, 8, 7001), "the newer key was not kept");
+    /* newer, then older: the newer stays */
+    kito_bidding_key_replayed(b, &c_old);
+    cr_expect(!kito_bidding_key_matches(b, newer, 8, 7001), "the older key took the newer's slot");
+    cr_expect(kito_bidding_key_matches(b, newer, 8, 7000));
+    /* only bids with an id are remembered */
+    struct kito_command open = {.lot_id = 9, .now_ms = 3000, .seq = 1, .type = KITO_CMD_OPEN};
+    kito_bidding_key_replayed(b, &open);
+    cr_expect(!kito_bidding_key_matches(b, newer, 8, 7001));
     kito_bidding_free(b);
     uv_run(&loop, UV_RUN_DEFAULT);
     cr_expect_eq(uv_loop_close(&loop), 0);

@@ -72,11 +72,68 @@ static void drain(struct fake *fk)
     }
 }
 
+/* ---- the fixture: a feed and its fakes, freed after each test (pass or fail) ---------------- */
+
+static kito_feed *feed; /* made by make() */
+static void *owned[16]; /* fakes and chunky sinks, freed after the feed */
+static size_t n_owned;
+
+static void *own(size_t size)
+{
+    cr_assert_lt(n_owned, sizeof(owned) / sizeof(owned[0]));
+    owned[n_owned] = calloc(1, size);
+    cr_assert_not_null(owned[n_owned]);
+    return owned[n_owned++];
+}
+
+static void teardown(void)
+{
+    kito_feed_free(feed);
+    for (size_t i = 0; i < n_owned; i++)
+        free(owned[i]);
+}
+
+TestSuite(feed, .fini = teardown);
+
+/* The feed of the test with *lim (limits and key borrowed); freed by the fixture. */
+static kito_feed *make_with(const struct kito_feed_limits *lim, const uint8_t k[32])
+{
+    cr_assert_null(feed, "one feed a test");
+    cr_assert_eq(kito_feed_create(NULL, lim, k, &feed), KITO_OK);
+    return feed;
+}
+
+static kito_feed *make(uint32_t ring, uint32_t backlog, uint32_t subs, uint32_t sales)
+{
+    struct kito_feed_limits lim;
+    kito_feed_limits_default(&lim);
+    lim.ring_events = ring;
+    lim.backlog_events = backlog;
+    lim.max_subscribers = subs;
+    lim.max_sales = sales;
+    return make_with(&lim, key);
+}
+
+/* Frees the feed before the test ends (what follows checks what happens after). */
+static void free_feed(void)
+{
+    kito_feed_free(feed);
+    feed = NULL;
+}
+
 static struct fake *subscribe(kito_feed *f, uint64_t sale, bool has_last, uint64_t last)
 {
-    struct fake *fk = calloc(1, sizeof(*fk));
+    struct fake *fk = own(sizeof(*fk));
     cr_assert_eq(kito_feed_subscribe(f, sale, has_last, last, &fake_sink, fk, &fk->sub), KITO_OK);
     kito_feed_start(fk->sub);
+    return fk;
+}
+
+/* A new subscriber to the sale (no Last-Event-ID) whose preamble was written. */
+static struct fake *watch(kito_feed *f, uint64_t sale)
+{
+    struct fake *fk = subscribe(f, sale, false, 0);
+    drain(fk);
     return fk;
 }
 
@@ -125,6 +182,18 @@ static size_t frames(const char *buf, struct fr *out, size_t cap)
 
 /* ---- notes --------------------------------------------------------------------------------- */
 
+/* Publishes one command's events ev[0 .. n) as the market does: a note of their lot and seq. */
+static void publish(kito_feed *f, uint64_t sale, uint8_t format, const char *currency,
+                    const struct kito_event *ev, size_t n, uint64_t now)
+{
+    struct kito_market_note note = {
+        .lot_id = ev[0].lot_id, .sale_id = sale, .seq = ev[0].seq, .format = format};
+    snprintf(note.currency, sizeof(note.currency), "%s", currency);
+    note.events = ev;
+    note.n_events = n;
+    kito_feed_publish(f, &note, now);
+}
+
 /* A timed bid's events: BID_ACCEPTED (bidder), OUTBID (bidder), BOOK (public). */
 static void publish_bid(kito_feed *f, uint64_t sale, uint64_t lot, uint32_t seq, uint64_t who,
                         int64_t price, uint64_t now)
@@ -154,27 +223,7 @@ static void publish_bid(kito_feed *f, uint64_t sale, uint64_t lot, uint32_t seq,
          .audience = KITO_AUDIENCE_PUBLIC,
          .state = KITO_LOT_OPEN},
     };
-    struct kito_market_note n = {.lot_id = lot,
-                                 .sale_id = sale,
-                                 .seq = seq,
-                                 .format = KITO_FORMAT_TIMED,
-                                 .currency = "USD",
-                                 .events = ev,
-                                 .n_events = 3};
-    kito_feed_publish(f, &n, now);
-}
-
-static kito_feed *make(uint32_t ring, uint32_t backlog, uint32_t subs, uint32_t sales)
-{
-    struct kito_feed_limits lim;
-    kito_feed_limits_default(&lim);
-    lim.ring_events = ring;
-    lim.backlog_events = backlog;
-    lim.max_subscribers = subs;
-    lim.max_sales = sales;
-    kito_feed *f;
-    cr_assert_eq(kito_feed_create(NULL, &lim, key, &f), KITO_OK);
-    return f;
+    publish(f, sale, KITO_FORMAT_TIMED, "USD", ev, 3, now);
 }
 
 static struct fr fs[8192];
@@ -182,8 +231,7 @@ static struct fr fs[8192];
 Test(feed, live_frames_public_only)
 {
     kito_feed *f = make(64, 64, 10, 4);
-    struct fake *a = subscribe(f, 5, false, 0);
-    drain(a);
+    struct fake *a = watch(f, 5);
     for (uint32_t s = 1; s <= 5; s++) {
         publish_bid(f, 5, 900, s, 1000 + s, 10000 * s, 1000);
         drain(a);
@@ -208,15 +256,12 @@ Test(feed, live_frames_public_only)
     kito_feed_stats(f, &st);
     cr_assert_eq(st.events_published, 5);
     cr_assert_eq(st.events_filtered, 10);
-    kito_feed_free(f);
-    free(a);
 }
 
 Test(feed, tender_events_never_appear)
 {
     kito_feed *f = make(64, 64, 10, 4);
-    struct fake *a = subscribe(f, 6, false, 0);
-    drain(a);
+    struct fake *a = watch(f, 6);
     /* a sealed bid (bidder only), then a public BOOK the engine must never emit for a tender:
      * the feed keeps it off anyway; then the close result */
     struct kito_event ev[] = {
@@ -241,14 +286,7 @@ Test(feed, tender_events_never_appear)
          .seq = 2,
          .state = KITO_LOT_OPEN},
     };
-    struct kito_market_note n = {.lot_id = 1,
-                                 .sale_id = 6,
-                                 .seq = 2,
-                                 .format = KITO_FORMAT_TENDER,
-                                 .currency = "USD",
-                                 .events = ev,
-                                 .n_events = 3};
-    kito_feed_publish(f, &n, 10);
+    publish(f, 6, KITO_FORMAT_TENDER, "USD", ev, 3, 10);
     drain(a);
     struct kito_event sold = {.lot_id = 1,
                               .who = 501,
@@ -258,14 +296,7 @@ Test(feed, tender_events_never_appear)
                               .audience = KITO_AUDIENCE_PUBLIC,
                               .seq = 3,
                               .state = KITO_LOT_SOLD};
-    n = (struct kito_market_note){.lot_id = 1,
-                                  .sale_id = 6,
-                                  .seq = 3,
-                                  .format = KITO_FORMAT_TENDER,
-                                  .currency = "USD",
-                                  .events = &sold,
-                                  .n_events = 1};
-    kito_feed_publish(f, &n, 20);
+    publish(f, 6, KITO_FORMAT_TENDER, "USD", &sold, 1, 20);
     drain(a);
     size_t k = frames(a->buf, fs, 8192);
     cr_assert_eq(k, 2, "ready + sold only:\n%s", a->buf);
@@ -276,8 +307,6 @@ Test(feed, tender_events_never_appear)
     snprintf(want, sizeof(want), "\"winner\":\"%s\",\"floor\":false", tok);
     cr_assert(strstr(fs[1].data, want) != NULL, "%s", fs[1].data);
     cr_assert(strstr(a->buf, "501") == NULL, "the winner's account id leaked");
-    kito_feed_free(f);
-    free(a);
 }
 
 Test(feed, bidder_tokens_anonymous_and_per_lot)
@@ -290,15 +319,15 @@ Test(feed, bidder_tokens_anonymous_and_per_lot)
     cr_assert_str_eq(a, b);
     cr_assert_str_neq(a, c, "the same buyer is unlinkable across lots");
     cr_assert_eq(strlen(a), 13);
-    kito_feed_free(f);
     /* another key: other tokens */
     struct kito_feed_limits lim;
     kito_feed_limits_default(&lim);
     uint8_t k2[32] = {9};
-    cr_assert_eq(kito_feed_create(NULL, &lim, k2, &f), KITO_OK);
-    kito_feed_bidder_token(f, 1, 42, b);
+    kito_feed *other;
+    cr_assert_eq(kito_feed_create(NULL, &lim, k2, &other), KITO_OK);
+    kito_feed_bidder_token(other, 1, 42, b);
     cr_assert_str_neq(a, b);
-    kito_feed_free(f);
+    kito_feed_free(other);
 }
 
 /* Frames name each leader with her token however often and in whatever order leaders repeat
@@ -323,27 +352,21 @@ Test(feed, leader_tokens_stay_right_when_leaders_repeat)
             cr_assert(strstr(a->buf, want) != NULL, "lot %llu, bidder %llu: %s",
                       (unsigned long long)lot, (unsigned long long)who, a->buf);
         }
-    kito_feed_free(f);
-    free(a);
 }
 
 Test(feed, floor_bidder_marked)
 {
     kito_feed *f = make(64, 64, 10, 4);
-    struct fake *a = subscribe(f, 7, false, 0);
-    drain(a);
+    struct fake *a = watch(f, 7);
     publish_bid(f, 7, 3, 1, KITO_PADDLE_BIDDER(12), 5000, 1);
     drain(a);
     cr_assert(strstr(a->buf, "\"floor\":true") != NULL, "%s", a->buf);
-    kito_feed_free(f);
-    free(a);
 }
 
 Test(feed, resume_inside_ring_exactly_the_missed_frames)
 {
     kito_feed *f = make(16, 16, 10, 4);
-    struct fake *a = subscribe(f, 5, false, 0);
-    drain(a);
+    struct fake *a = watch(f, 5);
     for (uint32_t s = 1; s <= 30; s++) { /* the ring wraps almost twice */
         publish_bid(f, 5, 900 + s % 3, s, 1, 100 * s, 1000);
         drain(a);
@@ -352,7 +375,6 @@ Test(feed, resume_inside_ring_exactly_the_missed_frames)
     cr_assert_eq(n, 31);
     uint64_t last_seen = fs[20].id; /* the client saw 20 frames, then left */
     kito_feed_gone(a->sub);
-    free(a);
     struct fake *b = subscribe(f, 5, true, last_seen);
     drain(b);
     n = frames(b->buf, fs, 8192);
@@ -377,9 +399,6 @@ Test(feed, resume_inside_ring_exactly_the_missed_frames)
     drain(c);
     cr_assert_eq(frames(c->buf, fs, 8192), 1);
     cr_assert(strstr(c->buf, "\"missed\":0") != NULL);
-    kito_feed_free(f);
-    free(b);
-    free(c);
 }
 
 /* After the market rebuilt its books (a Redis failure), every ring gets a resync frame with the
@@ -388,8 +407,7 @@ Test(feed, resume_inside_ring_exactly_the_missed_frames)
 Test(feed, resync_frame_after_a_rebuild)
 {
     kito_feed *f = make(16, 16, 10, 4);
-    struct fake *a = subscribe(f, 5, false, 0);
-    drain(a);
+    struct fake *a = watch(f, 5);
     publish_bid(f, 5, 900, 1, 1, 100, 1000);
     drain(a);
     size_t n = frames(a->buf, fs, 8192);
@@ -411,16 +429,12 @@ Test(feed, resync_frame_after_a_rebuild)
     cr_assert_eq(n, 3, "ready + resync + the bid:\n%s", b->buf);
     cr_assert_str_eq(fs[1].event, "resync");
     cr_assert_str_eq(fs[2].event, "book");
-    kito_feed_free(f);
-    free(a);
-    free(b);
 }
 
 Test(feed, resume_outside_ring_resyncs)
 {
     kito_feed *f = make(16, 16, 10, 4);
-    struct fake *a = subscribe(f, 5, false, 0);
-    drain(a);
+    struct fake *a = watch(f, 5);
     uint64_t first_id = 0;
     for (uint32_t s = 1; s <= 40; s++) {
         publish_bid(f, 5, 900, s, 1, 100 * s, 1000);
@@ -461,16 +475,13 @@ Test(feed, resume_outside_ring_resyncs)
     kito_feed_stats(f, &st);
     cr_assert_eq(st.resynced, 4);
     cr_assert_eq(st.resumed, 1);
-    kito_feed_free(f);
-    free(a), free(b), free(c), free(d), free(e), free(g);
 }
 
 Test(feed, backlog_bound_drops_the_slow_subscriber)
 {
     kito_feed *f = make(64, 20, 10, 4);
     struct fake *slow = subscribe(f, 5, false, 0); /* its first write never completes */
-    struct fake *fast = subscribe(f, 5, false, 0);
-    drain(fast);
+    struct fake *fast = watch(f, 5);
     for (uint32_t s = 1; s <= 20; s++) {
         publish_bid(f, 5, 900, s, 1, 100 * s, 1000);
         drain(fast);
@@ -497,17 +508,13 @@ Test(feed, backlog_bound_drops_the_slow_subscriber)
     cr_assert_eq(frames(fast->buf, fs, 8192), 201);
     kito_feed_stats(f, &st);
     cr_assert_eq(st.subscribers, 1);
-    kito_feed_free(f);
-    free(slow);
-    free(fast);
 }
 
 Test(feed, idle_slow_subscriber_dropped_at_once)
 {
     /* a subscriber not writing but far behind (e.g. just resumed at the edge) is ended now */
     kito_feed *f = make(16, 4, 10, 4);
-    struct fake *a = subscribe(f, 5, false, 0);
-    drain(a);
+    struct fake *a = watch(f, 5);
     /* a batch of 8 events in one command: more than the backlog at once */
     struct kito_event ev[8];
     for (int i = 0; i < 8; i++)
@@ -516,18 +523,9 @@ Test(feed, idle_slow_subscriber_dropped_at_once)
                                     .audience = KITO_AUDIENCE_PUBLIC,
                                     .seq = 1,
                                     .state = KITO_LOT_OPEN};
-    struct kito_market_note n = {.lot_id = 3,
-                                 .sale_id = 5,
-                                 .seq = 1,
-                                 .format = KITO_FORMAT_LIVE,
-                                 .currency = "EUR",
-                                 .events = ev,
-                                 .n_events = 8};
-    kito_feed_publish(f, &n, 1);
+    publish(f, 5, KITO_FORMAT_LIVE, "EUR", ev, 8, 1);
     cr_assert(a->ended);
     cr_assert(strstr(a->buf, "event: dropped") != NULL);
-    kito_feed_free(f);
-    free(a);
 }
 
 Test(feed, subscriber_bound)
@@ -542,9 +540,6 @@ Test(feed, subscriber_bound)
     cr_assert_eq(kito_feed_subscribe(f, 5, false, 0, &fake_sink, &c, &c.sub), KITO_OK);
     kito_feed_gone(c.sub);
     kito_feed_gone(b->sub);
-    kito_feed_free(f);
-    free(a);
-    free(b);
 }
 
 Test(feed, sale_rings_bounded_and_reused)
@@ -552,14 +547,12 @@ Test(feed, sale_rings_bounded_and_reused)
     kito_feed *f = make(16, 16, 10, 2);
     publish_bid(f, 1, 10, 1, 1, 100, 1);
     publish_bid(f, 2, 20, 1, 1, 100, 2);
-    struct fake *a = subscribe(f, 2, false, 0); /* sale 2 has a subscriber */
-    drain(a);
+    watch(f, 2); /* sale 2 has a subscriber */
     /* sale 3 takes sale 1's ring (idle, no subscriber) */
     publish_bid(f, 3, 30, 1, 1, 100, 3);
     cr_assert_eq(kito_feed_last_id(f, 1), 0);
     cr_assert_neq(kito_feed_last_id(f, 3), 0);
-    struct fake *b = subscribe(f, 3, false, 0);
-    drain(b);
+    watch(f, 3);
     /* both rings have subscribers: sale 4 gets none */
     publish_bid(f, 4, 40, 1, 1, 100, 4);
     struct kito_feed_stats st;
@@ -567,9 +560,6 @@ Test(feed, sale_rings_bounded_and_reused)
     cr_assert_eq(st.events_unkept, 1);
     struct fake c = {0};
     cr_assert_eq(kito_feed_subscribe(f, 4, false, 0, &fake_sink, &c, &c.sub), KITO_E_CAPACITY);
-    kito_feed_free(f);
-    free(a);
-    free(b);
 }
 
 Test(feed, heartbeat_and_stall)
@@ -578,11 +568,9 @@ Test(feed, heartbeat_and_stall)
     kito_feed_limits_default(&lim);
     lim.heartbeat_ms = 1000;
     lim.stall_ms = 5000;
-    kito_feed *f;
-    cr_assert_eq(kito_feed_create(NULL, &lim, key, &f), KITO_OK);
+    kito_feed *f = make_with(&lim, key);
     kito_feed_tick(f, 100);
-    struct fake *a = subscribe(f, 5, false, 0);
-    drain(a);
+    struct fake *a = watch(f, 5);
     size_t before = a->len;
     kito_feed_tick(f, 600);
     cr_assert_eq(a->len, before, "not idle long enough");
@@ -601,15 +589,12 @@ Test(feed, heartbeat_and_stall)
     kito_feed_gone(a->sub);
     kito_feed_stats(f, &st);
     cr_assert_eq(st.subscribers, 0);
-    kito_feed_free(f);
-    free(a);
 }
 
 Test(feed, shutdown_ends_every_stream)
 {
     kito_feed *f = make(16, 16, 10, 4);
-    struct fake *a = subscribe(f, 5, false, 0);
-    drain(a);
+    struct fake *a = watch(f, 5);
     struct fake *b = subscribe(f, 6, false, 0); /* write in flight */
     kito_feed_shutdown(f);
     cr_assert(a->ended);
@@ -617,19 +602,16 @@ Test(feed, shutdown_ends_every_stream)
     cr_assert(!b->ended);
     struct fake c = {0};
     cr_assert_eq(kito_feed_subscribe(f, 5, false, 0, &fake_sink, &c, &c.sub), KITO_E_UNAVAILABLE);
-    kito_feed_free(f); /* b still holds the feed until its write is answered */
+    free_feed(); /* b still holds the feed until its write is answered */
     b->writing = false;
     kito_feed_written(b->sub);
     cr_assert(b->ended);
-    free(a);
-    free(b);
 }
 
 Test(feed, frame_fields)
 {
     kito_feed *f = make(16, 16, 10, 4);
-    struct fake *a = subscribe(f, 5, false, 0);
-    drain(a);
+    struct fake *a = watch(f, 5);
     struct kito_event ev[] = {
         {.lot_id = 9,
          .who = 0,
@@ -654,14 +636,7 @@ Test(feed, frame_fields)
          .audience = KITO_AUDIENCE_PUBLIC,
          .state = KITO_LOT_UNSOLD},
     };
-    struct kito_market_note n = {.lot_id = 9,
-                                 .sale_id = 5,
-                                 .seq = 4,
-                                 .format = KITO_FORMAT_LIVE,
-                                 .currency = "KES",
-                                 .events = ev,
-                                 .n_events = 3};
-    kito_feed_publish(f, &n, 1);
+    publish(f, 5, KITO_FORMAT_LIVE, "KES", ev, 3, 1);
     drain(a);
     size_t k = frames(a->buf, fs, 8192);
     cr_assert_eq(k, 4);
@@ -673,8 +648,6 @@ Test(feed, frame_fields)
     cr_assert(strstr(fs[3].data, "\"reason\":\"reserve_not_met\"") != NULL);
     cr_assert(strstr(fs[3].data, "\"state\":\"unsold\"") != NULL);
     cr_assert(strstr(fs[3].data, "\"price\":null") != NULL);
-    kito_feed_free(f);
-    free(a);
 }
 
 /* ---- HTTP/1.1 chunks and shared writes ----------------------------------------------------- */
@@ -734,7 +707,7 @@ static const struct kito_feed_sink chunk_sink = {ck_write, ck_end, fk_abort, tru
 
 static struct chunky *subscribe_chunked(kito_feed *f, uint64_t sale)
 {
-    struct chunky *c = calloc(1, sizeof(*c));
+    struct chunky *c = own(sizeof(*c));
     cr_assert_eq(kito_feed_subscribe(f, sale, false, 0, &chunk_sink, c, &c->fk.sub), KITO_OK);
     kito_feed_start(c->fk.sub);
     return c;
@@ -776,10 +749,6 @@ Test(feed, chunked_writes_one_buffer_shared_by_subscribers)
     cr_assert(a->closed && b->closed, "shutdown ends each chunked stream with the empty chunk");
     cr_assert(strstr(a->fk.buf, "event: shutdown") != NULL);
     cr_assert(plain->ended && strstr(plain->buf, "0\r\n\r\n") == NULL, "plain streams unframed");
-    kito_feed_free(f);
-    free(a);
-    free(b);
-    free(plain);
 }
 
 Test(feed, chunked_heartbeat_drop_and_batch_bound)
@@ -790,8 +759,7 @@ Test(feed, chunked_heartbeat_drop_and_batch_bound)
     lim.backlog_events = 20;
     lim.write_frames = 4;
     lim.heartbeat_ms = 1000;
-    kito_feed *f;
-    cr_assert_eq(kito_feed_create(NULL, &lim, key, &f), KITO_OK);
+    kito_feed *f = make_with(&lim, key);
     kito_feed_tick(f, 100);
     struct chunky *a = subscribe_chunked(f, 5), *slow = subscribe_chunked(f, 5);
     drain(&a->fk);
@@ -816,7 +784,4 @@ Test(feed, chunked_heartbeat_drop_and_batch_bound)
     kito_feed_written(slow->fk.sub);
     cr_assert(slow->fk.ended && slow->closed);
     cr_assert(strstr(slow->fk.buf, "event: dropped") != NULL);
-    kito_feed_free(f);
-    free(a);
-    free(slow);
 }

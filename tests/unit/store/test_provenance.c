@@ -1,5 +1,5 @@
-/* The provenance hash recipe (api/store/repo_provenance.h), checked against the bytes written out by
- * hand, so the recipe in the header is what the code does and anyone can re-verify a chain. */
+/* The provenance hash recipe (api/store/repo_provenance.h), checked against the bytes written out
+ * by hand, so the recipe in the header is what the code does and anyone can re-verify a chain. */
 #include <criterion/criterion.h>
 #include <string.h>
 

@@ -117,26 +117,48 @@ Test(throttle, slows_exponentially_then_locks)
     const kito_signin_policy *p = &kito_signin_policy_default;
     uint32_t ra;
     kito_signin_counter c = counter(4, 1000, 0, 0);
-    cr_assert_eq(kito_signin_throttle_check(p, 5, &c, &ra), KITO_OK);
+    cr_assert_eq(kito_signin_throttle_check(p, &p->pair, &c, &ra), KITO_OK);
     c = counter(5, 1000, 0, 0);
-    cr_assert_eq(kito_signin_throttle_check(p, 5, &c, &ra), KITO_E_RATE_LIMITED);
+    cr_assert_eq(kito_signin_throttle_check(p, &p->pair, &c, &ra), KITO_E_RATE_LIMITED);
     cr_assert_eq(ra, 1);
     c = counter(5, 1000, 1000, 0);
-    cr_assert_eq(kito_signin_throttle_check(p, 5, &c, &ra), KITO_OK);
+    cr_assert_eq(kito_signin_throttle_check(p, &p->pair, &c, &ra), KITO_OK);
     c = counter(7, 1000, 500, 0); /* 4 s after the 7th */
-    cr_assert_eq(kito_signin_throttle_check(p, 5, &c, &ra), KITO_E_RATE_LIMITED);
+    cr_assert_eq(kito_signin_throttle_check(p, &p->pair, &c, &ra), KITO_E_RATE_LIMITED);
     cr_assert_eq(ra, 4);
     c = counter(40, 1000, 0, 0); /* capped */
-    cr_assert_eq(kito_signin_throttle_check(p, 5, &c, &ra), KITO_E_RATE_LIMITED);
+    cr_assert_eq(kito_signin_throttle_check(p, &p->pair, &c, &ra), KITO_E_RATE_LIMITED);
     cr_assert_eq(ra, p->delay_max_s);
     c = counter(10, 1000, 0, 899001);
-    cr_assert_eq(kito_signin_throttle_check(p, 5, &c, &ra), KITO_E_LOCKED);
+    cr_assert_eq(kito_signin_throttle_check(p, &p->pair, &c, &ra), KITO_E_LOCKED);
     cr_assert_eq(ra, 900);
     /* a counter whose first failure left the window counts for nothing */
     c = counter(9, 16 * 60 * 1000, 0, 0);
-    cr_assert_eq(kito_signin_throttle_check(p, 5, &c, &ra), KITO_OK);
+    cr_assert_eq(kito_signin_throttle_check(p, &p->pair, &c, &ra), KITO_OK);
     c = counter(9, 16 * 60 * 1000, 0, -5);
-    cr_assert_eq(kito_signin_throttle_check(p, 5, &c, &ra), KITO_OK);
+    cr_assert_eq(kito_signin_throttle_check(p, &p->pair, &c, &ra), KITO_OK);
+}
+
+/* Issue 15, finding 3: the account-wide counter only slows (strangers' addresses), never locks,
+ * so that failures from anywhere cannot lock the owner out; its window is a day. */
+Test(throttle, the_account_rule_slows_and_never_locks)
+{
+    const kito_signin_policy *p = &kito_signin_policy_default;
+    uint32_t ra;
+    cr_assert_eq(p->account.lock_after, 0);
+    kito_signin_counter c = counter(10, 60 * 1000, 0, 0);
+    cr_assert_eq(kito_signin_throttle_check(p, &p->account, &c, &ra), KITO_E_RATE_LIMITED);
+    cr_assert_eq(ra, 32);
+    /* a lock left on an account row by older code is not honoured */
+    c = counter(10, 60 * 1000, 40 * 1000, 600 * 1000);
+    cr_assert_eq(kito_signin_throttle_check(p, &p->account, &c, &ra), KITO_OK);
+    c = counter(1000, 60 * 1000, 0, 0);
+    cr_assert_eq(kito_signin_throttle_check(p, &p->account, &c, &ra), KITO_E_RATE_LIMITED);
+    cr_assert_eq(ra, p->delay_max_s);
+    /* failures of the last day still count (a pair counter would have started over) */
+    c = counter(9, 20 * 3600 * 1000LL, 0, 0);
+    cr_assert_eq(kito_signin_throttle_check(p, &p->account, &c, &ra), KITO_E_RATE_LIMITED);
+    cr_assert_eq(kito_signin_throttle_check(p, &p->pair, &c, &ra), KITO_OK);
 }
 
 Test(sessions, staff_sessions_are_short)

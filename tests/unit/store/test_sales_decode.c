@@ -1,10 +1,12 @@
-/* The pure parts of sales and lots (api/store/repo_sales.h, api/store/repo_lots.h): the request decoders,
- * their defaults, the ladder rules shared with the engine, the PATCH merge and the SQL time. */
+/* The pure parts of sales and lots (api/store/repo_sales.h, api/store/repo_lots.h): the request
+ * decoders, their defaults, the ladder rules shared with the engine, the PATCH merge and the SQL
+ * time. */
 #include <criterion/criterion.h>
 #include <string.h>
 
 #include "api/store/repo_lots.h"
 #include "api/store/repo_sales.h"
+#include "api/store/sql.h"
 
 static json_t *parse(const char *text)
 {

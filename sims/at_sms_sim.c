@@ -1,0 +1,476 @@
+/*
+ * at_sms_sim: a local Africa's Talking SMS gateway for tests and the demo (issue 18). It speaks
+ * the protocol of api/adapters/africastalking.h over plain HTTP on a local port (a stand-in for
+ * the provider, reached by kitod on 127.0.0.1); the delivery reports it sends to kitod are
+ * HTTPS, checked against --cacert.
+ *
+ *   POST /version1/messaging   form username, to, message, from; header apiKey (401 without):
+ *                              {"SMSMessageData": {"Message": "Sent to 1/1 ...", "Recipients":
+ *                              [{"statusCode", "number", "status", "cost", "messageId"}]}},
+ *                              then a delivery report as the mode says
+ *   GET  /kito-sim/sms         every message it took, as JSON (?phone=+255... for one phone)
+ *   GET  /kito-sim/inbox       the same as a page a person reads (?phone=...)
+ *   POST /kito-sim/callback-url  {"url":
+ * "https://127.0.0.1:PORT/v1/sms/callbacks/delivery?token=..."}: where delivery reports go (tests
+ * start kitod on a port chosen later) GET  /healthz              200
+ *
+ * Modes, by the last two digits of `to` (any other number gets --mode, default success):
+ *   success           statusCode 101, then a report "Success"
+ *   81 failure        statusCode 500 InternalServerError every time (the sender retries)
+ *   82 rejected       statusCode 403 InvalidPhoneNumber (refused for good)
+ *   83 timeout        takes the message but answers only after --hang-ms (past kitod's timeout)
+ *   84 duplicate      statusCode 101, then the "Success" report twice
+ *   85 fail_once      the first message to the number gets 500, later ones 101
+ *   86 undelivered    statusCode 101, then a report "Failed" (UserInBlacklist)
+ * Every message taken is also written to the log (stderr): "SMS to +255...: text".
+ *
+ * Flags: --port N (required), --bind (127.0.0.1), --mode NAME, --delay-ms (100), --hang-ms
+ * (15000), --cacert PATH or --insecure, --callback-url URL.
+ */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/common/query.h"
+
+#define REQUEST_MAX 65536
+#define MESSAGES_MAX 100000
+
+typedef enum mode { SUCCESS, FAILURE, REJECTED, TIMEOUT, DUPLICATE, FAIL_ONCE, UNDELIVERED } mode;
+static const char *const mode_names[] = {"success",   "failure",   "rejected",   "timeout",
+                                         "duplicate", "fail_once", "undelivered"};
+
+static struct {
+    const char *bind;
+    mode mode;
+    long delay_ms, hang_ms;
+    const char *cacert;
+    bool insecure;
+    char callback_url[1024];
+} opt = {.bind = "127.0.0.1", .mode = SUCCESS, .delay_ms = 100, .hang_ms = 15000};
+
+typedef struct message {
+    char to[20], id[40], text[481];
+    int status_code;
+    int reports; /* delivered to kitod */
+} message;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static message *messages;
+static size_t message_count;
+static char run_prefix[5];
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logmsg(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("at_sms_sim: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n", stderr);
+    va_end(ap);
+}
+
+static void send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void respond_raw(int fd, int status, const char *type, const char *body)
+{
+    char head[256];
+    size_t len = strlen(body);
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n",
+                     status, status == 200 ? "OK" : "Error", type, len);
+    send_all(fd, head, (size_t)n);
+    send_all(fd, body, len);
+}
+
+static void respond(int fd, int status, json_t *doc)
+{
+    char *body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    respond_raw(fd, status, "application/json", body != NULL ? body : "{}");
+    free(body);
+}
+
+/* ---- delivery reports ------------------------------------------------------------------------ */
+
+typedef struct report {
+    size_t index;
+    const char *status, *reason;
+    int times;
+} report;
+
+static bool deliver_once(const char *url, const char *body)
+{
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return false;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    FILE *devnull = fopen("/dev/null", "w");
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
+    if (opt.cacert != NULL)
+        curl_easy_setopt(c, CURLOPT_CAINFO, opt.cacert);
+    if (opt.insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    if (devnull != NULL)
+        fclose(devnull);
+    return rc == CURLE_OK && status == 200;
+}
+
+static void *report_thread(void *arg)
+{
+    report *r = arg;
+    sleep_ms(opt.delay_ms);
+    pthread_mutex_lock(&mu);
+    message m = messages[r->index];
+    char url[1024];
+    snprintf(url, sizeof(url), "%s", opt.callback_url);
+    pthread_mutex_unlock(&mu);
+    char body[1024]; /* room for every field at its longest */
+    snprintf(body, sizeof(body), "id=%s&status=%s&phoneNumber=%%2B%s&networkCode=63902%s%s", m.id,
+             r->status, m.to + 1, r->reason != NULL ? "&failureReason=" : "",
+             r->reason != NULL ? r->reason : "");
+    for (int k = 0; k < r->times && url[0] != 0; k++) {
+        bool ok = false;
+        for (int t = 0; t < 20 && !ok; t++)
+            if (!(ok = deliver_once(url, body)))
+                sleep_ms(500);
+        if (ok) {
+            pthread_mutex_lock(&mu);
+            messages[r->index].reports++;
+            pthread_mutex_unlock(&mu);
+        }
+        logmsg("report %s for %s: %s", r->status, m.id, ok ? "delivered" : "not delivered");
+    }
+    free(r);
+    return NULL;
+}
+
+static void schedule_report(size_t index, const char *status, const char *reason, int times)
+{
+    report *r = malloc(sizeof(*r));
+    pthread_t t;
+    if (r == NULL)
+        return;
+    *r = (report){index, status, reason, times};
+    if (pthread_create(&t, NULL, report_thread, r) != 0) {
+        free(r);
+        return;
+    }
+    pthread_detach(t);
+}
+
+/* ---- the API --------------------------------------------------------------------------------- */
+
+static mode mode_for(const char *to)
+{
+    size_t n = strlen(to);
+    int tail = n >= 2 ? atoi(to + n - 2) : 0;
+    return tail >= 81 && tail <= 86 ? (mode)(tail - 80) : opt.mode;
+}
+
+static bool seen_number(const char *to)
+{
+    for (size_t i = 0; i < message_count; i++)
+        if (strcmp(messages[i].to, to) == 0)
+            return true;
+    return false;
+}
+
+static void handle_send(int fd, const char *head, const char *body, size_t len)
+{
+    if (strcasestr(head, "\r\napikey:") == NULL) {
+        respond_raw(fd, 401, "text/plain", "The supplied authentication is invalid");
+        return;
+    }
+    kito_query q;
+    kito_verr ve;
+    if (kito_query_parse(body, len, &q, &ve) != KITO_OK || kito_query_get(&q, "username") == NULL ||
+        kito_query_get(&q, "to") == NULL || kito_query_get(&q, "message") == NULL) {
+        respond_raw(fd, 400, "text/plain", "Request is missing required form field");
+        return;
+    }
+    const char *to = kito_query_get(&q, "to"), *text = kito_query_get(&q, "message");
+    mode m = mode_for(to);
+    pthread_mutex_lock(&mu);
+    bool first = !seen_number(to);
+    int code = 101;
+    if (m == FAILURE || (m == FAIL_ONCE && first))
+        code = 500;
+    else if (m == REJECTED)
+        code = 403;
+    size_t index = message_count;
+    if (message_count < MESSAGES_MAX) {
+        message *msg = &messages[message_count++];
+        snprintf(msg->to, sizeof(msg->to), "%s", to);
+        snprintf(msg->text, sizeof(msg->text), "%s", text);
+        msg->status_code = code;
+        if (code == 101)
+            snprintf(msg->id, sizeof(msg->id), "ATXid_%s%06zu", run_prefix, index);
+        else
+            snprintf(msg->id, sizeof(msg->id), "None");
+    }
+    message msg = messages[index];
+    pthread_mutex_unlock(&mu);
+    logmsg("SMS to %s (%s, statusCode %d): %s", to, mode_names[m], code, text);
+    const char *status = code == 101   ? "Success"
+                         : code == 403 ? "InvalidPhoneNumber"
+                                       : "InternalServerError";
+    json_t *doc =
+        json_pack("{s:{s:s, s:[{s:i, s:s, s:s, s:s, s:s}]}}", "SMSMessageData", "Message",
+                  code == 101 ? "Sent to 1/1 Total Cost: KES 0.8000" : "Sent to 0/1 Total Cost: 0",
+                  "Recipients", "statusCode", code, "number", to, "status", status, "cost",
+                  code == 101 ? "KES 0.8000" : "0", "messageId", msg.id);
+    if (m == TIMEOUT)
+        sleep_ms(opt.hang_ms);
+    respond(fd, 201, doc);
+    if (code != 101)
+        return;
+    if (m == UNDELIVERED)
+        schedule_report(index, "Failed", "UserInBlacklist", 1);
+    else
+        schedule_report(index, "Success", NULL, m == DUPLICATE ? 2 : 1);
+}
+
+static void handle_list(int fd, const char *path, bool page)
+{
+    char phone[24] = "";
+    const char *q = strchr(path, '?');
+    kito_query query;
+    kito_verr ve;
+    if (q != NULL && kito_query_parse(q + 1, strlen(q + 1), &query, &ve) == KITO_OK &&
+        kito_query_get(&query, "phone") != NULL)
+        snprintf(phone, sizeof(phone), "%s", kito_query_get(&query, "phone"));
+    json_t *list = json_array();
+    size_t cap = 1 << 20, used = 0;
+    char *html = page ? malloc(cap) : NULL;
+    if (html != NULL)
+        used = (size_t)snprintf(html, cap,
+                                "<!doctype html><meta charset=utf-8><title>SMS sent</title>"
+                                "<h1>SMS the gateway took%s%s</h1><ol>",
+                                phone[0] ? " for " : "", phone);
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < message_count; i++) {
+        const message *m = &messages[i];
+        if (phone[0] != 0 && strcmp(phone, m->to) != 0)
+            continue;
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i, s:i}", "to", m->to, "message",
+                                              m->text, "messageId", m->id, "statusCode",
+                                              m->status_code, "reports", m->reports));
+        if (html != NULL && used + 1200 < cap) {
+            used += (size_t)snprintf(html + used, cap - used, "<li><b>%s</b> (%d): ", m->to,
+                                     m->status_code);
+            for (const char *p = m->text; *p != 0 && used + 8 < cap; p++)
+                used += (size_t)snprintf(html + used, cap - used, "%s",
+                                         *p == '<'   ? "&lt;"
+                                         : *p == '&' ? "&amp;"
+                                                     : (char[]){*p, 0});
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    if (html != NULL) {
+        snprintf(html + used, cap - used, "</ol>");
+        respond_raw(fd, 200, "text/html; charset=utf-8", html);
+        free(html);
+        json_decref(list);
+        return;
+    }
+    respond(fd, 200, json_pack("{s:o}", "messages", list));
+}
+
+static void handle_callback_url(int fd, const char *body, size_t len)
+{
+    json_t *doc = json_loadb(body, len, 0, NULL);
+    const char *url = json_string_value(json_object_get(doc, "url"));
+    if (url == NULL || strncmp(url, "http", 4) != 0 || strlen(url) >= sizeof(opt.callback_url)) {
+        respond(fd, 400, json_pack("{s:s}", "error", "url"));
+    } else {
+        pthread_mutex_lock(&mu);
+        snprintf(opt.callback_url, sizeof(opt.callback_url), "%s", url);
+        pthread_mutex_unlock(&mu);
+        respond(fd, 200, json_pack("{s:b}", "ok", 1));
+    }
+    json_decref(doc);
+}
+
+static void *connection(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char *buf = malloc(REQUEST_MAX + 1);
+    size_t have = 0, head_len = 0, body_len = 0;
+    while (buf != NULL && have < REQUEST_MAX) {
+        ssize_t n = recv(fd, buf + have, REQUEST_MAX - have, 0);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        buf[have] = '\0';
+        char *end = strstr(buf, "\r\n\r\n");
+        if (end == NULL)
+            continue;
+        head_len = (size_t)(end - buf) + 4;
+        const char *cl = strcasestr(buf, "\r\ncontent-length:");
+        body_len = cl != NULL && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+        if (head_len + body_len <= have || head_len + body_len > REQUEST_MAX)
+            break;
+    }
+    if (buf == NULL || head_len == 0 || head_len + body_len > have)
+        goto out;
+    char method[8] = "", path[512] = "";
+    sscanf(buf, "%7s %511s", method, path);
+    buf[head_len - 2] = 0; /* the head alone, for header lookups */
+    const char *body = buf + head_len;
+    if (strcmp(method, "POST") == 0 && strcmp(path, "/version1/messaging") == 0)
+        handle_send(fd, buf, body, body_len);
+    else if (strcmp(method, "GET") == 0 && strncmp(path, "/kito-sim/sms", 13) == 0)
+        handle_list(fd, path, false);
+    else if (strcmp(method, "GET") == 0 && strncmp(path, "/kito-sim/inbox", 15) == 0)
+        handle_list(fd, path, true);
+    else if (strcmp(method, "POST") == 0 && strcmp(path, "/kito-sim/callback-url") == 0)
+        handle_callback_url(fd, body, body_len);
+    else if (strcmp(method, "GET") == 0 && strcmp(path, "/healthz") == 0)
+        respond(fd, 200, json_pack("{s:s}", "status", "ok"));
+    else
+        respond(fd, 404, json_pack("{s:s}", "error", "not found"));
+out:
+    free(buf);
+    close(fd);
+    return NULL;
+}
+
+static bool parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = s != NULL ? strtol(s, &end, 10) : 0;
+    if (s == NULL || *s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: at_sms_sim --port N [--bind ADDR] [--mode NAME] [--delay-ms N]\n"
+                    "       [--hang-ms N] [--cacert PATH | --insecure] [--callback-url URL]\n"
+                    "(see the comment at the top of sims/at_sms_sim.c)\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    long port = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool ok = true, takes = true;
+        if (strcmp(a, "--port") == 0)
+            ok = parse_long(v, 1, 65535, &port);
+        else if (strcmp(a, "--bind") == 0)
+            opt.bind = v;
+        else if (strcmp(a, "--mode") == 0) {
+            ok = false;
+            for (size_t m = 0; v != NULL && m < sizeof(mode_names) / sizeof(mode_names[0]); m++)
+                if (strcmp(v, mode_names[m]) == 0) {
+                    opt.mode = (mode)m;
+                    ok = true;
+                }
+        } else if (strcmp(a, "--delay-ms") == 0)
+            ok = parse_long(v, 0, 600000, &opt.delay_ms);
+        else if (strcmp(a, "--hang-ms") == 0)
+            ok = parse_long(v, 0, 600000, &opt.hang_ms);
+        else if (strcmp(a, "--cacert") == 0)
+            opt.cacert = v;
+        else if (strcmp(a, "--callback-url") == 0)
+            ok = v != NULL && strlen(v) < sizeof(opt.callback_url) &&
+                 snprintf(opt.callback_url, sizeof(opt.callback_url), "%s", v) > 0;
+        else if (strcmp(a, "--insecure") == 0) {
+            opt.insecure = true;
+            takes = false;
+        } else
+            return usage();
+        if (!ok || (takes && v == NULL))
+            return usage();
+        if (takes)
+            i++;
+    }
+    if (port == 0 || opt.bind == NULL)
+        return usage();
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    messages = calloc(MESSAGES_MAX, sizeof(*messages));
+    {
+        static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
+        for (int k = 0; k < 4; k++, seed /= 26)
+            run_prefix[k] = letters[seed % 26];
+    }
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (messages == NULL || lfd < 0 || inet_pton(AF_INET, opt.bind, &addr.sin_addr) != 1) {
+        fprintf(stderr, "at_sms_sim: cannot start (memory, socket or --bind %s)\n", opt.bind);
+        return 1;
+    }
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(lfd, 128) != 0) {
+        fprintf(stderr, "at_sms_sim: cannot listen on %s:%ld: %s\n", opt.bind, port,
+                strerror(errno));
+        return 1;
+    }
+    logmsg("listening on http://%s:%ld (default mode %s)", opt.bind, port, mode_names[opt.mode]);
+    for (;;) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0) {
+            sleep_ms(10);
+            continue;
+        }
+        pthread_t t;
+        if (pthread_create(&t, NULL, connection, (void *)(intptr_t)fd) != 0) {
+            close(fd);
+            continue;
+        }
+        pthread_detach(t);
+    }
+}

@@ -1,0 +1,622 @@
+/*
+ * rails_sim: a local MTN MoMo or Airtel Money disbursement provider for tests and the demo
+ * (issue 19). One program, one rail per process (--rail momo | airtel), speaking the protocol of
+ * api/adapters/rail_momo.c or rail_airtel.c (whose header comments cite the providers'
+ * documentation) over plain HTTP on a local port.
+ *
+ *   --rail momo
+ *     POST /disbursement/token/                Basic auth + Ocp-Apim-Subscription-Key -> token
+ *     POST /disbursement/v1_0/transfer          Bearer, X-Reference-Id (UUID), X-Target-Environment
+ *                                               -> 202; 409 for a reference seen before
+ *     GET  /disbursement/v1_0/transfer/{ref}    -> 200 {status PENDING|SUCCESSFUL|FAILED, amount,
+ *                                               currency, payee, financialTransactionId}; 404
+ *   --rail airtel
+ *     POST /auth/oauth2/token                   {client_id, client_secret, grant_type} -> token
+ *     POST /standard/v2/disbursements/          Bearer, X-Country, X-Currency -> 200 TIP; 409 for
+ *                                               a transaction.id seen before
+ *     GET  /standard/v2/disbursements/{id}      -> 200 {data.transaction.status TIP|TS|TF}; 404
+ *   both
+ *     GET  /kito-sim/payments                   every transfer received (payout id, wallet,
+ *                                               amount asked and paid, result), tokens issued
+ *     POST /kito-sim/revoke-tokens              every token issued so far is refused (401) from
+ *                                               now on: tests the client's refresh after a 401
+ *     GET  /healthz                             200
+ *
+ * A call with a missing, unknown, expired or revoked token gets 401. Tokens live --token-ttl-s
+ * (MoMo: 3600, as MTN's; Airtel: 180, as Airtel's).
+ *
+ * Modes, by the last two digits of the wallet (as mpesa_sim): 91 failure, 92 timeout (pending
+ * forever), 95 fail_once (the first transfer to a wallet fails), 96 refuse (400 at once:
+ * nothing paid), 97 hang (pays, then holds the answer for --hang-ms and closes without one: a
+ * lost answer), 99 wrong_amount (pays and reports one unit more; Airtel does not report amounts),
+ * 90 fail_then_succeed (FAILED after --delay-ms, then SUCCESSFUL from --late-ms on); others
+ * succeed after --delay-ms.
+ *
+ * Flags: --rail, --port (required), --bind (127.0.0.1), --delay-ms (200), --late-ms (3000),
+ * --hang-ms (15000), --token-ttl-s.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REQUEST_MAX 65536
+#define PAYMENTS_MAX 100000
+#define TOKENS_MAX 4096
+
+typedef enum mode {
+    SUCCESS,
+    FAILURE,
+    TIMEOUT,
+    FAIL_ONCE,
+    REFUSE,
+    HANG,
+    WRONG_AMOUNT,
+    FAIL_THEN_SUCCEED
+} mode;
+static const char *const mode_names[] = {"success", "failure", "timeout",      "fail_once",
+                                         "refuse",  "hang",    "wrong_amount", "fail_then_succeed"};
+
+static struct {
+    bool airtel;
+    const char *bind;
+    long port, delay_ms, late_ms, hang_ms, token_ttl_s;
+} opt = {.bind = "127.0.0.1", .delay_ms = 200, .late_ms = 3000, .hang_ms = 15000};
+
+typedef struct payment {
+    char reference[80], payout[101], wallet[24], currency[4], txn[24];
+    int64_t amount, paid;
+    mode mode;
+    bool failed_first;                  /* fail_once: this one fails */
+    int64_t final_at_ms, success_at_ms; /* 0: never */
+} payment;
+
+typedef struct token {
+    char value[48];
+    int64_t expires_ms;
+    bool revoked;
+} token;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static payment *payments;
+static size_t payment_count;
+static token tokens[TOKENS_MAX];
+static size_t token_count;
+static uint64_t counter;
+static char run_prefix[5];
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logmsg(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "rails_sim[%s]: ", opt.airtel ? "airtel" : "momo");
+    vfprintf(stderr, fmt, ap);
+    fputs("\n", stderr);
+    va_end(ap);
+}
+
+static void send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void respond(int fd, int status, json_t *doc)
+{
+    char *body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    size_t len = body != NULL ? strlen(body) : 0;
+    char head[256];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n",
+                     status, len);
+    send_all(fd, head, (size_t)n);
+    if (body != NULL)
+        send_all(fd, body, len);
+    free(body);
+}
+
+static json_t *momo_error(const char *code, const char *message)
+{
+    return json_pack("{s:s, s:s}", "code", code, "message", message);
+}
+
+static json_t *airtel_status(bool success, const char *response_code, const char *message)
+{
+    return json_pack("{s:s, s:s, s:b, s:s, s:s}", "response_code", response_code, "code",
+                     success ? "200" : "400", "success", success, "result_code",
+                     success ? "ESB000010" : "ESB000001", "message", message);
+}
+
+/* The value of header name in the request head (NUL-terminated copy into out), or false. */
+static bool header(const char *head, const char *name, char *out, size_t cap)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\r\n%s:", name);
+    const char *h = strcasestr(head, pat);
+    if (h == NULL)
+        return false;
+    h += strlen(pat);
+    while (*h == ' ')
+        h++;
+    size_t n = strcspn(h, "\r\n");
+    if (n >= cap)
+        return false;
+    memcpy(out, h, n);
+    out[n] = '\0';
+    return true;
+}
+
+static bool token_ok(const char *head)
+{
+    char auth[256];
+    if (!header(head, "Authorization", auth, sizeof(auth)) || strncmp(auth, "Bearer ", 7) != 0)
+        return false;
+    bool ok = false;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < token_count && !ok; i++)
+        ok = strcmp(tokens[i].value, auth + 7) == 0 && !tokens[i].revoked &&
+             now_ms() < tokens[i].expires_ms;
+    pthread_mutex_unlock(&mu);
+    return ok;
+}
+
+static void unauthorized(int fd)
+{
+    respond(
+        fd, 401,
+        opt.airtel
+            ? json_pack("{s:o}", "status", airtel_status(false, "DP00900001000", "Invalid token"))
+            : momo_error("NOT_AUTHORIZED", "Access token is missing, invalid or expired"));
+}
+
+static void handle_token(int fd, const char *head, const char *body, size_t len)
+{
+    bool ok;
+    char v[512];
+    if (opt.airtel) {
+        json_t *doc = json_loadb(body, len, 0, NULL);
+        const char *id = json_string_value(json_object_get(doc, "client_id"));
+        const char *secret = json_string_value(json_object_get(doc, "client_secret"));
+        const char *grant = json_string_value(json_object_get(doc, "grant_type"));
+        ok = id != NULL && id[0] != '\0' && secret != NULL && secret[0] != '\0' && grant != NULL &&
+             strcmp(grant, "client_credentials") == 0;
+        json_decref(doc);
+    } else {
+        ok = header(head, "Authorization", v, sizeof(v)) && strncmp(v, "Basic ", 6) == 0 &&
+             strlen(v) > 10 && header(head, "Ocp-Apim-Subscription-Key", v, sizeof(v)) &&
+             v[0] != '\0';
+    }
+    if (!ok) {
+        unauthorized(fd);
+        return;
+    }
+    pthread_mutex_lock(&mu);
+    token *t = &tokens[token_count < TOKENS_MAX ? token_count++ : TOKENS_MAX - 1];
+    snprintf(t->value, sizeof(t->value), "%s-token-%s-%" PRIu64, opt.airtel ? "airtel" : "momo",
+             run_prefix, ++counter);
+    t->expires_ms = now_ms() + opt.token_ttl_s * 1000;
+    t->revoked = false;
+    json_t *out = opt.airtel ? json_pack("{s:s, s:s, s:s}", "access_token", t->value, "expires_in",
+                                         "", "token_type", "bearer")
+                             : json_pack("{s:s, s:s, s:I}", "access_token", t->value, "token_type",
+                                         "access_token", "expires_in", (json_int_t)opt.token_ttl_s);
+    pthread_mutex_unlock(&mu);
+    if (opt.airtel) {
+        char ttl[24];
+        snprintf(ttl, sizeof(ttl), "%ld", opt.token_ttl_s); /* Airtel sends it as a string */
+        json_object_set_new(out, "expires_in", json_string(ttl));
+    }
+    logmsg("token issued");
+    respond(fd, 200, out);
+}
+
+static mode mode_for(const char *wallet)
+{
+    size_t n = strlen(wallet);
+    if (n < 2 || wallet[n - 2] != '9')
+        return SUCCESS;
+    switch (wallet[n - 1]) {
+    case '1':
+        return FAILURE;
+    case '2':
+        return TIMEOUT;
+    case '5':
+        return FAIL_ONCE;
+    case '6':
+        return REFUSE;
+    case '7':
+        return HANG;
+    case '9':
+        return WRONG_AMOUNT;
+    case '0':
+        return FAIL_THEN_SUCCEED;
+    default:
+        return SUCCESS;
+    }
+}
+
+/* Records a transfer; returns its index, or -1 for a reference seen before. */
+static long record(const char *reference, const char *payout, const char *wallet,
+                   const char *currency, int64_t amount, mode m)
+{
+    pthread_mutex_lock(&mu);
+    bool failed_before = false;
+    for (size_t i = 0; i < payment_count; i++) {
+        if (strcmp(payments[i].reference, reference) == 0) {
+            pthread_mutex_unlock(&mu);
+            return -1;
+        }
+        failed_before |= strcmp(payments[i].wallet, wallet) == 0 && payments[i].mode == FAIL_ONCE;
+    }
+    if (payment_count >= PAYMENTS_MAX) {
+        pthread_mutex_unlock(&mu);
+        return -1;
+    }
+    size_t index = payment_count++;
+    payment *p = &payments[index];
+    memset(p, 0, sizeof(*p));
+    snprintf(p->reference, sizeof(p->reference), "%s", reference);
+    snprintf(p->payout, sizeof(p->payout), "%s", payout);
+    snprintf(p->wallet, sizeof(p->wallet), "%s", wallet);
+    snprintf(p->currency, sizeof(p->currency), "%s", currency);
+    snprintf(p->txn, sizeof(p->txn), "%s%s%06" PRIu64, opt.airtel ? "AM" : "MM", run_prefix,
+             ++counter);
+    p->amount = amount;
+    p->paid = m == WRONG_AMOUNT ? amount + 1 : amount;
+    p->mode = m;
+    p->failed_first = m == FAIL_ONCE && !failed_before;
+    int64_t now = now_ms();
+    p->final_at_ms = m == TIMEOUT ? 0 : now + opt.delay_ms;
+    p->success_at_ms = m == FAIL_THEN_SUCCEED                              ? now + opt.late_ms
+                       : (m == FAILURE || p->failed_first || m == TIMEOUT) ? 0
+                                                                           : p->final_at_ms;
+    pthread_mutex_unlock(&mu);
+    logmsg("transfer %s: %" PRId64 " %s to %s (payout %s), mode %s", reference, amount, currency,
+           wallet, payout, mode_names[m]);
+    return (long)index;
+}
+
+/* "SUCCESSFUL", "FAILED" or "PENDING" now, for payment p (mu held). */
+static const char *state_of(const payment *p)
+{
+    int64_t now = now_ms();
+    if (p->success_at_ms != 0 && now >= p->success_at_ms)
+        return "SUCCESSFUL";
+    if (p->final_at_ms != 0 && now >= p->final_at_ms)
+        return "FAILED";
+    return "PENDING";
+}
+
+static void handle_transfer(int fd, const char *head, const char *body, size_t len)
+{
+    if (!token_ok(head)) {
+        unauthorized(fd);
+        return;
+    }
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    char reference[80] = "", country[8] = "", currency[8] = "";
+    const char *wallet = NULL, *payout = NULL;
+    int64_t amount = 0;
+    bool ok;
+    if (opt.airtel) {
+        const json_t *t = json_object_get(doc, "transaction");
+        snprintf(reference, sizeof(reference), "%s",
+                 json_string_value(json_object_get(t, "id")) != NULL
+                     ? json_string_value(json_object_get(t, "id"))
+                     : "");
+        wallet = json_string_value(json_object_get(json_object_get(doc, "payee"), "msisdn"));
+        payout = json_string_value(json_object_get(doc, "reference"));
+        amount = json_integer_value(json_object_get(t, "amount"));
+        const char *type = json_string_value(json_object_get(t, "type"));
+        const char *pin = json_string_value(json_object_get(doc, "pin"));
+        ok = header(head, "X-Country", country, sizeof(country)) &&
+             header(head, "X-Currency", currency, sizeof(currency)) && reference[0] != '\0' &&
+             wallet != NULL && strlen(wallet) >= 7 && wallet[0] != '+' && payout != NULL &&
+             amount >= 1 && type != NULL && strcmp(type, "B2C") == 0 && pin != NULL &&
+             pin[0] != '\0';
+    } else {
+        char env[64];
+        const char *a = json_string_value(json_object_get(doc, "amount"));
+        const json_t *payee = json_object_get(doc, "payee");
+        wallet = json_string_value(json_object_get(payee, "partyId"));
+        payout = json_string_value(json_object_get(doc, "externalId"));
+        snprintf(currency, sizeof(currency), "%s",
+                 json_string_value(json_object_get(doc, "currency")) != NULL
+                     ? json_string_value(json_object_get(doc, "currency"))
+                     : "");
+        amount = a != NULL ? strtoll(a, NULL, 10) : 0;
+        ok = header(head, "X-Reference-Id", reference, sizeof(reference)) &&
+             strlen(reference) == 36 && header(head, "X-Target-Environment", env, sizeof(env)) &&
+             header(head, "Ocp-Apim-Subscription-Key", env, sizeof(env)) && wallet != NULL &&
+             payout != NULL && amount >= 1 && strlen(currency) == 3 &&
+             strcmp(json_string_value(json_object_get(payee, "partyIdType")) != NULL
+                        ? json_string_value(json_object_get(payee, "partyIdType"))
+                        : "",
+                    "MSISDN") == 0;
+    }
+    if (!ok) {
+        logmsg("transfer refused: malformed");
+        respond(fd, 400,
+                opt.airtel ? json_pack("{s:o}", "status",
+                                       airtel_status(false, "DP00900001003", "Invalid request"))
+                           : momo_error("INVALID_REQUEST", "Bad request"));
+        json_decref(doc);
+        return;
+    }
+    mode m = mode_for(wallet);
+    if (m == REFUSE) {
+        respond(fd, 400,
+                opt.airtel ? json_pack("{s:o}", "status",
+                                       airtel_status(false, "DP00900001012", "Refused by policy"))
+                           : momo_error("NOT_ALLOWED", "The payee is not allowed to receive"));
+        json_decref(doc);
+        return;
+    }
+    long index = record(reference, payout, wallet, currency, amount, m);
+    json_decref(doc);
+    if (index < 0) {
+        /* a reference seen before: never a second payment */
+        respond(fd, 409,
+                opt.airtel ? json_pack("{s:o}", "status",
+                                       airtel_status(false, "DP00900001009", "Duplicate id"))
+                           : momo_error("RESOURCE_ALREADY_EXIST", "Duplicated reference id"));
+        return;
+    }
+    if (m == HANG) {
+        sleep_ms(opt.hang_ms); /* the client gives up first; we close without an answer */
+        return;
+    }
+    if (!opt.airtel) {
+        respond(fd, 202, NULL);
+        return;
+    }
+    pthread_mutex_lock(&mu);
+    json_t *out =
+        json_pack("{s:{s:{s:s, s:s, s:s, s:s, s:s}}, s:o}", "data", "transaction", "reference_id",
+                  payments[index].txn, "airtel_money_id", "", "id", payments[index].reference,
+                  "status", "TIP", "message", "In process", "status",
+                  airtel_status(true, "DP00900001006", "Transaction in process"));
+    pthread_mutex_unlock(&mu);
+    respond(fd, 200, out);
+}
+
+static void handle_enquiry(int fd, const char *head, const char *ref)
+{
+    if (!token_ok(head)) {
+        unauthorized(fd);
+        return;
+    }
+    char reference[80];
+    snprintf(reference, sizeof(reference), "%.*s", (int)strcspn(ref, "?"), ref);
+    json_t *out = NULL;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < payment_count && out == NULL; i++) {
+        const payment *p = &payments[i];
+        if (strcmp(p->reference, reference) != 0)
+            continue;
+        const char *st = state_of(p);
+        bool paid = strcmp(st, "SUCCESSFUL") == 0;
+        char amount[24];
+        snprintf(amount, sizeof(amount), "%" PRId64, p->paid);
+        if (opt.airtel)
+            out = json_pack("{s:{s:{s:s, s:s, s:s, s:s}}, s:o}", "data", "transaction",
+                            "airtel_money_id", paid ? p->txn : "", "id", p->reference, "status",
+                            paid                        ? "TS"
+                            : strcmp(st, "FAILED") == 0 ? "TF"
+                                                        : "TIP",
+                            "message", paid ? "Paid" : st, "status",
+                            airtel_status(true, "DP00900001001", "Success"));
+        else
+            out = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:s}", "amount", amount, "currency",
+                            p->currency, "financialTransactionId", paid ? p->txn : "", "externalId",
+                            p->payout, "payee", "partyIdType", "MSISDN", "partyId", p->wallet,
+                            "status", st);
+        if (!opt.airtel && strcmp(st, "FAILED") == 0)
+            json_object_set_new(out, "reason",
+                                json_pack("{s:s, s:s}", "code", "PAYEE_NOT_FOUND", "message",
+                                          "The payee could not be found"));
+    }
+    pthread_mutex_unlock(&mu);
+    if (out == NULL)
+        respond(fd, 404,
+                opt.airtel ? json_pack("{s:o}", "status",
+                                       airtel_status(false, "DP00900001011", "Not found"))
+                           : momo_error("RESOURCE_NOT_FOUND", "Requested resource was not found."));
+    else
+        respond(fd, 200, out);
+}
+
+static void handle_list(int fd)
+{
+    json_t *list = json_array();
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < payment_count; i++) {
+        const payment *p = &payments[i];
+        const char *st = state_of(p);
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:b}", "reference", p->reference,
+                            "payout", p->payout, "wallet", p->wallet, "amount",
+                            (json_int_t)p->amount, "paid_amount", (json_int_t)p->paid, "status", st,
+                            "mode", mode_names[p->mode], "paid", strcmp(st, "SUCCESSFUL") == 0));
+    }
+    json_t *out =
+        json_pack("{s:o, s:I}", "payments", list, "tokens_issued", (json_int_t)token_count);
+    pthread_mutex_unlock(&mu);
+    respond(fd, 200, out);
+}
+
+static void *connection(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char *buf = malloc(REQUEST_MAX + 1);
+    size_t have = 0, head_len = 0, body_len = 0;
+    while (buf != NULL && have < REQUEST_MAX) {
+        ssize_t n = recv(fd, buf + have, REQUEST_MAX - have, 0);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        buf[have] = '\0';
+        char *end = strstr(buf, "\r\n\r\n");
+        if (end == NULL)
+            continue;
+        head_len = (size_t)(end - buf) + 4;
+        const char *cl = strcasestr(buf, "\r\ncontent-length:");
+        body_len = cl != NULL && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+        if (head_len + body_len <= have || head_len + body_len > REQUEST_MAX)
+            break;
+    }
+    if (buf == NULL || head_len == 0 || head_len + body_len > have)
+        goto out;
+    char method[8] = "", path[512] = "";
+    sscanf(buf, "%7s %511s", method, path);
+    buf[head_len - 2] = '\0'; /* the head ends at its last CRLF; the body follows */
+    const char *body = buf + head_len;
+    const char *token_path = opt.airtel ? "/auth/oauth2/token" : "/disbursement/token/";
+    const char *transfer_path =
+        opt.airtel ? "/standard/v2/disbursements/" : "/disbursement/v1_0/transfer";
+    size_t tl = strlen(transfer_path);
+    if (strcmp(method, "POST") == 0 && strcmp(path, token_path) == 0)
+        handle_token(fd, buf, body, body_len);
+    else if (strcmp(method, "POST") == 0 && strcmp(path, transfer_path) == 0)
+        handle_transfer(fd, buf, body, body_len);
+    else if (strcmp(method, "GET") == 0 && strncmp(path, transfer_path, tl) == 0 &&
+             path[tl] != '\0')
+        handle_enquiry(fd, buf, path + tl + (path[tl] == '/' ? 1 : 0));
+    else if (strcmp(method, "GET") == 0 && strcmp(path, "/kito-sim/payments") == 0)
+        handle_list(fd);
+    else if (strcmp(method, "POST") == 0 && strcmp(path, "/kito-sim/revoke-tokens") == 0) {
+        pthread_mutex_lock(&mu);
+        for (size_t i = 0; i < token_count; i++)
+            tokens[i].revoked = true;
+        pthread_mutex_unlock(&mu);
+        logmsg("every token revoked");
+        respond(fd, 200, json_pack("{s:b}", "revoked", 1));
+    } else if (strcmp(method, "GET") == 0 && strcmp(path, "/healthz") == 0)
+        respond(fd, 200, json_pack("{s:s}", "status", "ok"));
+    else
+        respond(fd, 404, momo_error("RESOURCE_NOT_FOUND", "No such path"));
+out:
+    free(buf);
+    close(fd);
+    return NULL;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: rails_sim --rail momo|airtel --port N [--bind ADDR] [--delay-ms N]\n"
+                    "       [--late-ms N] [--hang-ms N] [--token-ttl-s N]\n"
+                    "(see the comment at the top of sims/rails_sim.c)\n");
+    return 2;
+}
+
+static bool parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = s != NULL ? strtol(s, &end, 10) : 0;
+    if (s == NULL || *s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    const char *rail = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool ok = v != NULL;
+        if (strcmp(a, "--rail") == 0)
+            rail = v;
+        else if (strcmp(a, "--port") == 0)
+            ok = parse_long(v, 1, 65535, &opt.port);
+        else if (strcmp(a, "--bind") == 0)
+            opt.bind = v;
+        else if (strcmp(a, "--delay-ms") == 0)
+            ok = parse_long(v, 0, 600000, &opt.delay_ms);
+        else if (strcmp(a, "--late-ms") == 0)
+            ok = parse_long(v, 0, 600000, &opt.late_ms);
+        else if (strcmp(a, "--hang-ms") == 0)
+            ok = parse_long(v, 0, 600000, &opt.hang_ms);
+        else if (strcmp(a, "--token-ttl-s") == 0)
+            ok = parse_long(v, 1, 86400, &opt.token_ttl_s);
+        else
+            return usage();
+        if (!ok)
+            return usage();
+        i++;
+    }
+    if (rail == NULL || opt.port == 0 || (strcmp(rail, "momo") != 0 && strcmp(rail, "airtel") != 0))
+        return usage();
+    opt.airtel = strcmp(rail, "airtel") == 0;
+    if (opt.token_ttl_s == 0)
+        opt.token_ttl_s = opt.airtel ? 180 : 3600;
+    signal(SIGPIPE, SIG_IGN);
+    payments = calloc(PAYMENTS_MAX, sizeof(*payments));
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
+    for (int k = 0; k < 4; k++, seed /= 26)
+        run_prefix[k] = (char)('A' + seed % 26);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
+    if (payments == NULL || lfd < 0 || inet_pton(AF_INET, opt.bind, &addr.sin_addr) != 1) {
+        logmsg("cannot start (memory, socket or --bind %s)", opt.bind);
+        return 1;
+    }
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(lfd, 128) != 0) {
+        logmsg("cannot listen on %s:%ld: %s", opt.bind, opt.port, strerror(errno));
+        return 1;
+    }
+    logmsg("listening on http://%s:%ld", opt.bind, opt.port);
+    for (;;) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0) {
+            if (errno != EINTR && errno != ECONNABORTED)
+                sleep_ms(10);
+            continue;
+        }
+        pthread_t t;
+        if (pthread_create(&t, NULL, connection, (void *)(intptr_t)fd) != 0) {
+            close(fd);
+            continue;
+        }
+        pthread_detach(t);
+    }
+}

@@ -1,0 +1,71 @@
+// What the browser tests arrange through the API and kitoctl, as an organiser, a valuer and a miner
+// would (not the buyer's journey they test): an organiser, a certified stone offered to her, a
+// short timed sale.
+import { execFileSync } from 'node:child_process';
+
+// market(kitod, run, password): helpers bound to one kitod; run makes e-mail addresses unique.
+export function market(kitod, run, PASSWORD) {
+  function kitoctl(args, input) {
+    return execFileSync(`${process.env.KITO_TEST_BUILD}/api/kitoctl`, args, {
+      env: { ...process.env, ...kitod.mysqlEnv }, input, encoding: 'utf8',
+    }).trim();
+  }
+  const signIn = async (email) =>
+    (await kitod.api('POST', '/v1/sessions', null, { email, password: PASSWORD })).token;
+  let forum = null, organiser = null;
+
+  return {
+    kitoctl,
+    get organiserToken() { return forum; },
+    signIn,
+    // The organiser's bearer token (made once).
+    async organiser() {
+      if (forum) return forum;
+      kitoctl(['account', 'create', '--role', 'organizer', '--name', 'Test Forum', '--email', `forum-${run}@kito.test`], `${PASSWORD}\n`);
+      forum = await signIn(`forum-${run}@kito.test`);
+      organiser = await kitod.api('GET', '/v1/accounts/me', forum);
+      return forum;
+    },
+    // A certified stone offered to the organiser: a valuer lists and certifies it for a miner.
+    async stone() {
+      await this.organiser();
+      kitoctl(['royalty', 'set', '--country', 'TZ', '--species', '*', '--form', 'rough', '--rate-bps', '600',
+        '--source', 'browser test']);
+      const n = Math.floor(Math.random() * 1e6);
+      kitoctl(['account', 'create', '--role', 'valuer', '--name', 'Test Valuer', '--email', `valuer-${run}-${n}@kito.test`], `${PASSWORD}\n`);
+      const valuer = await signIn(`valuer-${run}-${n}@kito.test`);
+      const phone = `+2557${String(Date.now() + n).slice(-8)}`;
+      const miner = await kitod.api('POST', '/v1/accounts', null,
+        { role: 'miner', name: 'Neema Test', phone, pin: '4826', payout: { rail: 'mpesa' } });
+      const stone = await kitod.api('POST', '/v1/stones', valuer, {
+        seller_id: miner.id, species: 'zoisite', variety: 'tanzanite', weight_ct: '3.40', shape: 'cushion',
+        colour: 'violetish blue', origin: { country: 'TZ', region: 'Manyara', site: 'Mirerani' },
+      });
+      await kitod.api('POST', `/v1/stones/${stone.id}/certificates`, valuer, {
+        species: 'zoisite', variety: 'tanzanite', weight_ct: '3.40', shape: 'cushion', cutting_style: 'mixed cut',
+        color: 'violetish blue', transparency: 'transparent', treatment: 'none detected',
+        geographic_origin: { country: 'TZ', region: 'Manyara', site: 'Mirerani' },
+        estimated_value: { low: 50000, high: 90000, currency: 'USD' },
+      });
+      const minerToken = (await kitod.api('POST', '/v1/sessions', null, { phone, pin: '4826' })).token;
+      await kitod.api('POST', `/v1/stones/${stone.id}/offers`, minerToken, { organizer_id: organiser.id });
+      return stone.id;
+    },
+    // A published timed sale of one lot (opening US$100 unless said), opening in startS seconds
+    // and ending durationS later, no soft close; { sale, lot }.
+    async sale(title, startS, durationS, opening = 10000) {
+      await this.organiser();
+      const stoneId = await this.stone();
+      const now = Date.now();
+      const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+      const sale = await kitod.api('POST', '/v1/sales', forum, {
+        title, online: true, format: 'timed', currency: 'USD',
+        starts_at: iso(now + startS * 1000), ends_at: iso(now + (startS + durationS) * 1000), soft_close_s: 0,
+        buyer_premium_bps: 1000, commission_bps: 0,
+      });
+      const lot = await kitod.api('POST', `/v1/sales/${sale.id}/lots`, forum, { stone_id: stoneId, opening });
+      await kitod.api('POST', `/v1/sales/${sale.id}/publish`, forum, {});
+      return { sale, lot };
+    },
+  };
+}

@@ -1,0 +1,190 @@
+/*
+ * What the storefront's pages need of the server (issue 16): the browser's session in an HttpOnly
+ * cookie (the same session as a bearer token), cross-site requests refused, bearer clients
+ * unchanged, an HTML 404 page for unknown pages, and the security headers on every page.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/integration/harness.h"
+
+KITO_SUITE_WITH_KITOD(storefront, 60);
+
+static char origin_ok[64];
+
+/* One request with up to three header lines (NULL-terminated list), JSON body or NULL. */
+static struct kito_http_resp req(const char *method, const char *path, const char *json,
+                                 const char *h1, const char *h2, const char *h3)
+{
+    const char *headers[5] = {"Content-Type: application/json", h1, h2, h3, NULL};
+    struct kito_http_resp r;
+    int rc = kito_http(&kd, method, path, json, json != NULL ? strlen(json) : 0, headers, 0, &r);
+    cr_assert_eq(rc, 0, "%s %s: no response", method, path);
+    return r;
+}
+
+/* Signs a fresh buyer in as a page does; her cookie header line ("Cookie: __Host-kito=...")
+ * goes into cookie. */
+static void page_sign_in(char *cookie, size_t cap)
+{
+    char email[128], body[256], set[512];
+    kito_harness_account("buyer", email, sizeof(email));
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\",\"cookie\":true}", email,
+             KITO_HARNESS_PASSWORD);
+    snprintf(origin_ok, sizeof(origin_ok), "Origin: https://localhost:%d", kd.https_port);
+    struct kito_http_resp r = req("POST", "/v1/sessions", body, origin_ok, NULL, NULL);
+    kito_harness_expect(&r, 201, "page sign-in");
+    cr_assert(json_object_get(r.json, "token") == NULL, "the token stays out of the page's reach");
+    cr_assert(json_object_get(r.json, "account") != NULL);
+    cr_assert(kito_http_header(&r, "set-cookie", set, sizeof(set)), "no cookie: %s", r.headers);
+    cr_assert(strncmp(set, "__Host-kito=", 12) == 0, "%s", set);
+    cr_assert(strstr(set, "; HttpOnly") && strstr(set, "; Secure") &&
+                  strstr(set, "; SameSite=Lax") && strstr(set, "; Path=/") &&
+                  strstr(set, "; Max-Age="),
+              "%s", set);
+    snprintf(cookie, cap, "Cookie: %.*s", (int)strcspn(set, ";"), set);
+    kito_http_resp_free(&r);
+}
+
+Test(storefront, a_page_signs_in_with_a_cookie_and_signs_out)
+{
+    char cookie[160];
+    page_sign_in(cookie, sizeof(cookie));
+    struct kito_http_resp r = req("GET", "/v1/accounts/me", NULL, cookie, NULL, NULL);
+    kito_harness_expect(&r, 200, "me by cookie");
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "role")), "buyer");
+    kito_http_resp_free(&r);
+
+    /* signing out from another site, or with no Origin: refused, and the session lives on */
+    r = req("DELETE", "/v1/sessions/current", NULL, cookie, "Origin: https://evil.example", NULL);
+    kito_assert_error(&r, 403, "forbidden");
+    kito_http_resp_free(&r);
+    r = req("DELETE", "/v1/sessions/current", NULL, cookie, NULL, NULL);
+    kito_assert_error(&r, 403, "forbidden");
+    kito_http_resp_free(&r);
+    r = req("DELETE", "/v1/sessions/current", NULL, cookie, "Origin: http://localhost", NULL);
+    kito_assert_error(&r, 403, "forbidden");
+    kito_http_resp_free(&r);
+    /* a same-origin fetch without Origin says so in Sec-Fetch-Site; a cross-site one does not */
+    r = req("DELETE", "/v1/sessions/current", NULL, cookie, "Sec-Fetch-Site: cross-site", NULL);
+    kito_assert_error(&r, 403, "forbidden");
+    kito_http_resp_free(&r);
+    r = req("GET", "/v1/accounts/me", NULL, cookie, NULL, NULL);
+    kito_harness_expect(&r, 200, "still signed in");
+    kito_http_resp_free(&r);
+
+    /* from the page itself: signed out, and the cookie cleared */
+    char set[256];
+    r = req("DELETE", "/v1/sessions/current", NULL, cookie, origin_ok, NULL);
+    kito_harness_expect(&r, 204, "sign out");
+    cr_assert(kito_http_header(&r, "set-cookie", set, sizeof(set)));
+    cr_assert(strncmp(set, "__Host-kito=;", 13) == 0 && strstr(set, "Max-Age=0") != NULL, "%s",
+              set);
+    kito_http_resp_free(&r);
+    r = req("GET", "/v1/accounts/me", NULL, cookie, NULL, NULL);
+    kito_assert_error(&r, 401, "unauthorized");
+    kito_http_resp_free(&r);
+    /* a public page's data with the stale cookie: anonymous, not an error */
+    r = req("GET", "/v1/sales", NULL, cookie, NULL, NULL);
+    kito_harness_expect(&r, 200, "public list with a stale cookie");
+    cr_assert(kito_http_header(&r, "set-cookie", set, sizeof(set)) && strstr(set, "Max-Age=0"),
+              "a stale cookie is cleared: %s", r.headers);
+    kito_http_resp_free(&r);
+    r = req("GET", "/v1/sales", NULL, "Cookie: __Host-kito=not-a-token", NULL, NULL);
+    kito_harness_expect(&r, 200, "public list with a malformed cookie");
+    kito_http_resp_free(&r);
+}
+
+Test(storefront, a_cookie_session_starts_only_from_a_kito_page)
+{
+    char email[128], body[256];
+    kito_harness_account("buyer", email, sizeof(email));
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\",\"cookie\":true}", email,
+             KITO_HARNESS_PASSWORD);
+    struct kito_http_resp r =
+        req("POST", "/v1/sessions", body, "Origin: https://evil.example", NULL, NULL);
+    kito_assert_error(&r, 403, "forbidden");
+    cr_assert(!kito_http_header(&r, "set-cookie", body, sizeof(body)));
+    kito_http_resp_free(&r);
+    r = req("POST", "/v1/sessions", body, NULL, NULL, NULL);
+    kito_assert_error(&r, 403, "forbidden");
+    kito_http_resp_free(&r);
+}
+
+Test(storefront, bearer_clients_are_unchanged)
+{
+    char email[128], body[256], auth[128], buf[256];
+    kito_harness_account("buyer", email, sizeof(email));
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", email,
+             KITO_HARNESS_PASSWORD);
+    struct kito_http_resp r = req("POST", "/v1/sessions", body, NULL, NULL, NULL);
+    kito_harness_expect(&r, 201, "API sign-in");
+    const char *token = json_string_value(json_object_get(r.json, "token"));
+    cr_assert(token != NULL);
+    cr_assert(!kito_http_header(&r, "set-cookie", buf, sizeof(buf)), "no cookie for API clients");
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    kito_http_resp_free(&r);
+    /* no Origin needed with a bearer token, and a cookie beside it is not looked at */
+    r = req("GET", "/v1/accounts/me", NULL, auth, "Cookie: __Host-kito=not-a-token", NULL);
+    kito_harness_expect(&r, 200, "me by bearer");
+    kito_http_resp_free(&r);
+    r = req("DELETE", "/v1/sessions/current", NULL, auth, NULL, NULL);
+    kito_harness_expect(&r, 204, "bearer sign-out without Origin");
+    kito_http_resp_free(&r);
+}
+
+Test(storefront, unknown_pages_get_an_html_page_and_the_api_json)
+{
+    char ct[128];
+    struct kito_http_resp r = req("GET", "/no-such-page.html", NULL, NULL, NULL, NULL);
+    cr_assert_eq(r.status, 404);
+    cr_assert(kito_http_header(&r, "content-type", ct, sizeof(ct)));
+    cr_assert(strncmp(ct, "text/html", 9) == 0, "%s", ct);
+    cr_assert(strstr(r.body, "<html") != NULL && strstr(r.body, "href=\"/\"") != NULL, "%s",
+              r.body);
+    kito_http_resp_free(&r);
+    r = req("GET", "/v1/no-such-thing", NULL, NULL, NULL, NULL);
+    kito_assert_error(&r, 404, "not_found");
+    kito_http_resp_free(&r);
+    r = req("POST", "/no-such-page", "{}", NULL, NULL, NULL);
+    kito_assert_error(&r, 404, "not_found");
+    kito_http_resp_free(&r);
+}
+
+Test(storefront, pages_carry_the_security_headers)
+{
+    const char *paths[] = {"/", "/lot.html", "/no-such-page", "/v1/sales"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        char v[512];
+        struct kito_http_resp r = req("GET", paths[i], NULL, NULL, NULL, NULL);
+        cr_assert(kito_http_header(&r, "content-security-policy", v, sizeof(v)), "%s: no CSP",
+                  paths[i]);
+        cr_assert(strstr(v, "default-src 'self'") && strstr(v, "frame-ancestors 'none'") &&
+                      strstr(v, "script-src 'self'") && !strstr(v, "unsafe-inline"),
+                  "%s: %s", paths[i], v);
+        cr_assert(kito_http_header(&r, "referrer-policy", v, sizeof(v)), "%s", paths[i]);
+        cr_assert(kito_http_header(&r, "strict-transport-security", v, sizeof(v)), "%s", paths[i]);
+        cr_assert(kito_http_header(&r, "x-content-type-options", v, sizeof(v)), "%s", paths[i]);
+        kito_http_resp_free(&r);
+    }
+}
+
+Test(storefront, pages_are_compressed_and_revalidated)
+{
+    char v[128];
+    struct kito_http_resp r = req("GET", "/lot.js", NULL, "Accept-Encoding: gzip", NULL, NULL);
+    kito_harness_expect(&r, 200, "a script");
+    cr_assert(kito_http_header(&r, "content-encoding", v, sizeof(v)) && strcmp(v, "gzip") == 0,
+              "not compressed: %s", r.headers);
+    cr_assert(kito_http_header(&r, "cache-control", v, sizeof(v)) && strcmp(v, "no-cache") == 0,
+              "%s", r.headers);
+    cr_assert(kito_http_header(&r, "etag", v, sizeof(v)), "revalidated by its ETag");
+    kito_http_resp_free(&r);
+    /* without Accept-Encoding, the bytes as they are */
+    r = req("GET", "/lot.js", NULL, NULL, NULL, NULL);
+    cr_assert(!kito_http_header(&r, "content-encoding", v, sizeof(v)));
+    cr_assert(strstr(r.body, "import") != NULL);
+    kito_http_resp_free(&r);
+}
