@@ -332,6 +332,12 @@ export function lang() {
   return 'en';
 }
 
+// An area's own strings (the console's, the miner's pages'), kept in its own file so each area's
+// table stays beside its pages: addStrings({ en: {...}, sw: {...} }) before the first t().
+export function addStrings(table) {
+  for (const [code, strings] of Object.entries(table)) Object.assign((STRINGS[code] ??= {}), strings);
+}
+
 // A string with {name} placeholders filled from vars.
 export function t(key, vars) {
   let s = STRINGS[lang()][key] ?? STRINGS.en[key] ?? key;
