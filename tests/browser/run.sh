@@ -8,4 +8,11 @@ if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/@axe-core/playwr
     [ ! -d node_modules/lighthouse ]; then
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent
 fi
-exec node --test --test-concurrency=1 --test-reporter=tap ./*.test.mjs
+# KITO_TEST_ONLY=journey,lighthouse runs just those files (as it picks integration programs)
+files=(./*.test.mjs)
+if [ -n "${KITO_TEST_ONLY:-}" ]; then
+    files=()
+    for name in ${KITO_TEST_ONLY//,/ }; do [ -f "./$name.test.mjs" ] && files+=("./$name.test.mjs"); done
+    [ ${#files[@]} -gt 0 ] || { echo "KITO_TEST_ONLY names no browser test" >&2; exit 1; }
+fi
+exec node --test --test-concurrency=1 --test-reporter=tap "${files[@]}"
