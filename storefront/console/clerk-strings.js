@@ -6,7 +6,6 @@ import { addStrings } from '/i18n.js';
 addStrings({
   en: {
     'clerk.title': "Clerk's desk",
-    'clerk.signin': "Sign in as the sale's organiser to run it.",
     'clerk.not_live': 'This sale is not a live sale: it has no clerk.',
     'clerk.not_yours': "Only the sale's organiser (or an operator) can run its desk.",
     'clerk.current': 'Current lot',
@@ -97,7 +96,6 @@ addStrings({
   },
   sw: {
     'clerk.title': 'Meza ya karani',
-    'clerk.signin': 'Ingia kama mwandaaji wa mnada ili kuuendesha.',
     'clerk.not_live': 'Mnada huu si mnada wa moja kwa moja: hauna karani.',
     'clerk.not_yours': 'Ni mwandaaji wa mnada (au msimamizi) pekee anayeweza kuendesha meza yake.',
     'clerk.current': 'Kura ya sasa',

@@ -14,7 +14,8 @@
 // says what came in and sells only on a second S.
 import '/console/clerk-strings.js';
 import { apply, t } from '/i18n.js';
-import { el, fill, getJSON, me, money, param, parseAmount, send, showError, startPage, stoneTitle } from '/api.js';
+import { el, fill, getJSON, money, param, parseAmount, send, stoneTitle } from '/api.js';
+import { consolePage } from '/console/console.js';
 import { openLive } from '/live.js';
 import { applyEvent, applyView, currentLot, isFinal, isRunning, loadLots } from '/live-lots.js';
 
@@ -23,7 +24,7 @@ const CONFIRM_MS = 5000; // how long the second S is waited for
 
 const page = document.getElementById('page');
 const saleId = param('sale');
-let sale = null, lots = new Map(), cur = null, live = null, who = null;
+let sale = null, lots = new Map(), cur = null, live = null;
 const details = new Map(); // lot id -> { cert, loaded }
 const regPaddle = new Map(); // buyer id -> paddle number (the sale's approvals)
 const queue = []; // actions waiting for the one in flight: answered in the order pressed
@@ -421,11 +422,11 @@ function draw() {
   document.title = `Kito — ${t('clerk.title')} — ${sale.title}`;
   fill(page,
     el('h1', {}, `${t('clerk.title')}: ${sale.title}`),
-    el('p', { class: 'meta', id: 'live', role: 'status' }),
+    el('p', { class: 'meta', id: 'live', role: 'status' }, live ? t(feedOn ? 'live.on' : 'live.reconnecting') : ''),
     el('p', { id: 'clerk-message', class: `message ${message.kind}`, role: 'alert' }, message.text),
     el('div', { class: 'desk-grid' },
       el('div', {}, el('div', { id: 'lot-slot' }, lotPanel(lots.get(cur))),
-        el('section', { 'aria-labelledby': 'actions-title', class: 'actions' },
+        el('section', { 'aria-labelledby': 'actions-title', class: 'desk-actions' },
           el('h2', { id: 'actions-title', i18n: 'clerk.actions' }),
           el('p', { class: 'meta', i18n: 'clerk.keys_note' }),
           forms(),
@@ -459,43 +460,34 @@ async function resync() {
   try { await load(); update(); } catch (err) { console.error(err); }
 }
 
-async function render() {
-  try {
-    who = await me();
-    if (!who || !['organizer', 'operator'].includes(who.role)) {
-      fill(page, el('p', {}, el('a', {
-        href: `/signin.html?next=${encodeURIComponent(location.pathname + location.search)}`, i18n: 'clerk.signin' })));
-      apply(page);
-      page.removeAttribute('aria-busy');
-      return;
-    }
-    if (!sale) await load();
-    if (sale.format !== 'live') {
-      fill(page, el('p', { class: 'error', i18n: 'clerk.not_live' }));
-      apply(page);
-      page.removeAttribute('aria-busy');
-      return;
-    }
-    draw();
-  } catch (err) {
-    if (err.status === 403) fill(page, el('p', { class: 'error', i18n: 'clerk.not_yours' }));
-    else showError(page, err);
-    apply(page);
-  }
-  page.removeAttribute('aria-busy');
-}
+// consolePage (console/console.js) signs her in first and refuses other roles; a sale that is
+// not hers answers 403 on its registrations and on every action.
+let mine = true, feedOn = false;
 
-startPage(async () => {
-  await render();
-  if (live || !sale || sale.format !== 'live') return;
+async function init(who) {
+  await load();
+  mine = who.role === 'operator' || sale.organizer_id === who.id;
+  if (sale.format !== 'live' || !mine) return;
   document.addEventListener('keydown', onKey);
   live = openLive(saleId, {
     event: onEvent,
     resync,
     state: (on) => {
+      feedOn = on;
       const s = document.getElementById('live');
       if (s) s.textContent = on ? t('live.on') : t('live.reconnecting');
     },
   });
   window.kitoLive = live;
-});
+}
+
+function render() {
+  if (sale.format !== 'live' || !mine) {
+    fill(page, el('h1', { i18n: 'clerk.title' }),
+      el('p', { class: 'error', role: 'alert', i18n: mine ? 'clerk.not_live' : 'clerk.not_yours' }));
+    return;
+  }
+  draw();
+}
+
+consolePage(['organizer', 'operator'], { init, render });
