@@ -291,7 +291,7 @@ function onKey(e) {
   }
   const k = e.key.length === 1 ? e.key.toUpperCase() : null;
   const a = ACTIONS.find(([key]) => key === k);
-  if (!a || (target instanceof HTMLButtonElement && e.key === ' ')) return;
+  if (!a || (target instanceof HTMLButtonElement && e.key === ' ') || !lots.get(cur)) return;
   if (inField && /[0-9.,]/.test(e.key)) return;
   e.preventDefault();
   if (inField) target.blur();
@@ -395,7 +395,7 @@ function lotsPanel() {
 function keyButton([key, label, run]) {
   const b = el('button', { type: 'button', 'aria-keyshortcuts': key, 'data-key': key },
     el('span', { i18n: label }), ' ', el('kbd', {}, key));
-  b.addEventListener('click', () => run());
+  b.addEventListener('click', () => { if (lots.get(cur)) run(); });
   return b;
 }
 
@@ -406,12 +406,12 @@ function forms() {
     el('label', { for: 'paddle', i18n: 'clerk.paddle' }), paddle,
     el('label', { for: 'floor-amount', i18n: 'clerk.floor_amount' }), floorAmount,
     el('button', { type: 'submit', 'aria-keyshortcuts': 'Enter' }, el('span', { i18n: 'clerk.floor' }), ' ', el('kbd', {}, 'Enter')));
-  floor.addEventListener('submit', (e) => { e.preventDefault(); floorBid(); });
+  floor.addEventListener('submit', (e) => { e.preventDefault(); if (lots.get(cur)) floorBid(); });
   const amountForm = (id, label, key) => {
     const f = el('form', { class: 'inline', novalidate: true },
       el('label', { for: id, i18n: label }),
       el('input', { id, inputmode: 'decimal', autocomplete: 'off', size: 10 }));
-    f.addEventListener('submit', (e) => { e.preventDefault(); ACTIONS.find(([k]) => k === key)[2](); });
+    f.addEventListener('submit', (e) => { e.preventDefault(); if (lots.get(cur)) ACTIONS.find(([k]) => k === key)[2](); });
     return f;
   };
   return el('div', { class: 'forms' }, floor, amountForm('ask-amount', 'clerk.ask_amount', 'A'),

@@ -266,6 +266,14 @@ test('a five-lot live sale run from the clerk desk by keyboard, with three onlin
     return rows.split('\n').length === 4;
   }, 'four settlements in MySQL');
   assert.equal(rows.replace(/\t/g, ':').split('\n').join(' '), '1:11000 2:12000 4:16000 5:11000');
+  // the desk is the sale's organiser's: a buyer, and another organiser, are told so
+  await asha.goto(`${kitod.base}/console/clerk.html?sale=${sale.id}`);
+  await asha.getByText('This page is for another kind of account.').waitFor({ timeout: 5000 });
+  m.kitoctl(['account', 'create', '--role', 'organizer', '--name', 'Other Forum', '--email', `other-${run}@kito.test`], `${PASSWORD}\n`);
+  const other = await (await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-GB' })).newPage();
+  await signIn(other, `other-${run}@kito.test`, `/console/clerk.html?sale=${sale.id}`);
+  await other.getByText("Only the sale's organiser (or an operator) can run its desk.").waitFor({ timeout: 5000 });
+  assert.equal(await other.locator('.keys button').count(), 0, 'no desk for another organiser');
   await noViolations(desk, 'the clerk desk, after the sale');
   await noViolations(chausiku, 'the live room, after the sale');
   assert.deepEqual(errors, [], 'no script error on any page');
