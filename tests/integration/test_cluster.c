@@ -9,6 +9,7 @@
  *   - a master killed with SIGKILL: its replica is promoted, the old map's writes are refused,
  *     the first MOVED (or a re-read of CLUSTER SLOTS) gives the new master, and every key
  *     written and acknowledged with WAIT 1 before the kill is on it;
+ *   - while a slot migrates, the client follows ASK to the importing node and keeps its map;
  *   - Kito's cluster client (api/adapters/redis_cluster.h) writes 48 lots' journals through a
  *     master's SIGKILL and its return as a replica: every entry it acknowledged (XADD, then WAIT 1
  *     from a replica) is there once, in order, and the client crossed the failover (MOVED or
@@ -478,4 +479,78 @@ Test(cluster, the_client_keeps_every_acknowledged_entry_through_a_failover, .fin
         freeReplyObject(x);
         redisFree(r);
     }
+}
+
+static void on_answer(redisReply *reply, void *p)
+{
+    char *out = p;
+    snprintf(out, 64, "%s", reply ? (reply->str ? reply->str : "(not a string)") : "(none)");
+    uv_stop(&loop);
+}
+
+static char *node_id(int port)
+{
+    static char ids[2][64];
+    static int which;
+    redisContext *r = connect_node(&cl, port);
+    cr_assert_not_null(r);
+    redisReply *x = redisCommand(r, "CLUSTER MYID");
+    cr_assert_eq(x->type, REDIS_REPLY_STRING);
+    char *id = ids[which++ % 2];
+    snprintf(id, 64, "%s", x->str);
+    freeReplyObject(x);
+    redisFree(r);
+    return id;
+}
+
+static void setslot(int port, uint16_t slot, const char *how, const char *id)
+{
+    redisContext *r = connect_node(&cl, port);
+    redisReply *x = redisCommand(r, "CLUSTER SETSLOT %u %s %s", slot, how, id);
+    cr_assert_eq(x->type, REDIS_REPLY_STATUS, "SETSLOT %s: %s", how, x->str);
+    freeReplyObject(x);
+    redisFree(r);
+}
+
+Test(cluster, the_client_follows_ask_while_a_slot_migrates, .fini = teardown, .timeout = 120)
+{
+    cluster_start(&cl);
+    read_map(&cl, cl.port[0], &map);
+    const char *key = "lot:{9100}:journal";
+    uint16_t slot = kito_redis_key_slot(key, strlen(key));
+    int from = kito_redis_slot_master(&map, slot)->port, to = 0;
+    for (int i = 0; i < map.n_nodes && !to; i++)
+        if (map.nodes[i].master == -1 && map.nodes[i].port != from)
+            to = map.nodes[i].port;
+    /* the slot migrates from `from` to `to`: a key `from` does not hold is asked of `to` */
+    setslot(to, slot, "IMPORTING", node_id(from));
+    setslot(from, slot, "MIGRATING", node_id(to));
+
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    char seeds[64], answer[64] = "";
+    snprintf(seeds, sizeof(seeds), "127.0.0.1:%d", cl.port[0]);
+    struct kito_redis_cluster_params p = {.seeds = seeds, .password = cl.password};
+    cr_assert_eq(kito_redis_cluster_create(&loop, &p, &client), KITO_OK);
+    const char *argv[] = {"XADD", key, "1-0", "c", "1"};
+    size_t len[] = {4, strlen(key), 3, 1, 1};
+    cr_assert_eq(kito_redis_cluster_command(client, slot, 5, argv, len, on_answer, answer),
+                 KITO_OK);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_str_eq(answer, "1-0");
+    struct kito_redis_cluster_stats st;
+    kito_redis_cluster_stats(client, &st);
+    cr_assert_eq(st.asked, 1);
+    cr_assert_eq(st.moved, 0, "an ASK does not move the slot in the map");
+    kito_redis_cluster_close(client);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+
+    redisContext *r = connect_node(&cl, to);
+    redisReply *x = redisCommand(r, "ASKING");
+    freeReplyObject(x);
+    x = redisCommand(r, "XLEN %s", key);
+    cr_assert_eq(x->type, REDIS_REPLY_INTEGER);
+    cr_assert_eq(x->integer, 1, "the entry is on the importing node");
+    freeReplyObject(x);
+    redisFree(r);
 }
