@@ -43,6 +43,7 @@ typedef struct cluster {
     char dir[512];
     char password[65];
     char ports[128]; /* "p1 p2 ...", masters first, as ops/kito cluster takes them */
+    bool pids_read;  /* pid[] holds what `up` started (0: killed by the test) */
     int port[NODES];
     pid_t pid[NODES];
 } cluster;
@@ -98,7 +99,7 @@ static void cluster_up(cluster *c)
     char up[2048];
     snprintf(up, sizeof(up),
              "KITO_CLUSTER_PORTS='%s' KITO_CLUSTER_VAR='%s' KITO_CLUSTER_SECRETS='%s/secrets.env' "
-             "'%s/ops/kito' cluster up >>'%s/up.log' 2>&1",
+             "'%s/ops/kito' cluster up redis >>'%s/up.log' 2>&1",
              c->ports, c->dir, c->dir, getenv("KITO_TEST_ROOT"), c->dir);
     cr_assert_eq(system(up), 0, "ops/kito cluster up failed: see %s/up.log", c->dir);
 }
@@ -147,6 +148,7 @@ static void cluster_start(cluster *c)
     secret(c, "KITO_REDIS_ADMIN_PASSWORD", c->password);
     for (int i = 0; i < NODES; i++)
         read_pid(c, i);
+    c->pids_read = true;
     /* `up` returns once the slots are served and the replicas synced; the gossip may take a
      * moment more to tell node 0 about every replica */
     for (int t = 0; t < 200; t++) {
@@ -167,11 +169,22 @@ static void cluster_start(cluster *c)
 
 static void cluster_stop(cluster *c)
 {
-    for (int i = 0; i < NODES; i++) /* not our child (redis daemonizes): no waitpid */
+    for (int i = 0; i < NODES; i++) {           /* not our child (redis daemonizes): no waitpid */
+        if (!c->pids_read && c->port[i] != 0) { /* `up` failed before we read them */
+            char path[700];
+            snprintf(path, sizeof(path), "%s/node-%d/redis.pid", c->dir, c->port[i]);
+            FILE *f = fopen(path, "r");
+            if (f) {
+                if (fscanf(f, "%d", &c->pid[i]) != 1)
+                    c->pid[i] = 0;
+                fclose(f);
+            }
+        }
         if (c->pid[i] > 0) {
             kill(c->pid[i], SIGKILL);
             c->pid[i] = 0;
         }
+    }
     if (c->dir[0]) {
         char rm[600];
         snprintf(rm, sizeof(rm), "rm -rf '%s'", c->dir);
@@ -571,11 +584,22 @@ Test(cluster, the_client_follows_ask_while_a_slot_migrates, .fini = teardown, .t
 
 static int mysql_pid[2];
 
+static bool mysql_pids_read;
+static int file_pid(const char *dir, const char *name);
+
 static void stop_mysql(void)
 {
-    for (int i = 0; i < 2; i++)
+    static const char *const nodes[] = {"mysql-primary", "mysql-replica"};
+    for (int i = 0; i < 2; i++) {
+        if (!mysql_pids_read) { /* `up` failed before we read them */
+            char path[700];
+            snprintf(path, sizeof(path), "%s/%s/mysqld.pid", cl.dir, nodes[i]);
+            if (access(path, R_OK) == 0)
+                mysql_pid[i] = file_pid(cl.dir, nodes[i]);
+        }
         if (mysql_pid[i] > 0)
             kill(mysql_pid[i], SIGKILL);
+    }
     teardown();
 }
 
@@ -639,6 +663,7 @@ Test(cluster, a_mariadb_replica_holds_every_commit_and_takes_over, .fini = stop_
     cluster_mysql(&cl, "up mysql", ports);
     mysql_pid[0] = file_pid(cl.dir, "mysql-primary");
     mysql_pid[1] = file_pid(cl.dir, "mysql-replica");
+    mysql_pids_read = true;
 
     MYSQL *primary = as_kito(&cl, ports[0]);
     cr_assert_eq(mysql_query(primary, "CREATE TABLE probe (id INT PRIMARY KEY) ENGINE=InnoDB"), 0,
