@@ -75,7 +75,7 @@ static void save(ussd_job *j)
 static void run_effects(kito_db_conn *db, void *arg)
 {
     ussd_job *j = arg;
-    kito_ussd_run(db, &j->s, j->ip, &j->out);
+    kito_ussd_run(db, &j->s, j->ip, j->server->cfg->payout_wallet_hold_s, &j->out);
 }
 
 static void done_effects(kito_req *r, void *arg)

@@ -35,19 +35,15 @@ static void logf_(const char *fmt, ...)
 
 /* ---- reading rows -------------------------------------------------------------------------- */
 
+/* clang-format off */
 #define PAYOUT_COLS                                                                                \
     "p.id, p.settlement_id, p.miner_id, p.msisdn, p.rail, p.currency, p.amount_minor,"             \
     " p.paid_units, p.remainder_minor, p.source_minor, p.source_currency, p.exchange_rate_id,"     \
-    " p.rate_micros, p.state, p.attempts, p.ledger_transaction_id, " KITO_SQL_DT_TO_MS(            \
-        "p.created_at") ", " KITO_SQL_DT_TO_MS("p.updated_at") ", " KITO_SQL_DT_TO_MS("p."         \
-                                                                                      "succeeded_" \
-                                                                                      "at") ", "   \
-                                                                                            "p."   \
-                                                                                            "curr" \
-                                                                                            "ent_" \
-                                                                                            "atte" \
-                                                                                            "mpt_" \
-                                                                                            "id"
+    " p.rate_micros, p.state, p.attempts, p.ledger_transaction_id, "                               \
+    KITO_SQL_DT_TO_MS("p.created_at") ", " KITO_SQL_DT_TO_MS("p.updated_at") ", "                  \
+    KITO_SQL_DT_TO_MS("p.succeeded_at") ", p.current_attempt_id, "                                 \
+    KITO_SQL_DT_TO_MS(KITO_PAYOUT_HELD_UNTIL_SQL("p"))
+/* clang-format on */
 
 static void read_payout(const kito_sql_row *row, kito_payout *p, uint64_t *current_attempt)
 {
@@ -73,6 +69,7 @@ static void read_payout(const kito_sql_row *row, kito_payout *p, uint64_t *curre
     p->succeeded_ms = kito_sql_i64(row, 18);
     if (current_attempt != NULL)
         *current_attempt = kito_sql_u64(row, 19);
+    p->held_until_ms = kito_sql_is_null(row, 20) ? 0 : kito_sql_i64(row, 20);
 }
 
 typedef struct payout_row {
@@ -350,11 +347,15 @@ kito_err kito_payouts_queue_pending(kito_db_conn *db, const char *rails, size_t 
     *queued = 0;
     if (limit > KITO_N(l.ids))
         limit = KITO_N(l.ids);
+    /* a new wallet's payouts wait out her change's hold (issue 15, finding 5) */
+    /* clang-format off */
+    static const char sql[] =
+        "SELECT p.id FROM payouts p WHERE p.state = 'pending' AND FIND_IN_SET(p.rail, ?)"
+        " AND " KITO_PAYOUT_HELD_UNTIL_SQL("p") " IS NULL"
+        " ORDER BY p.id LIMIT ?";
+    /* clang-format on */
     kito_sql_param p[] = {KITO_SQL_TEXT(rails), KITO_SQL_U64(limit)};
-    kito_err e = kito_sql_query(db,
-                                "SELECT id FROM payouts WHERE state = 'pending'"
-                                " AND FIND_IN_SET(rail, ?) ORDER BY id LIMIT ?",
-                                p, KITO_N(p), on_id, &l, NULL);
+    kito_err e = kito_sql_query(db, sql, p, KITO_N(p), on_id, &l, NULL);
     for (size_t i = 0; e == KITO_OK && i < l.n; i++) {
         kito_err ae = new_attempt(db, l.ids[i], "pending", 0, NULL);
         if (ae == KITO_OK)
