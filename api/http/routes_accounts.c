@@ -198,7 +198,7 @@ kito_err kito_post_accounts(kito_req *r)
         return kito_respond_invalid(r, &ve);
     }
     kito_req_client_ip(r, j->ip);
-    return kito_req_db(r, register_run, register_done, j);
+    return kito_req_db_hash(r, register_run, register_done, j);
 }
 
 /* ---- POST /v1/sessions ----------------------------------------------------------------------- */
@@ -317,7 +317,7 @@ kito_err kito_post_sessions(kito_req *r)
     copy_str(j->in.secret, sizeof(j->in.secret), secret);
     kito_req_client_ip(r, j->in.ip);
     user_agent(r, j->in.user_agent);
-    return kito_req_db(r, signin_run, signin_done, j);
+    return kito_req_db_hash(r, signin_run, signin_done, j);
 }
 
 /* ---- DELETE /v1/sessions/current ------------------------------------------------------------- */
@@ -481,6 +481,8 @@ kito_err kito_patch_accounts_me(kito_req *r)
     if (msisdn != NULL || rail != NULL)
         copy_str(j->current, sizeof(j->current), current);
     kito_req_client_ip(r, j->ip);
+    if (msisdn != NULL || rail != NULL) /* her PIN is verified: scrypt */
+        return kito_req_db_hash(r, me_patch_run, me_done, j);
     return kito_req_db(r, me_patch_run, me_done, j);
 }
 
@@ -556,7 +558,7 @@ kito_err kito_post_accounts_me_secret(kito_req *r)
     copy_str(j->current, sizeof(j->current), current);
     copy_str(j->new_secret, sizeof(j->new_secret), new_secret);
     kito_req_client_ip(r, j->ip);
-    return kito_req_db(r, secret_run, secret_done, j);
+    return kito_req_db_hash(r, secret_run, secret_done, j);
 }
 
 /* ---- associations ---------------------------------------------------------------------------- */
