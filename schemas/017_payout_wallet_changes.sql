@@ -8,7 +8,7 @@
 -- change's time plus KITO_PAYOUT_WALLET_HOLD_S as it was then (a later setting never moves it).
 -- A payout to (new_msisdn, new_rail) of that miner is not sent while any of her changes to that
 -- wallet is still held: the payout worker's query that picks pending payouts skips it
--- (api/money/payouts.c, KITO_PAYOUT_HELD_UNTIL_SQL), and the payout shows the hold and why until
+-- (api/store/repo_payouts.c, KITO_PAYOUT_HELD_UNTIL_SQL), and the payout shows the hold and why until
 -- it ends; the next worker pass after hold_until sends it.
 CREATE TABLE payout_wallet_changes (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,

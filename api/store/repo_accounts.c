@@ -200,7 +200,7 @@ json_t *kito_association_view(const kito_association *a)
 /* Milliseconds since the epoch of a UTC DATETIME column, whatever the session's time zone. */
 
 /* When payouts to her current wallet stop waiting after her change to it (issue 15, finding 5;
- * the payouts' own rule: api/money/payouts.h, KITO_PAYOUT_HELD_UNTIL_SQL), or NULL. */
+ * the payouts' own rule: api/store/repo_payouts.h, KITO_PAYOUT_HELD_UNTIL_SQL), or NULL. */
 #define HELD_UNTIL_SQL                                                                             \
     "(SELECT MAX(w.hold_until) FROM payout_wallet_changes w WHERE w.account_id = a.id"             \
     " AND w.new_msisdn = m.payout_msisdn AND w.new_rail = m.payout_rail"                           \
