@@ -33,7 +33,9 @@
  * succeed after --delay-ms.
  *
  * Flags: --rail, --port (required), --bind (127.0.0.1), --delay-ms (200), --late-ms (3000),
- * --hang-ms (15000), --token-ttl-s.
+ * --hang-ms (15000), --latency-ms (0: every provider call is answered this much later, as a
+ * real provider's round trip; /kito-sim/payments reports in_flight_max, the most calls being
+ * answered at once), --token-ttl-s.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -72,7 +74,7 @@ static const char *const mode_names[] = {"success", "failure", "timeout",      "
 static struct {
     bool airtel;
     const char *bind;
-    long port, delay_ms, late_ms, hang_ms, token_ttl_s;
+    long port, delay_ms, late_ms, hang_ms, token_ttl_s, latency_ms;
 } opt = {.bind = "127.0.0.1", .delay_ms = 200, .late_ms = 3000, .hang_ms = 15000};
 
 typedef struct payment {
@@ -95,6 +97,7 @@ static size_t payment_count;
 static token tokens[TOKENS_MAX];
 static size_t token_count;
 static uint64_t counter;
+static long in_flight, in_flight_max; /* provider calls being answered now, and the most at once */
 static char run_prefix[5];
 
 static int64_t now_ms(void)
@@ -473,8 +476,8 @@ static void handle_list(int fd)
                             (json_int_t)p->amount, "paid_amount", (json_int_t)p->paid, "status", st,
                             "mode", mode_names[p->mode], "paid", strcmp(st, "SUCCESSFUL") == 0));
     }
-    json_t *out =
-        json_pack("{s:o, s:I}", "payments", list, "tokens_issued", (json_int_t)token_count);
+    json_t *out = json_pack("{s:o, s:I, s:I}", "payments", list, "tokens_issued",
+                            (json_int_t)token_count, "in_flight_max", (json_int_t)in_flight_max);
     pthread_mutex_unlock(&mu);
     respond(fd, 200, out);
 }
@@ -509,6 +512,17 @@ static void *connection(void *arg)
     const char *transfer_path =
         opt.airtel ? "/standard/v2/disbursements/" : "/disbursement/v1_0/transfer";
     size_t tl = strlen(transfer_path);
+    /* a provider call (not the simulator's own pages) is answered --latency-ms late, and counted
+     * while it is being answered: tests see how many calls a client has in flight at most */
+    bool provider = strncmp(path, "/kito-sim/", 10) != 0 && strcmp(path, "/healthz") != 0;
+    if (provider) {
+        pthread_mutex_lock(&mu);
+        if (++in_flight > in_flight_max)
+            in_flight_max = in_flight;
+        pthread_mutex_unlock(&mu);
+        if (opt.latency_ms > 0)
+            sleep_ms(opt.latency_ms);
+    }
     if (strcmp(method, "POST") == 0 && strcmp(path, token_path) == 0)
         handle_token(fd, buf, body, body_len);
     else if (strcmp(method, "POST") == 0 && strcmp(path, transfer_path) == 0)
@@ -529,6 +543,11 @@ static void *connection(void *arg)
         respond(fd, 200, json_pack("{s:s}", "status", "ok"));
     else
         respond(fd, 404, momo_error("RESOURCE_NOT_FOUND", "No such path"));
+    if (provider) {
+        pthread_mutex_lock(&mu);
+        in_flight--;
+        pthread_mutex_unlock(&mu);
+    }
 out:
     free(buf);
     close(fd);
@@ -538,7 +557,7 @@ out:
 static int usage(void)
 {
     fprintf(stderr, "usage: rails_sim --rail momo|airtel --port N [--bind ADDR] [--delay-ms N]\n"
-                    "       [--late-ms N] [--hang-ms N] [--token-ttl-s N]\n"
+                    "       [--late-ms N] [--hang-ms N] [--latency-ms N] [--token-ttl-s N]\n"
                     "(see the comment at the top of sims/rails_sim.c)\n");
     return 2;
 }
@@ -572,6 +591,8 @@ int main(int argc, char **argv)
             ok = parse_long(v, 0, 600000, &opt.late_ms);
         else if (strcmp(a, "--hang-ms") == 0)
             ok = parse_long(v, 0, 600000, &opt.hang_ms);
+        else if (strcmp(a, "--latency-ms") == 0)
+            ok = parse_long(v, 0, 60000, &opt.latency_ms);
         else if (strcmp(a, "--token-ttl-s") == 0)
             ok = parse_long(v, 1, 86400, &opt.token_ttl_s);
         else

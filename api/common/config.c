@@ -194,6 +194,15 @@ static kito_err load_mpesa(kito_config *cfg, kito_config_getenv_fn env, void *ud
     cfg->payout_interval_ms = (uint32_t)v;
     TRY(get_uint(env, ud, "KITO_PAYOUT_CHECK_AFTER_MS", 60000, 200, 86400000, &v, err, err_size));
     cfg->payout_check_after_ms = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_PAYOUT_SENDERS", 8, 1, 32, &v, err, err_size));
+    cfg->payout_senders = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_FX_MAX_AGE_S", 7 * 86400, 0, 366 * 86400, &v, err, err_size));
+    cfg->fx_max_age_s = (uint32_t)v;
+    char limits[1024];
+    TRY(get_string(env, ud, "KITO_PAYOUT_LIMITS", "", limits, sizeof(limits), err, err_size));
+    if (!kito_config_parse_payout_limits(limits, cfg->payout_limits, KITO_PAYOUT_LIMITS_MAX,
+                                         &cfg->payout_limit_count, err, err_size))
+        return KITO_E_CONFIG;
     if (cfg->mpesa_callback_token[0] != '\0' && strlen(cfg->mpesa_callback_token) < 16)
         return fail(err, err_size, "KITO_MPESA_CALLBACK_TOKEN must have at least 16 characters");
     if (cfg->mpesa_base_url[0] == '\0')
@@ -387,6 +396,47 @@ static kito_err load_phone(kito_config *cfg, kito_config_getenv_fn env, void *ud
         return fail(err, err_size,
                     "KITO_AT_BASE_URL is set: set KITO_AT_USERNAME and KITO_AT_API_KEY too");
     return KITO_OK;
+}
+
+bool kito_config_parse_payout_limits(const char *text, kito_payout_limit *out, size_t cap,
+                                     size_t *n, char *err, size_t err_size)
+{
+    *n = 0;
+    const char *p = text;
+    while (*p != '\0') {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        char entry[96], rail[32], cur[8], extra[2];
+        long long min, max;
+        if (len == 0 || len >= sizeof(entry) || *n >= cap) {
+            snprintf(err, err_size, "KITO_PAYOUT_LIMITS: at most %zu entries \"rail:CUR:min:max\"",
+                     cap);
+            return false;
+        }
+        memcpy(entry, p, len);
+        entry[len] = '\0';
+        for (char *c = entry; *c != '\0'; c++)
+            if (*c == ':')
+                *c = ' ';
+        if (sscanf(entry, "%31s %7s %lld %lld %1s", rail, cur, &min, &max, extra) != 4 ||
+            strlen(rail) > 16 || strlen(cur) != 3 || min < 0 || max < 0 ||
+            (max > 0 && max < 2 * min) || min > 1000000000000LL || max > 1000000000000LL) {
+            snprintf(err, err_size,
+                     "KITO_PAYOUT_LIMITS: \"%.40s\" is not rail:CUR:min:max (whole units, max 0 "
+                     "for none or at least twice min)",
+                     entry);
+            return false;
+        }
+        kito_payout_limit *l = &out[(*n)++];
+        memcpy(l->rail, rail, strlen(rail) + 1);    /* checked: at most 16 bytes */
+        memcpy(l->currency, cur, strlen(cur) + 1); /* checked: 3 bytes */
+        l->min_units = min;
+        l->max_units = max;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return true;
 }
 
 kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
