@@ -30,10 +30,14 @@
  * nothing paid), 97 hang (pays, then holds the answer for --hang-ms and closes without one: a
  * lost answer), 99 wrong_amount (pays and reports one unit more; Airtel does not report amounts),
  * 90 fail_then_succeed (FAILED after --delay-ms, then SUCCESSFUL from --late-ms on); others
- * succeed after --delay-ms.
+ * succeed after --delay-ms. MoMo's callback: a transfer with an X-Callback-Url gets the status
+ * document POSTed there once when it is final (as MTN documents: once, no retry), verified with
+ * --cacert; 93 duplicate_callback sends it twice, 94 late_callback after --late-ms, 98
+ * no_callback never (the status enquiry must resolve it); /kito-sim/payments counts
+ * callbacks_delivered.
  *
  * Flags: --rail, --port (required), --bind (127.0.0.1), --delay-ms (200), --late-ms (3000),
- * --hang-ms (15000), --latency-ms (0: every provider call is answered this much later, as a
+ * --hang-ms (15000), --cacert PATH (kitod's CA, for callbacks), --latency-ms (0: every provider call is answered this much later, as a
  * real provider's round trip; /kito-sim/payments reports in_flight_max, the most calls being
  * answered at once), --token-ttl-s.
  */
@@ -54,6 +58,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #define REQUEST_MAX 65536
 #define PAYMENTS_MAX 100000
 #define TOKENS_MAX 4096
@@ -66,15 +72,21 @@ typedef enum mode {
     REFUSE,
     HANG,
     WRONG_AMOUNT,
-    FAIL_THEN_SUCCEED
+    FAIL_THEN_SUCCEED,
+    DUPLICATE_CALLBACK,
+    LATE_CALLBACK,
+    NO_CALLBACK
 } mode;
-static const char *const mode_names[] = {"success", "failure", "timeout",      "fail_once",
-                                         "refuse",  "hang",    "wrong_amount", "fail_then_succeed"};
+static const char *const mode_names[] = {
+    "success",    "failure",      "timeout",           "fail_once",          "refuse",
+    "hang",       "wrong_amount", "fail_then_succeed", "duplicate_callback", "late_callback",
+    "no_callback"};
 
 static struct {
     bool airtel;
     const char *bind;
     long port, delay_ms, late_ms, hang_ms, token_ttl_s, latency_ms;
+    const char *cacert; /* verifies kitod's certificate for MoMo callbacks */
 } opt = {.bind = "127.0.0.1", .delay_ms = 200, .late_ms = 3000, .hang_ms = 15000};
 
 typedef struct payment {
@@ -83,6 +95,7 @@ typedef struct payment {
     mode mode;
     bool failed_first;                  /* fail_once: this one fails */
     int64_t final_at_ms, success_at_ms; /* 0: never */
+    int callbacks;                      /* MoMo callbacks delivered (HTTP 2xx) */
 } payment;
 
 typedef struct token {
@@ -267,6 +280,12 @@ static mode mode_for(const char *wallet)
         return WRONG_AMOUNT;
     case '0':
         return FAIL_THEN_SUCCEED;
+    case '3':
+        return DUPLICATE_CALLBACK;
+    case '4':
+        return LATE_CALLBACK;
+    case '8':
+        return NO_CALLBACK;
     default:
         return SUCCESS;
     }
@@ -323,6 +342,8 @@ static const char *state_of(const payment *p)
         return "FAILED";
     return "PENDING";
 }
+
+static void plan_callback(size_t index, const char *url, mode m);
 
 static void handle_transfer(int fd, const char *head, const char *body, size_t len)
 {
@@ -404,6 +425,9 @@ static void handle_transfer(int fd, const char *head, const char *body, size_t l
         return;
     }
     if (!opt.airtel) {
+        char url[700];
+        if (header(head, "X-Callback-Url", url, sizeof(url)))
+            plan_callback((size_t)index, url, m);
         respond(fd, 202, NULL);
         return;
     }
@@ -415,6 +439,97 @@ static void handle_transfer(int fd, const char *head, const char *body, size_t l
                   airtel_status(true, "DP00900001006", "Transaction in process"));
     pthread_mutex_unlock(&mu);
     respond(fd, 200, out);
+}
+
+/* MoMo's status document for p (mu held): the enquiry's answer and the callback's body. */
+static json_t *momo_status_locked(const payment *p)
+{
+    const char *st = state_of(p);
+    bool paid = strcmp(st, "SUCCESSFUL") == 0;
+    char amount[24];
+    snprintf(amount, sizeof(amount), "%" PRId64, p->paid);
+    json_t *out =
+        json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:s}", "amount", amount, "currency",
+                  p->currency, "financialTransactionId", paid ? p->txn : "", "externalId",
+                  p->payout, "payee", "partyIdType", "MSISDN", "partyId", p->wallet, "status", st);
+    if (strcmp(st, "FAILED") == 0)
+        json_object_set_new(out, "reason",
+                            json_pack("{s:s, s:s}", "code", "PAYEE_NOT_FOUND", "message",
+                                      "The payee could not be found"));
+    return out;
+}
+
+typedef struct callback_plan {
+    size_t index;
+    char url[700];
+    int copies;   /* 2: duplicate_callback */
+    long wait_ms; /* from the transfer */
+} callback_plan;
+
+static size_t discard(char *d, size_t size, size_t n, void *ud)
+{
+    (void)d, (void)ud;
+    return size * n;
+}
+
+/* MoMo's callback (momodeveloper.mtn.com/api-documentation/callback): once, by POST, the status
+ * document, to the X-Callback-Url of the transfer; no retry (MTN's rule). duplicate_callback
+ * sends it twice; late_callback after --late-ms. */
+static void *callback_thread(void *arg)
+{
+    callback_plan *c = arg;
+    sleep_ms(c->wait_ms);
+    for (int k = 0; k < c->copies; k++) {
+        pthread_mutex_lock(&mu);
+        json_t *doc = momo_status_locked(&payments[c->index]);
+        pthread_mutex_unlock(&mu);
+        char *body = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+        CURL *h = curl_easy_init();
+        struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+        long status = 0;
+        if (h != NULL && body != NULL) {
+            curl_easy_setopt(h, CURLOPT_URL, c->url);
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+            curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+            curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+            curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+            if (opt.cacert != NULL)
+                curl_easy_setopt(h, CURLOPT_CAINFO, opt.cacert);
+            if (curl_easy_perform(h) == CURLE_OK)
+                curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        }
+        curl_slist_free_all(hdr);
+        curl_easy_cleanup(h);
+        free(body);
+        pthread_mutex_lock(&mu);
+        if (status >= 200 && status < 300)
+            payments[c->index].callbacks++;
+        pthread_mutex_unlock(&mu);
+        logmsg("callback %d for %s: HTTP %ld", k + 1, payments[c->index].reference, status);
+    }
+    free(c);
+    return NULL;
+}
+
+/* Plans the callback of transfer index to url, as its mode says. */
+static void plan_callback(size_t index, const char *url, mode m)
+{
+    if (m == NO_CALLBACK || m == TIMEOUT || m == HANG || url[0] == '\0')
+        return;
+    callback_plan *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return;
+    c->index = index;
+    snprintf(c->url, sizeof(c->url), "%s", url);
+    c->copies = m == DUPLICATE_CALLBACK ? 2 : 1;
+    c->wait_ms = m == LATE_CALLBACK || m == FAIL_THEN_SUCCEED ? opt.late_ms : opt.delay_ms;
+    pthread_t t;
+    if (pthread_create(&t, NULL, callback_thread, c) == 0)
+        pthread_detach(t);
+    else
+        free(c);
 }
 
 static void handle_enquiry(int fd, const char *head, const char *ref)
@@ -433,8 +548,6 @@ static void handle_enquiry(int fd, const char *head, const char *ref)
             continue;
         const char *st = state_of(p);
         bool paid = strcmp(st, "SUCCESSFUL") == 0;
-        char amount[24];
-        snprintf(amount, sizeof(amount), "%" PRId64, p->paid);
         if (opt.airtel)
             out = json_pack("{s:{s:{s:s, s:s, s:s, s:s}}, s:o}", "data", "transaction",
                             "airtel_money_id", paid ? p->txn : "", "id", p->reference, "status",
@@ -444,14 +557,7 @@ static void handle_enquiry(int fd, const char *head, const char *ref)
                             "message", paid ? "Paid" : st, "status",
                             airtel_status(true, "DP00900001001", "Success"));
         else
-            out = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:s}", "amount", amount, "currency",
-                            p->currency, "financialTransactionId", paid ? p->txn : "", "externalId",
-                            p->payout, "payee", "partyIdType", "MSISDN", "partyId", p->wallet,
-                            "status", st);
-        if (!opt.airtel && strcmp(st, "FAILED") == 0)
-            json_object_set_new(out, "reason",
-                                json_pack("{s:s, s:s}", "code", "PAYEE_NOT_FOUND", "message",
-                                          "The payee could not be found"));
+            out = momo_status_locked(p);
     }
     pthread_mutex_unlock(&mu);
     if (out == NULL)
@@ -471,10 +577,11 @@ static void handle_list(int fd)
         const payment *p = &payments[i];
         const char *st = state_of(p);
         json_array_append_new(
-            list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:b}", "reference", p->reference,
-                            "payout", p->payout, "wallet", p->wallet, "amount",
-                            (json_int_t)p->amount, "paid_amount", (json_int_t)p->paid, "status", st,
-                            "mode", mode_names[p->mode], "paid", strcmp(st, "SUCCESSFUL") == 0));
+            list,
+            json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:b, s:i}", "reference", p->reference,
+                      "payout", p->payout, "wallet", p->wallet, "amount", (json_int_t)p->amount,
+                      "paid_amount", (json_int_t)p->paid, "status", st, "mode", mode_names[p->mode],
+                      "paid", strcmp(st, "SUCCESSFUL") == 0, "callbacks_delivered", p->callbacks));
     }
     json_t *out = json_pack("{s:o, s:I, s:I}", "payments", list, "tokens_issued",
                             (json_int_t)token_count, "in_flight_max", (json_int_t)in_flight_max);
@@ -591,6 +698,8 @@ int main(int argc, char **argv)
             ok = parse_long(v, 0, 600000, &opt.late_ms);
         else if (strcmp(a, "--hang-ms") == 0)
             ok = parse_long(v, 0, 600000, &opt.hang_ms);
+        else if (strcmp(a, "--cacert") == 0)
+            opt.cacert = v, ok = v != NULL;
         else if (strcmp(a, "--latency-ms") == 0)
             ok = parse_long(v, 0, 60000, &opt.latency_ms);
         else if (strcmp(a, "--token-ttl-s") == 0)

@@ -275,6 +275,25 @@ static kito_err load_rails(kito_config *cfg, kito_config_getenv_fn env, void *ud
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         TRY(get_string(env, ud, vars[i].name, i == 4 ? "sandbox" : "", (char *)cfg + vars[i].offset,
                        vars[i].size, err, err_size));
+    /* MoMo's callback (optional): both or neither */
+    TRY(get_string(env, ud, "KITO_MOMO_CALLBACK_BASE", "", cfg->momo_callback_base,
+                   sizeof(cfg->momo_callback_base), err, err_size));
+    TRY(get_string(env, ud, "KITO_MOMO_CALLBACK_TOKEN", "", cfg->momo_callback_token,
+                   sizeof(cfg->momo_callback_token), err, err_size));
+    if ((cfg->momo_callback_base[0] == '\0') != (cfg->momo_callback_token[0] == '\0'))
+        return fail(err, err_size, "set KITO_MOMO_CALLBACK_BASE and KITO_MOMO_CALLBACK_TOKEN together");
+    if (cfg->momo_callback_token[0] != '\0' && strlen(cfg->momo_callback_token) < 16)
+        return fail(err, err_size, "KITO_MOMO_CALLBACK_TOKEN must have at least 16 characters");
+    for (const char *c = cfg->momo_callback_token; *c != '\0'; c++)
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              *c == '-' || *c == '_'))
+            return fail(err, err_size,
+                        "KITO_MOMO_CALLBACK_TOKEN may hold only letters, digits, - and _");
+    if (cfg->momo_callback_base[0] != '\0' &&
+        (strncmp(cfg->momo_callback_base, "https://", 8) != 0 ||
+         strlen(cfg->momo_callback_base) > 300)) /* it must fit a header with token and ref */
+        return fail(err, err_size, "KITO_MOMO_CALLBACK_BASE=%.300s must be an https:// URL of at most 300 bytes",
+                    cfg->momo_callback_base);
     /* vars[0..4] are MoMo's (base first), vars[5..8] Airtel's */
     for (size_t first = 0; first < 9; first = first == 0 ? 5 : 9) {
         size_t last = first == 0 ? 5 : 9;

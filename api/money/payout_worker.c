@@ -85,6 +85,7 @@ struct kito_payouts {
     atomic_bool stop;
     kito_db_params db;
     kito_mpesa_conf mpesa; /* the Daraja driver's own settings (kito_rail_conf.mpesa) */
+    char momo_callback[1280]; /* MoMo's X-Callback-Url without its &ref=; "" for none */
     lane lanes[RAILS_MAX]; /* one per configured rail */
     size_t rails;
     char rail_names[64]; /* "mpesa,mtn_momo": FIND_IN_SET over the configured rails */
@@ -515,6 +516,10 @@ kito_err kito_payouts_start(const kito_config *cfg, const kito_db_params *db, ki
                  (kito_rail_conf){.base_url = cfg->mpesa_base_url,
                                   .mpesa = &w->mpesa,
                                   .timeout_ms = cfg->mpesa_timeout_ms});
+    if (cfg->momo_callback_base[0] != '\0')
+        snprintf(w->momo_callback, sizeof(w->momo_callback),
+                 "%s/v1/payouts/callbacks/momo?token=%s", cfg->momo_callback_base,
+                 cfg->momo_callback_token);
     if (cfg->momo_base_url[0] != '\0')
         add_rail(w, &kito_rail_momo,
                  (kito_rail_conf){.base_url = cfg->momo_base_url,
@@ -522,6 +527,7 @@ kito_err kito_payouts_start(const kito_config *cfg, const kito_db_params *db, ki
                                   .client_secret = cfg->momo_api_key,
                                   .subscription_key = cfg->momo_subscription_key,
                                   .environment = cfg->momo_target_environment,
+                                  .callback_url = w->momo_callback,
                                   .timeout_ms = cfg->mpesa_timeout_ms});
     if (cfg->airtel_base_url[0] != '\0')
         add_rail(w, &kito_rail_airtel,

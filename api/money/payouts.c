@@ -556,6 +556,39 @@ kito_err kito_payout_fail_attempt(kito_db_conn *db, const char *reference, const
     return finish(db, &f, &o);
 }
 
+kito_err kito_payout_resolve(kito_db_conn *db, uint64_t payout_id, uint64_t actor_id,
+                             const char *reason, size_t *resolved)
+{
+    *resolved = 0;
+    size_t len = reason != NULL ? strlen(reason) : 0;
+    if (len == 0 || len > 500)
+        return KITO_E_VALIDATION;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7f)
+            return KITO_E_VALIDATION;
+    kito_payout p;
+    kito_err e = kito_sql_begin(db);
+    if (e != KITO_OK)
+        return e;
+    e = kito_repo_payout_load(db, payout_id, true, &p); /* the lock the state machine takes */
+    if (e == KITO_OK)
+        e = kito_repo_anomaly_resolve(db, payout_id, actor_id, reason, resolved);
+    if (e == KITO_OK && *resolved == 0)
+        e = KITO_E_BAD_STATE;
+    if (e == KITO_OK) {
+        json_t *d = json_pack("{s:s, s:I, s:s}", "reason", reason, "reports", (json_int_t)*resolved,
+                              "payout_state", p.state);
+        e = d != NULL
+                ? kito_audit(db, actor_id, "payout.anomaly_resolved", "payout", payout_id, d, NULL)
+                : KITO_E_NOMEM;
+        json_decref(d);
+    }
+    e = kito_sql_end(db, e);
+    if (e != KITO_OK)
+        *resolved = 0;
+    return e;
+}
+
 /* ---- reading --------------------------------------------------------------------------------- */
 
 kito_err kito_payout_list(kito_db_conn *db, uint64_t miner_id, const char *state, uint64_t after_id,

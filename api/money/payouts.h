@@ -90,6 +90,14 @@ typedef struct kito_payout_policy {
                                gets its first attempt in the transaction that makes it */
 } kito_payout_policy;
 
+/* An operator resolves payout_id's anomalies (kitoctl payout resolve): every unresolved report
+ * is marked resolved with reason (1 to 500 printable characters), with an audit row, in one
+ * transaction; the payout stays held ('anomaly'). *resolved counts the reports. KITO_E_NOT_FOUND
+ * (no such payout), KITO_E_BAD_STATE (nothing unresolved), KITO_E_VALIDATION (the reason), or a
+ * database error. actor_id 0: kitoctl. */
+kito_err kito_payout_resolve(kito_db_conn *db, uint64_t payout_id, uint64_t actor_id,
+                             const char *reason, size_t *resolved);
+
 /* Worker step 1: makes the payouts that are due (at most limit settlements looked at, and half
  * as many held ones looked at again); *created counts the payouts made. A settlement pays out as
  * a group of parts when above its rail's maximum (kito_payout_split), together with her other

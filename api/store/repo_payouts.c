@@ -466,6 +466,21 @@ kito_err kito_repo_anomaly_insert(kito_db_conn *db, const kito_payout_anomaly_ro
     return e;
 }
 
+kito_err kito_repo_anomaly_resolve(kito_db_conn *db, uint64_t payout_id, uint64_t actor_id,
+                                   const char *reason, size_t *resolved)
+{
+    kito_sql_param p[] = {actor_id != 0 ? KITO_SQL_U64(actor_id) : KITO_SQL_NULL,
+                          KITO_SQL_TEXT(reason), KITO_SQL_U64(payout_id)};
+    kito_sql_result res = {0};
+    kito_err e = kito_sql_exec(db,
+                               "UPDATE payout_anomalies SET resolved_at = UTC_TIMESTAMP(3),"
+                               " resolved_by = ?, resolution = ? WHERE payout_id = ?"
+                               " AND resolved_at IS NULL",
+                               p, KITO_N(p), &res);
+    *resolved = e == KITO_OK ? (size_t)res.affected_rows : 0;
+    return e;
+}
+
 /* ---- the worker's rows ----------------------------------------------------------------------- */
 
 #define WORK_COLS                                                                                  \

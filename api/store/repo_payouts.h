@@ -183,6 +183,11 @@ typedef struct kito_payout_anomaly_row {
 kito_err kito_repo_anomaly_insert(kito_db_conn *db, const kito_payout_anomaly_row *r,
                                   bool *inserted);
 
+/* Resolves every unresolved anomaly of payout_id with reason (actor_id 0: kitoctl); *resolved
+ * counts them. */
+kito_err kito_repo_anomaly_resolve(kito_db_conn *db, uint64_t payout_id, uint64_t actor_id,
+                                   const char *reason, size_t *resolved);
+
 /* ---- the worker's rows ----------------------------------------------------------------------- */
 
 /* An attempt the worker sends or asks about, with what its rail needs. */

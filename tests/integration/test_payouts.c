@@ -148,6 +148,7 @@ static void sim_payments(const char *occasion, int *received, int *paid, int *ca
 /* ---- kitod ------------------------------------------------------------------------------------
  */
 
+static int kitoctl_run(const char *args, char *out, size_t cap);
 static const char *extra_env[4]; /* a test's own settings for its next kitod_up */
 
 static void kitod_up(void)
@@ -866,6 +867,11 @@ Test(payouts, above_the_rail_maximum_the_payout_is_split_and_summed_in_the_ledge
                            " %llu AND e.account_code = 8",
                            s.settlement),
                  -1152500);
+    /* per rail and day, what the provider confirmed and what the ledger credited agree */
+    char out[8192];
+    cr_assert_eq(kitoctl_run("payout totals", out, sizeof(out)), 0, "%s", out);
+    cr_assert(strstr(out, "\tmpesa\tKES\t") != NULL && strstr(out, "\tok") != NULL, "%s", out);
+    cr_assert(strstr(out, "MISMATCH") == NULL, "%s", out);
     long long first =
         value_i64("SELECT MIN(id) FROM payouts WHERE settlement_id = %llu", s.settlement);
     for (long long id = first; id < first + 3; id++) {
@@ -1015,9 +1021,27 @@ static void assert_held(unsigned long long id, const char *kind)
     kito_harness_sleep_ms(400); /* a few worker passes */
     cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id),
                  attempts);
-    kito_harness_sql("UPDATE payout_anomalies SET resolved_at = UTC_TIMESTAMP(3) WHERE"
-                     " payout_id = %llu",
-                     id);
+    /* the operator resolves it with a reason (kitoctl payout resolve): audited, it stays held */
+    snprintf(args, sizeof(args), "payout resolve --payout %s", pay_id(id));
+    cr_assert_neq(kitoctl_run(args, out, sizeof(out)), 0, "resolved without a reason: %s", out);
+    snprintf(args, sizeof(args),
+             "payout resolve --payout %s --reason 'checked the statement: paid once, kept'",
+             pay_id(id));
+    cr_assert_eq(kitoctl_run(args, out, sizeof(out)), 0, "%s", out);
+    cr_assert(strstr(out, "resolved") != NULL, "%s", out);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_anomalies WHERE payout_id = %llu AND"
+                           " resolved_at IS NOT NULL AND resolution = 'checked the statement:"
+                           " paid once, kept'",
+                           id),
+                 value_i64("SELECT COUNT(*) FROM payout_anomalies WHERE payout_id = %llu", id));
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM audit_log WHERE action ="
+                           " 'payout.anomaly_resolved' AND entity_id = %llu",
+                           id),
+                 1);
+    cr_assert_str_eq(
+        value_text(state, sizeof(state), "SELECT state FROM payouts WHERE id = %llu", id),
+        "anomaly");
+    cr_assert_neq(kitoctl_run(args, out, sizeof(out)), 0, "resolved twice: %s", out);
     ledger_check();
 }
 
