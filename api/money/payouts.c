@@ -92,7 +92,10 @@ static kito_err write_group_locked(kito_db_conn *db, group_plan *g, const char *
         e = detail != NULL ? kito_audit(db, 0, "payout.create", "payout", id, detail, NULL)
                            : KITO_E_NOMEM;
         json_decref(detail);
-        if (e == KITO_OK && rail_in(send_rails, p->rail)) {
+        bool held = false; /* a wallet she changed to lately waits out its hold (issue 15) */
+        if (e == KITO_OK && rail_in(send_rails, p->rail))
+            e = kito_repo_payout_wallet_held(db, p->miner_id, p->msisdn, p->rail, &held);
+        if (e == KITO_OK && rail_in(send_rails, p->rail) && !held) {
             p->id = id;
             snprintf(p->state, sizeof(p->state), "pending");
             e = add_attempt_locked(db, p, 0, NULL);

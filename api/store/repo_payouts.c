@@ -19,7 +19,8 @@ void kito_payout_format_id(uint64_t id, char out[KITO_ID_SIZE])
     " p.paid_units, p.remainder_minor, p.source_minor, p.source_currency, p.exchange_rate_id,"     \
     " p.rate_micros, p.state, p.attempts, p.ledger_transaction_id, "                               \
     KITO_SQL_DT_TO_MS("p.created_at") ", " KITO_SQL_DT_TO_MS("p.updated_at") ", "                  \
-    KITO_SQL_DT_TO_MS("p.succeeded_at") ", p.current_attempt_id, p.part_no, p.parts"
+    KITO_SQL_DT_TO_MS("p.succeeded_at") ", p.current_attempt_id, p.part_no, p.parts, "            \
+    KITO_SQL_DT_TO_MS(KITO_PAYOUT_HELD_UNTIL_SQL("p"))
 /* clang-format on */
 
 static void read_payout(const kito_sql_row *row, kito_payout *p)
@@ -47,6 +48,7 @@ static void read_payout(const kito_sql_row *row, kito_payout *p)
     p->current_attempt_id = kito_sql_u64(row, 19);
     p->part_no = (uint32_t)kito_sql_u64(row, 20);
     p->parts = (uint32_t)kito_sql_u64(row, 21);
+    p->held_until_ms = kito_sql_is_null(row, 22) ? 0 : kito_sql_i64(row, 22);
 }
 
 typedef struct payout_one {
@@ -317,15 +319,38 @@ kito_err kito_repo_payout_insert(kito_db_conn *db, const kito_payout *p, uint64_
     return e;
 }
 
+static kito_err on_found(void *ud, const kito_sql_row *row)
+{
+    (void)row;
+    *(bool *)ud = true;
+    return KITO_OK;
+}
+
+kito_err kito_repo_payout_wallet_held(kito_db_conn *db, uint64_t miner_id, const char *msisdn,
+                                      const char *rail, bool *held)
+{
+    *held = false;
+    kito_sql_param p[] = {KITO_SQL_U64(miner_id), KITO_SQL_TEXT(msisdn), KITO_SQL_TEXT(rail)};
+    return kito_sql_query(db,
+                          "SELECT 1 FROM payout_wallet_changes w WHERE w.account_id = ?"
+                          " AND w.new_msisdn = ? AND w.new_rail = ?"
+                          " AND w.hold_until > UTC_TIMESTAMP(3) LIMIT 1",
+                          p, KITO_N(p), on_found, held, NULL);
+}
+
 kito_err kito_repo_payout_pending(kito_db_conn *db, const char *rails, uint64_t *ids, size_t max,
                                   size_t *n)
 {
     id_list l = {ids, max, 0};
+    /* a new wallet's payouts wait out her change's hold (issue 15, finding 5) */
+    /* clang-format off */
+    static const char sql[] =
+        "SELECT p.id FROM payouts p WHERE p.state = 'pending' AND FIND_IN_SET(p.rail, ?)"
+        " AND " KITO_PAYOUT_HELD_UNTIL_SQL("p") " IS NULL"
+        " ORDER BY p.id LIMIT ?";
+    /* clang-format on */
     kito_sql_param p[] = {KITO_SQL_TEXT(rails), KITO_SQL_U64(max)};
-    kito_err e = kito_sql_query(db,
-                                "SELECT id FROM payouts WHERE state = 'pending'"
-                                " AND FIND_IN_SET(rail, ?) ORDER BY id LIMIT ?",
-                                p, KITO_N(p), on_id, &l, NULL);
+    kito_err e = kito_sql_query(db, sql, p, KITO_N(p), on_id, &l, NULL);
     *n = l.n;
     return e;
 }

@@ -47,7 +47,19 @@ typedef struct kito_payout {
     int64_t created_ms, updated_ms, succeeded_ms; /* succeeded_ms 0 until succeeded */
     uint64_t current_attempt_id;                  /* 0 before the first attempt */
     uint32_t part_no, parts; /* part part_no of parts (1 of 1 unless split: 028_payout_limits) */
+    int64_t held_until_ms; /* a pending payout to a wallet she changed to lately waits until
+                              then (KITO_PAYOUT_HELD_UNTIL_SQL); 0 when it does not wait */
 } kito_payout;
+
+/* SQL: when the hold on payout alias p ends (DATETIME(3)), or NULL when it is not held. A payout
+ * is held while its miner's change to its wallet (msisdn and rail) is younger than the hold she
+ * got then (issue 15, finding 5; schemas/017_payout_wallet_changes.sql): the worker gives a held
+ * pending payout no attempt (kito_repo_payout_pending), and the payout shows the hold to her and
+ * the operator. */
+#define KITO_PAYOUT_HELD_UNTIL_SQL(p)                                                              \
+    "(SELECT MAX(w.hold_until) FROM payout_wallet_changes w WHERE w.account_id = " p ".miner_id"   \
+    " AND w.new_msisdn = " p ".msisdn AND w.new_rail = " p ".rail"                                 \
+    " AND w.hold_until > UTC_TIMESTAMP(3))"
 
 typedef struct kito_payout_attempt {
     uint64_t id;
@@ -130,6 +142,11 @@ kito_err kito_repo_payout_unhold(kito_db_conn *db, uint64_t settlement_id);
 /* Inserts p (its id, state and times are ignored; the row starts pending; part_no and parts 0
  * mean 1): *id the new row's. KITO_E_CONFLICT when that part of the settlement exists already. */
 kito_err kito_repo_payout_insert(kito_db_conn *db, const kito_payout *p, uint64_t *id);
+
+/* True in *held while a change of miner_id's wallet to msisdn on rail is younger than its hold
+ * (KITO_PAYOUT_HELD_UNTIL_SQL): a payout to it gets no attempt yet. */
+kito_err kito_repo_payout_wallet_held(kito_db_conn *db, uint64_t miner_id, const char *msisdn,
+                                      const char *rail, bool *held);
 
 /* Pending payouts on the rails in rails ("mpesa,mtn_momo"), in id order, at most max. */
 kito_err kito_repo_payout_pending(kito_db_conn *db, const char *rails, uint64_t *ids, size_t max,
