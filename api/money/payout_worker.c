@@ -17,6 +17,7 @@
 #include "api/money/payouts.h"
 #include "api/store/audit.h"
 #include "api/store/repo_payouts.h"
+#include "api/store/lease.h"
 #include "api/store/sql.h"
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -84,9 +85,9 @@ struct kito_payouts {
     pthread_cond_t cv;
     atomic_bool stop;
     kito_db_params db;
-    kito_mpesa_conf mpesa; /* the Daraja driver's own settings (kito_rail_conf.mpesa) */
+    kito_mpesa_conf mpesa;    /* the Daraja driver's own settings (kito_rail_conf.mpesa) */
     char momo_callback[1280]; /* MoMo's X-Callback-Url without its &ref=; "" for none */
-    lane lanes[RAILS_MAX]; /* one per configured rail */
+    lane lanes[RAILS_MAX];    /* one per configured rail */
     size_t rails;
     char rail_names[64]; /* "mpesa,mtn_momo": FIND_IN_SET over the configured rails */
     uint32_t interval_ms;
@@ -96,6 +97,7 @@ struct kito_payouts {
     kito_payout_limit limits[KITO_PAYOUT_LIMITS_MAX];
     uint64_t quiet_until_ms;            /* throttles the "MySQL unavailable" line */
     kito_payout_work rows[WORK_SELECT]; /* the pass thread's */
+    bool leased; /* the pass thread's connection held the payouts lease at its last look */
 };
 
 static bool should_abort(void *ud)
@@ -398,7 +400,23 @@ static void tick(kito_payouts *w, kito_db_conn *db, bool *more)
     size_t created = 0, queued = 0, given = 0;
     bool sending = w->rails > 0;
     *more = false;
-    kito_err e = kito_payouts_create_due(db, &w->policy, KITO_PAYOUT_BATCH, &created);
+    /* one payout worker across the nodes (issue 20): the one whose pass connection holds the
+     * lease (store/lease.h) makes, queues and hands out payouts; another node's stands by. What
+     * was handed out before a lease was lost is claimed and carries its own reference: a sender
+     * finishing it cannot pay twice. */
+    bool held;
+    kito_err e = kito_store_lease_hold(db, KITO_LEASE_PAYOUTS, &held);
+    if (e != KITO_OK) {
+        log_failure(w, e);
+        return;
+    }
+    if (held != w->leased)
+        logf_("%s", held ? "holding the payouts lease: paying"
+                         : "another node holds the payouts lease: standing by");
+    w->leased = held;
+    if (!held)
+        return;
+    e = kito_payouts_create_due(db, &w->policy, KITO_PAYOUT_BATCH, &created);
     if (e == KITO_OK && sending)
         e = kito_payouts_queue_pending(db, w->rail_names, KITO_PAYOUT_BATCH, &queued);
     kito_payout_work *rows = w->rows;

@@ -27,6 +27,7 @@
 
 #include "api/adapters/mpesa.h"
 #include "api/common/validate.h"
+#include "api/store/lease.h"
 #include "tests/integration/harness.h"
 
 #define TOKEN "test-callback-token-0123456789abcdef"
@@ -550,6 +551,51 @@ Test(payouts, same_currency_payout_needs_no_rate)
     /* KES 89.00: 89 shillings, nothing left over */
     cr_assert_eq(value_i64("SELECT paid_units FROM payouts WHERE id = %llu", id), 89);
     cr_assert_eq(value_i64("SELECT remainder_minor FROM payouts WHERE id = %llu", id), 0);
+    assert_paid_once(id);
+}
+
+/* One payout worker across the nodes (issue 20): another node's connection holding the payouts
+ * lease (store/lease.h) keeps kitod's worker standing by; when that node goes, kitod's worker
+ * takes the lease over and pays, once. */
+static long long lock_query(MYSQL *db, const char *sql)
+{
+    cr_assert_eq(mysql_query(db, sql), 0, "%s: %s", sql, mysql_error(db));
+    MYSQL_RES *res = mysql_store_result(db);
+    MYSQL_ROW row = mysql_fetch_row(res);
+    long long v = row && row[0] ? atoll(row[0]) : -1;
+    mysql_free_result(res);
+    return v;
+}
+
+Test(payouts, only_the_node_holding_the_lease_pays)
+{
+    MYSQL *other = mysql_init(NULL);
+    cr_assert(mysql_real_connect(other, "127.0.0.1", "kito", getenv("KITO_TEST_MYSQL_PASSWORD"),
+                                 "kito", (unsigned)atoi(getenv("KITO_TEST_MYSQL_PORT")), NULL,
+                                 0) != NULL,
+              "cannot connect: %s", mysql_error(other));
+    const char *take = "SELECT GET_LOCK('" KITO_LEASE_PAYOUTS "', 0)";
+    for (int i = 0;
+         i < 50 && lock_query(other, "SELECT IS_USED_LOCK('" KITO_LEASE_PAYOUTS "') IS NULL") == 1;
+         i++)
+        kito_harness_sleep_ms(100);
+    cr_assert_eq(lock_query(other, take), 0, "kitod's worker holds the payouts lease");
+
+    kito_harness_kitod_stop(&kd, 5000);
+    long long took = 0;
+    for (int i = 0; i < 50 && (took = lock_query(other, take)) != 1; i++)
+        kito_harness_sleep_ms(100);
+    cr_assert_eq(took, 1, "the lease is free once its holder's connection ended");
+    kitod_up();
+
+    struct sold s;
+    arrange(&s, "11", "KES");
+    kito_harness_sleep_ms(3000);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payouts WHERE settlement_id = %llu", s.settlement),
+                 0, "a worker without the lease made a payout");
+
+    mysql_close(other); /* that node is gone */
+    unsigned long long id = wait_state(&s, "succeeded", 15000);
     assert_paid_once(id);
 }
 
