@@ -4,11 +4,13 @@
  */
 #include "api/common/sms_text.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 static const char *const names[KITO_SMS_KIND_COUNT] = {
-    "stone_received", "certified", "offered", "sold", "not_sold", "payout_sent", "payout_failed",
+    "stone_received", "certified",   "offered",       "sold",
+    "not_sold",       "payout_sent", "payout_failed", "lot_opened",
 };
 
 /* English, Swahili; values in order as %s. */
@@ -35,9 +37,13 @@ static const char *const templates[KITO_SMS_KIND_COUNT][2] = {
                                 "your association if your number changed.",
                                 "Kito: malipo ya %s %s kwa %s yameshindwa. Tutajaribu tena; "
                                 "piga chama chako kama namba imebadilika."},
+    [KITO_SMS_LOT_OPENED] = {"Kito: stone %s is in the sale %s as lot %s, opening at %s %s. "
+                             "We will text you the result.",
+                             "Kito: jiwe %s liko mnadani %s kura %s, bei ya kuanzia %s %s. "
+                             "Tutakutumia matokeo."},
 };
 
-static const unsigned counts[KITO_SMS_KIND_COUNT] = {3, 4, 2, 7, 1, 4, 3};
+static const unsigned counts[KITO_SMS_KIND_COUNT] = {3, 4, 2, 7, 1, 4, 3, 5};
 
 const char *kito_sms_kind_name(kito_sms_kind kind)
 {
@@ -59,6 +65,17 @@ void kito_sms_text(kito_sms_kind kind, const char *lang, const char *const *v,
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
     snprintf(out, KITO_SMS_TEXT_SIZE, t, a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
 #pragma GCC diagnostic pop
+}
+
+void kito_sms_money(int64_t minor, char out[KITO_SMS_MONEY_SIZE])
+{
+    const char *sign = minor < 0 ? "-" : "";
+    /* the magnitude without overflow at INT64_MIN */
+    uint64_t v = minor < 0 ? (uint64_t)(-(minor + 1)) + 1 : (uint64_t)minor;
+    if (v % 100 == 0)
+        snprintf(out, KITO_SMS_MONEY_SIZE, "%s%" PRIu64, sign, v / 100);
+    else
+        snprintf(out, KITO_SMS_MONEY_SIZE, "%s%" PRIu64 ".%02" PRIu64, sign, v / 100, v % 100);
 }
 
 bool kito_sms_text_gsm7(const char *s, size_t *septets)

@@ -17,6 +17,7 @@
 #include "api/common/backoff.h"
 #include "api/money/ledger.h"
 #include "api/adapters/rail.h"
+#include "api/store/repo_sms.h"
 #include "api/store/sql.h"
 #include "api/common/validate.h"
 
@@ -546,6 +547,23 @@ static kito_err hold_locked(kito_db_conn *db, const payout_row *pr, uint64_t att
     return e;
 }
 
+/* The miner's SMS that her payout went (with the provider's transaction id) or failed for good
+ * (issue 18), in the result's transaction; one per payout sent, one per attempt that failed it.
+ * The amount is what the rail sent: whole units (paid_units). */
+static kito_err payout_sms(kito_db_conn *db, const kito_payout *p, bool sent, uint64_t attempt_id,
+                           const char *txn)
+{
+    char amount[32], key[48];
+    snprintf(amount, sizeof(amount), "%" PRId64, p->paid_units);
+    if (sent)
+        snprintf(key, sizeof(key), "payout_sent:%" PRIu64, p->id);
+    else
+        snprintf(key, sizeof(key), "payout_failed:%" PRIu64, attempt_id);
+    const char *v[] = {amount, p->currency, p->msisdn, txn};
+    return kito_sms_enqueue(db, p->miner_id, sent ? KITO_SMS_PAYOUT_SENT : KITO_SMS_PAYOUT_FAILED,
+                            key, v);
+}
+
 /* The state machine's one door for results (see api/money/payouts.h). */
 static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attempt_key *key,
                               kito_payout_outcome *outcome)
@@ -622,6 +640,8 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
         if (e == KITO_OK)
             e = audit_result(db, "payout.succeeded", pr.p.id, a.id, f);
         if (e == KITO_OK)
+            e = payout_sms(db, &pr.p, true, a.id, f->transaction_id);
+        if (e == KITO_OK)
             *outcome = KITO_PAYOUT_APPLIED_SUCCESS;
         return e;
     }
@@ -645,6 +665,8 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f, const attem
                               "UPDATE payouts SET state = 'failed', updated_at = UTC_TIMESTAMP(3)"
                               " WHERE id = ? AND state = 'submitted'",
                               pp, KITO_N(pp), NULL);
+            if (e == KITO_OK)
+                e = payout_sms(db, &pr.p, false, a.id, "");
         }
     }
     if (e == KITO_OK)

@@ -17,6 +17,12 @@ Test(sms_text, every_message_fits_one_gsm7_sms_in_both_languages)
             char out[KITO_SMS_TEXT_SIZE];
             const char *const *vals = v;
             const char *mixed[7];
+            if (k == KITO_SMS_LOT_OPENED) {
+                memcpy(mixed, v, sizeof(mixed));
+                mixed[1] = names[1]; /* the sale's title */
+                mixed[2] = "9999";
+                vals = mixed;
+            }
             if (k == KITO_SMS_OFFERED || k == KITO_SMS_PAYOUT_SENT) {
                 memcpy(mixed, v, sizeof(mixed));
                 mixed[1] = names[1];
@@ -39,4 +45,26 @@ Test(sms_text, the_sold_message_carries_the_breakdown)
     kito_sms_text(KITO_SMS_SOLD, "en", v, out);
     cr_assert_str_eq(out, "Kito: stone stn_000000000000c SOLD. USD: hammer 100, commission 5, "
                           "royalty 6, levy 1. Your net 88.");
+}
+
+Test(sms_text, the_lot_opened_message_names_sale_lot_and_opening)
+{
+    const char *v[] = {"stn_000000000000c", "Arusha Gem Fair", "12", "USD", "400"};
+    char out[KITO_SMS_TEXT_SIZE];
+    kito_sms_text(KITO_SMS_LOT_OPENED, "sw", v, out);
+    cr_assert_str_eq(out, "Kito: jiwe stn_000000000000c liko mnadani Arusha Gem Fair kura 12, bei "
+                          "ya kuanzia USD 400. Tutakutumia matokeo.");
+}
+
+Test(sms_text, amounts_show_two_decimals_only_when_there_are_cents)
+{
+    char out[KITO_SMS_MONEY_SIZE];
+    kito_sms_money(120000, out);
+    cr_assert_str_eq(out, "1200");
+    kito_sms_money(120050, out);
+    cr_assert_str_eq(out, "1200.50");
+    kito_sms_money(-5, out);
+    cr_assert_str_eq(out, "-0.05");
+    kito_sms_money(INT64_MIN, out);
+    cr_assert_str_eq(out, "-92233720368547758.08");
 }
