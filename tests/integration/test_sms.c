@@ -17,6 +17,7 @@
 #include "tests/integration/harness.h"
 
 #define SMS_TOKEN "sms-report-secret-0123456789"
+#define USSD_TOKEN "ussd-gateway-secret-0123456789"
 
 static struct kito_kitod kd;
 static int sim_port;
@@ -71,6 +72,7 @@ static void kitod_start(bool sender)
                          "KITO_AT_TIMEOUT_MS=1000",
                          "KITO_SMS_INTERVAL_MS=50",
                          "KITO_SMS_CALLBACK_TOKEN=" SMS_TOKEN,
+                         "KITO_USSD_CALLBACK_TOKEN=" USSD_TOKEN,
                          NULL};
     kito_harness_kitod_start(&kd, env);
     cr_assert_eq(kito_harness_wait_health(&kd, 200, 8000), 200, "kitod never became healthy");
@@ -447,4 +449,104 @@ Test(sms, kill9_with_a_message_in_flight_never_sends_it_again)
     wait_state(stone, "unknown", row, sizeof(row));
     kito_harness_sleep_ms(1500);
     cr_assert_eq(sim_messages(phone, NULL, NULL, 0), 1, "delivered once, never resent");
+}
+
+/* ---- the demo's phone page (issue 18): served by the sim, dialling kitod's USSD callback ---- */
+
+/* A second sim whose phone page dials this test's kitod. */
+static pid_t phone_sim_start(int port)
+{
+    char bin[1024], p[16], cacert[1024], url[256], dir[1024];
+    snprintf(bin, sizeof(bin), "%s/sims/at_sms_sim", getenv("KITO_TEST_BUILD"));
+    snprintf(p, sizeof(p), "%d", port);
+    snprintf(cacert, sizeof(cacert), "%s", kito_harness_var("tls/ca.pem"));
+    snprintf(url, sizeof(url), "https://localhost:%d/v1/ussd?token=" USSD_TOKEN, kd.https_port);
+    snprintf(dir, sizeof(dir), "%s", kito_harness_path("sims/phone"));
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        if (freopen(sim_log, "a", stderr) != NULL)
+            dup2(fileno(stderr), 1);
+        char *argv[] = {bin, "--port",      p,   "--cacert", cacert, "--ussd-url",
+                        url, "--phone-dir", dir, NULL};
+        execv(bin, argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* A request to the phone sim on port; the body and the named header into out/header. */
+static long phone_call(int port, const char *method, const char *path, const char *form,
+                       char **body, const char *header, char *hval, size_t hcap)
+{
+    char url[512];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    CURL *c = curl_easy_init();
+    char *buf = NULL;
+    struct curl_slist *none = NULL;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (form != NULL)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (header != NULL && hval != NULL) {
+        struct curl_header *h = NULL;
+        hval[0] = 0;
+        if (curl_easy_header(c, header, 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+            snprintf(hval, hcap, "%s", h->value);
+    }
+    curl_slist_free_all(none);
+    curl_easy_cleanup(c);
+    if (body != NULL)
+        *body = buf;
+    else
+        free(buf);
+    return status;
+}
+
+Test(sms, the_phone_page_dials_the_menu_and_shows_her_sms)
+{
+    int port = kito_harness_free_port();
+    pid_t pid = phone_sim_start(port);
+    int i = 0;
+    while (i++ < 100 && phone_call(port, "GET", "/healthz", NULL, NULL, NULL, NULL, 0) != 200)
+        kito_harness_sleep_ms(50);
+    char csp[512], *body = NULL;
+    cr_assert_eq(
+        phone_call(port, "GET", "/phone", NULL, &body, "content-security-policy", csp, sizeof(csp)),
+        200);
+    cr_assert(strstr(body, "<label for=\"number\"") != NULL, "%s", body);
+    cr_assert(strstr(body, "<script type=\"module\" src=\"/phone/phone.js\">") != NULL);
+    cr_assert(strstr(csp, "script-src 'self'") != NULL && strstr(csp, "unsafe-inline") == NULL,
+              "%s", csp);
+    free(body);
+    cr_assert_eq(phone_call(port, "GET", "/phone/phone.js", NULL, NULL, NULL, NULL, 0), 200);
+    cr_assert_eq(phone_call(port, "GET", "/phone/../at_sms_sim.c", NULL, NULL, NULL, NULL, 0), 404);
+
+    /* a registered miner dials: her menu, then the language switch, as the gateway would carry
+     * them (the inputs joined by '*') */
+    char phone[20], form[256];
+    kito_who w = miner_ending(14, phone);
+    (void)w;
+    char e164[32];
+    snprintf(e164, sizeof(e164), "%%2B%s", phone + 1);
+    snprintf(form, sizeof(form), "sessionId=page1&phoneNumber=%s&text=", e164);
+    cr_assert_eq(phone_call(port, "POST", "/kito-sim/ussd", form, &body, NULL, NULL, 0), 200);
+    cr_assert(strncmp(body, "CON Kito\n1 List a stone\n", 24) == 0, "%s", body);
+    free(body);
+    snprintf(form, sizeof(form), "sessionId=page1&phoneNumber=%s&text=7", e164);
+    cr_assert_eq(phone_call(port, "POST", "/kito-sim/ussd", form, &body, NULL, NULL, 0), 200);
+    cr_assert(strstr(body, "1 English\n2 Kiswahili") != NULL, "%s", body);
+    free(body);
+    /* a bad number is the page's mistake: refused before kitod */
+    cr_assert_eq(phone_call(port, "POST", "/kito-sim/ussd",
+                            "sessionId=x&phoneNumber=255&text=", NULL, NULL, NULL, 0),
+                 400);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
 }
