@@ -59,8 +59,26 @@ void kito_sms_text(kito_sms_kind kind, const char *lang, const char *const *v,
     const char *t = templates[kind][lang != NULL && strcmp(lang, "sw") == 0 ? 1 : 0];
     /* values are cut to 40 bytes each: a long organiser name must not push the figures out */
     char a[7][41];
-    for (unsigned i = 0; i < 7; i++)
-        snprintf(a[i], sizeof(a[i]), "%s", i < counts[kind] && v[i] != NULL ? v[i] : "");
+    for (unsigned i = 0; i < 7; i++) {
+        const char *src = i < counts[kind] && v[i] != NULL ? v[i] : "";
+        snprintf(a[i], sizeof(a[i]), "%s", src);
+        size_t n = strlen(a[i]);
+        if (strlen(src) == n)
+            continue;
+        /* cut: end on a whole UTF-8 character, without the spaces it was cut at */
+        size_t k = n;
+        while (k > 0 && ((unsigned char)a[i][k - 1] & 0xC0) == 0x80)
+            k--;
+        if (k > 0 && (unsigned char)a[i][k - 1] >= 0xC0) {
+            unsigned char c = (unsigned char)a[i][k - 1];
+            size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            if (n - (k - 1) < need)
+                n = k - 1;
+        }
+        while (n > 0 && a[i][n - 1] == ' ')
+            n--;
+        a[i][n] = 0;
+    }
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
     snprintf(out, KITO_SMS_TEXT_SIZE, t, a[0], a[1], a[2], a[3], a[4], a[5], a[6]);

@@ -68,3 +68,22 @@ Test(sms_text, amounts_show_two_decimals_only_when_there_are_cents)
     kito_sms_money(INT64_MIN, out);
     cr_assert_str_eq(out, "-92233720368547758.08");
 }
+
+Test(sms_text, a_long_value_is_cut_on_a_whole_character_without_a_trailing_space)
+{
+    /* 40 bytes end inside "and" + space: the space goes; the figures stay */
+    const char *v[] = {"stn_000000000000c", "Online: Tanzanite, Tsavorite and Spinel from Arusha",
+                       "1", "USD", "600"};
+    char out[KITO_SMS_TEXT_SIZE];
+    kito_sms_text(KITO_SMS_LOT_OPENED, "en", v, out);
+    cr_assert(strstr(out, "sale Online: Tanzanite, Tsavorite and Spinel as lot 1, opening at USD "
+                          "600.") != NULL,
+              "%s", out);
+    /* a two-byte character cut in half is left out whole */
+    const char *w[] = {"stn_000000000000c",
+                       "Mnada wa Mirerani na Arusha, Tanzania, \xc3\xa9t\xc3\xa9", "1", "USD",
+                       "600"};
+    kito_sms_text(KITO_SMS_LOT_OPENED, "en", w, out);
+    cr_assert(strstr(out, "Arusha, Tanzania, as lot 1") != NULL, "%s", out);
+    cr_assert(kito_sms_text_gsm7(out, NULL), "%s", out);
+}
