@@ -106,6 +106,7 @@ test('an organiser builds a timed sale in the sale builder, adds and orders lots
   assert.equal(sale.status, 'published');
   assert.equal(sale.format, 'timed');
   assert.equal(sale.venue, 'Arusha Gem Fair');
+  assert.equal(sale.time_zone, 'Africa/Dar_es_Salaam');
   assert.equal(sale.starts_at.replace(/\.\d+Z$/, 'Z'), iso(start));
   assert.equal(sale.ends_at.replace(/\.\d+Z$/, 'Z'), iso(end));
   assert.equal(sale.buyer_premium_bps, 1250);
@@ -121,6 +122,12 @@ test('an organiser builds a timed sale in the sale builder, adds and orders lots
   assert.equal(lots[0].opening.amount, 25000);
   assert.equal(lots[0].reserve.amount, 40000);
   assert.equal(lots[1].reserve, null);
+  // the builder shows the published sale's times in the zone they were set in, and no Save
+  await page.goto(`${kitod.base}/console/organiser-sale.html?id=${saleId}`);
+  await settled(page);
+  assert.equal(await page.getByLabel('Time zone').inputValue(), 'Africa/Dar_es_Salaam');
+  assert.equal(await page.getByLabel('Starts').inputValue(), darTime(start));
+  assert.equal(await page.getByRole('button', { name: 'Save changes' }).count(), 0);
   await page.context().close();
 });
 
