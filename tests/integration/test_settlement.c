@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/store/lease.h"
 #include "tests/integration/harness.h"
 
 static struct kito_kitod kd;
@@ -653,6 +654,60 @@ Test(settlement, endpoints_show_settlements_invoices_sales_and_results)
     cr_assert_null(json_object_get(first, "buyer_id"), "the miner sees who bought");
     json_decref(page);
     json_decref(get("/v1/me/sales", w.buyer_token, 403));
+}
+
+/* ---- one settlement worker across the nodes (issue 20) --------------------------------------- */
+
+static MYSQL *other_node(void)
+{
+    MYSQL *db = mysql_init(NULL);
+    cr_assert(mysql_real_connect(db, "127.0.0.1", "kito", getenv("KITO_TEST_MYSQL_PASSWORD"),
+                                 "kito", (unsigned)atoi(getenv("KITO_TEST_MYSQL_PORT")), NULL,
+                                 0) != NULL,
+              "cannot connect: %s", mysql_error(db));
+    return db;
+}
+
+static long long take_lease(MYSQL *db)
+{
+    cr_assert_eq(mysql_query(db, "SELECT GET_LOCK('" KITO_LEASE_SETTLEMENT "', 0)"), 0, "%s",
+                 mysql_error(db));
+    MYSQL_RES *res = mysql_store_result(db);
+    MYSQL_ROW row = mysql_fetch_row(res);
+    long long v = row && row[0] ? atoll(row[0]) : -1;
+    mysql_free_result(res);
+    return v;
+}
+
+Test(settlement, only_the_node_holding_the_lease_settles)
+{
+    /* kitod's worker holds the lease: another node cannot take it */
+    MYSQL *other = other_node();
+    for (int i = 0; i < 50 && fresh_i64("SELECT IS_USED_LOCK('" KITO_LEASE_SETTLEMENT "') IS NULL");
+         i++)
+        usleep(100 * 1000);
+    cr_assert_eq(take_lease(other), 0, "the settlement lease is held by kitod's worker");
+
+    /* kitod stops: its connection goes, and the lease with it; the other node takes it */
+    kito_harness_kitod_stop(&kd, 5000);
+    long long took = 0;
+    for (int i = 0; i < 50 && (took = take_lease(other)) != 1; i++)
+        usleep(100 * 1000);
+    cr_assert_eq(took, 1, "the lease is free once its holder's connection ended");
+    kito_harness_kitod_start(&kd, NULL);
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 8000), 200);
+
+    /* kitod stands by: a sold lot waits for the node holding the lease */
+    struct world w;
+    world_make(&w, "USD");
+    unsigned long long lot = lot_make(&w, "TZ", "zoisite", 200);
+    sold(&w, lot, 50001);
+    cr_assert_not(wait_final(lot, 3000), "a worker without the lease settled a lot");
+
+    /* the other node dies: kitod's worker takes the lease over and settles it, once */
+    mysql_close(other);
+    cr_assert(wait_final(lot, 15000), "kitod's worker did not take the lease over");
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM settlements WHERE lot_id = %llu", lot), 1);
 }
 
 /* GET with a bearer token; the whole response (the caller frees it). */
