@@ -537,7 +537,7 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud,
     cfg->mysql_queue_max = (uint32_t)v;
     TRY(get_uint(env, ud, "KITO_HASH_WORKERS", 2, 1, 16, &v, err, err_size));
     cfg->hash_workers = (uint32_t)v;
-    TRY(get_uint(env, ud, "KITO_HASH_QUEUE_MAX", 32, 1, 4096, &v, err, err_size));
+    TRY(get_uint(env, ud, "KITO_HASH_QUEUE_MAX", 16, 1, 4096, &v, err, err_size));
     cfg->hash_queue_max = (uint32_t)v;
     TRY(get_uint(env, ud, "KITO_REQUEST_TIMEOUT_MS", 10000, 100, 600000, &v, err, err_size));
     cfg->request_timeout_ms = (uint32_t)v;
