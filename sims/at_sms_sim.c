@@ -10,6 +10,12 @@
  *                              then a delivery report as the mode says
  *   GET  /kito-sim/sms         every message it took, as JSON (?phone=+255... for one phone)
  *   GET  /kito-sim/inbox       the same as a page a person reads (?phone=...)
+ *   GET  /phone                the demo's phone (sims/phone/: a page a person uses to dial the
+ *                              USSD menu and read the SMS a number got; --phone-dir)
+ *   POST /kito-sim/ussd        the page's dial: form sessionId, phoneNumber, text, sent on to
+ *                              kitod's USSD callback (--ussd-url, its secret included) in Africa's
+ *                              Talking's form with serviceCode and networkCode; kitod's text/plain
+ *                              answer comes back as it is
  *   POST /kito-sim/callback-url  {"url":
  * "https://127.0.0.1:PORT/v1/sms/callbacks/delivery?token=..."}: where delivery reports go (tests
  * start kitod on a port chosen later) GET  /healthz              200
@@ -25,8 +31,10 @@
  * Every message taken is also written to the log (stderr): "SMS to +255...: text".
  *
  * Flags: --port N (required), --bind (127.0.0.1), --mode NAME, --delay-ms (100), --hang-ms
- * (15000), --cacert PATH or --insecure, --callback-url URL.
+ * (15000), --cacert PATH or --insecure, --callback-url URL, --ussd-url URL and --phone-dir DIR
+ * (the phone page; without them /phone and /kito-sim/ussd answer 404).
  */
+#include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -34,11 +42,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "api/common/query.h"
 #include "sims/simlib.h"
 
 #define MESSAGES_MAX 100000
+#define PHONE_FILE_MAX 65536 /* bytes of one phone page file */
 
 typedef enum mode { SUCCESS, FAILURE, REJECTED, TIMEOUT, DUPLICATE, FAIL_ONCE, UNDELIVERED } mode;
 static const char *const mode_names[] = {"success",   "failure",   "rejected",   "timeout",
@@ -48,6 +58,8 @@ static sim_options common = {
     .bind = "127.0.0.1", .mode = SUCCESS, .delay_ms = 100, .hang_ms = 15000};
 static struct {
     char callback_url[1024];
+    const char *ussd_url;  /* kitod's USSD callback, ?token= included: the phone page's dial */
+    const char *phone_dir; /* sims/phone/: the phone page's files */
 } opt;
 
 typedef struct message {
@@ -260,6 +272,135 @@ static void handle_callback_url(int fd, const char *body, size_t len)
     json_decref(doc);
 }
 
+/* Writes n bytes of p to fd (a peer that has gone is ignored). */
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* ---- the demo's phone (issue 18): its page and its dial ------------------------------------- */
+
+/* GET /phone, /phone/, /phone/phone.js, /phone/phone.css from --phone-dir, under a strict CSP
+ * (the page's script and style are files of its own origin; no inline code). */
+static void handle_phone_file(int fd, const char *path)
+{
+    static const struct {
+        const char *path, *file, *type;
+    } files[] = {
+        {"/phone", "phone.html", "text/html; charset=utf-8"},
+        {"/phone/", "phone.html", "text/html; charset=utf-8"},
+        {"/phone/phone.js", "phone.js", "text/javascript; charset=utf-8"},
+        {"/phone/phone.css", "phone.css", "text/css; charset=utf-8"},
+    };
+    char p[256];
+    snprintf(p, sizeof(p), "%.*s", (int)strcspn(path, "?"), path);
+    for (size_t i = 0; opt.phone_dir != NULL && i < sizeof(files) / sizeof(files[0]); i++) {
+        if (strcmp(p, files[i].path) != 0)
+            continue;
+        char full[1024];
+        snprintf(full, sizeof(full), "%s/%s", opt.phone_dir, files[i].file);
+        FILE *f = fopen(full, "rb");
+        char *body = f != NULL ? malloc(PHONE_FILE_MAX) : NULL;
+        size_t n = body != NULL ? fread(body, 1, PHONE_FILE_MAX, f) : 0;
+        if (f != NULL)
+            fclose(f);
+        if (n == 0) {
+            free(body);
+            break;
+        }
+        char head[1024];
+        int h = snprintf(head, sizeof(head),
+                         "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                         "Content-Security-Policy: default-src 'none'; script-src 'self'; "
+                         "style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+                         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'\r\n"
+                         "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"
+                         "Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
+                         files[i].type, n);
+        write_all(fd, head, (size_t)h);
+        write_all(fd, body, n);
+        free(body);
+        return;
+    }
+    respond(fd, 404, json_pack("{s:s}", "error", "not found"));
+}
+
+static size_t collect(char *data, size_t size, size_t n, void *ud)
+{
+    char *buf = ud;
+    size_t have = strlen(buf), add = size * n;
+    if (have + add > 1024)
+        add = have < 1024 ? 1024 - have : 0;
+    memcpy(buf + have, data, add);
+    buf[have + add] = 0;
+    return size * n;
+}
+
+/* POST /kito-sim/ussd: the page's dial, sent on to kitod as Africa's Talking's gateway would
+ * (https://developers.africastalking.com/docs/ussd/overview: sessionId, serviceCode,
+ * phoneNumber, networkCode, text). */
+static void handle_ussd(int fd, const char *body, size_t len)
+{
+    kito_query q;
+    kito_verr ve;
+    if (opt.ussd_url == NULL) {
+        respond(fd, 404, json_pack("{s:s}", "error", "not found"));
+        return;
+    }
+    const char *sid = NULL, *phone = NULL, *text = NULL;
+    if (kito_query_parse(body, len, &q, &ve) == KITO_OK) {
+        sid = kito_query_get(&q, "sessionId");
+        phone = kito_query_get(&q, "phoneNumber");
+        text = kito_query_get(&q, "text");
+    }
+    if (sid == NULL || phone == NULL || phone[0] != '+' || strlen(phone) > 16 ||
+        strspn(phone + 1, "0123456789") != strlen(phone + 1) || strlen(sid) > 64) {
+        respond_raw(fd, 400, "text/plain; charset=utf-8", "sessionId and phoneNumber (+E.164)");
+        return;
+    }
+    CURL *c = curl_easy_init();
+    char *e_sid = c != NULL ? curl_easy_escape(c, sid, 0) : NULL;
+    char *e_phone = c != NULL ? curl_easy_escape(c, phone, 0) : NULL;
+    char *e_text = c != NULL ? curl_easy_escape(c, text != NULL ? text : "", 0) : NULL;
+    char form[4096], reply[1025] = "";
+    long status = 0;
+    if (e_sid != NULL && e_phone != NULL && e_text != NULL) {
+        snprintf(form, sizeof(form),
+                 "sessionId=%s&serviceCode=%%2A384%%2A18%%23&phoneNumber=%s&networkCode=63902"
+                 "&text=%s",
+                 e_sid, e_phone, e_text);
+        curl_easy_setopt(c, CURLOPT_URL, opt.ussd_url);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
+        if (common.tls.cacert != NULL)
+            curl_easy_setopt(c, CURLOPT_CAINFO, common.tls.cacert);
+        if (common.tls.insecure) {
+            curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+            curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
+        if (curl_easy_perform(c) == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_free(e_sid);
+    curl_free(e_phone);
+    curl_free(e_text);
+    curl_easy_cleanup(c);
+    sim_log("USSD from the phone page for %s: kitod answered %ld", phone, status);
+    if (status == 0)
+        respond_raw(fd, 502, "text/plain; charset=utf-8", "kitod did not answer");
+    else
+        respond_raw(fd, status == 200 ? 200 : 502, "text/plain; charset=utf-8", reply);
+}
+
 static void handle(const sim_request *r)
 {
     int fd = r->fd;
@@ -271,6 +412,10 @@ static void handle(const sim_request *r)
         handle_list(fd, r->path, true);
     else if (sim_is(r, "POST", "/kito-sim/callback-url"))
         handle_callback_url(fd, r->body, r->body_len);
+    else if (strcmp(r->method, "GET") == 0 && strncmp(r->path, "/phone", 6) == 0)
+        handle_phone_file(fd, r->path);
+    else if (sim_is(r, "POST", "/kito-sim/ussd"))
+        handle_ussd(fd, r->body, r->body_len);
     else if (sim_is(r, "GET", "/healthz"))
         respond(fd, 200, json_pack("{s:s}", "status", "ok"));
     else
@@ -280,7 +425,8 @@ static void handle(const sim_request *r)
 static int usage(void)
 {
     return sim_usage("usage: at_sms_sim --port N [--bind ADDR] [--mode NAME] [--delay-ms N]\n"
-                     "       [--hang-ms N] [--cacert PATH | --insecure] [--callback-url URL]\n");
+                     "       [--hang-ms N] [--cacert PATH | --insecure] [--callback-url URL]\n"
+                     "       [--ussd-url URL] [--phone-dir DIR]\n");
 }
 
 int main(int argc, char **argv)
@@ -289,6 +435,8 @@ int main(int argc, char **argv)
     const sim_flag own[] = {
         {"--callback-url", SIM_FLAG_TEXT, opt.callback_url, 0, 0, NULL, sizeof(opt.callback_url),
          NULL},
+        {"--ussd-url", SIM_FLAG_STRING, &opt.ussd_url, 0, 0, NULL, 0, NULL},
+        {"--phone-dir", SIM_FLAG_STRING, &opt.phone_dir, 0, 0, NULL, 0, NULL},
     };
     if (!sim_parse_args(argc, argv, &common, SIM_WITH_MODE | SIM_WITH_TLS, mode_names,
                         sizeof(mode_names) / sizeof(mode_names[0]), own,

@@ -4,12 +4,13 @@
  */
 #include "api/common/sms_text.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 static const char *const names[KITO_SMS_KIND_COUNT] = {
-    "stone_received", "certified",   "offered",       "sold",
-    "not_sold",       "payout_sent", "payout_failed", "wallet_changed",
+    "stone_received", "certified",     "offered",        "sold",       "not_sold",
+    "payout_sent",    "payout_failed", "wallet_changed", "lot_opened",
 };
 
 /* English, Swahili; values in order as %s. */
@@ -42,9 +43,13 @@ static const char *const templates[KITO_SMS_KIND_COUNT][2] = {
                                  "wait %s hours. Not you? Call your association now.",
                                  "Kito: namba ya malipo imebadilishwa kutoka %s kwenda %s. Malipo "
                                  "kwake yatasubiri saa %s. Si wewe? Piga chama chako sasa."},
+    [KITO_SMS_LOT_OPENED] = {"Kito: stone %s is in the sale %s as lot %s, opening at %s %s. "
+                             "We will text you the result.",
+                             "Kito: jiwe %s liko mnadani %s kura %s, bei ya kuanzia %s %s. "
+                             "Tutakutumia matokeo."},
 };
 
-static const unsigned counts[KITO_SMS_KIND_COUNT] = {3, 4, 2, 7, 1, 4, 3, 3};
+static const unsigned counts[KITO_SMS_KIND_COUNT] = {3, 4, 2, 7, 1, 4, 3, 3, 5};
 
 const char *kito_sms_kind_name(kito_sms_kind kind)
 {
@@ -60,12 +65,41 @@ void kito_sms_text(kito_sms_kind kind, const char *lang, const char *const *v,
     const char *t = templates[kind][lang != NULL && strcmp(lang, "sw") == 0 ? 1 : 0];
     /* values are cut to 40 bytes each: a long organiser name must not push the figures out */
     char a[7][41];
-    for (unsigned i = 0; i < 7; i++)
-        snprintf(a[i], sizeof(a[i]), "%s", i < counts[kind] && v[i] != NULL ? v[i] : "");
+    for (unsigned i = 0; i < 7; i++) {
+        const char *src = i < counts[kind] && v[i] != NULL ? v[i] : "";
+        snprintf(a[i], sizeof(a[i]), "%s", src);
+        size_t n = strlen(a[i]);
+        if (strlen(src) == n)
+            continue;
+        /* cut: end on a whole UTF-8 character, without the spaces it was cut at */
+        size_t k = n;
+        while (k > 0 && ((unsigned char)a[i][k - 1] & 0xC0) == 0x80)
+            k--;
+        if (k > 0 && (unsigned char)a[i][k - 1] >= 0xC0) {
+            unsigned char c = (unsigned char)a[i][k - 1];
+            size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            if (n - (k - 1) < need)
+                n = k - 1;
+        }
+        while (n > 0 && a[i][n - 1] == ' ')
+            n--;
+        a[i][n] = 0;
+    }
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
     snprintf(out, KITO_SMS_TEXT_SIZE, t, a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
 #pragma GCC diagnostic pop
+}
+
+void kito_sms_money(int64_t minor, char out[KITO_SMS_MONEY_SIZE])
+{
+    const char *sign = minor < 0 ? "-" : "";
+    /* the magnitude without overflow at INT64_MIN */
+    uint64_t v = minor < 0 ? (uint64_t)(-(minor + 1)) + 1 : (uint64_t)minor;
+    if (v % 100 == 0)
+        snprintf(out, KITO_SMS_MONEY_SIZE, "%s%" PRIu64, sign, v / 100);
+    else
+        snprintf(out, KITO_SMS_MONEY_SIZE, "%s%" PRIu64 ".%02" PRIu64, sign, v / 100, v % 100);
 }
 
 bool kito_sms_text_gsm7(const char *s, size_t *septets)

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Characters one SMS holds in GSM-7; the outbox allows three parts. */
 #define KITO_SMS_SEGMENT_CHARS 160
@@ -27,6 +28,8 @@ typedef enum kito_sms_kind {
     KITO_SMS_PAYOUT_SENT,    /* v[0] amount, v[1] currency, v[2] wallet, v[3] transaction id */
     KITO_SMS_PAYOUT_FAILED,  /* v[0] amount, v[1] currency, v[2] wallet */
     KITO_SMS_WALLET_CHANGED, /* v[0] old wallet, v[1] new wallet, v[2] hours payouts wait */
+    KITO_SMS_LOT_OPENED,     /* v[0] reference, v[1] sale, v[2] lot number, v[3] currency,
+                                v[4] opening price */
     KITO_SMS_KIND_COUNT
 } kito_sms_kind;
 
@@ -37,6 +40,13 @@ const char *kito_sms_kind_name(kito_sms_kind kind);
  * as the kind names; NULL counts as "") into out (KITO_SMS_TEXT_SIZE bytes). */
 void kito_sms_text(kito_sms_kind kind, const char *lang, const char *const *v,
                    char out[KITO_SMS_TEXT_SIZE]);
+
+/* Bytes kito_sms_money writes at most, NUL included. */
+#define KITO_SMS_MONEY_SIZE 32
+
+/* minor units (two decimals: USD and the market's KES, TZS, ZMW, MWK) as the SMS show them:
+ * "1200" or "1200.50", "-" before a negative amount. */
+void kito_sms_money(int64_t minor, char out[KITO_SMS_MONEY_SIZE]);
 
 /* True when every character of s is in the GSM 03.38 default alphabet (one septet; the
  * extension table's ^{}\[~]|€ count as two in *septets). *septets may be NULL. */

@@ -26,6 +26,7 @@
 #include "api/http/json.h"
 #include "api/http/pages.h"
 #include "api/money/payout_worker.h"
+#include "api/phone/lot_sms.h"
 #include "api/phone/sms_sender.h"
 #include "api/money/settlement.h"
 #include "api/http/tls.h"
@@ -648,6 +649,8 @@ static void close_everything_else(kito_server *s)
     s->pool = NULL;
     kito_pool_stop(s->hash_pool);
     s->hash_pool = NULL;
+    kito_lot_sms_free(s->lot_sms); /* after the pool: its jobs are done */
+    s->lot_sms = NULL;
     kito_access_log_close(&s->access_log);
     if (!uv_is_closing((uv_handle_t *)&s->sigterm))
         uv_close((uv_handle_t *)&s->sigterm, NULL);
@@ -718,6 +721,41 @@ static void on_signal(uv_signal_t *h, int signum)
 
 /* The order books are rebuilt from Redis before the market takes a bid (DESIGN.md,
  * Durability); until then, and whenever Redis is down, bids are refused as unavailable. */
+/* Every lot open in the books gets its miner's lot-opened SMS unless she has it (the outbox's
+ * key): a crash between a lot's opening in Redis and its SMS in MySQL loses no message. */
+static void sms_for_open_lots(kito_server *s)
+{
+    size_t n = 0, cap = KITO_LOT_SMS_PENDING_MAX;
+    uint64_t *ids = malloc(cap * sizeof(*ids));
+    if (ids == NULL)
+        return;
+    kito_market_lot_ids(s->market, ids, cap, &n);
+    for (size_t i = 0; i < n && i < cap; i++) {
+        struct kito_lot_view v;
+        if (kito_market_lot_view(s->market, ids[i], &v) == KITO_OK &&
+            (v.state == KITO_LOT_OPEN || v.state == KITO_LOT_CLOSING))
+            kito_lot_sms_opened(s->lot_sms, ids[i]);
+    }
+    free(ids);
+}
+
+/* The market's one listener: the live feed, then the lot-opened SMS. */
+static void on_market_note(void *ud, const struct kito_market_note *note)
+{
+    kito_server *s = ud;
+    kito_feed_market_listener(s->feed, note);
+    for (size_t i = 0; i < note->n_events; i++)
+        if (note->events[i].type == KITO_EV_OPENED)
+            kito_lot_sms_opened(s->lot_sms, note->lot_id);
+}
+
+static void on_market_rebuilt(void *ud)
+{
+    kito_server *s = ud;
+    kito_feed_market_rebuilt(s->feed);
+    sms_for_open_lots(s);
+}
+
 static void on_market_recovered(void *ud, kito_err status, const struct kito_market_recovery *r)
 {
     kito_server *s = ud;
@@ -733,6 +771,7 @@ static void on_market_recovered(void *ud, kito_err status, const struct kito_mar
              r->remembered, (unsigned long long)r->history);
     /* a crash between a publish and its lots' loading must not lose them (issue 5) */
     kito_bidding_reconcile(s->bidding);
+    sms_for_open_lots(s);
 }
 
 /* The live feed hears every command Redis confirmed (api/live/feed.h). Its anonymous bidder tokens
@@ -750,8 +789,8 @@ static kito_err start_feed(kito_server *s)
     OPENSSL_cleanse(material, sizeof(material));
     OPENSSL_cleanse(key, sizeof(key));
     if (e == KITO_OK) {
-        kito_market_set_listener(s->market, kito_feed_market_listener, s->feed);
-        kito_market_set_rebuilt_listener(s->market, kito_feed_market_rebuilt, s->feed);
+        kito_market_set_listener(s->market, on_market_note, s);
+        kito_market_set_rebuilt_listener(s->market, on_market_rebuilt, s);
     }
     return e;
 }
@@ -953,6 +992,10 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
     if ((e = kito_pool_create(loop, cfg->hash_workers, cfg->hash_queue_max, kito_db_worker_ops(),
                               &db, &s->hash_pool)) != KITO_OK) {
         snprintf(err, err_size, "cannot start the hashing workers (%s)", kito_err_code(e));
+        goto fail;
+    }
+    if ((e = kito_lot_sms_create(s->pool, &s->lot_sms)) != KITO_OK) {
+        snprintf(err, err_size, "cannot start the lot SMS (%s)", kito_err_code(e));
         goto fail;
     }
     if ((e = start_market(s)) != KITO_OK) {

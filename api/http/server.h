@@ -83,6 +83,7 @@ typedef struct kito_server {
     struct kito_bidding *bidding; /* api/live/bidding.h: activation, clock, caches, rate limits */
     struct kito_payouts *payouts; /* api/money/payouts.h: the payout worker thread */
     struct kito_sms_sender *sms;  /* api/phone/sms_sender.h: the SMS sender thread, or NULL */
+    struct kito_lot_sms *lot_sms; /* api/phone/lot_sms.h: lots opened -> their miners' SMS */
     struct kito_settlement
         *settlement; /* api/money/settlement.h: outbox -> MySQL, its own thread */
     kito_health health;

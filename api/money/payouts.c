@@ -10,6 +10,7 @@
 #include "api/common/log.h"
 #include "api/money/ledger.h"
 #include "api/store/audit.h"
+#include "api/store/repo_sms.h"
 #include "api/store/sql.h"
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -434,6 +435,23 @@ static kito_err hold_locked(kito_db_conn *db, const kito_payout *p, uint64_t att
     return e;
 }
 
+/* The miner's SMS that her payout went (with the provider's transaction id) or failed for good
+ * (issue 18), in the result's transaction; one per payout sent, one per attempt that failed it.
+ * The amount is what the rail sent: whole units (paid_units). */
+static kito_err payout_sms(kito_db_conn *db, const kito_payout *p, bool sent, uint64_t attempt_id,
+                           const char *txn)
+{
+    char amount[32], key[48];
+    snprintf(amount, sizeof(amount), "%" PRId64, p->paid_units);
+    if (sent)
+        snprintf(key, sizeof(key), "payout_sent:%" PRIu64, p->id);
+    else
+        snprintf(key, sizeof(key), "payout_failed:%" PRIu64, attempt_id);
+    const char *v[] = {amount, p->currency, p->msisdn, txn};
+    return kito_sms_enqueue(db, p->miner_id, sent ? KITO_SMS_PAYOUT_SENT : KITO_SMS_PAYOUT_FAILED,
+                            key, v);
+}
+
 /* The state machine's one door for results (see api/money/payouts.h): decides with
  * kito_payout_decide and writes what it decided. */
 static kito_err finish_locked(kito_db_conn *db, const finish_req *f,
@@ -477,6 +495,8 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f,
         if (e == KITO_OK)
             e = audit_result(db, "payout.succeeded", p.id, a.id, f);
         if (e == KITO_OK)
+            e = payout_sms(db, &p, true, a.id, f->transaction_id);
+        if (e == KITO_OK)
             *outcome = KITO_PAYOUT_APPLIED_SUCCESS;
         return e;
     }
@@ -490,8 +510,9 @@ static kito_err finish_locked(kito_db_conn *db, const finish_req *f,
         e = audit_result(db, "payout.attempt_failed", p.id, a.id, f);
     if (e == KITO_OK && step == KITO_PAYOUT_STEP_FAIL_AND_RETRY)
         e = add_attempt_locked(db, &p, 0, NULL); /* stays submitted */
-    else if (e == KITO_OK && step == KITO_PAYOUT_STEP_FAIL_PAYOUT)
-        e = kito_repo_payout_set_state(db, p.id, "failed", "submitted");
+    else if (e == KITO_OK && step == KITO_PAYOUT_STEP_FAIL_PAYOUT &&
+             (e = kito_repo_payout_set_state(db, p.id, "failed", "submitted")) == KITO_OK)
+        e = payout_sms(db, &p, false, a.id, "");
     if (e == KITO_OK)
         *outcome = KITO_PAYOUT_APPLIED_FAILURE;
     return e;

@@ -8,8 +8,10 @@
 #include <jansson.h>
 
 #include "api/money/ledger.h"
+#include "api/common/validate.h"
 #include "api/money/royalty.h"
 #include "api/store/audit.h"
+#include "api/store/repo_sms.h"
 #include "api/store/sql.h"
 #include "engine/command.h"
 #include "engine/fees.h"
@@ -33,6 +35,8 @@ struct lot_facts {
     uint64_t buyer_id;      /* the winning account: the winner, or the buyer whose paddle won */
     uint64_t rate_id;       /* 0 = no royalty rate */
     int32_t rate_bps;
+    char seller_phone[17]; /* "" = none: no SMS */
+    char seller_locale[3];
 };
 
 struct facts_ctx {
@@ -64,6 +68,8 @@ static kito_err read_facts(void *ud, const kito_sql_row *row)
     f->settlement_id = kito_sql_u64(row, 13);
     kito_sql_copy(row, 14, f->winner_role, sizeof(f->winner_role));
     f->buyer_id = kito_sql_u64(row, 15);
+    kito_sql_copy(row, 16, f->seller_phone, sizeof(f->seller_phone));
+    kito_sql_copy(row, 17, f->seller_locale, sizeof(f->seller_locale));
     return KITO_OK;
 }
 
@@ -107,7 +113,7 @@ static kito_err load_facts(kito_db_conn *db, const struct kito_outbox_entry *e, 
         "st.origin_country, st.species,"
         " s.currency, s.buyer_premium_bps, s.commission_bps, mp.association_id,"
         " COALESCE(a.levy_bps, 0), (SELECT se.id FROM settlements se WHERE se.lot_id = l.id),"
-        " w.role, w.id"
+        " w.role, w.id, sel.phone, sel.locale"
         " FROM JSON_TABLE(?, '$[*]' COLUMNS (i INT PATH '$.i', lot_id BIGINT UNSIGNED PATH '$.l',"
         " winner BIGINT UNSIGNED PATH '$.w', paddle BIGINT UNSIGNED PATH '$.p')) j"
         " JOIN lots l ON l.id = j.lot_id JOIN sales s ON s.id = l.sale_id"
@@ -116,7 +122,8 @@ static kito_err load_facts(kito_db_conn *db, const struct kito_outbox_entry *e, 
         " LEFT JOIN associations a ON a.id = mp.association_id"
         " LEFT JOIN sale_approvals sa ON j.paddle > 0 AND sa.sale_id = l.sale_id"
         " AND sa.paddle_number = j.paddle"
-        " LEFT JOIN accounts w ON w.id = IF(j.paddle > 0, sa.buyer_id, j.winner)",
+        " LEFT JOIN accounts w ON w.id = IF(j.paddle > 0, sa.buyer_id, j.winner)"
+        " LEFT JOIN accounts sel ON sel.id = st.seller_id",
         p, 1, read_facts, &c, NULL);
     free(text);
     if (err != KITO_OK)
@@ -282,6 +289,36 @@ static kito_err add_lot(struct batch_docs *d, const struct kito_outbox_entry *e,
     return KITO_OK;
 }
 
+/* The miner's SMS of a lot's result (issue 18; DESIGN.md, "Phone channel": "at settlement with
+ * the breakdown of hammer, fees, royalty and her net payout"), written in the batch's
+ * transaction: sold with the breakdown, or not sold. A withdrawn lot is the organiser's doing and
+ * has no message. The dedupe key is the lot's, so a replayed entry adds none. */
+static kito_err add_sms(kito_sms_batch *b, const struct kito_outbox_entry *e,
+                        const struct lot_facts *f, const struct kito_settlement_amounts *a)
+{
+    char ref[KITO_ID_SIZE], key[48];
+    kito_id_format(KITO_ID_STONE, f->stone_id, ref, sizeof(ref));
+    if (e->result == KITO_OUTBOX_SOLD) {
+        char h[KITO_SMS_MONEY_SIZE], c[KITO_SMS_MONEY_SIZE], r[KITO_SMS_MONEY_SIZE],
+            l[KITO_SMS_MONEY_SIZE], net[KITO_SMS_MONEY_SIZE];
+        kito_sms_money(a->hammer_minor, h);
+        kito_sms_money(a->commission_minor, c);
+        kito_sms_money(a->royalty_minor, r);
+        kito_sms_money(a->levy_minor, l);
+        kito_sms_money(a->miner_net_minor, net);
+        snprintf(key, sizeof(key), "sold:%" PRIu64, e->lot_id);
+        const char *v[] = {ref, f->currency, h, c, r, l, net};
+        return kito_sms_batch_add(b, f->seller_id, f->seller_phone, f->seller_locale, KITO_SMS_SOLD,
+                                  key, v);
+    }
+    if (e->result != KITO_OUTBOX_UNSOLD)
+        return KITO_OK;
+    snprintf(key, sizeof(key), "not_sold:%" PRIu64, e->lot_id);
+    const char *v[] = {ref};
+    return kito_sms_batch_add(b, f->seller_id, f->seller_phone, f->seller_locale, KITO_SMS_NOT_SOLD,
+                              key, v);
+}
+
 /* The settlement's ledger reference of JSON_TABLE row j, in the column's own character set and
  * collation so the join uses the (kind, reference) key instead of scanning the ledger. */
 #define LOT_REF "CONVERT(CONCAT('lot:', j.l) USING ascii) COLLATE ascii_bin"
@@ -414,13 +451,15 @@ kito_err kito_settlement_writer_apply_batch(kito_db_conn *db, const struct kito_
         return KITO_OK;
     struct lot_facts *facts = calloc(n, sizeof(*facts));
     struct batch_docs d = {json_array(), json_array(), json_array(), 0};
+    kito_sms_batch *sms = kito_sms_batch_new();
     char *lots = NULL, *settlements = NULL, *entries = NULL;
-    kito_err err = facts == NULL || d.lots == NULL || d.settlements == NULL || d.entries == NULL
-                       ? KITO_E_NOMEM
-                       : load_facts(db, e, n, facts);
+    kito_err err =
+        facts == NULL || d.lots == NULL || d.settlements == NULL || d.entries == NULL || sms == NULL
+            ? KITO_E_NOMEM
+            : load_facts(db, e, n, facts);
     size_t n_lots = 0;
     for (size_t i = 0; err == KITO_OK && i < n; i++) {
-        struct kito_settlement_amounts amounts;
+        struct kito_settlement_amounts amounts = {0};
         int32_t levy_bps = 0;
         decide(&e[i], &facts[i], &out[i], &amounts, &levy_bps);
         /* the same lot twice in one batch (a retried close): settle it once */
@@ -442,6 +481,8 @@ kito_err kito_settlement_writer_apply_batch(kito_db_conn *db, const struct kito_
             (out[i].outcome == KITO_SETTLE_SETTLED || out[i].outcome == KITO_SETTLE_FINAL)) {
             err = add_lot(&d, &e[i], &facts[i]);
             n_lots++;
+            if (err == KITO_OK)
+                err = add_sms(sms, &e[i], &facts[i], &amounts);
         }
     next:;
     }
@@ -450,6 +491,9 @@ kito_err kito_settlement_writer_apply_batch(kito_db_conn *db, const struct kito_
         (err = dump(json_incref(d.settlements), &settlements)) == KITO_OK &&
         (err = dump(json_incref(d.entries), &entries)) == KITO_OK && n_lots > 0)
         err = write_batch(db, lots, settlements, entries, n_settled);
+    if (err == KITO_OK && n_lots > 0)
+        err = kito_sms_batch_write(db, sms);
+    kito_sms_batch_free(sms);
     json_decref(d.lots);
     json_decref(d.settlements);
     json_decref(d.entries);

@@ -63,13 +63,20 @@ static void tick(kito_sms_sender *w, kito_db_conn *db)
 {
     kito_sms_due due[KITO_SMS_BATCH];
     size_t n = 0;
-    kito_err e = kito_sms_claim(db, due, KITO_SMS_BATCH, &n);
+    kito_err e = kito_sms_due_list(db, due, KITO_SMS_BATCH, &n);
     if (e != KITO_OK) {
-        kito_sql_log_failure("sms claim", e);
+        kito_sql_log_failure("sms due", e);
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        send_one(w, db, &due[i]);
+    for (size_t i = 0; i < n && !atomic_load(&w->stop); i++) {
+        bool taken = false;
+        if ((e = kito_sms_claim(db, due[i].id, &taken)) != KITO_OK) {
+            kito_sql_log_failure("sms claim", e);
+            return;
+        }
+        if (taken)
+            send_one(w, db, &due[i]);
+    }
 }
 
 static void *worker_main(void *arg)

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/common/log.h"
 #include "api/common/roles.h"
@@ -192,12 +193,14 @@ static void stone_line(const kito_ussd_session *s, const kito_phone_stone *st, c
     snprintf(out, cap, "%.95s", line);
 }
 
-static void my_stones(kito_db_conn *db, kito_ussd_session *s, bool offerable, kito_ussd_facts *f)
+static void my_stones(kito_db_conn *db, kito_ussd_session *s, bool offerable,
+                      const kito_ussd_request *rq, kito_ussd_facts *f)
 {
     kito_phone_stone rows[KITO_USSD_ITEMS_MAX];
     size_t n = 0;
-    kito_err e = kito_phone_stones(db, s->account_id, offerable, rows,
-                                   offerable ? KITO_USSD_PICKS_MAX : KITO_USSD_ITEMS_MAX, &n);
+    kito_err e =
+        kito_phone_stones(db, s->account_id, offerable, rq->offset, rows,
+                          offerable ? KITO_USSD_PICKS_MAX : KITO_USSD_ITEMS_MAX, &n, &f->more);
     if (e != KITO_OK)
         return failed(f, "ussd stones", e);
     for (size_t i = 0; i < n; i++) {
@@ -214,18 +217,42 @@ static void my_stones(kito_db_conn *db, kito_ussd_session *s, bool offerable, ki
     }
 }
 
-static void targets(kito_db_conn *db, kito_ussd_facts *f)
+/* A sale's start as "12 Mar" (UTC: a day is what she needs). */
+static void day_month(int64_t ms, char out[16])
+{
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL) {
+        out[0] = 0;
+        return;
+    }
+    snprintf(out, 16, "%d %s", tm.tm_mday, months[tm.tm_mon % 12]);
+}
+
+/* Draft sales (that sale only) first, then organisers (any of her sales): DESIGN.md, "Consent":
+ * "offered it to that organiser or sale". */
+static void targets(kito_db_conn *db, const kito_ussd_session *s, const kito_ussd_request *rq,
+                    kito_ussd_facts *f)
 {
     kito_phone_target rows[KITO_USSD_PICKS_MAX];
     size_t n = 0;
-    kito_err e = kito_phone_targets(db, rows, KITO_USSD_PICKS_MAX, &n);
+    kito_err e = kito_phone_targets(db, rq->offset, rows, KITO_USSD_PICKS_MAX, &n, &f->more);
     if (e != KITO_OK)
         return failed(f, "ussd targets", e);
     for (size_t i = 0; i < n; i++) {
         kito_ussd_item *it = &f->items[f->item_count++];
         it->id = rows[i].id;
-        it->kind = 1;
-        snprintf(it->text, sizeof(it->text), "%.40s", rows[i].name);
+        it->kind = rows[i].kind;
+        if (rows[i].kind == 2) {
+            char day[16];
+            day_month(rows[i].starts_at_ms, day);
+            snprintf(it->text, sizeof(it->text), "%s %.32s, %s", word(s, "Sale", "Mnada"),
+                     rows[i].name, day);
+        } else {
+            snprintf(it->text, sizeof(it->text), "%.40s", rows[i].name);
+        }
     }
 }
 
@@ -260,11 +287,14 @@ static void offer(kito_db_conn *db, kito_ussd_session *s, const kito_ussd_reques
 static void results(kito_db_conn *db, kito_ussd_session *s, const kito_ussd_request *rq,
                     kito_ussd_facts *f)
 {
-    if (!pin_ok(db, s, rq->pin, f))
+    /* a next page: her PIN passed on the first page of this session (the session is ours, in
+     * Redis; the gateway cannot set this) */
+    if (!rq->pin_checked && !pin_ok(db, s, rq->pin, f))
         return;
     kito_phone_result rows[KITO_USSD_ITEMS_MAX];
     size_t n = 0;
-    kito_err e = kito_phone_results(db, s->account_id, rows, KITO_USSD_ITEMS_MAX, &n);
+    kito_err e =
+        kito_phone_results(db, s->account_id, rq->offset, rows, KITO_USSD_ITEMS_MAX, &n, &f->more);
     if (e != KITO_OK)
         return failed(f, "ussd results", e);
     for (size_t i = 0; i < n; i++) {
@@ -283,13 +313,27 @@ static void results(kito_db_conn *db, kito_ussd_session *s, const kito_ussd_requ
             p = word(s, "payout failed", "malipo yameshindwa");
         else if (r->payout_state[0] != 0)
             p = word(s, "payout on its way", "malipo yanakuja");
+        /* her multiple: the measure of her share (DESIGN.md, "Consent") */
+        char mult[32] = "";
+        if (r->multiple_tenths >= 0)
+            snprintf(mult, sizeof(mult), ", x%" PRId64 ".%" PRId64, r->multiple_tenths / 10,
+                     r->multiple_tenths % 10);
         char line[256];
-        snprintf(line, sizeof(line), "%.14s %s-%s-%s-%s=%s %s, %s", r->label, h, c, ro, l, net,
-                 r->currency, p);
+        snprintf(line, sizeof(line), "%.14s %s-%s-%s-%s=%s %s, %s%s", r->label, h, c, ro, l, net,
+                 r->currency, p, mult);
         kito_ussd_item *it = &f->items[f->item_count++];
         it->id = r->stone_id;
         snprintf(it->text, sizeof(it->text), "%.95s", line);
     }
+}
+
+static void set_lang(kito_db_conn *db, kito_ussd_session *s, const kito_ussd_request *rq,
+                     kito_ussd_facts *f)
+{
+    kito_err e = kito_phone_set_locale(db, s->account_id, rq->lang == KITO_USSD_SW ? "sw" : "en");
+    if (e != KITO_OK)
+        return failed(f, "ussd set language", e);
+    f->lang = rq->lang;
 }
 
 static void pin_check(kito_db_conn *db, kito_ussd_session *s, const kito_ussd_request *rq,
@@ -371,13 +415,13 @@ void kito_ussd_run(kito_db_conn *db, kito_ussd_session *s, const char *ip, uint3
                 list_stone(db, s, &rq, ip, &f);
                 break;
             case KITO_USSD_FX_MY_STONES:
-                my_stones(db, s, false, &f);
+                my_stones(db, s, false, &rq, &f);
                 break;
             case KITO_USSD_FX_OFFERABLE:
-                my_stones(db, s, true, &f);
+                my_stones(db, s, true, &rq, &f);
                 break;
             case KITO_USSD_FX_TARGETS:
-                targets(db, &f);
+                targets(db, s, &rq, &f);
                 break;
             case KITO_USSD_FX_OFFER:
                 offer(db, s, &rq, ip, &f);
@@ -393,6 +437,9 @@ void kito_ussd_run(kito_db_conn *db, kito_ussd_session *s, const char *ip, uint3
                 break;
             case KITO_USSD_FX_SET_WALLET:
                 set_wallet(db, s, &rq, ip, wallet_hold_s, &f);
+                break;
+            case KITO_USSD_FX_SET_LANG:
+                set_lang(db, s, &rq, &f);
                 break;
             case KITO_USSD_FX_NONE:
                 break;

@@ -68,6 +68,10 @@ typedef enum msg {
     M_BAD_WEIGHT,
     M_BAD_SITE,
     M_UNKNOWN_SPECIES,
+    M_MORE,
+    M_BACK,
+    M_LANG_SWITCH,
+    M_LANG_DONE,
     M_BYE,
     M_SORRY,
     M_EXPIRED,
@@ -91,9 +95,9 @@ static const char *const text[M_COUNT][2] = {
     [M_REG_TAKEN] = {"This phone is registered already. Please dial again.",
                      "Simu hii imeshasajiliwa. Tafadhali piga tena."},
     [M_MAIN] = {"Kito\n1 List a stone\n2 My stones\n3 Offer a stone to a sale\n4 My results\n"
-                "5 Change PIN\n6 Change payout number\n0 Exit",
+                "5 Change PIN\n6 Change payout number\n7 Lugha/Language\n0 Exit",
                 "Kito\n1 Orodhesha jiwe\n2 Mawe yangu\n3 Toa jiwe kwa mnada\n4 Matokeo yangu\n"
-                "5 Badilisha PIN\n6 Badilisha namba ya malipo\n0 Toka"},
+                "5 Badilisha PIN\n6 Badilisha namba ya malipo\n7 Lugha/Language\n0 Toka"},
     [M_LIST_SPECIES] = {"Which stone?", "Jiwe gani?"},
     [M_LIST_SPECIES_OTHER] = {"Other: type its name", "Jingine: andika jina"},
     [M_LIST_FORM] = {"1 Rough, carats\n2 Rough, grams\n3 Cut, carats\n4 Cut, grams",
@@ -155,6 +159,12 @@ static const char *const text[M_COUNT][2] = {
                     "Tafadhali andika mahali (herufi 2 hadi 100)."},
     [M_UNKNOWN_SPECIES] = {"Unknown stone. Choose a number or type another name.",
                            "Jiwe halijulikani. Chagua namba au andika jina jingine."},
+    [M_MORE] = {KITO_USSD_MORE " More", KITO_USSD_MORE " Zaidi"},
+    [M_BACK] = {"0 Back", "0 Rudi"},
+    /* both: she may not read the one she has */
+    [M_LANG_SWITCH] = {"Lugha / Language\n1 English\n2 Kiswahili",
+                       "Lugha / Language\n1 English\n2 Kiswahili"},
+    [M_LANG_DONE] = {"Kito speaks English to you now.", "Kito itatumia Kiswahili sasa."},
     [M_BYE] = {"Thank you for using Kito.", "Asante kwa kutumia Kito."},
     [M_SORRY] = {"Sorry, Kito cannot do this now. Please try again later.",
                  "Samahani, Kito haiwezi kufanya hili sasa. Tafadhali jaribu baadaye."},
@@ -457,15 +467,18 @@ static void show_species(kito_ussd_session *s, kito_ussd_out *out)
     con(s, out, KITO_USSD_S_LIST_SPECIES, sc.buf);
 }
 
-/* A numbered list from an effect's items: head, "1 ...", ..., tail (may be NULL); picks are kept.
- */
+/* A numbered list from an effect's items: head, "1 ...", ..., then "98 More" when rows are left
+ * for a next page, then tail (may be NULL); picks are kept, and how many rows this page shows
+ * (s->page_shown) for the next page's offset. */
 static void show_list(kito_ussd_session *s, kito_ussd_out *out, kito_ussd_screen next,
                       const char *head, const kito_ussd_facts *f, const char *tail)
 {
     screen sc;
     screen_init(&sc);
     screen_add(&sc, head, 0);
-    size_t keep = tail != NULL ? kito_ussd_menu_chars(tail) + 1 : 0;
+    const char *more = say(s, M_MORE);
+    size_t keep = (tail != NULL ? kito_ussd_menu_chars(tail) + 1 : 0) + kito_ussd_menu_chars(more) +
+                  1; /* room for "98 More" whatever follows */
     s->pick_count = 0;
     char line[KITO_USSD_ITEM_TEXT + 8];
     for (size_t i = 0; i < f->item_count && s->pick_count < KITO_USSD_PICKS_MAX; i++) {
@@ -476,22 +489,66 @@ static void show_list(kito_ussd_session *s, kito_ussd_out *out, kito_ussd_screen
         s->pick_kinds[s->pick_count] = f->items[i].kind;
         s->pick_count++;
     }
+    s->page_shown = s->pick_count;
+    if (f->more || s->pick_count < f->item_count)
+        screen_add(&sc, more, 0);
     if (tail != NULL)
         screen_add(&sc, tail, 0);
     con(s, out, next, sc.buf);
 }
 
-/* An END with a list of lines under head; what does not fit is left out. */
-static void end_list(kito_ussd_session *s, kito_ussd_out *out, const char *head,
-                     const kito_ussd_facts *f)
+/* A page of lines under head (her stones, her results). All of them on one screen: an END, as
+ * before paging. Otherwise a CON page with "98 More" and "0 Back", and the offset of the rows
+ * it shows kept for the next page. */
+static void page_list(kito_ussd_session *s, kito_ussd_out *out, kito_ussd_effect fx,
+                      const char *head, const kito_ussd_facts *f)
 {
     screen sc;
     screen_init(&sc);
     screen_add(&sc, head, 0);
-    for (size_t i = 0; i < f->item_count; i++)
-        if (!screen_add(&sc, f->items[i].text, 0))
+    size_t shown = 0;
+    for (; shown < f->item_count; shown++)
+        if (!screen_add(&sc, f->items[shown].text, 0))
             break;
-    end(s, out, sc.buf);
+    if (shown == f->item_count && !f->more)
+        return end(s, out, sc.buf);
+    screen_init(&sc);
+    screen_add(&sc, head, 0);
+    const char *more = say(s, M_MORE), *back = say(s, M_BACK);
+    size_t keep = kito_ussd_menu_chars(more) + kito_ussd_menu_chars(back) + 2;
+    for (shown = 0; shown < f->item_count; shown++)
+        if (!screen_add(&sc, f->items[shown].text, keep))
+            break;
+    if (shown == 0 && f->item_count > 0) {
+        /* one row longer than a page's room: cut it rather than loop on an empty page */
+        char cut[KITO_USSD_ITEM_TEXT];
+        size_t room = KITO_USSD_SCREEN_MAX - sc.chars - keep - 1;
+        copy_chars(cut, sizeof(cut), f->items[0].text, room);
+        screen_add(&sc, cut, keep);
+        shown = 1;
+    }
+    screen_add(&sc, more, 0);
+    screen_add(&sc, back, 0);
+    s->page_fx = fx;
+    s->page_shown = (uint32_t)shown;
+    con(s, out, KITO_USSD_S_PAGE, sc.buf);
+}
+
+/* An effect that lists, for the page after the one on screen. */
+static void next_page(kito_ussd_session *s, kito_ussd_out *out, kito_ussd_effect fx)
+{
+    s->page_offset += s->page_shown;
+    effect(out, fx);
+    out->req.offset = s->page_offset;
+    out->req.pin_checked = fx == KITO_USSD_FX_RESULTS && s->pin_ok;
+}
+
+/* A list effect from its first page. */
+static void first_page(kito_ussd_session *s, kito_ussd_out *out, kito_ussd_effect fx)
+{
+    s->page_offset = 0;
+    s->page_shown = 0;
+    effect(out, fx);
 }
 
 static void pin_answer(kito_ussd_session *s, kito_ussd_out *out, const kito_ussd_facts *f)
@@ -597,19 +654,21 @@ static void on_input(kito_ussd_session *s, const char *in, const char *prev, kit
     case KITO_USSD_S_MAIN:
         if (strcmp(in, "0") == 0)
             return end(s, out, say(s, M_BYE));
-        switch (choice(in, 6)) {
+        switch (choice(in, 7)) {
         case 1:
             return show_species(s, out);
         case 2:
-            return effect(out, KITO_USSD_FX_MY_STONES);
+            return first_page(s, out, KITO_USSD_FX_MY_STONES);
         case 3:
-            return effect(out, KITO_USSD_FX_OFFERABLE);
+            return first_page(s, out, KITO_USSD_FX_OFFERABLE);
         case 4:
             return con(s, out, KITO_USSD_S_RESULTS_PIN, say(s, M_RESULTS_PIN));
         case 5:
             return con(s, out, KITO_USSD_S_CPIN_CURRENT, say(s, M_CPIN_CURRENT));
         case 6:
             return con(s, out, KITO_USSD_S_WALLET_NUMBER, say(s, M_WALLET_NUMBER));
+        case 7:
+            return con(s, out, KITO_USSD_S_LANG_SWITCH, say(s, M_LANG_SWITCH));
         default:
             return reask(s, out, say(s, M_BAD_CHOICE));
         }
@@ -680,14 +739,18 @@ static void on_input(kito_ussd_session *s, const char *in, const char *prev, kit
     case KITO_USSD_S_OFFER_STONE:
         if (strcmp(in, "0") == 0)
             return show_main(s, out, NULL);
+        if (strcmp(in, KITO_USSD_MORE) == 0)
+            return next_page(s, out, KITO_USSD_FX_OFFERABLE);
         if ((c = choice(in, s->pick_count)) == 0)
             return reask(s, out, say(s, M_BAD_CHOICE));
         s->offer_stone_id = s->pick_ids[c - 1];
-        return effect(out, KITO_USSD_FX_TARGETS);
+        return first_page(s, out, KITO_USSD_FX_TARGETS);
 
     case KITO_USSD_S_OFFER_TARGET:
         if (strcmp(in, "0") == 0)
             return show_main(s, out, NULL);
+        if (strcmp(in, KITO_USSD_MORE) == 0)
+            return next_page(s, out, KITO_USSD_FX_TARGETS);
         if ((c = choice(in, s->pick_count)) == 0)
             return reask(s, out, say(s, M_BAD_CHOICE));
         /* the choice is kept in the first pick slot for the PIN screen */
@@ -704,8 +767,23 @@ static void on_input(kito_ussd_session *s, const char *in, const char *prev, kit
         return;
 
     case KITO_USSD_S_RESULTS_PIN:
-        effect(out, KITO_USSD_FX_RESULTS);
+        first_page(s, out, KITO_USSD_FX_RESULTS);
         snprintf(out->req.pin, sizeof(out->req.pin), "%s", in);
+        return;
+
+    case KITO_USSD_S_PAGE:
+        if (strcmp(in, "0") == 0)
+            return show_main(s, out, NULL);
+        if (strcmp(in, KITO_USSD_MORE) == 0 &&
+            (s->page_fx == KITO_USSD_FX_MY_STONES || s->page_fx == KITO_USSD_FX_RESULTS))
+            return next_page(s, out, (kito_ussd_effect)s->page_fx);
+        return reask(s, out, say(s, M_BAD_CHOICE));
+
+    case KITO_USSD_S_LANG_SWITCH:
+        if ((c = choice(in, 2)) == 0)
+            return reask(s, out, say(s, M_BAD_CHOICE));
+        effect(out, KITO_USSD_FX_SET_LANG);
+        out->req.lang = c == 2 ? KITO_USSD_SW : KITO_USSD_EN;
         return;
 
     case KITO_USSD_S_CPIN_CURRENT:
@@ -841,7 +919,7 @@ void kito_ussd_menu_resume(kito_ussd_session *s, kito_ussd_effect done, const ki
     case KITO_USSD_FX_MY_STONES:
         if (f->item_count == 0)
             return end(s, out, say(s, M_STONES_NONE));
-        return end_list(s, out, say(s, M_STONES_HEAD), f);
+        return page_list(s, out, KITO_USSD_FX_MY_STONES, say(s, M_STONES_HEAD), f);
 
     case KITO_USSD_FX_OFFERABLE:
         if (f->item_count == 0)
@@ -863,9 +941,10 @@ void kito_ussd_menu_resume(kito_ussd_session *s, kito_ussd_effect done, const ki
     case KITO_USSD_FX_RESULTS:
         if (f->outcome != KITO_USSD_OK)
             return pin_answer(s, out, f);
+        s->pin_ok = true; /* the next pages ask no PIN again (show_main forgets it) */
         if (f->item_count == 0)
             return end(s, out, say(s, M_RESULTS_NONE));
-        return end_list(s, out, say(s, M_RESULTS_HEAD), f);
+        return page_list(s, out, KITO_USSD_FX_RESULTS, say(s, M_RESULTS_HEAD), f);
 
     case KITO_USSD_FX_PIN_CHECK:
         if (f->outcome != KITO_USSD_OK)
@@ -888,6 +967,9 @@ void kito_ussd_menu_resume(kito_ussd_session *s, kito_ussd_effect done, const ki
             return end(s, out, say(s, M_WALLET_SAME));
         snprintf(m, sizeof(m), say(s, M_WALLET_DONE), s->wallet, (f->hold_s + 3599) / 3600);
         return end(s, out, m);
+    case KITO_USSD_FX_SET_LANG:
+        s->lang = f->lang;
+        return show_main(s, out, say(s, M_LANG_DONE));
 
     case KITO_USSD_FX_NONE:
         break;

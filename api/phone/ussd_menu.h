@@ -38,6 +38,9 @@
 #define KITO_USSD_TEXT_MAX 2048
 /* Choices one numbered list shows at most (1..9 fit one key). */
 #define KITO_USSD_PICKS_MAX 6
+/* What she types for the next page of a list longer than a screen ("98 More", the usual USSD
+ * key), and for going back to the main menu from a list. */
+#define KITO_USSD_MORE "98"
 /* Screens of the list-a-stone path at most, from the species screen to the one before the
  * reference (issue 18: "at most 6 screens"). */
 #define KITO_USSD_LIST_SCREENS_MAX 6
@@ -70,6 +73,8 @@ typedef enum kito_ussd_screen {
     KITO_USSD_S_CPIN_NEW2,
     KITO_USSD_S_WALLET_NUMBER, /* change payout wallet: the new number */
     KITO_USSD_S_WALLET_PIN,    /* ... her PIN to agree */
+    KITO_USSD_S_PAGE,          /* a page of her stones or results, with "98 More" */
+    KITO_USSD_S_LANG_SWITCH,   /* main menu 7: 1 English 2 Kiswahili */
     KITO_USSD_S_ENDED,         /* an END was sent */
     KITO_USSD_S_COUNT
 } kito_ussd_screen;
@@ -90,11 +95,12 @@ typedef enum kito_ussd_effect {
     KITO_USSD_FX_SET_PIN,      /* the new PIN (after a PIN check in this session) */
     KITO_USSD_FX_SET_WALLET,   /* PIN, then her payout wallet becomes s->wallet (issue 15,
                                   finding 5: SMS to the old number, payouts to it held) */
+    KITO_USSD_FX_SET_LANG,     /* her language from now on (req.lang) */
 } kito_ussd_effect;
 
 /* The session: everything that must survive between two gateway requests. Plain bytes, no
  * pointers, so it is stored in Redis as it is (with its version and size checked on read). */
-#define KITO_USSD_SESSION_VERSION 1
+#define KITO_USSD_SESSION_VERSION 2
 typedef struct kito_ussd_session {
     uint32_t version;
     uint32_t screen;         /* kito_ussd_screen */
@@ -123,6 +129,10 @@ typedef struct kito_ussd_session {
     uint64_t pick_ids[KITO_USSD_PICKS_MAX];
     uint8_t pick_kinds[KITO_USSD_PICKS_MAX]; /* offer targets: 1 organiser, 2 sale */
     uint64_t offer_stone_id;
+    /* paging: the list effect on screen and how many of its rows earlier pages showed */
+    uint32_t page_fx; /* kito_ussd_effect */
+    uint32_t page_offset;
+    uint32_t page_shown; /* rows this page shows */
     /* the prompt shown last (re-shown under an error) and the whole last reply (resent when the
      * gateway repeats a request) */
     char prompt[KITO_USSD_REPLY_SIZE];
@@ -154,6 +164,12 @@ typedef struct kito_ussd_request {
     /* OFFER: s->offer_stone_id, target */
     uint64_t target_id;
     uint8_t target_kind; /* 1 organiser, 2 sale */
+    /* MY_STONES, OFFERABLE, TARGETS, RESULTS: rows to skip (the pages before) */
+    uint32_t offset;
+    /* RESULTS: her PIN passed earlier in this session (a next page); pin is empty then */
+    bool pin_checked;
+    /* SET_LANG */
+    kito_ussd_lang lang;
 } kito_ussd_request;
 
 /* Outcomes of effects, in the order of kito_ussd_effect that use them. */
@@ -180,6 +196,7 @@ typedef struct kito_ussd_facts {
     /* ASSOCIATIONS, MY_STONES, OFFERABLE, TARGETS, RESULTS: rows to show */
     size_t item_count;
     kito_ussd_item items[KITO_USSD_ITEMS_MAX];
+    bool more; /* rows exist beyond these (a next page) */
     /* REGISTER: the new account; LIST_STONE: the stone's reference ("stn_...") */
     uint64_t new_id;
     char reference[24];

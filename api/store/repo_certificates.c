@@ -3,6 +3,7 @@
  */
 #include "api/store/repo_certificates.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "api/adapters/photos.h"
 #include "api/common/render.h"
 #include "api/store/repo_provenance.h"
+#include "api/store/repo_sms.h"
 #include "api/store/sql.h"
 
 const char *const kito_certificate_transparencies[] = {
@@ -398,6 +400,26 @@ static kito_err sync_stone(kito_db_conn *db, uint64_t stone_id, const kito_certi
                          p, sizeof(p) / sizeof(p[0]), NULL);
 }
 
+/* The miner's SMS that her stone is certified, with the estimate (issue 18), in the issue's
+ * transaction: one per certificate, a correction included (its estimate may differ). */
+static kito_err certified_sms(kito_db_conn *db, uint64_t stone_id, uint64_t certificate_id,
+                              const kito_certificate_request *req)
+{
+    uint64_t seller = 0;
+    kito_sql_param p[] = {KITO_SQL_U64(stone_id)};
+    kito_err e = kito_sql_query(db, "SELECT seller_id FROM stones WHERE id = ?", p, 1, u64_cb,
+                                &seller, NULL);
+    if (e != KITO_OK || seller == 0)
+        return e;
+    char ref[KITO_ID_SIZE], low[KITO_SMS_MONEY_SIZE], high[KITO_SMS_MONEY_SIZE], key[48];
+    kito_id_format(KITO_ID_STONE, stone_id, ref, sizeof(ref));
+    kito_sms_money(req->value_low, low);
+    kito_sms_money(req->value_high, high);
+    snprintf(key, sizeof(key), "certified:%" PRIu64, certificate_id);
+    const char *v[] = {ref, low, high, req->currency};
+    return kito_sms_enqueue(db, seller, KITO_SMS_CERTIFIED, key, v);
+}
+
 /* A placeholder the row holds for the moment between its insert (which gives the id the
  * document names) and the update with the real signature, inside one transaction. */
 #define PLACEHOLDER_SIG                                                                            \
@@ -488,6 +510,8 @@ kito_err kito_certificate_issue(kito_db_conn *db, const kito_signer *signer, uin
                            "certificate", id, payload, ip);
         json_decref(payload);
     }
+    if (e == KITO_OK)
+        e = certified_sms(db, stone_id, id, req);
     e = finish(db, e);
     if (e == KITO_OK)
         *certificate_id = id;

@@ -183,18 +183,41 @@ kito_err kito_phone_pin_set(kito_db_conn *db, uint64_t account_id, const char *n
     return kito_sql_end(db, e);
 }
 
+kito_err kito_phone_set_locale(kito_db_conn *db, uint64_t account_id, const char *locale)
+{
+    if (strcmp(locale, "en") != 0 && strcmp(locale, "sw") != 0)
+        return KITO_E_VALIDATION;
+    kito_sql_param p[] = {KITO_SQL_TEXT(locale), KITO_SQL_U64(account_id)};
+    size_t rows = 0;
+    kito_err e = kito_sql_query(db,
+                                "SELECT 1 FROM accounts WHERE id = ? AND role = 'miner'"
+                                " AND status = 'active'",
+                                p + 1, 1, NULL, NULL, &rows);
+    if (e == KITO_OK && rows == 0)
+        return KITO_E_NOT_FOUND;
+    if (e == KITO_OK)
+        e = kito_sql_exec(db,
+                          "UPDATE accounts SET locale = ?, updated_at = UTC_TIMESTAMP(3)"
+                          " WHERE id = ?",
+                          p, 2, NULL);
+    return e;
+}
+
 /* ---- lists for the screens ---------------------------------------------------------------- */
 
 typedef struct stones_ud {
     kito_phone_stone *out;
     size_t max, count;
+    bool more; /* a row beyond max came back: the queries ask for max + 1 */
 } stones_ud;
 
 static kito_err stone_cb(void *ud, const kito_sql_row *row)
 {
     stones_ud *u = ud;
-    if (u->count >= u->max)
+    if (u->count >= u->max) {
+        u->more = true;
         return KITO_OK;
+    }
     kito_phone_stone *s = &u->out[u->count++];
     memset(s, 0, sizeof(*s));
     s->id = kito_sql_u64(row, 0);
@@ -221,10 +244,11 @@ static kito_err stone_cb(void *ud, const kito_sql_row *row)
 #define NEWEST_LOT "(SELECT MAX(l2.id) FROM lots l2 WHERE l2.stone_id = s.id)"
 
 kito_err kito_phone_stones(kito_db_conn *db, uint64_t miner_id, bool offerable_only,
-                           kito_phone_stone *out, size_t max, size_t *count)
+                           uint32_t offset, kito_phone_stone *out, size_t max, size_t *count,
+                           bool *more)
 {
-    stones_ud u = {out, max, 0};
-    kito_sql_param p[] = {KITO_SQL_U64(miner_id), KITO_SQL_U64(max)};
+    stones_ud u = {out, max, 0, false};
+    kito_sql_param p[] = {KITO_SQL_U64(miner_id), KITO_SQL_U64(max + 1), KITO_SQL_U64(offset)};
     kito_err e = kito_sql_query(
         db,
         offerable_only
@@ -233,7 +257,7 @@ kito_err kito_phone_stones(kito_db_conn *db, uint64_t miner_id, bool offerable_o
               " FROM stones s WHERE s.seller_id = ? AND s.status NOT IN ('sold', 'withdrawn')"
               " AND EXISTS (SELECT 1 FROM certificates c WHERE c.stone_id = s.id)"
               " AND NOT EXISTS (SELECT 1 FROM lots l WHERE l.live_stone_id = s.id)"
-              " ORDER BY s.id DESC LIMIT ?"
+              " ORDER BY s.id DESC LIMIT ? OFFSET ?"
             : "SELECT s.id, COALESCE(s.variety, s.species), s.weight_cct, s.status,"
               " JSON_VALUE(" CURRENT_CERT ", '$.estimated_value.low'),"
               " JSON_VALUE(" CURRENT_CERT ", '$.estimated_value.high'),"
@@ -243,44 +267,78 @@ kito_err kito_phone_stones(kito_db_conn *db, uint64_t miner_id, bool offerable_o
               " FROM stones s"
               " LEFT JOIN lots l ON l.id = " NEWEST_LOT
               " LEFT JOIN settlements st ON st.lot_id = l.id"
-              " WHERE s.seller_id = ? ORDER BY s.id DESC LIMIT ?",
-        p, 2, stone_cb, &u, NULL);
+              " WHERE s.seller_id = ? ORDER BY s.id DESC LIMIT ? OFFSET ?",
+        p, 3, stone_cb, &u, NULL);
     *count = u.count;
+    *more = u.more;
     return e;
 }
 
 typedef struct targets_ud {
     kito_phone_target *out;
     size_t max, count;
+    bool more;
 } targets_ud;
 
+/* id, name[, kind, starts_at ms] */
 static kito_err target_cb(void *ud, const kito_sql_row *row)
 {
     targets_ud *u = ud;
-    if (u->count >= u->max)
+    if (u->count >= u->max) {
+        u->more = true;
         return KITO_OK;
+    }
     kito_phone_target *t = &u->out[u->count++];
+    memset(t, 0, sizeof(*t));
     t->id = kito_sql_u64(row, 0);
     kito_sql_copy(row, 1, t->name, sizeof(t->name));
+    t->kind = 1;
     return KITO_OK;
 }
 
-kito_err kito_phone_targets(kito_db_conn *db, kito_phone_target *out, size_t max, size_t *count)
+/* id, name, kind, starts_at ms */
+static kito_err target_full_cb(void *ud, const kito_sql_row *row)
 {
-    targets_ud u = {out, max, 0};
-    kito_sql_param p[] = {KITO_SQL_U64(max)};
-    kito_err e = kito_sql_query(db,
-                                "SELECT id, name FROM accounts WHERE role = 'organizer'"
-                                " AND status = 'active' ORDER BY name, id LIMIT ?",
-                                p, 1, target_cb, &u, NULL);
+    targets_ud *u = ud;
+    size_t before = u->count;
+    kito_err e = target_cb(ud, row);
+    if (e == KITO_OK && u->count > before) {
+        u->out[before].kind = (uint8_t)kito_sql_u64(row, 2);
+        u->out[before].starts_at_ms = kito_sql_i64(row, 3);
+    }
+    return e;
+}
+
+kito_err kito_phone_targets(kito_db_conn *db, uint32_t offset, kito_phone_target *out, size_t max,
+                            size_t *count, bool *more)
+{
+    targets_ud u = {out, max, 0, false};
+    kito_sql_param p[] = {KITO_SQL_U64(max + 1), KITO_SQL_U64(offset)};
+    /* a sale takes offers while it is a draft (api/store/repo_offers.c); its organiser must be
+     * active for either kind */
+    kito_err e = kito_sql_query(
+        db,
+        "SELECT id, name, kind, at_ms FROM ("
+        " SELECT s.id, s.title AS name, 2 AS kind, " KITO_SQL_DT_TO_MS(
+            "s.starts_at") " AS at_ms,"
+                           " 0 AS grp, s.starts_at AS k1, '' AS k2 FROM sales s JOIN accounts a ON "
+                           "a.id ="
+                           " s.organizer_id WHERE s.status = 'draft' AND s.starts_at > "
+                           "UTC_TIMESTAMP(3)"
+                           " AND a.status = 'active'"
+                           " UNION ALL SELECT id, name, 1, 0, 1, NULL, name FROM accounts"
+                           " WHERE role = 'organizer' AND status = 'active') t"
+                           " ORDER BY grp, k1, k2, id LIMIT ? OFFSET ?",
+        p, 2, target_full_cb, &u, NULL);
     *count = u.count;
+    *more = u.more;
     return e;
 }
 
 kito_err kito_phone_associations(kito_db_conn *db, const char *country, kito_phone_target *out,
                                  size_t max, size_t *count)
 {
-    targets_ud u = {out, max, 0};
+    targets_ud u = {out, max, 0, false};
     kito_sql_param p[] = {KITO_SQL_TEXT(country), KITO_SQL_U64(max)};
     kito_err e = kito_sql_query(db,
                                 "SELECT id, name FROM associations WHERE country = ?"
@@ -293,13 +351,16 @@ kito_err kito_phone_associations(kito_db_conn *db, const char *country, kito_pho
 typedef struct results_ud {
     kito_phone_result *out;
     size_t max, count;
+    bool more;
 } results_ud;
 
 static kito_err result_cb(void *ud, const kito_sql_row *row)
 {
     results_ud *u = ud;
-    if (u->count >= u->max)
+    if (u->count >= u->max) {
+        u->more = true;
         return KITO_OK;
+    }
     kito_phone_result *r = &u->out[u->count++];
     memset(r, 0, sizeof(*r));
     r->stone_id = kito_sql_u64(row, 0);
@@ -311,22 +372,45 @@ static kito_err result_cb(void *ud, const kito_sql_row *row)
     r->levy_minor = kito_sql_i64(row, 6);
     r->net_minor = kito_sql_i64(row, 7);
     kito_sql_copy(row, 8, r->payout_state, sizeof(r->payout_state));
+    r->multiple_tenths =
+        kito_sql_is_null(row, 9) || kito_sql_is_null(row, 10)
+            ? -1
+            : kito_phone_multiple_tenths(kito_sql_i64(row, 9), kito_sql_i64(row, 10));
     return KITO_OK;
 }
 
-kito_err kito_phone_results(kito_db_conn *db, uint64_t miner_id, kito_phone_result *out, size_t max,
-                            size_t *count)
+int64_t kito_phone_multiple_tenths(int64_t net_minor, int64_t offer_minor)
 {
-    results_ud u = {out, max, 0};
-    kito_sql_param p[] = {KITO_SQL_U64(miner_id), KITO_SQL_U64(max)};
+    if (offer_minor < 1 || net_minor < 0)
+        return -1;
+    /* 10 * net / offer, half up, without overflow: nets stay below 10^15 (validate.h) */
+    __int128 q = ((__int128)net_minor * 20 + offer_minor) / ((__int128)offer_minor * 2);
+    return q > INT64_MAX ? INT64_MAX : (int64_t)q;
+}
+
+kito_err kito_phone_results(kito_db_conn *db, uint64_t miner_id, uint32_t offset,
+                            kito_phone_result *out, size_t max, size_t *count, bool *more)
+{
+    results_ud u = {out, max, 0, false};
+    kito_sql_param p[] = {KITO_SQL_U64(miner_id), KITO_SQL_U64(max + 1), KITO_SQL_U64(offset)};
     kito_err e = kito_sql_query(
         db,
         "SELECT st.stone_id, COALESCE(s.variety, s.species), st.currency, st.hammer_minor,"
         " st.commission_minor, st.royalty_minor, st.levy_minor, st.miner_net_minor,"
-        " (SELECT p.state FROM payouts p WHERE p.settlement_id = st.id ORDER BY p.id DESC LIMIT 1)"
+        " (SELECT p.state FROM payouts p WHERE p.settlement_id = st.id ORDER BY p.id DESC LIMIT 1),"
+        /* her net in the currency of her local offer: what the payout paid her in it, else the
+         * net itself when the sale was in it, else at the newest exchange rate */
+        " COALESCE((SELECT p.amount_minor FROM payouts p WHERE p.settlement_id = st.id AND"
+        " p.currency = s.local_offer_currency ORDER BY p.id DESC LIMIT 1),"
+        " IF(st.currency = s.local_offer_currency, st.miner_net_minor, NULL),"
+        " (SELECT ROUND(st.miner_net_minor * r.rate_micros / 1000000) FROM exchange_rates r"
+        " WHERE r.from_currency = st.currency AND r.to_currency = s.local_offer_currency AND"
+        " r.effective_from <= UTC_TIMESTAMP(3) ORDER BY r.effective_from DESC LIMIT 1)),"
+        " s.local_offer_minor"
         " FROM settlements st JOIN stones s ON s.id = st.stone_id"
-        " WHERE st.miner_id = ? ORDER BY st.id DESC LIMIT ?",
-        p, 2, result_cb, &u, NULL);
+        " WHERE st.miner_id = ? ORDER BY st.id DESC LIMIT ? OFFSET ?",
+        p, 3, result_cb, &u, NULL);
     *count = u.count;
+    *more = u.more;
     return e;
 }

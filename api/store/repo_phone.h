@@ -54,6 +54,10 @@ kito_err kito_phone_pin_check(kito_db_conn *db, const char *phone, const char *p
 kito_err kito_phone_pin_set(kito_db_conn *db, uint64_t account_id, const char *new_pin,
                             kito_verr *ve);
 
+/* Her language from now on ("en" or "sw"; the menu's switch): accounts.locale of miner
+ * account_id. KITO_E_NOT_FOUND when she is not an active miner. */
+kito_err kito_phone_set_locale(kito_db_conn *db, uint64_t account_id, const char *locale);
+
 /* One of her stones as the "my stones" screen shows it. */
 typedef struct kito_phone_stone {
     uint64_t id;
@@ -72,23 +76,30 @@ typedef struct kito_phone_stone {
     char hammer_currency[4];
 } kito_phone_stone;
 
-/* Her newest stones, at most max, into out; *count gets how many. offerable_only: only stones
- * that can be offered now (certified, not sold or withdrawn, in no lot still running). */
+/* Her newest stones after the first `offset`, at most max, into out; *count gets how many, *more
+ * whether others follow (a next page). offerable_only: only stones that can be offered now
+ * (certified, not sold or withdrawn, in no lot still running). */
 kito_err kito_phone_stones(kito_db_conn *db, uint64_t miner_id, bool offerable_only,
-                           kito_phone_stone *out, size_t max, size_t *count);
+                           uint32_t offset, kito_phone_stone *out, size_t max, size_t *count,
+                           bool *more);
 
-/* An organiser she may offer stones to. */
+/* An organiser or a sale she may offer stones to. */
 typedef struct kito_phone_target {
     uint64_t id;
+    uint8_t kind; /* 1 organiser (any of her sales), 2 one sale */
     char name[61];
+    int64_t starts_at_ms; /* a sale's start, 0 for an organiser */
 } kito_phone_target;
 
 /* Her country's associations by name, at most max (a menu reads better in that order). */
 kito_err kito_phone_associations(kito_db_conn *db, const char *country, kito_phone_target *out,
                                  size_t max, size_t *count);
 
-/* Active organisers by name, at most max. */
-kito_err kito_phone_targets(kito_db_conn *db, kito_phone_target *out, size_t max, size_t *count);
+/* Where she may offer a stone: draft sales that have not started (soonest first; consent to
+ * that sale only), then active organisers by name (any of her sales); after the first
+ * `offset`, at most max; *more whether others follow. */
+kito_err kito_phone_targets(kito_db_conn *db, uint32_t offset, kito_phone_target *out, size_t max,
+                            size_t *count, bool *more);
 
 /* One of her settled lots. */
 typedef struct kito_phone_result {
@@ -97,10 +108,19 @@ typedef struct kito_phone_result {
     char currency[4];
     int64_t hammer_minor, commission_minor, royalty_minor, levy_minor, net_minor;
     char payout_state[16]; /* "" while there is no payout (the buyer has not paid) */
+    /* her multiple (DESIGN.md, "Consent": her net / the best local offer she reported when she
+     * listed the stone), in tenths, half up: 34 is 3.4x; -1 when she gave no offer or her net
+     * cannot be put in the offer's currency yet (no payout and no exchange rate) */
+    int64_t multiple_tenths;
 } kito_phone_result;
 
-/* Her settled lots, newest first, at most max. */
-kito_err kito_phone_results(kito_db_conn *db, uint64_t miner_id, kito_phone_result *out, size_t max,
-                            size_t *count);
+/* net_minor / offer_minor in tenths, half up (both in one currency); -1 when offer_minor < 1 or
+ * net_minor < 0. Pure. */
+int64_t kito_phone_multiple_tenths(int64_t net_minor, int64_t offer_minor);
+
+/* Her settled lots, newest first, after the first `offset`, at most max; *more whether others
+ * follow. */
+kito_err kito_phone_results(kito_db_conn *db, uint64_t miner_id, uint32_t offset,
+                            kito_phone_result *out, size_t max, size_t *count, bool *more);
 
 #endif

@@ -28,6 +28,33 @@ kito_err kito_sms_enqueue(kito_db_conn *db, uint64_t account_id, kito_sms_kind k
 kito_err kito_sms_enqueue_to(kito_db_conn *db, uint64_t account_id, const char *phone,
                              kito_sms_kind kind, const char *dedupe_key, const char *const *values);
 
+/* Messages of a batch of events whose miners' phones and languages the caller read already
+ * (the settlement writer's one query for a batch): kito_sms_batch_add composes each in her
+ * language, kito_sms_batch_write inserts them all with one statement, inside the caller's
+ * transaction, skipping any whose dedupe key has a message already. */
+typedef struct kito_sms_batch kito_sms_batch;
+
+/* NULL when out of memory. Free with kito_sms_batch_free (NULL is fine). */
+kito_sms_batch *kito_sms_batch_new(void);
+void kito_sms_batch_free(kito_sms_batch *b);
+
+/* Adds kind's message to phone (E.164; "" = she has none: nothing is added) in lang ("sw" or
+ * else English). KITO_E_NOMEM. */
+kito_err kito_sms_batch_add(kito_sms_batch *b, uint64_t account_id, const char *phone,
+                            const char *lang, kito_sms_kind kind, const char *dedupe_key,
+                            const char *const *values);
+
+/* Messages added so far. */
+size_t kito_sms_batch_count(const kito_sms_batch *b);
+
+/* Writes the messages (none: no statement). Errors as api/store/sql.h. */
+kito_err kito_sms_batch_write(kito_db_conn *db, const kito_sms_batch *b);
+
+/* The lot-opened message (KITO_SMS_LOT_OPENED: the stone, the sale's title, the lot's number
+ * and opening price) for each of lots ids[0..n) that does not have it yet, with one query and
+ * one insert. Lots that are not there are skipped. */
+kito_err kito_sms_lots_opened(kito_db_conn *db, const uint64_t *ids, size_t n);
+
 /* A message due to be sent, claimed by the sender. */
 typedef struct kito_sms_due {
     uint64_t id;
@@ -36,9 +63,14 @@ typedef struct kito_sms_due {
     uint32_t attempts;
 } kito_sms_due;
 
-/* Claims up to max pending messages whose next attempt is due (state -> sending), oldest first,
- * into out; *count how many. One sender at a time (the claim is not for concurrent senders). */
-kito_err kito_sms_claim(kito_db_conn *db, kito_sms_due *out, size_t max, size_t *count);
+/* Reads up to max pending messages whose next attempt is due, oldest first, into out; *count
+ * how many. Marks nothing: the sender claims each with kito_sms_claim just before its call. */
+kito_err kito_sms_due_list(kito_db_conn *db, kito_sms_due *out, size_t max, size_t *count);
+
+/* Claims message id for its send (pending -> sending, committed at once): *taken false when it
+ * is no longer pending. One at a time, right before the call, so that a crash leaves at most the
+ * message of the call in flight 'sending' (then 'unknown'), never a whole batch. */
+kito_err kito_sms_claim(kito_db_conn *db, uint64_t id, bool *taken);
 
 /* Outcomes of one send. */
 typedef enum kito_sms_outcome {

@@ -437,6 +437,56 @@ Test(certificates, row_rules_and_bad_requests_change_nothing)
     kito_http_resp_free(&r);
 }
 
+/* Issue 18: the miner hears of each certificate by SMS, with the estimate, in her language,
+ * written in the certificate's own transaction (one message per certificate, a correction
+ * included). The sender is not started here: the message waits in the outbox. */
+Test(certificates, each_certificate_sends_the_miner_one_sms_with_the_estimate)
+{
+    world w;
+    make_world(&w);
+    kito_harness_sql("UPDATE accounts SET locale = 'sw' WHERE id = %llu", w.miner);
+    char first[32], second[32], extra[96], text[600];
+    issue(&w, "3.12", "", first);
+    uint64_t key = 0;
+    cr_assert_eq(kito_id_parse("crt", first, &key), KITO_OK);
+    kito_harness_sql_value(text, sizeof(text),
+                           "SELECT CONCAT_WS('|', account_id, kind, message) FROM sms_outbox"
+                           " WHERE dedupe_key = 'certified:%llu'",
+                           (unsigned long long)key);
+    char want[300];
+    snprintf(want, sizeof(want),
+             "%llu|certified|Kito: jiwe %s limepata cheti. Makadirio 1500-2200 USD. Piga menyu "
+             "kulitoa kwa mnada.",
+             w.miner, w.stone_id);
+    cr_assert_str_eq(text, want);
+
+    /* a correction is a new certificate: one more message, in English now that she chose it */
+    kito_harness_sql("UPDATE accounts SET locale = 'en' WHERE id = %llu", w.miner);
+    snprintf(extra, sizeof(extra), ",\"supersedes\":\"%s\"", first);
+    issue(&w, "3.15", extra, second);
+    cr_assert_eq(count("SELECT COUNT(*) FROM sms_outbox WHERE account_id = %llu AND kind ="
+                       " 'certified'",
+                       w.miner),
+                 2);
+    cr_assert_eq(kito_id_parse("crt", second, &key), KITO_OK);
+    kito_harness_sql_value(text, sizeof(text),
+                           "SELECT message FROM sms_outbox WHERE dedupe_key = 'certified:%llu'",
+                           (unsigned long long)key);
+    cr_assert(strstr(text, "is certified. Estimate 1500-2200 USD.") != NULL, "%s", text);
+
+    /* a refused certificate (a correction of a superseded one) writes none */
+    char body[2048], path[96];
+    cert_body(&w, "3.16", extra, body, sizeof(body));
+    snprintf(path, sizeof(path), "/v1/stones/%s/certificates", w.stone_id);
+    struct kito_http_resp r = call("POST", path, body, w.valuer_token);
+    cr_assert_neq(r.status, 201, "%s", r.body);
+    kito_http_resp_free(&r);
+    cr_assert_eq(count("SELECT COUNT(*) FROM sms_outbox WHERE account_id = %llu AND kind ="
+                       " 'certified'",
+                       w.miner),
+                 2);
+}
+
 /* Issue 17: the printable certificate's QR code is this server's verify page for it, at the
  * configured public address (here the default, localhost and the HTTPS port); the symbol's
  * decoding is tests/unit/common/test_qr_svg.c's, and the browser test scans the printed page. */

@@ -552,6 +552,15 @@ Test(payouts, same_currency_payout_needs_no_rate)
     cr_assert_eq(value_i64("SELECT paid_units FROM payouts WHERE id = %llu", id), 89);
     cr_assert_eq(value_i64("SELECT remainder_minor FROM payouts WHERE id = %llu", id), 0);
     assert_paid_once(id);
+    /* issue 18: her SMS, in the result's transaction, with the provider's transaction id */
+    char txn[80], text[600], want[300];
+    value_text(txn, sizeof(txn),
+               "SELECT transaction_id FROM payout_attempts WHERE payout_id = %llu", id);
+    value_text(text, sizeof(text),
+               "SELECT message FROM sms_outbox WHERE dedupe_key = 'payout_sent:%llu'", id);
+    snprintf(want, sizeof(want), "Kito: we paid you 89 KES to %s. Transaction %s.", s.msisdn, txn);
+    cr_assert_str_eq(text, want);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM sms_outbox WHERE account_id = %llu", s.miner), 1);
 }
 
 /* One payout worker across the nodes (issue 20): another node's connection holding the payouts
@@ -613,6 +622,12 @@ Test(payouts, failure_then_retry_is_a_new_attempt_then_success)
     cr_assert_eq(
         value_i64("SELECT COUNT(*) FROM ledger_transactions WHERE reference = '%s'", pay_id(id)), 0,
         "a failed payout posts nothing");
+    /* issue 18: she hears it failed and what happens next */
+    char text[600];
+    value_text(text, sizeof(text),
+               "SELECT message FROM sms_outbox WHERE account_id = %llu AND kind = 'payout_failed'",
+               s.miner);
+    cr_assert(strstr(text, "failed. We will try again") != NULL, "%s", text);
     /* only a failed payout can be retried, with kitoctl */
     char cmd[2048], out[256];
     snprintf(cmd, sizeof(cmd),
@@ -634,6 +649,10 @@ Test(payouts, failure_then_retry_is_a_new_attempt_then_success)
                id);
     cr_assert_str_neq(ocid1, ocid2, "a retry is a new request, never the old one again");
     assert_paid_once(id);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM sms_outbox WHERE account_id = %llu AND kind ="
+                           " 'payout_sent'",
+                           s.miner),
+                 1);
     /* a succeeded payout cannot be retried */
     cr_assert_neq(kito_harness_sh(cmd, out, sizeof(out)), 0);
     cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id), 2);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/common/validate.h"
 #include "api/store/lease.h"
 #include "tests/integration/harness.h"
 
@@ -276,6 +277,64 @@ Test(settlement, replayed_entry_settles_nothing_twice)
                  0);
 }
 
+/* ---- the miner's SMS (issue 18) -------------------------------------------------------------- */
+
+/* The stone's id as the API shows it ("stn_..."), from its lot. */
+static void stone_ref(unsigned long long lot, char out[KITO_ID_SIZE])
+{
+    long long stone = fresh_i64("SELECT stone_id FROM lots WHERE id = %llu", lot);
+    kito_id_format(KITO_ID_STONE, (uint64_t)stone, out, KITO_ID_SIZE);
+}
+
+static void sms_text_of(const char *key, char *out, size_t cap)
+{
+    kito_harness_sql_value(out, cap, "SELECT message FROM sms_outbox WHERE dedupe_key = '%s'", key);
+}
+
+Test(settlement, sold_and_not_sold_each_send_her_one_sms_in_her_language)
+{
+    struct world w;
+    world_make(&w, "USD");
+    unsigned long long lot = lot_make(&w, "TZ", "zoisite", 312);
+    unsigned long long unsold = lot_make(&w, "TZ", "zoisite", 90);
+    sold(&w, lot, 123450);
+    sold(&w, lot, 123450); /* a replay */
+    xadd(&w, unsold, "unsold", 0, 0);
+    cr_assert(wait_final(lot, 10000) && wait_final(unsold, 10000));
+    char ref[KITO_ID_SIZE], key[64], text[600], want[300];
+    stone_ref(lot, ref);
+    snprintf(key, sizeof(key), "sold:%llu", lot);
+    sms_text_of(key, text, sizeof(text));
+    /* the worked example's parts: the same figures as the settlement row */
+    snprintf(want, sizeof(want),
+             "Kito: stone %s SOLD. USD: hammer 1234.50, commission 61.73, royalty 74.07, levy "
+             "12.35. Your net 1086.35.",
+             ref);
+    cr_assert_str_eq(text, want);
+    stone_ref(unsold, ref);
+    snprintf(key, sizeof(key), "not_sold:%llu", unsold);
+    sms_text_of(key, text, sizeof(text));
+    snprintf(want, sizeof(want),
+             "Kito: stone %s was not sold. It stays yours; you can offer it again.", ref);
+    cr_assert_str_eq(text, want);
+    usleep(1500 * 1000); /* the replay read and acknowledged */
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM sms_outbox WHERE account_id = %llu", w.miner), 2,
+                 "one message per lot, the replay none");
+
+    /* in Swahili for a miner who chose it */
+    struct world sw;
+    world_make(&sw, "USD");
+    kito_harness_sql("UPDATE accounts SET locale = 'sw' WHERE id = %llu", sw.miner);
+    unsigned long long lot2 = lot_make(&sw, "TZ", "zoisite", 150);
+    sold(&sw, lot2, 10000);
+    cr_assert(wait_final(lot2, 10000));
+    snprintf(key, sizeof(key), "sold:%llu", lot2);
+    sms_text_of(key, text, sizeof(text));
+    cr_assert(strstr(text, "LIMEUZWA. USD: bei 100, kamisheni 5, mrabaha 6, ushuru 1. Chako 88.") !=
+                  NULL,
+              "%s", text);
+}
+
 /* ---- MySQL down while lots close ------------------------------------------------------------- */
 
 Test(settlement, mysql_outage_loses_nothing)
@@ -332,10 +391,15 @@ Test(settlement, kill9_mid_transaction_settles_exactly_once)
                            lot),
                  n, "a half settlement survived the kill");
     cr_assert_eq(fresh_i64("SELECT state = 'open' FROM lots WHERE id = %llu", lot), n == 0);
+    /* her SMS is written in the settlement's transaction: with it or not at all */
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM sms_outbox WHERE dedupe_key = 'sold:%llu'", lot),
+                 n, "the SMS and the settlement disagree after the kill");
     kito_harness_kitod_start(&kd, NULL); /* the entry is still pending: settled now */
     cr_assert_eq(kito_harness_wait_health(&kd, 200, 8000), 200);
     cr_assert(wait_final(lot, 15000), "the pending entry was not settled after the restart");
     cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM settlements WHERE lot_id = %llu", lot), 1);
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM sms_outbox WHERE dedupe_key = 'sold:%llu'", lot),
+                 1);
     cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM ledger_transactions WHERE reference ="
                            " 'lot:%llu'",
                            lot),

@@ -118,6 +118,20 @@ static void number_of(const session *s, const char *name, char out[4])
     snprintf(out, 4, "%.*s", (int)strcspn(p, " "), p);
 }
 
+/* Like number_of, pressing "98 More" until name is on the screen (at most 400 pages: the test
+ * database holds every test's organisers and draft sales). */
+static void number_on_pages(session *s, const char *name, char out[4])
+{
+    for (int page = 0; page < 400 && strstr(s->reply, name) == NULL; page++) {
+        cr_assert(strstr(s->reply, "98 More") != NULL || strstr(s->reply, "98 Zaidi") != NULL,
+                  "\"%s\" is on no page; the last:\n%s", name, s->reply);
+        size_t n = strlen(s->text);
+        snprintf(s->text + n, sizeof(s->text) - n, "*98");
+        cr_assert_eq(post(s, TOKEN), 200, "%s", s->reply);
+    }
+    number_of(s, name, out);
+}
+
 static const char *fresh_phone(void)
 {
     static char phone[20];
@@ -280,7 +294,7 @@ Test(ussd, offer_a_certified_stone_to_an_organiser_through_consent)
     type(&s, "3", "Which stone to offer?");
     type(&s, "1", "Offer it to:");
     char pick[4];
-    number_of(&s, org_name, pick);
+    number_on_pages(&s, org_name, pick);
     type(&s, pick, "Enter your PIN");
     type(&s, "0000", "Wrong PIN. 4 tries left.");
     cr_assert_eq(
@@ -323,9 +337,12 @@ static void settled(unsigned long long miner)
         " hammer_minor, winner_id, closed_at) VALUES (%llu, %llu, 1, 0, 100, 'sold', 10000, %llu,"
         " UTC_TIMESTAMP(3))",
         sale, stone, buyer);
-    unsigned long long rate = kito_harness_sql(
-        "INSERT INTO royalty_rates (country, species, rate_bps, effective_from) VALUES"
-        " ('TZ', 'zoisite', 600, '2001-01-01 00:00:00')");
+    /* one rate row for every test of the program (its key is unique) */
+    kito_harness_sql("INSERT IGNORE INTO royalty_rates (country, species, rate_bps, effective_from)"
+                     " VALUES ('TZ', 'zoisite', 600, '2001-01-01 00:00:00')");
+    unsigned long long rate = (unsigned long long)kito_harness_count(
+        "SELECT id FROM royalty_rates WHERE country = 'TZ' AND species = 'zoisite' AND form ="
+        " 'rough' AND effective_from = '2001-01-01 00:00:00'");
     unsigned long long tx = kito_harness_sql(
         "INSERT INTO ledger_transactions (kind, reference, currency, memo) VALUES ('settlement',"
         " 'ussd-test-%llu', 'USD', 'arranged by test_ussd')",
@@ -444,6 +461,107 @@ Test(ussd, a_repeated_request_gets_the_same_answer_and_expired_sessions_end)
     dial(&t, phone);
     snprintf(t.phone, sizeof(t.phone), "+255700000999");
     type(&t, "1", "END ");
+}
+
+/* ---- More, the language switch, a sale as the target, her multiple (issue 18) ------------- */
+
+Test(ussd, a_long_list_of_stones_pages_with_more_and_shows_each_once)
+{
+    char phone[32];
+    unsigned long long miner = kito_harness_account("miner", phone, sizeof(phone));
+    enum { N = 13 };
+    for (int i = 0; i < N; i++)
+        kito_harness_sql("INSERT INTO stones (seller_id, listed_by, species, variety, weight_cct,"
+                         " origin_country, status) VALUES (%llu, %llu, 'zoisite', 'tanzanite',"
+                         " %d, 'TZ', 'draft')",
+                         miner, miner, 1001 + i);
+    session s;
+    dial(&s, phone);
+    type(&s, "2", "Your stones:");
+    int seen[N] = {0}, pages = 0;
+    for (;;) {
+        pages++;
+        for (int i = 0; i < N; i++) {
+            char w[32];
+            snprintf(w, sizeof(w), "Tanzanite %d.%02dct", (1001 + i) / 100, (1001 + i) % 100);
+            if (strstr(s.reply, w) != NULL)
+                seen[i]++;
+        }
+        if (strncmp(s.reply, "END ", 4) == 0)
+            break;
+        cr_assert(strstr(s.reply, "\n98 More\n0 Back") != NULL, "%s", s.reply);
+        cr_assert_lt(pages, 10);
+        type(&s, "98", NULL);
+    }
+    cr_assert_gt(pages, 1, "13 stones do not fit one screen");
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(seen[i], 1, "stone %d shown %d times", i, seen[i]);
+}
+
+Test(ussd, the_language_switch_is_kept_for_her_next_session_and_her_sms)
+{
+    char phone[32];
+    unsigned long long miner = kito_harness_account("miner", phone, sizeof(phone));
+    session s;
+    dial(&s, phone);
+    type(&s, "7", "1 English\n2 Kiswahili");
+    type(&s, "2", "CON Kito itatumia Kiswahili sasa.\nKito\n1 Orodhesha jiwe");
+    char locale[8];
+    kito_harness_sql_value(locale, sizeof(locale), "SELECT locale FROM accounts WHERE id = %llu",
+                           miner);
+    cr_assert_str_eq(locale, "sw");
+    dial(&s, phone);
+    cr_assert(strstr(s.reply, "1 Orodhesha jiwe") != NULL, "%s", s.reply);
+    type(&s, "7", NULL);
+    type(&s, "1", "Kito speaks English to you now.\nKito\n1 List a stone");
+    type(&s, "9", "Please choose a number from the list.");
+}
+
+Test(ussd, a_stone_is_offered_to_one_sale_not_only_to_an_organiser)
+{
+    char phone[32];
+    unsigned long long miner = kito_harness_account("miner", phone, sizeof(phone));
+    char stone[KITO_ID_SIZE];
+    unsigned long long stone_key = kito_harness_stone(miner, miner, true, stone);
+    unsigned long long org = kito_harness_account("organizer", NULL, 0);
+    char title[64];
+    snprintf(title, sizeof(title), "Mirerani Fair %d", (int)getpid());
+    /* the soonest draft sale: first of the sales */
+    unsigned long long sale = kito_harness_sql(
+        "INSERT INTO sales (organizer_id, title, format, currency, starts_at, ends_at,"
+        " ladder_json) VALUES (%llu, '%s', 'timed', 'USD', UTC_TIMESTAMP(3) + INTERVAL 1 MINUTE,"
+        " UTC_TIMESTAMP(3) + INTERVAL 2 DAY, '[{\"from_minor\":0,\"step_minor\":500}]')",
+        org, title);
+    session s;
+    dial(&s, phone);
+    type(&s, "3", "Which stone to offer?");
+    type(&s, "1", "Offer it to:");
+    char pick[4];
+    number_on_pages(&s, title, pick);
+    cr_assert(strstr(s.reply, "Sale Mirerani Fair") != NULL, "%s", s.reply);
+    type(&s, pick, "Enter your PIN");
+    type(&s, KITO_HARNESS_PIN, "END Offered.");
+    cr_assert_eq(kito_harness_count("SELECT COUNT(*) FROM stone_offers WHERE stone_id = %llu"
+                                    " AND organizer_id = %llu AND sale_id = %llu AND offered_by ="
+                                    " %llu AND withdrawn_at IS NULL",
+                                    stone_key, org, sale, miner),
+                 1, "consent to that sale only");
+}
+
+Test(ussd, results_show_her_multiple_of_the_local_offer)
+{
+    char phone[32];
+    unsigned long long miner = kito_harness_account("miner", phone, sizeof(phone));
+    settled(miner);
+    /* she told Kito a local buyer offered her 20.00 (in the sale's currency here): her net of
+     * 88.00 is 4.4 times that */
+    kito_harness_sql("UPDATE stones SET local_offer_minor = 2000, local_offer_currency = 'USD'"
+                     " WHERE seller_id = %llu",
+                     miner);
+    session s;
+    dial(&s, phone);
+    type(&s, "4", "Enter your PIN");
+    type(&s, KITO_HARNESS_PIN, "Tanzanite 100-5-6-1=88 USD, awaiting buyer, x4.4");
 }
 
 /* Menu 6 (issue 18; issue 15, finding 5): the new number, then her PIN. A wrong PIN changes

@@ -18,6 +18,7 @@ typedef struct fake {
     kito_ussd_outcome pin; /* answer to PIN effects */
     size_t items;          /* rows in lists */
     size_t item_len;       /* their characters: 0 means 24; the service writes at most 95 */
+    size_t total;          /* rows in all (pages); 0 means `items`, one page */
     unsigned effects;      /* effects run */
     kito_ussd_effect last_effect;
     kito_ussd_request last_req;
@@ -63,10 +64,18 @@ static void answer(fake *f, kito_ussd_effect fx, const kito_ussd_request *rq, ki
     default:
         break;
     }
+    if (fx == KITO_USSD_FX_SET_LANG) {
+        out->lang = rq->lang;
+        return;
+    }
     size_t len = f->item_len != 0 ? f->item_len : 24;
-    out->item_count = f->items;
-    for (size_t i = 0; i < f->items; i++) {
-        out->items[i].id = 100 + i;
+    size_t total = f->total != 0 ? f->total : f->items;
+    size_t left = total > rq->offset ? total - rq->offset : 0;
+    size_t n = left < f->items ? left : f->items;
+    out->item_count = n;
+    out->more = left > n;
+    for (size_t i = 0; i < n; i++) {
+        out->items[i].id = 100 + rq->offset + i;
         out->items[i].kind = 1;
         memset(out->items[i].text, 'x', len);
         out->items[i].text[len] = 0;
@@ -341,6 +350,8 @@ Test(ussd_menu, every_screen_is_reached_and_fits)
         "4",
         "5",
         "6",
+        "7",
+        "98",
         "0",
         "9",
         "",
@@ -362,7 +373,8 @@ Test(ussd_menu, every_screen_is_reached_and_fits)
                   .sw = rand() % 2,
                   .pin = outcomes[rand() % 3],
                   .items = (size_t)(rand() % (KITO_USSD_ITEMS_MAX + 1)),
-                  .item_len = (size_t)(9 + rand() % 87)}; /* up to the service's 95 */
+                  .item_len = (size_t)(9 + rand() % 87), /* up to the service's 95 */
+                  .total = (size_t)(rand() % 3 == 0 ? rand() % 30 : 0)};
         gw g;
         dial(&g, &f, phones[rand() % 4]);
         for (int step = 0; step < 14 && g.s.screen != KITO_USSD_S_ENDED; step++) {
@@ -379,4 +391,100 @@ Test(ussd_menu, every_screen_is_reached_and_fits)
     }
     for (int i = KITO_USSD_S_LANG; i < KITO_USSD_S_COUNT; i++)
         cr_assert(seen[i], "screen %d was never reached", i);
+}
+
+/* Issue 18: a list longer than a screen pages with "98 More"; every row is shown once, in
+ * order, across the pages, and each page fits. */
+Test(ussd_menu, my_stones_page_with_more_and_every_row_is_shown_once)
+{
+    fake f = {.registered = true, .items = KITO_USSD_ITEMS_MAX, .total = 20, .item_len = 40};
+    gw g;
+    dial(&g, &f, "+255712345678");
+    send(&g, "2");
+    unsigned seen[20] = {0};
+    for (int page = 0; page < 20; page++) {
+        /* rows are "Tanzanite" + x's: count this page's rows by the request's offset */
+        uint32_t first = f.last_req.offset;
+        cr_assert_eq(g.s.page_offset, first);
+        if (strncmp(g.reply, "END ", 4) == 0) {
+            for (uint32_t i = first; i < 20; i++)
+                seen[i]++;
+            break;
+        }
+        cr_assert_eq(g.s.screen, KITO_USSD_S_PAGE, "%s", g.reply);
+        cr_assert(strstr(g.reply, "\n98 More\n0 Back") != NULL, "%s", g.reply);
+        cr_assert_gt(g.s.page_shown, 0);
+        for (uint32_t i = first; i < first + g.s.page_shown; i++)
+            seen[i]++;
+        uint32_t shown = g.s.page_shown;
+        send(&g, KITO_USSD_MORE);
+        cr_assert_eq(f.last_effect, KITO_USSD_FX_MY_STONES);
+        cr_assert_eq(f.last_req.offset, first + shown, "the next page starts after this one");
+    }
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(seen[i], 1, "row %d shown %u times", i, seen[i]);
+}
+
+Test(ussd_menu, results_pages_ask_the_pin_once)
+{
+    fake f = {
+        .registered = true, .sw = true, .items = KITO_USSD_ITEMS_MAX, .total = 12, .item_len = 60};
+    gw g;
+    dial(&g, &f, "+255712345678");
+    send(&g, "4");
+    send(&g, "4826");
+    cr_assert_eq(f.last_effect, KITO_USSD_FX_RESULTS);
+    cr_assert(!f.last_req.pin_checked);
+    cr_assert_eq(g.s.screen, KITO_USSD_S_PAGE, "%s", g.reply);
+    cr_assert(strstr(g.reply, "\n98 Zaidi\n0 Rudi") != NULL, "%s", g.reply);
+    send(&g, KITO_USSD_MORE);
+    cr_assert_eq(f.last_effect, KITO_USSD_FX_RESULTS);
+    cr_assert(f.last_req.pin_checked, "a next page needs no PIN again");
+    cr_assert_str_eq(f.last_req.pin, "");
+    cr_assert_gt(f.last_req.offset, 0);
+    /* back to the menu: the PIN is forgotten */
+    if (g.s.screen == KITO_USSD_S_PAGE) {
+        send(&g, "0");
+        cr_assert_eq(g.s.screen, KITO_USSD_S_MAIN);
+        cr_assert(!g.s.pin_ok);
+    }
+}
+
+Test(ussd_menu, offer_targets_page_and_a_sale_can_be_picked)
+{
+    fake f = {.registered = true, .items = KITO_USSD_PICKS_MAX, .total = 9, .item_len = 50};
+    gw g;
+    dial(&g, &f, "+254712345678");
+    send(&g, "3");
+    send(&g, "1");
+    cr_assert_eq(g.s.screen, KITO_USSD_S_OFFER_TARGET, "%s", g.reply);
+    cr_assert(strstr(g.reply, "98 More") != NULL, "%s", g.reply);
+    uint32_t shown = g.s.page_shown;
+    send(&g, KITO_USSD_MORE);
+    cr_assert_eq(f.last_effect, KITO_USSD_FX_TARGETS);
+    cr_assert_eq(f.last_req.offset, shown);
+    cr_assert_eq(g.s.screen, KITO_USSD_S_OFFER_TARGET, "%s", g.reply);
+    send(&g, "1");
+    send(&g, "4826");
+    cr_assert_eq(f.last_effect, KITO_USSD_FX_OFFER);
+    cr_assert_eq(f.last_req.target_id, 100 + shown, "the first row of the second page");
+}
+
+Test(ussd_menu, the_language_switch_changes_every_screen_after_it)
+{
+    fake f = {.registered = true};
+    gw g;
+    dial(&g, &f, "+255712345678");
+    cr_assert(strstr(g.reply, "7 Lugha/Language") != NULL, "%s", g.reply);
+    send(&g, "7");
+    cr_assert_eq(g.s.screen, KITO_USSD_S_LANG_SWITCH);
+    send(&g, "2");
+    cr_assert_eq(f.last_effect, KITO_USSD_FX_SET_LANG);
+    cr_assert_eq(f.last_req.lang, KITO_USSD_SW);
+    cr_assert(strncmp(g.reply, "CON Kito itatumia Kiswahili sasa.\nKito\n1 Orodhesha jiwe", 54) ==
+                  0,
+              "%s", g.reply);
+    send(&g, "7");
+    send(&g, "1");
+    cr_assert(strstr(g.reply, "1 List a stone") != NULL, "%s", g.reply);
 }
