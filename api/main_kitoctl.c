@@ -842,7 +842,9 @@ static const struct command {
      cmd_payout_list,
      {"state"},
      "[--state pending|submitted|succeeded|failed|anomaly]",
-     "list payouts: id, state, miner, msisdn, paid units, currency, source, attempts"},
+     "list payouts: id, state, miner, msisdn, paid units, currency, source, attempts, and\n"
+     "        why a pending one waits (held:wallet_changed:until:<UTC> after a wallet change) or "
+     "-"},
     {"payout",
      "retry",
      cmd_payout_retry,
