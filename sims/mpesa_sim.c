@@ -17,7 +17,21 @@
  *   POST /kito-sim/callback-base           {"callback_base": "https://127.0.0.1:PORT"}: send
  *                                          callbacks there (keeping the ResultURL's path and
  *                                          query) -- tests start kitod on a port chosen later
+ *   GET  /oauth/v1/generate?grant_type=client_credentials
+ *                                          Daraja's OAuth: Basic base64(consumer key:secret)
+ *                                          (--consumer-key, --consumer-secret) -> 200
+ *                                          {"access_token", "expires_in": "<--token-ttl-s>"};
+ *                                          wrong credentials -> 400 errorCode 400.008.01
+ *   POST /kito-sim/expire-tokens           every token issued so far expires now: the next
+ *                                          call gets 401 (tests the client's refresh)
  *   GET  /healthz                          200
+ *
+ * Every Daraja call (B2C, status) needs "Authorization: Bearer <token>" with a token this
+ * simulator issued that has not expired, else 401 {"errorCode": "404.001.03", "errorMessage":
+ * "Invalid Access Token"}. The SecurityCredential is decrypted with --key (the private key of the
+ * certificate kitod encrypts with, made by the test or `ops/kito run` with openssl, never
+ * committed) and compared with --initiator-password: like Daraja, a wrong one is accepted and
+ * then fails with ResultCode 2001 ("The initiator information is invalid."); nothing is paid.
  *
  * Modes (what happens after a payment request is accepted):
  *   success    calls back ResultCode 0 with a TransactionID after --delay-ms
@@ -44,7 +58,11 @@
  *
  * Flags (or environment): --port (KITO_MPESA_SIM_PORT, required), --bind (127.0.0.1), --mode,
  * --delay-ms (200), --late-ms (3000), --hang-ms (15000), --callback-tries (20), --cacert PATH
- * (KITO_MPESA_SIM_CACERT) or --insecure (no certificate check: demo only), --callback-base URL.
+ * (KITO_MPESA_SIM_CACERT) or --insecure (no certificate check: demo only), --callback-base URL,
+ * --consumer-key and --consumer-secret (KITO_MPESA_SIM_CONSUMER_KEY, _SECRET; required),
+ * --token-ttl-s (3599), --key PATH (the private key, PEM; required) and --initiator-password
+ * (KITO_MPESA_SIM_INITIATOR_PASSWORD; required). Prefer the environment for the secrets: a
+ * command line is visible to every user of the machine.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -52,6 +70,9 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -89,16 +110,28 @@ static struct {
     const char *bind;
     int port;
     mode mode;
-    long delay_ms, late_ms, hang_ms, callback_tries;
+    long delay_ms, late_ms, hang_ms, callback_tries, token_ttl_s;
     const char *cacert;
     bool insecure;
     char callback_base[512];
+    const char *consumer_key, *consumer_secret, *initiator_password;
+    EVP_PKEY *key; /* decrypts SecurityCredential */
 } opt = {.bind = "127.0.0.1",
          .mode = SUCCESS,
          .delay_ms = 200,
          .late_ms = 3000,
          .hang_ms = 15000,
-         .callback_tries = 20};
+         .callback_tries = 20,
+         .token_ttl_s = 3599};
+
+#define TOKENS_MAX 4096
+typedef struct token {
+    char value[48];
+    int64_t expires_ms;
+} token;
+static token tokens[TOKENS_MAX];
+static size_t token_count;
+static uint64_t unauthorized_calls; /* 401s answered: the client's retries after a refresh */
 
 typedef struct payment {
     char ocid[65], conversation_id[40], transaction_id[16];
@@ -110,6 +143,7 @@ typedef struct payment {
     int result_code;     /* decided when accepted */
     int64_t final_at_ms; /* the result is final (status queries return it) from then; 0 never */
     int callbacks_delivered;
+    bool credential_ok; /* the SecurityCredential decrypted to --initiator-password */
 } payment;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -266,7 +300,7 @@ static void *callback_thread(void *arg)
     callback_plan *plan = arg;
     sleep_ms(plan->wait_ms);
     pthread_mutex_lock(&mu);
-    if (plan->now_paid)
+    if (plan->now_paid && payments[plan->index].credential_ok)
         payments[plan->index].result_code = 0;
     payment p = payments[plan->index];
     pthread_mutex_unlock(&mu);
@@ -309,6 +343,106 @@ static void schedule_callback(size_t index, long wait_ms, int times, bool now_pa
     pthread_detach(t);
 }
 
+/* ---- OAuth and SecurityCredential ------------------------------------------------------------ */
+
+/* A header's value in the request head (case-insensitive name), copied into out. */
+static bool header_value(const char *head, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *p = strstr(head, "\r\n"); p != NULL; p = strstr(p + 2, "\r\n")) {
+        if (strncasecmp(p + 2, name, nl) == 0 && p[2 + nl] == ':') {
+            const char *v = p + 3 + nl;
+            while (*v == ' ')
+                v++;
+            size_t n = strcspn(v, "\r\n");
+            snprintf(out, cap, "%.*s", (int)n, v);
+            return true;
+        }
+        if (p[2] == '\r')
+            break; /* end of the head */
+    }
+    return false;
+}
+
+/* Daraja's OAuth: GET /oauth/v1/generate?grant_type=client_credentials with Basic auth. */
+static void handle_token(int fd, const char *head)
+{
+    char auth[512], want[512], b64[700];
+    snprintf(want, sizeof(want), "%s:%s", opt.consumer_key, opt.consumer_secret);
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)want, (int)strlen(want));
+    if (!header_value(head, "Authorization", auth, sizeof(auth)) ||
+        strncmp(auth, "Basic ", 6) != 0 || strcmp(auth + 6, b64) != 0) {
+        logmsg("token refused: wrong consumer key or secret");
+        respond(fd, 400, "Bad Request",
+                daraja_error("400.008.01", "Invalid Authentication passed"));
+        return;
+    }
+    pthread_mutex_lock(&mu);
+    token *t = &tokens[token_count < TOKENS_MAX ? token_count++ : TOKENS_MAX - 1];
+    uint8_t rnd[12];
+    FILE *ur = fopen("/dev/urandom", "rb");
+    if (ur == NULL || fread(rnd, 1, sizeof(rnd), ur) != sizeof(rnd))
+        memset(rnd, (int)token_count, sizeof(rnd));
+    if (ur != NULL)
+        fclose(ur);
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(t->value + 2 * i, 3, "%02x", rnd[i]);
+    t->expires_ms = now_ms() + opt.token_ttl_s * 1000;
+    char ttl[24];
+    snprintf(ttl, sizeof(ttl), "%ld", opt.token_ttl_s); /* Daraja sends it as a string */
+    json_t *out = json_pack("{s:s, s:s}", "access_token", t->value, "expires_in", ttl);
+    size_t issued = token_count;
+    pthread_mutex_unlock(&mu);
+    logmsg("token %zu issued (%ld s)", issued, opt.token_ttl_s);
+    respond(fd, 200, "OK", out);
+}
+
+/* true when the request carries a live token; else answers 401 as Daraja does. */
+static bool bearer_ok(int fd, const char *head)
+{
+    char auth[256];
+    bool ok = false;
+    if (header_value(head, "Authorization", auth, sizeof(auth)) &&
+        strncmp(auth, "Bearer ", 7) == 0) {
+        pthread_mutex_lock(&mu);
+        for (size_t i = 0; i < token_count && !ok; i++)
+            ok = strcmp(tokens[i].value, auth + 7) == 0 && now_ms() < tokens[i].expires_ms;
+        pthread_mutex_unlock(&mu);
+    }
+    if (!ok) {
+        __atomic_add_fetch(&unauthorized_calls, 1, __ATOMIC_SEQ_CST);
+        logmsg("401: missing, unknown or expired access token");
+        respond(fd, 401, "Unauthorized", daraja_error("404.001.03", "Invalid Access Token"));
+    }
+    return ok;
+}
+
+/* Decrypts a SecurityCredential (base64 of RSA PKCS #1 v1.5) and compares it with the
+ * initiator password. */
+static bool credential_ok(const char *b64)
+{
+    size_t len = b64 != NULL ? strlen(b64) : 0;
+    if (len == 0 || len > 2048 || opt.key == NULL)
+        return false;
+    unsigned char raw[2048], plain[1024];
+    int n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)len);
+    if (n <= 0)
+        return false;
+    while (len > 0 && b64[len - 1] == '=') { /* EVP_DecodeBlock counts the padding */
+        n--;
+        len--;
+    }
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(opt.key, NULL);
+    size_t out = sizeof(plain);
+    bool ok = ctx != NULL && EVP_PKEY_decrypt_init(ctx) > 0 &&
+              EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0 &&
+              EVP_PKEY_decrypt(ctx, plain, &out, raw, (size_t)n) > 0 &&
+              out == strlen(opt.initiator_password) &&
+              memcmp(plain, opt.initiator_password, out) == 0;
+    EVP_PKEY_CTX_free(ctx);
+    return ok;
+}
+
 /* ---- B2C ------------------------------------------------------------------------------------- */
 
 static bool digits(const char *s, size_t min, size_t max)
@@ -344,8 +478,10 @@ static mode mode_for(const char *party_b)
     return opt.mode;
 }
 
-static void handle_b2c(int fd, const char *body, size_t len)
+static void handle_b2c(int fd, const char *head, const char *body, size_t len)
 {
+    if (!bearer_ok(fd, head))
+        return;
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
     const char *ocid = str(doc, "OriginatorConversationID"), *party_b = str(doc, "PartyB");
     const char *cmd = str(doc, "CommandID"), *url = str(doc, "ResultURL");
@@ -426,8 +562,11 @@ static void handle_b2c(int fd, const char *body, size_t len)
     p->amount = (int64_t)json_integer_value(amount);
     p->paid = m == WRONG_AMOUNT ? p->amount + 1 : p->amount;
     p->mode = m;
-    p->result_code =
-        (m == FAILURE || m == FAIL_THEN_SUCCEED || (m == FAIL_ONCE && !failed_before)) ? 2001 : 0;
+    p->credential_ok = credential_ok(str(doc, "SecurityCredential"));
+    p->result_code = (!p->credential_ok || m == FAILURE || m == FAIL_THEN_SUCCEED ||
+                      (m == FAIL_ONCE && !failed_before))
+                         ? 2001
+                         : 0;
     long wait = m == LATE ? opt.late_ms : opt.delay_ms;
     p->final_at_ms = m == TIMEOUT ? 0 : now_ms() + wait;
     json_t *ack = json_pack("{s:s, s:s, s:s, s:s}", "ConversationID", p->conversation_id,
@@ -451,8 +590,10 @@ static void handle_b2c(int fd, const char *body, size_t len)
     respond(fd, 200, "OK", ack);
 }
 
-static void handle_status(int fd, const char *body, size_t len)
+static void handle_status(int fd, const char *head, const char *body, size_t len)
 {
+    if (!bearer_ok(fd, head))
+        return;
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
     const char *ocid = str(doc, "OriginatorConversationID");
     if (ocid == NULL || str(doc, "CommandID") == NULL ||
@@ -494,16 +635,21 @@ static void handle_list(int fd)
     for (size_t i = 0; i < payment_count; i++) {
         const payment *p = &payments[i];
         json_array_append_new(list,
-                              json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:b}",
+                              json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:b, s:b}",
                                         "OriginatorConversationID", p->ocid, "ConversationID",
                                         p->conversation_id, "TransactionID", p->transaction_id,
                                         "PartyB", p->party_b, "Amount", (json_int_t)p->paid,
                                         "Occasion", p->occasion, "ResultCode", p->result_code,
                                         "callbacks_delivered", p->callbacks_delivered, "final",
-                                        p->final_at_ms != 0 && now_ms() >= p->final_at_ms));
+                                        p->final_at_ms != 0 && now_ms() >= p->final_at_ms,
+                                        "credential_ok", p->credential_ok));
     }
+    json_int_t issued = (json_int_t)token_count;
     pthread_mutex_unlock(&mu);
-    respond(fd, 200, "OK", json_pack("{s:o}", "payments", list));
+    respond(fd, 200, "OK",
+            json_pack("{s:o, s:I, s:I}", "payments", list, "tokens_issued", issued,
+                      "unauthorized_calls",
+                      (json_int_t)__atomic_load_n(&unauthorized_calls, __ATOMIC_SEQ_CST)));
 }
 
 static void handle_callback_base(int fd, const char *body, size_t len)
@@ -554,10 +700,20 @@ static void *connection(void *arg)
     const char *body = buf + head_len;
     if (strcmp(method, "POST") == 0 && (strcmp(path, "/mpesa/b2c/v3/paymentrequest") == 0 ||
                                         strcmp(path, "/mpesa/b2c/v1/paymentrequest") == 0))
-        handle_b2c(fd, body, body_len);
+        handle_b2c(fd, buf, body, body_len);
     else if (strcmp(method, "POST") == 0 && strcmp(path, "/mpesa/transactionstatus/v1/query") == 0)
-        handle_status(fd, body, body_len);
-    else if (strcmp(method, "GET") == 0 && strcmp(path, "/kito-sim/payments") == 0)
+        handle_status(fd, buf, body, body_len);
+    else if (strcmp(method, "GET") == 0 &&
+             strcmp(path, "/oauth/v1/generate?grant_type=client_credentials") == 0)
+        handle_token(fd, buf);
+    else if (strcmp(method, "POST") == 0 && strcmp(path, "/kito-sim/expire-tokens") == 0) {
+        pthread_mutex_lock(&mu);
+        for (size_t i = 0; i < token_count; i++)
+            tokens[i].expires_ms = 0;
+        pthread_mutex_unlock(&mu);
+        logmsg("every token expired");
+        respond(fd, 200, "OK", json_pack("{s:b}", "expired", 1));
+    } else if (strcmp(method, "GET") == 0 && strcmp(path, "/kito-sim/payments") == 0)
         handle_list(fd);
     else if (strcmp(method, "POST") == 0 && strcmp(path, "/kito-sim/callback-base") == 0)
         handle_callback_base(fd, body, body_len);
@@ -579,6 +735,8 @@ static int usage(void)
                     "success|failure|timeout|duplicate|late|fail_once|refuse|hang]\n"
                     "       [--delay-ms N] [--late-ms N] [--hang-ms N] [--callback-tries N]\n"
                     "       [--cacert PATH | --insecure] [--callback-base URL]\n"
+                    "       --consumer-key K --consumer-secret S [--token-ttl-s N]\n"
+                    "       --key PRIVATE-KEY.pem --initiator-password P\n"
                     "(see the comment at the top of sims/mpesa_sim.c)\n");
     return 2;
 }
@@ -601,6 +759,10 @@ int main(int argc, char **argv)
         !parse_long(getenv("KITO_MPESA_SIM_PORT"), 1, 65535, &port))
         return usage();
     opt.cacert = getenv("KITO_MPESA_SIM_CACERT");
+    /* secrets from the environment rather than the command line, which other users can read */
+    opt.consumer_key = getenv("KITO_MPESA_SIM_CONSUMER_KEY");
+    opt.consumer_secret = getenv("KITO_MPESA_SIM_CONSUMER_SECRET");
+    opt.initiator_password = getenv("KITO_MPESA_SIM_INITIATOR_PASSWORD");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = true, takes = true;
@@ -628,7 +790,25 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--callback-base") == 0)
             ok = v != NULL && url_ok(v) && strlen(v) < sizeof(opt.callback_base) &&
                  snprintf(opt.callback_base, sizeof(opt.callback_base), "%s", v) > 0;
-        else if (strcmp(a, "--insecure") == 0) {
+        else if (strcmp(a, "--consumer-key") == 0)
+            opt.consumer_key = v;
+        else if (strcmp(a, "--consumer-secret") == 0)
+            opt.consumer_secret = v;
+        else if (strcmp(a, "--initiator-password") == 0)
+            opt.initiator_password = v;
+        else if (strcmp(a, "--token-ttl-s") == 0)
+            ok = parse_long(v, 1, 86400, &opt.token_ttl_s);
+        else if (strcmp(a, "--key") == 0) {
+            FILE *f = v != NULL ? fopen(v, "r") : NULL;
+            opt.key = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+            if (f != NULL)
+                fclose(f);
+            if (opt.key == NULL) {
+                fprintf(stderr, "mpesa_sim: --key %s: not a readable PEM private key\n",
+                        v != NULL ? v : "");
+                return 2;
+            }
+        } else if (strcmp(a, "--insecure") == 0) {
             opt.insecure = true;
             takes = false;
         } else
@@ -638,7 +818,8 @@ int main(int argc, char **argv)
         if (takes)
             i++;
     }
-    if (port == 0 || opt.bind == NULL)
+    if (port == 0 || opt.bind == NULL || opt.consumer_key == NULL || opt.consumer_secret == NULL ||
+        opt.initiator_password == NULL || opt.key == NULL)
         return usage();
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -1,8 +1,12 @@
 #include "api/adapters/mpesa.h"
 
 #include <assert.h>
-#include <curl/curl.h>
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -453,109 +457,69 @@ bool kito_mpesa_rate_parse(const char *text, int64_t *rate_micros)
     return true;
 }
 
-/* ---- the HTTPS client ---------------------------------------------------------------------- */
+/* ---- SecurityCredential -------------------------------------------------------------------- */
 
-typedef struct call_state {
-    kito_mpesa_http *out;
-    size_t cap;
-    bool too_big;
-    kito_mpesa_abort_fn abort_fn;
-    void *abort_ud;
-} call_state;
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+/* The certificate in path: PEM ("-----BEGIN CERTIFICATE-----") or DER (Safaricom's .cer files
+ * come both ways). NULL when it is neither. */
+static X509 *read_certificate(const char *path)
 {
-    call_state *cs = ud;
-    size_t n = size * nmemb;
-    kito_mpesa_http *h = cs->out;
-    if (h->len + n > KITO_MPESA_BODY_MAX) {
-        cs->too_big = true;
-        return 0; /* makes curl stop with CURLE_WRITE_ERROR */
-    }
-    if (h->len + n + 1 > cs->cap) {
-        size_t cap = cs->cap == 0 ? 1024 : cs->cap;
-        while (cap < h->len + n + 1)
-            cap *= 2;
-        char *b = realloc(h->body, cap);
-        if (b == NULL)
-            return 0;
-        h->body = b;
-        cs->cap = cap;
-    }
-    memcpy(h->body + h->len, data, n);
-    h->len += n;
-    h->body[h->len] = '\0';
-    return n;
+    BIO *b = BIO_new_file(path, "rb");
+    if (b == NULL)
+        return NULL;
+    X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    if (x == NULL && BIO_reset(b) == 0)
+        x = d2i_X509_bio(b, NULL);
+    BIO_free(b);
+    return x;
 }
 
-static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+kito_err kito_mpesa_security_credential(const char *cert_path, const char *password, char *out,
+                                        size_t cap, char *why, size_t why_size)
 {
-    call_state *cs = ud;
-    (void)dt, (void)dn, (void)ut, (void)un;
-    return cs->abort_fn != NULL && cs->abort_fn(cs->abort_ud) ? 1 : 0;
-}
-
-kito_err kito_mpesa_call(const kito_mpesa_conf *conf, const char *path, const json_t *doc,
-                         kito_mpesa_abort_fn abort_fn, void *abort_ud, kito_mpesa_http *out)
-{
-    memset(out, 0, sizeof(*out));
-    char url[1024];
-    int n = snprintf(url, sizeof(url), "%s%s", conf->base_url, path);
-    if (n < 0 || (size_t)n >= sizeof(url)) {
-        snprintf(out->error, sizeof(out->error), "the provider URL is too long");
+    if (cap > 0)
+        out[0] = '\0';
+    if (cert_path == NULL || cert_path[0] == '\0' || password == NULL || password[0] == '\0') {
+        set_why(why, why_size, "the certificate file and the initiator password are required");
         return KITO_E_CONFIG;
     }
-    char *payload = json_dumps(doc, JSON_COMPACT);
-    CURL *c = curl_easy_init();
-    struct curl_slist *hdr = NULL;
-    hdr = curl_slist_append(hdr, "Content-Type: application/json");
-    struct curl_slist *hdr2 =
-        hdr != NULL ? curl_slist_append(hdr, "Accept: application/json") : NULL;
-    if (payload == NULL || c == NULL || hdr2 == NULL) {
-        free(payload);
-        curl_easy_cleanup(c);
-        curl_slist_free_all(hdr);
-        return KITO_E_NOMEM;
+    X509 *x = read_certificate(cert_path);
+    if (x == NULL) {
+        if (why != NULL && why_size > 0)
+            snprintf(why, why_size, "%s is not a readable X.509 certificate (PEM or DER)",
+                     cert_path);
+        return KITO_E_CONFIG;
     }
-    hdr = hdr2;
-    call_state cs = {.out = out, .abort_fn = abort_fn, .abort_ud = abort_ud};
-    long timeout = conf->timeout_ms > 0 ? (long)conf->timeout_ms : 10000;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout < 5000 ? timeout : 5000L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &cs);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &cs);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    CURLcode rc = curl_easy_perform(c);
-    kito_err e = KITO_OK;
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-    } else {
-        out->status = 0;
-        snprintf(out->error, sizeof(out->error), "%s%s", curl_easy_strerror(rc),
-                 cs.too_big ? " (answer too large)" : "");
-        e = KITO_E_UNAVAILABLE;
+    kito_err e = KITO_E_INTERNAL;
+    uint8_t *cipher = NULL;
+    EVP_PKEY *key = X509_get0_pubkey(x); /* borrowed from x */
+    EVP_PKEY_CTX *ctx = key != NULL ? EVP_PKEY_CTX_new(key, NULL) : NULL;
+    size_t n = 0, plen = strlen(password);
+    if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
+        set_why(why, why_size, "the certificate's key is not an RSA key");
+        e = KITO_E_CONFIG;
+        goto out;
     }
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(c);
-    free(payload);
+    /* Daraja: RSA, PKCS #1 v1.5 padding (not OAEP); at most the key size - 11 bytes of input */
+    if (plen + 11 > (size_t)EVP_PKEY_get_size(key)) {
+        set_why(why, why_size, "the initiator password is too long for the certificate's key");
+        e = KITO_E_CONFIG;
+        goto out;
+    }
+    if (ctx == NULL || EVP_PKEY_encrypt_init(ctx) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0 ||
+        EVP_PKEY_encrypt(ctx, NULL, &n, (const uint8_t *)password, plen) <= 0 ||
+        (cipher = OPENSSL_malloc(n)) == NULL ||
+        EVP_PKEY_encrypt(ctx, cipher, &n, (const uint8_t *)password, plen) <= 0) {
+        set_why(why, why_size, "OpenSSL could not encrypt the initiator password");
+        goto out;
+    }
+    e = kito_crypto_b64_encode(KITO_B64_STD, cipher, n, out, cap) == KITO_OK ? KITO_OK
+                                                                             : KITO_E_CAPACITY;
+    if (e != KITO_OK)
+        set_why(why, why_size, "the SecurityCredential does not fit");
+out:
+    OPENSSL_free(cipher);
+    EVP_PKEY_CTX_free(ctx);
+    X509_free(x);
     return e;
-}
-
-void kito_mpesa_http_free(kito_mpesa_http *h)
-{
-    if (h == NULL)
-        return;
-    free(h->body);
-    h->body = NULL;
-    h->len = 0;
 }

@@ -1,13 +1,24 @@
 /*
  * The M-Pesa Daraja B2C driver (DESIGN.md, "Settlement and payouts"; issue 7).
  *
- * Two halves:
- *   - pure functions (no I/O, any thread): build the B2C payment request and the status query,
- *     parse the synchronous answers and the result callback, convert and round amounts, compare
- *     the callback token in constant time. Unit-tested and fuzzed without a socket.
- *   - the HTTPS client (libcurl): kito_mpesa_call posts one JSON document to the provider. It
- *     blocks for up to the configured timeout, so it runs on the payout worker thread, never on
- *     the event loop.
+ * Pure functions (no I/O, any thread): build the B2C payment request and the status query,
+ * parse the synchronous answers and the result callbacks, convert and round amounts, compare the
+ * callback token in constant time. Unit-tested and fuzzed without a socket. The HTTP (and the
+ * OAuth token) are the rail client's (api/adapters/rail.h, rail_client.c): one client for every
+ * rail. The one function here that touches a file is kito_mpesa_security_credential, called once
+ * when the payout worker starts.
+ *
+ * Authentication, as Daraja documents it (developer.safaricom.co.ke, "Authorization"):
+ *   GET {base}/oauth/v1/generate?grant_type=client_credentials
+ *     Authorization: Basic base64(consumer key ":" consumer secret)
+ *   -> 200 {"access_token": "...", "expires_in": "3599"}   (seconds, as a string)
+ *   and every API call carries "Authorization: Bearer <access_token>"; an expired or unknown
+ *   token gets 401 {"requestId", "errorCode": "404.001.03", "errorMessage": "Invalid Access
+ *   Token"}.
+ * SecurityCredential ("Getting Started", "Security Credentials"): the initiator's password
+ * encrypted with the M-Pesa public key certificate (X.509), RSA with PKCS #1 v1.5 padding (not
+ * OAEP), base64-encoded. The sandbox and production certificates differ; the operator supplies
+ * the file (KITO_MPESA_CERT).
  *
  * The protocol, as Daraja documents it:
  *   POST {base}/mpesa/b2c/v3/paymentrequest
@@ -50,7 +61,8 @@
 typedef struct kito_mpesa_conf {
     const char *base_url;            /* "https://api.safaricom.co.ke" or the simulator */
     const char *initiator;           /* InitiatorName */
-    const char *security_credential; /* SecurityCredential (secret; never logged) */
+    const char *security_credential; /* SecurityCredential, made by
+                                        kito_mpesa_security_credential (secret; never logged) */
     const char *shortcode;           /* PartyA */
     const char *callback_base;       /* the public https base the provider calls back */
     const char *callback_token;      /* secret; appended to ResultURL as ?token= */
@@ -157,27 +169,17 @@ kito_err kito_mpesa_convert(int64_t source_minor, unsigned from_exp, unsigned to
 /* Parses a decimal rate ("129.50", at most 6 decimals, > 0, < 10^9) into micros. false if not. */
 bool kito_mpesa_rate_parse(const char *text, int64_t *rate_micros);
 
-/* A provider's answer to one HTTP call. */
-typedef struct kito_mpesa_http {
-    long status; /* 0 when no response arrived (refused, reset, timed out) */
-    char *body;  /* malloc'd, NUL-terminated, may be NULL; free with free() */
-    size_t len;
-    char error[256]; /* the transport error, when status is 0 */
-} kito_mpesa_http;
-
-/* Stops a call early when it returns true (say, the server is stopping); ud is the caller's. */
-typedef bool (*kito_mpesa_abort_fn)(void *ud);
-
-/* POSTs doc as JSON to conf->base_url + path and waits for the answer (conf->timeout_ms at most,
- * or until abort_fn says stop). Blocking: a worker thread only. Returns KITO_OK when an HTTP
- * answer came (any status), KITO_E_UNAVAILABLE when none did (out->error says why), KITO_E_NOMEM.
- * Call kito_mpesa_http_free on out in every case. */
-kito_err kito_mpesa_call(const kito_mpesa_conf *conf, const char *path, const json_t *doc,
-                         kito_mpesa_abort_fn abort_fn, void *abort_ud, kito_mpesa_http *out);
-
-void kito_mpesa_http_free(kito_mpesa_http *h);
+/* The SecurityCredential for password: encrypted with the public key of the X.509 certificate
+ * in the file cert_path (PEM or DER), RSA PKCS #1 v1.5, base64 (standard, padded) into out (cap
+ * bytes). Reads the file; any thread. KITO_E_CONFIG (reason in why) when the file cannot be read,
+ * is not a certificate, holds no RSA key or the password is empty or too long for the key;
+ * KITO_E_CAPACITY when out is too small; KITO_E_INTERNAL on an OpenSSL failure. The result
+ * differs every call (the padding is random); each one decrypts to the password. */
+kito_err kito_mpesa_security_credential(const char *cert_path, const char *password, char *out,
+                                        size_t cap, char *why, size_t why_size);
 
 /* The provider paths. */
+#define KITO_MPESA_PATH_TOKEN "/oauth/v1/generate?grant_type=client_credentials"
 #define KITO_MPESA_PATH_B2C "/mpesa/b2c/v3/paymentrequest"
 #define KITO_MPESA_PATH_STATUS "/mpesa/transactionstatus/v1/query"
 #define KITO_MPESA_CALLBACK_PATH "/v1/payouts/callbacks/mpesa"

@@ -35,6 +35,24 @@ static void make_reference(uint64_t payout_id, uint32_t attempt_no, const uint8_
     snprintf(out, KITO_RAIL_REF_SIZE, "kito-%" PRIu64 "-%u-%s", payout_id, attempt_no, hex);
 }
 
+/* Daraja's OAuth (mpesa.h): GET the generate endpoint with the consumer key and secret as Basic
+ * credentials; the answer is {"access_token", "expires_in": "3599"} (kito_rail_token_parse). */
+static kito_err build_token(const kito_rail_conf *conf, kito_rail_request *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (conf->client_id == NULL || conf->client_secret == NULL || conf->client_id[0] == '\0' ||
+        conf->client_secret[0] == '\0')
+        return KITO_E_VALIDATION;
+    char pair[512], b64[700];
+    int n = snprintf(pair, sizeof(pair), "%s:%s", conf->client_id, conf->client_secret);
+    if (n < 0 || (size_t)n >= sizeof(pair) ||
+        kito_crypto_b64_encode(KITO_B64_STD, pair, (size_t)n, b64, sizeof(b64)) != KITO_OK)
+        return KITO_E_VALIDATION;
+    snprintf(out->method, sizeof(out->method), "GET");
+    snprintf(out->path, sizeof(out->path), "%s", KITO_MPESA_PATH_TOKEN);
+    return kito_rail_request_header(out, "Authorization: Basic %s", b64);
+}
+
 static kito_err build_transfer(const kito_rail_conf *conf, const kito_rail_transfer *t,
                                kito_rail_request *out)
 {
@@ -48,6 +66,7 @@ static kito_err build_transfer(const kito_rail_conf *conf, const kito_rail_trans
      * Tanzanian M-Pesa wallets go through the same simulator until Vodacom's API has a rail) */
     snprintf(out->method, sizeof(out->method), "POST");
     snprintf(out->path, sizeof(out->path), "%s", KITO_MPESA_PATH_B2C);
+    out->bearer = true;
     return kito_mpesa_b2c_build(conf->mpesa, &b, &out->body);
 }
 
@@ -73,6 +92,7 @@ static kito_err build_status(const kito_rail_conf *conf, const kito_rail_transfe
     memset(out, 0, sizeof(*out));
     snprintf(out->method, sizeof(out->method), "POST");
     snprintf(out->path, sizeof(out->path), "%s", KITO_MPESA_PATH_STATUS);
+    out->bearer = true;
     return kito_mpesa_status_build(conf->mpesa, t->reference, &out->body);
 }
 
@@ -102,8 +122,8 @@ static kito_rail_status parse_status(long http_status, const char *body, size_t 
 const kito_rail_driver kito_rail_mpesa = {
     .name = "mpesa",
     .make_reference = make_reference,
-    .build_token = NULL, /* issue 19: Daraja's OAuth generate endpoint is not wired yet */
-    .parse_token = NULL,
+    .build_token = build_token,
+    .parse_token = kito_rail_token_parse,
     .build_transfer = build_transfer,
     .parse_acceptance = parse_acceptance,
     .build_status = build_status,

@@ -831,7 +831,8 @@ struct kito_payouts {
     pthread_cond_t cv;
     atomic_bool stop;
     kito_db_params db;
-    kito_mpesa_conf mpesa; /* the Daraja driver's own settings (kito_rail_conf.mpesa) */
+    kito_mpesa_conf mpesa;       /* the Daraja driver's own settings (kito_rail_conf.mpesa) */
+    char mpesa_credential[2048]; /* SecurityCredential, made once at start (secret) */
     kito_rail_client clients[RAILS_MAX]; /* one per configured rail */
     size_t rails;
     char rail_names[64]; /* "mpesa,mtn_momo": FIND_IN_SET over the configured rails */
@@ -1202,10 +1203,23 @@ kito_err kito_payouts_start(const kito_config *cfg, const kito_db_params *db, ki
         return KITO_E_INTERNAL;
     }
     w->db = *db;
+    if (cfg->mpesa_base_url[0] != '\0') {
+        /* Daraja wants the initiator password encrypted with M-Pesa's certificate (mpesa.h);
+         * a certificate that cannot be used stops the start: payouts would all be refused */
+        char why[256] = "";
+        kito_err ce = kito_mpesa_security_credential(cfg->mpesa_cert, cfg->mpesa_initiator_password,
+                                                     w->mpesa_credential,
+                                                     sizeof(w->mpesa_credential), why, sizeof(why));
+        if (ce != KITO_OK) {
+            kito_log("payouts", "KITO_MPESA_CERT: %s", why);
+            free(w);
+            return ce;
+        }
+    }
     w->mpesa = (kito_mpesa_conf){
         .base_url = cfg->mpesa_base_url,
         .initiator = cfg->mpesa_initiator,
-        .security_credential = cfg->mpesa_security_credential,
+        .security_credential = w->mpesa_credential,
         .shortcode = cfg->mpesa_shortcode,
         .callback_base = cfg->mpesa_callback_base,
         .callback_token = cfg->mpesa_callback_token,
@@ -1215,6 +1229,8 @@ kito_err kito_payouts_start(const kito_config *cfg, const kito_db_params *db, ki
     if (cfg->mpesa_base_url[0] != '\0')
         add_rail(w, &kito_rail_mpesa,
                  (kito_rail_conf){.base_url = cfg->mpesa_base_url,
+                                  .client_id = cfg->mpesa_consumer_key,
+                                  .client_secret = cfg->mpesa_consumer_secret,
                                   .mpesa = &w->mpesa,
                                   .timeout_ms = cfg->mpesa_timeout_ms});
     if (cfg->momo_base_url[0] != '\0')

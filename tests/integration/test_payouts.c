@@ -28,98 +28,28 @@
 #include "api/adapters/mpesa.h"
 #include "api/common/validate.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/harness_mpesa.h"
 
 #define TOKEN "test-callback-token-0123456789abcdef"
 
 static struct kito_kitod kd;
-static pid_t sim_pid;
-static int sim_port;
-static char sim_log[512];
+static struct kito_mpesa_sim sim;
 
 /* ---- the simulator --------------------------------------------------------------------------- */
 
-static size_t on_sim_body(char *data, size_t size, size_t n, void *ud)
-{
-    char **buf = ud;
-    size_t old = *buf != NULL ? strlen(*buf) : 0;
-    char *b = realloc(*buf, old + size * n + 1);
-    cr_assert(b != NULL);
-    memcpy(b + old, data, size * n);
-    b[old + size * n] = '\0';
-    *buf = b;
-    return size * n;
-}
-
-/* One plain-HTTP call to the simulator; returns the status, the body parsed into *out. */
 static long sim_call(const char *method, const char *path, const char *body, json_t **out)
 {
-    char url[256];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", sim_port, path);
-    CURL *c = curl_easy_init();
-    char *buf = NULL;
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body != NULL)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_sim_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (out != NULL)
-        *out = buf != NULL ? json_loads(buf, 0, NULL) : NULL;
-    free(buf);
-    return status;
+    return kito_mpesa_sim_call(&sim, method, path, body, out);
 }
 
 static void sim_start(void)
 {
-    sim_port = kito_harness_free_port();
-    snprintf(sim_log, sizeof(sim_log), "%s", kito_harness_var("logs/mpesa_sim.log"));
-    char bin[1024], port[16], cacert[1024];
-    snprintf(bin, sizeof(bin), "%s/sims/mpesa_sim", getenv("KITO_TEST_BUILD"));
-    snprintf(port, sizeof(port), "%d", sim_port);
-    snprintf(cacert, sizeof(cacert), "%s", kito_harness_var("tls/ca.pem"));
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        /* both streams to the log: a leaked simulator must never hold the test's stdout */
-        if (freopen(sim_log, "a", stderr) != NULL)
-            dup2(fileno(stderr), 1);
-        char *argv[] = {bin,   "--port",    port,   "--cacert",  cacert, "--delay-ms",
-                        "200", "--late-ms", "2500", "--hang-ms", "4000", NULL};
-        execv(bin, argv);
-        _exit(127);
-    }
-    sim_pid = pid;
-    for (int i = 0; i < 100; i++) {
-        if (sim_call("GET", "/healthz", NULL, NULL) == 200)
-            return;
-        kito_harness_sleep_ms(50);
-    }
-    cr_assert_fail("mpesa_sim did not start; see %s", sim_log);
+    kito_mpesa_sim_start(&sim, NULL);
 }
 
 static void sim_stop(void)
 {
-    if (sim_pid > 0) {
-        kill(sim_pid, SIGTERM);
-        waitpid(sim_pid, NULL, 0);
-        sim_pid = 0;
-    }
-}
-
-/* Points the simulator's callbacks at the running kitod. */
-static void sim_point_at_kitod(void)
-{
-    char body[128];
-    snprintf(body, sizeof(body), "{\"callback_base\":\"https://localhost:%d\"}", kd.https_port);
-    cr_assert_eq(sim_call("POST", "/kito-sim/callback-base", body, NULL), 200);
+    kito_mpesa_sim_stop(&sim);
 }
 
 /* Payments the simulator received for occasion (the payout id): how many, and how many paid. */
@@ -150,15 +80,9 @@ static void sim_payments(const char *occasion, int *received, int *paid, int *ca
 
 static void kitod_up(void)
 {
-    static char base[128];
-    snprintf(base, sizeof(base), "KITO_MPESA_BASE_URL=http://127.0.0.1:%d", sim_port);
-    const char *env[] = {base, "KITO_MPESA_INITIATOR=kito_test",
-                         "KITO_MPESA_SECURITY_CREDENTIAL=c2ltdWxhdG9yLWNyZWRlbnRpYWw=",
-                         "KITO_MPESA_SHORTCODE=600000",
-                         /* the simulator is pointed at the real port once kitod has one */
-                         "KITO_MPESA_CALLBACK_BASE=https://localhost:1",
-                         "KITO_MPESA_CALLBACK_TOKEN=" TOKEN, "KITO_MPESA_TIMEOUT_MS=1500",
-                         "KITO_PAYOUT_INTERVAL_MS=100", "KITO_PAYOUT_CHECK_AFTER_MS=2500", NULL};
+    const char *env[16] = {"KITO_MPESA_INITIATOR=kito_test", "KITO_MPESA_TIMEOUT_MS=1500",
+                           "KITO_PAYOUT_INTERVAL_MS=100", "KITO_PAYOUT_CHECK_AFTER_MS=2500"};
+    kito_mpesa_sim_env(&sim, TOKEN, NULL, env + 4);
     kito_harness_kitod_start(&kd, env);
     /* a busy shared machine can take a while; leave nothing running if it never does */
     if (kito_harness_wait_health(&kd, 200, 20000) != 200) {
@@ -166,7 +90,7 @@ static void kitod_up(void)
         sim_stop();
         cr_assert_fail("kitod never became healthy; see %s", kd.log_path);
     }
-    sim_point_at_kitod();
+    kito_mpesa_sim_point_at(&sim, kd.https_port);
 }
 
 /* ---- the ledger -------------------------------------------------------------------------------
@@ -198,18 +122,6 @@ static char *value_text(char *out, size_t cap, const char *fmt, ...)
     return out;
 }
 
-/* DESIGN.md: every ledger transaction sums to zero per currency (and none is empty). */
-static void ledger_check(void)
-{
-    long long bad =
-        value_i64("SELECT COUNT(*) FROM (SELECT transaction_id FROM ledger_entries"
-                  " GROUP BY transaction_id, currency HAVING SUM(amount_minor) <> 0) x");
-    cr_assert_eq(bad, 0, "%lld ledger transactions do not sum to zero", bad);
-    long long empty = value_i64("SELECT COUNT(*) FROM ledger_transactions t WHERE NOT EXISTS"
-                                " (SELECT 1 FROM ledger_entries e WHERE e.transaction_id = t.id)");
-    cr_assert_eq(empty, 0, "%lld ledger transactions have no entries", empty);
-}
-
 static void suite_up(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -221,94 +133,13 @@ static void suite_down(void)
 {
     kito_harness_kitod_stop(&kd, 5000);
     sim_stop();
-    ledger_check();
+    kito_mpesa_ledger_check();
 }
 
 TestSuite(payouts, .init = suite_up, .fini = suite_down, .timeout = 90);
 
 /* ---- arranging a paid settlement --------------------------------------------------------------
  */
-
-struct sold {
-    unsigned long long miner, buyer, settlement;
-    char msisdn[20];
-    char miner_token[44];
-};
-
-/* A Kenyan miner (payout wallet ending in suffix), a USD sale, a sold lot, its settlement with a
- * balanced ledger transaction, and its invoice, paid. Hammer USD 100.00: premium 10.00, commission
- * 5.00, royalty 6.00, miner net 89.00. */
-static void arrange(struct sold *s, const char *suffix, const char *currency)
-{
-    static unsigned counter;
-    counter++;
-    memset(s, 0, sizeof(*s));
-    s->miner = kito_harness_account("miner", NULL, 0);
-    s->buyer = kito_harness_account("buyer", NULL, 0);
-    unsigned long long org = kito_harness_account("organizer", NULL, 0);
-    snprintf(s->msisdn, sizeof(s->msisdn), "+2547%02u%04u%s", (unsigned)getpid() % 100,
-             counter % 10000, suffix);
-    kito_harness_sql("INSERT INTO miner_profiles (account_id, country, payout_msisdn, payout_rail)"
-                     " VALUES (%llu, 'KE', '%s', 'mpesa')",
-                     s->miner, s->msisdn);
-    kito_harness_session(s->miner, s->miner_token);
-    unsigned long long sale = kito_harness_sql(
-        "INSERT INTO sales (organizer_id, title, format, currency, starts_at, ends_at, ladder_json,"
-        " status) VALUES (%llu, 'Payout test', 'timed', '%s', UTC_TIMESTAMP(3) - INTERVAL 2 DAY,"
-        " UTC_TIMESTAMP(3) - INTERVAL 1 DAY,"
-        " '[{\"from_minor\":0,\"step_minor\":100}]', 'closed')",
-        org, currency);
-    unsigned long long stone = kito_harness_sql(
-        "INSERT INTO stones (seller_id, listed_by, species, weight_cct, origin_country, status)"
-        " VALUES (%llu, %llu, 'garnet', 150, 'KE', 'listed')",
-        s->miner, s->miner);
-    unsigned long long lot = kito_harness_sql(
-        "INSERT INTO lots (sale_id, stone_id, lot_number, position, opening_minor, state,"
-        " hammer_minor, winner_id, closed_at) VALUES (%llu, %llu, 1, 0, 100, 'sold', 10000, %llu,"
-        " UTC_TIMESTAMP(3))",
-        sale, stone, s->buyer);
-    long long rate = value_i64("SELECT id FROM royalty_rates ORDER BY id LIMIT 1");
-    if (rate < 0)
-        rate = (long long)kito_harness_sql(
-            "INSERT INTO royalty_rates (country, species, rate_bps, effective_from) VALUES"
-            " ('KE', '*', 600, '2001-01-01 00:00:00')");
-    unsigned long long tx = kito_harness_sql(
-        "INSERT INTO ledger_transactions (kind, reference, currency, memo) VALUES ('settlement',"
-        " 'payout-test-%llu', '%s', 'arranged by test_payouts')",
-        lot, currency);
-    kito_harness_sql("INSERT INTO ledger_entries (transaction_id, account_code, party_id,"
-                     " amount_minor, currency) VALUES (%llu, 1, %llu, 11000, '%s'),"
-                     " (%llu, 2, %llu, -8900, '%s'), (%llu, 3, NULL, -1500, '%s'),"
-                     " (%llu, 4, NULL, -600, '%s')",
-                     tx, s->buyer, currency, tx, s->miner, currency, tx, currency, tx, currency);
-    s->settlement = kito_harness_sql(
-        "INSERT INTO settlements (lot_id, sale_id, stone_id, buyer_id, miner_id, currency,"
-        " hammer_minor, buyer_premium_bps, buyer_premium_minor, buyer_total_minor, commission_bps,"
-        " commission_minor, royalty_rate_id, royalty_country, royalty_rate_bps, royalty_minor,"
-        " miner_net_minor, ledger_transaction_id, outbox_entry_id, closed_at) VALUES (%llu, %llu,"
-        " %llu, %llu, %llu, '%s', 10000, 1000, 1000, 11000, 500, 500, %lld, 'KE', 600, 600, 8900,"
-        " %llu, '1-%llu', UTC_TIMESTAMP(3))",
-        lot, sale, stone, s->buyer, s->miner, currency, rate, tx, lot);
-    /* paid last, with the buyer's payment and its ledger transaction (cash debit, receivable
-     * credit) as `kitoctl payment record` makes them: from here the payout worker may act */
-    unsigned long long invoice = kito_harness_sql(
-        "INSERT INTO invoices (settlement_id, buyer_id, sale_id, number, status, amount_minor,"
-        " paid_minor, currency, issued_at, due_at, paid_at) VALUES (%llu, %llu, %llu,"
-        " 'INV-77%010llu', 'paid', 11000, 11000, '%s', UTC_TIMESTAMP(3) - INTERVAL 1 HOUR,"
-        " UTC_TIMESTAMP(3) + INTERVAL 3 DAY, UTC_TIMESTAMP(3))",
-        s->settlement, s->buyer, sale, s->settlement, currency);
-    unsigned long long ptx = kito_harness_sql(
-        "INSERT INTO ledger_transactions (kind, reference, currency, memo) VALUES ('payment',"
-        " 'PAYOUT-TEST-%llu', '%s', 'arranged by test_payouts')",
-        lot, currency);
-    kito_harness_sql("INSERT INTO ledger_entries (transaction_id, account_code, party_id,"
-                     " amount_minor, currency) VALUES (%llu, 7, NULL, 11000, '%s'),"
-                     " (%llu, 1, %llu, -11000, '%s')",
-                     ptx, currency, ptx, s->buyer, currency);
-    kito_harness_sql("INSERT INTO payments (invoice_id, amount_minor, currency, reference,"
-                     " ledger_transaction_id) VALUES (%llu, 11000, '%s', 'PAYOUT-TEST-%llu', %llu)",
-                     invoice, currency, lot, ptx);
-}
 
 static void set_rate(const char *rate)
 {
@@ -321,24 +152,6 @@ static void set_rate(const char *rate)
              getenv("KITO_TEST_BUILD"), rate);
     cr_assert_eq(kito_harness_sh(cmd, out, sizeof(out)), 0, "kitoctl fx set failed: %s", out);
     kito_harness_sleep_ms(5); /* effective_from has millisecond resolution */
-}
-
-/* Waits (up to timeout_ms) for the settlement's payout to reach state; returns its id. */
-static unsigned long long wait_state(const struct sold *s, const char *state, int timeout_ms)
-{
-    char got[32] = "";
-    for (int waited = 0; waited <= timeout_ms; waited += 100) {
-        value_text(got, sizeof(got), "SELECT state FROM payouts WHERE settlement_id = %llu",
-                   s->settlement);
-        if (strcmp(got, state) == 0)
-            return (unsigned long long)value_i64("SELECT id FROM payouts WHERE settlement_id ="
-                                                 " %llu",
-                                                 s->settlement);
-        kito_harness_sleep_ms(100);
-    }
-    cr_assert_fail("payout of settlement %llu is '%s', not '%s' after %d ms", s->settlement, got,
-                   state, timeout_ms);
-    return 0;
 }
 
 static const char *pay_id(unsigned long long id)
@@ -411,9 +224,9 @@ static struct kito_http_resp get_as(const char *token, const char *path)
 Test(payouts, paid_settlement_to_payout_succeeded_with_the_ledger_balanced)
 {
     set_rate("129.50");
-    struct sold s;
-    arrange(&s, "10", "USD");
-    unsigned long long id = wait_state(&s, "succeeded", 10000);
+    struct kito_sold s;
+    kito_mpesa_sold(&s, "10", "USD");
+    unsigned long long id = kito_mpesa_wait_payout(&s, "succeeded", 10000);
     /* the rate is copied onto the payout, and the amount is converted half up, paid whole */
     long long rate = value_i64("SELECT rate_micros FROM payouts WHERE id = %llu", id);
     int64_t local, units, rem;
@@ -457,7 +270,7 @@ Test(payouts, paid_settlement_to_payout_succeeded_with_the_ledger_balanced)
                            " '%s' AND e.account_code = 8",
                            pay_id(id)),
                  units * 100);
-    ledger_check();
+    kito_mpesa_ledger_check();
 
     /* the endpoints: the miner sees it, another miner does not, the operator does */
     char path[128];
@@ -490,9 +303,9 @@ Test(payouts, paid_settlement_to_payout_succeeded_with_the_ledger_balanced)
 
 Test(payouts, same_currency_payout_needs_no_rate)
 {
-    struct sold s;
-    arrange(&s, "11", "KES");
-    unsigned long long id = wait_state(&s, "succeeded", 10000);
+    struct kito_sold s;
+    kito_mpesa_sold(&s, "11", "KES");
+    unsigned long long id = kito_mpesa_wait_payout(&s, "succeeded", 10000);
     cr_assert_eq(value_i64("SELECT rate_micros FROM payouts WHERE id = %llu", id), 1000000);
     /* KES 89.00: 89 shillings, nothing left over */
     cr_assert_eq(value_i64("SELECT paid_units FROM payouts WHERE id = %llu", id), 89);
@@ -503,9 +316,9 @@ Test(payouts, same_currency_payout_needs_no_rate)
 Test(payouts, failure_then_retry_is_a_new_attempt_then_success)
 {
     set_rate("129.50");
-    struct sold s;
-    arrange(&s, "95", "USD"); /* fail once */
-    unsigned long long id = wait_state(&s, "failed", 10000);
+    struct kito_sold s;
+    kito_mpesa_sold(&s, "95", "USD"); /* fail once */
+    unsigned long long id = kito_mpesa_wait_payout(&s, "failed", 10000);
     char code[32];
     value_text(code, sizeof(code),
                "SELECT result_code FROM payout_attempts WHERE payout_id = %llu AND attempt_no = 1",
@@ -522,7 +335,7 @@ Test(payouts, failure_then_retry_is_a_new_attempt_then_success)
              getenv("KITO_TEST_MYSQL_PORT"), getenv("KITO_TEST_MYSQL_PASSWORD"),
              getenv("KITO_TEST_BUILD"), pay_id(id));
     cr_assert_eq(kito_harness_sh(cmd, out, sizeof(out)), 0, "%s", out);
-    wait_state(&s, "succeeded", 10000);
+    kito_mpesa_wait_payout(&s, "succeeded", 10000);
     cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id), 2);
     char ocid1[80], ocid2[80];
     value_text(ocid1, sizeof(ocid1),
@@ -543,9 +356,9 @@ Test(payouts, failure_then_retry_is_a_new_attempt_then_success)
 Test(payouts, duplicate_callback_changes_nothing)
 {
     set_rate("129.50");
-    struct sold s;
-    arrange(&s, "93", "USD");
-    unsigned long long id = wait_state(&s, "succeeded", 10000);
+    struct kito_sold s;
+    kito_mpesa_sold(&s, "93", "USD");
+    unsigned long long id = kito_mpesa_wait_payout(&s, "succeeded", 10000);
     int received = 0, paid = 0, callbacks = 0;
     for (int i = 0; i < 50 && callbacks < 2; i++) {
         sim_payments(pay_id(id), &received, &paid, &callbacks);
@@ -566,9 +379,9 @@ Test(payouts, duplicate_callback_changes_nothing)
 Test(payouts, late_failure_after_success_changes_nothing)
 {
     set_rate("129.50");
-    struct sold s;
-    arrange(&s, "12", "USD");
-    unsigned long long id = wait_state(&s, "succeeded", 10000);
+    struct kito_sold s;
+    kito_mpesa_sold(&s, "12", "USD");
+    unsigned long long id = kito_mpesa_wait_payout(&s, "succeeded", 10000);
     char ocid[80];
     value_text(ocid, sizeof(ocid),
                "SELECT originator_conversation_id FROM payout_attempts WHERE payout_id = %llu", id);
@@ -586,9 +399,9 @@ Test(payouts, late_failure_after_success_changes_nothing)
 Test(payouts, forged_callbacks_are_refused_and_unknown_ids_ignored)
 {
     set_rate("129.50");
-    struct sold s;
-    arrange(&s, "92", "USD"); /* timeout: stays submitted, so a forged success would show */
-    unsigned long long id = wait_state(&s, "submitted", 10000);
+    struct kito_sold s;
+    kito_mpesa_sold(&s, "92", "USD"); /* timeout: stays submitted, so a forged success would show */
+    unsigned long long id = kito_mpesa_wait_payout(&s, "submitted", 10000);
     char ocid[80], state[32];
     for (int i = 0; i < 50; i++) {
         value_text(state, sizeof(state), "SELECT state FROM payout_attempts WHERE payout_id = %llu",
@@ -654,9 +467,9 @@ Test(payouts, the_callback_token_never_reaches_the_log)
 Test(payouts, provider_timeout_stays_submitted_and_is_never_resent)
 {
     set_rate("129.50");
-    struct sold s;
-    arrange(&s, "92", "USD");
-    unsigned long long id = wait_state(&s, "submitted", 10000);
+    struct kito_sold s;
+    kito_mpesa_sold(&s, "92", "USD");
+    unsigned long long id = kito_mpesa_wait_payout(&s, "submitted", 10000);
     /* past KITO_PAYOUT_CHECK_AFTER_MS: the worker asks, the provider says "in progress" */
     for (int i = 0; i < 80; i++) {
         if (value_i64("SELECT checks FROM payout_attempts WHERE payout_id = %llu", id) >= 1)
@@ -677,9 +490,9 @@ Test(payouts, provider_timeout_stays_submitted_and_is_never_resent)
 Test(payouts, lost_answer_is_never_resent_and_the_result_still_lands)
 {
     set_rate("129.50");
-    struct sold s;
-    arrange(&s, "97", "USD"); /* hang: paid, but the answer never comes back */
-    unsigned long long id = wait_state(&s, "succeeded", 15000);
+    struct kito_sold s;
+    kito_mpesa_sold(&s, "97", "USD"); /* hang: paid, but the answer never comes back */
+    unsigned long long id = kito_mpesa_wait_payout(&s, "succeeded", 15000);
     assert_paid_once(id);
     int received, paid;
     sim_payments(pay_id(id), &received, &paid, NULL);
@@ -690,12 +503,12 @@ Test(payouts, lost_answer_is_never_resent_and_the_result_still_lands)
 Test(payouts, acceptance_without_conversation_id_is_never_taken_for_a_refusal)
 {
     set_rate("129.50");
-    struct sold s;
+    struct kito_sold s;
     /* ResponseCode "0" without a ConversationID: the provider took the request and pays it. Had
      * Kito failed the attempt, the success callback would be ignored and the payout left failed,
      * to be retried by an operator -- and paid a second time. */
-    arrange(&s, "98", "USD");
-    unsigned long long id = wait_state(&s, "succeeded", 10000);
+    kito_mpesa_sold(&s, "98", "USD");
+    unsigned long long id = kito_mpesa_wait_payout(&s, "succeeded", 10000);
     assert_paid_once(id);
     cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id), 1);
 }
@@ -703,9 +516,9 @@ Test(payouts, acceptance_without_conversation_id_is_never_taken_for_a_refusal)
 Test(payouts, kitod_killed_midway_pays_exactly_once_after_restart)
 {
     set_rate("129.50");
-    struct sold s;
-    arrange(&s, "94", "USD"); /* late: the callback comes 2.5 s after the request */
-    unsigned long long id = wait_state(&s, "submitted", 10000);
+    struct kito_sold s;
+    kito_mpesa_sold(&s, "94", "USD"); /* late: the callback comes 2.5 s after the request */
+    unsigned long long id = kito_mpesa_wait_payout(&s, "submitted", 10000);
     char state[32] = "";
     for (int i = 0; i < 50 && strcmp(state, "accepted") != 0; i++) {
         value_text(state, sizeof(state), "SELECT state FROM payout_attempts WHERE payout_id = %llu",
@@ -718,7 +531,7 @@ Test(payouts, kitod_killed_midway_pays_exactly_once_after_restart)
     kd.pid = 0;
     kito_harness_sleep_ms(3000); /* the callback finds nobody and is retried by the provider */
     kitod_up();
-    wait_state(&s, "succeeded", 15000);
+    kito_mpesa_wait_payout(&s, "succeeded", 15000);
     assert_paid_once(id);
     int received, paid;
     sim_payments(pay_id(id), &received, &paid, NULL);
@@ -729,9 +542,9 @@ Test(payouts, kitod_killed_midway_pays_exactly_once_after_restart)
 Test(payouts, the_schema_refuses_a_second_success)
 {
     set_rate("129.50");
-    struct sold s;
-    arrange(&s, "13", "USD");
-    unsigned long long id = wait_state(&s, "succeeded", 10000);
+    struct kito_sold s;
+    kito_mpesa_sold(&s, "13", "USD");
+    unsigned long long id = kito_mpesa_wait_payout(&s, "succeeded", 10000);
     unsigned e = kito_harness_sql_errno(
         "INSERT INTO payout_attempts (payout_id, attempt_no, originator_conversation_id,"
         " request_json, state, transaction_id) VALUES (%llu, 9, 'kito-forged-%llu', '{}',"
@@ -815,7 +628,7 @@ static void assert_held(unsigned long long id, const char *kind)
     kito_harness_sql("UPDATE payout_anomalies SET resolved_at = UTC_TIMESTAMP(3) WHERE"
                      " payout_id = %llu",
                      id);
-    ledger_check();
+    kito_mpesa_ledger_check();
 }
 
 /* Posts a raw result callback body. */
@@ -834,9 +647,9 @@ static long post_raw_callback(const char *body)
 Test(payouts, wrong_amount_success_is_held_as_an_anomaly)
 {
     set_rate("129.50");
-    struct sold s;
-    arrange(&s, "99", "USD"); /* the simulator pays one unit more and says so */
-    unsigned long long id = wait_state(&s, "anomaly", 10000);
+    struct kito_sold s;
+    kito_mpesa_sold(&s, "99", "USD"); /* the simulator pays one unit more and says so */
+    unsigned long long id = kito_mpesa_wait_payout(&s, "anomaly", 10000);
     char state[32];
     cr_assert_str_eq(value_text(state, sizeof(state),
                                 "SELECT state FROM payout_attempts WHERE payout_id = %llu", id),
@@ -861,10 +674,10 @@ Test(payouts, wrong_amount_success_is_held_as_an_anomaly)
 Test(payouts, late_success_after_a_recorded_failure_is_held_as_an_anomaly)
 {
     set_rate("129.50");
-    struct sold s;
-    arrange(&s, "90", "USD"); /* failure after 200 ms, then success for the same request */
-    unsigned long long id = wait_state(&s, "failed", 10000);
-    wait_state(&s, "anomaly", 10000);
+    struct kito_sold s;
+    kito_mpesa_sold(&s, "90", "USD"); /* failure after 200 ms, then success for the same request */
+    unsigned long long id = kito_mpesa_wait_payout(&s, "failed", 10000);
+    kito_mpesa_wait_payout(&s, "anomaly", 10000);
     char state[32];
     cr_assert_str_eq(value_text(state, sizeof(state),
                                 "SELECT state FROM payout_attempts WHERE payout_id = %llu", id),
@@ -885,13 +698,13 @@ Test(payouts, late_success_after_a_recorded_failure_is_held_as_an_anomaly)
 Test(payouts, success_for_a_failed_attempt_after_a_paid_retry_is_held)
 {
     set_rate("129.50");
-    struct sold s;
-    arrange(&s, "95", "USD"); /* fail once */
-    unsigned long long id = wait_state(&s, "failed", 10000);
+    struct kito_sold s;
+    kito_mpesa_sold(&s, "95", "USD"); /* fail once */
+    unsigned long long id = kito_mpesa_wait_payout(&s, "failed", 10000);
     char args[128], out[512];
     snprintf(args, sizeof(args), "payout retry --payout %s", pay_id(id));
     cr_assert_eq(kitoctl_run(args, out, sizeof(out)), 0, "%s", out);
-    wait_state(&s, "succeeded", 10000);
+    kito_mpesa_wait_payout(&s, "succeeded", 10000);
     char ocid1[80], txn[40];
     value_text(ocid1, sizeof(ocid1),
                "SELECT originator_conversation_id FROM payout_attempts WHERE payout_id = %llu"
@@ -915,9 +728,9 @@ Test(payouts, success_for_a_failed_attempt_after_a_paid_retry_is_held)
 Test(payouts, success_to_another_wallet_is_held_as_an_anomaly)
 {
     set_rate("129.50");
-    struct sold s;
-    arrange(&s, "92", "USD"); /* timeout: the real result never comes */
-    unsigned long long id = wait_state(&s, "submitted", 10000);
+    struct kito_sold s;
+    kito_mpesa_sold(&s, "92", "USD"); /* timeout: the real result never comes */
+    unsigned long long id = kito_mpesa_wait_payout(&s, "submitted", 10000);
     char state[32] = "";
     for (int i = 0; i < 50 && strcmp(state, "accepted") != 0; i++) {
         value_text(state, sizeof(state), "SELECT state FROM payout_attempts WHERE payout_id = %llu",
