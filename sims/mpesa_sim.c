@@ -10,9 +10,13 @@
  *                                          {ConversationID, OriginatorConversationID (echoed),
  *                                          ResponseCode "0", ResponseDescription}, then calls
  *                                          the ResultURL back as the mode says
- *   POST /mpesa/transactionstatus/v1/query by OriginatorConversationID: 200 with the payment's
- *                                          "Result" once it is final, 200 without it while it
- *                                          is not, 404 {errorCode} when it never got it
+ *   POST /mpesa/transactionstatus/v1/query Transaction Status, asynchronous as Daraja's: 200
+ *                                          {ResponseCode "0"} says the query was taken; the result
+ *                                          ({"Result": ... ResultParameters with
+ *                                          TransactionStatus "Completed"/"Failed"/"Pending",
+ *                                          ReceiptNo, Amount, CreditPartyName,
+ *                                          OriginatorConversationID}) goes to the query's
+ *                                          ResultURL; for a payment it never got, ResultCode 1
  *   GET  /kito-sim/payments                every payment it received, for tests
  *   POST /kito-sim/callback-base           {"callback_base": "https://127.0.0.1:PORT"}: send
  *                                          callbacks there (keeping the ResultURL's path and
@@ -24,6 +28,12 @@
  *                                          wrong credentials -> 400 errorCode 400.008.01
  *   POST /kito-sim/expire-tokens           every token issued so far expires now: the next
  *                                          call gets 401 (tests the client's refresh)
+ *   POST /mpesa/c2b/v2/registerurl         Daraja C2B Register URL: {ShortCode, ResponseType,
+ *                                          ConfirmationURL, ValidationURL}
+ *   POST /kito-sim/c2b                     plays a customer paying the paybill (BillRefNumber,
+ *                                          Amount, MSISDN, ShortCode[, TransID, times]):
+ *                                          validation, then confirmation(s), to the URLs
+ *                                          registered
  *   GET  /healthz                          200
  *
  * Every Daraja call (B2C, status) needs "Authorization: Bearer <token>" with a token this
@@ -50,9 +60,13 @@
  *   fail_then_succeed  calls back failure (2001) after --delay-ms, then success for the same
  *              request after --late-ms (and status queries say paid from then): a success after
  *              a recorded failure, which Kito must hold as an anomaly (issue 19)
- * The mode of a request is chosen by the last two digits of PartyB: 91 failure, 92 timeout,
- * 93 duplicate, 94 late, 95 fail_once, 96 refuse, 97 hang, 98 no_conversation_id,
- * 99 wrong_amount, 90 fail_then_succeed; any other wallet gets --mode (default success). A callback
+ *   lost       pays (success) but holds the answer like hang AND never calls the ResultURL:
+ *              only a Transaction Status query can tell Kito the outcome
+ * --status-result normal|late|duplicate|none: a status result comes after --delay-ms, after
+ * --late-ms, twice, or never.
+ * The mode of a request is chosen by the last two digits of PartyB: 89 lost, 91 failure, 92
+ * timeout, 93 duplicate, 94 late, 95 fail_once, 96 refuse, 97 hang, 98 no_conversation_id, 99
+ * wrong_amount, 90 fail_then_succeed; any other wallet gets --mode (default success). A callback
  * that cannot be delivered (kitod down, not 200) is retried every 500 ms up to --callback-tries
  * times.
  *
@@ -99,12 +113,22 @@ typedef enum mode {
     HANG,
     NO_CONVERSATION_ID,
     WRONG_AMOUNT,
-    FAIL_THEN_SUCCEED
+    FAIL_THEN_SUCCEED,
+    LOST
 } mode;
 static const char *const mode_names[] = {
-    "success",          "failure", "timeout", "duplicate",          "late",
-    "fail_once",        "refuse",  "hang",    "no_conversation_id", "wrong_amount",
-    "fail_then_succeed"};
+    "success",           "failure", "timeout", "duplicate",          "late",
+    "fail_once",         "refuse",  "hang",    "no_conversation_id", "wrong_amount",
+    "fail_then_succeed", "lost"};
+
+/* What the simulator does with the result of a Transaction Status query (--status-result). */
+typedef enum status_result {
+    STATUS_NORMAL,
+    STATUS_LATE,
+    STATUS_DUPLICATE,
+    STATUS_NONE
+} status_result;
+static const char *const status_result_names[] = {"normal", "late", "duplicate", "none"};
 
 static struct {
     const char *bind;
@@ -115,6 +139,7 @@ static struct {
     bool insecure;
     char callback_base[512];
     const char *consumer_key, *consumer_secret, *initiator_password;
+    status_result status_result;
     EVP_PKEY *key; /* decrypts SecurityCredential */
 } opt = {.bind = "127.0.0.1",
          .mode = SUCCESS,
@@ -132,6 +157,7 @@ typedef struct token {
 static token tokens[TOKENS_MAX];
 static size_t token_count;
 static uint64_t unauthorized_calls; /* 401s answered: the client's retries after a refresh */
+static uint64_t status_queries;     /* Transaction Status queries taken */
 
 typedef struct payment {
     char ocid[65], conversation_id[40], transaction_id[16];
@@ -475,6 +501,8 @@ static mode mode_for(const char *party_b)
         return (mode)(party_b[n - 1] - '0'); /* 91 failure ... 99 wrong_amount */
     if (n >= 2 && party_b[n - 2] == '9' && party_b[n - 1] == '0')
         return FAIL_THEN_SUCCEED;
+    if (n >= 2 && party_b[n - 2] == '8' && party_b[n - 1] == '9')
+        return LOST;
     return opt.mode;
 }
 
@@ -578,11 +606,11 @@ static void handle_b2c(int fd, const char *head, const char *body, size_t len)
     logmsg("B2C %s accepted: %" PRId64 " to %s, mode %s, result %d", ocid,
            (int64_t)json_integer_value(amount), party_b, mode_names[m], p->result_code);
     json_decref(doc);
-    if (m != TIMEOUT)
+    if (m != TIMEOUT && m != LOST)
         schedule_callback(index, wait, m == DUPLICATE ? 2 : 1, false);
     if (m == FAIL_THEN_SUCCEED)
         schedule_callback(index, opt.late_ms, 1, true);
-    if (m == HANG) {
+    if (m == HANG || m == LOST) {
         json_decref(ack);
         sleep_ms(opt.hang_ms); /* the client gives up first; we close without an answer */
         return;
@@ -590,42 +618,152 @@ static void handle_b2c(int fd, const char *head, const char *body, size_t len)
     respond(fd, 200, "OK", ack);
 }
 
+/* The Transaction Status result for the payment with OriginatorConversationID ocid, as Daraja
+ * posts it to the query's ResultURL (api/adapters/mpesa.h has the shape). */
+static json_t *status_result_doc(const char *ocid, const char *query_ocid, const char *occasion,
+                                 bool credential_ok)
+{
+    char conv[48];
+    snprintf(conv, sizeof(conv), "AG_SIM_Q_%08" PRIu64,
+             __atomic_add_fetch(&counter, 1, __ATOMIC_SEQ_CST));
+    json_t *ref = json_pack("{s:{s:s, s:s}}", "ReferenceItem", "Key", "Occasion", "Value",
+                            occasion != NULL ? occasion : "");
+    pthread_mutex_lock(&mu);
+    const payment *p = NULL;
+    for (size_t i = 0; i < payment_count && p == NULL; i++)
+        if (strcmp(payments[i].ocid, ocid) == 0)
+            p = &payments[i];
+    json_t *res;
+    if (!credential_ok || p == NULL) {
+        /* Daraja's code for "no such transaction" is not in its public documentation: the
+         * simulator says 1; Kito takes any non-zero code as "no report", never as "not paid" */
+        res = json_pack("{s:i, s:i, s:s, s:s, s:s, s:s, s:o}", "ResultType", 0, "ResultCode",
+                        credential_ok ? 1 : 2001, "ResultDesc",
+                        credential_ok ? "No transaction was found for the request."
+                                      : "The initiator information is invalid.",
+                        "OriginatorConversationID", query_ocid, "ConversationID", conv,
+                        "TransactionID", "", "ReferenceData", ref);
+    } else {
+        bool final = p->final_at_ms != 0 && now_ms() >= p->final_at_ms;
+        const char *status = !final ? "Pending" : p->result_code == 0 ? "Completed" : "Failed";
+        char credit[64], debit[64];
+        snprintf(credit, sizeof(credit), "%s - Kito Miner", p->party_b);
+        snprintf(debit, sizeof(debit), "600000 - Kito Payouts");
+        res = json_pack(
+            "{s:i, s:i, s:s, s:s, s:s, s:s, s:{s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:I},"
+            " {s:s, s:s}, {s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:I}, {s:s, s:I}, {s:s, s:s},"
+            " {s:s, s:s}]}, s:o}",
+            "ResultType", 0, "ResultCode", 0, "ResultDesc",
+            "The service request is processed successfully.", "OriginatorConversationID",
+            query_ocid, "ConversationID", conv, "TransactionID", p->transaction_id,
+            "ResultParameters", "ResultParameter", "Key", "DebitPartyName", "Value", debit, "Key",
+            "CreditPartyName", "Value", credit, "Key", "OriginatorConversationID", "Value", p->ocid,
+            "Key", "InitiatedTime", "Value", (json_int_t)20261207000000LL, "Key",
+            "DebitAccountType", "Value", "Utility Account", "Key", "TransactionReason", "Key",
+            "ReasonType", "Value", "Business Payment to Customer via API", "Key",
+            "TransactionStatus", "Value", status, "Key", "FinalisedTime", "Value",
+            (json_int_t)20261207000001LL, "Key", "Amount", "Value", (json_int_t)p->paid, "Key",
+            "ConversationID", "Value", p->conversation_id, "Key", "ReceiptNo", "Value",
+            final && p->result_code == 0 ? p->transaction_id : "", "ReferenceData", ref);
+    }
+    pthread_mutex_unlock(&mu);
+    return json_pack("{s:o}", "Result", res);
+}
+
+typedef struct status_plan {
+    char ocid[65], query_ocid[40], occasion[101], url[1024];
+    bool credential_ok;
+    long wait_ms;
+    int times;
+} status_plan;
+
+static void *status_thread(void *arg)
+{
+    status_plan *plan = arg;
+    sleep_ms(plan->wait_ms);
+    char url[1200];
+    for (int k = 0; k < plan->times; k++) {
+        /* built when sent: a payment that turned final meanwhile is reported final */
+        json_t *doc =
+            status_result_doc(plan->ocid, plan->query_ocid, plan->occasion, plan->credential_ok);
+        char *body = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+        bool ok = false;
+        for (long t = 0; t < opt.callback_tries && !ok && body != NULL; t++) {
+            target_url(plan->url, url, sizeof(url));
+            ok = deliver_once(url, body);
+            if (!ok)
+                sleep_ms(500);
+        }
+        free(body);
+        logmsg("status result %d/%d for %s %s", k + 1, plan->times, plan->ocid,
+               ok ? "delivered" : "not delivered");
+    }
+    free(plan);
+    return NULL;
+}
+
+/* Transaction Status (asynchronous, like Daraja's): the answer says the query was taken; the
+ * result goes to the query's ResultURL after --delay-ms (--status-result late: --late-ms;
+ * duplicate: twice; none: never). */
 static void handle_status(int fd, const char *head, const char *body, size_t len)
 {
     if (!bearer_ok(fd, head))
         return;
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-    const char *ocid = str(doc, "OriginatorConversationID");
-    if (ocid == NULL || str(doc, "CommandID") == NULL ||
-        strcmp(str(doc, "CommandID"), "TransactionStatusQuery") != 0) {
-        respond(fd, 400, "Bad Request",
-                daraja_error("400.002.02", "Bad Request - Invalid OriginatorConversationID"));
+    const char *ocid = str(doc, "OriginatorConversationID"), *url = str(doc, "ResultURL");
+    const char *bad = NULL;
+    if (!json_is_object(doc))
+        bad = "Bad Request - Invalid JSON";
+    else if (str(doc, "Initiator") == NULL || str(doc, "Initiator")[0] == '\0')
+        bad = "Bad Request - Invalid Initiator";
+    else if (str(doc, "SecurityCredential") == NULL)
+        bad = "Bad Request - Invalid SecurityCredential";
+    else if (str(doc, "CommandID") == NULL ||
+             strcmp(str(doc, "CommandID"), "TransactionStatusQuery") != 0)
+        bad = "Bad Request - Invalid CommandID";
+    else if (!digits(str(doc, "PartyA"), 5, 10))
+        bad = "Bad Request - Invalid PartyA";
+    else if (str(doc, "IdentifierType") == NULL)
+        bad = "Bad Request - Invalid IdentifierType";
+    else if (!url_ok(url) || !url_ok(str(doc, "QueueTimeOutURL")))
+        bad = "Bad Request - Invalid ResultURL";
+    else if (ocid == NULL || strlen(ocid) < 1 || strlen(ocid) > 64)
+        bad = "Bad Request - Invalid OriginatorConversationID";
+    if (bad != NULL) {
+        logmsg("status query refused: %s", bad);
+        respond(fd, 400, "Bad Request", daraja_error("400.002.02", bad));
         json_decref(doc);
         return;
     }
-    pthread_mutex_lock(&mu);
-    payment *p = NULL;
-    for (size_t i = 0; i < payment_count && p == NULL; i++)
-        if (strcmp(payments[i].ocid, ocid) == 0)
-            p = &payments[i];
-    json_t *out = NULL;
-    if (p != NULL) {
-        out = json_pack("{s:s, s:s, s:s, s:s}", "ConversationID", p->conversation_id,
-                        "OriginatorConversationID", p->ocid, "ResponseCode", "0",
-                        "ResponseDescription", "Accept the service request successfully.");
-        if (p->final_at_ms != 0 && now_ms() >= p->final_at_ms)
-            json_object_set_new(out, "Result", result_doc(p));
+    status_plan *plan = calloc(1, sizeof(*plan));
+    uint64_t n = __atomic_add_fetch(&counter, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&status_queries, 1, __ATOMIC_SEQ_CST);
+    char query_ocid[40];
+    snprintf(query_ocid, sizeof(query_ocid), "sim-q-%" PRIu64, n);
+    if (plan != NULL) {
+        snprintf(plan->ocid, sizeof(plan->ocid), "%s", ocid);
+        snprintf(plan->query_ocid, sizeof(plan->query_ocid), "%s", query_ocid);
+        snprintf(plan->occasion, sizeof(plan->occasion), "%s",
+                 str(doc, "Occasion") != NULL ? str(doc, "Occasion") : "");
+        snprintf(plan->url, sizeof(plan->url), "%s", url);
+        plan->credential_ok = credential_ok(str(doc, "SecurityCredential"));
+        plan->wait_ms = opt.status_result == STATUS_LATE ? opt.late_ms : opt.delay_ms;
+        plan->times = opt.status_result == STATUS_DUPLICATE ? 2 : 1;
     }
-    pthread_mutex_unlock(&mu);
-    logmsg("status %s: %s", ocid,
-           p == NULL                        ? "not found"
-           : json_object_get(out, "Result") ? "final"
-                                            : "in progress");
+    pthread_t t;
+    if (plan != NULL &&
+        (opt.status_result == STATUS_NONE || pthread_create(&t, NULL, status_thread, plan) != 0))
+        free(plan);
+    else if (plan != NULL)
+        pthread_detach(t);
+    logmsg("status query %s for %s taken (result: %s)", query_ocid, ocid,
+           status_result_names[opt.status_result]);
+    json_t *ack = json_pack("{s:s, s:s, s:s, s:s}", "OriginatorConversationID", query_ocid,
+                            "ConversationID", "AG_SIM_STATUS", "ResponseCode", "0",
+                            "ResponseDescription", "Accept the service request successfully.");
     json_decref(doc);
-    if (out == NULL)
-        respond(fd, 404, "Not Found", daraja_error("404.001.04", "Transaction not found"));
-    else
-        respond(fd, 200, "OK", out);
+    respond(fd, 200, "OK", ack);
 }
 
 static void handle_list(int fd)
@@ -647,9 +785,11 @@ static void handle_list(int fd)
     json_int_t issued = (json_int_t)token_count;
     pthread_mutex_unlock(&mu);
     respond(fd, 200, "OK",
-            json_pack("{s:o, s:I, s:I}", "payments", list, "tokens_issued", issued,
+            json_pack("{s:o, s:I, s:I, s:I}", "payments", list, "tokens_issued", issued,
                       "unauthorized_calls",
-                      (json_int_t)__atomic_load_n(&unauthorized_calls, __ATOMIC_SEQ_CST)));
+                      (json_int_t)__atomic_load_n(&unauthorized_calls, __ATOMIC_SEQ_CST),
+                      "status_queries",
+                      (json_int_t)__atomic_load_n(&status_queries, __ATOMIC_SEQ_CST)));
 }
 
 static void handle_callback_base(int fd, const char *body, size_t len)
@@ -666,6 +806,156 @@ static void handle_callback_base(int fd, const char *body, size_t len)
         respond(fd, 200, "OK", json_pack("{s:s}", "callback_base", base));
     }
     json_decref(doc);
+}
+
+/* ---- C2B: payments in to a paybill ----------------------------------------------------------- */
+
+/* Registered URLs (POST /mpesa/c2b/v2/registerurl), per shortcode. */
+#define C2B_MAX 16
+static struct c2b_reg {
+    char short_code[17], validation[1024], confirmation[1024], response_type[16];
+} c2b_regs[C2B_MAX];
+static size_t c2b_reg_count;
+
+static void handle_register(int fd, const char *head, const char *body, size_t len)
+{
+    if (!bearer_ok(fd, head))
+        return;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    const char *sc = str(doc, "ShortCode"), *rt = str(doc, "ResponseType");
+    const char *cu = str(doc, "ConfirmationURL"), *vu = str(doc, "ValidationURL");
+    if (!digits(sc, 5, 10) || rt == NULL ||
+        (strcmp(rt, "Completed") != 0 && strcmp(rt, "Cancelled") != 0) || !url_ok(cu) ||
+        !url_ok(vu)) {
+        respond(fd, 400, "Bad Request", daraja_error("400.002.02", "Bad Request - Invalid URL"));
+        json_decref(doc);
+        return;
+    }
+    pthread_mutex_lock(&mu);
+    size_t i = 0;
+    while (i < c2b_reg_count && strcmp(c2b_regs[i].short_code, sc) != 0)
+        i++;
+    if (i == c2b_reg_count && c2b_reg_count < C2B_MAX)
+        c2b_reg_count++;
+    if (i < C2B_MAX) {
+        snprintf(c2b_regs[i].short_code, sizeof(c2b_regs[i].short_code), "%s", sc);
+        snprintf(c2b_regs[i].validation, sizeof(c2b_regs[i].validation), "%s", vu);
+        snprintf(c2b_regs[i].confirmation, sizeof(c2b_regs[i].confirmation), "%s", cu);
+        snprintf(c2b_regs[i].response_type, sizeof(c2b_regs[i].response_type), "%s", rt);
+    }
+    pthread_mutex_unlock(&mu);
+    logmsg("C2B URLs registered for %s", sc);
+    json_decref(doc);
+    /* Daraja's answer spells it "OriginatorCoversationID" */
+    respond(fd, 200, "OK",
+            json_pack("{s:s, s:s, s:s}", "OriginatorCoversationID", "sim-c2b-register",
+                      "ResponseCode", "0", "ResponseDescription", "success"));
+}
+
+/* POSTs body to url; true with the answer's ResultCode (as text) in code on a 200. */
+static bool post_read(const char *url, const char *body, char *code, size_t cap)
+{
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return false;
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    FILE *mem = tmpfile();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 8000L); /* Daraja waits about 8 s for validation */
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);
+    if (opt.cacert != NULL)
+        curl_easy_setopt(c, CURLOPT_CAINFO, opt.cacert);
+    if (opt.insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    long status = 0;
+    bool ok = mem != NULL && curl_easy_perform(c) == CURLE_OK;
+    if (ok)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    code[0] = '\0';
+    if (ok && status == 200) {
+        rewind(mem);
+        json_t *doc = json_loadf(mem, 0, NULL);
+        const json_t *rc = json_object_get(doc, "ResultCode");
+        if (json_is_string(rc))
+            snprintf(code, cap, "%s", json_string_value(rc));
+        else if (json_is_integer(rc))
+            snprintf(code, cap, "%lld", (long long)json_integer_value(rc));
+        json_decref(doc);
+    }
+    if (mem != NULL)
+        fclose(mem);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return ok && status == 200;
+}
+
+/* POST /kito-sim/c2b {"BillRefNumber", "Amount", "MSISDN", "ShortCode", "TransID" (optional: a
+ * repeat of an earlier one), "times" (confirmations sent, default 1)}: plays a customer paying
+ * the paybill from her phone, as M-Pesa does it: the registered ValidationURL first (a refusal
+ * or no answer with ResponseType "Cancelled" stops the payment), then the ConfirmationURL. */
+static void handle_c2b_pay(int fd, const char *body, size_t len)
+{
+    json_t *doc = json_loadb(body, len, 0, NULL);
+    const char *ref = str(doc, "BillRefNumber"), *sc = str(doc, "ShortCode");
+    const char *msisdn = str(doc, "MSISDN"), *amount = str(doc, "Amount");
+    const json_t *times_v = json_object_get(doc, "times");
+    int times = json_is_integer(times_v) ? (int)json_integer_value(times_v) : 1;
+    struct c2b_reg reg = {{0}};
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; sc != NULL && i < c2b_reg_count; i++)
+        if (strcmp(c2b_regs[i].short_code, sc) == 0)
+            reg = c2b_regs[i];
+    pthread_mutex_unlock(&mu);
+    if (ref == NULL || amount == NULL || msisdn == NULL || reg.short_code[0] == '\0' || times < 1 ||
+        times > 5) {
+        respond(fd, 400, "Bad Request",
+                daraja_error("400.002.02", "BillRefNumber, Amount, MSISDN and a ShortCode with"
+                                           " registered URLs are required"));
+        json_decref(doc);
+        return;
+    }
+    char trans_id[16];
+    if (str(doc, "TransID") != NULL) {
+        snprintf(trans_id, sizeof(trans_id), "%s", str(doc, "TransID"));
+    } else {
+        static const char b36[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        uint64_t x = __atomic_add_fetch(&counter, 1, __ATOMIC_SEQ_CST);
+        memcpy(trans_id, run_prefix, 4);
+        for (int k = 9; k >= 4; k--, x /= 36)
+            trans_id[k] = b36[x % 36];
+        trans_id[10] = '\0';
+    }
+    json_t *c2b =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+                  "TransactionType", "Pay Bill", "TransID", trans_id, "TransTime", "20261207120000",
+                  "TransAmount", amount, "BusinessShortCode", sc, "BillRefNumber", ref,
+                  "InvoiceNumber", "", "OrgAccountBalance", "", "ThirdPartyTransID", "", "MSISDN",
+                  msisdn, "FirstName", "Kito", "MiddleName", "", "LastName", "Buyer");
+    char *text = json_dumps(c2b, JSON_COMPACT);
+    json_decref(c2b);
+    char url[1200], code[32] = "";
+    target_url(reg.validation, url, sizeof(url));
+    bool answered = text != NULL && post_read(url, text, code, sizeof(code));
+    bool go = answered ? strcmp(code, "0") == 0 : strcmp(reg.response_type, "Completed") == 0;
+    int confirmed = 0;
+    for (int k = 0; go && k < times; k++) {
+        target_url(reg.confirmation, url, sizeof(url));
+        char ccode[32];
+        if (post_read(url, text, ccode, sizeof(ccode)) && strcmp(ccode, "0") == 0)
+            confirmed++;
+    }
+    logmsg("C2B %s: KES %s to %s account %s: validation %s, %d confirmation(s) accepted", trans_id,
+           amount, sc, ref, answered ? code : "no answer", confirmed);
+    free(text);
+    json_decref(doc);
+    respond(fd, 200, "OK",
+            json_pack("{s:s, s:s, s:b, s:i}", "TransID", trans_id, "validation",
+                      answered ? code : "none", "paid", go, "confirmations_accepted", confirmed));
 }
 
 /* ---- connections ----------------------------------------------------------------------------- */
@@ -703,6 +993,11 @@ static void *connection(void *arg)
         handle_b2c(fd, buf, body, body_len);
     else if (strcmp(method, "POST") == 0 && strcmp(path, "/mpesa/transactionstatus/v1/query") == 0)
         handle_status(fd, buf, body, body_len);
+    else if (strcmp(method, "POST") == 0 && (strcmp(path, "/mpesa/c2b/v2/registerurl") == 0 ||
+                                             strcmp(path, "/mpesa/c2b/v1/registerurl") == 0))
+        handle_register(fd, buf, body, body_len);
+    else if (strcmp(method, "POST") == 0 && strcmp(path, "/kito-sim/c2b") == 0)
+        handle_c2b_pay(fd, body, body_len);
     else if (strcmp(method, "GET") == 0 &&
              strcmp(path, "/oauth/v1/generate?grant_type=client_credentials") == 0)
         handle_token(fd, buf);
@@ -796,7 +1091,14 @@ int main(int argc, char **argv)
             opt.consumer_secret = v;
         else if (strcmp(a, "--initiator-password") == 0)
             opt.initiator_password = v;
-        else if (strcmp(a, "--token-ttl-s") == 0)
+        else if (strcmp(a, "--status-result") == 0) {
+            ok = false;
+            for (size_t m = 0; v != NULL && m < 4; m++)
+                if (strcmp(v, status_result_names[m]) == 0) {
+                    opt.status_result = (status_result)m;
+                    ok = true;
+                }
+        } else if (strcmp(a, "--token-ttl-s") == 0)
             ok = parse_long(v, 1, 86400, &opt.token_ttl_s);
         else if (strcmp(a, "--key") == 0) {
             FILE *f = v != NULL ? fopen(v, "r") : NULL;

@@ -1,7 +1,7 @@
 /* The Daraja B2C rail (api/adapters/rail.h) over the protocol functions of api/adapters/mpesa.h,
  * which cite Safaricom's documentation. Daraja's result comes to a callback (ResultURL,
- * http/routes_payouts.c); the status enquiry is Transaction Status (see mpesa.h on how the
- * simulator answers it synchronously). */
+ * http/routes_payouts.c); the status enquiry is Daraja's asynchronous Transaction Status, whose
+ * result comes to a callback of its own (mpesa.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -96,26 +96,16 @@ static kito_err build_status(const kito_rail_conf *conf, const kito_rail_transfe
     return kito_mpesa_status_build(conf->mpesa, t->reference, &out->body);
 }
 
+/* Daraja answers a Transaction Status query asynchronously (mpesa.h): the synchronous answer only
+ * says the query was taken, and the result comes to KITO_MPESA_STATUS_CALLBACK_PATH
+ * (http/routes_payouts.c), which applies it. Either way there is nothing final here: UNKNOWN
+ * (ask again later, with the worker's backoff, until the result has landed), never PENDING,
+ * which would say the provider has the payment. */
 static kito_rail_status parse_status(long http_status, const char *body, size_t len,
                                      const char *reference, kito_rail_result *out)
 {
-    kito_mpesa_result m;
-    memset(&m, 0, sizeof(m));
-    kito_mpesa_status st = kito_mpesa_status_parse(http_status, body, len, &m);
+    (void)http_status, (void)body, (void)len, (void)reference;
     memset(out, 0, sizeof(*out));
-    switch (st) {
-    case KITO_MPESA_STATUS_FINAL:
-        kito_rail_mpesa_result(&m, out);
-        /* we asked about this attempt: the answer is about it, whatever id the provider uses */
-        kito_rail_copy(out->reference, sizeof(out->reference), reference);
-        return KITO_RAIL_STATUS_FINAL;
-    case KITO_MPESA_STATUS_PENDING:
-        return KITO_RAIL_STATUS_PENDING;
-    case KITO_MPESA_STATUS_NOT_FOUND:
-        return KITO_RAIL_STATUS_NOT_FOUND;
-    case KITO_MPESA_STATUS_UNKNOWN:
-        break;
-    }
     return KITO_RAIL_STATUS_UNKNOWN;
 }
 

@@ -833,6 +833,8 @@ struct kito_payouts {
     kito_db_params db;
     kito_mpesa_conf mpesa;       /* the Daraja driver's own settings (kito_rail_conf.mpesa) */
     char mpesa_credential[2048]; /* SecurityCredential, made once at start (secret) */
+    char paybill[16];            /* KITO_PAY_MPESA_PAYBILL: its C2B URLs are registered */
+    bool c2b_registered;
     kito_rail_client clients[RAILS_MAX]; /* one per configured rail */
     size_t rails;
     char rail_names[64]; /* "mpesa,mtn_momo": FIND_IN_SET over the configured rails */
@@ -1138,8 +1140,36 @@ static kito_err check_due(kito_payouts *w, kito_db_conn *db)
     return e;
 }
 
+/* Registers the paybill's C2B ValidationURL and ConfirmationURL with Daraja (mpesa.h; issue 19,
+ * payments in) once per start, retried each pass until it is taken. */
+static void register_c2b(kito_payouts *w)
+{
+    kito_rail_client *c = client_for(w, "mpesa");
+    if (w->c2b_registered || w->paybill[0] == '\0' || c == NULL)
+        return;
+    kito_rail_request req;
+    memset(&req, 0, sizeof(req));
+    if (kito_mpesa_c2b_register_build(&w->mpesa, w->paybill, &req.body) != KITO_OK) {
+        kito_rail_request_clear(&req);
+        return;
+    }
+    snprintf(req.method, sizeof(req.method), "POST");
+    snprintf(req.path, sizeof(req.path), "%s", KITO_MPESA_PATH_C2B_REGISTER);
+    req.bearer = true;
+    kito_rail_http h;
+    kito_err e = kito_rail_client_send(c, &req, should_abort, w, &h);
+    kito_rail_request_clear(&req);
+    kito_mpesa_response r;
+    kito_mpesa_response_parse(e == KITO_OK ? h.status : 0, h.body, h.len, &r);
+    w->c2b_registered = e == KITO_OK && h.status == 200 && strcmp(r.code, "0") == 0;
+    logf_("M-Pesa C2B URLs for paybill %s: %s (HTTP %ld %s)", w->paybill,
+          w->c2b_registered ? "registered" : "not registered yet", h.status, r.desc);
+    kito_rail_http_free(&h);
+}
+
 static void tick(kito_payouts *w, kito_db_conn *db)
 {
+    register_c2b(w);
     size_t created = 0, queued = 0;
     bool sending = w->rails > 0;
     kito_err e = kito_payouts_create_due(db, KITO_PAYOUT_BATCH, &created);
@@ -1248,6 +1278,7 @@ kito_err kito_payouts_start(const kito_config *cfg, const kito_db_params *db, ki
                                   .client_secret = cfg->airtel_client_secret,
                                   .pin = cfg->airtel_pin,
                                   .timeout_ms = cfg->mpesa_timeout_ms});
+    snprintf(w->paybill, sizeof(w->paybill), "%s", cfg->pay.mpesa_paybill);
     w->interval_ms = cfg->payout_interval_ms;
     w->check_after_ms = cfg->payout_check_after_ms;
     atomic_init(&w->stop, false);

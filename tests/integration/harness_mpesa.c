@@ -174,7 +174,8 @@ long long kito_mpesa_sim_counter(const struct kito_mpesa_sim *s, const char *nam
 /* A Kenyan miner (payout wallet ending in suffix), a USD sale, a sold lot, its settlement with a
  * balanced ledger transaction, and its invoice, paid. Hammer USD 100.00: premium 10.00, commission
  * 5.00, royalty 6.00, miner net 89.00. */
-void kito_mpesa_sold(struct kito_sold *s, const char *suffix, const char *currency)
+void kito_mpesa_sold_invoice(struct kito_sold *s, const char *suffix, const char *currency,
+                             bool paid)
 {
     static unsigned counter;
     counter++;
@@ -188,12 +189,15 @@ void kito_mpesa_sold(struct kito_sold *s, const char *suffix, const char *curren
                      " VALUES (%llu, 'KE', '%s', 'mpesa')",
                      s->miner, s->msisdn);
     kito_harness_session(s->miner, s->miner_token);
+    kito_harness_session(s->buyer, s->buyer_token);
+    kito_harness_session(org, s->organizer_token);
     unsigned long long sale = kito_harness_sql(
         "INSERT INTO sales (organizer_id, title, format, currency, starts_at, ends_at, ladder_json,"
         " status) VALUES (%llu, 'Payout test', 'timed', '%s', UTC_TIMESTAMP(3) - INTERVAL 2 DAY,"
         " UTC_TIMESTAMP(3) - INTERVAL 1 DAY,"
         " '[{\"from_minor\":0,\"step_minor\":100}]', 'closed')",
         org, currency);
+    s->sale = sale;
     unsigned long long stone = kito_harness_sql(
         "INSERT INTO stones (seller_id, listed_by, species, weight_cct, origin_country, status)"
         " VALUES (%llu, %llu, 'garnet', 150, 'KE', 'listed')",
@@ -227,12 +231,22 @@ void kito_mpesa_sold(struct kito_sold *s, const char *suffix, const char *curren
         lot, sale, stone, s->buyer, s->miner, currency, rate, tx, lot);
     /* paid last, with the buyer's payment and its ledger transaction (cash debit, receivable
      * credit) as `kitoctl payment record` makes them: from here the payout worker may act */
+    snprintf(s->invoice, sizeof(s->invoice), "INV-77%010llu", s->settlement);
+    if (!paid) { /* issued: the buyer still owes all of it */
+        s->invoice_id = kito_harness_sql(
+            "INSERT INTO invoices (settlement_id, buyer_id, sale_id, number, status, amount_minor,"
+            " currency, issued_at, due_at) VALUES (%llu, %llu, %llu, '%s', 'issued', 11000, '%s',"
+            " UTC_TIMESTAMP(3) - INTERVAL 1 HOUR, UTC_TIMESTAMP(3) + INTERVAL 3 DAY)",
+            s->settlement, s->buyer, sale, s->invoice, currency);
+        return;
+    }
     unsigned long long invoice = kito_harness_sql(
         "INSERT INTO invoices (settlement_id, buyer_id, sale_id, number, status, amount_minor,"
         " paid_minor, currency, issued_at, due_at, paid_at) VALUES (%llu, %llu, %llu,"
         " 'INV-77%010llu', 'paid', 11000, 11000, '%s', UTC_TIMESTAMP(3) - INTERVAL 1 HOUR,"
         " UTC_TIMESTAMP(3) + INTERVAL 3 DAY, UTC_TIMESTAMP(3))",
         s->settlement, s->buyer, sale, s->settlement, currency);
+    s->invoice_id = invoice;
     unsigned long long ptx = kito_harness_sql(
         "INSERT INTO ledger_transactions (kind, reference, currency, memo) VALUES ('payment',"
         " 'PAYOUT-TEST-%llu', '%s', 'arranged by test_payouts')",
@@ -244,6 +258,11 @@ void kito_mpesa_sold(struct kito_sold *s, const char *suffix, const char *curren
     kito_harness_sql("INSERT INTO payments (invoice_id, amount_minor, currency, reference,"
                      " ledger_transaction_id) VALUES (%llu, 11000, '%s', 'PAYOUT-TEST-%llu', %llu)",
                      invoice, currency, lot, ptx);
+}
+
+void kito_mpesa_sold(struct kito_sold *s, const char *suffix, const char *currency)
+{
+    kito_mpesa_sold_invoice(s, suffix, currency, true);
 }
 
 /* Waits (up to timeout_ms) for the settlement's payout to reach state; returns its id. */

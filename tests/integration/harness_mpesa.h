@@ -8,6 +8,7 @@
 #define KITO_HARNESS_MPESA_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -63,12 +64,20 @@ struct kito_sold {
     unsigned long long miner, buyer, settlement;
     char msisdn[20];
     char miner_token[44];
+    char buyer_token[44], organizer_token[44];
+    unsigned long long sale;
+    char invoice[32]; /* its number, "INV-77..." */
+    unsigned long long invoice_id;
 };
 
 /* A Kenyan miner (M-Pesa wallet ending in suffix: the simulator's mode digits), a sale in
  * currency, a sold lot, its settlement with a balanced ledger transaction, and its invoice, paid.
  * Hammer 100.00: premium 10.00, commission 5.00, royalty 6.00, miner net 89.00. */
 void kito_mpesa_sold(struct kito_sold *s, const char *suffix, const char *currency);
+
+/* As kito_mpesa_sold; paid false leaves the invoice issued with nothing paid. */
+void kito_mpesa_sold_invoice(struct kito_sold *s, const char *suffix, const char *currency,
+                             bool paid);
 
 /* Waits (up to timeout_ms) for the settlement's payout to reach state; returns its id. */
 unsigned long long kito_mpesa_wait_payout(const struct kito_sold *s, const char *state,

@@ -124,6 +124,8 @@ Test(daraja, wrong_consumer_secret_sends_nothing)
 {
     up(NULL, NULL);
     kito_harness_kitod_stop(&kd, 5000);
+    /* (the first kitod may have fetched a token for attempts earlier tests left open) */
+    long long tokens = kito_mpesa_sim_counter(&sim, "tokens_issued");
     const char *env[16] = {"KITO_MPESA_INITIATOR=kito_test", "KITO_MPESA_TIMEOUT_MS=1500",
                            "KITO_PAYOUT_INTERVAL_MS=100", "KITO_PAYOUT_CHECK_AFTER_MS=2500"};
     kito_mpesa_sim_env(&sim, TOKEN, NULL, env + 4);
@@ -137,7 +139,7 @@ Test(daraja, wrong_consumer_secret_sends_nothing)
     /* no token, no request: nothing reached the provider and nothing is final (the attempt is
      * asked about, never resent) */
     cr_assert_eq(sim_paid(id, NULL), -1, "a request went out without a token");
-    cr_assert_eq(kito_mpesa_sim_counter(&sim, "tokens_issued"), 0);
+    cr_assert_eq(kito_mpesa_sim_counter(&sim, "tokens_issued"), tokens);
     cr_assert_eq(kito_harness_count("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu"
                                     " AND state IN ('succeeded', 'failed')",
                                     id),
@@ -165,4 +167,120 @@ Test(daraja, a_wrong_initiator_password_is_refused_by_the_provider_and_pays_noth
                                     " 'payout' AND reference = '%s'",
                                     pid),
                  0, "nothing paid, nothing posted: the miner is still owed");
+}
+
+/* ---- Transaction Status: the answer to a payment was lost (issue 19) -------------------------
+ * Wallets ending in 89: the simulator pays, never answers the B2C request and never calls its
+ * ResultURL. Only the asynchronous Transaction Status query (its result posted to
+ * /v1/payouts/callbacks/mpesa/status, ResultParameters TransactionStatus "Completed", ReceiptNo,
+ * Amount, CreditPartyName, OriginatorConversationID) can tell Kito it was paid. */
+
+/* Paid exactly once: one succeeded attempt (of one), one payout ledger transaction, one
+ * payout.succeeded audit row, one request and one payment at the provider. */
+static void assert_paid_once(unsigned long long id)
+{
+    char pid[32];
+    cr_assert_eq(kito_id_format("pay", id, pid, sizeof(pid)), KITO_OK);
+    cr_assert_eq(
+        kito_harness_count("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id), 1,
+        "a request whose answer was lost was sent again");
+    cr_assert_eq(kito_harness_count("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu"
+                                    " AND state = 'succeeded'",
+                                    id),
+                 1);
+    cr_assert_eq(kito_harness_count("SELECT COUNT(*) FROM ledger_transactions WHERE kind ="
+                                    " 'payout' AND reference = '%s'",
+                                    pid),
+                 1);
+    cr_assert_eq(kito_harness_count("SELECT COUNT(*) FROM audit_log WHERE action ="
+                                    " 'payout.succeeded' AND entity_id = %llu",
+                                    id),
+                 1);
+    cr_assert_eq(sim_paid(id, NULL), 1);
+}
+
+Test(daraja, a_lost_answer_is_resolved_by_the_transaction_status_result)
+{
+    up(NULL, NULL);
+    struct kito_sold a;
+    kito_mpesa_sold(&a, "89", "KES");
+    unsigned long long id = kito_mpesa_wait_payout(&a, "succeeded", 30000);
+    assert_paid_once(id);
+    cr_assert_geq(kito_mpesa_sim_counter(&sim, "status_queries"), 1);
+    char txn[40] = "";
+    kito_harness_sql_value(txn, sizeof(txn),
+                           "SELECT transaction_id FROM payout_attempts WHERE payout_id = %llu", id);
+    cr_assert(txn[0] != '\0', "the ReceiptNo of the status result is the attempt's receipt");
+}
+
+Test(daraja, a_late_status_result_still_lands_once)
+{
+    /* the result comes 2.5 s after each query: the worker asks again meanwhile, and every late
+     * result is applied once */
+    const char *args[] = {"--status-result", "late", NULL};
+    up(args, NULL);
+    struct kito_sold a;
+    kito_mpesa_sold(&a, "89", "KES");
+    unsigned long long id = kito_mpesa_wait_payout(&a, "succeeded", 40000);
+    kito_harness_sleep_ms(3000); /* the later results land too */
+    assert_paid_once(id);
+}
+
+Test(daraja, duplicate_status_results_change_nothing_and_forged_ones_are_refused)
+{
+    const char *args[] = {"--status-result", "duplicate", NULL};
+    up(args, NULL);
+    struct kito_sold a;
+    kito_mpesa_sold(&a, "89", "KES");
+    unsigned long long id = kito_mpesa_wait_payout(&a, "succeeded", 30000);
+    kito_harness_sleep_ms(1000);
+    assert_paid_once(id);
+
+    /* the status callback is authenticated like the B2C one: no token, nothing read */
+    struct kito_sold b;
+    kito_mpesa_sold(&b, "92", "KES"); /* timeout: accepted, never final */
+    unsigned long long pb = kito_mpesa_wait_payout(&b, "submitted", 15000);
+    char ocid[80] = "";
+    for (int i = 0; i < 50 && ocid[0] == '\0'; i++) {
+        kito_harness_sql_value(ocid, sizeof(ocid),
+                               "SELECT originator_conversation_id FROM payout_attempts WHERE"
+                               " payout_id = %llu AND state = 'accepted'",
+                               pb);
+        kito_harness_sleep_ms(100);
+    }
+    cr_assert(ocid[0] != '\0');
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"Result\":{\"ResultType\":0,\"ResultCode\":0,\"ResultDesc\":\"ok\","
+             "\"OriginatorConversationID\":\"forged\",\"ConversationID\":\"AG_F\","
+             "\"TransactionID\":\"FORGED0001\",\"ResultParameters\":{\"ResultParameter\":["
+             "{\"Key\":\"OriginatorConversationID\",\"Value\":\"%s\"},"
+             "{\"Key\":\"TransactionStatus\",\"Value\":\"Completed\"},"
+             "{\"Key\":\"Amount\",\"Value\":89},{\"Key\":\"ReceiptNo\",\"Value\":\"FORGED0001\"}"
+             "]}}}",
+             ocid);
+    const char *headers[] = {"Content-Type: application/json", NULL};
+    struct kito_http_resp r;
+    cr_assert_eq(kito_http(&kd, "POST", "/v1/payouts/callbacks/mpesa/status", body, strlen(body),
+                           headers, 0, &r),
+                 0);
+    kito_assert_error(&r, 401, "unauthorized");
+    kito_http_resp_free(&r);
+    cr_assert_eq(kito_http(&kd, "POST",
+                           "/v1/payouts/callbacks/mpesa/status?token=wrong-token-123456", body,
+                           strlen(body), headers, 0, &r),
+                 0);
+    kito_assert_error(&r, 401, "unauthorized");
+    kito_http_resp_free(&r);
+    /* right token, a body that names no payment: 400 */
+    const char *junk = "{\"Result\":{\"ResultCode\":0}}";
+    cr_assert_eq(kito_http(&kd, "POST", "/v1/payouts/callbacks/mpesa/status?token=" TOKEN, junk,
+                           strlen(junk), headers, 0, &r),
+                 0);
+    kito_assert_error(&r, 400, "bad_request");
+    kito_http_resp_free(&r);
+    cr_assert_eq(kito_harness_count("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu"
+                                    " AND state = 'accepted'",
+                                    pb),
+                 1, "a forged status result changed the attempt");
 }
