@@ -128,6 +128,14 @@ static kito_err send_one(kito_payouts *w, kito_db_conn *db, const kito_payout_wo
         kito_rail_request_clear(&req);
         return e;
     }
+    /* A token first, before the claim: without one nothing can be sent, and an attempt claimed
+     * then would be "sending" with an unknown outcome, which only the provider's status
+     * enquiry can settle (Daraja's cannot for a request it never got). Unclaimed, it is sent on
+     * a later pass, once the provider gives a token again. */
+    if (req.bearer && kito_rail_client_authorize(c, should_abort, w) != KITO_OK) {
+        kito_rail_request_clear(&req);
+        return KITO_OK;
+    }
     char *stored = masked_request(req.body);
     if (stored == NULL) {
         kito_rail_request_clear(&req);

@@ -120,7 +120,7 @@ Test(daraja, a_token_is_refreshed_before_it_expires)
                  "the token was used after it expired");
 }
 
-Test(daraja, wrong_consumer_secret_sends_nothing)
+Test(daraja, without_a_token_nothing_is_claimed_and_it_is_sent_once_one_comes)
 {
     up(NULL, NULL);
     kito_harness_kitod_stop(&kd, 5000);
@@ -132,18 +132,29 @@ Test(daraja, wrong_consumer_secret_sends_nothing)
     env[4 + 5] = "KITO_MPESA_CONSUMER_SECRET=not-the-secret"; /* kito_mpesa_sim_env order */
     kito_harness_kitod_start(&kd, env);
     cr_assert_eq(kito_harness_wait_health(&kd, 200, 20000), 200);
+    kito_mpesa_sim_point_at(&sim, kd.https_port);
     struct kito_sold a;
     kito_mpesa_sold(&a, "25", "KES");
     unsigned long long id = kito_mpesa_wait_payout(&a, "submitted", 15000);
-    kito_harness_sleep_ms(1500);
-    /* no token, no request: nothing reached the provider and nothing is final (the attempt is
-     * asked about, never resent) */
+    kito_harness_sleep_ms(2500);
+    /* the provider refuses the token (400.008.01): no request went out, and the attempt was
+     * never claimed, so its outcome is not unknown: it waits, queued */
     cr_assert_eq(sim_paid(id, NULL), -1, "a request went out without a token");
     cr_assert_eq(kito_mpesa_sim_counter(&sim, "tokens_issued"), tokens);
     cr_assert_eq(kito_harness_count("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu"
-                                    " AND state IN ('succeeded', 'failed')",
+                                    " AND state = 'queued'",
                                     id),
-                 0);
+                 1, "an attempt was claimed without a token");
+    /* the operator fixes the secret: the same attempt goes out, once */
+    kito_harness_kitod_stop(&kd, 5000);
+    kito_mpesa_sim_env(&sim, TOKEN, NULL, env + 4);
+    kito_harness_kitod_start(&kd, env);
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 20000), 200);
+    kito_mpesa_sim_point_at(&sim, kd.https_port);
+    kito_mpesa_wait_payout(&a, "succeeded", 15000);
+    cr_assert_eq(sim_paid(id, NULL), 1);
+    cr_assert_eq(
+        kito_harness_count("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id), 1);
 }
 
 Test(daraja, a_wrong_initiator_password_is_refused_by_the_provider_and_pays_nothing)
