@@ -8,7 +8,12 @@
  *     naming ours;
  *   - a master killed with SIGKILL: its replica is promoted, the old map's writes are refused,
  *     the first MOVED (or a re-read of CLUSTER SLOTS) gives the new master, and every key
- *     written and acknowledged with WAIT 1 before the kill is on it. */
+ *     written and acknowledged with WAIT 1 before the kill is on it;
+ *   - while a slot migrates, the client follows ASK to the importing node and keeps its map;
+ *   - Kito's cluster client (api/adapters/redis_cluster.h) writes 48 lots' journals through a
+ *     master's SIGKILL and its return as a replica: every entry it acknowledged (XADD, then WAIT 1
+ *     from a replica) is there once, in order, and the client crossed the failover (MOVED or
+ *     retries counted). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -23,7 +28,9 @@
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
+#include <uv.h>
 
+#include "api/adapters/redis_cluster.h"
 #include "api/adapters/redis_slots.h"
 
 #define NODES 6
@@ -31,6 +38,7 @@
 typedef struct cluster {
     char dir[512];
     char password[65];
+    char ports[128]; /* "p1 p2 ...", masters first, as ops/kito cluster takes them */
     int port[NODES];
     pid_t pid[NODES];
 } cluster;
@@ -81,6 +89,26 @@ static redisContext *connect_node(const cluster *c, int port)
     return r;
 }
 
+static void cluster_up(cluster *c)
+{
+    char up[2048];
+    snprintf(up, sizeof(up),
+             "KITO_CLUSTER_PORTS='%s' KITO_CLUSTER_VAR='%s' KITO_CLUSTER_SECRETS='%s/secrets.env' "
+             "'%s/ops/kito' cluster up >>'%s/up.log' 2>&1",
+             c->ports, c->dir, c->dir, getenv("KITO_TEST_ROOT"), c->dir);
+    cr_assert_eq(system(up), 0, "ops/kito cluster up failed: see %s/up.log", c->dir);
+}
+
+static void read_pid(cluster *c, int i)
+{
+    char path[700];
+    snprintf(path, sizeof(path), "%s/node-%d/redis.pid", c->dir, c->port[i]);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    cr_assert_eq(fscanf(f, "%d", &c->pid[i]), 1);
+    fclose(f);
+}
+
 static void cluster_start(cluster *c)
 {
     const char *var = getenv("KITO_TEST_VAR"), *root = getenv("KITO_TEST_ROOT");
@@ -89,19 +117,13 @@ static void cluster_start(cluster *c)
     snprintf(c->dir, sizeof(c->dir), "%s/cluster-%d", var, (int)getpid());
     cr_assert(mkdir(c->dir, 0700) == 0 || errno == EEXIST);
 
-    char ports[128] = "";
     for (int i = 0; i < NODES; i++) {
         c->port[i] = pick_port(c, i);
-        snprintf(ports + strlen(ports), sizeof(ports) - strlen(ports), "%s%d", i ? " " : "",
-                 c->port[i]);
+        size_t n = strlen(c->ports);
+        snprintf(c->ports + n, sizeof(c->ports) - n, "%s%d", i ? " " : "", c->port[i]);
     }
     /* the operator's command builds it, so the test proves that too */
-    char up[2048];
-    snprintf(up, sizeof(up),
-             "KITO_CLUSTER_PORTS='%s' KITO_CLUSTER_VAR='%s' KITO_CLUSTER_SECRETS='%s/secrets.env' "
-             "'%s/ops/kito' cluster up >'%s/up.log' 2>&1",
-             ports, c->dir, c->dir, root, c->dir);
-    cr_assert_eq(system(up), 0, "ops/kito cluster up failed: see %s/up.log", c->dir);
+    cluster_up(c);
 
     char path[700], line[256];
     snprintf(path, sizeof(path), "%s/secrets.env", c->dir);
@@ -112,13 +134,8 @@ static void cluster_start(cluster *c)
             break;
     fclose(f);
     cr_assert(c->password[0], "no admin password in %s", path);
-    for (int i = 0; i < NODES; i++) {
-        snprintf(path, sizeof(path), "%s/node-%d/redis.pid", c->dir, c->port[i]);
-        f = fopen(path, "r");
-        cr_assert_not_null(f, "%s", path);
-        cr_assert_eq(fscanf(f, "%d", &c->pid[i]), 1);
-        fclose(f);
-    }
+    for (int i = 0; i < NODES; i++)
+        read_pid(c, i);
     /* `up` returns once the slots are served and the replicas synced; the gossip may take a
      * moment more to tell node 0 about every replica */
     for (int t = 0; t < 200; t++) {
@@ -312,4 +329,228 @@ Test(cluster, a_killed_master_s_replica_takes_over_with_every_acknowledged_write
     static kito_redis_slot_map fresh;
     read_map(&cl, new_port, &fresh);
     cr_assert_eq(kito_redis_slot_master(&fresh, slot)->port, new_port);
+}
+
+/* ---- the cluster client through a failover ----------------------------------------------------
+ */
+
+#define LOTS 48
+#define SEQS 60
+
+struct chain {
+    char key[32];
+    uint16_t slot;
+    int seq;   /* the entry being written: 1..SEQS */
+    int acked; /* the last entry XADD took and WAIT 1 saw on a replica */
+};
+static struct chain chains[LOTS];
+static kito_redis_cluster *client;
+static uv_loop_t loop;
+static int chains_done, refusals;
+static int victim = -1;
+static uv_timer_t kill_timer, rejoin_timer, guard_timer;
+
+static void send_xadd(struct chain *c);
+
+static void on_wait(redisReply *reply, void *p)
+{
+    struct chain *c = p;
+    if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer >= 1)
+        c->acked = c->seq++;
+    /* else: no replica confirmed it (the slot's new master has none until the old one rejoins):
+     * not acknowledged; the same entry is written again, and Redis says whether it has it */
+    if (c->seq > SEQS) {
+        if (++chains_done == LOTS)
+            uv_stop(&loop);
+        return;
+    }
+    send_xadd(c);
+}
+
+static void on_xadd(redisReply *reply, void *p)
+{
+    struct chain *c = p;
+    /* a resent XADD that had been applied is refused by its explicit id: it is there */
+    bool there =
+        reply &&
+        (reply->type == REDIS_REPLY_STRING ||
+         (reply->type == REDIS_REPLY_ERROR && strstr(reply->str, "equal or smaller") != NULL));
+    if (!there) {
+        refusals++;
+        send_xadd(c);
+        return;
+    }
+    const char *argv[] = {"WAIT", "1", "500"};
+    size_t len[] = {4, 1, 3};
+    cr_assert_eq(kito_redis_cluster_command(client, c->slot, 3, argv, len, on_wait, c), KITO_OK);
+}
+
+static void send_xadd(struct chain *c)
+{
+    char id[24];
+    snprintf(id, sizeof(id), "%d-0", c->seq);
+    const char *argv[] = {"XADD", c->key, id, "c", id};
+    size_t len[] = {4, strlen(c->key), strlen(id), 1, strlen(id)};
+    cr_assert_eq(kito_redis_cluster_command(client, c->slot, 5, argv, len, on_xadd, c), KITO_OK);
+}
+
+static void on_kill(uv_timer_t *t)
+{
+    (void)t;
+    const kito_redis_node *m = kito_redis_slot_master(&map, chains[0].slot);
+    victim = index_of(&cl, m->port);
+    kill(cl.pid[victim], SIGKILL);
+    cl.pid[victim] = 0;
+}
+
+static void on_rejoin(uv_timer_t *t)
+{
+    (void)t;
+    cluster_up(&cl); /* restarts the killed node: it comes back as the new master's replica */
+    read_pid(&cl, victim);
+}
+
+static void on_guard(uv_timer_t *t)
+{
+    (void)t;
+    uv_stop(&loop);
+}
+
+Test(cluster, the_client_keeps_every_acknowledged_entry_through_a_failover, .fini = teardown,
+     .timeout = 180)
+{
+    cluster_start(&cl);
+    read_map(&cl, cl.port[0], &map);
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    char seeds[64];
+    snprintf(seeds, sizeof(seeds), "127.0.0.1:%d", cl.port[1]);
+    struct kito_redis_cluster_params p = {
+        .seeds = seeds, .password = cl.password, .timeout_ms = 3000};
+    cr_assert_eq(kito_redis_cluster_create(&loop, &p, &client), KITO_OK);
+    for (int i = 0; i < LOTS; i++) {
+        snprintf(chains[i].key, sizeof(chains[i].key), "lot:{%d}:journal", 7000 + i);
+        chains[i].slot = kito_redis_key_slot(chains[i].key, strlen(chains[i].key));
+        chains[i].seq = 1;
+        send_xadd(&chains[i]);
+    }
+    uv_timer_init(&loop, &kill_timer);
+    uv_timer_init(&loop, &rejoin_timer);
+    uv_timer_init(&loop, &guard_timer);
+    uv_timer_start(&kill_timer, on_kill, 200, 0);
+    uv_timer_start(&rejoin_timer, on_rejoin, 4000, 0);
+    uv_timer_start(&guard_timer, on_guard, 120 * 1000, 0);
+    double t0 = now_s();
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    struct kito_redis_cluster_stats st;
+    kito_redis_cluster_stats(client, &st);
+    fprintf(stderr,
+            "cluster client: %d lots x %d entries in %.1f s across a failover: moved %llu, "
+            "retried %llu, maps read %llu, timed out %llu, refused and rewritten %d\n",
+            LOTS, SEQS, now_s() - t0, (unsigned long long)st.moved, (unsigned long long)st.retried,
+            (unsigned long long)st.refreshed, (unsigned long long)st.timed_out, refusals);
+    cr_assert_eq(chains_done, LOTS, "every lot's journal was written to its end");
+    cr_assert_gt(st.moved + st.retried, 0, "the client crossed the failover");
+    cr_assert_geq(victim, 0);
+
+    kito_redis_cluster_close(client);
+    uv_close((uv_handle_t *)&kill_timer, NULL);
+    uv_close((uv_handle_t *)&rejoin_timer, NULL);
+    uv_close((uv_handle_t *)&guard_timer, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+
+    /* every entry once, in order, on the slot's master now */
+    static kito_redis_slot_map now;
+    read_map(&cl, cl.port[(victim + 1) % NODES], &now);
+    for (int i = 0; i < LOTS; i++) {
+        const kito_redis_node *m = kito_redis_slot_master(&now, chains[i].slot);
+        redisContext *r = connect_node(&cl, m->port);
+        cr_assert_not_null(r);
+        redisReply *x = redisCommand(r, "XRANGE %s - +", chains[i].key);
+        cr_assert_eq(x->type, REDIS_REPLY_ARRAY);
+        cr_assert_eq(x->elements, SEQS, "%s holds %zu entries", chains[i].key, x->elements);
+        for (size_t e = 0; e < x->elements; e++) {
+            char want[24];
+            snprintf(want, sizeof(want), "%zu-0", e + 1);
+            cr_assert_str_eq(x->element[e]->element[0]->str, want);
+        }
+        cr_assert_eq(chains[i].acked, SEQS);
+        freeReplyObject(x);
+        redisFree(r);
+    }
+}
+
+static void on_answer(redisReply *reply, void *p)
+{
+    char *out = p;
+    snprintf(out, 64, "%s", reply ? (reply->str ? reply->str : "(not a string)") : "(none)");
+    uv_stop(&loop);
+}
+
+static char *node_id(int port)
+{
+    static char ids[2][64];
+    static int which;
+    redisContext *r = connect_node(&cl, port);
+    cr_assert_not_null(r);
+    redisReply *x = redisCommand(r, "CLUSTER MYID");
+    cr_assert_eq(x->type, REDIS_REPLY_STRING);
+    char *id = ids[which++ % 2];
+    snprintf(id, 64, "%s", x->str);
+    freeReplyObject(x);
+    redisFree(r);
+    return id;
+}
+
+static void setslot(int port, uint16_t slot, const char *how, const char *id)
+{
+    redisContext *r = connect_node(&cl, port);
+    redisReply *x = redisCommand(r, "CLUSTER SETSLOT %u %s %s", slot, how, id);
+    cr_assert_eq(x->type, REDIS_REPLY_STATUS, "SETSLOT %s: %s", how, x->str);
+    freeReplyObject(x);
+    redisFree(r);
+}
+
+Test(cluster, the_client_follows_ask_while_a_slot_migrates, .fini = teardown, .timeout = 120)
+{
+    cluster_start(&cl);
+    read_map(&cl, cl.port[0], &map);
+    const char *key = "lot:{9100}:journal";
+    uint16_t slot = kito_redis_key_slot(key, strlen(key));
+    int from = kito_redis_slot_master(&map, slot)->port, to = 0;
+    for (int i = 0; i < map.n_nodes && !to; i++)
+        if (map.nodes[i].master == -1 && map.nodes[i].port != from)
+            to = map.nodes[i].port;
+    /* the slot migrates from `from` to `to`: a key `from` does not hold is asked of `to` */
+    setslot(to, slot, "IMPORTING", node_id(from));
+    setslot(from, slot, "MIGRATING", node_id(to));
+
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    char seeds[64], answer[64] = "";
+    snprintf(seeds, sizeof(seeds), "127.0.0.1:%d", cl.port[0]);
+    struct kito_redis_cluster_params p = {.seeds = seeds, .password = cl.password};
+    cr_assert_eq(kito_redis_cluster_create(&loop, &p, &client), KITO_OK);
+    const char *argv[] = {"XADD", key, "1-0", "c", "1"};
+    size_t len[] = {4, strlen(key), 3, 1, 1};
+    cr_assert_eq(kito_redis_cluster_command(client, slot, 5, argv, len, on_answer, answer),
+                 KITO_OK);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_str_eq(answer, "1-0");
+    struct kito_redis_cluster_stats st;
+    kito_redis_cluster_stats(client, &st);
+    cr_assert_eq(st.asked, 1);
+    cr_assert_eq(st.moved, 0, "an ASK does not move the slot in the map");
+    kito_redis_cluster_close(client);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+
+    redisContext *r = connect_node(&cl, to);
+    redisReply *x = redisCommand(r, "ASKING");
+    freeReplyObject(x);
+    x = redisCommand(r, "XLEN %s", key);
+    cr_assert_eq(x->type, REDIS_REPLY_INTEGER);
+    cr_assert_eq(x->integer, 1, "the entry is on the importing node");
+    freeReplyObject(x);
+    redisFree(r);
 }
