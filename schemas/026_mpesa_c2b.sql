@@ -32,7 +32,7 @@ CREATE TABLE mpesa_c2b_payments (
   short_code VARCHAR(16) CHARACTER SET ascii NOT NULL,
   bill_ref VARCHAR(64) NOT NULL,
   msisdn VARCHAR(64) NOT NULL,
-  payer_name VARCHAR(120) NOT NULL,
+  payer_name VARCHAR(124) NOT NULL,
   invoice_id BIGINT UNSIGNED NULL,
   buyer_id BIGINT UNSIGNED NULL,
   payment_id BIGINT UNSIGNED NULL,

@@ -525,6 +525,20 @@ static bool c2b_text(const json_t *doc, const char *name, char *dst, size_t cap)
     return false;
 }
 
+/* A part of the payer's name: cut to fit (a long name never refuses a payment); "" when
+ * absent; false only for another type. */
+static bool name_part(const json_t *doc, const char *name, char *dst, size_t cap)
+{
+    const json_t *v = json_object_get(doc, name);
+    dst[0] = '\0';
+    if (v == NULL || json_is_null(v))
+        return true;
+    if (!json_is_string(v))
+        return false;
+    copy_cut(dst, cap, json_string_value(v));
+    return true;
+}
+
 /* "10", "10.5", "10.00" (or a JSON number) into cents; false for anything else or <= 0. */
 static bool c2b_amount(const json_t *v, int64_t *cents)
 {
@@ -569,9 +583,9 @@ kito_err kito_mpesa_c2b_from_json(const json_t *doc, kito_mpesa_c2b *out, char *
         !c2b_text(doc, "BusinessShortCode", out->short_code, sizeof(out->short_code)) ||
         !c2b_text(doc, "BillRefNumber", out->bill_ref, sizeof(out->bill_ref)) ||
         !c2b_text(doc, "MSISDN", out->msisdn, sizeof(out->msisdn)) ||
-        !c2b_text(doc, "FirstName", first, sizeof(first)) ||
-        !c2b_text(doc, "MiddleName", middle, sizeof(middle)) ||
-        !c2b_text(doc, "LastName", last, sizeof(last))) {
+        !name_part(doc, "FirstName", first, sizeof(first)) ||
+        !name_part(doc, "MiddleName", middle, sizeof(middle)) ||
+        !name_part(doc, "LastName", last, sizeof(last))) {
         set_why(why, why_size, "a C2B field has the wrong type or is too long");
         return KITO_E_VALIDATION;
     }

@@ -204,7 +204,7 @@ typedef struct kito_mpesa_c2b {
     char short_code[17];  /* BusinessShortCode */
     char bill_ref[65];    /* BillRefNumber: the account number the payer typed */
     char msisdn[65];      /* MSISDN (may be masked or hashed) */
-    char payer_name[121]; /* FirstName MiddleName LastName */
+    char payer_name[124]; /* FirstName MiddleName LastName, each cut to 40 bytes */
 } kito_mpesa_c2b;
 
 /* Reads a validation or confirmation body. KITO_E_VALIDATION (why) for a body without a TransID

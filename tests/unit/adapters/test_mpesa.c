@@ -244,7 +244,8 @@ Test(mpesa, status_answers)
     const char *taken = "{\"OriginatorConversationID\":\"q-1\",\"ConversationID\":\"AG\","
                         "\"ResponseCode\":\"0\",\"ResponseDescription\":\"ok\"}";
     cr_assert_eq(kito_mpesa_status_ack_parse(200, taken, strlen(taken)), KITO_MPESA_STATUS_PENDING);
-    const char *refused = "{\"requestId\":\"1\",\"errorCode\":\"400.002.02\",\"errorMessage\":\"x\"}";
+    const char *refused =
+        "{\"requestId\":\"1\",\"errorCode\":\"400.002.02\",\"errorMessage\":\"x\"}";
     cr_assert_eq(kito_mpesa_status_ack_parse(400, refused, strlen(refused)),
                  KITO_MPESA_STATUS_UNKNOWN);
     cr_assert_eq(kito_mpesa_status_ack_parse(0, NULL, 0), KITO_MPESA_STATUS_UNKNOWN);
@@ -400,4 +401,51 @@ Test(mpesa, rate_text)
                                       "1.2345678", "1e3", "1,5", "1234567890", " 1", "1 "};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert(!kito_mpesa_rate_parse(bad[i], &m), "accepted '%s'", bad[i]);
+}
+
+/* Daraja C2B validation and confirmation bodies ("Customer To Business"): TransID, TransTime,
+ * TransAmount as a string, BillRefNumber, the payer's names (cut, never refused). */
+Test(mpesa, c2b_bodies)
+{
+    char longname[200];
+    memset(longname, 'N', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"TransactionType\":\"Pay Bill\",\"TransID\":\"RKTQDM7W6S\","
+             "\"TransTime\":\"20191122063845\",\"TransAmount\":\"10.5\","
+             "\"BusinessShortCode\":\"600638\",\"BillRefNumber\":\"INV-0000000012\","
+             "\"InvoiceNumber\":\"\",\"OrgAccountBalance\":\"49197.00\",\"ThirdPartyTransID\":\"\","
+             "\"MSISDN\":\"2547 ***** 126\",\"FirstName\":\"%s\",\"MiddleName\":\"\","
+             "\"LastName\":\"Doe\"}",
+             longname);
+    json_t *doc = json_loads(body, 0, NULL);
+    cr_assert_not_null(doc);
+    kito_mpesa_c2b c;
+    char why[200] = "";
+    cr_assert_eq(kito_mpesa_c2b_from_json(doc, &c, why, sizeof(why)), KITO_OK, "%s", why);
+    cr_assert_str_eq(c.trans_id, "RKTQDM7W6S");
+    cr_assert_eq(c.amount_minor, 1050);
+    cr_assert_str_eq(c.bill_ref, "INV-0000000012");
+    cr_assert_str_eq(c.short_code, "600638");
+    cr_assert_eq(strlen(c.payer_name), 40 + 1 + 3, "%s", c.payer_name);
+    json_decref(doc);
+    const char *bad[] = {
+        "{\"TransID\":\"\",\"TransTime\":\"20191122063845\",\"TransAmount\":\"10\"}",
+        "{\"TransID\":\"A1\",\"TransTime\":\"2019\",\"TransAmount\":\"10\"}",
+        "{\"TransID\":\"A1\",\"TransTime\":\"20191122063845\",\"TransAmount\":\"0\"}",
+        "{\"TransID\":\"A1\",\"TransTime\":\"20191122063845\",\"TransAmount\":\"1.005\"}",
+        "{\"TransID\":\"A1\",\"TransTime\":\"20191122063845\",\"TransAmount\":\"-5\"}",
+        "{\"TransID\":\"A1\",\"TransTime\":\"20191122063845\",\"TransAmount\":\"10\","
+        "\"BillRefNumber\":[1]}",
+        "[]",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        doc = json_loads(bad[i], 0, NULL);
+        why[0] = '\0';
+        cr_assert_eq(kito_mpesa_c2b_from_json(doc, &c, why, sizeof(why)), KITO_E_VALIDATION, "%s",
+                     bad[i]);
+        cr_assert(why[0] != '\0');
+        json_decref(doc);
+    }
 }
