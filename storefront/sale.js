@@ -5,6 +5,7 @@ import {
   el, getJSON, me, money, origin, param, send, showError, startPage, stoneTitle, timeLeft, when, fill,
  } from '/api.js';
 import { openLive } from '/live.js';
+import '/console/clerk-strings.js';
 
 const page = document.getElementById('page');
 const saleId = param('id');
@@ -70,6 +71,15 @@ function onEvent(type, ev) {
   refreshCard(lot);
 }
 
+// A live sale's room (buyers) and its clerk's desk (the organiser, an operator).
+async function liveLinks() {
+  const who = await me();
+  const desk = who && ['organizer', 'operator'].includes(who.role);
+  return el('p', { class: 'live-links' },
+    el('a', { href: `/live-room.html?sale=${encodeURIComponent(saleId)}`, i18n: 'sale.live_room' }),
+    desk ? [' · ', el('a', { href: `/console/clerk.html?sale=${encodeURIComponent(saleId)}`, i18n: 'clerk.title' })] : null);
+}
+
 async function registration() {
   const box = el('section', { class: 'register', 'aria-labelledby': 'reg-title' },
     el('h2', { id: 'reg-title', i18n: 'reg.title' }));
@@ -125,6 +135,7 @@ async function render() {
       el('p', { class: 'meta' }, el('span', { i18n: 'sale.starts' }), ' ', when(sale.starts_at),
         sale.ends_at ? [' · ', el('span', { i18n: 'sale.ends' }), ` ${when(sale.ends_at)}`] : null),
       sale.description ? el('p', {}, sale.description) : null,
+      sale.format === 'live' ? await liveLinks() : null,
       el('p', { class: 'meta' }, el('span', { i18n: 'sale.premium' }), ` ${sale.buyer_premium_bps / 100}%`),
       await registration(),
       el('h2', { i18n: 'sale.lots_title' }),

@@ -31,11 +31,13 @@
 #include "tests/integration/harness_mpesa.h"
 
 #define TOKEN "test-callback-token-0123456789abcdef"
+#define WALLET_HOLD_S "5"
 
 static struct kito_kitod kd;
 static struct kito_mpesa_sim sim;
 
-/* ---- the simulator --------------------------------------------------------------------------- */
+/* ---- the simulator (tests/integration/harness_mpesa.h) ----------------------------------------
+ */
 
 static long sim_call(const char *method, const char *path, const char *body, json_t **out)
 {
@@ -50,6 +52,12 @@ static void sim_start(void)
 static void sim_stop(void)
 {
     kito_mpesa_sim_stop(&sim);
+}
+
+/* Points the simulator's callbacks at the running kitod. */
+static void sim_point_at_kitod(void)
+{
+    kito_mpesa_sim_point_at(&sim, kd.https_port);
 }
 
 /* Payments the simulator received for occasion (the payout id): how many, and how many paid. */
@@ -80,9 +88,12 @@ static void sim_payments(const char *occasion, int *received, int *paid, int *ca
 
 static void kitod_up(void)
 {
-    const char *env[16] = {"KITO_MPESA_INITIATOR=kito_test", "KITO_MPESA_TIMEOUT_MS=1500",
-                           "KITO_PAYOUT_INTERVAL_MS=100", "KITO_PAYOUT_CHECK_AFTER_MS=2500"};
-    kito_mpesa_sim_env(&sim, TOKEN, NULL, env + 4);
+    /* the simulator's settings (OAuth keys, certificate, initiator password) follow these */
+    const char *env[24] = {"KITO_MPESA_INITIATOR=kito_test", "KITO_MPESA_TIMEOUT_MS=1500",
+                           "KITO_PAYOUT_INTERVAL_MS=100", "KITO_PAYOUT_CHECK_AFTER_MS=2500",
+                           /* a wallet change's hold, short enough to wait out in a test */
+                           "KITO_PAYOUT_WALLET_HOLD_S=" WALLET_HOLD_S};
+    kito_mpesa_sim_env(&sim, TOKEN, NULL, env + 5);
     kito_harness_kitod_start(&kd, env);
     /* a busy shared machine can take a while; leave nothing running if it never does */
     if (kito_harness_wait_health(&kd, 200, 20000) != 200) {
@@ -90,7 +101,7 @@ static void kitod_up(void)
         sim_stop();
         cr_assert_fail("kitod never became healthy; see %s", kd.log_path);
     }
-    kito_mpesa_sim_point_at(&sim, kd.https_port);
+    sim_point_at_kitod();
 }
 
 /* ---- the ledger -------------------------------------------------------------------------------
@@ -122,6 +133,18 @@ static char *value_text(char *out, size_t cap, const char *fmt, ...)
     return out;
 }
 
+/* DESIGN.md: every ledger transaction sums to zero per currency (and none is empty). */
+static void ledger_check(void)
+{
+    long long bad =
+        value_i64("SELECT COUNT(*) FROM (SELECT transaction_id FROM ledger_entries"
+                  " GROUP BY transaction_id, currency HAVING SUM(amount_minor) <> 0) x");
+    cr_assert_eq(bad, 0, "%lld ledger transactions do not sum to zero", bad);
+    long long empty = value_i64("SELECT COUNT(*) FROM ledger_transactions t WHERE NOT EXISTS"
+                                " (SELECT 1 FROM ledger_entries e WHERE e.transaction_id = t.id)");
+    cr_assert_eq(empty, 0, "%lld ledger transactions have no entries", empty);
+}
+
 static void suite_up(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -133,13 +156,114 @@ static void suite_down(void)
 {
     kito_harness_kitod_stop(&kd, 5000);
     sim_stop();
-    kito_mpesa_ledger_check();
+    ledger_check();
 }
 
 TestSuite(payouts, .init = suite_up, .fini = suite_down, .timeout = 90);
 
 /* ---- arranging a paid settlement --------------------------------------------------------------
  */
+
+struct sold {
+    unsigned long long miner, buyer, settlement, sale, lot;
+    char currency[4];
+    char msisdn[20];
+    char miner_token[44];
+};
+
+static void arrange_paid(struct sold *s);
+
+/* A Kenyan miner (payout wallet ending in suffix), a USD sale, a sold lot, its settlement with a
+ * balanced ledger transaction, and its invoice, not paid yet. Hammer USD 100.00: premium 10.00,
+ * commission 5.00, royalty 6.00, miner net 89.00. */
+static void arrange_unpaid(struct sold *s, const char *suffix, const char *currency)
+{
+    static unsigned counter;
+    counter++;
+    memset(s, 0, sizeof(*s));
+    s->miner = kito_harness_account("miner", NULL, 0);
+    s->buyer = kito_harness_account("buyer", NULL, 0);
+    unsigned long long org = kito_harness_account("organizer", NULL, 0);
+    snprintf(s->msisdn, sizeof(s->msisdn), "+2547%02u%04u%s", (unsigned)getpid() % 100,
+             counter % 10000, suffix);
+    kito_harness_sql("INSERT INTO miner_profiles (account_id, country, payout_msisdn, payout_rail)"
+                     " VALUES (%llu, 'KE', '%s', 'mpesa')",
+                     s->miner, s->msisdn);
+    kito_harness_session(s->miner, s->miner_token);
+    unsigned long long sale = kito_harness_sql(
+        "INSERT INTO sales (organizer_id, title, format, currency, starts_at, ends_at, ladder_json,"
+        " status) VALUES (%llu, 'Payout test', 'timed', '%s', UTC_TIMESTAMP(3) - INTERVAL 2 DAY,"
+        " UTC_TIMESTAMP(3) - INTERVAL 1 DAY,"
+        " '[{\"from_minor\":0,\"step_minor\":100}]', 'closed')",
+        org, currency);
+    unsigned long long stone = kito_harness_sql(
+        "INSERT INTO stones (seller_id, listed_by, species, weight_cct, origin_country, status)"
+        " VALUES (%llu, %llu, 'garnet', 150, 'KE', 'listed')",
+        s->miner, s->miner);
+    unsigned long long lot = kito_harness_sql(
+        "INSERT INTO lots (sale_id, stone_id, lot_number, position, opening_minor, state,"
+        " hammer_minor, winner_id, closed_at) VALUES (%llu, %llu, 1, 0, 100, 'sold', 10000, %llu,"
+        " UTC_TIMESTAMP(3))",
+        sale, stone, s->buyer);
+    long long rate = value_i64("SELECT id FROM royalty_rates ORDER BY id LIMIT 1");
+    if (rate < 0)
+        rate = (long long)kito_harness_sql(
+            "INSERT INTO royalty_rates (country, species, rate_bps, effective_from) VALUES"
+            " ('KE', '*', 600, '2001-01-01 00:00:00')");
+    unsigned long long tx = kito_harness_sql(
+        "INSERT INTO ledger_transactions (kind, reference, currency, memo) VALUES ('settlement',"
+        " 'payout-test-%llu', '%s', 'arranged by test_payouts')",
+        lot, currency);
+    kito_harness_sql("INSERT INTO ledger_entries (transaction_id, account_code, party_id,"
+                     " amount_minor, currency) VALUES (%llu, 1, %llu, 11000, '%s'),"
+                     " (%llu, 2, %llu, -8900, '%s'), (%llu, 3, NULL, -1500, '%s'),"
+                     " (%llu, 4, NULL, -600, '%s')",
+                     tx, s->buyer, currency, tx, s->miner, currency, tx, currency, tx, currency);
+    s->settlement = kito_harness_sql(
+        "INSERT INTO settlements (lot_id, sale_id, stone_id, buyer_id, miner_id, currency,"
+        " hammer_minor, buyer_premium_bps, buyer_premium_minor, buyer_total_minor, commission_bps,"
+        " commission_minor, royalty_rate_id, royalty_country, royalty_rate_bps, royalty_minor,"
+        " miner_net_minor, ledger_transaction_id, outbox_entry_id, closed_at) VALUES (%llu, %llu,"
+        " %llu, %llu, %llu, '%s', 10000, 1000, 1000, 11000, 500, 500, %lld, 'KE', 600, 600, 8900,"
+        " %llu, '1-%llu', UTC_TIMESTAMP(3))",
+        lot, sale, stone, s->buyer, s->miner, currency, rate, tx, lot);
+    s->sale = sale;
+    s->lot = lot;
+    snprintf(s->currency, sizeof(s->currency), "%s", currency);
+}
+
+/* The invoice of arrange_unpaid's settlement, paid: from here the payout worker may act. */
+static void arrange_paid(struct sold *s)
+{
+    unsigned long long sale = s->sale, lot = s->lot;
+    const char *currency = s->currency;
+    /* paid last, with the buyer's payment and its ledger transaction (cash debit, receivable
+     * credit) as `kitoctl payment record` makes them: from here the payout worker may act */
+    unsigned long long invoice = kito_harness_sql(
+        "INSERT INTO invoices (settlement_id, buyer_id, sale_id, number, status, amount_minor,"
+        " paid_minor, currency, issued_at, due_at, paid_at) VALUES (%llu, %llu, %llu,"
+        " 'INV-77%010llu', 'paid', 11000, 11000, '%s', UTC_TIMESTAMP(3) - INTERVAL 1 HOUR,"
+        " UTC_TIMESTAMP(3) + INTERVAL 3 DAY, UTC_TIMESTAMP(3))",
+        s->settlement, s->buyer, sale, s->settlement, currency);
+    unsigned long long ptx = kito_harness_sql(
+        "INSERT INTO ledger_transactions (kind, reference, currency, memo) VALUES ('payment',"
+        " 'PAYOUT-TEST-%llu', '%s', 'arranged by test_payouts')",
+        lot, currency);
+    kito_harness_sql("INSERT INTO ledger_entries (transaction_id, account_code, party_id,"
+                     " amount_minor, currency) VALUES (%llu, 7, NULL, 11000, '%s'),"
+                     " (%llu, 1, %llu, -11000, '%s')",
+                     ptx, currency, ptx, s->buyer, currency);
+    kito_harness_sql("INSERT INTO payments (invoice_id, amount_minor, currency, reference,"
+                     " ledger_transaction_id) VALUES (%llu, 11000, '%s', 'PAYOUT-TEST-%llu', %llu)",
+                     invoice, currency, lot, ptx);
+}
+
+/* arrange_unpaid, then paid. */
+static void arrange(struct sold *s, const char *suffix, const char *currency)
+{
+    arrange_unpaid(s, suffix, currency);
+    arrange_paid(s);
+}
 
 static void set_rate(const char *rate)
 {
@@ -152,6 +276,24 @@ static void set_rate(const char *rate)
              getenv("KITO_TEST_BUILD"), rate);
     cr_assert_eq(kito_harness_sh(cmd, out, sizeof(out)), 0, "kitoctl fx set failed: %s", out);
     kito_harness_sleep_ms(5); /* effective_from has millisecond resolution */
+}
+
+/* Waits (up to timeout_ms) for the settlement's payout to reach state; returns its id. */
+static unsigned long long wait_state(const struct sold *s, const char *state, int timeout_ms)
+{
+    char got[32] = "";
+    for (int waited = 0; waited <= timeout_ms; waited += 100) {
+        value_text(got, sizeof(got), "SELECT state FROM payouts WHERE settlement_id = %llu",
+                   s->settlement);
+        if (strcmp(got, state) == 0)
+            return (unsigned long long)value_i64("SELECT id FROM payouts WHERE settlement_id ="
+                                                 " %llu",
+                                                 s->settlement);
+        kito_harness_sleep_ms(100);
+    }
+    cr_assert_fail("payout of settlement %llu is '%s', not '%s' after %d ms", s->settlement, got,
+                   state, timeout_ms);
+    return 0;
 }
 
 static const char *pay_id(unsigned long long id)
@@ -224,9 +366,9 @@ static struct kito_http_resp get_as(const char *token, const char *path)
 Test(payouts, paid_settlement_to_payout_succeeded_with_the_ledger_balanced)
 {
     set_rate("129.50");
-    struct kito_sold s;
-    kito_mpesa_sold(&s, "10", "USD");
-    unsigned long long id = kito_mpesa_wait_payout(&s, "succeeded", 10000);
+    struct sold s;
+    arrange(&s, "10", "USD");
+    unsigned long long id = wait_state(&s, "succeeded", 10000);
     /* the rate is copied onto the payout, and the amount is converted half up, paid whole */
     long long rate = value_i64("SELECT rate_micros FROM payouts WHERE id = %llu", id);
     int64_t local, units, rem;
@@ -270,7 +412,7 @@ Test(payouts, paid_settlement_to_payout_succeeded_with_the_ledger_balanced)
                            " '%s' AND e.account_code = 8",
                            pay_id(id)),
                  units * 100);
-    kito_mpesa_ledger_check();
+    ledger_check();
 
     /* the endpoints: the miner sees it, another miner does not, the operator does */
     char path[128];
@@ -303,9 +445,9 @@ Test(payouts, paid_settlement_to_payout_succeeded_with_the_ledger_balanced)
 
 Test(payouts, same_currency_payout_needs_no_rate)
 {
-    struct kito_sold s;
-    kito_mpesa_sold(&s, "11", "KES");
-    unsigned long long id = kito_mpesa_wait_payout(&s, "succeeded", 10000);
+    struct sold s;
+    arrange(&s, "11", "KES");
+    unsigned long long id = wait_state(&s, "succeeded", 10000);
     cr_assert_eq(value_i64("SELECT rate_micros FROM payouts WHERE id = %llu", id), 1000000);
     /* KES 89.00: 89 shillings, nothing left over */
     cr_assert_eq(value_i64("SELECT paid_units FROM payouts WHERE id = %llu", id), 89);
@@ -316,9 +458,9 @@ Test(payouts, same_currency_payout_needs_no_rate)
 Test(payouts, failure_then_retry_is_a_new_attempt_then_success)
 {
     set_rate("129.50");
-    struct kito_sold s;
-    kito_mpesa_sold(&s, "95", "USD"); /* fail once */
-    unsigned long long id = kito_mpesa_wait_payout(&s, "failed", 10000);
+    struct sold s;
+    arrange(&s, "95", "USD"); /* fail once */
+    unsigned long long id = wait_state(&s, "failed", 10000);
     char code[32];
     value_text(code, sizeof(code),
                "SELECT result_code FROM payout_attempts WHERE payout_id = %llu AND attempt_no = 1",
@@ -335,7 +477,7 @@ Test(payouts, failure_then_retry_is_a_new_attempt_then_success)
              getenv("KITO_TEST_MYSQL_PORT"), getenv("KITO_TEST_MYSQL_PASSWORD"),
              getenv("KITO_TEST_BUILD"), pay_id(id));
     cr_assert_eq(kito_harness_sh(cmd, out, sizeof(out)), 0, "%s", out);
-    kito_mpesa_wait_payout(&s, "succeeded", 10000);
+    wait_state(&s, "succeeded", 10000);
     cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id), 2);
     char ocid1[80], ocid2[80];
     value_text(ocid1, sizeof(ocid1),
@@ -356,9 +498,9 @@ Test(payouts, failure_then_retry_is_a_new_attempt_then_success)
 Test(payouts, duplicate_callback_changes_nothing)
 {
     set_rate("129.50");
-    struct kito_sold s;
-    kito_mpesa_sold(&s, "93", "USD");
-    unsigned long long id = kito_mpesa_wait_payout(&s, "succeeded", 10000);
+    struct sold s;
+    arrange(&s, "93", "USD");
+    unsigned long long id = wait_state(&s, "succeeded", 10000);
     int received = 0, paid = 0, callbacks = 0;
     for (int i = 0; i < 50 && callbacks < 2; i++) {
         sim_payments(pay_id(id), &received, &paid, &callbacks);
@@ -379,9 +521,9 @@ Test(payouts, duplicate_callback_changes_nothing)
 Test(payouts, late_failure_after_success_changes_nothing)
 {
     set_rate("129.50");
-    struct kito_sold s;
-    kito_mpesa_sold(&s, "12", "USD");
-    unsigned long long id = kito_mpesa_wait_payout(&s, "succeeded", 10000);
+    struct sold s;
+    arrange(&s, "12", "USD");
+    unsigned long long id = wait_state(&s, "succeeded", 10000);
     char ocid[80];
     value_text(ocid, sizeof(ocid),
                "SELECT originator_conversation_id FROM payout_attempts WHERE payout_id = %llu", id);
@@ -399,9 +541,9 @@ Test(payouts, late_failure_after_success_changes_nothing)
 Test(payouts, forged_callbacks_are_refused_and_unknown_ids_ignored)
 {
     set_rate("129.50");
-    struct kito_sold s;
-    kito_mpesa_sold(&s, "92", "USD"); /* timeout: stays submitted, so a forged success would show */
-    unsigned long long id = kito_mpesa_wait_payout(&s, "submitted", 10000);
+    struct sold s;
+    arrange(&s, "92", "USD"); /* timeout: stays submitted, so a forged success would show */
+    unsigned long long id = wait_state(&s, "submitted", 10000);
     char ocid[80], state[32];
     for (int i = 0; i < 50; i++) {
         value_text(state, sizeof(state), "SELECT state FROM payout_attempts WHERE payout_id = %llu",
@@ -467,9 +609,9 @@ Test(payouts, the_callback_token_never_reaches_the_log)
 Test(payouts, provider_timeout_stays_submitted_and_is_never_resent)
 {
     set_rate("129.50");
-    struct kito_sold s;
-    kito_mpesa_sold(&s, "92", "USD");
-    unsigned long long id = kito_mpesa_wait_payout(&s, "submitted", 10000);
+    struct sold s;
+    arrange(&s, "92", "USD");
+    unsigned long long id = wait_state(&s, "submitted", 10000);
     /* past KITO_PAYOUT_CHECK_AFTER_MS: the worker asks, the provider says "in progress" */
     for (int i = 0; i < 80; i++) {
         if (value_i64("SELECT checks FROM payout_attempts WHERE payout_id = %llu", id) >= 1)
@@ -490,9 +632,9 @@ Test(payouts, provider_timeout_stays_submitted_and_is_never_resent)
 Test(payouts, lost_answer_is_never_resent_and_the_result_still_lands)
 {
     set_rate("129.50");
-    struct kito_sold s;
-    kito_mpesa_sold(&s, "97", "USD"); /* hang: paid, but the answer never comes back */
-    unsigned long long id = kito_mpesa_wait_payout(&s, "succeeded", 15000);
+    struct sold s;
+    arrange(&s, "97", "USD"); /* hang: paid, but the answer never comes back */
+    unsigned long long id = wait_state(&s, "succeeded", 15000);
     assert_paid_once(id);
     int received, paid;
     sim_payments(pay_id(id), &received, &paid, NULL);
@@ -503,12 +645,12 @@ Test(payouts, lost_answer_is_never_resent_and_the_result_still_lands)
 Test(payouts, acceptance_without_conversation_id_is_never_taken_for_a_refusal)
 {
     set_rate("129.50");
-    struct kito_sold s;
+    struct sold s;
     /* ResponseCode "0" without a ConversationID: the provider took the request and pays it. Had
      * Kito failed the attempt, the success callback would be ignored and the payout left failed,
      * to be retried by an operator -- and paid a second time. */
-    kito_mpesa_sold(&s, "98", "USD");
-    unsigned long long id = kito_mpesa_wait_payout(&s, "succeeded", 10000);
+    arrange(&s, "98", "USD");
+    unsigned long long id = wait_state(&s, "succeeded", 10000);
     assert_paid_once(id);
     cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id), 1);
 }
@@ -516,9 +658,9 @@ Test(payouts, acceptance_without_conversation_id_is_never_taken_for_a_refusal)
 Test(payouts, kitod_killed_midway_pays_exactly_once_after_restart)
 {
     set_rate("129.50");
-    struct kito_sold s;
-    kito_mpesa_sold(&s, "94", "USD"); /* late: the callback comes 2.5 s after the request */
-    unsigned long long id = kito_mpesa_wait_payout(&s, "submitted", 10000);
+    struct sold s;
+    arrange(&s, "94", "USD"); /* late: the callback comes 2.5 s after the request */
+    unsigned long long id = wait_state(&s, "submitted", 10000);
     char state[32] = "";
     for (int i = 0; i < 50 && strcmp(state, "accepted") != 0; i++) {
         value_text(state, sizeof(state), "SELECT state FROM payout_attempts WHERE payout_id = %llu",
@@ -531,7 +673,7 @@ Test(payouts, kitod_killed_midway_pays_exactly_once_after_restart)
     kd.pid = 0;
     kito_harness_sleep_ms(3000); /* the callback finds nobody and is retried by the provider */
     kitod_up();
-    kito_mpesa_wait_payout(&s, "succeeded", 15000);
+    wait_state(&s, "succeeded", 15000);
     assert_paid_once(id);
     int received, paid;
     sim_payments(pay_id(id), &received, &paid, NULL);
@@ -542,9 +684,9 @@ Test(payouts, kitod_killed_midway_pays_exactly_once_after_restart)
 Test(payouts, the_schema_refuses_a_second_success)
 {
     set_rate("129.50");
-    struct kito_sold s;
-    kito_mpesa_sold(&s, "13", "USD");
-    unsigned long long id = kito_mpesa_wait_payout(&s, "succeeded", 10000);
+    struct sold s;
+    arrange(&s, "13", "USD");
+    unsigned long long id = wait_state(&s, "succeeded", 10000);
     unsigned e = kito_harness_sql_errno(
         "INSERT INTO payout_attempts (payout_id, attempt_no, originator_conversation_id,"
         " request_json, state, transaction_id) VALUES (%llu, 9, 'kito-forged-%llu', '{}',"
@@ -628,7 +770,7 @@ static void assert_held(unsigned long long id, const char *kind)
     kito_harness_sql("UPDATE payout_anomalies SET resolved_at = UTC_TIMESTAMP(3) WHERE"
                      " payout_id = %llu",
                      id);
-    kito_mpesa_ledger_check();
+    ledger_check();
 }
 
 /* Posts a raw result callback body. */
@@ -647,9 +789,9 @@ static long post_raw_callback(const char *body)
 Test(payouts, wrong_amount_success_is_held_as_an_anomaly)
 {
     set_rate("129.50");
-    struct kito_sold s;
-    kito_mpesa_sold(&s, "99", "USD"); /* the simulator pays one unit more and says so */
-    unsigned long long id = kito_mpesa_wait_payout(&s, "anomaly", 10000);
+    struct sold s;
+    arrange(&s, "99", "USD"); /* the simulator pays one unit more and says so */
+    unsigned long long id = wait_state(&s, "anomaly", 10000);
     char state[32];
     cr_assert_str_eq(value_text(state, sizeof(state),
                                 "SELECT state FROM payout_attempts WHERE payout_id = %llu", id),
@@ -674,10 +816,10 @@ Test(payouts, wrong_amount_success_is_held_as_an_anomaly)
 Test(payouts, late_success_after_a_recorded_failure_is_held_as_an_anomaly)
 {
     set_rate("129.50");
-    struct kito_sold s;
-    kito_mpesa_sold(&s, "90", "USD"); /* failure after 200 ms, then success for the same request */
-    unsigned long long id = kito_mpesa_wait_payout(&s, "failed", 10000);
-    kito_mpesa_wait_payout(&s, "anomaly", 10000);
+    struct sold s;
+    arrange(&s, "90", "USD"); /* failure after 200 ms, then success for the same request */
+    unsigned long long id = wait_state(&s, "failed", 10000);
+    wait_state(&s, "anomaly", 10000);
     char state[32];
     cr_assert_str_eq(value_text(state, sizeof(state),
                                 "SELECT state FROM payout_attempts WHERE payout_id = %llu", id),
@@ -698,13 +840,13 @@ Test(payouts, late_success_after_a_recorded_failure_is_held_as_an_anomaly)
 Test(payouts, success_for_a_failed_attempt_after_a_paid_retry_is_held)
 {
     set_rate("129.50");
-    struct kito_sold s;
-    kito_mpesa_sold(&s, "95", "USD"); /* fail once */
-    unsigned long long id = kito_mpesa_wait_payout(&s, "failed", 10000);
+    struct sold s;
+    arrange(&s, "95", "USD"); /* fail once */
+    unsigned long long id = wait_state(&s, "failed", 10000);
     char args[128], out[512];
     snprintf(args, sizeof(args), "payout retry --payout %s", pay_id(id));
     cr_assert_eq(kitoctl_run(args, out, sizeof(out)), 0, "%s", out);
-    kito_mpesa_wait_payout(&s, "succeeded", 10000);
+    wait_state(&s, "succeeded", 10000);
     char ocid1[80], txn[40];
     value_text(ocid1, sizeof(ocid1),
                "SELECT originator_conversation_id FROM payout_attempts WHERE payout_id = %llu"
@@ -728,9 +870,9 @@ Test(payouts, success_for_a_failed_attempt_after_a_paid_retry_is_held)
 Test(payouts, success_to_another_wallet_is_held_as_an_anomaly)
 {
     set_rate("129.50");
-    struct kito_sold s;
-    kito_mpesa_sold(&s, "92", "USD"); /* timeout: the real result never comes */
-    unsigned long long id = kito_mpesa_wait_payout(&s, "submitted", 10000);
+    struct sold s;
+    arrange(&s, "92", "USD"); /* timeout: the real result never comes */
+    unsigned long long id = wait_state(&s, "submitted", 10000);
     char state[32] = "";
     for (int i = 0; i < 50 && strcmp(state, "accepted") != 0; i++) {
         value_text(state, sizeof(state), "SELECT state FROM payout_attempts WHERE payout_id = %llu",
@@ -754,4 +896,112 @@ Test(payouts, success_to_another_wallet_is_held_as_an_anomaly)
         value_i64("SELECT COUNT(*) FROM ledger_transactions WHERE reference = '%s'", pay_id(id)),
         0);
     assert_held(id, "wallet");
+}
+
+/* ---- a payout wallet change (issue 15, finding 5) ------------------------------------------ */
+
+/* Her payout wallet, her wallet changes and the wallet_changed SMS to phone, as counts. */
+static long long wallet_changes(unsigned long long miner)
+{
+    return value_i64("SELECT COUNT(*) FROM payout_wallet_changes WHERE account_id = %llu", miner);
+}
+
+static long long wallet_sms(unsigned long long miner, const char *phone)
+{
+    return value_i64("SELECT COUNT(*) FROM sms_outbox WHERE account_id = %llu"
+                     " AND kind = 'wallet_changed' AND phone = '%s'",
+                     miner, phone);
+}
+
+/* A bearer token alone does not move her payouts: without her PIN, or with a wrong one, the
+ * change is refused and nothing changes. With it, the old number gets an SMS, the payout to the
+ * new wallet waits the hold (the provider sees nothing, and the miner and the operator see why),
+ * and is paid, once, after it. */
+Test(payouts, a_wallet_change_needs_the_pin_tells_the_old_number_and_holds_the_payout)
+{
+    struct sold s;
+    arrange_unpaid(&s, "20", "KES");
+    char old[20], fresh[20], got[32];
+    snprintf(old, sizeof(old), "%s", s.msisdn);
+    snprintf(fresh, sizeof(fresh), "%.*s21", (int)strlen(old) - 2, old);
+    kito_who miner = {.id = s.miner};
+    snprintf(miner.token, sizeof(miner.token), "%s", s.miner_token);
+
+    struct kito_http_resp r = kito_harness_callf(&kd, &miner, NULL, "PATCH", "/v1/accounts/me",
+                                                 "{\"payout\":{\"msisdn\":\"%s\"}}", fresh);
+    kito_harness_expect(&r, 422, "a wallet change without her PIN");
+    json_t *err = json_object_get(r.json, "error");
+    cr_assert_str_eq(json_string_value(json_object_get(err, "code")), "validation_failed");
+    cr_assert(strncmp(json_string_value(json_object_get(err, "message")), "current ", 8) == 0, "%s",
+              r.body);
+    kito_http_resp_free(&r);
+    r = kito_harness_callf(&kd, &miner, NULL, "PATCH", "/v1/accounts/me",
+                           "{\"payout\":{\"msisdn\":\"%s\"},\"current\":\"9173\"}", fresh);
+    kito_harness_expect(&r, 403, "a wallet change with a wrong PIN");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "error"), "code")),
+                     "forbidden");
+    kito_http_resp_free(&r);
+    value_text(got, sizeof(got), "SELECT payout_msisdn FROM miner_profiles WHERE account_id = %llu",
+               s.miner);
+    cr_assert_str_eq(got, old, "a refused change changes nothing");
+    cr_assert_eq(wallet_changes(s.miner), 0);
+    cr_assert_eq(wallet_sms(s.miner, old), 0);
+
+    r = kito_harness_callf(&kd, &miner, NULL, "PATCH", "/v1/accounts/me",
+                           "{\"payout\":{\"msisdn\":\"%s\"},\"current\":\"%s\"}", fresh,
+                           KITO_HARNESS_PIN);
+    kito_harness_expect(&r, 200, "a wallet change with her PIN");
+    json_t *payout = json_object_get(json_object_get(r.json, "miner"), "payout");
+    cr_assert_str_eq(json_string_value(json_object_get(payout, "msisdn")), fresh);
+    cr_assert(json_is_string(json_object_get(payout, "held_until")), "%s", r.body);
+    kito_http_resp_free(&r);
+    cr_assert_eq(wallet_changes(s.miner), 1);
+    cr_assert_eq(wallet_sms(s.miner, old), 1, "the old number is told");
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM audit_log WHERE action ="
+                           " 'account.payout_wallet_change' AND entity_id = %llu",
+                           s.miner),
+                 1);
+
+    /* the invoice is paid inside the hold: the payout is made for the new wallet and waits */
+    arrange_paid(&s);
+    long long id = -1;
+    for (int i = 0; i < 100 && id < 0; i++) {
+        id = value_i64("SELECT id FROM payouts WHERE settlement_id = %llu", s.settlement);
+        if (id < 0)
+            kito_harness_sleep_ms(50);
+    }
+    cr_assert(id > 0, "no payout was made");
+    cr_assert_eq(value_i64("SELECT UTC_TIMESTAMP(3) < hold_until FROM payout_wallet_changes"
+                           " WHERE account_id = %llu",
+                           s.miner),
+                 1, "the machine was too slow to look inside the hold of " WALLET_HOLD_S " s");
+    kito_harness_sleep_ms(600); /* several worker passes */
+    value_text(got, sizeof(got), "SELECT state FROM payouts WHERE id = %lld", id);
+    cr_assert_str_eq(got, "pending", "a payout to the new wallet waits out the hold");
+    int received, paid;
+    sim_payments(pay_id((unsigned long long)id), &received, &paid, NULL);
+    cr_assert_eq(received, 0, "the provider was asked %d times inside the hold", received);
+    char path[64];
+    snprintf(path, sizeof(path), "/v1/payouts/%s", pay_id((unsigned long long)id));
+    r = get_as(s.miner_token, path);
+    kito_harness_expect(&r, 200, "her held payout");
+    json_t *hold = json_object_get(r.json, "hold");
+    cr_assert_str_eq(json_string_value(json_object_get(hold, "reason")), "wallet_changed", "%s",
+                     r.body);
+    cr_assert(json_is_string(json_object_get(hold, "until")), "%s", r.body);
+    kito_http_resp_free(&r);
+
+    /* after the hold, it is sent, once, to the new wallet */
+    unsigned long long done = wait_state(&s, "succeeded", 15000);
+    assert_paid_once(done);
+    value_text(got, sizeof(got), "SELECT msisdn FROM payouts WHERE id = %llu", done);
+    cr_assert_str_eq(got, fresh);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts a JOIN payout_wallet_changes w"
+                           " ON w.account_id = %llu WHERE a.payout_id = %llu"
+                           " AND a.created_at < w.hold_until",
+                           s.miner, done),
+                 0, "no attempt was made before the hold ended");
+    r = get_as(s.miner_token, path);
+    cr_assert(json_is_null(json_object_get(r.json, "hold")), "%s", r.body);
+    kito_http_resp_free(&r);
 }
