@@ -116,6 +116,7 @@ kito_err kito_post_payments_mpesa_confirmation(kito_req *r);
 /* true when the request carries the M-Pesa callback token (?token=, KITO_MPESA_CALLBACK_TOKEN,
  * compared in constant time); otherwise answers 401 and returns false. */
 bool kito_mpesa_callback_authorized(kito_req *r);
+kito_err kito_post_payouts_callback_momo(kito_req *r); /* POST and PUT (MTN sends either) */
 /* GET /v1/me/payouts (miner): her payouts, paginated, ?state=; 422. */
 kito_err kito_get_me_payouts(kito_req *r);
 /* GET /v1/payouts/{id} (operator; the miner herself): the payout and its attempts; 404. */
