@@ -6,7 +6,7 @@ BACKUP_FORMAT=kito-backup/1
 BACKUP_DB=kito
 BACKUP_OUTBOX=outbox:settlement
 # The tables money moves through: what a restore must bring back to the row.
-MONEY_TABLES="settlements invoices payments ledger_transactions ledger_entries payouts payout_attempts"
+MONEY_TABLES="settlements invoices payments mpesa_c2b_payments ledger_transactions ledger_entries payouts payout_attempts"
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

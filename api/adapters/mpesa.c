@@ -1,8 +1,12 @@
 #include "api/adapters/mpesa.h"
 
 #include <assert.h>
-#include <curl/curl.h>
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,14 +59,14 @@ static bool conf_ok(const kito_mpesa_conf *c)
 
 /* ---- requests ------------------------------------------------------------------------------ */
 
-kito_err kito_mpesa_result_url(const kito_mpesa_conf *conf, char *out, size_t cap)
+kito_err kito_mpesa_result_url(const kito_mpesa_conf *conf, const char *path, char *out, size_t cap)
 {
     static const char hex[] = "0123456789ABCDEF";
     const char *base = conf->callback_base;
     size_t bl = strlen(base);
     while (bl > 0 && base[bl - 1] == '/')
         bl--; /* "https://x/" and "https://x" name the same base */
-    int n = snprintf(out, cap, "%.*s%s?token=", (int)bl, base, KITO_MPESA_CALLBACK_PATH);
+    int n = snprintf(out, cap, "%.*s%s?token=", (int)bl, base, path);
     if (n < 0 || (size_t)n >= cap)
         return KITO_E_CAPACITY;
     size_t at = (size_t)n;
@@ -91,7 +95,7 @@ kito_err kito_mpesa_b2c_build(const kito_mpesa_conf *conf, const kito_mpesa_b2c 
         !msisdn_ok(req->msisdn) || !printable(req->originator_conversation_id, 64) ||
         !printable(req->remarks, 100) || !printable(req->occasion, 100))
         return KITO_E_VALIDATION;
-    if (kito_mpesa_result_url(conf, url, sizeof(url)) != KITO_OK)
+    if (kito_mpesa_result_url(conf, KITO_MPESA_CALLBACK_PATH, url, sizeof(url)) != KITO_OK)
         return KITO_E_VALIDATION;
     /* Field order as Daraja's documentation lists them; jansson keeps insertion order. */
     json_t *doc =
@@ -114,7 +118,7 @@ kito_err kito_mpesa_status_build(const kito_mpesa_conf *conf, const char *origin
     *out = NULL;
     if (!conf_ok(conf) || !printable(originator_id, 64))
         return KITO_E_VALIDATION;
-    if (kito_mpesa_result_url(conf, url, sizeof(url)) != KITO_OK)
+    if (kito_mpesa_result_url(conf, KITO_MPESA_STATUS_CALLBACK_PATH, url, sizeof(url)) != KITO_OK)
         return KITO_E_VALIDATION;
     json_t *doc =
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Initiator",
@@ -352,34 +356,279 @@ kito_err kito_mpesa_result_parse(const char *body, size_t len, kito_mpesa_result
     return e;
 }
 
-kito_mpesa_status kito_mpesa_status_parse(long http_status, const char *body, size_t len,
-                                          kito_mpesa_result *result)
+kito_mpesa_status kito_mpesa_status_ack_parse(long http_status, const char *body, size_t len)
 {
-    memset(result, 0, sizeof(*result));
-    if (http_status == 0 || body == NULL || len == 0 || len > KITO_MPESA_BODY_MAX)
+    if (http_status != 200 || body == NULL || len == 0 || len > KITO_MPESA_BODY_MAX)
         return KITO_MPESA_STATUS_UNKNOWN;
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-    kito_mpesa_status st = KITO_MPESA_STATUS_UNKNOWN;
-    char code[KITO_MPESA_CODE_SIZE];
-    if (!json_is_object(doc)) {
-        json_decref(doc);
-        return st;
-    }
-    if (http_status == 404) {
-        field_text(doc, "errorCode", code, sizeof(code));
-        if (code[0] != '\0')
-            st = KITO_MPESA_STATUS_NOT_FOUND;
-    } else if (http_status == 200) {
+    char code[KITO_MPESA_CODE_SIZE] = "";
+    if (json_is_object(doc))
         field_text(doc, "ResponseCode", code, sizeof(code));
-        if (strcmp(code, "0") == 0) {
-            if (json_object_get(doc, "Result") == NULL)
-                st = KITO_MPESA_STATUS_PENDING;
-            else if (kito_mpesa_result_from_json(doc, result, NULL, 0) == KITO_OK)
-                st = KITO_MPESA_STATUS_FINAL;
+    json_decref(doc);
+    /* taken: Daraja posts the answer to the query's ResultURL later */
+    return strcmp(code, "0") == 0 ? KITO_MPESA_STATUS_PENDING : KITO_MPESA_STATUS_UNKNOWN;
+}
+
+/* A whole amount: a JSON integer, a real without a fraction (Daraja writes 300 or 1.0), or a
+ * decimal string ("300", "300.00"). */
+static bool whole_amount(const json_t *v, int64_t *out)
+{
+    double d;
+    if (json_is_integer(v)) {
+        *out = (int64_t)json_integer_value(v);
+        return *out >= 0;
+    }
+    if (json_is_real(v) && (d = json_real_value(v)) >= 0 && d < 1e15 && d == (double)(int64_t)d) {
+        *out = (int64_t)d;
+        return true;
+    }
+    if (!json_is_string(v))
+        return false;
+    const char *t = json_string_value(v);
+    int64_t x = 0;
+    size_t i = 0;
+    for (; t[i] >= '0' && t[i] <= '9' && i < 15; i++)
+        x = x * 10 + (t[i] - '0');
+    if (i == 0)
+        return false;
+    if (t[i] == '.')
+        for (i++; t[i] == '0'; i++) {
+        }
+    if (t[i] != '\0')
+        return false;
+    *out = x;
+    return true;
+}
+
+/* The leading wallet digits of a party name ("254708374149 - John Doe"), "" when none. */
+static void party_msisdn(const char *v, char *out, size_t cap)
+{
+    size_t d = 0;
+    out[0] = '\0';
+    while (v[d] >= '0' && v[d] <= '9' && d < cap - 1)
+        d++;
+    if (d >= 8 && (v[d] == '\0' || v[d] == ' ' || v[d] == '-')) {
+        memcpy(out, v, d);
+        out[d] = '\0';
+    }
+}
+
+kito_err kito_mpesa_status_result_from_json(const json_t *doc, kito_mpesa_result *out,
+                                            kito_mpesa_status *status, char *why, size_t why_size)
+{
+    memset(out, 0, sizeof(*out));
+    *status = KITO_MPESA_STATUS_UNKNOWN;
+    const json_t *res = json_object_get(doc, "Result");
+    if (!json_is_object(doc) || !json_is_object(res)) {
+        set_why(why, why_size, "the body must be an object with a Result object");
+        return KITO_E_VALIDATION;
+    }
+    int64_t code;
+    if (!integer_of(json_object_get(res, "ResultCode"), &code)) {
+        set_why(why, why_size, "Result.ResultCode must be an integer");
+        return KITO_E_VALIDATION;
+    }
+    const json_t *desc = json_object_get(res, "ResultDesc");
+    if (json_is_string(desc))
+        copy_cut(out->result_desc, sizeof(out->result_desc), json_string_value(desc));
+    /* the payment it is about: the parameter, else the Occasion Kito sent with the query */
+    char status_text[32] = "";
+    const json_t *params =
+        json_object_get(json_object_get(res, "ResultParameters"), "ResultParameter");
+    size_t n = json_is_array(params) ? json_array_size(params) : 0;
+    if (n > KITO_MPESA_PARAMS_MAX) {
+        set_why(why, why_size, "too many ResultParameter entries");
+        return KITO_E_VALIDATION;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *p = json_array_get(params, i);
+        const char *key = json_string_value(json_object_get(p, "Key"));
+        const json_t *val = json_object_get(p, "Value");
+        if (key == NULL || val == NULL)
+            continue; /* Daraja leaves some keys without a Value */
+        const char *text = json_string_value(val);
+        if (strcmp(key, "OriginatorConversationID") == 0 && text != NULL)
+            copy_cut(out->originator_conversation_id, sizeof(out->originator_conversation_id),
+                     text);
+        else if (strcmp(key, "ConversationID") == 0 && text != NULL)
+            copy_cut(out->conversation_id, sizeof(out->conversation_id), text);
+        else if (strcmp(key, "ReceiptNo") == 0 && text != NULL)
+            copy_cut(out->transaction_id, sizeof(out->transaction_id), text);
+        else if (strcmp(key, "TransactionStatus") == 0 && text != NULL)
+            copy_cut(status_text, sizeof(status_text), text);
+        else if (strcmp(key, "CreditPartyName") == 0 && text != NULL)
+            party_msisdn(text, out->receiver_msisdn, sizeof(out->receiver_msisdn));
+        else if (strcmp(key, "Amount") == 0) {
+            if (!whole_amount(val, &out->transaction_amount)) {
+                set_why(why, why_size, "Amount must be a whole number");
+                return KITO_E_VALIDATION;
+            }
+            out->has_amount = true;
         }
     }
-    json_decref(doc);
-    return st;
+    if (out->originator_conversation_id[0] == '\0') {
+        const json_t *item =
+            json_object_get(json_object_get(res, "ReferenceData"), "ReferenceItem");
+        const char *key = json_string_value(json_object_get(item, "Key"));
+        const char *val = json_string_value(json_object_get(item, "Value"));
+        if (key != NULL && strcmp(key, "Occasion") == 0 && val != NULL)
+            copy_cut(out->originator_conversation_id, sizeof(out->originator_conversation_id), val);
+    }
+    if (out->originator_conversation_id[0] == '\0' ||
+        strlen(out->originator_conversation_id) > 64) {
+        set_why(why, why_size, "the result names no OriginatorConversationID of a payment");
+        return KITO_E_VALIDATION;
+    }
+    if (code != 0) {
+        out->result_code = code;
+        *status = KITO_MPESA_STATUS_NOT_FOUND;
+        return KITO_OK;
+    }
+    if (strcmp(status_text, "Completed") == 0) {
+        if (out->transaction_id[0] == '\0') {
+            set_why(why, why_size, "a Completed transaction needs its ReceiptNo");
+            return KITO_E_VALIDATION;
+        }
+        out->result_code = 0;
+        *status = KITO_MPESA_STATUS_FINAL;
+    } else if (strcmp(status_text, "Failed") == 0 || strcmp(status_text, "Declined") == 0 ||
+               strcmp(status_text, "Cancelled") == 0 || strcmp(status_text, "Expired") == 0) {
+        out->result_code = 1;
+        out->transaction_id[0] = '\0'; /* not paid: no receipt to keep */
+        snprintf(out->result_desc, sizeof(out->result_desc), "TransactionStatus: %s", status_text);
+        *status = KITO_MPESA_STATUS_FINAL;
+    } else {
+        *status = KITO_MPESA_STATUS_PENDING;
+    }
+    return KITO_OK;
+}
+
+/* ---- C2B ----------------------------------------------------------------------------------- */
+
+/* A C2B text field: absent or null is "", a number is written out, anything else refused. */
+static bool c2b_text(const json_t *doc, const char *name, char *dst, size_t cap)
+{
+    const json_t *v = json_object_get(doc, name);
+    dst[0] = '\0';
+    if (v == NULL || json_is_null(v))
+        return true;
+    if (json_is_string(v)) {
+        if (json_string_length(v) >= cap)
+            return false;
+        memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+        return strlen(dst) == json_string_length(v);
+    }
+    if (json_is_integer(v)) {
+        snprintf(dst, cap, "%lld", (long long)json_integer_value(v));
+        return true;
+    }
+    return false;
+}
+
+/* A part of the payer's name: cut to fit (a long name never refuses a payment); "" when
+ * absent; false only for another type. */
+static bool name_part(const json_t *doc, const char *name, char *dst, size_t cap)
+{
+    const json_t *v = json_object_get(doc, name);
+    dst[0] = '\0';
+    if (v == NULL || json_is_null(v))
+        return true;
+    if (!json_is_string(v))
+        return false;
+    copy_cut(dst, cap, json_string_value(v));
+    return true;
+}
+
+/* "10", "10.5", "10.00" (or a JSON number) into cents; false for anything else or <= 0. */
+static bool c2b_amount(const json_t *v, int64_t *cents)
+{
+    char t[32];
+    if (json_is_integer(v))
+        snprintf(t, sizeof(t), "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(t, sizeof(t), "%.2f", json_real_value(v));
+    else if (json_is_string(v) && json_string_length(v) < sizeof(t))
+        snprintf(t, sizeof(t), "%s", json_string_value(v));
+    else
+        return false;
+    int64_t whole = 0, frac = 0;
+    size_t i = 0, fd = 0;
+    for (; t[i] >= '0' && t[i] <= '9' && i < 13; i++)
+        whole = whole * 10 + (t[i] - '0');
+    if (i == 0)
+        return false;
+    if (t[i] == '.')
+        for (i++; t[i] >= '0' && t[i] <= '9' && fd < 2; i++, fd++)
+            frac = frac * 10 + (t[i] - '0');
+    if (t[i] != '\0')
+        return false;
+    if (fd == 1)
+        frac *= 10;
+    *cents = whole * 100 + frac;
+    return *cents > 0;
+}
+
+kito_err kito_mpesa_c2b_from_json(const json_t *doc, kito_mpesa_c2b *out, char *why,
+                                  size_t why_size)
+{
+    memset(out, 0, sizeof(*out));
+    char first[41], middle[41], last[41];
+    if (!json_is_object(doc)) {
+        set_why(why, why_size, "the body must be a JSON object");
+        return KITO_E_VALIDATION;
+    }
+    if (!c2b_text(doc, "TransactionType", out->trans_type, sizeof(out->trans_type)) ||
+        !c2b_text(doc, "TransID", out->trans_id, sizeof(out->trans_id)) ||
+        !c2b_text(doc, "TransTime", out->trans_time, sizeof(out->trans_time)) ||
+        !c2b_text(doc, "BusinessShortCode", out->short_code, sizeof(out->short_code)) ||
+        !c2b_text(doc, "BillRefNumber", out->bill_ref, sizeof(out->bill_ref)) ||
+        !c2b_text(doc, "MSISDN", out->msisdn, sizeof(out->msisdn)) ||
+        !name_part(doc, "FirstName", first, sizeof(first)) ||
+        !name_part(doc, "MiddleName", middle, sizeof(middle)) ||
+        !name_part(doc, "LastName", last, sizeof(last))) {
+        set_why(why, why_size, "a C2B field has the wrong type or is too long");
+        return KITO_E_VALIDATION;
+    }
+    if (!printable(out->trans_id, 32)) {
+        set_why(why, why_size, "TransID must be 1 to 32 printable characters");
+        return KITO_E_VALIDATION;
+    }
+    if (!c2b_amount(json_object_get(doc, "TransAmount"), &out->amount_minor)) {
+        set_why(why, why_size, "TransAmount must be a positive amount with at most 2 decimals");
+        return KITO_E_VALIDATION;
+    }
+    size_t tl = strlen(out->trans_time);
+    for (size_t i = 0; i < tl; i++)
+        if (out->trans_time[i] < '0' || out->trans_time[i] > '9')
+            tl = 0;
+    if (tl != 14) {
+        set_why(why, why_size, "TransTime must be YYYYMMDDHHMMSS");
+        return KITO_E_VALIDATION;
+    }
+    snprintf(out->payer_name, sizeof(out->payer_name), "%s%s%s%s%s", first,
+             middle[0] != '\0' ? " " : "", middle, last[0] != '\0' ? " " : "", last);
+    if (out->trans_type[0] == '\0')
+        snprintf(out->trans_type, sizeof(out->trans_type), "Pay Bill");
+    return KITO_OK;
+}
+
+kito_err kito_mpesa_c2b_register_build(const kito_mpesa_conf *conf, const char *shortcode,
+                                       json_t **out)
+{
+    char vurl[1024], curl_[1024];
+    *out = NULL;
+    if (conf == NULL || conf->callback_base == NULL || conf->callback_token == NULL ||
+        shortcode == NULL || shortcode[0] == '\0' ||
+        kito_mpesa_result_url(conf, KITO_MPESA_C2B_VALIDATION_PATH, vurl, sizeof(vurl)) !=
+            KITO_OK ||
+        kito_mpesa_result_url(conf, KITO_MPESA_C2B_CONFIRMATION_PATH, curl_, sizeof(curl_)) !=
+            KITO_OK)
+        return KITO_E_VALIDATION;
+    /* "Cancelled": when Kito cannot answer the validation, M-Pesa refuses the payment rather
+     * than take money for an account number nobody checked */
+    *out = json_pack("{s:s, s:s, s:s, s:s}", "ShortCode", shortcode, "ResponseType", "Cancelled",
+                     "ConfirmationURL", curl_, "ValidationURL", vurl);
+    return *out != NULL ? KITO_OK : KITO_E_NOMEM;
 }
 
 /* ---- callback authentication --------------------------------------------------------------- */
@@ -453,109 +702,69 @@ bool kito_mpesa_rate_parse(const char *text, int64_t *rate_micros)
     return true;
 }
 
-/* ---- the HTTPS client ---------------------------------------------------------------------- */
+/* ---- SecurityCredential -------------------------------------------------------------------- */
 
-typedef struct call_state {
-    kito_mpesa_http *out;
-    size_t cap;
-    bool too_big;
-    kito_mpesa_abort_fn abort_fn;
-    void *abort_ud;
-} call_state;
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+/* The certificate in path: PEM ("-----BEGIN CERTIFICATE-----") or DER (Safaricom's .cer files
+ * come both ways). NULL when it is neither. */
+static X509 *read_certificate(const char *path)
 {
-    call_state *cs = ud;
-    size_t n = size * nmemb;
-    kito_mpesa_http *h = cs->out;
-    if (h->len + n > KITO_MPESA_BODY_MAX) {
-        cs->too_big = true;
-        return 0; /* makes curl stop with CURLE_WRITE_ERROR */
-    }
-    if (h->len + n + 1 > cs->cap) {
-        size_t cap = cs->cap == 0 ? 1024 : cs->cap;
-        while (cap < h->len + n + 1)
-            cap *= 2;
-        char *b = realloc(h->body, cap);
-        if (b == NULL)
-            return 0;
-        h->body = b;
-        cs->cap = cap;
-    }
-    memcpy(h->body + h->len, data, n);
-    h->len += n;
-    h->body[h->len] = '\0';
-    return n;
+    BIO *b = BIO_new_file(path, "rb");
+    if (b == NULL)
+        return NULL;
+    X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    if (x == NULL && BIO_reset(b) == 0)
+        x = d2i_X509_bio(b, NULL);
+    BIO_free(b);
+    return x;
 }
 
-static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+kito_err kito_mpesa_security_credential(const char *cert_path, const char *password, char *out,
+                                        size_t cap, char *why, size_t why_size)
 {
-    call_state *cs = ud;
-    (void)dt, (void)dn, (void)ut, (void)un;
-    return cs->abort_fn != NULL && cs->abort_fn(cs->abort_ud) ? 1 : 0;
-}
-
-kito_err kito_mpesa_call(const kito_mpesa_conf *conf, const char *path, const json_t *doc,
-                         kito_mpesa_abort_fn abort_fn, void *abort_ud, kito_mpesa_http *out)
-{
-    memset(out, 0, sizeof(*out));
-    char url[1024];
-    int n = snprintf(url, sizeof(url), "%s%s", conf->base_url, path);
-    if (n < 0 || (size_t)n >= sizeof(url)) {
-        snprintf(out->error, sizeof(out->error), "the provider URL is too long");
+    if (cap > 0)
+        out[0] = '\0';
+    if (cert_path == NULL || cert_path[0] == '\0' || password == NULL || password[0] == '\0') {
+        set_why(why, why_size, "the certificate file and the initiator password are required");
         return KITO_E_CONFIG;
     }
-    char *payload = json_dumps(doc, JSON_COMPACT);
-    CURL *c = curl_easy_init();
-    struct curl_slist *hdr = NULL;
-    hdr = curl_slist_append(hdr, "Content-Type: application/json");
-    struct curl_slist *hdr2 =
-        hdr != NULL ? curl_slist_append(hdr, "Accept: application/json") : NULL;
-    if (payload == NULL || c == NULL || hdr2 == NULL) {
-        free(payload);
-        curl_easy_cleanup(c);
-        curl_slist_free_all(hdr);
-        return KITO_E_NOMEM;
+    X509 *x = read_certificate(cert_path);
+    if (x == NULL) {
+        if (why != NULL && why_size > 0)
+            snprintf(why, why_size, "%s is not a readable X.509 certificate (PEM or DER)",
+                     cert_path);
+        return KITO_E_CONFIG;
     }
-    hdr = hdr2;
-    call_state cs = {.out = out, .abort_fn = abort_fn, .abort_ud = abort_ud};
-    long timeout = conf->timeout_ms > 0 ? (long)conf->timeout_ms : 10000;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout < 5000 ? timeout : 5000L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &cs);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &cs);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    CURLcode rc = curl_easy_perform(c);
-    kito_err e = KITO_OK;
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-    } else {
-        out->status = 0;
-        snprintf(out->error, sizeof(out->error), "%s%s", curl_easy_strerror(rc),
-                 cs.too_big ? " (answer too large)" : "");
-        e = KITO_E_UNAVAILABLE;
+    kito_err e = KITO_E_INTERNAL;
+    uint8_t *cipher = NULL;
+    EVP_PKEY *key = X509_get0_pubkey(x); /* borrowed from x */
+    EVP_PKEY_CTX *ctx = key != NULL ? EVP_PKEY_CTX_new(key, NULL) : NULL;
+    size_t n = 0, plen = strlen(password);
+    if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
+        set_why(why, why_size, "the certificate's key is not an RSA key");
+        e = KITO_E_CONFIG;
+        goto out;
     }
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(c);
-    free(payload);
+    /* Daraja: RSA, PKCS #1 v1.5 padding (not OAEP); at most the key size - 11 bytes of input */
+    if (plen + 11 > (size_t)EVP_PKEY_get_size(key)) {
+        set_why(why, why_size, "the initiator password is too long for the certificate's key");
+        e = KITO_E_CONFIG;
+        goto out;
+    }
+    if (ctx == NULL || EVP_PKEY_encrypt_init(ctx) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0 ||
+        EVP_PKEY_encrypt(ctx, NULL, &n, (const uint8_t *)password, plen) <= 0 ||
+        (cipher = OPENSSL_malloc(n)) == NULL ||
+        EVP_PKEY_encrypt(ctx, cipher, &n, (const uint8_t *)password, plen) <= 0) {
+        set_why(why, why_size, "OpenSSL could not encrypt the initiator password");
+        goto out;
+    }
+    e = kito_crypto_b64_encode(KITO_B64_STD, cipher, n, out, cap) == KITO_OK ? KITO_OK
+                                                                             : KITO_E_CAPACITY;
+    if (e != KITO_OK)
+        set_why(why, why_size, "the SecurityCredential does not fit");
+out:
+    OPENSSL_free(cipher);
+    EVP_PKEY_CTX_free(ctx);
+    X509_free(x);
     return e;
-}
-
-void kito_mpesa_http_free(kito_mpesa_http *h)
-{
-    if (h == NULL)
-        return;
-    free(h->body);
-    h->body = NULL;
-    h->len = 0;
 }

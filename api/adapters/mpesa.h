@@ -1,13 +1,24 @@
 /*
  * The M-Pesa Daraja B2C driver (DESIGN.md, "Settlement and payouts"; issue 7).
  *
- * Two halves:
- *   - pure functions (no I/O, any thread): build the B2C payment request and the status query,
- *     parse the synchronous answers and the result callback, convert and round amounts, compare
- *     the callback token in constant time. Unit-tested and fuzzed without a socket.
- *   - the HTTPS client (libcurl): kito_mpesa_call posts one JSON document to the provider. It
- *     blocks for up to the configured timeout, so it runs on the payout worker thread, never on
- *     the event loop.
+ * Pure functions (no I/O, any thread): build the B2C payment request and the status query,
+ * parse the synchronous answers and the result callbacks, convert and round amounts, compare the
+ * callback token in constant time. Unit-tested and fuzzed without a socket. The HTTP (and the
+ * OAuth token) are the rail client's (api/adapters/rail.h, rail_client.c): one client for every
+ * rail. The one function here that touches a file is kito_mpesa_security_credential, called once
+ * when the payout worker starts.
+ *
+ * Authentication, as Daraja documents it (developer.safaricom.co.ke, "Authorization"):
+ *   GET {base}/oauth/v1/generate?grant_type=client_credentials
+ *     Authorization: Basic base64(consumer key ":" consumer secret)
+ *   -> 200 {"access_token": "...", "expires_in": "3599"}   (seconds, as a string)
+ *   and every API call carries "Authorization: Bearer <access_token>"; an expired or unknown
+ *   token gets 401 {"requestId", "errorCode": "404.001.03", "errorMessage": "Invalid Access
+ *   Token"}.
+ * SecurityCredential ("Getting Started", "Security Credentials"): the initiator's password
+ * encrypted with the M-Pesa public key certificate (X.509), RSA with PKCS #1 v1.5 padding (not
+ * OAEP), base64-encoded. The sandbox and production certificates differ; the operator supplies
+ * the file (KITO_MPESA_CERT).
  *
  * The protocol, as Daraja documents it:
  *   POST {base}/mpesa/b2c/v3/paymentrequest
@@ -21,11 +32,26 @@
  *      "OriginatorConversationID", "ConversationID", "TransactionID", "ResultParameters":
  *      {"ResultParameter": [{"Key", "Value"}, ...]}, "ReferenceData": ...}}
  *
- * The status query (POST {base}/mpesa/transactionstatus/v1/query, CommandID
- * "TransactionStatusQuery", by OriginatorConversationID) is answered by Daraja asynchronously,
- * to a ResultURL; Kito's simulator (sims/mpesa_sim.c) also answers it synchronously, with
- * the original payment's "Result" object inside the acknowledgement (while it is final), or 404
- * with an errorCode when it never received the payment. kito_mpesa_status_parse reads that.
+ * The Transaction Status query ("Transaction Status", an asynchronous API) for an attempt whose
+ * answer was lost:
+ *   POST {base}/mpesa/transactionstatus/v1/query
+ *     {"Initiator", "SecurityCredential", "CommandID": "TransactionStatusQuery",
+ *      "OriginatorConversationID": the payment's, "PartyA": shortcode, "IdentifierType": "4"
+ *      (an organisation shortcode), "ResultURL", "QueueTimeOutURL", "Remarks", "Occasion"}
+ *   -> 200 {"OriginatorConversationID", "ConversationID", "ResponseCode": "0",
+ *           "ResponseDescription"}                          taken: the answer comes later
+ *   then POST ResultURL (Kito's is .../v1/payouts/callbacks/mpesa/status) {"Result":
+ *      {"ResultType", "ResultCode", "ResultDesc", "OriginatorConversationID" (the query's),
+ *       "ConversationID", "TransactionID", "ResultParameters": {"ResultParameter": [
+ *       {"Key": "DebitPartyName"}, {"Key": "CreditPartyName", "Value": "254708374149 - John
+ *       Doe"}, {"Key": "OriginatorConversationID", "Value": the payment's}, {"Key":
+ *       "InitiatedTime"}, {"Key": "DebitAccountType"}, {"Key": "DebitPartyCharges"}, {"Key":
+ *       "TransactionReason"}, {"Key": "ReasonType"}, {"Key": "TransactionStatus", "Value":
+ *       "Completed"}, {"Key": "FinalisedTime"}, {"Key": "Amount", "Value": 300}, {"Key":
+ *       "ConversationID"}, {"Key": "ReceiptNo", "Value": "MBN31H462N"}]},
+ *       "ReferenceData": {"ReferenceItem": {"Key": "Occasion", "Value": the query's Occasion}}}}
+ * Kito sends the payment's OriginatorConversationID as the query's Occasion too, so a result
+ * whose parameters leave it out is still matched.
  */
 #ifndef KITO_MPESA_H
 #define KITO_MPESA_H
@@ -50,7 +76,8 @@
 typedef struct kito_mpesa_conf {
     const char *base_url;            /* "https://api.safaricom.co.ke" or the simulator */
     const char *initiator;           /* InitiatorName */
-    const char *security_credential; /* SecurityCredential (secret; never logged) */
+    const char *security_credential; /* SecurityCredential, made by
+                                        kito_mpesa_security_credential (secret; never logged) */
     const char *shortcode;           /* PartyA */
     const char *callback_base;       /* the public https base the provider calls back */
     const char *callback_token;      /* secret; appended to ResultURL as ?token= */
@@ -71,11 +98,14 @@ typedef struct kito_mpesa_b2c {
  * new reference. */
 kito_err kito_mpesa_b2c_build(const kito_mpesa_conf *conf, const kito_mpesa_b2c *req, json_t **out);
 
-/* The ResultURL (and QueueTimeOutURL) for conf: callback_base + "/v1/payouts/callbacks/mpesa"
- * + "?token=" + the token (percent-encoded). KITO_E_CAPACITY when it does not fit in cap. */
-kito_err kito_mpesa_result_url(const kito_mpesa_conf *conf, char *out, size_t cap);
+/* The ResultURL (and QueueTimeOutURL) for conf: callback_base + path (KITO_MPESA_CALLBACK_PATH or
+ * KITO_MPESA_STATUS_CALLBACK_PATH) + "?token=" + the token (percent-encoded). KITO_E_CAPACITY
+ * when it does not fit in cap. */
+kito_err kito_mpesa_result_url(const kito_mpesa_conf *conf, const char *path, char *out,
+                               size_t cap);
 
-/* Builds the status query for one earlier payment, by its OriginatorConversationID. */
+/* Builds the Transaction Status query for one earlier payment, by its OriginatorConversationID;
+ * its result is to come to KITO_MPESA_STATUS_CALLBACK_PATH. KITO_E_VALIDATION as b2c_build. */
 kito_err kito_mpesa_status_build(const kito_mpesa_conf *conf, const char *originator_id,
                                  json_t **out);
 
@@ -128,17 +158,65 @@ kito_err kito_mpesa_result_parse(const char *body, size_t len, kito_mpesa_result
 kito_err kito_mpesa_result_from_json(const json_t *doc, kito_mpesa_result *out, char *why,
                                      size_t why_size);
 
-/* The answer to a status query. */
+/* What a Transaction Status query says about a payment. */
 typedef enum kito_mpesa_status {
     KITO_MPESA_STATUS_FINAL,     /* result holds the payment's final result */
-    KITO_MPESA_STATUS_PENDING,   /* the provider has the payment and it is not final yet */
-    KITO_MPESA_STATUS_NOT_FOUND, /* the provider never received the payment */
+    KITO_MPESA_STATUS_PENDING,   /* the query was taken (its result comes to the callback), or
+                                    the payment is not final yet */
+    KITO_MPESA_STATUS_NOT_FOUND, /* the provider reported nothing on it (a non-zero ResultCode):
+                                    Daraja does not document which codes mean "never received",
+                                    so Kito never takes this for proof that nothing was paid */
     KITO_MPESA_STATUS_UNKNOWN,   /* no readable answer: ask again later */
 } kito_mpesa_status;
 
-/* Reads the synchronous answer to a status query (see the header comment). */
-kito_mpesa_status kito_mpesa_status_parse(long http_status, const char *body, size_t len,
-                                          kito_mpesa_result *result);
+/* Reads the synchronous answer to a status query: PENDING when it was taken (ResponseCode "0"),
+ * UNKNOWN otherwise (a refusal of the query says nothing about the payment). */
+kito_mpesa_status kito_mpesa_status_ack_parse(long http_status, const char *body, size_t len);
+
+/* Reads a Transaction Status result callback ({"Result": {...}}, see the header comment) into
+ * result, in the payment's terms: originator_conversation_id is the payment's (ResultParameter
+ * OriginatorConversationID, else the Occasion Kito sent), transaction_id its ReceiptNo,
+ * transaction_amount its Amount (whole units), receiver_msisdn the digits that begin
+ * CreditPartyName; result_code 0 for TransactionStatus "Completed", 1 for "Failed", "Declined",
+ * "Cancelled" or "Expired" (not paid). *status: FINAL for those, PENDING for any other
+ * TransactionStatus, NOT_FOUND for a non-zero ResultCode. KITO_E_VALIDATION (why) for a body
+ * that is not a result or names no payment; KITO_E_MALFORMED_JSON for bytes that are not JSON. */
+kito_err kito_mpesa_status_result_from_json(const json_t *doc, kito_mpesa_result *result,
+                                            kito_mpesa_status *status, char *why, size_t why_size);
+
+/* ---- payments in: C2B (Daraja "Customer To Business", Register URL) ---------------------------
+ * Kito registers its two URLs (POST {base}/mpesa/c2b/v2/registerurl {"ShortCode",
+ * "ResponseType": "Cancelled" | "Completed" (what M-Pesa does when the ValidationURL does not
+ * answer), "ConfirmationURL", "ValidationURL"}); M-Pesa then posts each payment to the paybill,
+ * first to the ValidationURL (answered {"ResultCode": "0", "ResultDesc": "Accepted"} or
+ * {"ResultCode": "C2B00012", "ResultDesc": "Rejected"}: invalid account number), then, once the
+ * money has moved, to the ConfirmationURL (answered {"ResultCode": 0, "ResultDesc":
+ * "Accepted"}), with:
+ *   {"TransactionType": "Pay Bill", "TransID": "RKTQDM7W6S", "TransTime": "20191122063845",
+ *    "TransAmount": "10", "BusinessShortCode": "600638", "BillRefNumber": the account number,
+ *    "InvoiceNumber", "OrgAccountBalance", "ThirdPartyTransID", "MSISDN" (masked in production),
+ *    "FirstName", "MiddleName", "LastName"} */
+typedef struct kito_mpesa_c2b {
+    char trans_type[33];  /* TransactionType */
+    char trans_id[33];    /* TransID: M-Pesa's receipt, the idempotency key */
+    char trans_time[15];  /* TransTime, YYYYMMDDHHMMSS */
+    int64_t amount_minor; /* TransAmount in cents (KES has 2 decimals), >= 1 */
+    char short_code[17];  /* BusinessShortCode */
+    char bill_ref[65];    /* BillRefNumber: the account number the payer typed */
+    char msisdn[65];      /* MSISDN (may be masked or hashed) */
+    char payer_name[124]; /* FirstName MiddleName LastName, each cut to 40 bytes */
+} kito_mpesa_c2b;
+
+/* Reads a validation or confirmation body. KITO_E_VALIDATION (why) for a body without a TransID
+ * (1..32 printable bytes), a TransAmount that is not a positive amount with at most 2 decimals, a
+ * TransTime not of 14 digits or fields of the wrong type. Pure. */
+kito_err kito_mpesa_c2b_from_json(const json_t *doc, kito_mpesa_c2b *out, char *why,
+                                  size_t why_size);
+
+/* The register-URL request for shortcode: URLs are callback_base + KITO_MPESA_C2B_VALIDATION_PATH
+ * and KITO_MPESA_C2B_CONFIRMATION_PATH, with ?token=. KITO_E_VALIDATION, KITO_E_NOMEM. */
+kito_err kito_mpesa_c2b_register_build(const kito_mpesa_conf *conf, const char *shortcode,
+                                       json_t **out);
 
 /* Constant-time comparison of a token presented in a callback with the configured one: the time
  * depends on neither content nor length of either (both are hashed first). false when the
@@ -157,29 +235,23 @@ kito_err kito_mpesa_convert(int64_t source_minor, unsigned from_exp, unsigned to
 /* Parses a decimal rate ("129.50", at most 6 decimals, > 0, < 10^9) into micros. false if not. */
 bool kito_mpesa_rate_parse(const char *text, int64_t *rate_micros);
 
-/* A provider's answer to one HTTP call. */
-typedef struct kito_mpesa_http {
-    long status; /* 0 when no response arrived (refused, reset, timed out) */
-    char *body;  /* malloc'd, NUL-terminated, may be NULL; free with free() */
-    size_t len;
-    char error[256]; /* the transport error, when status is 0 */
-} kito_mpesa_http;
-
-/* Stops a call early when it returns true (say, the server is stopping); ud is the caller's. */
-typedef bool (*kito_mpesa_abort_fn)(void *ud);
-
-/* POSTs doc as JSON to conf->base_url + path and waits for the answer (conf->timeout_ms at most,
- * or until abort_fn says stop). Blocking: a worker thread only. Returns KITO_OK when an HTTP
- * answer came (any status), KITO_E_UNAVAILABLE when none did (out->error says why), KITO_E_NOMEM.
- * Call kito_mpesa_http_free on out in every case. */
-kito_err kito_mpesa_call(const kito_mpesa_conf *conf, const char *path, const json_t *doc,
-                         kito_mpesa_abort_fn abort_fn, void *abort_ud, kito_mpesa_http *out);
-
-void kito_mpesa_http_free(kito_mpesa_http *h);
+/* The SecurityCredential for password: encrypted with the public key of the X.509 certificate
+ * in the file cert_path (PEM or DER), RSA PKCS #1 v1.5, base64 (standard, padded) into out (cap
+ * bytes). Reads the file; any thread. KITO_E_CONFIG (reason in why) when the file cannot be read,
+ * is not a certificate, holds no RSA key or the password is empty or too long for the key;
+ * KITO_E_CAPACITY when out is too small; KITO_E_INTERNAL on an OpenSSL failure. The result
+ * differs every call (the padding is random); each one decrypts to the password. */
+kito_err kito_mpesa_security_credential(const char *cert_path, const char *password, char *out,
+                                        size_t cap, char *why, size_t why_size);
 
 /* The provider paths. */
+#define KITO_MPESA_PATH_TOKEN "/oauth/v1/generate?grant_type=client_credentials"
 #define KITO_MPESA_PATH_B2C "/mpesa/b2c/v3/paymentrequest"
 #define KITO_MPESA_PATH_STATUS "/mpesa/transactionstatus/v1/query"
 #define KITO_MPESA_CALLBACK_PATH "/v1/payouts/callbacks/mpesa"
+#define KITO_MPESA_STATUS_CALLBACK_PATH "/v1/payouts/callbacks/mpesa/status"
+#define KITO_MPESA_PATH_C2B_REGISTER "/mpesa/c2b/v2/registerurl"
+#define KITO_MPESA_C2B_VALIDATION_PATH "/v1/payments/callbacks/mpesa/validation"
+#define KITO_MPESA_C2B_CONFIRMATION_PATH "/v1/payments/callbacks/mpesa/confirmation"
 
 #endif

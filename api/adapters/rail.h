@@ -175,6 +175,7 @@ typedef struct kito_rail_client {
     kito_rail_conf conf;
     char token[KITO_RAIL_TOKEN_SIZE]; /* "" when none */
     int64_t token_refresh_at_ms;      /* refresh from then on: before it expires */
+    int64_t token_retry_at_ms;        /* after a refused token request: not before then */
     uint32_t tokens_fetched;          /* for tests and logs */
 } kito_rail_client;
 
@@ -186,6 +187,13 @@ typedef struct kito_rail_client {
  * token could be had: out->status is 0), KITO_E_NOMEM. Call kito_rail_http_free on out always. */
 kito_err kito_rail_client_send(kito_rail_client *c, const kito_rail_request *r,
                                kito_rail_abort_fn abort_fn, void *abort_ud, kito_rail_http *out);
+
+/* Makes sure the client holds a fresh OAuth token (fetching one when it has none or it is due
+ * for refresh; blocking, a worker thread only): KITO_OK when the rail has no OAuth or a token is
+ * there, KITO_E_UNAVAILABLE when none could be had. Lets the caller learn that nothing can be
+ * sent before it commits to sending. */
+kito_err kito_rail_client_authorize(kito_rail_client *c, kito_rail_abort_fn abort_fn,
+                                    void *abort_ud);
 
 /* Copies at most cap-1 bytes of src (NULL: "") into dst. */
 void kito_rail_copy(char *dst, size_t cap, const char *src);

@@ -11,7 +11,8 @@
 
 #include "api/common/log.h"
 
-#define RAIL_BODY_MAX 65536 /* a provider answer larger than this is refused */
+#define RAIL_BODY_MAX 65536      /* a provider answer larger than this is refused */
+#define RAIL_TOKEN_RETRY_MS 2000 /* the wait after a token request failed */
 
 void kito_rail_copy(char *dst, size_t cap, const char *src)
 {
@@ -173,6 +174,10 @@ static kito_err fetch_token(kito_rail_client *c, kito_rail_abort_fn abort_fn, vo
     kito_rail_request tr;
     memset(&tr, 0, sizeof(tr));
     c->token[0] = '\0';
+    /* a provider that just refused a token is not asked again at every send: once per
+     * RAIL_TOKEN_RETRY_MS at most */
+    if (now_ms() < c->token_retry_at_ms)
+        return KITO_E_UNAVAILABLE;
     kito_err e = c->driver->build_token(&c->conf, &tr);
     if (e != KITO_OK) {
         kito_rail_request_clear(&tr);
@@ -196,8 +201,19 @@ static kito_err fetch_token(kito_rail_client *c, kito_rail_abort_fn abort_fn, vo
     kito_log("rails", "%s: no token (HTTP %ld%s%s)", c->driver->name, e == KITO_OK ? h.status : 0,
              e == KITO_OK ? "" : ", ", e == KITO_OK ? "" : h.error);
     c->token[0] = '\0';
+    c->token_retry_at_ms = now_ms() + RAIL_TOKEN_RETRY_MS;
     kito_rail_http_free(&h);
     return e == KITO_E_NOMEM ? e : KITO_E_UNAVAILABLE;
+}
+
+kito_err kito_rail_client_authorize(kito_rail_client *c, kito_rail_abort_fn abort_fn,
+                                    void *abort_ud)
+{
+    if (c->driver->build_token == NULL)
+        return KITO_OK;
+    if (c->token[0] != '\0' && now_ms() < c->token_refresh_at_ms)
+        return KITO_OK;
+    return fetch_token(c, abort_fn, abort_ud);
 }
 
 kito_err kito_rail_client_send(kito_rail_client *c, const kito_rail_request *r,

@@ -171,7 +171,9 @@ static bool is_authority(const char *s)
     } while (0)
 
 /* The payout provider (api/adapters/mpesa.h). All or nothing: with KITO_MPESA_BASE_URL set, the
- * initiator, credential, shortcode, callback base (https) and callback token must be too. */
+ * consumer key and secret (OAuth), the initiator and its password, the certificate file,
+ * shortcode, callback base (https) and callback token must be too. Whether the certificate can
+ * be read is checked when the payout worker starts. */
 static kito_err load_mpesa(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
                            size_t err_size)
 {
@@ -180,8 +182,14 @@ static kito_err load_mpesa(kito_config *cfg, kito_config_getenv_fn env, void *ud
                    sizeof(cfg->mpesa_base_url), err, err_size));
     TRY(get_string(env, ud, "KITO_MPESA_INITIATOR", "", cfg->mpesa_initiator,
                    sizeof(cfg->mpesa_initiator), err, err_size));
-    TRY(get_string(env, ud, "KITO_MPESA_SECURITY_CREDENTIAL", "", cfg->mpesa_security_credential,
-                   sizeof(cfg->mpesa_security_credential), err, err_size));
+    TRY(get_string(env, ud, "KITO_MPESA_CONSUMER_KEY", "", cfg->mpesa_consumer_key,
+                   sizeof(cfg->mpesa_consumer_key), err, err_size));
+    TRY(get_string(env, ud, "KITO_MPESA_CONSUMER_SECRET", "", cfg->mpesa_consumer_secret,
+                   sizeof(cfg->mpesa_consumer_secret), err, err_size));
+    TRY(get_string(env, ud, "KITO_MPESA_INITIATOR_PASSWORD", "", cfg->mpesa_initiator_password,
+                   sizeof(cfg->mpesa_initiator_password), err, err_size));
+    TRY(get_string(env, ud, "KITO_MPESA_CERT", "", cfg->mpesa_cert, sizeof(cfg->mpesa_cert), err,
+                   err_size));
     TRY(get_string(env, ud, "KITO_MPESA_SHORTCODE", "", cfg->mpesa_shortcode,
                    sizeof(cfg->mpesa_shortcode), err, err_size));
     TRY(get_string(env, ud, "KITO_MPESA_CALLBACK_BASE", "", cfg->mpesa_callback_base,
@@ -212,9 +220,13 @@ static kito_err load_mpesa(kito_config *cfg, kito_config_getenv_fn env, void *ud
         return fail(err, err_size, "KITO_MPESA_BASE_URL=%s must start with https:// or http://",
                     cfg->mpesa_base_url);
     if (cfg->mpesa_initiator[0] == '\0' || cfg->mpesa_shortcode[0] == '\0' ||
-        cfg->mpesa_callback_token[0] == '\0' || cfg->mpesa_callback_base[0] == '\0')
+        cfg->mpesa_callback_token[0] == '\0' || cfg->mpesa_callback_base[0] == '\0' ||
+        cfg->mpesa_consumer_key[0] == '\0' || cfg->mpesa_consumer_secret[0] == '\0' ||
+        cfg->mpesa_initiator_password[0] == '\0' || cfg->mpesa_cert[0] == '\0')
         return fail(err, err_size,
-                    "KITO_MPESA_BASE_URL is set: set KITO_MPESA_INITIATOR, KITO_MPESA_SHORTCODE, "
+                    "KITO_MPESA_BASE_URL is set: set KITO_MPESA_CONSUMER_KEY, "
+                    "KITO_MPESA_CONSUMER_SECRET, KITO_MPESA_INITIATOR, "
+                    "KITO_MPESA_INITIATOR_PASSWORD, KITO_MPESA_CERT, KITO_MPESA_SHORTCODE, "
                     "KITO_MPESA_CALLBACK_BASE and KITO_MPESA_CALLBACK_TOKEN too");
     if (!kito_config_parse_uint(cfg->mpesa_shortcode, 1, 9999999999ULL, &v))
         return fail(err, err_size, "KITO_MPESA_SHORTCODE=%s is not a number", cfg->mpesa_shortcode);

@@ -86,11 +86,15 @@ typedef struct kito_config {
 
     /* payouts (api/money/payouts.h, api/adapters/mpesa.h); sending is off while mpesa_base_url is
      * empty */
-    char mpesa_base_url[KITO_CONFIG_PATH_SIZE];  /* KITO_MPESA_BASE_URL: http(s)://host[:port] */
-    char mpesa_initiator[KITO_CONFIG_NAME_SIZE]; /* KITO_MPESA_INITIATOR: InitiatorName */
-    char
-        mpesa_security_credential[2048]; /* KITO_MPESA_SECURITY_CREDENTIAL (secret; never logged) */
-    char mpesa_shortcode[16];            /* KITO_MPESA_SHORTCODE: PartyA, digits */
+    char mpesa_base_url[KITO_CONFIG_PATH_SIZE];     /* KITO_MPESA_BASE_URL: http(s)://host[:port] */
+    char mpesa_initiator[KITO_CONFIG_NAME_SIZE];    /* KITO_MPESA_INITIATOR: InitiatorName */
+    char mpesa_consumer_key[KITO_CONFIG_NAME_SIZE]; /* KITO_MPESA_CONSUMER_KEY: Daraja app's */
+    char mpesa_consumer_secret[KITO_CONFIG_NAME_SIZE];    /* KITO_MPESA_CONSUMER_SECRET (secret) */
+    char mpesa_initiator_password[KITO_CONFIG_NAME_SIZE]; /* KITO_MPESA_INITIATOR_PASSWORD
+                                                             (secret; never logged) */
+    char mpesa_cert[KITO_CONFIG_PATH_SIZE]; /* KITO_MPESA_CERT: M-Pesa's public certificate file
+                                               (PEM or DER): SecurityCredential's key */
+    char mpesa_shortcode[16];               /* KITO_MPESA_SHORTCODE: PartyA, digits */
     char mpesa_callback_base[KITO_CONFIG_PATH_SIZE];  /* KITO_MPESA_CALLBACK_BASE: https://... */
     char mpesa_callback_token[KITO_CONFIG_NAME_SIZE]; /* KITO_MPESA_CALLBACK_TOKEN (secret) */
     uint32_t mpesa_timeout_ms;      /* KITO_MPESA_TIMEOUT_MS: one provider call at most */

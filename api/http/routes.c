@@ -115,6 +115,13 @@ static const kito_route table[] = {
        (api/adapters/mpesa.h) */
     {POST, "/v1/payouts/callbacks/mpesa", kito_post_payouts_callback_mpesa, 65536, JSON | SELF_AUTH,
      NULL, 0},
+    {POST, "/v1/payouts/callbacks/mpesa/status", kito_post_payouts_callback_mpesa_status, 65536,
+     JSON | SELF_AUTH, NULL, 0},
+    /* public: M-Pesa paybill payments in (Daraja C2B), ?token= like the payout callbacks */
+    {POST, "/v1/payments/callbacks/mpesa/validation", kito_post_payments_mpesa_validation, 16384,
+     JSON | SELF_AUTH, NULL, 0},
+    {POST, "/v1/payments/callbacks/mpesa/confirmation", kito_post_payments_mpesa_confirmation,
+     16384, JSON | SELF_AUTH, NULL, 0},
     /* MTN MoMo's transfer result, by POST or PUT (momodeveloper.mtn.com, "Callback") */
     {POST, "/v1/payouts/callbacks/momo", kito_post_payouts_callback_momo, 16384, JSON | SELF_AUTH,
      NULL, 0},

@@ -6,6 +6,7 @@
 #ifndef KITO_ROUTES_H
 #define KITO_ROUTES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "api/http/request.h"
@@ -101,6 +102,20 @@ kito_err kito_get_sale_live(kito_req *r);
 /* POST /v1/payouts/callbacks/mpesa (public, authenticated by ?token=): a B2C result; 200 (also
  * duplicates and unknown ids: ignored), 400, 401 bad token, 503. */
 kito_err kito_post_payouts_callback_mpesa(kito_req *r);
+/* POST /v1/payouts/callbacks/mpesa/status (public, ?token=): a Transaction Status result; a final
+ * one is applied as a B2C result; 200, 400, 401, 503. */
+kito_err kito_post_payouts_callback_mpesa_status(kito_req *r);
+/* ---- payments in (routes_payments_in.c) ---- */
+/* POST /v1/payments/callbacks/mpesa/validation (public, ?token=): Daraja C2B validation; 200
+ * {"ResultCode": "0"} for an invoice number, "C2B00012" for an unknown account number; 400, 401,
+ * 503. */
+kito_err kito_post_payments_mpesa_validation(kito_req *r);
+/* POST /v1/payments/callbacks/mpesa/confirmation (public, ?token=): a paybill payment, recorded
+ * once by TransID (money/c2b.h); 200 (also a repeat), 400, 401, 503. */
+kito_err kito_post_payments_mpesa_confirmation(kito_req *r);
+/* true when the request carries the M-Pesa callback token (?token=, KITO_MPESA_CALLBACK_TOKEN,
+ * compared in constant time); otherwise answers 401 and returns false. */
+bool kito_mpesa_callback_authorized(kito_req *r);
 kito_err kito_post_payouts_callback_momo(kito_req *r); /* POST and PUT (MTN sends either) */
 /* GET /v1/me/payouts (miner): her payouts, paginated, ?state=; 422. */
 kito_err kito_get_me_payouts(kito_req *r);

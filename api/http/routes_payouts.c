@@ -131,7 +131,7 @@ static void done_callback(kito_req *r, void *arg)
  * recorded (also for a duplicate, and for an OriginatorConversationID we do not know: ignored and
  * logged); 401 for a missing or wrong token (nothing read, nothing changed); 400 for a body that
  * is not a result; 503 when it could not be recorded (the provider retries). */
-kito_err kito_post_payouts_callback_mpesa(kito_req *r)
+bool kito_mpesa_callback_authorized(kito_req *r)
 {
     size_t qlen;
     const char *qs = query_string(r, &qlen);
@@ -144,8 +144,15 @@ kito_err kito_post_payouts_callback_mpesa(kito_req *r)
                                 token != NULL ? strlen(token) : 0)) {
         kito_log("payouts", "callback from %s refused: bad token", r->remote);
         kito_respond_error(r, KITO_E_UNAUTHORIZED, "the callback token is missing or wrong");
-        return KITO_OK;
+        return false;
     }
+    return true;
+}
+
+kito_err kito_post_payouts_callback_mpesa(kito_req *r)
+{
+    if (!kito_mpesa_callback_authorized(r))
+        return KITO_OK;
     callback_job *j = calloc(1, sizeof(*j));
     if (j == NULL)
         return KITO_E_NOMEM;
@@ -153,6 +160,41 @@ kito_err kito_post_payouts_callback_mpesa(kito_req *r)
     if (kito_mpesa_result_from_json(r->body, &j->res, why, sizeof(why)) != KITO_OK) {
         free(j);
         kito_respond_error(r, KITO_E_BAD_REQUEST, why);
+        return KITO_OK;
+    }
+    return kito_req_db(r, run_callback, done_callback, j);
+}
+
+/* ---- POST /v1/payouts/callbacks/mpesa/status ------------------------------------------------ */
+
+/* POST /v1/payouts/callbacks/mpesa/status (public; ?token= as above): the asynchronous result of a
+ * Transaction Status query the payout worker sent for an attempt with no known outcome
+ * (api/adapters/mpesa.h). A final status is applied exactly as a B2C result is (the same
+ * idempotent path, the same anomaly checks); "not final yet" and "no report" change nothing (the
+ * worker asks again later; an attempt is never sent twice). 200 with Daraja's acknowledgement,
+ * 400, 401, 503 as the B2C callback. */
+kito_err kito_post_payouts_callback_mpesa_status(kito_req *r)
+{
+    if (!kito_mpesa_callback_authorized(r))
+        return KITO_OK;
+    callback_job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return KITO_E_NOMEM;
+    char why[200] = "";
+    kito_mpesa_status st;
+    if (kito_mpesa_status_result_from_json(r->body, &j->res, &st, why, sizeof(why)) != KITO_OK) {
+        free(j);
+        kito_respond_error(r, KITO_E_BAD_REQUEST, why);
+        return KITO_OK;
+    }
+    if (st != KITO_MPESA_STATUS_FINAL) {
+        kito_log("payouts", "status of %s: %s (ResultCode %lld): nothing changes",
+                 j->res.originator_conversation_id,
+                 st == KITO_MPESA_STATUS_NOT_FOUND ? "no report" : "not final",
+                 (long long)j->res.result_code);
+        free(j);
+        kito_respond_json(r, 200,
+                          json_pack("{s:i, s:s}", "ResultCode", 0, "ResultDesc", "Accepted"));
         return KITO_OK;
     }
     return kito_req_db(r, run_callback, done_callback, j);

@@ -71,8 +71,8 @@ static void payment_out(kito_payment_result *out, uint64_t payment_id,
     out->replay = replay;
 }
 
-static kito_err payment_write(kito_db_conn *db, const kito_payment_new *in,
-                              kito_payment_result *out, kito_verr *ve)
+kito_err kito__payment_write(kito_db_conn *db, const kito_payment_new *in,
+                             kito_payment_result *out, kito_verr *ve)
 {
     struct invoice_facts f;
     kito_err e = load_invoice(db, in->invoice_id, &f);
@@ -152,7 +152,7 @@ kito_err kito_payment_record(kito_db_conn *db, const kito_payment_new *in, kito_
     memset(out, 0, sizeof(*out));
     kito_err e = kito_sql_begin(db);
     if (e == KITO_OK)
-        e = payment_write(db, in, out, ve);
+        e = kito__payment_write(db, in, out, ve);
     if (e == KITO_OK && !out->replay)
         e = kito_sql_commit(db);
     if (e != KITO_OK || out->replay)

@@ -48,4 +48,10 @@ typedef struct kito_payment_result {
 kito_err kito_payment_record(kito_db_conn *db, const kito_payment_new *in, kito_payment_result *out,
                              kito_verr *ve);
 
+/* kito_payment_record's work inside the caller's SQL transaction (money/c2b.c records an M-Pesa
+ * paybill payment and its credit in one transaction); the same results; out->replay means
+ * nothing was written. Internal to the money layer. */
+kito_err kito__payment_write(kito_db_conn *db, const kito_payment_new *in,
+                             kito_payment_result *out, kito_verr *ve);
+
 #endif

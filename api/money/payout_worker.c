@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/adapters/mpesa.h"
 #include "api/adapters/rail.h"
 #include "api/common/backoff.h"
 #include "api/common/log.h"
@@ -85,9 +86,13 @@ struct kito_payouts {
     pthread_cond_t cv;
     atomic_bool stop;
     kito_db_params db;
-    kito_mpesa_conf mpesa;    /* the Daraja driver's own settings (kito_rail_conf.mpesa) */
-    char momo_callback[1280]; /* MoMo's X-Callback-Url without its &ref=; "" for none */
-    lane lanes[RAILS_MAX];    /* one per configured rail */
+    kito_mpesa_conf mpesa;       /* the Daraja driver's own settings (kito_rail_conf.mpesa) */
+    char mpesa_credential[2048]; /* SecurityCredential, made once at start (secret) */
+    char paybill[16];            /* KITO_PAY_MPESA_PAYBILL: its C2B URLs are registered */
+    bool c2b_registered;
+    kito_rail_client c2b_client; /* the pass thread's, for the registration */
+    char momo_callback[1280];    /* MoMo's X-Callback-Url without its &ref=; "" for none */
+    lane lanes[RAILS_MAX];       /* one per configured rail */
     size_t rails;
     char rail_names[64]; /* "mpesa,mtn_momo": FIND_IN_SET over the configured rails */
     uint32_t interval_ms;
@@ -168,6 +173,14 @@ static kito_err send_one(sender *s, kito_db_conn *db, const kito_payout_work *q)
     if (e != KITO_OK) {
         kito_rail_request_clear(&req);
         return e;
+    }
+    /* A token first, before the claim: without one nothing can be sent, and an attempt claimed
+     * then would be "sending" with an unknown outcome, which only the provider's status
+     * enquiry can settle (Daraja's cannot for a request it never got). Unclaimed, it is sent on
+     * a later pass, once the provider gives a token again. */
+    if (req.bearer && kito_rail_client_authorize(c, should_abort, w) != KITO_OK) {
+        kito_rail_request_clear(&req);
+        return KITO_OK;
     }
     char *stored = masked_request(req.body);
     if (stored == NULL) {
@@ -395,8 +408,36 @@ static size_t dispatch(lane *l, job_kind kind, const kito_payout_work *rows, siz
 
 /* One pass: create, queue, hand out sends and status enquiries. *more says that there was
  * work, so the next pass should come soon. */
+/* Registers the paybill's C2B ValidationURL and ConfirmationURL with Daraja (mpesa.h; issue 19,
+ * payments in) once per start, retried each pass until it is taken. */
+static void register_c2b(kito_payouts *w)
+{
+    kito_rail_client *c = &w->c2b_client;
+    if (w->c2b_registered || w->paybill[0] == '\0' || c->driver == NULL)
+        return;
+    kito_rail_request req;
+    memset(&req, 0, sizeof(req));
+    if (kito_mpesa_c2b_register_build(&w->mpesa, w->paybill, &req.body) != KITO_OK) {
+        kito_rail_request_clear(&req);
+        return;
+    }
+    snprintf(req.method, sizeof(req.method), "POST");
+    snprintf(req.path, sizeof(req.path), "%s", KITO_MPESA_PATH_C2B_REGISTER);
+    req.bearer = true;
+    kito_rail_http h;
+    kito_err e = kito_rail_client_send(c, &req, should_abort, w, &h);
+    kito_rail_request_clear(&req);
+    kito_mpesa_response r;
+    kito_mpesa_response_parse(e == KITO_OK ? h.status : 0, h.body, h.len, &r);
+    w->c2b_registered = e == KITO_OK && h.status == 200 && strcmp(r.code, "0") == 0;
+    logf_("M-Pesa C2B URLs for paybill %s: %s (HTTP %ld %s)", w->paybill,
+          w->c2b_registered ? "registered" : "not registered yet", h.status, r.desc);
+    kito_rail_http_free(&h);
+}
+
 static void tick(kito_payouts *w, kito_db_conn *db, bool *more)
 {
+    register_c2b(w);
     size_t created = 0, queued = 0, given = 0;
     bool sending = w->rails > 0;
     *more = false;
@@ -519,21 +560,39 @@ kito_err kito_payouts_start(const kito_config *cfg, const kito_db_params *db, ki
         return KITO_E_INTERNAL;
     }
     w->db = *db;
+    if (cfg->mpesa_base_url[0] != '\0') {
+        /* Daraja wants the initiator password encrypted with M-Pesa's certificate (mpesa.h);
+         * a certificate that cannot be used stops the start: payouts would all be refused */
+        char why[256] = "";
+        kito_err ce = kito_mpesa_security_credential(cfg->mpesa_cert, cfg->mpesa_initiator_password,
+                                                     w->mpesa_credential,
+                                                     sizeof(w->mpesa_credential), why, sizeof(why));
+        if (ce != KITO_OK) {
+            kito_log("payouts", "KITO_MPESA_CERT: %s", why);
+            free(w);
+            return ce;
+        }
+    }
     w->mpesa = (kito_mpesa_conf){
         .base_url = cfg->mpesa_base_url,
         .initiator = cfg->mpesa_initiator,
-        .security_credential = cfg->mpesa_security_credential,
+        .security_credential = w->mpesa_credential,
         .shortcode = cfg->mpesa_shortcode,
         .callback_base = cfg->mpesa_callback_base,
         .callback_token = cfg->mpesa_callback_token,
         .timeout_ms = cfg->mpesa_timeout_ms,
     };
     /* every rail whose provider is configured (common/config.c checks each is complete) */
-    if (cfg->mpesa_base_url[0] != '\0')
-        add_rail(w, &kito_rail_mpesa,
-                 (kito_rail_conf){.base_url = cfg->mpesa_base_url,
-                                  .mpesa = &w->mpesa,
-                                  .timeout_ms = cfg->mpesa_timeout_ms});
+    if (cfg->mpesa_base_url[0] != '\0') {
+        kito_rail_conf mc = {.base_url = cfg->mpesa_base_url,
+                             .client_id = cfg->mpesa_consumer_key,
+                             .client_secret = cfg->mpesa_consumer_secret,
+                             .mpesa = &w->mpesa,
+                             .timeout_ms = cfg->mpesa_timeout_ms};
+        add_rail(w, &kito_rail_mpesa, mc);
+        w->c2b_client.driver = &kito_rail_mpesa;
+        w->c2b_client.conf = mc;
+    }
     if (cfg->momo_callback_base[0] != '\0')
         snprintf(w->momo_callback, sizeof(w->momo_callback),
                  "%s/v1/payouts/callbacks/momo?token=%s", cfg->momo_callback_base,
@@ -554,6 +613,7 @@ kito_err kito_payouts_start(const kito_config *cfg, const kito_db_params *db, ki
                                   .client_secret = cfg->airtel_client_secret,
                                   .pin = cfg->airtel_pin,
                                   .timeout_ms = cfg->mpesa_timeout_ms});
+    snprintf(w->paybill, sizeof(w->paybill), "%s", cfg->pay.mpesa_paybill);
     w->interval_ms = cfg->payout_interval_ms;
     w->check_after_ms = cfg->payout_check_after_ms;
     w->senders = cfg->payout_senders;

@@ -77,11 +77,38 @@ static kito_err run_list(kito_db_conn *db, const char *sql, uint64_t owner, uint
     " s.buyer_premium_bps, s.buyer_premium_minor, s.shipping_minor, s.buyer_total_minor,"          \
     " s.commission_bps, s.commission_minor, s.royalty_country, s.royalty_rate_bps,"                \
     " s.royalty_minor, s.levy_rate_bps, s.levy_minor, s.miner_net_minor, " KITO_SQL_DT_TO_MS(      \
-        "s.closed_at") ", i.id, i.number, i.status"
+        "s.closed_at") ", i.id, i.number, i.status," C2B_COLUMNS
 
 static json_t *money(const kito_sql_row *row, unsigned col, const char *currency)
 {
     return kito_render_money(kito_sql_i64(row, col), currency);
+}
+
+/* M-Pesa paybill money received for invoice i (api/money/c2b.h): how many payments, the
+ * shillings received, what was applied to the invoice and kept as the buyer's credit (both in
+ * the invoice's currency), and credit kept in shillings (no rate to convert it). */
+#define C2B_COLUMNS                                                                                \
+    " (SELECT COUNT(*) FROM mpesa_c2b_payments c WHERE c.invoice_id = i.id),"                      \
+    " (SELECT COALESCE(SUM(c.amount_minor), 0) FROM mpesa_c2b_payments c"                          \
+    " WHERE c.invoice_id = i.id),"                                                                 \
+    " (SELECT COALESCE(SUM(c.applied_minor), 0) FROM mpesa_c2b_payments c"                         \
+    " WHERE c.invoice_id = i.id),"                                                                 \
+    " (SELECT COALESCE(SUM(c.credit_minor), 0) FROM mpesa_c2b_payments c"                          \
+    " WHERE c.invoice_id = i.id AND c.invoice_currency = i.currency),"                             \
+    " (SELECT COALESCE(SUM(c.credit_minor), 0) FROM mpesa_c2b_payments c"                          \
+    " WHERE c.invoice_id = i.id AND c.invoice_currency <> i.currency)"
+
+/* {"payments", "received" (KES), "applied", "credit" (the invoice's currency), "credit_kes"}
+ * from the C2B_COLUMNS at col, or null when the invoice had no M-Pesa paybill payment: partial
+ * and over-payments are shown, never lost. */
+static json_t *render_mpesa(const kito_sql_row *row, unsigned col, const char *currency)
+{
+    if (kito_sql_i64(row, col) == 0)
+        return json_null();
+    return json_pack("{s:I, s:o, s:o, s:o, s:o}", "payments", (json_int_t)kito_sql_i64(row, col),
+                     "received", money(row, col + 1, "KES"), "applied",
+                     money(row, col + 2, currency), "credit", money(row, col + 3, currency),
+                     "credit_kes", money(row, col + 4, "KES"));
 }
 
 static kito_err render_settlement(const kito_sql_row *row, json_t **out)
@@ -115,6 +142,7 @@ static kito_err render_settlement(const kito_sql_row *row, json_t **out)
     bad |= json_object_set_new(o, "invoice_id", kito_render_id("inv", kito_sql_u64(row, 21)));
     bad |= json_object_set_new(o, "invoice_number", json_string(kito_sql_text(row, 22, NULL)));
     bad |= json_object_set_new(o, "invoice_status", json_string(kito_sql_text(row, 23, NULL)));
+    bad |= json_object_set_new(o, "invoice_mpesa", render_mpesa(row, 24, cur));
     if (bad) {
         json_decref(o);
         return KITO_E_NOMEM;
@@ -148,6 +176,7 @@ static kito_err render_miner_sale(const kito_sql_row *row, json_t **out)
             json_boolean(
                 strcmp(json_string_value(json_object_get(*out, "invoice_status")), "paid") == 0));
         json_object_del(*out, "invoice_status");
+        json_object_del(*out, "invoice_mpesa");
     }
     return e;
 }
@@ -183,6 +212,7 @@ static kito_err render_invoice(const kito_sql_row *row, json_t **out)
     bad |= json_object_set_new(o, "paid_at",
                                kito_sql_is_null(row, 13) ? json_null()
                                                          : kito_render_time(kito_sql_i64(row, 13)));
+    bad |= json_object_set_new(o, "mpesa", render_mpesa(row, 14, cur));
     if (bad) {
         json_decref(o);
         return KITO_E_NOMEM;
@@ -200,7 +230,8 @@ kito_err kito_settlement_reads_buyer_invoices(kito_db_conn *db, uint64_t buyer_i
         "SELECT i.id, i.number, i.status, i.sale_id, s.lot_id, i.amount_minor,"
         " i.currency, i.paid_minor, s.hammer_minor, s.buyer_premium_minor,"
         " s.shipping_minor, " KITO_SQL_DT_TO_MS("i.issued_at") ", " KITO_SQL_DT_TO_MS(
-            "i.due_at") ", " KITO_SQL_DT_TO_MS("i.paid_at") " FROM invoices i JOIN settlements s ON"
+            "i.due_at") ", " KITO_SQL_DT_TO_MS("i.paid_at") "," C2B_COLUMNS
+                                                            " FROM invoices i JOIN settlements s ON"
                                                             " s.id = i.settlement_id WHERE "
                                                             "i.buyer_id = ? AND i.id > ? ORDER BY "
                                                             "i.id"

@@ -29,99 +29,36 @@
 #include "api/common/validate.h"
 #include "api/store/lease.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/harness_mpesa.h"
 
 #define TOKEN "test-callback-token-0123456789abcdef"
 #define WALLET_HOLD_S "5"
 
 static struct kito_kitod kd;
-static pid_t sim_pid;
-static int sim_port;
-static char sim_log[512];
+static struct kito_mpesa_sim sim;
 
-/* ---- the simulator --------------------------------------------------------------------------- */
+/* ---- the simulator (tests/integration/harness_mpesa.h) ----------------------------------------
+ */
 
-static size_t on_sim_body(char *data, size_t size, size_t n, void *ud)
-{
-    char **buf = ud;
-    size_t old = *buf != NULL ? strlen(*buf) : 0;
-    char *b = realloc(*buf, old + size * n + 1);
-    cr_assert(b != NULL);
-    memcpy(b + old, data, size * n);
-    b[old + size * n] = '\0';
-    *buf = b;
-    return size * n;
-}
-
-/* One plain-HTTP call to the simulator; returns the status, the body parsed into *out. */
 static long sim_call(const char *method, const char *path, const char *body, json_t **out)
 {
-    char url[256];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", sim_port, path);
-    CURL *c = curl_easy_init();
-    char *buf = NULL;
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body != NULL)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_sim_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (out != NULL)
-        *out = buf != NULL ? json_loads(buf, 0, NULL) : NULL;
-    free(buf);
-    return status;
+    return kito_mpesa_sim_call(&sim, method, path, body, out);
 }
 
 static void sim_start(void)
 {
-    sim_port = kito_harness_free_port();
-    snprintf(sim_log, sizeof(sim_log), "%s", kito_harness_var("logs/mpesa_sim.log"));
-    char bin[1024], port[16], cacert[1024];
-    snprintf(bin, sizeof(bin), "%s/sims/mpesa_sim", getenv("KITO_TEST_BUILD"));
-    snprintf(port, sizeof(port), "%d", sim_port);
-    snprintf(cacert, sizeof(cacert), "%s", kito_harness_var("tls/ca.pem"));
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        /* both streams to the log: a leaked simulator must never hold the test's stdout */
-        if (freopen(sim_log, "a", stderr) != NULL)
-            dup2(fileno(stderr), 1);
-        char *argv[] = {bin,   "--port",    port,   "--cacert",  cacert, "--delay-ms",
-                        "200", "--late-ms", "2500", "--hang-ms", "4000", NULL};
-        execv(bin, argv);
-        _exit(127);
-    }
-    sim_pid = pid;
-    for (int i = 0; i < 100; i++) {
-        if (sim_call("GET", "/healthz", NULL, NULL) == 200)
-            return;
-        kito_harness_sleep_ms(50);
-    }
-    cr_assert_fail("mpesa_sim did not start; see %s", sim_log);
+    kito_mpesa_sim_start(&sim, NULL);
 }
 
 static void sim_stop(void)
 {
-    if (sim_pid > 0) {
-        kill(sim_pid, SIGTERM);
-        waitpid(sim_pid, NULL, 0);
-        sim_pid = 0;
-    }
+    kito_mpesa_sim_stop(&sim);
 }
 
 /* Points the simulator's callbacks at the running kitod. */
 static void sim_point_at_kitod(void)
 {
-    char body[128];
-    snprintf(body, sizeof(body), "{\"callback_base\":\"https://localhost:%d\"}", kd.https_port);
-    cr_assert_eq(sim_call("POST", "/kito-sim/callback-base", body, NULL), 200);
+    kito_mpesa_sim_point_at(&sim, kd.https_port);
 }
 
 /* Payments the simulator received for occasion (the payout id): how many, and how many paid. */
@@ -155,21 +92,12 @@ static const char *extra_env[4]; /* a test's own settings for its next kitod_up 
 
 static void kitod_up(void)
 {
-    static char base[128];
-    snprintf(base, sizeof(base), "KITO_MPESA_BASE_URL=http://127.0.0.1:%d", sim_port);
-    const char *env[] = {base, "KITO_MPESA_INITIATOR=kito_test",
-                         "KITO_MPESA_SECURITY_CREDENTIAL=c2ltdWxhdG9yLWNyZWRlbnRpYWw=",
-                         "KITO_MPESA_SHORTCODE=600000",
-                         /* the simulator is pointed at the real port once kitod has one */
-                         "KITO_MPESA_CALLBACK_BASE=https://localhost:1",
-                         "KITO_MPESA_CALLBACK_TOKEN=" TOKEN, "KITO_MPESA_TIMEOUT_MS=1500",
-                         "KITO_PAYOUT_INTERVAL_MS=100", "KITO_PAYOUT_CHECK_AFTER_MS=2500",
-                         /* a wallet change's hold, short enough to wait out in a test */
-                         "KITO_PAYOUT_WALLET_HOLD_S=" WALLET_HOLD_S, NULL};
-    const char *all[32];
-    size_t n = 0;
-    for (size_t i = 0; env[i] != NULL; i++)
-        all[n++] = env[i];
+    /* the simulator's settings (OAuth keys, certificate, initiator password) follow these */
+    const char *all[32] = {"KITO_MPESA_INITIATOR=kito_test", "KITO_MPESA_TIMEOUT_MS=1500",
+                           "KITO_PAYOUT_INTERVAL_MS=100", "KITO_PAYOUT_CHECK_AFTER_MS=2500",
+                           /* a wallet change's hold, short enough to wait out in a test */
+                           "KITO_PAYOUT_WALLET_HOLD_S=" WALLET_HOLD_S};
+    size_t n = 5 + kito_mpesa_sim_env(&sim, TOKEN, NULL, all + 5);
     for (size_t i = 0; i < 3 && extra_env[i] != NULL; i++)
         all[n++] = extra_env[i];
     all[n] = NULL;

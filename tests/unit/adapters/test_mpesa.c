@@ -237,24 +237,94 @@ Test(mpesa, malformed_callbacks_are_refused)
     cr_assert_eq(kito_mpesa_result_parse(body, strlen(body), &r, NULL, 0), KITO_E_VALIDATION);
 }
 
+/* Daraja's Transaction Status: the synchronous answer only says the query was taken; the result
+ * comes to the ResultURL with the payment in ResultParameters (mpesa.h). */
 Test(mpesa, status_answers)
 {
+    const char *taken = "{\"OriginatorConversationID\":\"q-1\",\"ConversationID\":\"AG\","
+                        "\"ResponseCode\":\"0\",\"ResponseDescription\":\"ok\"}";
+    cr_assert_eq(kito_mpesa_status_ack_parse(200, taken, strlen(taken)), KITO_MPESA_STATUS_PENDING);
+    const char *refused =
+        "{\"requestId\":\"1\",\"errorCode\":\"400.002.02\",\"errorMessage\":\"x\"}";
+    cr_assert_eq(kito_mpesa_status_ack_parse(400, refused, strlen(refused)),
+                 KITO_MPESA_STATUS_UNKNOWN);
+    cr_assert_eq(kito_mpesa_status_ack_parse(0, NULL, 0), KITO_MPESA_STATUS_UNKNOWN);
+
     kito_mpesa_result r;
-    char body[2048];
-    snprintf(body, sizeof(body),
-             "{\"ConversationID\":\"AG\",\"OriginatorConversationID\":\"kito-7-1-ab\","
-             "\"ResponseCode\":\"0\",\"ResponseDescription\":\"ok\",%s",
-             strchr(success_cb, '"'));
-    cr_assert_eq(kito_mpesa_status_parse(200, body, strlen(body), &r), KITO_MPESA_STATUS_FINAL);
-    cr_assert_str_eq(r.transaction_id, "NLJ41HAY6Q");
-    const char *pending = "{\"ConversationID\":\"AG\",\"ResponseCode\":\"0\"}";
-    cr_assert_eq(kito_mpesa_status_parse(200, pending, strlen(pending), &r),
-                 KITO_MPESA_STATUS_PENDING);
-    const char *nf = "{\"requestId\":\"1\",\"errorCode\":\"404.001.04\",\"errorMessage\":\"x\"}";
-    cr_assert_eq(kito_mpesa_status_parse(404, nf, strlen(nf), &r), KITO_MPESA_STATUS_NOT_FOUND);
-    cr_assert_eq(kito_mpesa_status_parse(404, "<html>", 6, &r), KITO_MPESA_STATUS_UNKNOWN);
-    cr_assert_eq(kito_mpesa_status_parse(500, nf, strlen(nf), &r), KITO_MPESA_STATUS_UNKNOWN);
-    cr_assert_eq(kito_mpesa_status_parse(0, NULL, 0, &r), KITO_MPESA_STATUS_UNKNOWN);
+    kito_mpesa_status st;
+    json_t *doc = json_loads(
+        "{\"Result\":{\"ResultType\":0,\"ResultCode\":0,\"ResultDesc\":\"ok\","
+        "\"OriginatorConversationID\":\"query-1\",\"ConversationID\":\"AG_Q\","
+        "\"TransactionID\":\"QQQ\",\"ResultParameters\":{\"ResultParameter\":["
+        "{\"Key\":\"DebitPartyName\",\"Value\":\"600000 - Kito\"},"
+        "{\"Key\":\"CreditPartyName\",\"Value\":\"254708374149 - John Doe\"},"
+        "{\"Key\":\"OriginatorConversationID\",\"Value\":\"kito-7-1-ab\"},"
+        "{\"Key\":\"TransactionReason\"},"
+        "{\"Key\":\"TransactionStatus\",\"Value\":\"Completed\"},"
+        "{\"Key\":\"Amount\",\"Value\":300.0},"
+        "{\"Key\":\"ConversationID\",\"Value\":\"AG_P\"},"
+        "{\"Key\":\"ReceiptNo\",\"Value\":\"MBN31H462N\"}]},"
+        "\"ReferenceData\":{\"ReferenceItem\":{\"Key\":\"Occasion\",\"Value\":\"kito-7-1-ab\"}}}}",
+        0, NULL);
+    cr_assert_eq(kito_mpesa_status_result_from_json(doc, &r, &st, NULL, 0), KITO_OK);
+    cr_assert_eq(st, KITO_MPESA_STATUS_FINAL);
+    cr_assert_str_eq(r.originator_conversation_id, "kito-7-1-ab", "the payment's, not the query's");
+    cr_assert_str_eq(r.transaction_id, "MBN31H462N");
+    cr_assert_str_eq(r.conversation_id, "AG_P");
+    cr_assert_str_eq(r.receiver_msisdn, "254708374149");
+    cr_assert(r.has_amount);
+    cr_assert_eq(r.transaction_amount, 300);
+    cr_assert_eq(r.result_code, 0);
+    json_decref(doc);
+
+    /* failed; then the payment named only by the Occasion Kito sent */
+    doc = json_loads("{\"Result\":{\"ResultCode\":\"0\",\"ResultParameters\":{\"ResultParameter\":["
+                     "{\"Key\":\"TransactionStatus\",\"Value\":\"Failed\"}]},"
+                     "\"ReferenceData\":{\"ReferenceItem\":{\"Key\":\"Occasion\","
+                     "\"Value\":\"kito-8-1-cd\"}}}}",
+                     0, NULL);
+    cr_assert_eq(kito_mpesa_status_result_from_json(doc, &r, &st, NULL, 0), KITO_OK);
+    cr_assert_eq(st, KITO_MPESA_STATUS_FINAL);
+    cr_assert_neq(r.result_code, 0);
+    cr_assert_str_eq(r.originator_conversation_id, "kito-8-1-cd");
+    json_decref(doc);
+
+    /* not final yet; no report (non-zero ResultCode); a Completed without a receipt; no payment */
+    const char *cases[][2] = {
+        {"{\"Result\":{\"ResultCode\":0,\"ResultParameters\":{\"ResultParameter\":[{\"Key\":"
+         "\"OriginatorConversationID\",\"Value\":\"k-1\"},{\"Key\":\"TransactionStatus\","
+         "\"Value\":\"Pending\"}]}}}",
+         "pending"},
+        {"{\"Result\":{\"ResultCode\":1,\"ResultDesc\":\"not found\",\"ReferenceData\":"
+         "{\"ReferenceItem\":{\"Key\":\"Occasion\",\"Value\":\"k-1\"}}}}",
+         "not_found"},
+        {"{\"Result\":{\"ResultCode\":0,\"ResultParameters\":{\"ResultParameter\":[{\"Key\":"
+         "\"OriginatorConversationID\",\"Value\":\"k-1\"},{\"Key\":\"TransactionStatus\","
+         "\"Value\":\"Completed\"}]}}}",
+         "invalid"},
+        {"{\"Result\":{\"ResultCode\":0}}", "invalid"},
+        {"{\"Result\":{\"ResultCode\":0,\"ResultParameters\":{\"ResultParameter\":[{\"Key\":"
+         "\"OriginatorConversationID\",\"Value\":\"k-1\"},{\"Key\":\"Amount\",\"Value\":\"1.5\"}"
+         "]}}}",
+         "invalid"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        doc = json_loads(cases[i][0], 0, NULL);
+        cr_assert_not_null(doc, "%s", cases[i][0]);
+        char why[200] = "";
+        kito_err e = kito_mpesa_status_result_from_json(doc, &r, &st, why, sizeof(why));
+        if (strcmp(cases[i][1], "invalid") == 0) {
+            cr_assert_eq(e, KITO_E_VALIDATION, "%s", cases[i][0]);
+            cr_assert(why[0] != '\0');
+        } else {
+            cr_assert_eq(e, KITO_OK, "%s: %s", cases[i][0], why);
+            cr_assert_eq(st,
+                         strcmp(cases[i][1], "pending") == 0 ? KITO_MPESA_STATUS_PENDING
+                                                             : KITO_MPESA_STATUS_NOT_FOUND,
+                         "%s", cases[i][0]);
+        }
+        json_decref(doc);
+    }
 }
 
 Test(mpesa, token_comparison)
@@ -331,4 +401,51 @@ Test(mpesa, rate_text)
                                       "1.2345678", "1e3", "1,5", "1234567890", " 1", "1 "};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert(!kito_mpesa_rate_parse(bad[i], &m), "accepted '%s'", bad[i]);
+}
+
+/* Daraja C2B validation and confirmation bodies ("Customer To Business"): TransID, TransTime,
+ * TransAmount as a string, BillRefNumber, the payer's names (cut, never refused). */
+Test(mpesa, c2b_bodies)
+{
+    char longname[200];
+    memset(longname, 'N', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"TransactionType\":\"Pay Bill\",\"TransID\":\"RKTQDM7W6S\","
+             "\"TransTime\":\"20191122063845\",\"TransAmount\":\"10.5\","
+             "\"BusinessShortCode\":\"600638\",\"BillRefNumber\":\"INV-0000000012\","
+             "\"InvoiceNumber\":\"\",\"OrgAccountBalance\":\"49197.00\",\"ThirdPartyTransID\":\"\","
+             "\"MSISDN\":\"2547 ***** 126\",\"FirstName\":\"%s\",\"MiddleName\":\"\","
+             "\"LastName\":\"Doe\"}",
+             longname);
+    json_t *doc = json_loads(body, 0, NULL);
+    cr_assert_not_null(doc);
+    kito_mpesa_c2b c;
+    char why[200] = "";
+    cr_assert_eq(kito_mpesa_c2b_from_json(doc, &c, why, sizeof(why)), KITO_OK, "%s", why);
+    cr_assert_str_eq(c.trans_id, "RKTQDM7W6S");
+    cr_assert_eq(c.amount_minor, 1050);
+    cr_assert_str_eq(c.bill_ref, "INV-0000000012");
+    cr_assert_str_eq(c.short_code, "600638");
+    cr_assert_eq(strlen(c.payer_name), 40 + 1 + 3, "%s", c.payer_name);
+    json_decref(doc);
+    const char *bad[] = {
+        "{\"TransID\":\"\",\"TransTime\":\"20191122063845\",\"TransAmount\":\"10\"}",
+        "{\"TransID\":\"A1\",\"TransTime\":\"2019\",\"TransAmount\":\"10\"}",
+        "{\"TransID\":\"A1\",\"TransTime\":\"20191122063845\",\"TransAmount\":\"0\"}",
+        "{\"TransID\":\"A1\",\"TransTime\":\"20191122063845\",\"TransAmount\":\"1.005\"}",
+        "{\"TransID\":\"A1\",\"TransTime\":\"20191122063845\",\"TransAmount\":\"-5\"}",
+        "{\"TransID\":\"A1\",\"TransTime\":\"20191122063845\",\"TransAmount\":\"10\","
+        "\"BillRefNumber\":[1]}",
+        "[]",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        doc = json_loads(bad[i], 0, NULL);
+        why[0] = '\0';
+        cr_assert_eq(kito_mpesa_c2b_from_json(doc, &c, why, sizeof(why)), KITO_E_VALIDATION, "%s",
+                     bad[i]);
+        cr_assert(why[0] != '\0');
+        json_decref(doc);
+    }
 }

@@ -194,3 +194,32 @@ Test(rail, airtel_transfer_and_answers)
     cr_assert_str_eq(r.path, "/standard/v2/disbursements/kito1x1xabcdef?transactionType=B2C");
     kito_rail_request_clear(&r);
 }
+
+/* Daraja's OAuth (developer.safaricom.co.ke, "Authorization"): GET the generate endpoint with
+ * Basic base64(consumer key:secret); the answer's expires_in is a string ("3599"). Transfers and
+ * status queries carry the token. */
+Test(rail, mpesa_token_request_and_answer)
+{
+    const kito_rail_conf conf = {.base_url = "http://127.0.0.1:9",
+                                 .client_id = "key",
+                                 .client_secret = "secret",
+                                 .timeout_ms = 1000};
+    kito_rail_request r;
+    cr_assert_eq(kito_rail_mpesa.build_token(&conf, &r), KITO_OK);
+    cr_assert_str_eq(r.method, "GET");
+    cr_assert_str_eq(r.path, "/oauth/v1/generate?grant_type=client_credentials");
+    cr_assert(has_header(&r, "Authorization: Basic a2V5OnNlY3JldA=="), "%s", r.headers[0]);
+    cr_assert(!r.bearer, "the token request itself carries no bearer token");
+    kito_rail_request_clear(&r);
+    const kito_rail_conf none = {.base_url = "http://127.0.0.1:9", .client_id = "key"};
+    cr_assert_eq(kito_rail_mpesa.build_token(&none, &r), KITO_E_VALIDATION);
+    kito_rail_request_clear(&r);
+    char tok[64];
+    int64_t life = 0;
+    const char *ans = "{\"access_token\":\"c9SQxWWhmdVRlyh0zh8gZDTkubVF\",\"expires_in\":\"3599\"}";
+    cr_assert(kito_rail_mpesa.parse_token(200, ans, strlen(ans), tok, sizeof(tok), &life));
+    cr_assert_str_eq(tok, "c9SQxWWhmdVRlyh0zh8gZDTkubVF");
+    cr_assert_eq(life, 3599);
+    const char *bad = "{\"errorCode\":\"400.008.01\",\"errorMessage\":\"Invalid Authentication\"}";
+    cr_assert(!kito_rail_mpesa.parse_token(400, bad, strlen(bad), tok, sizeof(tok), &life));
+}
