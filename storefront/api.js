@@ -187,11 +187,22 @@ async function renderNav() {
   apply(nav);
 }
 
+// Saves her language to her account, one change after another (two quick switches must not
+// arrive in the wrong order and leave the account on the language she left).
+let langSaved = Promise.resolve();
+function saveLang(code) {
+  langSaved = langSaved.then(() => send('PATCH', '/v1/accounts/me', { locale: code }))
+    .catch((err) => console.error(err));
+}
+
 // Renders a page now and again whenever the visitor switches language.
 export function startPage(render) {
-  document.getElementById('lang').addEventListener('click', () => {
+  document.getElementById('lang').addEventListener('click', async () => {
     setLang(lang() === 'en' ? 'sw' : 'en');
     render();
+    // signed in: her choice is saved to her account (every browser, and what Kito writes to
+    // her), not only to this browser
+    if (await me()) saveLang(lang());
   });
   const ready = renderNav().then(() => apply());
   apply();

@@ -129,6 +129,8 @@ static const kito_route table[] = {
      ORGANIZER | OPERATOR},
     {GET, "/v1/me/invoices", kito_get_me_invoices, 0, 0, NULL, BUYER},
     {GET, "/v1/payment-methods", kito_get_payment_methods, 0, 0, NULL, 0},
+    /* public: estimates in a buyer's currency (api/store/repo_fx.h) */
+    {GET, "/v1/exchange-rates", kito_get_exchange_rates, 0, 0, NULL, 0},
     {GET, "/v1/me/sales", kito_get_me_sales, 0, 0, NULL, MINER},
     {GET, "/v1/sales/{id}/results", kito_get_sale_results, 0, 0, NULL, 0},
     {POST, "/v1/invoices/{id}/payments", kito_post_invoice_payments, 4096, JSON, NULL,

@@ -111,6 +111,7 @@ kito_err kito_get_sale_settlements(kito_req *r);
 /* GET /v1/me/invoices (buyer): her invoices, paginated. */
 kito_err kito_get_me_invoices(kito_req *r);
 kito_err kito_get_payment_methods(kito_req *r);
+kito_err kito_get_exchange_rates(kito_req *r);
 /* GET /v1/me/sales (miner): her settled lots with the breakdown, paginated. */
 kito_err kito_get_me_sales(kito_req *r);
 /* GET /v1/sales/{id}/results (public once a lot closed): revenue, % sold, per carat...; 404. */
