@@ -28,6 +28,7 @@
 #include "api/common/config.h"
 #include "api/store/db.h"
 #include "api/adapters/mpesa.h"
+#include "api/money/fx.h"
 #include "api/money/payouts.h"
 #include "api/store/repo_accounts.h"
 #include "api/money/payments.h"

@@ -103,7 +103,8 @@ redis_acl_write() {
 }
 
 # redis_start DIR PORT [PROFILE [SECRETS]]: PROFILE is strict (appendfsync always, default) or
-# fast (appendfsync everysec); SECRETS defaults to DIR's parent's secrets.env. Reuses a running
+# fast (appendfsync everysec), or the path of a configuration file (a cluster node's, which
+# includes a profile); SECRETS defaults to DIR's parent's secrets.env. Reuses a running
 # instance on PORT that takes the password; restarts one that needs none (started before the ACL).
 redis_start() {
     local dir=$1 port=$2 profile=${3:-strict} secrets=${4:-$(dirname "$1")/secrets.env} pong
@@ -122,8 +123,10 @@ redis_start() {
     fi
     redis_acl_write "$dir" "$secrets"
     chmod -R go-rwx "$dir"
+    local conf=$KITO_ROOT/ops/redis/$profile.conf
+    [[ $profile == */* ]] && conf=$profile
     (umask 077
-     redis-server "$KITO_ROOT/ops/redis/$profile.conf" --port "$port" --bind 127.0.0.1 \
+     redis-server "$conf" --port "$port" --bind 127.0.0.1 \
          --dir "$dir" --aclfile "$dir/users.acl" --daemonize yes --pidfile "$dir/redis.pid" \
          --logfile "$dir/redis.log") || die "redis-server failed to start (see $dir/redis.log)"
     local i

@@ -21,7 +21,7 @@
  * transaction.id is the reference the payout attempt owns: Airtel refuses a second transaction
  * with the same id, so a resent attempt can never pay twice. Airtel's answers carry no amount,
  * currency or wallet: for this rail only a success after a recorded failure can be told apart
- * as an anomaly. The PIN is a secret: payouts.c masks "pin" in what it stores.
+ * as an anomaly. The PIN is a secret: money/payout_worker.c masks "pin" in what it stores.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -25,7 +25,7 @@
 #include "api/http/http_error.h"
 #include "api/http/json.h"
 #include "api/http/pages.h"
-#include "api/money/payouts.h"
+#include "api/money/payout_worker.h"
 #include "api/phone/sms_sender.h"
 #include "api/money/settlement.h"
 #include "api/http/tls.h"

@@ -8,4 +8,13 @@ if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/@axe-core/playwr
     [ ! -d node_modules/lighthouse ]; then
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent
 fi
-exec node --test --test-concurrency=1 --test-reporter=tap ./*.test.mjs
+# KITO_TEST_ONLY=console,pages runs just those files (while working on them), as for integration.
+files=(./*.test.mjs)
+if [ -n "${KITO_TEST_ONLY:-}" ]; then
+    files=()
+    for name in ${KITO_TEST_ONLY//,/ }; do
+        [ ! -f "./$name.test.mjs" ] || files+=("./$name.test.mjs")
+    done
+    [ ${#files[@]} -gt 0 ] || { echo "# pass 0"; echo "# fail 0"; exit 0; }
+fi
+exec node --test --test-concurrency=1 --test-reporter=tap "${files[@]}"

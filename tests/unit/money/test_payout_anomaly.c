@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "api/money/payouts.h"
+#include "api/money/payout_rules.h"
 
 static kito_payout payout(void)
 {
