@@ -188,11 +188,15 @@ async function renderNav() {
 }
 
 // Saves her language to her account, one change after another (two quick switches must not
-// arrive in the wrong order and leave the account on the language she left).
+// arrive in the wrong order and leave the account on the language she left); keepalive, so a
+// page she leaves at once still saves it.
 let langSaved = Promise.resolve();
 function saveLang(code) {
-  langSaved = langSaved.then(() => send('PATCH', '/v1/accounts/me', { locale: code }))
-    .catch((err) => console.error(err));
+  langSaved = langSaved.then(() => fetch('/v1/accounts/me', {
+    method: 'PATCH', credentials: 'same-origin', keepalive: true,
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: JSON.stringify({ locale: code }),
+  })).catch((err) => console.error(err));
 }
 
 // Renders a page now and again whenever the visitor switches language.

@@ -50,7 +50,8 @@ function photos() {
   const list = stone?.photos ?? [];
   if (list.length === 0) return null;
   return el('div', { class: 'photos' }, list.slice(0, 6).map((p, i) =>
-    el('img', { src: p.url, alt: `${stoneName(lot.stone)} — ${i + 1}`, width: 320, height: 320,
+    // sized for phones: 640 px for 320 CSS px on a 2x screen (GET /v1/photos/{sha256}/sized/640)
+    el('img', { src: `${p.url}/sized/640`, alt: `${stoneName(lot.stone)} — ${i + 1}`, width: 320, height: 320,
       loading: i === 0 ? 'eager' : 'lazy', decoding: 'async' })));
 }
 

@@ -54,7 +54,7 @@ function leftLine(lot) {
 function lotCard(lot) {
   const s = lot.stone;
   const thumb = s.cover_photo
-    ? el('img', { src: `${s.cover_photo}`, alt: '', width: 72, height: 72, loading: 'lazy', class: 'thumb' })
+    ? el('img', { src: `${s.cover_photo}/sized/160`, alt: '', width: 72, height: 72, loading: 'lazy', class: 'thumb' })
     : el('span', { class: 'thumb', 'aria-hidden': 'true' });
   return el('li', { class: 'card lot', 'data-lot': lot.id },
     thumb,
@@ -184,6 +184,7 @@ function showLots() {
   if (!box) return;
   fill(box, lotList());
   apply(box);
+  box.removeAttribute('aria-busy');
 }
 
 // The filter form: a search, species, weight and price; sent to the server, which filters.
@@ -221,7 +222,10 @@ function findForm() {
     const url = new URL(location.href);
     for (const k of FILTERS) if (filters[k]) url.searchParams.set(k, filters[k]); else url.searchParams.delete(k);
     history.replaceState(null, '', url);
+    const list = document.getElementById('lot-list');
+    list?.setAttribute('aria-busy', 'true'); // until the server's answer is shown
     try { lots = new Map(); await loadMore(null); } catch (err) {
+      list?.removeAttribute('aria-busy');
       if (err.status === 422) { msg.textContent = t('find.bad'); return; }
       throw err;
     }

@@ -56,6 +56,8 @@ static const kito_route table[] = {
     {POST, "/v1/stones/{id}/photos", kito_post_stone_photo, (size_t)8 << 20, 0, NULL,
      MINER | VALUER},
     {GET, "/v1/photos/{sha256}", kito_get_photo, 0, 0, NULL, 0},
+    /* the photo sized for phones: 160 or 640 px (api/adapters/thumbs.h) */
+    {GET, "/v1/photos/{sha256}/sized/{width}", kito_get_photo_sized, 0, 0, NULL, 0},
     {POST, "/v1/stones/{id}/certificates", kito_post_stone_certificate, JSON_MAX, JSON, NULL,
      VALUER},
     {GET, "/v1/certificates/{id}", kito_get_certificate, 0, 0, NULL, 0},

@@ -27,7 +27,7 @@ kito_err kito_fx_current(kito_db_conn *db, const char *from, kito_fx_rate_fn fn,
     kito_sql_param p[] = {KITO_SQL_TEXT_OR_NULL(from), KITO_SQL_TEXT_OR_NULL(from),
                           KITO_SQL_I64(KITO_FX_PAIRS_MAX)};
     /* the latest row of each pair that is in effect now: the rule the payout worker uses
-     * (api/money/payouts.c: ORDER BY effective_from DESC, id DESC LIMIT 1) */
+     * (api/store/repo_payouts.c: ORDER BY effective_from DESC, id DESC LIMIT 1) */
     return kito_sql_query(
         db,
         "SELECT r.from_currency, r.to_currency, r.rate_micros, " KITO_SQL_DT_TO_MS(

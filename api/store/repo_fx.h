@@ -2,7 +2,7 @@
  * Exchange rates as buyers see them (issue 16, "Language and money": "amounts in the sale
  * currency with a labelled estimate in the buyer's chosen currency from the recorded exchange
  * rates"). The rates are the operator's (`kitoctl fx set`, schemas/010_payouts.sql; written by
- * api/money/payouts.c, which also converts payouts with them); this module only reads the
+ * api/money/fx.c, which also converts payouts with them); this module only reads the
  * current one of each pair. An estimate is never binding: the sale currency is.
  */
 #ifndef KITO_REPO_FX_H

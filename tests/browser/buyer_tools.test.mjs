@@ -134,11 +134,10 @@ test('the sale page filters lots by species, weight and price, and searches them
   await page.goto(`${kitod.base}/sale.html?id=${sale.id}`);
   await settled(page);
   const titles = async () => (await page.locator('#lots .title').allTextContents()).map((s) => s.replace(/^\d+\. /, ''));
+  // the list is busy from the click until the server's answer is shown
   const show = async () => {
-    const answered = page.waitForResponse((r) => r.url().includes('/lots?'));
     await page.getByRole('button', { name: 'Show lots' }).click();
-    await answered;
-    await page.waitForTimeout(50);
+    await page.waitForFunction(() => !document.querySelector('#lot-list[aria-busy="true"]'));
   };
   assert.deepEqual(await titles(), ['Tanzanite, 3.40 ct', 'Ruby, 1.50 ct', 'Emerald, 5.20 ct', 'Sapphire, 2.10 ct']);
 
@@ -234,5 +233,40 @@ test('a lot shows an estimate in her currency, labelled with the rate and its da
   await page.click('#lang');
   await page.waitForFunction(() => document.documentElement.lang === 'sw');
   assert.match(await page.locator('#estimate').textContent(), /Takriban .*Unalipa kwa USD\./);
+  await page.context().close();
+});
+
+// A 16x16 JPEG (the API's tests' own), a stone's photo.
+const JPEG = Buffer.from(
+  '/9j/4AAQSkZJRgABAQEAAQABAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGCQgKCgkICQkKDA8MCgsOCwkJ' +
+  'DRENDg8QEBEQCgwSExIQEw8QEBD/2wBDAQMDAwQDBAgEBAgQCwkLEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ' +
+  'EBAQEBAQEBAQEBAQEBAQEBAQEBD/wAARCAAQABADASIAAhEBAxEB/8QAFgABAQEAAAAAAAAAAAAAAAAABwQF/8QAJBAA' +
+  'AQQBBAICAwAAAAAAAAAAAQIDBAYFBwgSExEiABQJMTL/xAAVAQEBAAAAAAAAAAAAAAAAAAAABv/EACMRAAECBQMFAAAA' +
+  'AAAAAAAAAAECEQMEBQYhABIxFRZhgeH/2gAMAwEAAhEDEQA/ABSm0mobc8HmExLUlRzzEWPkJWW+ulrsaUVAseUgslSl' +
+  'H9LKuPryIKuWPZdskzXmm3fX5m2nF4GlVxx/HOpx4ks51+MiU/Iaad7UcUo4tILoS4kqcWkezS0hO/HvuRp0rO6hWnWO' +
+  '1UisZVuFi4GFeyEpmGepa5S5SWVPuciFKRFLgSrwetnyPIB+Vb4N9mKhQMzo5po9XLdDs9d6ZVix2VEhiL9kuNPxw2gE' +
+  'KcDQ/rs8AuA8VAe0vdl7VOYn+27flGAUgmITjbhSmCg3BYlyeWDkMolvw4KOp1KM6iCNvngZHwetf//Z', 'base64');
+
+test('photos come sized for phones: 160 px in the sale\'s list, 640 px on the lot page', async () => {
+  const { sale, lots } = await m.sale(`Photo sale ${run}`, 5, 3600, 40000, [{ opening: 50000, photo: JPEG }]);
+  const page = await phone();
+  const sized = [];
+  page.on('response', (r) => { if (/\/v1\/photos\//.test(r.url())) sized.push([r.url(), r.status(), r.headers()['content-type']]); });
+  await page.goto(`${kitod.base}/sale.html?id=${sale.id}`);
+  await settled(page);
+  const thumb = page.locator(`[data-lot="${lots[1].id}"] img.thumb`);
+  await thumb.waitFor();
+  assert.match(await thumb.getAttribute('src'), /^\/v1\/photos\/[0-9a-f]{64}\/sized\/160$/);
+  await thumb.scrollIntoViewIfNeeded(); // lazy: it loads once it is near the screen
+  await page.waitForFunction((id) => document.querySelector(`[data-lot="${id}"] img.thumb`).complete, lots[1].id);
+  assert.ok(await thumb.evaluate((img) => img.naturalWidth > 0), 'the thumbnail loaded');
+  await page.goto(`${kitod.base}/lot.html?id=${lots[1].id}`);
+  await settled(page);
+  const photo = page.locator('.photos img').first();
+  assert.match(await photo.getAttribute('src'), /\/sized\/640$/);
+  await page.waitForFunction(() => document.querySelector('.photos img').complete);
+  assert.ok(await photo.evaluate((img) => img.naturalWidth > 0), 'the photo loaded');
+  assert.ok(sized.length >= 2 && sized.every(([, status, type]) => status === 200 && type === 'image/jpeg'),
+    JSON.stringify(sized));
   await page.context().close();
 });

@@ -27,7 +27,8 @@ export function market(kitod, run, PASSWORD) {
       return forum;
     },
     // A certified stone offered to the organiser: a valuer lists and certifies it for a miner.
-    // o: another species, variety, weight_ct, colour or treatment than the tanzanite's.
+    // o: another species, variety, weight_ct, colour or treatment than the tanzanite's; photo:
+    // a JPEG's bytes to upload.
     async stone(o = {}) {
       const f = { species: 'zoisite', variety: 'tanzanite', weight_ct: '3.40', colour: 'violetish blue',
         treatment: 'none detected', ...o };
@@ -50,6 +51,7 @@ export function market(kitod, run, PASSWORD) {
         geographic_origin: { country: 'TZ', region: 'Manyara', site: 'Mirerani' },
         estimated_value: { low: 50000, high: 90000, currency: 'USD' },
       });
+      if (f.photo) await kitod.upload(`/v1/stones/${stone.id}/photos`, valuer, f.photo, 'image/jpeg');
       const minerToken = (await kitod.api('POST', '/v1/sessions', null, { phone, pin: '4826' })).token;
       await kitod.api('POST', `/v1/stones/${stone.id}/offers`, minerToken, { organizer_id: organiser.id });
       return stone.id;

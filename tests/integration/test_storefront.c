@@ -189,6 +189,52 @@ Test(storefront, pages_are_compressed_and_revalidated)
     kito_http_resp_free(&r);
 }
 
+/* Issue 16, "Serving": scripts and styles have versioned URLs (api/http/assets.h); the current
+ * version is cached for a year, anything else (no version, an old one, a page) is revalidated. */
+Test(storefront, versioned_scripts_and_styles_are_cached_for_a_year)
+{
+    char v[128], url[96], etag[64];
+    struct kito_http_resp r = req("GET", "/sale.html", NULL, NULL, NULL, NULL);
+    kito_harness_expect(&r, 200, "a page");
+    cr_assert(kito_http_header(&r, "cache-control", v, sizeof(v)) && strcmp(v, "no-cache") == 0,
+              "a page is revalidated: %s", r.headers);
+    cr_assert(strstr(r.body, "href=\"/app.css?v=") != NULL, "%s", r.body);
+    const char *script = strstr(r.body, "src=\"/sale.js?v=");
+    cr_assert_not_null(script, "%s", r.body);
+    script += strlen("src=\"");
+    size_t n = strcspn(script, "\"");
+    cr_assert_eq(n, strlen("/sale.js?v=") + 12, "a 12-digit version: %.*s", (int)n, script);
+    snprintf(url, sizeof(url), "%.*s", (int)n, script);
+    kito_http_resp_free(&r);
+
+    r = req("GET", url, NULL, NULL, NULL, NULL);
+    kito_harness_expect(&r, 200, url);
+    cr_assert(kito_http_header(&r, "cache-control", v, sizeof(v)) &&
+                  strcmp(v, "public, max-age=31536000, immutable") == 0,
+              "the current version is cached: %s", r.headers);
+    cr_assert(kito_http_header(&r, "content-type", v, sizeof(v)) &&
+                  strcmp(v, "application/javascript") == 0,
+              "%s", r.headers);
+    cr_assert(strstr(r.body, "from '/api.js?v=") != NULL, "its imports are versioned too");
+    cr_assert(kito_http_header(&r, "etag", etag, sizeof(etag)));
+    kito_http_resp_free(&r);
+
+    /* an old version, or none: revalidated; by its ETag, a 304 */
+    static const char *const others[] = {"/sale.js?v=000000000000", "/sale.js"};
+    for (size_t i = 0; i < 2; i++) {
+        r = req("GET", others[i], NULL, NULL, NULL, NULL);
+        kito_harness_expect(&r, 200, others[i]);
+        cr_assert(kito_http_header(&r, "cache-control", v, sizeof(v)) && strcmp(v, "no-cache") == 0,
+                  "%s: %s", others[i], r.headers);
+        kito_http_resp_free(&r);
+    }
+    char inm[96];
+    snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+    r = req("GET", "/sale.js", NULL, inm, NULL, NULL);
+    kito_harness_expect(&r, 304, "unchanged");
+    kito_http_resp_free(&r);
+}
+
 /* The pair's item in an exchange-rates answer, or NULL (borrowed from r). */
 static json_t *fx_item(const struct kito_http_resp *r, const char *from, const char *to, int *count)
 {
