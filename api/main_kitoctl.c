@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -521,8 +522,17 @@ static kito_err print_payout(void *ud, const kito_payout *p)
     char id[KITO_ID_SIZE], miner[KITO_ID_SIZE];
     kito_id_format(KITO_ID_PAYOUT, p->id, id, sizeof(id));
     kito_id_format(KITO_ID_ACCOUNT, p->miner_id, miner, sizeof(miner));
-    printf("%s\t%s\t%s\t%s\t%" PRId64 "\t%s\t%" PRId64 "\t%s\t%u\n", id, p->state, miner, p->msisdn,
-           p->paid_units, p->currency, p->source_minor, p->source_currency, p->attempts);
+    /* a pending payout held after a wallet change says so, and until when (UTC) */
+    char held[64] = "-";
+    if (p->held_until_ms != 0 && strcmp(p->state, "pending") == 0) {
+        time_t t = (time_t)(p->held_until_ms / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(held, sizeof(held), "held:wallet_changed:until:%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    printf("%s\t%s\t%s\t%s\t%" PRId64 "\t%s\t%" PRId64 "\t%s\t%u\t%s\n", id, p->state, miner,
+           p->msisdn, p->paid_units, p->currency, p->source_minor, p->source_currency, p->attempts,
+           held);
     *last = p->id;
     return KITO_OK;
 }

@@ -62,7 +62,9 @@
     XX(LOCKED, -117, "locked", "too many failed attempts; try again later")                        \
     XX(OVER_LIMIT, -118, "over_limit", "the amount is above your spending limit for this sale")    \
     XX(NO_CONSENT, -119, "no_consent",                                                             \
-       "the stone's miner has not offered it to this organiser or sale")
+       "the stone's miner has not offered it to this organiser or sale")                           \
+    XX(BUSY, -130, "busy", "too many requests of this kind are waiting; try again shortly")        \
+    XX(TIMEOUT, -131, "timeout", "the request did not finish within its time limit")
 
 typedef enum kito_err {
     KITO_OK = 0,

@@ -13,7 +13,8 @@ TEST_MYSQL_PORT=${KITO_TEST_MYSQL_PORT:-3317}
 KITO_PACKAGES="build-essential cmake pkg-config clang-format libh2o-dev libuv1-dev libwslay-dev
 libssl-dev openssl libhiredis-dev libmariadb-dev libjansson-dev libcriterion-dev
 libcurl4-openssl-dev libnghttp2-dev libjpeg-dev libpng-dev redis-server redis-tools mariadb-server mariadb-client
-curl ca-certificates jq nghttp2-client wrk testssl.sh bsdextrautils john-data systemd"
+curl ca-certificates jq nghttp2-client wrk testssl.sh bsdextrautils john-data systemd
+libqrencode-dev zbar-tools"
 KITO_BROWSER_PACKAGES="chromium"
 
 log() { printf '\033[1m[kito]\033[0m %s\n' "$*" >&2; }
@@ -161,9 +162,10 @@ redis_stop() {
 # folder is 0700 and its files 0600 (UMASK and UMASK_DIR are mariadbd's modes for new files and
 # folders).
 
-# mysql_start DIR PORT: initialises the data folder on first use, then starts mariadbd.
+# mysql_start DIR PORT [OPTION...]: initialises the data folder on first use, then starts mariadbd
+# (with the options given: a replication node's server id and binary log, say).
 mysql_start() {
-    local dir=$1 port=$2
+    local dir=$1 port=$2 extra=("${@:3}")
     (umask 077 && mkdir -p "$dir")
     chmod 700 "$dir"
     if mariadb-admin --socket="$dir/mysql.sock" -uroot ping >/dev/null 2>&1; then
@@ -186,7 +188,7 @@ mysql_start() {
      UMASK=0600 UMASK_DIR=0700 setsid mariadbd --defaults-file="$KITO_ROOT/ops/mariadb/kito.cnf" \
          --datadir="$dir/data" --socket="$dir/mysql.sock" --port="$port" --bind-address=127.0.0.1 \
          --tmpdir="$dir/tmp" --user=root --pid-file="$dir/mysqld.pid" \
-         --log-error="$dir/mysqld.err" </dev/null >/dev/null 2>&1 &)
+         --log-error="$dir/mysqld.err" "${extra[@]}" </dev/null >/dev/null 2>&1 &)
     local i
     for i in $(seq 1 300); do
         if mariadb-admin --socket="$dir/mysql.sock" -uroot ping >/dev/null 2>&1; then
@@ -207,7 +209,10 @@ mysql_harden() {
     drops=$(mariadb --socket="$dir/mysql.sock" -uroot -N -B -e "SELECT CONCAT('DROP USER ',
         QUOTE(User), '@', QUOTE(Host), ';') FROM mysql.user WHERE User = '' OR
         (User = 'root' AND Host <> 'localhost')") || die "cannot read MariaDB's accounts"
+    # not written to the binary log: each node of a replicated pair hardens its own accounts (a
+    # primary's DROP USER replayed on a replica that already dropped the account stops replication)
     mariadb --socket="$dir/mysql.sock" -uroot <<SQL || die "cannot restrict MariaDB's root"
+SET SESSION sql_log_bin = 0;
 $drops
 ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket;
 SQL

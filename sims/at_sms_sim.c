@@ -27,41 +27,28 @@
  * Flags: --port N (required), --bind (127.0.0.1), --mode NAME, --delay-ms (100), --hang-ms
  * (15000), --cacert PATH or --insecure, --callback-url URL.
  */
-#include <arpa/inet.h>
-#include <curl/curl.h>
-#include <errno.h>
-#include <inttypes.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "api/common/query.h"
+#include "sims/simlib.h"
 
-#define REQUEST_MAX 65536
 #define MESSAGES_MAX 100000
 
 typedef enum mode { SUCCESS, FAILURE, REJECTED, TIMEOUT, DUPLICATE, FAIL_ONCE, UNDELIVERED } mode;
 static const char *const mode_names[] = {"success",   "failure",   "rejected",   "timeout",
                                          "duplicate", "fail_once", "undelivered"};
 
+static sim_options common = {
+    .bind = "127.0.0.1", .mode = SUCCESS, .delay_ms = 100, .hang_ms = 15000};
 static struct {
-    const char *bind;
-    mode mode;
-    long delay_ms, hang_ms;
-    const char *cacert;
-    bool insecure;
     char callback_url[1024];
-} opt = {.bind = "127.0.0.1", .mode = SUCCESS, .delay_ms = 100, .hang_ms = 15000};
+} opt;
 
 typedef struct message {
     char to[20], id[40], text[481];
@@ -74,45 +61,10 @@ static message *messages;
 static size_t message_count;
 static char run_prefix[5];
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logmsg(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("at_sms_sim: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n", stderr);
-    va_end(ap);
-}
-
-static void send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return;
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
+/* The status line's reason: "OK" for 200, "Error" otherwise (clients read the code). */
 static void respond_raw(int fd, int status, const char *type, const char *body)
 {
-    char head[256];
-    size_t len = strlen(body);
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n",
-                     status, status == 200 ? "OK" : "Error", type, len);
-    send_all(fd, head, (size_t)n);
-    send_all(fd, body, len);
+    sim_respond_raw(fd, status, status == 200 ? "OK" : "Error", type, body, strlen(body));
 }
 
 static void respond(int fd, int status, json_t *doc)
@@ -133,35 +85,13 @@ typedef struct report {
 
 static bool deliver_once(const char *url, const char *body)
 {
-    CURL *c = curl_easy_init();
-    if (c == NULL)
-        return false;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    FILE *devnull = fopen("/dev/null", "w");
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
-    if (opt.cacert != NULL)
-        curl_easy_setopt(c, CURLOPT_CAINFO, opt.cacert);
-    if (opt.insecure) {
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    if (devnull != NULL)
-        fclose(devnull);
-    return rc == CURLE_OK && status == 200;
+    return sim_post(&common.tls, url, NULL, body, NULL) == 200;
 }
 
 static void *report_thread(void *arg)
 {
     report *r = arg;
-    sleep_ms(opt.delay_ms);
+    sim_sleep_ms(common.delay_ms);
     pthread_mutex_lock(&mu);
     message m = messages[r->index];
     char url[1024];
@@ -175,13 +105,13 @@ static void *report_thread(void *arg)
         bool ok = false;
         for (int t = 0; t < 20 && !ok; t++)
             if (!(ok = deliver_once(url, body)))
-                sleep_ms(500);
+                sim_sleep_ms(500);
         if (ok) {
             pthread_mutex_lock(&mu);
             messages[r->index].reports++;
             pthread_mutex_unlock(&mu);
         }
-        logmsg("report %s for %s: %s", r->status, m.id, ok ? "delivered" : "not delivered");
+        sim_log("report %s for %s: %s", r->status, m.id, ok ? "delivered" : "not delivered");
     }
     free(r);
     return NULL;
@@ -190,15 +120,11 @@ static void *report_thread(void *arg)
 static void schedule_report(size_t index, const char *status, const char *reason, int times)
 {
     report *r = malloc(sizeof(*r));
-    pthread_t t;
     if (r == NULL)
         return;
     *r = (report){index, status, reason, times};
-    if (pthread_create(&t, NULL, report_thread, r) != 0) {
+    if (!sim_spawn(report_thread, r))
         free(r);
-        return;
-    }
-    pthread_detach(t);
 }
 
 /* ---- the API --------------------------------------------------------------------------------- */
@@ -207,7 +133,7 @@ static mode mode_for(const char *to)
 {
     size_t n = strlen(to);
     int tail = n >= 2 ? atoi(to + n - 2) : 0;
-    return tail >= 81 && tail <= 86 ? (mode)(tail - 80) : opt.mode;
+    return tail >= 81 && tail <= 86 ? (mode)(tail - 80) : (mode)common.mode;
 }
 
 static bool seen_number(const char *to)
@@ -253,7 +179,7 @@ static void handle_send(int fd, const char *head, const char *body, size_t len)
     }
     message msg = messages[index];
     pthread_mutex_unlock(&mu);
-    logmsg("SMS to %s (%s, statusCode %d): %s", to, mode_names[m], code, text);
+    sim_log("SMS to %s (%s, statusCode %d): %s", to, mode_names[m], code, text);
     const char *status = code == 101   ? "Success"
                          : code == 403 ? "InvalidPhoneNumber"
                                        : "InternalServerError";
@@ -263,7 +189,7 @@ static void handle_send(int fd, const char *head, const char *body, size_t len)
                   "Recipients", "statusCode", code, "number", to, "status", status, "cost",
                   code == 101 ? "KES 0.8000" : "0", "messageId", msg.id);
     if (m == TIMEOUT)
-        sleep_ms(opt.hang_ms);
+        sim_sleep_ms(common.hang_ms);
     respond(fd, 201, doc);
     if (code != 101)
         return;
@@ -334,143 +260,45 @@ static void handle_callback_url(int fd, const char *body, size_t len)
     json_decref(doc);
 }
 
-static void *connection(void *arg)
+static void handle(const sim_request *r)
 {
-    int fd = (int)(intptr_t)arg;
-    char *buf = malloc(REQUEST_MAX + 1);
-    size_t have = 0, head_len = 0, body_len = 0;
-    while (buf != NULL && have < REQUEST_MAX) {
-        ssize_t n = recv(fd, buf + have, REQUEST_MAX - have, 0);
-        if (n <= 0)
-            break;
-        have += (size_t)n;
-        buf[have] = '\0';
-        char *end = strstr(buf, "\r\n\r\n");
-        if (end == NULL)
-            continue;
-        head_len = (size_t)(end - buf) + 4;
-        const char *cl = strcasestr(buf, "\r\ncontent-length:");
-        body_len = cl != NULL && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
-        if (head_len + body_len <= have || head_len + body_len > REQUEST_MAX)
-            break;
-    }
-    if (buf == NULL || head_len == 0 || head_len + body_len > have)
-        goto out;
-    char method[8] = "", path[512] = "";
-    sscanf(buf, "%7s %511s", method, path);
-    buf[head_len - 2] = 0; /* the head alone, for header lookups */
-    const char *body = buf + head_len;
-    if (strcmp(method, "POST") == 0 && strcmp(path, "/version1/messaging") == 0)
-        handle_send(fd, buf, body, body_len);
-    else if (strcmp(method, "GET") == 0 && strncmp(path, "/kito-sim/sms", 13) == 0)
-        handle_list(fd, path, false);
-    else if (strcmp(method, "GET") == 0 && strncmp(path, "/kito-sim/inbox", 15) == 0)
-        handle_list(fd, path, true);
-    else if (strcmp(method, "POST") == 0 && strcmp(path, "/kito-sim/callback-url") == 0)
-        handle_callback_url(fd, body, body_len);
-    else if (strcmp(method, "GET") == 0 && strcmp(path, "/healthz") == 0)
+    int fd = r->fd;
+    if (sim_is(r, "POST", "/version1/messaging"))
+        handle_send(fd, r->head, r->body, r->body_len);
+    else if (strcmp(r->method, "GET") == 0 && strncmp(r->path, "/kito-sim/sms", 13) == 0)
+        handle_list(fd, r->path, false);
+    else if (strcmp(r->method, "GET") == 0 && strncmp(r->path, "/kito-sim/inbox", 15) == 0)
+        handle_list(fd, r->path, true);
+    else if (sim_is(r, "POST", "/kito-sim/callback-url"))
+        handle_callback_url(fd, r->body, r->body_len);
+    else if (sim_is(r, "GET", "/healthz"))
         respond(fd, 200, json_pack("{s:s}", "status", "ok"));
     else
         respond(fd, 404, json_pack("{s:s}", "error", "not found"));
-out:
-    free(buf);
-    close(fd);
-    return NULL;
-}
-
-static bool parse_long(const char *s, long min, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = s != NULL ? strtol(s, &end, 10) : 0;
-    if (s == NULL || *s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
 }
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: at_sms_sim --port N [--bind ADDR] [--mode NAME] [--delay-ms N]\n"
-                    "       [--hang-ms N] [--cacert PATH | --insecure] [--callback-url URL]\n"
-                    "(see the comment at the top of sims/at_sms_sim.c)\n");
-    return 2;
+    return sim_usage("usage: at_sms_sim --port N [--bind ADDR] [--mode NAME] [--delay-ms N]\n"
+                     "       [--hang-ms N] [--cacert PATH | --insecure] [--callback-url URL]\n");
 }
 
 int main(int argc, char **argv)
 {
-    long port = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool ok = true, takes = true;
-        if (strcmp(a, "--port") == 0)
-            ok = parse_long(v, 1, 65535, &port);
-        else if (strcmp(a, "--bind") == 0)
-            opt.bind = v;
-        else if (strcmp(a, "--mode") == 0) {
-            ok = false;
-            for (size_t m = 0; v != NULL && m < sizeof(mode_names) / sizeof(mode_names[0]); m++)
-                if (strcmp(v, mode_names[m]) == 0) {
-                    opt.mode = (mode)m;
-                    ok = true;
-                }
-        } else if (strcmp(a, "--delay-ms") == 0)
-            ok = parse_long(v, 0, 600000, &opt.delay_ms);
-        else if (strcmp(a, "--hang-ms") == 0)
-            ok = parse_long(v, 0, 600000, &opt.hang_ms);
-        else if (strcmp(a, "--cacert") == 0)
-            opt.cacert = v;
-        else if (strcmp(a, "--callback-url") == 0)
-            ok = v != NULL && strlen(v) < sizeof(opt.callback_url) &&
-                 snprintf(opt.callback_url, sizeof(opt.callback_url), "%s", v) > 0;
-        else if (strcmp(a, "--insecure") == 0) {
-            opt.insecure = true;
-            takes = false;
-        } else
-            return usage();
-        if (!ok || (takes && v == NULL))
-            return usage();
-        if (takes)
-            i++;
-    }
-    if (port == 0 || opt.bind == NULL)
+    sim_set_name("at_sms_sim");
+    const sim_flag own[] = {
+        {"--callback-url", SIM_FLAG_TEXT, opt.callback_url, 0, 0, NULL, sizeof(opt.callback_url),
+         NULL},
+    };
+    if (!sim_parse_args(argc, argv, &common, SIM_WITH_MODE | SIM_WITH_TLS, mode_names,
+                        sizeof(mode_names) / sizeof(mode_names[0]), own,
+                        sizeof(own) / sizeof(own[0])))
         return usage();
-    signal(SIGPIPE, SIG_IGN);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     messages = calloc(MESSAGES_MAX, sizeof(*messages));
-    {
-        static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
-        for (int k = 0; k < 4; k++, seed /= 26)
-            run_prefix[k] = letters[seed % 26];
-    }
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (messages == NULL || lfd < 0 || inet_pton(AF_INET, opt.bind, &addr.sin_addr) != 1) {
-        fprintf(stderr, "at_sms_sim: cannot start (memory, socket or --bind %s)\n", opt.bind);
+    if (messages == NULL) {
+        sim_log("cannot start (memory)");
         return 1;
     }
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(lfd, 128) != 0) {
-        fprintf(stderr, "at_sms_sim: cannot listen on %s:%ld: %s\n", opt.bind, port,
-                strerror(errno));
-        return 1;
-    }
-    logmsg("listening on http://%s:%ld (default mode %s)", opt.bind, port, mode_names[opt.mode]);
-    for (;;) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd < 0) {
-            sleep_ms(10);
-            continue;
-        }
-        pthread_t t;
-        if (pthread_create(&t, NULL, connection, (void *)(intptr_t)fd) != 0) {
-            close(fd);
-            continue;
-        }
-        pthread_detach(t);
-    }
+    sim_run_prefix(run_prefix);
+    return sim_serve(common.bind, common.port, mode_names[common.mode], handle, NULL);
 }

@@ -46,25 +46,16 @@
  * --delay-ms (200), --late-ms (3000), --hang-ms (15000), --callback-tries (20), --cacert PATH
  * (KITO_MPESA_SIM_CACERT) or --insecure (no certificate check: demo only), --callback-base URL.
  */
-#include <arpa/inet.h>
-#include <curl/curl.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-#define REQUEST_MAX 65536
+#include "sims/simlib.h"
+
 #define PAYMENTS_MAX 100000
 
 typedef enum mode {
@@ -85,20 +76,12 @@ static const char *const mode_names[] = {
     "fail_once",        "refuse",  "hang",    "no_conversation_id", "wrong_amount",
     "fail_then_succeed"};
 
+static sim_options common = {
+    .bind = "127.0.0.1", .mode = SUCCESS, .delay_ms = 200, .late_ms = 3000, .hang_ms = 15000};
 static struct {
-    const char *bind;
-    int port;
-    mode mode;
-    long delay_ms, late_ms, hang_ms, callback_tries;
-    const char *cacert;
-    bool insecure;
+    long callback_tries;
     char callback_base[512];
-} opt = {.bind = "127.0.0.1",
-         .mode = SUCCESS,
-         .delay_ms = 200,
-         .late_ms = 3000,
-         .hang_ms = 15000,
-         .callback_tries = 20};
+} opt = {.callback_tries = 20};
 
 typedef struct payment {
     char ocid[65], conversation_id[40], transaction_id[16];
@@ -117,60 +100,6 @@ static payment *payments;
 static size_t payment_count;
 static uint64_t counter;
 static char run_prefix[5]; /* makes TransactionIDs unique across runs */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logmsg(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("mpesa_sim: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n", stderr);
-    va_end(ap);
-}
-
-/* ---- HTTP ------------------------------------------------------------------------------------ */
-
-static void send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return;
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-static void respond(int fd, int status, const char *reason, json_t *doc)
-{
-    char *body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    size_t len = body != NULL ? strlen(body) : 0;
-    char head[256];
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n",
-                     status, reason, len);
-    send_all(fd, head, (size_t)n);
-    if (body != NULL)
-        send_all(fd, body, len);
-    free(body);
-}
 
 static json_t *daraja_error(const char *code, const char *message)
 {
@@ -223,35 +152,11 @@ static void target_url(const char *result_url, char *out, size_t cap)
 
 static bool deliver_once(const char *url, const char *body)
 {
-    CURL *c = curl_easy_init();
-    if (c == NULL)
-        return false;
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, NULL);
-    FILE *devnull = fopen("/dev/null", "w");
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
-    if (opt.cacert != NULL)
-        curl_easy_setopt(c, CURLOPT_CAINFO, opt.cacert);
-    if (opt.insecure) {
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (devnull != NULL)
-        fclose(devnull);
-    if (rc != CURLE_OK || status != 200)
-        logmsg("callback to %.60s...: %s (HTTP %ld)", url, curl_easy_strerror(rc), status);
-    return rc == CURLE_OK && status == 200;
+    const char *error;
+    long status = sim_post(&common.tls, url, "application/json", body, &error);
+    if (status != 200)
+        sim_log("callback to %.60s...: %s (HTTP %ld)", url, error, status);
+    return status == 200;
 }
 
 typedef struct callback_plan {
@@ -264,7 +169,7 @@ typedef struct callback_plan {
 static void *callback_thread(void *arg)
 {
     callback_plan *plan = arg;
-    sleep_ms(plan->wait_ms);
+    sim_sleep_ms(plan->wait_ms);
     pthread_mutex_lock(&mu);
     if (plan->now_paid)
         payments[plan->index].result_code = 0;
@@ -280,14 +185,14 @@ static void *callback_thread(void *arg)
             target_url(p.result_url, url, sizeof(url));
             ok = deliver_once(url, body);
             if (!ok)
-                sleep_ms(500);
+                sim_sleep_ms(500);
         }
         if (ok) {
             pthread_mutex_lock(&mu);
             payments[plan->index].callbacks_delivered++;
             pthread_mutex_unlock(&mu);
-            logmsg("callback %d/%d for %s delivered (ResultCode %d)", k + 1, plan->times, p.ocid,
-                   p.result_code);
+            sim_log("callback %d/%d for %s delivered (ResultCode %d)", k + 1, plan->times, p.ocid,
+                    p.result_code);
         }
     }
     free(body);
@@ -298,15 +203,11 @@ static void *callback_thread(void *arg)
 static void schedule_callback(size_t index, long wait_ms, int times, bool now_paid)
 {
     callback_plan *plan = malloc(sizeof(*plan));
-    pthread_t t;
     if (plan == NULL)
         return;
     *plan = (callback_plan){index, wait_ms, times, now_paid};
-    if (pthread_create(&t, NULL, callback_thread, plan) != 0) {
+    if (!sim_spawn(callback_thread, plan))
         free(plan);
-        return;
-    }
-    pthread_detach(t);
 }
 
 /* ---- B2C ------------------------------------------------------------------------------------- */
@@ -322,12 +223,6 @@ static bool digits(const char *s, size_t min, size_t max)
     return true;
 }
 
-static const char *str(const json_t *doc, const char *name)
-{
-    const json_t *v = json_object_get(doc, name);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 static bool url_ok(const char *s)
 {
     return s != NULL && strlen(s) < 1000 &&
@@ -341,21 +236,24 @@ static mode mode_for(const char *party_b)
         return (mode)(party_b[n - 1] - '0'); /* 91 failure ... 99 wrong_amount */
     if (n >= 2 && party_b[n - 2] == '9' && party_b[n - 1] == '0')
         return FAIL_THEN_SUCCEED;
-    return opt.mode;
+    return (mode)common.mode;
 }
 
 static void handle_b2c(int fd, const char *body, size_t len)
 {
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-    const char *ocid = str(doc, "OriginatorConversationID"), *party_b = str(doc, "PartyB");
-    const char *cmd = str(doc, "CommandID"), *url = str(doc, "ResultURL");
+    const char *ocid = sim_json_str(doc, "OriginatorConversationID"),
+               *party_b = sim_json_str(doc, "PartyB");
+    const char *cmd = sim_json_str(doc, "CommandID"), *url = sim_json_str(doc, "ResultURL");
     const json_t *amount = json_object_get(doc, "Amount");
     const char *bad = NULL;
     if (!json_is_object(doc))
         bad = "Bad Request - Invalid JSON";
-    else if (str(doc, "InitiatorName") == NULL || str(doc, "InitiatorName")[0] == '\0')
+    else if (sim_json_str(doc, "InitiatorName") == NULL ||
+             sim_json_str(doc, "InitiatorName")[0] == '\0')
         bad = "Bad Request - Invalid InitiatorName";
-    else if (str(doc, "SecurityCredential") == NULL || str(doc, "SecurityCredential")[0] == '\0')
+    else if (sim_json_str(doc, "SecurityCredential") == NULL ||
+             sim_json_str(doc, "SecurityCredential")[0] == '\0')
         bad = "Bad Request - Invalid SecurityCredential";
     else if (cmd == NULL ||
              (strcmp(cmd, "BusinessPayment") != 0 && strcmp(cmd, "SalaryPayment") != 0 &&
@@ -363,29 +261,30 @@ static void handle_b2c(int fd, const char *body, size_t len)
         bad = "Bad Request - Invalid CommandID";
     else if (!json_is_integer(amount) || json_integer_value(amount) < 1)
         bad = "Bad Request - Invalid Amount";
-    else if (!digits(str(doc, "PartyA"), 5, 10))
+    else if (!digits(sim_json_str(doc, "PartyA"), 5, 10))
         bad = "Bad Request - Invalid PartyA";
     else if (!digits(party_b, 9, 15))
         bad = "Bad Request - Invalid PartyB";
-    else if (str(doc, "Remarks") == NULL || strlen(str(doc, "Remarks")) < 1 ||
-             strlen(str(doc, "Remarks")) > 100)
+    else if (sim_json_str(doc, "Remarks") == NULL || strlen(sim_json_str(doc, "Remarks")) < 1 ||
+             strlen(sim_json_str(doc, "Remarks")) > 100)
         bad = "Bad Request - Invalid Remarks";
-    else if (!url_ok(url) || !url_ok(str(doc, "QueueTimeOutURL")))
+    else if (!url_ok(url) || !url_ok(sim_json_str(doc, "QueueTimeOutURL")))
         bad = "Bad Request - Invalid ResultURL";
     else if (ocid == NULL || strlen(ocid) < 1 || strlen(ocid) > 64)
         bad = "Bad Request - Invalid OriginatorConversationID";
     if (bad != NULL) {
-        logmsg("B2C refused: %s", bad);
-        respond(fd, 400, "Bad Request", daraja_error("400.002.02", bad));
+        sim_log("B2C refused: %s", bad);
+        sim_respond_json(fd, 400, "Bad Request", daraja_error("400.002.02", bad));
         json_decref(doc);
         return;
     }
     mode m = mode_for(party_b);
     if (m == REFUSE) {
-        logmsg("B2C %s refused (mode refuse)", ocid);
-        respond(fd, 400, "Bad Request",
-                daraja_error("500.001.1001", "Unable to lock subscriber, a transaction is "
-                                             "already in process for the current subscriber"));
+        sim_log("B2C %s refused (mode refuse)", ocid);
+        sim_respond_json(fd, 400, "Bad Request",
+                         daraja_error("500.001.1001",
+                                      "Unable to lock subscriber, a transaction is "
+                                      "already in process for the current subscriber"));
         json_decref(doc);
         return;
     }
@@ -397,9 +296,9 @@ static void handle_b2c(int fd, const char *body, size_t len)
     }
     if (duplicate || payment_count >= PAYMENTS_MAX) {
         pthread_mutex_unlock(&mu);
-        respond(fd, 400, "Bad Request",
-                daraja_error("400.002.05", duplicate ? "Duplicate OriginatorConversationID"
-                                                     : "Too many requests"));
+        sim_respond_json(fd, 400, "Bad Request",
+                         daraja_error("400.002.05", duplicate ? "Duplicate OriginatorConversationID"
+                                                              : "Too many requests"));
         json_decref(doc);
         return;
     }
@@ -409,7 +308,7 @@ static void handle_b2c(int fd, const char *body, size_t len)
     uint64_t n = ++counter;
     snprintf(p->ocid, sizeof(p->ocid), "%s", ocid);
     snprintf(p->conversation_id, sizeof(p->conversation_id), "AG_SIM_%08" PRIu64 "_%06u", n,
-             (unsigned)(now_ms() % 1000000));
+             (unsigned)(sim_now_ms() % 1000000));
     /* 10 characters like Daraja's receipts, unique across simulator runs: 4 from the run,
      * 6 from the counter (base 36) */
     static const char b36[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -420,7 +319,7 @@ static void handle_b2c(int fd, const char *body, size_t len)
     p->transaction_id[10] = '\0';
     snprintf(p->party_b, sizeof(p->party_b), "%s", party_b);
     snprintf(p->occasion, sizeof(p->occasion), "%s",
-             str(doc, "Occasion") != NULL ? str(doc, "Occasion") : "");
+             sim_json_str(doc, "Occasion") != NULL ? sim_json_str(doc, "Occasion") : "");
     snprintf(p->result_url, sizeof(p->result_url), "%s", url);
     snprintf(p->public_name, sizeof(p->public_name), "%s - Kito Miner", party_b);
     p->amount = (int64_t)json_integer_value(amount);
@@ -428,37 +327,38 @@ static void handle_b2c(int fd, const char *body, size_t len)
     p->mode = m;
     p->result_code =
         (m == FAILURE || m == FAIL_THEN_SUCCEED || (m == FAIL_ONCE && !failed_before)) ? 2001 : 0;
-    long wait = m == LATE ? opt.late_ms : opt.delay_ms;
-    p->final_at_ms = m == TIMEOUT ? 0 : now_ms() + wait;
+    long wait = m == LATE ? common.late_ms : common.delay_ms;
+    p->final_at_ms = m == TIMEOUT ? 0 : sim_now_ms() + wait;
     json_t *ack = json_pack("{s:s, s:s, s:s, s:s}", "ConversationID", p->conversation_id,
                             "OriginatorConversationID", p->ocid, "ResponseCode", "0",
                             "ResponseDescription", "Accept the service request successfully.");
     if (m == NO_CONVERSATION_ID)
         json_object_del(ack, "ConversationID");
     pthread_mutex_unlock(&mu);
-    logmsg("B2C %s accepted: %" PRId64 " to %s, mode %s, result %d", ocid,
-           (int64_t)json_integer_value(amount), party_b, mode_names[m], p->result_code);
+    sim_log("B2C %s accepted: %" PRId64 " to %s, mode %s, result %d", ocid,
+            (int64_t)json_integer_value(amount), party_b, mode_names[m], p->result_code);
     json_decref(doc);
     if (m != TIMEOUT)
         schedule_callback(index, wait, m == DUPLICATE ? 2 : 1, false);
     if (m == FAIL_THEN_SUCCEED)
-        schedule_callback(index, opt.late_ms, 1, true);
+        schedule_callback(index, common.late_ms, 1, true);
     if (m == HANG) {
         json_decref(ack);
-        sleep_ms(opt.hang_ms); /* the client gives up first; we close without an answer */
+        sim_sleep_ms(common.hang_ms); /* the client gives up first; we close without an answer */
         return;
     }
-    respond(fd, 200, "OK", ack);
+    sim_respond_json(fd, 200, "OK", ack);
 }
 
 static void handle_status(int fd, const char *body, size_t len)
 {
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-    const char *ocid = str(doc, "OriginatorConversationID");
-    if (ocid == NULL || str(doc, "CommandID") == NULL ||
-        strcmp(str(doc, "CommandID"), "TransactionStatusQuery") != 0) {
-        respond(fd, 400, "Bad Request",
-                daraja_error("400.002.02", "Bad Request - Invalid OriginatorConversationID"));
+    const char *ocid = sim_json_str(doc, "OriginatorConversationID");
+    if (ocid == NULL || sim_json_str(doc, "CommandID") == NULL ||
+        strcmp(sim_json_str(doc, "CommandID"), "TransactionStatusQuery") != 0) {
+        sim_respond_json(
+            fd, 400, "Bad Request",
+            daraja_error("400.002.02", "Bad Request - Invalid OriginatorConversationID"));
         json_decref(doc);
         return;
     }
@@ -472,19 +372,19 @@ static void handle_status(int fd, const char *body, size_t len)
         out = json_pack("{s:s, s:s, s:s, s:s}", "ConversationID", p->conversation_id,
                         "OriginatorConversationID", p->ocid, "ResponseCode", "0",
                         "ResponseDescription", "Accept the service request successfully.");
-        if (p->final_at_ms != 0 && now_ms() >= p->final_at_ms)
+        if (p->final_at_ms != 0 && sim_now_ms() >= p->final_at_ms)
             json_object_set_new(out, "Result", result_doc(p));
     }
     pthread_mutex_unlock(&mu);
-    logmsg("status %s: %s", ocid,
-           p == NULL                        ? "not found"
-           : json_object_get(out, "Result") ? "final"
-                                            : "in progress");
+    sim_log("status %s: %s", ocid,
+            p == NULL                        ? "not found"
+            : json_object_get(out, "Result") ? "final"
+                                             : "in progress");
     json_decref(doc);
     if (out == NULL)
-        respond(fd, 404, "Not Found", daraja_error("404.001.04", "Transaction not found"));
+        sim_respond_json(fd, 404, "Not Found", daraja_error("404.001.04", "Transaction not found"));
     else
-        respond(fd, 200, "OK", out);
+        sim_respond_json(fd, 200, "OK", out);
 }
 
 static void handle_list(int fd)
@@ -500,184 +400,90 @@ static void handle_list(int fd)
                                         "PartyB", p->party_b, "Amount", (json_int_t)p->paid,
                                         "Occasion", p->occasion, "ResultCode", p->result_code,
                                         "callbacks_delivered", p->callbacks_delivered, "final",
-                                        p->final_at_ms != 0 && now_ms() >= p->final_at_ms));
+                                        p->final_at_ms != 0 && sim_now_ms() >= p->final_at_ms));
     }
     pthread_mutex_unlock(&mu);
-    respond(fd, 200, "OK", json_pack("{s:o}", "payments", list));
+    sim_respond_json(fd, 200, "OK", json_pack("{s:o}", "payments", list));
 }
 
 static void handle_callback_base(int fd, const char *body, size_t len)
 {
     json_t *doc = json_loadb(body, len, 0, NULL);
-    const char *base = str(doc, "callback_base");
+    const char *base = sim_json_str(doc, "callback_base");
     if (!url_ok(base) || strlen(base) >= sizeof(opt.callback_base)) {
-        respond(fd, 400, "Bad Request", daraja_error("400.002.02", "callback_base"));
+        sim_respond_json(fd, 400, "Bad Request", daraja_error("400.002.02", "callback_base"));
     } else {
         pthread_mutex_lock(&mu);
         snprintf(opt.callback_base, sizeof(opt.callback_base), "%s", base);
         pthread_mutex_unlock(&mu);
-        logmsg("callbacks now go to %s", base);
-        respond(fd, 200, "OK", json_pack("{s:s}", "callback_base", base));
+        sim_log("callbacks now go to %s", base);
+        sim_respond_json(fd, 200, "OK", json_pack("{s:s}", "callback_base", base));
     }
     json_decref(doc);
 }
 
-/* ---- connections ----------------------------------------------------------------------------- */
+/* ---- requests ------------------------------------------------------------------------------ */
 
-static void *connection(void *arg)
+static void handle(const sim_request *r)
 {
-    int fd = (int)(intptr_t)arg;
-    char *buf = malloc(REQUEST_MAX + 1);
-    size_t have = 0, head_len = 0, body_len = 0;
-    while (buf != NULL && have < REQUEST_MAX) {
-        ssize_t n = recv(fd, buf + have, REQUEST_MAX - have, 0);
-        if (n <= 0)
-            break;
-        have += (size_t)n;
-        buf[have] = '\0';
-        char *end = strstr(buf, "\r\n\r\n");
-        if (end == NULL)
-            continue;
-        head_len = (size_t)(end - buf) + 4;
-        const char *cl = strcasestr(buf, "\r\ncontent-length:");
-        body_len = cl != NULL && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
-        if (head_len + body_len <= have || head_len + body_len > REQUEST_MAX)
-            break;
-    }
-    if (buf == NULL || head_len == 0 || head_len + body_len > have) {
-        if (buf != NULL && have > 0)
-            respond(fd, 400, "Bad Request", daraja_error("400.002.01", "Bad Request"));
-        goto out;
-    }
-    char method[8] = "", path[256] = "";
-    sscanf(buf, "%7s %255s", method, path);
-    const char *body = buf + head_len;
-    if (strcmp(method, "POST") == 0 && (strcmp(path, "/mpesa/b2c/v3/paymentrequest") == 0 ||
-                                        strcmp(path, "/mpesa/b2c/v1/paymentrequest") == 0))
-        handle_b2c(fd, body, body_len);
-    else if (strcmp(method, "POST") == 0 && strcmp(path, "/mpesa/transactionstatus/v1/query") == 0)
-        handle_status(fd, body, body_len);
-    else if (strcmp(method, "GET") == 0 && strcmp(path, "/kito-sim/payments") == 0)
+    int fd = r->fd;
+    if (sim_is(r, "POST", "/mpesa/b2c/v3/paymentrequest") ||
+        sim_is(r, "POST", "/mpesa/b2c/v1/paymentrequest"))
+        handle_b2c(fd, r->body, r->body_len);
+    else if (sim_is(r, "POST", "/mpesa/transactionstatus/v1/query"))
+        handle_status(fd, r->body, r->body_len);
+    else if (sim_is(r, "GET", "/kito-sim/payments"))
         handle_list(fd);
-    else if (strcmp(method, "POST") == 0 && strcmp(path, "/kito-sim/callback-base") == 0)
-        handle_callback_base(fd, body, body_len);
-    else if (strcmp(method, "GET") == 0 && strcmp(path, "/healthz") == 0)
-        respond(fd, 200, "OK", json_pack("{s:s}", "status", "ok"));
+    else if (sim_is(r, "POST", "/kito-sim/callback-base"))
+        handle_callback_base(fd, r->body, r->body_len);
+    else if (sim_is(r, "GET", "/healthz"))
+        sim_respond_json(fd, 200, "OK", json_pack("{s:s}", "status", "ok"));
     else
-        respond(fd, 404, "Not Found", daraja_error("404.001.01", "Resource not found"));
-out:
-    free(buf);
-    close(fd);
-    return NULL;
+        sim_respond_json(fd, 404, "Not Found", daraja_error("404.001.01", "Resource not found"));
+}
+
+/* A request that could not be read: Daraja's 400. */
+static void malformed(int fd)
+{
+    sim_respond_json(fd, 400, "Bad Request", daraja_error("400.002.01", "Bad Request"));
 }
 
 /* ---- main ------------------------------------------------------------------------------------ */
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: mpesa_sim --port N [--bind ADDR] [--mode "
-                    "success|failure|timeout|duplicate|late|fail_once|refuse|hang]\n"
-                    "       [--delay-ms N] [--late-ms N] [--hang-ms N] [--callback-tries N]\n"
-                    "       [--cacert PATH | --insecure] [--callback-base URL]\n"
-                    "(see the comment at the top of sims/mpesa_sim.c)\n");
-    return 2;
+    return sim_usage("usage: mpesa_sim --port N [--bind ADDR] [--mode "
+                     "success|failure|timeout|duplicate|late|fail_once|refuse|hang]\n"
+                     "       [--delay-ms N] [--late-ms N] [--hang-ms N] [--callback-tries N]\n"
+                     "       [--cacert PATH | --insecure] [--callback-base URL]\n");
 }
 
-static bool parse_long(const char *s, long min, long max, long *out)
+static bool callback_base_ok(const char *v)
 {
-    char *end;
-    errno = 0;
-    long v = s != NULL ? strtol(s, &end, 10) : 0;
-    if (s == NULL || *s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
+    return url_ok(v);
 }
 
 int main(int argc, char **argv)
 {
-    long port = 0;
+    sim_set_name("mpesa_sim");
     if (getenv("KITO_MPESA_SIM_PORT") != NULL &&
-        !parse_long(getenv("KITO_MPESA_SIM_PORT"), 1, 65535, &port))
+        !sim_parse_long(getenv("KITO_MPESA_SIM_PORT"), 1, 65535, &common.port))
         return usage();
-    opt.cacert = getenv("KITO_MPESA_SIM_CACERT");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool ok = true, takes = true;
-        if (strcmp(a, "--port") == 0)
-            ok = parse_long(v, 1, 65535, &port);
-        else if (strcmp(a, "--bind") == 0)
-            opt.bind = v;
-        else if (strcmp(a, "--mode") == 0) {
-            ok = false;
-            for (size_t m = 0; v != NULL && m < sizeof(mode_names) / sizeof(mode_names[0]); m++)
-                if (strcmp(v, mode_names[m]) == 0) {
-                    opt.mode = (mode)m;
-                    ok = true;
-                }
-        } else if (strcmp(a, "--delay-ms") == 0)
-            ok = parse_long(v, 0, 600000, &opt.delay_ms);
-        else if (strcmp(a, "--late-ms") == 0)
-            ok = parse_long(v, 0, 600000, &opt.late_ms);
-        else if (strcmp(a, "--hang-ms") == 0)
-            ok = parse_long(v, 0, 600000, &opt.hang_ms);
-        else if (strcmp(a, "--callback-tries") == 0)
-            ok = parse_long(v, 1, 1000, &opt.callback_tries);
-        else if (strcmp(a, "--cacert") == 0)
-            opt.cacert = v;
-        else if (strcmp(a, "--callback-base") == 0)
-            ok = v != NULL && url_ok(v) && strlen(v) < sizeof(opt.callback_base) &&
-                 snprintf(opt.callback_base, sizeof(opt.callback_base), "%s", v) > 0;
-        else if (strcmp(a, "--insecure") == 0) {
-            opt.insecure = true;
-            takes = false;
-        } else
-            return usage();
-        if (!ok || (takes && v == NULL))
-            return usage();
-        if (takes)
-            i++;
-    }
-    if (port == 0 || opt.bind == NULL)
+    common.tls.cacert = getenv("KITO_MPESA_SIM_CACERT");
+    const sim_flag own[] = {
+        {"--callback-tries", SIM_FLAG_LONG, &opt.callback_tries, 1, 1000, NULL, 0, NULL},
+        {"--callback-base", SIM_FLAG_TEXT, opt.callback_base, 0, 0, NULL, sizeof(opt.callback_base),
+         callback_base_ok},
+    };
+    if (!sim_parse_args(argc, argv, &common, SIM_WITH_MODE | SIM_WITH_LATE | SIM_WITH_TLS,
+                        mode_names, sizeof(mode_names) / sizeof(mode_names[0]), own,
+                        sizeof(own) / sizeof(own[0])))
         return usage();
-    signal(SIGPIPE, SIG_IGN);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     payments = calloc(PAYMENTS_MAX, sizeof(*payments));
-    {
-        static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
-        for (int k = 0; k < 4; k++, seed /= 26)
-            run_prefix[k] = letters[seed % 26];
-    }
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (payments == NULL || lfd < 0 || inet_pton(AF_INET, opt.bind, &addr.sin_addr) != 1) {
-        fprintf(stderr, "mpesa_sim: cannot start (memory, socket or --bind %s)\n", opt.bind);
+    if (payments == NULL) {
+        sim_log("cannot start (memory)");
         return 1;
     }
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(lfd, 128) != 0) {
-        fprintf(stderr, "mpesa_sim: cannot listen on %s:%ld: %s\n", opt.bind, port,
-                strerror(errno));
-        return 1;
-    }
-    logmsg("listening on http://%s:%ld (default mode %s)", opt.bind, port, mode_names[opt.mode]);
-    for (;;) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            sleep_ms(10);
-            continue;
-        }
-        pthread_t t;
-        if (pthread_create(&t, NULL, connection, (void *)(intptr_t)fd) != 0) {
-            close(fd);
-            continue;
-        }
-        pthread_detach(t);
-    }
+    sim_run_prefix(run_prefix);
+    return sim_serve(common.bind, common.port, mode_names[common.mode], handle, malformed);
 }

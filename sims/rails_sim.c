@@ -35,24 +35,16 @@
  * Flags: --rail, --port (required), --bind (127.0.0.1), --delay-ms (200), --late-ms (3000),
  * --hang-ms (15000), --token-ttl-s.
  */
-#include <arpa/inet.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-#define REQUEST_MAX 65536
+#include "sims/simlib.h"
+
 #define PAYMENTS_MAX 100000
 #define TOKENS_MAX 4096
 
@@ -69,11 +61,12 @@ typedef enum mode {
 static const char *const mode_names[] = {"success", "failure", "timeout",      "fail_once",
                                          "refuse",  "hang",    "wrong_amount", "fail_then_succeed"};
 
+static sim_options common = {
+    .bind = "127.0.0.1", .delay_ms = 200, .late_ms = 3000, .hang_ms = 15000};
 static struct {
     bool airtel;
-    const char *bind;
-    long port, delay_ms, late_ms, hang_ms, token_ttl_s;
-} opt = {.bind = "127.0.0.1", .delay_ms = 200, .late_ms = 3000, .hang_ms = 15000};
+    long token_ttl_s;
+} opt;
 
 typedef struct payment {
     char reference[80], payout[101], wallet[24], currency[4], txn[24];
@@ -97,56 +90,10 @@ static size_t token_count;
 static uint64_t counter;
 static char run_prefix[5];
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logmsg(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "rails_sim[%s]: ", opt.airtel ? "airtel" : "momo");
-    vfprintf(stderr, fmt, ap);
-    fputs("\n", stderr);
-    va_end(ap);
-}
-
-static void send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return;
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
+/* The status line's reason is always "X": clients read the code. */
 static void respond(int fd, int status, json_t *doc)
 {
-    char *body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    size_t len = body != NULL ? strlen(body) : 0;
-    char head[256];
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n",
-                     status, len);
-    send_all(fd, head, (size_t)n);
-    if (body != NULL)
-        send_all(fd, body, len);
-    free(body);
+    sim_respond_json(fd, status, "X", doc);
 }
 
 static json_t *momo_error(const char *code, const char *message)
@@ -161,46 +108,34 @@ static json_t *airtel_status(bool success, const char *response_code, const char
                      success ? "ESB000010" : "ESB000001", "message", message);
 }
 
-/* The value of header name in the request head (NUL-terminated copy into out), or false. */
-static bool header(const char *head, const char *name, char *out, size_t cap)
+/* An error answer in the rail's own shape: Airtel's status object or MoMo's {code, message}. */
+static void rail_error(int fd, int status, const char *airtel_code, const char *airtel_message,
+                       const char *momo_code, const char *momo_message)
 {
-    char pat[64];
-    snprintf(pat, sizeof(pat), "\r\n%s:", name);
-    const char *h = strcasestr(head, pat);
-    if (h == NULL)
-        return false;
-    h += strlen(pat);
-    while (*h == ' ')
-        h++;
-    size_t n = strcspn(h, "\r\n");
-    if (n >= cap)
-        return false;
-    memcpy(out, h, n);
-    out[n] = '\0';
-    return true;
+    respond(fd, status,
+            opt.airtel
+                ? json_pack("{s:o}", "status", airtel_status(false, airtel_code, airtel_message))
+                : momo_error(momo_code, momo_message));
 }
 
 static bool token_ok(const char *head)
 {
     char auth[256];
-    if (!header(head, "Authorization", auth, sizeof(auth)) || strncmp(auth, "Bearer ", 7) != 0)
+    if (!sim_header(head, "Authorization", auth, sizeof(auth)) || strncmp(auth, "Bearer ", 7) != 0)
         return false;
     bool ok = false;
     pthread_mutex_lock(&mu);
     for (size_t i = 0; i < token_count && !ok; i++)
         ok = strcmp(tokens[i].value, auth + 7) == 0 && !tokens[i].revoked &&
-             now_ms() < tokens[i].expires_ms;
+             sim_now_ms() < tokens[i].expires_ms;
     pthread_mutex_unlock(&mu);
     return ok;
 }
 
 static void unauthorized(int fd)
 {
-    respond(
-        fd, 401,
-        opt.airtel
-            ? json_pack("{s:o}", "status", airtel_status(false, "DP00900001000", "Invalid token"))
-            : momo_error("NOT_AUTHORIZED", "Access token is missing, invalid or expired"));
+    rail_error(fd, 401, "DP00900001000", "Invalid token", "NOT_AUTHORIZED",
+               "Access token is missing, invalid or expired");
 }
 
 static void handle_token(int fd, const char *head, const char *body, size_t len)
@@ -216,8 +151,8 @@ static void handle_token(int fd, const char *head, const char *body, size_t len)
              strcmp(grant, "client_credentials") == 0;
         json_decref(doc);
     } else {
-        ok = header(head, "Authorization", v, sizeof(v)) && strncmp(v, "Basic ", 6) == 0 &&
-             strlen(v) > 10 && header(head, "Ocp-Apim-Subscription-Key", v, sizeof(v)) &&
+        ok = sim_header(head, "Authorization", v, sizeof(v)) && strncmp(v, "Basic ", 6) == 0 &&
+             strlen(v) > 10 && sim_header(head, "Ocp-Apim-Subscription-Key", v, sizeof(v)) &&
              v[0] != '\0';
     }
     if (!ok) {
@@ -228,7 +163,7 @@ static void handle_token(int fd, const char *head, const char *body, size_t len)
     token *t = &tokens[token_count < TOKENS_MAX ? token_count++ : TOKENS_MAX - 1];
     snprintf(t->value, sizeof(t->value), "%s-token-%s-%" PRIu64, opt.airtel ? "airtel" : "momo",
              run_prefix, ++counter);
-    t->expires_ms = now_ms() + opt.token_ttl_s * 1000;
+    t->expires_ms = sim_now_ms() + opt.token_ttl_s * 1000;
     t->revoked = false;
     json_t *out = opt.airtel ? json_pack("{s:s, s:s, s:s}", "access_token", t->value, "expires_in",
                                          "", "token_type", "bearer")
@@ -240,7 +175,7 @@ static void handle_token(int fd, const char *head, const char *body, size_t len)
         snprintf(ttl, sizeof(ttl), "%ld", opt.token_ttl_s); /* Airtel sends it as a string */
         json_object_set_new(out, "expires_in", json_string(ttl));
     }
-    logmsg("token issued");
+    sim_log("token issued");
     respond(fd, 200, out);
 }
 
@@ -299,21 +234,21 @@ static long record(const char *reference, const char *payout, const char *wallet
     p->paid = m == WRONG_AMOUNT ? amount + 1 : amount;
     p->mode = m;
     p->failed_first = m == FAIL_ONCE && !failed_before;
-    int64_t now = now_ms();
-    p->final_at_ms = m == TIMEOUT ? 0 : now + opt.delay_ms;
-    p->success_at_ms = m == FAIL_THEN_SUCCEED                              ? now + opt.late_ms
+    int64_t now = sim_now_ms();
+    p->final_at_ms = m == TIMEOUT ? 0 : now + common.delay_ms;
+    p->success_at_ms = m == FAIL_THEN_SUCCEED                              ? now + common.late_ms
                        : (m == FAILURE || p->failed_first || m == TIMEOUT) ? 0
                                                                            : p->final_at_ms;
     pthread_mutex_unlock(&mu);
-    logmsg("transfer %s: %" PRId64 " %s to %s (payout %s), mode %s", reference, amount, currency,
-           wallet, payout, mode_names[m]);
+    sim_log("transfer %s: %" PRId64 " %s to %s (payout %s), mode %s", reference, amount, currency,
+            wallet, payout, mode_names[m]);
     return (long)index;
 }
 
 /* "SUCCESSFUL", "FAILED" or "PENDING" now, for payment p (mu held). */
 static const char *state_of(const payment *p)
 {
-    int64_t now = now_ms();
+    int64_t now = sim_now_ms();
     if (p->success_at_ms != 0 && now >= p->success_at_ms)
         return "SUCCESSFUL";
     if (p->final_at_ms != 0 && now >= p->final_at_ms)
@@ -343,8 +278,8 @@ static void handle_transfer(int fd, const char *head, const char *body, size_t l
         amount = json_integer_value(json_object_get(t, "amount"));
         const char *type = json_string_value(json_object_get(t, "type"));
         const char *pin = json_string_value(json_object_get(doc, "pin"));
-        ok = header(head, "X-Country", country, sizeof(country)) &&
-             header(head, "X-Currency", currency, sizeof(currency)) && reference[0] != '\0' &&
+        ok = sim_header(head, "X-Country", country, sizeof(country)) &&
+             sim_header(head, "X-Currency", currency, sizeof(currency)) && reference[0] != '\0' &&
              wallet != NULL && strlen(wallet) >= 7 && wallet[0] != '+' && payout != NULL &&
              amount >= 1 && type != NULL && strcmp(type, "B2C") == 0 && pin != NULL &&
              pin[0] != '\0';
@@ -359,9 +294,10 @@ static void handle_transfer(int fd, const char *head, const char *body, size_t l
                      ? json_string_value(json_object_get(doc, "currency"))
                      : "");
         amount = a != NULL ? strtoll(a, NULL, 10) : 0;
-        ok = header(head, "X-Reference-Id", reference, sizeof(reference)) &&
-             strlen(reference) == 36 && header(head, "X-Target-Environment", env, sizeof(env)) &&
-             header(head, "Ocp-Apim-Subscription-Key", env, sizeof(env)) && wallet != NULL &&
+        ok = sim_header(head, "X-Reference-Id", reference, sizeof(reference)) &&
+             strlen(reference) == 36 &&
+             sim_header(head, "X-Target-Environment", env, sizeof(env)) &&
+             sim_header(head, "Ocp-Apim-Subscription-Key", env, sizeof(env)) && wallet != NULL &&
              payout != NULL && amount >= 1 && strlen(currency) == 3 &&
              strcmp(json_string_value(json_object_get(payee, "partyIdType")) != NULL
                         ? json_string_value(json_object_get(payee, "partyIdType"))
@@ -369,20 +305,15 @@ static void handle_transfer(int fd, const char *head, const char *body, size_t l
                     "MSISDN") == 0;
     }
     if (!ok) {
-        logmsg("transfer refused: malformed");
-        respond(fd, 400,
-                opt.airtel ? json_pack("{s:o}", "status",
-                                       airtel_status(false, "DP00900001003", "Invalid request"))
-                           : momo_error("INVALID_REQUEST", "Bad request"));
+        sim_log("transfer refused: malformed");
+        rail_error(fd, 400, "DP00900001003", "Invalid request", "INVALID_REQUEST", "Bad request");
         json_decref(doc);
         return;
     }
     mode m = mode_for(wallet);
     if (m == REFUSE) {
-        respond(fd, 400,
-                opt.airtel ? json_pack("{s:o}", "status",
-                                       airtel_status(false, "DP00900001012", "Refused by policy"))
-                           : momo_error("NOT_ALLOWED", "The payee is not allowed to receive"));
+        rail_error(fd, 400, "DP00900001012", "Refused by policy", "NOT_ALLOWED",
+                   "The payee is not allowed to receive");
         json_decref(doc);
         return;
     }
@@ -390,14 +321,12 @@ static void handle_transfer(int fd, const char *head, const char *body, size_t l
     json_decref(doc);
     if (index < 0) {
         /* a reference seen before: never a second payment */
-        respond(fd, 409,
-                opt.airtel ? json_pack("{s:o}", "status",
-                                       airtel_status(false, "DP00900001009", "Duplicate id"))
-                           : momo_error("RESOURCE_ALREADY_EXIST", "Duplicated reference id"));
+        rail_error(fd, 409, "DP00900001009", "Duplicate id", "RESOURCE_ALREADY_EXIST",
+                   "Duplicated reference id");
         return;
     }
     if (m == HANG) {
-        sleep_ms(opt.hang_ms); /* the client gives up first; we close without an answer */
+        sim_sleep_ms(common.hang_ms); /* the client gives up first; we close without an answer */
         return;
     }
     if (!opt.airtel) {
@@ -452,10 +381,8 @@ static void handle_enquiry(int fd, const char *head, const char *ref)
     }
     pthread_mutex_unlock(&mu);
     if (out == NULL)
-        respond(fd, 404,
-                opt.airtel ? json_pack("{s:o}", "status",
-                                       airtel_status(false, "DP00900001011", "Not found"))
-                           : momo_error("RESOURCE_NOT_FOUND", "Requested resource was not found."));
+        rail_error(fd, 404, "DP00900001011", "Not found", "RESOURCE_NOT_FOUND",
+                   "Requested resource was not found.");
     else
         respond(fd, 200, out);
 }
@@ -479,144 +406,63 @@ static void handle_list(int fd)
     respond(fd, 200, out);
 }
 
-static void *connection(void *arg)
+static void handle(const sim_request *r)
 {
-    int fd = (int)(intptr_t)arg;
-    char *buf = malloc(REQUEST_MAX + 1);
-    size_t have = 0, head_len = 0, body_len = 0;
-    while (buf != NULL && have < REQUEST_MAX) {
-        ssize_t n = recv(fd, buf + have, REQUEST_MAX - have, 0);
-        if (n <= 0)
-            break;
-        have += (size_t)n;
-        buf[have] = '\0';
-        char *end = strstr(buf, "\r\n\r\n");
-        if (end == NULL)
-            continue;
-        head_len = (size_t)(end - buf) + 4;
-        const char *cl = strcasestr(buf, "\r\ncontent-length:");
-        body_len = cl != NULL && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
-        if (head_len + body_len <= have || head_len + body_len > REQUEST_MAX)
-            break;
-    }
-    if (buf == NULL || head_len == 0 || head_len + body_len > have)
-        goto out;
-    char method[8] = "", path[512] = "";
-    sscanf(buf, "%7s %511s", method, path);
-    buf[head_len - 2] = '\0'; /* the head ends at its last CRLF; the body follows */
-    const char *body = buf + head_len;
-    const char *token_path = opt.airtel ? "/auth/oauth2/token" : "/disbursement/token/";
+    int fd = r->fd;
+    const char *path = r->path,
+               *token_path = opt.airtel ? "/auth/oauth2/token" : "/disbursement/token/";
     const char *transfer_path =
         opt.airtel ? "/standard/v2/disbursements/" : "/disbursement/v1_0/transfer";
     size_t tl = strlen(transfer_path);
-    if (strcmp(method, "POST") == 0 && strcmp(path, token_path) == 0)
-        handle_token(fd, buf, body, body_len);
-    else if (strcmp(method, "POST") == 0 && strcmp(path, transfer_path) == 0)
-        handle_transfer(fd, buf, body, body_len);
-    else if (strcmp(method, "GET") == 0 && strncmp(path, transfer_path, tl) == 0 &&
+    if (sim_is(r, "POST", token_path))
+        handle_token(fd, r->head, r->body, r->body_len);
+    else if (sim_is(r, "POST", transfer_path))
+        handle_transfer(fd, r->head, r->body, r->body_len);
+    else if (strcmp(r->method, "GET") == 0 && strncmp(path, transfer_path, tl) == 0 &&
              path[tl] != '\0')
-        handle_enquiry(fd, buf, path + tl + (path[tl] == '/' ? 1 : 0));
-    else if (strcmp(method, "GET") == 0 && strcmp(path, "/kito-sim/payments") == 0)
+        handle_enquiry(fd, r->head, path + tl + (path[tl] == '/' ? 1 : 0));
+    else if (sim_is(r, "GET", "/kito-sim/payments"))
         handle_list(fd);
-    else if (strcmp(method, "POST") == 0 && strcmp(path, "/kito-sim/revoke-tokens") == 0) {
+    else if (sim_is(r, "POST", "/kito-sim/revoke-tokens")) {
         pthread_mutex_lock(&mu);
         for (size_t i = 0; i < token_count; i++)
             tokens[i].revoked = true;
         pthread_mutex_unlock(&mu);
-        logmsg("every token revoked");
+        sim_log("every token revoked");
         respond(fd, 200, json_pack("{s:b}", "revoked", 1));
-    } else if (strcmp(method, "GET") == 0 && strcmp(path, "/healthz") == 0)
+    } else if (sim_is(r, "GET", "/healthz"))
         respond(fd, 200, json_pack("{s:s}", "status", "ok"));
     else
         respond(fd, 404, momo_error("RESOURCE_NOT_FOUND", "No such path"));
-out:
-    free(buf);
-    close(fd);
-    return NULL;
 }
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: rails_sim --rail momo|airtel --port N [--bind ADDR] [--delay-ms N]\n"
-                    "       [--late-ms N] [--hang-ms N] [--token-ttl-s N]\n"
-                    "(see the comment at the top of sims/rails_sim.c)\n");
-    return 2;
-}
-
-static bool parse_long(const char *s, long min, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = s != NULL ? strtol(s, &end, 10) : 0;
-    if (s == NULL || *s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
+    return sim_usage("usage: rails_sim --rail momo|airtel --port N [--bind ADDR] [--delay-ms N]\n"
+                     "       [--late-ms N] [--hang-ms N] [--token-ttl-s N]\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *rail = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool ok = v != NULL;
-        if (strcmp(a, "--rail") == 0)
-            rail = v;
-        else if (strcmp(a, "--port") == 0)
-            ok = parse_long(v, 1, 65535, &opt.port);
-        else if (strcmp(a, "--bind") == 0)
-            opt.bind = v;
-        else if (strcmp(a, "--delay-ms") == 0)
-            ok = parse_long(v, 0, 600000, &opt.delay_ms);
-        else if (strcmp(a, "--late-ms") == 0)
-            ok = parse_long(v, 0, 600000, &opt.late_ms);
-        else if (strcmp(a, "--hang-ms") == 0)
-            ok = parse_long(v, 0, 600000, &opt.hang_ms);
-        else if (strcmp(a, "--token-ttl-s") == 0)
-            ok = parse_long(v, 1, 86400, &opt.token_ttl_s);
-        else
-            return usage();
-        if (!ok)
-            return usage();
-        i++;
-    }
-    if (rail == NULL || opt.port == 0 || (strcmp(rail, "momo") != 0 && strcmp(rail, "airtel") != 0))
+    sim_set_name("rails_sim");
+    const sim_flag own[] = {
+        {"--rail", SIM_FLAG_STRING, &rail, 0, 0, NULL, 0, NULL},
+        {"--token-ttl-s", SIM_FLAG_LONG, &opt.token_ttl_s, 1, 86400, NULL, 0, NULL},
+    };
+    if (!sim_parse_args(argc, argv, &common, SIM_WITH_LATE, NULL, 0, own,
+                        sizeof(own) / sizeof(own[0])) ||
+        rail == NULL || (strcmp(rail, "momo") != 0 && strcmp(rail, "airtel") != 0))
         return usage();
     opt.airtel = strcmp(rail, "airtel") == 0;
+    sim_set_name(opt.airtel ? "rails_sim[airtel]" : "rails_sim[momo]");
     if (opt.token_ttl_s == 0)
         opt.token_ttl_s = opt.airtel ? 180 : 3600;
-    signal(SIGPIPE, SIG_IGN);
     payments = calloc(PAYMENTS_MAX, sizeof(*payments));
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
-    for (int k = 0; k < 4; k++, seed /= 26)
-        run_prefix[k] = (char)('A' + seed % 26);
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
-    if (payments == NULL || lfd < 0 || inet_pton(AF_INET, opt.bind, &addr.sin_addr) != 1) {
-        logmsg("cannot start (memory, socket or --bind %s)", opt.bind);
+    if (payments == NULL) {
+        sim_log("cannot start (memory)");
         return 1;
     }
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(lfd, 128) != 0) {
-        logmsg("cannot listen on %s:%ld: %s", opt.bind, opt.port, strerror(errno));
-        return 1;
-    }
-    logmsg("listening on http://%s:%ld", opt.bind, opt.port);
-    for (;;) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd < 0) {
-            if (errno != EINTR && errno != ECONNABORTED)
-                sleep_ms(10);
-            continue;
-        }
-        pthread_t t;
-        if (pthread_create(&t, NULL, connection, (void *)(intptr_t)fd) != 0) {
-            close(fd);
-            continue;
-        }
-        pthread_detach(t);
-    }
+    sim_run_prefix(run_prefix);
+    return sim_serve(common.bind, common.port, NULL, handle, NULL);
 }

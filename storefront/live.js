@@ -5,7 +5,10 @@
 // everything. A signed-in buyer's own notices (`mine`: bid taken, outbid, won) come on the same
 // stream; the session cookie goes with it.
 //
-// handlers: { event(type, data), mine(data), resync(), state(connected: boolean) }
+// Event ids are contiguous within the feed (api/live/feed.h): an id that jumps past the last one
+// seen means frames were missed on this very connection, and the page resyncs as on `resync`.
+//
+// handlers: { event(type, data, id), mine(data), resync(), state(connected: boolean) }
 const TYPES = ['opened', 'book', 'reserve_met', 'extended', 'ask_changed', 'step_changed',
   'fair_warning', 'paused', 'resumed', 'bid_undone', 'sold', 'unsold', 'withdrawn'];
 
@@ -19,8 +22,11 @@ export function openLive(saleId, handlers) {
     es.addEventListener('open', () => { failures = 0; handlers.state?.(true); });
     for (const type of TYPES) {
       es.addEventListener(type, (e) => {
+        const gap = lastId !== null && e.lastEventId && Number(e.lastEventId) > Number(lastId) + 1;
         if (e.lastEventId) lastId = e.lastEventId;
-        handlers.event(type, JSON.parse(e.data));
+        // (the refetch the resync makes holds this event's effect too)
+        if (gap) handlers.resync();
+        else handlers.event(type, JSON.parse(e.data), e.lastEventId);
       });
     }
     es.addEventListener('ready', (e) => { if (e.lastEventId) lastId = e.lastEventId; });

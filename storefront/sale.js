@@ -5,6 +5,7 @@ import {
   amountText, el, getJSON, me, money, origin, param, parseAmount, send, showError, startPage, timeLeft, when, fill,
  } from '/api.js';
 import { openLive } from '/live.js';
+import '/console/clerk-strings.js';
 import { TERMS, stoneName, term } from '/glossary.js';
 
 addStrings({
@@ -94,6 +95,15 @@ function onEvent(type, ev) {
   if (type === 'extended' && ev.ends_at) lot.ends_at = ev.ends_at;
   if (type === 'sold' && ev.hammer) lot.price = ev.hammer;
   refreshCard(lot);
+}
+
+// A live sale's room (buyers) and its clerk's desk (the organiser, an operator).
+async function liveLinks() {
+  const who = await me();
+  const desk = who && ['organizer', 'operator'].includes(who.role);
+  return el('p', { class: 'live-links' },
+    el('a', { href: `/live-room.html?sale=${encodeURIComponent(saleId)}`, i18n: 'sale.live_room' }),
+    desk ? [' · ', el('a', { href: `/console/clerk.html?sale=${encodeURIComponent(saleId)}`, i18n: 'clerk.title' })] : null);
 }
 
 async function registration() {
@@ -263,6 +273,7 @@ async function render() {
       el('p', { class: 'meta' }, el('span', { i18n: 'sale.starts' }), ' ', when(sale.starts_at),
         sale.ends_at ? [' · ', el('span', { i18n: 'sale.ends' }), ` ${when(sale.ends_at)}`] : null),
       sale.description ? el('p', {}, sale.description) : null,
+      sale.format === 'live' ? await liveLinks() : null,
       el('p', { class: 'meta' }, el('span', { i18n: 'sale.premium' }), ` ${sale.buyer_premium_bps / 100}%`),
       await registration(),
       el('h2', { i18n: 'sale.lots_title' }),

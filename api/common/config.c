@@ -466,6 +466,14 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud,
     cfg->mysql_workers = (uint32_t)v;
     TRY(get_uint(env, ud, "KITO_MYSQL_QUEUE_MAX", 1024, 1, 1000000, &v, err, err_size));
     cfg->mysql_queue_max = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_HASH_WORKERS", 2, 1, 16, &v, err, err_size));
+    cfg->hash_workers = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_HASH_QUEUE_MAX", 32, 1, 4096, &v, err, err_size));
+    cfg->hash_queue_max = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_REQUEST_TIMEOUT_MS", 10000, 100, 600000, &v, err, err_size));
+    cfg->request_timeout_ms = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_PAYOUT_WALLET_HOLD_S", 86400, 1, 30 * 86400, &v, err, err_size));
+    cfg->payout_wallet_hold_s = (uint32_t)v;
 
     TRY(get_string(env, ud, "KITO_STOREFRONT_DIR", "storefront", cfg->storefront_dir,
                    sizeof(cfg->storefront_dir), err, err_size));

@@ -40,6 +40,15 @@ typedef struct kito_config {
     char mysql_db[KITO_CONFIG_NAME_SIZE];       /* KITO_MYSQL_DB */
     uint32_t mysql_workers;                     /* KITO_MYSQL_WORKERS: worker threads, 1..64 */
     uint32_t mysql_queue_max;                   /* KITO_MYSQL_QUEUE_MAX: queued jobs bound */
+    uint32_t hash_workers;   /* KITO_HASH_WORKERS: threads of the pool that runs the jobs hashing a
+                                PIN or password (sign-in, secret and wallet changes), apart from
+                                the MySQL workers (api/http/req_db.h), 1..16 */
+    uint32_t hash_queue_max; /* KITO_HASH_QUEUE_MAX: such jobs in flight at most; beyond, 503
+                                "busy" with Retry-After */
+    uint32_t request_timeout_ms;   /* KITO_REQUEST_TIMEOUT_MS: an asynchronous handler's MySQL or
+                                      Redis work that takes longer is answered 504 "timeout" */
+    uint32_t payout_wallet_hold_s; /* KITO_PAYOUT_WALLET_HOLD_S: payouts to a miner's new payout
+                                      wallet wait this long after the change (86400) */
     char storefront_dir[KITO_CONFIG_PATH_SIZE]; /* KITO_STOREFRONT_DIR: static files at / */
     char signing_key[KITO_CONFIG_PATH_SIZE];    /* KITO_SIGNING_KEY: the platform's Ed25519 key
                                                    (PEM, 0600), made on first start if missing */

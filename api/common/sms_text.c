@@ -8,7 +8,8 @@
 #include <string.h>
 
 static const char *const names[KITO_SMS_KIND_COUNT] = {
-    "stone_received", "certified", "offered", "sold", "not_sold", "payout_sent", "payout_failed",
+    "stone_received", "certified",   "offered",       "sold",
+    "not_sold",       "payout_sent", "payout_failed", "wallet_changed",
 };
 
 /* English, Swahili; values in order as %s. */
@@ -35,9 +36,15 @@ static const char *const templates[KITO_SMS_KIND_COUNT][2] = {
                                 "your association if your number changed.",
                                 "Kito: malipo ya %s %s kwa %s yameshindwa. Tutajaribu tena; "
                                 "piga chama chako kama namba imebadilika."},
+    /* to the OLD wallet number (issue 15, finding 5): a stolen session must not move her money
+     * unseen */
+    [KITO_SMS_WALLET_CHANGED] = {"Kito: your payout wallet changed from %s to %s. Payouts to it "
+                                 "wait %s hours. Not you? Call your association now.",
+                                 "Kito: namba ya malipo imebadilishwa kutoka %s kwenda %s. Malipo "
+                                 "kwake yatasubiri saa %s. Si wewe? Piga chama chako sasa."},
 };
 
-static const unsigned counts[KITO_SMS_KIND_COUNT] = {3, 4, 2, 7, 1, 4, 3};
+static const unsigned counts[KITO_SMS_KIND_COUNT] = {3, 4, 2, 7, 1, 4, 3, 3};
 
 const char *kito_sms_kind_name(kito_sms_kind kind)
 {

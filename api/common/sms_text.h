@@ -26,6 +26,7 @@ typedef enum kito_sms_kind {
     KITO_SMS_NOT_SOLD,       /* v[0] reference */
     KITO_SMS_PAYOUT_SENT,    /* v[0] amount, v[1] currency, v[2] wallet, v[3] transaction id */
     KITO_SMS_PAYOUT_FAILED,  /* v[0] amount, v[1] currency, v[2] wallet */
+    KITO_SMS_WALLET_CHANGED, /* v[0] old wallet, v[1] new wallet, v[2] hours payouts wait */
     KITO_SMS_KIND_COUNT
 } kito_sms_kind;
 

@@ -59,9 +59,12 @@ int kito_http_status(kito_err err)
     /* ours: a bound we hit, a service that is down, a bug */
     case KITO_E_CAPACITY:
     case KITO_E_UNAVAILABLE:
+    case KITO_E_BUSY: /* the hashing pool's queue is full (api/http/req_db.h) */
     case KITO_E_NOMEM:
     case KITO_E_DB:
         return 503;
+    case KITO_E_TIMEOUT: /* a handler's MySQL or Redis work outlived KITO_REQUEST_TIMEOUT_MS */
+        return 504;
     case KITO_E_BAD_SNAPSHOT:
     case KITO_E_INTERNAL:
     case KITO_E_IO:
@@ -108,6 +111,8 @@ const char *kito_http_reason(int status)
         return "Internal Server Error";
     case 503:
         return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
     }
     return "Error";
 }

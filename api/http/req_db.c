@@ -32,8 +32,9 @@ static void call_done(void *arg, kito_err status)
     free(c);
 }
 
-kito_err kito_req_db_owned(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done,
-                           void (*job_free)(void *job), void *job)
+/* Submits the job to pool; the submit's error (the job freed) when it is refused. */
+static kito_err submit(kito_pool *pool, kito_req *r, kito_req_db_run_fn run,
+                       kito_req_db_done_fn done, void (*job_free)(void *job), void *job)
 {
     call *c = malloc(sizeof(*c));
     if (c == NULL) {
@@ -42,13 +43,34 @@ kito_err kito_req_db_owned(kito_req *r, kito_req_db_run_fn run, kito_req_db_done
     }
     *c = (call){r, run, done, job_free, job};
     kito_req_retain(r);
-    if (kito_pool_submit(r->server->pool, call_run, call_done, c) != KITO_OK) {
+    kito_err e = kito_pool_submit(pool, call_run, call_done, c);
+    if (e != KITO_OK) {
         kito_req_release(r);
         job_free(job);
         free(c);
-        return KITO_E_UNAVAILABLE;
     }
-    return KITO_OK;
+    return e;
+}
+
+kito_err kito_req_db_owned(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done,
+                           void (*job_free)(void *job), void *job)
+{
+    kito_err e = submit(r->server->pool, r, run, done, job_free, job);
+    return e == KITO_OK || e == KITO_E_NOMEM ? e : KITO_E_UNAVAILABLE;
+}
+
+kito_err kito_req_db_hash_owned(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done,
+                                void (*job_free)(void *job), void *job)
+{
+    kito_err e = submit(r->server->hash_pool, r, run, done, job_free, job);
+    if (e == KITO_E_CAPACITY)
+        return KITO_E_BUSY; /* the queue is full: 503 and Retry-After (api/http/request.c) */
+    return e == KITO_OK || e == KITO_E_NOMEM ? e : KITO_E_UNAVAILABLE;
+}
+
+kito_err kito_req_db_hash(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done, void *job)
+{
+    return kito_req_db_hash_owned(r, run, done, free, job);
 }
 
 kito_err kito_req_db(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done, void *job)

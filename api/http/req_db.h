@@ -29,4 +29,13 @@ kito_err kito_req_db(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn do
 kito_err kito_req_db_owned(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done,
                            void (*job_free)(void *job), void *job);
 
+/* As kito_req_db and kito_req_db_owned, on the hashing pool (KITO_HASH_WORKERS, each with its
+ * own MySQL connection): for a job that hashes or verifies a PIN or password with scrypt (about
+ * 0.2 s of CPU), so that a flood of sign-ins never holds up the MySQL workers every other request
+ * needs (issue 15). When its queue (KITO_HASH_QUEUE_MAX) is full: KITO_E_BUSY at once (the job
+ * freed), which the handler returns: kito_respond_error answers it 503 "busy" with Retry-After. */
+kito_err kito_req_db_hash(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done, void *job);
+kito_err kito_req_db_hash_owned(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done,
+                                void (*job_free)(void *job), void *job);
+
 #endif

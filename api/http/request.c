@@ -13,6 +13,8 @@
 
 void kito__req_free(kito_req *r)
 {
+    if (h2o_linklist_is_linked(&r->waiting))
+        h2o_linklist_unlink(&r->waiting);
     json_decref(r->body);
     kito_server *s = r->server;
     if (KITO_REQ_SPARE_MAX > 0 && s != NULL && s->n_spare_reqs + 1 <= KITO_REQ_SPARE_MAX) {
@@ -47,7 +49,7 @@ void kito__req_spares_free(kito_server *s)
 
 bool kito_req_alive(const kito_req *r)
 {
-    return r->h2o != NULL;
+    return r->h2o != NULL && !r->timed_out;
 }
 
 void kito_req_retain(kito_req *r)
@@ -149,6 +151,9 @@ void kito_respond_error_allow(kito_req *r, kito_err err, const char *message, un
 {
     if (r->h2o == NULL || r->responded)
         return;
+    if (err == KITO_E_BUSY) /* a full queue of scrypt jobs drains in about a second */
+        h2o_add_header(&r->h2o->pool, &r->h2o->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                       H2O_STRLIT("1"));
     if (allow != 0) {
         char value[96];
         size_t n = kito_method_allow_header(allow, value, sizeof(value));

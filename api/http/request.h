@@ -53,6 +53,11 @@ typedef struct kito_req {
     size_t bytes_written_mark; /* the socket's bytes_written when the response was produced */
     uint64_t start_us;         /* uv_hrtime at the start, in microseconds */
     uint32_t refs;             /* h2o's reference + kito_req_retain's */
+    /* the time limit (KITO_REQUEST_TIMEOUT_MS; api/http/server.c): linked in the server's
+     * waiting list, oldest first, from dispatch until r is freed */
+    h2o_linklist_t waiting;
+    uint64_t deadline_ms; /* uv_now() by which an answer must have started */
+    bool timed_out;       /* answered 504 "timeout": a late completion must do nothing */
     char method_text[16];
     char path[KITO_ACCESS_LOG_PATH_MAX + 1]; /* copied for the access log, cut */
     size_t path_len;                         /* of the original path */
@@ -62,7 +67,9 @@ typedef struct kito_req {
 /* A path parameter by name: its bytes and length (not NUL-terminated), or NULL. */
 const char *kito_req_param(const kito_req *r, const char *name, size_t *len);
 
-/* True while the h2o request exists, i.e. a response can still be sent. */
+/* True while the h2o request exists and its time limit has not answered it, i.e. a response can
+ * still be sent: false for a late completion of asynchronous work, which must then do nothing
+ * but release what it holds. */
 bool kito_req_alive(const kito_req *r);
 
 /* Path parameter name as an id of kind prefix (api/common/validate.h, kito_id_parse): KITO_OK

@@ -62,6 +62,7 @@ static const kito_route table[] = {
      VALUER},
     {GET, "/v1/certificates/{id}", kito_get_certificate, 0, 0, NULL, 0},
     {GET, "/v1/certificates/{id}/verify", kito_get_certificate_verify, 0, 0, NULL, 0},
+    {GET, "/v1/certificates/{id}/qr.svg", kito_get_certificate_qr_svg, 0, 0, NULL, 0},
     {GET, "/v1/stones/{id}/provenance", kito_get_stone_provenance, 0, 0, NULL, 0},
     /* consent (DESIGN.md): the miner, or the valuer who listed the stone for her, offers it to
      * an organiser or a sale; row rules in api/store/repo_offers.h */
@@ -135,6 +136,8 @@ static const kito_route table[] = {
     {GET, "/v1/exchange-rates", kito_get_exchange_rates, 0, 0, NULL, 0},
     {GET, "/v1/me/sales", kito_get_me_sales, 0, 0, NULL, MINER},
     {GET, "/v1/sales/{id}/results", kito_get_sale_results, 0, 0, NULL, 0},
+    {GET, "/v1/sales/{id}/results.csv", kito_get_sale_results_csv, 0, 0, NULL,
+     ORGANIZER | OPERATOR},
     {POST, "/v1/invoices/{id}/payments", kito_post_invoice_payments, 4096, JSON, NULL,
      ORGANIZER | OPERATOR},
 };

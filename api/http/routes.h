@@ -48,6 +48,7 @@ kito_err kito_get_photo_sized(kito_req *r);        /* GET /v1/photos/{sha256} */
 kito_err kito_post_stone_certificate(kito_req *r); /* POST /v1/stones/{id}/certificates */
 kito_err kito_get_certificate(kito_req *r);        /* GET /v1/certificates/{id} */
 kito_err kito_get_certificate_verify(kito_req *r); /* GET /v1/certificates/{id}/verify */
+kito_err kito_get_certificate_qr_svg(kito_req *r); /* GET /v1/certificates/{id}/qr.svg */
 kito_err kito_get_stone_provenance(kito_req *r);   /* GET /v1/stones/{id}/provenance */
 kito_err kito_get_signing_key_pem(kito_req *r);    /* GET /.well-known/kito-signing-key.pem */
 kito_err kito_get_signing_keys(kito_req *r);       /* GET /.well-known/kito-keys.json */
@@ -117,6 +118,8 @@ kito_err kito_get_exchange_rates(kito_req *r);
 kito_err kito_get_me_sales(kito_req *r);
 /* GET /v1/sales/{id}/results (public once a lot closed): revenue, % sold, per carat...; 404. */
 kito_err kito_get_sale_results(kito_req *r);
+/* GET /v1/sales/{id}/results.csv (organizer, operator): every lot and its settlement as CSV. */
+kito_err kito_get_sale_results_csv(kito_req *r);
 /* POST /v1/invoices/{id}/payments (organizer of the sale, operator): 201, 200 replay, 404, 409,
  * 422. */
 kito_err kito_post_invoice_payments(kito_req *r);

@@ -198,7 +198,7 @@ kito_err kito_post_accounts(kito_req *r)
         return kito_respond_invalid(r, &ve);
     }
     kito_req_client_ip(r, j->ip);
-    return kito_req_db(r, register_run, register_done, j);
+    return kito_req_db_hash(r, register_run, register_done, j);
 }
 
 /* ---- POST /v1/sessions ----------------------------------------------------------------------- */
@@ -317,7 +317,7 @@ kito_err kito_post_sessions(kito_req *r)
     copy_str(j->in.secret, sizeof(j->in.secret), secret);
     kito_req_client_ip(r, j->in.ip);
     user_agent(r, j->in.user_agent);
-    return kito_req_db(r, signin_run, signin_done, j);
+    return kito_req_db_hash(r, signin_run, signin_done, j);
 }
 
 /* ---- DELETE /v1/sessions/current ------------------------------------------------------------- */
@@ -369,11 +369,13 @@ kito_err kito_delete_sessions_current(kito_req *r)
 
 typedef struct me_job {
     uint64_t account_id;
-    kito_account_patch patch; /* PATCH only */
+    kito_account_patch patch;               /* PATCH only */
+    char current[KITO_ACCOUNT_SECRET_SIZE]; /* PATCH of the payout wallet: her PIN or password */
     char ip[46];
     kito_err err;
     kito_verr ve;
     kito_account out;
+    uint32_t retry_after_s;
 } me_job;
 
 static void me_get_run(kito_db_conn *db, void *arg)
@@ -385,9 +387,16 @@ static void me_get_run(kito_db_conn *db, void *arg)
 static void me_patch_run(kito_db_conn *db, void *arg)
 {
     me_job *j = arg;
-    j->err = kito_sql_log_failure(
-        "account update",
-        kito_repo_account_update(db, j->account_id, &j->patch, j->ip, &j->out, &j->ve));
+    j->err = KITO_OK;
+    /* a payout wallet moves money: her PIN or password again, as for a sign-in from this
+     * address (issue 15, finding 5: a bearer token alone must not redirect her payouts) */
+    if (j->patch.has_payout_msisdn || j->patch.has_payout_rail)
+        j->err = kito_repo_account_check_secret(db, &kito_signin_policy_default, j->account_id,
+                                                j->current, j->ip, &j->retry_after_s);
+    explicit_bzero(j->current, sizeof(j->current));
+    if (j->err == KITO_OK)
+        j->err = kito_repo_account_update(db, j->account_id, &j->patch, j->ip, &j->out, &j->ve);
+    kito_sql_log_failure("account update", j->err);
 }
 
 static void me_done(kito_req *r, void *arg)
@@ -397,6 +406,10 @@ static void me_done(kito_req *r, void *arg)
         kito_respond_json(r, 200, kito_account_view(&j->out));
     else if (j->err == KITO_E_VALIDATION && j->ve.field[0] != '\0')
         kito_respond_invalid(r, &j->ve);
+    else if (j->err == KITO_E_FORBIDDEN)
+        kito_respond_error(r, KITO_E_FORBIDDEN, "the current PIN or password is wrong");
+    else if (j->err == KITO_E_RATE_LIMITED || j->err == KITO_E_LOCKED)
+        respond_throttled(r, j->err, j->retry_after_s);
     else
         respond_failure(r, j->err, "own account");
 }
@@ -421,8 +434,9 @@ static const kito_field patch_fields[] = {
     {.name = "name", .type = KITO_FT_STRING, .min = 1, .max = 120},
     {.name = "locale", .type = KITO_FT_STRING, .max = 8},
     {.name = "payout", .type = KITO_FT_OBJECT, .shape = &patch_payout_shape},
+    {.name = "current", .type = KITO_FT_STRING, .max = 128},
 };
-static const kito_shape patch_shape = {patch_fields, 3};
+static const kito_shape patch_shape = {patch_fields, 4};
 
 /* PATCH /v1/accounts/me: name, locale, and a miner's payout wallet. */
 kito_err kito_patch_accounts_me(kito_req *r)
@@ -444,6 +458,11 @@ kito_err kito_patch_accounts_me(kito_req *r)
         kito_verr_set(&ve, "payout", "only miners have a payout wallet");
         return kito_respond_invalid(r, &ve);
     }
+    const char *current = member(r->body, "current");
+    if ((msisdn != NULL || rail != NULL) && (current == NULL || current[0] == '\0')) {
+        kito_verr_set(&ve, "current", "your PIN is required to change the payout wallet");
+        return kito_respond_invalid(r, &ve);
+    }
     me_job *j = calloc(1, sizeof(*j));
     if (j == NULL)
         return KITO_E_NOMEM;
@@ -457,7 +476,13 @@ kito_err kito_patch_accounts_me(kito_req *r)
     copy_str(p->locale, sizeof(p->locale), locale);
     copy_str(p->payout_msisdn, sizeof(p->payout_msisdn), msisdn);
     copy_str(p->payout_rail, sizeof(p->payout_rail), rail);
+    p->payout_hold_s = r->server->cfg->payout_wallet_hold_s;
+    p->channel = "api";
+    if (msisdn != NULL || rail != NULL)
+        copy_str(j->current, sizeof(j->current), current);
     kito_req_client_ip(r, j->ip);
+    if (msisdn != NULL || rail != NULL) /* her PIN is verified: scrypt */
+        return kito_req_db_hash(r, me_patch_run, me_done, j);
     return kito_req_db(r, me_patch_run, me_done, j);
 }
 
@@ -533,7 +558,7 @@ kito_err kito_post_accounts_me_secret(kito_req *r)
     copy_str(j->current, sizeof(j->current), current);
     copy_str(j->new_secret, sizeof(j->new_secret), new_secret);
     kito_req_client_ip(r, j->ip);
-    return kito_req_db(r, secret_run, secret_done, j);
+    return kito_req_db_hash(r, secret_run, secret_done, j);
 }
 
 /* ---- associations ---------------------------------------------------------------------------- */

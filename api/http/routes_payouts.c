@@ -62,6 +62,14 @@ static json_t *render_payout(const kito_payout *p)
     bad |= json_object_set_new(o, "updated_at", kito_render_time(p->updated_ms));
     bad |= json_object_set_new(
         o, "succeeded_at", p->succeeded_ms != 0 ? kito_render_time(p->succeeded_ms) : json_null());
+    /* why a pending payout is not sent yet (issue 15, finding 5), for her and the operator */
+    json_t *hold = json_null();
+    if (p->held_until_ms != 0 && strcmp(p->state, "pending") == 0)
+        hold = json_pack("{s:s, s:o, s:s}", "reason", "wallet_changed", "until",
+                         kito_render_time(p->held_until_ms), "detail",
+                         "the payout wallet was changed lately; payouts to the new wallet wait "
+                         "until the hold ends");
+    bad |= json_object_set_new(o, "hold", hold);
     if (bad != 0) {
         json_decref(o);
         return NULL;

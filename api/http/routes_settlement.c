@@ -316,6 +316,71 @@ kito_err kito_get_sale_results(kito_req *r)
     return kito_req_db_owned(r, results_run, results_done, results_job_free, j);
 }
 
+/* ---- GET /v1/sales/{id}/results.csv -----------------------------------------------------------
+ */
+
+typedef struct results_csv_job {
+    uint64_t sale_id;
+    uint64_t viewer;
+    bool operator;
+    kito_err err;
+    kito_csv csv;
+} results_csv_job;
+
+static void results_csv_job_free(void *arg)
+{
+    results_csv_job *j = arg;
+    kito_csv_free(&j->csv);
+    free(j);
+}
+
+static void results_csv_run(kito_db_conn *db, void *arg)
+{
+    results_csv_job *j = arg;
+    j->err = kito_settlement_reads_sale_access(db, j->sale_id, j->viewer, j->operator);
+    if (j->err == KITO_OK)
+        j->err = kito_settlement_reads_sale_results_csv(db, j->sale_id, &j->csv);
+    kito_sql_log_failure("sale results csv", j->err);
+}
+
+static void results_csv_done(kito_req *r, void *arg)
+{
+    results_csv_job *j = arg;
+    if (j->err != KITO_OK) {
+        kito_respond_error(r, j->err, NULL);
+        return;
+    }
+    char disposition[80], id[KITO_ID_SIZE];
+    if (kito_id_format(KITO_ID_SALE, j->sale_id, id, sizeof(id)) != KITO_OK) {
+        kito_respond_error(r, KITO_E_INTERNAL, NULL);
+        return;
+    }
+    /* a download with a name the organiser recognises (RFC 6266) */
+    int n =
+        snprintf(disposition, sizeof(disposition), "attachment; filename=\"results-%s.csv\"", id);
+    h2o_add_header(&r->h2o->pool, &r->h2o->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL,
+                   h2o_strdup(&r->h2o->pool, disposition, (size_t)n).base, (size_t)n);
+    /* the figures change as lots settle and invoices are paid: never from a cache */
+    kito_respond_bytes_cached(r, 200, "text/csv; charset=utf-8; header=present", "no-store", NULL,
+                              j->csv.buf, j->csv.len);
+}
+
+/* GET /v1/sales/{id}/results.csv (the sale's organizer, operators): every lot with its
+ * settlement, for a spreadsheet (issue 17). */
+kito_err kito_get_sale_results_csv(kito_req *r)
+{
+    uint64_t sale_id;
+    if (!path_id(r, KITO_ID_SALE, &sale_id))
+        return KITO_OK;
+    results_csv_job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return KITO_E_NOMEM;
+    j->sale_id = sale_id;
+    j->viewer = r->principal.account_id;
+    j->operator= r->principal.role == KITO_ROLE_OPERATOR;
+    return kito_req_db_owned(r, results_csv_run, results_csv_done, results_csv_job_free, j);
+}
+
 /* ---- POST /v1/invoices/{id}/payments -----------------------------------------------------------
  */
 

@@ -14,6 +14,7 @@
 #include "api/http/http_error.h"
 #include "api/adapters/photos.h"
 #include "api/adapters/thumbs.h"
+#include "api/common/qr_svg.h"
 #include "api/common/query.h"
 #include "api/common/render.h"
 #include "api/store/repo_certificates.h"
@@ -580,6 +581,54 @@ kito_err kito_get_certificate_verify(kito_req *r)
         return KITO_E_NOMEM;
     j->certificate_id = id;
     return kito_req_db(r, cert_verify_run, cert_done, j);
+}
+
+static void cert_exists_run(kito_db_conn *db, void *arg)
+{
+    cert_job *j = arg;
+    j->err = kito_certificate_read(db, j->certificate_id, &j->out);
+    json_decref(j->out); /* only whether it exists */
+    j->out = NULL;
+    kito_sql_log_failure("certificate qr", j->err);
+}
+
+/* The verify page a certificate's QR code opens: this server's public address (KITO_PUBLIC_HOST,
+ * never the request's Host: a forged Host must not put another site in a printed code). */
+static void cert_qr_done(kito_req *r, void *arg)
+{
+    cert_job *j = arg;
+    if (j->err != KITO_OK) {
+        kito_respond_error(r, j->err, NULL);
+        return;
+    }
+    char id[KITO_ID_SIZE], url[KITO_QR_TEXT_MAX];
+    int n = -1;
+    if (kito_id_format(KITO_ID_CERTIFICATE, j->certificate_id, id, sizeof(id)) == KITO_OK)
+        n = snprintf(url, sizeof(url), "https://%s/verify.html?id=%s", r->server->cfg->public_host,
+                     id);
+    size_t len = 0;
+    char *svg = n > 0 && (size_t)n < sizeof(url) ? kito_qr_svg(url, &len) : NULL;
+    if (svg == NULL) {
+        kito_respond_error(r, KITO_E_INTERNAL, NULL);
+        return;
+    }
+    /* a certificate never changes, nor does its code while the public address stays */
+    kito_respond_bytes_cached(r, 200, "image/svg+xml", "public, max-age=86400", NULL, svg, len);
+    free(svg);
+}
+
+/* GET /v1/certificates/{id}/qr.svg (public): the QR code of the certificate's verify page, for
+ * its printable page (issue 17). */
+kito_err kito_get_certificate_qr_svg(kito_req *r)
+{
+    uint64_t id;
+    if (kito_req_path_id(r, "id", KITO_ID_CERTIFICATE, &id) != KITO_OK)
+        return KITO_E_NOT_FOUND;
+    cert_job *j = cert_job_new(r);
+    if (j == NULL)
+        return KITO_E_NOMEM;
+    j->certificate_id = id;
+    return kito_req_db(r, cert_exists_run, cert_qr_done, j);
 }
 
 /* GET /.well-known/kito-signing-key.pem (public): the SPKI PEM `openssl pkeyutl -verify -pubin`

@@ -75,7 +75,7 @@ static void save(ussd_job *j)
 static void run_effects(kito_db_conn *db, void *arg)
 {
     ussd_job *j = arg;
-    kito_ussd_run(db, &j->s, j->ip, &j->out);
+    kito_ussd_run(db, &j->s, j->ip, j->server->cfg->payout_wallet_hold_s, &j->out);
 }
 
 static void done_effects(kito_req *r, void *arg)
@@ -124,7 +124,11 @@ static void on_session(redisAsyncContext *ac, void *reply_, void *priv)
         goto out_free;
     }
     j->r = NULL;
-    if (kito_req_db_owned(r, run_effects, done_effects, free_effects_job, j) != KITO_OK)
+    /* an effect that checks her PIN hashes it: on the hashing pool (api/http/req_db.h) */
+    kito_err e = j->out.req.pin[0] != 0
+                     ? kito_req_db_hash_owned(r, run_effects, done_effects, free_effects_job, j)
+                     : kito_req_db_owned(r, run_effects, done_effects, free_effects_job, j);
+    if (e != KITO_OK)
         reply(r, busy); /* the job was freed: nothing was done, the session stays as it was */
     kito_req_release(r);
     return;

@@ -429,6 +429,46 @@ static void run_handler(kito_req *r)
         kito_respond_error(r, e, NULL);
 }
 
+/* ---- time limits (issue 15: "per-request time limits for asynchronous handlers") -------------
+ *
+ * Every dispatched request gets a deadline, KITO_REQUEST_TIMEOUT_MS after it began, and joins the
+ * server's waiting list at its tail: one limit for all, so the list is in deadline order and a
+ * tick looks only at its head. A request not answered by its deadline (its MySQL job queued
+ * behind a stalled database, its Redis reply not come) is answered 504 "timeout" and marked
+ * timed out: kito_req_alive is false from then on, so the completion that comes later (the job's
+ * done function, a hiredis callback) skips its answer and only releases what it holds; the
+ * kito_req itself lives until its last kito_req_release, as always. A request leaves the list
+ * when it is freed (api/http/request.c) or when its deadline passes. Streams (the live feed)
+ * have started their answer long before and are never cut. */
+
+static void on_waiting_tick(uv_timer_t *t)
+{
+    kito_server *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    while (!h2o_linklist_is_empty(&s->waiting)) {
+        kito_req *r = H2O_STRUCT_FROM_MEMBER(kito_req, waiting, s->waiting.next);
+        if (r->deadline_ms > now)
+            break;
+        h2o_linklist_unlink(&r->waiting);
+        if (r->h2o == NULL || r->responded || r->timed_out)
+            continue;
+        kito_log(NULL, "%s %s: no answer within %u ms; answered 504", r->method_text, r->path,
+                 (unsigned)s->cfg->request_timeout_ms);
+        r->timed_out = true;
+        kito_respond_error(r, KITO_E_TIMEOUT,
+                           "the request did not finish in time; it may or may not have taken "
+                           "effect: retry it (with the same Idempotency-Key for a bid)");
+    }
+}
+
+/* Starts r's time limit. */
+static void wait_for_answer(kito_req *r)
+{
+    kito_server *s = r->server;
+    r->deadline_ms = uv_now(s->loop) + s->cfg->request_timeout_ms;
+    h2o_linklist_insert(&s->waiting, &r->waiting);
+}
+
 static void dispatch(kito_req *r)
 {
     h2o_req_t *req = r->h2o;
@@ -459,6 +499,7 @@ static void dispatch(kito_req *r)
             return;
         }
     }
+    wait_for_answer(r); /* the session lookup is MySQL work too */
     kito_auth_dispatch(r, run_handler);
 }
 
@@ -628,6 +669,8 @@ static void close_everything_else(kito_server *s)
 {
     if (!uv_is_closing((uv_handle_t *)&s->shutdown_timer))
         uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
+    if (!uv_is_closing((uv_handle_t *)&s->waiting_timer))
+        uv_close((uv_handle_t *)&s->waiting_timer, NULL);
     kito_health_stop(&s->health);
     kito_settlement_stop(s->settlement); /* an unacknowledged batch is settled after restart */
     s->settlement = NULL;
@@ -645,6 +688,8 @@ static void close_everything_else(kito_server *s)
     s->sms = NULL;
     kito_pool_stop(s->pool);
     s->pool = NULL;
+    kito_pool_stop(s->hash_pool);
+    s->hash_pool = NULL;
     kito_access_log_close(&s->access_log);
     if (!uv_is_closing((uv_handle_t *)&s->sigterm))
         uv_close((uv_handle_t *)&s->sigterm, NULL);
@@ -892,6 +937,14 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
     kito_router_init(&s->router);
     uv_timer_init(loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
+    h2o_linklist_init_anchor(&s->waiting);
+    uv_timer_init(loop, &s->waiting_timer);
+    s->waiting_timer.data = s;
+    /* a tenth of the limit (20 ms .. 250 ms): a late answer is at most that much later */
+    uint64_t tick_ms = cfg->request_timeout_ms / 10;
+    tick_ms = tick_ms < 20 ? 20 : tick_ms > 250 ? 250 : tick_ms;
+    uv_timer_start(&s->waiting_timer, on_waiting_tick, tick_ms, tick_ms);
+    uv_unref((uv_handle_t *)&s->waiting_timer); /* never what keeps the loop running */
     uv_signal_init(loop, &s->sigterm);
     uv_signal_init(loop, &s->sigint);
     s->sigterm.data = s->sigint.data = s;
@@ -940,6 +993,13 @@ kito_err kito_server_start(kito_server *s, const kito_config *cfg, uv_loop_t *lo
     if ((e = kito_pool_create(loop, cfg->mysql_workers, cfg->mysql_queue_max, kito_db_worker_ops(),
                               &db, &s->pool)) != KITO_OK) {
         snprintf(err, err_size, "cannot start the MySQL workers (%s)", kito_err_code(e));
+        goto fail;
+    }
+    /* scrypt's 0.2 s per sign-in must never hold up the pool above (issue 15): its own
+     * threads and connections, and a short queue that answers 503 "busy" when full */
+    if ((e = kito_pool_create(loop, cfg->hash_workers, cfg->hash_queue_max, kito_db_worker_ops(),
+                              &db, &s->hash_pool)) != KITO_OK) {
+        snprintf(err, err_size, "cannot start the hashing workers (%s)", kito_err_code(e));
         goto fail;
     }
     if ((e = start_market(s)) != KITO_OK) {

@@ -76,6 +76,8 @@ typedef struct kito_server {
     kito_access_log access_log;
     kito_redis redis;
     kito_pool *pool;        /* MySQL workers */
+    kito_pool *hash_pool;   /* MySQL workers of their own for jobs that hash a PIN or password
+                               (KITO_HASH_WORKERS; api/http/req_db.h, kito_req_db_hash) */
     kito_market *market;    /* the order books (api/live/market.h); rebuilt from Redis at start */
     struct kito_feed *feed; /* the live feed (api/live/feed.h); fed by the market's listener */
     struct kito_bidding *bidding; /* api/live/bidding.h: activation, clock, caches, rate limits */
@@ -93,6 +95,9 @@ typedef struct kito_server {
     h2o_linklist_t conns;       /* kito_conn.link */
     uv_signal_t sigterm, sigint;
     uv_timer_t shutdown_timer;
+    h2o_linklist_t waiting;   /* kito_req.waiting: dispatched requests by deadline (their
+                                 time limits: KITO_REQUEST_TIMEOUT_MS) */
+    uv_timer_t waiting_timer; /* checks the oldest of them */
     bool stopping;
     bool forced;
     uint64_t stop_started_ms;

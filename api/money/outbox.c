@@ -41,6 +41,24 @@ static bool parse_u64(const char *s, size_t len, uint64_t *out)
     return true;
 }
 
+/* Any 64-bit unsigned decimal: a winner may be a floor paddle, KITO_PADDLE_BIDDER(p), whose top
+ * bit is set (engine/command.h). */
+static bool parse_u64_full(const char *s, size_t len, uint64_t *out)
+{
+    if (len == 0 || len > 20)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        if (__builtin_mul_overflow(v, 10, &v) ||
+            __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
+            return false;
+    }
+    *out = v;
+    return true;
+}
+
 bool kito_outbox_entry_id_valid(const char *id)
 {
     size_t n = strlen(id), dash = 0, digits = 0;
@@ -120,7 +138,7 @@ kito_err kito_outbox_entry_parse(const char *id, const char *const *fields, cons
             ok = parse_u64(v, vl, &e.seller_id) && e.seller_id > 0;
             break;
         case F_WINNER:
-            ok = parse_u64(v, vl, &e.winner);
+            ok = parse_u64_full(v, vl, &e.winner);
             break;
         case F_HAMMER:
             ok = parse_i64(v, vl, true, &e.hammer_minor);

@@ -9,7 +9,8 @@
  *      settlement_id: two workers, or a replay, create it once), converting the miner's net to
  *      her local currency at the current exchange rate, which it copies onto the payout;
  *   2. gives every pending payout on a configured rail its first attempt (queued; the payout
- *      is submitted);
+ *      is submitted), except a payout to a wallet she changed to lately, until the change's
+ *      hold ends (KITO_PAYOUT_HELD_UNTIL_SQL, api/store/repo_payouts.h);
  *   3. sends queued attempts: claims one (queued -> sending, committed BEFORE the request
  *      leaves), posts the transfer, records the provider's answer (accepted, or failed on a
  *      definite refusal; on no answer it stays sending: the outcome is unknown);

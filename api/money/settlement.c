@@ -15,6 +15,7 @@
 #include "api/common/log.h"
 #include "api/common/backoff.h"
 #include "api/money/settlement_writer.h"
+#include "api/store/lease.h"
 #include "api/store/sql.h"
 
 #define OUTBOX_KEY "outbox:settlement"
@@ -37,7 +38,8 @@ struct kito_settlement {
     /* thread state */
     redisContext *redis;
     kito_db_conn *db;
-    kito_backoff backoff;              /* waits after a failure (api/common/backoff.h) */
+    bool leased;          /* this worker's connection held the settlement lease at its last look */
+    kito_backoff backoff; /* waits after a failure (api/common/backoff.h) */
     uint64_t retry_pending_at_ms;      /* next time to re-read our own pending entries */
     uint64_t claim_at_ms;              /* next XAUTOCLAIM */
     bool read_pending;                 /* re-read our pending entries before new ones */
@@ -463,6 +465,20 @@ static void *worker_main(void *arg)
         char why[200];
         if (kito_db_ping(w->db, why, sizeof(why)) != KITO_OK) {
             failed(w, "MySQL is unavailable", why);
+            continue;
+        }
+        /* one settlement worker across the nodes: the one whose connection holds the lease */
+        bool held;
+        if (kito_store_lease_hold(w->db, KITO_LEASE_SETTLEMENT, &held) != KITO_OK) {
+            failed(w, "MySQL is unavailable (the settlement lease)", kito_sql_last_error());
+            continue;
+        }
+        if (held != w->leased)
+            kito_log("settlement", held ? "holding the settlement lease: settling"
+                                        : "another node holds the settlement lease: standing by");
+        w->leased = held;
+        if (!held) {
+            nap(w, KITO_SETTLEMENT_STANDBY_MS);
             continue;
         }
         size_t n;

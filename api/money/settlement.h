@@ -25,6 +25,10 @@
  *     retried every KITO_SETTLEMENT_RETRY_MS.
  *   - MySQL or Redis unreachable: nothing is acknowledged; the worker backs off (100 ms doubling
  *     to KITO_SETTLEMENT_BACKOFF_MAX_MS) and retries; the backlog grows in Redis, never lost.
+ *   - One worker across the nodes (issue 20): before each read the worker makes sure its MySQL
+ *     connection holds the settlement lease (store/lease.h, a named lock MariaDB releases with the
+ *     connection); without it the worker stands by, looking again every
+ *     KITO_SETTLEMENT_STANDBY_MS, and takes over when the holder's connection ends.
  *
  * Threading: the worker is one thread of its own with its own synchronous hiredis connection
  * and its own MySQL connection; start and stop are called from one (the loop) thread.
@@ -47,6 +51,7 @@
 #define KITO_SETTLEMENT_BACKOFF_MIN_MS 100  /* first wait after a failure */
 #define KITO_SETTLEMENT_BACKOFF_MAX_MS 2000 /* the cap it doubles up to */
 #define KITO_SETTLEMENT_RETRY_MS 5000       /* entries waiting for the operator: retry period */
+#define KITO_SETTLEMENT_STANDBY_MS 1000     /* without the lease (store/lease.h): look again */
 #define KITO_SETTLEMENT_CLAIM_IDLE_MS                                                              \
     60000 /* another consumer's pending entry this idle is ours                                    \
            */

@@ -285,3 +285,64 @@ kito_err kito_settlement_reads_sale_results(kito_db_conn *db, uint64_t sale_id, 
     *out = c.o;
     return KITO_OK;
 }
+
+/* ---- a sale's results as CSV ------------------------------------------------------------------
+ */
+
+static const char *const CSV_HEADER[] = {
+    "lot_number", "lot_id",    "state",         "species",        "variety",       "weight_ct",
+    "currency",   "hammer",    "buyer_premium", "buyer_total",    "commission",    "royalty",
+    "levy",       "miner_net", "buyer_id",      "invoice_number", "invoice_status"};
+
+static kito_err csv_row(void *ud, const kito_sql_row *row)
+{
+    kito_csv *c = ud;
+    char id[KITO_ID_SIZE];
+    kito_csv_int(c, kito_sql_i64(row, 0));
+    if (kito_id_format(KITO_ID_LOT, kito_sql_u64(row, 1), id, sizeof(id)) != KITO_OK)
+        return KITO_E_INTERNAL;
+    kito_csv_text(c, id);
+    kito_csv_text(c, kito_sql_text(row, 2, NULL));
+    kito_csv_text(c, kito_sql_text(row, 3, NULL));
+    kito_csv_text(c, kito_sql_is_null(row, 4) ? NULL : kito_sql_text(row, 4, NULL));
+    kito_csv_minor(c, kito_sql_i64(row, 5)); /* hundredths of a carat: "3.40" */
+    kito_csv_text(c, kito_sql_text(row, 6, NULL));
+    bool settled = !kito_sql_is_null(row, 7);
+    for (unsigned col = 7; col <= 13; col++) {
+        if (settled)
+            kito_csv_minor(c, kito_sql_i64(row, col));
+        else
+            kito_csv_text(c, NULL);
+    }
+    if (settled) {
+        if (kito_id_format(KITO_ID_ACCOUNT, kito_sql_u64(row, 14), id, sizeof(id)) != KITO_OK)
+            return KITO_E_INTERNAL;
+        kito_csv_text(c, id);
+    } else {
+        kito_csv_text(c, NULL);
+    }
+    kito_csv_text(c, kito_sql_is_null(row, 15) ? NULL : kito_sql_text(row, 15, NULL));
+    kito_csv_text(c, kito_sql_is_null(row, 16) ? NULL : kito_sql_text(row, 16, NULL));
+    kito_csv_end_row(c);
+    return c->failed ? KITO_E_NOMEM : KITO_OK;
+}
+
+kito_err kito_settlement_reads_sale_results_csv(kito_db_conn *db, uint64_t sale_id, kito_csv *out)
+{
+    for (size_t i = 0; i < sizeof(CSV_HEADER) / sizeof(CSV_HEADER[0]); i++)
+        kito_csv_text(out, CSV_HEADER[i]);
+    kito_csv_end_row(out);
+    kito_sql_param p[] = {KITO_SQL_U64(sale_id)};
+    kito_err e = kito_sql_query(
+        db,
+        "SELECT l.lot_number, l.id, l.state, st.species, st.variety, st.weight_cct, sa.currency,"
+        " x.hammer_minor, x.buyer_premium_minor, x.buyer_total_minor, x.commission_minor,"
+        " x.royalty_minor, x.levy_minor, x.miner_net_minor, x.buyer_id, i.number, i.status"
+        " FROM lots l JOIN sales sa ON sa.id = l.sale_id JOIN stones st ON st.id = l.stone_id"
+        " LEFT JOIN settlements x ON x.lot_id = l.id LEFT JOIN invoices i ON i.settlement_id = x.id"
+        " WHERE l.sale_id = ? ORDER BY l.position, l.id",
+        p, KITO_N(p), csv_row, out, NULL);
+    if (e == KITO_OK && out->failed)
+        e = KITO_E_NOMEM;
+    return e;
+}

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "api/common/csv.h"
 #include "api/store/db.h"
 #include "engine/err.h"
 
@@ -40,5 +41,13 @@ kito_err kito_settlement_reads_miner_sales(kito_db_conn *db, uint64_t miner_id, 
 /* A sale's published results (issue 7; Gemfields' format) as a JSON object (new reference):
  * KITO_E_NOT_FOUND for no such sale, or one that is a draft or has no closed lot yet. */
 kito_err kito_settlement_reads_sale_results(kito_db_conn *db, uint64_t sale_id, json_t **out);
+
+/* A sale's lots in running order as CSV (api/common/csv.h), one row each after a header row:
+ * lot_number, lot_id, state, species, variety, weight_ct, currency, then for a settled lot
+ * hammer, buyer_premium, buyer_total, commission, royalty, levy, miner_net (decimals of the
+ * sale's currency), buyer_id, invoice_number, invoice_status (empty for a lot not settled).
+ * Appends to *out (the caller's, empty or not; free with kito_csv_free). The caller checks
+ * access first (kito_settlement_reads_sale_access). */
+kito_err kito_settlement_reads_sale_results_csv(kito_db_conn *db, uint64_t sale_id, kito_csv *out);
 
 #endif

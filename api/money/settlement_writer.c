@@ -11,6 +11,7 @@
 #include "api/money/royalty.h"
 #include "api/store/audit.h"
 #include "api/store/sql.h"
+#include "engine/command.h"
 #include "engine/fees.h"
 
 #define STR2(x) #x
@@ -29,6 +30,7 @@ struct lot_facts {
     int32_t levy_bps;
     uint64_t settlement_id; /* 0 = not settled */
     char winner_role[16];   /* "" = no such account */
+    uint64_t buyer_id;      /* the winning account: the winner, or the buyer whose paddle won */
     uint64_t rate_id;       /* 0 = no royalty rate */
     int32_t rate_bps;
 };
@@ -61,6 +63,7 @@ static kito_err read_facts(void *ud, const kito_sql_row *row)
     f->levy_bps = (int32_t)kito_sql_i64(row, 12);
     f->settlement_id = kito_sql_u64(row, 13);
     kito_sql_copy(row, 14, f->winner_role, sizeof(f->winner_role));
+    f->buyer_id = kito_sql_u64(row, 15);
     return KITO_OK;
 }
 
@@ -81,10 +84,17 @@ static kito_err load_facts(kito_db_conn *db, const struct kito_outbox_entry *e, 
 {
     memset(facts, 0, n * sizeof(*facts));
     json_t *arr = json_array();
-    for (size_t i = 0; arr != NULL && i < n; i++)
-        json_array_append_new(arr,
-                              json_pack("{s:I,s:I,s:I}", "i", (json_int_t)i, "l",
-                                        (json_int_t)e[i].lot_id, "w", (json_int_t)e[i].winner));
+    /* A floor paddle's win (live sales: KITO_PADDLE_BIDDER, engine/command.h) is the buyer the
+     * sale's approvals give that paddle number (the bid service checked one held it when the
+     * clerk entered the bid: api/live/bid_service.c): p = the paddle, w = 0. */
+    for (size_t i = 0; arr != NULL && i < n; i++) {
+        bool paddle = (e[i].winner & KITO_PADDLE_FLAG) != 0;
+        uint64_t who = e[i].winner & ~KITO_PADDLE_FLAG;
+        json_array_append_new(arr, json_pack("{s:I,s:I,s:I,s:I}", "i", (json_int_t)i, "l",
+                                             (json_int_t)e[i].lot_id, "w",
+                                             (json_int_t)(paddle ? 0 : who), "p",
+                                             (json_int_t)(paddle ? who : 0)));
+    }
     char *text;
     kito_err err = dump(arr, &text);
     if (err != KITO_OK)
@@ -97,14 +107,16 @@ static kito_err load_facts(kito_db_conn *db, const struct kito_outbox_entry *e, 
         "st.origin_country, st.species,"
         " s.currency, s.buyer_premium_bps, s.commission_bps, mp.association_id,"
         " COALESCE(a.levy_bps, 0), (SELECT se.id FROM settlements se WHERE se.lot_id = l.id),"
-        " w.role"
+        " w.role, w.id"
         " FROM JSON_TABLE(?, '$[*]' COLUMNS (i INT PATH '$.i', lot_id BIGINT UNSIGNED PATH '$.l',"
-        " winner BIGINT UNSIGNED PATH '$.w')) j"
+        " winner BIGINT UNSIGNED PATH '$.w', paddle BIGINT UNSIGNED PATH '$.p')) j"
         " JOIN lots l ON l.id = j.lot_id JOIN sales s ON s.id = l.sale_id"
         " JOIN stones st ON st.id = l.stone_id"
         " LEFT JOIN miner_profiles mp ON mp.account_id = st.seller_id"
         " LEFT JOIN associations a ON a.id = mp.association_id"
-        " LEFT JOIN accounts w ON w.id = j.winner",
+        " LEFT JOIN sale_approvals sa ON j.paddle > 0 AND sa.sale_id = l.sale_id"
+        " AND sa.paddle_number = j.paddle"
+        " LEFT JOIN accounts w ON w.id = IF(j.paddle > 0, sa.buyer_id, j.winner)",
         p, 1, read_facts, &c, NULL);
     free(text);
     if (err != KITO_OK)
@@ -175,7 +187,10 @@ static void decide(const struct kito_outbox_entry *e, const struct lot_facts *f,
         return;
     }
     if (strcmp(f->winner_role, "buyer") != 0) {
-        snprintf(a, sizeof(a), "%" PRIu64, e->winner);
+        if (e->winner & KITO_PADDLE_FLAG)
+            snprintf(a, sizeof(a), "paddle %" PRIu64, e->winner & ~KITO_PADDLE_FLAG);
+        else
+            snprintf(a, sizeof(a), "%" PRIu64, e->winner);
         reject(out, "the winner %s is not a buyer account%s", a, "");
         return;
     }
@@ -220,7 +235,7 @@ static kito_err add_settled(struct batch_docs *d, const struct kito_outbox_entry
     if (n <= 0 || !kito_ledger_postings_balanced(postings, (size_t)n))
         return KITO_E_INTERNAL;
     for (int i = 0; i < n; i++) {
-        uint64_t party = kito_ledger_posting_party(postings[i].account, e->winner, f->seller_id);
+        uint64_t party = kito_ledger_posting_party(postings[i].account, f->buyer_id, f->seller_id);
         json_t *p = json_pack("{s:I,s:i,s:I,s:s}", "l", (json_int_t)e->lot_id, "a",
                               (int)postings[i].account, "m", (json_int_t)postings[i].amount_minor,
                               "cur", f->currency);
@@ -234,21 +249,23 @@ static kito_err add_settled(struct batch_docs *d, const struct kito_outbox_entry
         "{s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:i,s:I,s:I,s:I,s:i,s:I,s:I,s:s,s:i,s:I,s:i,s:I,s:I,s:s,s:I"
         ",s:I}",
         "l", (json_int_t)e->lot_id, "sale", (json_int_t)f->sale_id, "stone",
-        (json_int_t)f->stone_id, "buyer", (json_int_t)e->winner, "miner", (json_int_t)f->seller_id,
-        "cur", f->currency, "h", (json_int_t)a->hammer_minor, "pbps", (int)f->premium_bps, "p",
-        (json_int_t)a->buyer_premium_minor, "ship", (json_int_t)a->shipping_minor, "tot",
-        (json_int_t)a->buyer_total_minor, "cbps", (int)f->commission_bps, "com",
-        (json_int_t)a->commission_minor, "rid", (json_int_t)f->rate_id, "rc", f->country, "rbps",
-        (int)f->rate_bps, "roy", (json_int_t)a->royalty_minor, "lbps", (int)levy_bps, "levy",
-        (json_int_t)a->levy_minor, "net", (json_int_t)a->miner_net_minor, "oid", e->id, "c",
-        (json_int_t)e->closed_at_ms, "asn", (json_int_t)f->association_id);
+        (json_int_t)f->stone_id, "buyer", (json_int_t)f->buyer_id, "miner",
+        (json_int_t)f->seller_id, "cur", f->currency, "h", (json_int_t)a->hammer_minor, "pbps",
+        (int)f->premium_bps, "p", (json_int_t)a->buyer_premium_minor, "ship",
+        (json_int_t)a->shipping_minor, "tot", (json_int_t)a->buyer_total_minor, "cbps",
+        (int)f->commission_bps, "com", (json_int_t)a->commission_minor, "rid",
+        (json_int_t)f->rate_id, "rc", f->country, "rbps", (int)f->rate_bps, "roy",
+        (json_int_t)a->royalty_minor, "lbps", (int)levy_bps, "levy", (json_int_t)a->levy_minor,
+        "net", (json_int_t)a->miner_net_minor, "oid", e->id, "c", (json_int_t)e->closed_at_ms,
+        "asn", (json_int_t)f->association_id);
     if (s == NULL || json_array_append_new(d->settlements, s) != 0)
         return KITO_E_NOMEM;
     d->n_settled++;
     return KITO_OK;
 }
 
-static kito_err add_lot(struct batch_docs *d, const struct kito_outbox_entry *e)
+static kito_err add_lot(struct batch_docs *d, const struct kito_outbox_entry *e,
+                        const struct lot_facts *f)
 {
     const bool sold = e->result == KITO_OUTBOX_SOLD;
     json_t *l = json_pack("{s:I,s:s,s:I}", "l", (json_int_t)e->lot_id, "s",
@@ -258,7 +275,7 @@ static kito_err add_lot(struct batch_docs *d, const struct kito_outbox_entry *e)
                           "c", (json_int_t)e->closed_at_ms);
     if (l == NULL ||
         json_object_set_new(l, "h", sold ? json_integer(e->hammer_minor) : json_null()) != 0 ||
-        json_object_set_new(l, "w", sold ? json_integer((json_int_t)e->winner) : json_null()) !=
+        json_object_set_new(l, "w", sold ? json_integer((json_int_t)f->buyer_id) : json_null()) !=
             0 ||
         json_array_append_new(d->lots, l) != 0)
         return KITO_E_NOMEM;
@@ -423,7 +440,7 @@ kito_err kito_settlement_writer_apply_batch(kito_db_conn *db, const struct kito_
             err = add_settled(&d, &e[i], &facts[i], &amounts, levy_bps);
         if (err == KITO_OK &&
             (out[i].outcome == KITO_SETTLE_SETTLED || out[i].outcome == KITO_SETTLE_FINAL)) {
-            err = add_lot(&d, &e[i]);
+            err = add_lot(&d, &e[i], &facts[i]);
             n_lots++;
         }
     next:;

@@ -311,7 +311,41 @@ static void set_pin(kito_db_conn *db, kito_ussd_session *s, const kito_ussd_requ
     }
 }
 
-void kito_ussd_run(kito_db_conn *db, kito_ussd_session *s, const char *ip, kito_ussd_out *out)
+/* Change payout wallet (issue 18, menu 6; issue 15, finding 5): her PIN, then the same
+ * repository change as PATCH /v1/accounts/me (the SMS to the old number, the hold, the audit). */
+static void set_wallet(kito_db_conn *db, kito_ussd_session *s, const kito_ussd_request *rq,
+                       const char *ip, uint32_t hold_s, kito_ussd_facts *f)
+{
+    if (!pin_ok(db, s, rq->pin, f))
+        return;
+    kito_account cur;
+    kito_err e = kito_repo_account_get(db, s->account_id, &cur);
+    if (e != KITO_OK)
+        return failed(f, "ussd wallet", e);
+    if (strcmp(cur.payout_msisdn, s->wallet) == 0) {
+        f->outcome = KITO_USSD_REFUSED;
+        snprintf(f->reason, sizeof(f->reason), "the wallet is hers already");
+        return;
+    }
+    kito_account_patch p = {.has_payout_msisdn = true, .payout_hold_s = hold_s, .channel = "ussd"};
+    snprintf(p.payout_msisdn, sizeof(p.payout_msisdn), "%s", s->wallet);
+    kito_verr ve = {{0}};
+    kito_account after;
+    e = kito_repo_account_update(db, s->account_id, &p, ip, &after, &ve);
+    if (e == KITO_E_VALIDATION) {
+        /* her rail does not pay that number (the menu checked its country) */
+        f->outcome = KITO_USSD_REFUSED;
+        snprintf(f->reason, sizeof(f->reason), "%s %s", ve.field, ve.reason);
+        kito_log("ussd", "wallet change refused: %s", f->reason);
+    } else if (e != KITO_OK) {
+        failed(f, "ussd wallet", e);
+    } else {
+        f->hold_s = hold_s;
+    }
+}
+
+void kito_ussd_run(kito_db_conn *db, kito_ussd_session *s, const char *ip, uint32_t wallet_hold_s,
+                   kito_ussd_out *out)
 {
     for (int i = 0; i < CHAIN_MAX && out->effect != KITO_USSD_FX_NONE; i++) {
         static kito_ussd_facts zero;
@@ -356,6 +390,9 @@ void kito_ussd_run(kito_db_conn *db, kito_ussd_session *s, const char *ip, kito_
                 break;
             case KITO_USSD_FX_SET_PIN:
                 set_pin(db, s, &rq, &f);
+                break;
+            case KITO_USSD_FX_SET_WALLET:
+                set_wallet(db, s, &rq, ip, wallet_hold_s, &f);
                 break;
             case KITO_USSD_FX_NONE:
                 break;

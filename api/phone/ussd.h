@@ -14,8 +14,10 @@
 #include "api/store/db.h"
 
 /* Runs out->effect (and any effect its answer leads to, a few at most) for session s; out ends
- * holding a reply (effect NONE). ip is the gateway's address for the audit trail. Server
- * failures become the menu's "try again later" END screen, with the detail logged. */
-void kito_ussd_run(kito_db_conn *db, kito_ussd_session *s, const char *ip, kito_ussd_out *out);
+ * holding a reply (effect NONE). ip is the gateway's address for the audit trail;
+ * wallet_hold_s how long payouts to a wallet she changes to wait (KITO_PAYOUT_WALLET_HOLD_S).
+ * Server failures become the menu's "try again later" END screen, with the detail logged. */
+void kito_ussd_run(kito_db_conn *db, kito_ussd_session *s, const char *ip, uint32_t wallet_hold_s,
+                   kito_ussd_out *out);
 
 #endif

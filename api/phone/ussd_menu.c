@@ -53,6 +53,10 @@ typedef enum msg {
     M_CPIN_NEW,
     M_CPIN_NEW2,
     M_CPIN_DONE,
+    M_WALLET_NUMBER,
+    M_WALLET_PIN,
+    M_WALLET_DONE,
+    M_WALLET_SAME,
     M_PIN_WRONG,
     M_PIN_PAUSED,
     M_BAD_CHOICE,
@@ -87,9 +91,9 @@ static const char *const text[M_COUNT][2] = {
     [M_REG_TAKEN] = {"This phone is registered already. Please dial again.",
                      "Simu hii imeshasajiliwa. Tafadhali piga tena."},
     [M_MAIN] = {"Kito\n1 List a stone\n2 My stones\n3 Offer a stone to a sale\n4 My results\n"
-                "5 Change PIN\n0 Exit",
+                "5 Change PIN\n6 Change payout number\n0 Exit",
                 "Kito\n1 Orodhesha jiwe\n2 Mawe yangu\n3 Toa jiwe kwa mnada\n4 Matokeo yangu\n"
-                "5 Badilisha PIN\n0 Toka"},
+                "5 Badilisha PIN\n6 Badilisha namba ya malipo\n0 Toka"},
     [M_LIST_SPECIES] = {"Which stone?", "Jiwe gani?"},
     [M_LIST_SPECIES_OTHER] = {"Other: type its name", "Jingine: andika jina"},
     [M_LIST_FORM] = {"1 Rough, carats\n2 Rough, grams\n3 Cut, carats\n4 Cut, grams",
@@ -123,6 +127,16 @@ static const char *const text[M_COUNT][2] = {
     [M_CPIN_NEW] = {"New PIN of 4 to 6 digits:", "PIN mpya ya tarakimu 4 hadi 6:"},
     [M_CPIN_NEW2] = {"Enter the new PIN again:", "Weka PIN mpya tena:"},
     [M_CPIN_DONE] = {"Your PIN is changed.", "PIN yako imebadilishwa."},
+    [M_WALLET_NUMBER] = {"New mobile money number for payouts, e.g. 0712345678:",
+                         "Namba mpya ya pesa ya simu kwa malipo, mf. 0712345678:"},
+    [M_WALLET_PIN] = {"Enter your PIN to send payouts to %s:",
+                      "Weka PIN yako ili malipo yatumwe kwa %s:"},
+    [M_WALLET_DONE] = {"Payouts now go to %s. For your safety they wait %u hours. An SMS went to "
+                       "your old number.",
+                       "Malipo sasa yataenda kwa %s. Kwa usalama wako yatasubiri saa %u. SMS "
+                       "imetumwa kwa namba yako ya zamani."},
+    [M_WALLET_SAME] = {"That is your payout number already.",
+                       "Hiyo tayari ni namba yako ya malipo."},
     [M_PIN_WRONG] = {"Wrong PIN. %u tries left.", "PIN si sahihi. Majaribio %u yamebaki."},
     [M_PIN_PAUSED] = {"Too many wrong PINs. Try again in %u minutes.",
                       "PIN zimekosewa mara nyingi. Jaribu tena baada ya dakika %u."},
@@ -497,6 +511,27 @@ static void pin_answer(kito_ussd_session *s, kito_ussd_out *out, const kito_ussd
 
 /* ---- input handling, one function per screen ---------------------------------------------- */
 
+/* A mobile-money number she typed, into out as E.164: a national number (0712345678) takes her
+ * country's prefix; the wallet must be of her country (a rail of that country pays it:
+ * api/store/repo_accounts.h). false when it is not. */
+static bool parse_wallet(const kito_ussd_session *s, const char *in, char out[17])
+{
+    char e164[32];
+    char prefix[6];
+    memcpy(prefix, s->phone, 4);
+    prefix[4] = 0;
+    if (in[0] == '0' && strlen(in) < 16)
+        snprintf(e164, sizeof(e164), "%s%.15s", prefix, in + 1); /* in: < 16 */
+    else
+        snprintf(e164, sizeof(e164), "%s", in);
+    const char *cc = kito_validate_phone_country(e164);
+    if (kito_validate_phone("wallet", e164, NULL) != KITO_OK || cc == NULL ||
+        strcmp(cc, s->country) != 0)
+        return false;
+    snprintf(out, 17, "%.16s", e164);
+    return true;
+}
+
 static bool pin_valid(const char *in)
 {
     return kito_validate_pin("pin", in, NULL) == KITO_OK;
@@ -540,24 +575,10 @@ static void on_input(kito_ussd_session *s, const char *in, const char *prev, kit
         s->wallet[0] = 0;
         return con(s, out, KITO_USSD_S_REG_PIN, say(s, M_REG_PIN));
 
-    case KITO_USSD_S_REG_WALLET_NUMBER: {
-        /* a national number (0712345678) takes her country's prefix; the wallet must be of her
-         * country (a rail of that country pays it: api/store/repo_accounts.h) */
-        char e164[32];
-        char prefix[6];
-        memcpy(prefix, s->phone, 4);
-        prefix[4] = 0;
-        if (in[0] == '0' && strlen(in) < 16)
-            snprintf(e164, sizeof(e164), "%s%.15s", prefix, in + 1); /* in: < 16 */
-        else
-            snprintf(e164, sizeof(e164), "%s", in);
-        const char *cc = kito_validate_phone_country(e164);
-        if (kito_validate_phone("wallet", e164, NULL) != KITO_OK || cc == NULL ||
-            strcmp(cc, s->country) != 0)
+    case KITO_USSD_S_REG_WALLET_NUMBER:
+        if (!parse_wallet(s, in, s->wallet))
             return reask(s, out, say(s, M_BAD_WALLET));
-        snprintf(s->wallet, sizeof(s->wallet), "%.16s", e164);
         return con(s, out, KITO_USSD_S_REG_PIN, say(s, M_REG_PIN));
-    }
 
     case KITO_USSD_S_REG_PIN:
         if (!pin_valid(in))
@@ -576,7 +597,7 @@ static void on_input(kito_ussd_session *s, const char *in, const char *prev, kit
     case KITO_USSD_S_MAIN:
         if (strcmp(in, "0") == 0)
             return end(s, out, say(s, M_BYE));
-        switch (choice(in, 5)) {
+        switch (choice(in, 6)) {
         case 1:
             return show_species(s, out);
         case 2:
@@ -587,6 +608,8 @@ static void on_input(kito_ussd_session *s, const char *in, const char *prev, kit
             return con(s, out, KITO_USSD_S_RESULTS_PIN, say(s, M_RESULTS_PIN));
         case 5:
             return con(s, out, KITO_USSD_S_CPIN_CURRENT, say(s, M_CPIN_CURRENT));
+        case 6:
+            return con(s, out, KITO_USSD_S_WALLET_NUMBER, say(s, M_WALLET_NUMBER));
         default:
             return reask(s, out, say(s, M_BAD_CHOICE));
         }
@@ -703,6 +726,17 @@ static void on_input(kito_ussd_session *s, const char *in, const char *prev, kit
         if (!s->pin_ok)
             return end(s, out, say(s, M_SORRY));
         effect(out, KITO_USSD_FX_SET_PIN);
+        snprintf(out->req.pin, sizeof(out->req.pin), "%s", in);
+        return;
+
+    case KITO_USSD_S_WALLET_NUMBER:
+        if (!parse_wallet(s, in, s->wallet))
+            return reask(s, out, say(s, M_BAD_WALLET));
+        snprintf(m, sizeof(m), say(s, M_WALLET_PIN), s->wallet);
+        return con(s, out, KITO_USSD_S_WALLET_PIN, m);
+
+    case KITO_USSD_S_WALLET_PIN:
+        effect(out, KITO_USSD_FX_SET_WALLET);
         snprintf(out->req.pin, sizeof(out->req.pin), "%s", in);
         return;
 
@@ -846,6 +880,14 @@ void kito_ussd_menu_resume(kito_ussd_session *s, kito_ussd_effect done, const ki
         }
         s->pin_ok = false;
         return end(s, out, say(s, M_CPIN_DONE));
+
+    case KITO_USSD_FX_SET_WALLET:
+        if (f->outcome == KITO_USSD_PIN_WRONG || f->outcome == KITO_USSD_PIN_PAUSED)
+            return pin_answer(s, out, f);
+        if (f->outcome == KITO_USSD_REFUSED)
+            return end(s, out, say(s, M_WALLET_SAME));
+        snprintf(m, sizeof(m), say(s, M_WALLET_DONE), s->wallet, (f->hold_s + 3599) / 3600);
+        return end(s, out, m);
 
     case KITO_USSD_FX_NONE:
         break;

@@ -68,7 +68,9 @@ typedef enum kito_ussd_screen {
     KITO_USSD_S_CPIN_CURRENT,
     KITO_USSD_S_CPIN_NEW,
     KITO_USSD_S_CPIN_NEW2,
-    KITO_USSD_S_ENDED, /* an END was sent */
+    KITO_USSD_S_WALLET_NUMBER, /* change payout wallet: the new number */
+    KITO_USSD_S_WALLET_PIN,    /* ... her PIN to agree */
+    KITO_USSD_S_ENDED,         /* an END was sent */
     KITO_USSD_S_COUNT
 } kito_ussd_screen;
 
@@ -86,6 +88,8 @@ typedef enum kito_ussd_effect {
     KITO_USSD_FX_RESULTS,      /* PIN, then her settled lots */
     KITO_USSD_FX_PIN_CHECK,    /* PIN only (before a PIN change) */
     KITO_USSD_FX_SET_PIN,      /* the new PIN (after a PIN check in this session) */
+    KITO_USSD_FX_SET_WALLET,   /* PIN, then her payout wallet becomes s->wallet (issue 15,
+                                  finding 5: SMS to the old number, payouts to it held) */
 } kito_ussd_effect;
 
 /* The session: everything that must survive between two gateway requests. Plain bytes, no
@@ -107,7 +111,7 @@ typedef struct kito_ussd_session {
     /* registration draft */
     char name[KITO_USSD_INPUT_MAX + 1];
     uint64_t association_id;
-    char wallet[17]; /* "" = this phone */
+    char wallet[17]; /* "" = this phone; a wallet change: the new number */
     /* listing draft */
     uint32_t species; /* index into the species table (kito_ussd_menu_species) */
     uint32_t form;    /* 1 rough carats, 2 rough grams, 3 cut carats, 4 cut grams */
@@ -139,13 +143,14 @@ typedef struct kito_ussd_item {
 typedef struct kito_ussd_request {
     kito_ussd_effect effect;
     char pin[KITO_USSD_INPUT_MAX + 1]; /* OFFER, RESULTS, PIN_CHECK, SET_PIN (the new one),
-                                          REGISTER */
+                                          REGISTER, SET_WALLET */
     /* REGISTER: s->name, s->association_id, s->wallet, s->lang */
     /* LIST_STONE */
     const char *species;       /* GIA species, static */
     const char *variety;       /* static or NULL */
     const char *shape;         /* "rough" or "cut" */
     int64_t local_offer_minor; /* 0 = none; in kito_ussd_menu_currency(country) */
+    /* SET_WALLET: s->wallet */
     /* OFFER: s->offer_stone_id, target */
     uint64_t target_id;
     uint8_t target_kind; /* 1 organiser, 2 sale */
@@ -156,7 +161,8 @@ typedef enum kito_ussd_outcome {
     KITO_USSD_OK = 0,
     KITO_USSD_PIN_WRONG,  /* tries_left says how many before a pause */
     KITO_USSD_PIN_PAUSED, /* retry_after_s */
-    KITO_USSD_REFUSED,    /* the rule said no: reason (English) says why */
+    KITO_USSD_REFUSED,    /* the rule said no: reason (English) says why (SET_WALLET: the
+                             wallet is hers already) */
     KITO_USSD_TAKEN,      /* REGISTER: the phone has an account already */
     KITO_USSD_FAILED,     /* the server could not do it now */
 } kito_ussd_outcome;
@@ -177,6 +183,8 @@ typedef struct kito_ussd_facts {
     /* REGISTER: the new account; LIST_STONE: the stone's reference ("stn_...") */
     uint64_t new_id;
     char reference[24];
+    /* SET_WALLET: how long payouts to the new wallet wait */
+    uint32_t hold_s;
 } kito_ussd_facts;
 
 /* One step's result: a reply ready to send (effect NONE), or an effect to carry out first. */

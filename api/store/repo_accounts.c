@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/store/audit.h"
+#include "api/store/repo_sms.h"
 #include "api/common/crypto.h"
 #include "api/common/render.h"
 #include "api/store/sql.h"
@@ -172,10 +173,12 @@ json_t *kito_account_view(const kito_account *a)
     if (strcmp(a->role, "miner") == 0) {
         json_t *m = json_null();
         if (a->has_profile)
-            m = json_pack("{s:o, s:{s:s, s:s}}", "association_id",
-                          a->association_id != 0 ? kito_render_id("asn", a->association_id)
-                                                 : json_null(),
-                          "payout", "msisdn", a->payout_msisdn, "rail", a->payout_rail);
+            m = json_pack(
+                "{s:o, s:{s:s, s:s, s:o}}", "association_id",
+                a->association_id != 0 ? kito_render_id("asn", a->association_id) : json_null(),
+                "payout", "msisdn", a->payout_msisdn, "rail", a->payout_rail, "held_until",
+                a->payout_held_until_ms != 0 ? kito_render_time(a->payout_held_until_ms)
+                                             : json_null());
         bad |= json_object_set_new(v, "miner", m);
     }
     if (bad != 0) {
@@ -196,9 +199,19 @@ json_t *kito_association_view(const kito_association *a)
 
 /* Milliseconds since the epoch of a UTC DATETIME column, whatever the session's time zone. */
 
+/* When payouts to her current wallet stop waiting after her change to it (issue 15, finding 5;
+ * the payouts' own rule: api/store/repo_payouts.h, KITO_PAYOUT_HELD_UNTIL_SQL), or NULL. */
+#define HELD_UNTIL_SQL                                                                             \
+    "(SELECT MAX(w.hold_until) FROM payout_wallet_changes w WHERE w.account_id = a.id"             \
+    " AND w.new_msisdn = m.payout_msisdn AND w.new_rail = m.payout_rail"                           \
+    " AND w.hold_until > UTC_TIMESTAMP(3))"
+
+/* clang-format off */
 #define ACCOUNT_COLUMNS                                                                            \
-    "a.id, a.role, a.name, a.phone, a.email, a.country, a.locale, a.status, " KITO_SQL_DT_TO_MS(   \
-        "a.created_at") ", m.account_id, m.association_id, m.payout_msisdn, m.payout_rail"
+    "a.id, a.role, a.name, a.phone, a.email, a.country, a.locale, a.status, "                      \
+    KITO_SQL_DT_TO_MS("a.created_at") ", m.account_id, m.association_id, m.payout_msisdn,"        \
+    " m.payout_rail, " KITO_SQL_DT_TO_MS(HELD_UNTIL_SQL)
+/* clang-format on */
 
 static void account_from_row(const kito_sql_row *row, kito_account *a)
 {
@@ -216,6 +229,7 @@ static void account_from_row(const kito_sql_row *row, kito_account *a)
     a->association_id = kito_sql_u64(row, 10);
     kito_sql_copy(row, 11, a->payout_msisdn, sizeof(a->payout_msisdn));
     kito_sql_copy(row, 12, a->payout_rail, sizeof(a->payout_rail));
+    a->payout_held_until_ms = kito_sql_is_null(row, 13) ? 0 : kito_sql_i64(row, 13);
 }
 
 static kito_err account_row(void *ud, const kito_sql_row *row)
@@ -327,6 +341,59 @@ out_rollback:
     return e;
 }
 
+/* Inside kito_repo_account_update's transaction, with cur's row locked: moves her payouts to
+ * (msisdn, rail) and records the change, its SMS and its audit row (the header says why). */
+static kito_err wallet_change_locked(kito_db_conn *db, const kito_account *cur, const char *msisdn,
+                                     const char *rail, const kito_account_patch *p, const char *ip)
+{
+    const char *channel = p->channel != NULL ? p->channel : "api";
+    kito_sql_param up[] = {KITO_SQL_TEXT(msisdn), KITO_SQL_TEXT(rail), KITO_SQL_U64(cur->id)};
+    kito_err e = kito_sql_exec(db,
+                               "UPDATE miner_profiles SET payout_msisdn = ?, payout_rail = ?,"
+                               " updated_at = UTC_TIMESTAMP(3) WHERE account_id = ?",
+                               up, 3, NULL);
+    if (e != KITO_OK)
+        return e;
+    kito_sql_param cp[] = {
+        KITO_SQL_U64(cur->id),
+        KITO_SQL_TEXT(cur->payout_msisdn),
+        KITO_SQL_TEXT(cur->payout_rail),
+        KITO_SQL_TEXT(msisdn),
+        KITO_SQL_TEXT(rail),
+        KITO_SQL_TEXT(channel),
+        KITO_SQL_U64(p->payout_hold_s),
+        ip != NULL && ip[0] != 0 ? KITO_SQL_TEXT(ip) : KITO_SQL_NULL,
+    };
+    kito_sql_result res;
+    e = kito_sql_exec(db,
+                      "INSERT INTO payout_wallet_changes (account_id, old_msisdn, old_rail,"
+                      " new_msisdn, new_rail, channel, hold_until, ip) VALUES (?, ?, ?, ?, ?, ?,"
+                      " UTC_TIMESTAMP(3) + INTERVAL ? SECOND, ?)",
+                      cp, KITO_N(cp), &res);
+    if (e != KITO_OK)
+        return e;
+    /* the old number hears of it (and her own phone, when the old wallet was another number) */
+    char hours[16], key[48];
+    snprintf(hours, sizeof(hours), "%u", (p->payout_hold_s + 3599) / 3600);
+    const char *v[] = {cur->payout_msisdn, msisdn, hours};
+    snprintf(key, sizeof(key), "wallet_changed:%" PRIu64, res.insert_id);
+    e = kito_sms_enqueue_to(db, cur->id, cur->payout_msisdn, KITO_SMS_WALLET_CHANGED, key, v);
+    if (e == KITO_OK && cur->phone[0] != 0 && strcmp(cur->phone, cur->payout_msisdn) != 0) {
+        snprintf(key, sizeof(key), "wallet_changed:%" PRIu64 ":phone", res.insert_id);
+        e = kito_sms_enqueue_to(db, cur->id, cur->phone, KITO_SMS_WALLET_CHANGED, key, v);
+    }
+    if (e != KITO_OK)
+        return e;
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "old_msisdn", cur->payout_msisdn,
+                          "old_rail", cur->payout_rail, "new_msisdn", msisdn, "new_rail", rail,
+                          "channel", channel, "hold_s", (json_int_t)p->payout_hold_s);
+    e = d != NULL
+            ? kito_audit(db, cur->id, "account.payout_wallet_change", "account", cur->id, d, ip)
+            : KITO_E_NOMEM;
+    json_decref(d);
+    return e;
+}
+
 kito_err kito_repo_account_update(kito_db_conn *db, uint64_t id, const kito_account_patch *p,
                                   const char *ip, kito_account *out, kito_verr *ve)
 {
@@ -366,14 +433,11 @@ kito_err kito_repo_account_update(kito_db_conn *db, uint64_t id, const kito_acco
             goto out_free;
         if ((e = kito_account_payout_validate("payout", cc, msisdn, rail, ve)) != KITO_OK)
             goto out_free;
-        kito_sql_param up[] = {KITO_SQL_TEXT(msisdn), KITO_SQL_TEXT(rail), KITO_SQL_U64(id)};
-        e = kito_sql_exec(db,
-                          "UPDATE miner_profiles SET payout_msisdn = ?, payout_rail = ?,"
-                          " updated_at = UTC_TIMESTAMP(3) WHERE account_id = ?",
-                          up, 3, NULL);
-        if (e != KITO_OK)
-            goto out_free;
-        json_array_append_new(changed, json_string("payout"));
+        if (strcmp(msisdn, cur.payout_msisdn) != 0 || strcmp(rail, cur.payout_rail) != 0) {
+            if ((e = wallet_change_locked(db, &cur, msisdn, rail, p, ip)) != KITO_OK)
+                goto out_free;
+            json_array_append_new(changed, json_string("payout"));
+        }
     }
     if (p->has_name || p->has_locale) {
         kito_sql_param up[] = {KITO_SQL_TEXT(p->has_name ? p->name : cur.name),

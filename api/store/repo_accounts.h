@@ -51,6 +51,8 @@ typedef struct kito_account {
     uint64_t association_id; /* 0 when she belongs to none */
     char payout_msisdn[KITO_ACCOUNT_PHONE_SIZE];
     char payout_rail[KITO_ACCOUNT_RAIL_SIZE];
+    int64_t payout_held_until_ms; /* payouts to this wallet wait until then since she changed to
+                                     it (issue 15, finding 5); 0 when they do not wait */
 } kito_account;
 
 /* What creating an account needs; every field already validated by the caller
@@ -78,6 +80,10 @@ typedef struct kito_account_patch {
     char locale[3];
     char payout_msisdn[KITO_ACCOUNT_PHONE_SIZE];
     char payout_rail[KITO_ACCOUNT_RAIL_SIZE];
+    /* a payout wallet change (the caller checked her PIN or password first): payouts to the new
+     * wallet wait payout_hold_s; "api" or "ussd" is recorded */
+    uint32_t payout_hold_s;
+    const char *channel; /* static; NULL counts as "api" */
 } kito_account_patch;
 
 /* An association of miners. */
@@ -140,7 +146,11 @@ kito_err kito_repo_account_get(kito_db_conn *db, uint64_t id, kito_account *out)
 
 /* Applies p to account id in one transaction with an "account.update" audit row; payout fields
  * only for a miner with a profile (KITO_E_VALIDATION "payout" otherwise, and for a rail or
- * number of another country). *out gets the account as stored afterwards. */
+ * number of another country). A payout wallet that differs from hers is a wallet change (issue
+ * 15, finding 5; schemas/017_payout_wallet_changes.sql), in the same transaction: its row with
+ * hold_until = now + p->payout_hold_s, an SMS to the old wallet's number (and to her phone when
+ * that is another number), an "account.payout_wallet_change" audit row. The same wallet again
+ * changes nothing. *out gets the account as stored afterwards. */
 kito_err kito_repo_account_update(kito_db_conn *db, uint64_t id, const kito_account_patch *p,
                                   const char *ip, kito_account *out, kito_verr *ve);
 

@@ -13,19 +13,15 @@ void kito_payout_format_id(uint64_t id, char out[KITO_ID_SIZE])
 
 /* ---- payouts --------------------------------------------------------------------------------- */
 
+/* clang-format off */
 #define PAYOUT_COLS                                                                                \
     "p.id, p.settlement_id, p.miner_id, p.msisdn, p.rail, p.currency, p.amount_minor,"             \
     " p.paid_units, p.remainder_minor, p.source_minor, p.source_currency, p.exchange_rate_id,"     \
-    " p.rate_micros, p.state, p.attempts, p.ledger_transaction_id, " KITO_SQL_DT_TO_MS(            \
-        "p.created_at") ", " KITO_SQL_DT_TO_MS("p.updated_at") ", " KITO_SQL_DT_TO_MS("p."         \
-                                                                                      "succeeded_" \
-                                                                                      "at") ", "   \
-                                                                                            "p."   \
-                                                                                            "curr" \
-                                                                                            "ent_" \
-                                                                                            "atte" \
-                                                                                            "mpt_" \
-                                                                                            "id"
+    " p.rate_micros, p.state, p.attempts, p.ledger_transaction_id, "                               \
+    KITO_SQL_DT_TO_MS("p.created_at") ", " KITO_SQL_DT_TO_MS("p.updated_at") ", "                  \
+    KITO_SQL_DT_TO_MS("p.succeeded_at") ", p.current_attempt_id, "                                 \
+    KITO_SQL_DT_TO_MS(KITO_PAYOUT_HELD_UNTIL_SQL("p"))
+/* clang-format on */
 
 static void read_payout(const kito_sql_row *row, kito_payout *p)
 {
@@ -50,6 +46,7 @@ static void read_payout(const kito_sql_row *row, kito_payout *p)
     p->updated_ms = kito_sql_i64(row, 17);
     p->succeeded_ms = kito_sql_i64(row, 18);
     p->current_attempt_id = kito_sql_u64(row, 19);
+    p->held_until_ms = kito_sql_is_null(row, 20) ? 0 : kito_sql_i64(row, 20);
 }
 
 typedef struct payout_one {
@@ -243,11 +240,15 @@ kito_err kito_repo_payout_pending(kito_db_conn *db, const char *rails, uint64_t 
                                   size_t *n)
 {
     id_list l = {ids, max, 0};
+    /* a new wallet's payouts wait out her change's hold (issue 15, finding 5) */
+    /* clang-format off */
+    static const char sql[] =
+        "SELECT p.id FROM payouts p WHERE p.state = 'pending' AND FIND_IN_SET(p.rail, ?)"
+        " AND " KITO_PAYOUT_HELD_UNTIL_SQL("p") " IS NULL"
+        " ORDER BY p.id LIMIT ?";
+    /* clang-format on */
     kito_sql_param p[] = {KITO_SQL_TEXT(rails), KITO_SQL_U64(max)};
-    kito_err e = kito_sql_query(db,
-                                "SELECT id FROM payouts WHERE state = 'pending'"
-                                " AND FIND_IN_SET(rail, ?) ORDER BY id LIMIT ?",
-                                p, KITO_N(p), on_id, &l, NULL);
+    kito_err e = kito_sql_query(db, sql, p, KITO_N(p), on_id, &l, NULL);
     *n = l.n;
     return e;
 }

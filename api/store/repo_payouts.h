@@ -46,7 +46,19 @@ typedef struct kito_payout {
     uint64_t ledger_transaction_id;               /* 0 until succeeded */
     int64_t created_ms, updated_ms, succeeded_ms; /* succeeded_ms 0 until succeeded */
     uint64_t current_attempt_id;                  /* 0 before the first attempt */
+    int64_t held_until_ms; /* a pending payout to a wallet she changed to lately waits until
+                              then (KITO_PAYOUT_HELD_UNTIL_SQL); 0 when it does not wait */
 } kito_payout;
+
+/* SQL: when the hold on payout alias p ends (DATETIME(3)), or NULL when it is not held. A payout
+ * is held while its miner's change to its wallet (msisdn and rail) is younger than the hold she
+ * got then (issue 15, finding 5; schemas/017_payout_wallet_changes.sql): the worker gives a held
+ * pending payout no attempt (kito_repo_payout_pending), and the payout shows the hold to her and
+ * the operator. */
+#define KITO_PAYOUT_HELD_UNTIL_SQL(p)                                                              \
+    "(SELECT MAX(w.hold_until) FROM payout_wallet_changes w WHERE w.account_id = " p ".miner_id"   \
+    " AND w.new_msisdn = " p ".msisdn AND w.new_rail = " p ".rail"                                 \
+    " AND w.hold_until > UTC_TIMESTAMP(3))"
 
 typedef struct kito_payout_attempt {
     uint64_t id;

@@ -466,6 +466,43 @@ static kito_err digest_row(void *ud, const kito_sql_row *row)
     return KITO_OK;
 }
 
+/* The account's throttle as for a sign-in from ip, then secret against f's hash; a wrong one is
+ * recorded as a failed sign-in ("wrong_current_secret") and answered KITO_E_FORBIDDEN. */
+static kito_err check_secret(kito_db_conn *db, const kito_signin_policy *pol, const found *f,
+                             const char *secret, const char *ip, uint32_t *retry_after_s)
+{
+    char subject[24];
+    snprintf(subject, sizeof(subject), "%" PRIu64, f->id);
+    kito_err e = throttle_account(db, pol, f->id, subject, ip, retry_after_s);
+    if (e != KITO_OK)
+        return e;
+    bool match = false;
+    if (verify(secret, f->hash, &match) != KITO_OK)
+        return KITO_E_INTERNAL;
+    if (!match) {
+        e = record_failure(db, pol, f->id, subject, subject, ip, "wrong_current_secret");
+        return e != KITO_OK ? e : KITO_E_FORBIDDEN;
+    }
+    return KITO_OK;
+}
+
+kito_err kito_repo_account_check_secret(kito_db_conn *db, const kito_signin_policy *pol,
+                                        uint64_t account_id, const char *secret, const char *ip,
+                                        uint32_t *retry_after_s)
+{
+    *retry_after_s = 0;
+    found f = {0};
+    kito_sql_param ap[] = {KITO_SQL_U64(account_id)};
+    size_t rows = 0;
+    kito_err e = kito_sql_query(db, "SELECT " FOUND_COLUMNS " FROM accounts WHERE id = ?", ap, 1,
+                                found_row, &f, &rows);
+    if (e != KITO_OK)
+        return e;
+    if (rows != 1)
+        return KITO_E_NOT_FOUND;
+    return check_secret(db, pol, &f, secret, ip, retry_after_s);
+}
+
 kito_err kito_repo_account_change_secret(kito_db_conn *db, const kito_signin_policy *pol,
                                          uint64_t account_id, uint64_t keep_session_id,
                                          const char *current, const char *new_secret,
@@ -490,17 +527,8 @@ kito_err kito_repo_account_change_secret(kito_db_conn *db, const kito_signin_pol
         return kito_verr_set(ve, "new", "must differ from the current %s",
                              pin ? "PIN" : "password");
 
-    char subject[24];
-    snprintf(subject, sizeof(subject), "%" PRIu64, account_id);
-    if ((e = throttle_account(db, pol, account_id, subject, ip, &out->retry_after_s)) != KITO_OK)
+    if ((e = check_secret(db, pol, &f, current, ip, &out->retry_after_s)) != KITO_OK)
         return e;
-    bool match = false;
-    if (verify(current, f.hash, &match) != KITO_OK)
-        return KITO_E_INTERNAL;
-    if (!match) {
-        e = record_failure(db, pol, account_id, subject, subject, ip, "wrong_current_secret");
-        return e != KITO_OK ? e : KITO_E_FORBIDDEN;
-    }
 
     char hash[KITO_SECRET_STORED_SIZE];
     if ((e = kito_crypto_secret_hash(new_secret, strlen(new_secret), NULL, hash, sizeof(hash))) !=

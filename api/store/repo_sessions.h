@@ -138,6 +138,14 @@ kito_err kito_repo_session_signin(kito_db_conn *db, const kito_signin_policy *po
 kito_err kito_repo_session_revoke(kito_db_conn *db, uint64_t account_id, uint64_t session_id,
                                   const char *ip);
 
+/* Checks account_id's current PIN or password again before a sensitive change (a payout wallet
+ * change: issue 15, finding 5): the account's throttle as for a sign-in from ip, then secret.
+ * KITO_OK when it is right; KITO_E_FORBIDDEN when it is wrong (counted as a failed sign-in);
+ * KITO_E_RATE_LIMITED or KITO_E_LOCKED with *retry_after_s; KITO_E_NOT_FOUND. */
+kito_err kito_repo_account_check_secret(kito_db_conn *db, const kito_signin_policy *pol,
+                                        uint64_t account_id, const char *secret, const char *ip,
+                                        uint32_t *retry_after_s);
+
 /* How many revoked token digests kito_repo_account_change_secret hands back for the loop to drop
  * from its session cache; any beyond stop working within the cache's TTL (api/http/auth.h). */
 #define KITO_REVOKED_DIGESTS_MAX 32

@@ -33,12 +33,24 @@ static kito_err who_cb(void *ud, const kito_sql_row *row)
 kito_err kito_sms_enqueue(kito_db_conn *db, uint64_t account_id, kito_sms_kind kind,
                           const char *dedupe_key, const char *const *values)
 {
+    return kito_sms_enqueue_to(db, account_id, NULL, kind, dedupe_key, values);
+}
+
+kito_err kito_sms_enqueue_to(kito_db_conn *db, uint64_t account_id, const char *phone,
+                             kito_sms_kind kind, const char *dedupe_key, const char *const *values)
+{
     who w = {0};
     kito_sql_param p[] = {KITO_SQL_U64(account_id)};
     kito_err e = kito_sql_query(db, "SELECT phone, locale FROM accounts WHERE id = ?", p, 1, who_cb,
                                 &w, NULL);
-    if (e != KITO_OK || !w.found)
+    if (e != KITO_OK)
         return e;
+    if (phone != NULL && phone[0] != 0) {
+        w.found = true;
+        snprintf(w.phone, sizeof(w.phone), "%s", phone);
+    }
+    if (!w.found)
+        return KITO_OK;
     char text[KITO_SMS_TEXT_SIZE];
     kito_sms_text(kind, w.locale, values, text);
     kito_sql_param ip[] = {KITO_SQL_U64(account_id), KITO_SQL_TEXT(w.phone),

@@ -23,6 +23,11 @@
 kito_err kito_sms_enqueue(kito_db_conn *db, uint64_t account_id, kito_sms_kind kind,
                           const char *dedupe_key, const char *const *values);
 
+/* As kito_sms_enqueue, to phone (E.164) instead of her account's phone when phone is not NULL or
+ * "" (a wallet change tells the old wallet's number), in her language. */
+kito_err kito_sms_enqueue_to(kito_db_conn *db, uint64_t account_id, const char *phone,
+                             kito_sms_kind kind, const char *dedupe_key, const char *const *values);
+
 /* A message due to be sent, claimed by the sender. */
 typedef struct kito_sms_due {
     uint64_t id;

@@ -14,6 +14,7 @@ addStrings({
     'console.more': 'Show more',
     'console.none': 'Nothing here yet.',
     'console.cancel': 'Cancel',
+    'console.err.amount': 'Write an amount, like 250 or 250.50.',
   },
   sw: {
     'console.title': 'Dashibodi ya Kito',
@@ -27,5 +28,6 @@ addStrings({
     'console.more': 'Onyesha zaidi',
     'console.none': 'Bado hakuna kitu hapa.',
     'console.cancel': 'Ghairi',
+    'console.err.amount': 'Andika kiasi, kama 250 au 250.50.',
   },
 });

@@ -69,7 +69,8 @@ export function pageError(err) {
 }
 
 // The API's validation errors name their field first: "ladder[1].step_minor: must not be below
-// ladder[0].step_minor" (api/http/sales_kit.c). The field's input carries data-field with that
+// ladder[0].step_minor" (api/http/sales_kit.c), or without the colon, "estimated_value.high must
+// not be below estimated_value.low" (api/http/request.c, kito_respond_invalid). The field's input carries data-field with that
 // name; the message goes in the paragraph after it (its aria-describedby), the input is marked
 // invalid and focused. An error that names no field of this form goes to the form's alert.
 export function clearErrors(form) {
@@ -81,7 +82,7 @@ export function clearErrors(form) {
 
 export function showErrors(form, err) {
   clearErrors(form);
-  const m = /^([A-Za-z_][\w.[\]]*): (.+)$/.exec(err.message ?? '');
+  const m = /^([A-Za-z_][\w.[\]]*):? (.+)$/.exec(err.message ?? '');
   const input = m ? form.querySelector(`[data-field="${CSS.escape(m[1])}"]`) : null;
   if (input) {
     const p = document.getElementById(input.getAttribute('aria-describedby')?.split(' ')[0] ?? '');

@@ -76,8 +76,26 @@ export function market(kitod, run, PASSWORD) {
       for (const o of others) {
         lots.push(await kitod.api('POST', `/v1/sales/${sale.id}/lots`, forum, { stone_id: o.id, opening: o.opening }));
       }
-      await kitod.api('POST', `/v1/sales/${sale.id}/publish`, forum, {});
+      await publish(kitod, forum, sale.id, startS, durationS);
       return { sale, lot, lots };
     },
   };
+}
+
+// Publishes a draft timed sale. A timed sale must start in the future when it is published; on a
+// loaded machine the seconds between making it and publishing it can outlast its lead (a full run
+// saw a 1 s lead gone: 409). Then its times move to startS seconds from now, durationS long, and it
+// is published again.
+export async function publish(kitod, token, saleId, startS, durationS) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await kitod.api('POST', `/v1/sales/${saleId}/publish`, token, {});
+    } catch (e) {
+      if (attempt === 3 || !/must be in the future/.test(e.message)) throw e;
+      const now = Date.now();
+      const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+      await kitod.api('PATCH', `/v1/sales/${saleId}`, token,
+        { starts_at: iso(now + startS * 1000 + 1000), ends_at: iso(now + (startS + durationS) * 1000 + 1000) });
+    }
+  }
 }

@@ -839,7 +839,7 @@ Test(accounts, a_miner_reads_and_edits_her_profile)
     fresh_phone(wallet, sizeof(wallet), "2556");
     snprintf(body, sizeof(body),
              "{\"name\":\"Neema M.\",\"locale\":\"en\",\"payout\":{\"rail\":\"mpesa\","
-             "\"msisdn\":\"%s\"}}",
+             "\"msisdn\":\"%s\"},\"current\":\"5937\"}",
              wallet);
     r = call("PATCH", "/v1/accounts/me", body, token);
     cr_assert_eq(r.status, 200, "%s", r.body);
@@ -849,10 +849,12 @@ Test(accounts, a_miner_reads_and_edits_her_profile)
     cr_assert_str_eq(json_string_value(json_object_get(payout, "msisdn")), wallet);
     kito_http_resp_free(&r);
 
-    r = call("PATCH", "/v1/accounts/me", "{\"payout\":{\"rail\":\"tnm_mpamba\"}}", token);
+    r = call("PATCH", "/v1/accounts/me",
+             "{\"payout\":{\"rail\":\"tnm_mpamba\"},\"current\":\"5937\"}", token);
     kito_assert_error(&r, validation_status(), "validation_failed");
     kito_http_resp_free(&r);
-    r = call("PATCH", "/v1/accounts/me", "{\"payout\":{\"msisdn\":\"+260971234567\"}}", token);
+    r = call("PATCH", "/v1/accounts/me",
+             "{\"payout\":{\"msisdn\":\"+260971234567\"},\"current\":\"5937\"}", token);
     kito_assert_error(&r, validation_status(), "validation_failed");
     kito_http_resp_free(&r);
     r = call("PATCH", "/v1/accounts/me", "{\"role\":\"operator\"}", token);

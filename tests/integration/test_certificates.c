@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "api/common/crypto.h"
+#include "api/common/qr_svg.h"
 #include "api/http/http_error.h"
 #include "api/common/validate.h"
 #include "tests/integration/harness.h"
@@ -432,6 +433,37 @@ Test(certificates, row_rules_and_bad_requests_change_nothing)
     kito_assert_error(&r, 404, "not_found");
     kito_http_resp_free(&r);
     r = call("GET", "/v1/stones/stn_00000000zzzzz/provenance", NULL, NULL);
+    kito_assert_error(&r, 404, "not_found");
+    kito_http_resp_free(&r);
+}
+
+/* Issue 17: the printable certificate's QR code is this server's verify page for it, at the
+ * configured public address (here the default, localhost and the HTTPS port); the symbol's
+ * decoding is tests/unit/common/test_qr_svg.c's, and the browser test scans the printed page. */
+Test(certificates, qr_code_encodes_the_verify_page)
+{
+    world w;
+    make_world(&w);
+    char id[32], path[96];
+    issue(&w, "3.12", "", id);
+    snprintf(path, sizeof(path), "/v1/certificates/%s/qr.svg", id);
+    struct kito_http_resp r = call("GET", path, NULL, NULL);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    char value[64];
+    cr_assert(kito_http_header(&r, "content-type", value, sizeof(value)));
+    cr_assert_str_eq(value, "image/svg+xml");
+    char url[128];
+    snprintf(url, sizeof(url), "https://localhost:%d/verify.html?id=%s", kd.https_port, id);
+    char *want = kito_qr_svg(url, NULL);
+    cr_assert_not_null(want);
+    cr_assert_str_eq(r.body, want);
+    free(want);
+    kito_http_resp_free(&r);
+
+    r = call("GET", "/v1/certificates/crt_0000000000zzz/qr.svg", NULL, NULL);
+    kito_assert_error(&r, 404, "not_found");
+    kito_http_resp_free(&r);
+    r = call("GET", "/v1/certificates/stn_0000000000001/qr.svg", NULL, NULL);
     kito_assert_error(&r, 404, "not_found");
     kito_http_resp_free(&r);
 }

@@ -9,6 +9,9 @@
  *   - a master killed with SIGKILL: its replica is promoted, the old map's writes are refused,
  *     the first MOVED (or a re-read of CLUSTER SLOTS) gives the new master, and every key
  *     written and acknowledged with WAIT 1 before the kill is on it;
+ *   - MariaDB: `ops/kito cluster up mysql` makes a primary and a semi-synchronous replica; every
+ *     commit the primary acknowledged is on the replica, which after the primary's SIGKILL and
+ *     `ops/kito cluster promote` takes writes;
  *   - while a slot migrates, the client follows ASK to the importing node and keeps its map;
  *   - Kito's cluster client (api/adapters/redis_cluster.h) writes 48 lots' journals through a
  *     master's SIGKILL and its return as a replica: every entry it acknowledged (XADD, then WAIT 1
@@ -28,6 +31,7 @@
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
+#include <mysql.h>
 #include <uv.h>
 
 #include "api/adapters/redis_cluster.h"
@@ -39,6 +43,7 @@ typedef struct cluster {
     char dir[512];
     char password[65];
     char ports[128]; /* "p1 p2 ...", masters first, as ops/kito cluster takes them */
+    bool pids_read;  /* pid[] holds what `up` started (0: killed by the test) */
     int port[NODES];
     pid_t pid[NODES];
 } cluster;
@@ -94,9 +99,24 @@ static void cluster_up(cluster *c)
     char up[2048];
     snprintf(up, sizeof(up),
              "KITO_CLUSTER_PORTS='%s' KITO_CLUSTER_VAR='%s' KITO_CLUSTER_SECRETS='%s/secrets.env' "
-             "'%s/ops/kito' cluster up >>'%s/up.log' 2>&1",
+             "'%s/ops/kito' cluster up redis >>'%s/up.log' 2>&1",
              c->ports, c->dir, c->dir, getenv("KITO_TEST_ROOT"), c->dir);
     cr_assert_eq(system(up), 0, "ops/kito cluster up failed: see %s/up.log", c->dir);
+}
+
+/* NAME's value in the cluster's secrets file (up to 64 bytes) into out. */
+static void secret(const cluster *c, const char *name, char out[65])
+{
+    char path[700], line[256], fmt[80];
+    snprintf(path, sizeof(path), "%s/secrets.env", c->dir);
+    snprintf(fmt, sizeof(fmt), "%s=%%64s", name);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    out[0] = '\0';
+    while (fgets(line, sizeof(line), f) && sscanf(line, fmt, out) != 1)
+        ;
+    fclose(f);
+    cr_assert(out[0], "no %s in %s", name, path);
 }
 
 static void read_pid(cluster *c, int i)
@@ -125,17 +145,10 @@ static void cluster_start(cluster *c)
     /* the operator's command builds it, so the test proves that too */
     cluster_up(c);
 
-    char path[700], line[256];
-    snprintf(path, sizeof(path), "%s/secrets.env", c->dir);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "KITO_REDIS_ADMIN_PASSWORD=%64s", c->password) == 1)
-            break;
-    fclose(f);
-    cr_assert(c->password[0], "no admin password in %s", path);
+    secret(c, "KITO_REDIS_ADMIN_PASSWORD", c->password);
     for (int i = 0; i < NODES; i++)
         read_pid(c, i);
+    c->pids_read = true;
     /* `up` returns once the slots are served and the replicas synced; the gossip may take a
      * moment more to tell node 0 about every replica */
     for (int t = 0; t < 200; t++) {
@@ -156,11 +169,22 @@ static void cluster_start(cluster *c)
 
 static void cluster_stop(cluster *c)
 {
-    for (int i = 0; i < NODES; i++) /* not our child (redis daemonizes): no waitpid */
+    for (int i = 0; i < NODES; i++) {           /* not our child (redis daemonizes): no waitpid */
+        if (!c->pids_read && c->port[i] != 0) { /* `up` failed before we read them */
+            char path[700];
+            snprintf(path, sizeof(path), "%s/node-%d/redis.pid", c->dir, c->port[i]);
+            FILE *f = fopen(path, "r");
+            if (f) {
+                if (fscanf(f, "%d", &c->pid[i]) != 1)
+                    c->pid[i] = 0;
+                fclose(f);
+            }
+        }
         if (c->pid[i] > 0) {
             kill(c->pid[i], SIGKILL);
             c->pid[i] = 0;
         }
+    }
     if (c->dir[0]) {
         char rm[600];
         snprintf(rm, sizeof(rm), "rm -rf '%s'", c->dir);
@@ -553,4 +577,122 @@ Test(cluster, the_client_follows_ask_while_a_slot_migrates, .fini = teardown, .t
     cr_assert_eq(x->integer, 1, "the entry is on the importing node");
     freeReplyObject(x);
     redisFree(r);
+}
+
+/* ---- MariaDB: a primary, its replica, a promotion ----------------------------------------------
+ */
+
+static int mysql_pid[2];
+
+static bool mysql_pids_read;
+static int file_pid(const char *dir, const char *name);
+
+static void stop_mysql(void)
+{
+    static const char *const nodes[] = {"mysql-primary", "mysql-replica"};
+    for (int i = 0; i < 2; i++) {
+        if (!mysql_pids_read) { /* `up` failed before we read them */
+            char path[700];
+            snprintf(path, sizeof(path), "%s/%s/mysqld.pid", cl.dir, nodes[i]);
+            if (access(path, R_OK) == 0)
+                mysql_pid[i] = file_pid(cl.dir, nodes[i]);
+        }
+        if (mysql_pid[i] > 0)
+            kill(mysql_pid[i], SIGKILL);
+    }
+    teardown();
+}
+
+static MYSQL *as_kito(const cluster *c, int port)
+{
+    char password[65];
+    secret(c, "KITO_MYSQL_PASSWORD", password);
+    MYSQL *db = mysql_init(NULL);
+    cr_assert_not_null(
+        mysql_real_connect(db, "127.0.0.1", "kito", password, "kito", (unsigned)port, NULL, 0),
+        ":%d: %s", port, mysql_error(db));
+    return db;
+}
+
+static long long one_number(MYSQL *db, const char *sql)
+{
+    cr_assert_eq(mysql_query(db, sql), 0, "%s: %s", sql, mysql_error(db));
+    MYSQL_RES *res = mysql_store_result(db);
+    MYSQL_ROW row = mysql_fetch_row(res);
+    cr_assert_not_null(row, "%s: no row", sql);
+    long long v = atoll(row[mysql_num_fields(res) - 1]);
+    mysql_free_result(res);
+    return v;
+}
+
+static int file_pid(const char *dir, const char *name)
+{
+    char path[700];
+    snprintf(path, sizeof(path), "%s/%s/mysqld.pid", dir, name);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    int pid = 0;
+    cr_assert_eq(fscanf(f, "%d", &pid), 1);
+    fclose(f);
+    return pid;
+}
+
+static void cluster_mysql(cluster *c, const char *verb, int ports[2])
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "KITO_CLUSTER_MYSQL_PORTS='%d %d' KITO_CLUSTER_VAR='%s' "
+             "KITO_CLUSTER_SECRETS='%s/secrets.env' '%s/ops/kito' cluster %s >>'%s/up.log' 2>&1",
+             ports[0], ports[1], c->dir, c->dir, getenv("KITO_TEST_ROOT"), verb, c->dir);
+    cr_assert_eq(system(cmd), 0, "ops/kito cluster %s failed: see %s/up.log", verb, c->dir);
+}
+
+Test(cluster, a_mariadb_replica_holds_every_commit_and_takes_over, .fini = stop_mysql,
+     .timeout = 240)
+{
+    const char *var = getenv("KITO_TEST_VAR");
+    cr_assert(var && getenv("KITO_TEST_ROOT"), "run through ops/kito test");
+    srandom((unsigned)(getpid() ^ time(NULL)));
+    snprintf(cl.dir, sizeof(cl.dir), "%s/cluster-%d", var, (int)getpid());
+    cr_assert(mkdir(cl.dir, 0700) == 0 || errno == EEXIST);
+    int ports[2];
+    ports[0] = pick_port(&cl, 0);
+    do
+        ports[1] = pick_port(&cl, 0);
+    while (ports[1] == ports[0]);
+    cluster_mysql(&cl, "up mysql", ports);
+    mysql_pid[0] = file_pid(cl.dir, "mysql-primary");
+    mysql_pid[1] = file_pid(cl.dir, "mysql-replica");
+    mysql_pids_read = true;
+
+    MYSQL *primary = as_kito(&cl, ports[0]);
+    cr_assert_eq(mysql_query(primary, "CREATE TABLE probe (id INT PRIMARY KEY) ENGINE=InnoDB"), 0,
+                 "%s", mysql_error(primary));
+    long long yes0 = one_number(primary, "SHOW STATUS LIKE 'Rpl_semi_sync_master_yes_tx'");
+    for (int i = 1; i <= 300; i++) { /* 300 commits, each acknowledged by the primary */
+        char sql[64];
+        snprintf(sql, sizeof(sql), "INSERT INTO probe VALUES (%d)", i);
+        cr_assert_eq(mysql_query(primary, sql), 0, "%s", mysql_error(primary));
+    }
+    long long yes = one_number(primary, "SHOW STATUS LIKE 'Rpl_semi_sync_master_yes_tx'") - yes0;
+    cr_assert_geq(yes, 300, "every commit waited for the replica (semi-synchronous): %lld", yes);
+    mysql_close(primary);
+
+    MYSQL *replica = as_kito(&cl, ports[1]);
+    cr_assert_eq(one_number(replica, "SELECT @@read_only"), 1);
+    cr_assert_neq(mysql_query(replica, "INSERT INTO probe VALUES (1000)"), 0,
+                  "a replica refuses the application's writes");
+    mysql_close(replica);
+
+    kill(mysql_pid[0], SIGKILL); /* the primary is lost */
+    mysql_pid[0] = 0;
+    cluster_mysql(&cl, "promote", ports);
+
+    MYSQL *promoted = as_kito(&cl, ports[1]);
+    cr_assert_eq(one_number(promoted, "SELECT COUNT(*) FROM probe"), 300,
+                 "every commit the primary acknowledged is on the promoted replica");
+    cr_assert_eq(one_number(promoted, "SELECT @@read_only"), 0);
+    cr_assert_eq(mysql_query(promoted, "INSERT INTO probe VALUES (301)"), 0, "%s",
+                 mysql_error(promoted));
+    mysql_close(promoted);
 }

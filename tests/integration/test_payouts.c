@@ -30,6 +30,7 @@
 #include "tests/integration/harness.h"
 
 #define TOKEN "test-callback-token-0123456789abcdef"
+#define WALLET_HOLD_S "5"
 
 static struct kito_kitod kd;
 static pid_t sim_pid;
@@ -158,7 +159,9 @@ static void kitod_up(void)
                          /* the simulator is pointed at the real port once kitod has one */
                          "KITO_MPESA_CALLBACK_BASE=https://localhost:1",
                          "KITO_MPESA_CALLBACK_TOKEN=" TOKEN, "KITO_MPESA_TIMEOUT_MS=1500",
-                         "KITO_PAYOUT_INTERVAL_MS=100", "KITO_PAYOUT_CHECK_AFTER_MS=2500", NULL};
+                         "KITO_PAYOUT_INTERVAL_MS=100", "KITO_PAYOUT_CHECK_AFTER_MS=2500",
+                         /* a wallet change's hold, short enough to wait out in a test */
+                         "KITO_PAYOUT_WALLET_HOLD_S=" WALLET_HOLD_S, NULL};
     kito_harness_kitod_start(&kd, env);
     /* a busy shared machine can take a while; leave nothing running if it never does */
     if (kito_harness_wait_health(&kd, 200, 20000) != 200) {
@@ -230,15 +233,18 @@ TestSuite(payouts, .init = suite_up, .fini = suite_down, .timeout = 90);
  */
 
 struct sold {
-    unsigned long long miner, buyer, settlement;
+    unsigned long long miner, buyer, settlement, sale, lot;
+    char currency[4];
     char msisdn[20];
     char miner_token[44];
 };
 
+static void arrange_paid(struct sold *s);
+
 /* A Kenyan miner (payout wallet ending in suffix), a USD sale, a sold lot, its settlement with a
- * balanced ledger transaction, and its invoice, paid. Hammer USD 100.00: premium 10.00, commission
- * 5.00, royalty 6.00, miner net 89.00. */
-static void arrange(struct sold *s, const char *suffix, const char *currency)
+ * balanced ledger transaction, and its invoice, not paid yet. Hammer USD 100.00: premium 10.00,
+ * commission 5.00, royalty 6.00, miner net 89.00. */
+static void arrange_unpaid(struct sold *s, const char *suffix, const char *currency)
 {
     static unsigned counter;
     counter++;
@@ -289,6 +295,16 @@ static void arrange(struct sold *s, const char *suffix, const char *currency)
         " %llu, %llu, %llu, '%s', 10000, 1000, 1000, 11000, 500, 500, %lld, 'KE', 600, 600, 8900,"
         " %llu, '1-%llu', UTC_TIMESTAMP(3))",
         lot, sale, stone, s->buyer, s->miner, currency, rate, tx, lot);
+    s->sale = sale;
+    s->lot = lot;
+    snprintf(s->currency, sizeof(s->currency), "%s", currency);
+}
+
+/* The invoice of arrange_unpaid's settlement, paid: from here the payout worker may act. */
+static void arrange_paid(struct sold *s)
+{
+    unsigned long long sale = s->sale, lot = s->lot;
+    const char *currency = s->currency;
     /* paid last, with the buyer's payment and its ledger transaction (cash debit, receivable
      * credit) as `kitoctl payment record` makes them: from here the payout worker may act */
     unsigned long long invoice = kito_harness_sql(
@@ -308,6 +324,13 @@ static void arrange(struct sold *s, const char *suffix, const char *currency)
     kito_harness_sql("INSERT INTO payments (invoice_id, amount_minor, currency, reference,"
                      " ledger_transaction_id) VALUES (%llu, 11000, '%s', 'PAYOUT-TEST-%llu', %llu)",
                      invoice, currency, lot, ptx);
+}
+
+/* arrange_unpaid, then paid. */
+static void arrange(struct sold *s, const char *suffix, const char *currency)
+{
+    arrange_unpaid(s, suffix, currency);
+    arrange_paid(s);
 }
 
 static void set_rate(const char *rate)
@@ -941,4 +964,112 @@ Test(payouts, success_to_another_wallet_is_held_as_an_anomaly)
         value_i64("SELECT COUNT(*) FROM ledger_transactions WHERE reference = '%s'", pay_id(id)),
         0);
     assert_held(id, "wallet");
+}
+
+/* ---- a payout wallet change (issue 15, finding 5) ------------------------------------------ */
+
+/* Her payout wallet, her wallet changes and the wallet_changed SMS to phone, as counts. */
+static long long wallet_changes(unsigned long long miner)
+{
+    return value_i64("SELECT COUNT(*) FROM payout_wallet_changes WHERE account_id = %llu", miner);
+}
+
+static long long wallet_sms(unsigned long long miner, const char *phone)
+{
+    return value_i64("SELECT COUNT(*) FROM sms_outbox WHERE account_id = %llu"
+                     " AND kind = 'wallet_changed' AND phone = '%s'",
+                     miner, phone);
+}
+
+/* A bearer token alone does not move her payouts: without her PIN, or with a wrong one, the
+ * change is refused and nothing changes. With it, the old number gets an SMS, the payout to the
+ * new wallet waits the hold (the provider sees nothing, and the miner and the operator see why),
+ * and is paid, once, after it. */
+Test(payouts, a_wallet_change_needs_the_pin_tells_the_old_number_and_holds_the_payout)
+{
+    struct sold s;
+    arrange_unpaid(&s, "20", "KES");
+    char old[20], fresh[20], got[32];
+    snprintf(old, sizeof(old), "%s", s.msisdn);
+    snprintf(fresh, sizeof(fresh), "%.*s21", (int)strlen(old) - 2, old);
+    kito_who miner = {.id = s.miner};
+    snprintf(miner.token, sizeof(miner.token), "%s", s.miner_token);
+
+    struct kito_http_resp r = kito_harness_callf(&kd, &miner, NULL, "PATCH", "/v1/accounts/me",
+                                                 "{\"payout\":{\"msisdn\":\"%s\"}}", fresh);
+    kito_harness_expect(&r, 422, "a wallet change without her PIN");
+    json_t *err = json_object_get(r.json, "error");
+    cr_assert_str_eq(json_string_value(json_object_get(err, "code")), "validation_failed");
+    cr_assert(strncmp(json_string_value(json_object_get(err, "message")), "current ", 8) == 0, "%s",
+              r.body);
+    kito_http_resp_free(&r);
+    r = kito_harness_callf(&kd, &miner, NULL, "PATCH", "/v1/accounts/me",
+                           "{\"payout\":{\"msisdn\":\"%s\"},\"current\":\"9173\"}", fresh);
+    kito_harness_expect(&r, 403, "a wallet change with a wrong PIN");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "error"), "code")),
+                     "forbidden");
+    kito_http_resp_free(&r);
+    value_text(got, sizeof(got), "SELECT payout_msisdn FROM miner_profiles WHERE account_id = %llu",
+               s.miner);
+    cr_assert_str_eq(got, old, "a refused change changes nothing");
+    cr_assert_eq(wallet_changes(s.miner), 0);
+    cr_assert_eq(wallet_sms(s.miner, old), 0);
+
+    r = kito_harness_callf(&kd, &miner, NULL, "PATCH", "/v1/accounts/me",
+                           "{\"payout\":{\"msisdn\":\"%s\"},\"current\":\"%s\"}", fresh,
+                           KITO_HARNESS_PIN);
+    kito_harness_expect(&r, 200, "a wallet change with her PIN");
+    json_t *payout = json_object_get(json_object_get(r.json, "miner"), "payout");
+    cr_assert_str_eq(json_string_value(json_object_get(payout, "msisdn")), fresh);
+    cr_assert(json_is_string(json_object_get(payout, "held_until")), "%s", r.body);
+    kito_http_resp_free(&r);
+    cr_assert_eq(wallet_changes(s.miner), 1);
+    cr_assert_eq(wallet_sms(s.miner, old), 1, "the old number is told");
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM audit_log WHERE action ="
+                           " 'account.payout_wallet_change' AND entity_id = %llu",
+                           s.miner),
+                 1);
+
+    /* the invoice is paid inside the hold: the payout is made for the new wallet and waits */
+    arrange_paid(&s);
+    long long id = -1;
+    for (int i = 0; i < 100 && id < 0; i++) {
+        id = value_i64("SELECT id FROM payouts WHERE settlement_id = %llu", s.settlement);
+        if (id < 0)
+            kito_harness_sleep_ms(50);
+    }
+    cr_assert(id > 0, "no payout was made");
+    cr_assert_eq(value_i64("SELECT UTC_TIMESTAMP(3) < hold_until FROM payout_wallet_changes"
+                           " WHERE account_id = %llu",
+                           s.miner),
+                 1, "the machine was too slow to look inside the hold of " WALLET_HOLD_S " s");
+    kito_harness_sleep_ms(600); /* several worker passes */
+    value_text(got, sizeof(got), "SELECT state FROM payouts WHERE id = %lld", id);
+    cr_assert_str_eq(got, "pending", "a payout to the new wallet waits out the hold");
+    int received, paid;
+    sim_payments(pay_id((unsigned long long)id), &received, &paid, NULL);
+    cr_assert_eq(received, 0, "the provider was asked %d times inside the hold", received);
+    char path[64];
+    snprintf(path, sizeof(path), "/v1/payouts/%s", pay_id((unsigned long long)id));
+    r = get_as(s.miner_token, path);
+    kito_harness_expect(&r, 200, "her held payout");
+    json_t *hold = json_object_get(r.json, "hold");
+    cr_assert_str_eq(json_string_value(json_object_get(hold, "reason")), "wallet_changed", "%s",
+                     r.body);
+    cr_assert(json_is_string(json_object_get(hold, "until")), "%s", r.body);
+    kito_http_resp_free(&r);
+
+    /* after the hold, it is sent, once, to the new wallet */
+    unsigned long long done = wait_state(&s, "succeeded", 15000);
+    assert_paid_once(done);
+    value_text(got, sizeof(got), "SELECT msisdn FROM payouts WHERE id = %llu", done);
+    cr_assert_str_eq(got, fresh);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts a JOIN payout_wallet_changes w"
+                           " ON w.account_id = %llu WHERE a.payout_id = %llu"
+                           " AND a.created_at < w.hold_until",
+                           s.miner, done),
+                 0, "no attempt was made before the hold ended");
+    r = get_as(s.miner_token, path);
+    cr_assert(json_is_null(json_object_get(r.json, "hold")), "%s", r.body);
+    kito_http_resp_free(&r);
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/store/lease.h"
 #include "tests/integration/harness.h"
 
 static struct kito_kitod kd;
@@ -709,4 +710,138 @@ Test(settlement, a_recorded_result_is_shown_though_the_books_no_longer_hold_the_
     page = get("/v1/me/wins", other_token, 200);
     cr_assert_eq(json_array_size(json_object_get(page, "items")), 0, "nobody else's wins");
     json_decref(page);
+}
+
+/* ---- one settlement worker across the nodes (issue 20) --------------------------------------- */
+
+static MYSQL *other_node(void)
+{
+    MYSQL *db = mysql_init(NULL);
+    cr_assert(mysql_real_connect(db, "127.0.0.1", "kito", getenv("KITO_TEST_MYSQL_PASSWORD"),
+                                 "kito", (unsigned)atoi(getenv("KITO_TEST_MYSQL_PORT")), NULL,
+                                 0) != NULL,
+              "cannot connect: %s", mysql_error(db));
+    return db;
+}
+
+static long long take_lease(MYSQL *db)
+{
+    cr_assert_eq(mysql_query(db, "SELECT GET_LOCK('" KITO_LEASE_SETTLEMENT "', 0)"), 0, "%s",
+                 mysql_error(db));
+    MYSQL_RES *res = mysql_store_result(db);
+    MYSQL_ROW row = mysql_fetch_row(res);
+    long long v = row && row[0] ? atoll(row[0]) : -1;
+    mysql_free_result(res);
+    return v;
+}
+
+Test(settlement, only_the_node_holding_the_lease_settles)
+{
+    /* kitod's worker holds the lease: another node cannot take it */
+    MYSQL *other = other_node();
+    for (int i = 0; i < 50 && fresh_i64("SELECT IS_USED_LOCK('" KITO_LEASE_SETTLEMENT "') IS NULL");
+         i++)
+        usleep(100 * 1000);
+    cr_assert_eq(take_lease(other), 0, "the settlement lease is held by kitod's worker");
+
+    /* kitod stops: its connection goes, and the lease with it; the other node takes it */
+    kito_harness_kitod_stop(&kd, 5000);
+    long long took = 0;
+    for (int i = 0; i < 50 && (took = take_lease(other)) != 1; i++)
+        usleep(100 * 1000);
+    cr_assert_eq(took, 1, "the lease is free once its holder's connection ended");
+    kito_harness_kitod_start(&kd, NULL);
+    cr_assert_eq(kito_harness_wait_health(&kd, 200, 8000), 200);
+
+    /* kitod stands by: a sold lot waits for the node holding the lease */
+    struct world w;
+    world_make(&w, "USD");
+    unsigned long long lot = lot_make(&w, "TZ", "zoisite", 200);
+    sold(&w, lot, 50001);
+    cr_assert_not(wait_final(lot, 3000), "a worker without the lease settled a lot");
+
+    /* the other node dies: kitod's worker takes the lease over and settles it, once */
+    mysql_close(other);
+    cr_assert(wait_final(lot, 15000), "kitod's worker did not take the lease over");
+    cr_assert_eq(fresh_i64("SELECT COUNT(*) FROM settlements WHERE lot_id = %llu", lot), 1);
+}
+
+/* GET with a bearer token; the whole response (the caller frees it). */
+static struct kito_http_resp get_raw(const char *path, const char *token)
+{
+    char auth[80];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    const char *hdr[] = {auth, NULL};
+    struct kito_http_resp r;
+    cr_assert_eq(kito_http(&kd, "GET", path, NULL, 0, hdr, 0, &r), 0);
+    return r;
+}
+
+/* Issue 17: the results as CSV, a row per lot with its settlement, for the organiser only. */
+Test(settlement, results_csv_has_a_row_per_lot_with_its_settlement)
+{
+    struct world w;
+    world_make(&w, "USD");
+    unsigned long long a = lot_make(&w, "TZ", "zoisite", 250);
+    unsigned long long b = lot_make(&w, "TZ", "zoisite", 150);
+    kito_harness_sql(
+        "UPDATE stones SET variety = '=cmd|'' /C calc''!A0' WHERE id = (SELECT stone_id"
+        " FROM lots WHERE id = %llu)",
+        b);
+    sold(&w, a, 100000);
+    xadd(&w, b, "unsold", 0, 0);
+    cr_assert(wait_final(a, 10000) && wait_final(b, 10000));
+    char sale[32], path[96];
+    sal_id(w.sale, sale);
+    snprintf(path, sizeof(path), "/v1/sales/%s/results.csv", sale);
+
+    struct kito_http_resp r = get_raw(path, w.org_token);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    char value[128];
+    cr_assert(kito_http_header(&r, "content-type", value, sizeof(value)));
+    cr_assert_str_eq(value, "text/csv; charset=utf-8; header=present");
+    cr_assert(kito_http_header(&r, "content-disposition", value, sizeof(value)));
+    char want_name[96];
+    snprintf(want_name, sizeof(want_name), "attachment; filename=\"results-%s.csv\"", sale);
+    cr_assert_str_eq(value, want_name);
+    cr_assert(kito_http_header(&r, "cache-control", value, sizeof(value)));
+    cr_assert_str_eq(value, "no-store");
+    char lot_a[32], lot_b[32], buyer[32], invoice[32];
+    inv_id(a, lot_a);
+    memcpy(lot_a, "lot", 3);
+    inv_id(b, lot_b);
+    memcpy(lot_b, "lot", 3);
+    inv_id(w.buyer, buyer);
+    memcpy(buyer, "acc", 3);
+    cr_assert_eq(kito_harness_sql_value(invoice, sizeof(invoice),
+                                        "SELECT i.number FROM invoices i JOIN settlements s ON"
+                                        " s.id = i.settlement_id WHERE s.lot_id = %llu",
+                                        a),
+                 1);
+    char want[1024];
+    /* hammer 1000.00; premium 10%, commission 5%, royalty 6%, levy 1% (the worked example);
+     * lot numbers come from lot_make's counter: read, not guessed */
+    char na[16], nb[16];
+    kito_harness_sql_value(na, sizeof(na), "SELECT lot_number FROM lots WHERE id = %llu", a);
+    kito_harness_sql_value(nb, sizeof(nb), "SELECT lot_number FROM lots WHERE id = %llu", b);
+    snprintf(want, sizeof(want),
+             "lot_number,lot_id,state,species,variety,weight_ct,currency,hammer,buyer_premium,"
+             "buyer_total,commission,royalty,levy,miner_net,buyer_id,invoice_number,"
+             "invoice_status\r\n"
+             "%s,%s,sold,zoisite,,2.50,USD,1000.00,100.00,1100.00,50.00,60.00,10.00,880.00,%s,%s,"
+             "issued\r\n"
+             "%s,%s,unsold,zoisite,\"'=cmd|' /C calc'!A0\",1.50,USD,,,,,,,,,,\r\n",
+             na, lot_a, buyer, invoice, nb, lot_b);
+    cr_assert_str_eq(r.body, want);
+    kito_http_resp_free(&r);
+
+    r = get_raw(path, w.buyer_token);
+    kito_assert_error(&r, 403, "forbidden");
+    kito_http_resp_free(&r);
+    unsigned long long other = kito_harness_account("organizer", NULL, 0);
+    char other_tok[44];
+    kito_harness_session(other, other_tok);
+    r = get_raw(path, other_tok);
+    kito_assert_error(&r, 404, "not_found");
+    kito_http_resp_free(&r);
 }

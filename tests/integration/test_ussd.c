@@ -445,3 +445,54 @@ Test(ussd, a_repeated_request_gets_the_same_answer_and_expired_sessions_end)
     snprintf(t.phone, sizeof(t.phone), "+255700000999");
     type(&t, "1", "END ");
 }
+
+/* Menu 6 (issue 18; issue 15, finding 5): the new number, then her PIN. A wrong PIN changes
+ * nothing; the right one moves her payouts, tells the old number by SMS and holds payouts to the
+ * new wallet (the hold itself: test_payouts.c). */
+Test(ussd, a_wallet_change_needs_her_pin_and_tells_the_old_number)
+{
+    char phone[32];
+    unsigned long long miner = kito_harness_account("miner", phone, sizeof(phone));
+    kito_harness_sql("INSERT INTO miner_profiles (account_id, country, payout_msisdn, payout_rail)"
+                     " VALUES (%llu, 'TZ', '%s', 'mpesa')",
+                     miner, phone);
+    char fresh[32], national[32];
+    snprintf(fresh, sizeof(fresh), "+2557%.8s", phone + 5);
+    fresh[strlen(fresh) - 1] = fresh[strlen(fresh) - 1] == '9' ? '0' : fresh[strlen(fresh) - 1] + 1;
+    snprintf(national, sizeof(national), "0%s", fresh + 4);
+    session s;
+    dial(&s, phone);
+    type(&s, "6", "New mobile money number");
+    type(&s, national, fresh);
+    type(&s, "1111", "Wrong PIN.");
+    char v[64];
+    kito_harness_sql_value(
+        v, sizeof(v), "SELECT payout_msisdn FROM miner_profiles WHERE account_id = %llu", miner);
+    cr_assert_str_eq(v, phone, "a wrong PIN changes nothing");
+    cr_assert_eq(kito_harness_count("SELECT COUNT(*) FROM payout_wallet_changes"
+                                    " WHERE account_id = %llu",
+                                    miner),
+                 0);
+    type(&s, KITO_HARNESS_PIN, "END Payouts now go to");
+    kito_harness_sql_value(
+        v, sizeof(v), "SELECT payout_msisdn FROM miner_profiles WHERE account_id = %llu", miner);
+    cr_assert_str_eq(v, fresh);
+    cr_assert_eq(kito_harness_count("SELECT COUNT(*) FROM payout_wallet_changes"
+                                    " WHERE account_id = %llu AND channel = 'ussd'"
+                                    " AND old_msisdn = '%s' AND hold_until > UTC_TIMESTAMP(3)",
+                                    miner, phone),
+                 1);
+    cr_assert_eq(kito_harness_count("SELECT COUNT(*) FROM sms_outbox WHERE account_id = %llu"
+                                    " AND kind = 'wallet_changed' AND phone = '%s'",
+                                    miner, phone),
+                 1, "the old number gets an SMS");
+    /* the same number again is hers already: nothing more */
+    dial(&s, phone);
+    type(&s, "6", NULL);
+    type(&s, national, NULL);
+    type(&s, KITO_HARNESS_PIN, "already");
+    cr_assert_eq(kito_harness_count("SELECT COUNT(*) FROM payout_wallet_changes"
+                                    " WHERE account_id = %llu",
+                                    miner),
+                 1);
+}

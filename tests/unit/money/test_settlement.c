@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/money/settlement.h"
+#include "engine/command.h"
 #include "engine/fees.h"
 
 /* Parses a NULL-terminated list of field, value strings. */
@@ -39,6 +40,22 @@ Test(outbox_entry, parses_a_sold_entry)
     cr_assert_eq(e.result, KITO_OUTBOX_SOLD);
     cr_assert_eq(e.seq, 15);
     cr_assert_eq(e.closed_at_ms, 1767225601234);
+}
+
+/* A live lot won by a floor paddle: the engine's bidder is KITO_PADDLE_BIDDER(p), top bit set
+ * (engine/command.h); the writer resolves it to the buyer holding that paddle. Rejecting it left
+ * every floor win unsettled (issue 17). */
+Test(outbox_entry, parses_a_floor_paddle_winner)
+{
+    const char *kv[] = {SOLD_FIELDS("11000", "9223372036854775829"), NULL};
+    struct kito_outbox_entry e;
+    char why[200];
+    cr_assert_eq(parse("1-0", kv, &e, why), KITO_OK, "%s", why);
+    cr_assert_eq(e.winner, KITO_PADDLE_BIDDER(21));
+    const char *too_big[] = {SOLD_FIELDS("11000", "18446744073709551616"), NULL};
+    cr_assert_eq(parse("1-0", too_big, &e, why), KITO_E_VALIDATION);
+    const char *not_a_number[] = {SOLD_FIELDS("11000", "92233720368547758x9"), NULL};
+    cr_assert_eq(parse("1-0", not_a_number, &e, why), KITO_E_VALIDATION);
 }
 
 Test(outbox_entry, parses_unsold_and_ignores_unknown_fields)

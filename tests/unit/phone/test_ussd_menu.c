@@ -52,7 +52,9 @@ static void answer(fake *f, kito_ussd_effect fx, const kito_ussd_request *rq, ki
     case KITO_USSD_FX_OFFER:
     case KITO_USSD_FX_RESULTS:
     case KITO_USSD_FX_PIN_CHECK:
+    case KITO_USSD_FX_SET_WALLET:
         out->outcome = f->pin;
+        out->hold_s = 86400;
         out->tries_left = 2;
         out->retry_after_s = 1800;
         if (f->pin != KITO_USSD_OK)
@@ -277,6 +279,37 @@ Test(ussd_menu, pin_change_checks_the_current_pin_first)
     cr_assert_eq(f.last_effect, KITO_USSD_FX_SET_PIN);
     cr_assert_str_eq(f.last_req.pin, "5937");
     cr_assert(strstr(g.reply, "END PIN yako imebadilishwa.") != NULL, "%s", g.reply);
+}
+
+/* Issue 18 menu 6, issue 15 finding 5: the new number (of her country), then her PIN; the
+ * service gets both, and she is told of the hold and the SMS to her old number. */
+Test(ussd_menu, wallet_change_asks_the_number_then_the_pin)
+{
+    fake f = {.registered = true, .pin = KITO_USSD_PIN_WRONG};
+    gw g;
+    dial(&g, &f, "+254712345678");
+    send(&g, "6");
+    cr_assert_eq(g.s.screen, KITO_USSD_S_WALLET_NUMBER, "%s", g.reply);
+    send(&g, "0255712345678");
+    cr_assert_eq(g.s.screen, KITO_USSD_S_WALLET_NUMBER, "another country's number is refused");
+    cr_assert(strstr(g.reply, "not a mobile number of your country") != NULL, "%s", g.reply);
+    send(&g, "0722000111");
+    cr_assert_eq(g.s.screen, KITO_USSD_S_WALLET_PIN, "%s", g.reply);
+    cr_assert(strstr(g.reply, "+254722000111") != NULL, "the PIN screen names the number: %s",
+              g.reply);
+    cr_assert_eq(f.effects, 1, "no effect before her PIN (only the lookup)");
+    send(&g, "1111");
+    cr_assert_eq(f.last_effect, KITO_USSD_FX_SET_WALLET);
+    cr_assert_eq(g.s.screen, KITO_USSD_S_WALLET_PIN, "a wrong PIN asks again");
+    cr_assert(strstr(g.reply, "Wrong PIN. 2 tries left.") != NULL, "%s", g.reply);
+    f.pin = KITO_USSD_OK;
+    send(&g, "4826");
+    cr_assert_eq(f.last_effect, KITO_USSD_FX_SET_WALLET);
+    cr_assert_str_eq(f.last_req.pin, "4826");
+    cr_assert_str_eq(g.s.wallet, "+254722000111");
+    cr_assert(strstr(g.reply, "END Payouts now go to +254722000111. For your safety they wait 24 "
+                              "hours. An SMS went to your old number.") != NULL,
+              "%s", g.reply);
 }
 
 Test(ussd_menu, offer_picks_a_stone_then_an_organiser_then_asks_the_pin)
