@@ -589,6 +589,61 @@ static int cmd_payout_retry(const options *o)
     return rc;
 }
 
+static int cmd_payout_resolve(const options *o)
+{
+    int rc = 0;
+    uint64_t id;
+    const char *reason = opt(o, "reason");
+    if (opt(o, "payout") == NULL || kito_id_parse(KITO_ID_PAYOUT, opt(o, "payout"), &id) != KITO_OK)
+        return usage_error("payout resolve needs --payout pay_... (see kitoctl reconcile)");
+    if (reason == NULL || reason[0] == '\0')
+        return usage_error("payout resolve needs --reason TEXT: what was found and done");
+    kito_db_conn *db = db_get();
+    if (db == NULL)
+        return EXIT_DB;
+    size_t n = 0;
+    kito_err e = kito_payout_resolve(db, id, 0, reason, &n);
+    if (e == KITO_E_VALIDATION)
+        rc = usage_error("--reason must be 1 to 500 printable characters");
+    else if (e == KITO_E_NOT_FOUND)
+        rc = (fprintf(stderr, "kitoctl: payout resolve: no payout %s\n", opt(o, "payout")),
+              EXIT_DB);
+    else if (e == KITO_E_BAD_STATE)
+        rc = (fprintf(stderr, "kitoctl: payout resolve: %s has no unresolved anomaly\n",
+                      opt(o, "payout")),
+              EXIT_DB);
+    else if (e != KITO_OK)
+        rc = db_failed("payout resolve", e);
+    else
+        printf("%s\t%zu anomal%s resolved; the payout stays held\n", opt(o, "payout"), n,
+               n == 1 ? "y" : "ies");
+    return rc;
+}
+
+static kito_err print_total(void *ud, const kito_payout_total *t)
+{
+    bool *mismatch = ud;
+    bool ok = t->provider_minor == t->ledger_minor;
+    *mismatch |= !ok;
+    printf("%s\t%s\t%s\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%s\n", t->day,
+           t->rail, t->currency, t->payouts, t->provider_units, t->provider_minor,
+           t->ledger_minor, ok ? "ok" : "MISMATCH");
+    return KITO_OK;
+}
+
+static int cmd_payout_totals(const options *o)
+{
+    kito_db_conn *db = db_get();
+    if (db == NULL)
+        return EXIT_DB;
+    bool mismatch = false;
+    printf("day\trail\tcurrency\tpayouts\tprovider_units\tprovider_minor\tledger_minor\tcheck\n");
+    kito_err e = kito_reconcile_payout_totals(db, print_total, &mismatch);
+    if (e != KITO_OK)
+        return db_failed("payout totals", e);
+    return mismatch ? 1 : 0;
+}
+
 /* ---- the audit trail (issue 15) ---------------------------------------------------------------
  */
 
@@ -794,6 +849,19 @@ static const struct command {
      {"payout"},
      "--payout pay_...",
      "give a failed payout a new attempt (new OriginatorConversationID); the worker sends it"},
+    {"payout",
+     "resolve",
+     cmd_payout_resolve,
+     {"payout", "reason"},
+     "--payout pay_... --reason TEXT",
+     "mark a held payout's anomalies resolved with the reason (audited); it stays held"},
+    {"payout",
+     "totals",
+     cmd_payout_totals,
+     {NULL},
+     "",
+     "per day, rail and currency: payouts the providers confirmed (units, minor units) and\n"
+     "        what the ledger credited to mobile-money clearing; exit 1 if any differ"},
     {"audit",
      NULL,
      cmd_audit,

@@ -30,10 +30,17 @@
  * nothing paid), 97 hang (pays, then holds the answer for --hang-ms and closes without one: a
  * lost answer), 99 wrong_amount (pays and reports one unit more; Airtel does not report amounts),
  * 90 fail_then_succeed (FAILED after --delay-ms, then SUCCESSFUL from --late-ms on); others
- * succeed after --delay-ms.
+ * succeed after --delay-ms. MoMo's callback: a transfer with an X-Callback-Url gets the status
+ * document POSTed there once when it is final (as MTN documents: once, no retry), verified with
+ * --cacert; 93 duplicate_callback sends it twice, 94 late_callback after --late-ms, 98
+ * no_callback never (the status enquiry must resolve it); /kito-sim/payments counts
+ * callbacks_delivered.
  *
  * Flags: --rail, --port (required), --bind (127.0.0.1), --delay-ms (200), --late-ms (3000),
- * --hang-ms (15000), --token-ttl-s.
+ * --hang-ms (15000), --cacert PATH / --insecure (how kitod is called back), --latency-ms (0:
+ * every provider call is answered this much later, as a real provider's round trip;
+ * /kito-sim/payments reports in_flight_max, the most calls being answered at once),
+ * --token-ttl-s.
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -56,16 +63,21 @@ typedef enum mode {
     REFUSE,
     HANG,
     WRONG_AMOUNT,
-    FAIL_THEN_SUCCEED
+    FAIL_THEN_SUCCEED,
+    DUPLICATE_CALLBACK,
+    LATE_CALLBACK,
+    NO_CALLBACK
 } mode;
-static const char *const mode_names[] = {"success", "failure", "timeout",      "fail_once",
-                                         "refuse",  "hang",    "wrong_amount", "fail_then_succeed"};
+static const char *const mode_names[] = {
+    "success",    "failure",      "timeout",           "fail_once",          "refuse",
+    "hang",       "wrong_amount", "fail_then_succeed", "duplicate_callback", "late_callback",
+    "no_callback"};
 
 static sim_options common = {
     .bind = "127.0.0.1", .delay_ms = 200, .late_ms = 3000, .hang_ms = 15000};
 static struct {
     bool airtel;
-    long token_ttl_s;
+    long token_ttl_s, latency_ms;
 } opt;
 
 typedef struct payment {
@@ -74,6 +86,7 @@ typedef struct payment {
     mode mode;
     bool failed_first;                  /* fail_once: this one fails */
     int64_t final_at_ms, success_at_ms; /* 0: never */
+    int callbacks;                      /* MoMo callbacks delivered (HTTP 2xx) */
 } payment;
 
 typedef struct token {
@@ -88,6 +101,7 @@ static size_t payment_count;
 static token tokens[TOKENS_MAX];
 static size_t token_count;
 static uint64_t counter;
+static long in_flight, in_flight_max; /* provider calls being answered now, and the most at once */
 static char run_prefix[5];
 
 /* The status line's reason is always "X": clients read the code. */
@@ -199,6 +213,12 @@ static mode mode_for(const char *wallet)
         return WRONG_AMOUNT;
     case '0':
         return FAIL_THEN_SUCCEED;
+    case '3':
+        return DUPLICATE_CALLBACK;
+    case '4':
+        return LATE_CALLBACK;
+    case '8':
+        return NO_CALLBACK;
     default:
         return SUCCESS;
     }
@@ -254,6 +274,73 @@ static const char *state_of(const payment *p)
     if (p->final_at_ms != 0 && now >= p->final_at_ms)
         return "FAILED";
     return "PENDING";
+}
+
+/* MoMo's status document for p (mu held): the enquiry's answer and the callback's body. */
+static json_t *momo_status_locked(const payment *p)
+{
+    const char *st = state_of(p);
+    bool paid = strcmp(st, "SUCCESSFUL") == 0;
+    char amount[24];
+    snprintf(amount, sizeof(amount), "%" PRId64, p->paid);
+    json_t *out =
+        json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:s}", "amount", amount, "currency",
+                  p->currency, "financialTransactionId", paid ? p->txn : "", "externalId",
+                  p->payout, "payee", "partyIdType", "MSISDN", "partyId", p->wallet, "status", st);
+    if (strcmp(st, "FAILED") == 0)
+        json_object_set_new(out, "reason",
+                            json_pack("{s:s, s:s}", "code", "PAYEE_NOT_FOUND", "message",
+                                      "The payee could not be found"));
+    return out;
+}
+
+typedef struct callback_plan {
+    size_t index;
+    char url[700];
+    int copies;   /* 2: duplicate_callback */
+    long wait_ms; /* from the transfer */
+} callback_plan;
+
+/* MoMo's callback (momodeveloper.mtn.com/api-documentation/callback): once, by POST, the status
+ * document, to the X-Callback-Url of the transfer; no retry (MTN's rule). duplicate_callback
+ * sends it twice; late_callback after --late-ms. */
+static void *callback_thread(void *arg)
+{
+    callback_plan *c = arg;
+    sim_sleep_ms(c->wait_ms);
+    for (int k = 0; k < c->copies; k++) {
+        pthread_mutex_lock(&mu);
+        json_t *doc = momo_status_locked(&payments[c->index]);
+        pthread_mutex_unlock(&mu);
+        char *body = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+        long status =
+            body != NULL ? sim_post(&common.tls, c->url, "application/json", body, NULL) : 0;
+        free(body);
+        pthread_mutex_lock(&mu);
+        if (status >= 200 && status < 300)
+            payments[c->index].callbacks++;
+        pthread_mutex_unlock(&mu);
+        sim_log("callback %d for %s: HTTP %ld", k + 1, payments[c->index].reference, status);
+    }
+    free(c);
+    return NULL;
+}
+
+/* Plans the callback of transfer index to url, as its mode says. */
+static void plan_callback(size_t index, const char *url, mode m)
+{
+    if (m == NO_CALLBACK || m == TIMEOUT || m == HANG || url[0] == '\0')
+        return;
+    callback_plan *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return;
+    c->index = index;
+    snprintf(c->url, sizeof(c->url), "%s", url);
+    c->copies = m == DUPLICATE_CALLBACK ? 2 : 1;
+    c->wait_ms = m == LATE_CALLBACK || m == FAIL_THEN_SUCCEED ? common.late_ms : common.delay_ms;
+    if (!sim_spawn(callback_thread, c))
+        free(c);
 }
 
 static void handle_transfer(int fd, const char *head, const char *body, size_t len)
@@ -330,6 +417,9 @@ static void handle_transfer(int fd, const char *head, const char *body, size_t l
         return;
     }
     if (!opt.airtel) {
+        char url[700];
+        if (sim_header(head, "X-Callback-Url", url, sizeof(url)))
+            plan_callback((size_t)index, url, m);
         respond(fd, 202, NULL);
         return;
     }
@@ -359,8 +449,6 @@ static void handle_enquiry(int fd, const char *head, const char *ref)
             continue;
         const char *st = state_of(p);
         bool paid = strcmp(st, "SUCCESSFUL") == 0;
-        char amount[24];
-        snprintf(amount, sizeof(amount), "%" PRId64, p->paid);
         if (opt.airtel)
             out = json_pack("{s:{s:{s:s, s:s, s:s, s:s}}, s:o}", "data", "transaction",
                             "airtel_money_id", paid ? p->txn : "", "id", p->reference, "status",
@@ -370,14 +458,7 @@ static void handle_enquiry(int fd, const char *head, const char *ref)
                             "message", paid ? "Paid" : st, "status",
                             airtel_status(true, "DP00900001001", "Success"));
         else
-            out = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:s}", "amount", amount, "currency",
-                            p->currency, "financialTransactionId", paid ? p->txn : "", "externalId",
-                            p->payout, "payee", "partyIdType", "MSISDN", "partyId", p->wallet,
-                            "status", st);
-        if (!opt.airtel && strcmp(st, "FAILED") == 0)
-            json_object_set_new(out, "reason",
-                                json_pack("{s:s, s:s}", "code", "PAYEE_NOT_FOUND", "message",
-                                          "The payee could not be found"));
+            out = momo_status_locked(p);
     }
     pthread_mutex_unlock(&mu);
     if (out == NULL)
@@ -395,13 +476,14 @@ static void handle_list(int fd)
         const payment *p = &payments[i];
         const char *st = state_of(p);
         json_array_append_new(
-            list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:b}", "reference", p->reference,
-                            "payout", p->payout, "wallet", p->wallet, "amount",
-                            (json_int_t)p->amount, "paid_amount", (json_int_t)p->paid, "status", st,
-                            "mode", mode_names[p->mode], "paid", strcmp(st, "SUCCESSFUL") == 0));
+            list,
+            json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:b, s:i}", "reference", p->reference,
+                      "payout", p->payout, "wallet", p->wallet, "amount", (json_int_t)p->amount,
+                      "paid_amount", (json_int_t)p->paid, "status", st, "mode", mode_names[p->mode],
+                      "paid", strcmp(st, "SUCCESSFUL") == 0, "callbacks_delivered", p->callbacks));
     }
-    json_t *out =
-        json_pack("{s:o, s:I}", "payments", list, "tokens_issued", (json_int_t)token_count);
+    json_t *out = json_pack("{s:o, s:I, s:I}", "payments", list, "tokens_issued",
+                            (json_int_t)token_count, "in_flight_max", (json_int_t)in_flight_max);
     pthread_mutex_unlock(&mu);
     respond(fd, 200, out);
 }
@@ -414,6 +496,17 @@ static void handle(const sim_request *r)
     const char *transfer_path =
         opt.airtel ? "/standard/v2/disbursements/" : "/disbursement/v1_0/transfer";
     size_t tl = strlen(transfer_path);
+    /* a provider call (not the simulator's own pages) is answered --latency-ms late, and counted
+     * while it is being answered: tests see how many calls a client has in flight at most */
+    bool provider = strncmp(path, "/kito-sim/", 10) != 0 && strcmp(path, "/healthz") != 0;
+    if (provider) {
+        pthread_mutex_lock(&mu);
+        if (++in_flight > in_flight_max)
+            in_flight_max = in_flight;
+        pthread_mutex_unlock(&mu);
+        if (opt.latency_ms > 0)
+            sim_sleep_ms(opt.latency_ms);
+    }
     if (sim_is(r, "POST", token_path))
         handle_token(fd, r->head, r->body, r->body_len);
     else if (sim_is(r, "POST", transfer_path))
@@ -434,12 +527,18 @@ static void handle(const sim_request *r)
         respond(fd, 200, json_pack("{s:s}", "status", "ok"));
     else
         respond(fd, 404, momo_error("RESOURCE_NOT_FOUND", "No such path"));
+    if (provider) {
+        pthread_mutex_lock(&mu);
+        in_flight--;
+        pthread_mutex_unlock(&mu);
+    }
 }
 
 static int usage(void)
 {
     return sim_usage("usage: rails_sim --rail momo|airtel --port N [--bind ADDR] [--delay-ms N]\n"
-                     "       [--late-ms N] [--hang-ms N] [--token-ttl-s N]\n");
+                     "       [--late-ms N] [--hang-ms N] [--cacert PATH | --insecure]\n"
+                     "       [--latency-ms N] [--token-ttl-s N]\n");
 }
 
 int main(int argc, char **argv)
@@ -449,8 +548,9 @@ int main(int argc, char **argv)
     const sim_flag own[] = {
         {"--rail", SIM_FLAG_STRING, &rail, 0, 0, NULL, 0, NULL},
         {"--token-ttl-s", SIM_FLAG_LONG, &opt.token_ttl_s, 1, 86400, NULL, 0, NULL},
+        {"--latency-ms", SIM_FLAG_LONG, &opt.latency_ms, 0, 60000, NULL, 0, NULL},
     };
-    if (!sim_parse_args(argc, argv, &common, SIM_WITH_LATE, NULL, 0, own,
+    if (!sim_parse_args(argc, argv, &common, SIM_WITH_LATE | SIM_WITH_TLS, NULL, 0, own,
                         sizeof(own) / sizeof(own[0])) ||
         rail == NULL || (strcmp(rail, "momo") != 0 && strcmp(rail, "airtel") != 0))
         return usage();

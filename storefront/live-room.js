@@ -13,7 +13,7 @@ const page = document.getElementById('page');
 const saleId = param('sale');
 let sale = null, lots = new Map(), live = null, who = null, approval = null;
 const you = new Map(); // lot id -> her anonymous token on that lot (from her own notices)
-let banner = { key: null, vars: null }; // the last lot's end, the fair warning
+let banner = { key: null, vars: null }; // the last lot's end (sold, won, not sold)
 let note = ''; // her last bid's answer
 
 const running = () => [...lots.values()].find(isRunning) ?? null;

@@ -45,6 +45,8 @@ typedef struct kito_rail_conf {
     const char *pin;              /* Airtel: the disbursement PIN, already encrypted (secret) */
     const void *mpesa;            /* Daraja: its kito_mpesa_conf (api/adapters/mpesa.h) */
     uint32_t timeout_ms;          /* one HTTP call at most */
+    const char *callback_url;     /* MoMo X-Callback-Url, "...?token=...": the reference is
+                                     added as &ref=; NULL or "": no callback asked for */
 } kito_rail_conf;
 
 /* One transfer (attempt) as Kito means it. */

@@ -20,9 +20,14 @@
  *     -> 404 {"code": "RESOURCE_NOT_FOUND"}: never received
  *
  * X-Reference-Id is the reference the payout attempt owns: MTN refuses a second transfer with it,
- * so a resent attempt can never pay twice. MoMo can also PUT the same document to an
- * X-Callback-Url; Kito does not ask for it yet and resolves every transfer by the status
- * enquiry (issue 19 keeps the callback as a follow-up).
+ * so a resent attempt can never pay twice.
+ *
+ * The callback (momodeveloper.mtn.com/api-documentation/callback): with an X-Callback-Url header
+ * on the transfer, MTN sends the final result once, by POST or PUT, its body "similar to the
+ * response returned by the status check" (the GET above); "there is no retry on the callback",
+ * so the status enquiry stays the fallback. The body carries externalId but not the
+ * X-Reference-Id, so Kito puts the reference in the URL it asks for (&ref=), and the callback is
+ * read by parse_status against that reference (http/routes_payouts.c).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -136,6 +141,9 @@ static kito_err build_transfer(const kito_rail_conf *conf, const kito_rail_trans
     snprintf(out->path, sizeof(out->path), MOMO_TRANSFER_PATH);
     out->bearer = true;
     kito_err e = kito_rail_request_header(out, "X-Reference-Id: %s", t->reference);
+    if (e == KITO_OK && conf->callback_url != NULL && conf->callback_url[0] != '\0')
+        e = kito_rail_request_header(out, "X-Callback-Url: %s&ref=%s", conf->callback_url,
+                                     t->reference);
     if (e == KITO_OK)
         e = common_headers(conf, out);
     return e;

@@ -194,6 +194,15 @@ static kito_err load_mpesa(kito_config *cfg, kito_config_getenv_fn env, void *ud
     cfg->payout_interval_ms = (uint32_t)v;
     TRY(get_uint(env, ud, "KITO_PAYOUT_CHECK_AFTER_MS", 60000, 200, 86400000, &v, err, err_size));
     cfg->payout_check_after_ms = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_PAYOUT_SENDERS", 8, 1, 32, &v, err, err_size));
+    cfg->payout_senders = (uint32_t)v;
+    TRY(get_uint(env, ud, "KITO_FX_MAX_AGE_S", 7 * 86400, 0, 366 * 86400, &v, err, err_size));
+    cfg->fx_max_age_s = (uint32_t)v;
+    char limits[1024];
+    TRY(get_string(env, ud, "KITO_PAYOUT_LIMITS", "", limits, sizeof(limits), err, err_size));
+    if (!kito_config_parse_payout_limits(limits, cfg->payout_limits, KITO_PAYOUT_LIMITS_MAX,
+                                         &cfg->payout_limit_count, err, err_size))
+        return KITO_E_CONFIG;
     if (cfg->mpesa_callback_token[0] != '\0' && strlen(cfg->mpesa_callback_token) < 16)
         return fail(err, err_size, "KITO_MPESA_CALLBACK_TOKEN must have at least 16 characters");
     if (cfg->mpesa_base_url[0] == '\0')
@@ -266,6 +275,25 @@ static kito_err load_rails(kito_config *cfg, kito_config_getenv_fn env, void *ud
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         TRY(get_string(env, ud, vars[i].name, i == 4 ? "sandbox" : "", (char *)cfg + vars[i].offset,
                        vars[i].size, err, err_size));
+    /* MoMo's callback (optional): both or neither */
+    TRY(get_string(env, ud, "KITO_MOMO_CALLBACK_BASE", "", cfg->momo_callback_base,
+                   sizeof(cfg->momo_callback_base), err, err_size));
+    TRY(get_string(env, ud, "KITO_MOMO_CALLBACK_TOKEN", "", cfg->momo_callback_token,
+                   sizeof(cfg->momo_callback_token), err, err_size));
+    if ((cfg->momo_callback_base[0] == '\0') != (cfg->momo_callback_token[0] == '\0'))
+        return fail(err, err_size, "set KITO_MOMO_CALLBACK_BASE and KITO_MOMO_CALLBACK_TOKEN together");
+    if (cfg->momo_callback_token[0] != '\0' && strlen(cfg->momo_callback_token) < 16)
+        return fail(err, err_size, "KITO_MOMO_CALLBACK_TOKEN must have at least 16 characters");
+    for (const char *c = cfg->momo_callback_token; *c != '\0'; c++)
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              *c == '-' || *c == '_'))
+            return fail(err, err_size,
+                        "KITO_MOMO_CALLBACK_TOKEN may hold only letters, digits, - and _");
+    if (cfg->momo_callback_base[0] != '\0' &&
+        (strncmp(cfg->momo_callback_base, "https://", 8) != 0 ||
+         strlen(cfg->momo_callback_base) > 300)) /* it must fit a header with token and ref */
+        return fail(err, err_size, "KITO_MOMO_CALLBACK_BASE=%.300s must be an https:// URL of at most 300 bytes",
+                    cfg->momo_callback_base);
     /* vars[0..4] are MoMo's (base first), vars[5..8] Airtel's */
     for (size_t first = 0; first < 9; first = first == 0 ? 5 : 9) {
         size_t last = first == 0 ? 5 : 9;
@@ -389,6 +417,47 @@ static kito_err load_phone(kito_config *cfg, kito_config_getenv_fn env, void *ud
     return KITO_OK;
 }
 
+bool kito_config_parse_payout_limits(const char *text, kito_payout_limit *out, size_t cap,
+                                     size_t *n, char *err, size_t err_size)
+{
+    *n = 0;
+    const char *p = text;
+    while (*p != '\0') {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        char entry[96], rail[32], cur[8], extra[2];
+        long long min, max;
+        if (len == 0 || len >= sizeof(entry) || *n >= cap) {
+            snprintf(err, err_size, "KITO_PAYOUT_LIMITS: at most %zu entries \"rail:CUR:min:max\"",
+                     cap);
+            return false;
+        }
+        memcpy(entry, p, len);
+        entry[len] = '\0';
+        for (char *c = entry; *c != '\0'; c++)
+            if (*c == ':')
+                *c = ' ';
+        if (sscanf(entry, "%31s %7s %lld %lld %1s", rail, cur, &min, &max, extra) != 4 ||
+            strlen(rail) > 16 || strlen(cur) != 3 || min < 0 || max < 0 ||
+            (max > 0 && max < 2 * min) || min > 1000000000000LL || max > 1000000000000LL) {
+            snprintf(err, err_size,
+                     "KITO_PAYOUT_LIMITS: \"%.40s\" is not rail:CUR:min:max (whole units, max 0 "
+                     "for none or at least twice min)",
+                     entry);
+            return false;
+        }
+        kito_payout_limit *l = &out[(*n)++];
+        memcpy(l->rail, rail, strlen(rail) + 1);    /* checked: at most 16 bytes */
+        memcpy(l->currency, cur, strlen(cur) + 1); /* checked: 3 bytes */
+        l->min_units = min;
+        l->max_units = max;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return true;
+}
+
 kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud, char *err,
                           size_t err_size)
 {
@@ -468,7 +537,7 @@ kito_err kito_config_load(kito_config *cfg, kito_config_getenv_fn env, void *ud,
     cfg->mysql_queue_max = (uint32_t)v;
     TRY(get_uint(env, ud, "KITO_HASH_WORKERS", 2, 1, 16, &v, err, err_size));
     cfg->hash_workers = (uint32_t)v;
-    TRY(get_uint(env, ud, "KITO_HASH_QUEUE_MAX", 32, 1, 4096, &v, err, err_size));
+    TRY(get_uint(env, ud, "KITO_HASH_QUEUE_MAX", 16, 1, 4096, &v, err, err_size));
     cfg->hash_queue_max = (uint32_t)v;
     TRY(get_uint(env, ud, "KITO_REQUEST_TIMEOUT_MS", 10000, 100, 600000, &v, err, err_size));
     cfg->request_timeout_ms = (uint32_t)v;

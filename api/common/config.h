@@ -19,6 +19,15 @@
 #define KITO_CONFIG_NAME_SIZE 128
 #define KITO_CONFIG_ROLES 5 /* the KITO_ROLE_* bits of api/common/roles.h */
 
+/* A payout rail's limits per transfer in one currency (KITO_PAYOUT_LIMITS; issue 19). */
+#define KITO_PAYOUT_LIMITS_MAX 16
+typedef struct kito_payout_limit {
+    char rail[17];     /* payouts.rail: "mtn_momo" */
+    char currency[4];  /* "ZMW" */
+    int64_t min_units; /* below this a payout waits for more (0: none) */
+    int64_t max_units; /* above this it is split into parts (0: none) */
+} kito_payout_limit;
+
 typedef struct kito_config {
     char bind[KITO_CONFIG_HOST_SIZE]; /* KITO_BIND: numeric IPv4/IPv6 address to listen on */
     uint16_t https_port;              /* KITO_HTTPS_PORT: 1..65535 */
@@ -88,6 +97,11 @@ typedef struct kito_config {
     uint32_t payout_interval_ms;    /* KITO_PAYOUT_INTERVAL_MS: the payout worker's tick */
     uint32_t payout_check_after_ms; /* KITO_PAYOUT_CHECK_AFTER_MS: ask the provider about an
                                        attempt with no result this long after it was sent */
+    uint32_t payout_senders;        /* KITO_PAYOUT_SENDERS: requests in flight per rail */
+    uint32_t fx_max_age_s; /* KITO_FX_MAX_AGE_S: a payout waits rather than convert at an older
+                              rate; 0: any age */
+    kito_payout_limit payout_limits[KITO_PAYOUT_LIMITS_MAX]; /* KITO_PAYOUT_LIMITS */
+    size_t payout_limit_count;
 
     /* the other payout rails (api/adapters/rail.h); each sends only when its base URL is set,
      * and then every other setting of that rail must be set too. KITO_MPESA_TIMEOUT_MS bounds
@@ -99,6 +113,9 @@ typedef struct kito_config {
                                                           Ocp-Apim-Subscription-Key */
     char momo_target_environment[KITO_CONFIG_NAME_SIZE]; /* KITO_MOMO_TARGET_ENVIRONMENT:
                                                             X-Target-Environment ("sandbox") */
+    char momo_callback_base[KITO_CONFIG_PATH_SIZE];  /* KITO_MOMO_CALLBACK_BASE: https://...;
+                                                         with the token, MoMo calls back */
+    char momo_callback_token[KITO_CONFIG_NAME_SIZE]; /* KITO_MOMO_CALLBACK_TOKEN (secret) */
     char airtel_base_url[KITO_CONFIG_PATH_SIZE];         /* KITO_AIRTEL_BASE_URL: Airtel Money */
     char airtel_client_id[KITO_CONFIG_NAME_SIZE];        /* KITO_AIRTEL_CLIENT_ID */
     char airtel_client_secret[KITO_CONFIG_NAME_SIZE];    /* KITO_AIRTEL_CLIENT_SECRET (secret) */
@@ -129,6 +146,13 @@ typedef struct kito_config {
         char mpesa_paybill[16];                        /* KITO_PAY_MPESA_PAYBILL: business number */
     } pay;
 } kito_config;
+
+/* Parses KITO_PAYOUT_LIMITS: "rail:CUR:min:max" entries separated by commas ("mtn_momo:ZMW:5:
+ * 100000,mpesa:KES:10:250000"), min and max in whole units of CUR, max 0 for none, else max >=
+ * 2 x min (so that the parts of a split are never below the minimum). At most cap entries
+ * into out, *n of them. false, with a sentence in err, for anything else. Pure. */
+bool kito_config_parse_payout_limits(const char *text, kito_payout_limit *out, size_t cap,
+                                     size_t *n, char *err, size_t err_size);
 
 /* Looks a variable up; returns NULL when it is not set. ud is the caller's. */
 typedef const char *(*kito_config_getenv_fn)(const char *name, void *ud);

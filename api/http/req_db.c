@@ -1,5 +1,7 @@
 #include "api/http/req_db.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "api/http/server.h"
@@ -10,11 +12,20 @@ typedef struct call {
     kito_req_db_done_fn done;
     void (*job_free)(void *job);
     void *job;
+    uint64_t deadline_ns; /* uv_hrtime() past which the request's time limit has answered it */
+    bool skipped;         /* run found the deadline passed and did nothing */
 } call;
 
 static void call_run(void *worker, void *arg)
 {
     call *c = arg;
+    /* a job that waited in the queue past its request's time limit (the request is answered
+     * 504, or is about to be) does nothing: no work for an answer nobody gets, and no change
+     * made after the client was told the outcome is unknown and may have retried */
+    if (c->deadline_ns != 0 && uv_hrtime() > c->deadline_ns) {
+        c->skipped = true;
+        return;
+    }
     c->run(worker, c->job);
 }
 
@@ -22,7 +33,9 @@ static void call_done(void *arg, kito_err status)
 {
     call *c = arg;
     if (kito_req_alive(c->r)) {
-        if (status == KITO_OK)
+        if (c->skipped)
+            kito_respond_error(c->r, KITO_E_TIMEOUT, NULL);
+        else if (status == KITO_OK)
             c->done(c->r, c->job);
         else
             kito_respond_error(c->r, KITO_E_UNAVAILABLE, "the server is shutting down");
@@ -41,7 +54,12 @@ static kito_err submit(kito_pool *pool, kito_req *r, kito_req_db_run_fn run,
         job_free(job);
         return KITO_E_NOMEM;
     }
-    *c = (call){r, run, done, job_free, job};
+    *c = (call){r, run, done, job_free, job, 0, false};
+    if (r->deadline_ms != 0) {
+        uint64_t now_ms = uv_now(r->server->loop);
+        uint64_t left_ms = r->deadline_ms > now_ms ? r->deadline_ms - now_ms : 0;
+        c->deadline_ns = uv_hrtime() + left_ms * 1000000u;
+    }
     kito_req_retain(r);
     kito_err e = kito_pool_submit(pool, call_run, call_done, c);
     if (e != KITO_OK) {

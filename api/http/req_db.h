@@ -23,6 +23,8 @@ typedef void (*kito_req_db_done_fn)(kito_req *r, void *job);
  * called. Returns KITO_OK when the job was queued (the handler then returns KITO_OK too), or
  * KITO_E_UNAVAILABLE when the queue is full (job already freed; return the error). */
 kito_err kito_req_db(kito_req *r, kito_req_db_run_fn run, kito_req_db_done_fn done, void *job);
+/* (Both pools: a job still queued when r's time limit passes is never run; r gets 504 "timeout"
+ * and done is not called. api/http/server.c, "time limits".) */
 
 /* As kito_req_db, for a job that owns more than its own block (a JSON document, a buffer): it is
  * released with job_free(job) instead of free(job), whether or not done ran. */

@@ -117,6 +117,11 @@ static const kito_route table[] = {
        (api/adapters/mpesa.h) */
     {POST, "/v1/payouts/callbacks/mpesa", kito_post_payouts_callback_mpesa, 65536, JSON | SELF_AUTH,
      NULL, 0},
+    /* MTN MoMo's transfer result, by POST or PUT (momodeveloper.mtn.com, "Callback") */
+    {POST, "/v1/payouts/callbacks/momo", kito_post_payouts_callback_momo, 16384, JSON | SELF_AUTH,
+     NULL, 0},
+    {PUT, "/v1/payouts/callbacks/momo", kito_post_payouts_callback_momo, 16384, JSON | SELF_AUTH,
+     NULL, 0},
     {GET, "/v1/me/payouts", kito_get_me_payouts, 0, 0, NULL, MINER},
     {GET, "/v1/payouts/{id}", kito_get_payout, 0, 0, NULL, MINER | OPERATOR},
 

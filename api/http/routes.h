@@ -102,6 +102,7 @@ kito_err kito_get_sale_live(kito_req *r);
 /* POST /v1/payouts/callbacks/mpesa (public, authenticated by ?token=): a B2C result; 200 (also
  * duplicates and unknown ids: ignored), 400, 401 bad token, 503. */
 kito_err kito_post_payouts_callback_mpesa(kito_req *r);
+kito_err kito_post_payouts_callback_momo(kito_req *r); /* POST and PUT (MTN sends either) */
 /* GET /v1/me/payouts (miner): her payouts, paginated, ?state=; 422. */
 kito_err kito_get_me_payouts(kito_req *r);
 /* GET /v1/payouts/{id} (operator; the miner herself): the payout and its attempts; 404. */

@@ -158,6 +158,85 @@ kito_err kito_post_payouts_callback_mpesa(kito_req *r)
     return kito_req_db(r, run_callback, done_callback, j);
 }
 
+/* ---- POST|PUT /v1/payouts/callbacks/momo -------------------------------------------------- */
+
+typedef struct rail_callback_job {
+    kito_rail_result res;
+    kito_payout_outcome outcome;
+    kito_err err;
+} rail_callback_job;
+
+static void run_rail_callback(kito_db_conn *db, void *arg)
+{
+    rail_callback_job *j = arg;
+    j->err = kito_payout_apply_rail_result(db, &j->res, &j->outcome);
+}
+
+static void done_rail_callback(kito_req *r, void *arg)
+{
+    rail_callback_job *j = arg;
+    if (j->err != KITO_OK) {
+        kito_log("payouts", "MoMo callback for %s not applied: %s (the status enquiry follows)",
+                 j->res.reference, kito_err_code(j->err));
+        kito_respond_error(r, j->err == KITO_E_CONFLICT ? KITO_E_UNAVAILABLE : j->err, NULL);
+        return;
+    }
+    if (j->outcome == KITO_PAYOUT_UNKNOWN_ATTEMPT)
+        kito_log("payouts", "MoMo callback for unknown reference %s: ignored", j->res.reference);
+    kito_respond_json(r, 200, json_pack("{s:s}", "status", "accepted"));
+}
+
+/* POST or PUT /v1/payouts/callbacks/momo?token=&ref= (public; authenticated by ?token=,
+ * KITO_MOMO_CALLBACK_TOKEN, compared in constant time): MTN MoMo's transfer result, its body the
+ * status document (api/adapters/rail_momo.c), ref the X-Reference-Id Kito put in the
+ * X-Callback-Url. A final result goes through the state machine like a status answer (a
+ * duplicate or late one changes nothing; one that disagrees is held); PENDING is acknowledged
+ * and ignored. 200 {"status":"accepted"}; 401 for a missing or wrong token (nothing read); 400
+ * for no ref or a body that is not a status document; 503 when it could not be recorded (MTN
+ * does not retry: the status enquiry resolves it). */
+kito_err kito_post_payouts_callback_momo(kito_req *r)
+{
+    size_t qlen;
+    const char *qs = query_string(r, &qlen);
+    kito_query q;
+    kito_verr ve = {{0}};
+    const char *token = NULL, *ref = NULL;
+    if (kito_query_parse(qs, qlen, &q, &ve) == KITO_OK) {
+        token = kito_query_get(&q, "token");
+        ref = kito_query_get(&q, "ref");
+    }
+    if (!kito_mpesa_token_equal(r->server->cfg->momo_callback_token, token,
+                                token != NULL ? strlen(token) : 0)) {
+        kito_log("payouts", "MoMo callback from %s refused: bad token", r->remote);
+        kito_respond_error(r, KITO_E_UNAUTHORIZED, "the callback token is missing or wrong");
+        return KITO_OK;
+    }
+    if (ref == NULL || ref[0] == '\0' || strlen(ref) >= KITO_RAIL_REF_SIZE) {
+        kito_respond_error(r, KITO_E_BAD_REQUEST, "ref (the transfer's X-Reference-Id) is missing");
+        return KITO_OK;
+    }
+    char *text = r->body != NULL ? json_dumps(r->body, JSON_COMPACT) : NULL;
+    rail_callback_job *j = text != NULL ? calloc(1, sizeof(*j)) : NULL;
+    if (j == NULL) {
+        free(text);
+        return r->body != NULL ? KITO_E_NOMEM
+                               : (kito_respond_error(r, KITO_E_BAD_REQUEST, "no body"), KITO_OK);
+    }
+    kito_rail_status st = kito_rail_momo.parse_status(200, text, strlen(text), ref, &j->res);
+    free(text);
+    if (st == KITO_RAIL_STATUS_PENDING) {
+        free(j);
+        kito_respond_json(r, 200, json_pack("{s:s}", "status", "accepted"));
+        return KITO_OK;
+    }
+    if (st != KITO_RAIL_STATUS_FINAL) {
+        free(j);
+        kito_respond_error(r, KITO_E_BAD_REQUEST, "the body is not a MoMo transfer status");
+        return KITO_OK;
+    }
+    return kito_req_db(r, run_rail_callback, done_rail_callback, j);
+}
+
 /* ---- GET /v1/me/payouts -----------------------------------------------------------------------
  */
 

@@ -45,6 +45,7 @@ kito_err kito_fx_quote_for(kito_db_conn *db, const kito_payout_source *src, kito
         out->rate_id = rate.id;
         out->rate_micros = rate.micros;
         out->rate_effective_ms = rate.effective_ms;
+        out->rate_age_ms = rate.age_ms;
     }
     return kito_mpesa_convert(src->miner_net, src->from_exp, src->to_exp, out->rate_micros,
                               &out->local_minor, &out->whole_units, &out->remainder_minor);

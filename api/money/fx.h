@@ -27,6 +27,7 @@ typedef struct kito_fx_quote {
     uint64_t rate_id; /* 0: same currency, no rate row */
     int64_t rate_micros;
     int64_t rate_effective_ms; /* 0 for the same currency */
+    int64_t rate_age_ms;       /* how old the rate is now; 0 for the same currency */
     int64_t local_minor, whole_units, remainder_minor;
 } kito_fx_quote;
 

@@ -106,3 +106,48 @@ size_t kito_payout_ledger_lines(const kito_payout *p,
     assert(n <= KITO_PAYOUT_LEDGER_LINES);
     return n;
 }
+
+const kito_payout_limit *kito_payout_limit_find(const kito_payout_limit *limits, size_t n,
+                                                const char *rail, const char *currency)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(limits[i].rail, rail) == 0 && strcmp(limits[i].currency, currency) == 0)
+            return &limits[i];
+    return NULL;
+}
+
+size_t kito_payout_split(const kito_payout *whole, const kito_payout_limit *limit, unsigned to_exp,
+                         kito_payout *part, size_t cap)
+{
+    assert(whole->paid_units >= 0 && whole->source_minor >= 0 && to_exp <= 4);
+    int64_t max = limit != NULL ? limit->max_units : 0;
+    int64_t k = max > 0 && whole->paid_units > max ? (whole->paid_units + max - 1) / max : 1;
+    if (k > (int64_t)cap || k > KITO_PAYOUT_PARTS_MAX)
+        return 0;
+    int64_t scale = 1;
+    for (unsigned i = 0; i < to_exp; i++)
+        scale *= 10;
+    int64_t base = whole->paid_units / k, extra = whole->paid_units % k, before = 0;
+    int64_t source_before = 0;
+    for (int64_t i = 0; i < k; i++) {
+        kito_payout *p = &part[i];
+        *p = *whole;
+        p->part_no = (uint32_t)(i + 1);
+        p->parts = (uint32_t)k;
+        p->paid_units = base + (i < extra ? 1 : 0);
+        before += p->paid_units;
+        bool last = i == k - 1;
+        p->remainder_minor = last ? whole->remainder_minor : 0;
+        p->amount_minor =
+            last ? whole->amount_minor - (before - p->paid_units) * scale : p->paid_units * scale;
+        /* the net in proportion to the units, cumulatively, so the parts add up exactly */
+        int64_t source_upto =
+            last || whole->paid_units == 0
+                ? whole->source_minor
+                : (int64_t)((__int128)whole->source_minor * before / whole->paid_units);
+        p->source_minor = source_upto - source_before;
+        source_before = source_upto;
+    }
+    assert(before == whole->paid_units && source_before == whole->source_minor);
+    return (size_t)k;
+}

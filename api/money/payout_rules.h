@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/common/config.h"
 #include "api/money/ledger.h"
 #include "api/store/repo_payouts.h"
 
@@ -83,5 +84,23 @@ enum {
  * p's currency strings. */
 size_t kito_payout_ledger_lines(const kito_payout *p,
                                 kito_ledger_line out[KITO_PAYOUT_LEDGER_LINES]);
+
+/* ---- limits per transfer (KITO_PAYOUT_LIMITS; issue 19) -------------------------------------- */
+
+#define KITO_PAYOUT_PARTS_MAX 100
+
+/* The limits of rail in currency among the n configured (NULL: none apply). */
+const kito_payout_limit *kito_payout_limit_find(const kito_payout_limit *limits, size_t n,
+                                                const char *rail, const char *currency);
+
+/* Splits whole into parts of at most limit->max_units (limit NULL or max 0: one part), as even
+ * as possible (sizes differ by at most one unit). Fills part[0..k-1] with each part's payout: its
+ * paid_units, its amount_minor (paid_units x 10^to_exp, and the sub-unit remainder on the last
+ * part only), its source_minor (the sale-currency net shared in proportion, the rounding on the
+ * last part); every other field copied from whole, part_no 1..k and parts k. The parts sum
+ * exactly to whole in units, amount_minor, remainder_minor and source_minor. Returns k, or 0
+ * when more than cap (or KITO_PAYOUT_PARTS_MAX) parts would be needed. */
+size_t kito_payout_split(const kito_payout *whole, const kito_payout_limit *limit, unsigned to_exp,
+                         kito_payout *part, size_t cap);
 
 #endif

@@ -1,11 +1,16 @@
 /*
  * The payout worker (issue 7, issue 19): one thread with its own MySQL connection (never the
  * event loop: it blocks on MySQL and on the providers) that every KITO_PAYOUT_INTERVAL_MS
- * creates the payouts that are due, gives pending ones their first attempt, sends queued
- * attempts and asks the providers about attempts whose result has not come (the four steps in
- * api/money/payouts.h). Results go through the state machine (kito_payout_apply_rail_result,
- * kito_payout_fail_attempt); the providers' protocols are the rail drivers
- * (api/adapters/rail.h).
+ * creates the payouts that are due, gives pending ones their first attempt, and hands queued
+ * attempts and attempts whose result has not come to their rail's senders (the four steps in
+ * api/money/payouts.h). Each configured rail has KITO_PAYOUT_SENDERS sender threads (each with
+ * its own MySQL connection), so at most that many requests are in flight to one provider, and
+ * a slow provider never holds up another rail. An attempt is sent at most once whatever the
+ * number of senders or processes: a sender claims it (queued -> sending, committed before the
+ * request leaves) and only the claim's winner sends it; the reference it carries is the
+ * attempt's own, which the provider deduplicates on. Results go through the state machine
+ * (kito_payout_apply_rail_result, kito_payout_fail_attempt); the providers' protocols are the rail
+ * drivers (api/adapters/rail.h).
  *
  * Threads: kito_payouts_start/stop on the loop thread (start and stop of kitod).
  */
@@ -17,6 +22,8 @@
 #include "engine/err.h"
 
 #define KITO_PAYOUT_CHECK_MAX_MS (10u * 60 * 1000) /* status-query backoff cap */
+#define KITO_PAYOUT_SENDERS_MAX 32                 /* KITO_PAYOUT_SENDERS at most */
+#define KITO_PAYOUT_BUSY_PASS_MS 20                /* the next pass while there is work about */
 
 typedef struct kito_payouts kito_payouts;
 

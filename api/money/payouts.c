@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/common/crypto.h"
@@ -23,68 +24,242 @@ static void logf_(const char *fmt, ...)
 
 /* ---- creating payouts ---------------------------------------------------------------------- */
 
-/* Creates one settlement's payout in one transaction with its audit row. KITO_E_CONFLICT when it
- * exists already (a concurrent worker); KITO_E_NOT_FOUND when it cannot be made yet (no payout
- * profile, no exchange rate): logged, retried on a later pass. */
-static kito_err create_one(kito_db_conn *db, uint64_t settlement_id)
+#define GROUP_MAX 64 /* settlements one payout group pays at most */
+
+/* Holds every settlement in ids for reason (schemas/028_payout_limits.sql), each in its own
+ * statement; logs a hold the first time. */
+static kito_err hold_all(kito_db_conn *db, const uint64_t *ids, size_t n, const char *reason,
+                         const char *detail)
 {
+    for (size_t i = 0; i < n; i++) {
+        bool is_new = false;
+        kito_err e = kito_repo_payout_hold(db, ids[i], reason, detail, &is_new);
+        if (e != KITO_OK)
+            return e;
+        if (is_new)
+            logf_("settlement %" PRIu64 ": payout held (%s): %s", ids[i], reason, detail);
+    }
+    return KITO_OK;
+}
+
+/* A payout group planned: its parts and the settlements it pays. */
+typedef struct group_plan {
+    kito_payout part[KITO_PAYOUT_PARTS_MAX];
+    size_t parts;
+    uint64_t ids[GROUP_MAX];
+    int64_t nets[GROUP_MAX];
+    size_t n;
+} group_plan;
+
+static kito_err add_attempt_locked(kito_db_conn *db, const kito_payout *p, uint64_t actor_id,
+                                   uint32_t *attempt_no);
+
+/* True when rail is one of rails ("mpesa,mtn_momo"). */
+static bool rail_in(const char *rails, const char *rail)
+{
+    size_t len = strlen(rail);
+    for (const char *p = rails; p != NULL && *p != '\0';) {
+        const char *end = strchr(p, ',');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (n == len && memcmp(p, rail, len) == 0)
+            return true;
+        p = end != NULL ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* Writes one payout group inside the caller's transaction: its parts, which settlements it pays,
+ * their holds gone, an audit row per part, and when its rail sends (send_rails) each part's first
+ * attempt (queued: the payout is submitted). KITO_E_CONFLICT when another worker made it. */
+static kito_err write_group_locked(kito_db_conn *db, group_plan *g, const char *send_rails)
+{
+    kito_err e = KITO_OK;
+    uint64_t first = 0;
+    for (size_t k = 0; e == KITO_OK && k < g->parts; k++) {
+        kito_payout *p = &g->part[k];
+        uint64_t id = 0;
+        if ((e = kito_repo_payout_insert(db, p, &id)) != KITO_OK)
+            break;
+        if (k == 0)
+            first = id;
+        json_t *detail = json_pack(
+            "{s:I, s:i, s:i, s:i, s:I, s:s, s:I, s:s, s:I, s:I}", "settlement_id",
+            (json_int_t)p->settlement_id, "part_no", (int)p->part_no, "parts", (int)p->parts,
+            "settlements", (int)g->n, "source_minor", (json_int_t)p->source_minor,
+            "source_currency", p->source_currency, "amount_minor", (json_int_t)p->amount_minor,
+            "currency", p->currency, "paid_units", (json_int_t)p->paid_units, "rate_micros",
+            (json_int_t)p->rate_micros);
+        e = detail != NULL ? kito_audit(db, 0, "payout.create", "payout", id, detail, NULL)
+                           : KITO_E_NOMEM;
+        json_decref(detail);
+        bool held = false; /* a wallet she changed to lately waits out its hold (issue 15) */
+        if (e == KITO_OK && rail_in(send_rails, p->rail))
+            e = kito_repo_payout_wallet_held(db, p->miner_id, p->msisdn, p->rail, &held);
+        if (e == KITO_OK && rail_in(send_rails, p->rail) && !held) {
+            p->id = id;
+            snprintf(p->state, sizeof(p->state), "pending");
+            e = add_attempt_locked(db, p, 0, NULL);
+        }
+    }
+    for (size_t i = 0; e == KITO_OK && i < g->n; i++) {
+        e = kito_repo_payout_member_insert(db, g->ids[i], first, g->nets[i]);
+        if (e == KITO_OK)
+            e = kito_repo_payout_unhold(db, g->ids[i]);
+    }
+    return e;
+}
+
+/* Plans the payout of settlement_id (and, below the rail's minimum, of her other waiting sales
+ * with it) into g, or holds it with the reason (written at once; *planned false). KITO_E_CONFLICT
+ * when a payout pays it already; KITO_E_NOT_FOUND when it cannot be made yet (no payout profile,
+ * no exchange rate): logged, retried on a later pass. */
+static kito_err plan_one(kito_db_conn *db, const kito_payout_policy *pol, uint64_t settlement_id,
+                         group_plan *g, bool *planned)
+{
+    *planned = false;
     kito_payout_source d;
     kito_err e = kito_repo_payout_source(db, settlement_id, &d);
     if (e != KITO_OK)
         return e;
     if (!d.found)
         return KITO_E_NOT_FOUND; /* the miner has no payout profile */
+    const kito_payout_limit *limit =
+        pol != NULL ? kito_payout_limit_find(pol->limits, pol->limit_count, d.rail, d.currency)
+                    : NULL;
+    /* the group: this settlement alone, or with a minimum every waiting sale of hers */
+    g->ids[0] = settlement_id;
+    g->nets[0] = d.miner_net;
+    g->n = 1;
+    if (limit != NULL && limit->min_units > 0) {
+        e = kito_repo_payout_waiting(db, d.miner_id, d.source_currency, g->ids, g->nets, GROUP_MAX,
+                                     &g->n);
+        if (e != KITO_OK)
+            return e;
+        bool in = false;
+        for (size_t i = 0; i < g->n; i++)
+            in |= g->ids[i] == settlement_id;
+        if (!in)
+            return KITO_E_CONFLICT; /* paid by a group another pass made */
+    }
+    kito_payout_source all = d;
+    all.miner_net = 0;
+    uint64_t anchor = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        if (__builtin_add_overflow(all.miner_net, g->nets[i], &all.miner_net))
+            return KITO_E_VALIDATION;
+        anchor = g->ids[i] > anchor ? g->ids[i] : anchor;
+    }
     kito_fx_quote q;
-    if ((e = kito_fx_quote_for(db, &d, &q)) != KITO_OK)
+    if ((e = kito_fx_quote_for(db, &all, &q)) != KITO_OK)
         return e;
-    kito_payout p = {
-        .settlement_id = settlement_id,
+    char detail[400];
+    if (q.rate_id != 0 && pol != NULL && pol->fx_max_age_s > 0) {
+        int64_t age_s = q.rate_age_ms / 1000;
+        if (age_s > (int64_t)pol->fx_max_age_s) {
+            snprintf(detail, sizeof(detail),
+                     "the newest %s to %s exchange rate is %" PRId64 " s old; a payout converts"
+                     " only at a rate at most %u s old (KITO_FX_MAX_AGE_S): record a new one"
+                     " (kitoctl fx set)",
+                     d.source_currency, d.currency, age_s, pol->fx_max_age_s);
+            return hold_all(db, g->ids, g->n, "fx_stale", detail);
+        }
+    }
+    if (limit != NULL && q.whole_units < limit->min_units) {
+        snprintf(detail, sizeof(detail),
+                 "%s %" PRId64 " from %zu sale%s is below %s's minimum of %s %" PRId64
+                 " per transfer: it waits for her next sales on this rail",
+                 d.currency, q.whole_units, g->n, g->n == 1 ? "" : "s", d.rail, d.currency,
+                 limit->min_units);
+        return hold_all(db, g->ids, g->n, "below_minimum", detail);
+    }
+    kito_payout whole = {
+        .settlement_id = anchor,
         .miner_id = d.miner_id,
         .amount_minor = q.local_minor,
         .paid_units = q.whole_units,
         .remainder_minor = q.remainder_minor,
-        .source_minor = d.miner_net,
+        .source_minor = all.miner_net,
         .exchange_rate_id = q.rate_id,
         .rate_micros = q.rate_micros,
     };
-    memcpy(p.msisdn, d.msisdn, sizeof(p.msisdn));
-    memcpy(p.rail, d.rail, sizeof(p.rail));
-    memcpy(p.currency, d.currency, sizeof(p.currency));
-    memcpy(p.source_currency, d.source_currency, sizeof(p.source_currency));
-    if ((e = kito_sql_begin(db)) != KITO_OK)
-        return e;
-    uint64_t id = 0;
-    e = kito_repo_payout_insert(db, &p, &id);
-    if (e == KITO_OK) {
-        json_t *detail = json_pack(
-            "{s:I, s:I, s:s, s:I, s:s, s:I, s:I}", "settlement_id", (json_int_t)settlement_id,
-            "source_minor", (json_int_t)d.miner_net, "source_currency", d.source_currency,
-            "amount_minor", (json_int_t)q.local_minor, "currency", d.currency, "paid_units",
-            (json_int_t)q.whole_units, "rate_micros", (json_int_t)q.rate_micros);
-        e = kito_audit(db, 0, "payout.create", "payout", id, detail, NULL);
-        json_decref(detail);
+    memcpy(whole.msisdn, d.msisdn, sizeof(whole.msisdn));
+    memcpy(whole.rail, d.rail, sizeof(whole.rail));
+    memcpy(whole.currency, d.currency, sizeof(whole.currency));
+    memcpy(whole.source_currency, d.source_currency, sizeof(whole.source_currency));
+    g->parts = kito_payout_split(&whole, limit, d.to_exp, g->part, KITO_PAYOUT_PARTS_MAX);
+    if (g->parts == 0) {
+        logf_("settlement %" PRIu64 ": no payout: %s %" PRId64
+              " would need more than %d transfers of at most %" PRId64,
+              settlement_id, d.currency, q.whole_units, KITO_PAYOUT_PARTS_MAX,
+              limit != NULL ? limit->max_units : 0);
+        return KITO_E_VALIDATION;
     }
-    return kito_sql_end(db, e);
+    *planned = true;
+    return KITO_OK;
 }
 
-kito_err kito_payouts_create_due(kito_db_conn *db, size_t limit, size_t *created)
+static bool planned_already(const group_plan *plans, size_t n, uint64_t settlement_id)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < plans[i].n; j++)
+            if (plans[i].ids[j] == settlement_id)
+                return true;
+    return false;
+}
+
+kito_err kito_payouts_create_due(kito_db_conn *db, const kito_payout_policy *pol, size_t limit,
+                                 size_t *created)
 {
     uint64_t ids[KITO_PAYOUT_BATCH];
-    size_t n = 0;
     *created = 0;
     if (limit > KITO_N(ids))
         limit = KITO_N(ids);
-    kito_err e = kito_repo_payout_due_settlements(db, ids, limit, &n);
-    for (size_t i = 0; e == KITO_OK && i < n; i++) {
-        kito_err ce = create_one(db, ids[i]);
-        if (ce == KITO_OK)
-            (*created)++;
-        else if (ce == KITO_E_UNAVAILABLE)
-            e = ce; /* MySQL went away: stop this pass */
-        else if (ce != KITO_E_CONFLICT)
-            logf_("settlement %" PRIu64 ": no payout yet (%s: %s)", ids[i], kito_err_code(ce),
-                  kito_sql_last_error());
+    group_plan *plans = malloc(sizeof(*plans) * limit);
+    if (plans == NULL)
+        return KITO_E_NOMEM;
+    size_t planned = 0;
+    const char *send_rails = pol != NULL && pol->send_rails != NULL ? pol->send_rails : "";
+    kito_err e = KITO_OK;
+    /* the new ones first, then those held, least recently looked at first */
+    for (int held = 0; e == KITO_OK && held < 2; held++) {
+        size_t n = 0;
+        e = kito_repo_payout_due_settlements(db, held == 1, ids, held == 1 ? limit / 2 : limit, &n);
+        for (size_t i = 0; e == KITO_OK && i < n && planned < limit; i++) {
+            if (planned_already(plans, planned, ids[i]))
+                continue;
+            bool ok = false;
+            kito_err ce = plan_one(db, pol, ids[i], &plans[planned], &ok);
+            if (ce == KITO_OK)
+                planned += ok;
+            else if (ce == KITO_E_UNAVAILABLE)
+                e = ce; /* MySQL went away: stop this pass */
+            else if (ce != KITO_E_CONFLICT)
+                logf_("settlement %" PRIu64 ": no payout yet (%s: %s)", ids[i], kito_err_code(ce),
+                      kito_sql_last_error());
+        }
     }
+    /* One transaction (one commit) for the whole batch; should another worker have made one of
+     * them meanwhile, each group again in its own transaction, and that one is skipped. */
+    if (e == KITO_OK && planned > 0 && (e = kito_sql_begin(db)) == KITO_OK) {
+        for (size_t i = 0; e == KITO_OK && i < planned; i++)
+            e = write_group_locked(db, &plans[i], send_rails);
+        e = kito_sql_end(db, e);
+        if (e == KITO_OK)
+            *created = planned;
+        if (e == KITO_E_CONFLICT) {
+            e = KITO_OK;
+            for (size_t i = 0; e == KITO_OK && i < planned; i++) {
+                kito_err ge = kito_sql_begin(db);
+                if (ge == KITO_OK)
+                    ge = kito_sql_end(db, write_group_locked(db, &plans[i], send_rails));
+                if (ge == KITO_OK)
+                    (*created)++;
+                else if (ge != KITO_E_CONFLICT)
+                    e = ge;
+            }
+        }
+    }
+    free(plans);
     return e;
 }
 
@@ -382,6 +557,39 @@ kito_err kito_payout_fail_attempt(kito_db_conn *db, const char *reference, const
                     .report = {.success = false, .auto_retry = auto_retry, .local = true}};
     kito_payout_outcome o;
     return finish(db, &f, &o);
+}
+
+kito_err kito_payout_resolve(kito_db_conn *db, uint64_t payout_id, uint64_t actor_id,
+                             const char *reason, size_t *resolved)
+{
+    *resolved = 0;
+    size_t len = reason != NULL ? strlen(reason) : 0;
+    if (len == 0 || len > 500)
+        return KITO_E_VALIDATION;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7f)
+            return KITO_E_VALIDATION;
+    kito_payout p;
+    kito_err e = kito_sql_begin(db);
+    if (e != KITO_OK)
+        return e;
+    e = kito_repo_payout_load(db, payout_id, true, &p); /* the lock the state machine takes */
+    if (e == KITO_OK)
+        e = kito_repo_anomaly_resolve(db, payout_id, actor_id, reason, resolved);
+    if (e == KITO_OK && *resolved == 0)
+        e = KITO_E_BAD_STATE;
+    if (e == KITO_OK) {
+        json_t *d = json_pack("{s:s, s:I, s:s}", "reason", reason, "reports", (json_int_t)*resolved,
+                              "payout_state", p.state);
+        e = d != NULL
+                ? kito_audit(db, actor_id, "payout.anomaly_resolved", "payout", payout_id, d, NULL)
+                : KITO_E_NOMEM;
+        json_decref(d);
+    }
+    e = kito_sql_end(db, e);
+    if (e != KITO_OK)
+        *resolved = 0;
+    return e;
 }
 
 /* ---- reading --------------------------------------------------------------------------------- */

@@ -82,8 +82,31 @@ kito_err kito_payout_fail_attempt(kito_db_conn *db, const char *reference, const
 kito_err kito_payout_retry(kito_db_conn *db, uint64_t payout_id, uint64_t actor_id,
                            uint32_t *attempt_no);
 
-/* Worker step 1: creates the payouts that are due (at most limit); *created counts them. */
-kito_err kito_payouts_create_due(kito_db_conn *db, size_t limit, size_t *created);
+/* What decides how a payout is made (from kito_config; borrowed). */
+typedef struct kito_payout_policy {
+    const kito_payout_limit *limits; /* per rail and currency (KITO_PAYOUT_LIMITS) */
+    size_t limit_count;
+    uint32_t fx_max_age_s;  /* KITO_FX_MAX_AGE_S; 0: any age */
+    const char *send_rails; /* the configured rails ("mpesa,mtn_momo"): a payout on one of them
+                               gets its first attempt in the transaction that makes it */
+} kito_payout_policy;
+
+/* An operator resolves payout_id's anomalies (kitoctl payout resolve): every unresolved report
+ * is marked resolved with reason (1 to 500 printable characters), with an audit row, in one
+ * transaction; the payout stays held ('anomaly'). *resolved counts the reports. KITO_E_NOT_FOUND
+ * (no such payout), KITO_E_BAD_STATE (nothing unresolved), KITO_E_VALIDATION (the reason), or a
+ * database error. actor_id 0: kitoctl. */
+kito_err kito_payout_resolve(kito_db_conn *db, uint64_t payout_id, uint64_t actor_id,
+                             const char *reason, size_t *resolved);
+
+/* Worker step 1: makes the payouts that are due (at most limit settlements looked at, and half
+ * as many held ones looked at again); *created counts the payouts made. A settlement pays out as
+ * a group of parts when above its rail's maximum (kito_payout_split), together with her other
+ * waiting sales when below its minimum, and is held with its reason (payout_holds) while below
+ * the minimum or while the only rate is older than pol->fx_max_age_s. pol NULL: no limits, any
+ * rate age. */
+kito_err kito_payouts_create_due(kito_db_conn *db, const kito_payout_policy *pol, size_t limit,
+                                 size_t *created);
 
 /* Worker step 2: gives pending payouts on the rails listed in rails ("mpesa,mtn_momo": the
  * configured ones) their first attempt (at most limit). */

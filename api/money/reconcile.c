@@ -85,6 +85,22 @@ kito_err kito_reconcile(kito_db_conn *db, kito_reconcile_fn fn, void *ud, size_t
          " COALESCE(a.transaction_id, '-'), '): ', a.detail) FROM payout_anomalies a"
          " JOIN payouts p ON p.id = a.payout_id JOIN payout_attempts t ON t.id = a.attempt_id"
          " WHERE a.resolved_at IS NULL ORDER BY a.id"},
+        /* per rail and day: what the providers confirmed paying against what the ledger
+         * credited to mobile-money clearing for those payouts (issue 19) */
+        {"rail_totals",
+         "SELECT 0, CONCAT(x.d, ' ', x.rail, ' ', x.currency, ': the providers confirmed ',"
+         " x.units, ' units (', x.provider_minor, ' minor) over ', x.n, ' payouts, the ledger"
+         " credited ', x.ledger_minor) FROM (SELECT DATE_FORMAT(t.updated_at, '%Y-%m-%d') d,"
+         " p.rail, p.currency, COUNT(*) n, SUM(p.paid_units) units,"
+         " CAST(SUM(p.paid_units) * POW(10, c.minor_exponent) AS SIGNED) provider_minor,"
+         " CAST(COALESCE(SUM(l.clearing), 0) AS SIGNED) ledger_minor"
+         " FROM payout_attempts t JOIN payouts p ON p.id = t.payout_id"
+         " JOIN currencies c ON c.code = p.currency"
+         " LEFT JOIN (SELECT transaction_id, -SUM(amount_minor) AS clearing FROM ledger_entries"
+         " WHERE account_code = 8 GROUP BY transaction_id) l"
+         " ON l.transaction_id = p.ledger_transaction_id WHERE t.state = 'succeeded'"
+         " GROUP BY d, p.rail, p.currency, c.minor_exponent) x"
+         " WHERE x.provider_minor <> x.ledger_minor ORDER BY x.d, x.rail, x.currency"},
         /* an attempt whose outcome is still unknown a day after it was sent */
         {"payout_unknown",
          "SELECT t.payout_id, CONCAT('attempt ', t.attempt_no, ' (',"
@@ -102,4 +118,44 @@ kito_err kito_reconcile(kito_db_conn *db, kito_reconcile_fn fn, void *ud, size_t
     }
     *findings = c.findings;
     return KITO_OK;
+}
+
+static kito_err on_total(void *ud, const kito_sql_row *row)
+{
+    struct {
+        kito_payout_total_fn fn;
+        void *ud;
+    } *c = ud;
+    kito_payout_total t;
+    memset(&t, 0, sizeof(t));
+    kito_sql_copy(row, 0, t.day, sizeof(t.day));
+    kito_sql_copy(row, 1, t.rail, sizeof(t.rail));
+    kito_sql_copy(row, 2, t.currency, sizeof(t.currency));
+    t.payouts = kito_sql_i64(row, 3);
+    t.provider_units = kito_sql_i64(row, 4);
+    t.provider_minor = kito_sql_i64(row, 5);
+    t.ledger_minor = kito_sql_i64(row, 6);
+    return c->fn(c->ud, &t);
+}
+
+kito_err kito_reconcile_payout_totals(kito_db_conn *db, kito_payout_total_fn fn, void *ud)
+{
+    struct {
+        kito_payout_total_fn fn;
+        void *ud;
+    } c = {fn, ud};
+    return kito_sql_query(
+        db,
+        "SELECT DATE_FORMAT(t.updated_at, '%Y-%m-%d'), p.rail, p.currency, COUNT(*),"
+        " SUM(p.paid_units), CAST(SUM(p.paid_units) * POW(10, c.minor_exponent) AS SIGNED),"
+        " CAST(COALESCE(SUM(l.clearing), 0) AS SIGNED)"
+        " FROM payout_attempts t JOIN payouts p ON p.id = t.payout_id"
+        " JOIN currencies c ON c.code = p.currency"
+        " LEFT JOIN (SELECT transaction_id, -SUM(amount_minor) AS clearing FROM ledger_entries"
+        " WHERE account_code = 8 GROUP BY transaction_id) l"
+        " ON l.transaction_id = p.ledger_transaction_id"
+        " WHERE t.state = 'succeeded'"
+        " GROUP BY DATE_FORMAT(t.updated_at, '%Y-%m-%d'), p.rail, p.currency, c.minor_exponent"
+        " ORDER BY 1, p.rail, p.currency",
+        NULL, 0, on_total, &c, NULL);
 }

@@ -19,7 +19,7 @@ void kito_payout_format_id(uint64_t id, char out[KITO_ID_SIZE])
     " p.paid_units, p.remainder_minor, p.source_minor, p.source_currency, p.exchange_rate_id,"     \
     " p.rate_micros, p.state, p.attempts, p.ledger_transaction_id, "                               \
     KITO_SQL_DT_TO_MS("p.created_at") ", " KITO_SQL_DT_TO_MS("p.updated_at") ", "                  \
-    KITO_SQL_DT_TO_MS("p.succeeded_at") ", p.current_attempt_id, "                                 \
+    KITO_SQL_DT_TO_MS("p.succeeded_at") ", p.current_attempt_id, p.part_no, p.parts, "            \
     KITO_SQL_DT_TO_MS(KITO_PAYOUT_HELD_UNTIL_SQL("p"))
 /* clang-format on */
 
@@ -46,7 +46,9 @@ static void read_payout(const kito_sql_row *row, kito_payout *p)
     p->updated_ms = kito_sql_i64(row, 17);
     p->succeeded_ms = kito_sql_i64(row, 18);
     p->current_attempt_id = kito_sql_u64(row, 19);
-    p->held_until_ms = kito_sql_is_null(row, 20) ? 0 : kito_sql_i64(row, 20);
+    p->part_no = (uint32_t)kito_sql_u64(row, 20);
+    p->parts = (uint32_t)kito_sql_u64(row, 21);
+    p->held_until_ms = kito_sql_is_null(row, 22) ? 0 : kito_sql_i64(row, 22);
 }
 
 typedef struct payout_one {
@@ -186,32 +188,113 @@ static kito_err on_id(void *ud, const kito_sql_row *row)
     return KITO_OK;
 }
 
-kito_err kito_repo_payout_due_settlements(kito_db_conn *db, uint64_t *ids, size_t max, size_t *n)
+kito_err kito_repo_payout_due_settlements(kito_db_conn *db, bool held, uint64_t *ids, size_t max,
+                                          size_t *n)
 {
-    /* Only settlements that can be paid now: a miner with a payout profile and a rate to her
-     * currency (the others wait silently and never crowd out the rest of the batch). */
-    static const char sql[] =
-        "SELECT s.id FROM settlements s"
-        " JOIN invoices i ON i.settlement_id = s.id AND i.status = 'paid'"
-        " JOIN miner_profiles mp ON mp.account_id = s.miner_id"
-        " JOIN countries c ON c.code = mp.country"
-        " LEFT JOIN payouts p ON p.settlement_id = s.id"
-        " WHERE p.id IS NULL AND s.miner_net_minor > 0"
-        " AND (s.currency = c.currency OR EXISTS (SELECT 1 FROM exchange_rates r"
-        " WHERE r.from_currency = s.currency AND r.to_currency = c.currency"
-        " AND r.effective_from <= UTC_TIMESTAMP(3)))"
-        " ORDER BY s.id LIMIT ?";
+    /* Only settlements that can be paid now or are held: a miner with a payout profile and a
+     * rate to her currency (the others wait silently and never crowd out the rest of the
+     * batch); the held ones apart, least recently looked at first, so they never crowd out
+     * the rest either. */
+#define DUE_FROM                                                                                   \
+    " FROM settlements s"                                                                          \
+    " JOIN invoices i ON i.settlement_id = s.id AND i.status = 'paid'"                             \
+    " JOIN miner_profiles mp ON mp.account_id = s.miner_id"                                        \
+    " JOIN countries c ON c.code = mp.country"                                                     \
+    " LEFT JOIN payout_members m ON m.settlement_id = s.id"                                        \
+    " LEFT JOIN payout_holds h ON h.settlement_id = s.id"                                          \
+    " WHERE m.settlement_id IS NULL AND s.miner_net_minor > 0"                                     \
+    " AND (s.currency = c.currency OR EXISTS (SELECT 1 FROM exchange_rates r"                      \
+    " WHERE r.from_currency = s.currency AND r.to_currency = c.currency"                           \
+    " AND r.effective_from <= UTC_TIMESTAMP(3)))"
+    static const char unheld[] =
+        "SELECT s.id" DUE_FROM " AND h.settlement_id IS NULL ORDER BY s.id LIMIT ?";
+    static const char held_sql[] =
+        "SELECT s.id" DUE_FROM " AND h.settlement_id IS NOT NULL ORDER BY h.updated_at, s.id"
+        " LIMIT ?";
+#undef DUE_FROM
     id_list l = {ids, max, 0};
     kito_sql_param p[] = {KITO_SQL_U64(max)};
-    kito_err e = kito_sql_query(db, sql, p, KITO_N(p), on_id, &l, NULL);
+    kito_err e = kito_sql_query(db, held ? held_sql : unheld, p, KITO_N(p), on_id, &l, NULL);
     *n = l.n;
     return e;
+}
+
+typedef struct waiting_list {
+    uint64_t *ids;
+    int64_t *nets;
+    size_t max, n;
+} waiting_list;
+
+static kito_err on_waiting(void *ud, const kito_sql_row *row)
+{
+    waiting_list *l = ud;
+    if (l->n < l->max) {
+        l->ids[l->n] = kito_sql_u64(row, 0);
+        l->nets[l->n++] = kito_sql_i64(row, 1);
+    }
+    return KITO_OK;
+}
+
+kito_err kito_repo_payout_waiting(kito_db_conn *db, uint64_t miner_id, const char *source_currency,
+                                  uint64_t *ids, int64_t *nets, size_t max, size_t *n)
+{
+    waiting_list l = {ids, nets, max, 0};
+    kito_sql_param p[] = {KITO_SQL_U64(miner_id), KITO_SQL_TEXT(source_currency),
+                          KITO_SQL_U64(max)};
+    kito_err e = kito_sql_query(db,
+                                "SELECT s.id, s.miner_net_minor FROM settlements s"
+                                " JOIN invoices i ON i.settlement_id = s.id AND i.status = 'paid'"
+                                " LEFT JOIN payout_members m ON m.settlement_id = s.id"
+                                " WHERE m.settlement_id IS NULL AND s.miner_id = ?"
+                                " AND s.currency = ? AND s.miner_net_minor > 0"
+                                " ORDER BY s.id LIMIT ?",
+                                p, KITO_N(p), on_waiting, &l, NULL);
+    *n = l.n;
+    return e;
+}
+
+kito_err kito_repo_payout_member_insert(kito_db_conn *db, uint64_t settlement_id,
+                                        uint64_t payout_id, int64_t source_minor)
+{
+    kito_sql_param p[] = {KITO_SQL_U64(settlement_id), KITO_SQL_U64(payout_id),
+                          KITO_SQL_I64(source_minor)};
+    return kito_sql_exec(db,
+                         "INSERT INTO payout_members (settlement_id, payout_id, source_minor)"
+                         " VALUES (?, ?, ?)",
+                         p, KITO_N(p), NULL);
+}
+
+kito_err kito_repo_payout_hold(kito_db_conn *db, uint64_t settlement_id, const char *reason,
+                               const char *detail, bool *is_new)
+{
+    kito_sql_param p[] = {KITO_SQL_U64(settlement_id), KITO_SQL_TEXT(reason),
+                          KITO_SQL_TEXT(detail)};
+    kito_sql_result res = {0};
+    kito_err e = kito_sql_exec(
+        db,
+        "INSERT INTO payout_holds (settlement_id, reason, detail) VALUES (?, ?, LEFT(?, 512))"
+        " ON DUPLICATE KEY UPDATE updated_at = UTC_TIMESTAMP(3),"
+        " created_at = IF(reason = VALUES(reason), created_at, UTC_TIMESTAMP(3)),"
+        " reason = VALUES(reason), detail = VALUES(detail)",
+        p, KITO_N(p), &res);
+    if (is_new != NULL)
+        *is_new = e == KITO_OK && res.affected_rows == 1; /* 2: an existing row updated */
+    return e;
+}
+
+kito_err kito_repo_payout_unhold(kito_db_conn *db, uint64_t settlement_id)
+{
+    kito_sql_param p[] = {KITO_SQL_U64(settlement_id)};
+    return kito_sql_exec(db, "DELETE FROM payout_holds WHERE settlement_id = ?", p, KITO_N(p),
+                         NULL);
 }
 
 kito_err kito_repo_payout_insert(kito_db_conn *db, const kito_payout *p, uint64_t *id)
 {
     kito_sql_param ip[] = {
         KITO_SQL_U64(p->settlement_id),
+        KITO_SQL_U64(p->part_no > 0 ? p->part_no : 1),
+        KITO_SQL_U64(p->parts > 0 ? p->parts : 1),
         KITO_SQL_U64(p->miner_id),
         KITO_SQL_TEXT(p->msisdn),
         KITO_SQL_TEXT(p->rail),
@@ -226,14 +309,33 @@ kito_err kito_repo_payout_insert(kito_db_conn *db, const kito_payout *p, uint64_
     };
     kito_sql_result res = {0};
     kito_err e = kito_sql_exec(db,
-                               "INSERT INTO payouts (settlement_id, miner_id, msisdn, rail,"
-                               " currency, amount_minor, paid_units, remainder_minor, source_minor,"
-                               " source_currency, exchange_rate_id, rate_micros)"
-                               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               "INSERT INTO payouts (settlement_id, part_no, parts, miner_id,"
+                               " msisdn, rail, currency, amount_minor, paid_units, remainder_minor,"
+                               " source_minor, source_currency, exchange_rate_id, rate_micros)"
+                               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                ip, KITO_N(ip), &res);
     if (e == KITO_OK)
         *id = res.insert_id;
     return e;
+}
+
+static kito_err on_found(void *ud, const kito_sql_row *row)
+{
+    (void)row;
+    *(bool *)ud = true;
+    return KITO_OK;
+}
+
+kito_err kito_repo_payout_wallet_held(kito_db_conn *db, uint64_t miner_id, const char *msisdn,
+                                      const char *rail, bool *held)
+{
+    *held = false;
+    kito_sql_param p[] = {KITO_SQL_U64(miner_id), KITO_SQL_TEXT(msisdn), KITO_SQL_TEXT(rail)};
+    return kito_sql_query(db,
+                          "SELECT 1 FROM payout_wallet_changes w WHERE w.account_id = ?"
+                          " AND w.new_msisdn = ? AND w.new_rail = ?"
+                          " AND w.hold_until > UTC_TIMESTAMP(3) LIMIT 1",
+                          p, KITO_N(p), on_found, held, NULL);
 }
 
 kito_err kito_repo_payout_pending(kito_db_conn *db, const char *rails, uint64_t *ids, size_t max,
@@ -389,6 +491,21 @@ kito_err kito_repo_anomaly_insert(kito_db_conn *db, const kito_payout_anomaly_ro
     return e;
 }
 
+kito_err kito_repo_anomaly_resolve(kito_db_conn *db, uint64_t payout_id, uint64_t actor_id,
+                                   const char *reason, size_t *resolved)
+{
+    kito_sql_param p[] = {actor_id != 0 ? KITO_SQL_U64(actor_id) : KITO_SQL_NULL,
+                          KITO_SQL_TEXT(reason), KITO_SQL_U64(payout_id)};
+    kito_sql_result res = {0};
+    kito_err e = kito_sql_exec(db,
+                               "UPDATE payout_anomalies SET resolved_at = UTC_TIMESTAMP(3),"
+                               " resolved_by = ?, resolution = ? WHERE payout_id = ?"
+                               " AND resolved_at IS NULL",
+                               p, KITO_N(p), &res);
+    *resolved = e == KITO_OK ? (size_t)res.affected_rows : 0;
+    return e;
+}
+
 /* ---- the worker's rows ----------------------------------------------------------------------- */
 
 #define WORK_COLS                                                                                  \
@@ -506,6 +623,7 @@ static kito_err on_rate_row(void *ud, const kito_sql_row *row)
     r->id = kito_sql_u64(row, 0);
     r->micros = kito_sql_i64(row, 1);
     r->effective_ms = kito_sql_i64(row, 2);
+    r->age_ms = kito_sql_i64(row, 3);
     return KITO_OK;
 }
 
@@ -515,10 +633,13 @@ kito_err kito_repo_fx_current(kito_db_conn *db, const char *from, const char *to
     kito_sql_param rp[] = {KITO_SQL_TEXT(from), KITO_SQL_TEXT(to)};
     return kito_sql_query(
         db,
-        "SELECT id, rate_micros, " KITO_SQL_DT_TO_MS(
-            "effective_from") " FROM exchange_rates WHERE from_currency = ?"
-                              " AND to_currency = ? AND effective_from <= UTC_TIMESTAMP(3)"
-                              " ORDER BY effective_from DESC, id DESC LIMIT 1",
+        /* clang-format off */
+        "SELECT id, rate_micros, " KITO_SQL_DT_TO_MS("effective_from") ","
+        " TIMESTAMPDIFF(MICROSECOND, effective_from, UTC_TIMESTAMP(3)) DIV 1000"
+        " FROM exchange_rates WHERE from_currency = ?"
+        " AND to_currency = ? AND effective_from <= UTC_TIMESTAMP(3)"
+        " ORDER BY effective_from DESC, id DESC LIMIT 1",
+        /* clang-format on */
         rp, KITO_N(rp), on_rate_row, out, NULL);
 }
 

@@ -46,6 +46,7 @@ typedef struct kito_payout {
     uint64_t ledger_transaction_id;               /* 0 until succeeded */
     int64_t created_ms, updated_ms, succeeded_ms; /* succeeded_ms 0 until succeeded */
     uint64_t current_attempt_id;                  /* 0 before the first attempt */
+    uint32_t part_no, parts; /* part part_no of parts (1 of 1 unless split: 028_payout_limits) */
     int64_t held_until_ms; /* a pending payout to a wallet she changed to lately waits until
                               then (KITO_PAYOUT_HELD_UNTIL_SQL); 0 when it does not wait */
 } kito_payout;
@@ -112,13 +113,40 @@ typedef struct kito_payout_source {
 
 kito_err kito_repo_payout_source(kito_db_conn *db, uint64_t settlement_id, kito_payout_source *out);
 
-/* Settlements whose invoice is paid, that have no payout and can have one now (a payout
- * profile, a rate to her currency), in id order: at most max ids into ids, *n of them. */
-kito_err kito_repo_payout_due_settlements(kito_db_conn *db, uint64_t *ids, size_t max, size_t *n);
+/* Settlements whose invoice is paid, that no payout pays yet (payout_members) and that can have
+ * one now (a payout profile, a rate to her currency): those not held (held false, in id order)
+ * or those held (held true, the least recently looked at first; payout_holds). At most max ids
+ * into ids, *n of them. */
+kito_err kito_repo_payout_due_settlements(kito_db_conn *db, bool held, uint64_t *ids, size_t max,
+                                          size_t *n);
 
-/* Inserts p (its id, state and times are ignored; the row starts pending): *id the new row's.
- * KITO_E_CONFLICT when the settlement has its payout already. */
+/* A miner's paid settlements in source_currency that no payout pays yet, in id order, with
+ * their miner nets: at most max into ids and nets, *n of them. */
+kito_err kito_repo_payout_waiting(kito_db_conn *db, uint64_t miner_id, const char *source_currency,
+                                  uint64_t *ids, int64_t *nets, size_t max, size_t *n);
+
+/* Records that payout group payout_id (its part 1) pays settlement_id (its net source_minor).
+ * KITO_E_CONFLICT when another group pays it already. */
+kito_err kito_repo_payout_member_insert(kito_db_conn *db, uint64_t settlement_id,
+                                        uint64_t payout_id, int64_t source_minor);
+
+/* Holds settlement_id's payout for reason ("fx_stale", "below_minimum") with detail (a sentence)
+ * or, when it is held already, records that it was looked at again; *is_new (may be NULL) says
+ * whether the hold is new. */
+kito_err kito_repo_payout_hold(kito_db_conn *db, uint64_t settlement_id, const char *reason,
+                               const char *detail, bool *is_new);
+
+/* Removes settlement_id's hold, if any. */
+kito_err kito_repo_payout_unhold(kito_db_conn *db, uint64_t settlement_id);
+
+/* Inserts p (its id, state and times are ignored; the row starts pending; part_no and parts 0
+ * mean 1): *id the new row's. KITO_E_CONFLICT when that part of the settlement exists already. */
 kito_err kito_repo_payout_insert(kito_db_conn *db, const kito_payout *p, uint64_t *id);
+
+/* True in *held while a change of miner_id's wallet to msisdn on rail is younger than its hold
+ * (KITO_PAYOUT_HELD_UNTIL_SQL): a payout to it gets no attempt yet. */
+kito_err kito_repo_payout_wallet_held(kito_db_conn *db, uint64_t miner_id, const char *msisdn,
+                                      const char *rail, bool *held);
 
 /* Pending payouts on the rails in rails ("mpesa,mtn_momo"), in id order, at most max. */
 kito_err kito_repo_payout_pending(kito_db_conn *db, const char *rails, uint64_t *ids, size_t max,
@@ -172,6 +200,11 @@ typedef struct kito_payout_anomaly_row {
 kito_err kito_repo_anomaly_insert(kito_db_conn *db, const kito_payout_anomaly_row *r,
                                   bool *inserted);
 
+/* Resolves every unresolved anomaly of payout_id with reason (actor_id 0: kitoctl); *resolved
+ * counts them. */
+kito_err kito_repo_anomaly_resolve(kito_db_conn *db, uint64_t payout_id, uint64_t actor_id,
+                                   const char *reason, size_t *resolved);
+
 /* ---- the worker's rows ----------------------------------------------------------------------- */
 
 /* An attempt the worker sends or asks about, with what its rail needs. */
@@ -212,6 +245,7 @@ typedef struct kito_fx_rate {
     uint64_t id;
     int64_t micros;
     int64_t effective_ms; /* when it took effect */
+    int64_t age_ms;       /* how long ago, by the database's clock */
 } kito_fx_rate;
 
 /* The rate in effect now from -> to. out->found false when none. */

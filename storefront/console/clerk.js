@@ -29,7 +29,7 @@ const details = new Map(); // lot id -> { cert, loaded }
 const regPaddle = new Map(); // buyer id -> paddle number (the sale's approvals)
 const queue = []; // actions waiting for the one in flight: answered in the order pressed
 let busy = false, confirmSoldUntil = 0;
-let message = { key: null, text: '', kind: 'info' };
+let message = { text: '', kind: 'info' }; // the last action's outcome, kept across redraws
 
 // ---- what the desk knows of each lot, beyond the API's view -------------------------------------
 

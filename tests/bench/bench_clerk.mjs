@@ -48,7 +48,8 @@ try {
   const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
   const sale = await kitod.api('POST', '/v1/sales', forum, {
     title: `Bench live sale ${run}`, online: false, venue: 'AICC Arusha', format: 'live', currency: 'USD',
-    starts_at: iso(Date.now() + 2000), buyer_premium_bps: 1000, commission_bps: 0,
+    // ahead at publish; the clerk opens the lot
+    starts_at: iso(Date.now() + 120000), buyer_premium_bps: 1000, commission_bps: 0,
   });
   // above the ladder's last rung: every step is flat
   const lot = await kitod.api('POST', `/v1/sales/${sale.id}/lots`, forum, { stone_id: stoneId, opening: 6000000 });

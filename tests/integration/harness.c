@@ -79,10 +79,14 @@ static bool env_has(char *const *envp, size_t n, const char *entry)
     return false;
 }
 
+int kito_harness_next_https_port;
+
 void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env)
 {
     memset(k, 0, sizeof(*k));
-    k->https_port = kito_harness_free_port();
+    k->https_port =
+        kito_harness_next_https_port > 0 ? kito_harness_next_https_port : kito_harness_free_port();
+    kito_harness_next_https_port = 0;
     k->http_port = kito_harness_free_port();
     while (k->http_port == k->https_port)
         k->http_port = kito_harness_free_port();

@@ -31,6 +31,10 @@ struct kito_kitod {
  * NULL. */
 void kito_harness_kitod_start(struct kito_kitod *k, const char *const *extra_env);
 
+/* When not 0, the next kitod_start listens on this HTTPS port (then it is 0 again): for a
+ * provider that must be told kitod's URL before kitod starts (MoMo's X-Callback-Url). */
+extern int kito_harness_next_https_port;
+
 /* Declares `static struct kito_kitod kd;` and a Criterion suite whose every test gets a fresh
  * kitod that has answered /healthz with 200 (and is stopped after the test). */
 #define KITO_SUITE_WITH_KITOD(suite, timeout_s)                                                    \

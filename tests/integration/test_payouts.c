@@ -149,6 +149,9 @@ static void sim_payments(const char *occasion, int *received, int *paid, int *ca
 /* ---- kitod ------------------------------------------------------------------------------------
  */
 
+static int kitoctl_run(const char *args, char *out, size_t cap);
+static const char *extra_env[4]; /* a test's own settings for its next kitod_up */
+
 static void kitod_up(void)
 {
     static char base[128];
@@ -162,7 +165,14 @@ static void kitod_up(void)
                          "KITO_PAYOUT_INTERVAL_MS=100", "KITO_PAYOUT_CHECK_AFTER_MS=2500",
                          /* a wallet change's hold, short enough to wait out in a test */
                          "KITO_PAYOUT_WALLET_HOLD_S=" WALLET_HOLD_S, NULL};
-    kito_harness_kitod_start(&kd, env);
+    const char *all[32];
+    size_t n = 0;
+    for (size_t i = 0; env[i] != NULL; i++)
+        all[n++] = env[i];
+    for (size_t i = 0; i < 3 && extra_env[i] != NULL; i++)
+        all[n++] = extra_env[i];
+    all[n] = NULL;
+    kito_harness_kitod_start(&kd, all);
     /* a busy shared machine can take a while; leave nothing running if it never does */
     if (kito_harness_wait_health(&kd, 200, 20000) != 200) {
         kito_harness_kitod_stop(&kd, 5000);
@@ -243,21 +253,28 @@ static void arrange_paid(struct sold *s);
 
 /* A Kenyan miner (payout wallet ending in suffix), a USD sale, a sold lot, its settlement with a
  * balanced ledger transaction, and its invoice, not paid yet. Hammer USD 100.00: premium 10.00,
- * commission 5.00, royalty 6.00, miner net 89.00. */
-static void arrange_unpaid(struct sold *s, const char *suffix, const char *currency)
+ * commission 5.00, royalty 6.00, miner net 89.00. same_miner: another sale of hers instead. */
+static void arrange_unpaid_sale(struct sold *s, const char *suffix, const char *currency,
+                                const struct sold *same_miner)
 {
     static unsigned counter;
     counter++;
     memset(s, 0, sizeof(*s));
-    s->miner = kito_harness_account("miner", NULL, 0);
     s->buyer = kito_harness_account("buyer", NULL, 0);
     unsigned long long org = kito_harness_account("organizer", NULL, 0);
-    snprintf(s->msisdn, sizeof(s->msisdn), "+2547%02u%04u%s", (unsigned)getpid() % 100,
-             counter % 10000, suffix);
-    kito_harness_sql("INSERT INTO miner_profiles (account_id, country, payout_msisdn, payout_rail)"
-                     " VALUES (%llu, 'KE', '%s', 'mpesa')",
-                     s->miner, s->msisdn);
-    kito_harness_session(s->miner, s->miner_token);
+    if (same_miner != NULL) { /* another sale of hers */
+        s->miner = same_miner->miner;
+        memcpy(s->msisdn, same_miner->msisdn, sizeof(s->msisdn));
+        memcpy(s->miner_token, same_miner->miner_token, sizeof(s->miner_token));
+    } else {
+        s->miner = kito_harness_account("miner", NULL, 0);
+        snprintf(s->msisdn, sizeof(s->msisdn), "+2547%02u%04u%s", (unsigned)getpid() % 100,
+                 counter % 10000, suffix);
+        kito_harness_sql("INSERT INTO miner_profiles (account_id, country, payout_msisdn,"
+                         " payout_rail) VALUES (%llu, 'KE', '%s', 'mpesa')",
+                         s->miner, s->msisdn);
+        kito_harness_session(s->miner, s->miner_token);
+    }
     unsigned long long sale = kito_harness_sql(
         "INSERT INTO sales (organizer_id, title, format, currency, starts_at, ends_at, ladder_json,"
         " status) VALUES (%llu, 'Payout test', 'timed', '%s', UTC_TIMESTAMP(3) - INTERVAL 2 DAY,"
@@ -326,10 +343,23 @@ static void arrange_paid(struct sold *s)
                      invoice, currency, lot, ptx);
 }
 
+static void arrange_unpaid(struct sold *s, const char *suffix, const char *currency)
+{
+    arrange_unpaid_sale(s, suffix, currency, NULL);
+}
+
 /* arrange_unpaid, then paid. */
 static void arrange(struct sold *s, const char *suffix, const char *currency)
 {
     arrange_unpaid(s, suffix, currency);
+    arrange_paid(s);
+}
+
+/* Another paid sale of the miner of same_miner. */
+static void arrange_sale(struct sold *s, const char *suffix, const char *currency,
+                         const struct sold *same_miner)
+{
+    arrange_unpaid_sale(s, suffix, currency, same_miner);
     arrange_paid(s);
 }
 
@@ -748,6 +778,193 @@ Test(payouts, kitod_killed_midway_pays_exactly_once_after_restart)
     cr_assert_eq(received, 1);
 }
 
+/* Several senders (KITO_PAYOUT_SENDERS, 8 by default) and kitod killed with SIGKILL while a
+ * batch is between sending and recording: on restart every miner is paid, none twice (counted
+ * at the provider as well as in MySQL). The batch mixes prompt results, late callbacks (94) and
+ * lost answers (97: paid, no answer), so the kill finds attempts queued, sending and accepted. */
+Test(payouts, kitod_killed_mid_batch_pays_everyone_exactly_once, .timeout = 150)
+{
+    enum { N = 24 };
+    static const char *const modes[] = {"10", "94", "97"};
+    set_rate("129.50");
+    struct sold s[N];
+    for (int i = 0; i < N; i++)
+        arrange(&s[i], modes[i % 3], "USD");
+    char in[64 * N] = "", *at = in;
+    for (int i = 0; i < N; i++)
+        at += snprintf(at, sizeof(in) - (size_t)(at - in), "%s%llu", i > 0 ? "," : "",
+                       s[i].settlement);
+    /* kill once some of the batch is paid and some is still out with the provider */
+    long long done = 0, out = 0;
+    for (int i = 0; i < 200; i++) {
+        done = value_i64("SELECT COUNT(*) FROM payouts WHERE settlement_id IN (%s)"
+                         " AND state = 'succeeded'",
+                         in);
+        out = value_i64("SELECT COUNT(*) FROM payout_attempts a JOIN payouts p ON"
+                        " p.id = a.payout_id WHERE p.settlement_id IN (%s)"
+                        " AND a.state IN ('sending', 'accepted')",
+                        in);
+        if (done >= 1 && out >= 1)
+            break;
+        kito_harness_sleep_ms(25);
+    }
+    cr_assert(done >= 1 && out >= 1, "never caught the batch mid-way (%lld paid, %lld out)", done,
+              out);
+    kill(kd.pid, SIGKILL);
+    waitpid(kd.pid, NULL, 0);
+    kd.pid = 0;
+    kito_harness_sleep_ms(1000);
+    kitod_up();
+    for (int i = 0; i < N; i++) {
+        unsigned long long id = wait_state(&s[i], "succeeded", 40000);
+        assert_paid_once(id);
+        int received, paid;
+        sim_payments(pay_id(id), &received, &paid, NULL);
+        cr_assert_eq(received, 1, "%s was sent %d times", pay_id(id), received);
+    }
+}
+
+/* ---- limits per transfer and rate age (KITO_PAYOUT_LIMITS, KITO_FX_MAX_AGE_S) ---------------- */
+
+static void kitod_restart_with(const char *a, const char *b)
+{
+    kito_harness_kitod_stop(&kd, 5000);
+    extra_env[0] = a;
+    extra_env[1] = b;
+    extra_env[2] = NULL;
+    kitod_up();
+}
+
+/* Waits until the n payouts of a settlement have all succeeded. */
+static void wait_parts_succeeded(unsigned long long settlement, long long n, int timeout_ms)
+{
+    long long done = 0;
+    for (int waited = 0; waited <= timeout_ms; waited += 100) {
+        done = value_i64("SELECT COUNT(*) FROM payouts WHERE settlement_id = %llu"
+                         " AND state = 'succeeded'",
+                         settlement);
+        if (done == n)
+            return;
+        kito_harness_sleep_ms(100);
+    }
+    cr_assert_fail("settlement %llu: %lld of %lld payouts succeeded", settlement, done, n);
+}
+
+/* Waits for a settlement's hold and returns its reason and detail. */
+static void wait_hold(unsigned long long settlement, char *reason, char *detail, size_t cap)
+{
+    for (int waited = 0; waited <= 10000; waited += 100) {
+        value_text(reason, 32, "SELECT reason FROM payout_holds WHERE settlement_id = %llu",
+                   settlement);
+        if (reason[0] != '\0') {
+            value_text(detail, cap, "SELECT detail FROM payout_holds WHERE settlement_id = %llu",
+                       settlement);
+            return;
+        }
+        kito_harness_sleep_ms(100);
+    }
+    cr_assert_fail("settlement %llu was never held", settlement);
+}
+
+/* Above the rail's maximum: USD 89.00 at 129.50 is KES 11,525 (and 50 cents kept for her),
+ * over three transfers of at most 5,000, each its own payout, attempt, reference and ledger
+ * transaction; together exactly the whole, each paid exactly once at the provider. */
+Test(payouts, above_the_rail_maximum_the_payout_is_split_and_summed_in_the_ledger)
+{
+    kitod_restart_with("KITO_PAYOUT_LIMITS=mpesa:KES:100:5000", NULL);
+    set_rate("129.50");
+    struct sold s;
+    arrange(&s, "10", "USD");
+    wait_parts_succeeded(s.settlement, 3, 20000);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payouts WHERE settlement_id = %llu", s.settlement),
+                 3);
+    cr_assert_eq(
+        value_i64("SELECT SUM(paid_units) FROM payouts WHERE settlement_id = %llu", s.settlement),
+        11525);
+    cr_assert_eq(
+        value_i64("SELECT MAX(paid_units) FROM payouts WHERE settlement_id = %llu", s.settlement),
+        3842);
+    cr_assert_eq(
+        value_i64("SELECT SUM(source_minor) FROM payouts WHERE settlement_id = %llu", s.settlement),
+        8900);
+    /* the ledger: her USD payable is debited exactly her net, over the three transactions */
+    cr_assert_eq(value_i64("SELECT SUM(e.amount_minor) FROM ledger_entries e JOIN payouts p ON"
+                           " p.ledger_transaction_id = e.transaction_id WHERE p.settlement_id ="
+                           " %llu AND e.account_code = 2 AND e.currency = 'USD'",
+                           s.settlement),
+                 8900);
+    cr_assert_eq(value_i64("SELECT SUM(e.amount_minor) FROM ledger_entries e JOIN payouts p ON"
+                           " p.ledger_transaction_id = e.transaction_id WHERE p.settlement_id ="
+                           " %llu AND e.account_code = 8",
+                           s.settlement),
+                 -1152500);
+    /* per rail and day, what the provider confirmed and what the ledger credited agree */
+    char out[8192];
+    cr_assert_eq(kitoctl_run("payout totals", out, sizeof(out)), 0, "%s", out);
+    cr_assert(strstr(out, "\tmpesa\tKES\t") != NULL && strstr(out, "\tok") != NULL, "%s", out);
+    cr_assert(strstr(out, "MISMATCH") == NULL, "%s", out);
+    long long first =
+        value_i64("SELECT MIN(id) FROM payouts WHERE settlement_id = %llu", s.settlement);
+    for (long long id = first; id < first + 3; id++) {
+        assert_paid_once((unsigned long long)id);
+        int received, paid;
+        sim_payments(pay_id((unsigned long long)id), &received, &paid, NULL);
+        cr_assert_eq(received, 1);
+    }
+}
+
+/* Below the rail's minimum a sale waits, held with the reason; her next sale on the rail brings
+ * the total over it, and one payout pays both. */
+Test(payouts, below_the_rail_minimum_sales_wait_and_are_paid_together)
+{
+    kitod_restart_with("KITO_PAYOUT_LIMITS=mpesa:KES:20000:0", NULL);
+    set_rate("129.50");
+    struct sold a, b;
+    arrange(&a, "10", "USD");
+    char reason[32], detail[600];
+    wait_hold(a.settlement, reason, detail, sizeof(detail));
+    cr_assert_str_eq(reason, "below_minimum");
+    cr_assert(strstr(detail, "KES 11525 from 1 sale is below mpesa's minimum of KES 20000") != NULL,
+              "%s", detail);
+    kito_harness_sleep_ms(500);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payouts WHERE miner_id = %llu", a.miner), 0);
+    arrange_sale(&b, "10", "USD", &a);
+    unsigned long long id = wait_state(&b, "succeeded", 15000);
+    cr_assert_eq(value_i64("SELECT paid_units FROM payouts WHERE id = %llu", id), 23051);
+    cr_assert_eq(value_i64("SELECT source_minor FROM payouts WHERE id = %llu", id), 17800);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_members WHERE payout_id = %llu AND"
+                           " settlement_id IN (%llu, %llu)",
+                           id, a.settlement, b.settlement),
+                 2);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_holds WHERE settlement_id IN (%llu, %llu)",
+                           a.settlement, b.settlement),
+                 0);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payouts WHERE miner_id = %llu", a.miner), 1);
+    assert_paid_once(id);
+}
+
+/* A rate older than KITO_FX_MAX_AGE_S holds the payout with the reason; a new rate releases it. */
+Test(payouts, a_stale_exchange_rate_holds_the_payout_until_a_new_one)
+{
+    kitod_restart_with("KITO_FX_MAX_AGE_S=2", NULL);
+    set_rate("129.50");
+    kito_harness_sleep_ms(3000);
+    struct sold s;
+    arrange(&s, "10", "USD");
+    char reason[32], detail[600];
+    wait_hold(s.settlement, reason, detail, sizeof(detail));
+    cr_assert_str_eq(reason, "fx_stale");
+    cr_assert(strstr(detail, "the newest USD to KES exchange rate is") != NULL, "%s", detail);
+    cr_assert(strstr(detail, "kitoctl fx set") != NULL, "%s", detail);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payouts WHERE settlement_id = %llu", s.settlement),
+                 0);
+    set_rate("129.50");
+    unsigned long long id = wait_state(&s, "succeeded", 15000);
+    cr_assert_eq(
+        value_i64("SELECT COUNT(*) FROM payout_holds WHERE settlement_id = %llu", s.settlement), 0);
+    assert_paid_once(id);
+}
+
 /* The database itself refuses a second success, whatever the code does (proof of the rule). */
 Test(payouts, the_schema_refuses_a_second_success)
 {
@@ -835,9 +1052,27 @@ static void assert_held(unsigned long long id, const char *kind)
     kito_harness_sleep_ms(400); /* a few worker passes */
     cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE payout_id = %llu", id),
                  attempts);
-    kito_harness_sql("UPDATE payout_anomalies SET resolved_at = UTC_TIMESTAMP(3) WHERE"
-                     " payout_id = %llu",
-                     id);
+    /* the operator resolves it with a reason (kitoctl payout resolve): audited, it stays held */
+    snprintf(args, sizeof(args), "payout resolve --payout %s", pay_id(id));
+    cr_assert_neq(kitoctl_run(args, out, sizeof(out)), 0, "resolved without a reason: %s", out);
+    snprintf(args, sizeof(args),
+             "payout resolve --payout %s --reason 'checked the statement: paid once, kept'",
+             pay_id(id));
+    cr_assert_eq(kitoctl_run(args, out, sizeof(out)), 0, "%s", out);
+    cr_assert(strstr(out, "resolved") != NULL, "%s", out);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_anomalies WHERE payout_id = %llu AND"
+                           " resolved_at IS NOT NULL AND resolution = 'checked the statement:"
+                           " paid once, kept'",
+                           id),
+                 value_i64("SELECT COUNT(*) FROM payout_anomalies WHERE payout_id = %llu", id));
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM audit_log WHERE action ="
+                           " 'payout.anomaly_resolved' AND entity_id = %llu",
+                           id),
+                 1);
+    cr_assert_str_eq(
+        value_text(state, sizeof(state), "SELECT state FROM payouts WHERE id = %llu", id),
+        "anomaly");
+    cr_assert_neq(kitoctl_run(args, out, sizeof(out)), 0, "resolved twice: %s", out);
     ledger_check();
 }
 

@@ -90,8 +90,20 @@ static void sim_start(struct rail *r)
     if (pid == 0) {
         if (freopen(log, "a", stderr) != NULL)
             dup2(fileno(stderr), 1);
-        char *argv[] = {bin,   "--rail",    (char *)r->name, "--port",    port,   "--delay-ms",
-                        "200", "--late-ms", "1500",          "--hang-ms", "1500", NULL};
+        char *argv[] = {bin,
+                        "--rail",
+                        (char *)r->name,
+                        "--port",
+                        port,
+                        "--delay-ms",
+                        "200",
+                        "--late-ms",
+                        "1500",
+                        "--hang-ms",
+                        "1500",
+                        "--cacert",
+                        (char *)kito_harness_var("tls/ca.pem"),
+                        NULL};
         execv(bin, argv);
         _exit(127);
     }
@@ -133,6 +145,8 @@ static void sim_count(const struct rail *r, const char *pid, int *received, int 
     json_decref(doc);
 }
 
+static const char *extra_env[4]; /* a test's own settings for its next kitod_up */
+
 static void kitod_up(void)
 {
     static char momo_url[128], airtel_url[128];
@@ -150,7 +164,9 @@ static void kitod_up(void)
                          "KITO_AIRTEL_PIN=dGVzdC1lbmNyeXB0ZWQtcGlu",
                          "KITO_MPESA_TIMEOUT_MS=900",
                          "KITO_PAYOUT_INTERVAL_MS=100",
-                         "KITO_PAYOUT_CHECK_AFTER_MS=1000",
+                         extra_env[0] != NULL ? extra_env[0] : "KITO_PAYOUT_CHECK_AFTER_MS=1000",
+                         extra_env[1],
+                         extra_env[2],
                          NULL};
     kito_harness_kitod_start(&kd, env);
     if (kito_harness_wait_health(&kd, 200, 20000) != 200) {
@@ -506,4 +522,111 @@ Test(rails, momo_wrong_amount_success_is_held_as_an_anomaly)
     arrange(&s, &momo, "99");
     unsigned long long id = wait_state(&s, "anomaly", 15000);
     assert_held(&momo, id, "amount");
+}
+
+/* ---- MTN MoMo's callback (momodeveloper.mtn.com/api-documentation/callback) ------------------ */
+
+#define MOMO_TOKEN "test-momo-callback-token-0123456789"
+
+/* kitod again, asking MoMo for callbacks, with status enquiries only after 4 s: a payout that
+ * succeeds sooner was resolved by its callback. */
+static void kitod_with_momo_callbacks(void)
+{
+    static char base[128];
+    kito_harness_kitod_stop(&kd, 5000);
+    int port = kito_harness_free_port();
+    snprintf(base, sizeof(base), "KITO_MOMO_CALLBACK_BASE=https://localhost:%d", port);
+    extra_env[0] = "KITO_PAYOUT_CHECK_AFTER_MS=4000";
+    extra_env[1] = base;
+    extra_env[2] = "KITO_MOMO_CALLBACK_TOKEN=" MOMO_TOKEN;
+    kito_harness_next_https_port = port;
+    kitod_up();
+}
+
+static int callbacks_of(const char *pid)
+{
+    json_t *doc = NULL;
+    cr_assert_eq(sim_call(&momo, "GET", "/kito-sim/payments", &doc), 200);
+    int n = 0;
+    json_t *list = json_object_get(doc, "payments"), *p;
+    size_t i;
+    json_array_foreach(list, i, p)
+    {
+        if (strcmp(json_string_value(json_object_get(p, "payout")), pid) == 0)
+            n += (int)json_integer_value(json_object_get(p, "callbacks_delivered"));
+    }
+    json_decref(doc);
+    return n;
+}
+
+Test(rails, momo_callback_resolves_the_transfer_and_duplicates_change_nothing)
+{
+    kitod_with_momo_callbacks();
+    set_rate(&momo);
+    struct sold one, dup;
+    arrange(&one, &momo, "10");
+    arrange(&dup, &momo, "93");                                 /* the simulator calls back twice */
+    unsigned long long a = wait_state(&one, "succeeded", 3000); /* before any enquiry (4 s) */
+    unsigned long long b = wait_state(&dup, "succeeded", 3000);
+    kito_harness_sleep_ms(500);
+    cr_assert_eq(callbacks_of(pay_id(a)), 1);
+    cr_assert_eq(callbacks_of(pay_id(b)), 2);
+    assert_paid_once(&momo, a);
+    assert_paid_once(&momo, b);
+    cr_assert_eq(value_i64("SELECT checks FROM payout_attempts WHERE payout_id = %llu", a), 0,
+                 "a status enquiry was needed");
+}
+
+Test(rails, momo_lost_callback_is_resolved_by_the_status_enquiry)
+{
+    kitod_with_momo_callbacks();
+    set_rate(&momo);
+    struct sold s;
+    arrange(&s, &momo, "98"); /* the simulator never calls back (MTN does not retry) */
+    unsigned long long id = wait_state(&s, "succeeded", 15000);
+    cr_assert_eq(callbacks_of(pay_id(id)), 0);
+    assert_paid_once(&momo, id);
+}
+
+/* A callback with a wrong token is refused and changes nothing; one for a reference Kito does not
+ * know is acknowledged and ignored; a late one after the enquiry changed nothing either. */
+Test(rails, momo_forged_and_unknown_callbacks_change_nothing)
+{
+    kitod_with_momo_callbacks();
+    set_rate(&momo);
+    struct sold s;
+    arrange(&s, &momo, "94"); /* late: the callback comes after 1.5 s */
+    unsigned long long id = wait_state(&s, "submitted", 5000);
+    char ref[80];
+    for (int i = 0; i < 50; i++) {
+        value_text(ref, sizeof(ref),
+                   "SELECT originator_conversation_id FROM payout_attempts WHERE payout_id = %llu",
+                   id);
+        if (ref[0] != '\0')
+            break;
+        kito_harness_sleep_ms(50);
+    }
+    char body[512], path[256];
+    snprintf(body, sizeof(body),
+             "{\"amount\":\"5\",\"currency\":\"ZMW\",\"financialTransactionId\":\"FORGED1\","
+             "\"externalId\":\"%s\",\"payee\":{\"partyIdType\":\"MSISDN\",\"partyId\":\"%s\"},"
+             "\"status\":\"SUCCESSFUL\"}",
+             pay_id(id), s.msisdn + 1);
+    snprintf(path, sizeof(path), "/v1/payouts/callbacks/momo?token=wrong-token-0123456789&ref=%s",
+             ref);
+    struct kito_http_resp resp = kito_harness_call(&kd, NULL, NULL, "POST", path, body);
+    cr_assert_eq(resp.status, 401);
+    kito_http_resp_free(&resp);
+    snprintf(path, sizeof(path),
+             "/v1/payouts/callbacks/momo?token=" MOMO_TOKEN
+             "&ref=00000000-0000-4000-8000-000000000000");
+    resp = kito_harness_call(&kd, NULL, NULL, "PUT", path, body);
+    cr_assert_eq(resp.status, 200);
+    kito_http_resp_free(&resp);
+    cr_assert_eq(value_i64("SELECT COUNT(*) FROM payout_attempts WHERE transaction_id ="
+                           " 'FORGED1'"),
+                 0);
+    id = wait_state(&s, "succeeded", 15000);
+    kito_harness_sleep_ms(2000); /* the late callback arrives too */
+    assert_paid_once(&momo, id);
 }

@@ -152,3 +152,96 @@ Test(payout_rules, ledger_lines_across_currencies_keep_the_remainder_owed)
     cr_assert_eq(l[4].account, KITO_LEDGER_MINER_PAYABLE);
     cr_assert_eq(l[4].amount_minor, -75);
 }
+
+/* ---- limits per transfer (KITO_PAYOUT_LIMITS) ------------------------------------------------ */
+
+static void assert_parts_sum(const kito_payout *whole, const kito_payout *part, size_t k)
+{
+    int64_t units = 0, amount = 0, rem = 0, source = 0;
+    for (size_t i = 0; i < k; i++) {
+        units += part[i].paid_units;
+        amount += part[i].amount_minor;
+        rem += part[i].remainder_minor;
+        source += part[i].source_minor;
+        cr_assert_eq(part[i].part_no, i + 1);
+        cr_assert_eq(part[i].parts, k);
+        kito_ledger_line l[KITO_PAYOUT_LEDGER_LINES];
+        assert_balanced(l, kito_payout_ledger_lines(&part[i], l));
+    }
+    cr_assert_eq(units, whole->paid_units);
+    cr_assert_eq(amount, whole->amount_minor);
+    cr_assert_eq(rem, whole->remainder_minor);
+    cr_assert_eq(source, whole->source_minor);
+}
+
+Test(payout_rules, above_the_maximum_a_payout_is_split_into_even_parts_that_sum_exactly)
+{
+    kito_payout w = submitted();
+    strcpy(w.source_currency, "USD");
+    w.source_minor = 8900;    /* USD 89.00 */
+    w.paid_units = 11525;     /* KES 11,525.50 */
+    w.amount_minor = 1152550; /* KES has 2 decimals */
+    w.remainder_minor = 50;
+    kito_payout_limit lim = {"mpesa", "KES", 100, 5000};
+    kito_payout part[KITO_PAYOUT_PARTS_MAX];
+    size_t k = kito_payout_split(&w, &lim, 2, part, KITO_PAYOUT_PARTS_MAX);
+    cr_assert_eq(k, 3);
+    cr_assert_eq(part[0].paid_units, 3842);
+    cr_assert_eq(part[1].paid_units, 3842);
+    cr_assert_eq(part[2].paid_units, 3841);
+    for (size_t i = 0; i < k; i++)
+        cr_assert_leq(part[i].paid_units, lim.max_units);
+    cr_assert_eq(part[0].remainder_minor, 0);
+    cr_assert_eq(part[2].remainder_minor, 50);
+    cr_assert_eq(part[0].amount_minor, 384200);
+    assert_parts_sum(&w, part, k);
+}
+
+Test(payout_rules, at_or_under_the_maximum_or_without_limits_one_part)
+{
+    kito_payout w = submitted();
+    w.source_minor = 235800;
+    kito_payout part[4];
+    kito_payout_limit lim = {"mpesa", "ZMW", 0, 2358};
+    cr_assert_eq(kito_payout_split(&w, &lim, 2, part, 4), 1);
+    assert_parts_sum(&w, part, 1);
+    cr_assert_eq(kito_payout_split(&w, NULL, 2, part, 4), 1);
+    cr_assert_eq(part[0].paid_units, 2358);
+    /* more parts than room: refused, nothing half-made */
+    kito_payout_limit tiny = {"mpesa", "ZMW", 0, 10};
+    cr_assert_eq(kito_payout_split(&w, &tiny, 2, part, 4), 0);
+}
+
+Test(payout_rules, limits_are_found_by_rail_and_currency)
+{
+    kito_payout_limit l[2] = {{"mpesa", "KES", 10, 250000}, {"mtn_momo", "ZMW", 1, 50000}};
+    cr_assert_eq(kito_payout_limit_find(l, 2, "mtn_momo", "ZMW"), &l[1]);
+    cr_assert_null(kito_payout_limit_find(l, 2, "mpesa", "TZS"));
+    cr_assert_null(kito_payout_limit_find(l, 0, "mpesa", "KES"));
+}
+
+Test(payout_rules, the_limits_setting_is_parsed_or_refused_with_a_sentence)
+{
+    kito_payout_limit l[4];
+    size_t n;
+    char err[200];
+    cr_assert(kito_config_parse_payout_limits("", l, 4, &n, err, sizeof(err)));
+    cr_assert_eq(n, 0);
+    cr_assert(kito_config_parse_payout_limits("mpesa:KES:10:250000,mtn_momo:ZMW:0:0", l, 4, &n, err,
+                                              sizeof(err)));
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(l[1].rail, "mtn_momo");
+    cr_assert_eq(l[0].max_units, 250000);
+    static const char *const bad[] = {"mpesa:KES:10",    "mpesa:KES:10:15", "mpesa:KESX:1:9",
+                                      "mpesa:KES:-1:10", "mpesa:KES:1:9:9", ",",
+                                      "a:B:1:2,",        "a:BBB:x:2"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        cr_assert_not(kito_config_parse_payout_limits(bad[i], l, 4, &n, err, sizeof(err)), "%s",
+                      bad[i]);
+        cr_assert(strstr(err, "KITO_PAYOUT_LIMITS") != NULL);
+    }
+    cr_assert_not(kito_config_parse_payout_limits("a:BBB:1:2,a:CCC:1:2,a:DDD:1:2,a:EEE:1:2,"
+                                                  "a:FFF:1:2",
+                                                  l, 4, &n, err, sizeof(err)));
+}
