@@ -14,7 +14,7 @@ KITO_PACKAGES="build-essential cmake pkg-config clang-format libh2o-dev libuv1-d
 libssl-dev openssl libhiredis-dev libmariadb-dev libjansson-dev libcriterion-dev
 libcurl4-openssl-dev libnghttp2-dev libjpeg-dev libpng-dev redis-server redis-tools mariadb-server mariadb-client
 curl ca-certificates jq nghttp2-client wrk testssl.sh bsdextrautils john-data systemd
-libqrencode-dev zbar-tools"
+libqrencode-dev zbar-tools tzdata"
 KITO_BROWSER_PACKAGES="chromium"
 
 log() { printf '\033[1m[kito]\033[0m %s\n' "$*" >&2; }

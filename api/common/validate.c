@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "api/common/secrets.h"
 
@@ -267,6 +268,39 @@ kito_err kito_validate_currency(const char *field, const char *s, kito_verr *ve)
 {
     static const char *const codes[] = {"USD", "KES", "TZS", "ZMW", "MWK", "EUR", "GBP", NULL};
     return kito_validate_enum(field, s, codes, NULL, ve);
+}
+
+kito_err kito_validate_time_zone(const char *field, const char *s, kito_verr *ve)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (n == 0 || n > KITO_TIME_ZONE_MAX)
+        return kito_verr_set(ve, field, "must be a time zone name such as Africa/Nairobi");
+    int segments = 1;
+    bool at_start = true;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '/') {
+            if (at_start)
+                return kito_verr_set(ve, field, "must be a time zone name such as Africa/Nairobi");
+            segments++;
+            at_start = true;
+            continue;
+        }
+        /* a segment starts with a letter: no "..", no hidden files, no absolute paths */
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                  (!at_start && ((c >= '0' && c <= '9') || c == '_' || c == '+' || c == '-'));
+        if (!ok)
+            return kito_verr_set(ve, field, "must be a time zone name such as Africa/Nairobi");
+        at_start = false;
+    }
+    if (at_start || segments > 3)
+        return kito_verr_set(ve, field, "must be a time zone name such as Africa/Nairobi");
+    char path[sizeof("/usr/share/zoneinfo/") + KITO_TIME_ZONE_MAX];
+    snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", s);
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return kito_verr_set(ve, field, "is not a time zone of the tz database");
+    return KITO_OK;
 }
 
 kito_err kito_validate_origin_country(const char *field, const char *s, kito_verr *ve)

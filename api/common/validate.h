@@ -87,6 +87,13 @@ kito_err kito_validate_password(const char *field, const char *s, kito_verr *ve)
 /* An ISO 4217 code Kito trades in: USD, KES, TZS, ZMW, MWK, EUR or GBP. */
 kito_err kito_validate_currency(const char *field, const char *s, kito_verr *ve);
 
+/* A time zone of the IANA tz database ("Africa/Dar_es_Salaam", "UTC"): one to three segments of
+ * letters, digits, '_', '+' and '-' (no "." or ".."), at most KITO_TIME_ZONE_MAX bytes, that
+ * names a zone file under /usr/share/zoneinfo (Debian's tzdata, the same database browsers use).
+ * Reads the file system (one stat), so not for the hot path. */
+#define KITO_TIME_ZONE_MAX 64
+kito_err kito_validate_time_zone(const char *field, const char *s, kito_verr *ve);
+
 /* A stone's country of origin: KE, TZ, ZM or MW. */
 kito_err kito_validate_origin_country(const char *field, const char *s, kito_verr *ve);
 

@@ -228,16 +228,16 @@ json_t *kito__render_sale(const kito_sale *s)
     const kito_sale_input *in = &s->in;
     bool tender = strcmp(in->format, "tender") == 0;
     return json_pack(
-        "{s:o,s:o,s:s,s:s?,s:s?,s:b,s:s,s:s,s:o,s:o,s:i,s:i,s:i,s:i,s:s?,s:o,s:s,s:i,s:o,s:o}",
+        "{s:o,s:o,s:s,s:s?,s:s?,s:b,s:s,s:s,s:o,s:o,s:s,s:i,s:i,s:i,s:i,s:s?,s:o,s:s,s:i,s:o,s:o}",
         "id", kito_render_id(KITO_ID_SALE, s->id), "organizer_id",
         kito_render_id(KITO_ID_ACCOUNT, s->organizer_id), "title", in->title, "description",
         in->has_description ? in->description : NULL, "venue", in->has_venue ? in->venue : NULL,
         "online", in->online, "format", in->format, "currency", in->currency, "starts_at",
         kito_render_time(in->starts_at_ms), "ends_at",
-        nullable_time(in->has_ends_at, in->ends_at_ms), "soft_close_s", in->soft_close_s,
-        "stagger_s", in->stagger_s, "buyer_premium_bps", in->buyer_premium_bps, "commission_bps",
-        in->commission_bps, "tender_pricing", tender ? in->tender_pricing : NULL, "ladder",
-        render_ladder(&in->ladder), "status", s->status, "lot_count", (int)s->lot_count,
+        nullable_time(in->has_ends_at, in->ends_at_ms), "time_zone", in->time_zone, "soft_close_s",
+        in->soft_close_s, "stagger_s", in->stagger_s, "buyer_premium_bps", in->buyer_premium_bps,
+        "commission_bps", in->commission_bps, "tender_pricing", tender ? in->tender_pricing : NULL,
+        "ladder", render_ladder(&in->ladder), "status", s->status, "lot_count", (int)s->lot_count,
         "created_at", kito_render_time(s->created_at_ms), "updated_at",
         kito_render_time(s->updated_at_ms));
 }

@@ -35,6 +35,7 @@ static const kito_shape rung_shape = {rung_fields, COUNT(rung_fields)};
     {"currency", KITO_FT_STRING, .max = 3},                                                        \
     {"starts_at", KITO_FT_STRING, .required = (REQ), .max = 40},                                   \
     {"ends_at", KITO_FT_STRING, .nullable = true, .max = 40},                                      \
+    {"time_zone", KITO_FT_STRING, .max = KITO_TIME_ZONE_MAX},                                      \
     {"soft_close_s", KITO_FT_INTEGER},                                                             \
     {"stagger_s", KITO_FT_INTEGER},                                                                \
     {"buyer_premium_bps", KITO_FT_INTEGER},                                                        \
@@ -162,9 +163,14 @@ static kito_err decode_kind(const json_t *body, kito_sale_input *in, kito_verr *
     return KITO_OK;
 }
 
-/* starts_at and ends_at. */
+/* starts_at, ends_at and the time zone they were set in. */
 static kito_err decode_times(const json_t *body, kito_sale_input *in, kito_verr *ve)
 {
+    const json_t *zone = member(body, "time_zone");
+    const char *tz = zone != NULL ? json_string_value(zone) : "UTC";
+    if (kito_validate_time_zone("time_zone", tz, ve) != KITO_OK)
+        return KITO_E_VALIDATION;
+    snprintf(in->time_zone, sizeof(in->time_zone), "%s", tz);
     if (kito_validate_time("starts_at", json_string_value(member(body, "starts_at")),
                            &in->starts_at_ms, ve) != KITO_OK)
         return KITO_E_VALIDATION;
@@ -266,11 +272,12 @@ json_t *kito_sale_input_to_json(const kito_sale_input *in)
 {
     struct kito_ladder dflt;
     kito_ladder_default(&dflt);
-    json_t *o = json_pack("{s:s,s:b,s:s,s:s,s:o,s:i,s:i,s:i,s:i}", "title", in->title, "online",
-                          in->online, "format", in->format, "currency", in->currency, "starts_at",
-                          kito_render_time(in->starts_at_ms), "soft_close_s", in->soft_close_s,
-                          "stagger_s", in->stagger_s, "buyer_premium_bps", in->buyer_premium_bps,
-                          "commission_bps", in->commission_bps);
+    json_t *o =
+        json_pack("{s:s,s:b,s:s,s:s,s:o,s:s,s:i,s:i,s:i,s:i}", "title", in->title, "online",
+                  in->online, "format", in->format, "currency", in->currency, "starts_at",
+                  kito_render_time(in->starts_at_ms), "time_zone", in->time_zone, "soft_close_s",
+                  in->soft_close_s, "stagger_s", in->stagger_s, "buyer_premium_bps",
+                  in->buyer_premium_bps, "commission_bps", in->commission_bps);
     if (o == NULL)
         return NULL;
     int bad = 0;
@@ -328,7 +335,7 @@ bool kito_sale_visible(const kito_actor *actor, const kito_sale *s)
                      "s.status, " KITO_SQL_DT_TO_MS("s.created_at") ", " KITO_SQL_DT_TO_MS(        \
                          "s.updated_at") ", "                                                      \
                                          "(SELECT COUNT(*) FROM lots l WHERE l.sale_id = s.id "    \
-                                         "AND l.state <> 'withdrawn')"
+                                         "AND l.state <> 'withdrawn'), s.time_zone"
 
 /* The stored ladder back into the engine's type; a row that does not hold a valid one is a bug
  * or tampering, never user input (every write went through kito_sale_decode). */
@@ -369,6 +376,7 @@ static kito_err sale_from_row(const kito_sql_row *row, kito_sale *s)
     s->in.starts_at_ms = kito_sql_i64(row, 8);
     s->in.has_ends_at = !kito_sql_is_null(row, 9);
     s->in.ends_at_ms = kito_sql_i64(row, 9);
+    kito_sql_copy(row, 20, s->in.time_zone, sizeof(s->in.time_zone));
     s->in.soft_close_s = (int32_t)kito_sql_i64(row, 10);
     s->in.stagger_s = (int32_t)kito_sql_i64(row, 11);
     s->in.buyer_premium_bps = (int32_t)kito_sql_i64(row, 12);
@@ -469,6 +477,7 @@ static size_t sale_params(const kito_sale_input *in, const char *ladder, char *s
     p[n++] = KITO_SQL_I64(in->commission_bps);
     p[n++] = KITO_SQL_TEXT(in->tender_pricing);
     p[n++] = KITO_SQL_TEXT(ladder);
+    p[n++] = KITO_SQL_TEXT(in->time_zone);
     return n;
 }
 
@@ -485,7 +494,7 @@ kito_err kito_sales_create(kito_db_conn *db, const kito_actor *actor, const kito
                            kito_sale *out)
 {
     char starts[KITO_SQL_TIME_SIZE], ends[KITO_SQL_TIME_SIZE];
-    kito_sql_param p[16];
+    kito_sql_param p[18];
     char *ladder = ladder_text(&in->ladder);
     if (ladder == NULL)
         return KITO_E_NOMEM;
@@ -497,8 +506,8 @@ kito_err kito_sales_create(kito_db_conn *db, const kito_actor *actor, const kito
         e = kito_sql_exec(db,
                           "INSERT INTO sales (title, description, venue, online, format, currency,"
                           " starts_at, ends_at, soft_close_s, stagger_s, buyer_premium_bps,"
-                          " commission_bps, tender_pricing, ladder_json, organizer_id)"
-                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          " commission_bps, tender_pricing, ladder_json, time_zone, organizer_id)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                           p, n, &res);
     free(ladder);
     if (e == KITO_OK) {
@@ -543,14 +552,15 @@ kito_err kito_sales_update(kito_db_conn *db, const kito_actor *actor, uint64_t i
     }
     if (e == KITO_OK) {
         char starts[KITO_SQL_TIME_SIZE], ends[KITO_SQL_TIME_SIZE];
-        kito_sql_param p[16];
+        kito_sql_param p[18];
         size_t n = sale_params(&next, ladder, starts, ends, p);
         p[n++] = KITO_SQL_U64(id);
         e = kito_sql_exec(db,
                           "UPDATE sales SET title = ?, description = ?, venue = ?, online = ?,"
                           " format = ?, currency = ?, starts_at = ?, ends_at = ?, soft_close_s = ?,"
                           " stagger_s = ?, buyer_premium_bps = ?, commission_bps = ?,"
-                          " tender_pricing = ?, ladder_json = ?, updated_at = UTC_TIMESTAMP(3)"
+                          " tender_pricing = ?, ladder_json = ?, time_zone = ?,"
+                          " updated_at = UTC_TIMESTAMP(3)"
                           " WHERE id = ?",
                           p, n, NULL);
     }

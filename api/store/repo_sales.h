@@ -58,6 +58,7 @@ typedef struct kito_sale_input {
     int64_t starts_at_ms;
     int64_t ends_at_ms; /* 0 when has_ends_at is false (live sales only) */
     bool has_ends_at;
+    char time_zone[KITO_TIME_ZONE_MAX + 1]; /* IANA name the times were set in (default "UTC") */
     int32_t soft_close_s;
     int32_t stagger_s;
     int32_t buyer_premium_bps;

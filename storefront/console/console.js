@@ -171,6 +171,15 @@ export function isoToZoned(iso, zone) {
   return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
 }
 
+// "1 Dec 2026, 09:00 EAT": a time in a named zone (a sale's), with the zone's short name.
+export function whenIn(iso, zone) {
+  if (!iso) return '—';
+  return new Intl.DateTimeFormat(document.documentElement.lang === 'sw' ? 'sw-TZ' : 'en-GB', {
+    year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit',
+    timeZone: zone || 'UTC', timeZoneName: 'short',
+  }).format(new Date(iso));
+}
+
 // The browser's own zone when it is one of ZONES, else Nairobi.
 export function defaultZone() {
   const z = Intl.DateTimeFormat().resolvedOptions().timeZone;

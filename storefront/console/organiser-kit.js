@@ -1,7 +1,8 @@
 // What the organiser's pages share: her sale (loaded once per page), the sale's own navigation
 // (details, lots, bidders, after the sale) and its one-line summary.
 import { apply, t } from '/i18n.js';
-import { el, getJSON, param, whenZoned } from '/api.js';
+import { el, getJSON, param } from '/api.js';
+import { whenIn } from '/console/console.js';
 import '/console/organiser-strings.js';
 
 export async function loadSale() {
@@ -26,8 +27,9 @@ export function saleHeader(sale) {
   const box = el('div', {},
     el('p', { class: 'meta' },
       el('strong', {}, sale.title), ' · ', t(`org.status.${sale.status}`), ' · ', t(`format.${sale.format}`),
-      ' · ', `${t('sale.starts')} ${whenZoned(sale.starts_at)}`,
-      sale.ends_at ? ` · ${t('sale.ends')} ${whenZoned(sale.ends_at)}` : ''),
+      ' · ', `${t('sale.starts')} ${whenIn(sale.starts_at, sale.time_zone)}`,
+      sale.ends_at ? ` · ${t('sale.ends')} ${whenIn(sale.ends_at, sale.time_zone)}` : '',
+      sale.time_zone ? ` (${sale.time_zone})` : ''),
     nav);
   apply(box);
   return box;

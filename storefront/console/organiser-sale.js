@@ -85,7 +85,7 @@ function buildForm() {
           ' ', el('span', { i18n: 'org.f.online' })))),
     el('fieldset', {}, el('legend', { i18n: 'org.builder.when' }),
       (() => {
-        const f = field('zone', 'org.f.zone', { hint: 'org.f.zone_hint' }, 'select');
+        const f = field('zone', 'org.f.zone', { field: 'time_zone', hint: 'org.f.zone_hint' }, 'select');
         f.querySelector('select').append(...ZONES.map((z) => el('option', { value: z, selected: z === zone }, z)));
         return f;
       })(),
@@ -130,7 +130,12 @@ function buildForm() {
 }
 
 function fillFrom(s) {
-  const zone = form.elements.zone.value;
+  const select = form.elements.zone;
+  if (s.time_zone && ![...select.options].some((o) => o.value === s.time_zone)) {
+    select.append(el('option', { value: s.time_zone }, s.time_zone));
+  }
+  select.value = s.time_zone ?? select.value;
+  const zone = select.value;
   form.elements.title.value = s.title;
   form.elements.description.value = s.description ?? '';
   form.elements.format.value = s.format;
@@ -172,6 +177,7 @@ function body() {
     title: form.elements.title.value.trim(), description: form.elements.description.value.trim() || null,
     venue: form.elements.venue.value.trim() || null, online: form.elements.online.checked, format: form.elements.format.value,
     starts_at: zonedToIso(form.elements.starts.value, zone), ends_at: zonedToIso(form.elements.ends.value, zone),
+    time_zone: zone,
   };
   if (!b.starts_at) return local(form.elements.starts, 'org.err.when');
   if (form.elements.ends.value && !b.ends_at) return local(form.elements.ends, 'org.err.when');

@@ -1,7 +1,7 @@
 // The organiser's sales: her drafts and published sales, newest start first, and "New sale".
 import { t, tn } from '/i18n.js';
-import { el, fill, getJSON, whenZoned } from '/api.js';
-import { consolePage } from '/console/console.js';
+import { el, fill, getJSON } from '/api.js';
+import { consolePage, whenIn } from '/console/console.js';
 import '/console/organiser-strings.js';
 
 let mine = [];
@@ -26,7 +26,7 @@ function render() {
     el('td', {}, el('a', { href: `/console/organiser-sale.html?id=${encodeURIComponent(s.id)}` }, s.title)),
     el('td', {}, t(`format.${s.format}`)),
     el('td', {}, t(`org.status.${s.status}`)),
-    el('td', {}, whenZoned(s.starts_at)),
+    el('td', {}, whenIn(s.starts_at, s.time_zone)),
     el('td', {}, tn('org.lots_n', s.lot_count ?? 0))));
   fill(document.getElementById('content'),
     el('p', {}, el('a', { href: '/console/organiser-sale.html', class: 'button-link' }, t('org.new_sale'))),

@@ -106,6 +106,7 @@ test('an organiser builds a timed sale in the sale builder, adds and orders lots
   assert.equal(sale.status, 'published');
   assert.equal(sale.format, 'timed');
   assert.equal(sale.venue, 'Arusha Gem Fair');
+  assert.equal(sale.time_zone, 'Africa/Dar_es_Salaam');
   assert.equal(sale.starts_at.replace(/\.\d+Z$/, 'Z'), iso(start));
   assert.equal(sale.ends_at.replace(/\.\d+Z$/, 'Z'), iso(end));
   assert.equal(sale.buyer_premium_bps, 1250);
@@ -121,6 +122,12 @@ test('an organiser builds a timed sale in the sale builder, adds and orders lots
   assert.equal(lots[0].opening.amount, 25000);
   assert.equal(lots[0].reserve.amount, 40000);
   assert.equal(lots[1].reserve, null);
+  // the builder shows the published sale's times in the zone they were set in, and no Save
+  await page.goto(`${kitod.base}/console/organiser-sale.html?id=${saleId}`);
+  await settled(page);
+  assert.equal(await page.getByLabel('Time zone').inputValue(), 'Africa/Dar_es_Salaam');
+  assert.equal(await page.getByLabel('Starts').inputValue(), darTime(start));
+  assert.equal(await page.getByRole('button', { name: 'Save changes' }).count(), 0);
   await page.context().close();
 });
 
@@ -140,5 +147,99 @@ test('the organiser console pages have no accessibility violations, in both lang
     await page.goto(`${kitod.base}${path}`);
     await checkConsolePage(page, path);
   }
+  await page.context().close();
+});
+
+// The rest of her work on a sale, in the console: bidders approved with a paddle and a limit,
+// declined, changed; after the sale, the results, a payment recorded against the invoice and the
+// CSV the server makes; and a cancel whose dialog says what it does to the bidders. The buyers'
+// own steps (sign up, ask to bid, one bid) go through the API: they are not the organiser's.
+test('bidders, after the sale (results, payment, CSV) and cancel, from the console', async () => {
+  const { sale, lot } = await m.sale(`After ${run}`, 25, 6);
+  const buyer = async (name) => {
+    const email = `${name.toLowerCase()}-${run}@kito.test`;
+    const acc = await kitod.api('POST', '/v1/accounts', null, { role: 'buyer', name, email, password: PASSWORD });
+    const token = await m.signIn(email);
+    return { ...acc, token };
+  };
+  const amina = await buyer('Amina'), bea = await buyer('Bea');
+  for (const b of [amina, bea]) await kitod.api('POST', `/v1/sales/${sale.id}/registrations`, b.token, {});
+
+  const page = await signedIn(`/console/organiser-bidders.html?id=${sale.id}`);
+  await page.getByLabel('Paddle number for Amina').fill('7');
+  await page.getByLabel('Spending limit for Amina (USD)').fill('5000');
+  await page.getByRole('button', { name: 'Approve Amina' }).click();
+  await page.getByRole('status').filter({ hasText: 'Amina is approved with paddle 7.' }).waitFor();
+  await page.getByRole('button', { name: 'Decline Bea' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Decline Bea' });
+  assert.match(await dialog.textContent(), /cannot bid in this sale/);
+  await dialog.getByRole('button', { name: 'Decline Bea' }).click();
+  await page.getByRole('status').filter({ hasText: 'Bea: declined' }).waitFor();
+  await page.getByLabel('Spending limit for Amina (USD)').fill('6000');
+  await page.getByRole('button', { name: 'Save Amina' }).click();
+  await page.getByRole('status').filter({ hasText: 'Amina is approved with paddle 7.' }).waitFor();
+  const approved = (await kitod.api('GET', `/v1/sales/${sale.id}/registrations?status=approved`, m.organiserToken)).items;
+  assert.deepEqual(approved.map((r) => [r.buyer_id, r.paddle_number, r.limit.amount]), [[amina.id, 7, 600000]]);
+  const declined = (await kitod.api('GET', `/v1/sales/${sale.id}/registrations?status=declined`, m.organiserToken)).items;
+  assert.deepEqual(declined.map((r) => r.buyer_id), [bea.id]);
+
+  // Amina's one bid once the sale opens; the lot closes and settles
+  for (let i = 0; ; i++) {
+    try {
+      await kitod.api('POST', `/v1/lots/${lot.id}/bids`, amina.token, { amount: 10000 }, { 'Idempotency-Key': `bid-${run}` });
+      break;
+    } catch (err) {
+      if (i > 60) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  let settlements = [];
+  for (let i = 0; i < 60 && settlements.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    settlements = (await kitod.api('GET', `/v1/sales/${sale.id}/settlements`, m.organiserToken)).items;
+  }
+  assert.equal(settlements.length, 1, 'the lot settled');
+  const inv = settlements[0].invoice_number;
+
+  await page.goto(`${kitod.base}/console/organiser-results.html?id=${sale.id}`);
+  await settled(page);
+  const figures = await page.locator('dl.figures').textContent();
+  assert.match(figures, /Revenue \(hammer\)US\$100\.00/);
+  assert.match(figures, /Lots sold1 of 1/);
+  assert.match(figures, /Sold by count100 %/);
+  assert.match(figures, /Average per caratUS\$29\.41/); // 100.00 / 3.40 ct
+  assert.match(figures, /Winning bidders1/);
+  assert.equal(await page.getByLabel(`Amount received for ${inv}`).inputValue(), '110');
+  await page.getByLabel(`Bank or payer reference for ${inv}`).fill(`CRDB-${run}`);
+  await page.getByRole('button', { name: `Record payment for ${inv}` }).click();
+  await page.getByRole('status').filter({ hasText: `Payment recorded for ${inv}.` }).waitFor();
+  assert.match(await page.locator('tbody').textContent(), /paid/);
+  const after = (await kitod.api('GET', `/v1/sales/${sale.id}/settlements`, m.organiserToken)).items;
+  assert.equal(after[0].invoice_status, 'paid');
+
+  const [download] = await Promise.all([page.waitForEvent('download'),
+    page.getByRole('link', { name: 'Download the results (CSV)' }).click()]);
+  assert.equal(download.suggestedFilename(), `results-${sale.id}.csv`);
+  const { readFileSync } = await import('node:fs');
+  const csv = readFileSync(await download.path(), 'utf8').split('\r\n');
+  assert.equal(csv[0], 'lot_number,lot_id,state,species,variety,weight_ct,currency,hammer,buyer_premium,'
+    + 'buyer_total,commission,royalty,levy,miner_net,buyer_id,invoice_number,invoice_status');
+  assert.equal(csv[1], `1,${lot.id},sold,zoisite,tanzanite,3.40,USD,100.00,10.00,110.00,0.00,6.00,0.00,94.00,${amina.id},${inv},paid`);
+  assert.equal(csv[2], '');
+
+  // cancel: the dialog says what it does to the one approved bidder before anything happens
+  const { sale: doomed } = await m.sale(`Doomed ${run}`, 3600, 3600);
+  await kitod.api('POST', `/v1/sales/${doomed.id}/registrations`, amina.token, {});
+  await page.goto(`${kitod.base}/console/organiser-lots.html?id=${doomed.id}`);
+  await settled(page);
+  await page.getByRole('button', { name: 'Cancel sale' }).click();
+  const confirm = page.getByRole('dialog');
+  assert.match(await confirm.textContent(), /can no longer bid in it; 1 bidder registered or approved lose their place/);
+  await confirm.getByRole('button', { name: 'Keep the sale' }).click();
+  assert.equal((await kitod.api('GET', `/v1/sales/${doomed.id}`, m.organiserToken)).status, 'published');
+  await page.getByRole('button', { name: 'Cancel sale' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Cancel the sale' }).click();
+  await page.getByRole('status').filter({ hasText: 'The sale is cancelled.' }).waitFor();
+  assert.equal((await kitod.api('GET', `/v1/sales/${doomed.id}`, m.organiserToken)).status, 'cancelled');
   await page.context().close();
 });

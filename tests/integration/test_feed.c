@@ -50,13 +50,15 @@ struct sale {
     who buyer[3];
     char id[KITO_ID_SIZE];
     char lot[2][KITO_ID_SIZE];
+    int start_s; /* the sale starts this long after it is published */
 };
 
-/* A draft sale of format with two lots (opening 10,000) and three approved buyers, starting in
- * start_s seconds. Not published. */
+/* A draft sale of format with two lots (opening 10,000) and three approved buyers, to start
+ * start_s seconds after publish() publishes it. Not published. */
 static void make_sale(struct sale *s, const char *format, int start_s)
 {
     char a[KITO_TIME_SIZE], b[KITO_TIME_SIZE], path[160];
+    s->start_s = start_s;
     s->org = person("organizer");
     struct kito_http_resp r =
         call(&s->org, "POST", "/v1/sales", NULL,
@@ -86,9 +88,17 @@ static void make_sale(struct sale *s, const char *format, int start_s)
 
 static void publish(struct sale *s)
 {
-    char path[160];
+    char path[160], a[KITO_TIME_SIZE];
+    /* the start counts from now: making the buyers (scrypt) and stones can take seconds on a
+     * loaded machine, and a test that subscribes after publishing must be there before the lots
+     * open (a full run saw them open before the subscription: no "opened" event to wait for) */
+    snprintf(path, sizeof(path), "/v1/sales/%s", s->id);
+    struct kito_http_resp r =
+        call(&s->org, "PATCH", path, NULL, "{\"starts_at\":\"%s\"}", at(s->start_s, a));
+    expect(&r, 200, "the sale's start, from now");
+    kito_http_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/sales/%s/publish", s->id);
-    struct kito_http_resp r = call(&s->org, "POST", path, NULL, NULL);
+    r = call(&s->org, "POST", path, NULL, NULL);
     cr_assert(r.status == 200 || r.status == 201, "publish: %ld %s", r.status, r.body);
     kito_http_resp_free(&r);
 }

@@ -1252,3 +1252,46 @@ Test(sales, concurrent_approvals_in_two_sales_never_answer_409)
     }
     cr_assert_eq(conflicts, 0, "%d approvals answered 409", conflicts);
 }
+
+/* Issue 17: the time zone a sale's times were set in is kept and shown (UTC by default); a name
+ * the tz database does not have, or a path, is refused with nothing written. */
+Test(sales, time_zone_kept_and_checked)
+{
+    who org = kito_harness_person("organizer");
+    char sale[KITO_ID_SIZE], path[160];
+    new_sale(&org, "", sale);
+    snprintf(path, sizeof(path), "/v1/sales/%s", sale);
+    struct kito_http_resp r = call(&org, "GET", path, NULL);
+    kito_harness_expect(&r, 200, "get sale");
+    cr_assert_str_eq(str(&r, "time_zone"), "UTC");
+    kito_http_resp_free(&r);
+    r = call(&org, "PATCH", path, "{\"time_zone\":\"Africa/Dar_es_Salaam\"}");
+    kito_harness_expect(&r, 200, "patch time zone");
+    cr_assert_str_eq(str(&r, "time_zone"), "Africa/Dar_es_Salaam");
+    kito_http_resp_free(&r);
+    new_sale(&org, ",\"time_zone\":\"Africa/Lusaka\"", sale);
+    snprintf(path, sizeof(path), "/v1/sales/%s", sale);
+    r = call(&org, "GET", path, NULL);
+    cr_assert_str_eq(str(&r, "time_zone"), "Africa/Lusaka");
+    kito_http_resp_free(&r);
+
+    long long before = footprint(&org);
+    char s[KITO_TIME_SIZE], e[KITO_TIME_SIZE];
+    static const char *const bad[] = {"Mars/Olympus_Mons", "../../../etc/passwd", "Africa"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = call(
+            &org, "POST", "/v1/sales",
+            "{\"title\":\"Zoned\",\"format\":\"timed\",\"starts_at\":\"%s\",\"ends_at\":\"%s\","
+            "\"time_zone\":\"%s\"}",
+            at(86400, s), at(2 * 86400, e), bad[i]);
+        expect_invalid(&r, "time_zone", bad[i]);
+        kito_http_resp_free(&r);
+        r = call(&org, "PATCH", path, "{\"time_zone\":\"%s\"}", bad[i]);
+        expect_invalid(&r, "time_zone", bad[i]);
+        kito_http_resp_free(&r);
+    }
+    cr_assert_eq(footprint(&org), before);
+    r = call(&org, "GET", path, NULL);
+    cr_assert_str_eq(str(&r, "time_zone"), "Africa/Lusaka");
+    kito_http_resp_free(&r);
+}

@@ -262,3 +262,36 @@ Test(lot_decode, patch_and_order)
     cr_assert_str_eq(reason, "cracked");
     json_decref(b);
 }
+
+/* Issue 17: the zone a sale's times were set in; UTC unless given; a name of the tz database
+ * (Debian's tzdata, the one browsers use), never a path. */
+Test(sale_decode, time_zone_of_the_tz_database)
+{
+    kito_sale_input in;
+    kito_verr ve;
+    const char *ends = ",\"ends_at\":\"2030-01-08T10:00:00Z\"";
+    char body[256];
+    snprintf(body, sizeof(body), "{" TIMED "%s}", ends);
+    cr_assert_eq(sale(body, &in, &ve), KITO_OK);
+    cr_assert_str_eq(in.time_zone, "UTC");
+    snprintf(body, sizeof(body), "{" TIMED "%s,\"time_zone\":\"Africa/Dar_es_Salaam\"}", ends);
+    cr_assert_eq(sale(body, &in, &ve), KITO_OK, "%s: %s", ve.field, ve.reason);
+    cr_assert_str_eq(in.time_zone, "Africa/Dar_es_Salaam");
+    snprintf(body, sizeof(body), "{" TIMED "%s,\"time_zone\":\"America/Argentina/Buenos_Aires\"}",
+             ends);
+    cr_assert_eq(sale(body, &in, &ve), KITO_OK, "%s: %s", ve.field, ve.reason);
+    static const char *const bad[] = {
+        "Mars/Olympus_Mons", "../../etc/passwd", "/etc/passwd", "Africa/../UTC", "Africa", "",
+        "Africa//Nairobi",   "Africa/Nairobi/",  ".hidden",     "a/b/c/d"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(body, sizeof(body), "{" TIMED "%s,\"time_zone\":\"%s\"}", ends, bad[i]);
+        cr_assert_eq(sale(body, &in, &ve), KITO_E_VALIDATION, "%s was taken", bad[i]);
+        cr_assert_str_eq(ve.field, "time_zone");
+    }
+    /* the merge keeps it */
+    snprintf(body, sizeof(body), "{" TIMED "%s,\"time_zone\":\"Africa/Lusaka\"}", ends);
+    cr_assert_eq(sale(body, &in, &ve), KITO_OK);
+    json_t *back = kito_sale_input_to_json(&in);
+    cr_assert_str_eq(json_string_value(json_object_get(back, "time_zone")), "Africa/Lusaka");
+    json_decref(back);
+}
