@@ -12,7 +12,7 @@ TEST_MYSQL_PORT=${KITO_TEST_MYSQL_PORT:-3317}
 # because only the test command needs them.
 KITO_PACKAGES="build-essential cmake pkg-config clang-format libh2o-dev libuv1-dev libwslay-dev
 libssl-dev openssl libhiredis-dev libmariadb-dev libjansson-dev libcriterion-dev
-libcurl4-openssl-dev libnghttp2-dev redis-server redis-tools mariadb-server mariadb-client
+libcurl4-openssl-dev libnghttp2-dev libjpeg-dev libpng-dev redis-server redis-tools mariadb-server mariadb-client
 curl ca-certificates jq nghttp2-client wrk testssl.sh bsdextrautils john-data systemd
 libqrencode-dev zbar-tools tzdata"
 KITO_BROWSER_PACKAGES="chromium"

@@ -187,11 +187,26 @@ async function renderNav() {
   apply(nav);
 }
 
+// Saves her language to her account, one change after another (two quick switches must not
+// arrive in the wrong order and leave the account on the language she left); keepalive, so a
+// page she leaves at once still saves it.
+let langSaved = Promise.resolve();
+function saveLang(code) {
+  langSaved = langSaved.then(() => fetch('/v1/accounts/me', {
+    method: 'PATCH', credentials: 'same-origin', keepalive: true,
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: JSON.stringify({ locale: code }),
+  })).catch((err) => console.error(err));
+}
+
 // Renders a page now and again whenever the visitor switches language.
 export function startPage(render) {
-  document.getElementById('lang').addEventListener('click', () => {
+  document.getElementById('lang').addEventListener('click', async () => {
     setLang(lang() === 'en' ? 'sw' : 'en');
     render();
+    // signed in: her choice is saved to her account (every browser, and what Kito writes to
+    // her), not only to this browser
+    if (await me()) saveLang(lang());
   });
   const ready = renderNav().then(() => apply());
   apply();

@@ -316,15 +316,16 @@ const STRINGS = {
   },
 };
 
-// The visitor's choice on this browser, else her account's language (set by the page once it
-// knows who is signed in), else the browser's languages (what Accept-Language says), else English.
+// A signed-in account's language (set by the page once it knows who is signed in: her choice,
+// saved to her account, follows her to every browser), else this browser's choice, else the
+// browser's languages (what Accept-Language says), else English.
 let accountLang = null;
 export function setAccountLang(code) { accountLang = code in STRINGS ? code : null; }
 
 export function lang() {
+  if (accountLang) return accountLang;
   const saved = localStorage.getItem('kito.lang');
   if (saved in STRINGS) return saved;
-  if (accountLang) return accountLang;
   for (const l of navigator.languages ?? []) {
     const code = l.slice(0, 2).toLowerCase();
     if (code in STRINGS) return code;
@@ -350,9 +351,12 @@ export function tn(key, n) {
   return t(n === 1 ? `${key}_one` : `${key}_many`, { n });
 }
 
+// This browser's choice (and, while an account is signed in, the page's: api.js saves it to her
+// account).
 export function setLang(code) {
   if (!(code in STRINGS)) return;
   localStorage.setItem('kito.lang', code);
+  if (accountLang) accountLang = code;
   apply();
 }
 

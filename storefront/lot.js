@@ -4,8 +4,10 @@
 import { apply, t, tn } from '/i18n.js';
 import {
   amountText, el, getJSON, me, money, origin, param, parseAmount, premium, send, showError,
-  startPage, stoneTitle, timeLeft, when, whenZoned, fill,
+  startPage, timeLeft, when, whenZoned, fill,
  } from '/api.js';
+import { stoneName, term } from '/glossary.js';
+import { currencySelect, estimateEl, loadRates } from '/fx.js';
 import { openLive } from '/live.js';
 import { payInstructions, row } from '/pay.js';
 
@@ -29,17 +31,18 @@ function certificate() {
       el('span', { i18n: ok ? 'cert.genuine' : check.genuine ? 'cert.superseded' : 'cert.not_genuine' }),
       ` (${c.id}, v${c.version})`),
     el('dl', {},
-      row('cert.species', `${c.species}${c.variety ? ` (${c.variety})` : ''}`),
+      row('cert.species', `${term('species', c.species)}${c.variety ? ` (${term('variety', c.variety)})` : ''}`),
       row('cert.weight', `${(c.weight_cct / 100).toFixed(2)} ct`),
-      row('cert.shape', [c.shape, c.cutting_style].filter(Boolean).join(', ')),
-      row('cert.color', c.color),
-      row('cert.transparency', c.transparency),
-      row('cert.treatment', c.treatment),
+      row('cert.shape', [term('shape', c.shape), term('cut', c.cutting_style)].filter(Boolean).join(', ')),
+      row('cert.color', term('colour', c.color)),
+      row('cert.transparency', term('transparency', c.transparency)),
+      row('cert.treatment', term('treatment', c.treatment)),
       row('cert.origin', [g.site, g.region, g.country].filter(Boolean).join(', ')),
       ev ? row('cert.estimate', `${money({ amount: ev.low, currency: ev.currency })} – ${money({ amount: ev.high, currency: ev.currency })}`) : null,
       c.valuer ? row('cert.valuer', `${c.valuer.name}, ${when(c.issued_at)}`) : null,
     ),
     el('p', { class: 'meta' }, el('span', { i18n: check.stone_provenance_intact ? 'cert.chain_ok' : 'cert.chain_broken' })),
+    el('p', {}, el('a', { href: '/glossary.html', i18n: 'gloss.link' })),
   );
 }
 
@@ -47,7 +50,8 @@ function photos() {
   const list = stone?.photos ?? [];
   if (list.length === 0) return null;
   return el('div', { class: 'photos' }, list.slice(0, 6).map((p, i) =>
-    el('img', { src: p.url, alt: `${stoneTitle(lot.stone)} — ${i + 1}`, width: 320, height: 320,
+    // sized for phones: 640 px for 320 CSS px on a 2x screen (GET /v1/photos/{sha256}/sized/640)
+    el('img', { src: `${p.url}/sized/640`, alt: `${stoneName(lot.stone)} — ${i + 1}`, width: 320, height: 320,
       loading: i === 0 ? 'eager' : 'lazy', decoding: 'async' })));
 }
 
@@ -202,7 +206,7 @@ function standingEl() {
 function factsEl() {
   const s = lot.stone;
   return el('dl', { class: 'facts', id: 'facts' },
-    row('lot.species', [s.species, s.variety].filter(Boolean).join(' — ')),
+    row('lot.species', [term('species', s.species), term('variety', s.variety)].filter(Boolean).join(' — ')),
     row('lot.weight', `${s.weight_ct} ct`),
     row('lot.origin', origin(s)),
     row('lot.state', stateText(), { id: 'lot-state' }),
@@ -217,14 +221,26 @@ function factsEl() {
 
 const slot = (id, child) => el('div', { id }, child);
 
+// The price (or the hammer, or the opening) in her chosen currency, labelled as an estimate.
+function fxSlot() {
+  if (!sale) return slot('fx-slot', null);
+  const select = currencySelect(() => {
+    const old = document.getElementById('fx-slot');
+    if (old) { const n = fxSlot(); old.replaceWith(n); apply(n); }
+  });
+  return slot('fx-slot', [select.querySelector('option:nth-child(2)') ? select : null, estimateSlot()]);
+}
+const estimateSlot = () => slot('estimate-slot', estimateEl(lot.price ?? lot.opening, 'estimate'));
+
 // The whole page, once (and after a language switch or a resync).
 function draw() {
   fill(page, 
     el('p', { class: 'meta' }, el('a', { href: `/sale.html?id=${encodeURIComponent(lot.sale_id)}`, i18n: 'lot.back' })),
-    el('h1', {}, `${lot.lot_number}. ${stoneTitle(lot.stone)}`),
+    el('h1', {}, `${lot.lot_number}. ${stoneName(lot.stone)}`),
     photos(),
     standingEl(),
     factsEl(),
+    fxSlot(),
     slot('extended-slot', extended && !final() ? el('p', { class: 'meta', i18n: 'lot.extended' }) : null),
     slot('invoice-slot', invoiceBox()),
     slot('bid-slot', bidBox()),
@@ -247,6 +263,7 @@ function update() {
   const st = document.getElementById('standing'), fresh = standingEl();
   if (st) { st.className = fresh.className; st.textContent = fresh.textContent; }
   swap('facts', factsEl());
+  swap('estimate-slot', estimateSlot());
   swap('extended-slot', slot('extended-slot', extended && !final() ? el('p', { class: 'meta', i18n: 'lot.extended' }) : null));
   swap('invoice-slot', slot('invoice-slot', invoiceBox()));
   swap('history-slot', slot('history-slot', historyList()));
@@ -314,7 +331,7 @@ async function load() {
   for (const h of lot.history ?? []) {
     if (h.type === 'book' && h.price) history.push({ seq: h.seq, token: h.leader, floor: h.floor, price: h.price, at: h.at });
   }
-  document.title = `Kito — ${stoneTitle(lot.stone)}`;
+  document.title = `Kito — ${stoneName(lot.stone)}`;
   const id = lot.stone.certificate_id;
   const [s, st, c, mb, ap, wl] = await Promise.all([
     getJSON(`/v1/sales/${encodeURIComponent(lot.sale_id)}`),
@@ -326,11 +343,15 @@ async function load() {
     who?.role === 'buyer' ? getJSON('/v1/me/watchlist?limit=100').catch(() => null) : null,
   ]);
   sale = s;
+  await loadRates(sale.currency);
   stone = st;
   cert = c ? { doc: c[0], check: c[1] } : null;
   approval = ap;
   watching = !!wl?.items?.some((w) => w.lot_id === lotId);
   if (mb?.bid) { mine.bid = mb.bid; mine.leading = mb.bid.leading; }
+  // a lot the books no longer hold (it closed before the server last started): her win is what
+  // the settlement recorded
+  else if (who?.role === 'buyer' && lot.state === 'sold' && lot.leader_is_you) { mine.bid = {}; mine.leading = true; }
   if (who && lot.state === 'sold' && mine.leading) fetchInvoice();
 }
 

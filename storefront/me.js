@@ -1,7 +1,10 @@
-// My Kito: my bids (winning or outbid), wins, watchlist, and invoices with how to pay them.
+// My Kito: my bids (winning or outbid), wins, watchlist, invoices with how to pay them, and her
+// account (password, language: account.js).
 import { apply, t } from '/i18n.js';
-import { el, getJSON, me, money, showError, startPage, stoneTitle, fill } from '/api.js';
+import { el, getJSON, me, money, showError, startPage, fill } from '/api.js';
+import { stoneName } from '/glossary.js';
 import { payInstructions } from '/pay.js';
+import { accountSection } from '/account.js';
 
 const page = document.getElementById('page');
 const names = new Map(); // lot id -> "3. Tanzanite, 4.02 ct"
@@ -9,7 +12,7 @@ const names = new Map(); // lot id -> "3. Tanzanite, 4.02 ct"
 async function lotName(id) {
   if (!names.has(id)) {
     names.set(id, getJSON(`/v1/lots/${encodeURIComponent(id)}`)
-      .then((l) => `${l.lot_number}. ${stoneTitle(l.stone)}`).catch(() => id));
+      .then((l) => `${l.lot_number}. ${stoneName(l.stone)}`).catch(() => id));
   }
   return names.get(id);
 }
@@ -59,6 +62,7 @@ async function render() {
       section('wins', 'me.wins', winItems),
       section('bids', 'me.bids', bidItems),
       section('watchlist', 'me.watchlist', watchItems),
+      accountSection(render),
     );
     apply(page);
   } catch (err) {

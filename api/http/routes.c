@@ -56,6 +56,8 @@ static const kito_route table[] = {
     {POST, "/v1/stones/{id}/photos", kito_post_stone_photo, (size_t)8 << 20, 0, NULL,
      MINER | VALUER},
     {GET, "/v1/photos/{sha256}", kito_get_photo, 0, 0, NULL, 0},
+    /* the photo sized for phones: 160 or 640 px (api/adapters/thumbs.h) */
+    {GET, "/v1/photos/{sha256}/sized/{width}", kito_get_photo_sized, 0, 0, NULL, 0},
     {POST, "/v1/stones/{id}/certificates", kito_post_stone_certificate, JSON_MAX, JSON, NULL,
      VALUER},
     {GET, "/v1/certificates/{id}", kito_get_certificate, 0, 0, NULL, 0},
@@ -142,6 +144,8 @@ static const kito_route table[] = {
      ORGANIZER | OPERATOR},
     {GET, "/v1/me/invoices", kito_get_me_invoices, 0, 0, NULL, BUYER},
     {GET, "/v1/payment-methods", kito_get_payment_methods, 0, 0, NULL, 0},
+    /* public: estimates in a buyer's currency (api/store/repo_fx.h) */
+    {GET, "/v1/exchange-rates", kito_get_exchange_rates, 0, 0, NULL, 0},
     {GET, "/v1/me/sales", kito_get_me_sales, 0, 0, NULL, MINER},
     {GET, "/v1/sales/{id}/results", kito_get_sale_results, 0, 0, NULL, 0},
     {GET, "/v1/sales/{id}/results.csv", kito_get_sale_results_csv, 0, 0, NULL,

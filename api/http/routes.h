@@ -39,12 +39,13 @@ kito_err kito_get_associations(kito_req *r);
 kito_err kito_post_associations(kito_req *r);
 
 /* ---- stones, photos, certificates, provenance (routes_stones.c) ---- */
-kito_err kito_post_stones(kito_req *r);            /* POST /v1/stones */
-kito_err kito_get_stones(kito_req *r);             /* GET /v1/stones */
-kito_err kito_get_stone(kito_req *r);              /* GET /v1/stones/{id} */
-kito_err kito_patch_stone(kito_req *r);            /* PATCH /v1/stones/{id} */
-kito_err kito_post_stone_photo(kito_req *r);       /* POST /v1/stones/{id}/photos (raw body) */
-kito_err kito_get_photo(kito_req *r);              /* GET /v1/photos/{sha256} */
+kito_err kito_post_stones(kito_req *r);      /* POST /v1/stones */
+kito_err kito_get_stones(kito_req *r);       /* GET /v1/stones */
+kito_err kito_get_stone(kito_req *r);        /* GET /v1/stones/{id} */
+kito_err kito_patch_stone(kito_req *r);      /* PATCH /v1/stones/{id} */
+kito_err kito_post_stone_photo(kito_req *r); /* POST /v1/stones/{id}/photos (raw body) */
+kito_err kito_get_photo(kito_req *r);
+kito_err kito_get_photo_sized(kito_req *r);        /* GET /v1/photos/{sha256} */
 kito_err kito_post_stone_certificate(kito_req *r); /* POST /v1/stones/{id}/certificates */
 kito_err kito_get_certificate(kito_req *r);        /* GET /v1/certificates/{id} */
 kito_err kito_get_certificate_verify(kito_req *r); /* GET /v1/certificates/{id}/verify */
@@ -128,6 +129,7 @@ kito_err kito_get_sale_settlements(kito_req *r);
 /* GET /v1/me/invoices (buyer): her invoices, paginated. */
 kito_err kito_get_me_invoices(kito_req *r);
 kito_err kito_get_payment_methods(kito_req *r);
+kito_err kito_get_exchange_rates(kito_req *r);
 /* GET /v1/me/sales (miner): her settled lots with the breakdown, paginated. */
 kito_err kito_get_me_sales(kito_req *r);
 /* GET /v1/sales/{id}/results (public once a lot closed): revenue, % sold, per carat...; 404. */

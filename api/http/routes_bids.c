@@ -27,7 +27,9 @@
 #include "api/live/bid_service.h"
 #include "api/live/bidding.h"
 #include "api/store/repo_bids.h"
+#include "api/store/repo_lots.h"
 #include "api/store/repo_sales.h"
+#include "api/store/sql.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -409,17 +411,24 @@ static bool me_query(kito_req *r, const char *scope, uint32_t *limit, uint64_t *
     return true;
 }
 
-/* Lists the lots in the market that pass keep(), in lot id order, as a page. */
-static kito_err me_list(kito_req *r, const char *scope, bool wins)
-{
+/* The settled wins a page of /v1/me/wins adds to the order books' (api/store/repo_lots.h,
+ * kito_lots_won): read on a MySQL worker before the page is put together on the loop. */
+typedef struct wins_job {
+    uint64_t buyer_id, after;
     uint32_t limit;
-    uint64_t after, me = r->principal.account_id;
+    kito_err err;
+    size_t n;
+    kito_lot_won won[101]; /* limit + 1 at most (limit <= 100) */
+} wins_job;
+
+/* Lists the lots in the market she bid on (wins: that were sold to her), and with wins the ones
+ * MySQL recorded as sold to her (w; NULL for bids), in lot id order, as a page. */
+static void me_page(kito_req *r, const char *scope, uint32_t limit, uint64_t after,
+                    const wins_job *w)
+{
+    uint64_t me = r->principal.account_id;
     kito_market *m = r->server->market;
     kito_bidding *b = r->server->bidding;
-    if (!me_query(r, scope, &limit, &after))
-        return KITO_OK;
-    if (m == NULL || b == NULL)
-        return KITO_E_UNAVAILABLE;
     size_t cap, n, kept = 0;
     uint64_t *ids = kito_bidding_ids_scratch(b, &cap);
     kito_market_lot_ids(m, ids, cap, &n);
@@ -431,24 +440,50 @@ static kito_err me_list(kito_req *r, const char *scope, bool wins)
         struct kito_lot_view v;
         if (ids[i] <= after || kito_engine_my_bid(eng, ids[i], me, &mb) != KITO_OK || !mb.has_bid)
             continue;
-        if (wins && (kito_engine_lot_view(eng, ids[i], &v) != KITO_OK || v.state != KITO_LOT_SOLD ||
-                     v.leader != me))
+        if (w != NULL && (kito_engine_lot_view(eng, ids[i], &v) != KITO_OK ||
+                          v.state != KITO_LOT_SOLD || v.leader != me))
             continue;
         ids[kept++] = ids[i];
     }
+    /* the recorded wins the books no longer hold (closed before this process started); the
+     * scratch holds every lot id the market has, so there is room only past them: when there
+     * is none, the page is cut to what fits (its cursor still says where it stopped) */
+    for (size_t i = 0; w != NULL && i < w->n && kept < cap; i++) {
+        struct kito_lot_view v;
+        if (kito_engine_lot_view(eng, w->won[i].lot_id, &v) != KITO_OK)
+            ids[kept++] = w->won[i].lot_id;
+    }
     qsort(ids, kept, sizeof(*ids), cmp_u64);
+    /* both sources are cut at the same place: the worker read the limit + 1 lowest recorded
+     * wins above the cursor, so no recorded win below the page's last id is missing */
+    if (w != NULL && w->n > limit && kept > 0) {
+        uint64_t bound = w->won[w->n - 1].lot_id;
+        while (kept > 0 && ids[kept - 1] > bound)
+            kept--;
+    }
     json_t *items = json_array();
     for (size_t i = 0; items != NULL && i < kept && i < limit; i++) {
         struct kito_lot_view v;
-        if (kito_engine_lot_view(eng, ids[i], &v) != KITO_OK)
-            continue;
-        json_t *view = kito_bidding_render_view(&v, me);
-        if (view != NULL)
-            json_object_set_new(view, "id", kito_render_id(KITO_ID_LOT, ids[i]));
-        json_t *item = json_pack("{s:o,s:o,s:o}", "lot_id", kito_render_id(KITO_ID_LOT, ids[i]),
-                                 "bid", render_my_bid(m, ids[i], me, v.currency), "lot", view);
-        if (wins && item != NULL)
-            json_object_set_new(item, "hammer", kito_render_money(v.price_minor, v.currency));
+        json_t *item;
+        if (kito_engine_lot_view(eng, ids[i], &v) == KITO_OK) {
+            json_t *view = kito_bidding_render_view(&v, me);
+            if (view != NULL)
+                json_object_set_new(view, "id", kito_render_id(KITO_ID_LOT, ids[i]));
+            item = json_pack("{s:o,s:o,s:o}", "lot_id", kito_render_id(KITO_ID_LOT, ids[i]), "bid",
+                             render_my_bid(m, ids[i], me, v.currency), "lot", view);
+            if (w != NULL && item != NULL)
+                json_object_set_new(item, "hammer", kito_render_money(v.price_minor, v.currency));
+        } else {
+            const kito_lot_won *won = NULL;
+            for (size_t k = 0; w != NULL && k < w->n && won == NULL; k++)
+                if (w->won[k].lot_id == ids[i])
+                    won = &w->won[k];
+            if (won == NULL)
+                continue;
+            item =
+                json_pack("{s:o,s:n,s:n,s:o}", "lot_id", kito_render_id(KITO_ID_LOT, ids[i]), "bid",
+                          "lot", "hammer", kito_render_money(won->hammer_minor, won->currency));
+        }
         json_array_append_new(items, item);
     }
     char cursor[KITO_CURSOR_SIZE];
@@ -458,20 +493,65 @@ static kito_err me_list(kito_req *r, const char *scope, bool wins)
                                  cursor) == KITO_OK)
         next = cursor;
     kito_respond_json(r, 200, kito_render_page(items, next));
-    return KITO_OK;
 }
 
 /* GET /v1/me/bids (buyer): her standing bids and maximums on the lots this server holds (open,
  * and closed since it started), with each lot's view; lot id order. */
 kito_err kito_get_me_bids(kito_req *r)
 {
-    return me_list(r, "me_bids", false);
+    uint32_t limit;
+    uint64_t after;
+    if (!me_query(r, "me_bids", &limit, &after))
+        return KITO_OK;
+    if (r->server->market == NULL || r->server->bidding == NULL)
+        return KITO_E_UNAVAILABLE;
+    me_page(r, "me_bids", limit, after, NULL);
+    return KITO_OK;
 }
 
-/* GET /v1/me/wins (buyer): the lots she won (sold to her), with the hammer price. */
+static kito_err wins_add(void *ud, const kito_lot_won *won)
+{
+    wins_job *j = ud;
+    if (j->n < sizeof(j->won) / sizeof(j->won[0]))
+        j->won[j->n++] = *won;
+    return KITO_OK;
+}
+
+static void wins_run(kito_db_conn *db, void *arg)
+{
+    wins_job *j = arg;
+    j->err = kito_lots_won(db, j->buyer_id, j->after, j->limit + 1, wins_add, j);
+    kito_sql_log_failure("wins", j->err);
+}
+
+static void wins_done(kito_req *r, void *arg)
+{
+    wins_job *j = arg;
+    if (j->err != KITO_OK) {
+        kito_respond_error(r, j->err, NULL);
+        return;
+    }
+    me_page(r, "me_wins", j->limit, j->after, j);
+}
+
+/* GET /v1/me/wins (buyer): the lots she won, with the hammer price: those the order books hold
+ * (sold to her, settled or not yet) and those the settlement recorded (durable: a win outlives a
+ * restart); lot id order. */
 kito_err kito_get_me_wins(kito_req *r)
 {
-    return me_list(r, "me_wins", true);
+    uint32_t limit;
+    uint64_t after;
+    if (!me_query(r, "me_wins", &limit, &after))
+        return KITO_OK;
+    if (r->server->market == NULL || r->server->bidding == NULL)
+        return KITO_E_UNAVAILABLE;
+    wins_job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return KITO_E_NOMEM;
+    j->buyer_id = r->principal.account_id;
+    j->after = after;
+    j->limit = limit;
+    return kito_req_db(r, wins_run, wins_done, j);
 }
 
 /* ---- the watchlist ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@
 #include "api/store/repo_lots.h"
 #include "api/store/repo_registrations.h"
 #include "api/store/repo_sales.h"
+#include "api/store/repo_stones.h"
 #include "api/http/req_db.h"
 #include "api/live/feed.h"
 #include "api/store/sql.h"
@@ -114,32 +115,102 @@ static kito_err lot_item(void *ud, const kito_lot *row)
 static void run_lots_list(kito_db_conn *db, void *arg)
 {
     kito__sales_job *j = arg;
-    kito_lots_filter f = {
-        .state = j->status,
-        .has_after = j->has_after,
-        .after_position = (uint32_t)j->after.sort_key,
-        .after_id = j->after.id,
-        .limit = j->limit,
-    };
+    kito_lots_filter f = j->lots; /* species, words, weights (kito_get_sale_lots) */
+    f.state = j->status;
+    f.has_after = j->has_after;
+    f.after_position = (uint32_t)j->after.sort_key;
+    f.after_id = j->after.id;
+    f.limit = j->limit;
     j->items = json_array();
     j->err = j->items != NULL ? kito_lots_list(db, &j->actor, j->id, &f, &j->sale, lot_item, j)
                               : KITO_E_NOMEM;
     kito_sql_log_failure("lot list", j->err);
 }
 
+/* The price a buyer sees on a lot's card: the order book's price, else the opening. */
+static int64_t shown_price_minor(const json_t *lot)
+{
+    const json_t *price = json_object_get(lot, "price");
+    if (!json_is_object(price))
+        price = json_object_get(lot, "opening");
+    return json_integer_value(json_object_get(price, "amount"));
+}
+
 static void done_lots_list(kito_req *r, void *arg)
 {
     kito__sales_job *j = arg;
-    if (j->err == KITO_OK)
+    if (j->err == KITO_OK) {
         kito_bidding_overlay_items(r->server->market, r->principal.account_id,
                                    j->items); /* the order books' live fields (issue 5) */
+        /* The price filter runs here, not in SQL: the price lives in the order book. The page
+         * was cut by the other filters, so it may hold fewer lots than the limit; its cursor
+         * still says where the next one starts (documented in the OpenAPI operation). */
+        if (j->min_price_minor > 0 || j->max_price_minor > 0) {
+            for (size_t i = json_array_size(j->items); i-- > 0;) {
+                int64_t p = shown_price_minor(json_array_get(j->items, i));
+                if (p < j->min_price_minor || (j->max_price_minor > 0 && p > j->max_price_minor))
+                    json_array_remove(j->items, i);
+            }
+        }
+    }
     kito__sales_respond_page(r, j);
+}
+
+/* Reads the lots list's stone and price filters into j; responds and returns false on a bad one. */
+static bool lots_filters(kito_req *r, kito__sales_job *j)
+{
+    kito_verr ve = {{0}};
+    const kito_query *q = &j->query;
+    kito_lots_filter *f = &j->lots;
+    const char *v;
+    kito_err e = KITO_OK;
+    if ((v = kito_query_get(q, "species")) != NULL &&
+        (e = kito_validate_enum("species", v, kito_stone_species, NULL, &ve)) == KITO_OK)
+        f->species = v;
+    if (e == KITO_OK && (v = kito_query_get(q, "min_weight_ct")) != NULL)
+        e = kito_validate_carats_text("min_weight_ct", v, &f->min_weight_cct, &ve);
+    if (e == KITO_OK && (v = kito_query_get(q, "max_weight_ct")) != NULL)
+        e = kito_validate_carats_text("max_weight_ct", v, &f->max_weight_cct, &ve);
+    if (e == KITO_OK && f->max_weight_cct != 0 && f->max_weight_cct < f->min_weight_cct)
+        e = kito_verr_set(&ve, "max_weight_ct", "must not be below min_weight_ct");
+    if (e == KITO_OK && (v = kito_query_get(q, "min_price")) != NULL)
+        e = kito_validate_amount_text("min_price", v, &j->min_price_minor, &ve);
+    if (e == KITO_OK && (v = kito_query_get(q, "max_price")) != NULL)
+        e = kito_validate_amount_text("max_price", v, &j->max_price_minor, &ve);
+    if (e == KITO_OK && j->max_price_minor != 0 && j->max_price_minor < j->min_price_minor)
+        e = kito_verr_set(&ve, "max_price", "must not be below min_price");
+    const char *search = kito_query_get(q, "q");
+    if (e == KITO_OK && search != NULL)
+        e = kito_validate_text("q", search, 0, 100, 0, &ve);
+    /* the search: words split at spaces, each looked for on its own */
+    size_t n = 0;
+    for (const char *w = search; e == KITO_OK && w != NULL && *w != '\0';) {
+        size_t len = strcspn(w, " ");
+        if (len > 0 && n == KITO_LOTS_SEARCH_WORDS)
+            e = kito_verr_set(&ve, "q", "at most %d words", KITO_LOTS_SEARCH_WORDS);
+        else if (len > KITO_LOTS_SEARCH_WORD_MAX)
+            e = kito_verr_set(&ve, "q", "a word is at most %d bytes", KITO_LOTS_SEARCH_WORD_MAX);
+        else if (len > 0) {
+            memcpy(j->words[n], w, len);
+            j->words[n][len] = '\0';
+            f->words[n] = j->words[n];
+            n++;
+        }
+        w += len + (w[len] == ' ');
+    }
+    if (e != KITO_OK) {
+        kito__sales_respond_err(r, e, &ve);
+        return false;
+    }
+    return true;
 }
 
 /* GET /v1/sales/{id}/lots (public, optional token): in running order; filter state. */
 kito_err kito_get_sale_lots(kito_req *r)
 {
-    static const char *const allowed[] = {"state", "cursor", "limit", NULL};
+    static const char *const allowed[] = {
+        "state",     "species", "min_weight_ct", "max_weight_ct", "min_price",
+        "max_price", "q",       "cursor",        "limit",         NULL};
     const char *states[KITO_LOT_STATE_MAX + 1];
     for (int i = 0; i < KITO_LOT_STATE_MAX; i++)
         states[i] = kito_lot_state_name((uint8_t)(i + 1));
@@ -152,7 +223,7 @@ kito_err kito_get_sale_lots(kito_req *r)
         return KITO_E_NOT_FOUND;
     }
     if (!kito__sales_page_query(r, j, allowed, "sale_lots") ||
-        !kito__sales_query_enum(r, j, "state", states, &j->status)) {
+        !kito__sales_query_enum(r, j, "state", states, &j->status) || !lots_filters(r, j)) {
         kito__sales_job_free(j);
         return KITO_OK;
     }

@@ -16,6 +16,7 @@
 #include "api/http/req_db.h"
 #include "api/http/routes.h"
 #include "api/http/server.h"
+#include "api/store/repo_fx.h"
 #include "api/store/sql.h"
 #include "api/common/validate.h"
 
@@ -183,6 +184,80 @@ kito_err kito_get_payment_methods(kito_req *r)
                       json_pack("{s:o, s:o, s:s}", "bank_transfer", bank, "mpesa_paybill", mpesa,
                                 "reference", "the invoice number"));
     return KITO_OK;
+}
+
+/* ---- GET /v1/exchange-rates ------------------------------------------------------------------ */
+
+typedef struct fx_job {
+    char from[4]; /* "" = every pair */
+    kito_err err;
+    json_t *items;
+} fx_job;
+
+static void fx_job_free(void *arg)
+{
+    fx_job *j = arg;
+    json_decref(j->items);
+    free(j);
+}
+
+static kito_err fx_item(void *ud, const kito_fx_rate *rate)
+{
+    fx_job *j = ud;
+    json_t *o = json_pack("{s:s, s:s, s:I, s:o}", "from", rate->from, "to", rate->to, "rate_micros",
+                          (json_int_t)rate->rate_micros, "effective_from",
+                          kito_render_time(rate->effective_from_ms));
+    return o != NULL && json_array_append_new(j->items, o) == 0 ? KITO_OK : KITO_E_NOMEM;
+}
+
+static void fx_run(kito_db_conn *db, void *arg)
+{
+    fx_job *j = arg;
+    j->items = json_array();
+    j->err = j->items != NULL ? kito_fx_current(db, j->from[0] != '\0' ? j->from : NULL, fx_item, j)
+                              : KITO_E_NOMEM;
+    kito_sql_log_failure("exchange rates", j->err);
+}
+
+static void fx_done(kito_req *r, void *arg)
+{
+    fx_job *j = arg;
+    if (j->err != KITO_OK) {
+        kito_respond_error(r, j->err, NULL);
+        return;
+    }
+    kito_respond_json(r, 200, json_pack("{s:o}", "items", j->items));
+    j->items = NULL;
+}
+
+/* GET /v1/exchange-rates?from=USD (public): the current rate of each pair the operator recorded,
+ * with the time it took effect, for the storefront's estimates in a buyer's currency (an
+ * estimate only: the sale currency is binding). */
+kito_err kito_get_exchange_rates(kito_req *r)
+{
+    static const char *const allowed[] = {"from", NULL};
+    kito_query q;
+    kito_verr ve = {{0}};
+    const char *qs = NULL;
+    size_t len = 0;
+    if (r->h2o->query_at != SIZE_MAX) {
+        qs = r->h2o->path.base + r->h2o->query_at + 1;
+        len = r->h2o->path.len - r->h2o->query_at - 1;
+    }
+    kito_err e = kito_query_parse(qs, len, &q, &ve);
+    if (e == KITO_OK)
+        e = kito_query_check_allowed(&q, allowed, &ve);
+    const char *from = e == KITO_OK ? kito_query_get(&q, "from") : NULL;
+    if (from != NULL)
+        e = kito_validate_currency("from", from, &ve);
+    if (e != KITO_OK)
+        return kito_respond_invalid(r, &ve);
+    fx_job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return KITO_E_NOMEM;
+    if (from != NULL)
+        memcpy(j->from, from, 3);
+    return kito_req_db_owned(r, fx_run, fx_done, fx_job_free, j);
 }
 
 /* GET /v1/me/sales (miner): her settled lots with hammer, commission, royalty, levy and net. */

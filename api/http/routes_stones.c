@@ -13,6 +13,7 @@
 #include "api/http/conn.h"
 #include "api/http/http_error.h"
 #include "api/adapters/photos.h"
+#include "api/adapters/thumbs.h"
 #include "api/common/qr_svg.h"
 #include "api/common/query.h"
 #include "api/common/render.h"
@@ -401,6 +402,78 @@ kito_err kito_get_photo(kito_req *r)
     memcpy(j->sha, sha, 64);
     j->photo_dir = r->server->cfg->photo_dir;
     return kito_req_db(r, photo_get_run, photo_get_done, j);
+}
+
+/* ---- photos sized for phones (issue 16; api/adapters/thumbs.h) ----------------------------- */
+
+typedef struct sized_job {
+    kito_err err;
+    const char *photo_dir;
+    char sha[KITO_SHA256_HEX_SIZE];
+    uint32_t width;
+    char etag[KITO_SHA256_HEX_SIZE + 8]; /* "<sha>-w160" */
+    char *bytes;                         /* malloc'd; freed in done */
+    size_t len;
+} sized_job;
+
+static void sized_run(kito_db_conn *db, void *arg)
+{
+    sized_job *j = arg;
+    char mime[16];
+    uint64_t bytes = 0;
+    j->err = kito_stone_photo_find(db, j->sha, mime, &bytes);
+    if (j->err == KITO_OK)
+        j->err = kito_thumb_get(j->photo_dir, j->sha, mime, j->width, &j->bytes, &j->len);
+    if (j->err == KITO_E_IO || j->err == KITO_E_VALIDATION || j->err == KITO_E_CAPACITY)
+        kito_log(NULL, "photo %s: no %u px copy (%s)", j->sha, (unsigned)j->width,
+                 kito_err_code(j->err));
+    kito_sql_log_failure("photo sized", j->err);
+}
+
+static void sized_done(kito_req *r, void *arg)
+{
+    sized_job *j = arg;
+    if (j->err == KITO_OK)
+        respond_photo(r, 200, "image/jpeg", j->etag, j->bytes, j->len);
+    else
+        kito_respond_error(r, KITO_E_NOT_FOUND, NULL);
+    free(j->bytes);
+    j->bytes = NULL;
+}
+
+/* GET /v1/photos/{sha256}/sized/{width} (public): the photo scaled to fit width x width (160 or 640) as
+ * a JPEG, made once and kept; content-addressed like the photo, so cached for a year. */
+kito_err kito_get_photo_sized(kito_req *r)
+{
+    size_t len = 0, wlen = 0;
+    const char *sha = kito_req_param(r, "sha256", &len);
+    const char *ws = kito_req_param(r, "width", &wlen);
+    uint32_t width = 0;
+    bool digits = ws != NULL && wlen >= 1 && wlen <= 4 && ws[0] != '0'; /* "160", not "0160" */
+    for (size_t i = 0; digits && i < wlen; i++) {
+        digits = ws[i] >= '0' && ws[i] <= '9';
+        width = width * 10 + (uint32_t)(ws[i] - '0');
+    }
+    if (!kito_photo_sha_valid(sha, len) || !digits || !kito_thumb_width_valid(width))
+        return KITO_E_NOT_FOUND;
+    sized_job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return KITO_E_NOMEM;
+    memcpy(j->sha, sha, 64);
+    j->width = width;
+    snprintf(j->etag, sizeof(j->etag), "%.64s-w%u", sha, (unsigned)width);
+    ssize_t inm = h2o_find_header(&r->h2o->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (inm != -1) {
+        h2o_iovec_t v = r->h2o->headers.entries[inm].value;
+        size_t n = strlen(j->etag);
+        if (v.len == n + 2 && v.base[0] == '"' && memcmp(v.base + 1, j->etag, n) == 0) {
+            respond_photo(r, 304, NULL, j->etag, NULL, 0);
+            free(j);
+            return KITO_OK;
+        }
+    }
+    j->photo_dir = r->server->cfg->photo_dir;
+    return kito_req_db(r, sized_run, sized_done, j);
 }
 
 /* ---- certificates ---------------------------------------------------------------------------- */

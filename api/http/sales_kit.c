@@ -282,6 +282,15 @@ json_t *kito__render_lot(const kito_lot *l, const kito_sale *s, const kito_actor
         "has_reserve", l->has_reserve, "reserve_met", "ends_at",
         clocked ? kito_render_time(ends) : json_null(), "created_at",
         kito_render_time(l->created_at_ms), "updated_at", kito_render_time(l->updated_at_ms));
+    /* the recorded result (public, like GET /v1/sales/{id}/results); the order book's live
+     * fields go over it (kito_bidding_overlay_lot), and where the books no longer hold the lot
+     * (it closed before this process started) it is what the page shows (issue 16) */
+    if (o != NULL)
+        json_object_set_new(o, "hammer",
+                            l->has_hammer ? kito_render_money(l->hammer_minor, s->in.currency)
+                                          : json_null());
+    if (o != NULL && l->has_hammer && viewer->account_id != 0 && viewer->account_id == l->winner_id)
+        json_object_set_new(o, "leader_is_you", json_true());
     if (o != NULL && kito_sale_actor_owns(viewer, s->organizer_id))
         json_object_set_new(o, "reserve",
                             l->has_reserve ? kito_render_money(l->reserve_minor, s->in.currency)

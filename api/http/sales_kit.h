@@ -55,6 +55,10 @@ typedef struct kito__sales_job {
     const char *status; /* filters: borrowed from the job's query copy below */
     const char *format;
     const char *currency;
+    kito_lots_filter
+        lots; /* GET .../lots: species, search words, weights (strings borrowed as above) */
+    char words[KITO_LOTS_SEARCH_WORDS][KITO_LOTS_SEARCH_WORD_MAX + 1];
+    int64_t min_price_minor, max_price_minor; /* 0 = unbounded; applied to the live price */
     kito_query query;
     kito_cursor after;
     bool has_after;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "api/common/log.h"
+#include "api/http/assets.h"
 #include "api/live/bidding.h"
 #include "api/http/conn.h"
 #include "api/http/framing.h"
@@ -382,6 +383,45 @@ static bool static_file_exists(kito_server *s, h2o_req_t *req)
     return stat(full, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* The "v" parameter of the request's query string, or an empty iovec. */
+static h2o_iovec_t query_version(const h2o_req_t *req)
+{
+    if (req->query_at == SIZE_MAX)
+        return h2o_iovec_init(NULL, 0);
+    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp != NULL ? amp : end;
+        if (stop - q >= 2 && q[0] == 'v' && q[1] == '=')
+            return h2o_iovec_init(q + 2, (size_t)(stop - q - 2));
+        q = stop + 1;
+    }
+    return h2o_iovec_init(NULL, 0);
+}
+
+/* A storefront page, script or style from memory, its references versioned (api/http/assets.h):
+ * a year's cache for the current version, else no-cache with the hash as ETag. False when the
+ * path is not one of them (h2o's file handler may still have it). */
+static bool serve_asset(kito_server *s, kito_req *r)
+{
+    h2o_req_t *req = r->h2o;
+    const h2o_iovec_t p = req->path_normalized;
+    const kito_asset *x = kito_assets_get(s->assets, p.base, p.len);
+    if (x == NULL)
+        return false;
+    h2o_iovec_t v = query_version(req);
+    bool current = v.len == KITO_ASSET_HASH_LEN && memcmp(v.base, x->hash, v.len) == 0;
+    r->route_id = KITO_METRICS_ROUTE_STATIC;
+    ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    bool unchanged =
+        inm != -1 && req->headers.entries[inm].value.len == KITO_ASSET_HASH_LEN + 2 &&
+        memcmp(req->headers.entries[inm].value.base + 1, x->hash, KITO_ASSET_HASH_LEN) == 0;
+    kito_respond_bytes_cached(r, unchanged ? 304 : 200, kito_assets_content_type(x->path),
+                              current ? "public, max-age=31536000, immutable" : "no-cache", x->hash,
+                              x->body, x->body_len);
+    return true;
+}
+
 /* The route's handler, once api/http/auth.c has resolved and checked the caller. */
 static void run_handler(kito_req *r)
 {
@@ -551,10 +591,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         kito_respond_error_allow(r, e, NULL, r->match.allow);
         return 0;
     }
+    if ((r->method == KITO_METHOD_GET || r->method == KITO_METHOD_HEAD) && serve_asset(s, r))
+        return 0;
     if (static_file_exists(s, req)) {
         if (r->method == KITO_METHOD_GET || r->method == KITO_METHOD_HEAD) {
-            /* the storefront's files are not versioned by name: a browser revalidates each (a 304
-             * by ETag costs a round trip, never a stale script beside a new page) */
+            /* not a versioned asset (api/http/assets.h: photos, icons, a file past the bounds): a
+             * browser revalidates each (a 304 by ETag costs a round trip, never a stale file) */
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                            H2O_STRLIT("no-cache"));
             r->route_id = KITO_METRICS_ROUTE_STATIC;
@@ -871,6 +913,11 @@ static kito_err setup_h2o(kito_server *s, char *err, size_t err_size)
                  "files will be served",
                  s->cfg->storefront_dir);
     }
+    s->assets = calloc(1, sizeof(*s->assets));
+    if (s->assets == NULL || kito_assets_load(s->assets, s->cfg->storefront_dir) != KITO_OK) {
+        snprintf(err, err_size, "cannot read KITO_STOREFRONT_DIR=%s", s->cfg->storefront_dir);
+        return KITO_E_NOMEM;
+    }
     static const char *index_files[] = {"index.html", NULL};
     if (h2o_file_register(path, s->cfg->storefront_dir, index_files, NULL, 0) == NULL) {
         snprintf(err, err_size, "cannot serve KITO_STOREFRONT_DIR=%s", s->cfg->storefront_dir);
@@ -1074,4 +1121,7 @@ void kito_server_dispose(kito_server *s)
     kito_crypto_signer_free(s->signer);
     s->signer = NULL;
     kito__req_spares_free(s); /* (last: disposing the context releases requests) */
+    kito_assets_free(s->assets);
+    free(s->assets);
+    s->assets = NULL;
 }

@@ -91,8 +91,9 @@ typedef struct kito_server {
     kito_signer *signer;  /* the platform's Ed25519 key (certificates) */
     kito_req *spare_reqs; /* released requests kept for reuse (api/http/request.h) */
     uint32_t n_spare_reqs;
-    uint8_t cursor_key[32]; /* authenticates pagination cursors (api/common/query.h) */
-    h2o_linklist_t conns;   /* kito_conn.link */
+    uint8_t cursor_key[32];     /* authenticates pagination cursors (api/common/query.h) */
+    struct kito_assets *assets; /* the storefront's pages, scripts and styles, versioned */
+    h2o_linklist_t conns;       /* kito_conn.link */
     uv_signal_t sigterm, sigint;
     uv_timer_t shutdown_timer;
     h2o_linklist_t waiting;   /* kito_req.waiting: dispatched requests by deadline (their

@@ -847,12 +847,18 @@ void kito_bidding_overlay_lot(const kito_market *m, uint64_t viewer, json_t *lot
             KITO_OK)
         return;
     if (m == NULL || kito_market_lot_view(m, lot_id, &v) != KITO_OK) {
-        json_object_set_new(lot, "price", json_null());
+        /* not in the books: never loaded, or closed before this process started, when the
+         * result MySQL recorded ("hammer", and "leader_is_you" for the winner, from
+         * api/http/sales_kit.c) is what stands */
+        const json_t *hammer = json_object_get(lot, "hammer");
+        json_object_set_new(lot, "price",
+                            json_is_object(hammer) ? json_deep_copy(hammer) : json_null());
         json_object_set_new(lot, "ask", json_null());
         json_object_set_new(lot, "bid_count", json_integer(0));
         json_object_set_new(lot, "seq", json_null());
         json_object_set_new(lot, "paused", json_false());
-        json_object_set_new(lot, "leader_is_you", json_false());
+        if (!json_is_true(json_object_get(lot, "leader_is_you")))
+            json_object_set_new(lot, "leader_is_you", json_false());
         return;
     }
     json_t *view = kito_bidding_render_view(&v, viewer);

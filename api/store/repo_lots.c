@@ -158,7 +158,7 @@ kito_err kito_lot_withdraw_decode(const json_t *body, char reason[KITO_LOT_REASO
                             "l.stone_id") ","                                                      \
                                           " (SELECT ph.sha256 FROM photos ph WHERE ph.stone_id = " \
                                           "l.stone_id"                                             \
-                                          " ORDER BY ph.id LIMIT 1)"
+                                          " ORDER BY ph.id LIMIT 1), l.hammer_minor, l.winner_id"
 
 #define LOT_FROM " FROM lots l JOIN stones st ON st.id = l.stone_id"
 
@@ -186,8 +186,12 @@ static void lot_from_row(const kito_sql_row *row, kito_lot *l)
     kito_sql_copy(row, 17, l->stone.origin_region, sizeof(l->stone.origin_region));
     l->certificate_id = kito_sql_u64(row, 18);
     kito_sql_copy(row, 19, l->stone.cover_sha256, sizeof(l->stone.cover_sha256));
+    l->has_hammer = !kito_sql_is_null(row, 20);
+    l->hammer_minor = l->has_hammer ? kito_sql_i64(row, 20) : 0;
+    l->winner_id = l->has_hammer ? kito_sql_u64(row, 21) : 0;
     /* pair assertion (CONVENTIONS.md, 16): what the schema's checks promise */
     assert(l->opening_minor >= 1 && (!l->has_reserve || l->reserve_minor >= l->opening_minor));
+    assert(!l->has_hammer || (l->hammer_minor >= 1 && l->winner_id != 0));
 }
 
 static kito_err one_lot(void *ud, const kito_sql_row *row)
@@ -234,6 +238,23 @@ static kito_err lot_page_row(void *ud, const kito_sql_row *row)
     return c->fn(c->ud, &c->row);
 }
 
+/* A search word's LIKE pattern, "%word%" with LIKE's own characters (%, _ and the escape \\)
+ * escaped, so a buyer's "50%" finds "50%" and nothing else. */
+#define LIKE_WORD_MAX (2 * KITO_LOTS_SEARCH_WORD_MAX + 3)
+static const char *like_pattern(const char *word, char out[LIKE_WORD_MAX])
+{
+    size_t n = 0;
+    out[n++] = '%';
+    for (const char *c = word; *c != '\0' && n + 3 < LIKE_WORD_MAX; c++) {
+        if (*c == '%' || *c == '_' || *c == '\\')
+            out[n++] = '\\';
+        out[n++] = *c;
+    }
+    out[n++] = '%';
+    out[n] = '\0';
+    return out;
+}
+
 kito_err kito_lots_list(kito_db_conn *db, const kito_actor *actor, uint64_t sale_id,
                         const kito_lots_filter *f, kito_sale *sale, kito_lot_row_fn fn, void *ud)
 {
@@ -243,19 +264,77 @@ kito_err kito_lots_list(kito_db_conn *db, const kito_actor *actor, uint64_t sale
     if (e != KITO_OK)
         return e;
     struct lot_page page = {.fn = fn, .ud = ud};
+    char like[KITO_LOTS_SEARCH_WORDS][LIKE_WORD_MAX];
+    const char *pat[KITO_LOTS_SEARCH_WORDS] = {NULL};
+    for (size_t i = 0; i < KITO_LOTS_SEARCH_WORDS && f->words[i] != NULL; i++)
+        pat[i] = like_pattern(f->words[i], like[i]);
     kito_sql_param p[] = {
-        KITO_SQL_U64(sale_id),           KITO_SQL_TEXT_OR_NULL(f->state),
-        KITO_SQL_TEXT_OR_NULL(f->state), KITO_SQL_I64(f->has_after ? 1 : 0),
-        KITO_SQL_U64(f->after_position), KITO_SQL_U64(f->after_position),
-        KITO_SQL_U64(f->after_id),       KITO_SQL_U64((uint64_t)f->limit + 1),
+        KITO_SQL_U64(sale_id),
+        KITO_SQL_TEXT_OR_NULL(f->state),
+        KITO_SQL_TEXT_OR_NULL(f->state),
+        KITO_SQL_TEXT_OR_NULL(f->species),
+        KITO_SQL_TEXT_OR_NULL(f->species),
+        KITO_SQL_I64(f->min_weight_cct),
+        KITO_SQL_I64(f->max_weight_cct),
+        KITO_SQL_I64(f->max_weight_cct),
+        KITO_SQL_TEXT_OR_NULL(pat[0]),
+        KITO_SQL_TEXT_OR_NULL(pat[0]),
+        KITO_SQL_TEXT_OR_NULL(pat[1]),
+        KITO_SQL_TEXT_OR_NULL(pat[1]),
+        KITO_SQL_TEXT_OR_NULL(pat[2]),
+        KITO_SQL_TEXT_OR_NULL(pat[2]),
+        KITO_SQL_TEXT_OR_NULL(pat[3]),
+        KITO_SQL_TEXT_OR_NULL(pat[3]),
+        KITO_SQL_I64(f->has_after ? 1 : 0),
+        KITO_SQL_U64(f->after_position),
+        KITO_SQL_U64(f->after_position),
+        KITO_SQL_U64(f->after_id),
+        KITO_SQL_U64((uint64_t)f->limit + 1),
     };
+    /* what a search word is looked for in: the facts a buyer sees on the lot's card */
+#define HAYSTACK                                                                                   \
+    "CONCAT_WS(' ', st.species, st.variety, st.colour, st.shape, st.origin_country,"               \
+    " st.origin_region, l.lot_number)"
     e = kito_sql_query(db,
                        "SELECT " LOT_COLUMNS LOT_FROM " WHERE l.sale_id = ?"
                        " AND (? IS NULL OR l.state = ?)"
+                       " AND (? IS NULL OR st.species = ?)"
+                       " AND st.weight_cct >= ? AND (? = 0 OR st.weight_cct <= ?)"
+                       " AND (? IS NULL OR " HAYSTACK " LIKE ?)"
+                       " AND (? IS NULL OR " HAYSTACK " LIKE ?)"
+                       " AND (? IS NULL OR " HAYSTACK " LIKE ?)"
+                       " AND (? IS NULL OR " HAYSTACK " LIKE ?)"
                        " AND (? = 0 OR l.position > ? OR (l.position = ? AND l.id > ?))"
                        " ORDER BY l.position, l.id LIMIT ?",
                        p, COUNT(p), lot_page_row, &page, NULL);
+#undef HAYSTACK
     return e;
+}
+
+struct won_list {
+    kito_lot_won_fn fn;
+    void *ud;
+};
+
+static kito_err won_row(void *ud, const kito_sql_row *row)
+{
+    struct won_list *l = ud;
+    kito_lot_won w = {.lot_id = kito_sql_u64(row, 0), .hammer_minor = kito_sql_i64(row, 1)};
+    kito_sql_copy(row, 2, w.currency, sizeof(w.currency));
+    assert(w.hammer_minor >= 1); /* pair assertion: the schema's lots_hammer check */
+    return l->fn(l->ud, &w);
+}
+
+kito_err kito_lots_won(kito_db_conn *db, uint64_t buyer_id, uint64_t after_id, uint32_t limit,
+                       kito_lot_won_fn fn, void *ud)
+{
+    struct won_list l = {fn, ud};
+    kito_sql_param p[] = {KITO_SQL_U64(buyer_id), KITO_SQL_U64(after_id), KITO_SQL_U64(limit)};
+    return kito_sql_query(db,
+                          "SELECT l.id, l.hammer_minor, s.currency FROM lots l"
+                          " JOIN sales s ON s.id = l.sale_id"
+                          " WHERE l.winner_id = ? AND l.id > ? ORDER BY l.id LIMIT ?",
+                          p, COUNT(p), won_row, &l, NULL);
 }
 
 /* ---- writing lots ---------------------------------------------------------------------------- */

@@ -99,6 +99,11 @@ typedef struct kito_lot {
     int64_t created_at_ms;
     int64_t updated_at_ms;
     kito_lot_stone stone;
+    /* the result the settlement worker recorded (schemas/009_settlement.sql): durable, so a lot
+     * that closed before this process started still shows it (issue 16) */
+    bool has_hammer;
+    int64_t hammer_minor;
+    uint64_t winner_id; /* the buyer it was sold to; 0 unless has_hammer */
 } kito_lot;
 
 /* Adds a lot to draft sale sale_id (see the rules above) and reads it back into *out, its sale
@@ -115,10 +120,35 @@ kito_err kito_lots_create(kito_db_conn *db, const kito_actor *actor, uint64_t sa
 kito_err kito_lots_get(kito_db_conn *db, const kito_actor *actor, uint64_t id, kito_sale *sale,
                        kito_lot *out);
 
+/* A lot sold to a buyer, as the settlement recorded it. */
+typedef struct kito_lot_won {
+    uint64_t lot_id;
+    int64_t hammer_minor;
+    char currency[4];
+} kito_lot_won;
+
+typedef kito_err (*kito_lot_won_fn)(void *ud, const kito_lot_won *won);
+
+/* The lots sold to buyer_id that the settlement recorded (lots.winner_id), lot ids above
+ * after_id in id order, at most limit. Durable: what GET /v1/me/wins adds to the order books'
+ * wins, so a win outlives a restart (issue 16). Worker thread. */
+kito_err kito_lots_won(kito_db_conn *db, uint64_t buyer_id, uint64_t after_id, uint32_t limit,
+                       kito_lot_won_fn fn, void *ud);
+
+/* Words of a lots search at most (GET /v1/sales/{id}/lots?q=): more are refused. */
+#define KITO_LOTS_SEARCH_WORDS 4
+/* Bytes of one search word at most. */
+#define KITO_LOTS_SEARCH_WORD_MAX 40
+
 /* Filter and position of GET /v1/sales/{id}/lots. */
 typedef struct kito_lots_filter {
-    const char *state; /* NULL = any */
-    bool has_after;    /* continue after (after_position, after_id) */
+    const char *state;   /* NULL = any */
+    const char *species; /* NULL = any; one of kito_stone_species */
+    /* search words (NULL-terminated, at most KITO_LOTS_SEARCH_WORDS): every one must occur, in
+     * any case, in the stone's species, variety, colour, shape, origin or the lot number */
+    const char *words[KITO_LOTS_SEARCH_WORDS + 1];
+    int64_t min_weight_cct, max_weight_cct; /* 0 = unbounded */
+    bool has_after;                         /* continue after (after_position, after_id) */
     uint32_t after_position;
     uint64_t after_id;
     uint32_t limit; /* 1..100 */

@@ -27,7 +27,11 @@ export function market(kitod, run, PASSWORD) {
       return forum;
     },
     // A certified stone offered to the organiser: a valuer lists and certifies it for a miner.
-    async stone() {
+    // o: another species, variety, weight_ct, colour or treatment than the tanzanite's; photo:
+    // a JPEG's bytes to upload.
+    async stone(o = {}) {
+      const f = { species: 'zoisite', variety: 'tanzanite', weight_ct: '3.40', colour: 'violetish blue',
+        treatment: 'none detected', ...o };
       await this.organiser();
       kitoctl(['royalty', 'set', '--country', 'TZ', '--species', '*', '--form', 'rough', '--rate-bps', '600',
         '--source', 'browser test']);
@@ -38,24 +42,28 @@ export function market(kitod, run, PASSWORD) {
       const miner = await kitod.api('POST', '/v1/accounts', null,
         { role: 'miner', name: 'Neema Test', phone, pin: '4826', payout: { rail: 'mpesa' } });
       const stone = await kitod.api('POST', '/v1/stones', valuer, {
-        seller_id: miner.id, species: 'zoisite', variety: 'tanzanite', weight_ct: '3.40', shape: 'cushion',
-        colour: 'violetish blue', origin: { country: 'TZ', region: 'Manyara', site: 'Mirerani' },
+        seller_id: miner.id, species: f.species, variety: f.variety, weight_ct: f.weight_ct, shape: 'cushion',
+        colour: f.colour, origin: { country: 'TZ', region: 'Manyara', site: 'Mirerani' },
       });
       await kitod.api('POST', `/v1/stones/${stone.id}/certificates`, valuer, {
-        species: 'zoisite', variety: 'tanzanite', weight_ct: '3.40', shape: 'cushion', cutting_style: 'mixed cut',
-        color: 'violetish blue', transparency: 'transparent', treatment: 'none detected',
+        species: f.species, variety: f.variety, weight_ct: f.weight_ct, shape: 'cushion', cutting_style: 'mixed cut',
+        color: f.colour, transparency: 'transparent', treatment: f.treatment,
         geographic_origin: { country: 'TZ', region: 'Manyara', site: 'Mirerani' },
         estimated_value: { low: 50000, high: 90000, currency: 'USD' },
       });
+      if (f.photo) await kitod.upload(`/v1/stones/${stone.id}/photos`, valuer, f.photo, 'image/jpeg');
       const minerToken = (await kitod.api('POST', '/v1/sessions', null, { phone, pin: '4826' })).token;
       await kitod.api('POST', `/v1/stones/${stone.id}/offers`, minerToken, { organizer_id: organiser.id });
       return stone.id;
     },
     // A published timed sale of one lot (opening US$100 unless said), opening in startS seconds
     // and ending durationS later, no soft close; { sale, lot }.
-    async sale(title, startS, durationS, opening = 10000) {
+    // more: further lots, [{ opening, ...stone(o)'s o }].
+    async sale(title, startS, durationS, opening = 10000, more = []) {
       await this.organiser();
       const stoneId = await this.stone();
+      const others = []; // made before the times are set: each takes a while (scrypt)
+      for (const { opening: o, ...stone } of more) others.push({ id: await this.stone(stone), opening: o });
       const now = Date.now();
       const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
       const sale = await kitod.api('POST', '/v1/sales', forum, {
@@ -64,8 +72,12 @@ export function market(kitod, run, PASSWORD) {
         buyer_premium_bps: 1000, commission_bps: 0,
       });
       const lot = await kitod.api('POST', `/v1/sales/${sale.id}/lots`, forum, { stone_id: stoneId, opening });
+      const lots = [lot];
+      for (const o of others) {
+        lots.push(await kitod.api('POST', `/v1/sales/${sale.id}/lots`, forum, { stone_id: o.id, opening: o.opening }));
+      }
       await publish(kitod, forum, sale.id, startS, durationS);
-      return { sale, lot };
+      return { sale, lot, lots };
     },
   };
 }

@@ -608,6 +608,108 @@ Test(sales, pagination)
 
 /* ---- validation ------------------------------------------------------------------------------ */
 
+/* The lot numbers a lots list answers, as "1,3" (in running order). */
+static void lot_numbers(const char *path, char *out, size_t cap)
+{
+    struct kito_http_resp r = call(NULL, "GET", path, NULL);
+    kito_harness_expect(&r, 200, path);
+    size_t i, n = 0;
+    json_t *item;
+    out[0] = '\0';
+    json_array_foreach(json_object_get(r.json, "items"), i, item) n +=
+        (size_t)snprintf(out + n, cap - n, "%s%lld", n ? "," : "",
+                         (long long)json_integer_value(json_object_get(item, "lot_number")));
+    kito_http_resp_free(&r);
+}
+
+/* Issue 16, "Find": a sale page's filters by species, weight and price, and its search, run on
+ * the server (a sale holds up to 1000 lots). */
+Test(sales, lots_filter_by_species_weight_price_and_search)
+{
+    who org = kito_harness_person("organizer");
+    char sale[KITO_ID_SIZE], lots[4][KITO_ID_SIZE], path[300], got[64];
+    static const struct {
+        const char *species, *variety, *colour, *region;
+        int cct;
+        long opening;
+    } stones[4] = {
+        {"zoisite", "tanzanite", "violet blue", "Manyara", 312, 40000},
+        {"corundum", "ruby", "red", "Morogoro", 150, 90000},
+        {"beryl", "emerald", "green", "Kafubu", 520, 120000},
+        {"corundum", "sapphire", "blue 50%_x", "Tunduru", 210, 60000},
+    };
+    new_sale(&org, "", sale);
+    for (int i = 0; i < 4; i++) {
+        new_lot(&org, sale, stones[i].opening, 0, lots[i]);
+        kito_harness_sql("UPDATE stones st JOIN lots l ON l.stone_id = st.id SET st.species = '%s',"
+                         " st.variety = '%s', st.colour = '%s', st.origin_region = '%s',"
+                         " st.weight_cct = %d WHERE l.id = %llu",
+                         stones[i].species, stones[i].variety, stones[i].colour, stones[i].region,
+                         stones[i].cct, key_of(KITO_ID_LOT, lots[i]));
+    }
+    snprintf(path, sizeof(path), "/v1/sales/%s/publish", sale);
+    struct kito_http_resp r = call(&org, "POST", path, NULL);
+    kito_harness_expect(&r, 200, "publish");
+    kito_http_resp_free(&r);
+
+    static const struct {
+        const char *query, *want;
+    } cases[] = {
+        {"", "1,2,3,4"},
+        {"species=corundum", "2,4"},
+        {"min_weight_ct=2", "1,3,4"},
+        {"min_weight_ct=1.5&max_weight_ct=3.12", "1,2,4"},
+        {"min_price=60000", "2,3,4"},
+        {"max_price=60000", "1,4"},
+        {"min_price=50000&max_price=100000&species=corundum", "2,4"},
+        {"q=TANZANITE", "1"},
+        {"q=blue", "1,4"},
+        {"q=blue+manyara", "1"},
+        {"q=violet%20Kafubu", ""},
+        {"q=50%25", "4"},   /* % is a character, not LIKE's wildcard */
+        {"q=%25", "4"},     /* only the lot whose colour has one */
+        {"q=_", "4"},       /* nor is _ */
+        {"q=+", "1,2,3,4"}, /* no words: no search */
+        {"species=beryl&q=green", "3"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(path, sizeof(path), "/v1/sales/%s/lots?%s", sale, cases[i].query);
+        lot_numbers(path, got, sizeof(got));
+        cr_assert_str_eq(got, cases[i].want, "%s: lots %s, want %s", cases[i].query, got,
+                         cases[i].want);
+    }
+
+    /* a price filter cuts pages after they are read: walking them still finds each lot once */
+    static char seen[8][KITO_ID_SIZE];
+    size_t pages;
+    snprintf(path, sizeof(path), "/v1/sales/%s/lots?min_price=60000&limit=1", sale);
+    cr_assert_eq(walk(NULL, path, seen, 8, &pages), 3);
+    cr_assert_str_eq(seen[0], lots[1]);
+    cr_assert_str_eq(seen[2], lots[3]);
+
+    /* bad filters: 422 naming the parameter */
+    static const struct {
+        const char *query, *field;
+    } bad[] = {
+        {"species=diamond", "species"},
+        {"min_weight_ct=abc", "min_weight_ct"},
+        {"min_weight_ct=3&max_weight_ct=2", "max_weight_ct"},
+        {"min_price=-5", "min_price"},
+        {"min_price=1.5", "min_price"},
+        {"min_price=500&max_price=100", "max_price"},
+        {"q=a+b+c+d+e", "q"},
+        {"q=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "q"}, /* 41 bytes */
+        {"q=%01", "q"},
+        {"colour=red", "colour"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(path, sizeof(path), "/v1/sales/%s/lots?%s", sale, bad[i].query);
+        r = call(NULL, "GET", path, NULL);
+        expect_invalid(&r, bad[i].field, bad[i].query);
+        kito_http_resp_free(&r);
+    }
+}
+
 Test(sales, every_validation_error_and_nothing_written)
 {
     who org = kito_harness_person("organizer");

@@ -720,6 +720,62 @@ Test(settlement, endpoints_show_settlements_invoices_sales_and_results)
     json_decref(get("/v1/me/sales", w.buyer_token, 403));
 }
 
+/* Issue 16: a result outlives the process that saw it. These lots were never in this kitod's
+ * order books (made by SQL, closed through the outbox), exactly like lots that closed before a
+ * restart: the lot shows its recorded hammer as its price, its winner (and only she) is told she
+ * won it, and her wins list it, page by page. */
+Test(settlement, a_recorded_result_is_shown_though_the_books_no_longer_hold_the_lot)
+{
+    struct world w;
+    world_make(&w, "USD");
+    unsigned long long lots[3];
+    for (int i = 0; i < 3; i++) {
+        lots[i] = lot_make(&w, "TZ", "zoisite", 200 + i);
+        sold(&w, lots[i], 100000 + i * 1000);
+    }
+    for (int i = 0; i < 3; i++)
+        cr_assert(wait_final(lots[i], 10000));
+
+    char id[32], path[96], other_token[44];
+    kito_harness_session(kito_harness_account("buyer", NULL, 0), other_token);
+    cr_assert_eq(kito_id_format(KITO_ID_LOT, lots[0], id, sizeof(id)), KITO_OK);
+    snprintf(path, sizeof(path), "/v1/lots/%s", id);
+    const char *tokens[] = {w.buyer_token, other_token, NULL};
+    for (int k = 0; k < 3; k++) {
+        json_t *lot = get(path, tokens[k], 200);
+        cr_assert_str_eq(json_string_value(json_object_get(lot, "state")), "sold");
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(lot, "price"), "amount")),
+                     100000, "the price is the recorded hammer (viewer %d)", k);
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(lot, "hammer"), "amount")),
+                     100000);
+        cr_assert_eq(json_is_true(json_object_get(lot, "leader_is_you")), k == 0,
+                     "only the winner is told she won (viewer %d)", k);
+        json_decref(lot);
+    }
+
+    /* her wins, two a page: all three, in lot id order, from the record */
+    json_t *page = get("/v1/me/wins?limit=2", w.buyer_token, 200);
+    json_t *items = json_object_get(page, "items");
+    cr_assert_eq(json_array_size(items), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "lot_id")), id);
+    cr_assert_eq(json_integer_value(json_object_get(
+                     json_object_get(json_array_get(items, 1), "hammer"), "amount")),
+                 101000);
+    cr_assert(json_is_null(json_object_get(json_array_get(items, 0), "lot")));
+    const char *next = json_string_value(json_object_get(page, "next_cursor"));
+    cr_assert_not_null(next, "a second page");
+    snprintf(path, sizeof(path), "/v1/me/wins?limit=2&cursor=%s", next);
+    json_decref(page);
+    page = get(path, w.buyer_token, 200);
+    items = json_object_get(page, "items");
+    cr_assert_eq(json_array_size(items), 1);
+    cr_assert(json_is_null(json_object_get(page, "next_cursor")));
+    json_decref(page);
+    page = get("/v1/me/wins", other_token, 200);
+    cr_assert_eq(json_array_size(json_object_get(page, "items")), 0, "nobody else's wins");
+    json_decref(page);
+}
+
 /* ---- one settlement worker across the nodes (issue 20) --------------------------------------- */
 
 static MYSQL *other_node(void)

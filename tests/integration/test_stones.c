@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "api/common/crypto.h"
 #include "api/http/http_error.h"
@@ -460,6 +461,86 @@ Test(stones, photos_are_stored_by_content_and_cached)
     kito_http_resp_free(&r);
     r = call("GET", "/v1/photos/not-a-sha", NULL, NULL);
     kito_assert_error(&r, 404, "not_found");
+    kito_http_resp_free(&r);
+}
+
+/* Issue 16: photos sized for phones (api/adapters/thumbs.h): a JPEG that fits 160 or 640 px,
+ * made once and kept beside the photo, cached like the photo; other sizes are not served. */
+Test(stones, photos_are_served_sized_for_phones)
+{
+    unsigned long long miner;
+    char mt[44], id[32], path[96], url[160], hdr[128];
+    person("miner", &miner, mt);
+    list_stone(mt, STONE_BODY, id);
+    snprintf(path, sizeof(path), "/v1/stones/%s/photos", id);
+    uint8_t png[256], jpeg[1024];
+    size_t png_len = decode(PNG_B64, png, sizeof(png));
+    size_t jpeg_len = decode(JPEG_B64, jpeg, sizeof(jpeg));
+    const struct {
+        const uint8_t *bytes;
+        size_t len;
+        const char *mime;
+    } pics[] = {{png, png_len, "image/png"}, {jpeg, jpeg_len, "image/jpeg"}};
+    for (size_t k = 0; k < 2; k++) {
+        struct kito_http_resp r =
+            call_raw("POST", path, pics[k].bytes, pics[k].len, pics[k].mime, mt);
+        cr_assert(r.status == 201 || r.status == 200, "%ld %s", r.status, r.body);
+        char sha[65];
+        snprintf(sha, sizeof(sha), "%s", str(r.json, "sha256"));
+        snprintf(url, sizeof(url), "%s/sized/160", str(r.json, "url"));
+        kito_http_resp_free(&r);
+
+        r = call("GET", url, NULL, NULL);
+        cr_assert_eq(r.status, 200, "%s: %ld %s", url, r.status, r.body);
+        cr_assert(r.body_len > 2 && (uint8_t)r.body[0] == 0xFF && (uint8_t)r.body[1] == 0xD8,
+                  "%s: a JPEG", pics[k].mime);
+        cr_assert(kito_http_header(&r, "content-type", hdr, sizeof(hdr)));
+        cr_assert_str_eq(hdr, "image/jpeg");
+        cr_assert(kito_http_header(&r, "cache-control", hdr, sizeof(hdr)));
+        cr_assert_str_eq(hdr, "public, max-age=31536000, immutable");
+        char etag[96];
+        snprintf(etag, sizeof(etag), "\"%s-w160\"", sha);
+        cr_assert(kito_http_header(&r, "etag", hdr, sizeof(hdr)));
+        cr_assert_str_eq(hdr, etag);
+        size_t first_len = r.body_len;
+        kito_http_resp_free(&r);
+
+        /* kept beside the photo, and the kept copy is what is answered */
+        char file[900];
+        snprintf(file, sizeof(file), "%s/%.2s/%s.w160.jpg", kito_harness_var("photos"), sha, sha);
+        struct stat st;
+        cr_assert_eq(stat(file, &st), 0, "%s", file);
+        cr_assert_eq((size_t)st.st_size, first_len);
+        r = call("GET", url, NULL, NULL);
+        cr_assert_eq(r.status, 200);
+        cr_assert_eq(r.body_len, first_len);
+        kito_http_resp_free(&r);
+
+        char inm[120];
+        snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+        const char *h[] = {inm, NULL};
+        cr_assert_eq(kito_http(&kd, "GET", url, NULL, 0, h, 0, &r), 0);
+        cr_assert_eq(r.status, 304);
+        kito_http_resp_free(&r);
+
+        snprintf(url, sizeof(url), "/v1/photos/%s/sized/640", sha);
+        r = call("GET", url, NULL, NULL);
+        cr_assert_eq(r.status, 200, "the large size");
+        kito_http_resp_free(&r);
+        static const char *const no[] = {"161", "0", "64000", "abc", "0160", "x160", "16a0"};
+        for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+            snprintf(url, sizeof(url), "/v1/photos/%s/sized/%s", sha, no[i]);
+            r = call("GET", url, NULL, NULL);
+            cr_assert_eq(r.status, 404, "%s: %ld", url, r.status);
+            kito_http_resp_free(&r);
+        }
+    }
+    struct kito_http_resp r =
+        call("GET",
+             "/v1/photos/"
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/sized/160",
+             NULL, NULL);
+    cr_assert_eq(r.status, 404, "an unknown photo");
     kito_http_resp_free(&r);
 }
 

@@ -188,3 +188,109 @@ Test(storefront, pages_are_compressed_and_revalidated)
     cr_assert(strstr(r.body, "import") != NULL);
     kito_http_resp_free(&r);
 }
+
+/* Issue 16, "Serving": scripts and styles have versioned URLs (api/http/assets.h); the current
+ * version is cached for a year, anything else (no version, an old one, a page) is revalidated. */
+Test(storefront, versioned_scripts_and_styles_are_cached_for_a_year)
+{
+    char v[128], url[96], etag[64];
+    struct kito_http_resp r = req("GET", "/sale.html", NULL, NULL, NULL, NULL);
+    kito_harness_expect(&r, 200, "a page");
+    cr_assert(kito_http_header(&r, "cache-control", v, sizeof(v)) && strcmp(v, "no-cache") == 0,
+              "a page is revalidated: %s", r.headers);
+    cr_assert(strstr(r.body, "href=\"/app.css?v=") != NULL, "%s", r.body);
+    const char *script = strstr(r.body, "src=\"/sale.js?v=");
+    cr_assert_not_null(script, "%s", r.body);
+    script += strlen("src=\"");
+    size_t n = strcspn(script, "\"");
+    cr_assert_eq(n, strlen("/sale.js?v=") + 12, "a 12-digit version: %.*s", (int)n, script);
+    snprintf(url, sizeof(url), "%.*s", (int)n, script);
+    kito_http_resp_free(&r);
+
+    r = req("GET", url, NULL, NULL, NULL, NULL);
+    kito_harness_expect(&r, 200, url);
+    cr_assert(kito_http_header(&r, "cache-control", v, sizeof(v)) &&
+                  strcmp(v, "public, max-age=31536000, immutable") == 0,
+              "the current version is cached: %s", r.headers);
+    cr_assert(kito_http_header(&r, "content-type", v, sizeof(v)) &&
+                  strcmp(v, "application/javascript") == 0,
+              "%s", r.headers);
+    cr_assert(strstr(r.body, "from '/api.js?v=") != NULL, "its imports are versioned too");
+    cr_assert(kito_http_header(&r, "etag", etag, sizeof(etag)));
+    kito_http_resp_free(&r);
+
+    /* an old version, or none: revalidated; by its ETag, a 304 */
+    static const char *const others[] = {"/sale.js?v=000000000000", "/sale.js"};
+    for (size_t i = 0; i < 2; i++) {
+        r = req("GET", others[i], NULL, NULL, NULL, NULL);
+        kito_harness_expect(&r, 200, others[i]);
+        cr_assert(kito_http_header(&r, "cache-control", v, sizeof(v)) && strcmp(v, "no-cache") == 0,
+                  "%s: %s", others[i], r.headers);
+        kito_http_resp_free(&r);
+    }
+    char inm[96];
+    snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+    r = req("GET", "/sale.js", NULL, inm, NULL, NULL);
+    kito_harness_expect(&r, 304, "unchanged");
+    kito_http_resp_free(&r);
+}
+
+/* The pair's item in an exchange-rates answer, or NULL (borrowed from r). */
+static json_t *fx_item(const struct kito_http_resp *r, const char *from, const char *to, int *count)
+{
+    json_t *item, *hit = NULL;
+    size_t i;
+    *count = 0;
+    json_array_foreach(json_object_get(r->json, "items"), i, item)
+    {
+        if (strcmp(json_string_value(json_object_get(item, "from")), from) == 0 &&
+            strcmp(json_string_value(json_object_get(item, "to")), to) == 0) {
+            hit = item;
+            (*count)++;
+        }
+    }
+    return hit;
+}
+
+/* Issue 16, "Language and money": estimates in a buyer's currency come from the operator's
+ * recorded rates, the current one of each pair (not an older one, not one dated in the future),
+ * with the time it took effect, so the page can say "at the rate of <date>". */
+Test(storefront, exchange_rates_are_the_current_ones_with_their_date)
+{
+    kito_harness_sql("INSERT INTO exchange_rates (from_currency, to_currency, rate_micros,"
+                     " effective_from) VALUES ('GBP', 'TZS', 3000000000,"
+                     " UTC_TIMESTAMP(3) - INTERVAL 2 DAY), ('GBP', 'TZS', 3100000000,"
+                     " UTC_TIMESTAMP(3) - INTERVAL 1 HOUR), ('GBP', 'TZS', 9999000000,"
+                     " UTC_TIMESTAMP(3) + INTERVAL 1 DAY), ('GBP', 'ZMW', 33500000,"
+                     " UTC_TIMESTAMP(3) - INTERVAL 3 DAY)");
+    int n;
+    struct kito_http_resp r = req("GET", "/v1/exchange-rates?from=GBP", NULL, NULL, NULL, NULL);
+    kito_harness_expect(&r, 200, "rates from GBP");
+    json_t *tzs = fx_item(&r, "GBP", "TZS", &n);
+    cr_assert_eq(n, 1, "one current rate a pair, not %d", n);
+    cr_assert_eq(json_integer_value(json_object_get(tzs, "rate_micros")), 3100000000LL,
+                 "the latest rate in effect, not an older or a future one");
+    const char *since = json_string_value(json_object_get(tzs, "effective_from"));
+    cr_assert(since != NULL && strlen(since) >= 20 && since[strlen(since) - 1] == 'Z',
+              "a UTC time: %s", since ? since : "(none)");
+    cr_assert_not_null(fx_item(&r, "GBP", "ZMW", &n));
+    json_t *item;
+    size_t i;
+    json_array_foreach(json_object_get(r.json, "items"), i, item)
+        cr_assert_str_eq(json_string_value(json_object_get(item, "from")), "GBP");
+    kito_http_resp_free(&r);
+
+    r = req("GET", "/v1/exchange-rates", NULL, NULL, NULL, NULL);
+    kito_harness_expect(&r, 200, "all rates");
+    cr_assert_not_null(fx_item(&r, "GBP", "TZS", &n));
+    cr_assert_eq(n, 1);
+    kito_http_resp_free(&r);
+
+    static const char *const bad[] = {"/v1/exchange-rates?from=XYZ", "/v1/exchange-rates?from=usd",
+                                      "/v1/exchange-rates?to=KES"};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        r = req("GET", bad[k], NULL, NULL, NULL, NULL);
+        kito_assert_error(&r, 422, "validation_failed");
+        kito_http_resp_free(&r);
+    }
+}
