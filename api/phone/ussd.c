@@ -231,14 +231,15 @@ static void day_month(int64_t ms, char out[16])
     snprintf(out, 16, "%d %s", tm.tm_mday, months[tm.tm_mon % 12]);
 }
 
-/* Draft sales (that sale only) first, then organisers (any of her sales): DESIGN.md, "Consent":
- * "offered it to that organiser or sale". */
+/* Draft sales (that sale only; of organisers she has offered to before) first, then organisers
+ * (any of her sales): DESIGN.md, "Consent": "offered it to that organiser or sale". */
 static void targets(kito_db_conn *db, const kito_ussd_session *s, const kito_ussd_request *rq,
                     kito_ussd_facts *f)
 {
     kito_phone_target rows[KITO_USSD_PICKS_MAX];
     size_t n = 0;
-    kito_err e = kito_phone_targets(db, rq->offset, rows, KITO_USSD_PICKS_MAX, &n, &f->more);
+    kito_err e =
+        kito_phone_targets(db, s->account_id, rq->offset, rows, KITO_USSD_PICKS_MAX, &n, &f->more);
     if (e != KITO_OK)
         return failed(f, "ussd targets", e);
     for (size_t i = 0; i < n; i++) {

@@ -309,13 +309,14 @@ static kito_err target_full_cb(void *ud, const kito_sql_row *row)
     return e;
 }
 
-kito_err kito_phone_targets(kito_db_conn *db, uint32_t offset, kito_phone_target *out, size_t max,
-                            size_t *count, bool *more)
+kito_err kito_phone_targets(kito_db_conn *db, uint64_t miner_id, uint32_t offset,
+                            kito_phone_target *out, size_t max, size_t *count, bool *more)
 {
     targets_ud u = {out, max, 0, false};
-    kito_sql_param p[] = {KITO_SQL_U64(max + 1), KITO_SQL_U64(offset)};
+    kito_sql_param p[] = {KITO_SQL_U64(miner_id), KITO_SQL_U64(max + 1), KITO_SQL_U64(offset)};
     /* a sale takes offers while it is a draft (api/store/repo_offers.c); its organiser must be
-     * active for either kind */
+     * active for either kind. A draft is not public: she sees the drafts of organisers she has
+     * already offered a stone to (any offer, withdrawn or not), never every organiser's */
     kito_err e = kito_sql_query(
         db,
         "SELECT id, name, kind, at_ms FROM ("
@@ -325,11 +326,12 @@ kito_err kito_phone_targets(kito_db_conn *db, uint32_t offset, kito_phone_target
                            "a.id ="
                            " s.organizer_id WHERE s.status = 'draft' AND s.starts_at > "
                            "UTC_TIMESTAMP(3)"
-                           " AND a.status = 'active'"
+                           " AND a.status = 'active' AND s.organizer_id IN (SELECT organizer_id"
+                           " FROM stone_offers WHERE miner_id = ?)"
                            " UNION ALL SELECT id, name, 1, 0, 1, NULL, name FROM accounts"
                            " WHERE role = 'organizer' AND status = 'active') t"
                            " ORDER BY grp, k1, k2, id LIMIT ? OFFSET ?",
-        p, 2, target_full_cb, &u, NULL);
+        p, 3, target_full_cb, &u, NULL);
     *count = u.count;
     *more = u.more;
     return e;

@@ -95,11 +95,12 @@ typedef struct kito_phone_target {
 kito_err kito_phone_associations(kito_db_conn *db, const char *country, kito_phone_target *out,
                                  size_t max, size_t *count);
 
-/* Where she may offer a stone: draft sales that have not started (soonest first; consent to
- * that sale only), then active organisers by name (any of her sales); after the first
- * `offset`, at most max; *more whether others follow. */
-kito_err kito_phone_targets(kito_db_conn *db, uint32_t offset, kito_phone_target *out, size_t max,
-                            size_t *count, bool *more);
+/* Where miner_id may offer a stone: draft sales that have not started, of organisers she has
+ * offered a stone to before (soonest first; consent to that sale only: a draft is not public),
+ * then active organisers by name (any of her sales); after the first `offset`, at most max;
+ * *more whether others follow. */
+kito_err kito_phone_targets(kito_db_conn *db, uint64_t miner_id, uint32_t offset,
+                            kito_phone_target *out, size_t max, size_t *count, bool *more);
 
 /* One of her settled lots. */
 typedef struct kito_phone_result {

@@ -532,19 +532,44 @@ Test(ussd, a_stone_is_offered_to_one_sale_not_only_to_an_organiser)
         " ladder_json) VALUES (%llu, '%s', 'timed', 'USD', UTC_TIMESTAMP(3) + INTERVAL 1 MINUTE,"
         " UTC_TIMESTAMP(3) + INTERVAL 2 DAY, '[{\"from_minor\":0,\"step_minor\":500}]')",
         org, title);
+    /* a draft is not public: another organiser's draft, whom she never offered to, is not
+     * listed to her; this one's is, once she has offered this organiser a stone before */
+    unsigned long long stranger = kito_harness_account("organizer", NULL, 0);
+    char secret[64];
+    snprintf(secret, sizeof(secret), "Unannounced Fair %d", (int)getpid());
+    kito_harness_sql(
+        "INSERT INTO sales (organizer_id, title, format, currency, starts_at, ends_at,"
+        " ladder_json) VALUES (%llu, '%s', 'timed', 'USD', UTC_TIMESTAMP(3) + INTERVAL 1 MINUTE,"
+        " UTC_TIMESTAMP(3) + INTERVAL 2 DAY, '[{\"from_minor\":0,\"step_minor\":500}]')",
+        stranger, secret);
+    char earlier[KITO_ID_SIZE];
+    unsigned long long earlier_key = kito_harness_stone(miner, miner, true, earlier);
+    kito_harness_offer(earlier, org);
     session s;
     dial(&s, phone);
     type(&s, "3", "Which stone to offer?");
     type(&s, "1", "Offer it to:");
     char pick[4];
     number_on_pages(&s, title, pick);
+    session all;
+    dial(&all, phone);
+    type(&all, "3", "Which stone to offer?");
+    type(&all, "1", "Offer it to:");
+    for (int page = 0; page < 400; page++) {
+        cr_assert(strstr(all.reply, secret) == NULL, "another organiser's draft is listed:\n%s",
+                  all.reply);
+        if (strstr(all.reply, "98 More") == NULL)
+            break;
+        type(&all, "98", NULL);
+    }
     cr_assert(strstr(s.reply, "Sale Mirerani Fair") != NULL, "%s", s.reply);
     type(&s, pick, "Enter your PIN");
     type(&s, KITO_HARNESS_PIN, "END Offered.");
-    cr_assert_eq(kito_harness_count("SELECT COUNT(*) FROM stone_offers WHERE stone_id = %llu"
-                                    " AND organizer_id = %llu AND sale_id = %llu AND offered_by ="
-                                    " %llu AND withdrawn_at IS NULL",
-                                    stone_key, org, sale, miner),
+    /* the first stone on her list: either of her two */
+    cr_assert_eq(kito_harness_count("SELECT COUNT(*) FROM stone_offers WHERE stone_id IN (%llu,"
+                                    " %llu) AND organizer_id = %llu AND sale_id = %llu AND"
+                                    " offered_by = %llu AND withdrawn_at IS NULL",
+                                    stone_key, earlier_key, org, sale, miner),
                  1, "consent to that sale only");
 }
 
