@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "api/live/market.h"
+#include "tests/rng.h"
 
 #define LOTS 10000
 #define BUYERS_PER_LOT 15
@@ -65,10 +66,7 @@ static uint64_t rng = 0x853c49e6748fea9bULL;
 
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return kito_test_rng_next(&rng);
 }
 
 static double now_s(void)

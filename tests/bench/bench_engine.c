@@ -35,6 +35,7 @@
 #include <x86intrin.h>
 
 #include "engine/engine.h"
+#include "tests/rng.h"
 
 #define BATCH 64
 #define TICK_EVERY 1000
@@ -46,10 +47,7 @@ static uint64_t rng = 0x853c49e6748fea9bULL;
 
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return kito_test_rng_next(&rng);
 }
 
 static uint64_t below(uint64_t n)
