@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/common/json_escape.h"
 #include "api/common/validate.h"
 
 /* Output buffer; the first error sticks and later writes are ignored. */
@@ -43,46 +44,15 @@ static void put(out *o, const char *s, size_t n)
 
 static void put_string(out *o, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t run = 0; /* start of the bytes not yet written */
     put(o, "\"", 1);
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (!kito_json_needs_escape((unsigned char)s[i]))
             continue;
         put(o, s + run, i - run);
         run = i + 1;
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t n = 2;
-        switch (c) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            n = 6;
-        }
-        put(o, esc, n);
+        char esc[6];
+        put(o, esc, kito_json_escape((unsigned char)s[i], "0123456789abcdef", esc));
     }
     put(o, s + run, len - run);
     put(o, "\"", 1);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/common/json_escape.h"
 #include "api/common/validate.h"
 
 json_t *kito_render_id(const char *prefix, uint64_t key)
@@ -44,44 +45,16 @@ void kito_jw_init(kito_jw *w, char *buf, size_t cap)
 
 void kito_jw_string(kito_jw *w, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
     kito_jw_raw(w, "\"", 1);
     for (const char *run = s;; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c != '\0' && c != '"' && c != '\\' && c >= 0x20)
+        if (c != '\0' && !kito_json_needs_escape(c))
             continue;
         kito_jw_raw(w, run, (size_t)(s - run));
         if (c == '\0')
             break;
-        char esc[7] = {'\\', (char)c};
-        size_t n = 2;
-        switch (c) {
-        case '"':
-        case '\\':
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default: /* jansson: \u00XX with upper-case hex */
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            n = 6;
-            break;
-        }
-        kito_jw_raw(w, esc, n);
+        char esc[6];
+        kito_jw_raw(w, esc, kito_json_escape(c, "0123456789ABCDEF", esc)); /* jansson's case */
         run = s + 1;
     }
     kito_jw_raw(w, "\"", 1);

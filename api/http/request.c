@@ -64,6 +64,19 @@ void kito_req_release(kito_req *r)
         kito__req_free(r);
 }
 
+kito_err kito_req_query(const kito_req *r, const char *const *allowed, kito_query *q, kito_verr *ve)
+{
+    const h2o_req_t *req = r->h2o;
+    const char *qs = NULL;
+    size_t len = 0;
+    if (req->query_at != SIZE_MAX) {
+        qs = req->path.base + req->query_at + 1;
+        len = req->path.len - req->query_at - 1;
+    }
+    kito_err e = kito_query_parse(qs, len, q, ve);
+    return e == KITO_OK ? kito_query_check_allowed(q, allowed, ve) : e;
+}
+
 kito_err kito_req_path_id(const kito_req *r, const char *name, const char *prefix, uint64_t *key)
 {
     size_t len = 0;

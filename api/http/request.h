@@ -30,6 +30,7 @@
 #include "api/http/access_log.h"
 #include "api/http/auth.h"
 #include "api/http/router.h"
+#include "api/common/query.h"
 #include "engine/err.h"
 
 struct kito_server;
@@ -76,6 +77,12 @@ bool kito_req_alive(const kito_req *r);
  * with *key, or KITO_E_NOT_FOUND when it is missing or cannot be such an id (a malformed id
  * names nothing, so it is a 404, never a 400). Answers nothing itself. */
 kito_err kito_req_path_id(const kito_req *r, const char *name, const char *prefix, uint64_t *key);
+
+/* Parses r's query string (what follows '?'; none: an empty one) into q (kito_query_parse) and
+ * refuses a name not in allowed (NULL-terminated; kito_query_check_allowed). KITO_OK, or
+ * KITO_E_VALIDATION with ve filled. Answers nothing itself; q points into r's path. */
+kito_err kito_req_query(const kito_req *r, const char *const *allowed, kito_query *q,
+                        kito_verr *ve);
 
 /* Keeps r (not its h2o request) alive across asynchronous work. */
 void kito_req_retain(kito_req *r);

@@ -624,16 +624,9 @@ kito_err kito_get_associations(kito_req *r)
 {
     kito_verr ve = {{0}};
     kito_query q;
-    const char *qs = NULL;
-    size_t qlen = 0;
-    if (r->h2o->query_at != SIZE_MAX) {
-        qs = r->h2o->path.base + r->h2o->query_at + 1;
-        qlen = r->h2o->path.len - r->h2o->query_at - 1;
-    }
     static const char *const allowed[] = {"country", "limit", "cursor", NULL};
     int64_t limit;
-    if (kito_query_parse(qs, qlen, &q, &ve) != KITO_OK ||
-        kito_query_check_allowed(&q, allowed, &ve) != KITO_OK ||
+    if (kito_req_query(r, allowed, &q, &ve) != KITO_OK ||
         kito_query_get_int(&q, "limit", 1, ASSOCIATIONS_PAGE_MAX, 20, &limit, &ve) != KITO_OK)
         return kito_respond_invalid(r, &ve);
     const char *country = kito_query_get(&q, "country");

@@ -388,15 +388,7 @@ static bool me_query(kito_req *r, const char *scope, uint32_t *limit, uint64_t *
     kito_verr ve = {{0}};
     kito_cursor c = {0, 0};
     int64_t lim = 20;
-    const char *qs = NULL;
-    size_t len = 0;
-    if (r->h2o->query_at != SIZE_MAX) {
-        qs = r->h2o->path.base + r->h2o->query_at + 1;
-        len = r->h2o->path.len - r->h2o->query_at - 1;
-    }
-    kito_err e = kito_query_parse(qs, len, &q, &ve);
-    if (e == KITO_OK)
-        e = kito_query_check_allowed(&q, allowed, &ve);
+    kito_err e = kito_req_query(r, allowed, &q, &ve);
     if (e == KITO_OK)
         e = kito_query_get_int(&q, "limit", 1, 100, 20, &lim, &ve);
     const char *cursor = kito_query_get(&q, "cursor");

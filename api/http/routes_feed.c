@@ -194,16 +194,8 @@ kito_err kito_get_sale_live(kito_req *r)
 
     kito_query q;
     kito_verr ve = {{0}};
-    const char *qs = NULL;
-    size_t qlen = 0;
-    if (req->query_at != SIZE_MAX) {
-        qs = req->path.base + req->query_at + 1;
-        qlen = req->path.len - req->query_at - 1;
-    }
     static const char *const allowed[] = {"last_event_id", NULL};
-    kito_err e = kito_query_parse(qs, qlen, &q, &ve);
-    if (e == KITO_OK)
-        e = kito_query_check_allowed(&q, allowed, &ve);
+    kito_err e = kito_req_query(r, allowed, &q, &ve);
     const char *qv = e == KITO_OK ? kito_query_get(&q, "last_event_id") : NULL;
     if (e == KITO_OK && qv != NULL) {
         a.has_last = parse_last_id(qv, strlen(qv), &a.last_id);

@@ -95,11 +95,8 @@ kito_err kito_post_sale_lots(kito_req *r)
     kito_err e = kito_req_path_id(r, "id", KITO_ID_SALE, &j->id);
     if (e == KITO_OK && kito_lot_decode(r->body, &j->lot_in, &j->ve) != KITO_OK)
         e = KITO_E_VALIDATION;
-    if (e != KITO_OK) {
-        kito__sales_respond_err(r, e, &j->ve);
-        kito__sales_job_free(j);
-        return KITO_OK;
-    }
+    if (e != KITO_OK)
+        return kito__sales_refuse(r, e, j);
     return kito__sales_submit(r, run_lot_create, done_lot_created, j);
 }
 
@@ -273,11 +270,8 @@ kito_err kito_patch_lot(kito_req *r)
     kito__sales_job *j = kito__sales_job_new(r);
     if (j == NULL)
         return KITO_E_NOMEM;
-    if (kito_lot_patch_decode(r->body, &j->lot_patch, &j->ve) != KITO_OK) {
-        kito__sales_respond_err(r, KITO_E_VALIDATION, &j->ve);
-        kito__sales_job_free(j);
-        return KITO_OK;
-    }
+    if (kito_lot_patch_decode(r->body, &j->lot_patch, &j->ve) != KITO_OK)
+        return kito__sales_refuse(r, KITO_E_VALIDATION, j);
     return lot_job(r, j, run_lot_update, done_lot_ok);
 }
 
@@ -377,11 +371,8 @@ kito_err kito_post_lot_withdraw(kito_req *r)
     }
     kito_err e = kito_lot_withdraw_decode(body, j->reason, &j->ve);
     json_decref(body);
-    if (e != KITO_OK) {
-        kito__sales_respond_err(r, e, &j->ve);
-        kito__sales_job_free(j);
-        return KITO_OK;
-    }
+    if (e != KITO_OK)
+        return kito__sales_refuse(r, e, j);
     return lot_job(r, j, run_lot_withdraw_check, done_lot_withdraw_check);
 }
 
@@ -422,10 +413,7 @@ kito_err kito_post_sale_lots_order(kito_req *r)
     if (e == KITO_OK && kito_lot_order_decode(r->body, j->order, KITO_SALE_LOTS_MAX, &j->order_n,
                                               &j->ve) != KITO_OK)
         e = KITO_E_VALIDATION;
-    if (e != KITO_OK) {
-        kito__sales_respond_err(r, e, &j->ve);
-        kito__sales_job_free(j);
-        return KITO_OK;
-    }
+    if (e != KITO_OK)
+        return kito__sales_refuse(r, e, j);
     return kito__sales_submit(r, run_lots_order, done_lots_order, j);
 }

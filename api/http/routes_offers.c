@@ -90,16 +90,9 @@ static bool page_query(kito_req *r, offer_job *j, const char *scope)
     static const char *const allowed[] = {"cursor", "limit", NULL};
     kito_query q;
     kito_verr ve = {{0}};
-    const char *qs = NULL, *v;
-    size_t qlen = 0;
+    const char *v;
     int64_t limit = 0;
-    if (r->h2o->query_at != SIZE_MAX) {
-        qs = r->h2o->path.base + r->h2o->query_at + 1;
-        qlen = r->h2o->path.len - r->h2o->query_at - 1;
-    }
-    kito_err e = kito_query_parse(qs, qlen, &q, &ve);
-    if (e == KITO_OK)
-        e = kito_query_check_allowed(&q, allowed, &ve);
+    kito_err e = kito_req_query(r, allowed, &q, &ve);
     if (e == KITO_OK)
         e = kito_query_get_int(&q, "limit", 1, KITO_OFFER_PAGE_MAX, KITO_OFFER_PAGE_DEFAULT, &limit,
                                &ve);

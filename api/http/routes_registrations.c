@@ -122,11 +122,8 @@ kito_err kito_post_sale_approvals(kito_req *r)
     kito_err e = kito_req_path_id(r, "id", KITO_ID_SALE, &j->id);
     if (e == KITO_OK && decode_approval(r->body, &j->approval, &j->ve) != KITO_OK)
         e = KITO_E_VALIDATION;
-    if (e != KITO_OK) {
-        kito__sales_respond_err(r, e, &j->ve);
-        kito__sales_job_free(j);
-        return KITO_OK;
-    }
+    if (e != KITO_OK)
+        return kito__sales_refuse(r, e, j);
     return kito__sales_submit(r, run_approve, done_approved, j);
 }
 

@@ -64,11 +64,8 @@ kito_err kito_post_sales(kito_req *r)
     if (j == NULL)
         return KITO_E_NOMEM;
     kito_err e = kito_sale_decode(r->body, &j->sale_in, &j->ve);
-    if (e != KITO_OK) {
-        kito__sales_respond_err(r, e, &j->ve);
-        kito__sales_job_free(j);
-        return KITO_OK;
-    }
+    if (e != KITO_OK)
+        return kito__sales_refuse(r, e, j);
     return kito__sales_submit(r, run_sale_create, done_sale_created, j);
 }
 

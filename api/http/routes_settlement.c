@@ -110,16 +110,9 @@ static kito_err list_start(kito_req *r, enum list_kind kind, uint64_t owner, con
 {
     kito_verr ve = {{0}};
     kito_query q;
-    const char *qs = NULL;
-    size_t qlen = 0;
-    if (r->h2o->query_at != SIZE_MAX) {
-        qs = r->h2o->path.base + r->h2o->query_at + 1;
-        qlen = r->h2o->path.len - r->h2o->query_at - 1;
-    }
     static const char *const allowed[] = {"limit", "cursor", NULL};
     int64_t limit;
-    if (kito_query_parse(qs, qlen, &q, &ve) != KITO_OK ||
-        kito_query_check_allowed(&q, allowed, &ve) != KITO_OK ||
+    if (kito_req_query(r, allowed, &q, &ve) != KITO_OK ||
         kito_query_get_int(&q, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit, &ve) != KITO_OK)
         return kito_respond_invalid(r, &ve);
     kito_cursor c = {0, 0};

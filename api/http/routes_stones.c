@@ -199,14 +199,7 @@ kito_err kito_get_stones(kito_req *r)
                                           "cursor",        "limit",   NULL};
     kito_query q;
     kito_verr ve = {{0}};
-    const char *qs = NULL;
-    size_t qlen = 0;
-    if (r->h2o->query_at != SIZE_MAX) {
-        qs = r->h2o->path.base + r->h2o->query_at + 1;
-        qlen = r->h2o->path.len - r->h2o->query_at - 1;
-    }
-    if (kito_query_parse(qs, qlen, &q, &ve) != KITO_OK ||
-        kito_query_check_allowed(&q, allowed, &ve) != KITO_OK)
+    if (kito_req_query(r, allowed, &q, &ve) != KITO_OK)
         return kito_respond_invalid(r, &ve);
     list_job *j = calloc(1, sizeof(*j));
     if (j == NULL)

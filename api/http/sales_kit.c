@@ -76,6 +76,13 @@ void kito__sales_respond_err(kito_req *r, kito_err err, const kito_verr *ve)
     kito_respond_error(r, err, msg);
 }
 
+kito_err kito__sales_refuse(kito_req *r, kito_err err, kito__sales_job *j)
+{
+    kito__sales_respond_err(r, err, &j->ve);
+    kito__sales_job_free(j);
+    return KITO_OK;
+}
+
 /* A job that failed on the worker: the client's fault gets its message, ours is logged. */
 void kito__sales_respond_job_err(kito_req *r, kito__sales_job *j)
 {
@@ -134,17 +141,8 @@ bool kito__sales_page_query(kito_req *r, kito__sales_job *j, const char *const *
                             const char *scope)
 {
     kito_verr ve = {{0}};
-    h2o_req_t *req = r->h2o;
-    const char *qs = NULL;
-    size_t len = 0;
     int64_t limit;
-    if (req->query_at != SIZE_MAX) {
-        qs = req->path.base + req->query_at + 1;
-        len = req->path.len - req->query_at - 1;
-    }
-    kito_err e = kito_query_parse(qs, len, &j->query, &ve);
-    if (e == KITO_OK)
-        e = kito_query_check_allowed(&j->query, allowed, &ve);
+    kito_err e = kito_req_query(r, allowed, &j->query, &ve);
     if (e == KITO_OK)
         e = kito_query_get_int(&j->query, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit, &ve);
     const char *cursor = kito_query_get(&j->query, "cursor");

@@ -83,6 +83,10 @@ kito_err kito__sales_submit(kito_req *r, kito_req_db_run_fn run, kito_req_db_don
 /* Answers err with "field: reason" from ve when there is one. */
 void kito__sales_respond_err(kito_req *r, kito_err err, const kito_verr *ve);
 
+/* A request refused before its job ran (a bad path id or body): answers err with j's ve
+ * (kito__sales_respond_err), frees j, and returns KITO_OK (the request is answered). */
+kito_err kito__sales_refuse(kito_req *r, kito_err err, kito__sales_job *j);
+
 /* A job that failed on the worker: the client's fault gets its message, ours is logged. */
 void kito__sales_respond_job_err(kito_req *r, kito__sales_job *j);
 

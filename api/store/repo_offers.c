@@ -349,27 +349,6 @@ kito_err kito_offers_make(kito_db_conn *db, const kito_actor *actor, uint64_t st
 
 /* ---- listing a stone's offers ---------------------------------------------------------------- */
 
-typedef struct page_state {
-    json_t *items;
-    uint32_t limit;
-    bool more;
-    uint64_t last_id;
-} page_state;
-
-static kito_err page_cb(void *ud, const kito_sql_row *row)
-{
-    page_state *ps = ud;
-    if (json_array_size(ps->items) == ps->limit) {
-        ps->more = true; /* the extra row read only to know another page follows */
-        return KITO_OK;
-    }
-    json_t *v = offer_from_row(row);
-    if (v == NULL || json_array_append_new(ps->items, v) != 0)
-        return KITO_E_NOMEM;
-    ps->last_id = kito_sql_u64(row, 0);
-    return KITO_OK;
-}
-
 kito_err kito_offers_list(kito_db_conn *db, const kito_actor *actor, uint64_t stone_id,
                           const kito_cursor *after, uint32_t limit, json_t **items, bool *more,
                           kito_cursor *next)
@@ -402,18 +381,11 @@ kito_err kito_offers_list(kito_db_conn *db, const kito_actor *actor, uint64_t st
     }
     snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY o.id DESC LIMIT %u",
              (unsigned)limit + 1);
-    page_state ps = {.items = json_array(), .limit = limit};
-    if (ps.items == NULL)
-        return KITO_E_NOMEM;
-    e = kito_sql_query(db, sql, p, n, page_cb, &ps, NULL);
-    if (e != KITO_OK) {
-        json_decref(ps.items);
-        return e;
-    }
-    *items = ps.items;
-    *more = ps.more;
-    *next = (kito_cursor){.sort_key = (int64_t)ps.last_id, .id = ps.last_id};
-    return KITO_OK;
+    uint64_t last_id;
+    e = kito_sql_page(db, sql, p, n, limit, offer_from_row, items, more, &last_id);
+    if (e == KITO_OK)
+        *next = (kito_cursor){.sort_key = (int64_t)last_id, .id = last_id};
+    return e;
 }
 
 /* ---- withdrawing ----------------------------------------------------------------------------- */

@@ -59,28 +59,13 @@ kito_err kito_phone_account_get(kito_db_conn *db, const char *phone, kito_phone_
 
 /* ---- the PIN and its per-phone throttle -------------------------------------------------- */
 
-static kito_err counter_cb(void *ud, const kito_sql_row *row)
-{
-    kito_signin_counter *c = ud;
-    c->failures = (uint32_t)kito_sql_u64(row, 0);
-    c->since_first_ms = kito_sql_i64(row, 1);
-    c->since_last_ms = kito_sql_i64(row, 2);
-    c->locked_for_ms = kito_sql_i64(row, 3);
-    return KITO_OK;
-}
-
 static kito_err counter_read(kito_db_conn *db, const char *phone, kito_signin_counter *c)
 {
     memset(c, 0, sizeof(*c));
     kito_sql_param p[] = {KITO_SQL_TEXT(phone)};
     return kito_sql_query(
-        db,
-        "SELECT failures,"
-        " TIMESTAMPDIFF(MICROSECOND, first_failure_at, UTC_TIMESTAMP(3)) DIV 1000,"
-        " TIMESTAMPDIFF(MICROSECOND, last_failure_at, UTC_TIMESTAMP(3)) DIV 1000,"
-        " IFNULL(TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), locked_until) DIV 1000, 0)"
-        " FROM ussd_pin_failures WHERE phone = ?",
-        p, 1, counter_cb, c, NULL);
+        db, "SELECT " KITO_SIGNIN_COUNTER_COLUMNS " FROM ussd_pin_failures WHERE phone = ?", p, 1,
+        kito_signin_counter_row, c, NULL);
 }
 
 /* Counts one wrong PIN (the window starts over once its first failure is older than window_s;

@@ -59,7 +59,7 @@ int64_t kito_session_lifetime_s(const char *role)
 
 /* ---- counters -------------------------------------------------------------------------------- */
 
-static kito_err counter_row(void *ud, const kito_sql_row *row)
+kito_err kito_signin_counter_row(void *ud, const kito_sql_row *row)
 {
     kito_signin_counter *c = ud;
     c->failures = (uint32_t)kito_sql_u64(row, 0);
@@ -74,14 +74,10 @@ static kito_err counter_read(kito_db_conn *db, const char *scope, const char *su
 {
     memset(c, 0, sizeof(*c));
     kito_sql_param p[] = {KITO_SQL_TEXT(scope), KITO_SQL_TEXT(subject)};
-    return kito_sql_query(
-        db,
-        "SELECT failures,"
-        " TIMESTAMPDIFF(MICROSECOND, first_failure_at, UTC_TIMESTAMP(3)) DIV 1000,"
-        " TIMESTAMPDIFF(MICROSECOND, last_failure_at, UTC_TIMESTAMP(3)) DIV 1000,"
-        " IFNULL(TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), locked_until) DIV 1000, 0)"
-        " FROM signin_lockouts WHERE scope = ? AND subject = ?",
-        p, 2, counter_row, c, NULL);
+    return kito_sql_query(db,
+                          "SELECT " KITO_SIGNIN_COUNTER_COLUMNS
+                          " FROM signin_lockouts WHERE scope = ? AND subject = ?",
+                          p, 2, kito_signin_counter_row, c, NULL);
 }
 
 /* Counts one failure for (scope, subject) under rule; *locked_now says whether this one began a

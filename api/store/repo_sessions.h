@@ -50,6 +50,7 @@
 #include "api/common/crypto.h"
 #include "api/store/db.h"
 #include "api/store/repo_accounts.h"
+#include "api/store/sql.h"
 #include "engine/err.h"
 
 /* One counter's thresholds. */
@@ -89,6 +90,19 @@ typedef struct kito_signin_counter {
     int64_t since_last_ms;  /* now - last_failure_at */
     int64_t locked_for_ms;  /* locked_until - now; <= 0 when not locked */
 } kito_signin_counter;
+
+/* The columns of a failure counter's row (failures, first_failure_at, last_failure_at,
+ * locked_until: signin_lockouts, and the phone channel's ussd_pin_failures) as
+ * kito_signin_counter_row reads them: "SELECT " KITO_SIGNIN_COUNTER_COLUMNS " FROM ...". */
+#define KITO_SIGNIN_COUNTER_COLUMNS                                                                \
+    "failures,"                                                                                    \
+    " TIMESTAMPDIFF(MICROSECOND, first_failure_at, UTC_TIMESTAMP(3)) DIV 1000,"                    \
+    " TIMESTAMPDIFF(MICROSECOND, last_failure_at, UTC_TIMESTAMP(3)) DIV 1000,"                     \
+    " IFNULL(TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), locked_until) DIV 1000, 0)"
+
+/* A kito_sql_query row callback: one row of KITO_SIGNIN_COUNTER_COLUMNS into ud, a
+ * kito_signin_counter. Always KITO_OK. */
+kito_err kito_signin_counter_row(void *ud, const kito_sql_row *row);
 
 /* The throttle's verdict for one counter under rule (one of pol's): KITO_OK (go on and check the
  * secret), KITO_E_RATE_LIMITED or KITO_E_LOCKED (never for a rule with lock_after 0) with

@@ -479,25 +479,10 @@ kito_err kito_stone_view(kito_db_conn *db, uint64_t stone_id, json_t **out)
     return KITO_OK;
 }
 
-typedef struct list_state {
-    json_t *items;
-    uint32_t limit;
-    bool more;
-    uint64_t last_id;
-} list_state;
-
-static kito_err list_cb(void *ud, const kito_sql_row *row)
+/* A stone as a list shows it. */
+static json_t *stone_list_item(const kito_sql_row *row)
 {
-    list_state *ls = ud;
-    if (json_array_size(ls->items) == ls->limit) {
-        ls->more = true; /* the extra row fetched only to know a next page exists */
-        return KITO_OK;
-    }
-    json_t *v = stone_from_row(row, false);
-    if (v == NULL || json_array_append_new(ls->items, v) != 0)
-        return KITO_E_NOMEM;
-    ls->last_id = kito_sql_u64(row, 0);
-    return KITO_OK;
+    return stone_from_row(row, false);
 }
 
 kito_err kito_stone_list(kito_db_conn *db, const kito_stone_filter *f, json_t **items, bool *more,
@@ -539,19 +524,11 @@ kito_err kito_stone_list(kito_db_conn *db, const kito_stone_filter *f, json_t **
 #undef WHERE
     snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY s.id DESC LIMIT %u",
              (unsigned)f->limit + 1);
-    list_state ls = {.items = json_array(), .limit = f->limit};
-    if (ls.items == NULL)
-        return KITO_E_NOMEM;
-    kito_err e = kito_sql_query(db, sql, p, n, list_cb, &ls, NULL);
-    if (e != KITO_OK) {
-        json_decref(ls.items);
-        *items = NULL;
-        return e;
-    }
-    *items = ls.items;
-    *more = ls.more;
-    *next = (kito_cursor){.sort_key = (int64_t)ls.last_id, .id = ls.last_id};
-    return KITO_OK;
+    uint64_t last_id;
+    kito_err e = kito_sql_page(db, sql, p, n, f->limit, stone_list_item, items, more, &last_id);
+    if (e == KITO_OK)
+        *next = (kito_cursor){.sort_key = (int64_t)last_id, .id = last_id};
+    return e;
 }
 
 kito_err kito_stone_exists(kito_db_conn *db, uint64_t stone_id, bool *exists)

@@ -375,3 +375,46 @@ kito_err kito_sql_log_failure(const char *what, kito_err e)
         kito_log(NULL, "%s: %s (%s)", what, kito_err_code(e), kito_sql_last_error());
     return e;
 }
+
+typedef struct page_state {
+    json_t *items;
+    uint32_t limit;
+    bool more;
+    uint64_t last_id;
+    kito_sql_render_fn render;
+} page_state;
+
+static kito_err page_row(void *ud, const kito_sql_row *row)
+{
+    page_state *ps = ud;
+    if (json_array_size(ps->items) == ps->limit) {
+        ps->more = true; /* the extra row, read only to know that another page follows */
+        return KITO_OK;
+    }
+    json_t *v = ps->render(row);
+    if (v == NULL || json_array_append_new(ps->items, v) != 0)
+        return KITO_E_NOMEM;
+    ps->last_id = kito_sql_u64(row, 0);
+    return KITO_OK;
+}
+
+kito_err kito_sql_page(kito_db_conn *c, const char *sql, const kito_sql_param *params,
+                       size_t nparams, uint32_t limit, kito_sql_render_fn render, json_t **items,
+                       bool *more, uint64_t *last_id)
+{
+    page_state ps = {.items = json_array(), .limit = limit, .render = render};
+    *items = NULL;
+    *more = false;
+    *last_id = 0;
+    if (ps.items == NULL)
+        return KITO_E_NOMEM;
+    kito_err e = kito_sql_query(c, sql, params, nparams, page_row, &ps, NULL);
+    if (e != KITO_OK) {
+        json_decref(ps.items);
+        return e;
+    }
+    *items = ps.items;
+    *more = ps.more;
+    *last_id = ps.last_id;
+    return KITO_OK;
+}

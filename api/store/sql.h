@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "api/store/db.h"
 #include "engine/err.h"
 
@@ -106,6 +108,17 @@ kito_err kito_sql_exec(kito_db_conn *c, const char *sql, const kito_sql_param *p
 /* Runs a query and calls fn for every row. *rows (may be NULL) gets the number of rows seen. */
 kito_err kito_sql_query(kito_db_conn *c, const char *sql, const kito_sql_param *params,
                         size_t nparams, kito_sql_row_fn fn, void *ud, size_t *rows);
+
+/* A JSON rendering of one row; NULL when out of memory. */
+typedef json_t *(*kito_sql_render_fn)(const kito_sql_row *row);
+
+/* One page of a keyset list: runs sql, which reads at most limit + 1 rows ("LIMIT limit + 1"),
+ * each with its id in column 0, and renders the first limit of them with render into *items (a
+ * new array, the caller's); the extra row only sets *more. *last_id is the id of the last row on
+ * the page (the next page's cursor), 0 for an empty page. On failure *items is NULL. */
+kito_err kito_sql_page(kito_db_conn *c, const char *sql, const kito_sql_param *params,
+                       size_t nparams, uint32_t limit, kito_sql_render_fn render, json_t **items,
+                       bool *more, uint64_t *last_id);
 
 /* Transactions: BEGIN, COMMIT, ROLLBACK on the worker's connection. rollback ignores errors (it
  * is the clean-up path) and may be called when no transaction is open. */

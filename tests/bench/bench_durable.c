@@ -44,6 +44,8 @@
 #include <unistd.h>
 
 #include "api/live/market.h"
+#include "tests/rng.h"
+#include "tests/bench/bench.h"
 
 #define LOTS 10000
 #define BUYERS_PER_LOT 15
@@ -65,23 +67,12 @@ static uint64_t rng = 0x853c49e6748fea9bULL;
 
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return kito_test_rng_next(&rng);
 }
 
 static void die(const char *what)
 {
-    fprintf(stderr, "bench_durable: %s\n", what);
-    exit(1);
+    bench_die("bench_durable", what);
 }
 
 static int sh(const char *fmt, const char *a, int port, const char *profile)
@@ -404,12 +395,12 @@ static double stream(uv_loop_t *loop, struct run *run, uint64_t target)
     run->n_waiting = 0;
     struct kito_market_stats before, after;
     kito_market_stats(run->m, &before);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int i = CLIENTS - 1; i >= 0; i--)
         client_waits(run, &run->clients[i]);
     while (!run->stop)
         uv_run(loop, UV_RUN_ONCE);
-    double dt = now_s() - t0;
+    double dt = bench_now_s() - t0;
     kito_market_stats(run->m, &after);
     uint64_t batches = after.store.batches_ok - before.store.batches_ok;
     fprintf(stderr,

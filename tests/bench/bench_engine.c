@@ -35,6 +35,8 @@
 #include <x86intrin.h>
 
 #include "engine/engine.h"
+#include "tests/rng.h"
+#include "tests/bench/bench.h"
 
 #define BATCH 64
 #define TICK_EVERY 1000
@@ -46,10 +48,7 @@ static uint64_t rng = 0x853c49e6748fea9bULL;
 
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return kito_test_rng_next(&rng);
 }
 
 static uint64_t below(uint64_t n)
@@ -61,22 +60,6 @@ static uint64_t env_u64(const char *name, uint64_t fallback)
 {
     const char *v = getenv(name);
     return v && *v ? strtoull(v, NULL, 0) : fallback;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* CPU time of this thread: on a shared machine it leaves out the time the thread waited to
- * run, which wall time cannot (the machine's other tenants still disturb the caches). */
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static uint64_t now_ns(void)
@@ -232,7 +215,7 @@ static double pass_throughput(const struct stream *s, uint32_t lots, uint64_t *b
     static struct kito_event events[BATCH * KITO_MAX_EVENTS_PER_COMMAND];
     size_t nb = 0, accepted = 0;
     int64_t now = START_MS;
-    double t0 = now_s(), c0 = cpu_s();
+    double t0 = bench_now_s(), c0 = bench_cpu_s();
     uint64_t prev = now_ns();
     for (size_t k = 0; k < s->n;) {
         if (k % TICK_EVERY == 0 && k > 0) {
@@ -255,8 +238,8 @@ static double pass_throughput(const struct stream *s, uint32_t lots, uint64_t *b
             batch_ns[nb++] = t - prev;
         prev = t;
     }
-    double elapsed = now_s() - t0;
-    *cpu_bids_per_sec = (double)s->bids / (cpu_s() - c0);
+    double elapsed = bench_now_s() - t0;
+    *cpu_bids_per_sec = (double)s->bids / (bench_cpu_s() - c0);
     *batch_p99_ns = percentile(batch_ns, nb, 0.99);
     *batch_p50_ns = percentile(batch_ns, nb, 0.50);
     *accepted_out = accepted;
@@ -278,11 +261,11 @@ static double pass_latency(const struct stream *s, uint32_t lots, double *p50_ns
                            size_t *accepted_out)
 {
     /* The TSC's rate and the timer's own cost. */
-    double c0 = now_s();
+    double c0 = bench_now_s();
     uint64_t r0 = tsc();
-    while (now_s() - c0 < 0.05)
+    while (bench_now_s() - c0 < 0.05)
         ;
-    double ns_per_tick = (now_s() - c0) * 1e9 / (double)(tsc() - r0);
+    double ns_per_tick = (bench_now_s() - c0) * 1e9 / (double)(tsc() - r0);
     uint64_t overhead = UINT64_MAX;
     for (int i = 0; i < 10000; i++) {
         uint64_t a = tsc(), b = tsc();
@@ -337,7 +320,7 @@ static size_t rss_bytes(void)
 static double memory_test(uint32_t lots, uint32_t bidders)
 {
     size_t rss0 = rss_bytes();
-    double t0 = now_s();
+    double t0 = bench_now_s();
     struct kito_engine_limits lim;
     kito_engine_limits_default(&lim);
     lim.max_lots = lots;
@@ -386,7 +369,7 @@ static double memory_test(uint32_t lots, uint32_t bidders)
            lots, bidders, (double)m.total_bytes / 1048576.0, (double)m.total_bytes / (double)lots,
            (double)(rss1 - rss0) / 1048576.0, (double)(rss1 - rss0) / (double)lots,
            m.lot_slot_bytes, (bidders + KITO_ENGINE_CHUNK_BIDS - 1) / KITO_ENGINE_CHUNK_BIDS,
-           m.chunk_bytes, (double)m.id_window_bytes / 1048576.0, now_s() - t0);
+           m.chunk_bytes, (double)m.id_window_bytes / 1048576.0, bench_now_s() - t0);
     if (m.total_bytes >= (size_t)1 << 30)
         printf("memory: OVER 1 GiB\n");
     double per_lot = (double)m.total_bytes / (double)lots;
@@ -401,9 +384,9 @@ int main(void)
     bool mem = env_u64("KITO_BENCH_MEM", 1) != 0;
 
     struct stream s;
-    double g0 = now_s();
+    double g0 = bench_now_s();
     generate(&s, lots, n);
-    printf("stream generated in %.1f s (not timed)\n", now_s() - g0);
+    printf("stream generated in %.1f s (not timed)\n", bench_now_s() - g0);
 
     uint64_t batch_p99, batch_p50;
     size_t acc1, acc2;

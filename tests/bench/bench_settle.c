@@ -24,6 +24,7 @@
 
 #include "api/store/db.h"
 #include "api/money/settlement.h"
+#include "tests/bench/bench.h"
 
 #define BENCH_REDIS_PORT 6398
 #define BENCH_MYSQL_PORT 3398
@@ -32,17 +33,9 @@ static const char *root, *var;
 static char redis_dir[1024], mysql_dir[1024], secrets[1100], password[128];
 static char redis_password[128], redis_admin_password[128]; /* ops/lib.sh's ACL users */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void die(const char *what)
 {
-    fprintf(stderr, "bench_settle: %s\n", what);
-    exit(1);
+    bench_die("bench_settle", what);
 }
 
 static int shf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -189,7 +182,7 @@ static double settle(uint64_t total)
     p.db = (kito_db_params){"127.0.0.1", BENCH_MYSQL_PORT, "kito", password, "kito"};
     p.consumer = "bench";
     kito_settlement *w;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (kito_settlement_start(&p, &w) != KITO_OK)
         die("the worker did not start");
     struct kito_settlement_stats st;
@@ -197,11 +190,11 @@ static double settle(uint64_t total)
         kito_settlement_stats(w, &st);
         if (st.entries >= total)
             break;
-        if (now_s() - t0 > 600)
+        if (bench_now_s() - t0 > 600)
             die("settling took more than 10 minutes");
         usleep(1000);
     }
-    double dt = now_s() - t0;
+    double dt = bench_now_s() - t0;
     kito_settlement_stop(w);
     if (st.settled != total || st.rejected != 0)
         die("not every entry was settled");

@@ -14,12 +14,7 @@
 #include "api/http/json.h"
 #include "api/store/repo_certificates.h"
 #include "api/store/repo_stones.h"
-
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x))                                                                                  \
-            abort();                                                                               \
-    } while (0)
+#include "tests/fuzz/fuzz.h"
 
 static void check_refusal(const kito_verr *ve)
 {

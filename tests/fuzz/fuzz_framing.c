@@ -11,12 +11,7 @@
 #include <strings.h>
 
 #include "api/http/framing.h"
-
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x))                                                                                  \
-            abort();                                                                               \
-    } while (0)
+#include "tests/fuzz/fuzz.h"
 
 static bool names_a_framing_field(const char *p, size_t n)
 {

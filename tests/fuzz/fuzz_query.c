@@ -9,12 +9,7 @@
 #include <string.h>
 
 #include "api/common/query.h"
-
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x))                                                                                  \
-            abort();                                                                               \
-    } while (0)
+#include "tests/fuzz/fuzz.h"
 
 static const uint8_t key[KITO_CURSOR_KEY_LEN] = "fuzz-cursor-key-0123456789abcdef";
 

@@ -10,12 +10,7 @@
 #include <string.h>
 
 #include "api/adapters/rail.h"
-
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x))                                                                                  \
-            abort();                                                                               \
-    } while (0)
+#include "tests/fuzz/fuzz.h"
 
 static void check_result(const kito_rail_result *r)
 {

@@ -17,12 +17,7 @@
 #include "api/store/repo_lots.h"
 #include "api/store/repo_sales.h"
 #include "api/store/sql.h"
-
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x))                                                                                  \
-            abort();                                                                               \
-    } while (0)
+#include "tests/fuzz/fuzz.h"
 
 static void check_verr(const kito_verr *ve)
 {

@@ -13,15 +13,10 @@
 
 #include "api/http/json.h"
 #include "api/common/validate.h"
+#include "tests/fuzz/fuzz.h"
 
 /* kitod's default limit for JSON bodies (KITO_JSON_BODY_MAX) */
 #define FUZZ_BODY_MAX (64 * 1024)
-
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x))                                                                                  \
-            abort();                                                                               \
-    } while (0)
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

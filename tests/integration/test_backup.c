@@ -190,7 +190,8 @@ static void wait_settled(struct market *m, int timeout_ms)
 static int kito(const char *env, const char *args, char *out, size_t cap)
 {
     char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "%s \"$KITO_TEST_ROOT/ops/kito\" %s 2>&1", env, args);
+    int n = snprintf(cmd, sizeof(cmd), "%s \"$KITO_TEST_ROOT/ops/kito\" %s 2>&1", env, args);
+    cr_assert(n > 0 && (size_t)n < sizeof(cmd), "ops/kito command too long");
     return kito_harness_sh(cmd, out, cap);
 }
 

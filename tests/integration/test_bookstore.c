@@ -22,6 +22,7 @@
 
 #include "api/live/market.h"
 #include "tests/integration/harness.h"
+#include "tests/rng.h"
 
 #define DB 1
 #define T0_MS INT64_C(1700000000000)
@@ -1119,10 +1120,7 @@ struct child {
 
 static uint64_t child_rnd(struct child *c)
 {
-    uint64_t z = (c->rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return kito_test_rng_next(&c->rng);
 }
 
 static void child_line(struct child *c, const char *line, size_t n)

@@ -1103,7 +1103,8 @@ Test(sales, lists_carry_long_values_on_every_row)
         for (int k = 0; k < 400; k++)
             descr[i][k] = (char)('a' + (k * 7 + i * 3) % 26);
         descr[i][400] = '\0';
-        snprintf(extra, sizeof(extra), ",\"description\":\"%s\"", descr[i]);
+        int n = snprintf(extra, sizeof(extra), ",\"description\":\"%s\"", descr[i]);
+        cr_assert(n > 0 && (size_t)n < sizeof(extra));
         new_sale(&org, extra, ids[i]);
         new_lot(&org, ids[i], 100, 0, lot);
         snprintf(path, sizeof(path), "/v1/sales/%s/publish", ids[i]);
@@ -1180,7 +1181,9 @@ static void parallel_posts(const who *w, parallel_post *posts, size_t n)
         easy[i] = curl_easy_init();
         hdrs[i] =
             curl_slist_append(curl_slist_append(NULL, auth), "Content-Type: application/json");
-        snprintf(url, sizeof(url), "https://localhost:%d%s", kd.https_port, posts[i].path);
+        int len =
+            snprintf(url, sizeof(url), "https://localhost:%d%s", kd.https_port, posts[i].path);
+        cr_assert(len > 0 && (size_t)len < sizeof(url), "URL too long: %s", posts[i].path);
         curl_easy_setopt(easy[i], CURLOPT_URL, url);
         curl_easy_setopt(easy[i], CURLOPT_RESOLVE, resolve);
         curl_easy_setopt(easy[i], CURLOPT_CAINFO, kito_harness_var("tls/ca.pem"));

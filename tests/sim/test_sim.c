@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "tests/rng.h"
 #include "engine/internal.h" /* general_path_only, for the replica */
 
 #define SALE_LOTS 40
@@ -60,10 +61,7 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return kito_test_rng_next(&rng_state);
 }
 
 static uint64_t below(uint64_t n)

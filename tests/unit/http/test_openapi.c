@@ -49,8 +49,10 @@ static void load_document(void)
                     nops++;
                 }
         } else if (strncmp(line, "      operationId: ", 19) == 0 && nops > 0) {
-            snprintf(ops[nops - 1].operation_id, sizeof(ops[nops - 1].operation_id), "%s",
-                     line + 19);
+            size_t cap = sizeof(ops[nops - 1].operation_id);
+            int n = snprintf(ops[nops - 1].operation_id, cap, "%s", line + 19);
+            cr_assert(n >= 0 && (size_t)n < cap, "operationId longer than %zu bytes: %s", cap - 1,
+                      line + 19);
         }
     }
     fclose(f);
