@@ -606,8 +606,8 @@ static int cmd_payout_resolve(const options *o)
     if (e == KITO_E_VALIDATION)
         rc = usage_error("--reason must be 1 to 500 printable characters");
     else if (e == KITO_E_NOT_FOUND)
-        rc = (fprintf(stderr, "kitoctl: payout resolve: no payout %s\n", opt(o, "payout")),
-              EXIT_DB);
+        rc =
+            (fprintf(stderr, "kitoctl: payout resolve: no payout %s\n", opt(o, "payout")), EXIT_DB);
     else if (e == KITO_E_BAD_STATE)
         rc = (fprintf(stderr, "kitoctl: payout resolve: %s has no unresolved anomaly\n",
                       opt(o, "payout")),
@@ -625,9 +625,9 @@ static kito_err print_total(void *ud, const kito_payout_total *t)
     bool *mismatch = ud;
     bool ok = t->provider_minor == t->ledger_minor;
     *mismatch |= !ok;
-    printf("%s\t%s\t%s\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%s\n", t->day,
-           t->rail, t->currency, t->payouts, t->provider_units, t->provider_minor,
-           t->ledger_minor, ok ? "ok" : "MISMATCH");
+    printf("%s\t%s\t%s\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%s\n", t->day, t->rail,
+           t->currency, t->payouts, t->provider_units, t->provider_minor, t->ledger_minor,
+           ok ? "ok" : "MISMATCH");
     return KITO_OK;
 }
 

@@ -293,7 +293,8 @@ static kito_err load_rails(kito_config *cfg, kito_config_getenv_fn env, void *ud
     TRY(get_string(env, ud, "KITO_MOMO_CALLBACK_TOKEN", "", cfg->momo_callback_token,
                    sizeof(cfg->momo_callback_token), err, err_size));
     if ((cfg->momo_callback_base[0] == '\0') != (cfg->momo_callback_token[0] == '\0'))
-        return fail(err, err_size, "set KITO_MOMO_CALLBACK_BASE and KITO_MOMO_CALLBACK_TOKEN together");
+        return fail(err, err_size,
+                    "set KITO_MOMO_CALLBACK_BASE and KITO_MOMO_CALLBACK_TOKEN together");
     if (cfg->momo_callback_token[0] != '\0' && strlen(cfg->momo_callback_token) < 16)
         return fail(err, err_size, "KITO_MOMO_CALLBACK_TOKEN must have at least 16 characters");
     for (const char *c = cfg->momo_callback_token; *c != '\0'; c++)
@@ -304,7 +305,8 @@ static kito_err load_rails(kito_config *cfg, kito_config_getenv_fn env, void *ud
     if (cfg->momo_callback_base[0] != '\0' &&
         (strncmp(cfg->momo_callback_base, "https://", 8) != 0 ||
          strlen(cfg->momo_callback_base) > 300)) /* it must fit a header with token and ref */
-        return fail(err, err_size, "KITO_MOMO_CALLBACK_BASE=%.300s must be an https:// URL of at most 300 bytes",
+        return fail(err, err_size,
+                    "KITO_MOMO_CALLBACK_BASE=%.300s must be an https:// URL of at most 300 bytes",
                     cfg->momo_callback_base);
     /* vars[0..4] are MoMo's (base first), vars[5..8] Airtel's */
     for (size_t first = 0; first < 9; first = first == 0 ? 5 : 9) {
@@ -459,7 +461,7 @@ bool kito_config_parse_payout_limits(const char *text, kito_payout_limit *out, s
             return false;
         }
         kito_payout_limit *l = &out[(*n)++];
-        memcpy(l->rail, rail, strlen(rail) + 1);    /* checked: at most 16 bytes */
+        memcpy(l->rail, rail, strlen(rail) + 1);   /* checked: at most 16 bytes */
         memcpy(l->currency, cur, strlen(cur) + 1); /* checked: 3 bytes */
         l->min_units = min;
         l->max_units = max;

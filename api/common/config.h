@@ -117,9 +117,9 @@ typedef struct kito_config {
                                                           Ocp-Apim-Subscription-Key */
     char momo_target_environment[KITO_CONFIG_NAME_SIZE]; /* KITO_MOMO_TARGET_ENVIRONMENT:
                                                             X-Target-Environment ("sandbox") */
-    char momo_callback_base[KITO_CONFIG_PATH_SIZE];  /* KITO_MOMO_CALLBACK_BASE: https://...;
-                                                         with the token, MoMo calls back */
-    char momo_callback_token[KITO_CONFIG_NAME_SIZE]; /* KITO_MOMO_CALLBACK_TOKEN (secret) */
+    char momo_callback_base[KITO_CONFIG_PATH_SIZE];      /* KITO_MOMO_CALLBACK_BASE: https://...;
+                                                             with the token, MoMo calls back */
+    char momo_callback_token[KITO_CONFIG_NAME_SIZE];     /* KITO_MOMO_CALLBACK_TOKEN (secret) */
     char airtel_base_url[KITO_CONFIG_PATH_SIZE];         /* KITO_AIRTEL_BASE_URL: Airtel Money */
     char airtel_client_id[KITO_CONFIG_NAME_SIZE];        /* KITO_AIRTEL_CLIENT_ID */
     char airtel_client_secret[KITO_CONFIG_NAME_SIZE];    /* KITO_AIRTEL_CLIENT_SECRET (secret) */

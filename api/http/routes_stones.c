@@ -434,8 +434,8 @@ static void sized_done(kito_req *r, void *arg)
     j->bytes = NULL;
 }
 
-/* GET /v1/photos/{sha256}/sized/{width} (public): the photo scaled to fit width x width (160 or 640) as
- * a JPEG, made once and kept; content-addressed like the photo, so cached for a year. */
+/* GET /v1/photos/{sha256}/sized/{width} (public): the photo scaled to fit width x width (160 or
+ * 640) as a JPEG, made once and kept; content-addressed like the photo, so cached for a year. */
 kito_err kito_get_photo_sized(kito_req *r)
 {
     size_t len = 0, wlen = 0;

@@ -71,8 +71,8 @@ static void payment_out(kito_payment_result *out, uint64_t payment_id,
     out->replay = replay;
 }
 
-kito_err kito__payment_write(kito_db_conn *db, const kito_payment_new *in,
-                             kito_payment_result *out, kito_verr *ve)
+kito_err kito__payment_write(kito_db_conn *db, const kito_payment_new *in, kito_payment_result *out,
+                             kito_verr *ve)
 {
     struct invoice_facts f;
     kito_err e = load_invoice(db, in->invoice_id, &f);
