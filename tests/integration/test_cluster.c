@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,14 +120,31 @@ static void secret(const cluster *c, const char *name, char out[65])
     cr_assert(out[0], "no %s in %s", name, path);
 }
 
+/* The pid in the file fmt names (printf-style, below the cluster's folder); 0 when there is
+ * none (yet). */
+static int pid_file(const cluster *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int pid_file(const cluster *c, const char *fmt, ...)
+{
+    char name[128], path[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof(name), fmt, ap);
+    va_end(ap);
+    snprintf(path, sizeof(path), "%s/%s", c->dir, name);
+    FILE *f = fopen(path, "r");
+    int pid = 0;
+    if (f) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    return pid;
+}
+
 static void read_pid(cluster *c, int i)
 {
-    char path[700];
-    snprintf(path, sizeof(path), "%s/node-%d/redis.pid", c->dir, c->port[i]);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    cr_assert_eq(fscanf(f, "%d", &c->pid[i]), 1);
-    fclose(f);
+    c->pid[i] = pid_file(c, "node-%d/redis.pid", c->port[i]);
+    cr_assert_gt(c->pid[i], 0, "no pid in %s/node-%d/redis.pid", c->dir, c->port[i]);
 }
 
 static void cluster_start(cluster *c)
@@ -169,17 +187,9 @@ static void cluster_start(cluster *c)
 
 static void cluster_stop(cluster *c)
 {
-    for (int i = 0; i < NODES; i++) {           /* not our child (redis daemonizes): no waitpid */
-        if (!c->pids_read && c->port[i] != 0) { /* `up` failed before we read them */
-            char path[700];
-            snprintf(path, sizeof(path), "%s/node-%d/redis.pid", c->dir, c->port[i]);
-            FILE *f = fopen(path, "r");
-            if (f) {
-                if (fscanf(f, "%d", &c->pid[i]) != 1)
-                    c->pid[i] = 0;
-                fclose(f);
-            }
-        }
+    for (int i = 0; i < NODES; i++) {         /* not our child (redis daemonizes): no waitpid */
+        if (!c->pids_read && c->port[i] != 0) /* `up` failed before we read them */
+            c->pid[i] = pid_file(c, "node-%d/redis.pid", c->port[i]);
         if (c->pid[i] > 0) {
             kill(c->pid[i], SIGKILL);
             c->pid[i] = 0;
@@ -588,18 +598,13 @@ Test(cluster, the_client_follows_ask_while_a_slot_migrates, .fini = teardown, .t
 static int mysql_pid[2];
 
 static bool mysql_pids_read;
-static int file_pid(const char *dir, const char *name);
 
 static void stop_mysql(void)
 {
     static const char *const nodes[] = {"mysql-primary", "mysql-replica"};
     for (int i = 0; i < 2; i++) {
-        if (!mysql_pids_read) { /* `up` failed before we read them */
-            char path[700];
-            snprintf(path, sizeof(path), "%s/%s/mysqld.pid", cl.dir, nodes[i]);
-            if (access(path, R_OK) == 0)
-                mysql_pid[i] = file_pid(cl.dir, nodes[i]);
-        }
+        if (!mysql_pids_read) /* `up` failed before we read them */
+            mysql_pid[i] = pid_file(&cl, "%s/mysqld.pid", nodes[i]);
         if (mysql_pid[i] > 0)
             kill(mysql_pid[i], SIGKILL);
     }
@@ -628,18 +633,6 @@ static long long one_number(MYSQL *db, const char *sql)
     return v;
 }
 
-static int file_pid(const char *dir, const char *name)
-{
-    char path[700];
-    snprintf(path, sizeof(path), "%s/%s/mysqld.pid", dir, name);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    int pid = 0;
-    cr_assert_eq(fscanf(f, "%d", &pid), 1);
-    fclose(f);
-    return pid;
-}
-
 static void cluster_mysql(cluster *c, const char *verb, int ports[2])
 {
     char cmd[2048];
@@ -664,8 +657,10 @@ Test(cluster, a_mariadb_replica_holds_every_commit_and_takes_over, .fini = stop_
         ports[1] = pick_port(&cl, 0);
     while (ports[1] == ports[0]);
     cluster_mysql(&cl, "up mysql", ports);
-    mysql_pid[0] = file_pid(cl.dir, "mysql-primary");
-    mysql_pid[1] = file_pid(cl.dir, "mysql-replica");
+    mysql_pid[0] = pid_file(&cl, "mysql-primary/mysqld.pid");
+    mysql_pid[1] = pid_file(&cl, "mysql-replica/mysqld.pid");
+    cr_assert(mysql_pid[0] > 0 && mysql_pid[1] > 0,
+              "no mysqld.pid after ops/kito cluster up mysql");
     mysql_pids_read = true;
 
     MYSQL *primary = as_kito(&cl, ports[0]);
